@@ -1,0 +1,88 @@
+package orders
+
+import (
+	"fmt"
+	"time"
+
+	"aidmall/money"
+)
+
+// EventType is the mall-neutral kind of a fulfilment event (ATTRIBUTION.md, Terms).
+type EventType string
+
+const (
+	EventAccepted  EventType = "accepted"  // CCB order.accepted, ABC ORDER_CONFIRMED
+	EventShipped   EventType = "shipped"   // CCB order.shipped, ABC ITEM_SHIPPED
+	EventDelivered EventType = "delivered" // 签收; CCB order.delivered, ABC ITEM_DELIVERED
+	EventRefunded  EventType = "refunded"  // 退款; CCB order.refunded, ABC ITEM_REFUNDED
+	EventCancelled EventType = "cancelled" // CCB order.cancelled, ABC ORDER_CANCELLED
+)
+
+// Valid reports whether t is a known event type.
+func (t EventType) Valid() bool {
+	switch t {
+	case EventAccepted, EventShipped, EventDelivered, EventRefunded, EventCancelled:
+		return true
+	}
+	return false
+}
+
+// MovesMoney reports whether events of type t enter the attribution ledger (§1.1).
+func (t EventType) MovesMoney() bool { return t == EventDelivered || t == EventRefunded }
+
+// FulfilmentEvent is one thing a mall reports about an order or one of its lines, in a
+// form that no longer depends on the mall: every adapter's notification and statement
+// parser produces these.
+type FulfilmentEvent struct {
+	Mall        Mall      `json:"mall"`
+	EventID     string    `json:"event_id"` // CCB notify_id, ABC eventId; unique per mall
+	Type        EventType `json:"type"`
+	OutOrderNo  string    `json:"out_order_no"`
+	MallOrderNo string    `json:"mall_order_no"`
+	LineNo      int       `json:"line_no"`                // 0 for whole-order events (accepted, cancelled)
+	Quantity    int64     `json:"quantity"`               // units shipped, delivered or refunded; 0 on whole-order events
+	RefundFen   money.Fen `json:"refund_amount"`          // refunded amount (refunded only)
+	OccurredAt  time.Time `json:"occurred_at"`            // when it happened (any zone; business day is Beijing)
+	LogisticsNo string    `json:"logistics_no,omitempty"` // carrier and waybill (shipped only)
+	Source      string    `json:"source,omitempty"`       // "notify", "statement" or "query"
+}
+
+// Validate checks the event's shape: a known type, ids present, a line and a positive
+// quantity on line events, a non-negative refund amount. It returns an error wrapping
+// ErrInvalid that names the first problem.
+func (e FulfilmentEvent) Validate() error {
+	bad := func(f string, a ...any) error {
+		return fmt.Errorf("%w: event %q: %s", ErrInvalid, e.EventID, fmt.Sprintf(f, a...))
+	}
+	switch {
+	case !e.Mall.Valid():
+		return bad("unknown mall %q", e.Mall)
+	case e.EventID == "":
+		return bad("missing event id")
+	case !e.Type.Valid():
+		return bad("unknown event type %q", e.Type)
+	case e.OutOrderNo == "":
+		return bad("missing out_order_no")
+	case e.OccurredAt.IsZero():
+		return bad("missing occurred_at")
+	}
+	switch e.Type {
+	case EventShipped, EventDelivered, EventRefunded:
+		if e.LineNo <= 0 {
+			return bad("%s needs a line number", e.Type)
+		}
+		if e.Quantity <= 0 && e.Type != EventRefunded {
+			return bad("%s needs a positive quantity", e.Type)
+		}
+		if e.Quantity < 0 {
+			return bad("negative quantity")
+		}
+	}
+	if e.RefundFen < 0 {
+		return bad("negative refund amount")
+	}
+	if e.Type == EventRefunded && e.RefundFen == 0 {
+		return bad("refund without an amount")
+	}
+	return nil
+}

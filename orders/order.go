@@ -1,0 +1,167 @@
+// Package orders is the domain of group orders (团购订单) placed by union branches, the mall
+// order each one becomes at a bank mall, their lines, and the fulfilment events the malls
+// report. It holds types, rules (pricing, routing, state derived from line quantities) and
+// the interfaces it needs (Store, MallClient); it imports no HTTP, SQL, Redis or mall code.
+//
+// One group order goes to exactly one mall as one mall order (the bundles' orders.csv
+// names one mall per order); the mall order's fields (out_order_no, mall_order_no, its
+// dispatch state) live on GroupOrder.
+package orders
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"aidmall/money"
+)
+
+// Domain errors. Adapters translate their own failures into these (sql.ErrNoRows →
+// ErrNotFound, a unique violation → ErrConflict) and the API maps them to HTTP once.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrConflict   = errors.New("conflict")
+	ErrInvalid    = errors.New("invalid")
+	ErrForbidden  = errors.New("forbidden")
+	ErrNotAllowed = errors.New("not allowed in this state")
+)
+
+// Mall names a bank mall. Values are the lowercase codes used in the API, config and data.
+type Mall string
+
+const (
+	MallCCB Mall = "ccb" // 建设银行 善融商务
+	MallABC Mall = "abc" // 农业银行 扶贫商城
+	// MallAuto is accepted on POST /v1/orders only: pick a mall that lists every line.
+	MallAuto Mall = "auto"
+)
+
+// Malls lists the malls in routing preference order (ties in `auto` go to the first).
+var Malls = []Mall{MallCCB, MallABC}
+
+// Valid reports whether m is a real mall (not auto).
+func (m Mall) Valid() bool { return m == MallCCB || m == MallABC }
+
+// Funding is who pays for an order; it decides which consumption-aid indicator the money
+// counts in (ATTRIBUTION.md §3.4).
+type Funding string
+
+const (
+	FundingUnion        Funding = "union_funds"       // 工会经费: counts as purchased (购买)
+	FundingEmployeePays Funding = "employee_self_pay" // 职工自费: helped to sell (帮助销售)
+	FundingExternal     Funding = "external"          // 外部: helped to sell (帮助销售)
+)
+
+// Valid reports whether f is a known funding source.
+func (f Funding) Valid() bool {
+	return f == FundingUnion || f == FundingEmployeePays || f == FundingExternal
+}
+
+// DeliveryMode is how goods are shipped: one consignment, or per recipient.
+type DeliveryMode string
+
+const (
+	DeliveryBulk         DeliveryMode = "bulk"
+	DeliveryPerRecipient DeliveryMode = "per_recipient"
+)
+
+// Valid reports whether d is a known delivery mode.
+func (d DeliveryMode) Valid() bool { return d == DeliveryBulk || d == DeliveryPerRecipient }
+
+// ShipTo is where a consignment goes. Phone is personal data: masked in every response.
+type ShipTo struct {
+	Name    string `json:"name"`
+	Phone   string `json:"phone"`
+	Address string `json:"address"`
+}
+
+// Recipient is one consignee of a per_recipient line.
+type Recipient struct {
+	Name     string `json:"name"`
+	Phone    string `json:"phone"`
+	Address  string `json:"address"`
+	Quantity int64  `json:"quantity"`
+}
+
+// Line is one sale line of an order: a SKU, a whole quantity, and the unit price paid
+// (the mall's listed price when the order was placed), with what fulfilment has done to it.
+type Line struct {
+	ID         int64       `json:"-"`
+	LineNo     int         `json:"line_no"`
+	SKU        string      `json:"sku"`
+	ItemID     string      `json:"item_id"` // the mall's item id for SKU
+	Quantity   int64       `json:"quantity"`
+	UnitPrice  money.Fen   `json:"unit_price"`
+	Recipients []Recipient `json:"recipients,omitempty"`
+
+	// Fulfilment, derived from the line's events (never set by a client).
+	ShippedQty   int64     `json:"shipped_quantity"`
+	DeliveredQty int64     `json:"delivered_quantity"` // deliveries that moved money
+	RefundedFen  money.Fen `json:"refunded_amount"`
+	HeldEvents   int       `json:"held_events"` // events kept for review (ATTRIBUTION.md §1.6)
+}
+
+// Amount returns quantity × unit price.
+func (l Line) Amount() money.Fen { return money.Fen(l.Quantity) * l.UnitPrice }
+
+// GroupOrder is a union branch's order (团购订单) and the mall order it became.
+type GroupOrder struct {
+	ID           int64        `json:"id"`
+	OrderRef     string       `json:"order_ref"` // the branch's own reference, unique per branch
+	BranchCode   string       `json:"branch_code"`
+	Funding      Funding      `json:"funding"`
+	DeliveryMode DeliveryMode `json:"delivery_mode"`
+	ShipTo       ShipTo       `json:"ship_to"`
+	PlacedAt     time.Time    `json:"placed_at"` // when the branch placed it (may be back-dated by aid_office)
+	CreatedAt    time.Time    `json:"created_at"`
+	Lines        []Line       `json:"lines"`
+
+	// The mall order.
+	Mall          Mall   `json:"mall"`
+	OutOrderNo    string `json:"out_order_no"`  // our number at the mall (商户订单号)
+	MallOrderNo   string `json:"mall_order_no"` // the mall's number (商城订单号), once known
+	Status        Status `json:"status"`
+	RejectCode    string `json:"reject_code,omitempty"`
+	RejectMessage string `json:"reject_message,omitempty"`
+	Accepted      bool   `json:"-"` // an accepted event was seen
+	Cancelled     bool   `json:"-"` // a cancelled event was seen
+	Submitted     bool   `json:"-"` // the mall confirmed create
+	CancelReq     bool   `json:"-"` // a cancel was asked for and not yet confirmed
+}
+
+// Total returns the sum of the lines' amounts.
+func (o *GroupOrder) Total() money.Fen {
+	var t money.Fen
+	for _, l := range o.Lines {
+		t += l.Amount()
+	}
+	return t
+}
+
+// Line returns the line numbered no, or nil.
+func (o *GroupOrder) Line(no int) *Line {
+	for i := range o.Lines {
+		if o.Lines[i].LineNo == no {
+			return &o.Lines[i]
+		}
+	}
+	return nil
+}
+
+var outOrderNoRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
+
+// ValidOutOrderNo reports whether s can be an out_order_no: 1–32 letters and digits, the
+// stricter of the two malls' rules (ccb-mall.md "mall.order.create"; ABC allows 64 and
+// `-`/`_`).
+func ValidOutOrderNo(s string) bool { return outOrderNoRE.MatchString(s) }
+
+// NewOutOrderNo makes the service's out_order_no for an order placed at t with database
+// id seq: "AM" + Beijing time yyyyMMddHHmmss + seq zero-padded to at least 6 digits
+// (22 characters up to id 999999, at most 32 for any positive int64 id below 10^16).
+// The id makes it unique; the time makes it readable on the malls' documents.
+func NewOutOrderNo(t time.Time, seq int64) string {
+	return fmt.Sprintf("AM%s%06d", t.In(beijing).Format("20060102150405"), seq)
+}
+
+var beijing = time.FixedZone("Asia/Shanghai", 8*60*60)

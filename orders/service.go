@@ -1,0 +1,326 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"aidmall/households"
+	"aidmall/money"
+)
+
+// FieldError is one problem with one field of a request, with a JSON pointer (RFC 6901)
+// to it, e.g. "/lines/0/unit_price".
+type FieldError struct {
+	Pointer string `json:"pointer"`
+	Detail  string `json:"detail"`
+}
+
+// ValidationError is a request refused for its content; it lists every bad field and
+// wraps ErrInvalid. The API answers it with 422 and one entry per field.
+type ValidationError struct{ Fields []FieldError }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Pointer + ": " + f.Detail
+	}
+	return "invalid: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+func (e *ValidationError) add(ptr, format string, a ...any) {
+	e.Fields = append(e.Fields, FieldError{Pointer: ptr, Detail: fmt.Sprintf(format, a...)})
+}
+
+// PlaceRequest is a group order as a branch asks for it (POST /v1/orders).
+type PlaceRequest struct {
+	OrderRef     string
+	BranchCode   string
+	Mall         Mall // ccb, abc or auto
+	Funding      Funding
+	DeliveryMode DeliveryMode
+	ShipTo       ShipTo
+	Lines        []PlaceLine
+	PlacedAt     *time.Time // back-dating, aid_office only; nil = now
+}
+
+// PlaceLine is one requested line. UnitPrice, when given, must equal the chosen mall's
+// listed price (a client's check that it pays what it saw).
+type PlaceLine struct {
+	SKU        string
+	Quantity   int64
+	UnitPrice  *money.Fen
+	Recipients []Recipient
+}
+
+// Service is the orders use cases: placing, reading, listing and cancelling group orders,
+// and applying the malls' fulfilment events.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service over store; now is the clock (time.Now if nil).
+func NewService(store Store, now func() time.Time) (*Service, error) {
+	if store == nil {
+		return nil, errors.New("orders: nil store")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now}, nil
+}
+
+// MaxQuantity bounds one line's quantity, far above any real group order, so that a
+// typo cannot place an order of a billion boxes and no amount can overflow.
+const MaxQuantity = 1_000_000
+
+// Place validates req for caller, prices every line from the chosen mall's listing,
+// picks the mall for `auto`, and stores the order with its dispatch job. Errors:
+// *ValidationError (ErrInvalid) for bad content, ErrForbidden when the caller may not place
+// it, ErrConflict when the branch already has the order_ref.
+func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*GroupOrder, error) {
+	if !caller.CanPlaceOrders() {
+		return nil, fmt.Errorf("%w: role %s may not place orders", ErrForbidden, caller.Role)
+	}
+	ve := &ValidationError{}
+	req.OrderRef = strings.TrimSpace(req.OrderRef)
+	switch {
+	case req.OrderRef == "":
+		ve.add("/order_ref", "required")
+	case len(req.OrderRef) > 64:
+		ve.add("/order_ref", "at most 64 characters (the malls' buyer_ref limit)")
+	}
+	if req.BranchCode == "" {
+		ve.add("/branch_code", "required")
+	} else if caller.Role == RoleBranchStaff && req.BranchCode != caller.BranchCode {
+		return nil, fmt.Errorf("%w: a branch key places orders for its own branch only", ErrForbidden)
+	}
+	if !req.Mall.Valid() && req.Mall != MallAuto {
+		ve.add("/mall", "must be ccb, abc or auto")
+	}
+	if !req.Funding.Valid() {
+		ve.add("/funding", "must be union_funds, employee_self_pay or external")
+	}
+	if !req.DeliveryMode.Valid() {
+		ve.add("/delivery_mode", "must be bulk or per_recipient")
+	}
+	placedAt := s.now()
+	if req.PlacedAt != nil {
+		if !caller.CanBackdate() {
+			return nil, fmt.Errorf("%w: only aid_office may set placed_at", ErrForbidden)
+		}
+		if req.PlacedAt.After(placedAt.Add(5 * time.Minute)) {
+			ve.add("/placed_at", "lies in the future")
+		}
+		placedAt = *req.PlacedAt
+	}
+	if len(req.Lines) == 0 {
+		ve.add("/lines", "at least one line is required")
+	}
+	bulk := req.DeliveryMode == DeliveryBulk
+	if bulk || req.DeliveryMode == DeliveryPerRecipient && anyLineWithoutRecipients(req.Lines) {
+		if strings.TrimSpace(req.ShipTo.Name) == "" {
+			ve.add("/ship_to/name", "required")
+		}
+		if strings.TrimSpace(req.ShipTo.Address) == "" {
+			ve.add("/ship_to/address", "required")
+		}
+	}
+	skus := make([]string, 0, len(req.Lines))
+	seen := map[string]int{}
+	for i, l := range req.Lines {
+		p := fmt.Sprintf("/lines/%d", i)
+		if l.SKU == "" {
+			ve.add(p+"/sku", "required")
+		} else if j, dup := seen[l.SKU]; dup {
+			ve.add(p+"/sku", "same SKU as line %d: put the quantities on one line", j)
+		}
+		seen[l.SKU] = i
+		skus = append(skus, l.SKU)
+		if l.Quantity <= 0 || l.Quantity > MaxQuantity {
+			ve.add(p+"/quantity", "must be a whole number from 1 to %d", MaxQuantity)
+		}
+		if l.UnitPrice != nil && *l.UnitPrice <= 0 {
+			ve.add(p+"/unit_price", "must be positive")
+		}
+		if bulk && len(l.Recipients) > 0 {
+			ve.add(p+"/recipients", "only per_recipient orders carry recipients")
+		}
+		if len(l.Recipients) > 0 {
+			var sum int64
+			for k, r := range l.Recipients {
+				rp := fmt.Sprintf("%s/recipients/%d", p, k)
+				if r.Quantity <= 0 {
+					ve.add(rp+"/quantity", "must be positive")
+				}
+				if strings.TrimSpace(r.Name) == "" || strings.TrimSpace(r.Address) == "" {
+					ve.add(rp, "name and address are required")
+				}
+				sum += r.Quantity
+			}
+			if sum != l.Quantity {
+				ve.add(p+"/recipients", "quantities add up to %d, the line has %d", sum, l.Quantity)
+			}
+		}
+	}
+	if len(ve.Fields) > 0 {
+		return nil, ve
+	}
+	if _, err := s.store.Branch(ctx, req.BranchCode); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			ve.add("/branch_code", "unknown branch %q", req.BranchCode)
+			return nil, ve
+		}
+		return nil, fmt.Errorf("load branch: %w", err)
+	}
+	products, err := s.store.Products(ctx, skus)
+	if err != nil {
+		return nil, fmt.Errorf("load products: %w", err)
+	}
+	for i, l := range req.Lines {
+		if _, ok := products[l.SKU]; !ok {
+			ve.add(fmt.Sprintf("/lines/%d/sku", i), "unknown SKU %q", l.SKU)
+		}
+	}
+	if len(ve.Fields) > 0 {
+		return nil, ve
+	}
+	mall, err := route(req, products)
+	if err != nil {
+		return nil, err
+	}
+	o := &GroupOrder{
+		OrderRef: req.OrderRef, BranchCode: req.BranchCode, Funding: req.Funding,
+		DeliveryMode: req.DeliveryMode, ShipTo: req.ShipTo, PlacedAt: placedAt, Mall: mall,
+	}
+	for i, l := range req.Lines {
+		itemID, price, _ := products[l.SKU].Listing(string(mall))
+		if l.UnitPrice != nil && *l.UnitPrice != price {
+			ve.add(fmt.Sprintf("/lines/%d/unit_price", i), "%s lists %s at %s yuan, not %s", mall, l.SKU, price, *l.UnitPrice)
+		}
+		o.Lines = append(o.Lines, Line{
+			LineNo: i + 1, SKU: l.SKU, ItemID: itemID, Quantity: l.Quantity, UnitPrice: price,
+			Recipients: l.Recipients,
+		})
+	}
+	if len(ve.Fields) > 0 {
+		return nil, ve
+	}
+	if err := s.store.CreateOrder(ctx, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func anyLineWithoutRecipients(lines []PlaceLine) bool {
+	for _, l := range lines {
+		if len(l.Recipients) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// route returns the mall for req: the one it names, which must list every line, or for
+// `auto` the first mall in Malls that lists every line.
+func route(req PlaceRequest, products map[string]households.Product) (Mall, error) {
+	lists := func(m Mall) []int {
+		var missing []int
+		for i, l := range req.Lines {
+			if _, _, ok := products[l.SKU].Listing(string(m)); !ok {
+				missing = append(missing, i)
+			}
+		}
+		return missing
+	}
+	if req.Mall != MallAuto {
+		if missing := lists(req.Mall); len(missing) > 0 {
+			ve := &ValidationError{}
+			for _, i := range missing {
+				ve.add(fmt.Sprintf("/lines/%d/sku", i), "%s does not list %s", req.Mall, req.Lines[i].SKU)
+			}
+			return "", ve
+		}
+		return req.Mall, nil
+	}
+	for _, m := range Malls {
+		if len(lists(m)) == 0 {
+			return m, nil
+		}
+	}
+	ve := &ValidationError{}
+	ve.add("/mall", "no mall lists every line; split the order or name a mall")
+	return "", ve
+}
+
+// Get returns order id if caller may see it; ErrNotFound otherwise (another branch's order
+// is indistinguishable from a missing one).
+func (s *Service) Get(ctx context.Context, caller Caller, id int64) (*GroupOrder, error) {
+	o, err := s.store.Order(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !caller.CanSeeOrder(o.BranchCode) {
+		return nil, fmt.Errorf("order %d: %w", id, ErrNotFound)
+	}
+	return o, nil
+}
+
+// List returns one page of the orders caller may see; a branch_staff caller's filter is
+// pinned to its own branch.
+func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]GroupOrder, string, error) {
+	switch caller.Role {
+	case RoleAidOffice:
+	case RoleBranchStaff:
+		if f.BranchCode != "" && f.BranchCode != caller.BranchCode {
+			return nil, "", nil
+		}
+		f.BranchCode = caller.BranchCode
+	default:
+		return nil, "", fmt.Errorf("%w: role %s may not read orders", ErrForbidden, caller.Role)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 200 {
+		f.Limit = 200
+	}
+	return s.store.ListOrders(ctx, f)
+}
+
+// Cancel asks for order id to be cancelled. An order that never reached its mall is
+// cancelled at once; otherwise the mall is asked by a job and the order shows cancelled
+// once the mall notifies it. ErrNotAllowed once any line has shipped or the order is final.
+func (s *Service) Cancel(ctx context.Context, caller Caller, id int64, reason string) (*GroupOrder, error) {
+	if !caller.CanPlaceOrders() {
+		return nil, fmt.Errorf("%w: role %s may not cancel orders", ErrForbidden, caller.Role)
+	}
+	o, err := s.Get(ctx, caller, id)
+	if err != nil {
+		return nil, err
+	}
+	switch o.Status {
+	case StatusCancelled:
+		return o, nil
+	case StatusPending, StatusSubmitted, StatusAccepted:
+	default:
+		return nil, fmt.Errorf("%w: order %d is %s", ErrNotAllowed, id, o.Status)
+	}
+	if err := s.store.RequestCancel(ctx, id, reason); err != nil {
+		return nil, err
+	}
+	return s.store.Order(ctx, id)
+}
+
+// Apply records and applies one fulfilment event (see Store.ApplyEvent).
+func (s *Service) Apply(ctx context.Context, ev FulfilmentEvent) (ApplyResult, error) {
+	if err := ev.Validate(); err != nil {
+		return ApplyResult{}, err
+	}
+	return s.store.ApplyEvent(ctx, ev)
+}

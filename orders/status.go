@@ -1,0 +1,61 @@
+package orders
+
+// Status is an order's state. It is derived from what is known of the order — whether the
+// mall took it, whether it was cancelled, and its lines' quantities — never stored as a
+// transition, so a late or repeated event can never move an order backwards.
+type Status string
+
+const (
+	StatusPending            Status = "pending"             // stored, not yet taken by the mall
+	StatusRejected           Status = "rejected"            // the mall refused it with a final error
+	StatusSubmitted          Status = "submitted"           // the mall took it (create succeeded)
+	StatusAccepted           Status = "accepted"            // the mall confirmed it (accepted event)
+	StatusPartiallyShipped   Status = "partially_shipped"   // some units shipped
+	StatusShipped            Status = "shipped"             // every unit shipped
+	StatusPartiallyDelivered Status = "partially_delivered" // some units delivered
+	StatusDelivered          Status = "delivered"           // every unit delivered
+	StatusRefunded           Status = "refunded"            // everything delivered was refunded in full
+	StatusCancelled          Status = "cancelled"           // cancelled before shipping
+)
+
+// DeriveStatus works out o's status from its flags and line quantities (not from
+// o.Status). Precedence: cancelled, rejected, then the furthest any line has gone.
+func DeriveStatus(o *GroupOrder) Status {
+	if o.Cancelled {
+		return StatusCancelled
+	}
+	if o.RejectCode != "" {
+		return StatusRejected
+	}
+	var ordered, shipped, delivered int64
+	var deliveredFen, refundedFen int64
+	for _, l := range o.Lines {
+		ordered += l.Quantity
+		shipped += min(max(l.ShippedQty, l.DeliveredQty), l.Quantity)
+		delivered += min(l.DeliveredQty, l.Quantity)
+		deliveredFen += int64(l.DeliveredQty) * int64(l.UnitPrice)
+		refundedFen += int64(l.RefundedFen)
+	}
+	switch {
+	case delivered > 0 && refundedFen > 0 && refundedFen >= deliveredFen:
+		return StatusRefunded
+	case ordered > 0 && delivered >= ordered:
+		return StatusDelivered
+	case delivered > 0:
+		return StatusPartiallyDelivered
+	case ordered > 0 && shipped >= ordered:
+		return StatusShipped
+	case shipped > 0:
+		return StatusPartiallyShipped
+	case o.Accepted:
+		return StatusAccepted
+	case o.Submitted || o.MallOrderNo != "":
+		return StatusSubmitted
+	}
+	return StatusPending
+}
+
+// Final reports whether no further fulfilment is expected for an order in status s.
+func (s Status) Final() bool {
+	return s == StatusRejected || s == StatusCancelled || s == StatusDelivered || s == StatusRefunded
+}
