@@ -1,0 +1,170 @@
+// Package sqlstore is the system of record of aidmall over sqlx: SQLite (modernc.org/sqlite,
+// no cgo; the embedded default) or PostgreSQL (pgx through database/sql). It implements
+// orders.Store, households.RegistryStore, the API's key and idempotency stores and the
+// benefit report queries, with one schema migrated per dialect by goose.
+//
+// Money is stored as integer fen, business days as TEXT 'YYYY-MM-DD' (Beijing), instants
+// as timestamps (UTC).
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/jmoiron/sqlx"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"aidmall/orders"
+)
+
+// Dialect is the kind of database.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open database with its dialect.
+type DB struct {
+	*sqlx.DB
+	Dialect Dialect
+}
+
+//go:embed migrations
+var migrations embed.FS
+
+// Open opens a database through its database/sql driver: "sqlite" (modernc.org/sqlite,
+// dsn "file:PATH?pragmas", see config.SQLitePragmas) or "pgx" (PostgreSQL, dsn a
+// postgres:// URL). config.Config.DriverDSN gives both. It pings before returning.
+func Open(ctx context.Context, driver, dsn string) (*DB, error) {
+	var d Dialect
+	switch driver {
+	case "sqlite":
+		d = SQLite
+	case "pgx":
+		d = Postgres
+	default:
+		return nil, fmt.Errorf("open database: unknown driver %q", driver)
+	}
+	db, err := sqlx.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if d == SQLite {
+		// One writer at a time is SQLite's rule (immediate transactions queue on the busy
+		// timeout); a small pool serves concurrent readers.
+		db.SetMaxOpenConns(8)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		db.SetMaxOpenConns(20)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return &DB{DB: db, Dialect: d}, nil
+}
+
+func (db *DB) provider() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations/"+string(db.Dialect))
+	if err != nil {
+		return nil, err
+	}
+	dialect := goose.DialectSQLite3
+	if db.Dialect == Postgres {
+		dialect = goose.DialectPostgres
+	}
+	return goose.NewProvider(dialect, db.DB.DB, sub)
+}
+
+// Migrate applies every pending schema migration.
+func (db *DB) Migrate(ctx context.Context) error {
+	p, err := db.provider()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// ErrPendingMigrations is returned by CheckSchema when the database is behind the binary.
+var ErrPendingMigrations = errors.New("database has pending migrations: run `aidmall migrate`")
+
+// CheckSchema returns ErrPendingMigrations unless every migration is applied; the server
+// refuses to start on an old schema.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	p, err := db.provider()
+	if err != nil {
+		return err
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	if pending {
+		return ErrPendingMigrations
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, committing when it returns nil and rolling back otherwise.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", translate(err))
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", translate(err))
+	}
+	return nil
+}
+
+// forUpdate returns " FOR UPDATE" on PostgreSQL (row locks); SQLite's immediate
+// transactions already hold the database's one write lock.
+func (db *DB) forUpdate() string {
+	if db.Dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// translate maps driver errors to the domain's: no rows → orders.ErrNotFound, a unique
+// violation → orders.ErrConflict.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w", orders.ErrNotFound)
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23505" {
+		return fmt.Errorf("%w: %s", orders.ErrConflict, pg.ConstraintName)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %s", orders.ErrConflict, se.Error())
+		}
+	}
+	return err
+}

@@ -1,0 +1,114 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"aidmall/api"
+	"aidmall/orders"
+)
+
+var _ api.IdempotencyStore = (*Store)(nil)
+
+type idemRow struct {
+	Fingerprint string    `db:"fingerprint"`
+	Token       string    `db:"token"`
+	StatusCode  int       `db:"status_code"`
+	ContentType string    `db:"content_type"`
+	Location    string    `db:"location"`
+	Body        []byte    `db:"response_body"`
+	LockedAt    time.Time `db:"locked_at"`
+}
+
+func (r idemRow) record() api.IdempotencyRecord {
+	rec := api.IdempotencyRecord{Fingerprint: r.Fingerprint, Token: r.Token, LockedAt: r.LockedAt.UTC()}
+	if r.StatusCode != 0 {
+		h := http.Header{}
+		if r.ContentType != "" {
+			h.Set("Content-Type", r.ContentType)
+		}
+		if r.Location != "" {
+			h.Set("Location", r.Location)
+		}
+		rec.Response = &api.StoredResponse{Status: r.StatusCode, Header: h, Body: r.Body}
+	}
+	return rec
+}
+
+// Claim takes an idempotency key for a request (see api.IdempotencyStore): a new key, or
+// an in-flight one of the same fingerprint whose request locked it before staleBefore.
+func (s *Store) Claim(ctx context.Context, scope api.IdempotencyScope, rec api.IdempotencyRecord, staleBefore time.Time) (api.IdempotencyRecord, bool, error) {
+	var out api.IdempotencyRecord
+	var took bool
+	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var r idemRow
+		err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT fingerprint, token, status_code, content_type, location, response_body, locked_at
+			FROM idempotency_keys WHERE api_key_id = ? AND idem_key = ?`+s.db.forUpdate()), scope.KeyID, scope.Key)
+		switch {
+		case err == sql.ErrNoRows:
+			res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO idempotency_keys (api_key_id, idem_key, fingerprint, token, locked_at, created_at)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (api_key_id, idem_key) DO NOTHING`),
+				scope.KeyID, scope.Key, rec.Fingerprint, rec.Token, rec.LockedAt.UTC(), s.utcNow())
+			if err != nil {
+				return fmt.Errorf("claim idempotency key: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				out, took = rec, true
+				return nil
+			}
+			// Another request inserted it between our read and write: report theirs.
+			if err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT fingerprint, token, status_code, content_type, location, response_body, locked_at
+				FROM idempotency_keys WHERE api_key_id = ? AND idem_key = ?`), scope.KeyID, scope.Key); err != nil {
+				return fmt.Errorf("claim idempotency key: %w", err)
+			}
+			out = r.record()
+			return nil
+		case err != nil:
+			return fmt.Errorf("claim idempotency key: %w", err)
+		}
+		if r.StatusCode == 0 && r.Fingerprint == rec.Fingerprint && r.LockedAt.Before(staleBefore) {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE idempotency_keys SET token = ?, locked_at = ? WHERE api_key_id = ? AND idem_key = ?`),
+				rec.Token, rec.LockedAt.UTC(), scope.KeyID, scope.Key); err != nil {
+				return fmt.Errorf("take over idempotency key: %w", err)
+			}
+			out, took = rec, true
+			return nil
+		}
+		out = r.record()
+		return nil
+	})
+	return out, took, err
+}
+
+// Complete stores the finished response of the request holding token.
+func (s *Store) Complete(ctx context.Context, scope api.IdempotencyScope, token string, resp api.StoredResponse) error {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE idempotency_keys SET status_code = ?, content_type = ?, location = ?, response_body = ?
+		WHERE api_key_id = ? AND idem_key = ? AND token = ? AND status_code = 0`),
+		resp.Status, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), resp.Body, scope.KeyID, scope.Key, token)
+	if err != nil {
+		return fmt.Errorf("complete idempotency key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var holder string
+	if err := s.db.GetContext(ctx, &holder, s.db.Rebind(`SELECT token FROM idempotency_keys WHERE api_key_id = ? AND idem_key = ?`),
+		scope.KeyID, scope.Key); err != nil {
+		return fmt.Errorf("complete idempotency key: %w", translate(err))
+	}
+	return fmt.Errorf("complete idempotency key: taken over by another request: %w", orders.ErrConflict)
+}
+
+// Release deletes the in-flight record held by token, so that the client may retry.
+func (s *Store) Release(ctx context.Context, scope api.IdempotencyScope, token string) error {
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM idempotency_keys WHERE api_key_id = ? AND idem_key = ? AND token = ? AND status_code = 0`),
+		scope.KeyID, scope.Key, token); err != nil {
+		return fmt.Errorf("release idempotency key: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"aidmall/orders"
+)
+
+// keyAlphabet is base62: an API key is "am_" + 40 characters (≈238 bits).
+const keyAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// hashKey is the stored form of an API key: SHA-256 hex. A key has enough entropy that a
+// plain hash cannot be reversed; nothing in the database can be used as a key.
+func hashKey(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// APIKey describes a stored key (never the key itself).
+type APIKey struct {
+	ID         int64      `db:"id"`
+	Name       string     `db:"name"`
+	Role       string     `db:"role"`
+	BranchCode *string    `db:"branch_code"`
+	Prefix     string     `db:"key_prefix"`
+	CreatedAt  time.Time  `db:"created_at"`
+	RevokedAt  *time.Time `db:"revoked_at"`
+}
+
+// CreateAPIKey makes a new key for role (and branch, required for branch_staff and
+// refused for the other roles), stores its hash and returns the key in clear — the only
+// time it is ever seen. Errors wrap orders.ErrInvalid for a bad role or branch.
+func (s *Store) CreateAPIKey(ctx context.Context, name string, role orders.Role, branch string) (string, APIKey, error) {
+	if !role.Valid() {
+		return "", APIKey{}, fmt.Errorf("%w: role must be branch_staff, aid_office or auditor", orders.ErrInvalid)
+	}
+	if role == orders.RoleBranchStaff && branch == "" {
+		return "", APIKey{}, fmt.Errorf("%w: a branch_staff key needs --branch", orders.ErrInvalid)
+	}
+	if role != orders.RoleBranchStaff && branch != "" {
+		return "", APIKey{}, fmt.Errorf("%w: only branch_staff keys belong to a branch", orders.ErrInvalid)
+	}
+	if branch != "" {
+		if _, err := s.Branch(ctx, branch); err != nil {
+			if errors.Is(err, orders.ErrNotFound) {
+				return "", APIKey{}, fmt.Errorf("%w: unknown branch %q (import branches first)", orders.ErrInvalid, branch)
+			}
+			return "", APIKey{}, err
+		}
+	}
+	buf := make([]byte, 40)
+	for i := range buf {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(keyAlphabet))))
+		if err != nil {
+			return "", APIKey{}, err
+		}
+		buf[i] = keyAlphabet[n.Int64()]
+	}
+	token := "am_" + string(buf)
+	k := APIKey{Name: name, Role: string(role), Prefix: token[:7], CreatedAt: s.utcNow()}
+	var br any
+	if branch != "" {
+		k.BranchCode = &branch
+		br = branch
+	}
+	err := s.db.GetContext(ctx, &k.ID, s.db.Rebind(`INSERT INTO api_keys (name, role, branch_code, key_hash, key_prefix, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), name, string(role), br, hashKey(token), k.Prefix, k.CreatedAt)
+	if err != nil {
+		return "", APIKey{}, fmt.Errorf("create api key: %w", translate(err))
+	}
+	return token, k, nil
+}
+
+// Authenticate resolves a bearer token to its caller; orders.ErrNotFound for an unknown or
+// revoked key.
+func (s *Store) Authenticate(ctx context.Context, token string) (orders.Caller, error) {
+	var k APIKey
+	err := s.db.GetContext(ctx, &k, s.db.Rebind(`SELECT id, name, role, branch_code, key_prefix, created_at, revoked_at
+		FROM api_keys WHERE key_hash = ?`), hashKey(token))
+	if err != nil {
+		return orders.Caller{}, fmt.Errorf("api key: %w", translate(err))
+	}
+	if k.RevokedAt != nil {
+		return orders.Caller{}, fmt.Errorf("api key %s revoked: %w", k.Prefix, orders.ErrNotFound)
+	}
+	c := orders.Caller{KeyID: k.ID, Name: k.Name, Role: orders.Role(k.Role)}
+	if k.BranchCode != nil {
+		c.BranchCode = *k.BranchCode
+	}
+	return c, nil
+}
+
+// RevokeAPIKey revokes the key with id; orders.ErrNotFound if absent.
+func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`), s.utcNow(), id)
+	if err != nil {
+		return fmt.Errorf("revoke api key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("api key %d: %w", id, orders.ErrNotFound)
+	}
+	return nil
+}
+
+// APIKeys lists the stored keys, oldest first.
+func (s *Store) APIKeys(ctx context.Context) ([]APIKey, error) {
+	var ks []APIKey
+	if err := s.db.SelectContext(ctx, &ks, `SELECT id, name, role, branch_code, key_prefix, created_at, revoked_at FROM api_keys ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("api keys: %w", err)
+	}
+	return ks, nil
+}

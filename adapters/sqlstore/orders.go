@@ -1,0 +1,460 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"aidmall/households"
+	"aidmall/money"
+	"aidmall/orders"
+)
+
+var _ orders.Store = (*Store)(nil)
+
+// Branch returns the branch with code; orders.ErrNotFound if absent.
+func (s *Store) Branch(ctx context.Context, code string) (households.Branch, error) {
+	var r struct {
+		Code, Name, Company string
+		Members             int
+		BudgetFen           int64 `db:"budget_fen"`
+	}
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT code, name, company, members, budget_fen FROM branches WHERE code = ?`), code)
+	if err != nil {
+		return households.Branch{}, fmt.Errorf("branch %q: %w", code, translate(err))
+	}
+	return households.Branch{Code: r.Code, Name: r.Name, Company: r.Company, Members: r.Members, Budget: money.Fen(r.BudgetFen)}, nil
+}
+
+type productRow struct {
+	SKU          string `db:"sku"`
+	Name         string `db:"name"`
+	Category     string `db:"category"`
+	Spec         string `db:"spec"`
+	Unit         string `db:"unit"`
+	SupplierCode string `db:"supplier_code"`
+	AidCertNo    string `db:"aid_cert_no"`
+	CCBItemID    string `db:"ccb_item_id"`
+	CCBPriceFen  int64  `db:"ccb_price_fen"`
+	ABCItemID    string `db:"abc_item_id"`
+	ABCPriceFen  int64  `db:"abc_price_fen"`
+}
+
+func (r productRow) product() households.Product {
+	return households.Product{
+		SKU: r.SKU, Name: r.Name, Category: households.Category(r.Category), Spec: r.Spec, Unit: r.Unit,
+		SupplierCode: r.SupplierCode, AidCertNo: r.AidCertNo,
+		CCBItemID: r.CCBItemID, CCBPrice: money.Fen(r.CCBPriceFen),
+		ABCItemID: r.ABCItemID, ABCPrice: money.Fen(r.ABCPriceFen),
+	}
+}
+
+const productCols = `sku, name, category, spec, unit, supplier_code, aid_cert_no, ccb_item_id, ccb_price_fen, abc_item_id, abc_price_fen`
+
+// Products returns the catalogue entries for skus keyed by SKU (unknown SKUs absent).
+func (s *Store) Products(ctx context.Context, skus []string) (map[string]households.Product, error) {
+	out := map[string]households.Product{}
+	if len(skus) == 0 {
+		return out, nil
+	}
+	q, args, err := sqlx.In(`SELECT `+productCols+` FROM products WHERE sku IN (?)`, skus)
+	if err != nil {
+		return nil, err
+	}
+	var rows []productRow
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("products: %w", err)
+	}
+	for _, r := range rows {
+		out[r.SKU] = r.product()
+	}
+	return out, nil
+}
+
+// Catalogue returns every product, by SKU.
+func (s *Store) Catalogue(ctx context.Context) ([]households.Product, error) {
+	var rows []productRow
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+productCols+` FROM products ORDER BY sku`); err != nil {
+		return nil, fmt.Errorf("catalogue: %w", err)
+	}
+	out := make([]households.Product, len(rows))
+	for i, r := range rows {
+		out[i] = r.product()
+	}
+	return out, nil
+}
+
+// CreateOrder stores o and its lines, enqueues its dispatch job and applies any parked
+// events of its out_order_no, all in one transaction (see orders.Store).
+func (s *Store) CreateOrder(ctx context.Context, o *orders.GroupOrder) error {
+	now := s.utcNow()
+	o.CreatedAt = now
+	o.Status = orders.StatusPending
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var id int64
+		err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO group_orders
+			(order_ref, branch_code, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
+			 placed_at, created_at, updated_at, mall, status, total_fen)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			o.OrderRef, o.BranchCode, o.Funding, o.DeliveryMode, o.ShipTo.Name, o.ShipTo.Phone, o.ShipTo.Address,
+			o.PlacedAt.UTC(), now, now, o.Mall, o.Status, int64(o.Total())).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("insert order %q: %w", o.OrderRef, translate(err))
+		}
+		o.ID = id
+		o.OutOrderNo = orders.NewOutOrderNo(o.PlacedAt, id)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET out_order_no = ? WHERE id = ?`), o.OutOrderNo, id); err != nil {
+			return fmt.Errorf("set out_order_no: %w", translate(err))
+		}
+		for i := range o.Lines {
+			l := &o.Lines[i]
+			rec := ""
+			if len(l.Recipients) > 0 {
+				b, _ := json.Marshal(l.Recipients)
+				rec = string(b)
+			}
+			err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO order_lines
+				(order_id, line_no, sku, item_id, quantity, unit_price_fen, recipients) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+				id, l.LineNo, l.SKU, l.ItemID, l.Quantity, int64(l.UnitPrice), rec).Scan(&l.ID)
+			if err != nil {
+				return fmt.Errorf("insert line %d: %w", l.LineNo, translate(err))
+			}
+		}
+		if err := s.enq.EnqueueDispatch(ctx, tx.Tx, id); err != nil {
+			return fmt.Errorf("enqueue dispatch: %w", err)
+		}
+		// Events that came before the order (a statement imported early, a mall that
+		// notified before our create returned) are applied now.
+		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE fulfilment_events SET order_id = ?, state = 'applied'
+			WHERE mall = ? AND out_order_no = ? AND state = 'parked'`), id, o.Mall, o.OutOrderNo)
+		if err != nil {
+			return fmt.Errorf("adopt parked events: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if _, err := s.recompute(ctx, tx, id); err != nil {
+				return err
+			}
+			fresh, err := s.loadOrder(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			*o = *fresh
+		}
+		return nil
+	})
+}
+
+type orderRow struct {
+	ID              int64     `db:"id"`
+	OrderRef        string    `db:"order_ref"`
+	BranchCode      string    `db:"branch_code"`
+	Funding         string    `db:"funding"`
+	DeliveryMode    string    `db:"delivery_mode"`
+	ShipToName      string    `db:"ship_to_name"`
+	ShipToPhone     string    `db:"ship_to_phone"`
+	ShipToAddress   string    `db:"ship_to_address"`
+	PlacedAt        time.Time `db:"placed_at"`
+	CreatedAt       time.Time `db:"created_at"`
+	Mall            string    `db:"mall"`
+	OutOrderNo      *string   `db:"out_order_no"`
+	MallOrderNo     string    `db:"mall_order_no"`
+	Status          string    `db:"status"`
+	RejectCode      string    `db:"reject_code"`
+	RejectMessage   string    `db:"reject_message"`
+	Submitted       bool      `db:"submitted"`
+	Accepted        bool      `db:"accepted"`
+	Cancelled       bool      `db:"cancelled"`
+	CancelRequested bool      `db:"cancel_requested"`
+}
+
+const orderCols = `id, order_ref, branch_code, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
+	placed_at, created_at, mall, out_order_no, mall_order_no, status, reject_code, reject_message,
+	submitted, accepted, cancelled, cancel_requested`
+
+func (r orderRow) order() *orders.GroupOrder {
+	o := &orders.GroupOrder{
+		ID: r.ID, OrderRef: r.OrderRef, BranchCode: r.BranchCode, Funding: orders.Funding(r.Funding),
+		DeliveryMode: orders.DeliveryMode(r.DeliveryMode),
+		ShipTo:       orders.ShipTo{Name: r.ShipToName, Phone: r.ShipToPhone, Address: r.ShipToAddress},
+		PlacedAt:     r.PlacedAt, CreatedAt: r.CreatedAt, Mall: orders.Mall(r.Mall), MallOrderNo: r.MallOrderNo,
+		Status: orders.Status(r.Status), RejectCode: r.RejectCode, RejectMessage: r.RejectMessage,
+		Submitted: r.Submitted, Accepted: r.Accepted, Cancelled: r.Cancelled, CancelReq: r.CancelRequested,
+	}
+	if r.OutOrderNo != nil {
+		o.OutOrderNo = *r.OutOrderNo
+	}
+	return o
+}
+
+type lineRow struct {
+	ID           int64  `db:"id"`
+	OrderID      int64  `db:"order_id"`
+	LineNo       int    `db:"line_no"`
+	SKU          string `db:"sku"`
+	ItemID       string `db:"item_id"`
+	Quantity     int64  `db:"quantity"`
+	UnitPriceFen int64  `db:"unit_price_fen"`
+	Recipients   string `db:"recipients"`
+	ShippedQty   int64  `db:"shipped_qty"`
+	DeliveredQty int64  `db:"delivered_qty"`
+	RefundedFen  int64  `db:"refunded_fen"`
+	HeldEvents   int    `db:"held_events"`
+}
+
+const lineCols = `id, order_id, line_no, sku, item_id, quantity, unit_price_fen, recipients, shipped_qty, delivered_qty, refunded_fen, held_events`
+
+func (r lineRow) line() orders.Line {
+	l := orders.Line{
+		ID: r.ID, LineNo: r.LineNo, SKU: r.SKU, ItemID: r.ItemID, Quantity: r.Quantity,
+		UnitPrice: money.Fen(r.UnitPriceFen), ShippedQty: r.ShippedQty, DeliveredQty: r.DeliveredQty,
+		RefundedFen: money.Fen(r.RefundedFen), HeldEvents: r.HeldEvents,
+	}
+	if r.Recipients != "" {
+		_ = json.Unmarshal([]byte(r.Recipients), &l.Recipients)
+	}
+	return l
+}
+
+func (s *Store) loadOrder(ctx context.Context, q sqlx.QueryerContext, id int64) (*orders.GroupOrder, error) {
+	var r orderRow
+	if err := sqlx.GetContext(ctx, q, &r, s.db.Rebind(`SELECT `+orderCols+` FROM group_orders WHERE id = ?`), id); err != nil {
+		return nil, fmt.Errorf("order %d: %w", id, translate(err))
+	}
+	o := r.order()
+	var lines []lineRow
+	if err := sqlx.SelectContext(ctx, q, &lines, s.db.Rebind(`SELECT `+lineCols+` FROM order_lines WHERE order_id = ? ORDER BY line_no`), id); err != nil {
+		return nil, fmt.Errorf("order %d lines: %w", id, err)
+	}
+	for _, l := range lines {
+		o.Lines = append(o.Lines, l.line())
+	}
+	return o, nil
+}
+
+// Order returns order id with its lines; orders.ErrNotFound if absent.
+func (s *Store) Order(ctx context.Context, id int64) (*orders.GroupOrder, error) {
+	return s.loadOrder(ctx, s.db, id)
+}
+
+// OrderByOutOrderNo returns the order with that out_order_no; orders.ErrNotFound if absent.
+func (s *Store) OrderByOutOrderNo(ctx context.Context, outOrderNo string) (*orders.GroupOrder, error) {
+	var id int64
+	if err := s.db.GetContext(ctx, &id, s.db.Rebind(`SELECT id FROM group_orders WHERE out_order_no = ?`), outOrderNo); err != nil {
+		return nil, fmt.Errorf("order %q: %w", outOrderNo, translate(err))
+	}
+	return s.Order(ctx, id)
+}
+
+// cursor is the position after the last order of a page: (placed_at, id), newest first.
+func encodeCursor(o orders.GroupOrder) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(o.PlacedAt.UnixNano(), 10) + "." + strconv.FormatInt(o.ID, 10)))
+}
+
+func decodeCursor(c string) (time.Time, int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("%w: bad cursor", orders.ErrInvalid)
+	}
+	ts, idText, ok := strings.Cut(string(b), ".")
+	n, err1 := strconv.ParseInt(ts, 10, 64)
+	id, err2 := strconv.ParseInt(idText, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return time.Time{}, 0, fmt.Errorf("%w: bad cursor", orders.ErrInvalid)
+	}
+	return time.Unix(0, n).UTC(), id, nil
+}
+
+// ListOrders returns one page of orders, newest placed first (keyset pagination on
+// placed_at, id), and the next page's cursor ("" on the last page).
+func (s *Store) ListOrders(ctx context.Context, f orders.ListFilter) ([]orders.GroupOrder, string, error) {
+	where := []string{"1=1"}
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.BranchCode != "" {
+		add("branch_code = ?", f.BranchCode)
+	}
+	if f.Mall != "" {
+		add("mall = ?", f.Mall)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.Funding != "" {
+		add("funding = ?", f.Funding)
+	}
+	if !f.From.IsZero() {
+		add("placed_at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		add("placed_at < ?", f.To.UTC())
+	}
+	if f.Cursor != "" {
+		t, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "(placed_at < ? OR (placed_at = ? AND id < ?))")
+		args = append(args, t, t, id)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	q := `SELECT ` + orderCols + ` FROM group_orders WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY placed_at DESC, id DESC LIMIT ` + strconv.Itoa(limit+1)
+	var rows []orderRow
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
+		return nil, "", fmt.Errorf("list orders: %w", err)
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+	}
+	out := make([]orders.GroupOrder, 0, len(rows))
+	ids := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r.order())
+		ids = append(ids, r.ID)
+	}
+	if len(ids) > 0 {
+		q, a, _ := sqlx.In(`SELECT `+lineCols+` FROM order_lines WHERE order_id IN (?) ORDER BY order_id, line_no`, ids)
+		var lines []lineRow
+		if err := s.db.SelectContext(ctx, &lines, s.db.Rebind(q), a...); err != nil {
+			return nil, "", fmt.Errorf("list order lines: %w", err)
+		}
+		byID := map[int64]int{}
+		for i := range out {
+			byID[out[i].ID] = i
+		}
+		for _, l := range lines {
+			i := byID[l.OrderID]
+			out[i].Lines = append(out[i].Lines, l.line())
+		}
+	}
+	if len(rows) == limit && len(out) > 0 {
+		// Only hand out a cursor when more rows exist.
+		var more int
+		last := out[len(out)-1]
+		err := s.db.GetContext(ctx, &more, s.db.Rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM group_orders WHERE `+strings.Join(where, " AND ")+
+			` AND (placed_at < ? OR (placed_at = ? AND id < ?)) LIMIT 1) x`), append(args, last.PlacedAt.UTC(), last.PlacedAt.UTC(), last.ID)...)
+		if err != nil {
+			return nil, "", fmt.Errorf("list orders: %w", err)
+		}
+		if more > 0 {
+			next = encodeCursor(last)
+		}
+	}
+	return out, next, nil
+}
+
+// MarkSubmitted records that the mall took order id as mallOrderNo.
+func (s *Store) MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error {
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET submitted = TRUE,
+			mall_order_no = CASE WHEN mall_order_no = '' THEN ? ELSE mall_order_no END, updated_at = ? WHERE id = ?`),
+			mallOrderNo, s.utcNow(), id); err != nil {
+			return fmt.Errorf("mark submitted: %w", err)
+		}
+		return s.restatus(ctx, tx, id)
+	})
+}
+
+// MarkRejected records the mall's final refusal of order id.
+func (s *Store) MarkRejected(ctx context.Context, id int64, code, message string) error {
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET reject_code = ?, reject_message = ?, updated_at = ? WHERE id = ?`),
+			code, message, s.utcNow(), id); err != nil {
+			return fmt.Errorf("mark rejected: %w", err)
+		}
+		return s.restatus(ctx, tx, id)
+	})
+}
+
+// MarkCancelled records a cancellation that needed no word from the mall.
+func (s *Store) MarkCancelled(ctx context.Context, id int64) error {
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET cancelled = TRUE, updated_at = ? WHERE id = ?`), s.utcNow(), id); err != nil {
+			return fmt.Errorf("mark cancelled: %w", err)
+		}
+		return s.restatus(ctx, tx, id)
+	})
+}
+
+// RequestCancel marks order id as to be cancelled and enqueues the cancel job, in one
+// transaction. orders.ErrNotAllowed once a line has shipped or the order is final.
+func (s *Store) RequestCancel(ctx context.Context, id int64, reason string) error {
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		o, err := s.lockOrder(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		switch o.Status {
+		case orders.StatusPending, orders.StatusSubmitted, orders.StatusAccepted:
+		case orders.StatusCancelled:
+			return nil
+		default:
+			return fmt.Errorf("%w: order %d is %s", orders.ErrNotAllowed, id, o.Status)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET cancel_requested = TRUE, updated_at = ? WHERE id = ?`), s.utcNow(), id); err != nil {
+			return fmt.Errorf("request cancel: %w", err)
+		}
+		return s.enq.EnqueueCancel(ctx, tx.Tx, id, reason)
+	})
+}
+
+func (s *Store) lockOrder(ctx context.Context, tx *sqlx.Tx, id int64) (*orders.GroupOrder, error) {
+	var got int64
+	if err := tx.GetContext(ctx, &got, tx.Rebind(`SELECT id FROM group_orders WHERE id = ?`+s.db.forUpdate()), id); err != nil {
+		return nil, fmt.Errorf("order %d: %w", id, translate(err))
+	}
+	return s.loadOrder(ctx, tx, id)
+}
+
+// restatus derives and stores the status of order id from its stored flags and lines.
+func (s *Store) restatus(ctx context.Context, tx *sqlx.Tx, id int64) error {
+	o, err := s.loadOrder(ctx, tx, id)
+	if err != nil {
+		if errors.Is(err, orders.ErrNotFound) {
+			return err
+		}
+		return err
+	}
+	st := orders.DeriveStatus(o)
+	if st == o.Status {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET status = ? WHERE id = ?`), st, id)
+	return err
+}
+
+// Progress counts what the service has in hand, for the demo and operators: orders, those
+// not yet taken or refused by their mall, and fulfilment events by state.
+type Progress struct {
+	Orders       int `db:"orders"`
+	Undispatched int `db:"undispatched"`
+	Events       int `db:"events"`
+	Parked       int `db:"parked"`
+	Held         int `db:"held"`
+}
+
+// Progress returns the current counts.
+func (s *Store) Progress(ctx context.Context) (Progress, error) {
+	var p Progress
+	err := s.db.GetContext(ctx, &p, `SELECT
+		(SELECT COUNT(*) FROM group_orders) AS orders,
+		(SELECT COUNT(*) FROM group_orders WHERE NOT submitted AND reject_code = '' AND NOT cancelled) AS undispatched,
+		(SELECT COUNT(*) FROM fulfilment_events) AS events,
+		(SELECT COUNT(*) FROM fulfilment_events WHERE state = 'parked') AS parked,
+		(SELECT COUNT(*) FROM fulfilment_events WHERE state = 'held') AS held`)
+	if err != nil {
+		return p, fmt.Errorf("progress: %w", err)
+	}
+	return p, nil
+}

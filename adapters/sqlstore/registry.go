@@ -1,0 +1,244 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"aidmall/bizday"
+	"aidmall/households"
+)
+
+var _ households.RegistryStore = (*Store)(nil)
+
+// upsert stores one record keyed by key in table: inserted when absent, updated when its
+// content (compared column by column, or by fingerprint for sealed rows) differs, left
+// alone otherwise. cols and vals are the content columns, without updated_at.
+func (s *Store) upsert(ctx context.Context, tx *sqlx.Tx, table string, keyCols []string, keyVals []any, cols []string, vals []any, c *households.Counts) error {
+	where := ""
+	for i, k := range keyCols {
+		if i > 0 {
+			where += " AND "
+		}
+		where += k + " = ?"
+	}
+	sel := "SELECT "
+	for i, col := range cols {
+		if i > 0 {
+			sel += ", "
+		}
+		sel += col
+	}
+	row := tx.QueryRowxContext(ctx, tx.Rebind(sel+" FROM "+table+" WHERE "+where), keyVals...)
+	old, err := row.SliceScan()
+	now := s.utcNow()
+	if err != nil {
+		if translate(err) != nil && !isNoRows(err) {
+			return fmt.Errorf("%s: %w", table, err)
+		}
+		all := append(append(append([]string{}, keyCols...), cols...), "updated_at")
+		args := append(append(append([]any{}, keyVals...), vals...), now)
+		q := "INSERT INTO " + table + " (" + join(all) + ") VALUES (" + marks(len(all)) + ")"
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, translate(err))
+		}
+		c.Inserted++
+		return nil
+	}
+	if sameValues(old, vals) {
+		c.Unchanged++
+		return nil
+	}
+	set := ""
+	for i, col := range cols {
+		set += col + " = ?, "
+		_ = i
+	}
+	set += "updated_at = ?"
+	args := append(append(append([]any{}, vals...), now), keyVals...)
+	if _, err := tx.ExecContext(ctx, tx.Rebind("UPDATE "+table+" SET "+set+" WHERE "+where), args...); err != nil {
+		return fmt.Errorf("update %s: %w", table, translate(err))
+	}
+	c.Updated++
+	return nil
+}
+
+// UpsertBranches stores branches in one transaction.
+func (s *Store) UpsertBranches(ctx context.Context, bs []households.Branch) (households.Counts, error) {
+	var c households.Counts
+	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		c = households.Counts{}
+		for _, b := range bs {
+			if err := s.upsert(ctx, tx, "branches", []string{"code"}, []any{b.Code},
+				[]string{"name", "company", "members", "budget_fen"},
+				[]any{b.Name, b.Company, int64(b.Members), int64(b.Budget)}, &c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return c, err
+}
+
+// UpsertSuppliers stores suppliers in one transaction.
+func (s *Store) UpsertSuppliers(ctx context.Context, ss []households.Supplier) (households.Counts, error) {
+	var c households.Counts
+	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		c = households.Counts{}
+		for _, v := range ss {
+			if err := s.upsert(ctx, tx, "suppliers", []string{"code"}, []any{v.Code},
+				[]string{"name", "uscc", "county_code", "kind"},
+				[]any{v.Name, v.USCC, v.CountyCode, string(v.Kind)}, &c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return c, err
+}
+
+// UpsertProducts stores products in one transaction.
+func (s *Store) UpsertProducts(ctx context.Context, ps []households.Product) (households.Counts, error) {
+	var c households.Counts
+	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		c = households.Counts{}
+		for _, p := range ps {
+			if err := s.upsert(ctx, tx, "products", []string{"sku"}, []any{p.SKU},
+				[]string{"name", "category", "spec", "unit", "supplier_code", "aid_cert_no", "ccb_item_id", "ccb_price_fen", "abc_item_id", "abc_price_fen"},
+				[]any{p.Name, string(p.Category), p.Spec, p.Unit, p.SupplierCode, p.AidCertNo, p.CCBItemID, int64(p.CCBPrice), p.ABCItemID, int64(p.ABCPrice)}, &c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return c, err
+}
+
+// UpsertHouseholds stores sealed households in one transaction. A row is unchanged when
+// its fingerprint (a keyed hash of every plain field) is; sealed bytes differ on every
+// seal and are never compared.
+func (s *Store) UpsertHouseholds(ctx context.Context, hs []households.SealedHousehold) (households.Counts, error) {
+	var c households.Counts
+	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		c = households.Counts{}
+		for _, h := range hs {
+			var fp string
+			err := tx.GetContext(ctx, &fp, tx.Rebind(`SELECT fingerprint FROM households WHERE household_no = ?`), h.No)
+			switch {
+			case err == nil && fp == h.Fingerprint:
+				c.Unchanged++
+				continue
+			case err != nil && !isNoRows(err):
+				return fmt.Errorf("households: %w", err)
+			}
+			cols := []any{h.NameSealed, h.NameMasked, h.IDSealed, h.IDHash, h.IDMasked, h.PhoneSealed, h.PhoneHash, h.PhoneMasked,
+				int64(h.Members), h.County, h.Township, h.Village, h.Attribute, int64(h.ExitYear), h.Fingerprint, s.utcNow()}
+			if err == nil {
+				if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE households SET name_sealed = ?, name_masked = ?, id_sealed = ?, id_hash = ?,
+					id_masked = ?, phone_sealed = ?, phone_hash = ?, phone_masked = ?, members = ?, county = ?, township = ?, village = ?,
+					attribute = ?, exit_year = ?, fingerprint = ?, updated_at = ? WHERE household_no = ?`), append(cols, h.No)...); err != nil {
+					return fmt.Errorf("update household %s: %w", h.No, err)
+				}
+				c.Updated++
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO households (name_sealed, name_masked, id_sealed, id_hash, id_masked,
+				phone_sealed, phone_hash, phone_masked, members, county, township, village, attribute, exit_year, fingerprint, updated_at,
+				household_no) VALUES (`+marks(17)+`)`), append(cols, h.No)...); err != nil {
+				return fmt.Errorf("insert household %s: %w", h.No, translate(err))
+			}
+			c.Inserted++
+		}
+		return nil
+	})
+	return c, err
+}
+
+// UpsertLinkages stores linkages keyed by (supplier, household, type, valid_from) in one
+// transaction. Weights are stored × 10^4 (exact for at most 4 decimal places).
+func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage) (households.Counts, error) {
+	var c households.Counts
+	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		c = households.Counts{}
+		for _, l := range ls {
+			w := l.Weight.Shift(4)
+			if !w.IsInteger() || !w.IsPositive() {
+				return fmt.Errorf("linkage %s/%s: weight %s is not positive with at most 4 decimals", l.SupplierCode, l.HouseholdNo, l.Weight)
+			}
+			if err := s.upsert(ctx, tx, "linkages",
+				[]string{"supplier_code", "household_no", "type", "valid_from"},
+				[]any{l.SupplierCode, l.HouseholdNo, string(l.Type), l.ValidFrom.String()},
+				[]string{"weight_e4", "valid_to"}, []any{w.IntPart(), l.ValidTo.String()}, &c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return c, err
+}
+
+func (s *Store) existing(ctx context.Context, table, col string, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	const batch = 500
+	for i := 0; i < len(keys); i += batch {
+		part := keys[i:min(i+batch, len(keys))]
+		q, args, err := sqlx.In(`SELECT `+col+` FROM `+table+` WHERE `+col+` IN (?)`, part)
+		if err != nil {
+			return nil, err
+		}
+		var found []string
+		if err := s.db.SelectContext(ctx, &found, s.db.Rebind(q), args...); err != nil {
+			return nil, fmt.Errorf("%s: %w", table, err)
+		}
+		for _, f := range found {
+			out[f] = true
+		}
+	}
+	return out, nil
+}
+
+// HouseholdsExist reports which household numbers are registered.
+func (s *Store) HouseholdsExist(ctx context.Context, nos []string) (map[string]bool, error) {
+	return s.existing(ctx, "households", "household_no", nos)
+}
+
+// SuppliersExist reports which supplier codes are known.
+func (s *Store) SuppliersExist(ctx context.Context, codes []string) (map[string]bool, error) {
+	return s.existing(ctx, "suppliers", "code", codes)
+}
+
+type linkageRow struct {
+	SupplierCode string `db:"supplier_code"`
+	HouseholdNo  string `db:"household_no"`
+	Type         string `db:"type"`
+	WeightE4     int64  `db:"weight_e4"`
+	ValidFrom    string `db:"valid_from"`
+	ValidTo      string `db:"valid_to"`
+}
+
+// linkagesOf returns every linkage of a supplier (active or not; attribution filters by day).
+func (s *Store) linkagesOf(ctx context.Context, q sqlx.QueryerContext, supplier string) ([]households.Linkage, error) {
+	var rows []linkageRow
+	if err := sqlx.SelectContext(ctx, q, &rows, s.db.Rebind(`SELECT supplier_code, household_no, type, weight_e4, valid_from, valid_to
+		FROM linkages WHERE supplier_code = ? ORDER BY household_no, type, valid_from`), supplier); err != nil {
+		return nil, fmt.Errorf("linkages of %s: %w", supplier, err)
+	}
+	out := make([]households.Linkage, 0, len(rows))
+	for _, r := range rows {
+		from, err := bizday.Parse(r.ValidFrom)
+		if err != nil {
+			return nil, fmt.Errorf("linkage valid_from: %w", err)
+		}
+		var to bizday.Day
+		if r.ValidTo != "" {
+			if to, err = bizday.Parse(r.ValidTo); err != nil {
+				return nil, fmt.Errorf("linkage valid_to: %w", err)
+			}
+		}
+		out = append(out, households.Linkage{SupplierCode: r.SupplierCode, HouseholdNo: r.HouseholdNo,
+			Type: households.LinkageType(r.Type), Weight: decimal.New(r.WeightE4, -4), ValidFrom: from, ValidTo: to})
+	}
+	return out, nil
+}

@@ -1,0 +1,208 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"aidmall/bizday"
+	"aidmall/households"
+	"aidmall/money"
+	"aidmall/orders"
+	"aidmall/reports"
+)
+
+// sliceExpr is the ledger column (or expression) that keys each breakdown.
+var sliceExpr = map[reports.By]string{
+	reports.By("county"):   "county_code",
+	reports.By("category"): "category",
+	reports.By("sku"):      "sku",
+	reports.By("supplier"): "supplier_code",
+	reports.By("branch"):   "branch_code",
+	reports.By("mall"):     "mall",
+	reports.By("funding"):  "funding",
+	reports.By("month"):    "substr(business_day, 1, 7)",
+}
+
+// Benefit computes the benefit report of ATTRIBUTION.md §3 in SQL over the ledger: per
+// slice and in total, households counted once where their net over the slice (or the
+// whole period) is > 0, people from their current 家庭人口数. Errors wrap orders.ErrInvalid
+// for a bad query.
+func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, error) {
+	if err := q.Validate(); err != nil {
+		return reports.Benefit{}, err
+	}
+	key, ok := sliceExpr[q.By]
+	if !ok {
+		return reports.Benefit{}, fmt.Errorf("report: no slice %q", q.By)
+	}
+	from, to := q.From.String(), q.To.String()
+	b := reports.Benefit{From: q.From, To: q.To, Timezone: "Asia/Shanghai", By: q.By, Rows: []reports.Row{}}
+
+	// Totals: money by funding and source; households over the whole period at once.
+	var t struct {
+		Purchased    int64 `db:"purchased"`
+		Helped       int64 `db:"helped"`
+		Unattributed int64 `db:"unattributed"`
+		Delivered    int64 `db:"delivered"`
+		Refunded     int64 `db:"refunded"`
+	}
+	err := s.db.GetContext(ctx, &t, s.db.Rebind(`SELECT
+		COALESCE(SUM(CASE WHEN funding = 'union_funds' THEN amount_fen ELSE 0 END), 0) AS purchased,
+		COALESCE(SUM(CASE WHEN funding <> 'union_funds' THEN amount_fen ELSE 0 END), 0) AS helped,
+		COALESCE(SUM(CASE WHEN household_no IS NULL THEN amount_fen ELSE 0 END), 0) AS unattributed,
+		COALESCE(SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END), 0) AS delivered,
+		COALESCE(SUM(CASE WHEN source = 'refunded' THEN -amount_fen ELSE 0 END), 0) AS refunded
+		FROM ledger_entries WHERE business_day BETWEEN ? AND ?`), from, to)
+	if err != nil {
+		return b, fmt.Errorf("report totals: %w", err)
+	}
+	b.Totals = reports.Totals{
+		PurchasedAmount: money.Fen(t.Purchased), HelpedSellAmount: money.Fen(t.Helped),
+		UnattributedAmount: money.Fen(t.Unattributed), DeliveredAmount: money.Fen(t.Delivered),
+		RefundedAmount: money.Fen(t.Refunded),
+	}
+	var hp struct {
+		Households int   `db:"households"`
+		People     int64 `db:"people"`
+	}
+	err = s.db.GetContext(ctx, &hp, s.db.Rebind(`SELECT COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
+		SELECT household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
+		GROUP BY household_no HAVING SUM(amount_fen) > 0) x JOIN households h ON h.household_no = x.household_no`), from, to)
+	if err != nil {
+		return b, fmt.Errorf("report households: %w", err)
+	}
+	b.Totals.Households, b.Totals.People = hp.Households, int(hp.People)
+
+	// Rows: net per slice, and households per slice where their net in it is > 0.
+	var nets []struct {
+		Key string `db:"k"`
+		Net int64  `db:"net"`
+	}
+	err = s.db.SelectContext(ctx, &nets, s.db.Rebind(`SELECT `+key+` AS k, SUM(amount_fen) AS net FROM ledger_entries
+		WHERE business_day BETWEEN ? AND ? GROUP BY `+key), from, to)
+	if err != nil {
+		return b, fmt.Errorf("report rows: %w", err)
+	}
+	var counts []struct {
+		Key        string `db:"k"`
+		Households int    `db:"households"`
+		People     int64  `db:"people"`
+	}
+	err = s.db.SelectContext(ctx, &counts, s.db.Rebind(`SELECT x.k, COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
+		SELECT `+key+` AS k, household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
+		GROUP BY `+key+`, household_no HAVING SUM(amount_fen) > 0) x JOIN households h ON h.household_no = x.household_no
+		GROUP BY x.k`), from, to)
+	if err != nil {
+		return b, fmt.Errorf("report row households: %w", err)
+	}
+	labels, err := s.labels(ctx, q.By)
+	if err != nil {
+		return b, err
+	}
+	idx := map[string]int{}
+	for _, n := range nets {
+		idx[n.Key] = len(b.Rows)
+		label := labels[n.Key]
+		if label == "" {
+			label = n.Key
+		}
+		b.Rows = append(b.Rows, reports.Row{Key: n.Key, Label: label, NetAmount: money.Fen(n.Net)})
+	}
+	for _, c := range counts {
+		if i, ok := idx[c.Key]; ok {
+			b.Rows[i].Households, b.Rows[i].People = c.Households, int(c.People)
+		}
+	}
+	sort.Slice(b.Rows, func(i, j int) bool { return b.Rows[i].Key < b.Rows[j].Key })
+	return b, nil
+}
+
+// fixedLabels are the display names of the breakdowns whose keys are codes of the service.
+var fixedLabels = map[reports.By]map[string]string{
+	"category": {"apple": "苹果", "peppercorn": "花椒", "walnut": "核桃"},
+	"mall":     {"ccb": "建设银行善融商务", "abc": "农业银行扶贫商城"},
+	"funding":  {"union_funds": "工会经费（购买）", "employee_self_pay": "职工自费（帮助销售）", "external": "外部（帮助销售）"},
+}
+
+// labels returns the display names of a breakdown's keys.
+func (s *Store) labels(ctx context.Context, by reports.By) (map[string]string, error) {
+	out := map[string]string{}
+	var q string
+	switch by {
+	case reports.By("sku"):
+		q = `SELECT sku AS k, name AS v FROM products`
+	case reports.By("supplier"):
+		q = `SELECT code AS k, name AS v FROM suppliers`
+	case reports.By("branch"):
+		q = `SELECT code AS k, name AS v FROM branches`
+	case reports.By("county"):
+		for code, name := range households.CountyNames {
+			out[code] = name
+		}
+		return out, nil
+	default:
+		for k, v := range fixedLabels[by] {
+			out[k] = v
+		}
+		return out, nil
+	}
+	var rows []struct {
+		K string `db:"k"`
+		V string `db:"v"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q); err != nil {
+		return nil, fmt.Errorf("report labels: %w", err)
+	}
+	for _, r := range rows {
+		out[r.K] = r.V
+	}
+	return out, nil
+}
+
+// LedgerRows returns every ledger entry with its slice attributes, for the reference
+// computation (reports.Compute) and exports.
+func (s *Store) LedgerRows(ctx context.Context) ([]reports.LedgerRow, map[string]int, error) {
+	var rows []struct {
+		HouseholdNo  *string `db:"household_no"`
+		Day          string  `db:"business_day"`
+		Amount       int64   `db:"amount_fen"`
+		Source       string  `db:"source"`
+		Funding      string  `db:"funding"`
+		CountyCode   string  `db:"county_code"`
+		Category     string  `db:"category"`
+		SKU          string  `db:"sku"`
+		SupplierCode string  `db:"supplier_code"`
+		BranchCode   string  `db:"branch_code"`
+		Mall         string  `db:"mall"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT household_no, business_day, amount_fen, source, funding, county_code, category, sku,
+		supplier_code, branch_code, mall FROM ledger_entries ORDER BY id`); err != nil {
+		return nil, nil, fmt.Errorf("ledger rows: %w", err)
+	}
+	out := make([]reports.LedgerRow, 0, len(rows))
+	for _, r := range rows {
+		d, err := bizday.Parse(r.Day)
+		if err != nil {
+			return nil, nil, err
+		}
+		lr := reports.LedgerRow{Day: d, Amount: money.Fen(r.Amount), Source: orders.EventType(r.Source), Funding: orders.Funding(r.Funding),
+			CountyCode: r.CountyCode, Category: r.Category, SKU: r.SKU, SupplierCode: r.SupplierCode, BranchCode: r.BranchCode, Mall: orders.Mall(r.Mall)}
+		if r.HouseholdNo != nil {
+			lr.HouseholdNo = *r.HouseholdNo
+		}
+		out = append(out, lr)
+	}
+	var ms []struct {
+		No      string `db:"household_no"`
+		Members int    `db:"members"`
+	}
+	if err := s.db.SelectContext(ctx, &ms, `SELECT household_no, members FROM households`); err != nil {
+		return nil, nil, fmt.Errorf("household members: %w", err)
+	}
+	members := make(map[string]int, len(ms))
+	for _, m := range ms {
+		members[m.No] = m.Members
+	}
+	return out, members, nil
+}

@@ -1,0 +1,57 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// Enqueuer inserts background jobs in the caller's transaction, so that a job exists if and
+// only if the row it acts on was committed (jobs.Runner implements it with River).
+type Enqueuer interface {
+	EnqueueDispatch(ctx context.Context, tx *sql.Tx, orderID int64) error
+	EnqueueCancel(ctx context.Context, tx *sql.Tx, orderID int64, reason string) error
+}
+
+// Store implements the stores of every domain package over one DB.
+type Store struct {
+	db  *DB
+	enq Enqueuer
+	now func() time.Time
+}
+
+// New returns a Store over db. enq receives the dispatch and cancel jobs inside the order
+// transactions; now is the clock (time.Now if nil).
+func New(db *DB, enq Enqueuer, now func() time.Time) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: nil db")
+	}
+	if enq == nil {
+		return nil, errors.New("sqlstore: nil enqueuer")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, enq: enq, now: now}, nil
+}
+
+// SetEnqueuer replaces the enqueuer; the job runner needs the store and the store needs
+// the runner, so cmd builds the store with a placeholder and sets the runner once made.
+func (s *Store) SetEnqueuer(enq Enqueuer) {
+	if enq != nil {
+		s.enq = enq
+	}
+}
+
+// DB returns the underlying database.
+func (s *Store) DB() *DB { return s.db }
+
+func (s *Store) utcNow() time.Time { return s.now().UTC() }
+
+// NoJobs is an Enqueuer that drops jobs, for commands that never place orders (imports,
+// reports) and for tests of the store alone.
+type NoJobs struct{}
+
+func (NoJobs) EnqueueDispatch(context.Context, *sql.Tx, int64) error       { return nil }
+func (NoJobs) EnqueueCancel(context.Context, *sql.Tx, int64, string) error { return nil }
