@@ -124,8 +124,13 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	}
 	bulk := req.DeliveryMode == DeliveryBulk
 	if bulk || req.DeliveryMode == DeliveryPerRecipient && anyLineWithoutRecipients(req.Lines) {
+		// Both malls need a consignee's name, phone and address (ccb-mall.md and
+		// abc-mall.md, "ship_to"/"shipTo").
 		if strings.TrimSpace(req.ShipTo.Name) == "" {
 			ve.add("/ship_to/name", "required")
+		}
+		if strings.TrimSpace(req.ShipTo.Phone) == "" {
+			ve.add("/ship_to/phone", "required")
 		}
 		if strings.TrimSpace(req.ShipTo.Address) == "" {
 			ve.add("/ship_to/address", "required")
@@ -158,8 +163,8 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 				if r.Quantity <= 0 {
 					ve.add(rp+"/quantity", "must be positive")
 				}
-				if strings.TrimSpace(r.Name) == "" || strings.TrimSpace(r.Address) == "" {
-					ve.add(rp, "name and address are required")
+				if strings.TrimSpace(r.Name) == "" || strings.TrimSpace(r.Phone) == "" || strings.TrimSpace(r.Address) == "" {
+					ve.add(rp, "name, phone and address are required")
 				}
 				sum += r.Quantity
 			}

@@ -1,0 +1,314 @@
+package abc
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"aidmall/money"
+	"aidmall/orders"
+)
+
+// Errors of notification checking. Parse wraps them with the reason.
+var (
+	// ErrStale: the timestamp is more than 5 minutes off the clock, or the nonce was already
+	// seen in the last 10 minutes (a replay).
+	ErrStale = errors.New("abc: stale notification")
+	// ErrMalformed: a header or the body is not what the spec says.
+	ErrMalformed = errors.New("abc: malformed notification")
+)
+
+// NonceStore remembers notification nonces for replay protection. Implementations (Redis,
+// in memory) live elsewhere; it is declared here, where it is used.
+type NonceStore interface {
+	// Remember records key for ttl and reports whether it was new (false = seen before within ttl).
+	Remember(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Verifier checks and parses the ABC mall's notifications (abc-mall.md "Notifications").
+// It is safe for concurrent use if its NonceStore is.
+type Verifier struct {
+	appID  string
+	mall   *ecdsa.PublicKey
+	nonces NonceStore
+	now    func() time.Time
+}
+
+// NewVerifier builds a Verifier for the partner's appId, verifying with the mall's SM2
+// public key, remembering nonces in nonces and reading time from now. It returns an error
+// when appID is empty or any dependency is nil.
+func NewVerifier(appID string, mallKey *ecdsa.PublicKey, nonces NonceStore, now func() time.Time) (*Verifier, error) {
+	switch {
+	case appID == "":
+		return nil, errors.New("abc: new verifier: empty app id")
+	case mallKey == nil:
+		return nil, errors.New("abc: new verifier: nil mall key")
+	case nonces == nil:
+		return nil, errors.New("abc: new verifier: nil nonce store")
+	case now == nil:
+		return nil, errors.New("abc: new verifier: nil clock")
+	}
+	return &Verifier{appID: appID, mall: mallKey, nonces: nonces, now: now}, nil
+}
+
+// NonceKey is the NonceStore key Parse uses for a notification's nonce:
+// "abc:" + app id + ":" + nonce.
+func NonceKey(appID, nonce string) string { return "abc:" + appID + ":" + nonce }
+
+// Parse checks one notification and returns it as a FulfilmentEvent (Mall abc, Source
+// "notify"). method must be POST; pathWithQuery is the notify URL's path as received,
+// with its query string if any (r.URL.RequestURI()); body is the raw body.
+//
+// In order: the four X-Abc-* headers, each exactly once; the app id is ours; the
+// timestamp is Unix milliseconds within 5 minutes of the clock; the nonce is 16–32
+// printable ASCII characters; the SM2 signature over POST, pathWithQuery, timestamp, nonce
+// and SM3 of body verifies under the mall's key. Only then is the nonce remembered for
+// 10 minutes (NonceKey), so a forged copy cannot use up the nonce of a genuine one; a
+// nonce already remembered is a replay. Last, the body is decoded (see decodeEvent).
+//
+// Errors: ErrBadSignature (also a wrong app id), ErrStale (timestamp out of window,
+// replayed nonce), ErrMalformed (anything else about headers or body, wrapping the
+// reason), or the NonceStore's error wrapped as is (the caller should answer with a
+// failure so that the mall retries).
+func (v *Verifier) Parse(ctx context.Context, method, pathWithQuery string, header http.Header, body []byte) (orders.FulfilmentEvent, error) {
+	var none orders.FulfilmentEvent
+	if method != http.MethodPost {
+		return none, fmt.Errorf("%w: method %s, want POST", ErrMalformed, method)
+	}
+	for _, h := range []string{HeaderAppID, HeaderTimestamp, HeaderNonce, HeaderSignature} {
+		if vs := header.Values(h); len(vs) != 1 || vs[0] == "" {
+			return none, fmt.Errorf("%w: header %s missing or repeated", ErrMalformed, h)
+		}
+	}
+	if header.Get(HeaderAppID) != v.appID {
+		return none, fmt.Errorf("%w: unknown app id %q", ErrBadSignature, header.Get(HeaderAppID))
+	}
+	ts, nonce := header.Get(HeaderTimestamp), header.Get(HeaderNonce)
+	if err := checkTimestamp(ts, v.now()); err != nil {
+		return none, err
+	}
+	if !ValidNonce(nonce) {
+		return none, fmt.Errorf("%w: nonce must be 16-32 printable ASCII characters", ErrStale)
+	}
+	if err := Verify(v.mall, SigningString(http.MethodPost, pathWithQuery, ts, nonce, body), header.Get(HeaderSignature)); err != nil {
+		return none, err
+	}
+	fresh, err := v.nonces.Remember(ctx, NonceKey(v.appID, nonce), NonceWindow)
+	if err != nil {
+		return none, fmt.Errorf("abc: remembering nonce: %w", err)
+	}
+	if !fresh {
+		return none, fmt.Errorf("%w: nonce %q seen in the last 10 minutes", ErrStale, nonce)
+	}
+	ev, _, err := decodeEvent(body, "notify")
+	if err != nil {
+		return none, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return ev, nil
+}
+
+// checkTimestamp checks an X-Abc-Timestamp: canonical decimal Unix milliseconds, within
+// TimestampWindow of now. It returns ErrStale (out of window) or ErrMalformed.
+func checkTimestamp(ts string, now time.Time) error {
+	ms, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || ms <= 0 || strconv.FormatInt(ms, 10) != ts {
+		return fmt.Errorf("%w: timestamp %q is not Unix milliseconds", ErrMalformed, ts)
+	}
+	if d := now.Sub(time.UnixMilli(ms)); d > TimestampWindow || d < -TimestampWindow {
+		return fmt.Errorf("%w: timestamp %s is %s off the clock", ErrStale, ts, d.Round(time.Second))
+	}
+	return nil
+}
+
+// ValidNonce reports whether s is a valid X-Abc-Nonce: 16–32 characters (abc-mall.md
+// "Signing"), printable ASCII without spaces.
+func ValidNonce(s string) bool {
+	if len(s) < 16 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// wireEvent is a notification body (abc-mall.md "Notifications"); a statement line is the
+// same without attempt. Pointers tell a missing field from a zero one.
+type wireEvent struct {
+	EventID        *string `json:"eventId"`
+	EventType      *string `json:"eventType"`
+	OccurredAt     *string `json:"occurredAt"`
+	PartnerOrderNo *string `json:"partnerOrderNo"`
+	MallOrderNo    *string `json:"mallOrderNo"`
+	LineNo         *int    `json:"lineNo"`
+	Quantity       *int64  `json:"quantity"`
+	RefundFen      *int64  `json:"refundFen"`
+	Attempt        *int    `json:"attempt"`
+}
+
+// eventType maps the spec's eventType to the mall-neutral type (ATTRIBUTION.md, Terms).
+func eventType(s string) (orders.EventType, bool) {
+	switch s {
+	case "ORDER_CONFIRMED":
+		return orders.EventAccepted, true
+	case "ITEM_SHIPPED":
+		return orders.EventShipped, true
+	case "ITEM_DELIVERED":
+		return orders.EventDelivered, true
+	case "ITEM_REFUNDED":
+		return orders.EventRefunded, true
+	case "ORDER_CANCELLED":
+		return orders.EventCancelled, true
+	}
+	return "", false
+}
+
+// fieldError is a decoding failure tied to one JSON field (empty for the whole body).
+type fieldError struct {
+	field, reason string
+}
+
+func (e *fieldError) Error() string {
+	if e.field == "" {
+		return e.reason
+	}
+	return e.field + ": " + e.reason
+}
+
+// decodeEvent decodes one notification body or statement line: a single JSON object with
+// no trailing data and exact types (unknown fields are ignored: the body is signed by the
+// mall, and a field it adds must not lose an event). Required: eventId, eventType (one of
+// the five), occurredAt (RFC 3339 with any offset), partnerOrderNo, mallOrderNo. On
+// ORDER_CONFIRMED and ORDER_CANCELLED, lineNo and quantity must be null, absent or 0
+// (whole order); on item events lineNo must be positive and quantity present. refundFen
+// must be 0 (or null) except on ITEM_REFUNDED, where it is the refunded fen. The result
+// also passes FulfilmentEvent.Validate. It returns the event, the offending field, and an
+// error describing the problem.
+func decodeEvent(b []byte, source string) (orders.FulfilmentEvent, string, error) {
+	var none orders.FulfilmentEvent
+	fail := func(field, f string, a ...any) (orders.FulfilmentEvent, string, error) {
+		return none, field, &fieldError{field, fmt.Sprintf(f, a...)}
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return fail("", "not a JSON object")
+	}
+	var w wireEvent
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fail(te.Field, "wrong type (%s, want %s)", te.Value, te.Type)
+		}
+		return fail("", "invalid JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fail("", "trailing data after the JSON object")
+	}
+	for _, f := range []struct {
+		p    *string
+		name string
+	}{{w.EventID, "eventId"}, {w.EventType, "eventType"}, {w.OccurredAt, "occurredAt"},
+		{w.PartnerOrderNo, "partnerOrderNo"}, {w.MallOrderNo, "mallOrderNo"}} {
+		if f.p == nil || *f.p == "" {
+			return fail(f.name, "missing or empty")
+		}
+	}
+	typ, ok := eventType(*w.EventType)
+	if !ok {
+		return fail("eventType", "unknown event type %q", *w.EventType)
+	}
+	at, err := time.Parse(time.RFC3339, *w.OccurredAt)
+	if err != nil {
+		return fail("occurredAt", "not RFC 3339 with an offset: %q", *w.OccurredAt)
+	}
+	ev := orders.FulfilmentEvent{Mall: orders.MallABC, EventID: *w.EventID, Type: typ,
+		OutOrderNo: *w.PartnerOrderNo, MallOrderNo: *w.MallOrderNo, OccurredAt: at, Source: source}
+	if w.RefundFen != nil {
+		ev.RefundFen = money.Fen(*w.RefundFen)
+	}
+	if typ != orders.EventRefunded && ev.RefundFen != 0 {
+		return fail("refundFen", "%d on %s, want 0", ev.RefundFen, *w.EventType)
+	}
+	switch typ {
+	case orders.EventAccepted, orders.EventCancelled:
+		if w.LineNo != nil && *w.LineNo != 0 {
+			return fail("lineNo", "%d on whole-order event %s", *w.LineNo, *w.EventType)
+		}
+		if w.Quantity != nil && *w.Quantity != 0 {
+			return fail("quantity", "%d on whole-order event %s", *w.Quantity, *w.EventType)
+		}
+	default:
+		if w.LineNo == nil || *w.LineNo <= 0 {
+			return fail("lineNo", "%s needs a positive line number", *w.EventType)
+		}
+		if w.Quantity == nil {
+			return fail("quantity", "missing on %s", *w.EventType)
+		}
+		ev.LineNo, ev.Quantity = *w.LineNo, *w.Quantity
+	}
+	if w.Attempt != nil && *w.Attempt < 1 {
+		return fail("attempt", "must be at least 1")
+	}
+	if err := ev.Validate(); err != nil {
+		return fail("", "%v", err)
+	}
+	return ev, "", nil
+}
+
+// ackBody is the acknowledgement the spec asks for.
+const ackBody = `{"code":"0000"}`
+
+// Ack returns the answer to a notification that has been durably recorded: 200,
+// application/json, {"code":"0000"}, signed with the partner key (method line RESPONSE,
+// the notify path pathWithQuery as received, a fresh timestamp and nonce). The spec does
+// not require the signature but, if present, it must verify; a signing failure (which
+// should not happen with a valid key) falls back to the unsigned answer, which the spec
+// accepts.
+func (c *Client) Ack(pathWithQuery string) (status int, header http.Header, body []byte) {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	body = []byte(ackBody)
+	ts := strconv.FormatInt(c.now().UnixMilli(), 10)
+	nonce := c.nonce()
+	if sig, err := Sign(c.key, SigningString(MethodResponse, pathWithQuery, ts, nonce, body)); err == nil {
+		h.Set(HeaderAppID, c.appID)
+		h.Set(HeaderTimestamp, ts)
+		h.Set(HeaderNonce, nonce)
+		h.Set(HeaderSignature, sig)
+	}
+	return http.StatusOK, h, body
+}
+
+// AckFailure returns an unsigned failure answer {"code":code,"message":message}: 401 for
+// BAD_SIGNATURE and STALE_REQUEST, 400 for BAD_REQUEST, 500 for anything else. Any
+// non-200 answer makes the mall retry the same eventId (abc-mall.md "Notifications").
+func AckFailure(code, message string) (status int, header http.Header, body []byte) {
+	switch code {
+	case CodeBadSignature, CodeStaleRequest:
+		status = http.StatusUnauthorized
+	case CodeBadRequest:
+		status = http.StatusBadRequest
+	default:
+		status = http.StatusInternalServerError
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	body, err := marshal(struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{code, message})
+	if err != nil { // cannot happen for two strings
+		body = []byte(`{"code":"9999","message":"internal error"}`)
+	}
+	return status, h, body
+}

@@ -1,0 +1,213 @@
+package seal
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
+
+func newSealer(t *testing.T, b byte) *Sealer {
+	t.Helper()
+	s, err := New(testKey(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSealOpen(t *testing.T) {
+	t.Parallel()
+	s := newSealer(t, 1)
+	t.Run("round_trip_returns_the_plain_text", func(t *testing.T) {
+		t.Parallel()
+		for _, plain := range []string{"610630197302274514", "刘忠刚", "", "0911-4119289"} {
+			sealed, err := s.Seal(plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(sealed, []byte(plain)) && plain != "" {
+				t.Errorf("sealed value contains the plain text %q", plain)
+			}
+			if len(sealed) != Overhead+len(plain) || sealed[0] != s.KeyID() {
+				t.Errorf("sealed %q: %d bytes with id %d, want %d bytes with id %d", plain, len(sealed), sealed[0], Overhead+len(plain), s.KeyID())
+			}
+			got, err := s.Open(sealed)
+			if err != nil || got != plain {
+				t.Errorf("Open(Seal(%q)) = %q, %v", plain, got, err)
+			}
+		}
+	})
+	t.Run("tampered_value_fails", func(t *testing.T) {
+		t.Parallel()
+		sealed, err := s.Seal("610630197302274514")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range sealed {
+			bad := bytes.Clone(sealed)
+			bad[i] ^= 0x01
+			if got, err := s.Open(bad); err == nil {
+				t.Errorf("flipping byte %d opened to %q", i, got)
+			}
+		}
+		if _, err := s.Open(sealed[:len(sealed)-1]); !errors.Is(err, ErrOpen) {
+			t.Errorf("truncated tag: %v, want ErrOpen", err)
+		}
+		if _, err := s.Open(sealed[:Overhead-1]); !errors.Is(err, ErrMalformed) {
+			t.Errorf("too short: %v, want ErrMalformed", err)
+		}
+	})
+	t.Run("two_seals_differ_but_hash_equal", func(t *testing.T) {
+		t.Parallel()
+		a, _ := s.Seal("13800000000")
+		b, _ := s.Seal("13800000000")
+		if bytes.Equal(a, b) {
+			t.Error("two seals of one value are equal: nonce not random")
+		}
+		if s.Hash("13800000000") != s.Hash("13800000000") {
+			t.Error("hash is not deterministic")
+		}
+		if s.Hash("13800000000") == s.Hash("13800000001") {
+			t.Error("different values hash equal")
+		}
+		if h := s.Hash("x"); len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+			t.Errorf("hash %q is not 64 lowercase hex digits", h)
+		}
+	})
+	t.Run("wrong_key_fails", func(t *testing.T) {
+		t.Parallel()
+		sealed, _ := s.Seal("610630197302274514")
+		other := newSealer(t, 2)
+		if _, err := other.Open(sealed); err == nil {
+			t.Error("another key opened the value")
+		}
+		// Same id byte forced: authentication must still fail.
+		forged := bytes.Clone(sealed)
+		forged[0] = other.KeyID()
+		if _, err := other.Open(forged); !errors.Is(err, ErrOpen) {
+			t.Errorf("forged id: %v, want ErrOpen", err)
+		}
+		if other.Hash("a") == s.Hash("a") {
+			t.Error("hash does not depend on the key")
+		}
+	})
+	t.Run("previous_key_opens_old_values_after_rotation", func(t *testing.T) {
+		t.Parallel()
+		old := newSealer(t, 3)
+		sealed, _ := old.Seal("老值")
+		rotated, err := New(testKey(4), testKey(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := rotated.Open(sealed); err != nil || got != "老值" {
+			t.Errorf("Open old value after rotation = %q, %v", got, err)
+		}
+		fresh, _ := rotated.Seal("新值")
+		if fresh[0] != newSealer(t, 4).KeyID() {
+			t.Error("rotated sealer does not seal under the new key")
+		}
+		if _, err := old.Open(fresh); err == nil {
+			t.Error("old key opened a value sealed under the new one")
+		}
+	})
+}
+
+func TestNewRejectsBadKeys(t *testing.T) {
+	t.Parallel()
+	for name, k := range map[string][]byte{"nil": nil, "short_16_bytes": testKey(1)[:16], "long_33_bytes": append(testKey(1), 0)} {
+		if _, err := New(k); !errors.Is(err, ErrKeySize) {
+			t.Errorf("%s: %v, want ErrKeySize", name, err)
+		}
+	}
+	if _, err := New(testKey(1), testKey(2)[:5]); !errors.Is(err, ErrKeySize) {
+		t.Errorf("bad previous key: %v, want ErrKeySize", err)
+	}
+}
+
+func TestLoadOrCreateKey(t *testing.T) {
+	t.Parallel()
+	t.Run("key_file_is_created_0600_and_reused", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "secrets", "seal.key")
+		k1, created, err := LoadOrCreateKey("", path)
+		if err != nil || !created || len(k1) != KeySize {
+			t.Fatalf("first call: %d bytes, created=%v, %v", len(k1), created, err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
+		}
+		di, _ := os.Stat(filepath.Dir(path))
+		if di.Mode().Perm() != 0o700 {
+			t.Errorf("key directory mode %v, want 0700", di.Mode().Perm())
+		}
+		k2, created, err := LoadOrCreateKey("", path)
+		if err != nil || created || !bytes.Equal(k1, k2) {
+			t.Errorf("second call: created=%v, same key=%v, %v", created, bytes.Equal(k1, k2), err)
+		}
+	})
+	t.Run("environment_value_wins_over_file", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "seal.key")
+		want := testKey(7)
+		k, created, err := LoadOrCreateKey(" "+base64.StdEncoding.EncodeToString(want)+"\n", path)
+		if err != nil || created || !bytes.Equal(k, want) {
+			t.Errorf("env key: created=%v, equal=%v, %v", created, bytes.Equal(k, want), err)
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Error("a key file was written although the environment gave the key")
+		}
+	})
+	t.Run("bad_keys_are_refused_without_echoing_them", func(t *testing.T) {
+		t.Parallel()
+		short := base64.StdEncoding.EncodeToString(testKey(9)[:31])
+		for _, env := range []string{short, "not base64 at all!"} {
+			_, _, err := LoadOrCreateKey(env, "")
+			if err == nil {
+				t.Errorf("env %q accepted", env)
+			} else if strings.Contains(err.Error(), env) {
+				t.Errorf("error %q echoes the key", err)
+			}
+		}
+		path := filepath.Join(t.TempDir(), "seal.key")
+		if err := os.WriteFile(path, []byte(short), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := LoadOrCreateKey("", path); !errors.Is(err, ErrKeySize) {
+			t.Errorf("short key file: %v, want ErrKeySize", err)
+		}
+		if _, _, err := LoadOrCreateKey("", ""); err == nil {
+			t.Error("no env and no path accepted")
+		}
+	})
+}
+
+func FuzzOpen(f *testing.F) {
+	s, err := New(testKey(1))
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _ := s.Seal("610630197302274514")
+	f.Add(good)
+	f.Add([]byte{})
+	f.Add(bytes.Repeat([]byte{s.KeyID()}, Overhead))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		plain, err := s.Open(b) // must never panic
+		if err == nil {
+			// Only a genuine seal opens: re-sealing the result must open to it again.
+			again, _ := s.Seal(plain)
+			if got, err := s.Open(again); err != nil || got != plain {
+				t.Errorf("round trip of opened value failed")
+			}
+		}
+	})
+}

@@ -1,0 +1,302 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Idempotency follows the IETF draft "The Idempotency-Key HTTP Header Field"
+// (draft-ietf-httpapi-idempotency-key-header-06): the key is a Structured Field string
+// (RFC 8941), e.g. Idempotency-Key: "8e03978e-40d5"; a bare token without quotes is
+// accepted too. A key is scoped to the API key that sent it.
+//
+//   - no key where one is required → 400 (problem idempotency-key-missing)
+//   - a key seen with another request (method, path, body) → 422 (idempotency-key-reused)
+//   - a key whose first request is still running → 409 (idempotency-key-in-flight)
+//   - a key whose request finished → that response again, same status and body, with
+//     Idempotent-Replayed: true
+//
+// A response with a 5xx status is not kept (the key is released and the client may
+// retry); every other response, 4xx included, is. A lock older than the lock timeout (a
+// request that crashed) is taken over by the next request with the same key and body.
+
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	headerReplayed       = "Idempotent-Replayed"
+	maxIdempotencyKeyLen = 255
+)
+
+// IdempotencyRetention is how long a store should keep a finished key: a client may
+// retry with it for at least this long. A store may delete older records.
+const IdempotencyRetention = 24 * time.Hour
+
+// IdempotencyScope names one idempotency key: the key as the client sent it, within the
+// API key that sent it (two callers may use the same key independently).
+type IdempotencyScope struct {
+	KeyID int64  // the API key's id (orders.Caller.KeyID)
+	Key   string // the Idempotency-Key value, 1–255 printable ASCII characters
+}
+
+// IdempotencyRecord is what a store holds for one scope.
+type IdempotencyRecord struct {
+	// Fingerprint is the hex SHA-256 of the method, path and body of the request that
+	// took the key.
+	Fingerprint string
+	// Token is a random value naming the request that holds the key: only that request
+	// may complete or release it.
+	Token string
+	// LockedAt is when that request took the key (UTC).
+	LockedAt time.Time
+	// Response is the finished response; nil while the request is in flight.
+	Response *StoredResponse
+}
+
+// StoredResponse is a finished response kept for replay.
+type StoredResponse struct {
+	Status int
+	Header http.Header // Content-Type and Location only
+	Body   []byte
+}
+
+// IdempotencyStore keeps idempotency keys. adapters/sqlstore implements it; every method
+// must be safe for concurrent use across processes (one row per scope, updated atomically).
+type IdempotencyStore interface {
+	// Claim tries to take scope for the request described by rec (Response nil). When no
+	// record exists, or the record is in flight (Response nil), has rec's Fingerprint and
+	// was locked before staleBefore (its request crashed), Claim stores rec and returns
+	// (rec, true). Otherwise it changes nothing and returns the record it holds and false.
+	Claim(ctx context.Context, scope IdempotencyScope, rec IdempotencyRecord, staleBefore time.Time) (IdempotencyRecord, bool, error)
+	// Complete stores resp on scope's record if its Token is still token. It returns an
+	// error wrapping orders.ErrConflict if another request took the key over, or
+	// orders.ErrNotFound if the record is gone.
+	Complete(ctx context.Context, scope IdempotencyScope, token string, resp StoredResponse) error
+	// Release deletes scope's in-flight record if its Token is still token, so that the
+	// client may retry; it returns nil when there is nothing to delete.
+	Release(ctx context.Context, scope IdempotencyScope, token string) error
+}
+
+// idempotencyConfig configures the Idempotency-Key middleware. It runs after auth (keys
+// are scoped to the caller) and the body limit.
+type idempotencyConfig struct {
+	store       IdempotencyStore
+	now         func() time.Time
+	lockTimeout time.Duration
+	logger      *slog.Logger
+	required    bool // a request without the header is a 400
+}
+
+func (cfg idempotencyConfig) toMiddleware() (echo.MiddlewareFunc, error) {
+	if cfg.store == nil || cfg.now == nil || cfg.logger == nil || cfg.lockTimeout <= 0 {
+		return nil, errors.New("api: idempotency needs a store, a clock, a logger and a positive lock timeout")
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			values := req.Header.Values(headerIdempotencyKey)
+			if len(values) == 0 && !cfg.required {
+				return next(c)
+			}
+			if len(values) == 0 {
+				return &problem{status: http.StatusBadRequest, slug: "idempotency-key-missing",
+					title:  "Idempotency-Key is missing",
+					detail: `this operation requires an Idempotency-Key header, e.g. Idempotency-Key: "a-uuid"`,
+					errors: []fieldProblem{{Header: headerIdempotencyKey, Detail: "required"}}}
+			}
+			key, err := parseIdempotencyKey(values)
+			if err != nil {
+				return &problem{status: http.StatusBadRequest, slug: "idempotency-key-invalid",
+					title: "Idempotency-Key is malformed", detail: err.Error(),
+					errors: []fieldProblem{{Header: headerIdempotencyKey, Detail: err.Error()}}}
+			}
+			caller, ok := callerFrom(c)
+			if !ok {
+				return errors.New("idempotency: no caller on the request")
+			}
+			body, err := io.ReadAll(req.Body)
+			if err != nil {
+				return fmt.Errorf("read body: %w", err)
+			}
+			req.Body = io.NopCloser(bytes.NewReader(body))
+
+			scope := IdempotencyScope{KeyID: caller.KeyID, Key: key}
+			fp := fingerprint(req.Method, req.URL.EscapedPath(), body)
+			now := cfg.now().UTC()
+			token := randomID()
+			held, got, err := cfg.store.Claim(req.Context(), scope,
+				IdempotencyRecord{Fingerprint: fp, Token: token, LockedAt: now}, now.Add(-cfg.lockTimeout))
+			if err != nil {
+				return fmt.Errorf("claim idempotency key: %w", err)
+			}
+			switch {
+			case got:
+				return cfg.run(c, next, scope, token)
+			case held.Fingerprint != fp:
+				return &problem{status: http.StatusUnprocessableEntity, slug: "idempotency-key-reused",
+					title:  "Idempotency-Key is already used",
+					detail: "this Idempotency-Key was used with another request; use a new key for a new request"}
+			case held.Response == nil:
+				return &problem{status: http.StatusConflict, slug: "idempotency-key-in-flight",
+					title:  "A request is outstanding for this Idempotency-Key",
+					detail: "the first request with this Idempotency-Key is still being processed; retry later"}
+			}
+			return replay(c, *held.Response)
+		}
+	}, nil
+}
+
+// run calls next with the response buffered, keeps the response (or releases the key on a
+// 5xx or a panic), then sends it. The response is kept before it is sent, so a client
+// that saw it can always replay it.
+func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope IdempotencyScope, token string) error {
+	res := c.Response()
+	orig := res.Writer
+	buf := &bufferedWriter{header: orig.Header()}
+	res.Writer = buf
+	// The request's context may be cancelled by now; the bookkeeping must still happen.
+	ctx := context.WithoutCancel(c.Request().Context())
+	rid := requestIDFrom(ctx)
+	done := false
+	defer func() {
+		if done {
+			return
+		}
+		res.Writer = orig
+		if err := cfg.store.Release(ctx, scope, token); err != nil {
+			cfg.logger.ErrorContext(ctx, "release idempotency key", slog.String("request_id", rid), slog.Any("error", err))
+		}
+	}()
+
+	if err := next(c); err != nil {
+		c.Error(err) // render the problem into the buffer, so that it can be kept
+	}
+	status := buf.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status >= 500 {
+		if err := cfg.store.Release(ctx, scope, token); err != nil {
+			cfg.logger.ErrorContext(ctx, "release idempotency key", slog.String("request_id", rid), slog.Any("error", err))
+		}
+	} else {
+		kept := StoredResponse{Status: status, Header: http.Header{}, Body: buf.body.Bytes()}
+		for _, h := range []string{echo.HeaderContentType, echo.HeaderLocation} {
+			if v := buf.header.Values(h); len(v) > 0 {
+				kept.Header[h] = v
+			}
+		}
+		if err := cfg.store.Complete(ctx, scope, token, kept); err != nil {
+			// The work is done; the client gets its answer. A retry finds the key in
+			// flight until the lock times out.
+			cfg.logger.ErrorContext(ctx, "keep idempotent response", slog.String("request_id", rid), slog.Any("error", err))
+		}
+	}
+	done = true
+	res.Writer = orig
+	orig.WriteHeader(status)
+	_, err := orig.Write(buf.body.Bytes())
+	return err
+}
+
+// replay sends a kept response again.
+func replay(c echo.Context, kept StoredResponse) error {
+	h := c.Response().Header()
+	for k, v := range kept.Header {
+		h[k] = v
+	}
+	h.Set(headerReplayed, "true")
+	c.Response().WriteHeader(kept.Status)
+	_, err := c.Response().Write(kept.Body)
+	return err
+}
+
+// bufferedWriter holds a response until it has been kept.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *bufferedWriter) Header() http.Header { return w.header }
+
+func (w *bufferedWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *bufferedWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(b)
+}
+
+// fingerprint is the hex SHA-256 of method, path and body, each but the last followed by
+// a newline (neither a method nor a path holds one).
+func fingerprint(method, path string, body []byte) string {
+	h := sha256.New()
+	io.WriteString(h, method+"\n"+path+"\n")
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// parseIdempotencyKey reads the header's one value: an RFC 8941 sf-string ("..." with
+// \" and \\ escapes, printable ASCII) or, leniently, a bare run of printable ASCII
+// without spaces, quotes or backslashes. 1–255 characters after unquoting.
+func parseIdempotencyKey(values []string) (string, error) {
+	if len(values) != 1 {
+		return "", errors.New("send exactly one Idempotency-Key header")
+	}
+	v := strings.TrimSpace(values[0])
+	var key string
+	if strings.HasPrefix(v, `"`) {
+		var b strings.Builder
+		closed := false
+		for i := 1; i < len(v); i++ {
+			ch := v[i]
+			switch {
+			case ch == '\\':
+				i++
+				if i >= len(v) || (v[i] != '"' && v[i] != '\\') {
+					return "", errors.New(`a quoted key may escape only " and \`)
+				}
+				b.WriteByte(v[i])
+			case ch == '"':
+				if i != len(v)-1 {
+					return "", errors.New("text after the closing quote")
+				}
+				closed = true
+			case ch < 0x20 || ch > 0x7e:
+				return "", errors.New("the key must be printable ASCII")
+			default:
+				b.WriteByte(ch)
+			}
+		}
+		if !closed {
+			return "", errors.New("missing closing quote")
+		}
+		key = b.String()
+	} else {
+		for i := 0; i < len(v); i++ {
+			if ch := v[i]; ch <= 0x20 || ch > 0x7e || ch == '"' || ch == '\\' {
+				return "", errors.New(`the key must be a quoted string, e.g. "8e03978e-40d5"`)
+			}
+		}
+		key = v
+	}
+	if key == "" || len(key) > maxIdempotencyKeyLen {
+		return "", fmt.Errorf("the key must be 1 to %d characters", maxIdempotencyKeyLen)
+	}
+	return key, nil
+}

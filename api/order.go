@@ -1,0 +1,314 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"aidmall/bizday"
+	"aidmall/money"
+	"aidmall/orders"
+)
+
+// orderJSON is an order as the API shows it. Times are RFC 3339 in Beijing time (+08:00),
+// money is yuan strings with 2 decimals, phones are masked unless the caller is aid_office.
+type orderJSON struct {
+	ID              int64               `json:"id"`
+	OrderRef        string              `json:"order_ref"`
+	BranchCode      string              `json:"branch_code"`
+	Mall            orders.Mall         `json:"mall"`
+	Funding         orders.Funding      `json:"funding"`
+	DeliveryMode    orders.DeliveryMode `json:"delivery_mode"`
+	ShipTo          contactJSON         `json:"ship_to"`
+	PlacedAt        string              `json:"placed_at"`
+	CreatedAt       string              `json:"created_at,omitempty"`
+	Status          orders.Status       `json:"status"`
+	CancelRequested bool                `json:"cancel_requested,omitempty"`
+	OutOrderNo      string              `json:"out_order_no"`
+	MallOrderNo     string              `json:"mall_order_no"`
+	RejectCode      string              `json:"reject_code,omitempty"`
+	RejectMessage   string              `json:"reject_message,omitempty"`
+	Lines           []lineJSON          `json:"lines"`
+	TotalAmount     money.Fen           `json:"total_amount"`
+}
+
+type contactJSON struct {
+	Name     string `json:"name"`
+	Phone    string `json:"phone"`
+	Address  string `json:"address"`
+	Quantity int64  `json:"quantity,omitempty"` // recipients only
+}
+
+type lineJSON struct {
+	LineNo            int           `json:"line_no"`
+	SKU               string        `json:"sku"`
+	ItemID            string        `json:"item_id"`
+	Quantity          int64         `json:"quantity"`
+	UnitPrice         money.Fen     `json:"unit_price"`
+	Amount            money.Fen     `json:"amount"`
+	Recipients        []contactJSON `json:"recipients,omitempty"`
+	ShippedQuantity   int64         `json:"shipped_quantity"`
+	DeliveredQuantity int64         `json:"delivered_quantity"`
+	RefundedAmount    money.Fen     `json:"refunded_amount"`
+	HeldEvents        int           `json:"held_events"`
+}
+
+// orderResponse converts o for caller: phones (ship_to and recipients) are masked for
+// every role but aid_office (ARCHITECTURE.md, Invariants: least privilege).
+func orderResponse(o *orders.GroupOrder, caller orders.Caller) orderJSON {
+	phone := maskPhone
+	if caller.Role == orders.RoleAidOffice {
+		phone = func(s string) string { return s }
+	}
+	out := orderJSON{
+		ID: o.ID, OrderRef: o.OrderRef, BranchCode: o.BranchCode, Mall: o.Mall, Funding: o.Funding,
+		DeliveryMode: o.DeliveryMode,
+		ShipTo:       contactJSON{Name: o.ShipTo.Name, Phone: phone(o.ShipTo.Phone), Address: o.ShipTo.Address},
+		PlacedAt:     beijingTime(o.PlacedAt), CreatedAt: beijingTime(o.CreatedAt),
+		Status: o.Status, CancelRequested: o.CancelReq && o.Status != orders.StatusCancelled,
+		OutOrderNo: o.OutOrderNo, MallOrderNo: o.MallOrderNo,
+		RejectCode: o.RejectCode, RejectMessage: o.RejectMessage,
+		Lines: make([]lineJSON, len(o.Lines)), TotalAmount: o.Total(),
+	}
+	for i, l := range o.Lines {
+		lj := lineJSON{
+			LineNo: l.LineNo, SKU: l.SKU, ItemID: l.ItemID, Quantity: l.Quantity, UnitPrice: l.UnitPrice,
+			Amount: l.Amount(), ShippedQuantity: l.ShippedQty, DeliveredQuantity: l.DeliveredQty,
+			RefundedAmount: l.RefundedFen, HeldEvents: l.HeldEvents,
+		}
+		for _, r := range l.Recipients {
+			lj.Recipients = append(lj.Recipients, contactJSON{
+				Name: r.Name, Phone: phone(r.Phone), Address: r.Address, Quantity: r.Quantity})
+		}
+		out.Lines[i] = lj
+	}
+	return out
+}
+
+// beijingTime writes t as RFC 3339 in +08:00; "" for the zero time.
+func beijingTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(bizday.Beijing).Format(time.RFC3339)
+}
+
+// maskPhone keeps the first 3 and last 4 characters of a phone number of 8 or more
+// characters ("13800000000" → "138****0000") and hides shorter ones entirely.
+func maskPhone(s string) string {
+	r := []rune(s)
+	switch {
+	case len(r) == 0:
+		return ""
+	case len(r) < 8:
+		return "****"
+	}
+	return string(r[:3]) + "****" + string(r[len(r)-4:])
+}
+
+// writeJSON encodes v before writing anything, so that an encoding failure is still a
+// clean 500.
+func writeJSON(c echo.Context, status int, v any) error {
+	b, err := marshalJSON(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	return c.Blob(status, echo.MIMEApplicationJSON, b)
+}
+
+// marshalJSON is json.Marshal without HTML escaping ("<key>" stays readable) and without
+// the encoder's trailing newline.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// placeOrder is POST /v1/orders: 201 with the order and its Location.
+func (s *Server) placeOrder(c echo.Context) error {
+	caller, _ := callerFrom(c)
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	req, err := decodePlaceRequest(c.Request().Header.Get(echo.HeaderContentType), body)
+	if err != nil {
+		return err
+	}
+	o, err := s.cfg.Orders.Place(c.Request().Context(), caller, req)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/orders/"+strconv.FormatInt(o.ID, 10))
+	return writeJSON(c, http.StatusCreated, orderResponse(o, caller))
+}
+
+// getOrder is GET /v1/orders/{id}; another branch's order is a 404 like a missing one.
+func (s *Server) getOrder(c echo.Context) error {
+	caller, _ := callerFrom(c)
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.cfg.Orders.Get(c.Request().Context(), caller, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, orderResponse(o, caller))
+}
+
+// orderListJSON is a page of orders; next_cursor is "" on the last page.
+type orderListJSON struct {
+	Items      []orderJSON `json:"items"`
+	NextCursor string      `json:"next_cursor"`
+}
+
+// listOrders is GET /v1/orders: one page, newest first.
+func (s *Server) listOrders(c echo.Context) error {
+	caller, _ := callerFrom(c)
+	f, err := parseListFilter(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	page, next, err := s.cfg.Orders.List(c.Request().Context(), caller, f)
+	if err != nil {
+		return err
+	}
+	out := orderListJSON{Items: make([]orderJSON, len(page)), NextCursor: next}
+	for i := range page {
+		out.Items[i] = orderResponse(&page[i], caller)
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// cancelOrder is POST /v1/orders/{id}/cancel with an optional body {"reason": "…"}
+// (at most 200 characters): 200 with the order.
+func (s *Server) cancelOrder(c echo.Context) error {
+	caller, _ := callerFrom(c)
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	var reason string
+	if len(body) > 0 {
+		err := decodeBody(c.Request().Header.Get(echo.HeaderContentType), body,
+			topObject(object(map[string]fieldDecoder{"reason": str(&reason)})))
+		if err != nil {
+			return err
+		}
+		if utf8.RuneCountInString(reason) > 200 {
+			return &orders.ValidationError{Fields: []orders.FieldError{{Pointer: "/reason", Detail: "at most 200 characters"}}}
+		}
+	}
+	o, err := s.cfg.Orders.Cancel(c.Request().Context(), caller, id, reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, orderResponse(o, caller))
+}
+
+// orderID reads the {id} path parameter; anything but a positive integer names no order.
+func orderID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("order %q: %w", c.Param("id"), orders.ErrNotFound)
+	}
+	return id, nil
+}
+
+// parseListFilter reads GET /v1/orders's query: branch, mall (ccb|abc), status, funding,
+// from and to (YYYY-MM-DD business days in Beijing time, to inclusive), limit (1–200,
+// default 50) and cursor. An unknown or repeated parameter is refused: a typo must not
+// silently widen a list.
+func parseListFilter(q url.Values) (orders.ListFilter, error) {
+	var (
+		f        orders.ListFilter
+		errs     []fieldProblem
+		from, to bizday.Day
+	)
+	bad := func(name, detail string) { errs = append(errs, fieldProblem{Parameter: name, Detail: detail}) }
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		vs := q[name]
+		if len(vs) > 1 {
+			bad(name, "give this parameter once")
+			continue
+		}
+		v := vs[0]
+		switch name {
+		case "branch":
+			f.BranchCode = v
+		case "mall":
+			if f.Mall = orders.Mall(v); !f.Mall.Valid() {
+				bad(name, "must be ccb or abc")
+			}
+		case "status":
+			if f.Status = orders.Status(v); !knownStatus(f.Status) {
+				bad(name, "unknown status")
+			}
+		case "funding":
+			if f.Funding = orders.Funding(v); !f.Funding.Valid() {
+				bad(name, "must be union_funds, employee_self_pay or external")
+			}
+		case "from", "to":
+			d, err := bizday.Parse(v)
+			if err != nil {
+				bad(name, "must be a date YYYY-MM-DD (Beijing time)")
+			} else if name == "from" {
+				from = d
+			} else {
+				to = d
+			}
+		case "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 200 {
+				bad(name, "must be a whole number from 1 to 200")
+			}
+			f.Limit = n
+		case "cursor":
+			f.Cursor = v
+		default:
+			bad(name, "unknown parameter")
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		bad("to", "is before from")
+	}
+	if len(errs) > 0 {
+		return f, badParameters(errs)
+	}
+	if !from.IsZero() {
+		f.From = from.Start()
+	}
+	if !to.IsZero() {
+		f.To = to.AddDays(1).Start() // the filter is half-open: [From, To)
+	}
+	return f, nil
+}
+
+func knownStatus(s orders.Status) bool {
+	switch s {
+	case orders.StatusPending, orders.StatusRejected, orders.StatusSubmitted, orders.StatusAccepted,
+		orders.StatusPartiallyShipped, orders.StatusShipped, orders.StatusPartiallyDelivered,
+		orders.StatusDelivered, orders.StatusRefunded, orders.StatusCancelled:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,125 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"aidmall/bizday"
+	"aidmall/reports"
+)
+
+func sampleBenefit() reports.Benefit {
+	return reports.Benefit{
+		Timezone: "Asia/Shanghai",
+		Totals:   reports.Totals{Households: 3, People: 11, PurchasedAmount: 68000, DeliveredAmount: 68000},
+		Rows: []reports.Row{
+			{Key: "610630", Label: "宜川县", Households: 3, People: 11, NetAmount: 68000},
+		},
+	}
+}
+
+func TestBenefitReport(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		key        string
+		query      string
+		accept     string
+		wantStatus int
+		wantCSV    bool
+		wantParam  string
+	}{
+		{name: "when_aid_office_asks_expect_json", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=county", wantStatus: 200},
+		{name: "when_auditor_asks_expect_json", key: "key-auditor", query: "from=2019-01-01&to=2019-12-31&by=county", wantStatus: 200},
+		{name: "when_format_csv_expect_csv", key: "key-auditor", query: "from=2019-01-01&to=2019-12-31&by=county&format=csv", wantStatus: 200, wantCSV: true},
+		{name: "when_accept_text_csv_expect_csv", key: "key-auditor", query: "from=2019-01-01&to=2019-12-31&by=county", accept: "text/csv", wantStatus: 200, wantCSV: true},
+		{name: "when_accept_prefers_json_expect_json", key: "key-auditor", query: "from=2019-01-01&to=2019-12-31&by=county",
+			accept: "text/csv;q=0.5, application/json", wantStatus: 200},
+		{name: "when_format_json_overrides_accept_expect_json", key: "key-auditor", query: "from=2019-01-01&to=2019-12-31&by=county&format=json",
+			accept: "text/csv", wantStatus: 200},
+		{name: "when_branch_staff_asks_expect_403", key: "key-hq", query: "from=2019-01-01&to=2019-12-31&by=county", wantStatus: 403},
+		{name: "when_from_missing_expect_400_naming_from", key: "key-office", query: "to=2019-12-31&by=county", wantStatus: 400, wantParam: "from"},
+		{name: "when_date_malformed_expect_400_naming_it", key: "key-office", query: "from=2019-13-01&to=2019-12-31&by=county", wantStatus: 400, wantParam: "from"},
+		{name: "when_by_unknown_expect_400_naming_by", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=village", wantStatus: 400, wantParam: "by"},
+		{name: "when_format_unknown_expect_400_naming_format", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=county&format=xlsx", wantStatus: 400, wantParam: "format"},
+		{name: "when_to_before_from_expect_422_naming_to", key: "key-office", query: "from=2019-12-31&to=2019-01-01&by=county", wantStatus: 422, wantParam: "to"},
+		{name: "when_no_key_expect_401", key: "", query: "from=2019-01-01&to=2019-12-31&by=county", wantStatus: 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.reports.benefit = sampleBenefit()
+			rec := h.do(request{method: http.MethodGet, path: "/v1/reports/benefit?" + tt.query, key: tt.key,
+				header: map[string]string{"Accept": tt.accept}})
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if rec.Code != http.StatusOK {
+				p := problemOf(t, rec)
+				if tt.wantParam != "" && (len(p.Errors) == 0 || p.Errors[0].Parameter != tt.wantParam) {
+					t.Errorf("errors %+v, want parameter %q", p.Errors, tt.wantParam)
+				}
+				if len(h.reports.queries) != 0 {
+					t.Error("the report ran for a refused request")
+				}
+				return
+			}
+			want := reports.Query{From: bizday.MustParse("2019-01-01"), To: bizday.MustParse("2019-12-31"), By: "county"}
+			if len(h.reports.queries) != 1 || h.reports.queries[0] != want {
+				t.Fatalf("queries %+v, want %+v", h.reports.queries, want)
+			}
+			b := sampleBenefit()
+			b.From, b.To, b.By = want.From, want.To, want.By
+			if tt.wantCSV {
+				var csv bytes.Buffer
+				if err := reports.WriteCSV(&csv, b); err != nil {
+					t.Fatal(err)
+				}
+				if rec.Header().Get("Content-Type") != contentTypeCSV || !bytes.Equal(rec.Body.Bytes(), csv.Bytes()) {
+					t.Errorf("csv answer %q %q, want reports.WriteCSV's %q", rec.Header().Get("Content-Type"), rec.Body, csv.String())
+				}
+				return
+			}
+			var wantJSON bytes.Buffer
+			if err := reports.WriteJSON(&wantJSON, b); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Header().Get("Content-Type") != "application/json" || !bytes.Equal(rec.Body.Bytes(), wantJSON.Bytes()) {
+				t.Errorf("json answer %q %s, want %s", rec.Header().Get("Content-Type"), rec.Body, wantJSON.String())
+			}
+			var decoded reports.Benefit
+			if err := json.Unmarshal(rec.Body.Bytes(), &decoded); err != nil || decoded.Totals.People != 11 || decoded.Rows[0].NetAmount != 68000 {
+				t.Errorf("the JSON does not read back: %v %+v", err, decoded)
+			}
+		})
+	}
+}
+
+func TestPrefersCSV(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		accept string
+		want   bool
+	}{
+		{"when_no_accept_expect_json", "", false},
+		{"when_any_expect_json", "*/*", false},
+		{"when_text_csv_expect_csv", "text/csv", true},
+		{"when_csv_with_charset_expect_csv", "text/csv; charset=utf-8", true},
+		{"when_json_first_equal_quality_expect_json", "application/json, text/csv", false},
+		{"when_csv_higher_quality_expect_csv", "application/json;q=0.4, text/csv;q=0.9", true},
+		{"when_csv_refused_expect_json", "text/csv;q=0", false},
+		{"when_quality_malformed_expect_ignored", "text/csv;q=abc", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := prefersCSV(tt.accept); got != tt.want {
+				t.Errorf("prefersCSV(%q) = %v", tt.accept, got)
+			}
+		})
+	}
+}

@@ -1,0 +1,253 @@
+// Package api is aidmall's HTTP server (Echo v4): the /v1 API for union branches, the aid
+// office and auditors, the malls' webhooks, health, readiness, metrics and the OpenAPI
+// document (openapi.yaml, served at /openapi.yaml).
+//
+// Handlers are thin: bind → validate → convert → call → encode. Every error, whatever its
+// source, is answered by one HTTPErrorHandler as RFC 9457 problem+json (problem.go), with
+// domain errors mapped to statuses in one place. The interfaces the server needs (Orders,
+// Authenticator, IdempotencyStore, Reports, MallWebhook, RateLimiter) are declared here, at
+// the consumer; cmd/aidmall wires the implementations.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"aidmall/orders"
+	"aidmall/reports"
+)
+
+//go:embed openapi.yaml
+var openAPIDocument []byte
+
+// Orders is what the API needs of the orders use cases; *orders.Service satisfies it.
+// Errors are the orders domain's: *orders.ValidationError, orders.ErrForbidden,
+// ErrNotFound, ErrConflict, ErrNotAllowed (mapped to HTTP in problem.go).
+type Orders interface {
+	Place(ctx context.Context, caller orders.Caller, req orders.PlaceRequest) (*orders.GroupOrder, error)
+	Get(ctx context.Context, caller orders.Caller, id int64) (*orders.GroupOrder, error)
+	List(ctx context.Context, caller orders.Caller, f orders.ListFilter) ([]orders.GroupOrder, string, error)
+	Cancel(ctx context.Context, caller orders.Caller, id int64, reason string) (*orders.GroupOrder, error)
+	Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
+}
+
+// Authenticator resolves an API key (the bearer token, in clear) to its caller. An unknown
+// or revoked key is orders.ErrNotFound (→ 401); any other error is a failure (→ 500).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (orders.Caller, error)
+}
+
+// Reports computes benefit reports (ATTRIBUTION.md §3) for a validated query.
+type Reports interface {
+	Benefit(ctx context.Context, q reports.Query) (reports.Benefit, error)
+}
+
+// MallWebhook verifies and parses one mall's notifications and writes its acknowledgements
+// exactly as that mall's spec requires (ccb-mall.md and abc-mall.md, "Notifications").
+type MallWebhook interface {
+	// Parse verifies the signature over the raw body (and, for ABC, the headers and the
+	// request path) and returns the mall-neutral event. An error means a bad signature, a
+	// stale or replayed request, or a malformed body: nothing is stored.
+	Parse(ctx context.Context, r *http.Request, body []byte) (orders.FulfilmentEvent, error)
+	// Ack is the answer that tells the mall the event is durably recorded (CCB: 200
+	// text/plain "success"; ABC: 200 {"code":"0000"}).
+	Ack(r *http.Request) (status int, header http.Header, body []byte)
+	// Nack is any answer the mall reads as a failure, so that it sends the event again.
+	Nack(r *http.Request, err error) (status int, header http.Header, body []byte)
+}
+
+// RateLimiter decides whether one more request under key may run now; when not, it says
+// how long to wait. adapters/redisx has a Redis and an in-process implementation.
+type RateLimiter interface {
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+}
+
+// Config holds the server's dependencies. Orders, Auth, Idempotency, Reports, Webhooks
+// (one per mall, none nil), Ready and Logger are required; the rest have defaults.
+type Config struct {
+	Orders      Orders
+	Auth        Authenticator
+	Idempotency IdempotencyStore
+	Reports     Reports
+	// Webhooks maps each mall to its verifier; a mall absent here answers 404 at
+	// /webhooks/{mall}.
+	Webhooks map[orders.Mall]MallWebhook
+	// Limiter, when set, limits requests per API key on /v1 (429 with Retry-After).
+	Limiter RateLimiter
+	// Ready reports whether the service can take traffic (database reachable, schema
+	// current); GET /readyz calls it with a 2 s timeout.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger // the access log and error log; JSON handler expected
+	// Now is the clock (time.Now when nil); it stamps idempotency locks and durations.
+	Now func() time.Time
+	// Metrics is where the server registers its collectors and, when it is also a
+	// prometheus.Gatherer (a *prometheus.Registry is), what /metrics serves. Default: a
+	// new registry of the server's own.
+	Metrics prometheus.Registerer
+	// BodyLimit bounds a /v1 request body, in bytes (default 1 MiB; 413 beyond).
+	BodyLimit int64
+	// IdempotencyLockTimeout is how long an in-flight Idempotency-Key stays locked before
+	// another request may take it over, as after a crash (default 60 s).
+	IdempotencyLockTimeout time.Duration
+}
+
+const (
+	defaultBodyLimit   = 1 << 20 // 1 MiB
+	webhookBodyLimit   = 1 << 20 // 1 MiB: the malls' notifications are a few hundred bytes
+	defaultLockTimeout = 60 * time.Second
+	readyTimeout       = 2 * time.Second
+)
+
+// Server is the HTTP server. Build it with New; serve Handler().
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	gather  prometheus.Gatherer
+	echo    *echo.Echo
+}
+
+// New checks cfg and builds the server with every route. It returns an error naming the
+// first missing dependency (a nil interface, a nil webhook) or a metrics registry that
+// refuses the server's collectors.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Orders == nil:
+		return nil, errors.New("api: nil Orders")
+	case cfg.Auth == nil:
+		return nil, errors.New("api: nil Auth")
+	case cfg.Idempotency == nil:
+		return nil, errors.New("api: nil Idempotency store")
+	case cfg.Reports == nil:
+		return nil, errors.New("api: nil Reports")
+	case cfg.Ready == nil:
+		return nil, errors.New("api: nil Ready")
+	case cfg.Logger == nil:
+		return nil, errors.New("api: nil Logger")
+	}
+	for m, wh := range cfg.Webhooks {
+		if wh == nil {
+			return nil, fmt.Errorf("api: nil webhook for mall %q", m)
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = defaultBodyLimit
+	}
+	if cfg.IdempotencyLockTimeout <= 0 {
+		cfg.IdempotencyLockTimeout = defaultLockTimeout
+	}
+	var gather prometheus.Gatherer
+	if cfg.Metrics == nil {
+		reg := prometheus.NewRegistry()
+		cfg.Metrics, gather = reg, reg
+	} else if g, ok := cfg.Metrics.(prometheus.Gatherer); ok {
+		gather = g
+	} else {
+		return nil, errors.New("api: Metrics must also be a prometheus.Gatherer to serve /metrics")
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, metrics: m, gather: gather}
+	if err := s.routes(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler returns the Echo instance as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// routes builds the Echo instance: middleware in order (request id, access log and
+// metrics, recover), then the routes with their own guards.
+func (s *Server) routes() error {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = echo.ExtractIPDirect() // logs show the peer; no proxy header is trusted
+
+	requestID, err := requestIDConfig{}.toMiddleware()
+	if err != nil {
+		return err
+	}
+	access, err := accessLogConfig{logger: s.log, now: s.now, metrics: s.metrics}.toMiddleware()
+	if err != nil {
+		return err
+	}
+	e.Use(requestID, access, recoverPanics)
+
+	limit, err := bodyLimitConfig{limit: s.cfg.BodyLimit}.toMiddleware()
+	if err != nil {
+		return err
+	}
+	auth, err := authConfig{auth: s.cfg.Auth}.toMiddleware()
+	if err != nil {
+		return err
+	}
+	v1mw := []echo.MiddlewareFunc{limit, auth}
+	if s.cfg.Limiter != nil {
+		rl, err := rateLimitConfig{limiter: s.cfg.Limiter, logger: s.log}.toMiddleware()
+		if err != nil {
+			return err
+		}
+		v1mw = append(v1mw, rl)
+	}
+	idem, err := idempotencyConfig{
+		store: s.cfg.Idempotency, now: s.now, lockTimeout: s.cfg.IdempotencyLockTimeout,
+		logger: s.log, required: true,
+	}.toMiddleware()
+	if err != nil {
+		return err
+	}
+
+	// The /v1 middleware goes on each route, not on a group: an Echo group with middleware
+	// adds a catch-all route, which would turn every 405 under /v1 into a 404.
+	route := func(extra ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
+		return append(slices.Clone(v1mw), extra...)
+	}
+	ordersOnly := allowRoles("orders", orders.Caller.CanPlaceOrders)
+	e.POST("/v1/orders", s.placeOrder, route(ordersOnly, idem)...)
+	e.GET("/v1/orders", s.listOrders, route(ordersOnly)...)
+	e.GET("/v1/orders/:id", s.getOrder, route(ordersOnly)...)
+	e.POST("/v1/orders/:id/cancel", s.cancelOrder, route(ordersOnly)...)
+	e.GET("/v1/reports/benefit", s.benefitReport, route(allowRoles("reports", orders.Caller.CanReadReports))...)
+
+	e.POST("/webhooks/:mall", s.webhook)
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/readyz", s.ready)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))
+	e.GET("/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", openAPIDocument)
+	})
+	s.echo = e
+	return nil
+}
+
+// ready answers GET /readyz: 200 "ready" when Config.Ready returns nil within 2 s, else a
+// 503 problem (the cause is logged, not shown).
+func (s *Server) ready(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+	defer cancel()
+	if err := s.cfg.Ready(ctx); err != nil {
+		return &problem{
+			status: http.StatusServiceUnavailable, slug: "not-ready", title: "Service not ready",
+			detail: "the service cannot take traffic yet", cause: err,
+		}
+	}
+	return c.String(http.StatusOK, "ready")
+}

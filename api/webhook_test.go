@@ -1,0 +1,146 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"aidmall/orders"
+)
+
+func notification(t *testing.T, mall orders.Mall, eventID string) string {
+	t.Helper()
+	b, err := json.Marshal(orders.FulfilmentEvent{
+		Mall: mall, EventID: eventID, Type: orders.EventDelivered, OutOrderNo: "AM20190312100000000001",
+		MallOrderNo: "CCB20190312000123", LineNo: 1, Quantity: 20,
+		OccurredAt: time.Date(2019, 3, 15, 14, 22, 10, 0, time.FixedZone("CST", 8*3600)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestWebhook(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		path      string
+		signature string
+		body      func(t *testing.T) string
+		applyErr  error
+		wantCode  int
+		wantBody  string
+		wantApply int
+	}{
+		{name: "when_signed_notification_expect_success_after_apply", path: "/webhooks/ccb", signature: "good",
+			body: func(t *testing.T) string { return notification(t, orders.MallCCB, "N1") }, wantCode: 200, wantBody: "success", wantApply: 1},
+		{name: "when_bad_signature_expect_nack_and_nothing_applied", path: "/webhooks/ccb", signature: "forged",
+			body: func(t *testing.T) string { return notification(t, orders.MallCCB, "N1") }, wantCode: 200, wantBody: "fail", wantApply: 0},
+		{name: "when_body_malformed_expect_nack_and_nothing_applied", path: "/webhooks/ccb", signature: "good",
+			body: func(*testing.T) string { return "notify_id=N1&" }, wantCode: 200, wantBody: "fail", wantApply: 0},
+		{name: "when_apply_fails_expect_nack_so_the_mall_retries", path: "/webhooks/ccb", signature: "good",
+			body:     func(t *testing.T) string { return notification(t, orders.MallCCB, "N1") },
+			applyErr: errors.New("database is locked"), wantCode: 200, wantBody: "fail", wantApply: 1},
+		{name: "when_event_invalid_expect_nack", path: "/webhooks/ccb", signature: "good",
+			body: func(t *testing.T) string {
+				return strings.Replace(notification(t, orders.MallCCB, "N1"), `"quantity":20`, `"quantity":0`, 1)
+			}, wantCode: 200, wantBody: "fail", wantApply: 1},
+		{name: "when_verifier_returns_another_malls_event_expect_nack", path: "/webhooks/abc", signature: "good",
+			body: func(t *testing.T) string { return notification(t, orders.MallCCB, "N1") }, wantCode: 200, wantBody: "fail", wantApply: 0},
+		{name: "when_body_over_1MiB_expect_nack_without_parsing", path: "/webhooks/ccb", signature: "good",
+			body: func(*testing.T) string { return strings.Repeat("a", 1<<20+1) }, wantCode: 200, wantBody: "fail", wantApply: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.orders.applyErr = tt.applyErr
+			body := tt.body(t)
+			rec := h.do(request{method: http.MethodPost, path: tt.path, body: body,
+				header: map[string]string{"X-Test-Signature": tt.signature}})
+			if rec.Code != tt.wantCode || rec.Body.String() != tt.wantBody {
+				t.Fatalf("answer %d %q, want %d %q", rec.Code, rec.Body, tt.wantCode, tt.wantBody)
+			}
+			if _, apply := h.orders.counts(); apply != tt.wantApply {
+				t.Errorf("Apply called %d times, want %d", apply, tt.wantApply)
+			}
+		})
+	}
+
+	t.Run("when_verifier_runs_expect_the_exact_raw_body", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		body := notification(t, orders.MallCCB, "N1") + "  \n" // trailing bytes a re-encoding would lose
+		h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: body, header: map[string]string{"X-Test-Signature": "good"}})
+		wh := h.webhooks[orders.MallCCB]
+		if wh.parsed() != 1 || !bytes.Equal(wh.bodies[0], []byte(body)) {
+			t.Errorf("verifier saw %q, want %q", wh.bodies, body)
+		}
+	})
+
+	t.Run("when_mall_unknown_expect_404_problem", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		rec := h.do(request{method: http.MethodPost, path: "/webhooks/icbc", body: "x"})
+		if rec.Code != http.StatusNotFound {
+			t.Fatalf("status %d", rec.Code)
+		}
+		problemOf(t, rec)
+	})
+
+	t.Run("when_rejected_expect_warn_log_with_reason", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: notification(t, orders.MallCCB, "SECRET-EVENT-BODY"),
+			header: map[string]string{"X-Test-Signature": "forged"}})
+		logs := h.logs.String()
+		if !strings.Contains(logs, `"level":"WARN"`) || !strings.Contains(logs, "signature does not verify") {
+			t.Errorf("no warn with the reason: %s", logs)
+		}
+		if strings.Contains(logs, "SECRET-EVENT-BODY") {
+			t.Errorf("the log holds the body: %s", logs)
+		}
+	})
+
+	t.Run("when_same_event_twice_expect_success_both_times_and_duplicate_counted", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		for i := range 2 {
+			rec := h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: notification(t, orders.MallCCB, "N1"),
+				header: map[string]string{"X-Test-Signature": "good"}})
+			if rec.Body.String() != "success" {
+				t.Fatalf("delivery %d: %q", i+1, rec.Body)
+			}
+		}
+		metrics := h.do(request{method: http.MethodGet, path: "/metrics"}).Body.String()
+		for _, want := range []string{
+			`aidmall_webhook_events_total{mall="ccb",result="parked"} 1`,
+			`aidmall_webhook_events_total{mall="ccb",result="duplicate"} 1`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+}
+
+// FuzzWebhookNeverPanics posts arbitrary bodies to the CCB webhook: whatever comes in, the
+// answer is the mall's own (success or fail), never a 500.
+func FuzzWebhookNeverPanics(f *testing.F) {
+	f.Add([]byte(`{"mall":"ccb","event_id":"N1","type":"delivered","out_order_no":"A","line_no":1,"quantity":1,"occurred_at":"2019-03-05T14:22:10+08:00"}`), "good")
+	f.Add([]byte("notify_id=1&sign=x"), "forged")
+	f.Add([]byte(`{"mall":"ccb","event_id":"N1","type":"refunded","refund_amount":12}`), "good")
+	h := newHarness(f)
+	f.Fuzz(func(t *testing.T, body []byte, sig string) {
+		rec := h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: string(body),
+			header: map[string]string{"X-Test-Signature": sig}})
+		if rec.Code != http.StatusOK || (rec.Body.String() != "success" && rec.Body.String() != "fail") {
+			t.Fatalf("answer %d %q", rec.Code, rec.Body)
+		}
+	})
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/redis/go-redis/v9"
+
+	"aidmall/adapters/redisx"
+	"aidmall/adapters/seal"
+	"aidmall/adapters/sqlstore"
+	"aidmall/config"
+	"aidmall/households"
+	"aidmall/jobs"
+)
+
+// app is the wiring shared by every command: configuration, logger, database and store,
+// the sealer of personal data, and Redis when configured.
+type app struct {
+	cfg    config.Config
+	log    *slog.Logger
+	db     *sqlstore.DB
+	store  *sqlstore.Store
+	sealer *seal.Sealer
+	redis  *redis.Client
+}
+
+// openApp opens the database named by cfg. With migrate it applies the schema and River's
+// migrations first; without, it refuses a database with pending migrations.
+func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*app, error) {
+	driver, dsn, err := cfg.DriverDSN()
+	if err != nil {
+		return nil, err
+	}
+	if driver == "sqlite" {
+		p, _ := cfg.SQLitePath()
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return nil, fmt.Errorf("database directory: %w", err)
+		}
+	}
+	db, err := sqlstore.Open(ctx, driver, dsn)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: db}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	if migrate {
+		if err := a.migrate(ctx); err != nil {
+			return nil, err
+		}
+	} else if err := db.CheckSchema(ctx); err != nil {
+		return nil, err
+	}
+	if a.store, err = sqlstore.New(db, sqlstore.NoJobs{}, nil); err != nil {
+		return nil, err
+	}
+	key, err := cfg.LoadSealKey(log, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	if a.sealer, err = seal.New(key); err != nil {
+		return nil, err
+	}
+	if cfg.RedisURL != "" {
+		if a.redis, err = redisx.Open(ctx, cfg.RedisURL); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return a, nil
+}
+
+// migrate applies aidmall's schema migrations and River's.
+func (a *app) migrate(ctx context.Context) error {
+	if err := a.db.Migrate(ctx); err != nil {
+		return err
+	}
+	return jobs.Migrate(ctx, a.db.DB.DB, string(a.db.Dialect))
+}
+
+func (a *app) registry() (*households.Registry, error) {
+	return households.NewRegistry(a.store, a.sealer)
+}
+
+// Close releases the database and Redis.
+func (a *app) Close() error {
+	var errs []error
+	if a.redis != nil {
+		errs = append(errs, a.redis.Close())
+	}
+	if a.db != nil {
+		errs = append(errs, a.db.Close())
+	}
+	return errors.Join(errs...)
+}

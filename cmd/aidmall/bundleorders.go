@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+)
+
+// bundleOrder is one group order of a bundle's orders.csv with its order_lines.csv lines,
+// in the JSON shape of POST /v1/orders.
+type bundleOrder struct {
+	OrderRef     string       `json:"order_ref"`
+	BranchCode   string       `json:"branch_code"`
+	Mall         string       `json:"mall"`
+	Funding      string       `json:"funding"`
+	DeliveryMode string       `json:"delivery_mode"`
+	ShipTo       shipTo       `json:"ship_to"`
+	Lines        []bundleLine `json:"lines"`
+	PlacedAt     string       `json:"placed_at"`
+}
+
+type shipTo struct {
+	Name    string `json:"name"`
+	Phone   string `json:"phone"`
+	Address string `json:"address"`
+}
+
+type bundleLine struct {
+	SKU       string `json:"sku"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice string `json:"unit_price"`
+}
+
+// readCSV reads a UTF-8 CSV with a header into maps keyed by column name.
+func readCSV(fsys fs.FS, name string) ([]map[string]string, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var out []map[string]string
+	for row := 2; ; row++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s row %d: %w", name, row, err)
+		}
+		m := make(map[string]string, len(header))
+		for i, h := range header {
+			if i < len(rec) {
+				m[h] = rec[i]
+			}
+		}
+		out = append(out, m)
+	}
+}
+
+// demoDeskPhone stands for a union office's desk phone. The bundle's order sheets carry
+// no consignee (the branches send their addresses separately), and both malls require one,
+// so the demo ships each order to its branch's union office with this placeholder number.
+const demoDeskPhone = "010-00000000"
+
+// loadBundleOrders reads orders.csv and order_lines.csv; each order ships to its branch's
+// union office (see demoDeskPhone).
+func loadBundleOrders(fsys fs.FS, branchName func(code string) string) ([]bundleOrder, error) {
+	os, err := readCSV(fsys, "orders.csv")
+	if err != nil {
+		return nil, err
+	}
+	ls, err := readCSV(fsys, "order_lines.csv")
+	if err != nil {
+		return nil, err
+	}
+	lines := map[string][]bundleLine{}
+	for i, l := range ls {
+		q, err := strconv.ParseInt(l["quantity"], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("order_lines.csv row %d, quantity: %w", i+2, err)
+		}
+		lines[l["order_ref"]] = append(lines[l["order_ref"]], bundleLine{SKU: l["sku"], Quantity: q, UnitPrice: l["unit_price"]})
+	}
+	out := make([]bundleOrder, 0, len(os))
+	for _, o := range os {
+		out = append(out, bundleOrder{
+			OrderRef: o["order_ref"], BranchCode: o["branch_code"], Mall: o["mall"], Funding: o["funding"],
+			DeliveryMode: o["delivery_mode"], PlacedAt: o["placed_at"], Lines: lines[o["order_ref"]],
+			ShipTo: shipTo{Name: branchName(o["branch_code"]) + " 工会办公室", Phone: demoDeskPhone, Address: branchName(o["branch_code"])},
+		})
+	}
+	return out, nil
+}

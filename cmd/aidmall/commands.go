@@ -1,0 +1,445 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
+	"aidmall/adapters/redisx"
+	"aidmall/bizday"
+	"aidmall/households"
+	"aidmall/orders"
+	"aidmall/reports"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the API, the mall webhooks and the background jobs",
+		Long: `Serve the /v1 API, /webhooks/{ccb,abc}, /healthz, /readyz and /metrics on AIDMALL_LISTEN,
+and run the dispatch, cancel and reconcile jobs. The database must be migrated first
+(aidmall migrate). The malls come from AIDMALL_<MALL>_URL, _APP_ID, _PRIVATE_KEY_FILE and
+_MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			log := g.logger(cfg)
+			a, err := openApp(ctx, cfg, log, false)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ms, err := mallsFromConfig(cfg, nonceStore(a))
+			if err != nil {
+				return err
+			}
+			if len(ms.clients) == 0 {
+				log.Warn("no mall is configured: orders will wait for dispatch (set AIDMALL_CCB_URL / AIDMALL_ABC_URL)")
+			}
+			rt, err := startRuntime(ctx, a, ms, nil)
+			if err != nil {
+				return err
+			}
+			werr := rt.Wait(ctx)
+			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			return errors.Join(werr, rt.Stop(sctx))
+		},
+	}
+}
+
+// nonceStore is the replay cache of signed notifications: Redis when configured, so that
+// replicas share it, else in process.
+func nonceStore(a *app) abc.NonceStore {
+	return redisx.Nonces(a.redis, "aidmall:nonce:", nil)
+}
+
+func newMigrateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the database migrations (aidmall's schema and River's job tables)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cmd.Context(), cfg, g.logger(cfg), true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			fmt.Fprintf(g.stdout, "database migrated (%s)\n", a.db.Dialect)
+			return nil
+		},
+	}
+}
+
+func newImportCmd(g *globals) *cobra.Command {
+	var strict bool
+	cmd := &cobra.Command{
+		Use:   "import",
+		Short: "Import registry and catalogue files, or a mall statement",
+		Long: `Import files as people hand them over. Each bad row is reported with its row number,
+column and reason and the good rows load; with --strict any bad row refuses the whole file
+and nothing is stored. Importing the same file again changes nothing.`,
+	}
+	cmd.PersistentFlags().BoolVar(&strict, "strict", false, "refuse the whole file if any row is bad")
+	withApp := func(fn func(ctx context.Context, a *app, args []string) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cmd.Context(), cfg, g.logger(cfg), true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			return fn(cmd.Context(), a, args)
+		}
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "bundle DIR",
+		Short: "Import a bundle folder: branches, suppliers, products, households, linkages",
+		Args:  cobra.ExactArgs(1),
+		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			reg, err := a.registry()
+			if err != nil {
+				return err
+			}
+			reps, err := reg.ImportBundle(ctx, os.DirFS(args[0]), strict)
+			for _, r := range reps {
+				r.WriteText(g.stdout)
+			}
+			if err != nil {
+				return err
+			}
+			return refusedErr(reps...)
+		}),
+	})
+	for _, kind := range []households.Kind{"branches", "suppliers", "products", "households", "linkages"} {
+		cmd.AddCommand(&cobra.Command{
+			Use:   string(kind) + " FILE",
+			Short: "Import a " + string(kind) + " file",
+			Args:  cobra.ExactArgs(1),
+			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+				reg, err := a.registry()
+				if err != nil {
+					return err
+				}
+				f, err := os.Open(args[0])
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				rep, err := reg.Import(ctx, kind, args[0], f, strict)
+				if err != nil {
+					return err
+				}
+				rep.WriteText(g.stdout)
+				return refusedErr(rep)
+			}),
+		})
+	}
+	var mallName string
+	st := &cobra.Command{
+		Use:   "statement FILE",
+		Short: "Reconcile a mall's statement file (CCB GB18030 CSV or ABC JSON Lines): apply every event not yet seen",
+		Args:  cobra.ExactArgs(1),
+		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			m := orders.Mall(mallName)
+			if m == "" {
+				if strings.HasSuffix(args[0], ".jsonl") {
+					m = orders.MallABC
+				} else {
+					m = orders.MallCCB
+				}
+			}
+			var evs []orders.FulfilmentEvent
+			var bad []string
+			switch m {
+			case orders.MallCCB:
+				e, rows, err := ccb.ParseStatement(f)
+				if err != nil {
+					return err
+				}
+				evs = e
+				for _, r := range rows {
+					bad = append(bad, r.Error())
+				}
+			case orders.MallABC:
+				e, rows, err := abc.ParseStatement(f)
+				if err != nil {
+					return err
+				}
+				evs = e
+				for _, r := range rows {
+					bad = append(bad, r.Error())
+				}
+			default:
+				return fmt.Errorf("--mall must be ccb or abc")
+			}
+			for _, b := range bad {
+				fmt.Fprintln(g.stdout, "bad row:", b)
+			}
+			svc, err := orders.NewService(a.store, nil)
+			if err != nil {
+				return err
+			}
+			var applied, dup, parked, held int
+			for _, e := range evs {
+				res, err := svc.Apply(ctx, e)
+				if err != nil {
+					return fmt.Errorf("event %s: %w", e.EventID, err)
+				}
+				switch {
+				case res.Duplicate:
+					dup++
+				case res.Parked:
+					parked++
+				default:
+					applied++
+					if res.Held {
+						held++
+					}
+				}
+			}
+			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied (%d held for review), %d already known, %d waiting for their order; %d bad rows\n",
+				m, args[0], len(evs), applied, held, dup, parked, len(bad))
+			return nil
+		}),
+	}
+	st.Flags().StringVar(&mallName, "mall", "", "ccb or abc (default: by file extension, .jsonl = abc)")
+	cmd.AddCommand(st)
+	return cmd
+}
+
+func refusedErr(reps ...households.Report) error {
+	for _, r := range reps {
+		if r.Refused {
+			return fmt.Errorf("%s refused: %d bad rows (--strict)", r.File, len(r.Errors))
+		}
+	}
+	return nil
+}
+
+func newReportCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "report", Short: "Reports from the database"}
+	var from, to, by, format string
+	b := &cobra.Command{
+		Use:   "benefit",
+		Short: "Households and people benefited, and amounts bought (ATTRIBUTION.md §3)",
+		Long: `The benefit report for the business days from --from to --to inclusive (Beijing time),
+broken down --by county, category, sku, supplier, branch, mall, month or funding.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q, err := parseReportQuery(from, to, by)
+			if err != nil {
+				return err
+			}
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cmd.Context(), cfg, g.logger(cfg), false)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			rep, err := a.store.Benefit(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			return writeReport(g, rep, format)
+		},
+	}
+	b.Flags().StringVar(&from, "from", "", "first business day, YYYY-MM-DD (required)")
+	b.Flags().StringVar(&to, "to", "", "last business day, YYYY-MM-DD (required)")
+	b.Flags().StringVar(&by, "by", "county", "county|category|sku|supplier|branch|mall|month|funding")
+	b.Flags().StringVar(&format, "format", "table", "table|csv|json")
+	cmd.AddCommand(b)
+	return cmd
+}
+
+func parseReportQuery(from, to, by string) (reports.Query, error) {
+	f, err := bizday.Parse(from)
+	if err != nil {
+		return reports.Query{}, fmt.Errorf("--from: %w", err)
+	}
+	t, err := bizday.Parse(to)
+	if err != nil {
+		return reports.Query{}, fmt.Errorf("--to: %w", err)
+	}
+	b, err := reports.ParseBy(by)
+	if err != nil {
+		return reports.Query{}, fmt.Errorf("--by: %w", err)
+	}
+	q := reports.Query{From: f, To: t, By: b}
+	return q, q.Validate()
+}
+
+func writeReport(g *globals, b reports.Benefit, format string) error {
+	switch format {
+	case "table":
+		return reports.WriteTable(g.stdout, b)
+	case "csv":
+		return reports.WriteCSV(g.stdout, b)
+	case "json":
+		return reports.WriteJSON(g.stdout, b)
+	}
+	return fmt.Errorf("--format must be table, csv or json")
+}
+
+func newUsersCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "users", Short: "API keys"}
+	var role, branch, name string
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Make an API key; it is printed once and stored only as a hash",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cmd.Context(), cfg, g.logger(cfg), true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if name == "" {
+				name = role
+				if branch != "" {
+					name += " " + branch
+				}
+			}
+			token, k, err := a.store.CreateAPIKey(cmd.Context(), name, orders.Role(role), branch)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stderr, "API key %d (%s, %s) made; it is shown once, store it now:\n", k.ID, k.Name, k.Role)
+			fmt.Fprintln(g.stdout, token)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&role, "role", "", "branch_staff, aid_office or auditor (required)")
+	add.Flags().StringVar(&branch, "branch", "", "the branch code of a branch_staff key")
+	add.Flags().StringVar(&name, "name", "", "who holds the key")
+	_ = add.MarkFlagRequired("role")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List API keys (never the keys themselves)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cmd.Context(), cfg, g.logger(cfg), false)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ks, err := a.store.APIKeys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, k := range ks {
+				br, state := "-", "active"
+				if k.BranchCode != nil {
+					br = *k.BranchCode
+				}
+				if k.RevokedAt != nil {
+					state = "revoked " + k.RevokedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(g.stdout, "%d\t%s…\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Role, br, k.Name, state)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(add, list)
+	return cmd
+}
+
+func newReconcileCmd(g *globals) *cobra.Command {
+	var from, to string
+	cmd := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Read the configured malls' daily statements and apply every event not yet seen",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			a, err := openApp(ctx, cfg, g.logger(cfg), false)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ms, err := mallsFromConfig(cfg, nonceStore(a))
+			if err != nil {
+				return err
+			}
+			today := bizday.Of(time.Now())
+			f, t := today.AddDays(-1), today
+			if from != "" {
+				if f, err = bizday.Parse(from); err != nil {
+					return fmt.Errorf("--from: %w", err)
+				}
+			}
+			if to != "" {
+				if t, err = bizday.Parse(to); err != nil {
+					return fmt.Errorf("--to: %w", err)
+				}
+			}
+			svc, err := orders.NewService(a.store, nil)
+			if err != nil {
+				return err
+			}
+			for m, src := range ms.statements {
+				n, dup := 0, 0
+				for d := f; !t.Before(d); d = d.AddDays(1) {
+					evs, err := src.Statement(ctx, d)
+					if err != nil {
+						return fmt.Errorf("%s statement %s: %w", m, d, err)
+					}
+					for _, e := range evs {
+						res, err := svc.Apply(ctx, e)
+						if err != nil {
+							return fmt.Errorf("%s event %s: %w", m, e.EventID, err)
+						}
+						if res.Duplicate {
+							dup++
+						} else {
+							n++
+						}
+					}
+				}
+				fmt.Fprintf(g.stdout, "%s: %d new events applied, %d already known (%s to %s)\n", m, n, dup, f, t)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "first business day (default yesterday, Beijing)")
+	cmd.Flags().StringVar(&to, "to", "", "last business day (default today, Beijing)")
+	return cmd
+}

@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"aidmall/adapters/mallsim"
+	"aidmall/bizday"
+	"aidmall/config"
+	"aidmall/examples"
+	"aidmall/orders"
+	"aidmall/reports"
+)
+
+type demoOpts struct {
+	exit      bool
+	replace   bool
+	workers   int
+	replayGap time.Duration
+	year      int
+}
+
+func newDemoCmd(g *globals) *cobra.Command {
+	var o demoOpts
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a year of the bundled data through the whole service and print its report",
+		Long: `Starts a fresh SQLite database (./data/demo.db unless --db or DATABASE_URL says otherwise),
+both bank malls simulated in process, and the server on AIDMALL_LISTEN (127.0.0.1:8080);
+imports the bundled registry and catalogue (Yichuan and Dingbian counties, 2019), places
+every order of its orders.csv through the HTTP API, lets the malls notify the year's
+fulfilment, waits until all of it is applied, prints the 2019 benefit report and serves on
+until Ctrl-C (--exit stops after the report).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, o) },
+	}
+	cmd.Flags().BoolVar(&o.exit, "exit", false, "stop after printing the report")
+	cmd.Flags().BoolVar(&o.replace, "replace", false, "replace an existing SQLite database file at --db")
+	cmd.Flags().IntVar(&o.workers, "clients", 4, "orders placed at once")
+	cmd.Flags().DurationVar(&o.replayGap, "replay-gap", 0, "pause between one order's notifications")
+	cmd.Flags().IntVar(&o.year, "year", 2019, "the year whose report is printed")
+	return cmd
+}
+
+func runDemo(ctx context.Context, g *globals, o demoOpts) error {
+	out := g.stdout
+	getenv := g.getenv
+	if g.db == "" && getenv("DATABASE_URL") == "" {
+		// The demo's own database, made fresh each run.
+		dataDir := getenv("AIDMALL_DATA_DIR")
+		if dataDir == "" {
+			dataDir = "./data"
+		}
+		g.db = filepath.Join(dataDir, "demo.db")
+		o.replace = true
+	}
+	if g.getenv("AIDMALL_LOG_LEVEL") == "" {
+		g.getenv = func(k string) string {
+			if k == "AIDMALL_LOG_LEVEL" {
+				return "warn" // the demo speaks through its own output
+			}
+			return getenv(k)
+		}
+	}
+	cfg, err := g.config()
+	if err != nil {
+		return err
+	}
+	if cfg.RateLimit.Requests < 100000 {
+		cfg.RateLimit.Requests = 100000 // one key places the whole year
+	}
+	if err := prepareDemoDB(cfg, o.replace); err != nil {
+		return err
+	}
+	log := g.logger(cfg)
+	bundle := examples.YichuanDingbian2019()
+
+	fmt.Fprintf(out, "aidmall demo — database %s\n", cfg.DatabaseURL)
+	a, err := openApp(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if p, err := a.store.Progress(ctx); err != nil {
+		return err
+	} else if p.Orders > 0 {
+		return fmt.Errorf("the demo needs an empty database, and %s has %d orders: give another --db (or --replace for a SQLite file)", cfg.DatabaseURL, p.Orders)
+	}
+
+	// 1. Registry and catalogue.
+	reg, err := a.registry()
+	if err != nil {
+		return err
+	}
+	reps, err := reg.ImportBundle(ctx, bundle, false)
+	if err != nil {
+		return fmt.Errorf("import bundle: %w", err)
+	}
+	fmt.Fprintln(out, "\n1. Registry and catalogue imported (bad rows are reported and left out):")
+	for _, r := range reps {
+		fmt.Fprintf(out, "   %-10s %4d rows, %4d loaded, %d bad\n", r.Kind, r.Rows, r.Loaded, len(r.Errors))
+		for _, e := range r.Errors {
+			fmt.Fprintf(out, "              %s\n", e)
+		}
+	}
+
+	// 2. The malls, simulated in process, and the service.
+	keys, err := mallsim.NewKeys()
+	if err != nil {
+		return err
+	}
+	script, err := mallsim.LoadScript(bundle)
+	if err != nil {
+		return err
+	}
+	catalogue, err := a.store.Catalogue(ctx)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set AIDMALL_LISTEN, e.g. 127.0.0.1:0 for any free port)", cfg.Listen, err)
+	}
+	if cfg.PublicURL == "http://"+cfg.Listen {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+		a.cfg = cfg
+	}
+	sim, err := mallsim.Start(ctx, mallsim.Options{Keys: keys, Catalogue: catalogue, Script: script, ReplayGap: o.replayGap, Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer sim.Close()
+	ms, err := buildMalls(mallKeys{
+		ccbPartner: keys.CCBPartner, ccbMall: &keys.CCBMall.PublicKey,
+		abcPartner: keys.ABCPartner, abcMall: &keys.ABCMall.PublicKey,
+	}, mallEndpoint{sim.CCBURL(), mallsim.DefaultCCBAppID}, mallEndpoint{sim.ABCURL(), mallsim.DefaultABCAppID}, nonceStore(a), time.Now)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	rt, err := startRuntime(ctx, a, ms, ln)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// The malls stop first, so that no notification is cut off mid-request.
+		_ = sim.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = rt.Stop(sctx)
+	}()
+	token, _, err := a.store.CreateAPIKey(ctx, "demo aid office", orders.RoleAidOffice, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n2. Server on %s; CCB mall simulated at %s, ABC at %s\n", rt.URL(), sim.CCBURL(), sim.ABCURL())
+
+	// 3. Every order of the year through the API, back-dated to when it was placed.
+	if _, err := placeBundleOrders(ctx, a, rt.URL(), token, bundle, o.workers, out); err != nil {
+		return err
+	}
+
+	// 4. Wait for dispatch and for the malls' notifications to be applied.
+	fmt.Fprintln(out, "\n4. The malls fulfil and notify; waiting until every event is applied")
+	simIdle := func(context.Context) (bool, error) { return sim.Idle(), nil }
+	if err := waitSettled(ctx, a, rt, simIdle, out); err != nil {
+		return err
+	}
+	p, err := a.store.Progress(ctx)
+	if err != nil {
+		return err
+	}
+	st := sim.Stats()
+	fmt.Fprintf(out, "   %d orders; %d fulfilment events recorded (%d held for review, %d waiting for an order)\n", p.Orders, p.Events, p.Held, p.Parked)
+	fmt.Fprintf(out, "   malls: CCB %d orders created (%d repeated creates), %d notifications acknowledged, %d given up; ABC %d orders created (%d repeated creates), %d notifications acknowledged, %d given up\n",
+		st.CCB.Creates, st.CCB.DuplicateCreates, st.CCB.Acked, st.CCB.GaveUp, st.ABC.Creates, st.ABC.DuplicateCreates, st.ABC.Acked, st.ABC.GaveUp)
+
+	// 5. The report.
+	if err := printYearReport(ctx, a, o.year, out); err != nil {
+		return err
+	}
+	if o.exit {
+		return nil
+	}
+	fmt.Fprintf(out, "\nServing on %s until Ctrl-C. Try:\n  curl -H 'Authorization: Bearer %s' '%s/v1/reports/benefit?from=%d-01-01&to=%d-12-31&by=month'\n",
+		rt.URL(), token, rt.URL(), o.year, o.year)
+	return rt.Wait(ctx)
+}
+
+// prepareDemoDB makes sure a SQLite demo database starts fresh: an existing file is
+// removed with --replace, else left for openApp to refuse if it holds orders.
+func prepareDemoDB(cfg config.Config, replace bool) error {
+	if cfg.Dialect() != config.DialectSQLite || !replace {
+		return nil
+	}
+	p, err := cfg.SQLitePath()
+	if err != nil {
+		return err
+	}
+	for _, f := range []string{p, p + "-wal", p + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("replace demo database: %w", err)
+		}
+	}
+	return nil
+}
+
+// placeBundleOrders places every order of a bundle's orders.csv through the API at base
+// with token (an aid_office key), and returns how many it placed.
+func placeBundleOrders(ctx context.Context, a *app, base, token string, bundle fs.FS, clients int, out io.Writer) (int, error) {
+	names := map[string]string{}
+	bundleOrders, err := loadBundleOrders(bundle, func(code string) string {
+		if n, ok := names[code]; ok {
+			return n
+		}
+		name := code
+		if b, err := a.store.Branch(ctx, code); err == nil {
+			name = b.Name
+		}
+		names[code] = name
+		return name
+	})
+	if err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(out, "\n3. Placing %d group orders through POST /v1/orders\n", len(bundleOrders))
+	return len(bundleOrders), placeAll(ctx, base, token, bundleOrders, clients, out)
+}
+
+// placeAll posts every order with `clients` concurrent clients, each order under its own
+// Idempotency-Key, with a progress bar.
+func placeAll(ctx context.Context, base, token string, os []bundleOrder, clients int, out io.Writer) error {
+	bar := progressbar.NewOptions(len(os), progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("   orders"),
+		progressbar.OptionShowCount(), progressbar.OptionSetWidth(40), progressbar.OptionOnCompletion(func() { fmt.Fprintln(out) }))
+	if clients < 1 {
+		clients = 1
+	}
+	work := make(chan bundleOrder)
+	errs := make(chan error, clients)
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 30 * time.Second}
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range work {
+				if err := placeOne(ctx, client, base, token, o); err != nil {
+					errs <- err
+					return
+				}
+				_ = bar.Add(1)
+			}
+		}()
+	}
+	var err error
+feed:
+	for _, o := range os {
+		select {
+		case work <- o:
+		case err = <-errs:
+			break feed
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err == nil {
+		select {
+		case err = <-errs:
+		default:
+		}
+	}
+	return err
+}
+
+func placeOne(ctx context.Context, client *http.Client, base, token string, o bundleOrder) error {
+	body, _ := json.Marshal(o)
+	for attempt := 0; ; attempt++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/orders", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "demo-"+o.OrderRef)
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("order %s: %w", o.OrderRef, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK:
+			return nil
+		case (resp.StatusCode == http.StatusConflict || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests) && attempt < 5:
+			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+			continue
+		}
+		return fmt.Errorf("order %s: %s: %s", o.OrderRef, resp.Status, b)
+	}
+}
+
+// waitSettled waits until every order reached its mall (or was refused), the malls have
+// every notification acknowledged, and no dispatch job is left, with a progress line.
+func waitSettled(ctx context.Context, a *app, rt *runtime, mallsIdle func(context.Context) (bool, error), out io.Writer) error {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Minute)
+	last := ""
+	for {
+		p, err := a.store.Progress(ctx)
+		if err != nil {
+			return err
+		}
+		jobs, err := rt.runner.Pending(ctx)
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("   %d/%d orders at their mall, %d events applied", p.Orders-p.Undispatched, p.Orders, p.Events)
+		if line != last {
+			fmt.Fprintf(out, "\r%s   ", line)
+			last = line
+		}
+		idle, err := mallsIdle(ctx)
+		if err != nil {
+			return err
+		}
+		if p.Undispatched == 0 && jobs == 0 && idle {
+			fmt.Fprintln(out)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return fmt.Errorf("not settled after 10 minutes: %s, %d jobs pending", line, jobs)
+		case <-tick.C:
+		}
+	}
+}
+
+func printYearReport(ctx context.Context, a *app, year int, out io.Writer) error {
+	from := bizday.MustParse(fmt.Sprintf("%04d-01-01", year))
+	to := bizday.MustParse(fmt.Sprintf("%04d-12-31", year))
+	fmt.Fprintf(out, "\n5. Benefit report %s to %s (business days, Asia/Shanghai)\n\n", from, to)
+	for i, by := range []string{"county", "category"} {
+		b, err := reports.ParseBy(by)
+		if err != nil {
+			return err
+		}
+		rep, err := a.store.Benefit(ctx, reports.Query{From: from, To: to, By: b})
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(out)
+		}
+		if err := reports.WriteTable(out, rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"aidmall/config"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	getenv     func(string) string
+	stdout     io.Writer
+	stderr     io.Writer
+	configFile string
+	db         string
+}
+
+// config loads the configuration (defaults < --config file < environment), with --db
+// taking precedence over DATABASE_URL.
+func (g *globals) config() (config.Config, error) {
+	getenv := g.getenv
+	if g.db != "" {
+		db := g.db
+		getenv = func(k string) string {
+			if k == "DATABASE_URL" {
+				return db
+			}
+			return g.getenv(k)
+		}
+	}
+	return config.Load(getenv, g.configFile)
+}
+
+func (g *globals) logger(cfg config.Config) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+}
+
+func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{getenv: getenv, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "aidmall",
+		Short:         "Consumption-aid purchasing: group orders → bank malls → fulfilment → households",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.configFile, "config", "", "JSON configuration file (environment variables override it)")
+	root.PersistentFlags().StringVar(&g.db, "db", "", "database: a file path or sqlite: URL (SQLite) or postgres:// URL; overrides DATABASE_URL")
+	root.AddCommand(
+		newDemoCmd(g),
+		newServeCmd(g),
+		newMigrateCmd(g),
+		newImportCmd(g),
+		newReportCmd(g),
+		newUsersCmd(g),
+		newReconcileCmd(g),
+	)
+	return root
+}

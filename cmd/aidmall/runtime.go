@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"aidmall/adapters/redisx"
+	"aidmall/api"
+	"aidmall/config"
+	"aidmall/jobs"
+	"aidmall/orders"
+)
+
+// runtime is a running service: the job runner, the orders service and the HTTP server.
+type runtime struct {
+	app    *app
+	runner *jobs.Runner
+	svc    *orders.Service
+	http   *http.Server
+	ln     net.Listener
+	done   chan error
+}
+
+// startRuntime starts the job runner and the HTTP server on ln (or cfg.Listen when ln is
+// nil) for the malls in ms.
+func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*runtime, error) {
+	cfg := a.cfg
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	runner, err := jobs.New(jobs.Config{
+		DB: a.db.DB.DB, Dialect: string(a.db.Dialect), Store: a.store, Malls: ms.clients,
+		BranchName: func(ctx context.Context, code string) (string, error) {
+			b, err := a.store.Branch(ctx, code)
+			return b.Name, err
+		},
+		NotifyURL: cfg.NotifyURL, Logger: a.log, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval,
+		MaxAttempts: cfg.Dispatch.MaxAttempts,
+		Backoff:     jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
+		Breaker:     jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
+		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Metrics: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	a.store.SetEnqueuer(runner)
+	svc, err := orders.NewService(a.store, nil)
+	if err != nil {
+		return nil, err
+	}
+	limiter, err := redisx.Limiter(a.redis, "aidmall:ratelimit:", cfg.RateLimit.Requests, cfg.RateLimit.Period, nil)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := api.New(api.Config{
+		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: a.store, Webhooks: ms.webhooks,
+		Limiter: limiter, Logger: a.log, Metrics: reg,
+		Ready: func(ctx context.Context) error {
+			if err := a.db.PingContext(ctx); err != nil {
+				return err
+			}
+			return a.db.CheckSchema(ctx)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w (set AIDMALL_LISTEN to another address)", cfg.Listen, err)
+		}
+	}
+	if err := runner.Start(ctx); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("start jobs: %w", err)
+	}
+	rt := &runtime{app: a, runner: runner, svc: svc, ln: ln, done: make(chan error, 1),
+		http: &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+	go func() {
+		err := rt.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		rt.done <- err
+	}()
+	a.log.Info("serving", "addr", ln.Addr().String(), "db", string(a.db.Dialect))
+	return rt, nil
+}
+
+// reconcileEvery maps the configured reconcile interval (0 = off) to the runner's
+// (negative = off).
+func reconcileEvery(cfg config.Config) time.Duration {
+	if cfg.ReconcileInterval == 0 {
+		return -1
+	}
+	return cfg.ReconcileInterval
+}
+
+// URL is the server's base URL.
+func (rt *runtime) URL() string { return "http://" + rt.ln.Addr().String() }
+
+// Stop drains HTTP requests, then stops the job runner, within ctx.
+func (rt *runtime) Stop(ctx context.Context) error {
+	herr := rt.http.Shutdown(ctx)
+	jerr := rt.runner.Stop(ctx)
+	return errors.Join(herr, jerr)
+}
+
+// Wait returns when the HTTP server stops by itself (an error) or ctx ends.
+func (rt *runtime) Wait(ctx context.Context) error {
+	select {
+	case err := <-rt.done:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}

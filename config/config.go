@@ -1,0 +1,401 @@
+// Package config is aidmall's typed configuration. Values come in three layers, each
+// overriding the one before: the defaults below, an optional JSON file (`--config FILE`),
+// and the environment. An environment variable set to the empty string counts as unset.
+//
+// Every setting, with its environment variable, its key in the JSON file and its default:
+//
+//	DATABASE_URL                    database_url              <data dir>/aidmall.db (./data/aidmall.db)
+//	REDIS_URL                       redis_url                 "" (in-process nonce cache and rate limits)
+//	AIDMALL_LISTEN                  listen                    127.0.0.1:8080
+//	AIDMALL_PUBLIC_URL              public_url                "http://" + listen (127.0.0.1 for a wildcard host)
+//	AIDMALL_DATA_DIR                data_dir                  ./data
+//	AIDMALL_SEAL_KEY                seal_key                  "" (key file <data dir>/seal.key)
+//	AIDMALL_LOG_LEVEL               log_level                 info
+//	AIDMALL_CCB_URL                 ccb.url                   "" (mall not configured)
+//	AIDMALL_CCB_APP_ID              ccb.app_id                ""
+//	AIDMALL_CCB_PRIVATE_KEY_FILE    ccb.private_key_file      ""
+//	AIDMALL_CCB_MALL_PUBLIC_KEY_FILE ccb.mall_public_key_file ""
+//	AIDMALL_ABC_…                   abc.…                     (the same four for ABC)
+//	AIDMALL_JOB_WORKERS             jobs.workers              4
+//	AIDMALL_JOB_POLL_INTERVAL       jobs.poll_interval        1s
+//	AIDMALL_DISPATCH_MAX_ATTEMPTS   dispatch.max_attempts     25
+//	AIDMALL_DISPATCH_BACKOFF_BASE   dispatch.backoff_base     1s
+//	AIDMALL_DISPATCH_BACKOFF_CAP    dispatch.backoff_cap      5m
+//	AIDMALL_BREAKER_FAILURES        breaker.failures          5
+//	AIDMALL_BREAKER_COOLDOWN        breaker.cooldown          30s
+//	AIDMALL_RECONCILE_INTERVAL      reconcile_interval        1h (0 turns periodic reconciliation off)
+//	AIDMALL_RATE_LIMIT              rate_limit.requests       120
+//	AIDMALL_RATE_LIMIT_PERIOD       rate_limit.period         1m
+//
+// Durations are Go duration strings ("30s", "5m", "1h"); counts are whole numbers (a JSON
+// number or a string of digits in the file). The file is one JSON object; the dotted keys
+// above are nested objects ({"ccb": {"url": "…"}}); an unknown key is an error.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"aidmall/orders"
+)
+
+// Config is the whole configuration of one aidmall process. Build it with Load (or
+// Defaults, for tests) and check it with Validate.
+type Config struct {
+	// DatabaseURL selects the system of record: a file path, a `sqlite:` or `file:` URL
+	// (SQLite), or a `postgres://` / `postgresql://` URL (PostgreSQL). Default
+	// "<DataDir>/aidmall.db", i.e. "./data/aidmall.db". Env DATABASE_URL.
+	DatabaseURL string
+	// RedisURL, when set, puts replay nonces and rate limits in Redis (redis:// or
+	// rediss://); empty keeps them in process. Default "". Env REDIS_URL.
+	RedisURL string
+	// Listen is the HTTP listen address, host:port. Default "127.0.0.1:8080".
+	// Env AIDMALL_LISTEN.
+	Listen string
+	// PublicURL is the base of the notify URLs given to the malls
+	// (PublicURL + "/webhooks/{mall}"), an absolute http(s) URL without a trailing slash.
+	// Default "http://" + Listen, with 127.0.0.1 for a wildcard host (":8080", "0.0.0.0").
+	// Env AIDMALL_PUBLIC_URL.
+	PublicURL string
+	// DataDir holds the SQLite database (by default) and the generated seal key file.
+	// Default "./data". Env AIDMALL_DATA_DIR.
+	DataDir string
+	// SealKey is the AES-256-GCM key that seals ID numbers at rest, standard base64 of
+	// 32 bytes. Empty: the key is read from <DataDir>/seal.key, generated there on first
+	// run with a warning (LoadSealKey). Default "". Env AIDMALL_SEAL_KEY.
+	SealKey string
+	// LogLevel is debug, info, warn or error. Default "info". Env AIDMALL_LOG_LEVEL.
+	LogLevel string
+
+	// CCB and ABC are the two malls' partner settings (AIDMALL_CCB_*, AIDMALL_ABC_*).
+	// A mall with no URL is not configured (the demo uses the in-process simulators).
+	CCB MallConfig
+	ABC MallConfig
+
+	Jobs      JobsConfig
+	Dispatch  DispatchConfig
+	Breaker   BreakerConfig
+	RateLimit RateLimitConfig
+
+	// ReconcileInterval is how often the reconcile job reads the malls' statements of
+	// yesterday and today (Beijing days). 0 turns the periodic job off (reconcile stays
+	// runnable on demand); otherwise at least 1 minute. Default 1h.
+	// Env AIDMALL_RECONCILE_INTERVAL.
+	ReconcileInterval time.Duration
+}
+
+// MallConfig is one mall's partner settings (specs/ccb-mall.md and specs/abc-mall.md,
+// "Keys and identity").
+type MallConfig struct {
+	// URL is the mall's API base, e.g. "https://mall.example/api". Default "".
+	// Env AIDMALL_<MALL>_URL.
+	URL string
+	// AppID is the partner id the mall gave us (CCB app_id, ABC appId). Default "".
+	// Env AIDMALL_<MALL>_APP_ID.
+	AppID string
+	// PrivateKeyFile is the partner's own private key, PEM PKCS#8 (RSA 2048 for CCB,
+	// SM2 for ABC). Default "". Env AIDMALL_<MALL>_PRIVATE_KEY_FILE.
+	PrivateKeyFile string
+	// MallPublicKeyFile is the mall's public key, PEM PKIX, that verifies its responses
+	// and notifications. Default "". Env AIDMALL_<MALL>_MALL_PUBLIC_KEY_FILE.
+	MallPublicKeyFile string
+}
+
+// Configured reports whether the mall has settings (its URL is set).
+func (m MallConfig) Configured() bool { return m.URL != "" }
+
+// JobsConfig tunes the background job runner (package jobs).
+type JobsConfig struct {
+	// Workers is how many jobs run at once in this process. Default 4.
+	// Env AIDMALL_JOB_WORKERS.
+	Workers int
+	// PollInterval is how often the runner looks for new jobs when it is not told of
+	// them. Default 1s. Env AIDMALL_JOB_POLL_INTERVAL.
+	PollInterval time.Duration
+}
+
+// DispatchConfig bounds the retries of calls to the malls (dispatch and cancel jobs).
+type DispatchConfig struct {
+	// MaxAttempts is how many times a job runs before it is given up (discarded).
+	// Default 25. Env AIDMALL_DISPATCH_MAX_ATTEMPTS.
+	MaxAttempts int
+	// BackoffBase is the first retry's upper bound; it doubles per attempt (full
+	// jitter). Default 1s. Env AIDMALL_DISPATCH_BACKOFF_BASE.
+	BackoffBase time.Duration
+	// BackoffCap caps one retry's delay. Default 5m. Env AIDMALL_DISPATCH_BACKOFF_CAP.
+	BackoffCap time.Duration
+}
+
+// BreakerConfig is the per-mall circuit breaker.
+type BreakerConfig struct {
+	// Failures is how many consecutive retryable failures open the breaker. Default 5.
+	// Env AIDMALL_BREAKER_FAILURES.
+	Failures int
+	// Cooldown is how long an open breaker refuses calls before it lets one through
+	// (half-open). Default 30s. Env AIDMALL_BREAKER_COOLDOWN.
+	Cooldown time.Duration
+}
+
+// RateLimitConfig limits requests per API key: Requests per Period, fixed window.
+type RateLimitConfig struct {
+	// Requests is how many requests one key may make per period. Default 120.
+	// Env AIDMALL_RATE_LIMIT.
+	Requests int
+	// Period is the window. Default 1m. Env AIDMALL_RATE_LIMIT_PERIOD.
+	Period time.Duration
+}
+
+// Dialects returned by Config.Dialect.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// Defaults returns the configuration with every default applied and nothing else.
+func Defaults() Config {
+	c := Config{
+		Listen:   "127.0.0.1:8080",
+		DataDir:  "./data",
+		LogLevel: "info",
+		Jobs:     JobsConfig{Workers: 4, PollInterval: time.Second},
+		Dispatch: DispatchConfig{
+			MaxAttempts: 25, BackoffBase: time.Second, BackoffCap: 5 * time.Minute,
+		},
+		Breaker:           BreakerConfig{Failures: 5, Cooldown: 30 * time.Second},
+		RateLimit:         RateLimitConfig{Requests: 120, Period: time.Minute},
+		ReconcileInterval: time.Hour,
+	}
+	c.fillDerived()
+	return c
+}
+
+// fillDerived sets the defaults that depend on other settings, where still empty.
+func (c *Config) fillDerived() {
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = strings.TrimRight(c.DataDir, "/") + "/aidmall.db"
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+		// A wildcard listen address is no address to give a mall: use loopback.
+		if host, port, err := net.SplitHostPort(c.Listen); err == nil {
+			if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+				c.PublicURL = "http://" + net.JoinHostPort("127.0.0.1", port)
+			}
+		}
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+}
+
+// Mall returns m's settings; the zero MallConfig for a mall that is not ccb or abc.
+func (c Config) Mall(m orders.Mall) MallConfig {
+	switch m {
+	case orders.MallCCB:
+		return c.CCB
+	case orders.MallABC:
+		return c.ABC
+	}
+	return MallConfig{}
+}
+
+// NotifyURL returns where mall m posts its notifications: PublicURL + "/webhooks/" + m.
+func (c Config) NotifyURL(m orders.Mall) string { return c.PublicURL + "/webhooks/" + string(m) }
+
+// SlogLevel returns LogLevel as a slog level (info for anything Validate would refuse).
+func (c Config) SlogLevel() slog.Level {
+	switch strings.ToLower(c.LogLevel) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Load builds the configuration: Defaults, then the JSON file at path file (skipped when
+// file is ""), then the environment read through getenv (os.Getenv in main, a map in
+// tests). It returns the first error reading or parsing a value (naming the variable or
+// key), or else Validate's error.
+func Load(getenv func(string) string, file string) (Config, error) {
+	if getenv == nil {
+		return Config{}, errors.New("config: nil getenv")
+	}
+	c := Defaults()
+	// Derived defaults are recomputed after the layers, so that AIDMALL_LISTEN moves the
+	// default public URL and AIDMALL_DATA_DIR the default database.
+	c.DatabaseURL, c.PublicURL = "", ""
+	if file != "" {
+		if err := c.applyFile(file); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, s := range settings() {
+		v := getenv(s.env)
+		if v == "" {
+			continue
+		}
+		if err := s.set(&c, v); err != nil {
+			return Config{}, fmt.Errorf("config: %s: %w", s.env, err)
+		}
+	}
+	c.fillDerived()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// applyFile reads a JSON object from path and applies every key it holds.
+func (c *Config) applyFile(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: read %s: %w", path, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var top map[string]any
+	if err := dec.Decode(&top); err != nil {
+		return fmt.Errorf("config: %s: not a JSON object: %w", path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("config: %s: data after the JSON object", path)
+	}
+	flat := map[string]string{}
+	if err := flatten("", top, flat); err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	byKey := map[string]setting{}
+	for _, s := range settings() {
+		byKey[s.key] = s
+	}
+	keys := make([]string, 0, len(flat))
+	for k := range flat {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s, ok := byKey[k]
+		if !ok {
+			return fmt.Errorf("config: %s: unknown key %q", path, k)
+		}
+		if err := s.set(c, flat[k]); err != nil {
+			return fmt.Errorf("config: %s: %s: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+// flatten turns nested objects into dotted keys with their scalar values as text.
+func flatten(prefix string, obj map[string]any, out map[string]string) error {
+	for k, v := range obj {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			if err := flatten(key, t, out); err != nil {
+				return err
+			}
+		case string:
+			out[key] = t
+		case json.Number:
+			out[key] = t.String()
+		case nil:
+			// null: leave the layer below in force
+		default:
+			return fmt.Errorf("%s: want a string, number or object, got %T", key, v)
+		}
+	}
+	return nil
+}
+
+// setting is one configuration value: its environment variable, its key in the JSON file
+// and how text becomes the field.
+type setting struct {
+	env, key string
+	set      func(c *Config, v string) error
+}
+
+func str(f func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *f(c) = strings.TrimSpace(v); return nil }
+}
+
+func integer(f func(c *Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func duration(f func(c *Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 30s, 5m or 1h", v)
+		}
+		*f(c) = d
+		return nil
+	}
+}
+
+func mallSettings(name string, f func(c *Config) *MallConfig) []setting {
+	env := "AIDMALL_" + strings.ToUpper(name) + "_"
+	return []setting{
+		{env + "URL", name + ".url", str(func(c *Config) *string { return &f(c).URL })},
+		{env + "APP_ID", name + ".app_id", str(func(c *Config) *string { return &f(c).AppID })},
+		{env + "PRIVATE_KEY_FILE", name + ".private_key_file", str(func(c *Config) *string { return &f(c).PrivateKeyFile })},
+		{env + "MALL_PUBLIC_KEY_FILE", name + ".mall_public_key_file", str(func(c *Config) *string { return &f(c).MallPublicKeyFile })},
+	}
+}
+
+// settings lists every value Load reads; the package comment is its documentation.
+func settings() []setting {
+	s := []setting{
+		{"DATABASE_URL", "database_url", str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"REDIS_URL", "redis_url", str(func(c *Config) *string { return &c.RedisURL })},
+		{"AIDMALL_LISTEN", "listen", str(func(c *Config) *string { return &c.Listen })},
+		{"AIDMALL_PUBLIC_URL", "public_url", str(func(c *Config) *string { return &c.PublicURL })},
+		{"AIDMALL_DATA_DIR", "data_dir", str(func(c *Config) *string { return &c.DataDir })},
+		{"AIDMALL_SEAL_KEY", "seal_key", str(func(c *Config) *string { return &c.SealKey })},
+		{"AIDMALL_LOG_LEVEL", "log_level", str(func(c *Config) *string { return &c.LogLevel })},
+		{"AIDMALL_JOB_WORKERS", "jobs.workers", integer(func(c *Config) *int { return &c.Jobs.Workers })},
+		{"AIDMALL_JOB_POLL_INTERVAL", "jobs.poll_interval", duration(func(c *Config) *time.Duration { return &c.Jobs.PollInterval })},
+		{"AIDMALL_DISPATCH_MAX_ATTEMPTS", "dispatch.max_attempts", integer(func(c *Config) *int { return &c.Dispatch.MaxAttempts })},
+		{"AIDMALL_DISPATCH_BACKOFF_BASE", "dispatch.backoff_base", duration(func(c *Config) *time.Duration { return &c.Dispatch.BackoffBase })},
+		{"AIDMALL_DISPATCH_BACKOFF_CAP", "dispatch.backoff_cap", duration(func(c *Config) *time.Duration { return &c.Dispatch.BackoffCap })},
+		{"AIDMALL_BREAKER_FAILURES", "breaker.failures", integer(func(c *Config) *int { return &c.Breaker.Failures })},
+		{"AIDMALL_BREAKER_COOLDOWN", "breaker.cooldown", duration(func(c *Config) *time.Duration { return &c.Breaker.Cooldown })},
+		{"AIDMALL_RECONCILE_INTERVAL", "reconcile_interval", duration(func(c *Config) *time.Duration { return &c.ReconcileInterval })},
+		{"AIDMALL_RATE_LIMIT", "rate_limit.requests", integer(func(c *Config) *int { return &c.RateLimit.Requests })},
+		{"AIDMALL_RATE_LIMIT_PERIOD", "rate_limit.period", duration(func(c *Config) *time.Duration { return &c.RateLimit.Period })},
+	}
+	s = append(s, mallSettings("ccb", func(c *Config) *MallConfig { return &c.CCB })...)
+	s = append(s, mallSettings("abc", func(c *Config) *MallConfig { return &c.ABC })...)
+	return s
+}
+
+// EnvNames returns every environment variable Load reads, in a stable order (for
+// `--help` and documentation).
+func EnvNames() []string {
+	all := settings()
+	names := make([]string, len(all))
+	for i, s := range all {
+		names[i] = s.env
+	}
+	return names
+}

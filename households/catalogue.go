@@ -1,0 +1,414 @@
+package households
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/shopspring/decimal"
+
+	"aidmall/bizday"
+	"aidmall/money"
+)
+
+// parsed is what a parser found in a file: the number of data rows (blank lines not
+// counted), the good records with their rows, and the row errors in row order.
+type parsed[T any] struct {
+	rows int
+	good []numbered[T]
+	errs []RowError
+	t    *table
+}
+
+// column returns the header of a column as written in the file.
+func (p parsed[T]) column(name string) string {
+	if p.t == nil {
+		return name
+	}
+	return p.t.header[p.t.index[canonHeader(name)]]
+}
+
+// run applies parse to every row of t; a row whose reader recorded errors is dropped.
+func run[T any](t *table, pre []RowError, parse func(rr *rowReader) T) parsed[T] {
+	p := parsed[T]{rows: len(t.rows) + len(pre), errs: pre, t: t}
+	for _, row := range t.rows {
+		rr := t.reader(row)
+		v := parse(rr)
+		if len(rr.errs) > 0 {
+			p.errs = append(p.errs, rr.errs...)
+			continue
+		}
+		p.good = append(p.good, numbered[T]{row: row.n, v: v})
+	}
+	sortRowErrors(p.errs)
+	return p
+}
+
+// codePattern is the shape of the service's own codes (branch, supplier, SKU, mall item
+// ids, household numbers): letters, digits, '-', '_', '.', at most 40.
+var codePattern = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z._-]{0,39}$`)
+
+// code reads a required code column.
+func (rr *rowReader) code(name string) string {
+	v, ok := rr.required(name)
+	if !ok {
+		return ""
+	}
+	v = foldWidth(v)
+	if !codePattern.MatchString(v) {
+		rr.fail(name, v, "not a code: want up to 40 letters, digits, '-', '_' or '.'")
+		return ""
+	}
+	return v
+}
+
+// count reads a required whole number in [lo, hi].
+func (rr *rowReader) count(name string, lo, hi int) int {
+	v := foldWidth(rr.get(name))
+	if v == "" {
+		rr.fail(name, "", fmt.Sprintf("empty, want a whole number %d–%d", lo, hi))
+		return 0
+	}
+	n, ok := atoi(v)
+	if !ok {
+		rr.fail(name, v, fmt.Sprintf("not a whole number, want %d–%d", lo, hi))
+		return 0
+	}
+	if n < lo || n > hi {
+		rr.fail(name, v, fmt.Sprintf("%d is out of range %d–%d", n, lo, hi))
+		return 0
+	}
+	return n
+}
+
+// atoi parses 1 to 12 ASCII digits (no sign, no spaces).
+func atoi(s string) (int, bool) {
+	if s == "" || len(s) > 12 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// text reads a required free-text column of at most max characters.
+func (rr *rowReader) text(name string, max int) string {
+	v, ok := rr.required(name)
+	if ok && len([]rune(v)) > max {
+		rr.fail(name, "", fmt.Sprintf("longer than %d characters", max))
+		return ""
+	}
+	return v
+}
+
+// optional reads an optional free-text column of at most max characters.
+func (rr *rowReader) optional(name string, max int) string {
+	v := rr.get(name)
+	if len([]rune(v)) > max {
+		rr.fail(name, "", fmt.Sprintf("longer than %d characters", max))
+		return ""
+	}
+	return v
+}
+
+// unique records a duplicate key: the later row is the error.
+func (rr *rowReader) unique(seen map[string]int, name, key, what string) {
+	if key == "" {
+		return
+	}
+	if first, dup := seen[key]; dup {
+		rr.fail(name, "", fmt.Sprintf("duplicate %s %s, first in row %d", what, key, first))
+		return
+	}
+	seen[key] = rr.r.n
+}
+
+var branchColumns = []string{"code", "name", "company", "members", "budget"}
+
+// ParseBranches reads branches.csv (UTF-8 or GB18030): code,name,company,members,budget
+// (members: union members, a whole number ≥ 0; budget: the year's consumption-aid budget in
+// yuan, at most 2 decimals, ≥ 0). Codes are unique: a repeated code is an error of the
+// later row. It returns the good branches in file order, one RowError per bad cell, and a
+// *ParseError for a file it cannot read at all.
+func ParseBranches(r io.Reader) ([]Branch, []RowError, error) {
+	p, err := parseBranches(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return values(p.good), p.errs, nil
+}
+
+func parseBranches(r io.Reader) (parsed[Branch], error) {
+	t, pre, err := readCSV(r, branchColumns)
+	if err != nil {
+		return parsed[Branch]{}, err
+	}
+	seen := map[string]int{}
+	return run(t, pre, func(rr *rowReader) Branch {
+		b := Branch{
+			Code:    rr.code("code"),
+			Name:    rr.text("name", 100),
+			Company: rr.text("company", 100),
+			Members: rr.count("members", 0, 10_000_000),
+		}
+		rr.unique(seen, "code", b.Code, "branch code")
+		if v, ok := rr.required("budget"); ok {
+			f, err := money.ParseYuan(foldWidth(v))
+			switch {
+			case err != nil:
+				rr.fail("budget", v, "not an amount in yuan with at most 2 decimals")
+			case f < 0:
+				rr.fail("budget", v, "negative budget")
+			default:
+				b.Budget = f
+			}
+		}
+		return b
+	}), nil
+}
+
+var supplierColumns = []string{"code", "name", "uscc", "county_code", "kind"}
+
+// ParseSuppliers reads suppliers.csv (UTF-8 or GB18030): code,name,uscc,county_code,kind.
+// uscc is checked by GB 32100-2015 (ValidateUSCC; surrounding spaces, full-width forms and
+// lowercase letters are normalised first); county_code is a six-digit GB/T 2260 code;
+// kind is cooperative, enterprise or household. Codes and USCCs are unique within the
+// file: a repeat is an error of the later row. It returns the good suppliers in file
+// order, one RowError per bad cell, and a *ParseError for a file it cannot read at all.
+func ParseSuppliers(r io.Reader) ([]Supplier, []RowError, error) {
+	p, err := parseSuppliers(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return values(p.good), p.errs, nil
+}
+
+var sixDigits = regexp.MustCompile(`^[0-9]{6}$`)
+
+func parseSuppliers(r io.Reader) (parsed[Supplier], error) {
+	t, pre, err := readCSV(r, supplierColumns)
+	if err != nil {
+		return parsed[Supplier]{}, err
+	}
+	seenCode, seenUSCC := map[string]int{}, map[string]int{}
+	return run(t, pre, func(rr *rowReader) Supplier {
+		s := Supplier{Code: rr.code("code"), Name: rr.text("name", 100)}
+		rr.unique(seenCode, "code", s.Code, "supplier code")
+		if v, ok := rr.required("uscc"); ok {
+			u := strings.ToUpper(foldWidth(v))
+			if err := ValidateUSCC(u); err != nil {
+				rr.fail("uscc", v, err.Error())
+			} else {
+				s.USCC = u
+				rr.unique(seenUSCC, "uscc", u, "USCC")
+			}
+		}
+		if v, ok := rr.required("county_code"); ok {
+			c := foldWidth(v)
+			if !sixDigits.MatchString(c) || !isProvinceCode(int(c[0]-'0')*10+int(c[1]-'0')) {
+				rr.fail("county_code", v, "not a six-digit GB/T 2260 division code")
+			} else {
+				s.CountyCode = c
+			}
+		}
+		if v, ok := rr.required("kind"); ok {
+			switch k := SupplierKind(v); k {
+			case SupplierCooperative, SupplierEnterprise, SupplierHousehold:
+				s.Kind = k
+			default:
+				rr.fail("kind", v, "unknown kind, want cooperative, enterprise or household")
+			}
+		}
+		return s
+	}), nil
+}
+
+var productColumns = []string{"sku", "name", "category", "spec", "unit", "supplier_code",
+	"aid_cert_no", "ccb_item_id", "ccb_price", "abc_item_id", "abc_price_fen"}
+
+// ParseProducts reads products.csv (UTF-8 or GB18030):
+// sku,name,category,spec,unit,supplier_code,aid_cert_no,ccb_item_id,ccb_price,abc_item_id,abc_price_fen.
+// category is apple, peppercorn or walnut; ccb_price is in yuan with at most 2 decimals,
+// abc_price_fen a whole number of fen; a mall that does not list the SKU has both its
+// columns empty (one without the other is an error), a listed price is > 0. SKUs are
+// unique within the file. Whether the supplier exists is not checked here (Registry.Import
+// does). It returns the good products in file order, one RowError per bad cell, and a
+// *ParseError for a file it cannot read at all.
+func ParseProducts(r io.Reader) ([]Product, []RowError, error) {
+	p, err := parseProducts(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return values(p.good), p.errs, nil
+}
+
+func parseProducts(r io.Reader) (parsed[Product], error) {
+	t, pre, err := readCSV(r, productColumns)
+	if err != nil {
+		return parsed[Product]{}, err
+	}
+	seen := map[string]int{}
+	return run(t, pre, func(rr *rowReader) Product {
+		p := Product{
+			SKU:          rr.code("sku"),
+			Name:         rr.text("name", 200),
+			Spec:         rr.optional("spec", 100),
+			Unit:         rr.optional("unit", 20),
+			SupplierCode: rr.code("supplier_code"),
+			AidCertNo:    rr.optional("aid_cert_no", 64),
+		}
+		rr.unique(seen, "sku", p.SKU, "SKU")
+		if v, ok := rr.required("category"); ok {
+			switch c := Category(v); c {
+			case CategoryApple, CategoryPeppercorn, CategoryWalnut:
+				p.Category = c
+			default:
+				rr.fail("category", v, "unknown category, want apple, peppercorn or walnut")
+			}
+		}
+		p.CCBItemID, p.CCBPrice = rr.listing("ccb_item_id", "ccb_price", func(s string) (money.Fen, error) {
+			return money.ParseYuan(s)
+		}, "an amount in yuan with at most 2 decimals")
+		p.ABCItemID, p.ABCPrice = rr.listing("abc_item_id", "abc_price_fen", func(s string) (money.Fen, error) {
+			n, ok := atoi(s)
+			if !ok {
+				return 0, money.ErrInvalidAmount
+			}
+			return money.Fen(n), nil
+		}, "a whole number of fen")
+		return p
+	}), nil
+}
+
+// listing reads a mall's (item id, price) pair: both empty means not listed.
+func (rr *rowReader) listing(idCol, priceCol string, parse func(string) (money.Fen, error), want string) (string, money.Fen) {
+	id, price := foldWidth(rr.get(idCol)), foldWidth(rr.get(priceCol))
+	switch {
+	case id == "" && price == "":
+		return "", 0
+	case id == "":
+		rr.fail(idCol, "", fmt.Sprintf("empty while %s is set: a listed SKU needs both", priceCol))
+		return "", 0
+	case price == "":
+		rr.fail(priceCol, "", fmt.Sprintf("empty while %s is set: a listed SKU needs both", idCol))
+		return "", 0
+	}
+	ok := true
+	if !codePattern.MatchString(id) {
+		rr.fail(idCol, id, "not an item id: want up to 40 letters, digits, '-', '_' or '.'")
+		ok = false
+	}
+	f, err := parse(price)
+	switch {
+	case err != nil:
+		rr.fail(priceCol, price, "not a price: want "+want)
+		ok = false
+	case f <= 0:
+		rr.fail(priceCol, price, "a listed price must be above zero")
+		ok = false
+	}
+	if !ok {
+		return "", 0
+	}
+	return id, f
+}
+
+var linkageColumns = []string{"supplier_code", "household_no", "type", "weight", "valid_from", "valid_to"}
+
+// weightPattern is a plain positive decimal: digits, optionally a point and digits.
+var weightPattern = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]+)?$`)
+
+// ParseLinkages reads linkages.csv (UTF-8 or GB18030):
+// supplier_code,household_no,type,weight,valid_from,valid_to (ATTRIBUTION.md, Terms).
+// type is produce_purchase, shareholding, employment or land_lease; weight a positive
+// decimal with at most 4 decimal places (trailing zeros beyond do not count); dates are
+// YYYY-MM-DD business days; valid_to is empty (open-ended) or after valid_from. A repeated
+// (supplier_code, household_no, type, valid_from) is an error of the later row. Whether
+// the supplier and the household exist is not checked here (Registry.Import does). It
+// returns the good linkages in file order, one RowError per bad cell, and a *ParseError
+// for a file it cannot read at all.
+func ParseLinkages(r io.Reader) ([]Linkage, []RowError, error) {
+	p, err := parseLinkages(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return values(p.good), p.errs, nil
+}
+
+func parseLinkages(r io.Reader) (parsed[Linkage], error) {
+	t, pre, err := readCSV(r, linkageColumns)
+	if err != nil {
+		return parsed[Linkage]{}, err
+	}
+	seen := map[string]int{}
+	return run(t, pre, func(rr *rowReader) Linkage {
+		l := Linkage{SupplierCode: rr.code("supplier_code"), HouseholdNo: rr.code("household_no")}
+		if v, ok := rr.required("type"); ok {
+			switch lt := LinkageType(v); lt {
+			case LinkProducePurchase, LinkShareholding, LinkEmployment, LinkLandLease:
+				l.Type = lt
+			default:
+				rr.fail("type", v, "unknown type, want produce_purchase, shareholding, employment or land_lease")
+			}
+		}
+		if v, ok := rr.required("weight"); ok {
+			w := foldWidth(v)
+			d, err := decimal.NewFromString(w)
+			switch {
+			case !weightPattern.MatchString(w) || err != nil:
+				rr.fail("weight", v, "not a decimal number")
+			case !d.IsPositive():
+				rr.fail("weight", v, "not positive")
+			case !d.Round(4).Equal(d):
+				rr.fail("weight", v, "more than 4 decimal places")
+			default:
+				l.Weight = d
+			}
+		}
+		if v, ok := rr.required("valid_from"); ok {
+			if d, err := parseDay(v); err != nil {
+				rr.fail("valid_from", v, "not a date: want YYYY-MM-DD")
+			} else {
+				l.ValidFrom = d
+			}
+		}
+		if v := rr.get("valid_to"); v != "" {
+			d, err := parseDay(v)
+			switch {
+			case err != nil:
+				rr.fail("valid_to", v, "not a date: want YYYY-MM-DD or empty")
+			case !l.ValidFrom.IsZero() && !l.ValidFrom.Before(d):
+				rr.fail("valid_to", v, "not after valid_from "+l.ValidFrom.String()+" (valid_to is exclusive)")
+			default:
+				l.ValidTo = d
+			}
+		}
+		if l.SupplierCode != "" && l.HouseholdNo != "" && l.Type != "" && !l.ValidFrom.IsZero() {
+			key := l.SupplierCode + "\x00" + l.HouseholdNo + "\x00" + string(l.Type) + "\x00" + l.ValidFrom.String()
+			if first, dup := seen[key]; dup {
+				rr.fail("valid_from", l.ValidFrom.String(), fmt.Sprintf("duplicate linkage (supplier_code, household_no, type, valid_from), first in row %d", first))
+			} else {
+				seen[key] = rr.r.n
+			}
+		}
+		return l
+	}), nil
+}
+
+// parseDay reads a YYYY-MM-DD business day of the years 1900–2199.
+func parseDay(v string) (bizday.Day, error) {
+	d, err := bizday.Parse(foldWidth(v))
+	if err != nil {
+		return bizday.Day{}, err
+	}
+	if y := d.Start().Year(); y < 1900 || y > 2199 {
+		return bizday.Day{}, fmt.Errorf("year %d out of range", y)
+	}
+	return d, nil
+}

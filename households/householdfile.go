@@ -1,0 +1,275 @@
+package households
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"aidmall/bizday"
+)
+
+// HouseholdSheet is the sheet of a registry XLSX export that holds the households.
+const HouseholdSheet = "建档立卡贫困户信息"
+
+// The columns of a household registry export, as the registry system names them.
+const (
+	ColHouseholdNo = "户编号"
+	ColHeadName    = "户主姓名"
+	ColIDNumber    = "证件号码"
+	ColMembers     = "家庭人口数"
+	ColCounty      = "县(市、区)"
+	ColTownship    = "乡(镇)"
+	ColVillage     = "行政村"
+	ColAttribute   = "贫困户属性"
+	ColExitYear    = "脱贫年度"
+	ColPhone       = "联系电话"
+)
+
+var householdColumns = []string{ColHouseholdNo, ColHeadName, ColIDNumber, ColMembers, ColCounty,
+	ColTownship, ColVillage, ColAttribute, ColExitYear, ColPhone}
+
+// The values of 贫困户属性.
+const (
+	AttrGeneral   = "一般贫困户"
+	AttrSubsidy   = "低保贫困户"
+	AttrSupported = "特困供养贫困户"
+)
+
+// firstExitYear is the first year a registered household can have left poverty: the
+// registration (建档立卡) of poor households began in 2014.
+const firstExitYear = 2014
+
+// ParseHouseholds reads a household registry export at the current time; see
+// ParseHouseholdsAt.
+func ParseHouseholds(name string, r io.Reader) ([]Household, []RowError, error) {
+	return ParseHouseholdsAt(name, r, time.Now())
+}
+
+// ParseHouseholdsAt reads a household registry export (建档立卡贫困户) as of now (which
+// bounds birth dates and 脱贫年度). The format is told by content, not by name: a zip
+// ("PK") is an XLSX workbook whose sheet 建档立卡贫困户信息 is read; anything else is CSV
+// text in UTF-8 (with or without BOM) or, when not valid UTF-8, GB18030; CRLF or LF. The
+// header row names the columns 户编号,户主姓名,证件号码,家庭人口数,县(市、区),乡(镇),行政村,
+// 贫困户属性,脱贫年度,联系电话 in any order (spaces and full-width brackets tolerated; other
+// columns ignored). Rules per row:
+//   - 户编号: a code kept as text with its leading zeros; an XLSX cell stored as a number is
+//     an error (its leading zeros may be lost); a repeat within the file is an error of the
+//     later row;
+//   - 户主姓名: required; 证件号码: GB 11643 (ValidateResidentIDAt; stored normalised, x → X);
+//   - 家庭人口数: a whole number 1–12; 县, 乡, 行政村: required;
+//   - 贫困户属性: 一般贫困户, 低保贫困户 or 特困供养贫困户;
+//   - 脱贫年度: empty, or a year from 2014 to now's year (a trailing 年 is accepted);
+//   - 联系电话: empty, a mobile number or a landline (NormalizePhone).
+//
+// It returns the good households in file order, one RowError per bad cell (personal
+// values masked), and a *ParseError (with File = name) for a file it cannot read at all:
+// a missing column or sheet, an unreadable encoding or workbook, a legacy .xls file.
+func ParseHouseholdsAt(name string, r io.Reader, now time.Time) ([]Household, []RowError, error) {
+	p, err := parseHouseholds(name, r, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return values(p.good), p.errs, nil
+}
+
+func parseHouseholds(name string, r io.Reader, now time.Time) (parsed[Household], error) {
+	t, pre, err := readHouseholdTable(r)
+	if err != nil {
+		if pe, ok := err.(*ParseError); ok && pe.File == "" {
+			pe.File = name
+		}
+		return parsed[Household]{}, err
+	}
+	seen := map[string]int{}
+	return run(t, pre, func(rr *rowReader) Household {
+		return rr.household(seen, now)
+	}), nil
+}
+
+// readHouseholdTable reads an XLSX or CSV registry export into a table.
+func readHouseholdTable(r io.Reader) (*table, []RowError, error) {
+	b, err := readAll(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
+		t, err := readXLSX(b, HouseholdSheet, householdColumns, []string{ColHouseholdNo, ColIDNumber})
+		return t, nil, err
+	case bytes.HasPrefix(b, []byte{0xD0, 0xCF, 0x11, 0xE0}):
+		return nil, nil, &ParseError{Reason: "the file is a legacy .xls workbook (or an encrypted one); save it as .xlsx or CSV"}
+	}
+	return readCSV(bytes.NewReader(b), householdColumns)
+}
+
+// readXLSX reads the named sheet of a workbook; the cells of textCols that are stored as
+// numbers are marked numeric.
+func readXLSX(b []byte, sheet string, required, textCols []string) (*table, error) {
+	f, err := excelize.OpenReader(bytes.NewReader(b), excelize.Options{
+		RawCellValue: true, UnzipSizeLimit: 1 << 30, UnzipXMLSizeLimit: 64 << 20,
+	})
+	if err != nil {
+		return nil, &ParseError{Reason: "unreadable XLSX workbook: " + err.Error()}
+	}
+	defer f.Close()
+	found := ""
+	list := f.GetSheetList()
+	for _, s := range list {
+		if strings.TrimSpace(s) == sheet {
+			found = s
+			break
+		}
+	}
+	if found == "" {
+		return nil, &ParseError{Reason: fmt.Sprintf("no sheet %s in the workbook (it has %s)", sheet, strings.Join(list, ", "))}
+	}
+	it, err := f.Rows(found)
+	if err != nil {
+		return nil, &ParseError{Reason: "unreadable sheet " + sheet + ": " + err.Error()}
+	}
+	var (
+		rows []tableRow
+		n    int
+	)
+	for it.Next() {
+		n++
+		cells, err := it.Columns(excelize.Options{RawCellValue: true})
+		if err != nil {
+			_ = it.Close()
+			return nil, &ParseError{Reason: fmt.Sprintf("unreadable sheet %s at row %d: %v", sheet, n, err)}
+		}
+		if row := (tableRow{n: n, cells: cells}); !row.blank() {
+			rows = append(rows, row)
+		}
+	}
+	if err := it.Close(); err != nil {
+		return nil, &ParseError{Reason: "unreadable sheet " + sheet + ": " + err.Error()}
+	}
+	if len(rows) == 0 {
+		return nil, &ParseError{Reason: "sheet " + sheet + " is empty: no header row"}
+	}
+	t, err := newTable(rows, required)
+	if err != nil {
+		return nil, err
+	}
+	for i := range t.rows {
+		row := &t.rows[i]
+		for _, c := range textCols {
+			col := t.index[canonHeader(c)]
+			if col >= len(row.cells) || strings.TrimSpace(row.cells[col]) == "" {
+				continue
+			}
+			cell, err := excelize.CoordinatesToCellName(col+1, row.n)
+			if err != nil {
+				continue
+			}
+			ct, err := f.GetCellType(found, cell)
+			if err == nil && (ct == excelize.CellTypeNumber || ct == excelize.CellTypeUnset) {
+				if row.numeric == nil {
+					row.numeric = map[int]bool{}
+				}
+				row.numeric[col] = true
+			}
+		}
+	}
+	return t, nil
+}
+
+// household reads one household row.
+func (rr *rowReader) household(seen map[string]int, now time.Time) Household {
+	h := Household{}
+	if rr.numeric(ColHouseholdNo) {
+		rr.fail(ColHouseholdNo, rr.get(ColHouseholdNo), "stored as a number, so leading zeros may be lost: format the column as text")
+	} else {
+		h.No = rr.code(ColHouseholdNo)
+		rr.unique(seen, ColHouseholdNo, h.No, "户编号")
+	}
+	if v := rr.text(ColHeadName, 50); v != "" {
+		h.HeadName = v
+	}
+	if v, ok := rr.required(ColIDNumber); ok {
+		id := NormalizeResidentID(v)
+		switch {
+		case rr.numeric(ColIDNumber):
+			rr.fail(ColIDNumber, MaskID(v), "stored as a number, which keeps only 15 digits: format the column as text")
+		default:
+			if err := ValidateResidentIDAt(id, now); err != nil {
+				rr.fail(ColIDNumber, MaskID(v), err.Error())
+			} else {
+				h.IDNumber = id
+			}
+		}
+	}
+	h.Members = rr.count(ColMembers, 1, 12)
+	h.County = rr.text(ColCounty, 50)
+	h.Township = rr.text(ColTownship, 50)
+	h.Village = rr.text(ColVillage, 50)
+	if v, ok := rr.required(ColAttribute); ok {
+		switch v {
+		case AttrGeneral, AttrSubsidy, AttrSupported:
+			h.Attribute = v
+		default:
+			rr.fail(ColAttribute, v, "unknown, want 一般贫困户, 低保贫困户 or 特困供养贫困户")
+		}
+	}
+	if v := foldWidth(rr.get(ColExitYear)); v != "" {
+		y, ok := atoi(strings.TrimSuffix(v, "年"))
+		switch {
+		case !ok:
+			rr.fail(ColExitYear, v, "not a year: want YYYY or empty")
+		case y < firstExitYear || y > now.In(bizday.Beijing).Year():
+			rr.fail(ColExitYear, v, fmt.Sprintf("%d is out of range %d–%d", y, firstExitYear, now.In(bizday.Beijing).Year()))
+		default:
+			h.ExitYear = y
+		}
+	}
+	if v := rr.get(ColPhone); v != "" {
+		p, err := NormalizePhone(v)
+		if err != nil {
+			rr.fail(ColPhone, MaskPhone(v), err.Error())
+		} else {
+			h.Phone = p
+		}
+	}
+	return h
+}
+
+var (
+	mobileDigits = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
+	landline     = regexp.MustCompile(`^(?:\(?(0[0-9]{2,3})\)?[- ]?)?([2-9][0-9]{6,7})(?:(?:-|转|ext\.?|#)([0-9]{1,6}))?$`)
+)
+
+// NormalizePhone checks a contact phone number and returns it in the form the service
+// stores and hashes. A mobile number is 11 digits starting 13–19, optionally written
+// with +86/86, spaces or hyphens; it comes back as the 11 digits. A landline is 7–8
+// digits not starting with 0 or 1, optionally after an area code 0XX or 0XXX (in
+// brackets or followed by '-' or a space) and before an extension (-, 转, ext, #); it
+// comes back as "0911-4119289" or "0911-4119289-12". Full-width digits are folded first.
+// Anything else is an error saying what is wanted.
+func NormalizePhone(s string) (string, error) {
+	s = foldWidth(strings.TrimSpace(s))
+	d := strings.NewReplacer(" ", "", "-", "").Replace(s)
+	d = strings.TrimPrefix(d, "+86")
+	if len(d) == 13 && strings.HasPrefix(d, "86") {
+		d = d[2:]
+	}
+	if mobileDigits.MatchString(d) {
+		return d, nil
+	}
+	if m := landline.FindStringSubmatch(s); m != nil {
+		out := m[2]
+		if m[1] != "" {
+			out = m[1] + "-" + out
+		}
+		if m[3] != "" {
+			out += "-" + m[3]
+		}
+		return out, nil
+	}
+	return "", fmt.Errorf("not a phone number: want 11 digits starting with 1, or a landline like 0911-4119289")
+}

@@ -1,0 +1,26 @@
+package households
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteText writes a human summary of the import: one line of totals, one line per row
+// error ("row 7, 证件号码: check character is 5, want 7") and, when refused, a line saying
+// nothing was stored. It returns the first write error.
+func (r Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s): %d rows, %d loaded: %d inserted, %d updated, %d unchanged; %d row errors\n",
+		r.File, r.Kind, r.Rows, r.Loaded, r.Counts.Inserted, r.Counts.Updated, r.Counts.Unchanged, len(r.Errors))
+	for _, e := range r.Errors {
+		b.WriteString("  ")
+		b.WriteString(e.String())
+		b.WriteByte('\n')
+	}
+	if r.Refused {
+		fmt.Fprintf(&b, "  refused: strict import and %d row errors, nothing stored\n", len(r.Errors))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

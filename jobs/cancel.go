@@ -1,0 +1,95 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"aidmall/orders"
+)
+
+// cancelWorker asks an order's mall to cancel it (ccb-mall.md "mall.order.cancel",
+// abc-mall.md "…/cancel").
+type cancelWorker struct {
+	river.WorkerDefaults[CancelArgs]
+	r     *Runner
+	hints retryHints
+}
+
+// Work calls MallClient.Cancel through the mall's breaker:
+//   - success: done; the mall notifies the cancellation, which the event applies;
+//   - the mall does not know the order (it never reached it): MarkCancelled;
+//   - refused because a line has shipped (CCB 40010 ORDER_SHIPPED, ABC 409
+//     ALREADY_SHIPPED) or any other final refusal: logged, done; the order stays as the
+//     mall's events say;
+//   - retryable (or an open breaker): an error, so River retries (NextRetry).
+//
+// An order the mall rejected has nothing to cancel and is left alone.
+func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) error {
+	r := w.r
+	id := job.Args.OrderID
+	o, err := r.store.Order(ctx, id)
+	if errors.Is(err, orders.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("cancel: order %d does not exist", id))
+	}
+	if err != nil {
+		return fmt.Errorf("cancel: load order %d: %w", id, err)
+	}
+	log := r.log.With(slog.Int64("order_id", id), slog.String("mall", string(o.Mall)),
+		slog.String("out_order_no", o.OutOrderNo), slog.Int("attempt", job.Attempt))
+	if o.RejectCode != "" {
+		log.Info("cancel of a rejected order: nothing at the mall")
+		return nil
+	}
+	client, ok := r.malls[o.Mall]
+	if !ok {
+		return fmt.Errorf("cancel: no client for mall %q", o.Mall)
+	}
+	_, err = r.gate.call(o.Mall, "cancel", func() (orders.CreateResult, error) {
+		return orders.CreateResult{}, client.Cancel(ctx, o.OutOrderNo, job.Args.Reason)
+	})
+	var me *orders.MallError
+	switch {
+	case err == nil:
+		log.Info("mall accepted the cancel")
+		return nil
+	case errors.As(err, &me) && me.NotFound:
+		if err := r.store.MarkCancelled(ctx, id); err != nil {
+			return fmt.Errorf("cancel: mark order %d cancelled: %w", id, err)
+		}
+		log.Info("mall does not know the order: cancelled here")
+		return nil
+	case errors.As(err, &me) && !me.Retryable:
+		if shipped(me) {
+			log.Warn("mall refused the cancel: a line has shipped", slog.String("code", me.Code))
+		} else {
+			log.Error("mall refused the cancel", slog.String("error", err.Error()))
+		}
+		return nil
+	}
+	w.hints.note(job.ID, err)
+	if job.Attempt >= job.MaxAttempts {
+		log.Error("cancel gave up", slog.String("error", err.Error()))
+	} else {
+		log.Warn("mall call failed; will retry", slog.String("error", err.Error()))
+	}
+	return fmt.Errorf("cancel order %d: %w", id, err)
+}
+
+// NextRetry schedules the next attempt (Backoff, honouring the mall's Retry-After).
+func (w *cancelWorker) NextRetry(job *river.Job[CancelArgs]) time.Time {
+	return w.r.now().Add(w.r.backoff.Delay(job.Attempt, w.hints.take(job.ID)))
+}
+
+// shipped reports whether me is the malls' "a line has shipped" refusal of a cancel.
+func shipped(me *orders.MallError) bool {
+	switch {
+	case me.Code == "40010", me.SubCode == "ORDER_SHIPPED", me.Code == "ALREADY_SHIPPED":
+		return true
+	}
+	return false
+}

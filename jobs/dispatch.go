@@ -1,0 +1,186 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"aidmall/orders"
+)
+
+// retryHints carries a mall's Retry-After from Work to NextRetry of the same job: River's
+// NextRetry sees the job, not the error, and runs right after Work returns, in the same
+// process, on the same worker value.
+type retryHints struct{ m sync.Map } // job id → time.Duration
+
+func (h *retryHints) note(jobID int64, err error) {
+	if d := retryAfter(err); d > 0 {
+		h.m.Store(jobID, d)
+	}
+}
+
+func (h *retryHints) take(jobID int64) time.Duration {
+	if v, ok := h.m.LoadAndDelete(jobID); ok {
+		return v.(time.Duration)
+	}
+	return 0
+}
+
+// dispatchWorker places a group order at its mall (ARCHITECTURE.md, Flow of one order,
+// step 2). Every attempt sends the same content under the order's out_order_no, and the
+// malls are idempotent on it (ccb-mall.md "mall.order.create", abc-mall.md "create"), so
+// a retry after a timeout or a crash gets the order the first attempt made.
+type dispatchWorker struct {
+	river.WorkerDefaults[DispatchArgs]
+	r     *Runner
+	hints retryHints
+}
+
+// Work loads the order and, unless it is already settled, creates it at its mall:
+// success → MarkSubmitted; a final refusal → MarkRejected with the mall's code and
+// message, and the job completes; anything retryable → an error, so River retries it
+// (NextRetry). A cancel asked for before the order reached the mall cancels it locally.
+func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs]) error {
+	r := w.r
+	id := job.Args.OrderID
+	o, err := r.store.Order(ctx, id)
+	if errors.Is(err, orders.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("dispatch: order %d does not exist", id))
+	}
+	if err != nil {
+		return fmt.Errorf("dispatch: load order %d: %w", id, err)
+	}
+	log := r.log.With(slog.Int64("order_id", id), slog.String("mall", string(o.Mall)),
+		slog.String("out_order_no", o.OutOrderNo), slog.Int("attempt", job.Attempt))
+
+	if !(o.Submitted || o.MallOrderNo != "") {
+		switch {
+		case o.RejectCode != "" || o.Cancelled:
+			return nil // settled already
+		case o.CancelReq:
+			// The first attempt has not called the mall: nothing can be there. A later
+			// attempt may have reached it (an answer lost to a timeout), so the cancel
+			// job, which asks the mall, decides.
+			if job.Attempt == 1 {
+				if err := r.store.MarkCancelled(ctx, id); err != nil {
+					return fmt.Errorf("dispatch: mark order %d cancelled: %w", id, err)
+				}
+				log.Info("order cancelled before it reached its mall")
+			} else {
+				log.Info("cancel requested after earlier attempts; left to the cancel job")
+			}
+			return nil
+		}
+		client, ok := r.malls[o.Mall]
+		if !ok {
+			return fmt.Errorf("dispatch: no client for mall %q", o.Mall)
+		}
+		buyer, err := r.branchName(ctx, o.BranchCode)
+		if err != nil {
+			return fmt.Errorf("dispatch: branch %s: %w", o.BranchCode, err)
+		}
+		req := createRequest(o, buyer, r.notifyURL(o.Mall))
+		res, err := r.gate.call(o.Mall, "create", func() (orders.CreateResult, error) {
+			return client.Create(ctx, req)
+		})
+		if err != nil {
+			return w.failed(ctx, job, o, log, err)
+		}
+		if err := r.store.MarkSubmitted(ctx, id, res.MallOrderNo); err != nil {
+			return fmt.Errorf("dispatch: mark order %d submitted: %w", id, err)
+		}
+		log.Info("order placed at its mall", slog.String("mall_order_no", res.MallOrderNo))
+		if o, err = r.store.Order(ctx, id); err != nil {
+			return fmt.Errorf("dispatch: reload order %d: %w", id, err)
+		}
+	}
+	// The order is at the mall. A cancel asked for while it was on its way may have been
+	// answered "not found" by the mall before the create landed: ask again.
+	if o.CancelReq || o.Cancelled {
+		if _, err := r.client.Insert(ctx, CancelArgs{OrderID: id, Reason: "cancel requested while the order was being placed"}, nil); err != nil {
+			return fmt.Errorf("dispatch: enqueue cancel of order %d: %w", id, err)
+		}
+		log.Info("cancel requested while placing the order; asking the mall again")
+	}
+	return nil
+}
+
+// failed handles a create that did not succeed.
+func (w *dispatchWorker) failed(ctx context.Context, job *river.Job[DispatchArgs], o *orders.GroupOrder, log *slog.Logger, err error) error {
+	var me *orders.MallError
+	if errors.As(err, &me) && !me.Retryable {
+		code, msg := rejection(me)
+		if err := w.r.store.MarkRejected(ctx, o.ID, code, msg); err != nil {
+			return fmt.Errorf("dispatch: mark order %d rejected: %w", o.ID, err)
+		}
+		log.Warn("mall refused the order", slog.String("code", code), slog.String("message", msg))
+		return nil
+	}
+	w.hints.note(job.ID, err)
+	if job.Attempt >= job.MaxAttempts {
+		w.r.metrics.givenUp.WithLabelValues(string(o.Mall)).Inc()
+		log.Error("dispatch gave up: the order stays pending", slog.String("error", err.Error()))
+	} else {
+		log.Warn("mall call failed; will retry", slog.String("error", err.Error()))
+	}
+	return fmt.Errorf("dispatch order %d: %w", o.ID, err)
+}
+
+// NextRetry schedules the next attempt (Backoff, honouring the mall's Retry-After).
+func (w *dispatchWorker) NextRetry(job *river.Job[DispatchArgs]) time.Time {
+	return w.r.now().Add(w.r.backoff.Delay(job.Attempt, w.hints.take(job.ID)))
+}
+
+// rejection returns what MarkRejected records for a final refusal: the mall's code as
+// given, and its message, led by the sub code when there is one (CCB "40005" with
+// "PRICE_MISMATCH: …"). A refusal without a code (an HTTP error without a body) is
+// recorded as "HTTP <status>" so that the order still shows rejected.
+func rejection(me *orders.MallError) (code, message string) {
+	code, message = me.Code, me.Message
+	if me.SubCode != "" && me.SubCode != code {
+		if message == "" {
+			message = me.SubCode
+		} else {
+			message = me.SubCode + ": " + message
+		}
+	}
+	switch {
+	case code != "":
+	case me.SubCode != "":
+		code = me.SubCode
+	case me.HTTPStatus != 0:
+		code = fmt.Sprintf("HTTP %d", me.HTTPStatus)
+	default:
+		code = "REFUSED"
+	}
+	if message == "" && me.Err != nil {
+		message = me.Err.Error()
+	}
+	return code, message
+}
+
+// createRequest is the mall order for o: out_order_no, buyer_ref = order_ref, buyer_name
+// = the branch's name, the lines with item ids and prices, their total, and the notify URL.
+func createRequest(o *orders.GroupOrder, buyerName, notifyURL string) orders.CreateRequest {
+	req := orders.CreateRequest{
+		OutOrderNo:   o.OutOrderNo,
+		BuyerRef:     o.OrderRef,
+		BuyerName:    buyerName,
+		DeliveryMode: o.DeliveryMode,
+		ShipTo:       o.ShipTo,
+		Total:        o.Total(),
+		NotifyURL:    notifyURL,
+	}
+	for _, l := range o.Lines {
+		req.Lines = append(req.Lines, orders.CreateLine{
+			LineNo: l.LineNo, ItemID: l.ItemID, Quantity: l.Quantity, UnitPrice: l.UnitPrice,
+			Recipients: l.Recipients,
+		})
+	}
+	return req
+}

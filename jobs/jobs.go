@@ -1,0 +1,336 @@
+// Package jobs runs aidmall's background work on River (riverqueue) in the same database
+// as the orders: dispatching group orders to their malls, asking malls to cancel, and
+// reconciling the malls' daily statements (ARCHITECTURE.md, Flow of one order, steps 2
+// and 4). Jobs are inserted in the caller's *sql.Tx together with the rows they act on, so
+// an order is never stored without its dispatch job, nor a job left for a rolled-back
+// order.
+//
+// SQLite goes through River's riversqlite driver and PostgreSQL through riverdatabasesql
+// (pgx's database/sql driver), so that both give a river.Client[*sql.Tx]. Neither listens
+// for inserts here: the client polls for new jobs every PollInterval (SQLite has no LISTEN;
+// database/sql cannot LISTEN). On SQLite the *sql.DB should use SQLitePragmas-style
+// settings (WAL, busy_timeout, _txlock=immediate) so River's maintenance and the workers
+// wait for the write lock instead of failing with SQLITE_BUSY.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"aidmall/bizday"
+	"aidmall/orders"
+)
+
+// Dialects accepted by Migrate and Config.Dialect.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// Malls are the mall clients by mall.
+type Malls map[orders.Mall]orders.MallClient
+
+// DispatchStore is what the workers need of the system of record; orders.Store has these
+// methods (adapters/sqlstore implements them).
+type DispatchStore interface {
+	Order(ctx context.Context, id int64) (*orders.GroupOrder, error)
+	MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error
+	MarkRejected(ctx context.Context, id int64, code, message string) error
+	MarkCancelled(ctx context.Context, id int64) error
+	ApplyEvent(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
+}
+
+// StatementSource reads one mall's daily statement (对账单) as fulfilment events.
+type StatementSource interface {
+	// Statement returns the events of Beijing business day day. An error wrapping
+	// orders.ErrNotFound means the statement is not published (yet) and is skipped.
+	Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, error)
+}
+
+// Config configures a Runner. DB, Dialect, Store, Malls, BranchName, NotifyURL and Logger
+// are required; the rest have the defaults given.
+type Config struct {
+	// DB is the orders' database; River's tables live in it (Migrate).
+	DB *sql.DB
+	// Dialect is DialectSQLite or DialectPostgres.
+	Dialect string
+	// Store loads orders and records what the malls answered.
+	Store DispatchStore
+	// Malls are the mall clients; at least one, each under its own Mall().
+	Malls Malls
+	// BranchName returns a union branch's name (the buyer_name sent to the mall).
+	BranchName func(ctx context.Context, code string) (string, error)
+	// NotifyURL returns where mall m posts notifications (config.Config.NotifyURL).
+	NotifyURL func(m orders.Mall) string
+	// Logger receives the runner's and River's logs.
+	Logger *slog.Logger
+	// Workers is how many jobs run at once. Default 4.
+	Workers int
+	// Breaker is the per-mall circuit breaker. Defaults in BreakerConfig.
+	Breaker BreakerConfig
+	// MaxAttempts is how many times a dispatch or cancel job runs before it is discarded.
+	// Default 25.
+	MaxAttempts int
+	// Backoff is the retry schedule of dispatch and cancel jobs. Defaults in Backoff.
+	Backoff Backoff
+	// PollInterval is how often the runner looks for new jobs. Default 1s.
+	PollInterval time.Duration
+	// ReconcileInterval is the period of the reconcile job (run on start too) when
+	// Statements is not empty. Default 1h; negative: no periodic job.
+	ReconcileInterval time.Duration
+	// Metrics, when not nil, receives the runner's collectors (see metrics).
+	Metrics prometheus.Registerer
+	// Statements are the malls' statement readers, for reconciliation. Optional.
+	Statements map[orders.Mall]StatementSource
+	// Now is the clock (Beijing days of reconciliation, retry times). Default time.Now.
+	Now func() time.Time
+
+	// testOnly makes River skip its start-up staggering (tests in this package only).
+	testOnly bool
+}
+
+// Runner owns the River client and the workers.
+type Runner struct {
+	client     *river.Client[*sql.Tx]
+	driver     riverdriver.Driver[*sql.Tx]
+	db         *sql.DB
+	store      DispatchStore
+	malls      Malls
+	statements map[orders.Mall]StatementSource
+	branchName func(ctx context.Context, code string) (string, error)
+	notifyURL  func(m orders.Mall) string
+	log        *slog.Logger
+	backoff    Backoff
+	now        func() time.Time
+	gate       *gate
+	metrics    *metrics
+}
+
+// New checks cfg and builds a Runner (not started). Errors: a missing dependency, an
+// unknown dialect, a mall client filed under another mall, or metrics already registered.
+func New(cfg Config) (*Runner, error) {
+	var errs []error
+	need := func(ok bool, what string) {
+		if !ok {
+			errs = append(errs, errors.New(what))
+		}
+	}
+	need(cfg.DB != nil, "nil DB")
+	need(cfg.Store != nil, "nil Store")
+	need(len(cfg.Malls) > 0, "no Malls")
+	need(cfg.BranchName != nil, "nil BranchName")
+	need(cfg.NotifyURL != nil, "nil NotifyURL")
+	need(cfg.Logger != nil, "nil Logger")
+	for m, c := range cfg.Malls {
+		need(c != nil, fmt.Sprintf("nil client for mall %q", m))
+		need(m.Valid(), fmt.Sprintf("unknown mall %q", m))
+		if c != nil {
+			need(c.Mall() == m, fmt.Sprintf("client of mall %q filed under %q", c.Mall(), m))
+		}
+	}
+	for m, s := range cfg.Statements {
+		need(s != nil, fmt.Sprintf("nil statement source for mall %q", m))
+		need(m.Valid(), fmt.Sprintf("unknown statement mall %q", m))
+	}
+	need(cfg.Workers >= 0 && cfg.MaxAttempts >= 0 && cfg.PollInterval >= 0, "negative Workers, MaxAttempts or PollInterval")
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("jobs: %w", errors.Join(errs...))
+	}
+	driver, err := newDriver(cfg.DB, cfg.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	met, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{
+		driver: driver, db: cfg.DB, store: cfg.Store, malls: cfg.Malls, statements: cfg.Statements,
+		branchName: cfg.BranchName, notifyURL: cfg.NotifyURL, log: cfg.Logger,
+		backoff: cfg.Backoff.withDefaults(), now: cfg.Now, metrics: met,
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.gate = newGate(cfg.Malls, cfg.Breaker, cfg.Logger, met)
+
+	workers := river.NewWorkers()
+	if err := errors.Join(
+		river.AddWorkerSafely(workers, &dispatchWorker{r: r}),
+		river.AddWorkerSafely(workers, &cancelWorker{r: r}),
+		river.AddWorkerSafely(workers, &reconcileWorker{r: r}),
+	); err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	poll := cmp(cfg.PollInterval, time.Second)
+	rc := &river.Config{
+		Logger:            cfg.Logger,
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp(cfg.Workers, 4)}},
+		Workers:           workers,
+		MaxAttempts:       cmp(cfg.MaxAttempts, 25),
+		FetchPollInterval: poll,
+		FetchCooldown:     min(poll, river.FetchCooldownDefault),
+		PollOnly:          true,
+		TestOnly:          cfg.testOnly,
+	}
+	if interval := cmp(cfg.ReconcileInterval, time.Hour); len(cfg.Statements) > 0 && interval > 0 {
+		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(
+			river.PeriodicInterval(interval),
+			func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "aidmall_reconcile", RunOnStart: true},
+		)}
+	}
+	client, err := river.NewClient(driver, rc)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	r.client = client
+	return r, nil
+}
+
+// cmp returns v, or def when v is zero.
+func cmp[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func newDriver(db *sql.DB, dialect string) (riverdriver.Driver[*sql.Tx], error) {
+	if db == nil {
+		return nil, errors.New("jobs: nil DB")
+	}
+	switch dialect {
+	case DialectSQLite:
+		return riversqlite.New(db), nil
+	case DialectPostgres:
+		return riverdatabasesql.New(db), nil
+	}
+	return nil, fmt.Errorf("jobs: unknown dialect %q (want %q or %q)", dialect, DialectSQLite, DialectPostgres)
+}
+
+// Migrate applies River's own migrations (rivermigrate, main line, up to the latest) to db
+// for dialect DialectSQLite or DialectPostgres. It is idempotent. Errors: an unknown
+// dialect or a failed migration.
+func Migrate(ctx context.Context, db *sql.DB, dialect string) error {
+	driver, err := newDriver(db, dialect)
+	if err != nil {
+		return err
+	}
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("jobs: migrator: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("jobs: migrate river (%s): %w", dialect, err)
+	}
+	return nil
+}
+
+// Start checks that River's schema is migrated and starts working jobs until Stop or until
+// ctx ends. Errors: migrations pending (run Migrate) or River failing to start.
+func (r *Runner) Start(ctx context.Context) error {
+	m, err := rivermigrate.New(r.driver, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("jobs: migrator: %w", err)
+	}
+	have, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("jobs: read river schema version (run migrations first): %w", err)
+	}
+	all := m.AllVersions()
+	if len(all) > 0 && !slices.ContainsFunc(have, func(v rivermigrate.Migration) bool { return v.Version == all[len(all)-1].Version }) {
+		return fmt.Errorf("jobs: river schema not migrated to version %d: run migrations first", all[len(all)-1].Version)
+	}
+	if err := r.client.Start(ctx); err != nil {
+		return fmt.Errorf("jobs: start river: %w", err)
+	}
+	return nil
+}
+
+// hardStopGrace is how long Stop waits for cancelled jobs once ctx has ended.
+const hardStopGrace = 5 * time.Second
+
+// Stop stops fetching jobs and waits for running ones to finish. When ctx ends first, it
+// cancels the running jobs' contexts, waits up to 5 s more for them to return, and returns
+// ctx's error. An interrupted job runs again later (a mall call is idempotent).
+func (r *Runner) Stop(ctx context.Context) error {
+	err := r.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), hardStopGrace)
+		defer cancel()
+		if cerr := r.client.StopAndCancel(hard); cerr != nil {
+			return errors.Join(err, cerr)
+		}
+	}
+	return err
+}
+
+// EnqueueDispatch inserts the dispatch job of order orderID in tx (the transaction that
+// stores the order). A second call for the same order while its job exists inserts
+// nothing. Errors: River's insert error.
+func (r *Runner) EnqueueDispatch(ctx context.Context, tx *sql.Tx, orderID int64) error {
+	if tx == nil {
+		return errors.New("jobs: EnqueueDispatch needs the order's transaction")
+	}
+	if _, err := r.client.InsertTx(ctx, tx, DispatchArgs{OrderID: orderID}, nil); err != nil {
+		return fmt.Errorf("jobs: enqueue dispatch of order %d: %w", orderID, err)
+	}
+	return nil
+}
+
+// EnqueueCancel inserts the job that asks the mall to cancel order orderID, in tx (the
+// transaction that records the cancel request). Errors: River's insert error.
+func (r *Runner) EnqueueCancel(ctx context.Context, tx *sql.Tx, orderID int64, reason string) error {
+	if tx == nil {
+		return errors.New("jobs: EnqueueCancel needs the order's transaction")
+	}
+	if _, err := r.client.InsertTx(ctx, tx, CancelArgs{OrderID: orderID, Reason: reason}, nil); err != nil {
+		return fmt.Errorf("jobs: enqueue cancel of order %d: %w", orderID, err)
+	}
+	return nil
+}
+
+// EnqueueReconcile inserts a reconcile job for days (Beijing business days; none:
+// yesterday and today), outside any transaction. Errors: River's insert error.
+func (r *Runner) EnqueueReconcile(ctx context.Context, days ...bizday.Day) error {
+	args := ReconcileArgs{}
+	for _, d := range days {
+		args.Days = append(args.Days, d.String())
+	}
+	if _, err := r.client.Insert(ctx, args, nil); err != nil {
+		return fmt.Errorf("jobs: enqueue reconcile: %w", err)
+	}
+	return nil
+}
+
+// Pending returns how many jobs are neither completed, discarded nor cancelled — still to
+// run, running or waiting to retry (the demo waits for 0).
+func (r *Runner) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := r.db.QueryRowContext(ctx,
+		`SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: count pending: %w", err)
+	}
+	return n, nil
+}
+
+// Subscribe returns a channel of River's events of the given kinds (e.g.
+// river.EventKindJobCompleted) and a function that ends the subscription.
+func (r *Runner) Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	return r.client.Subscribe(kinds...)
+}

@@ -1,0 +1,107 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"aidmall/orders"
+)
+
+func validConfig(db *sql.DB) Config {
+	return Config{
+		DB: db, Dialect: DialectSQLite, Store: newFakeStore(),
+		Malls:      Malls{orders.MallCCB: newFakeMall(orders.MallCCB)},
+		BranchName: func(context.Context, string) (string, error) { return "", nil },
+		NotifyURL:  func(orders.Mall) string { return "" },
+		Logger:     slog.New(slog.DiscardHandler),
+	}
+}
+
+func TestNew_rejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	db := openSQLite(t)
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		want   string
+	}{
+		{"nil_db", func(c *Config) { c.DB = nil }, "nil DB"},
+		{"nil_store", func(c *Config) { c.Store = nil }, "nil Store"},
+		{"no_malls", func(c *Config) { c.Malls = nil }, "no Malls"},
+		{"nil_mall_client", func(c *Config) { c.Malls = Malls{orders.MallCCB: nil} }, "nil client"},
+		{"client_under_the_wrong_mall", func(c *Config) { c.Malls = Malls{orders.MallABC: newFakeMall(orders.MallCCB)} }, `client of mall "ccb" filed under "abc"`},
+		{"auto_is_no_mall", func(c *Config) { c.Malls = Malls{orders.MallAuto: newFakeMall(orders.MallAuto)} }, "unknown mall"},
+		{"nil_branch_name", func(c *Config) { c.BranchName = nil }, "nil BranchName"},
+		{"nil_notify_url", func(c *Config) { c.NotifyURL = nil }, "nil NotifyURL"},
+		{"nil_logger", func(c *Config) { c.Logger = nil }, "nil Logger"},
+		{"nil_statement_source", func(c *Config) { c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: nil} }, "nil statement source"},
+		{"unknown_dialect", func(c *Config) { c.Dialect = "mysql" }, "unknown dialect"},
+		{"negative_workers", func(c *Config) { c.Workers = -1 }, "negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := validConfig(db)
+			tt.mutate(&c)
+			if _, err := New(c); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New: %v, want an error about %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("valid_config_builds", func(t *testing.T) {
+		t.Parallel()
+		if _, err := New(validConfig(db)); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func TestNew_metricsRegisterOnce(t *testing.T) {
+	t.Parallel()
+	db := openSQLite(t)
+	reg := prometheus.NewRegistry()
+	c := validConfig(db)
+	c.Metrics = reg
+	if _, err := New(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(c); err == nil {
+		t.Error("a second runner registered the same metrics without error")
+	}
+}
+
+func TestStart_refusesAnUnmigratedDatabase(t *testing.T) {
+	t.Parallel()
+	r, err := New(validConfig(openSQLite(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "migrat") {
+		t.Errorf("Start on an empty database: %v, want a migrations error", err)
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
+		// forEachDB migrated once; again is a no-op.
+		if err := Migrate(context.Background(), db, dialect); err != nil {
+			t.Errorf("second Migrate: %v", err)
+		}
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM river_job`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("river_job: %d rows, %v", n, err)
+		}
+	})
+	t.Run("unknown_dialect", func(t *testing.T) {
+		t.Parallel()
+		if err := Migrate(context.Background(), openSQLite(t), "oracle"); err == nil {
+			t.Error("Migrate accepted an unknown dialect")
+		}
+	})
+}

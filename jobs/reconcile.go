@@ -1,0 +1,134 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"aidmall/bizday"
+	"aidmall/orders"
+)
+
+// ReconcileCounts says what reconciliation did with one mall's statement events.
+type ReconcileCounts struct {
+	Events    int // events read
+	Applied   int // new and applied
+	Duplicate int // already recorded (by a notification or an earlier run)
+	Parked    int // for an order not known yet
+	Held      int // applied but kept for review (ATTRIBUTION.md §1.6)
+	Invalid   int // refused by FulfilmentEvent.Validate; logged
+	Missing   int // statements not published yet (orders.ErrNotFound), skipped
+}
+
+// Reconcile applies the statements of days (Beijing business days; none: yesterday and
+// today by the runner's clock) of every mall with a StatementSource, event by event,
+// through Store.ApplyEvent — which records each (mall, event id) once, so events already
+// notified are harmless (ARCHITECTURE.md, Flow of one order, step 4). It goes on past a
+// mall that fails and returns the counts per mall with every error joined.
+func (r *Runner) Reconcile(ctx context.Context, days ...bizday.Day) (map[orders.Mall]ReconcileCounts, error) {
+	if len(days) == 0 {
+		today := bizday.Of(r.now())
+		days = []bizday.Day{today.AddDays(-1), today}
+	}
+	malls := make([]orders.Mall, 0, len(r.statements))
+	for m := range r.statements {
+		malls = append(malls, m)
+	}
+	slices.Sort(malls)
+	out := map[orders.Mall]ReconcileCounts{}
+	var errs []error
+	for _, m := range malls {
+		var c ReconcileCounts
+		for _, day := range days {
+			if err := r.reconcileDay(ctx, m, day, &c); err != nil {
+				errs = append(errs, err)
+				break
+			}
+		}
+		out[m] = c
+		r.log.Info("reconciled statements", slog.String("mall", string(m)), slog.Any("days", days),
+			slog.Int("events", c.Events), slog.Int("applied", c.Applied), slog.Int("duplicate", c.Duplicate),
+			slog.Int("parked", c.Parked), slog.Int("held", c.Held), slog.Int("invalid", c.Invalid))
+	}
+	return out, errors.Join(errs...)
+}
+
+func (r *Runner) reconcileDay(ctx context.Context, m orders.Mall, day bizday.Day, c *ReconcileCounts) error {
+	events, err := r.statements[m].Statement(ctx, day)
+	if errors.Is(err, orders.ErrNotFound) {
+		c.Missing++
+		r.log.Info("statement not published yet", slog.String("mall", string(m)), slog.String("day", day.String()))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reconcile %s %s: read statement: %w", m, day, err)
+	}
+	count := func(result string, n *int) {
+		*n++
+		r.metrics.reconciled.WithLabelValues(string(m), result).Inc()
+	}
+	for _, ev := range events {
+		c.Events++
+		if ev.Source == "" {
+			ev.Source = "statement"
+		}
+		if err := ev.Validate(); err != nil || ev.Mall != m {
+			count("invalid", &c.Invalid)
+			r.log.Warn("statement event skipped", slog.String("mall", string(m)), slog.String("event_id", ev.EventID),
+				slog.Any("error", errors.Join(err, mallMismatch(ev.Mall, m))))
+			continue
+		}
+		res, err := r.store.ApplyEvent(ctx, ev)
+		if err != nil {
+			return fmt.Errorf("reconcile %s %s: apply event %s: %w", m, day, ev.EventID, err)
+		}
+		switch {
+		case res.Duplicate:
+			count("duplicate", &c.Duplicate)
+		case res.Parked:
+			count("parked", &c.Parked)
+		case res.Held:
+			count("held", &c.Held)
+		default:
+			count("applied", &c.Applied)
+		}
+	}
+	return nil
+}
+
+func mallMismatch(got, want orders.Mall) error {
+	if got == want {
+		return nil
+	}
+	return fmt.Errorf("event of mall %q in %s's statement", got, want)
+}
+
+// reconcileWorker runs Reconcile as a job: periodic (Config.ReconcileInterval) and on
+// demand (EnqueueReconcile).
+type reconcileWorker struct {
+	river.WorkerDefaults[ReconcileArgs]
+	r *Runner
+}
+
+// Work reconciles the job's days (yesterday and today when none). A malformed day cancels
+// the job; a mall or store failure fails it, to be retried.
+func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
+	days := make([]bizday.Day, 0, len(job.Args.Days))
+	for _, s := range job.Args.Days {
+		d, err := bizday.Parse(s)
+		if err != nil {
+			return river.JobCancel(fmt.Errorf("reconcile: %w", err))
+		}
+		days = append(days, d)
+	}
+	_, err := w.r.Reconcile(ctx, days...)
+	return err
+}
+
+// Timeout lets a reconcile run longer than River's default minute.
+func (w *reconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return reconcileTimeout }

@@ -1,0 +1,192 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"aidmall/money"
+	"aidmall/orders"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the renderers' output")
+
+// sampleBenefit is a county report over two counties with Chinese labels, a refund and
+// unattributed money: the figures follow from the rows by §3 (checked in TestCompute).
+func sampleBenefit() Benefit {
+	rows := []LedgerRow{
+		lr("06300101001", "2019-03-10", 22667), lr("06300101002", "2019-03-10", 22667),
+		lr("06300101003", "2019-03-10", 22666),
+		lr("06300101001", "2019-04-01", -2267), lr("06300101002", "2019-04-01", -2267),
+		lr("06300101003", "2019-04-01", -2266),
+		lr("08250101001", "2019-05-02", 13600, county("610825"), funding(orders.FundingEmployeePays)),
+		lr("", "2019-06-18", 4500, county("610825"), funding(orders.FundingExternal)),
+		lr("08250101002", "2019-07-01", 100, county("610826")),
+		lr("08250101002", "2019-07-02", -100, county("610826")),
+	}
+	members := map[string]int{"06300101001": 4, "06300101002": 3, "06300101003": 5, "08250101001": 2, "08250101002": 6}
+	labels := map[string]string{"610630": "宜川县", "610825": "定边县"}
+	return Compute(rows, members, labels, year2019(ByCounty))
+}
+
+func TestRenderersGolden(t *testing.T) {
+	t.Parallel()
+	renderers := []struct {
+		file  string
+		write func(io.Writer, Benefit) error
+	}{
+		{"benefit.table.golden", WriteTable},
+		{"benefit.csv.golden", WriteCSV},
+		{"benefit.json.golden", WriteJSON},
+	}
+	for _, r := range renderers {
+		t.Run(r.file, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			if err := r.write(&buf, sampleBenefit()); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", r.file)
+			if *update {
+				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./reports -run Golden -update to create it)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Fatalf("%s differs (go test ./reports -run Golden -update to accept):\n--- got\n%s\n--- want\n%s", path, buf.Bytes(), want)
+			}
+		})
+	}
+}
+
+func TestWriteJSONReadsBack(t *testing.T) {
+	t.Parallel()
+	b := sampleBenefit()
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"purchased_amount": "612.00"`) {
+		t.Fatalf("money must be a yuan string with two decimals:\n%s", buf.String())
+	}
+	var back Benefit
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, b) {
+		t.Fatalf("JSON does not read back:\n got  %+v\n want %+v", back, b)
+	}
+}
+
+func TestWriteJSONEmptyRowsIsAnArray(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, Benefit{By: ByMonth}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"rows": []`) {
+		t.Fatalf("rows should be [] not null:\n%s", buf.String())
+	}
+}
+
+func TestWriteCSVReadsBack(t *testing.T) {
+	t.Parallel()
+	b := sampleBenefit()
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(b.Rows)+2 || strings.Join(recs[0], ",") != "key,label,households,people,net_amount" {
+		t.Fatalf("want header, %d rows and a total; got %q", len(b.Rows), recs)
+	}
+	var sum money.Fen
+	for i, r := range b.Rows {
+		rec := recs[i+1]
+		got, err := money.ParseYuan(rec[4])
+		if err != nil || rec[0] != r.Key || rec[1] != r.Label || got != r.NetAmount {
+			t.Fatalf("record %q does not carry row %+v", rec, r)
+		}
+		sum += got
+	}
+	total := recs[len(recs)-1]
+	if total[0] != "" || total[1] != "合计" || total[2] != "4" || total[3] != "14" || total[4] != sum.String() {
+		t.Fatalf("total record %q: want the totals' households and people and the sum %s", total, sum)
+	}
+}
+
+func TestDisplayWidth(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		s    string
+		want int
+	}{
+		{"ascii_is_one_column", "610630", 6},
+		{"han_is_two_columns", "宜川县", 6},
+		{"mixed", "户数 households", 15},
+		{"fullwidth_latin_is_two_columns", "ＡＢ", 4},
+		{"combining_mark_takes_no_column", "e\u0301", 1},
+		{"empty", "", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := displayWidth(tc.s); got != tc.want {
+				t.Fatalf("displayWidth(%q) = %d, want %d", tc.s, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWriteTableAlignsWideCharacters(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, sampleBenefit()); err != nil {
+		t.Fatal(err)
+	}
+	// In the rows table every line ends its net column at the same display column.
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	var table []string
+	for i, l := range lines {
+		if strings.HasPrefix(l, "county") {
+			table = lines[i:]
+		}
+	}
+	if len(table) != 4 {
+		t.Fatalf("want a header and 3 rows:\n%s", buf.String())
+	}
+	for _, l := range table {
+		if displayWidth(l) != displayWidth(table[0]) {
+			t.Fatalf("line %q is %d columns wide, header %d:\n%s", l, displayWidth(l), displayWidth(table[0]), buf.String())
+		}
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestRenderersReturnWriteErrors(t *testing.T) {
+	t.Parallel()
+	for name, write := range map[string]func(io.Writer, Benefit) error{"table": WriteTable, "csv": WriteCSV, "json": WriteJSON} {
+		if err := write(failingWriter{}, sampleBenefit()); err == nil {
+			t.Errorf("%s: no error from a failing writer", name)
+		}
+	}
+}
