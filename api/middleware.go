@@ -19,8 +19,9 @@ import (
 	"aidmall/orders"
 )
 
-// Middleware follows Echo's shape: a config struct and a constructor, toMiddleware, that
-// checks the config (nil dependencies are refused) and returns the echo.MiddlewareFunc.
+// Middleware that needs dependencies follows Echo's shape: a config struct and a
+// constructor, toMiddleware, that checks the config (nil dependencies are refused) and
+// returns the echo.MiddlewareFunc. Middleware without any is a plain function.
 
 type ctxKey int
 
@@ -48,28 +49,19 @@ func withValue(c echo.Context, key ctxKey, v any) {
 	c.SetRequest(r.WithContext(context.WithValue(r.Context(), key, v)))
 }
 
-// requestIDConfig configures the request id middleware: it keeps a client's X-Request-Id
-// when it is 1–64 characters of letters, digits, '-', '_' and '.', makes a random one
-// otherwise, and echoes it in the response header.
-type requestIDConfig struct {
-	newID func() string // default: 16 random bytes in hex
-}
-
-func (cfg requestIDConfig) toMiddleware() (echo.MiddlewareFunc, error) {
-	if cfg.newID == nil {
-		cfg.newID = randomID
-	}
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			id := c.Request().Header.Get(headerRequestID)
-			if !validRequestID(id) {
-				id = cfg.newID()
-			}
-			c.Response().Header().Set(headerRequestID, id)
-			withValue(c, ctxRequestID, id)
-			return next(c)
+// requestID keeps a client's X-Request-Id when it is 1–64 characters of letters, digits,
+// '-', '_' and '.', makes a random one (16 bytes, hex) otherwise, puts it on the request's
+// context for the logs and problems, and echoes it in the response header.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(headerRequestID)
+		if !validRequestID(id) {
+			id = randomID()
 		}
-	}, nil
+		c.Response().Header().Set(headerRequestID, id)
+		withValue(c, ctxRequestID, id)
+		return next(c)
+	}
 }
 
 func randomID() string {

@@ -119,8 +119,8 @@ type Server struct {
 }
 
 // New checks cfg and builds the server with every route. It returns an error naming the
-// first missing dependency (a nil interface, a nil webhook) or a metrics registry that
-// refuses the server's collectors.
+// first missing dependency (a nil interface, a nil webhook or one keyed by an unknown
+// mall) or a metrics registry that refuses the server's collectors.
 func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Orders == nil:
@@ -137,8 +137,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("api: nil Logger")
 	}
 	for m, wh := range cfg.Webhooks {
-		if wh == nil {
-			return nil, fmt.Errorf("api: nil webhook for mall %q", m)
+		if !m.Valid() || wh == nil {
+			return nil, fmt.Errorf("api: webhook for mall %q: unknown mall or nil", m)
 		}
 	}
 	if cfg.Now == nil {
@@ -181,10 +181,6 @@ func (s *Server) routes() error {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = echo.ExtractIPDirect() // logs show the peer; no proxy header is trusted
 
-	requestID, err := requestIDConfig{}.toMiddleware()
-	if err != nil {
-		return err
-	}
 	access, err := accessLogConfig{logger: s.log, now: s.now, metrics: s.metrics}.toMiddleware()
 	if err != nil {
 		return err

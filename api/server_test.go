@@ -12,9 +12,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
 
 	"aidmall/orders"
 )
+
+// TestMain fails the package if a test leaves a goroutine behind (the in-flight
+// idempotency test starts one).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestNewRejectsMissingDependencies(t *testing.T) {
 	t.Parallel()
@@ -34,6 +39,7 @@ func TestNewRejectsMissingDependencies(t *testing.T) {
 		{"when_ready_nil_expect_error", func(c *Config) { c.Ready = nil }},
 		{"when_logger_nil_expect_error", func(c *Config) { c.Logger = nil }},
 		{"when_a_webhook_nil_expect_error", func(c *Config) { c.Webhooks[orders.MallABC] = nil }},
+		{"when_a_webhook_for_auto_expect_error", func(c *Config) { c.Webhooks[orders.MallAuto] = &fakeWebhook{} }},
 		{"when_metrics_cannot_be_gathered_expect_error", func(c *Config) { c.Metrics = prometheus.WrapRegistererWithPrefix("x_", prometheus.NewRegistry()) }},
 	}
 	if _, err := New(valid()); err != nil {

@@ -36,8 +36,12 @@ const (
 // Config.HTTP is nil.
 const DefaultTimeout = 10 * time.Second
 
-// maxResponse caps how much of a mall answer is read (1 MiB); statements are read whole.
-const maxResponse = 1 << 20
+// maxResponse caps how much of an API answer is read (1 MiB); maxStatement caps a daily
+// statement (256 MiB, about a million events).
+const (
+	maxResponse  = 1 << 20
+	maxStatement = 256 << 20
+)
 
 // Codes the spec names (abc-mall.md "Requests").
 const (
@@ -473,9 +477,12 @@ func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.Fulfil
 		return nil, nil, &orders.MallError{Mall: orders.MallABC, Message: "statement: no answer", Err: err, Retryable: true}
 	}
 	defer resp.Body.Close()
-	rb, err := io.ReadAll(resp.Body)
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxStatement+1))
 	if err != nil {
 		return nil, nil, &orders.MallError{Mall: orders.MallABC, HTTPStatus: resp.StatusCode, Message: "statement: reading answer", Err: err, Retryable: true}
+	}
+	if len(rb) > maxStatement {
+		return nil, nil, &orders.MallError{Mall: orders.MallABC, HTTPStatus: resp.StatusCode, Message: fmt.Sprintf("statement: over %d bytes", maxStatement)}
 	}
 	if resp.Header.Get(HeaderSignature) != "" {
 		if err := c.verifyResponse(uri, resp.Header, rb); err != nil {

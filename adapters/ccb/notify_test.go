@@ -209,52 +209,35 @@ func TestAcks(t *testing.T) {
 }
 
 // FuzzVerifierParse checks that Parse never panics, fails only with its two sentinel
-// errors, and that whatever it accepts is a valid event; a second pass re-signs the fuzzed
-// form with the mall key so that the field rules, not only the signature check, are fuzzed.
+// errors, and that whatever it accepts is a valid event. (Mutated bodies almost never keep a
+// valid signature; FuzzEventFields in event_internal_test.go fuzzes the field rules behind
+// it.)
 func FuzzVerifierParse(f *testing.F) {
 	ks := testKeys(f)
 	f.Add(signedNotification(f, ks.mall, deliveredParams()))
 	f.Add(signedNotification(f, ks.mall, with(deliveredParams(), "notify_type", "order.refunded", "amount", "408.00")))
 	f.Add(signedNotification(f, ks.mall, with(deliveredParams(), "notify_type", "order.accepted", "line_no", "<delete>")))
+	f.Add(signedNotification(f, ks.mall, with(deliveredParams(), "quantity", "-1")))
 	f.Add([]byte(""))
 	f.Add([]byte("sign=&sign_type=RSA2"))
-	f.Add([]byte("notify_id=%ff&line_no=99999999999999999999&quantity=1e3&amount=-0.01"))
+	f.Add([]byte("notify_id=%ff&line_no=99999999999999999999&quantity=1e3&amount=-0.01&sign=AAAA&sign_type=RSA2&app_id=2019031200000001"))
 	v, err := ccb.NewVerifier(testAppID, &ks.mall.PublicKey)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		check := func(ev orders.FulfilmentEvent, err error) {
-			if err != nil {
-				if !errors.Is(err, ccb.ErrBadSignature) && !errors.Is(err, ccb.ErrMalformed) {
-					t.Fatalf("Parse error %v is neither ErrBadSignature nor ErrMalformed", err)
-				}
-				return
-			}
-			if verr := ev.Validate(); verr != nil || ev.Mall != orders.MallCCB || ev.Source != "notify" {
-				t.Fatalf("accepted an invalid event %+v: %v", ev, verr)
-			}
-		}
 		ev, err := v.Parse(body)
-		check(ev, err)
-
-		form, perr := url.ParseQuery(string(body))
-		if perr != nil {
+		if err != nil {
+			if !errors.Is(err, ccb.ErrBadSignature) && !errors.Is(err, ccb.ErrMalformed) {
+				t.Fatalf("Parse error %v is neither ErrBadSignature nor ErrMalformed", err)
+			}
 			return
 		}
-		p := map[string]string{}
-		for k, vs := range form {
-			p[k] = vs[len(vs)-1]
+		if verr := ev.Validate(); verr != nil || ev.Mall != orders.MallCCB || ev.Source != "notify" {
+			t.Fatalf("accepted an invalid event %+v: %v", ev, verr)
 		}
-		p["app_id"], p["sign_type"] = testAppID, "RSA2"
-		delete(p, "sign")
-		resigned := signedNotification(t, ks.mall, p)
-		ev, err = v.Parse(resigned)
-		if errors.Is(err, ccb.ErrBadSignature) {
-			t.Fatalf("a correctly signed form was refused as a bad signature: %v\n%s", err, resigned)
-		}
-		check(ev, err)
-		if err == nil && (ev.EventID != p["notify_id"] || ev.OutOrderNo != p["out_order_no"]) {
+		form, _ := url.ParseQuery(string(body))
+		if ev.EventID != form.Get("notify_id") || ev.OutOrderNo != form.Get("out_order_no") {
 			t.Fatalf("event %+v does not carry the form's ids", ev)
 		}
 	})

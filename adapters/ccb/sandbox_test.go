@@ -152,3 +152,99 @@ func TestAgainstReferenceSandbox(t *testing.T) {
 		t.Errorf("statement lists %d events of the order, want at least accepted, shipped, delivered", inStatement)
 	}
 }
+
+// TestAgainstReferenceSandboxWithFaults runs one order through the sandbox while it fails
+// 40% of calls with 20000, sends half the notifications first with a corrupted signature
+// and duplicates some: retrying exactly the errors marked Retryable must get the order
+// created once, every forged notification must be refused (the sandbox counts any it sees
+// acknowledged), and the genuine ones acknowledged.
+func TestAgainstReferenceSandboxWithFaults(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, "--abc-addr=", "--fail-rate", "0.4", "--bad-sign-rate", "0.5", "--dup-rate", "0.5",
+		"--ship-after", "50ms", "--deliver-after", "100ms", "--quiet")
+	priv, pub, err := ccb.LoadKeys(sb.CCBPartnerPrivateKey, sb.CCBMallPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ccb.New(ccb.Config{BaseURL: sb.CCBURL, AppID: sb.CCBAppID, PartnerKey: priv, MallKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ccb.NewVerifier(sb.CCBAppID, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	ids := map[string]orders.EventType{}
+	refused := 0
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ev, err := v.Parse(body)
+		status, ct, b := ccb.AckSuccess()
+		mu.Lock()
+		if err != nil {
+			if !errors.Is(err, ccb.ErrBadSignature) {
+				t.Errorf("notification refused for another reason than its signature: %v", err)
+			}
+			refused++
+			status, ct, b = ccb.AckFailure()
+		} else {
+			ids[ev.EventID] = ev.Type
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(status)
+		w.Write(b)
+	}))
+	t.Cleanup(hook.Close)
+
+	req := orders.CreateRequest{
+		OutOrderNo: orders.NewOutOrderNo(time.Now(), 7), BuyerRef: "SANDBOX-FAULTS-1", BuyerName: "集团总部机关工会",
+		DeliveryMode: orders.DeliveryBulk,
+		ShipTo:       orders.ShipTo{Name: "王*", Phone: "138****0000", Address: "北京市西城区"},
+		Lines:        []orders.CreateLine{{LineNo: 1, ItemID: "CCB-YC-APL-05", Quantity: 2, UnitPrice: 6800}},
+		Total:        13600,
+		NotifyURL:    hook.URL + "/webhooks/ccb",
+	}
+	var res orders.CreateResult
+	for try := 1; ; try++ {
+		res, err = c.Create(context.Background(), req)
+		var me *orders.MallError
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &me) || !me.Retryable || try == 40 {
+			t.Fatalf("create, try %d: %v", try, err)
+		}
+	}
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := len(ids)
+		mu.Unlock()
+		if n == 3 { // accepted, shipped, delivered of the one line
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s, %d of 3 events; counters %v", n, sb.State(t, sb.CCBURL)["counters"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st := sb.State(t, sb.CCBURL)
+	ctr, _ := st["counters"].(map[string]any)
+	if ctr["bad_sign_acked"] != float64(0) {
+		t.Errorf("the sandbox saw a forged notification acknowledged: counters %v", ctr)
+	}
+	mu.Lock()
+	if sent, _ := ctr["bad_sign_sent"].(float64); sent > 0 && refused == 0 {
+		t.Errorf("%v forged notifications sent, none refused", sent)
+	}
+	mu.Unlock()
+	for _, o := range st["orders"].([]any) {
+		o := o.(map[string]any)
+		if o["out_order_no"] == req.OutOrderNo && (o["mall_order_no"] != res.MallOrderNo || o["conflicting_creates"] != float64(0)) {
+			t.Errorf("sandbox order = %v, created as %s", o, res.MallOrderNo)
+		}
+	}
+}
