@@ -40,6 +40,9 @@ func openSQLite(t *testing.T) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One connection, as sqlstore.Open sets for SQLite and riversqlite advises: every
+	// test then also proves that no job holds a connection while it waits for another.
+	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
@@ -310,14 +313,13 @@ func testOrder(id int64) *orders.GroupOrder {
 
 // rig is a runner on a real database with a fake store and fake malls.
 type rig struct {
-	db      *sql.DB
-	r       *Runner
-	store   *fakeStore
-	ccb     *fakeMall
-	abc     *fakeMall
-	reg     *prometheus.Registry
-	events  <-chan *river.Event
-	started bool
+	db     *sql.DB
+	r      *Runner
+	store  *fakeStore
+	ccb    *fakeMall
+	abc    *fakeMall
+	reg    *prometheus.Registry
+	events <-chan *river.Event
 }
 
 func newRig(t *testing.T, db *sql.DB, dialect string, store *fakeStore, mutate func(c *Config)) *rig {
@@ -353,7 +355,6 @@ func (g *rig) start(t *testing.T) {
 	if err := g.r.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	g.started = true
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

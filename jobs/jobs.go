@@ -8,8 +8,9 @@
 // SQLite goes through River's riversqlite driver and PostgreSQL through riverdatabasesql
 // (pgx's database/sql driver), so that both give a river.Client[*sql.Tx]. Neither listens
 // for inserts here: the client polls for new jobs every PollInterval (SQLite has no LISTEN;
-// database/sql cannot LISTEN). On SQLite the *sql.DB should use SQLitePragmas-style
-// settings (WAL, busy_timeout, _txlock=immediate) so River's maintenance and the workers
+// database/sql cannot LISTEN), so a job committed by another transaction starts within
+// about PollInterval. On SQLite the *sql.DB must be opened with config.SQLitePragmas (WAL,
+// busy_timeout, _txlock=immediate) so that River's maintenance, the workers and the API
 // wait for the write lock instead of failing with SQLITE_BUSY.
 package jobs
 

@@ -61,10 +61,10 @@ func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if d == SQLite {
-		// One writer at a time is SQLite's rule (immediate transactions queue on the busy
-		// timeout); a small pool serves concurrent readers.
-		db.SetMaxOpenConns(8)
-		db.SetConnMaxIdleTime(5 * time.Minute)
+		// SQLite runs one write at a time; queued on its busy handler, writers sleep in
+		// growing steps and throughput collapses under contention. One connection makes
+		// the process queue them in Go instead (as River's SQLite driver advises).
+		db.SetMaxOpenConns(1)
 	} else {
 		db.SetMaxOpenConns(20)
 	}

@@ -59,7 +59,7 @@ type fixture struct {
 
 var aidOffice = orders.Caller{KeyID: 1, Role: orders.RoleAidOffice}
 
-func newFixture(t *testing.T, open func(*testing.T) *sqlstore.DB) *fixture {
+func newFixture(t testing.TB, open func(testing.TB) *sqlstore.DB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	enq := &recorder{}
@@ -103,7 +103,7 @@ func newFixture(t *testing.T, open func(*testing.T) *sqlstore.DB) *fixture {
 	return &fixture{store: st, svc: svc, enq: enq}
 }
 
-func (f *fixture) place(t *testing.T, ref string, mall orders.Mall, lines ...orders.PlaceLine) *orders.GroupOrder {
+func (f *fixture) place(t testing.TB, ref string, mall orders.Mall, lines ...orders.PlaceLine) *orders.GroupOrder {
 	t.Helper()
 	at := time.Date(2019, 3, 1, 10, 0, 0, 0, bizday.Beijing)
 	o, err := f.svc.Place(context.Background(), aidOffice, orders.PlaceRequest{
@@ -126,7 +126,7 @@ func ev(o *orders.GroupOrder, id string, typ orders.EventType, line int, qty int
 }
 
 // ledger sums the ledger per household ("" = unattributed) and business day.
-func ledger(t *testing.T, st *sqlstore.Store) map[string]money.Fen {
+func ledger(t testing.TB, st *sqlstore.Store) map[string]money.Fen {
 	t.Helper()
 	rows, _, err := st.LedgerRows(context.Background())
 	if err != nil {

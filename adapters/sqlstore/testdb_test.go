@@ -20,9 +20,9 @@ var pgSeq atomic.Int64
 // dialects returns the databases the store suite runs on: SQLite always, PostgreSQL when
 // AIDMALL_TEST_POSTGRES names a server (CI sets it). Each call makes fresh, migrated
 // databases that are dropped when the test ends.
-func dialects(t *testing.T) map[string]func(t *testing.T) *sqlstore.DB {
+func dialects(t *testing.T) map[string]func(t testing.TB) *sqlstore.DB {
 	t.Helper()
-	out := map[string]func(t *testing.T) *sqlstore.DB{"sqlite": openSQLite}
+	out := map[string]func(t testing.TB) *sqlstore.DB{"sqlite": openSQLite}
 	if os.Getenv("AIDMALL_TEST_POSTGRES") != "" {
 		out["postgres"] = openPostgres
 	} else {
@@ -31,7 +31,7 @@ func dialects(t *testing.T) map[string]func(t *testing.T) *sqlstore.DB {
 	return out
 }
 
-func openSQLite(t *testing.T) *sqlstore.DB {
+func openSQLite(t testing.TB) *sqlstore.DB {
 	t.Helper()
 	db, err := sqlstore.Open(context.Background(), "sqlite", "file:"+filepath.Join(t.TempDir(), "test.db")+"?"+config.SQLitePragmas)
 	if err != nil {
@@ -46,7 +46,7 @@ func openSQLite(t *testing.T) *sqlstore.DB {
 
 // openPostgres creates a database of its own for the test on the server named by
 // AIDMALL_TEST_POSTGRES, and drops it afterwards.
-func openPostgres(t *testing.T) *sqlstore.DB {
+func openPostgres(t testing.TB) *sqlstore.DB {
 	t.Helper()
 	base := os.Getenv("AIDMALL_TEST_POSTGRES")
 	admin, err := sql.Open("pgx", base)

@@ -83,6 +83,12 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	if cfg.RateLimit.Requests < 100000 {
 		cfg.RateLimit.Requests = 100000 // one key places the whole year
 	}
+	if g.getenv("AIDMALL_JOB_WORKERS") == "" {
+		cfg.Jobs.Workers = 16 // the mall calls wait on the network, not the CPU
+	}
+	if g.getenv("AIDMALL_JOB_POLL_INTERVAL") == "" {
+		cfg.Jobs.PollInterval = 100 * time.Millisecond
+	}
 	if err := prepareDemoDB(cfg, o.replace); err != nil {
 		return err
 	}

@@ -4,8 +4,8 @@
 // that use it are skipped, with a message saying why, under `go test -short` or when the
 // sandbox sources are absent.
 //
-// The sandbox is looked for, in order, at $AIDMALL_MALLSANDBOX, /work/shared/mallsandbox,
-// and ../shared/mallsandbox relative to the repository root (the directory whose go.mod
+// The sandbox is looked for, in order, at $AIDMALL_MALLSANDBOX and ../shared/mallsandbox
+// relative to the repository root (the directory whose go.mod
 // declares module aidmall).
 package sandboxtest
 
@@ -69,7 +69,6 @@ func Dir() string {
 	if d := os.Getenv("AIDMALL_MALLSANDBOX"); d != "" {
 		cands = append(cands, d)
 	}
-	cands = append(cands, "/work/shared/mallsandbox")
 	if root := RepoRoot(); root != "" {
 		cands = append(cands, filepath.Join(root, "..", "shared", "mallsandbox"))
 	}
@@ -134,7 +133,7 @@ func Start(t testing.TB, flags ...string) *Sandbox {
 	}
 	src := Dir()
 	if src == "" {
-		t.Skip("sandboxtest: reference sandbox not found (set AIDMALL_MALLSANDBOX, or provide /work/shared/mallsandbox or ../shared/mallsandbox)")
+		t.Skip("sandboxtest: reference sandbox not found (set AIDMALL_MALLSANDBOX, or provide ../shared/mallsandbox beside the repository)")
 	}
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "mallsandbox")
