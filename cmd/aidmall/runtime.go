@@ -41,9 +41,9 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 			return b.Name, err
 		},
 		NotifyURL: cfg.NotifyURL, Logger: a.log, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval,
-		MaxAttempts: cfg.Dispatch.MaxAttempts,
-		Backoff:     jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
-		Breaker:     jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
+		MaxAttempts:       cfg.Dispatch.MaxAttempts,
+		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
+		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
 		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Metrics: reg,
 	})
 	if err != nil {
