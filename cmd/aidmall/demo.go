@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"aidmall/adapters/mallsim"
 	"aidmall/bizday"
@@ -200,6 +202,10 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	if err := printYearReport(ctx, a, o.year, out); err != nil {
 		return err
 	}
+	// 6. The same API with a branch's own key, for an order placed today.
+	if err := branchOrderToday(ctx, a, rt.URL(), out); err != nil {
+		return err
+	}
 	if o.exit {
 		return nil
 	}
@@ -251,8 +257,16 @@ func placeBundleOrders(ctx context.Context, a *app, base, token string, bundle f
 // placeAll posts every order with `clients` concurrent clients, each order under its own
 // Idempotency-Key, with a progress bar.
 func placeAll(ctx context.Context, base, token string, os []bundleOrder, clients int, out io.Writer) error {
-	bar := progressbar.NewOptions(len(os), progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("   orders"),
-		progressbar.OptionShowCount(), progressbar.OptionSetWidth(40), progressbar.OptionOnCompletion(func() { fmt.Fprintln(out) }))
+	start := time.Now()
+	barOut := out
+	if !isTerminal(out) {
+		barOut = io.Discard // a log file gets the summary line only
+	}
+	bar := progressbar.NewOptions(len(os), progressbar.OptionSetWriter(barOut), progressbar.OptionSetDescription("   orders"),
+		progressbar.OptionShowCount(), progressbar.OptionSetWidth(40), progressbar.OptionOnCompletion(func() { fmt.Fprintln(barOut) }))
+	defer func() {
+		fmt.Fprintf(out, "   %d orders placed in %s\n", int(bar.State().CurrentNum), time.Since(start).Round(time.Millisecond))
+	}()
 	if clients < 1 {
 		clients = 1
 	}
@@ -326,7 +340,7 @@ func waitSettled(ctx context.Context, a *app, rt *runtime, mallsIdle func(contex
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(10 * time.Minute)
-	last := ""
+	last, tty, start := "", isTerminal(out), time.Now()
 	for {
 		p, err := a.store.Progress(ctx)
 		if err != nil {
@@ -337,7 +351,7 @@ func waitSettled(ctx context.Context, a *app, rt *runtime, mallsIdle func(contex
 			return err
 		}
 		line := fmt.Sprintf("   %d/%d orders at their mall, %d events applied", p.Orders-p.Undispatched, p.Orders, p.Events)
-		if line != last {
+		if line != last && tty {
 			fmt.Fprintf(out, "\r%s   ", line)
 			last = line
 		}
@@ -346,7 +360,10 @@ func waitSettled(ctx context.Context, a *app, rt *runtime, mallsIdle func(contex
 			return err
 		}
 		if p.Undispatched == 0 && jobs == 0 && idle {
-			fmt.Fprintln(out)
+			if tty {
+				fmt.Fprintln(out)
+			}
+			fmt.Fprintf(out, "   settled in %s\n", time.Since(start).Round(time.Millisecond))
 			return nil
 		}
 		select {
@@ -380,4 +397,57 @@ func printYearReport(ctx context.Context, a *app, year int, out io.Writer) error
 		}
 	}
 	return nil
+}
+
+// branchOrderToday shows a union branch placing an order with its own branch_staff key,
+// without back-dating, and following it until the mall has delivered it.
+func branchOrderToday(ctx context.Context, a *app, base string, out io.Writer) error {
+	token, _, err := a.store.CreateAPIKey(ctx, "demo HQ union staff", orders.RoleBranchStaff, "HQ")
+	if err != nil {
+		return err
+	}
+	body := `{"order_ref":"DEMO-TODAY-HQ","branch_code":"HQ","mall":"auto","funding":"employee_self_pay","delivery_mode":"bulk",
+		"ship_to":{"name":"集团总部机关工会","phone":"` + demoDeskPhone + `","address":"集团总部"},
+		"lines":[{"sku":"YC-APL-5KG-DZ","quantity":3}]}`
+	call := func(method, path, body string) (int, map[string]any, error) {
+		req, _ := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "demo-today-hq")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m, nil
+	}
+	status, order, err := call(http.MethodPost, "/v1/orders", body)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusCreated {
+		return fmt.Errorf("branch order: HTTP %d: %v", status, order)
+	}
+	id := fmt.Sprint(order["id"])
+	deadline := time.Now().Add(30 * time.Second)
+	for order["status"] != string(orders.StatusDelivered) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if _, order, err = call(http.MethodGet, "/v1/orders/"+id, ""); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "\n6. Branch HQ placed an order today with its own key: order %s, %s at %s, %s yuan, now %s\n",
+		id, order["out_order_no"], order["mall"], order["total_amount"], order["status"])
+	return nil
+}
+
+// isTerminal reports whether w is a terminal (progress bars and carriage returns only
+// make sense there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
