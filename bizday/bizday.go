@@ -25,10 +25,11 @@ func Of(t time.Time) Day {
 	return Day{b.Year(), int(b.Month()), b.Day()}
 }
 
-// Parse reads "YYYY-MM-DD". It fails on anything else, including impossible dates.
+// Parse reads "YYYY-MM-DD". It fails on anything else, including impossible dates and
+// year 0000 (which would be the zero Day, "no day").
 func Parse(s string) (Day, error) {
 	t, err := time.ParseInLocation(Layout, s, Beijing)
-	if err != nil {
+	if err != nil || t.Year() < 1 {
 		return Day{}, fmt.Errorf("invalid date %q: want YYYY-MM-DD", s)
 	}
 	return Of(t), nil

@@ -32,7 +32,6 @@ func TestNew_rejectsBadConfig(t *testing.T) {
 	}{
 		{"nil_db", func(c *Config) { c.DB = nil }, "nil DB"},
 		{"nil_store", func(c *Config) { c.Store = nil }, "nil Store"},
-		{"no_malls", func(c *Config) { c.Malls = nil }, "no Malls"},
 		{"nil_mall_client", func(c *Config) { c.Malls = Malls{orders.MallCCB: nil} }, "nil client"},
 		{"client_under_the_wrong_mall", func(c *Config) { c.Malls = Malls{orders.MallABC: newFakeMall(orders.MallCCB)} }, `client of mall "ccb" filed under "abc"`},
 		{"auto_is_no_mall", func(c *Config) { c.Malls = Malls{orders.MallAuto: newFakeMall(orders.MallAuto)} }, "unknown mall"},

@@ -40,7 +40,7 @@ _MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.`,
 				return err
 			}
 			defer a.Close()
-			ms, err := mallsFromConfig(cfg, nonceStore(a))
+			ms, err := mallsFromConfig(cfg, nonceStore(a), a.log)
 			if err != nil {
 				return err
 			}
@@ -395,7 +395,7 @@ func newReconcileCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			ms, err := mallsFromConfig(cfg, nonceStore(a))
+			ms, err := mallsFromConfig(cfg, nonceStore(a), a.log)
 			if err != nil {
 				return err
 			}
@@ -411,32 +411,23 @@ func newReconcileCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("--to: %w", err)
 				}
 			}
-			svc, err := orders.NewService(a.store, nil)
+			if len(ms.statements) == 0 {
+				return fmt.Errorf("no mall is configured: set AIDMALL_CCB_URL and/or AIDMALL_ABC_URL with their keys")
+			}
+			runner, err := newRunner(a, ms, nil)
 			if err != nil {
 				return err
 			}
-			for m, src := range ms.statements {
-				n, dup := 0, 0
-				for d := f; !t.Before(d); d = d.AddDays(1) {
-					evs, err := src.Statement(ctx, d)
-					if err != nil {
-						return fmt.Errorf("%s statement %s: %w", m, d, err)
-					}
-					for _, e := range evs {
-						res, err := svc.Apply(ctx, e)
-						if err != nil {
-							return fmt.Errorf("%s event %s: %w", m, e.EventID, err)
-						}
-						if res.Duplicate {
-							dup++
-						} else {
-							n++
-						}
-					}
-				}
-				fmt.Fprintf(g.stdout, "%s: %d new events applied, %d already known (%s to %s)\n", m, n, dup, f, t)
+			var days []bizday.Day
+			for d := f; !t.Before(d); d = d.AddDays(1) {
+				days = append(days, d)
 			}
-			return nil
+			counts, err := runner.Reconcile(ctx, days...)
+			for m, c := range counts {
+				fmt.Fprintf(g.stdout, "%s %s..%s: %d events read, %d applied (%d held for review), %d already known, %d waiting for their order, %d invalid, %d days not published\n",
+					m, f, t, c.Events, c.Applied, c.Held, c.Duplicate, c.Parked, c.Invalid, c.Missing)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "first business day (default yesterday, Beijing)")

@@ -156,7 +156,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	ms, err := buildMalls(mallKeys{
 		ccbPartner: keys.CCBPartner, ccbMall: &keys.CCBMall.PublicKey,
 		abcPartner: keys.ABCPartner, abcMall: &keys.ABCMall.PublicKey,
-	}, mallEndpoint{sim.CCBURL(), mallsim.DefaultCCBAppID}, mallEndpoint{sim.ABCURL(), mallsim.DefaultABCAppID}, nonceStore(a), time.Now)
+	}, mallEndpoint{sim.CCBURL(), mallsim.DefaultCCBAppID}, mallEndpoint{sim.ABCURL(), mallsim.DefaultABCAppID}, nonceStore(a), time.Now, log)
 	if err != nil {
 		ln.Close()
 		return err

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -41,7 +42,7 @@ type mallEndpoint struct{ url, appID string }
 
 // buildMalls makes the clients, verifiers and statement sources of the malls that have an
 // endpoint. nonces is the replay cache of ABC notifications.
-func buildMalls(keys mallKeys, ccbAt, abcAt mallEndpoint, nonces abc.NonceStore, now func() time.Time) (*mallSet, error) {
+func buildMalls(keys mallKeys, ccbAt, abcAt mallEndpoint, nonces abc.NonceStore, now func() time.Time, log *slog.Logger) (*mallSet, error) {
 	ms := &mallSet{clients: jobs.Malls{}, webhooks: map[orders.Mall]api.MallWebhook{}, statements: map[orders.Mall]jobs.StatementSource{}}
 	if ccbAt.url != "" {
 		c, err := ccb.New(ccb.Config{BaseURL: ccbAt.url, AppID: ccbAt.appID, PartnerKey: keys.ccbPartner, MallKey: keys.ccbMall, Now: now})
@@ -54,7 +55,7 @@ func buildMalls(keys mallKeys, ccbAt, abcAt mallEndpoint, nonces abc.NonceStore,
 		}
 		ms.clients[orders.MallCCB] = c
 		ms.webhooks[orders.MallCCB] = ccbWebhook{v}
-		ms.statements[orders.MallCCB] = ccbStatements{c}
+		ms.statements[orders.MallCCB] = ccbStatements{c, log}
 	}
 	if abcAt.url != "" {
 		c, err := abc.New(abc.Config{BaseURL: abcAt.url, AppID: abcAt.appID, PartnerKey: keys.abcPartner, MallKey: keys.abcMall, Now: now})
@@ -67,13 +68,13 @@ func buildMalls(keys mallKeys, ccbAt, abcAt mallEndpoint, nonces abc.NonceStore,
 		}
 		ms.clients[orders.MallABC] = c
 		ms.webhooks[orders.MallABC] = abcWebhook{v: v, c: c}
-		ms.statements[orders.MallABC] = abcStatements{c}
+		ms.statements[orders.MallABC] = abcStatements{c, log}
 	}
 	return ms, nil
 }
 
 // mallsFromConfig loads the partner keys named in cfg and builds the configured malls.
-func mallsFromConfig(cfg config.Config, nonces abc.NonceStore) (*mallSet, error) {
+func mallsFromConfig(cfg config.Config, nonces abc.NonceStore, log *slog.Logger) (*mallSet, error) {
 	var keys mallKeys
 	var err error
 	if cfg.CCB.Configured() {
@@ -86,7 +87,7 @@ func mallsFromConfig(cfg config.Config, nonces abc.NonceStore) (*mallSet, error)
 			return nil, fmt.Errorf("abc keys: %w", err)
 		}
 	}
-	return buildMalls(keys, mallEndpoint{cfg.CCB.URL, cfg.CCB.AppID}, mallEndpoint{cfg.ABC.URL, cfg.ABC.AppID}, nonces, time.Now)
+	return buildMalls(keys, mallEndpoint{cfg.CCB.URL, cfg.CCB.AppID}, mallEndpoint{cfg.ABC.URL, cfg.ABC.AppID}, nonces, time.Now, log)
 }
 
 // ccbWebhook answers CCB notifications (ccb-mall.md "Notifications"): the body `success`
@@ -133,22 +134,32 @@ func (w abcWebhook) Nack(_ *http.Request, err error) (int, http.Header, []byte) 
 	return abc.AckFailure(code, "not recorded")
 }
 
-type ccbStatements struct{ c *ccb.Client }
+// ccbStatements and abcStatements read a mall's daily statement for reconciling: the good
+// rows are applied; each bad row is logged (row, column, reason) and left for an operator,
+// since the statement is the mall's book of record and one bad row must not hold back the
+// rest.
+type ccbStatements struct {
+	c   *ccb.Client
+	log *slog.Logger
+}
 
 func (s ccbStatements) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, error) {
 	evs, bad, err := s.c.Statement(ctx, day)
-	if err == nil && len(bad) > 0 {
-		err = fmt.Errorf("ccb statement %s: %d bad rows, first: %v", day, len(bad), bad[0])
+	for _, b := range bad {
+		s.log.Warn("statement row not read", "mall", "ccb", "day", day.String(), "row", b.Row, "column", b.Column, "reason", b.Reason)
 	}
 	return evs, err
 }
 
-type abcStatements struct{ c *abc.Client }
+type abcStatements struct {
+	c   *abc.Client
+	log *slog.Logger
+}
 
 func (s abcStatements) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, error) {
 	evs, bad, err := s.c.Statement(ctx, day)
-	if err == nil && len(bad) > 0 {
-		err = fmt.Errorf("abc statement %s: %d bad rows, first: %v", day, len(bad), bad[0])
+	for _, b := range bad {
+		s.log.Warn("statement row not read", "mall", "abc", "day", day.String(), "row", b.Row, "column", b.Column, "reason", b.Reason)
 	}
 	return evs, err
 }

@@ -34,20 +34,9 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	cfg := a.cfg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	runner, err := jobs.New(jobs.Config{
-		DB: a.db.DB.DB, Dialect: string(a.db.Dialect), Store: a.store, Malls: ms.clients,
-		BranchName: func(ctx context.Context, code string) (string, error) {
-			b, err := a.store.Branch(ctx, code)
-			return b.Name, err
-		},
-		NotifyURL: cfg.NotifyURL, Logger: a.log, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval,
-		MaxAttempts:       cfg.Dispatch.MaxAttempts,
-		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
-		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
-		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Metrics: reg,
-	})
+	runner, err := newRunner(a, ms, reg)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: %w", err)
+		return nil, err
 	}
 	a.store.SetEnqueuer(runner)
 	svc, err := orders.NewService(a.store, nil)
@@ -91,6 +80,28 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	}()
 	a.log.Info("serving", "addr", ln.Addr().String(), "db", string(a.db.Dialect))
 	return rt, nil
+}
+
+// newRunner makes the job runner (not started) for the malls in ms; reg takes its metrics
+// and may be nil.
+func newRunner(a *app, ms *mallSet, reg prometheus.Registerer) (*jobs.Runner, error) {
+	cfg := a.cfg
+	runner, err := jobs.New(jobs.Config{
+		DB: a.db.DB.DB, Dialect: string(a.db.Dialect), Store: a.store, Malls: ms.clients,
+		BranchName: func(ctx context.Context, code string) (string, error) {
+			b, err := a.store.Branch(ctx, code)
+			return b.Name, err
+		},
+		NotifyURL: cfg.NotifyURL, Logger: a.log, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval,
+		MaxAttempts:       cfg.Dispatch.MaxAttempts,
+		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
+		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
+		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Metrics: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return runner, nil
 }
 
 // reconcileEvery maps the configured reconcile interval (0 = off) to the runner's
