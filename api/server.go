@@ -79,6 +79,8 @@ type Config struct {
 	Auth        Authenticator
 	Idempotency IdempotencyStore
 	Reports     Reports
+	// Households, when set, serves GET /v1/households/{no} (masked) to aid_office.
+	Households Households
 	// Webhooks maps each mall to its verifier; a mall absent here answers 404 at
 	// /webhooks/{mall}.
 	Webhooks map[orders.Mall]MallWebhook
@@ -222,6 +224,9 @@ func (s *Server) routes() error {
 	e.GET("/v1/orders/:id", s.getOrder, route(ordersOnly)...)
 	e.POST("/v1/orders/:id/cancel", s.cancelOrder, route(ordersOnly)...)
 	e.GET("/v1/reports/benefit", s.benefitReport, route(allowRoles("reports", orders.Caller.CanReadReports))...)
+	if s.cfg.Households != nil {
+		e.GET("/v1/households/:no", s.getHousehold, route(allowRoles("the household registry", orders.Caller.CanSeeRegistry))...)
+	}
 
 	e.POST("/webhooks/:mall", s.webhook)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })

@@ -121,3 +121,19 @@ func (l Linkage) ActiveOn(d bizday.Day) bool {
 	}
 	return l.ValidTo.IsZero() || d.Before(l.ValidTo)
 }
+
+// View is a household as the service shows it to people: 户主姓名, 证件号码 and 联系电话
+// masked (张*, 610630********123X, 138****0000); the clear values never leave the sealed
+// columns.
+type View struct {
+	No        string `json:"household_no"`
+	HeadName  string `json:"head_name"`
+	IDNumber  string `json:"id_number"`
+	Phone     string `json:"phone"`
+	Members   int    `json:"members"`
+	County    string `json:"county"`
+	Township  string `json:"township"`
+	Village   string `json:"village"`
+	Attribute string `json:"attribute"`
+	ExitYear  int    `json:"exit_year,omitempty"`
+}

@@ -40,3 +40,7 @@ func (c Caller) CanBackdate() bool { return c.Role == RoleAidOffice }
 
 // CanReadReports reports whether c may read benefit reports.
 func (c Caller) CanReadReports() bool { return c.Role == RoleAidOffice || c.Role == RoleAuditor }
+
+// CanSeeRegistry reports whether c may read the household registry (masked): the
+// poverty-alleviation office only; branches and auditors never see household records.
+func (c Caller) CanSeeRegistry() bool { return c.Role == RoleAidOffice }

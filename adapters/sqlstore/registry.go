@@ -242,3 +242,27 @@ func (s *Store) linkagesOf(ctx context.Context, q sqlx.QueryerContext, supplier 
 	}
 	return out, nil
 }
+
+// HouseholdView returns household no as shown to people, masked; orders.ErrNotFound if
+// it is not registered.
+func (s *Store) HouseholdView(ctx context.Context, no string) (households.View, error) {
+	var r struct {
+		No        string `db:"household_no"`
+		Name      string `db:"name_masked"`
+		ID        string `db:"id_masked"`
+		Phone     string `db:"phone_masked"`
+		Members   int    `db:"members"`
+		County    string `db:"county"`
+		Township  string `db:"township"`
+		Village   string `db:"village"`
+		Attribute string `db:"attribute"`
+		ExitYear  int    `db:"exit_year"`
+	}
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT household_no, name_masked, id_masked, phone_masked, members, county,
+		township, village, attribute, exit_year FROM households WHERE household_no = ?`), no)
+	if err != nil {
+		return households.View{}, fmt.Errorf("household %s: %w", no, translate(err))
+	}
+	return households.View{No: r.No, HeadName: r.Name, IDNumber: r.ID, Phone: r.Phone, Members: r.Members, County: r.County,
+		Township: r.Township, Village: r.Village, Attribute: r.Attribute, ExitYear: r.ExitYear}, nil
+}

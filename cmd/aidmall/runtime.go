@@ -48,7 +48,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		return nil, err
 	}
 	srv, err := api.New(api.Config{
-		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: a.store, Webhooks: ms.webhooks,
+		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: a.store, Households: a.store, Webhooks: ms.webhooks,
 		Limiter: limiter, Logger: a.log, Metrics: reg,
 		Ready: func(ctx context.Context) error {
 			if err := a.db.PingContext(ctx); err != nil {

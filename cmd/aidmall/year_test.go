@@ -250,6 +250,41 @@ func TestDemoYearAgreesWithTheRules(t *testing.T) {
 		t.Fatalf("demo --db did not leave its database: %v", err)
 	}
 	assertYearReport(t, st)
+	assertPersonalDataSealed(t, st, dbPath)
+}
+
+// assertPersonalDataSealed checks that no household's ID number, phone or name is stored in
+// clear anywhere in the database files, and that the registry shows them masked.
+func assertPersonalDataSealed(t *testing.T, st *sqlstore.Store, dbPath string) {
+	t.Helper()
+	b, err := fs.ReadFile(examples.YichuanDingbian2019(), "households.xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, _, err := households.ParseHouseholds("households.xlsx", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []byte
+	for _, f := range []string{dbPath, dbPath + "-wal"} {
+		if b, err := os.ReadFile(f); err == nil {
+			raw = append(raw, b...)
+		}
+	}
+	for _, h := range hs {
+		for _, clear := range []string{h.IDNumber, h.Phone, h.HeadName} {
+			if clear != "" && bytes.Contains(raw, []byte(clear)) {
+				t.Fatalf("household %s: %q is stored in clear", h.No, households.MaskID(clear))
+			}
+		}
+	}
+	v, err := st.HouseholdView(context.Background(), hs[0].No)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.IDNumber != households.MaskID(hs[0].IDNumber) || !strings.Contains(v.IDNumber, "********") {
+		t.Fatalf("registry shows ID %q, want it masked", v.IDNumber)
+	}
 }
 
 func TestDemoYearOnPostgres(t *testing.T) {
