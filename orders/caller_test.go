@@ -36,6 +36,10 @@ func TestCallerPermissions(t *testing.T) {
 		{"branch_staff_does_not_read_reports", hq.CanReadReports(), false},
 		{"unknown_role_does_not_read_reports", unknown.CanReadReports(), false},
 
+		{"aid_office_sees_registry", office.CanSeeRegistry(), true},
+		{"branch_staff_does_not_see_registry", hq.CanSeeRegistry(), false},
+		{"auditor_does_not_see_registry", auditor.CanSeeRegistry(), false},
+
 		{"branch_staff_is_a_role", RoleBranchStaff.Valid(), true},
 		{"aid_office_is_a_role", RoleAidOffice.Valid(), true},
 		{"auditor_is_a_role", RoleAuditor.Valid(), true},

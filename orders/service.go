@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"aidmall/households"
 	"aidmall/money"
@@ -92,7 +93,7 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	switch {
 	case req.OrderRef == "":
 		ve.add("/order_ref", "required")
-	case len(req.OrderRef) > 64:
+	case utf8.RuneCountInString(req.OrderRef) > 64:
 		ve.add("/order_ref", "at most 64 characters (the malls' buyer_ref limit)")
 	}
 	if req.BranchCode == "" {
@@ -282,6 +283,10 @@ func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]Grou
 	switch caller.Role {
 	case RoleAidOffice:
 	case RoleBranchStaff:
+		if caller.BranchCode == "" {
+			// Pinning to "" would list every branch (CanSeeOrder refuses such a key too).
+			return nil, "", fmt.Errorf("%w: a branch key without a branch reads no orders", ErrForbidden)
+		}
 		if f.BranchCode != "" && f.BranchCode != caller.BranchCode {
 			return nil, "", nil
 		}

@@ -37,7 +37,9 @@ func DeriveStatus(o *GroupOrder) Status {
 		refundedFen += int64(l.RefundedFen)
 	}
 	switch {
-	case delivered > 0 && refundedFen > 0 && refundedFen >= deliveredFen:
+	case ordered > 0 && delivered >= ordered && refundedFen > 0 && refundedFen >= deliveredFen:
+		// Every unit delivered and all of it refunded. A partial delivery refunded in full
+		// stays partially_delivered: the rest may still come.
 		return StatusRefunded
 	case ordered > 0 && delivered >= ordered:
 		return StatusDelivered

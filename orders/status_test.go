@@ -36,7 +36,7 @@ func TestDeriveStatus(t *testing.T) {
 		{"every_unit_delivered_is_delivered", GroupOrder{Lines: []Line{line(10, 10, 0), line(10, 10, 0)}}, StatusDelivered},
 		{"partial_refund_stays_delivered", GroupOrder{Lines: []Line{line(10, 10, 6800)}}, StatusDelivered},
 		{"full_refund_of_delivered_is_refunded", GroupOrder{Lines: []Line{line(10, 10, 68000)}}, StatusRefunded},
-		{"full_refund_of_partial_delivery_is_refunded", GroupOrder{Lines: []Line{line(10, 4, 27200)}}, StatusRefunded},
+		{"full_refund_of_partial_delivery_stays_partially_delivered", GroupOrder{Lines: []Line{line(10, 4, 27200)}}, StatusPartiallyDelivered},
 		{"refund_without_delivery_is_not_refunded", GroupOrder{Accepted: true, Lines: []Line{line(10, 0, 68000)}}, StatusShipped},
 		{"refunded_beats_delivered", GroupOrder{Accepted: true, Submitted: true, Lines: []Line{line(10, 10, 68000)}}, StatusRefunded},
 		{"rejected_beats_progress", GroupOrder{RejectCode: "40005", Accepted: true, Lines: []Line{line(10, 10, 0)}}, StatusRejected},
