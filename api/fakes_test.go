@@ -181,7 +181,9 @@ func (s *memStore) CreateOrder(_ context.Context, o *orders.GroupOrder) error {
 	}
 	s.nextID++
 	o.ID = s.nextID
-	o.OutOrderNo = orders.NewOutOrderNo(o.PlacedAt, o.ID)
+	if o.OutOrderNo == "" {
+		o.OutOrderNo = orders.NewOutOrderNo(o.PlacedAt)
+	}
 	o.CreatedAt = s.now()
 	o.Status = orders.StatusPending
 	s.orders[o.ID] = cloneOrder(o)
@@ -408,7 +410,9 @@ func (r *fakeReports) Benefit(_ context.Context, q reports.Query) (reports.Benef
 }
 
 // fakeWebhook verifies a notification by its X-Test-Signature header ("good") and reads
-// the body as a FulfilmentEvent in JSON; it answers like CCB: 200 "success", else "fail".
+// the body as a FulfilmentEvent in JSON (a verified body that is not such JSON is
+// orders.ErrUnreadableEvent, as with the real adapters); it answers like CCB: 200
+// "success", else "fail".
 type fakeWebhook struct {
 	mu     sync.Mutex
 	bodies [][]byte
@@ -423,7 +427,7 @@ func (w *fakeWebhook) Parse(_ context.Context, r *http.Request, body []byte) (or
 	}
 	var ev orders.FulfilmentEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
-		return ev, fmt.Errorf("malformed notification: %w", err)
+		return ev, fmt.Errorf("malformed notification: %w: %w", orders.ErrUnreadableEvent, err)
 	}
 	return ev, nil
 }

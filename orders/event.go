@@ -1,11 +1,21 @@
 package orders
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"aidmall/money"
 )
+
+// ErrUnreadableEvent means the mall's signature (and, for ABC, the timestamp and nonce
+// freshness) verified, but the notification's fields could not be read into a
+// FulfilmentEvent (an unknown event type, a bad quantity, a field the spec forbids on that
+// type). The notification is genuine, so retrying cannot fix it and refusing it would lose
+// it: the webhook keeps the raw body for an operator and acknowledges it. Adapters' Parse
+// wraps it together with their own malformed error; it is never wrapped for a failure
+// before or during verification.
+var ErrUnreadableEvent = errors.New("unreadable event")
 
 // EventType is the mall-neutral kind of a fulfilment event (ATTRIBUTION.md, Terms).
 type EventType string

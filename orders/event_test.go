@@ -66,6 +66,11 @@ func TestFulfilmentEventValidate(t *testing.T) {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("Validate = %v, want ErrInvalid", err)
 			}
+			// Only an adapter that has verified the mall's signature may call an event
+			// unreadable (it is then kept and acknowledged); Validate alone never does.
+			if errors.Is(err, ErrUnreadableEvent) {
+				t.Fatalf("Validate = %v, must not wrap ErrUnreadableEvent", err)
+			}
 			if !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Validate = %q, want it to say %q", err, tc.wantErr)
 			}

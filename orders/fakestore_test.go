@@ -92,7 +92,9 @@ func (s *fakeStore) CreateOrder(_ context.Context, o *GroupOrder) error {
 	}
 	s.nextID++
 	o.ID = s.nextID
-	o.OutOrderNo = NewOutOrderNo(o.PlacedAt, o.ID)
+	if o.OutOrderNo == "" {
+		o.OutOrderNo = NewOutOrderNo(o.PlacedAt)
+	}
 	o.CreatedAt = s.now()
 	o.Status = DeriveStatus(o)
 	s.orders[o.ID] = cloneOrder(o)

@@ -9,8 +9,9 @@
 package orders
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
-	"fmt"
 	"regexp"
 	"time"
 
@@ -110,6 +111,7 @@ type GroupOrder struct {
 	ID           int64        `json:"id"`
 	OrderRef     string       `json:"order_ref"` // the branch's own reference, unique per branch
 	BranchCode   string       `json:"branch_code"`
+	BuyerName    string       `json:"buyer_name"` // the branch's name when placed, as sent to the mall
 	Funding      Funding      `json:"funding"`
 	DeliveryMode DeliveryMode `json:"delivery_mode"`
 	ShipTo       ShipTo       `json:"ship_to"`
@@ -156,12 +158,30 @@ var outOrderNoRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
 // `-`/`_`).
 func ValidOutOrderNo(s string) bool { return outOrderNoRE.MatchString(s) }
 
-// NewOutOrderNo makes the service's out_order_no for an order placed at t with database
-// id seq: "AM" + Beijing time yyyyMMddHHmmss + seq zero-padded to at least 6 digits
-// (22 characters up to id 999999, at most 32 for any positive int64 id below 10^16).
-// The id makes it unique; the time makes it readable on the malls' documents.
-func NewOutOrderNo(t time.Time, seq int64) string {
-	return fmt.Sprintf("AM%s%06d", t.In(beijing).Format("20060102150405"), seq)
-}
+// crockford is the ULID alphabet (Crockford's base32: no I, L, O, U).
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-var beijing = time.FixedZone("Asia/Shanghai", 8*60*60)
+// NewOutOrderNo makes the service's out_order_no for an order placed at t: "AM" and a ULID
+// — 10 characters of t's Unix milliseconds and 16 of 80 random bits, Crockford base32 —
+// 28 letters and digits in all, as in ccb-mall.md's example "AM01HZX…". It needs no
+// database sequence, so a restored or reset database can never hand a mall a number the
+// mall has already seen (the malls are idempotent on it: a repeated number would return
+// another order, or be refused as a conflict). Numbers sort by t.
+func NewOutOrderNo(t time.Time) string {
+	var b [16]byte
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails (Go 1.24+)
+	hi := binary.BigEndian.Uint64(b[:8])
+	lo := binary.BigEndian.Uint64(b[8:])
+	var out [26]byte
+	for i := 25; i >= 0; i-- {
+		out[i] = crockford[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return "AM" + string(out[:])
+}

@@ -1,7 +1,6 @@
 package orders
 
 import (
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,61 +34,82 @@ func TestValidOutOrderNo(t *testing.T) {
 	}
 }
 
+// decodeULIDTime reads the Unix milliseconds of an out_order_no's ULID (the 10 characters
+// after "AM"), written independently of NewOutOrderNo's encoder.
+func decodeULIDTime(t *testing.T, no string) int64 {
+	t.Helper()
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	var ms int64
+	for _, c := range no[2:12] {
+		i := strings.IndexRune(alphabet, c)
+		if i < 0 {
+			t.Fatalf("%q: %q is not Crockford base32", no, c)
+		}
+		ms = ms*32 + int64(i)
+	}
+	return ms
+}
+
 func TestNewOutOrderNo(t *testing.T) {
 	t.Parallel()
-	// orders.csv of the yichuan-dingbian-2019 bundle: 2018-S16-0001 placed
-	// 2018-12-19T16:29:22+08:00 has out_order_no AM20181219162922000001.
-	placed := time.Date(2018, 12, 19, 8, 29, 22, 0, time.UTC)
-	newYork := time.FixedZone("EST", -5*60*60)
 	tests := []struct {
 		name string
 		at   time.Time
-		seq  int64
-		want string
 	}{
-		{"bundle_number_from_utc_instant", placed, 1, "AM20181219162922000001"},
-		{"same_instant_in_new_york_gives_same_number", placed.In(newYork), 1, "AM20181219162922000001"},
-		{"beijing_date_not_utc_date", time.Date(2019, 12, 31, 16, 30, 0, 0, time.UTC), 42, "AM20200101003000000042"},
-		{"seq_beyond_six_digits_is_not_cut", placed, 1234567, "AM201812191629221234567"},
-		{"largest_documented_seq_fits_32", placed, 9_999_999_999_999_999, "AM201812191629229999999999999999"},
+		{"bundle_order_2018_S16_0001", time.Date(2018, 12, 19, 16, 29, 22, 0, time.FixedZone("CST", 8*3600))},
+		{"epoch_plus_one_ms", time.UnixMilli(1)},
+		{"year_2999", time.Date(2999, 12, 31, 23, 59, 59, 999e6, time.UTC)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := NewOutOrderNo(tc.at, tc.seq)
-			if got != tc.want {
-				t.Fatalf("NewOutOrderNo = %q, want %q", got, tc.want)
+			got := NewOutOrderNo(tc.at)
+			if !ValidOutOrderNo(got) || len(got) != 28 || !strings.HasPrefix(got, "AM") {
+				t.Fatalf("NewOutOrderNo = %q (%d characters): want AM and 26 ULID characters", got, len(got))
 			}
-			if !ValidOutOrderNo(got) {
-				t.Fatalf("NewOutOrderNo = %q (%d characters) is not a valid out_order_no", got, len(got))
+			if ms := decodeULIDTime(t, got); ms != tc.at.UnixMilli() {
+				t.Fatalf("NewOutOrderNo(%s) = %q encodes %d ms, want %d", tc.at, got, ms, tc.at.UnixMilli())
 			}
 		})
 	}
+	t.Run("numbers_never_repeat_for_one_instant", func(t *testing.T) {
+		t.Parallel()
+		at := time.Now()
+		seen := map[string]bool{}
+		for i := 0; i < 10000; i++ {
+			no := NewOutOrderNo(at)
+			if seen[no] {
+				t.Fatalf("%q made twice", no)
+			}
+			seen[no] = true
+		}
+	})
+	t.Run("numbers_sort_by_time", func(t *testing.T) {
+		t.Parallel()
+		a := NewOutOrderNo(time.UnixMilli(1545208162000))
+		b := NewOutOrderNo(time.UnixMilli(1545208162001))
+		if a[:12] >= b[:12] {
+			t.Fatalf("%q does not sort before %q", a, b)
+		}
+	})
 }
 
-// FuzzNewOutOrderNo checks that every number the service makes for an id below 10^16 and
-// a time in years 2000–2999 is a valid out_order_no that starts with AM and the Beijing
-// time, and ends with the id.
+// FuzzNewOutOrderNo checks that the number made for any instant from 1970 to 10889 (48
+// bits of milliseconds) is a valid out_order_no that encodes that instant.
 func FuzzNewOutOrderNo(f *testing.F) {
-	f.Add(int64(1545208162), int64(1))
-	f.Add(int64(1577809800), int64(9_999_999_999_999_999))
-	f.Add(int64(946684800), int64(999_999))
-	f.Fuzz(func(t *testing.T, unix, seq int64) {
-		const minUnix, maxUnix = 946684800, 32503680000 - 8*3600 - 1 // 2000-01-01Z up to 2999-12-31 Beijing
-		if unix < minUnix || unix > maxUnix || seq < 1 || seq >= 10_000_000_000_000_000 {
+	f.Add(int64(1545208162000))
+	f.Add(int64(0))
+	f.Add(int64(1<<48 - 1))
+	f.Fuzz(func(t *testing.T, ms int64) {
+		if ms < 0 || ms >= 1<<48 {
 			t.Skip()
 		}
-		at := time.Unix(unix, 0)
-		got := NewOutOrderNo(at, seq)
-		if !ValidOutOrderNo(got) {
-			t.Fatalf("NewOutOrderNo(%s, %d) = %q is not valid", at.UTC(), seq, got)
+		got := NewOutOrderNo(time.UnixMilli(ms))
+		if !ValidOutOrderNo(got) || len(got) != 28 {
+			t.Fatalf("NewOutOrderNo(%d ms) = %q is not valid", ms, got)
 		}
-		prefix := "AM" + at.In(time.FixedZone("CST", 8*3600)).Format("20060102150405")
-		if !strings.HasPrefix(got, prefix) {
-			t.Fatalf("NewOutOrderNo(%s, %d) = %q, want prefix %q", at.UTC(), seq, got, prefix)
-		}
-		if rest := strings.TrimLeft(got[len(prefix):], "0"); rest != strconv.FormatInt(seq, 10) {
-			t.Fatalf("NewOutOrderNo(%s, %d) = %q does not end with the id", at.UTC(), seq, got)
+		if d := decodeULIDTime(t, got); d != ms {
+			t.Fatalf("NewOutOrderNo(%d ms) = %q encodes %d", ms, got, d)
 		}
 	})
 }

@@ -177,7 +177,8 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	if len(ve.Fields) > 0 {
 		return nil, ve
 	}
-	if _, err := s.store.Branch(ctx, req.BranchCode); err != nil {
+	branch, err := s.store.Branch(ctx, req.BranchCode)
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			ve.add("/branch_code", "unknown branch %q", req.BranchCode)
 			return nil, ve
@@ -201,7 +202,8 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		return nil, err
 	}
 	o := &GroupOrder{
-		OrderRef: req.OrderRef, BranchCode: req.BranchCode, Funding: req.Funding,
+		OrderRef: req.OrderRef, BranchCode: req.BranchCode, BuyerName: branch.Name, Funding: req.Funding,
+		OutOrderNo:   NewOutOrderNo(placedAt),
 		DeliveryMode: req.DeliveryMode, ShipTo: req.ShipTo, PlacedAt: placedAt, Mall: mall,
 	}
 	for i, l := range req.Lines {

@@ -284,12 +284,15 @@ func TestPlaceAccepts(t *testing.T) {
 			if !o.PlacedAt.Equal(testNow) || o.BranchCode != "HQ" || o.Funding != FundingUnion || o.DeliveryMode != DeliveryBulk {
 				t.Errorf("order = %+v", o)
 			}
-			if want := NewOutOrderNo(testNow, o.ID); o.OutOrderNo != want {
-				t.Errorf("out_order_no = %q, want %q", o.OutOrderNo, want)
+			if !ValidOutOrderNo(o.OutOrderNo) || len(o.OutOrderNo) != 28 || !strings.HasPrefix(o.OutOrderNo, "AM") {
+				t.Errorf("out_order_no = %q, want AM and a ULID", o.OutOrderNo)
+			}
+			if o.BuyerName == "" {
+				t.Errorf("buyer_name not fixed at placing")
 			}
 		}},
 		{"aid_office_backdates", office, func(r *PlaceRequest) { r.PlacedAt = &back }, func(t *testing.T, o *GroupOrder) {
-			if !o.PlacedAt.Equal(back) || !strings.HasPrefix(o.OutOrderNo, "AM20181219162922") {
+			if !o.PlacedAt.Equal(back) || !strings.HasPrefix(o.OutOrderNo, "AM") {
 				t.Errorf("placed_at %s, out_order_no %s", o.PlacedAt, o.OutOrderNo)
 			}
 		}},

@@ -19,14 +19,11 @@ const (
 )
 
 // DeriveStatus works out o's status from its flags and line quantities (not from
-// o.Status). Precedence: cancelled, rejected, then the furthest any line has gone.
+// o.Status). What the mall reports it has done wins: once any unit has shipped or been
+// delivered, the status follows the quantities, even if the order was marked cancelled or
+// rejected here (a cancel or a create that timed out after the mall had acted).
+// Otherwise: cancelled, rejected, accepted, submitted, pending.
 func DeriveStatus(o *GroupOrder) Status {
-	if o.Cancelled {
-		return StatusCancelled
-	}
-	if o.RejectCode != "" {
-		return StatusRejected
-	}
 	var ordered, shipped, delivered int64
 	var deliveredFen, refundedFen int64
 	for _, l := range o.Lines {
@@ -49,6 +46,10 @@ func DeriveStatus(o *GroupOrder) Status {
 		return StatusShipped
 	case shipped > 0:
 		return StatusPartiallyShipped
+	case o.Cancelled:
+		return StatusCancelled
+	case o.RejectCode != "":
+		return StatusRejected
 	case o.Accepted:
 		return StatusAccepted
 	case o.Submitted || o.MallOrderNo != "":

@@ -39,10 +39,12 @@ func TestDeriveStatus(t *testing.T) {
 		{"full_refund_of_partial_delivery_stays_partially_delivered", GroupOrder{Lines: []Line{line(10, 4, 27200)}}, StatusPartiallyDelivered},
 		{"refund_without_delivery_is_not_refunded", GroupOrder{Accepted: true, Lines: []Line{line(10, 0, 68000)}}, StatusShipped},
 		{"refunded_beats_delivered", GroupOrder{Accepted: true, Submitted: true, Lines: []Line{line(10, 10, 68000)}}, StatusRefunded},
-		{"rejected_beats_progress", GroupOrder{RejectCode: "40005", Accepted: true, Lines: []Line{line(10, 10, 0)}}, StatusRejected},
+		{"mall_progress_beats_a_local_rejection", GroupOrder{RejectCode: "40004", Accepted: true, Lines: []Line{line(10, 10, 0)}}, StatusDelivered},
+		{"rejected_beats_accepted", GroupOrder{RejectCode: "40005", Accepted: true, Lines: []Line{line(0, 0, 0)}}, StatusRejected},
 		{"rejected_beats_submitted", GroupOrder{RejectCode: "PRICE_MISMATCH", Submitted: true, Lines: []Line{line(0, 0, 0)}}, StatusRejected},
 		{"cancelled_beats_rejected", GroupOrder{Cancelled: true, RejectCode: "40005", Lines: []Line{line(0, 0, 0)}}, StatusCancelled},
-		{"cancelled_beats_everything", GroupOrder{Cancelled: true, Accepted: true, Lines: []Line{line(10, 10, 68000)}}, StatusCancelled},
+		{"mall_progress_beats_a_local_cancel", GroupOrder{Cancelled: true, Accepted: true, Lines: []Line{line(10, 10, 68000)}}, StatusRefunded},
+		{"cancelled_beats_accepted", GroupOrder{Cancelled: true, Accepted: true, Submitted: true, Lines: []Line{line(0, 0, 0)}}, StatusCancelled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

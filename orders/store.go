@@ -18,8 +18,8 @@ type Store interface {
 
 	// CreateOrder stores o with its lines in one transaction, together with the job that
 	// dispatches it to its mall, and applies any parked events already received for its
-	// out_order_no. It sets o.ID, o.OutOrderNo (NewOutOrderNo of PlacedAt and ID),
-	// o.CreatedAt and o.Status. ErrConflict when the branch already has o.OrderRef.
+	// out_order_no. It sets o.ID, o.CreatedAt, o.Status, and o.OutOrderNo when empty
+	// (NewOutOrderNo of PlacedAt). ErrConflict when the branch already has o.OrderRef.
 	CreateOrder(ctx context.Context, o *GroupOrder) error
 	// Order returns the order with its lines; ErrNotFound if absent.
 	Order(ctx context.Context, id int64) (*GroupOrder, error)

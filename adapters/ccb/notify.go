@@ -50,7 +50,12 @@ func NewVerifier(appID string, mallKey *rsa.PublicKey) (*Verifier, error) {
 // which is what deduplicates). The event passes orders.FulfilmentEvent.Validate.
 //
 // Errors: ErrBadSignature when sign is missing or does not verify, sign_type is not RSA2 or
-// app_id is not the Verifier's; ErrMalformed, wrapping the reason, for anything else.
+// app_id is not the Verifier's; ErrMalformed, wrapping the reason, for anything else. The
+// body's encoding (UTF-8, form encoding, each parameter once) is checked before the
+// signature, since the signing string is built from the parameters; a failure there is
+// ErrMalformed alone. A field that cannot be read once the signature has verified is
+// ErrMalformed also wrapping orders.ErrUnreadableEvent (the notification is genuine, so
+// the caller keeps it rather than having the mall retry it in vain).
 func (v *Verifier) Parse(body []byte) (orders.FulfilmentEvent, error) {
 	if !utf8.Valid(body) {
 		return orders.FulfilmentEvent{}, fmt.Errorf("%w: body is not UTF-8", ErrMalformed)
@@ -89,7 +94,8 @@ func (v *Verifier) Parse(body []byte) (orders.FulfilmentEvent, error) {
 	}
 	ev, ferr := r.event("notify")
 	if ferr != nil {
-		return orders.FulfilmentEvent{}, fmt.Errorf("%w: %v", ErrMalformed, ferr)
+		// The mall signed it: it is genuine but unreadable, and a retry would bring the same.
+		return orders.FulfilmentEvent{}, fmt.Errorf("%w: %w: %w", ErrMalformed, orders.ErrUnreadableEvent, ferr)
 	}
 	return ev, nil
 }

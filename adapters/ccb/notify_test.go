@@ -67,11 +67,26 @@ func TestVerifierParse(t *testing.T) {
 		return []byte(f.Encode())
 	}()
 
+	// Bodies whose fields cannot be read and whose signature does not hold: a forger must
+	// not be able to have them kept.
+	tamperedUnknownType := []byte(strings.Replace(string(good), "notify_type=order.delivered", "notify_type=order.lost", 1))
+	if string(tamperedUnknownType) == string(good) {
+		t.Fatal("test setup: notify_type not found in body")
+	}
+	unsignedUnknownType := func() []byte {
+		f, _ := url.ParseQuery(string(tamperedUnknownType))
+		f.Del("sign")
+		return []byte(f.Encode())
+	}()
+
 	tests := []struct {
 		name    string
 		body    []byte
 		wantErr error
-		check   func(*testing.T, orders.FulfilmentEvent)
+		// unreadable: the error must wrap orders.ErrUnreadableEvent (signed, then a field
+		// failed), so that the webhook keeps the body; false on every other error.
+		unreadable bool
+		check      func(*testing.T, orders.FulfilmentEvent)
 	}{
 		{name: "good_delivery_is_accepted", body: good, check: func(t *testing.T, e orders.FulfilmentEvent) {
 			want := orders.FulfilmentEvent{Mall: orders.MallCCB, EventID: "NT2019031200012301", Type: orders.EventDelivered,
@@ -132,23 +147,27 @@ func TestVerifierParse(t *testing.T) {
 		{name: "other_sign_type_is_a_bad_signature", body: signedNotification(t, ks.mall,
 			with(deliveredParams(), "sign_type", "RSA")), wantErr: ccb.ErrBadSignature},
 		{name: "unknown_type_is_malformed", body: signedNotification(t, ks.mall,
-			with(deliveredParams(), "notify_type", "order.lost")), wantErr: ccb.ErrMalformed},
+			with(deliveredParams(), "notify_type", "order.lost")), wantErr: ccb.ErrMalformed, unreadable: true},
 		{name: "line_event_without_line_no_is_malformed", body: signedNotification(t, ks.mall,
-			with(deliveredParams(), "line_no", "<delete>")), wantErr: ccb.ErrMalformed},
+			with(deliveredParams(), "line_no", "<delete>")), wantErr: ccb.ErrMalformed, unreadable: true},
 		{name: "delivery_without_quantity_is_malformed", body: signedNotification(t, ks.mall,
-			with(deliveredParams(), "quantity", "<delete>")), wantErr: ccb.ErrMalformed},
+			with(deliveredParams(), "quantity", "<delete>")), wantErr: ccb.ErrMalformed, unreadable: true},
 		{name: "negative_quantity_is_malformed", body: signedNotification(t, ks.mall,
-			with(deliveredParams(), "quantity", "-3")), wantErr: ccb.ErrMalformed},
+			with(deliveredParams(), "quantity", "-3")), wantErr: ccb.ErrMalformed, unreadable: true},
 		{name: "refund_without_amount_is_malformed", body: signedNotification(t, ks.mall,
-			with(deliveredParams(), "notify_type", "order.refunded")), wantErr: ccb.ErrMalformed},
+			with(deliveredParams(), "notify_type", "order.refunded")), wantErr: ccb.ErrMalformed, unreadable: true},
 		{name: "refund_amount_with_three_decimals_is_malformed", body: signedNotification(t, ks.mall,
-			with(deliveredParams(), "notify_type", "order.refunded", "amount", "1.005")), wantErr: ccb.ErrMalformed},
+			with(deliveredParams(), "notify_type", "order.refunded", "amount", "1.005")), wantErr: ccb.ErrMalformed, unreadable: true},
 		{name: "time_with_offset_is_malformed", body: signedNotification(t, ks.mall,
-			with(deliveredParams(), "occurred_at", "2019-03-14T15:59:58+08:00")), wantErr: ccb.ErrMalformed},
+			with(deliveredParams(), "occurred_at", "2019-03-14T15:59:58+08:00")), wantErr: ccb.ErrMalformed, unreadable: true},
 		{name: "missing_notify_id_is_malformed", body: signedNotification(t, ks.mall,
-			with(deliveredParams(), "notify_id", "<delete>")), wantErr: ccb.ErrMalformed},
+			with(deliveredParams(), "notify_id", "<delete>")), wantErr: ccb.ErrMalformed, unreadable: true},
 		{name: "repeated_parameter_is_malformed", body: append(append([]byte{}, good...), "&quantity=1"...), wantErr: ccb.ErrMalformed},
 		{name: "not_a_form_is_malformed", body: []byte("%zz"), wantErr: ccb.ErrMalformed},
+		{name: "tampered_body_with_a_bad_field_is_a_bad_signature_not_unreadable", body: tamperedUnknownType, wantErr: ccb.ErrBadSignature},
+		{name: "unsigned_body_with_a_bad_field_is_a_bad_signature_not_unreadable", body: unsignedUnknownType, wantErr: ccb.ErrBadSignature},
+		{name: "bad_field_from_wrong_app_id_is_a_bad_signature_not_unreadable", body: signedNotification(t, ks.mall,
+			with(deliveredParams(), "app_id", "2019031200000999", "notify_type", "order.lost")), wantErr: ccb.ErrBadSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +176,9 @@ func TestVerifierParse(t *testing.T) {
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("Parse err = %v, want %v", err, tt.wantErr)
+				}
+				if got := errors.Is(err, orders.ErrUnreadableEvent); got != tt.unreadable {
+					t.Fatalf("Parse err = %v: wraps ErrUnreadableEvent = %v, want %v", err, got, tt.unreadable)
 				}
 				return
 			}

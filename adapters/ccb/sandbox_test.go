@@ -68,7 +68,7 @@ func TestAgainstReferenceSandbox(t *testing.T) {
 
 	ctx := context.Background()
 	req := orders.CreateRequest{
-		OutOrderNo: orders.NewOutOrderNo(time.Now(), 1), BuyerRef: "SANDBOX-TEST-1", BuyerName: "集团总部机关工会",
+		OutOrderNo: orders.NewOutOrderNo(time.Now()), BuyerRef: "SANDBOX-TEST-1", BuyerName: "集团总部机关工会",
 		DeliveryMode: orders.DeliveryBulk,
 		ShipTo:       orders.ShipTo{Name: "王*", Phone: "138****0000", Address: "北京市西城区"},
 		// products.csv: CCB-YC-APL-05 listed at 68.00 yuan.
@@ -86,7 +86,7 @@ func TestAgainstReferenceSandbox(t *testing.T) {
 	}
 
 	wrong := req
-	wrong.OutOrderNo = orders.NewOutOrderNo(time.Now(), 2)
+	wrong.OutOrderNo = orders.NewOutOrderNo(time.Now())
 	wrong.Lines = []orders.CreateLine{{LineNo: 1, ItemID: "CCB-YC-APL-05", Quantity: 20, UnitPrice: 6900}}
 	wrong.Total = 138000
 	_, err = c.Create(ctx, wrong)
@@ -199,7 +199,7 @@ func TestAgainstReferenceSandboxWithFaults(t *testing.T) {
 	t.Cleanup(hook.Close)
 
 	req := orders.CreateRequest{
-		OutOrderNo: orders.NewOutOrderNo(time.Now(), 7), BuyerRef: "SANDBOX-FAULTS-1", BuyerName: "集团总部机关工会",
+		OutOrderNo: orders.NewOutOrderNo(time.Now()), BuyerRef: "SANDBOX-FAULTS-1", BuyerName: "集团总部机关工会",
 		DeliveryMode: orders.DeliveryBulk,
 		ShipTo:       orders.ShipTo{Name: "王*", Phone: "138****0000", Address: "北京市西城区"},
 		Lines:        []orders.CreateLine{{LineNo: 1, ItemID: "CCB-YC-APL-05", Quantity: 2, UnitPrice: 6800}},

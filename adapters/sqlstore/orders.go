@@ -98,21 +98,24 @@ func (s *Store) CreateOrder(ctx context.Context, o *orders.GroupOrder) error {
 	o.CreatedAt = now
 	o.Status = orders.StatusPending
 	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if o.OutOrderNo == "" {
+			o.OutOrderNo = orders.NewOutOrderNo(o.PlacedAt)
+		}
 		var id int64
 		err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO group_orders
-			(order_ref, branch_code, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
-			 placed_at, created_at, updated_at, mall, status, total_fen)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			o.OrderRef, o.BranchCode, o.Funding, o.DeliveryMode, o.ShipTo.Name, o.ShipTo.Phone, o.ShipTo.Address,
-			o.PlacedAt.UTC(), now, now, o.Mall, o.Status, int64(o.Total())).Scan(&id)
+			(order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
+			 placed_at, created_at, updated_at, mall, out_order_no, status, total_fen)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			o.OrderRef, o.BranchCode, o.BuyerName, o.Funding, o.DeliveryMode, o.ShipTo.Name, o.ShipTo.Phone, o.ShipTo.Address,
+			o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.Status, int64(o.Total())).Scan(&id)
 		if err != nil {
-			return fmt.Errorf("insert order %q: %w", o.OrderRef, translate(err))
+			err = translate(err)
+			if errors.Is(err, orders.ErrConflict) {
+				return fmt.Errorf("%w: branch %s already has an order with order_ref %q", orders.ErrConflict, o.BranchCode, o.OrderRef)
+			}
+			return fmt.Errorf("insert order %q: %w", o.OrderRef, err)
 		}
 		o.ID = id
-		o.OutOrderNo = orders.NewOutOrderNo(o.PlacedAt, id)
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET out_order_no = ? WHERE id = ?`), o.OutOrderNo, id); err != nil {
-			return fmt.Errorf("set out_order_no: %w", translate(err))
-		}
 		for i := range o.Lines {
 			l := &o.Lines[i]
 			rec := ""
@@ -155,6 +158,7 @@ type orderRow struct {
 	ID              int64     `db:"id"`
 	OrderRef        string    `db:"order_ref"`
 	BranchCode      string    `db:"branch_code"`
+	BuyerName       string    `db:"buyer_name"`
 	Funding         string    `db:"funding"`
 	DeliveryMode    string    `db:"delivery_mode"`
 	ShipToName      string    `db:"ship_to_name"`
@@ -174,13 +178,13 @@ type orderRow struct {
 	CancelRequested bool      `db:"cancel_requested"`
 }
 
-const orderCols = `id, order_ref, branch_code, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
+const orderCols = `id, order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
 	placed_at, created_at, mall, out_order_no, mall_order_no, status, reject_code, reject_message,
 	submitted, accepted, cancelled, cancel_requested`
 
 func (r orderRow) order() *orders.GroupOrder {
 	o := &orders.GroupOrder{
-		ID: r.ID, OrderRef: r.OrderRef, BranchCode: r.BranchCode, Funding: orders.Funding(r.Funding),
+		ID: r.ID, OrderRef: r.OrderRef, BranchCode: r.BranchCode, BuyerName: r.BuyerName, Funding: orders.Funding(r.Funding),
 		DeliveryMode: orders.DeliveryMode(r.DeliveryMode),
 		ShipTo:       orders.ShipTo{Name: r.ShipToName, Phone: r.ShipToPhone, Address: r.ShipToAddress},
 		PlacedAt:     r.PlacedAt, CreatedAt: r.CreatedAt, Mall: orders.Mall(r.Mall), MallOrderNo: r.MallOrderNo,

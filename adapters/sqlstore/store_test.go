@@ -299,9 +299,10 @@ func TestStore(t *testing.T) {
 			})
 			t.Run("event_before_its_order_is_parked_then_applied", func(t *testing.T) {
 				f := newFixture(t, open)
+				placed := time.Date(2019, 3, 1, 10, 0, 0, 0, bizday.Beijing)
+				no := orders.NewOutOrderNo(placed)
 				early := orders.FulfilmentEvent{Mall: orders.MallCCB, EventID: "E1", Type: orders.EventDelivered,
-					OutOrderNo: orders.NewOutOrderNo(time.Date(2019, 3, 1, 10, 0, 0, 0, bizday.Beijing), 1), LineNo: 1, Quantity: 2,
-					OccurredAt: time.Date(2019, 3, 3, 0, 0, 0, 0, bizday.Beijing)}
+					OutOrderNo: no, LineNo: 1, Quantity: 2, OccurredAt: time.Date(2019, 3, 3, 0, 0, 0, 0, bizday.Beijing)}
 				res, err := f.store.ApplyEvent(context.Background(), early)
 				if err != nil || !res.Parked {
 					t.Fatalf("res %+v err %v, want parked", res, err)
@@ -309,9 +310,11 @@ func TestStore(t *testing.T) {
 				if len(ledger(t, f.store)) != 0 {
 					t.Fatal("a parked event moved money")
 				}
-				o := f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
-				if o.OutOrderNo != early.OutOrderNo {
-					t.Fatalf("fixture: out_order_no %s, event names %s", o.OutOrderNo, early.OutOrderNo)
+				o := &orders.GroupOrder{OrderRef: "R1", BranchCode: "HQ", Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
+					PlacedAt: placed, Mall: orders.MallCCB, OutOrderNo: no,
+					Lines: []orders.Line{{LineNo: 1, SKU: "P1", ItemID: "C1", Quantity: 10, UnitPrice: 6800}}}
+				if err := f.store.CreateOrder(context.Background(), o); err != nil {
+					t.Fatal(err)
 				}
 				var sum money.Fen
 				for _, v := range ledger(t, f.store) {
@@ -319,6 +322,9 @@ func TestStore(t *testing.T) {
 				}
 				if sum != 2*6800 {
 					t.Fatalf("after the order arrived the ledger holds %s, want 136.00", sum)
+				}
+				if o.Status != orders.StatusPartiallyDelivered || o.Lines[0].DeliveredQty != 2 {
+					t.Fatalf("order after adopting its parked event: %s, delivered %d", o.Status, o.Lines[0].DeliveredQty)
 				}
 			})
 			t.Run("refund_beyond_delivered_is_held_and_moves_no_money", func(t *testing.T) {

@@ -1,0 +1,78 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"aidmall/orders"
+)
+
+// KeepUnreadable stores a notification whose signature verified but whose fields could not
+// be read (mall, the raw body as received, and why), so that it can be acknowledged
+// without being lost.
+func (s *Store) KeepUnreadable(ctx context.Context, mall orders.Mall, body []byte, reason string) error {
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO unreadable_notifications (mall, reason, body, received_at) VALUES (?, ?, ?, ?)`),
+		string(mall), reason, body, s.utcNow()); err != nil {
+		return fmt.Errorf("keep unreadable notification: %w", err)
+	}
+	return nil
+}
+
+// UnreadableCount returns how many unreadable notifications wait for an operator.
+func (s *Store) UnreadableCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM unreadable_notifications WHERE state = 'open'`)
+	return n, err
+}
+
+// StrandedOrders returns the ids of orders created before `before` that never reached
+// their mall (not submitted, rejected or cancelled), oldest first, at most limit: their
+// dispatch job may have run out of attempts while the mall was down.
+func (s *Store) StrandedOrders(ctx context.Context, before time.Time, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.db.SelectContext(ctx, &ids, s.db.Rebind(`SELECT id FROM group_orders
+		WHERE status = 'pending' AND NOT submitted AND reject_code = '' AND NOT cancelled AND created_at < ?
+		ORDER BY created_at, id LIMIT ?`), before.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("stranded orders: %w", err)
+	}
+	return ids, nil
+}
+
+// DeleteIdempotencyBefore deletes the idempotency keys created before t (their stored
+// responses included) and returns how many.
+func (s *Store) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM idempotency_keys WHERE created_at < ?`), t.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("delete idempotency keys: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// ErrSealKeyMismatch is returned by CheckSealKey when the database's personal data was
+// sealed with another key.
+var ErrSealKeyMismatch = errors.New("this database's personal data was sealed with another seal key: set AIDMALL_SEAL_KEY (or the data dir's seal.key) to the key it was made with")
+
+// CheckSealKey records check (a keyed hash of a fixed text, made with the seal key) on the
+// first call and refuses, with ErrSealKeyMismatch, any later key whose check differs: a
+// process with the wrong key would write households that no other process can read.
+func (s *Store) CheckSealKey(ctx context.Context, check string) error {
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var have string
+		err := tx.GetContext(ctx, &have, `SELECT value FROM meta WHERE name = 'seal_key_check'`)
+		switch {
+		case isNoRows(err):
+			_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO meta (name, value) VALUES ('seal_key_check', ?)`), check)
+			return err
+		case err != nil:
+			return fmt.Errorf("seal key check: %w", err)
+		case have != check:
+			return ErrSealKeyMismatch
+		}
+		return nil
+	})
+}
