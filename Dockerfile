@@ -15,4 +15,4 @@ WORKDIR /home/nonroot
 ENV AIDMALL_LISTEN=0.0.0.0:8080 AIDMALL_DATA_DIR=/home/nonroot/data
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/aidmall"]
-CMD ["serve"]
+CMD ["serve", "--migrate"]

@@ -15,8 +15,11 @@ import (
 //	aidmall_http_request_duration_seconds{route,method}    histogram
 //	aidmall_webhook_events_total{mall,result}              counter; result is applied,
 //	                                                       duplicate, parked, held, rejected
-//	                                                       (verification failed) or failed
-//	                                                       (Apply failed)
+//	                                                       (verification failed),
+//	                                                       kept_unreadable (verified but
+//	                                                       unusable, kept and acknowledged)
+//	                                                       or failed (Apply, or keeping an
+//	                                                       unreadable one, failed)
 //
 // route is the route template (/v1/orders/:id), never the raw path, so that the label set
 // stays bounded; paths no route matches share the route "unmatched".
@@ -39,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route", "method"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aidmall_webhook_events_total",
-			Help: "Mall notifications received, by mall and result (applied, duplicate, parked, held, rejected, failed).",
+			Help: "Mall notifications received, by mall and result (applied, duplicate, parked, held, rejected, kept_unreadable, failed).",
 		}, []string{"mall", "result"}),
 	}
 	var err error

@@ -57,13 +57,25 @@ type Reports interface {
 type MallWebhook interface {
 	// Parse verifies the signature over the raw body (and, for ABC, the headers and the
 	// request path) and returns the mall-neutral event. An error means a bad signature, a
-	// stale or replayed request, or a malformed body: nothing is stored.
+	// stale or replayed request, or a malformed body: nothing is stored. An error wrapping
+	// orders.ErrUnreadableEvent means the notification verified but its fields cannot be
+	// read: it is kept when Config.Unreadable is set.
 	Parse(ctx context.Context, r *http.Request, body []byte) (orders.FulfilmentEvent, error)
 	// Ack is the answer that tells the mall the event is durably recorded (CCB: 200
 	// text/plain "success"; ABC: 200 {"code":"0000"}).
 	Ack(r *http.Request) (status int, header http.Header, body []byte)
 	// Nack is any answer the mall reads as a failure, so that it sends the event again.
 	Nack(r *http.Request, err error) (status int, header http.Header, body []byte)
+}
+
+// Unreadable keeps the notifications a mall signed but whose fields cannot be read (or
+// that fail the event's own checks), so that they can be acknowledged without being lost
+// and an operator can look at them; adapters/sqlstore's Store satisfies it.
+type Unreadable interface {
+	// KeepUnreadable durably stores body (the raw request body, exactly as received) of a
+	// notification from mall with reason (why it could not be read). An error means it is
+	// not stored, and the mall must be asked to send it again.
+	KeepUnreadable(ctx context.Context, mall orders.Mall, body []byte, reason string) error
 }
 
 // RateLimiter decides whether one more request under key may run now; when not, it says
@@ -84,6 +96,11 @@ type Config struct {
 	// Webhooks maps each mall to its verifier; a mall absent here answers 404 at
 	// /webhooks/{mall}.
 	Webhooks map[orders.Mall]MallWebhook
+	// Unreadable, when set, keeps a verified notification that cannot be read
+	// (orders.ErrUnreadableEvent from Parse) or that Apply refuses as orders.ErrInvalid,
+	// and the mall gets its "recorded" answer; when nil such a notification is refused and
+	// the mall retries it (and eventually gives up).
+	Unreadable Unreadable
 	// Limiter, when set, limits requests per API key on /v1 (429 with Retry-After).
 	Limiter RateLimiter
 	// Ready reports whether the service can take traffic (database reachable, schema

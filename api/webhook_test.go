@@ -2,10 +2,12 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,6 +127,135 @@ func TestWebhook(t *testing.T) {
 			if !strings.Contains(metrics, want) {
 				t.Errorf("metrics lack %s", want)
 			}
+		}
+	})
+}
+
+// keptNotification is one call of fakeUnreadable.KeepUnreadable.
+type keptNotification struct {
+	mall   orders.Mall
+	body   []byte
+	reason string
+}
+
+// fakeUnreadable records what it is asked to keep; err makes every call fail.
+type fakeUnreadable struct {
+	mu   sync.Mutex
+	err  error
+	kept []keptNotification
+}
+
+func (u *fakeUnreadable) KeepUnreadable(_ context.Context, mall orders.Mall, body []byte, reason string) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.err != nil {
+		return u.err
+	}
+	u.kept = append(u.kept, keptNotification{mall, bytes.Clone(body), reason})
+	return nil
+}
+
+func (u *fakeUnreadable) all() []keptNotification {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]keptNotification(nil), u.kept...)
+}
+
+// TestWebhookUnreadable: a notification the mall signed but that cannot be used is kept
+// and acknowledged (a retry would fail the same way and the mall would give up, losing
+// it); one that does not verify, or a passing failure, still makes the mall retry.
+func TestWebhookUnreadable(t *testing.T) {
+	t.Parallel()
+	// A body the fake verifier cannot read (quantity as text), and one it reads into an
+	// invalid event (quantity 0); the mall order no, which is never logged, marks the body.
+	unreadable := `{"mall":"ccb","event_id":"N9","type":"delivered","mall_order_no":"SECRET-BODY","quantity":"twenty"}`
+	invalid := func(t *testing.T) string {
+		b := strings.Replace(notification(t, orders.MallCCB, "N8"), `"quantity":20`, `"quantity":0`, 1)
+		return strings.Replace(b, `"mall_order_no":"CCB20190312000123"`, `"mall_order_no":"SECRET-BODY"`, 1)
+	}
+	tests := []struct {
+		name       string
+		signature  string
+		body       func(t *testing.T) string
+		keepErr    error
+		applyErr   error
+		wantBody   string
+		wantKept   bool
+		wantReason string // a fragment of the reason kept
+		wantResult string // aidmall_webhook_events_total result counted once
+	}{
+		{name: "verified_but_unreadable_is_kept_and_acknowledged", signature: "good",
+			body: func(*testing.T) string { return unreadable }, wantBody: "success", wantKept: true,
+			wantReason: "unreadable event", wantResult: "kept_unreadable"},
+		{name: "verified_but_invalid_event_is_kept_and_acknowledged", signature: "good", body: invalid,
+			wantBody: "success", wantKept: true, wantReason: "positive quantity", wantResult: "kept_unreadable"},
+		{name: "unreadable_not_kept_is_refused_so_the_mall_retries", signature: "good",
+			body: func(*testing.T) string { return unreadable }, keepErr: errors.New("database is locked"),
+			wantBody: "fail", wantResult: "failed"},
+		{name: "invalid_event_not_kept_is_refused_so_the_mall_retries", signature: "good", body: invalid,
+			keepErr: errors.New("database is locked"), wantBody: "fail", wantResult: "failed"},
+		{name: "bad_signature_is_refused_and_nothing_kept", signature: "forged",
+			body: func(*testing.T) string { return unreadable }, wantBody: "fail", wantResult: "rejected"},
+		{name: "apply_failure_that_a_retry_may_cure_is_refused_and_nothing_kept", signature: "good",
+			body:     func(t *testing.T) string { return notification(t, orders.MallCCB, "N1") },
+			applyErr: errors.New("database is locked"), wantBody: "fail", wantResult: "failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			keeper := &fakeUnreadable{err: tt.keepErr}
+			h := newHarness(t, func(c *Config) { c.Unreadable = keeper })
+			h.orders.applyErr = tt.applyErr
+			body := tt.body(t)
+			if tt.applyErr == nil && !strings.Contains(body, "SECRET-BODY") {
+				t.Fatalf("test setup: body %s is not marked", body)
+			}
+			rec := h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: body,
+				header: map[string]string{"X-Test-Signature": tt.signature}})
+			if rec.Code != http.StatusOK || rec.Body.String() != tt.wantBody {
+				t.Fatalf("answer %d %q, want 200 %q", rec.Code, rec.Body, tt.wantBody)
+			}
+			kept := keeper.all()
+			switch {
+			case !tt.wantKept && len(kept) != 0:
+				t.Fatalf("kept %d notifications, want none", len(kept))
+			case tt.wantKept && len(kept) != 1:
+				t.Fatalf("kept %d notifications, want 1", len(kept))
+			case tt.wantKept:
+				k := kept[0]
+				if k.mall != orders.MallCCB || !bytes.Equal(k.body, []byte(body)) || !strings.Contains(k.reason, tt.wantReason) {
+					t.Errorf("kept %s %q (reason %q), want ccb, the raw body, a reason saying %q", k.mall, k.body, k.reason, tt.wantReason)
+				}
+			}
+			metrics := h.do(request{method: http.MethodGet, path: "/metrics"}).Body.String()
+			if want := `aidmall_webhook_events_total{mall="ccb",result="` + tt.wantResult + `"} 1`; !strings.Contains(metrics, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+			if logs := h.logs.String(); strings.Contains(logs, "SECRET-BODY") {
+				t.Errorf("the log holds the body: %s", logs)
+			}
+		})
+	}
+
+	t.Run("when_kept_expect_a_warning_with_the_reason", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, func(c *Config) { c.Unreadable = &fakeUnreadable{} })
+		h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: unreadable,
+			header: map[string]string{"X-Test-Signature": "good"}})
+		logs := h.logs.String()
+		if !strings.Contains(logs, `"level":"WARN"`) || !strings.Contains(logs, "unreadable webhook notification kept") ||
+			!strings.Contains(logs, "unreadable event") {
+			t.Errorf("no warning with the reason: %s", logs)
+		}
+	})
+
+	t.Run("when_no_keeper_is_configured_expect_the_mall_to_retry", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		rec := h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: unreadable,
+			header: map[string]string{"X-Test-Signature": "good"}})
+		if rec.Body.String() != "fail" {
+			t.Fatalf("answer %q, want fail", rec.Body)
 		}
 	})
 }

@@ -7,8 +7,11 @@ import (
 )
 
 // DispatchArgs is the job that places one group order at its mall. It is unique by its
-// args (River's default states: while one is pending, scheduled, available, running,
-// retryable or completed and not yet cleaned out), so an order has one dispatch job.
+// args in River's default states (rivertype.UniqueOptsByStateDefault: pending, scheduled,
+// available, running, retryable, and completed until River's cleaner removes it, 24 h by
+// default), so an order has one live dispatch job. A discarded (out of attempts) or
+// cancelled job does not block a new one: that is how maintenance dispatches a stranded
+// order again (Runner.Maintain).
 type DispatchArgs struct {
 	OrderID int64 `json:"order_id"`
 }
@@ -44,6 +47,19 @@ func (ReconcileArgs) Kind() string { return "aidmall_reconcile" }
 // InsertOpts implements river.JobArgsWithInsertOpts: a few attempts only, since the next
 // periodic run reads the same statements again.
 func (ReconcileArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 3}
+}
+
+// MaintenanceArgs is the periodic job that dispatches stranded orders again and deletes
+// old idempotency keys (Runner.Maintain).
+type MaintenanceArgs struct{}
+
+// Kind implements river.JobArgs.
+func (MaintenanceArgs) Kind() string { return "aidmall_maintenance" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: a few attempts only, since the next
+// periodic run does the same work again.
+func (MaintenanceArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 3}
 }
 

@@ -63,10 +63,11 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 		case o.RejectCode != "" || o.Cancelled:
 			return nil // settled already
 		case o.CancelReq:
-			// The first attempt has not called the mall: nothing can be there. A later
-			// attempt may have reached it (an answer lost to a timeout), so the cancel
-			// job, which asks the mall, decides.
-			if job.Attempt == 1 {
+			// The order's first attempt has not called the mall: nothing can be there. A
+			// later attempt — or any attempt of a job maintenance inserted after an earlier
+			// job gave up — may have reached it (an answer lost to a timeout), so the
+			// cancel job, which asks the mall, decides.
+			if job.Attempt == 1 && !redispatched(job.JobRow) {
 				if err := r.store.MarkCancelled(ctx, id); err != nil {
 					return fmt.Errorf("dispatch: mark order %d cancelled: %w", id, err)
 				}
@@ -80,9 +81,13 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 		if !ok {
 			return fmt.Errorf("dispatch: no client for mall %q", o.Mall)
 		}
-		buyer, err := r.branchName(ctx, o.BranchCode)
-		if err != nil {
-			return fmt.Errorf("dispatch: branch %s: %w", o.BranchCode, err)
+		// The buyer's name is the one fixed when the order was placed, so that a branch
+		// renamed meanwhile cannot change the content of a create being retried.
+		buyer := o.BuyerName
+		if buyer == "" {
+			if buyer, err = r.branchName(ctx, o.BranchCode); err != nil {
+				return fmt.Errorf("dispatch: branch %s: %w", o.BranchCode, err)
+			}
 		}
 		req := createRequest(o, buyer, r.notifyURL(o.Mall))
 		res, err := r.gate.call(o.Mall, "create", func() (orders.CreateResult, error) {
@@ -124,7 +129,7 @@ func (w *dispatchWorker) failed(ctx context.Context, job *river.Job[DispatchArgs
 	w.hints.note(job.ID, err)
 	if job.Attempt >= job.MaxAttempts {
 		w.r.metrics.givenUp.WithLabelValues(string(o.Mall)).Inc()
-		log.Error("dispatch gave up: the order stays pending", slog.String("error", err.Error()))
+		log.Error("dispatch gave up: the order stays pending until maintenance dispatches it again", slog.String("error", err.Error()))
 	} else {
 		log.Warn("mall call failed; will retry", slog.String("error", err.Error()))
 	}

@@ -1,7 +1,8 @@
 // Package jobs runs aidmall's background work on River (riverqueue) in the same database
-// as the orders: dispatching group orders to their malls, asking malls to cancel, and
+// as the orders: dispatching group orders to their malls, asking malls to cancel,
 // reconciling the malls' daily statements (ARCHITECTURE.md, Flow of one order, steps 2
-// and 4). Jobs are inserted in the caller's *sql.Tx together with the rows they act on, so
+// and 4), and maintenance (dispatching stranded orders again, deleting old idempotency
+// keys). Jobs are inserted in the caller's *sql.Tx together with the rows they act on, so
 // an order is never stored without its dispatch job, nor a job left for a rolled-back
 // order.
 //
@@ -96,7 +97,20 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Statements are the malls' statement readers, for reconciliation. Optional.
 	Statements map[orders.Mall]StatementSource
-	// Now is the clock (Beijing days of reconciliation, retry times). Default time.Now.
+	// Maintenance, when not nil, is what the maintenance job (Maintain) reads and cleans:
+	// stranded orders and old idempotency keys. Nil: no maintenance job.
+	Maintenance MaintenanceStore
+	// MaintenanceInterval is the period of the maintenance job (run on start too) when
+	// Maintenance is set. Default 5 min; negative: no periodic job (Maintain still works).
+	MaintenanceInterval time.Duration
+	// StrandedAfter is how old a pending order that never reached its mall must be for
+	// maintenance to dispatch it again. Default 10 min.
+	StrandedAfter time.Duration
+	// IdempotencyRetention is how long idempotency keys are kept before maintenance
+	// deletes them. Default 24 h (api.IdempotencyRetention).
+	IdempotencyRetention time.Duration
+	// Now is the clock (Beijing days of reconciliation, retry times, maintenance cut-offs).
+	// Default time.Now.
 	Now func() time.Time
 
 	// testOnly makes River skip its start-up staggering (tests in this package only).
@@ -118,6 +132,7 @@ type Runner struct {
 	now        func() time.Time
 	gate       *gate
 	metrics    *metrics
+	maint      maintenance
 }
 
 // New checks cfg and builds a Runner (not started). Errors: a missing dependency, an
@@ -146,6 +161,7 @@ func New(cfg Config) (*Runner, error) {
 		need(m.Valid(), fmt.Sprintf("unknown statement mall %q", m))
 	}
 	need(cfg.Workers >= 0 && cfg.MaxAttempts >= 0 && cfg.PollInterval >= 0, "negative Workers, MaxAttempts or PollInterval")
+	need(cfg.StrandedAfter >= 0 && cfg.IdempotencyRetention >= 0, "negative StrandedAfter or IdempotencyRetention")
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("jobs: %w", errors.Join(errs...))
 	}
@@ -161,6 +177,11 @@ func New(cfg Config) (*Runner, error) {
 		driver: driver, db: cfg.DB, store: cfg.Store, malls: cfg.Malls, statements: cfg.Statements,
 		branchName: cfg.BranchName, notifyURL: cfg.NotifyURL, log: cfg.Logger,
 		backoff: cfg.Backoff.withDefaults(), now: cfg.Now, metrics: met,
+		maint: maintenance{
+			store:         cfg.Maintenance,
+			strandedAfter: cmp(cfg.StrandedAfter, defaultStrandedAfter),
+			retention:     cmp(cfg.IdempotencyRetention, defaultIdempotencyRetention),
+		},
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -172,6 +193,7 @@ func New(cfg Config) (*Runner, error) {
 		river.AddWorkerSafely(workers, &dispatchWorker{r: r}),
 		river.AddWorkerSafely(workers, &cancelWorker{r: r}),
 		river.AddWorkerSafely(workers, &reconcileWorker{r: r}),
+		river.AddWorkerSafely(workers, &maintenanceWorker{r: r}),
 	); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
@@ -187,11 +209,18 @@ func New(cfg Config) (*Runner, error) {
 		TestOnly:          cfg.testOnly,
 	}
 	if interval := cmp(cfg.ReconcileInterval, time.Hour); len(cfg.Statements) > 0 && interval > 0 {
-		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(
+		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(
 			river.PeriodicInterval(interval),
 			func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "aidmall_reconcile", RunOnStart: true},
-		)}
+		))
+	}
+	if interval := cmp(cfg.MaintenanceInterval, defaultMaintenanceInterval); cfg.Maintenance != nil && interval > 0 {
+		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(
+			river.PeriodicInterval(interval),
+			func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "aidmall_maintenance", RunOnStart: true},
+		))
 	}
 	client, err := river.NewClient(driver, rc)
 	if err != nil {
@@ -281,16 +310,25 @@ func (r *Runner) Stop(ctx context.Context) error {
 }
 
 // EnqueueDispatch inserts the dispatch job of order orderID in tx (the transaction that
-// stores the order). A second call for the same order while its job exists inserts
-// nothing. Errors: River's insert error.
+// stores the order). A second call for the same order while its job is live (see
+// DispatchArgs) inserts nothing. Errors: River's insert error.
 func (r *Runner) EnqueueDispatch(ctx context.Context, tx *sql.Tx, orderID int64) error {
 	if tx == nil {
 		return errors.New("jobs: EnqueueDispatch needs the order's transaction")
 	}
-	if _, err := r.client.InsertTx(ctx, tx, DispatchArgs{OrderID: orderID}, nil); err != nil {
-		return fmt.Errorf("jobs: enqueue dispatch of order %d: %w", orderID, err)
+	_, err := r.insertDispatch(ctx, tx, orderID, nil)
+	return err
+}
+
+// insertDispatch inserts the dispatch job of order orderID in tx with opts (nil: the
+// defaults) and reports whether it did: false when River skipped it as a duplicate of a
+// live job of the same order (DispatchArgs' UniqueOpts).
+func (r *Runner) insertDispatch(ctx context.Context, tx *sql.Tx, orderID int64, opts *river.InsertOpts) (bool, error) {
+	res, err := r.client.InsertTx(ctx, tx, DispatchArgs{OrderID: orderID}, opts)
+	if err != nil {
+		return false, fmt.Errorf("jobs: enqueue dispatch of order %d: %w", orderID, err)
 	}
-	return nil
+	return !res.UniqueSkippedAsDuplicate, nil
 }
 
 // EnqueueCancel inserts the job that asks the mall to cancel order orderID, in tx (the

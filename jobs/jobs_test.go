@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -41,6 +42,7 @@ func TestNew_rejectsBadConfig(t *testing.T) {
 		{"nil_statement_source", func(c *Config) { c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: nil} }, "nil statement source"},
 		{"unknown_dialect", func(c *Config) { c.Dialect = "mysql" }, "unknown dialect"},
 		{"negative_workers", func(c *Config) { c.Workers = -1 }, "negative"},
+		{"negative_stranded_after", func(c *Config) { c.StrandedAfter = -time.Minute }, "negative StrandedAfter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,11 +15,16 @@ import (
 //	aidmall_dispatch_given_up_total{mall}       orders whose dispatch ran out of attempts
 //	aidmall_reconcile_events_total{mall,result} statement events; result
 //	                                            applied|duplicate|parked|held|invalid
+//	aidmall_dispatch_redispatched_total         stranded orders whose dispatch
+//	                                            maintenance enqueued again
+//	aidmall_idempotency_keys_deleted_total      idempotency keys deleted by maintenance
 type metrics struct {
-	calls        *prometheus.CounterVec
-	breakerState *prometheus.GaugeVec
-	givenUp      *prometheus.CounterVec
-	reconciled   *prometheus.CounterVec
+	calls          *prometheus.CounterVec
+	breakerState   *prometheus.GaugeVec
+	givenUp        *prometheus.CounterVec
+	reconciled     *prometheus.CounterVec
+	redispatched   prometheus.Counter
+	idempotencyDel prometheus.Counter
 }
 
 // newMetrics makes the collectors and registers them on reg when it is not nil. Error:
@@ -38,12 +43,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aidmall_reconcile_events_total", Help: "Statement events seen by reconciliation, by result.",
 		}, []string{"mall", "result"}),
+		redispatched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aidmall_dispatch_redispatched_total", Help: "Stranded orders whose dispatch job maintenance enqueued again.",
+		}),
+		idempotencyDel: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aidmall_idempotency_keys_deleted_total", Help: "Idempotency keys (with their stored responses) deleted by maintenance.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.calls, m.breakerState, m.givenUp, m.reconciled} {
+	for _, c := range []prometheus.Collector{m.calls, m.breakerState, m.givenUp, m.reconciled, m.redispatched, m.idempotencyDel} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -76,7 +76,10 @@ func NonceKey(appID, nonce string) string { return "abc:" + appID + ":" + nonce 
 // Errors: ErrBadSignature (also a wrong app id), ErrStale (timestamp out of window,
 // replayed nonce), ErrMalformed (anything else about headers or body, wrapping the
 // reason), or the NonceStore's error wrapped as is (the caller should answer with a
-// failure so that the mall retries).
+// failure so that the mall retries). A body that cannot be decoded once the signature,
+// timestamp and nonce have passed is ErrMalformed also wrapping orders.ErrUnreadableEvent
+// (the notification is genuine, so the caller keeps it rather than having the mall retry
+// it in vain); no earlier failure wraps it.
 func (v *Verifier) Parse(ctx context.Context, method, pathWithQuery string, header http.Header, body []byte) (orders.FulfilmentEvent, error) {
 	var none orders.FulfilmentEvent
 	if method != http.MethodPost {
@@ -109,7 +112,8 @@ func (v *Verifier) Parse(ctx context.Context, method, pathWithQuery string, head
 	}
 	ev, _, err := decodeEvent(body, "notify")
 	if err != nil {
-		return none, fmt.Errorf("%w: %w", ErrMalformed, err)
+		// Signed, fresh and not replayed: genuine but unreadable, and a retry brings the same.
+		return none, fmt.Errorf("%w: %w: %w", ErrMalformed, orders.ErrUnreadableEvent, err)
 	}
 	return ev, nil
 }

@@ -88,7 +88,18 @@ func TestVerifierParse(t *testing.T) {
 	type step struct {
 		n       notification
 		wantErr error // nil: accepted
+		// unreadable: the error must also wrap orders.ErrUnreadableEvent (verified and
+		// fresh, then the body failed), so that the webhook keeps it; false on every
+		// other error.
+		unreadable bool
 	}
+	// Signed bodies the spec does not allow: verified, then unreadable.
+	shippedWithRefund := `{"eventId":"EVT-2019031200042-02","eventType":"ITEM_SHIPPED","occurredAt":"2019-03-05T12:00:00+08:00",` +
+		`"partnerOrderNo":"AM20190305100000000042","mallOrderNo":"ABC8812019031200042","lineNo":1,"quantity":20,"refundFen":500,"attempt":1}`
+	unknownType := `{"eventId":"EVT-2019031200042-09","eventType":"ITEM_LOST","occurredAt":"2019-03-05T12:00:00+08:00",` +
+		`"partnerOrderNo":"AM20190305100000000042","mallOrderNo":"ABC8812019031200042","lineNo":1,"quantity":20,"refundFen":0,"attempt":1}`
+	quantityAsText := `{"eventId":"EVT-2019031200042-03","eventType":"ITEM_DELIVERED","occurredAt":"2019-03-05T14:22:10+08:00",` +
+		`"partnerOrderNo":"AM20190305100000000042","mallOrderNo":"ABC8812019031200042","lineNo":1,"quantity":"20","refundFen":0,"attempt":1}`
 	for _, tc := range []struct {
 		name  string
 		steps []step
@@ -182,7 +193,26 @@ func TestVerifierParse(t *testing.T) {
 			n.header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10)+".0")
 			return n
 		}(), wantErr: ErrMalformed}}},
-		{name: "item_event_without_line_is_malformed", steps: []step{{n: good("n-0000000000000021", shippedNoLine), wantErr: ErrMalformed}}},
+		{name: "item_event_without_line_is_unreadable", steps: []step{{n: good("n-0000000000000021", shippedNoLine), wantErr: ErrMalformed, unreadable: true}}},
+		{name: "refund_fen_on_shipment_is_unreadable", steps: []step{{n: good("n-0000000000000022", shippedWithRefund), wantErr: ErrMalformed, unreadable: true}}},
+		{name: "unknown_event_type_is_unreadable", steps: []step{{n: good("n-0000000000000023", unknownType), wantErr: ErrMalformed, unreadable: true}}},
+		{name: "quantity_as_text_is_unreadable", steps: []step{{n: good("n-0000000000000024", quantityAsText), wantErr: ErrMalformed, unreadable: true}}},
+		{name: "tampered_into_a_bad_field_is_a_bad_signature_not_unreadable", steps: []step{{n: func() notification {
+			n := good("n-0000000000000025", deliveredBody)
+			n.body = []byte(unknownType)
+			return n
+		}(), wantErr: ErrBadSignature}}},
+		{name: "unsigned_bad_field_is_malformed_not_unreadable", steps: []step{{n: func() notification {
+			n := good("n-0000000000000026", unknownType)
+			n.header.Del(HeaderSignature)
+			return n
+		}(), wantErr: ErrMalformed}}},
+		{name: "stale_bad_field_is_stale_not_unreadable", steps: []step{{
+			n: signNotification(t, k.mall, notifyPath, now.Add(-6*time.Minute), "n-0000000000000027", []byte(unknownType)), wantErr: ErrStale}}},
+		{name: "replayed_bad_field_is_stale_not_unreadable", steps: []step{
+			{n: good("n-0000000000000028", unknownType), wantErr: ErrMalformed, unreadable: true},
+			{n: good("n-0000000000000028", unknownType), wantErr: ErrStale},
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -195,6 +225,9 @@ func TestVerifierParse(t *testing.T) {
 				if s.wantErr != nil {
 					if !errors.Is(err, s.wantErr) {
 						t.Fatalf("step %d: error = %v, want %v", i+1, err, s.wantErr)
+					}
+					if got := errors.Is(err, orders.ErrUnreadableEvent); got != s.unreadable {
+						t.Fatalf("step %d: error = %v: wraps ErrUnreadableEvent = %v, want %v", i+1, err, got, s.unreadable)
 					}
 					continue
 				}

@@ -39,6 +39,11 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate b
 	}
 	if driver == "sqlite" {
 		p, _ := cfg.SQLitePath()
+		if !migrate {
+			if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("no database at %s: run `aidmall migrate` (or an import) first, or give --db", p)
+			}
+		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return nil, fmt.Errorf("database directory: %w", err)
 		}
@@ -64,13 +69,6 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate b
 	if a.store, err = sqlstore.New(db, sqlstore.NoJobs{}, nil); err != nil {
 		return nil, err
 	}
-	key, err := cfg.LoadSealKey(log, rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	if a.sealer, err = seal.New(key); err != nil {
-		return nil, err
-	}
 	if cfg.RedisURL != "" {
 		if a.redis, err = redisx.Open(ctx, cfg.RedisURL); err != nil {
 			return nil, err
@@ -88,9 +86,29 @@ func (a *app) migrate(ctx context.Context) error {
 	return jobs.Migrate(ctx, a.db.DB.DB, string(a.db.Dialect))
 }
 
-func (a *app) registry() (*households.Registry, error) {
+// registry returns the registry importer. It loads the seal key (generating a dev key in
+// the data dir on first run, with a warning) and checks it is the key this database's
+// personal data was sealed with: only imports seal anything.
+func (a *app) registry(ctx context.Context) (*households.Registry, error) {
+	if a.sealer == nil {
+		key, err := a.cfg.LoadSealKey(a.log, rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		sealer, err := seal.New(key)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.store.CheckSealKey(ctx, sealer.Hash(sealKeyCheck)); err != nil {
+			return nil, fmt.Errorf("%w (key file %s)", err, a.cfg.SealKeyFile())
+		}
+		a.sealer = sealer
+	}
 	return households.NewRegistry(a.store, a.sealer)
 }
+
+// sealKeyCheck is the fixed text whose keyed hash tells which seal key a database uses.
+const sealKeyCheck = "aidmall seal key check v1"
 
 // Close releases the database and Redis.
 func (a *app) Close() error {

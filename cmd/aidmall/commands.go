@@ -19,33 +19,43 @@ import (
 	"aidmall/reports"
 )
 
+// withApp runs fn with the app opened from the configuration: migrating the database
+// first when migrate is set, else refusing one with pending migrations.
+func (g *globals) withApp(migrate bool, fn func(ctx context.Context, a *app, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		cfg, err := g.config()
+		if err != nil {
+			return err
+		}
+		a, err := openApp(cmd.Context(), cfg, g.logger(cfg), migrate)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return fn(cmd.Context(), a, args)
+	}
+}
+
 func newServeCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var migrate bool
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the API, the mall webhooks and the background jobs",
 		Long: `Serve the /v1 API, /webhooks/{ccb,abc}, /healthz, /readyz and /metrics on AIDMALL_LISTEN,
-and run the dispatch, cancel and reconcile jobs. The database must be migrated first
-(aidmall migrate). The malls come from AIDMALL_<MALL>_URL, _APP_ID, _PRIVATE_KEY_FILE and
-_MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.`,
+and run the dispatch, cancel, reconcile and maintenance jobs. The database must be migrated
+first (aidmall migrate, or --migrate). The malls come from AIDMALL_<MALL>_URL, _APP_ID,
+_PRIVATE_KEY_FILE and _MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			log := g.logger(cfg)
-			a, err := openApp(ctx, cfg, log, false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ms, err := mallsFromConfig(cfg, nonceStore(a), a.log)
+	}
+	cmd.Flags().BoolVar(&migrate, "migrate", false, "apply pending migrations before serving")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return g.withApp(migrate, func(ctx context.Context, a *app, _ []string) error {
+			ms, err := mallsFromConfig(a.cfg, nonceStore(a), a.log)
 			if err != nil {
 				return err
 			}
 			if len(ms.clients) == 0 {
-				log.Warn("no mall is configured: orders will wait for dispatch (set AIDMALL_CCB_URL / AIDMALL_ABC_URL)")
+				a.log.Warn("no mall is configured: orders will wait for dispatch (set AIDMALL_CCB_URL / AIDMALL_ABC_URL)")
 			}
 			rt, err := startRuntime(ctx, a, ms, nil)
 			if err != nil {
@@ -55,8 +65,9 @@ _MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.`,
 			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			return errors.Join(werr, rt.Stop(sctx))
-		},
+		})(cmd, args)
 	}
+	return cmd
 }
 
 // nonceStore is the replay cache of signed notifications: Redis when configured, so that
@@ -70,19 +81,10 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		Use:   "migrate",
 		Short: "Apply the database migrations (aidmall's schema and River's job tables)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cmd.Context(), cfg, g.logger(cfg), true)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: g.withApp(true, func(_ context.Context, a *app, _ []string) error {
 			fmt.Fprintf(g.stdout, "database migrated (%s)\n", a.db.Dialect)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -95,27 +97,23 @@ func newImportCmd(g *globals) *cobra.Command {
 column and reason and the good rows load; with --strict any bad row refuses the whole file
 and nothing is stored. Importing the same file again changes nothing.`,
 	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return fmt.Errorf("say what to import: bundle DIR, branches, suppliers, products, households, linkages or statement FILE")
+		}
+		return fmt.Errorf("unknown import %q: one of bundle, branches, suppliers, products, households, linkages, statement", args[0])
+	}
 	cmd.PersistentFlags().BoolVar(&strict, "strict", false, "refuse the whole file if any row is bad")
 	withApp := func(fn func(ctx context.Context, a *app, args []string) error) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cmd.Context(), cfg, g.logger(cfg), true)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			return fn(cmd.Context(), a, args)
-		}
+		return g.withApp(true, fn)
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "bundle DIR",
 		Short: "Import a bundle folder: branches, suppliers, products, households, linkages",
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-			reg, err := a.registry()
+			reg, err := a.registry(ctx)
 			if err != nil {
 				return err
 			}
@@ -135,7 +133,7 @@ and nothing is stored. Importing the same file again changes nothing.`,
 			Short: "Import a " + string(kind) + " file",
 			Args:  cobra.ExactArgs(1),
 			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-				reg, err := a.registry()
+				reg, err := a.registry(ctx)
 				if err != nil {
 					return err
 				}
@@ -249,25 +247,21 @@ func newReportCmd(g *globals) *cobra.Command {
 		Long: `The benefit report for the business days from --from to --to inclusive (Beijing time),
 broken down --by county, category, sku, supplier, branch, mall, month or funding.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			q, err := parseReportQuery(from, to, by)
 			if err != nil {
 				return err
 			}
-			cfg, err := g.config()
-			if err != nil {
-				return err
+			if format != "table" && format != "csv" && format != "json" {
+				return fmt.Errorf("--format must be table, csv or json")
 			}
-			a, err := openApp(cmd.Context(), cfg, g.logger(cfg), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			rep, err := a.store.Benefit(cmd.Context(), q)
-			if err != nil {
-				return err
-			}
-			return writeReport(g, rep, format)
+			return g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
+				rep, err := a.store.Benefit(ctx, q)
+				if err != nil {
+					return err
+				}
+				return writeReport(g, rep, format)
+			})(cmd, args)
 		},
 	}
 	b.Flags().StringVar(&from, "from", "", "first business day, YYYY-MM-DD (required)")
@@ -314,30 +308,19 @@ func newUsersCmd(g *globals) *cobra.Command {
 		Use:   "add",
 		Short: "Make an API key; it is printed once and stored only as a hash",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.config()
+		RunE: g.withApp(true, func(ctx context.Context, a *app, _ []string) error {
+			holder := name
+			if holder == "" {
+				holder = strings.TrimSpace(role + " " + branch)
+			}
+			token, k, err := a.store.CreateAPIKey(ctx, holder, orders.Role(role), branch)
 			if err != nil {
 				return err
 			}
-			a, err := openApp(cmd.Context(), cfg, g.logger(cfg), true)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if name == "" {
-				name = role
-				if branch != "" {
-					name += " " + branch
-				}
-			}
-			token, k, err := a.store.CreateAPIKey(cmd.Context(), name, orders.Role(role), branch)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stderr, "API key %d (%s, %s) made; it is shown once, store it now:\n", k.ID, k.Name, k.Role)
+			fmt.Fprintf(g.stderr, "API key %d for %q (%s) made; it is shown once, store it now:\n", k.ID, k.Name, k.Role)
 			fmt.Fprintln(g.stdout, token)
 			return nil
-		},
+		}),
 	}
 	add.Flags().StringVar(&role, "role", "", "branch_staff, aid_office or auditor (required)")
 	add.Flags().StringVar(&branch, "branch", "", "the branch code of a branch_staff key")
@@ -347,17 +330,8 @@ func newUsersCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List API keys (never the keys themselves)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cmd.Context(), cfg, g.logger(cfg), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ks, err := a.store.APIKeys(cmd.Context())
+		RunE: g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
+			ks, err := a.store.APIKeys(ctx)
 			if err != nil {
 				return err
 			}
@@ -372,7 +346,7 @@ func newUsersCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stdout, "%d\t%s…\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Role, br, k.Name, state)
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(add, list)
 	return cmd
@@ -384,17 +358,8 @@ func newReconcileCmd(g *globals) *cobra.Command {
 		Use:   "reconcile",
 		Short: "Read the configured malls' daily statements and apply every event not yet seen",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			a, err := openApp(ctx, cfg, g.logger(cfg), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
+			cfg := a.cfg
 			ms, err := mallsFromConfig(cfg, nonceStore(a), a.log)
 			if err != nil {
 				return err
@@ -428,7 +393,7 @@ func newReconcileCmd(g *globals) *cobra.Command {
 					m, f, t, c.Events, c.Applied, c.Held, c.Duplicate, c.Parked, c.Invalid, c.Missing)
 			}
 			return err
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&from, "from", "", "first business day (default yesterday, Beijing)")
 	cmd.Flags().StringVar(&to, "to", "", "last business day (default today, Beijing)")

@@ -110,7 +110,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	}
 
 	// 1. Registry and catalogue.
-	reg, err := a.registry()
+	reg, err := a.registry(ctx)
 	if err != nil {
 		return err
 	}
@@ -142,10 +142,6 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set AIDMALL_LISTEN, e.g. 127.0.0.1:0 for any free port)", cfg.Listen, err)
-	}
-	if cfg.PublicURL == "http://"+cfg.Listen {
-		cfg.PublicURL = "http://" + ln.Addr().String()
-		a.cfg = cfg
 	}
 	sim, err := mallsim.Start(ctx, mallsim.Options{Keys: keys, Catalogue: catalogue, Script: script, ReplayGap: o.replayGap, Logger: log})
 	if err != nil {

@@ -56,7 +56,7 @@ const (
 	// Each webhook-benchmark order takes deliveriesPerOrder deliveries of deliveryQty of
 	// its deliveriesPerOrder×deliveryQty units, so every delivery moves money (none is
 	// beyond the ordered quantity) and an order carries at most 8 events — the bundle's
-	// CCB orders carry 4 on average.
+	// 139 CCB orders carry 678 statement events, about 5 each.
 	deliveriesPerOrder = 8
 	deliveryQty        = 10
 )
@@ -105,7 +105,10 @@ func onEachDatabase(b *testing.B, run func(b *testing.B, dbURL string)) {
 	b.Run("postgres", func(b *testing.B) {
 		base := os.Getenv("AIDMALL_TEST_POSTGRES")
 		if base == "" {
-			b.Skip("AIDMALL_TEST_POSTGRES not set: the PostgreSQL run is skipped (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
+			// Printed as well: go test shows a skipped benchmark's message only with -v.
+			msg := "AIDMALL_TEST_POSTGRES not set: the PostgreSQL run is skipped (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)"
+			fmt.Printf("%s: %s\n", b.Name(), msg)
+			b.Skip(msg)
 		}
 		run(b, freshPostgres(b, base))
 	})
@@ -180,7 +183,7 @@ func bootService(b *testing.B, dbURL string, script *mallsim.Script) *benchEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { a.Close() })
-	reg, err := a.registry()
+	reg, err := a.registry(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -396,6 +399,10 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			var afterJob int64
+			if err := env.a.db.GetContext(ctx, &afterJob, `SELECT COALESCE(MAX(id), 0) FROM river_job`); err != nil {
+				b.Fatal(err)
+			}
 			b.ResetTimer()
 			lat := runClients(b, benchClients, func(i int) error {
 				return env.placeOrder(ctx, bodies[i], fmt.Sprintf("perf-place-%07d", first+i+1))
@@ -407,8 +414,50 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 			b.StopTimer()
 			reportLatency(b, lat, b.N, answered, "req/s")
 			b.ReportMetric(float64((b.Elapsed() - answered).Milliseconds()), "drain-ms")
+			env.reportDispatchJobs(ctx, b, afterJob)
 		})
 	})
+}
+
+// reportDispatchJobs reports the median wait of this run's dispatch jobs (from insert to
+// a worker's first attempt: River polls for them) and their median run (the attempt: load
+// the order, the signed call to the mall, record the answer), in milliseconds.
+func (e *benchEnv) reportDispatchJobs(ctx context.Context, b *testing.B, afterJob int64) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		var open int // River records completions in batches, after the work
+		if err := e.a.db.GetContext(ctx, &open, e.a.db.Rebind(`SELECT COUNT(*) FROM river_job
+			WHERE id > ? AND kind = 'aidmall_dispatch' AND finalized_at IS NULL`), afterJob); err != nil {
+			b.Fatal(err)
+		}
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d dispatch jobs not finished after a minute", open)
+		}
+	}
+	var js []struct {
+		Created   time.Time `db:"created_at"`
+		Attempted time.Time `db:"attempted_at"`
+		Finalized time.Time `db:"finalized_at"`
+	}
+	if err := e.a.db.SelectContext(ctx, &js, e.a.db.Rebind(`SELECT created_at, attempted_at, finalized_at FROM river_job
+		WHERE id > ? AND kind = 'aidmall_dispatch' AND finalized_at IS NOT NULL`), afterJob); err != nil {
+		b.Fatal(err)
+	}
+	if len(js) == 0 {
+		b.Fatal("no finished dispatch job")
+	}
+	wait, run := make([]time.Duration, len(js)), make([]time.Duration, len(js))
+	for i, j := range js {
+		wait[i], run[i] = j.Attempted.Sub(j.Created), j.Finalized.Sub(j.Attempted)
+	}
+	median := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(median(wait), "job-wait-p50-ms")
+	b.ReportMetric(median(run), "job-run-p50-ms")
 }
 
 // benchOrder is an order of the webhook benchmark as the mall knows it.
@@ -613,6 +662,7 @@ func BenchmarkBenefitReportHTTP(b *testing.B) {
 				})
 				b.StopTimer()
 				reportLatency(b, lat, b.N, b.Elapsed(), "req/s")
+				b.ReportMetric(float64(entries), "ledger-rows")
 			})
 		}
 	})

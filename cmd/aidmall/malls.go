@@ -55,7 +55,7 @@ func buildMalls(keys mallKeys, ccbAt, abcAt mallEndpoint, nonces abc.NonceStore,
 		}
 		ms.clients[orders.MallCCB] = c
 		ms.webhooks[orders.MallCCB] = ccbWebhook{v}
-		ms.statements[orders.MallCCB] = ccbStatements{c, log}
+		ms.statements[orders.MallCCB] = statements[ccb.RowError]{orders.MallCCB, c.Statement, log}
 	}
 	if abcAt.url != "" {
 		c, err := abc.New(abc.Config{BaseURL: abcAt.url, AppID: abcAt.appID, PartnerKey: keys.abcPartner, MallKey: keys.abcMall, Now: now})
@@ -68,7 +68,7 @@ func buildMalls(keys mallKeys, ccbAt, abcAt mallEndpoint, nonces abc.NonceStore,
 		}
 		ms.clients[orders.MallABC] = c
 		ms.webhooks[orders.MallABC] = abcWebhook{v: v, c: c}
-		ms.statements[orders.MallABC] = abcStatements{c, log}
+		ms.statements[orders.MallABC] = statements[abc.RowError]{orders.MallABC, c.Statement, log}
 	}
 	return ms, nil
 }
@@ -134,32 +134,19 @@ func (w abcWebhook) Nack(_ *http.Request, err error) (int, http.Header, []byte) 
 	return abc.AckFailure(code, "not recorded")
 }
 
-// ccbStatements and abcStatements read a mall's daily statement for reconciling: the good
-// rows are applied; each bad row is logged (row, column, reason) and left for an operator,
-// since the statement is the mall's book of record and one bad row must not hold back the
-// rest.
-type ccbStatements struct {
-	c   *ccb.Client
-	log *slog.Logger
+// statements reads a mall's daily statement for reconciling: the good rows are applied;
+// each bad row is logged (row, column, reason) and left for an operator, since the
+// statement is the mall's book of record and one bad row must not hold back the rest.
+type statements[R error] struct {
+	mall orders.Mall
+	read func(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []R, error)
+	log  *slog.Logger
 }
 
-func (s ccbStatements) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, error) {
-	evs, bad, err := s.c.Statement(ctx, day)
+func (s statements[R]) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, error) {
+	evs, bad, err := s.read(ctx, day)
 	for _, b := range bad {
-		s.log.Warn("statement row not read", "mall", "ccb", "day", day.String(), "row", b.Row, "column", b.Column, "reason", b.Reason)
-	}
-	return evs, err
-}
-
-type abcStatements struct {
-	c   *abc.Client
-	log *slog.Logger
-}
-
-func (s abcStatements) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, error) {
-	evs, bad, err := s.c.Statement(ctx, day)
-	for _, b := range bad {
-		s.log.Warn("statement row not read", "mall", "abc", "day", day.String(), "row", b.Row, "column", b.Column, "reason", b.Reason)
+		s.log.Warn("statement row not read", "mall", string(s.mall), "day", day.String(), "problem", b.Error())
 	}
 	return evs, err
 }

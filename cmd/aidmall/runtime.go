@@ -31,24 +31,38 @@ type runtime struct {
 // startRuntime starts the job runner and the HTTP server on ln (or cfg.Listen when ln is
 // nil) for the malls in ms.
 func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*runtime, error) {
+	var err error
+	if ln == nil {
+		if ln, err = net.Listen("tcp", a.cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w (set AIDMALL_LISTEN to another address)", a.cfg.Listen, err)
+		}
+	}
+	if a.cfg.PublicURL == "http://"+a.cfg.Listen {
+		// The default public URL follows the address actually bound (AIDMALL_LISTEN with
+		// port 0), or the malls would be told to notify port 0.
+		a.cfg.PublicURL = "http://" + ln.Addr().String()
+	}
 	cfg := a.cfg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	runner, err := newRunner(a, ms, reg)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	a.store.SetEnqueuer(runner)
 	svc, err := orders.NewService(a.store, nil)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	limiter, err := redisx.Limiter(a.redis, "aidmall:ratelimit:", cfg.RateLimit.Requests, cfg.RateLimit.Period, nil)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	srv, err := api.New(api.Config{
-		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: a.store, Households: a.store, Webhooks: ms.webhooks,
+		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: a.store, Households: a.store, Webhooks: ms.webhooks, Unreadable: a.store,
 		Limiter: limiter, Logger: a.log, Metrics: reg,
 		Ready: func(ctx context.Context) error {
 			if err := a.db.PingContext(ctx); err != nil {
@@ -58,12 +72,8 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		},
 	})
 	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("api: %w", err)
-	}
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return nil, fmt.Errorf("listen on %s: %w (set AIDMALL_LISTEN to another address)", cfg.Listen, err)
-		}
 	}
 	if err := runner.Start(ctx); err != nil {
 		ln.Close()
@@ -97,6 +107,7 @@ func newRunner(a *app, ms *mallSet, reg prometheus.Registerer) (*jobs.Runner, er
 		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
 		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
 		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Metrics: reg,
+		Maintenance: a.store,
 	})
 	if err != nil {
 		return nil, err

@@ -75,7 +75,7 @@ func TestSandboxYearWithFaultsAgreesWithTheRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	reg, err := a.registry()
+	reg, err := a.registry(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,4 +162,5 @@ func TestSandboxYearWithFaultsAgreesWithTheRules(t *testing.T) {
 		t.Fatalf("%d orders at the malls, %d placed", len(seen), n)
 	}
 	assertYearReport(t, a.store)
+	assertIndependent(t, a.store)
 }

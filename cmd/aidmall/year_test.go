@@ -250,6 +250,7 @@ func TestDemoYearAgreesWithTheRules(t *testing.T) {
 		t.Fatalf("demo --db did not leave its database: %v", err)
 	}
 	assertYearReport(t, st)
+	assertIndependent(t, st)
 	assertPersonalDataSealed(t, st, dbPath)
 }
 
@@ -313,4 +314,5 @@ func TestDemoYearOnPostgres(t *testing.T) {
 	u = u[:strings.LastIndex(u, "/")] + "/" + name + q
 	st := runDemoTest(t, u)
 	assertYearReport(t, st)
+	assertIndependent(t, st)
 }
