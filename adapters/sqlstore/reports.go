@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
+
+	"github.com/jmoiron/sqlx"
 
 	"aidmall/bizday"
 	"aidmall/households"
@@ -36,6 +39,16 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	if !ok {
 		return reports.Benefit{}, fmt.Errorf("report: no slice %q", q.By)
 	}
+	// One snapshot for every query, so that totals and rows agree while events are applied.
+	var opts *sql.TxOptions
+	if s.db.Dialect == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	tx, err := s.db.BeginTxx(ctx, opts)
+	if err != nil {
+		return reports.Benefit{}, fmt.Errorf("report: %w", err)
+	}
+	defer tx.Rollback()
 	from, to := q.From.String(), q.To.String()
 	b := reports.Benefit{From: q.From, To: q.To, Timezone: "Asia/Shanghai", By: q.By, Rows: []reports.Row{}}
 
@@ -47,7 +60,7 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 		Delivered    int64 `db:"delivered"`
 		Refunded     int64 `db:"refunded"`
 	}
-	err := s.db.GetContext(ctx, &t, s.db.Rebind(`SELECT
+	err = tx.GetContext(ctx, &t, tx.Rebind(`SELECT
 		COALESCE(SUM(CASE WHEN funding = 'union_funds' THEN amount_fen ELSE 0 END), 0) AS purchased,
 		COALESCE(SUM(CASE WHEN funding <> 'union_funds' THEN amount_fen ELSE 0 END), 0) AS helped,
 		COALESCE(SUM(CASE WHEN household_no IS NULL THEN amount_fen ELSE 0 END), 0) AS unattributed,
@@ -66,7 +79,7 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 		Households int   `db:"households"`
 		People     int64 `db:"people"`
 	}
-	err = s.db.GetContext(ctx, &hp, s.db.Rebind(`SELECT COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
+	err = tx.GetContext(ctx, &hp, tx.Rebind(`SELECT COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
 		SELECT household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
 		GROUP BY household_no HAVING SUM(amount_fen) > 0) x JOIN households h ON h.household_no = x.household_no`), from, to)
 	if err != nil {
@@ -79,7 +92,7 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 		Key string `db:"k"`
 		Net int64  `db:"net"`
 	}
-	err = s.db.SelectContext(ctx, &nets, s.db.Rebind(`SELECT `+key+` AS k, SUM(amount_fen) AS net FROM ledger_entries
+	err = tx.SelectContext(ctx, &nets, tx.Rebind(`SELECT `+key+` AS k, SUM(amount_fen) AS net FROM ledger_entries
 		WHERE business_day BETWEEN ? AND ? GROUP BY `+key), from, to)
 	if err != nil {
 		return b, fmt.Errorf("report rows: %w", err)
@@ -89,14 +102,14 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 		Households int    `db:"households"`
 		People     int64  `db:"people"`
 	}
-	err = s.db.SelectContext(ctx, &counts, s.db.Rebind(`SELECT x.k, COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
+	err = tx.SelectContext(ctx, &counts, tx.Rebind(`SELECT x.k, COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
 		SELECT `+key+` AS k, household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
 		GROUP BY `+key+`, household_no HAVING SUM(amount_fen) > 0) x JOIN households h ON h.household_no = x.household_no
 		GROUP BY x.k`), from, to)
 	if err != nil {
 		return b, fmt.Errorf("report row households: %w", err)
 	}
-	labels, err := s.labels(ctx, q.By)
+	labels, err := s.labels(ctx, tx, q.By)
 	if err != nil {
 		return b, err
 	}
@@ -126,16 +139,16 @@ var fixedLabels = map[reports.By]map[string]string{
 }
 
 // labels returns the display names of a breakdown's keys.
-func (s *Store) labels(ctx context.Context, by reports.By) (map[string]string, error) {
+func (s *Store) labels(ctx context.Context, q sqlx.QueryerContext, by reports.By) (map[string]string, error) {
 	out := map[string]string{}
-	var q string
+	var query string
 	switch by {
 	case reports.By("sku"):
-		q = `SELECT sku AS k, name AS v FROM products`
+		query = `SELECT sku AS k, name AS v FROM products`
 	case reports.By("supplier"):
-		q = `SELECT code AS k, name AS v FROM suppliers`
+		query = `SELECT code AS k, name AS v FROM suppliers`
 	case reports.By("branch"):
-		q = `SELECT code AS k, name AS v FROM branches`
+		query = `SELECT code AS k, name AS v FROM branches`
 	case reports.By("county"):
 		for code, name := range households.CountyNames {
 			out[code] = name
@@ -151,7 +164,7 @@ func (s *Store) labels(ctx context.Context, by reports.By) (map[string]string, e
 		K string `db:"k"`
 		V string `db:"v"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, q); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, query); err != nil {
 		return nil, fmt.Errorf("report labels: %w", err)
 	}
 	for _, r := range rows {
