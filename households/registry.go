@@ -31,6 +31,9 @@ type RegistryStore interface {
 	UpsertSuppliers(ctx context.Context, ss []Supplier) (Counts, error)
 	UpsertProducts(ctx context.Context, ps []Product) (Counts, error)
 	UpsertHouseholds(ctx context.Context, hs []SealedHousehold) (Counts, error)
+	// UpsertLinkages takes ls as the whole set of linkages of every supplier it names:
+	// rows of those suppliers absent from ls are removed, and the ledger of their sale
+	// lines is worked out again with the new set, in the same transaction.
 	UpsertLinkages(ctx context.Context, ls []Linkage) (Counts, error)
 	// HouseholdsExist reports, for each household number asked, whether it is registered.
 	HouseholdsExist(ctx context.Context, nos []string) (map[string]bool, error)
@@ -43,6 +46,7 @@ type Counts struct {
 	Inserted  int `json:"inserted"`
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
+	Removed   int `json:"removed"` // linkages no longer in their supplier's set
 }
 
 // SealedHousehold is a Household ready to store: the head's name, ID number and phone

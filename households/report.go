@@ -11,8 +11,12 @@ import (
 // nothing was stored. It returns the first write error.
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%s): %d rows, %d loaded: %d inserted, %d updated, %d unchanged; %d row errors\n",
-		r.File, r.Kind, r.Rows, r.Loaded, r.Counts.Inserted, r.Counts.Updated, r.Counts.Unchanged, len(r.Errors))
+	removed := ""
+	if r.Counts.Removed > 0 {
+		removed = fmt.Sprintf(", %d removed", r.Counts.Removed)
+	}
+	fmt.Fprintf(&b, "%s (%s): %d rows, %d loaded: %d inserted, %d updated, %d unchanged%s; %d row errors\n",
+		r.File, r.Kind, r.Rows, r.Loaded, r.Counts.Inserted, r.Counts.Updated, r.Counts.Unchanged, removed, len(r.Errors))
 	for _, e := range r.Errors {
 		b.WriteString("  ")
 		b.WriteString(e.String())

@@ -157,26 +157,93 @@ func (s *Store) UpsertHouseholds(ctx context.Context, hs []households.SealedHous
 }
 
 // UpsertLinkages stores linkages keyed by (supplier, household, type, valid_from) in one
-// transaction. Weights are stored × 10^4 (exact for at most 4 decimal places).
+// transaction, taking ls as the whole set of every supplier it names: that supplier's rows
+// absent from ls are removed. Weights are stored × 10^4 (exact for at most 4 decimal
+// places). When a supplier's set changed, every order with a sale line of that supplier
+// and money-moving events is worked out again in the same transaction, so the ledger
+// always follows the registry (ATTRIBUTION.md §2.1: linkages active on each event's day),
+// correcting entries booked on each event's own business day.
 func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage) (households.Counts, error) {
 	var c households.Counts
 	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		c = households.Counts{}
+		keep := map[string]map[string]bool{} // supplier → keys in the file
+		changed := map[string]bool{}
 		for _, l := range ls {
 			w := l.Weight.Shift(4)
 			if !w.IsInteger() || !w.IsPositive() {
 				return fmt.Errorf("linkage %s/%s: weight %s is not positive with at most 4 decimals", l.SupplierCode, l.HouseholdNo, l.Weight)
 			}
+			before := c
 			if err := s.upsert(ctx, tx, "linkages",
 				[]string{"supplier_code", "household_no", "type", "valid_from"},
 				[]any{l.SupplierCode, l.HouseholdNo, string(l.Type), l.ValidFrom.String()},
 				[]string{"weight_e4", "valid_to"}, []any{w.IntPart(), l.ValidTo.String()}, &c); err != nil {
 				return err
 			}
+			if c.Unchanged == before.Unchanged {
+				changed[l.SupplierCode] = true
+			}
+			if keep[l.SupplierCode] == nil {
+				keep[l.SupplierCode] = map[string]bool{}
+			}
+			keep[l.SupplierCode][linkageKey(l.HouseholdNo, string(l.Type), l.ValidFrom.String())] = true
 		}
-		return nil
+		for supplier, keys := range keep {
+			var rows []linkageRow
+			if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT supplier_code, household_no, type, weight_e4, valid_from, valid_to
+				FROM linkages WHERE supplier_code = ?`), supplier); err != nil {
+				return fmt.Errorf("linkages of %s: %w", supplier, err)
+			}
+			for _, r := range rows {
+				if keys[linkageKey(r.HouseholdNo, r.Type, r.ValidFrom)] {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM linkages WHERE supplier_code = ? AND household_no = ? AND type = ? AND valid_from = ?`),
+					r.SupplierCode, r.HouseholdNo, r.Type, r.ValidFrom); err != nil {
+					return fmt.Errorf("remove linkage: %w", err)
+				}
+				c.Removed++
+				changed[supplier] = true
+			}
+		}
+		return s.reworkSuppliers(ctx, tx, changed)
 	})
 	return c, err
+}
+
+func linkageKey(household, typ, from string) string { return household + "\x00" + typ + "\x00" + from }
+
+// reworkSuppliers works out again every order that has a sale line of one of suppliers and
+// money-moving events, in tx.
+func (s *Store) reworkSuppliers(ctx context.Context, tx *sqlx.Tx, suppliers map[string]bool) error {
+	if len(suppliers) == 0 {
+		return nil
+	}
+	codes := make([]string, 0, len(suppliers))
+	for code := range suppliers {
+		codes = append(codes, code)
+	}
+	q, args, err := sqlx.In(`SELECT DISTINCT l.order_id FROM order_lines l JOIN products p ON p.sku = l.sku
+		WHERE p.supplier_code IN (?) AND EXISTS (SELECT 1 FROM fulfilment_events e
+			WHERE e.order_id = l.order_id AND e.type IN ('delivered', 'refunded'))
+		ORDER BY l.order_id`, codes)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	if err := tx.SelectContext(ctx, &ids, tx.Rebind(q), args...); err != nil {
+		return fmt.Errorf("orders to rework: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := s.lockOrder(ctx, tx, id); err != nil {
+			return err
+		}
+		if _, err := s.recompute(ctx, tx, id); err != nil {
+			return fmt.Errorf("rework order %d: %w", id, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) existing(ctx context.Context, table, col string, keys []string) (map[string]bool, error) {

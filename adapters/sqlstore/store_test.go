@@ -385,6 +385,35 @@ func TestStore(t *testing.T) {
 					t.Fatalf("year totals %+v, want 3 households, 12 people", year.Totals)
 				}
 			})
+			t.Run("a_new_linkage_set_reworks_the_ledger_of_past_deliveries", func(t *testing.T) {
+				f := newFixture(t, open)
+				o := f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
+				if _, err := f.store.ApplyEvent(context.Background(), ev(o, "D", orders.EventDelivered, 1, 10, 0, "2019-03-05 14:00")); err != nil {
+					t.Fatal(err)
+				}
+				// The county re-exports S1's linkages: H003's is gone.
+				var ls []households.Linkage
+				for _, no := range []string{"H001", "H002"} {
+					ls = append(ls, households.Linkage{SupplierCode: "S1", HouseholdNo: no, Type: households.LinkProducePurchase,
+						Weight: decimal.NewFromInt(1), ValidFrom: bizday.MustParse("2018-01-01")})
+				}
+				c, err := f.store.UpsertLinkages(context.Background(), ls)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c != (households.Counts{Unchanged: 2, Removed: 1}) {
+					t.Fatalf("counts %+v, want 2 unchanged and 1 removed", c)
+				}
+				got := ledger(t, f.store)
+				want := map[string]money.Fen{"H001@2019-03-05": 34000, "H002@2019-03-05": 34000}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("ledger after the new set %v, want %v", got, want)
+				}
+				again, err := f.store.UpsertLinkages(context.Background(), ls)
+				if err != nil || again != (households.Counts{Unchanged: 2}) {
+					t.Fatalf("the same set again: %+v %v, want all unchanged", again, err)
+				}
+			})
 			t.Run("reimporting_the_same_registry_changes_nothing", func(t *testing.T) {
 				f := newFixture(t, open)
 				c, err := f.store.UpsertProducts(context.Background(), []households.Product{
