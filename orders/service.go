@@ -61,8 +61,41 @@ type PlaceLine struct {
 // Service is the orders use cases: placing, reading, listing and cancelling group orders,
 // and applying the malls' fulfilment events.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store     Store
+	now       func() time.Time
+	connected func(Mall) bool // malls orders may be routed to
+}
+
+// OnlyMalls restricts routing to the malls the service is connected to: an order naming
+// another mall is refused (422 at /mall) and `auto` never picks one. By default every mall
+// of Malls is allowed.
+func (s *Service) OnlyMalls(ms ...Mall) {
+	allowed := map[Mall]bool{}
+	for _, m := range ms {
+		allowed[m] = true
+	}
+	s.connected = func(m Mall) bool { return allowed[m] }
+}
+
+// plausiblePhone reports whether s looks like a phone number: 7–20 characters of digits,
+// '+', '-', spaces, brackets or '*' (a masked number, as in the malls' examples), with at
+// least 7 digits or '*'.
+func plausiblePhone(s string) bool {
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n < 7 || n > 20 {
+		return false
+	}
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9', r == '*':
+			digits++
+		case strings.ContainsRune("+-() ", r):
+		default:
+			return false
+		}
+	}
+	return digits >= 7
 }
 
 // NewService returns a Service over store; now is the clock (time.Now if nil).
@@ -73,7 +106,7 @@ func NewService(store Store, now func() time.Time) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now}, nil
+	return &Service{store: store, now: now, connected: func(m Mall) bool { return m.Valid() }}, nil
 }
 
 // MaxQuantity bounds one line's quantity, far above any real group order, so that a
@@ -132,6 +165,8 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		}
 		if strings.TrimSpace(req.ShipTo.Phone) == "" {
 			ve.add("/ship_to/phone", "required")
+		} else if !plausiblePhone(req.ShipTo.Phone) {
+			ve.add("/ship_to/phone", "not a phone number: 7–20 digits, with +, -, spaces, brackets or * (masked) allowed")
 		}
 		if strings.TrimSpace(req.ShipTo.Address) == "" {
 			ve.add("/ship_to/address", "required")
@@ -166,6 +201,8 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 				}
 				if strings.TrimSpace(r.Name) == "" || strings.TrimSpace(r.Phone) == "" || strings.TrimSpace(r.Address) == "" {
 					ve.add(rp, "name, phone and address are required")
+				} else if !plausiblePhone(r.Phone) {
+					ve.add(rp+"/phone", "not a phone number: 7–20 digits, with +, -, spaces, brackets or * (masked) allowed")
 				}
 				sum += r.Quantity
 			}
@@ -174,30 +211,30 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 			}
 		}
 	}
-	if len(ve.Fields) > 0 {
-		return nil, ve
-	}
-	branch, err := s.store.Branch(ctx, req.BranchCode)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
+	// The branch and the catalogue are looked up even when other fields are bad, so that
+	// one answer names every bad field.
+	var branch households.Branch
+	if req.BranchCode != "" {
+		var err error
+		if branch, err = s.store.Branch(ctx, req.BranchCode); errors.Is(err, ErrNotFound) {
 			ve.add("/branch_code", "unknown branch %q", req.BranchCode)
-			return nil, ve
+		} else if err != nil {
+			return nil, fmt.Errorf("load branch: %w", err)
 		}
-		return nil, fmt.Errorf("load branch: %w", err)
 	}
 	products, err := s.store.Products(ctx, skus)
 	if err != nil {
 		return nil, fmt.Errorf("load products: %w", err)
 	}
 	for i, l := range req.Lines {
-		if _, ok := products[l.SKU]; !ok {
+		if _, ok := products[l.SKU]; !ok && l.SKU != "" {
 			ve.add(fmt.Sprintf("/lines/%d/sku", i), "unknown SKU %q", l.SKU)
 		}
 	}
 	if len(ve.Fields) > 0 {
 		return nil, ve
 	}
-	mall, err := route(req, products)
+	mall, err := s.route(req, products)
 	if err != nil {
 		return nil, err
 	}
@@ -234,9 +271,9 @@ func anyLineWithoutRecipients(lines []PlaceLine) bool {
 	return false
 }
 
-// route returns the mall for req: the one it names, which must list every line, or for
-// `auto` the first mall in Malls that lists every line.
-func route(req PlaceRequest, products map[string]households.Product) (Mall, error) {
+// route returns the mall for req: the one it names, which must be connected and list every
+// line, or for `auto` the first connected mall in Malls that lists every line.
+func (s *Service) route(req PlaceRequest, products map[string]households.Product) (Mall, error) {
 	lists := func(m Mall) []int {
 		var missing []int
 		for i, l := range req.Lines {
@@ -247,6 +284,11 @@ func route(req PlaceRequest, products map[string]households.Product) (Mall, erro
 		return missing
 	}
 	if req.Mall != MallAuto {
+		if !s.connected(req.Mall) {
+			ve := &ValidationError{}
+			ve.add("/mall", "%s is not connected to this service", req.Mall)
+			return "", ve
+		}
 		if missing := lists(req.Mall); len(missing) > 0 {
 			ve := &ValidationError{}
 			for _, i := range missing {
@@ -257,12 +299,12 @@ func route(req PlaceRequest, products map[string]households.Product) (Mall, erro
 		return req.Mall, nil
 	}
 	for _, m := range Malls {
-		if len(lists(m)) == 0 {
+		if s.connected(m) && len(lists(m)) == 0 {
 			return m, nil
 		}
 	}
 	ve := &ValidationError{}
-	ve.add("/mall", "no mall lists every line; split the order or name a mall")
+	ve.add("/mall", "no connected mall lists every line; split the order or name a mall")
 	return "", ve
 }
 

@@ -56,6 +56,11 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
+	connected := make([]orders.Mall, 0, len(ms.clients))
+	for m := range ms.clients {
+		connected = append(connected, m)
+	}
+	svc.OnlyMalls(connected...)
 	limiter, err := redisx.Limiter(a.redis, "aidmall:ratelimit:", cfg.RateLimit.Requests, cfg.RateLimit.Period, nil)
 	if err != nil {
 		ln.Close()

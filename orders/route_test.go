@@ -1,0 +1,85 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+func TestRoutingFollowsTheConnectedMalls(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		connected []Mall
+		ask       Mall
+		want      Mall   // "" when refused
+		pointer   string // the refusal's pointer
+	}{
+		{"auto_picks_the_first_connected_mall_listing_every_line", []Mall{MallCCB, MallABC}, MallAuto, MallCCB, ""},
+		{"auto_skips_a_mall_that_is_not_connected", []Mall{MallABC}, MallAuto, MallABC, ""},
+		{"auto_with_no_mall_connected_is_refused", nil, MallAuto, "", "/mall"},
+		{"a_named_mall_that_is_not_connected_is_refused", []Mall{MallABC}, MallCCB, "", "/mall"},
+		{"a_named_connected_mall_is_used", []Mall{MallABC}, MallABC, MallABC, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			svc, _ := newTestService(t)
+			svc.OnlyMalls(tc.connected...)
+			req := bulkRequest()
+			req.Mall = tc.ask
+			o, err := svc.Place(context.Background(), office, req)
+			if tc.want == "" {
+				if p := pointers(err); len(p) != 1 || p[0] != tc.pointer {
+					t.Fatalf("err %v (pointers %v), want a refusal at %s", err, p, tc.pointer)
+				}
+				return
+			}
+			if err != nil || o.Mall != tc.want {
+				t.Fatalf("placed at %v (err %v), want %s", o, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestShipToPhoneMustLookLikeAPhone(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		phone string
+		ok    bool
+	}{
+		{"13800001234", true}, {"138****0000", true}, {"010-00000000", true}, {"+86 138 0000 1234", true},
+		{"(0911)4119289", true}, {"123", false}, {"call me", false}, {"1380000123456789012345", false},
+	} {
+		t.Run(fmt.Sprintf("phone_%q", tc.phone), func(t *testing.T) {
+			t.Parallel()
+			svc, _ := newTestService(t)
+			req := bulkRequest()
+			req.ShipTo.Phone = tc.phone
+			_, err := svc.Place(context.Background(), office, req)
+			if (err == nil) != tc.ok {
+				t.Fatalf("phone %q: err %v, want accepted=%v", tc.phone, err, tc.ok)
+			}
+			if !tc.ok {
+				if p := pointers(err); len(p) != 1 || p[0] != "/ship_to/phone" {
+					t.Fatalf("pointers %v, want /ship_to/phone", p)
+				}
+			}
+		})
+	}
+}
+
+func TestOneAnswerNamesEveryBadField(t *testing.T) {
+	t.Parallel()
+	svc, _ := newTestService(t)
+	req := bulkRequest()
+	req.BranchCode = "ZZ"
+	req.Funding = "gift"
+	req.Lines = []PlaceLine{{SKU: "NO-SUCH-SKU", Quantity: 0}}
+	_, err := svc.Place(context.Background(), office, req)
+	got := fmt.Sprint(pointers(err))
+	want := fmt.Sprint([]string{"/funding", "/lines/0/quantity", "/branch_code", "/lines/0/sku"})
+	if got != want {
+		t.Fatalf("pointers %s, want %s", got, want)
+	}
+}
