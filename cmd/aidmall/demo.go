@@ -34,6 +34,7 @@ type demoOpts struct {
 	workers   int
 	replayGap time.Duration
 	year      int
+	bundle    string
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -55,6 +56,7 @@ until Ctrl-C (--exit stops after the report).`,
 	cmd.Flags().IntVar(&o.workers, "clients", 4, "orders placed at once")
 	cmd.Flags().DurationVar(&o.replayGap, "replay-gap", 0, "pause between one order's notifications")
 	cmd.Flags().IntVar(&o.year, "year", 2019, "the year whose report is printed")
+	cmd.Flags().StringVar(&o.bundle, "bundle", "", "a bundle folder in the shape of examples/yichuan-dingbian-2019 (default: that bundle, embedded)")
 	return cmd
 }
 
@@ -96,6 +98,9 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	}
 	log := g.logger(cfg)
 	bundle := examples.YichuanDingbian2019()
+	if o.bundle != "" {
+		bundle = os.DirFS(o.bundle)
+	}
 
 	fmt.Fprintf(out, "aidmall demo — database %s\n", cfg.DatabaseURL)
 	a, err := openApp(ctx, cfg, log, true)
