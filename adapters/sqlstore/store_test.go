@@ -168,7 +168,7 @@ func TestStore(t *testing.T) {
 				at := time.Now()
 				_, err = f.svc.Place(context.Background(), aidOffice, orders.PlaceRequest{OrderRef: "2019-HQ-0002", BranchCode: "HQ",
 					Mall: orders.MallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
-					ShipTo: orders.ShipTo{Name: "a", Phone: "1", Address: "b"}, Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}, PlacedAt: &at})
+					ShipTo: orders.ShipTo{Name: "a", Phone: "13800000000", Address: "b"}, Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}, PlacedAt: &at})
 				if err == nil {
 					t.Fatal("placing succeeded although its job could not be enqueued")
 				}
@@ -183,7 +183,7 @@ func TestStore(t *testing.T) {
 				at := time.Now()
 				_, err := f.svc.Place(context.Background(), aidOffice, orders.PlaceRequest{OrderRef: "R1", BranchCode: "HQ",
 					Mall: orders.MallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
-					ShipTo: orders.ShipTo{Name: "a", Phone: "1", Address: "b"}, Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}, PlacedAt: &at})
+					ShipTo: orders.ShipTo{Name: "a", Phone: "13800000000", Address: "b"}, Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}, PlacedAt: &at})
 				if !errors.Is(err, orders.ErrConflict) {
 					t.Fatalf("err = %v, want ErrConflict", err)
 				}
