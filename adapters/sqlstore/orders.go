@@ -92,11 +92,13 @@ func (s *Store) Catalogue(ctx context.Context) ([]households.Product, error) {
 }
 
 // CreateOrder stores o and its lines, enqueues its dispatch job and applies any parked
-// events of its out_order_no, all in one transaction (see orders.Store).
+// events of its out_order_no, all in one transaction (see orders.Store). An order already
+// at its mall (o.Submitted, with its mall order number: history being loaded) gets no
+// dispatch job.
 func (s *Store) CreateOrder(ctx context.Context, o *orders.GroupOrder) error {
 	now := s.utcNow()
 	o.CreatedAt = now
-	o.Status = orders.StatusPending
+	o.Status = orders.DeriveStatus(o)
 	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		if o.OutOrderNo == "" {
 			o.OutOrderNo = orders.NewOutOrderNo(o.PlacedAt)
@@ -104,13 +106,16 @@ func (s *Store) CreateOrder(ctx context.Context, o *orders.GroupOrder) error {
 		var id int64
 		err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO group_orders
 			(order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
-			 placed_at, created_at, updated_at, mall, out_order_no, status, total_fen)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			 placed_at, created_at, updated_at, mall, out_order_no, mall_order_no, submitted, status, total_fen)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			o.OrderRef, o.BranchCode, o.BuyerName, o.Funding, o.DeliveryMode, o.ShipTo.Name, o.ShipTo.Phone, o.ShipTo.Address,
-			o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.Status, int64(o.Total())).Scan(&id)
+			o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.MallOrderNo, o.Submitted, o.Status, int64(o.Total())).Scan(&id)
 		if err != nil {
 			err = translate(err)
 			if errors.Is(err, orders.ErrConflict) {
+				if strings.Contains(err.Error(), "out_order_no") {
+					return fmt.Errorf("%w: out_order_no %q is already taken", orders.ErrConflict, o.OutOrderNo)
+				}
 				return fmt.Errorf("%w: branch %s already has an order with order_ref %q", orders.ErrConflict, o.BranchCode, o.OrderRef)
 			}
 			return fmt.Errorf("insert order %q: %w", o.OrderRef, err)
@@ -130,8 +135,10 @@ func (s *Store) CreateOrder(ctx context.Context, o *orders.GroupOrder) error {
 				return fmt.Errorf("insert line %d: %w", l.LineNo, translate(err))
 			}
 		}
-		if err := s.enq.EnqueueDispatch(ctx, tx.Tx, id); err != nil {
-			return fmt.Errorf("enqueue dispatch: %w", err)
+		if !o.Submitted {
+			if err := s.enq.EnqueueDispatch(ctx, tx.Tx, id); err != nil {
+				return fmt.Errorf("enqueue dispatch: %w", err)
+			}
 		}
 		// Events that came before the order (a statement imported early, a mall that
 		// notified before our create returned) are applied now.

@@ -102,7 +102,7 @@ and nothing is stored. Importing the same file again changes nothing.`,
 		if len(args) == 0 {
 			return fmt.Errorf("say what to import: bundle DIR, branches, suppliers, products, households, linkages or statement FILE")
 		}
-		return fmt.Errorf("unknown import %q: one of bundle, branches, suppliers, products, households, linkages, statement", args[0])
+		return fmt.Errorf("unknown import %q: one of bundle, branches, suppliers, products, households, linkages, orders, statement", args[0])
 	}
 	cmd.PersistentFlags().BoolVar(&strict, "strict", false, "refuse the whole file if any row is bad")
 	withApp := func(fn func(ctx context.Context, a *app, args []string) error) func(*cobra.Command, []string) error {
@@ -151,6 +151,23 @@ and nothing is stored. Importing the same file again changes nothing.`,
 			}),
 		})
 	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "orders DIR",
+		Short: "Load order history: a bundle's orders.csv and order_lines.csv as orders already at their malls (no dispatch)",
+		Long: `Load orders that were placed at the malls before aidmall kept them, with their own
+out_order_no, mall_order_no and the prices paid, so that the malls' statements
+(aidmall import statement) can be applied to them. Loading the same file again changes nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			svc, err := orders.NewService(a.store, nil)
+			if err != nil {
+				return err
+			}
+			rep, err := importHistory(ctx, svc, os.DirFS(args[0]))
+			rep.write(g.stdout, args[0])
+			return err
+		}),
+	})
 	var mallName string
 	st := &cobra.Command{
 		Use:   "statement FILE",
