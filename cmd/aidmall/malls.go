@@ -103,8 +103,17 @@ func (w ccbWebhook) Ack(*http.Request) (int, http.Header, []byte) {
 	return status, http.Header{"Content-Type": {ct}}, body
 }
 
-func (w ccbWebhook) Nack(*http.Request, error) (int, http.Header, []byte) {
+// Nack answers "failure" (anything but "success" makes the mall send it again), with a
+// status that tells an operator reading the mall's logs why: 401 for a bad signature, 400
+// for a malformed body, 500 when the service could not record it.
+func (w ccbWebhook) Nack(_ *http.Request, err error) (int, http.Header, []byte) {
 	status, ct, body := ccb.AckFailure()
+	switch {
+	case errors.Is(err, ccb.ErrBadSignature):
+		status = http.StatusUnauthorized
+	case errors.Is(err, ccb.ErrMalformed):
+		status = http.StatusBadRequest
+	}
 	return status, http.Header{"Content-Type": {ct}}, body
 }
 
