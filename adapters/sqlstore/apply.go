@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -189,6 +190,7 @@ func (s *Store) recompute(ctx context.Context, tx *sqlx.Tx, id int64) (map[int64
 		for _, b := range have {
 			bookedEvent[b.EventID] = true
 		}
+		var rows [][]any
 		for _, c := range attribution.Corrections(have, out.Entries) {
 			r, ok := rowOf[c.EventID]
 			if !ok {
@@ -198,14 +200,11 @@ func (s *Store) recompute(ctx context.Context, tx *sqlx.Tx, id int64) (map[int64
 			if c.HouseholdNo != "" {
 				hh = c.HouseholdNo
 			}
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO ledger_entries
-				(line_id, event_row_id, household_no, business_day, amount_fen, source, correction, booked_at,
-				 funding, county_code, category, sku, supplier_code, branch_code, mall)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				l.ID, r.ID, hh, c.Day.String(), int64(c.Amount), r.Type, bookedEvent[c.EventID], now,
-				o.Funding, sl.CountyCode, sl.Category, sl.SKU, sl.SupplierCode, o.BranchCode, o.Mall); err != nil {
-				return nil, fmt.Errorf("book ledger entry: %w", err)
-			}
+			rows = append(rows, []any{l.ID, r.ID, hh, c.Day.String(), int64(c.Amount), r.Type, bookedEvent[c.EventID], now,
+				o.Funding, sl.CountyCode, sl.Category, sl.SKU, sl.SupplierCode, o.BranchCode, o.Mall})
+		}
+		if err := insertLedger(ctx, tx, rows); err != nil {
+			return nil, err
 		}
 		nHeld := len(out.Held)
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE order_lines SET shipped_qty = ?, delivered_qty = ?, refunded_fen = ?, held_events = ? WHERE id = ?`),
@@ -246,3 +245,31 @@ func (s *Store) recompute(ctx context.Context, tx *sqlx.Tx, id int64) (map[int64
 }
 
 func moneyFen(v int64) money.Fen { return money.Fen(v) }
+
+// ledgerCols are the columns of one ledger entry, in the order insertLedger takes them.
+const ledgerCols = `line_id, event_row_id, household_no, business_day, amount_fen, source, correction, booked_at,
+	funding, county_code, category, sku, supplier_code, branch_code, mall`
+
+// insertLedger books rows (each the 15 values of ledgerCols) with one statement per 200
+// rows: a delivery split among a few hundred households is one round trip, not hundreds.
+func insertLedger(ctx context.Context, tx *sqlx.Tx, rows [][]any) error {
+	const batch = 200
+	for len(rows) > 0 {
+		n := min(batch, len(rows))
+		var b strings.Builder
+		b.WriteString("INSERT INTO ledger_entries (" + ledgerCols + ") VALUES ")
+		args := make([]any, 0, n*15)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + marks(len(r)) + ")")
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
+			return fmt.Errorf("book ledger entries: %w", err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}

@@ -66,7 +66,10 @@ func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 		// the process queue them in Go instead (as River's SQLite driver advises).
 		db.SetMaxOpenConns(1)
 	} else {
+		// Keep the pool warm: with Go's default of 2 idle connections, a busy server
+		// closes and reopens one per request (tens of ms each; docs/PERFORMANCE.md).
 		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(20)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -10,7 +10,8 @@ package main
 // Every benchmark runs on SQLite and, when AIDMALL_TEST_POSTGRES is set, on a PostgreSQL
 // database made for it and dropped after (otherwise the postgres run is skipped, saying
 // so). Besides ns/op (wall time divided by the operations: the inverse of throughput with
-// benchClients clients), each reports req/s and the p50/p99 latency of one request.
+// benchClients clients), each reports req/s, the p50/p99 latency of one request, and how
+// the database/sql pool served them (reportPool).
 
 import (
 	"bytes"
@@ -372,6 +373,15 @@ func reportLatency(b *testing.B, lat []time.Duration, n int, elapsed time.Durati
 	b.ReportMetric(float64(n)/elapsed.Seconds(), unit)
 }
 
+// reportPool reports how the database/sql pool served the n operations since before:
+// the time requests waited for a free connection, and the connections closed on release
+// because more than MaxIdleConns were idle (each reopened later: on PostgreSQL a new
+// backend process), per operation.
+func reportPool(b *testing.B, before, after sql.DBStats, n int) {
+	b.ReportMetric(float64(after.WaitDuration-before.WaitDuration)/float64(time.Millisecond)/float64(n), "conn-wait-ms/op")
+	b.ReportMetric(float64(after.MaxIdleClosed-before.MaxIdleClosed)/float64(n), "conns-closed/op")
+}
+
 // BenchmarkPlaceOrderHTTP measures POST /v1/orders with an aid_office key: distinct
 // Idempotency-Keys and order_refs, one line of a bundle SKU for branch HQ, from
 // benchClients clients. The timer runs from the first request until every order placed
@@ -403,6 +413,7 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 			if err := env.a.db.GetContext(ctx, &afterJob, `SELECT COALESCE(MAX(id), 0) FROM river_job`); err != nil {
 				b.Fatal(err)
 			}
+			pool := env.a.db.Stats()
 			b.ResetTimer()
 			lat := runClients(b, benchClients, func(i int) error {
 				return env.placeOrder(ctx, bodies[i], fmt.Sprintf("perf-place-%07d", first+i+1))
@@ -412,6 +423,7 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StopTimer()
+			reportPool(b, pool, env.a.db.Stats(), b.N)
 			reportLatency(b, lat, b.N, answered, "req/s")
 			b.ReportMetric(float64((b.Elapsed() - answered).Milliseconds()), "drain-ms")
 			env.reportDispatchJobs(ctx, b, afterJob)
@@ -585,6 +597,7 @@ func BenchmarkWebhookApplyHTTP(b *testing.B) {
 			bodies := signDeliveries(b, env.keys.CCBMall, os, sent, b.N)
 			sent += b.N
 			header := http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}
+			pool := env.a.db.Stats()
 			b.ResetTimer()
 			lat := runClients(b, benchClients, func(i int) error {
 				got, err := env.do(ctx, http.MethodPost, "/webhooks/ccb", header, bodies[i], http.StatusOK)
@@ -595,6 +608,7 @@ func BenchmarkWebhookApplyHTTP(b *testing.B) {
 			})
 			b.StopTimer()
 			reportLatency(b, lat, b.N, b.Elapsed(), "req/s")
+			reportPool(b, pool, env.a.db.Stats(), b.N)
 
 			p, err := env.a.store.Progress(ctx)
 			if err != nil {
@@ -652,6 +666,7 @@ func BenchmarkBenefitReportHTTP(b *testing.B) {
 		for _, by := range []string{"county", "month", "supplier"} {
 			path := "/v1/reports/benefit?from=2019-01-01&to=2019-12-31&by=" + by
 			b.Run(fmt.Sprintf("by=%s/clients=%d", by, benchClients), func(b *testing.B) {
+				pool := env.a.db.Stats()
 				b.ResetTimer()
 				lat := runClients(b, benchClients, func(int) error {
 					got, err := env.do(ctx, http.MethodGet, path, header, nil, http.StatusOK)
@@ -662,6 +677,7 @@ func BenchmarkBenefitReportHTTP(b *testing.B) {
 				})
 				b.StopTimer()
 				reportLatency(b, lat, b.N, b.Elapsed(), "req/s")
+				reportPool(b, pool, env.a.db.Stats(), b.N)
 				b.ReportMetric(float64(entries), "ledger-rows")
 			})
 		}
