@@ -27,9 +27,12 @@ import (
 //   - a key whose request finished → that response again, same status and body, with
 //     Idempotent-Replayed: true
 //
-// A response with a 5xx status is not kept (the key is released and the client may
-// retry); every other response, 4xx included, is. A lock older than the lock timeout (a
-// request that crashed) is taken over by the next request with the same key and body.
+// Only a successful response (below 400) is kept. A refused request (4xx: bad fields, a
+// forbidden back-date, a taken order_ref) changed nothing, and a failed one (5xx) may not
+// have, so the key is released and the client may correct the body and send it again
+// under the same key (as Stripe does for requests that fail validation). A lock older than
+// the lock timeout (a request that crashed) is taken over by the next request with the
+// same key and body.
 
 const (
 	headerIdempotencyKey = "Idempotency-Key"
@@ -156,7 +159,7 @@ func (cfg idempotencyConfig) toMiddleware() (echo.MiddlewareFunc, error) {
 }
 
 // run calls next with the response buffered, keeps the response (or releases the key on a
-// 5xx or a panic), then sends it. The response is kept before it is sent, so a client
+// 4xx, a 5xx or a panic), then sends it. The response is kept before it is sent, so a client
 // that saw it can always replay it.
 func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope IdempotencyScope, token string) error {
 	res := c.Response()
@@ -184,7 +187,7 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope Id
 	if status == 0 {
 		status = http.StatusOK
 	}
-	if status >= 500 {
+	if status >= 400 {
 		if err := cfg.store.Release(ctx, scope, token); err != nil {
 			cfg.logger.ErrorContext(ctx, "release idempotency key", slog.String("request_id", rid), slog.Any("error", err))
 		}

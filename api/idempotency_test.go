@@ -79,20 +79,25 @@ func TestIdempotency(t *testing.T) {
 		}
 	})
 
-	t.Run("when_validation_fails_expect_4xx_stored_and_replayed", func(t *testing.T) {
+	t.Run("when_validation_fails_expect_the_key_free_for_the_corrected_body", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		bad := orderBody(map[string]any{"mall": "abc"}) // 68.00 is not ABC's price
 		first := h.place("key-hq", `"k-1"`, bad)
-		second := h.place("key-hq", `"k-1"`, bad)
-		if first.Code != http.StatusUnprocessableEntity || second.Code != first.Code || second.Body.String() != first.Body.String() {
-			t.Fatalf("first %d %s\nsecond %d %s", first.Code, first.Body, second.Code, second.Body)
+		if first.Code != http.StatusUnprocessableEntity || first.Header().Get("Idempotent-Replayed") != "" {
+			t.Fatalf("first %d %s", first.Code, first.Body)
 		}
-		if second.Header().Get("Idempotent-Replayed") != "true" {
-			t.Error("4xx not replayed")
+		fixed := orderBody(map[string]any{"mall": "abc", "lines": []any{map[string]any{"sku": "YC-APL-5KG-DZ", "quantity": 20, "unit_price": "69.00"}}})
+		second := h.place("key-hq", `"k-1"`, fixed)
+		if second.Code != http.StatusCreated {
+			t.Fatalf("the corrected body under the same key: %d %s", second.Code, second.Body)
 		}
-		if place, _ := h.orders.counts(); place != 1 {
-			t.Errorf("Place called %d times, want 1", place)
+		third := h.place("key-hq", `"k-1"`, fixed)
+		if third.Code != http.StatusCreated || third.Header().Get("Idempotent-Replayed") != "true" || third.Body.String() != second.Body.String() {
+			t.Fatalf("replay of the success: %d replayed=%q", third.Code, third.Header().Get("Idempotent-Replayed"))
+		}
+		if place, _ := h.orders.counts(); place != 2 {
+			t.Errorf("Place called %d times, want 2 (the refused body and the corrected one)", place)
 		}
 	})
 

@@ -34,6 +34,7 @@ type orderJSON struct {
 	CreatedAt       string              `json:"created_at,omitempty"`
 	Status          orders.Status       `json:"status"`
 	CancelRequested bool                `json:"cancel_requested,omitempty"`
+	CancelRefusal   string              `json:"cancel_refusal,omitempty"`
 	OutOrderNo      string              `json:"out_order_no"`
 	MallOrderNo     string              `json:"mall_order_no"`
 	RejectCode      string              `json:"reject_code,omitempty"`
@@ -75,7 +76,7 @@ func orderResponse(o *orders.GroupOrder, caller orders.Caller) orderJSON {
 		DeliveryMode: o.DeliveryMode,
 		ShipTo:       contactJSON{Name: o.ShipTo.Name, Phone: phone(o.ShipTo.Phone), Address: o.ShipTo.Address},
 		PlacedAt:     beijingTime(o.PlacedAt), CreatedAt: beijingTime(o.CreatedAt),
-		Status: o.Status, CancelRequested: o.CancelReq && o.Status != orders.StatusCancelled,
+		Status: o.Status, CancelRequested: o.CancelReq && o.Status != orders.StatusCancelled, CancelRefusal: o.CancelRefusal,
 		OutOrderNo: o.OutOrderNo, MallOrderNo: o.MallOrderNo,
 		RejectCode: o.RejectCode, RejectMessage: o.RejectMessage,
 		Lines: make([]lineJSON, len(o.Lines)), TotalAmount: o.Total(),

@@ -69,6 +69,13 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 		} else {
 			log.Error("mall refused the cancel", slog.String("error", err.Error()))
 		}
+		code := me.Code
+		if me.SubCode != "" {
+			code += " " + me.SubCode
+		}
+		if err := r.store.CancelRefused(ctx, id, code, me.Message); err != nil {
+			return fmt.Errorf("cancel: record refusal of order %d: %w", id, err)
+		}
 		return nil
 	}
 	w.hints.note(job.ID, err)

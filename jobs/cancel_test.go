@@ -19,6 +19,7 @@ func TestCancel_paths(t *testing.T) {
 		cancelErr     []error
 		wantCalls     int
 		wantCancelled []int64
+		wantRefusal   string // recorded on the order
 	}{
 		{
 			name:      "mall_accepts_and_its_event_will_cancel",
@@ -32,14 +33,16 @@ func TestCancel_paths(t *testing.T) {
 			wantCancelled: []int64{1},
 		},
 		{
-			name:      "ccb_shipped_refusal_completes_without_change",
-			cancelErr: []error{&orders.MallError{Mall: orders.MallCCB, Code: "40010", SubCode: "ORDER_SHIPPED", Message: "已发货"}},
-			wantCalls: 1,
+			name:        "ccb_shipped_refusal_is_recorded_on_the_order",
+			cancelErr:   []error{&orders.MallError{Mall: orders.MallCCB, Code: "40010", SubCode: "ORDER_SHIPPED", Message: "已发货"}},
+			wantCalls:   1,
+			wantRefusal: "40010 ORDER_SHIPPED 已发货",
 		},
 		{
-			name:      "abc_already_shipped_completes_without_change",
-			cancelErr: []error{&orders.MallError{Mall: orders.MallCCB, HTTPStatus: 409, Code: "ALREADY_SHIPPED"}},
-			wantCalls: 1,
+			name:        "abc_already_shipped_is_recorded_on_the_order",
+			cancelErr:   []error{&orders.MallError{Mall: orders.MallCCB, HTTPStatus: 409, Code: "ALREADY_SHIPPED"}},
+			wantCalls:   1,
+			wantRefusal: "ALREADY_SHIPPED ",
 		},
 		{
 			name:      "retryable_failure_is_retried",
@@ -82,6 +85,9 @@ func TestCancel_paths(t *testing.T) {
 				_, _, cancelled, _ := store.snapshot()
 				if !reflect.DeepEqual(cancelled, tt.wantCancelled) {
 					t.Errorf("cancelled locally %v, want %v", cancelled, tt.wantCancelled)
+				}
+				if got, _ := store.Order(context.Background(), 1); got.CancelRefusal != tt.wantRefusal || (tt.wantRefusal != "" && got.CancelReq) {
+					t.Errorf("refusal %q (cancel still requested: %v), want %q", got.CancelRefusal, got.CancelReq, tt.wantRefusal)
 				}
 			})
 		})

@@ -179,6 +179,13 @@ func (s *fakeStore) MarkCancelled(_ context.Context, id int64) error {
 	return nil
 }
 
+func (s *fakeStore) CancelRefused(_ context.Context, id int64, code, message string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.orders[id].CancelReq, s.orders[id].CancelRefusal = false, code+" "+message
+	return nil
+}
+
 func (s *fakeStore) ApplyEvent(_ context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

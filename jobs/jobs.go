@@ -51,6 +51,8 @@ type DispatchStore interface {
 	MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error
 	MarkRejected(ctx context.Context, id int64, code, message string) error
 	MarkCancelled(ctx context.Context, id int64) error
+	// CancelRefused records the mall's final refusal of a cancel (code and message).
+	CancelRefused(ctx context.Context, id int64, code, message string) error
 	ApplyEvent(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
 }
 

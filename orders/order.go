@@ -130,6 +130,9 @@ type GroupOrder struct {
 	Cancelled     bool   `json:"-"` // a cancelled event was seen
 	Submitted     bool   `json:"-"` // the mall confirmed create
 	CancelReq     bool   `json:"-"` // a cancel was asked for and not yet confirmed
+	// CancelRefusal is the mall's code and message when it refused a cancel (a line had
+	// shipped); empty otherwise.
+	CancelRefusal string `json:"cancel_refusal,omitempty"`
 }
 
 // Total returns the sum of the lines' amounts.

@@ -75,10 +75,11 @@ func TestOneAnswerNamesEveryBadField(t *testing.T) {
 	req := bulkRequest()
 	req.BranchCode = "ZZ"
 	req.Funding = "gift"
-	req.Lines = []PlaceLine{{SKU: "NO-SUCH-SKU", Quantity: 0}}
+	req.ShipTo.Phone = "123"
+	req.Lines = []PlaceLine{{SKU: "NO-SUCH-SKU", Quantity: 0}, {SKU: "YC-APL-5KG-DZ", Quantity: 1, UnitPrice: fen(100)}}
 	_, err := svc.Place(context.Background(), office, req)
 	got := fmt.Sprint(pointers(err))
-	want := fmt.Sprint([]string{"/funding", "/lines/0/quantity", "/branch_code", "/lines/0/sku"})
+	want := fmt.Sprint([]string{"/funding", "/ship_to/phone", "/lines/0/quantity", "/branch_code", "/lines/0/sku", "/lines/1/unit_price"})
 	if got != want {
 		t.Fatalf("pointers %s, want %s", got, want)
 	}

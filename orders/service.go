@@ -231,12 +231,20 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 			ve.add(fmt.Sprintf("/lines/%d/sku", i), "unknown SKU %q", l.SKU)
 		}
 	}
-	if len(ve.Fields) > 0 {
-		return nil, ve
-	}
-	mall, err := s.route(req, products)
-	if err != nil {
-		return nil, err
+	// Route (and so check prices) when the rest allows it, or when the mall is named:
+	// a wrong unit_price is then named in the same answer as the other bad fields.
+	var mall Mall
+	if len(ve.Fields) == 0 || req.Mall.Valid() {
+		m, rerr := s.route(req, products)
+		var rve *ValidationError
+		switch {
+		case errors.As(rerr, &rve):
+			ve.Fields = append(ve.Fields, rve.Fields...)
+		case rerr != nil:
+			return nil, rerr
+		default:
+			mall = m
+		}
 	}
 	o := &GroupOrder{
 		OrderRef: req.OrderRef, BranchCode: req.BranchCode, BuyerName: branch.Name, Funding: req.Funding,
@@ -244,8 +252,9 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		DeliveryMode: req.DeliveryMode, ShipTo: req.ShipTo, PlacedAt: placedAt, Mall: mall,
 	}
 	for i, l := range req.Lines {
-		itemID, price, _ := products[l.SKU].Listing(string(mall))
-		if l.UnitPrice != nil && *l.UnitPrice != price {
+		p, known := products[l.SKU]
+		itemID, price, listed := p.Listing(string(mall))
+		if mall != "" && known && listed && l.UnitPrice != nil && *l.UnitPrice > 0 && *l.UnitPrice != price {
 			ve.add(fmt.Sprintf("/lines/%d/unit_price", i), "%s lists %s at %s yuan, not %s", mall, l.SKU, price, *l.UnitPrice)
 		}
 		o.Lines = append(o.Lines, Line{
@@ -277,7 +286,8 @@ func (s *Service) route(req PlaceRequest, products map[string]households.Product
 	lists := func(m Mall) []int {
 		var missing []int
 		for i, l := range req.Lines {
-			if _, _, ok := products[l.SKU].Listing(string(m)); !ok {
+			p, known := products[l.SKU]
+			if _, _, ok := p.Listing(string(m)); known && !ok {
 				missing = append(missing, i)
 			}
 		}

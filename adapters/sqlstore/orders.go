@@ -183,11 +183,12 @@ type orderRow struct {
 	Accepted        bool      `db:"accepted"`
 	Cancelled       bool      `db:"cancelled"`
 	CancelRequested bool      `db:"cancel_requested"`
+	CancelRefusal   string    `db:"cancel_refusal"`
 }
 
 const orderCols = `id, order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
 	placed_at, created_at, mall, out_order_no, mall_order_no, status, reject_code, reject_message,
-	submitted, accepted, cancelled, cancel_requested`
+	submitted, accepted, cancelled, cancel_requested, cancel_refusal`
 
 func (r orderRow) order() *orders.GroupOrder {
 	o := &orders.GroupOrder{
@@ -196,7 +197,7 @@ func (r orderRow) order() *orders.GroupOrder {
 		ShipTo:       orders.ShipTo{Name: r.ShipToName, Phone: r.ShipToPhone, Address: r.ShipToAddress},
 		PlacedAt:     r.PlacedAt, CreatedAt: r.CreatedAt, Mall: orders.Mall(r.Mall), MallOrderNo: r.MallOrderNo,
 		Status: orders.Status(r.Status), RejectCode: r.RejectCode, RejectMessage: r.RejectMessage,
-		Submitted: r.Submitted, Accepted: r.Accepted, Cancelled: r.Cancelled, CancelReq: r.CancelRequested,
+		Submitted: r.Submitted, Accepted: r.Accepted, Cancelled: r.Cancelled, CancelReq: r.CancelRequested, CancelRefusal: r.CancelRefusal,
 	}
 	if r.OutOrderNo != nil {
 		o.OutOrderNo = *r.OutOrderNo
@@ -398,6 +399,17 @@ func (s *Store) MarkCancelled(ctx context.Context, id int64) error {
 	})
 }
 
+// CancelRefused records that the mall refused to cancel order id (code and message as it
+// gave them): the cancel request is closed and the refusal shown on the order.
+func (s *Store) CancelRefused(ctx context.Context, id int64, code, message string) error {
+	reason := strings.TrimSpace(code + " " + message)
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE group_orders SET cancel_requested = FALSE, cancel_refusal = ?, updated_at = ? WHERE id = ?`),
+		reason, s.utcNow(), id); err != nil {
+		return fmt.Errorf("record cancel refusal: %w", err)
+	}
+	return nil
+}
+
 // RequestCancel marks order id as to be cancelled and enqueues the cancel job, in one
 // transaction. orders.ErrNotAllowed once a line has shipped or the order is final.
 func (s *Store) RequestCancel(ctx context.Context, id int64, reason string) error {
@@ -413,7 +425,7 @@ func (s *Store) RequestCancel(ctx context.Context, id int64, reason string) erro
 		default:
 			return fmt.Errorf("%w: order %d is %s", orders.ErrNotAllowed, id, o.Status)
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET cancel_requested = TRUE, updated_at = ? WHERE id = ?`), s.utcNow(), id); err != nil {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET cancel_requested = TRUE, cancel_refusal = '', updated_at = ? WHERE id = ?`), s.utcNow(), id); err != nil {
 			return fmt.Errorf("request cancel: %w", err)
 		}
 		return s.enq.EnqueueCancel(ctx, tx.Tx, id, reason)

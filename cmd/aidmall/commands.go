@@ -55,7 +55,7 @@ _PRIVATE_KEY_FILE and _MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.`,
 				return err
 			}
 			if len(ms.clients) == 0 {
-				a.log.Warn("no mall is configured: orders will wait for dispatch (set AIDMALL_CCB_URL / AIDMALL_ABC_URL)")
+				a.log.Warn("no mall is configured: new orders are refused (422 at /mall) until AIDMALL_CCB_URL or AIDMALL_ABC_URL is set with its keys")
 			}
 			rt, err := startRuntime(ctx, a, ms, nil)
 			if err != nil {
@@ -218,7 +218,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if err != nil {
 				return err
 			}
-			var applied, dup, parked, held int
+			var applied, dup, parked int
 			for _, e := range evs {
 				res, err := svc.Apply(ctx, e)
 				if err != nil {
@@ -231,13 +231,14 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 					parked++
 				default:
 					applied++
-					if res.Held {
-						held++
-					}
 				}
 			}
-			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied (%d held for review), %d already known, %d waiting for their order; %d bad rows\n",
-				m, args[0], len(evs), applied, held, dup, parked, len(bad))
+			p, err := a.store.Progress(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d already known, %d waiting for their order; %d bad rows; %d events of the database now held for review\n",
+				m, args[0], len(evs), applied, dup, parked, len(bad), p.Held)
 			return nil
 		}),
 	}
