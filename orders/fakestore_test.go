@@ -48,6 +48,7 @@ func newFakeStore(now func() time.Time) *fakeStore {
 		{SKU: "YC-WKN-500G-HH", CCBItemID: "CCB-YC-WKN-500", CCBPrice: 3980},
 		{SKU: "YC-PEP-250G-ZS", ABCItemID: "ABC-771266", ABCPrice: 3990},
 		{SKU: "DB-APL-10KG-ZY", ABCItemID: "ABC-780012", ABCPrice: 11200},
+		{SKU: "YC-APL-10KG-DZ", CCBItemID: "CCB-YC-APL-10", CCBPrice: 11800, ABCItemID: "ABC-770032", ABCPrice: 11600},
 	} {
 		s.products[p.SKU] = p
 	}

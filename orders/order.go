@@ -38,7 +38,7 @@ const (
 	MallAuto Mall = "auto"
 )
 
-// Malls lists the malls in routing preference order (ties in `auto` go to the first).
+// Malls lists the malls; `auto` routing breaks a tie of totals in this order.
 var Malls = []Mall{MallCCB, MallABC}
 
 // Valid reports whether m is a real mall (not auto).

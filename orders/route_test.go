@@ -15,7 +15,7 @@ func TestRoutingFollowsTheConnectedMalls(t *testing.T) {
 		want      Mall   // "" when refused
 		pointer   string // the refusal's pointer
 	}{
-		{"auto_picks_the_first_connected_mall_listing_every_line", []Mall{MallCCB, MallABC}, MallAuto, MallCCB, ""},
+		{"auto_picks_the_cheaper_mall_ccb_68_00_against_abc_69_00", []Mall{MallCCB, MallABC}, MallAuto, MallCCB, ""},
 		{"auto_skips_a_mall_that_is_not_connected", []Mall{MallABC}, MallAuto, MallABC, ""},
 		{"auto_with_no_mall_connected_is_refused", nil, MallAuto, "", "/mall"},
 		{"a_named_mall_that_is_not_connected_is_refused", []Mall{MallABC}, MallCCB, "", "/mall"},
@@ -39,6 +39,19 @@ func TestRoutingFollowsTheConnectedMalls(t *testing.T) {
 				t.Fatalf("placed at %v (err %v), want %s", o, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestAutoPicksTheLowestTotal(t *testing.T) {
+	t.Parallel()
+	svc, _ := newTestService(t)
+	req := bulkRequest()
+	req.Mall = MallAuto
+	// YC-APL-10KG-DZ: CCB 118.00, ABC 116.00 (the bundle's products.csv).
+	req.Lines = []PlaceLine{{SKU: "YC-APL-10KG-DZ", Quantity: 10}}
+	o, err := svc.Place(context.Background(), office, req)
+	if err != nil || o.Mall != MallABC || o.Total() != 116000 {
+		t.Fatalf("order %v err %v, want ABC at 1160.00", o, err)
 	}
 }
 

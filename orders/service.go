@@ -281,7 +281,8 @@ func anyLineWithoutRecipients(lines []PlaceLine) bool {
 }
 
 // route returns the mall for req: the one it names, which must be connected and list every
-// line, or for `auto` the first connected mall in Malls that lists every line.
+// line, or for `auto` the connected mall that lists every line at the lowest total (the
+// buyer's money goes furthest), ties to the first in Malls.
 func (s *Service) route(req PlaceRequest, products map[string]households.Product) (Mall, error) {
 	lists := func(m Mall) []int {
 		var missing []int
@@ -308,10 +309,24 @@ func (s *Service) route(req PlaceRequest, products map[string]households.Product
 		}
 		return req.Mall, nil
 	}
+	// auto: the connected mall that lists every line at the lowest total; a tie goes to
+	// the first in Malls.
+	best, bestTotal := Mall(""), money.Fen(0)
 	for _, m := range Malls {
-		if s.connected(m) && len(lists(m)) == 0 {
-			return m, nil
+		if !s.connected(m) || len(lists(m)) > 0 {
+			continue
 		}
+		var total money.Fen
+		for _, l := range req.Lines {
+			_, price, _ := products[l.SKU].Listing(string(m))
+			total += price * money.Fen(l.Quantity)
+		}
+		if best == "" || total < bestTotal {
+			best, bestTotal = m, total
+		}
+	}
+	if best != "" {
+		return best, nil
 	}
 	ve := &ValidationError{}
 	ve.add("/mall", "no connected mall lists every line; split the order or name a mall")

@@ -286,6 +286,8 @@ broken down --by county, category, sku, supplier, branch, mall, month or funding
 	b.Flags().StringVar(&to, "to", "", "last business day, YYYY-MM-DD (required)")
 	b.Flags().StringVar(&by, "by", "county", "county|category|sku|supplier|branch|mall|month|funding")
 	b.Flags().StringVar(&format, "format", "table", "table|csv|json")
+	_ = b.MarkFlagRequired("from")
+	_ = b.MarkFlagRequired("to")
 	cmd.AddCommand(b)
 	return cmd
 }
