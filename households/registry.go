@@ -31,10 +31,11 @@ type RegistryStore interface {
 	UpsertSuppliers(ctx context.Context, ss []Supplier) (Counts, error)
 	UpsertProducts(ctx context.Context, ps []Product) (Counts, error)
 	UpsertHouseholds(ctx context.Context, hs []SealedHousehold) (Counts, error)
-	// UpsertLinkages takes ls as the whole set of linkages of every supplier it names:
-	// rows of those suppliers absent from ls are removed, and the ledger of their sale
-	// lines is worked out again with the new set, in the same transaction.
-	UpsertLinkages(ctx context.Context, ls []Linkage) (Counts, error)
+	// UpsertLinkages stores ls. With prune it takes ls as the whole set of linkages of
+	// every supplier it names: rows of those suppliers absent from ls are removed. The
+	// ledger of changed suppliers' sale lines is worked out again with the new set, in the
+	// same transaction.
+	UpsertLinkages(ctx context.Context, ls []Linkage, prune bool) (Counts, error)
 	// HouseholdsExist reports, for each household number asked, whether it is registered.
 	HouseholdsExist(ctx context.Context, nos []string) (map[string]bool, error)
 	// SuppliersExist reports, for each supplier code asked, whether it is known.
@@ -270,7 +271,12 @@ func (r *Registry) importLinkages(ctx context.Context, rep *Report, p parsed[Lin
 	reject(&p,
 		reference[Linkage]{"supplier_code", linkSupplier, suppliers, errUnknownSupplier},
 		reference[Linkage]{"household_no", linkHousehold, households, errUnknownHousehold})
-	return importRecords(ctx, rep, p, strict, r.store.UpsertLinkages)
+	// A file is each supplier's whole set only when every row of it could be read: a bad
+	// row must not remove the linkage it was meant to restate.
+	prune := len(p.errs) == 0
+	return importRecords(ctx, rep, p, strict, func(ctx context.Context, ls []Linkage) (Counts, error) {
+		return r.store.UpsertLinkages(ctx, ls, prune)
+	})
 }
 
 func (r *Registry) importHouseholds(ctx context.Context, rep *Report, p parsed[Household], strict bool) error {

@@ -52,8 +52,9 @@ type fakeStore struct {
 	products   map[string]Product
 	households map[string]SealedHousehold
 	linkages   map[string]Linkage
-	upserts    int   // calls of any Upsert
-	failWith   error // returned by every Upsert when set
+	upserts    int    // calls of any Upsert
+	failWith   error  // returned by every Upsert when set
+	prunes     []bool // the prune flag of each UpsertLinkages call
 }
 
 func newFakeStore() *fakeStore {
@@ -100,7 +101,10 @@ func (s *fakeStore) UpsertHouseholds(_ context.Context, hs []SealedHousehold) (C
 	return upsertInto(s, s.households, hs, func(v SealedHousehold) string { return v.No },
 		func(a, b SealedHousehold) bool { return a.Fingerprint == b.Fingerprint })
 }
-func (s *fakeStore) UpsertLinkages(_ context.Context, ls []Linkage) (Counts, error) {
+func (s *fakeStore) UpsertLinkages(_ context.Context, ls []Linkage, prune bool) (Counts, error) {
+	s.mu.Lock()
+	s.prunes = append(s.prunes, prune)
+	s.mu.Unlock()
 	return upsertInto(s, s.linkages, ls, func(l Linkage) string {
 		return l.SupplierCode + "|" + l.HouseholdNo + "|" + string(l.Type) + "|" + l.ValidFrom.String()
 	}, func(a, b Linkage) bool { return a.Weight.Equal(b.Weight) && a.ValidTo == b.ValidTo })
@@ -387,5 +391,38 @@ func TestReportWriteText(t *testing.T) {
 	// The row errors never carry an ID number in clear.
 	if strings.Contains(fmt.Sprintf("%#v", rep.Errors), "610630198207058794") {
 		t.Error("row errors hold an ID number in clear")
+	}
+}
+
+// A linkages file replaces its suppliers' sets only when every row could be read: a bad
+// row must not remove the linkage it meant to restate.
+func TestLinkageFileWithABadRowRemovesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		file  string
+		prune bool
+	}{
+		{"clean_file_is_each_suppliers_whole_set", "supplier_code,household_no,type,weight,valid_from,valid_to\nS1,H1,employment,1,2019-01-01,\n", true},
+		{"file_with_a_bad_row_only_adds_and_updates", "supplier_code,household_no,type,weight,valid_from,valid_to\nS1,H1,employment,1,2019-01-01,\nS1,H2,employment,-1,2019-01-01,\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := newFakeStore()
+			st.suppliers["S1"] = Supplier{Code: "S1"}
+			st.households["H1"] = SealedHousehold{No: "H1"}
+			st.households["H2"] = SealedHousehold{No: "H2"}
+			reg, err := NewRegistry(st, &fakeSealer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := reg.Import(ctx, KindLinkages, "linkages.csv", strings.NewReader(tc.file), false); err != nil {
+				t.Fatal(err)
+			}
+			if len(st.prunes) != 1 || st.prunes[0] != tc.prune {
+				t.Fatalf("prune flags %v, want [%v]", st.prunes, tc.prune)
+			}
+		})
 	}
 }

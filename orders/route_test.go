@@ -55,6 +55,24 @@ func TestAutoPicksTheLowestTotal(t *testing.T) {
 	}
 }
 
+func TestAutoHonoursTheUnitPriceTheClientSaw(t *testing.T) {
+	t.Parallel()
+	svc, _ := newTestService(t)
+	req := bulkRequest()
+	req.Mall = MallAuto
+	// CCB lists YC-APL-5KG-DZ at 68.00 and ABC at 69.00: a client that saw 69.00 gets ABC.
+	req.Lines = []PlaceLine{{SKU: "YC-APL-5KG-DZ", Quantity: 1, UnitPrice: fen(6900)}}
+	o, err := svc.Place(context.Background(), office, req)
+	if err != nil || o.Mall != MallABC {
+		t.Fatalf("order %v err %v, want ABC", o, err)
+	}
+	req.Lines[0].UnitPrice = fen(6500) // nobody's price: the cheapest mall names the line
+	_, err = svc.Place(context.Background(), office, req)
+	if p := fmt.Sprint(pointers(err)); p != "[/lines/0/unit_price]" {
+		t.Fatalf("pointers %s, want [/lines/0/unit_price]", p)
+	}
+}
+
 func TestShipToPhoneMustLookLikeAPhone(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

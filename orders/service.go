@@ -311,9 +311,35 @@ func (s *Service) route(req PlaceRequest, products map[string]households.Product
 	}
 	// auto: the connected mall that lists every line at the lowest total; a tie goes to
 	// the first in Malls.
+	// A mall whose listing differs from a unit_price the client sent is passed over while
+	// another fits; if none fits, the cheapest is taken and the price check names the line.
+	priced := func(m Mall) bool {
+		for _, l := range req.Lines {
+			p, known := products[l.SKU]
+			_, price, _ := p.Listing(string(m))
+			if known && l.UnitPrice != nil && *l.UnitPrice != price {
+				return false
+			}
+		}
+		return true
+	}
+	if m := s.cheapest(req, products, lists, priced); m != "" {
+		return m, nil
+	}
+	if m := s.cheapest(req, products, lists, func(Mall) bool { return true }); m != "" {
+		return m, nil
+	}
+	ve := &ValidationError{}
+	ve.add("/mall", "no connected mall lists every line; split the order or name a mall")
+	return "", ve
+}
+
+// cheapest returns the connected mall that lists every line (lists reports the lines it
+// does not) and passes ok, at the lowest total; ties go to the first in Malls; "" if none.
+func (s *Service) cheapest(req PlaceRequest, products map[string]households.Product, lists func(Mall) []int, ok func(Mall) bool) Mall {
 	best, bestTotal := Mall(""), money.Fen(0)
 	for _, m := range Malls {
-		if !s.connected(m) || len(lists(m)) > 0 {
+		if !s.connected(m) || len(lists(m)) > 0 || !ok(m) {
 			continue
 		}
 		var total money.Fen
@@ -325,12 +351,7 @@ func (s *Service) route(req PlaceRequest, products map[string]households.Product
 			best, bestTotal = m, total
 		}
 	}
-	if best != "" {
-		return best, nil
-	}
-	ve := &ValidationError{}
-	ve.add("/mall", "no connected mall lists every line; split the order or name a mall")
-	return "", ve
+	return best
 }
 
 // Get returns order id if caller may see it; ErrNotFound otherwise (another branch's order

@@ -35,8 +35,18 @@ func (s *Store) ApplyEvent(ctx context.Context, ev orders.FulfilmentEvent) (orde
 			return fmt.Errorf("find order %q: %w", ev.OutOrderNo, err)
 		}
 		state := "applied"
+		adopted := int64(0)
 		if !orderID.Valid {
 			state = "parked"
+		} else {
+			// Events parked while the order's own transaction was uncommitted (history
+			// loaded while a statement is applied) are adopted by the next event of it.
+			r, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE fulfilment_events SET order_id = ?, state = 'applied'
+				WHERE mall = ? AND out_order_no = ? AND state = 'parked'`), orderID.Int64, ev.Mall, ev.OutOrderNo)
+			if err != nil {
+				return fmt.Errorf("adopt parked events: %w", err)
+			}
+			adopted, _ = r.RowsAffected()
 		}
 		source := ev.Source
 		if source == "" {
@@ -52,6 +62,10 @@ func (s *Store) ApplyEvent(ctx context.Context, ev orders.FulfilmentEvent) (orde
 			ev.OccurredAt.UTC(), bizday.Of(ev.OccurredAt).String(), ev.LogisticsNo, source, s.utcNow(), orderID, state)
 		if errors.Is(err, sql.ErrNoRows) {
 			res.Duplicate = true
+			if adopted > 0 {
+				_, err := s.recompute(ctx, tx, orderID.Int64)
+				return err
+			}
 			return nil
 		}
 		if err != nil {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
@@ -157,13 +158,13 @@ func (s *Store) UpsertHouseholds(ctx context.Context, hs []households.SealedHous
 }
 
 // UpsertLinkages stores linkages keyed by (supplier, household, type, valid_from) in one
-// transaction, taking ls as the whole set of every supplier it names: that supplier's rows
-// absent from ls are removed. Weights are stored × 10^4 (exact for at most 4 decimal
+// transaction; with prune it takes ls as the whole set of every supplier it names: that
+// supplier's rows absent from ls are removed. Weights are stored × 10^4 (exact for at most 4 decimal
 // places). When a supplier's set changed, every order with a sale line of that supplier
 // and money-moving events is worked out again in the same transaction, so the ledger
 // always follows the registry (ATTRIBUTION.md §2.1: linkages active on each event's day),
 // correcting entries booked on each event's own business day.
-func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage) (households.Counts, error) {
+func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage, prune bool) (households.Counts, error) {
 	var c households.Counts
 	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		c = households.Counts{}
@@ -189,7 +190,16 @@ func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage) (ho
 			}
 			keep[l.SupplierCode][linkageKey(l.HouseholdNo, string(l.Type), l.ValidFrom.String())] = true
 		}
-		for supplier, keys := range keep {
+		if !prune {
+			keep = nil
+		}
+		suppliers := make([]string, 0, len(keep))
+		for supplier := range keep {
+			suppliers = append(suppliers, supplier)
+		}
+		sort.Strings(suppliers) // one lock order for concurrent imports
+		for _, supplier := range suppliers {
+			keys := keep[supplier]
 			var rows []linkageRow
 			if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT supplier_code, household_no, type, weight_e4, valid_from, valid_to
 				FROM linkages WHERE supplier_code = ?`), supplier); err != nil {
@@ -214,8 +224,10 @@ func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage) (ho
 
 func linkageKey(household, typ, from string) string { return household + "\x00" + typ + "\x00" + from }
 
-// reworkSuppliers works out again every order that has a sale line of one of suppliers and
-// money-moving events, in tx.
+// reworkSuppliers works out again, in tx, every order that has a sale line of one of
+// suppliers. Every such order is listed, not only those with money events yet: an event
+// being applied concurrently is not visible before its order is locked here, and locking
+// first (in id order) then reading the events sees it.
 func (s *Store) reworkSuppliers(ctx context.Context, tx *sqlx.Tx, suppliers map[string]bool) error {
 	if len(suppliers) == 0 {
 		return nil
@@ -225,9 +237,7 @@ func (s *Store) reworkSuppliers(ctx context.Context, tx *sqlx.Tx, suppliers map[
 		codes = append(codes, code)
 	}
 	q, args, err := sqlx.In(`SELECT DISTINCT l.order_id FROM order_lines l JOIN products p ON p.sku = l.sku
-		WHERE p.supplier_code IN (?) AND EXISTS (SELECT 1 FROM fulfilment_events e
-			WHERE e.order_id = l.order_id AND e.type IN ('delivered', 'refunded'))
-		ORDER BY l.order_id`, codes)
+		WHERE p.supplier_code IN (?) ORDER BY l.order_id`, codes)
 	if err != nil {
 		return err
 	}
