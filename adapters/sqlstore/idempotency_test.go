@@ -83,3 +83,24 @@ func TestIdempotencyKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestUnreadableIsKeptOnce(t *testing.T) {
+	for name, open := range dialects(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, open)
+			ctx := context.Background()
+			for i := 0; i < 3; i++ {
+				if err := f.store.KeepUnreadable(ctx, orders.MallCCB, []byte("statement 2019-03-05"), "row 7, 数量: not a whole number"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := f.store.KeepUnreadable(ctx, orders.MallCCB, []byte("statement 2019-03-05"), "row 8, 数量: not a whole number"); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := f.store.UnreadableCount(ctx); err != nil || n != 2 {
+				t.Fatalf("%d kept (%v), want 2: the same row read three times is one record", n, err)
+			}
+		})
+	}
+}

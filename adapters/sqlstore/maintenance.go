@@ -12,11 +12,14 @@ import (
 )
 
 // KeepUnreadable stores a notification whose signature verified but whose fields could not
-// be read (mall, the raw body as received, and why), so that it can be acknowledged
-// without being lost.
+// be read, or a statement row that could not be read (mall, the raw body or the row's
+// place, and why), so that it is not lost; an open record with the same mall, body and
+// reason is not stored twice.
 func (s *Store) KeepUnreadable(ctx context.Context, mall orders.Mall, body []byte, reason string) error {
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO unreadable_notifications (mall, reason, body, received_at) VALUES (?, ?, ?, ?)`),
-		string(mall), reason, body, s.utcNow()); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO unreadable_notifications (mall, reason, body, received_at)
+		SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM unreadable_notifications
+			WHERE mall = ? AND reason = ? AND body = ? AND state = 'open')`),
+		string(mall), reason, body, s.utcNow(), string(mall), reason, body); err != nil {
 		return fmt.Errorf("keep unreadable notification: %w", err)
 	}
 	return nil

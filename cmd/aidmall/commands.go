@@ -50,7 +50,7 @@ _PRIVATE_KEY_FILE and _MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.`,
 	cmd.Flags().BoolVar(&migrate, "migrate", false, "apply pending migrations before serving")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return g.withApp(migrate, func(ctx context.Context, a *app, _ []string) error {
-			ms, err := mallsFromConfig(a.cfg, nonceStore(a), a.log)
+			ms, err := mallsFromConfig(a.cfg, nonceStore(a), a.log, a.store.KeepUnreadable)
 			if err != nil {
 				return err
 			}
@@ -380,7 +380,7 @@ func newReconcileCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
 			cfg := a.cfg
-			ms, err := mallsFromConfig(cfg, nonceStore(a), a.log)
+			ms, err := mallsFromConfig(cfg, nonceStore(a), a.log, a.store.KeepUnreadable)
 			if err != nil {
 				return err
 			}

@@ -157,7 +157,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	ms, err := buildMalls(mallKeys{
 		ccbPartner: keys.CCBPartner, ccbMall: &keys.CCBMall.PublicKey,
 		abcPartner: keys.ABCPartner, abcMall: &keys.ABCMall.PublicKey,
-	}, mallEndpoint{sim.CCBURL(), mallsim.DefaultCCBAppID}, mallEndpoint{sim.ABCURL(), mallsim.DefaultABCAppID}, nonceStore(a), time.Now, log)
+	}, mallEndpoint{sim.CCBURL(), mallsim.DefaultCCBAppID}, mallEndpoint{sim.ABCURL(), mallsim.DefaultABCAppID}, nonceStore(a), time.Now, log, a.store.KeepUnreadable)
 	if err != nil {
 		ln.Close()
 		return err

@@ -42,7 +42,7 @@ type mallEndpoint struct{ url, appID string }
 
 // buildMalls makes the clients, verifiers and statement sources of the malls that have an
 // endpoint. nonces is the replay cache of ABC notifications.
-func buildMalls(keys mallKeys, ccbAt, abcAt mallEndpoint, nonces abc.NonceStore, now func() time.Time, log *slog.Logger) (*mallSet, error) {
+func buildMalls(keys mallKeys, ccbAt, abcAt mallEndpoint, nonces abc.NonceStore, now func() time.Time, log *slog.Logger, keep keepFunc) (*mallSet, error) {
 	ms := &mallSet{clients: jobs.Malls{}, webhooks: map[orders.Mall]api.MallWebhook{}, statements: map[orders.Mall]jobs.StatementSource{}}
 	if ccbAt.url != "" {
 		c, err := ccb.New(ccb.Config{BaseURL: ccbAt.url, AppID: ccbAt.appID, PartnerKey: keys.ccbPartner, MallKey: keys.ccbMall, Now: now})
@@ -55,7 +55,7 @@ func buildMalls(keys mallKeys, ccbAt, abcAt mallEndpoint, nonces abc.NonceStore,
 		}
 		ms.clients[orders.MallCCB] = c
 		ms.webhooks[orders.MallCCB] = ccbWebhook{v}
-		ms.statements[orders.MallCCB] = statements[ccb.RowError]{orders.MallCCB, c.Statement, log}
+		ms.statements[orders.MallCCB] = statements[ccb.RowError]{orders.MallCCB, c.Statement, log, keep}
 	}
 	if abcAt.url != "" {
 		c, err := abc.New(abc.Config{BaseURL: abcAt.url, AppID: abcAt.appID, PartnerKey: keys.abcPartner, MallKey: keys.abcMall, Now: now})
@@ -68,13 +68,13 @@ func buildMalls(keys mallKeys, ccbAt, abcAt mallEndpoint, nonces abc.NonceStore,
 		}
 		ms.clients[orders.MallABC] = c
 		ms.webhooks[orders.MallABC] = abcWebhook{v: v, c: c}
-		ms.statements[orders.MallABC] = statements[abc.RowError]{orders.MallABC, c.Statement, log}
+		ms.statements[orders.MallABC] = statements[abc.RowError]{orders.MallABC, c.Statement, log, keep}
 	}
 	return ms, nil
 }
 
 // mallsFromConfig loads the partner keys named in cfg and builds the configured malls.
-func mallsFromConfig(cfg config.Config, nonces abc.NonceStore, log *slog.Logger) (*mallSet, error) {
+func mallsFromConfig(cfg config.Config, nonces abc.NonceStore, log *slog.Logger, keep keepFunc) (*mallSet, error) {
 	var keys mallKeys
 	var err error
 	if cfg.CCB.Configured() {
@@ -87,7 +87,7 @@ func mallsFromConfig(cfg config.Config, nonces abc.NonceStore, log *slog.Logger)
 			return nil, fmt.Errorf("abc keys: %w", err)
 		}
 	}
-	return buildMalls(keys, mallEndpoint{cfg.CCB.URL, cfg.CCB.AppID}, mallEndpoint{cfg.ABC.URL, cfg.ABC.AppID}, nonces, time.Now, log)
+	return buildMalls(keys, mallEndpoint{cfg.CCB.URL, cfg.CCB.AppID}, mallEndpoint{cfg.ABC.URL, cfg.ABC.AppID}, nonces, time.Now, log, keep)
 }
 
 // ccbWebhook answers CCB notifications (ccb-mall.md "Notifications"): the body `success`
@@ -150,12 +150,21 @@ type statements[R error] struct {
 	mall orders.Mall
 	read func(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []R, error)
 	log  *slog.Logger
+	keep keepFunc // may be nil
 }
+
+// keepFunc keeps what could not be read for an operator (sqlstore.Store.KeepUnreadable).
+type keepFunc func(ctx context.Context, mall orders.Mall, body []byte, reason string) error
 
 func (s statements[R]) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, error) {
 	evs, bad, err := s.read(ctx, day)
 	for _, b := range bad {
 		s.log.Warn("statement row not read", "mall", string(s.mall), "day", day.String(), "problem", b.Error())
+		if s.keep != nil {
+			if kerr := s.keep(ctx, s.mall, []byte("statement "+day.String()), b.Error()); kerr != nil {
+				return nil, kerr // read the day again later rather than lose the row
+			}
+		}
 	}
 	return evs, err
 }

@@ -89,7 +89,7 @@ func TestSandboxYearWithFaultsAgreesWithTheRules(t *testing.T) {
 	if keys.abcPartner, keys.abcMall, err = abc.LoadKeys(sb.ABCPartnerPrivateKey, sb.ABCMallPublicKey); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := buildMalls(keys, mallEndpoint{sb.CCBURL, sb.CCBAppID}, mallEndpoint{sb.ABCURL, sb.ABCAppID}, nonceStore(a), time.Now, log)
+	ms, err := buildMalls(keys, mallEndpoint{sb.CCBURL, sb.CCBAppID}, mallEndpoint{sb.ABCURL, sb.ABCAppID}, nonceStore(a), time.Now, log, a.store.KeepUnreadable)
 	if err != nil {
 		t.Fatal(err)
 	}
