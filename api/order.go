@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -16,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"aidmall/bizday"
+	"aidmall/internal/wire"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -120,23 +119,11 @@ func maskPhone(s string) string {
 // writeJSON encodes v before writing anything, so that an encoding failure is still a
 // clean 500.
 func writeJSON(c echo.Context, status int, v any) error {
-	b, err := marshalJSON(v)
+	b, err := wire.MarshalJSON(v)
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
 	return c.Blob(status, echo.MIMEApplicationJSON, b)
-}
-
-// marshalJSON is json.Marshal without HTML escaping ("<key>" stays readable) and without
-// the encoder's trailing newline.
-func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // placeOrder is POST /v1/orders: 201 with the order and its Location.

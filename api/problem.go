@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"aidmall/internal/wire"
 	"aidmall/orders"
 )
 
@@ -157,7 +158,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	for k, vs := range p.header {
 		h[k] = vs
 	}
-	body, merr := marshalJSON(problemBody{
+	body, merr := wire.MarshalJSON(problemBody{
 		Type: problemTypeBase + p.slug, Title: p.title, Status: p.status, Detail: p.detail,
 		Instance: req.URL.Path, RequestID: rid, Errors: p.errors,
 	})

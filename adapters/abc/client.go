@@ -21,6 +21,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 
 	"aidmall/bizday"
+	"aidmall/internal/wire"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -114,10 +115,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{base: base, appID: cfg.AppID, key: cfg.PartnerKey, mall: cfg.MallKey,
 		http: cfg.HTTP, now: cfg.Now, nonce: cfg.Nonce, prefix: u.EscapedPath()}
 	if c.http == nil {
-		c.http = &http.Client{
-			Timeout:       DefaultTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		c.http = wire.NewHTTPClient(DefaultTimeout)
 	}
 	if c.now == nil {
 		c.now = time.Now

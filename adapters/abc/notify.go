@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"aidmall/internal/wire"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -133,17 +134,7 @@ func checkTimestamp(ts string, now time.Time) error {
 
 // ValidNonce reports whether s is a valid X-Abc-Nonce: 16–32 characters (abc-mall.md
 // "Signing"), printable ASCII without spaces.
-func ValidNonce(s string) bool {
-	if len(s) < 16 || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
+func ValidNonce(s string) bool { return wire.ValidNonce(s) }
 
 // wireEvent is a notification body (abc-mall.md "Notifications"); a statement line is the
 // same without attempt. Pointers tell a missing field from a zero one.

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"aidmall/bizday"
+	"aidmall/internal/wire"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -90,10 +91,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("ccb: nil mall public key")
 	}
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{
-			Timeout:       defaultTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		cfg.HTTP = wire.NewHTTPClient(defaultTimeout)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -187,7 +185,7 @@ func (c *Client) createBiz(req orders.CreateRequest) (createBiz, error) {
 		return createBiz{}, bad("buyer_ref is over 64 characters")
 	case !req.DeliveryMode.Valid():
 		return createBiz{}, bad("delivery_mode %q", req.DeliveryMode)
-	case !validNotifyURL(req.NotifyURL):
+	case !wire.AbsoluteHTTPURL(req.NotifyURL):
 		return createBiz{}, bad("notify_url %q is not an absolute http(s) URL", req.NotifyURL)
 	case len(req.Lines) == 0:
 		return createBiz{}, bad("no lines")
@@ -337,12 +335,12 @@ type errorData struct {
 // call sends one signed gateway request and returns the verified data text of a 10000
 // answer, or a *orders.MallError (see Query for the classification).
 func (c *Client) call(ctx context.Context, method string, biz any, notifyURL string) (json.RawMessage, error) {
-	bizJSON, err := marshalJSON(biz)
+	bizJSON, err := wire.MarshalJSON(biz)
 	if err != nil {
 		return nil, &orders.MallError{Mall: orders.MallCCB, Message: method + ": encode biz_content", Err: err}
 	}
 	nonce := c.cfg.Nonce()
-	if !validNonce(nonce) {
+	if !wire.ValidNonce(nonce) {
 		return nil, &orders.MallError{Mall: orders.MallCCB, Message: method + ": nonce must be 16-32 printable ASCII characters", Err: orders.ErrInvalid}
 	}
 	params := map[string]string{
@@ -433,35 +431,6 @@ func (c *Client) call(ctx context.Context, method string, biz any, notifyURL str
 // like no answer, so Retryable.
 func (c *Client) unreadable(method, why string) error {
 	return &orders.MallError{Mall: orders.MallCCB, HTTPStatus: http.StatusOK, Message: method + ": unreadable answer: " + why, Retryable: true}
-}
-
-// marshalJSON encodes v without HTML escaping and without a trailing newline.
-func marshalJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-func validNotifyURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-}
-
-// validNonce: 16–32 printable ASCII characters (ccb-mall.md, "Requests").
-func validNonce(s string) bool {
-	if len(s) < 16 || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 const nonceAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -16,6 +16,7 @@ import (
 
 	"aidmall/adapters/abc"
 	"aidmall/bizday"
+	spec "aidmall/internal/wire"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -35,7 +36,7 @@ type abcReply struct {
 }
 
 func abcOK(status int, data any) abcReply {
-	b, _ := marshalJSON(struct {
+	b, _ := spec.MarshalJSON(struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 		Data    any    `json:"data"`
@@ -44,7 +45,7 @@ func abcOK(status int, data any) abcReply {
 }
 
 func abcErr(status int, code, msg string) abcReply {
-	b, _ := marshalJSON(struct {
+	b, _ := spec.MarshalJSON(struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	}{code, msg})
@@ -149,7 +150,7 @@ func (m *mall) verifyABCRequest(rw http.ResponseWriter, r *http.Request) ([]byte
 	if err != nil || ms <= 0 || strconv.FormatInt(ms, 10) != ts {
 		return nil, abcBadRequest("%s must be Unix milliseconds", abc.HeaderTimestamp), false
 	}
-	if !validNonce(nonce) {
+	if !spec.ValidNonce(nonce) {
 		return nil, abcBadRequest("%s must be 16-32 printable characters", abc.HeaderNonce), false
 	}
 	if id := r.Header.Get(abc.HeaderAppID); id != m.sim.opt.ABCAppID {
@@ -208,7 +209,7 @@ func (m *mall) parseABCCreate(body []byte) (content, string, *abcReply) {
 	if !abcOrderNoRE.MatchString(*c.PartnerOrderNo) {
 		return fail(abcBadRequest("partnerOrderNo must be 1-64 letters, digits, '-' or '_'"))
 	}
-	if !absoluteHTTPURL(*c.NotifyURL) {
+	if !spec.AbsoluteHTTPURL(*c.NotifyURL) {
 		return fail(abcBadRequest("notifyUrl must be an absolute http(s) URL"))
 	}
 	o := order0{outOrderNo: *c.PartnerOrderNo, buyerRef: *c.BuyerRef, buyerName: *c.BuyerName,
@@ -389,7 +390,7 @@ func (w *abcWire) notify(ctx context.Context, target string, e orders.Fulfilment
 		return err
 	}
 	path := u.RequestURI()
-	body, err := marshalJSON(toABCEvent(e, attempt))
+	body, err := spec.MarshalJSON(toABCEvent(e, attempt))
 	if err != nil {
 		return err
 	}
@@ -446,7 +447,7 @@ func (w *abcWire) checkAck(path string, status int, h http.Header, body []byte) 
 func (w *abcWire) statement(rw http.ResponseWriter, r *http.Request, events []orders.FulfilmentEvent) {
 	var buf bytes.Buffer
 	for _, e := range events {
-		b, err := marshalJSON(toABCEvent(e, 0))
+		b, err := spec.MarshalJSON(toABCEvent(e, 0))
 		if err != nil {
 			http.Error(rw, "internal error", http.StatusInternalServerError)
 			return

@@ -21,6 +21,7 @@ import (
 
 	"aidmall/adapters/ccb"
 	"aidmall/bizday"
+	spec "aidmall/internal/wire"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -200,7 +201,7 @@ func (m *mall) verifyCCBRequest(contentType string, body []byte) (map[string]str
 		if params["notify_url"] == "" {
 			return nil, ccbMissing("parameter notify_url is missing")
 		}
-		if !absoluteHTTPURL(params["notify_url"]) {
+		if !spec.AbsoluteHTTPURL(params["notify_url"]) {
 			return nil, ccbInvalid("notify_url must be an absolute http(s) URL")
 		}
 	case "mall.order.query", "mall.order.cancel":
@@ -223,7 +224,7 @@ func (m *mall) verifyCCBRequest(contentType string, body []byte) (map[string]str
 	if d := m.now().Sub(ts); d > ccbTimestampWindow || d < -ccbTimestampWindow {
 		return nil, &ccbError{ccbStale, "STALE_TIMESTAMP", fmt.Sprintf("timestamp %s is %s off the mall clock", params["timestamp"], d.Round(time.Second))}
 	}
-	if !validNonce(params["nonce"]) {
+	if !spec.ValidNonce(params["nonce"]) {
 		return nil, ccbInvalid("nonce must be 16-32 printable characters")
 	}
 	if !m.checkNonce(params["nonce"], ccbNonceWindow) {
@@ -412,7 +413,7 @@ func (w *ccbWire) fail(rw http.ResponseWriter, e *ccbError) {
 // JSON text exactly as sent (ccb-mall.md "Responses"). The answer is flushed before write
 // returns, so fulfilment can start after it.
 func (w *ccbWire) write(rw http.ResponseWriter, code string, data any) {
-	raw, err := marshalJSON(data)
+	raw, err := spec.MarshalJSON(data)
 	if err != nil {
 		http.Error(rw, "internal error", http.StatusInternalServerError)
 		return
@@ -422,7 +423,7 @@ func (w *ccbWire) write(rw http.ResponseWriter, code string, data any) {
 		http.Error(rw, "internal error", http.StatusInternalServerError)
 		return
 	}
-	body, _ := marshalJSON(struct {
+	body, _ := spec.MarshalJSON(struct {
 		Code string          `json:"code"`
 		Msg  string          `json:"msg"`
 		Data json.RawMessage `json:"data"`

@@ -16,6 +16,7 @@ import (
 	"aidmall/adapters/abc"
 	"aidmall/adapters/ccb"
 	"aidmall/bizday"
+	spec "aidmall/internal/wire"
 	"aidmall/orders"
 )
 
@@ -89,7 +90,7 @@ func FuzzParseABCCreate(f *testing.F) {
 			return
 		}
 		checkContent(t, m, c)
-		if !abcOrderNoRE.MatchString(c.OutOrderNo) || !absoluteHTTPURL(notifyURL) {
+		if !abcOrderNoRE.MatchString(c.OutOrderNo) || !spec.AbsoluteHTTPURL(notifyURL) {
 			t.Fatalf("accepted partnerOrderNo %q notifyUrl %q", c.OutOrderNo, notifyURL)
 		}
 	})
