@@ -24,23 +24,18 @@ type cancelWorker struct {
 //   - success: done; the mall notifies the cancellation, which the event applies;
 //   - the mall does not know the order (it never reached it): MarkCancelled;
 //   - refused because a line has shipped (CCB 40010 ORDER_SHIPPED, ABC 409
-//     ALREADY_SHIPPED) or any other final refusal: logged, done; the order stays as the
-//     mall's events say;
+//     ALREADY_SHIPPED) or any other final refusal: CancelRefused records the mall's code
+//     and message on the order, done; the order goes on as the mall's events say;
 //   - retryable (or an open breaker): an error, so River retries (NextRetry).
 //
 // An order the mall rejected has nothing to cancel and is left alone.
 func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) error {
 	r := w.r
 	id := job.Args.OrderID
-	o, err := r.store.Order(ctx, id)
-	if errors.Is(err, orders.ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("cancel: order %d does not exist", id))
-	}
+	o, log, err := r.jobOrder(ctx, "cancel", id, job.Attempt)
 	if err != nil {
-		return fmt.Errorf("cancel: load order %d: %w", id, err)
+		return err
 	}
-	log := r.log.With(slog.Int64("order_id", id), slog.String("mall", string(o.Mall)),
-		slog.String("out_order_no", o.OutOrderNo), slog.Int("attempt", job.Attempt))
 	if o.RejectCode != "" {
 		log.Info("cancel of a rejected order: nothing at the mall")
 		return nil

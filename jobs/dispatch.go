@@ -31,6 +31,21 @@ func (h *retryHints) take(jobID int64) time.Duration {
 	return 0
 }
 
+// jobOrder loads the order a job acts on, with a logger naming it. A missing order
+// cancels the job (it can never succeed); any other failure is retried.
+func (r *Runner) jobOrder(ctx context.Context, what string, id int64, attempt int) (*orders.GroupOrder, *slog.Logger, error) {
+	o, err := r.store.Order(ctx, id)
+	if errors.Is(err, orders.ErrNotFound) {
+		return nil, nil, river.JobCancel(fmt.Errorf("%s: order %d does not exist", what, id))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: load order %d: %w", what, id, err)
+	}
+	log := r.log.With(slog.Int64("order_id", id), slog.String("mall", string(o.Mall)),
+		slog.String("out_order_no", o.OutOrderNo), slog.Int("attempt", attempt))
+	return o, log, nil
+}
+
 // dispatchWorker places a group order at its mall (ARCHITECTURE.md, Flow of one order,
 // step 2). Every attempt sends the same content under the order's out_order_no, and the
 // malls are idempotent on it (ccb-mall.md "mall.order.create", abc-mall.md "create"), so
@@ -48,15 +63,10 @@ type dispatchWorker struct {
 func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs]) error {
 	r := w.r
 	id := job.Args.OrderID
-	o, err := r.store.Order(ctx, id)
-	if errors.Is(err, orders.ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("dispatch: order %d does not exist", id))
-	}
+	o, log, err := r.jobOrder(ctx, "dispatch", id, job.Attempt)
 	if err != nil {
-		return fmt.Errorf("dispatch: load order %d: %w", id, err)
+		return err
 	}
-	log := r.log.With(slog.Int64("order_id", id), slog.String("mall", string(o.Mall)),
-		slog.String("out_order_no", o.OutOrderNo), slog.Int("attempt", job.Attempt))
 
 	if !(o.Submitted || o.MallOrderNo != "") {
 		switch {
