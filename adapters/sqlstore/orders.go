@@ -325,8 +325,9 @@ func (s *Store) ListOrders(ctx context.Context, f orders.ListFilter) ([]orders.G
 	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
 		return nil, "", fmt.Errorf("list orders: %w", err)
 	}
-	next := ""
-	if len(rows) > limit {
+	// limit+1 rows were asked for: one more than the page says another page exists.
+	more := len(rows) > limit
+	if more {
 		rows = rows[:limit]
 	}
 	out := make([]orders.GroupOrder, 0, len(rows))
@@ -350,18 +351,9 @@ func (s *Store) ListOrders(ctx context.Context, f orders.ListFilter) ([]orders.G
 			out[i].Lines = append(out[i].Lines, l.line())
 		}
 	}
-	if len(rows) == limit && len(out) > 0 {
-		// Only hand out a cursor when more rows exist.
-		var more int
-		last := out[len(out)-1]
-		err := s.db.GetContext(ctx, &more, s.db.Rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM group_orders WHERE `+strings.Join(where, " AND ")+
-			` AND (placed_at < ? OR (placed_at = ? AND id < ?)) LIMIT 1) x`), append(args, last.PlacedAt.UTC(), last.PlacedAt.UTC(), last.ID)...)
-		if err != nil {
-			return nil, "", fmt.Errorf("list orders: %w", err)
-		}
-		if more > 0 {
-			next = encodeCursor(last)
-		}
+	next := ""
+	if more {
+		next = encodeCursor(out[len(out)-1])
 	}
 	return out, next, nil
 }
@@ -444,9 +436,6 @@ func (s *Store) lockOrder(ctx context.Context, tx *sqlx.Tx, id int64) (*orders.G
 func (s *Store) restatus(ctx context.Context, tx *sqlx.Tx, id int64) error {
 	o, err := s.loadOrder(ctx, tx, id)
 	if err != nil {
-		if errors.Is(err, orders.ErrNotFound) {
-			return err
-		}
 		return err
 	}
 	st := orders.DeriveStatus(o)
