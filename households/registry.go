@@ -133,8 +133,9 @@ type Report struct {
 	Rows    int        `json:"rows"`   // data rows read (header and blank lines not counted)
 	Loaded  int        `json:"loaded"` // good records given to the store (0 when refused)
 	Counts  Counts     `json:"counts"`
-	Errors  []RowError `json:"errors"`  // in row order
-	Refused bool       `json:"refused"` // strict and row errors: nothing was stored
+	Errors  []RowError `json:"errors"`         // in row order
+	Refused bool       `json:"refused"`        // strict and row errors: nothing was stored
+	Note    string     `json:"note,omitempty"` // what the import did differently, for the reader
 }
 
 // Registry is the import use case of the registry and catalogue files.
@@ -274,6 +275,9 @@ func (r *Registry) importLinkages(ctx context.Context, rep *Report, p parsed[Lin
 	// A file is each supplier's whole set only when every row of it could be read: a bad
 	// row must not remove the linkage it was meant to restate.
 	prune := len(p.errs) == 0
+	if !prune && !strict {
+		rep.Note = "the file has bad rows, so no linkage was removed: fix them and import again to replace the suppliers' sets"
+	}
 	return importRecords(ctx, rep, p, strict, func(ctx context.Context, ls []Linkage) (Counts, error) {
 		return r.store.UpsertLinkages(ctx, ls, prune)
 	})

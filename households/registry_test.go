@@ -420,8 +420,12 @@ func TestLinkageFileWithABadRowRemovesNothing(t *testing.T) {
 			if _, err := reg.Import(ctx, KindLinkages, "linkages.csv", strings.NewReader(tc.file), false); err != nil {
 				t.Fatal(err)
 			}
-			if len(st.prunes) != 1 || st.prunes[0] != tc.prune {
-				t.Fatalf("prune flags %v, want [%v]", st.prunes, tc.prune)
+			rep, _ := reg.Import(ctx, KindLinkages, "linkages.csv", strings.NewReader(tc.file), false)
+			if len(st.prunes) != 2 || st.prunes[0] != tc.prune {
+				t.Fatalf("prune flags %v, want [%v %v]", st.prunes, tc.prune, tc.prune)
+			}
+			if (rep.Note != "") == tc.prune {
+				t.Fatalf("note %q: the reader must be told exactly when nothing was removed", rep.Note)
 			}
 		})
 	}

@@ -22,6 +22,9 @@ func (r Report) WriteText(w io.Writer) error {
 		b.WriteString(e.String())
 		b.WriteByte('\n')
 	}
+	if r.Note != "" && !r.Refused {
+		fmt.Fprintf(&b, "  note: %s\n", r.Note)
+	}
 	if r.Refused {
 		fmt.Fprintf(&b, "  refused: strict import and %d row errors, nothing stored\n", len(r.Errors))
 	}

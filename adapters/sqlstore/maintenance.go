@@ -60,6 +60,15 @@ func (s *Store) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64
 // sealed with another key.
 var ErrSealKeyMismatch = errors.New("this database's personal data was sealed with another seal key: set AIDMALL_SEAL_KEY (or the data dir's seal.key) to the key it was made with")
 
+// SealKeyRecorded reports whether the database already records which seal key it uses.
+func (s *Store) SealKeyRecorded(ctx context.Context) (bool, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM meta WHERE name = 'seal_key_check'`); err != nil {
+		return false, fmt.Errorf("seal key check: %w", err)
+	}
+	return n > 0, nil
+}
+
 // CheckSealKey records check (a keyed hash of a fixed text, made with the seal key) on the
 // first call and refuses, with ErrSealKeyMismatch, any later key whose check differs: a
 // process with the wrong key would write households that no other process can read.

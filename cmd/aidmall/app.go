@@ -86,11 +86,27 @@ func (a *app) migrate(ctx context.Context) error {
 	return jobs.Migrate(ctx, a.db.DB.DB, string(a.db.Dialect))
 }
 
-// registry returns the registry importer. It loads the seal key (generating a dev key in
-// the data dir on first run, with a warning) and checks it is the key this database's
-// personal data was sealed with: only imports seal anything.
-func (a *app) registry(ctx context.Context) (*households.Registry, error) {
+// registry returns the registry importer. When sealing (a households file or a bundle) it
+// loads the seal key (generating a dev key in the data dir on first run, with a warning)
+// and checks it is the key this database's personal data was sealed with; the other files
+// hold no personal data and need no key.
+func (a *app) registry(ctx context.Context, sealing bool) (*households.Registry, error) {
+	if !sealing {
+		return households.NewRegistry(a.store, noSealer{})
+	}
 	if a.sealer == nil {
+		// A database that already has sealed data needs its own key: never generate a
+		// fresh one for it (from another folder, say).
+		if a.cfg.SealKey == "" {
+			if _, err := os.Stat(a.cfg.SealKeyFile()); errors.Is(err, os.ErrNotExist) {
+				if recorded, err := a.store.SealKeyRecorded(ctx); err != nil {
+					return nil, err
+				} else if recorded {
+					return nil, fmt.Errorf("%w (no key at %s; set AIDMALL_SEAL_KEY or run from the folder whose data/seal.key sealed it)",
+						sqlstore.ErrSealKeyMismatch, a.cfg.SealKeyFile())
+				}
+			}
+		}
 		key, err := a.cfg.LoadSealKey(a.log, rand.Reader)
 		if err != nil {
 			return nil, err
@@ -106,6 +122,14 @@ func (a *app) registry(ctx context.Context) (*households.Registry, error) {
 	}
 	return households.NewRegistry(a.store, a.sealer)
 }
+
+// noSealer stands in for the sealer where no personal data is imported; it refuses to seal.
+type noSealer struct{}
+
+func (noSealer) Seal(string) ([]byte, error) {
+	return nil, errors.New("no seal key loaded for this import")
+}
+func (noSealer) Hash(string) string { return "" }
 
 // sealKeyCheck is the fixed text whose keyed hash tells which seal key a database uses.
 const sealKeyCheck = "aidmall seal key check v1"

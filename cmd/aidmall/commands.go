@@ -113,7 +113,7 @@ and nothing is stored. Importing the same file again changes nothing.`,
 		Short: "Import a bundle folder: branches, suppliers, products, households, linkages",
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-			reg, err := a.registry(ctx)
+			reg, err := a.registry(ctx, true)
 			if err != nil {
 				return err
 			}
@@ -133,7 +133,7 @@ and nothing is stored. Importing the same file again changes nothing.`,
 			Short: "Import a " + string(kind) + " file",
 			Args:  cobra.ExactArgs(1),
 			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-				reg, err := a.registry(ctx)
+				reg, err := a.registry(ctx, kind == households.KindHouseholds)
 				if err != nil {
 					return err
 				}
@@ -237,7 +237,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d already known, %d waiting for their order; %d bad rows; %d events of the database now held for review\n",
+			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d already known, %d waiting for their order; %d bad rows (events held for review in the database: %d)\n",
 				m, args[0], len(evs), applied, dup, parked, len(bad), p.Held)
 			return nil
 		}),

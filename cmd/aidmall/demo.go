@@ -115,7 +115,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	}
 
 	// 1. Registry and catalogue.
-	reg, err := a.registry(ctx)
+	reg, err := a.registry(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func TestHistoryAndStatementsGiveTheYearOfTheRules(t *testing.T) {
 			}
 			defer a.Close()
 			bundle := examples.YichuanDingbian2019()
-			reg, err := a.registry(ctx)
+			reg, err := a.registry(ctx, true)
 			if err != nil {
 				t.Fatal(err)
 			}

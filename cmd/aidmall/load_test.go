@@ -184,7 +184,7 @@ func bootService(b *testing.B, dbURL string, script *mallsim.Script) *benchEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { a.Close() })
-	reg, err := a.registry(ctx)
+	reg, err := a.registry(ctx, true)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func TestSandboxYearWithFaultsAgreesWithTheRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	reg, err := a.registry(ctx)
+	reg, err := a.registry(ctx, true)
 	if err != nil {
 		t.Fatal(err)
 	}
