@@ -13,7 +13,6 @@ import (
 	"aidmall/bizday"
 	"aidmall/households"
 	"aidmall/money"
-	"aidmall/orders"
 )
 
 // Reasons an event is held for review (ATTRIBUTION.md §1.6).
@@ -26,6 +25,18 @@ const (
 	ReasonDeliveryExceedsOrdered = "delivery_exceeds_ordered"
 )
 
+// EventType is the kind of a fulfilment event as the ledger sees it. Only Delivered and
+// Refunded move money; the values are those of orders.EventType, which converts to it.
+type EventType string
+
+const (
+	Delivered EventType = "delivered" // 签收
+	Refunded  EventType = "refunded"  // 退款
+)
+
+// MovesMoney reports whether events of type t enter the ledger.
+func (t EventType) MovesMoney() bool { return t == Delivered || t == Refunded }
+
 // Event is a money-moving fulfilment event of one sale line. ID is the mall's event id
 // (unique per mall; a line belongs to one mall). OccurredAt may be in any zone; its
 // business day is bizday.Of(OccurredAt), Beijing. Quantity is in whole units (delivered);
@@ -33,7 +44,7 @@ const (
 // plays no part in the ledger).
 type Event struct {
 	ID         string
-	Type       orders.EventType // orders.EventDelivered or orders.EventRefunded; others are ignored
+	Type       EventType // Delivered or Refunded; others are ignored
 	OccurredAt time.Time
 	Quantity   int64
 	RefundFen  money.Fen
@@ -144,9 +155,9 @@ func WorkOut(line Line, events []Event) Outcome {
 	for _, ev := range evs {
 		day := bizday.Of(ev.OccurredAt)
 		switch ev.Type {
-		case orders.EventDelivered:
+		case Delivered:
 			w.deliver(ev, day)
-		case orders.EventRefunded:
+		case Refunded:
 			w.refund(ev, day)
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"aidmall/bizday"
 	"aidmall/households"
 	"aidmall/money"
-	"aidmall/orders"
 )
 
 func at(s string) time.Time {
@@ -37,11 +36,11 @@ func link(h, weight, from, to string) households.Linkage {
 }
 
 func delivered(id, when string, q int64) Event {
-	return Event{ID: id, Type: orders.EventDelivered, OccurredAt: at(when), Quantity: q}
+	return Event{ID: id, Type: Delivered, OccurredAt: at(when), Quantity: q}
 }
 
 func refunded(id, when string, fen money.Fen) Event {
-	return Event{ID: id, Type: orders.EventRefunded, OccurredAt: at(when), Quantity: 1, RefundFen: fen}
+	return Event{ID: id, Type: Refunded, OccurredAt: at(when), Quantity: 1, RefundFen: fen}
 }
 
 func entry(id, h, day string, amount money.Fen) Entry {
@@ -244,7 +243,7 @@ func TestWorkOut(t *testing.T) {
 			line: Line{Quantity: 10, UnitPrice: 6800, Linkages: threeEqual()},
 			events: []Event{
 				delivered("D1", "2019-05-10T10:00:00+08:00", 2),
-				{ID: "R1", Type: orders.EventRefunded, OccurredAt: at("2019-06-01T10:00:00+08:00"), Quantity: 5, RefundFen: 100},
+				{ID: "R1", Type: Refunded, OccurredAt: at("2019-06-01T10:00:00+08:00"), Quantity: 5, RefundFen: 100},
 			},
 			entries: []Entry{
 				entry("D1", "H001", "2019-05-10", 4534), entry("D1", "H002", "2019-05-10", 4533),
@@ -391,9 +390,9 @@ func TestWorkOut(t *testing.T) {
 			name: "events_that_move_no_money_are_ignored",
 			line: Line{Quantity: 1, UnitPrice: 100, Linkages: threeEqual()[:1]},
 			events: []Event{
-				{ID: "A1", Type: orders.EventAccepted, OccurredAt: at("2019-05-01T10:00:00+08:00")},
-				{ID: "S1", Type: orders.EventShipped, OccurredAt: at("2019-05-02T10:00:00+08:00"), Quantity: 1},
-				{ID: "C1", Type: orders.EventCancelled, OccurredAt: at("2019-05-03T10:00:00+08:00"), Quantity: 1, RefundFen: 100},
+				{ID: "A1", Type: EventType("accepted"), OccurredAt: at("2019-05-01T10:00:00+08:00")},
+				{ID: "S1", Type: EventType("shipped"), OccurredAt: at("2019-05-02T10:00:00+08:00"), Quantity: 1},
+				{ID: "C1", Type: EventType("cancelled"), OccurredAt: at("2019-05-03T10:00:00+08:00"), Quantity: 1, RefundFen: 100},
 				delivered("D1", "2019-05-04T10:00:00+08:00", 1),
 			},
 			entries: []Entry{entry("D1", "H001", "2019-05-04", 100)},
@@ -502,7 +501,7 @@ func checkOutcome(t *testing.T, line Line, events []Event, o Outcome) {
 		if e.Day != bizday.Of(ev.OccurredAt) {
 			t.Fatalf("entry %+v: day should be %s", e, bizday.Of(ev.OccurredAt))
 		}
-		if ev.Type == orders.EventDelivered && e.HouseholdNo != "" {
+		if ev.Type == Delivered && e.HouseholdNo != "" {
 			linked := false
 			for _, l := range line.Linkages {
 				linked = linked || l.HouseholdNo == e.HouseholdNo && l.ActiveOn(e.Day) && l.Weight.Sign() > 0
@@ -525,13 +524,13 @@ func checkOutcome(t *testing.T, line Line, events []Event, o Outcome) {
 			continue
 		}
 		switch {
-		case ev.Type == orders.EventDelivered && ev.Quantity > 0:
+		case ev.Type == Delivered && ev.Quantity > 0:
 			qty += ev.Quantity
 			dFen += money.Fen(ev.Quantity) * line.UnitPrice
 			if perEvent[id] != money.Fen(ev.Quantity)*line.UnitPrice {
 				t.Fatalf("delivery %s entries sum to %d, want %d", id, perEvent[id], money.Fen(ev.Quantity)*line.UnitPrice)
 			}
-		case ev.Type == orders.EventRefunded && ev.RefundFen > 0:
+		case ev.Type == Refunded && ev.RefundFen > 0:
 			rFen += ev.RefundFen
 			if perEvent[id] != -ev.RefundFen {
 				t.Fatalf("refund %s entries sum to %d, want %d", id, perEvent[id], -ev.RefundFen)
@@ -569,12 +568,12 @@ func randomLine(rng *rand.Rand, nHouseholds, events int) (Line, []Event) {
 		}
 	}
 	zones := []*time.Location{time.UTC, bizday.Beijing, time.FixedZone("x", -5*3600), time.FixedZone("y", 9*3600)}
-	types := []orders.EventType{orders.EventDelivered, orders.EventDelivered, orders.EventRefunded, orders.EventShipped}
+	types := []EventType{Delivered, Delivered, Refunded, EventType("shipped")}
 	evs := make([]Event, events)
 	for i := range evs {
 		ts := start.Start().Add(time.Duration(rng.IntN(40*24)) * time.Hour / 2).In(zones[rng.IntN(len(zones))])
 		ev := Event{ID: fmt.Sprintf("E%03d", rng.IntN(events+events/4)), Type: types[rng.IntN(len(types))], OccurredAt: ts}
-		if ev.Type == orders.EventRefunded {
+		if ev.Type == Refunded {
 			ev.RefundFen = money.Fen(1 + rng.Int64N(int64(line.UnitPrice)*3))
 		} else {
 			ev.Quantity = 1 + rng.Int64N(line.Quantity/2+1)
@@ -615,7 +614,7 @@ func FuzzWorkOut(f *testing.F) {
 			link("H003", "2", "2019-03-01", "2019-03-02"),
 		}}
 		line.Quantity, line.UnitPrice = max(line.Quantity, -line.Quantity), max(line.UnitPrice, -line.UnitPrice)
-		types := []orders.EventType{orders.EventDelivered, orders.EventRefunded, orders.EventShipped, orders.EventCancelled}
+		types := []EventType{Delivered, Refunded, EventType("shipped"), EventType("cancelled")}
 		base := bizday.MustParse("2019-03-01").Start()
 		var evs []Event
 		for len(data) >= 7 && len(evs) < 64 {
@@ -678,9 +677,9 @@ func BenchmarkWorkOut(b *testing.B) {
 	evs := make([]Event, 200)
 	for i := range evs {
 		ts := start.Start().Add(time.Duration(rng.IntN(60*24)) * time.Hour)
-		evs[i] = Event{ID: fmt.Sprintf("E%04d", i), Type: orders.EventDelivered, OccurredAt: ts, Quantity: 1 + rng.Int64N(100)}
+		evs[i] = Event{ID: fmt.Sprintf("E%04d", i), Type: Delivered, OccurredAt: ts, Quantity: 1 + rng.Int64N(100)}
 		if i%4 == 3 {
-			evs[i] = Event{ID: evs[i].ID, Type: orders.EventRefunded, OccurredAt: ts, RefundFen: money.Fen(1 + rng.Int64N(100_000))}
+			evs[i] = Event{ID: evs[i].ID, Type: Refunded, OccurredAt: ts, RefundFen: money.Fen(1 + rng.Int64N(100_000))}
 		}
 	}
 	b.ReportAllocs()

@@ -122,7 +122,7 @@ func expectedLedger(t *testing.T, bundle fs.FS) ([]reports.LedgerRow, map[string
 		}
 		seen[string(e.Mall)+"/"+e.EventID] = true
 		k := key{string(e.Mall), e.OutOrderNo, e.LineNo}
-		evs[k] = append(evs[k], attribution.Event{ID: e.EventID, Type: e.Type, OccurredAt: e.OccurredAt, Quantity: e.Quantity, RefundFen: e.RefundFen})
+		evs[k] = append(evs[k], attribution.Event{ID: e.EventID, Type: attribution.EventType(e.Type), OccurredAt: e.OccurredAt, Quantity: e.Quantity, RefundFen: e.RefundFen})
 	}
 	var rows []reports.LedgerRow
 	for k, es := range evs {
