@@ -62,7 +62,7 @@ type FulfilmentEvent struct {
 // ErrInvalid that names the first problem.
 func (e FulfilmentEvent) Validate() error {
 	bad := func(f string, a ...any) error {
-		return fmt.Errorf("%w: event %q: %s", ErrInvalid, e.EventID, fmt.Sprintf(f, a...))
+		return Errorf(ErrInvalid, "event %q: %s", e.EventID, fmt.Sprintf(f, a...))
 	}
 	switch {
 	case !e.Mall.Valid():

@@ -42,7 +42,7 @@ type HistoryLine struct {
 // taken by another order, ErrForbidden for other roles.
 func (s *Service) LoadHistory(ctx context.Context, caller Caller, h HistoryOrder) (*GroupOrder, bool, error) {
 	if caller.Role != RoleAidOffice {
-		return nil, false, fmt.Errorf("%w: only aid_office loads order history", ErrForbidden)
+		return nil, false, Errorf(ErrForbidden, "only aid_office loads order history")
 	}
 	ve := &ValidationError{}
 	if strings.TrimSpace(h.OrderRef) == "" {
@@ -110,7 +110,7 @@ func (s *Service) LoadHistory(ctx context.Context, caller Caller, h HistoryOrder
 	if len(ve.Fields) > 0 {
 		return nil, false, ve
 	}
-	err = s.store.CreateOrder(ctx, o)
+	err = s.store.InTx(ctx, func(tx Tx) error { return create(ctx, tx, o) })
 	if errors.Is(err, ErrConflict) {
 		if have, gerr := s.store.OrderByOutOrderNo(ctx, h.OutOrderNo); gerr == nil && have.OrderRef == h.OrderRef && have.BranchCode == h.BranchCode {
 			return have, false, nil

@@ -119,7 +119,7 @@ const MaxQuantity = 1_000_000
 // it, ErrConflict when the branch already has the order_ref.
 func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*GroupOrder, error) {
 	if !caller.CanPlaceOrders() {
-		return nil, fmt.Errorf("%w: role %s may not place orders", ErrForbidden, caller.Role)
+		return nil, Errorf(ErrForbidden, "role %s may not place orders", caller.Role)
 	}
 	ve := &ValidationError{}
 	req.OrderRef = strings.TrimSpace(req.OrderRef)
@@ -132,7 +132,7 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	if req.BranchCode == "" {
 		ve.add("/branch_code", "required")
 	} else if caller.Role == RoleBranchStaff && req.BranchCode != caller.BranchCode {
-		return nil, fmt.Errorf("%w: a branch key places orders for its own branch only", ErrForbidden)
+		return nil, Errorf(ErrForbidden, "a branch key places orders for its own branch only")
 	}
 	if !req.Mall.Valid() && req.Mall != MallAuto {
 		ve.add("/mall", "must be ccb, abc or auto")
@@ -146,7 +146,7 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	placedAt := s.now()
 	if req.PlacedAt != nil {
 		if !caller.CanBackdate() {
-			return nil, fmt.Errorf("%w: only aid_office may set placed_at", ErrForbidden)
+			return nil, Errorf(ErrForbidden, "only aid_office may set placed_at")
 		}
 		if req.PlacedAt.After(placedAt.Add(5 * time.Minute)) {
 			ve.add("/placed_at", "lies in the future")
@@ -265,7 +265,17 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	if len(ve.Fields) > 0 {
 		return nil, ve
 	}
-	if err := s.store.CreateOrder(ctx, o); err != nil {
+	// The final check and the insert run in one transaction with the branch locked, so
+	// that a rule over the branch's orders (a budget) sees every order placed before.
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		b, err := tx.LockBranch(ctx, o.BranchCode)
+		if err != nil {
+			return fmt.Errorf("lock branch: %w", err)
+		}
+		o.BuyerName = b.Name
+		return create(ctx, tx, o)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -358,13 +368,22 @@ func (s *Service) cheapest(req PlaceRequest, products map[string]households.Prod
 // is indistinguishable from a missing one).
 func (s *Service) Get(ctx context.Context, caller Caller, id int64) (*GroupOrder, error) {
 	o, err := s.store.Order(ctx, id)
-	if err != nil {
-		return nil, err
+	if err == nil && !caller.CanSeeOrder(o.BranchCode) {
+		err = ErrNotFound
 	}
-	if !caller.CanSeeOrder(o.BranchCode) {
-		return nil, fmt.Errorf("order %d: %w", id, ErrNotFound)
+	if err != nil {
+		return nil, orderNotFound(id, err)
 	}
 	return o, nil
+}
+
+// orderNotFound gives a missing order (or one the caller may not see) its client message;
+// other errors are returned as they are.
+func orderNotFound(id int64, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return &Error{Kind: ErrNotFound, Message: fmt.Sprintf("order %d not found", id), Err: err}
+	}
+	return err
 }
 
 // List returns one page of the orders caller may see; a branch_staff caller's filter is
@@ -375,14 +394,14 @@ func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]Grou
 	case RoleBranchStaff:
 		if caller.BranchCode == "" {
 			// Pinning to "" would list every branch (CanSeeOrder refuses such a key too).
-			return nil, "", fmt.Errorf("%w: a branch key without a branch reads no orders", ErrForbidden)
+			return nil, "", Errorf(ErrForbidden, "a branch key without a branch reads no orders")
 		}
 		if f.BranchCode != "" && f.BranchCode != caller.BranchCode {
 			return nil, "", nil
 		}
 		f.BranchCode = caller.BranchCode
 	default:
-		return nil, "", fmt.Errorf("%w: role %s may not read orders", ErrForbidden, caller.Role)
+		return nil, "", Errorf(ErrForbidden, "role %s may not read orders", caller.Role)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50
@@ -395,32 +414,30 @@ func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]Grou
 
 // Cancel asks for order id to be cancelled. An order that never reached its mall is
 // cancelled at once; otherwise the mall is asked by a job and the order shows cancelled
-// once the mall notifies it. ErrNotAllowed once any line has shipped or the order is final.
+// once the mall notifies it. ErrNotAllowed once any line has shipped or the order is final
+// (Status.Cancellable); an order already cancelled is returned as it is.
 func (s *Service) Cancel(ctx context.Context, caller Caller, id int64, reason string) (*GroupOrder, error) {
 	if !caller.CanPlaceOrders() {
-		return nil, fmt.Errorf("%w: role %s may not cancel orders", ErrForbidden, caller.Role)
+		return nil, Errorf(ErrForbidden, "role %s may not cancel orders", caller.Role)
 	}
-	o, err := s.Get(ctx, caller, id)
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		o, err := tx.LockOrder(ctx, id)
+		if err == nil && !caller.CanSeeOrder(o.BranchCode) {
+			err = ErrNotFound
+		}
+		if err != nil {
+			return orderNotFound(id, err)
+		}
+		if o.Status == StatusCancelled {
+			return nil
+		}
+		if !o.Status.Cancellable() {
+			return Errorf(ErrNotAllowed, "order %d is %s and can no longer be cancelled", id, o.Status)
+		}
+		return tx.RequestCancel(ctx, id, reason)
+	})
 	if err != nil {
 		return nil, err
 	}
-	switch o.Status {
-	case StatusCancelled:
-		return o, nil
-	case StatusPending, StatusSubmitted, StatusAccepted:
-	default:
-		return nil, fmt.Errorf("%w: order %d is %s", ErrNotAllowed, id, o.Status)
-	}
-	if err := s.store.RequestCancel(ctx, id, reason); err != nil {
-		return nil, err
-	}
 	return s.store.Order(ctx, id)
-}
-
-// Apply records and applies one fulfilment event (see Store.ApplyEvent).
-func (s *Service) Apply(ctx context.Context, ev FulfilmentEvent) (ApplyResult, error) {
-	if err := ev.Validate(); err != nil {
-		return ApplyResult{}, err
-	}
-	return s.store.ApplyEvent(ctx, ev)
 }

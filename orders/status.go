@@ -62,3 +62,9 @@ func DeriveStatus(o *GroupOrder) Status {
 func (s Status) Final() bool {
 	return s == StatusRejected || s == StatusCancelled || s == StatusDelivered || s == StatusRefunded
 }
+
+// Cancellable reports whether an order in status s may still be cancelled: it has not
+// shipped, been refused or been cancelled yet.
+func (s Status) Cancellable() bool {
+	return s == StatusPending || s == StatusSubmitted || s == StatusAccepted
+}

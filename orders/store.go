@@ -4,23 +4,22 @@ import (
 	"context"
 	"time"
 
+	"aidmall/attribution"
+	"aidmall/bizday"
 	"aidmall/households"
+	"aidmall/money"
 )
 
 // Store is what the orders domain needs of the system of record. adapters/sqlstore
-// implements it on SQLite and PostgreSQL. Methods return ErrNotFound and ErrConflict
-// (wrapped) for missing rows and unique violations.
+// implements it on SQLite and PostgreSQL. Reads outside a transaction are methods of
+// Store; every use case that changes state runs in InTx and decides there, the Tx only
+// loading, locking and saving. Methods return ErrNotFound and ErrConflict (wrapped) for
+// missing rows and unique violations.
 type Store interface {
 	// Branch returns a union branch by code.
 	Branch(ctx context.Context, code string) (households.Branch, error)
 	// Products returns the catalogue entries for skus, keyed by SKU; unknown SKUs are absent.
 	Products(ctx context.Context, skus []string) (map[string]households.Product, error)
-
-	// CreateOrder stores o with its lines in one transaction, together with the job that
-	// dispatches it to its mall, and applies any parked events already received for its
-	// out_order_no. It sets o.ID, o.CreatedAt, o.Status, and o.OutOrderNo when empty
-	// (NewOutOrderNo of PlacedAt). ErrConflict when the branch already has o.OrderRef.
-	CreateOrder(ctx context.Context, o *GroupOrder) error
 	// Order returns the order with its lines; ErrNotFound if absent.
 	Order(ctx context.Context, id int64) (*GroupOrder, error)
 	// OrderByOutOrderNo returns the order with that out_order_no; ErrNotFound if absent.
@@ -29,24 +28,115 @@ type Store interface {
 	// ("" on the last).
 	ListOrders(ctx context.Context, f ListFilter) ([]GroupOrder, string, error)
 
-	// MarkSubmitted records that the mall took the order and its mall order number.
-	MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error
-	// MarkRejected records the mall's final refusal (code and message as the mall gave them).
-	MarkRejected(ctx context.Context, id int64, code, message string) error
-	// RequestCancel records that a cancel was asked for and enqueues the job that asks the
-	// mall, in one transaction. ErrNotAllowed when the order can no longer be cancelled.
-	RequestCancel(ctx context.Context, id int64, reason string) error
-	// MarkCancelled records a cancellation that needs no word from the mall (the order never
-	// reached it).
-	MarkCancelled(ctx context.Context, id int64) error
-
-	// ApplyEvent records ev (unique on mall, out_order_no and event id) and applies it in
-	// one transaction: line quantities, order state, attribution ledger. An event for an
-	// order not yet known is parked and applied when the order is created.
-	ApplyEvent(ctx context.Context, ev FulfilmentEvent) (ApplyResult, error)
+	// InTx runs fn in one transaction: committed when fn returns nil, rolled back
+	// otherwise (and fn's error returned). Rows locked through tx stay locked until then.
+	// An error from a Tx method may have ended the transaction (PostgreSQL aborts it on
+	// a failed statement): fn returns it rather than going on.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
 }
 
-// ApplyResult says what ApplyEvent did.
+// Tx loads, locks and saves inside one transaction of Store.InTx. Locks: an order is
+// locked (LockOrder, LockOrderByOutOrderNo) before its events, lines or ledger are read,
+// so concurrent use cases on one order run one after the other, each seeing what the one
+// before committed; several orders are locked in id order.
+type Tx interface {
+	// LockBranch locks branch code until the transaction ends and returns it (ErrNotFound
+	// if absent): orders of one branch placed concurrently are checked one after the
+	// other (a budget check sees every order committed before it).
+	LockBranch(ctx context.Context, code string) (households.Branch, error)
+	// LockOrder locks order id and returns it with its lines; ErrNotFound if absent.
+	LockOrder(ctx context.Context, id int64) (*GroupOrder, error)
+	// LockOrderByOutOrderNo locks the order of mall with outOrderNo and returns it with its
+	// lines; ErrNotFound if absent.
+	LockOrderByOutOrderNo(ctx context.Context, mall Mall, outOrderNo string) (*GroupOrder, error)
+	// OrdersOfSuppliers returns the ids, ascending, of every order with a line of a product
+	// of one of suppliers.
+	OrdersOfSuppliers(ctx context.Context, suppliers []string) ([]int64, error)
+
+	// InsertOrder stores o (o.Status as given) with its lines and, unless o.Submitted
+	// (already at its mall), the job that dispatches it. It sets o.ID, o.CreatedAt and
+	// each line's ID. ErrConflict when the branch already has o.OrderRef or the
+	// out_order_no is taken.
+	InsertOrder(ctx context.Context, o *GroupOrder) error
+	// RequestCancel records on order id that a cancel was asked for (clearing an earlier
+	// refusal) and enqueues the job that asks the mall.
+	RequestCancel(ctx context.Context, id int64, reason string) error
+	// SaveOrderState stores o's flags and derived state: accepted, cancelled,
+	// mall_order_no and status.
+	SaveOrderState(ctx context.Context, o *GroupOrder) error
+	// SaveLine stores l's fulfilment quantities: shipped, delivered, refunded, held events.
+	SaveLine(ctx context.Context, l Line) error
+
+	// RecordEvent stores ev as received now, unique on (mall, out_order_no, event id), for
+	// order orderID in state EventApplied, or parked (EventParked) when orderID is 0. It
+	// returns the event's row, or duplicate true (and nothing stored) when that key is
+	// already recorded.
+	RecordEvent(ctx context.Context, ev FulfilmentEvent, orderID int64) (row int64, duplicate bool, err error)
+	// AdoptParked gives order orderID the events parked for its (mall, out_order_no), as
+	// applied, and returns how many there were.
+	AdoptParked(ctx context.Context, orderID int64, mall Mall, outOrderNo string) (int, error)
+	// Events returns the events recorded for order orderID, in the order they were recorded.
+	Events(ctx context.Context, orderID int64) ([]RecordedEvent, error)
+	// SaveEventState stores the state of event row (and why it is held; "" otherwise).
+	SaveEventState(ctx context.Context, row int64, state EventState, reason string) error
+
+	// Supplies returns where the goods of each line of order orderID come from, by line ID.
+	Supplies(ctx context.Context, orderID int64) (map[int64]LineSupply, error)
+	// Linkages returns every benefit linkage of supplier (active or not).
+	Linkages(ctx context.Context, supplier string) ([]households.Linkage, error)
+	// Booked returns what the ledger holds for line lineID, summed per (event, household,
+	// business day).
+	Booked(ctx context.Context, lineID int64) ([]attribution.Entry, error)
+	// BookLedger books es, entries of lines of order o, in batches (not one statement per
+	// entry), as booked now.
+	BookLedger(ctx context.Context, o *GroupOrder, es []LedgerEntry) error
+}
+
+// EventState is where a recorded fulfilment event stands.
+type EventState string
+
+const (
+	EventApplied EventState = "applied" // applied to its order
+	EventParked  EventState = "parked"  // no order has its out_order_no yet
+	EventHeld    EventState = "held"    // applied to state but kept for review (ATTRIBUTION.md §1.6)
+)
+
+// Reasons an event is held besides attribution's.
+const (
+	// ReasonUnknownLine: the event names a line the order does not have.
+	ReasonUnknownLine = "unknown_line"
+)
+
+// RecordedEvent is a fulfilment event as recorded: its row, state and held reason.
+type RecordedEvent struct {
+	Row        int64
+	Event      FulfilmentEvent
+	State      EventState
+	HeldReason string
+}
+
+// LineSupply is where a line's goods come from, what its ledger entries are booked under.
+type LineSupply struct {
+	SKU          string
+	Category     string
+	SupplierCode string
+	CountyCode   string
+}
+
+// LedgerEntry is one ledger amount to book for a line: an original entry, or a correction
+// of what was booked before (ATTRIBUTION.md §1.5).
+type LedgerEntry struct {
+	LineID      int64
+	EventRow    int64
+	HouseholdNo string // "" for the unattributed part
+	Day         bizday.Day
+	Amount      money.Fen
+	Source      EventType // the event's type
+	Correction  bool      // the event already had entries booked
+	Supply      LineSupply
+}
+
+// ApplyResult says what Apply did.
 type ApplyResult struct {
 	Duplicate bool // the event was already recorded: nothing changed
 	Parked    bool // no order has its out_order_no yet: kept for later

@@ -28,7 +28,7 @@ func BenchmarkApplyEvent(b *testing.B) {
 			e.Type = orders.EventDelivered
 			e.OccurredAt = e.OccurredAt.Add(time.Duration(i) * time.Second)
 		}
-		if _, err := f.store.ApplyEvent(ctx, e); err != nil {
+		if _, err := f.svc.Apply(ctx, e); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -44,7 +44,7 @@ func BenchmarkBenefitReport(b *testing.B) {
 		for d := 0; d < 30; d++ {
 			e := ev(o, fmt.Sprintf("D%d", d), orders.EventDelivered, 1, 1, 0, "2019-01-01 10:00")
 			e.OccurredAt = e.OccurredAt.AddDate(0, 0, d*11)
-			if _, err := f.store.ApplyEvent(ctx, e); err != nil {
+			if _, err := f.svc.Apply(ctx, e); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -21,16 +20,22 @@ var _ orders.Store = (*Store)(nil)
 
 // Branch returns the branch with code; orders.ErrNotFound if absent.
 func (s *Store) Branch(ctx context.Context, code string) (households.Branch, error) {
-	var r struct {
-		Code, Name, Company string
-		Members             int
-		BudgetFen           int64 `db:"budget_fen"`
-	}
+	var r branchRow
 	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT code, name, company, members, budget_fen FROM branches WHERE code = ?`), code)
 	if err != nil {
 		return households.Branch{}, fmt.Errorf("branch %q: %w", code, translate(err))
 	}
-	return households.Branch{Code: r.Code, Name: r.Name, Company: r.Company, Members: r.Members, Budget: money.Fen(r.BudgetFen)}, nil
+	return r.branch(), nil
+}
+
+type branchRow struct {
+	Code, Name, Company string
+	Members             int
+	BudgetFen           int64 `db:"budget_fen"`
+}
+
+func (r branchRow) branch() households.Branch {
+	return households.Branch{Code: r.Code, Name: r.Name, Company: r.Company, Members: r.Members, Budget: money.Fen(r.BudgetFen)}
 }
 
 type productRow struct {
@@ -89,76 +94,6 @@ func (s *Store) Catalogue(ctx context.Context) ([]households.Product, error) {
 		out[i] = r.product()
 	}
 	return out, nil
-}
-
-// CreateOrder stores o and its lines, enqueues its dispatch job and applies any parked
-// events of its out_order_no, all in one transaction (see orders.Store). An order already
-// at its mall (o.Submitted, with its mall order number: history being loaded) gets no
-// dispatch job.
-func (s *Store) CreateOrder(ctx context.Context, o *orders.GroupOrder) error {
-	now := s.utcNow()
-	o.CreatedAt = now
-	o.Status = orders.DeriveStatus(o)
-	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if o.OutOrderNo == "" {
-			o.OutOrderNo = orders.NewOutOrderNo(o.PlacedAt)
-		}
-		var id int64
-		err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO group_orders
-			(order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
-			 placed_at, created_at, updated_at, mall, out_order_no, mall_order_no, submitted, status, total_fen)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			o.OrderRef, o.BranchCode, o.BuyerName, o.Funding, o.DeliveryMode, o.ShipTo.Name, o.ShipTo.Phone, o.ShipTo.Address,
-			o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.MallOrderNo, o.Submitted, o.Status, int64(o.Total())).Scan(&id)
-		if err != nil {
-			err = translate(err)
-			if errors.Is(err, orders.ErrConflict) {
-				if strings.Contains(err.Error(), "out_order_no") {
-					return fmt.Errorf("%w: out_order_no %q is already taken", orders.ErrConflict, o.OutOrderNo)
-				}
-				return fmt.Errorf("%w: branch %s already has an order with order_ref %q", orders.ErrConflict, o.BranchCode, o.OrderRef)
-			}
-			return fmt.Errorf("insert order %q: %w", o.OrderRef, err)
-		}
-		o.ID = id
-		for i := range o.Lines {
-			l := &o.Lines[i]
-			rec := ""
-			if len(l.Recipients) > 0 {
-				b, _ := json.Marshal(l.Recipients)
-				rec = string(b)
-			}
-			err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO order_lines
-				(order_id, line_no, sku, item_id, quantity, unit_price_fen, recipients) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-				id, l.LineNo, l.SKU, l.ItemID, l.Quantity, int64(l.UnitPrice), rec).Scan(&l.ID)
-			if err != nil {
-				return fmt.Errorf("insert line %d: %w", l.LineNo, translate(err))
-			}
-		}
-		if !o.Submitted {
-			if err := s.enq.EnqueueDispatch(ctx, tx.Tx, id); err != nil {
-				return fmt.Errorf("enqueue dispatch: %w", err)
-			}
-		}
-		// Events that came before the order (a statement imported early, a mall that
-		// notified before our create returned) are applied now.
-		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE fulfilment_events SET order_id = ?, state = 'applied'
-			WHERE mall = ? AND out_order_no = ? AND state = 'parked'`), id, o.Mall, o.OutOrderNo)
-		if err != nil {
-			return fmt.Errorf("adopt parked events: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			if _, err := s.recompute(ctx, tx, id); err != nil {
-				return err
-			}
-			fresh, err := s.loadOrder(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			*o = *fresh
-		}
-		return nil
-	})
 }
 
 type orderRow struct {
@@ -272,13 +207,13 @@ func encodeCursor(o orders.GroupOrder) string {
 func decodeCursor(c string) (time.Time, int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return time.Time{}, 0, fmt.Errorf("%w: bad cursor", orders.ErrInvalid)
+		return time.Time{}, 0, orders.Errorf(orders.ErrInvalid, "bad cursor")
 	}
 	ts, idText, ok := strings.Cut(string(b), ".")
 	n, err1 := strconv.ParseInt(ts, 10, 64)
 	id, err2 := strconv.ParseInt(idText, 10, 64)
 	if !ok || err1 != nil || err2 != nil {
-		return time.Time{}, 0, fmt.Errorf("%w: bad cursor", orders.ErrInvalid)
+		return time.Time{}, 0, orders.Errorf(orders.ErrInvalid, "bad cursor")
 	}
 	return time.Unix(0, n).UTC(), id, nil
 }
@@ -402,28 +337,7 @@ func (s *Store) CancelRefused(ctx context.Context, id int64, code, message strin
 	return nil
 }
 
-// RequestCancel marks order id as to be cancelled and enqueues the cancel job, in one
-// transaction. orders.ErrNotAllowed once a line has shipped or the order is final.
-func (s *Store) RequestCancel(ctx context.Context, id int64, reason string) error {
-	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		o, err := s.lockOrder(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		switch o.Status {
-		case orders.StatusPending, orders.StatusSubmitted, orders.StatusAccepted:
-		case orders.StatusCancelled:
-			return nil
-		default:
-			return fmt.Errorf("%w: order %d is %s", orders.ErrNotAllowed, id, o.Status)
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET cancel_requested = TRUE, cancel_refusal = '', updated_at = ? WHERE id = ?`), s.utcNow(), id); err != nil {
-			return fmt.Errorf("request cancel: %w", err)
-		}
-		return s.enq.EnqueueCancel(ctx, tx.Tx, id, reason)
-	})
-}
-
+// lockOrder locks order id (its row first) and loads it with its lines.
 func (s *Store) lockOrder(ctx context.Context, tx *sqlx.Tx, id int64) (*orders.GroupOrder, error) {
 	var got int64
 	if err := tx.GetContext(ctx, &got, tx.Rebind(`SELECT id FROM group_orders WHERE id = ?`+s.db.forUpdate()), id); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"aidmall/bizday"
 	"aidmall/households"
+	"aidmall/orders"
 )
 
 var _ households.RegistryStore = (*Store)(nil)
@@ -217,44 +218,19 @@ func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage, pru
 				changed[supplier] = true
 			}
 		}
-		return s.reworkSuppliers(ctx, tx, changed)
+		codes := make([]string, 0, len(changed))
+		for code := range changed {
+			codes = append(codes, code)
+		}
+		sort.Strings(codes)
+		// The ledger follows the registry in this same transaction; the rule is the
+		// orders domain's.
+		return orders.Rework(ctx, &txn{s: s, tx: tx}, codes)
 	})
 	return c, err
 }
 
 func linkageKey(household, typ, from string) string { return household + "\x00" + typ + "\x00" + from }
-
-// reworkSuppliers works out again, in tx, every order that has a sale line of one of
-// suppliers. Every such order is listed, not only those with money events yet: an event
-// being applied concurrently is not visible before its order is locked here, and locking
-// first (in id order) then reading the events sees it.
-func (s *Store) reworkSuppliers(ctx context.Context, tx *sqlx.Tx, suppliers map[string]bool) error {
-	if len(suppliers) == 0 {
-		return nil
-	}
-	codes := make([]string, 0, len(suppliers))
-	for code := range suppliers {
-		codes = append(codes, code)
-	}
-	q, args, err := sqlx.In(`SELECT DISTINCT l.order_id FROM order_lines l JOIN products p ON p.sku = l.sku
-		WHERE p.supplier_code IN (?) ORDER BY l.order_id`, codes)
-	if err != nil {
-		return err
-	}
-	var ids []int64
-	if err := tx.SelectContext(ctx, &ids, tx.Rebind(q), args...); err != nil {
-		return fmt.Errorf("orders to rework: %w", err)
-	}
-	for _, id := range ids {
-		if _, err := s.lockOrder(ctx, tx, id); err != nil {
-			return err
-		}
-		if _, err := s.recompute(ctx, tx, id); err != nil {
-			return fmt.Errorf("rework order %d: %w", id, err)
-		}
-	}
-	return nil
-}
 
 func (s *Store) existing(ctx context.Context, table, col string, keys []string) (map[string]bool, error) {
 	out := map[string]bool{}

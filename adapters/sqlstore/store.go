@@ -36,14 +36,6 @@ func New(db *DB, enq Enqueuer, now func() time.Time) (*Store, error) {
 	return &Store{db: db, enq: enq, now: now}, nil
 }
 
-// SetEnqueuer replaces the enqueuer; the job runner needs the store and the store needs
-// the runner, so cmd builds the store with a placeholder and sets the runner once made.
-func (s *Store) SetEnqueuer(enq Enqueuer) {
-	if enq != nil {
-		s.enq = enq
-	}
-}
-
 // DB returns the underlying database.
 func (s *Store) DB() *DB { return s.db }
 

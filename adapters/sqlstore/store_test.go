@@ -231,7 +231,7 @@ func TestStore(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						res, err := f.store.ApplyEvent(context.Background(), d)
+						res, err := f.svc.Apply(context.Background(), d)
 						if err != nil {
 							errs <- err
 						}
@@ -275,7 +275,7 @@ func TestStore(t *testing.T) {
 					rng := rand.New(rand.NewPCG(uint64(round), 7))
 					rng.Shuffle(len(es), func(i, j int) { es[i], es[j] = es[j], es[i] })
 					for _, e := range es {
-						if _, err := f.store.ApplyEvent(context.Background(), e); err != nil {
+						if _, err := f.svc.Apply(context.Background(), e); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -303,18 +303,18 @@ func TestStore(t *testing.T) {
 				no := orders.NewOutOrderNo(placed)
 				early := orders.FulfilmentEvent{Mall: orders.MallCCB, EventID: "E1", Type: orders.EventDelivered,
 					OutOrderNo: no, LineNo: 1, Quantity: 2, OccurredAt: time.Date(2019, 3, 3, 0, 0, 0, 0, bizday.Beijing)}
-				res, err := f.store.ApplyEvent(context.Background(), early)
+				res, err := f.svc.Apply(context.Background(), early)
 				if err != nil || !res.Parked {
 					t.Fatalf("res %+v err %v, want parked", res, err)
 				}
 				if len(ledger(t, f.store)) != 0 {
 					t.Fatal("a parked event moved money")
 				}
-				o := &orders.GroupOrder{OrderRef: "R1", BranchCode: "HQ", Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
-					PlacedAt: placed, Mall: orders.MallCCB, OutOrderNo: no,
-					Lines: []orders.Line{{LineNo: 1, SKU: "P1", ItemID: "C1", Quantity: 10, UnitPrice: 6800}}}
-				if err := f.store.CreateOrder(context.Background(), o); err != nil {
-					t.Fatal(err)
+				o, created, err := f.svc.LoadHistory(context.Background(), aidOffice, orders.HistoryOrder{OrderRef: "R1", BranchCode: "HQ",
+					Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk, PlacedAt: placed, Mall: orders.MallCCB, OutOrderNo: no,
+					MallOrderNo: "M1", Lines: []orders.HistoryLine{{LineNo: 1, SKU: "P1", Quantity: 10, UnitPrice: 6800}}})
+				if err != nil || !created {
+					t.Fatalf("load history: created %v, %v", created, err)
 				}
 				var sum money.Fen
 				for _, v := range ledger(t, f.store) {
@@ -340,7 +340,7 @@ func TestStore(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				res, err := f.store.ApplyEvent(context.Background(), e)
+				res, err := f.svc.Apply(context.Background(), e)
 				if err != nil || !res.Duplicate {
 					t.Fatalf("res %+v err %v, want a duplicate", res, err)
 				}
@@ -355,8 +355,8 @@ func TestStore(t *testing.T) {
 			t.Run("refund_beyond_delivered_is_held_and_moves_no_money", func(t *testing.T) {
 				f := newFixture(t, open)
 				o := f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P2", Quantity: 2})
-				f.store.ApplyEvent(context.Background(), ev(o, "D", orders.EventDelivered, 1, 1, 0, "2019-03-02 10:00"))
-				res, err := f.store.ApplyEvent(context.Background(), ev(o, "R", orders.EventRefunded, 1, 1, 5001, "2019-03-03 10:00"))
+				f.svc.Apply(context.Background(), ev(o, "D", orders.EventDelivered, 1, 1, 0, "2019-03-02 10:00"))
+				res, err := f.svc.Apply(context.Background(), ev(o, "R", orders.EventRefunded, 1, 1, 5001, "2019-03-03 10:00"))
 				if err != nil || !res.Held {
 					t.Fatalf("res %+v err %v, want held", res, err)
 				}
@@ -375,7 +375,7 @@ func TestStore(t *testing.T) {
 					ev(o2, "d", orders.EventDelivered, 1, 7, 0, "2019-04-07 10:00"),
 					ev(o2, "e", orders.EventRefunded, 1, 1, 100, "2019-12-31 23:59"),
 				} {
-					if _, err := f.store.ApplyEvent(context.Background(), e); err != nil {
+					if _, err := f.svc.Apply(context.Background(), e); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -413,7 +413,7 @@ func TestStore(t *testing.T) {
 			t.Run("a_new_linkage_set_reworks_the_ledger_of_past_deliveries", func(t *testing.T) {
 				f := newFixture(t, open)
 				o := f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
-				if _, err := f.store.ApplyEvent(context.Background(), ev(o, "D", orders.EventDelivered, 1, 10, 0, "2019-03-05 14:00")); err != nil {
+				if _, err := f.svc.Apply(context.Background(), ev(o, "D", orders.EventDelivered, 1, 10, 0, "2019-03-05 14:00")); err != nil {
 					t.Fatal(err)
 				}
 				// The county re-exports S1's linkages: H003's is gone.

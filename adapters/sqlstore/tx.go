@@ -1,0 +1,304 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"aidmall/attribution"
+	"aidmall/bizday"
+	"aidmall/households"
+	"aidmall/money"
+	"aidmall/orders"
+)
+
+// InTx runs fn in one transaction (see orders.Store). On PostgreSQL the Tx's locks are
+// row locks (SELECT … FOR UPDATE); SQLite's transactions are immediate (the DSN's
+// _txlock=immediate, one connection) and hold the database's one write lock throughout.
+func (s *Store) InTx(ctx context.Context, fn func(tx orders.Tx) error) error {
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error { return fn(&txn{s: s, tx: tx}) })
+}
+
+// txn is an orders.Tx over one sqlx transaction: it loads, locks and saves; the use cases
+// decide in orders.
+type txn struct {
+	s  *Store
+	tx *sqlx.Tx
+}
+
+var _ orders.Tx = (*txn)(nil)
+
+func (t *txn) LockBranch(ctx context.Context, code string) (households.Branch, error) {
+	var r branchRow
+	err := t.tx.GetContext(ctx, &r, t.tx.Rebind(`SELECT code, name, company, members, budget_fen FROM branches WHERE code = ?`+t.s.db.forUpdate()), code)
+	if err != nil {
+		return households.Branch{}, fmt.Errorf("branch %q: %w", code, translate(err))
+	}
+	return r.branch(), nil
+}
+
+func (t *txn) LockOrder(ctx context.Context, id int64) (*orders.GroupOrder, error) {
+	return t.s.lockOrder(ctx, t.tx, id)
+}
+
+func (t *txn) LockOrderByOutOrderNo(ctx context.Context, mall orders.Mall, outOrderNo string) (*orders.GroupOrder, error) {
+	var id int64
+	err := t.tx.GetContext(ctx, &id, t.tx.Rebind(`SELECT id FROM group_orders WHERE mall = ? AND out_order_no = ?`+t.s.db.forUpdate()),
+		mall, outOrderNo)
+	if err != nil {
+		return nil, fmt.Errorf("order %q: %w", outOrderNo, translate(err))
+	}
+	return t.s.loadOrder(ctx, t.tx, id)
+}
+
+func (t *txn) OrdersOfSuppliers(ctx context.Context, suppliers []string) ([]int64, error) {
+	q, args, err := sqlx.In(`SELECT DISTINCT l.order_id FROM order_lines l JOIN products p ON p.sku = l.sku
+		WHERE p.supplier_code IN (?) ORDER BY l.order_id`, suppliers)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	if err := t.tx.SelectContext(ctx, &ids, t.tx.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("orders of suppliers: %w", err)
+	}
+	return ids, nil
+}
+
+func (t *txn) InsertOrder(ctx context.Context, o *orders.GroupOrder) error {
+	tx := t.tx
+	now := t.s.utcNow()
+	o.CreatedAt = now
+	var id int64
+	err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO group_orders
+		(order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
+		 placed_at, created_at, updated_at, mall, out_order_no, mall_order_no, submitted, status, total_fen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		o.OrderRef, o.BranchCode, o.BuyerName, o.Funding, o.DeliveryMode, o.ShipTo.Name, o.ShipTo.Phone, o.ShipTo.Address,
+		o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.MallOrderNo, o.Submitted, o.Status, int64(o.Total())).Scan(&id)
+	if err != nil {
+		err = translate(err)
+		if errors.Is(err, orders.ErrConflict) {
+			if strings.Contains(err.Error(), "out_order_no") {
+				return &orders.Error{Kind: orders.ErrConflict, Message: fmt.Sprintf("out_order_no %q is already taken", o.OutOrderNo), Err: err}
+			}
+			return &orders.Error{Kind: orders.ErrConflict,
+				Message: fmt.Sprintf("branch %s already has an order with order_ref %q", o.BranchCode, o.OrderRef), Err: err}
+		}
+		return fmt.Errorf("insert order %q: %w", o.OrderRef, err)
+	}
+	o.ID = id
+	for i := range o.Lines {
+		l := &o.Lines[i]
+		rec := ""
+		if len(l.Recipients) > 0 {
+			b, _ := json.Marshal(l.Recipients)
+			rec = string(b)
+		}
+		err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO order_lines
+			(order_id, line_no, sku, item_id, quantity, unit_price_fen, recipients) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			id, l.LineNo, l.SKU, l.ItemID, l.Quantity, int64(l.UnitPrice), rec).Scan(&l.ID)
+		if err != nil {
+			return fmt.Errorf("insert line %d: %w", l.LineNo, translate(err))
+		}
+	}
+	if !o.Submitted {
+		if err := t.s.enq.EnqueueDispatch(ctx, tx.Tx, id); err != nil {
+			return fmt.Errorf("enqueue dispatch: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) RequestCancel(ctx context.Context, id int64, reason string) error {
+	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE group_orders SET cancel_requested = TRUE, cancel_refusal = '', updated_at = ? WHERE id = ?`),
+		t.s.utcNow(), id); err != nil {
+		return fmt.Errorf("request cancel: %w", err)
+	}
+	return t.s.enq.EnqueueCancel(ctx, t.tx.Tx, id, reason)
+}
+
+func (t *txn) SaveOrderState(ctx context.Context, o *orders.GroupOrder) error {
+	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE group_orders SET accepted = ?, cancelled = ?, mall_order_no = ?, status = ?, updated_at = ? WHERE id = ?`),
+		o.Accepted, o.Cancelled, o.MallOrderNo, o.Status, t.s.utcNow(), o.ID); err != nil {
+		return fmt.Errorf("update order: %w", err)
+	}
+	return nil
+}
+
+func (t *txn) SaveLine(ctx context.Context, l orders.Line) error {
+	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE order_lines SET shipped_qty = ?, delivered_qty = ?, refunded_fen = ?, held_events = ? WHERE id = ?`),
+		l.ShippedQty, l.DeliveredQty, int64(l.RefundedFen), l.HeldEvents, l.ID); err != nil {
+		return fmt.Errorf("update line: %w", err)
+	}
+	return nil
+}
+
+func (t *txn) RecordEvent(ctx context.Context, ev orders.FulfilmentEvent, orderID int64) (int64, bool, error) {
+	state := orders.EventApplied
+	order := sql.NullInt64{Int64: orderID, Valid: orderID != 0}
+	if !order.Valid {
+		state = orders.EventParked
+	}
+	var row int64
+	err := t.tx.GetContext(ctx, &row, t.tx.Rebind(`INSERT INTO fulfilment_events
+		(mall, event_id, out_order_no, mall_order_no, type, line_no, quantity, refund_fen, occurred_at, business_day,
+		 logistics_no, source, received_at, order_id, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (mall, out_order_no, event_id) DO NOTHING RETURNING id`),
+		ev.Mall, ev.EventID, ev.OutOrderNo, ev.MallOrderNo, ev.Type, ev.LineNo, ev.Quantity, int64(ev.RefundFen),
+		ev.OccurredAt.UTC(), bizday.Of(ev.OccurredAt).String(), ev.LogisticsNo, ev.Source, t.s.utcNow(), order, state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("record event %q: %w", ev.EventID, translate(err))
+	}
+	return row, false, nil
+}
+
+func (t *txn) AdoptParked(ctx context.Context, orderID int64, mall orders.Mall, outOrderNo string) (int, error) {
+	r, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE fulfilment_events SET order_id = ?, state = 'applied'
+		WHERE mall = ? AND out_order_no = ? AND state = 'parked'`), orderID, mall, outOrderNo)
+	if err != nil {
+		return 0, fmt.Errorf("adopt parked events: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	return int(n), nil
+}
+
+type eventRow struct {
+	ID          int64     `db:"id"`
+	EventID     string    `db:"event_id"`
+	Mall        string    `db:"mall"`
+	OutOrderNo  string    `db:"out_order_no"`
+	MallOrderNo string    `db:"mall_order_no"`
+	Type        string    `db:"type"`
+	LineNo      int       `db:"line_no"`
+	Quantity    int64     `db:"quantity"`
+	RefundFen   int64     `db:"refund_fen"`
+	OccurredAt  time.Time `db:"occurred_at"`
+	State       string    `db:"state"`
+	HeldReason  string    `db:"held_reason"`
+}
+
+func (t *txn) Events(ctx context.Context, orderID int64) ([]orders.RecordedEvent, error) {
+	var rows []eventRow
+	if err := t.tx.SelectContext(ctx, &rows, t.tx.Rebind(`SELECT id, event_id, mall, out_order_no, mall_order_no, type, line_no,
+		quantity, refund_fen, occurred_at, state, held_reason FROM fulfilment_events WHERE order_id = ? ORDER BY id`), orderID); err != nil {
+		return nil, fmt.Errorf("load events: %w", err)
+	}
+	out := make([]orders.RecordedEvent, len(rows))
+	for i, r := range rows {
+		out[i] = orders.RecordedEvent{Row: r.ID, State: orders.EventState(r.State), HeldReason: r.HeldReason,
+			Event: orders.FulfilmentEvent{Mall: orders.Mall(r.Mall), EventID: r.EventID, Type: orders.EventType(r.Type),
+				OutOrderNo: r.OutOrderNo, MallOrderNo: r.MallOrderNo, LineNo: r.LineNo, Quantity: r.Quantity,
+				RefundFen: money.Fen(r.RefundFen), OccurredAt: r.OccurredAt}}
+	}
+	return out, nil
+}
+
+func (t *txn) SaveEventState(ctx context.Context, row int64, state orders.EventState, reason string) error {
+	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE fulfilment_events SET state = ?, held_reason = ? WHERE id = ?`), state, reason, row); err != nil {
+		return fmt.Errorf("update event state: %w", err)
+	}
+	return nil
+}
+
+type supplyRow struct {
+	LineID       int64  `db:"line_id"`
+	SKU          string `db:"sku"`
+	Category     string `db:"category"`
+	SupplierCode string `db:"supplier_code"`
+	CountyCode   string `db:"county_code"`
+}
+
+func (t *txn) Supplies(ctx context.Context, orderID int64) (map[int64]orders.LineSupply, error) {
+	var rows []supplyRow
+	if err := t.tx.SelectContext(ctx, &rows, t.tx.Rebind(`SELECT l.id AS line_id, l.sku, p.category, p.supplier_code, s.county_code
+		FROM order_lines l JOIN products p ON p.sku = l.sku JOIN suppliers s ON s.code = p.supplier_code
+		WHERE l.order_id = ?`), orderID); err != nil {
+		return nil, fmt.Errorf("load line supplies: %w", err)
+	}
+	out := make(map[int64]orders.LineSupply, len(rows))
+	for _, r := range rows {
+		out[r.LineID] = orders.LineSupply{SKU: r.SKU, Category: r.Category, SupplierCode: r.SupplierCode, CountyCode: r.CountyCode}
+	}
+	return out, nil
+}
+
+func (t *txn) Linkages(ctx context.Context, supplier string) ([]households.Linkage, error) {
+	return t.s.linkagesOf(ctx, t.tx, supplier)
+}
+
+type bookedRow struct {
+	EventID     string         `db:"event_id"`
+	HouseholdNo sql.NullString `db:"household_no"`
+	Day         string         `db:"business_day"`
+	Amount      int64          `db:"amount"`
+}
+
+func (t *txn) Booked(ctx context.Context, lineID int64) ([]attribution.Entry, error) {
+	var booked []bookedRow
+	if err := t.tx.SelectContext(ctx, &booked, t.tx.Rebind(`SELECT e.event_id, le.household_no, le.business_day, SUM(le.amount_fen) AS amount
+		FROM ledger_entries le JOIN fulfilment_events e ON e.id = le.event_row_id
+		WHERE le.line_id = ? GROUP BY e.event_id, le.household_no, le.business_day`), lineID); err != nil {
+		return nil, fmt.Errorf("load booked ledger: %w", err)
+	}
+	out := make([]attribution.Entry, 0, len(booked))
+	for _, b := range booked {
+		d, err := bizday.Parse(b.Day)
+		if err != nil {
+			return nil, fmt.Errorf("booked ledger day: %w", err)
+		}
+		out = append(out, attribution.Entry{EventID: b.EventID, HouseholdNo: b.HouseholdNo.String, Day: d, Amount: money.Fen(b.Amount)})
+	}
+	return out, nil
+}
+
+func (t *txn) BookLedger(ctx context.Context, o *orders.GroupOrder, es []orders.LedgerEntry) error {
+	now := t.s.utcNow()
+	rows := make([][]any, 0, len(es))
+	for _, e := range es {
+		var hh any
+		if e.HouseholdNo != "" {
+			hh = e.HouseholdNo
+		}
+		rows = append(rows, []any{e.LineID, e.EventRow, hh, e.Day.String(), int64(e.Amount), string(e.Source), e.Correction, now,
+			o.Funding, e.Supply.CountyCode, e.Supply.Category, e.Supply.SKU, e.Supply.SupplierCode, o.BranchCode, o.Mall})
+	}
+	return insertLedger(ctx, t.tx, rows)
+}
+
+// ledgerCols are the columns of one ledger entry, in the order insertLedger takes them.
+const ledgerCols = `line_id, event_row_id, household_no, business_day, amount_fen, source, correction, booked_at,
+	funding, county_code, category, sku, supplier_code, branch_code, mall`
+
+// insertLedger books rows (each the 15 values of ledgerCols) with one statement per 200
+// rows: a delivery split among a few hundred households is one round trip, not hundreds.
+func insertLedger(ctx context.Context, tx *sqlx.Tx, rows [][]any) error {
+	const batch = 200
+	for len(rows) > 0 {
+		n := min(batch, len(rows))
+		var b strings.Builder
+		b.WriteString("INSERT INTO ledger_entries (" + ledgerCols + ") VALUES ")
+		args := make([]any, 0, n*15)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + marks(len(r)) + ")")
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
+			return fmt.Errorf("book ledger entries: %w", err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
