@@ -185,7 +185,6 @@ func (s *memStore) CreateOrder(_ context.Context, o *orders.GroupOrder) error {
 		o.OutOrderNo = orders.NewOutOrderNo(o.PlacedAt)
 	}
 	o.CreatedAt = s.now()
-	o.Status = orders.StatusPending
 	s.orders[o.ID] = cloneOrder(o)
 	return nil
 }
@@ -273,22 +272,6 @@ func (s *memStore) RequestCancel(_ context.Context, id int64, _ string) error {
 	}
 	o.CancelReq = true
 	return nil
-}
-
-func (s *memStore) ApplyEvent(_ context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := string(ev.Mall) + "/" + ev.EventID
-	if s.events[k] {
-		return orders.ApplyResult{Duplicate: true}, nil
-	}
-	s.events[k] = true
-	for _, o := range s.orders {
-		if o.OutOrderNo == ev.OutOrderNo {
-			return orders.ApplyResult{}, nil
-		}
-	}
-	return orders.ApplyResult{Parked: true}, nil
 }
 
 // fakeOrders is the real service with hooks: Place may block until release is closed,

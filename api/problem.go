@@ -82,8 +82,9 @@ func badParameters(errs []fieldProblem) *problem {
 //	*echo.HTTPError          its status (404 no such route, 405, 413)
 //	anything else            500 internal, detail "internal error"
 //
-// The detail of a domain error is its message, which the domain writes for the client; a
-// 5xx never shows its cause.
+// The detail of a domain error is its client message (orders.Error's Message, see
+// orders.ErrorMessage), never the wrapped Error() chain, which is logged; a 5xx never
+// shows its cause.
 func problemFor(err error) *problem {
 	var (
 		p   *problem
@@ -101,18 +102,25 @@ func problemFor(err error) *problem {
 		}
 		return &problem{status: http.StatusUnprocessableEntity, slug: "validation",
 			title: "The request has invalid fields", detail: "see errors", errors: fields}
-	case errors.Is(err, orders.ErrInvalid):
+	}
+	// A domain error shows its client message (orders.ErrorMessage), never its wrap
+	// chain; the chain is kept as the cause and logged.
+	msg := orders.ErrorMessage(err)
+	switch orders.ErrorKind(err) {
+	case orders.ErrInvalid:
 		return &problem{status: http.StatusUnprocessableEntity, slug: "validation",
-			title: "The request has invalid fields", detail: err.Error()}
-	case errors.Is(err, orders.ErrForbidden):
-		return &problem{status: http.StatusForbidden, slug: "forbidden", title: "Forbidden", detail: err.Error()}
-	case errors.Is(err, orders.ErrNotFound):
-		return &problem{status: http.StatusNotFound, slug: "not-found", title: "Not found", detail: err.Error()}
-	case errors.Is(err, orders.ErrConflict):
-		return &problem{status: http.StatusConflict, slug: "conflict", title: "Conflict", detail: err.Error()}
-	case errors.Is(err, orders.ErrNotAllowed):
+			title: "The request has invalid fields", detail: msg, cause: err}
+	case orders.ErrForbidden:
+		return &problem{status: http.StatusForbidden, slug: "forbidden", title: "Forbidden", detail: msg, cause: err}
+	case orders.ErrNotFound:
+		return &problem{status: http.StatusNotFound, slug: "not-found", title: "Not found", detail: msg, cause: err}
+	case orders.ErrConflict:
+		return &problem{status: http.StatusConflict, slug: "conflict", title: "Conflict", detail: msg, cause: err}
+	case orders.ErrNotAllowed:
 		return &problem{status: http.StatusConflict, slug: "not-allowed",
-			title: "Not allowed in the order's state", detail: err.Error()}
+			title: "Not allowed in the order's state", detail: msg, cause: err}
+	}
+	switch {
 	case errors.As(err, &mbe):
 		return &problem{status: http.StatusRequestEntityTooLarge, slug: "body-too-large",
 			title: "Request body too large", detail: "the body exceeds the size limit"}
@@ -146,8 +154,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	p := problemFor(err)
 	req := c.Request()
 	rid := requestIDFrom(req.Context())
-	if p.status >= 500 {
+	switch {
+	case p.status >= 500:
 		s.log.ErrorContext(req.Context(), "request failed",
+			slog.String("request_id", rid), slog.String("method", req.Method),
+			slog.String("route", c.Path()), slog.Int("status", p.status), slog.Any("error", err))
+	case p.cause != nil:
+		s.log.InfoContext(req.Context(), "request refused",
 			slog.String("request_id", rid), slog.String("method", req.Method),
 			slog.String("route", c.Path()), slog.Int("status", p.status), slog.Any("error", err))
 	}

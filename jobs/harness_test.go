@@ -186,7 +186,7 @@ func (s *fakeStore) CancelRefused(_ context.Context, id int64, code, message str
 	return nil
 }
 
-func (s *fakeStore) ApplyEvent(_ context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error) {
+func (s *fakeStore) Apply(_ context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := string(ev.Mall) + "/" + ev.EventID
@@ -333,7 +333,7 @@ func newRig(t *testing.T, db *sql.DB, dialect string, store *fakeStore, mutate f
 	t.Helper()
 	g := &rig{db: db, store: store, ccb: newFakeMall(orders.MallCCB), abc: newFakeMall(orders.MallABC), reg: prometheus.NewRegistry()}
 	cfg := Config{
-		DB: db, Dialect: dialect, Store: store,
+		DB: db, Dialect: dialect, Store: store, Events: store,
 		Malls:      Malls{orders.MallCCB: g.ccb, orders.MallABC: g.abc},
 		BranchName: func(_ context.Context, code string) (string, error) { return "集团总部机关工会 " + code, nil },
 		NotifyURL:  func(m orders.Mall) string { return "http://127.0.0.1:8080/webhooks/" + string(m) },

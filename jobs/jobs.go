@@ -53,7 +53,12 @@ type DispatchStore interface {
 	MarkCancelled(ctx context.Context, id int64) error
 	// CancelRefused records the mall's final refusal of a cancel (code and message).
 	CancelRefused(ctx context.Context, id int64, code, message string) error
-	ApplyEvent(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
+}
+
+// EventApplier applies a fulfilment event: *orders.Service, the one path every event takes
+// (webhooks, reconciliation, statement imports).
+type EventApplier interface {
+	Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
 }
 
 // StatementSource reads one mall's daily statement (对账单) as fulfilment events.
@@ -99,6 +104,8 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Statements are the malls' statement readers, for reconciliation. Optional.
 	Statements map[orders.Mall]StatementSource
+	// Events applies the statements' events (the orders service); required with Statements.
+	Events EventApplier
 	// Maintenance, when not nil, is what the maintenance job (Maintain) reads and cleans:
 	// stranded orders and old idempotency keys. Nil: no maintenance job.
 	Maintenance MaintenanceStore
@@ -125,6 +132,7 @@ type Runner struct {
 	driver     riverdriver.Driver[*sql.Tx]
 	db         *sql.DB
 	store      DispatchStore
+	events     EventApplier
 	malls      Malls
 	statements map[orders.Mall]StatementSource
 	branchName func(ctx context.Context, code string) (string, error)
@@ -162,6 +170,7 @@ func New(cfg Config) (*Runner, error) {
 		need(s != nil, fmt.Sprintf("nil statement source for mall %q", m))
 		need(m.Valid(), fmt.Sprintf("unknown statement mall %q", m))
 	}
+	need(cfg.Events != nil || len(cfg.Statements) == 0, "nil Events (statements need them applied)")
 	need(cfg.Workers >= 0 && cfg.MaxAttempts >= 0 && cfg.PollInterval >= 0, "negative Workers, MaxAttempts or PollInterval")
 	need(cfg.StrandedAfter >= 0 && cfg.IdempotencyRetention >= 0, "negative StrandedAfter or IdempotencyRetention")
 	if len(errs) > 0 {
@@ -176,7 +185,7 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{
-		driver: driver, db: cfg.DB, store: cfg.Store, malls: cfg.Malls, statements: cfg.Statements,
+		driver: driver, db: cfg.DB, store: cfg.Store, events: cfg.Events, malls: cfg.Malls, statements: cfg.Statements,
 		branchName: cfg.BranchName, notifyURL: cfg.NotifyURL, log: cfg.Logger,
 		backoff: cfg.Backoff.withDefaults(), now: cfg.Now, metrics: met,
 		maint: maintenance{
@@ -315,11 +324,17 @@ func (r *Runner) Stop(ctx context.Context) error {
 // stores the order). A second call for the same order while its job is live (see
 // DispatchArgs) inserts nothing. Errors: River's insert error.
 func (r *Runner) EnqueueDispatch(ctx context.Context, tx *sql.Tx, orderID int64) error {
+	return enqueueDispatch(ctx, r.client, tx, orderID)
+}
+
+func enqueueDispatch(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.Tx, orderID int64) error {
 	if tx == nil {
 		return errors.New("jobs: EnqueueDispatch needs the order's transaction")
 	}
-	_, err := r.insertDispatch(ctx, tx, orderID, nil)
-	return err
+	if _, err := client.InsertTx(ctx, tx, DispatchArgs{OrderID: orderID}, nil); err != nil {
+		return fmt.Errorf("jobs: enqueue dispatch of order %d: %w", orderID, err)
+	}
+	return nil
 }
 
 // insertDispatch inserts the dispatch job of order orderID in tx with opts (nil: the
@@ -336,13 +351,48 @@ func (r *Runner) insertDispatch(ctx context.Context, tx *sql.Tx, orderID int64, 
 // EnqueueCancel inserts the job that asks the mall to cancel order orderID, in tx (the
 // transaction that records the cancel request). Errors: River's insert error.
 func (r *Runner) EnqueueCancel(ctx context.Context, tx *sql.Tx, orderID int64, reason string) error {
+	return enqueueCancel(ctx, r.client, tx, orderID, reason)
+}
+
+func enqueueCancel(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.Tx, orderID int64, reason string) error {
 	if tx == nil {
 		return errors.New("jobs: EnqueueCancel needs the order's transaction")
 	}
-	if _, err := r.client.InsertTx(ctx, tx, CancelArgs{OrderID: orderID, Reason: reason}, nil); err != nil {
+	if _, err := client.InsertTx(ctx, tx, CancelArgs{OrderID: orderID, Reason: reason}, nil); err != nil {
 		return fmt.Errorf("jobs: enqueue cancel of order %d: %w", orderID, err)
 	}
 	return nil
+}
+
+// Enqueuer inserts dispatch and cancel jobs in the caller's transaction with an
+// insert-only River client. It needs no Runner, so that cmd can build, in order, the
+// enqueuer, the store that takes it, the orders service over the store, and the Runner
+// that works the jobs and applies statements through the service — each complete when
+// made.
+type Enqueuer struct{ client *river.Client[*sql.Tx] }
+
+// NewEnqueuer returns an Enqueuer over db (DialectSQLite or DialectPostgres). Errors: an
+// unknown dialect or River refusing the client.
+func NewEnqueuer(db *sql.DB, dialect string) (*Enqueuer, error) {
+	driver, err := newDriver(db, dialect)
+	if err != nil {
+		return nil, err
+	}
+	client, err := river.NewClient(driver, &river.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: insert-only river client: %w", err)
+	}
+	return &Enqueuer{client: client}, nil
+}
+
+// EnqueueDispatch is Runner.EnqueueDispatch.
+func (e *Enqueuer) EnqueueDispatch(ctx context.Context, tx *sql.Tx, orderID int64) error {
+	return enqueueDispatch(ctx, e.client, tx, orderID)
+}
+
+// EnqueueCancel is Runner.EnqueueCancel.
+func (e *Enqueuer) EnqueueCancel(ctx context.Context, tx *sql.Tx, orderID int64, reason string) error {
+	return enqueueCancel(ctx, e.client, tx, orderID, reason)
 }
 
 // EnqueueReconcile inserts a reconcile job for days (Beijing business days; none:

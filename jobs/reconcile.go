@@ -27,7 +27,7 @@ type ReconcileCounts struct {
 
 // Reconcile applies the statements of days (Beijing business days; none: yesterday and
 // today by the runner's clock) of every mall with a StatementSource, event by event,
-// through Store.ApplyEvent — which records each (mall, event id) once, so events already
+// through Config.Events (orders.Service.Apply) — which records each (mall, event id) once, so events already
 // notified are harmless (ARCHITECTURE.md, Flow of one order, step 4). It goes on past a
 // mall that fails and returns the counts per mall with every error joined.
 func (r *Runner) Reconcile(ctx context.Context, days ...bizday.Day) (map[orders.Mall]ReconcileCounts, error) {
@@ -83,7 +83,7 @@ func (r *Runner) reconcileDay(ctx context.Context, m orders.Mall, day bizday.Day
 				slog.Any("error", errors.Join(err, mallMismatch(ev.Mall, m))))
 			continue
 		}
-		res, err := r.store.ApplyEvent(ctx, ev)
+		res, err := r.events.Apply(ctx, ev)
 		if err != nil {
 			return fmt.Errorf("reconcile %s %s: apply event %s: %w", m, day, ev.EventID, err)
 		}

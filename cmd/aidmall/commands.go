@@ -399,7 +399,11 @@ func newReconcileCmd(g *globals) *cobra.Command {
 			if len(ms.statements) == 0 {
 				return fmt.Errorf("no mall is configured: set AIDMALL_CCB_URL and/or AIDMALL_ABC_URL with their keys")
 			}
-			runner, err := newRunner(a, ms, nil)
+			svc, err := orders.NewService(a.store, nil)
+			if err != nil {
+				return err
+			}
+			runner, err := newRunner(a, ms, svc, nil)
 			if err != nil {
 				return err
 			}

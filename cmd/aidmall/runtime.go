@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"aidmall/adapters/redisx"
+	"aidmall/adapters/sqlstore"
 	"aidmall/api"
 	"aidmall/config"
 	"aidmall/jobs"
@@ -45,13 +46,25 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	cfg := a.cfg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	runner, err := newRunner(a, ms, reg)
+	// Built in the order each needs the other: the enqueuer (an insert-only River client),
+	// the store that inserts jobs with it, the orders service over that store, and the
+	// runner that works the jobs and applies statements through the service.
+	enq, err := jobs.NewEnqueuer(a.db.DB.DB, string(a.db.Dialect))
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	a.store.SetEnqueuer(runner)
-	svc, err := orders.NewService(a.store, nil)
+	store, err := sqlstore.New(a.db, enq, nil)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	svc, err := orders.NewService(store, nil)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	runner, err := newRunner(a, ms, svc, reg)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -97,9 +110,9 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	return rt, nil
 }
 
-// newRunner makes the job runner (not started) for the malls in ms; reg takes its metrics
-// and may be nil.
-func newRunner(a *app, ms *mallSet, reg prometheus.Registerer) (*jobs.Runner, error) {
+// newRunner makes the job runner (not started) for the malls in ms; statements' events are
+// applied through svc; reg takes its metrics and may be nil.
+func newRunner(a *app, ms *mallSet, svc *orders.Service, reg prometheus.Registerer) (*jobs.Runner, error) {
 	cfg := a.cfg
 	runner, err := jobs.New(jobs.Config{
 		DB: a.db.DB.DB, Dialect: string(a.db.Dialect), Store: a.store, Malls: ms.clients,
@@ -111,7 +124,7 @@ func newRunner(a *app, ms *mallSet, reg prometheus.Registerer) (*jobs.Runner, er
 		MaxAttempts:       cfg.Dispatch.MaxAttempts,
 		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
 		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
-		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Metrics: reg,
+		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Events: svc, Metrics: reg,
 		Maintenance: a.store,
 	})
 	if err != nil {

@@ -138,7 +138,7 @@ func expectedLedger(t *testing.T, bundle fs.FS) ([]reports.LedgerRow, map[string
 		out := attribution.WorkOut(attribution.Line{Quantity: l.qty, UnitPrice: l.price, Linkages: links[p.SupplierCode]}, es)
 		typ := map[string]orders.EventType{}
 		for _, e := range es {
-			typ[e.ID] = e.Type
+			typ[e.ID] = orders.EventType(e.Type)
 		}
 		for _, en := range out.Entries {
 			rows = append(rows, reports.LedgerRow{HouseholdNo: en.HouseholdNo, Day: en.Day, Amount: en.Amount, Source: typ[en.EventID],
