@@ -58,7 +58,7 @@ func (t memTx) RecordEvent(_ context.Context, ev orders.FulfilmentEvent, _ int64
 	t.s.events[k] = true
 	return int64(len(t.s.events)), false, nil
 }
-func (t memTx) AdoptParked(context.Context, int64, orders.Mall, string) (int, error) { return 0, nil }
+func (t memTx) AdoptParked(context.Context, int64, orders.Mall, string) (int, error)   { return 0, nil }
 func (t memTx) Events(context.Context, int64) ([]orders.RecordedEvent, error)          { return nil, nil }
 func (t memTx) SaveEventState(context.Context, int64, orders.EventState, string) error { return nil }
 func (t memTx) Supplies(context.Context, int64) (map[int64]orders.LineSupply, error)   { return nil, nil }

@@ -1,16 +1,18 @@
-package orders
+package orders_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"aidmall/orders"
 )
 
 // delivered is a valid line event as the CCB adapter would produce it.
-func delivered() FulfilmentEvent {
-	return FulfilmentEvent{
-		Mall: MallCCB, EventID: "N20191125000001", Type: EventDelivered,
+func delivered() orders.FulfilmentEvent {
+	return orders.FulfilmentEvent{
+		Mall: orders.MallCCB, EventID: "N20191125000001", Type: orders.EventDelivered,
 		OutOrderNo: "AM20191120100000000042", MallOrderNo: "CCB20191120000163",
 		LineNo: 1, Quantity: 20, OccurredAt: time.Date(2019, 11, 25, 9, 0, 0, 0, time.UTC),
 		Source: "notify",
@@ -21,35 +23,35 @@ func TestFulfilmentEventValidate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		edit    func(*FulfilmentEvent)
+		edit    func(*orders.FulfilmentEvent)
 		wantErr string // a fragment naming the rule; "" = valid
 	}{
-		{"delivered_line_event_is_valid", func(*FulfilmentEvent) {}, ""},
-		{"abc_event_is_valid", func(e *FulfilmentEvent) { e.Mall = MallABC }, ""},
-		{"shipped_with_waybill_is_valid", func(e *FulfilmentEvent) { e.Type = EventShipped; e.LogisticsNo = "SF1234567890" }, ""},
-		{"accepted_whole_order_event_is_valid", func(e *FulfilmentEvent) { e.Type = EventAccepted; e.LineNo = 0; e.Quantity = 0 }, ""},
-		{"cancelled_whole_order_event_is_valid", func(e *FulfilmentEvent) { e.Type = EventCancelled; e.LineNo = 0; e.Quantity = 0 }, ""},
-		{"refund_with_quantity_and_amount_is_valid", func(e *FulfilmentEvent) { e.Type = EventRefunded; e.Quantity = 2; e.RefundFen = 13600 }, ""},
-		{"refund_of_amount_only_is_valid", func(e *FulfilmentEvent) { e.Type = EventRefunded; e.Quantity = 0; e.RefundFen = 500 }, ""},
-		{"missing_mall", func(e *FulfilmentEvent) { e.Mall = "" }, "unknown mall"},
-		{"auto_is_not_a_mall", func(e *FulfilmentEvent) { e.Mall = MallAuto }, "unknown mall"},
-		{"unknown_mall", func(e *FulfilmentEvent) { e.Mall = "icbc" }, "unknown mall"},
-		{"missing_event_id", func(e *FulfilmentEvent) { e.EventID = "" }, "missing event id"},
-		{"unknown_type", func(e *FulfilmentEvent) { e.Type = "returned" }, "unknown event type"},
-		{"missing_type", func(e *FulfilmentEvent) { e.Type = "" }, "unknown event type"},
-		{"missing_out_order_no", func(e *FulfilmentEvent) { e.OutOrderNo = "" }, "missing out_order_no"},
-		{"missing_occurred_at", func(e *FulfilmentEvent) { e.OccurredAt = time.Time{} }, "missing occurred_at"},
-		{"shipped_without_line", func(e *FulfilmentEvent) { e.Type = EventShipped; e.LineNo = 0 }, "needs a line number"},
-		{"delivered_without_line", func(e *FulfilmentEvent) { e.LineNo = 0 }, "needs a line number"},
-		{"refunded_with_negative_line", func(e *FulfilmentEvent) { e.Type = EventRefunded; e.LineNo = -1; e.RefundFen = 100 }, "needs a line number"},
-		{"shipped_without_quantity", func(e *FulfilmentEvent) { e.Type = EventShipped; e.Quantity = 0 }, "needs a positive quantity"},
-		{"delivered_without_quantity", func(e *FulfilmentEvent) { e.Quantity = 0 }, "needs a positive quantity"},
-		{"delivered_negative_quantity", func(e *FulfilmentEvent) { e.Quantity = -3 }, "needs a positive quantity"},
-		{"refund_of_negative_quantity", func(e *FulfilmentEvent) { e.Type = EventRefunded; e.Quantity = -1; e.RefundFen = 100 }, "negative quantity"},
-		{"negative_refund_amount", func(e *FulfilmentEvent) { e.Type = EventRefunded; e.RefundFen = -6800 }, "negative refund amount"},
-		{"negative_refund_amount_on_delivery", func(e *FulfilmentEvent) { e.RefundFen = -1 }, "negative refund amount"},
-		{"refund_without_amount", func(e *FulfilmentEvent) { e.Type = EventRefunded; e.RefundFen = 0 }, "refund without an amount"},
-		{"first_problem_is_named", func(e *FulfilmentEvent) { e.EventID = ""; e.OutOrderNo = "" }, "missing event id"},
+		{"delivered_line_event_is_valid", func(*orders.FulfilmentEvent) {}, ""},
+		{"abc_event_is_valid", func(e *orders.FulfilmentEvent) { e.Mall = orders.MallABC }, ""},
+		{"shipped_with_waybill_is_valid", func(e *orders.FulfilmentEvent) { e.Type = orders.EventShipped; e.LogisticsNo = "SF1234567890" }, ""},
+		{"accepted_whole_order_event_is_valid", func(e *orders.FulfilmentEvent) { e.Type = orders.EventAccepted; e.LineNo = 0; e.Quantity = 0 }, ""},
+		{"cancelled_whole_order_event_is_valid", func(e *orders.FulfilmentEvent) { e.Type = orders.EventCancelled; e.LineNo = 0; e.Quantity = 0 }, ""},
+		{"refund_with_quantity_and_amount_is_valid", func(e *orders.FulfilmentEvent) { e.Type = orders.EventRefunded; e.Quantity = 2; e.RefundFen = 13600 }, ""},
+		{"refund_of_amount_only_is_valid", func(e *orders.FulfilmentEvent) { e.Type = orders.EventRefunded; e.Quantity = 0; e.RefundFen = 500 }, ""},
+		{"missing_mall", func(e *orders.FulfilmentEvent) { e.Mall = "" }, "unknown mall"},
+		{"auto_is_not_a_mall", func(e *orders.FulfilmentEvent) { e.Mall = orders.MallAuto }, "unknown mall"},
+		{"unknown_mall", func(e *orders.FulfilmentEvent) { e.Mall = "icbc" }, "unknown mall"},
+		{"missing_event_id", func(e *orders.FulfilmentEvent) { e.EventID = "" }, "missing event id"},
+		{"unknown_type", func(e *orders.FulfilmentEvent) { e.Type = "returned" }, "unknown event type"},
+		{"missing_type", func(e *orders.FulfilmentEvent) { e.Type = "" }, "unknown event type"},
+		{"missing_out_order_no", func(e *orders.FulfilmentEvent) { e.OutOrderNo = "" }, "missing out_order_no"},
+		{"missing_occurred_at", func(e *orders.FulfilmentEvent) { e.OccurredAt = time.Time{} }, "missing occurred_at"},
+		{"shipped_without_line", func(e *orders.FulfilmentEvent) { e.Type = orders.EventShipped; e.LineNo = 0 }, "needs a line number"},
+		{"delivered_without_line", func(e *orders.FulfilmentEvent) { e.LineNo = 0 }, "needs a line number"},
+		{"refunded_with_negative_line", func(e *orders.FulfilmentEvent) { e.Type = orders.EventRefunded; e.LineNo = -1; e.RefundFen = 100 }, "needs a line number"},
+		{"shipped_without_quantity", func(e *orders.FulfilmentEvent) { e.Type = orders.EventShipped; e.Quantity = 0 }, "needs a positive quantity"},
+		{"delivered_without_quantity", func(e *orders.FulfilmentEvent) { e.Quantity = 0 }, "needs a positive quantity"},
+		{"delivered_negative_quantity", func(e *orders.FulfilmentEvent) { e.Quantity = -3 }, "needs a positive quantity"},
+		{"refund_of_negative_quantity", func(e *orders.FulfilmentEvent) { e.Type = orders.EventRefunded; e.Quantity = -1; e.RefundFen = 100 }, "negative quantity"},
+		{"negative_refund_amount", func(e *orders.FulfilmentEvent) { e.Type = orders.EventRefunded; e.RefundFen = -6800 }, "negative refund amount"},
+		{"negative_refund_amount_on_delivery", func(e *orders.FulfilmentEvent) { e.RefundFen = -1 }, "negative refund amount"},
+		{"refund_without_amount", func(e *orders.FulfilmentEvent) { e.Type = orders.EventRefunded; e.RefundFen = 0 }, "refund without an amount"},
+		{"first_problem_is_named", func(e *orders.FulfilmentEvent) { e.EventID = ""; e.OutOrderNo = "" }, "missing event id"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,12 +65,12 @@ func TestFulfilmentEventValidate(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, orders.ErrInvalid) {
 				t.Fatalf("Validate = %v, want ErrInvalid", err)
 			}
 			// Only an adapter that has verified the mall's signature may call an event
 			// unreadable (it is then kept and acknowledged); Validate alone never does.
-			if errors.Is(err, ErrUnreadableEvent) {
+			if errors.Is(err, orders.ErrUnreadableEvent) {
 				t.Fatalf("Validate = %v, must not wrap ErrUnreadableEvent", err)
 			}
 			if !strings.Contains(err.Error(), tc.wantErr) {
@@ -81,8 +83,8 @@ func TestFulfilmentEventValidate(t *testing.T) {
 func TestEventTypeMovesMoney(t *testing.T) {
 	t.Parallel()
 	// ATTRIBUTION.md §1.1: only delivered and refunded events enter the ledger.
-	want := map[EventType]bool{
-		EventAccepted: false, EventShipped: false, EventDelivered: true, EventRefunded: true, EventCancelled: false,
+	want := map[orders.EventType]bool{
+		orders.EventAccepted: false, orders.EventShipped: false, orders.EventDelivered: true, orders.EventRefunded: true, orders.EventCancelled: false,
 	}
 	for typ, moves := range want {
 		if !typ.Valid() {
@@ -92,7 +94,7 @@ func TestEventTypeMovesMoney(t *testing.T) {
 			t.Errorf("%s.MovesMoney() = %v, want %v", typ, got, moves)
 		}
 	}
-	if EventType("returned").Valid() || EventType("").Valid() {
+	if orders.EventType("returned").Valid() || orders.EventType("").Valid() {
 		t.Error("unknown event types are Valid")
 	}
 }

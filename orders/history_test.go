@@ -1,4 +1,4 @@
-package orders
+package orders_test
 
 import (
 	"context"
@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"aidmall/orders"
 )
 
-func historyOrder() HistoryOrder {
-	return HistoryOrder{OrderRef: "2018-HQ-0001", BranchCode: "HQ", Mall: MallCCB, Funding: FundingUnion, DeliveryMode: DeliveryBulk,
+func historyOrder() orders.HistoryOrder {
+	return orders.HistoryOrder{OrderRef: "2018-HQ-0001", BranchCode: "HQ", Mall: orders.MallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
 		PlacedAt: time.Date(2018, 12, 20, 10, 15, 22, 0, time.FixedZone("CST", 8*3600)), OutOrderNo: "AM20181220101522000002",
-		MallOrderNo: "CCB20181220000163", Lines: []HistoryLine{{LineNo: 1, SKU: "YC-APL-5KG-DZ", Quantity: 150, UnitPrice: 6800}}}
+		MallOrderNo: "CCB20181220000163", Lines: []orders.HistoryLine{{LineNo: 1, SKU: "YC-APL-5KG-DZ", Quantity: 150, UnitPrice: 6800}}}
 }
 
 func TestLoadHistory(t *testing.T) {
@@ -23,7 +25,7 @@ func TestLoadHistory(t *testing.T) {
 		if err != nil || !created {
 			t.Fatalf("created %v err %v", created, err)
 		}
-		if o.OutOrderNo != "AM20181220101522000002" || o.MallOrderNo != "CCB20181220000163" || !o.Submitted || o.Status != StatusSubmitted {
+		if o.OutOrderNo != "AM20181220101522000002" || o.MallOrderNo != "CCB20181220000163" || !o.Submitted || o.Status != orders.StatusSubmitted {
 			t.Fatalf("order %+v", o)
 		}
 		if o.Lines[0].UnitPrice != 6800 || o.Lines[0].ItemID == "" {
@@ -40,7 +42,7 @@ func TestLoadHistory(t *testing.T) {
 	t.Run("only_aid_office_loads_history", func(t *testing.T) {
 		t.Parallel()
 		svc, _ := newTestService(t)
-		if _, _, err := svc.LoadHistory(context.Background(), hqStaff, historyOrder()); !errors.Is(err, ErrForbidden) {
+		if _, _, err := svc.LoadHistory(context.Background(), hqStaff, historyOrder()); !errors.Is(err, orders.ErrForbidden) {
 			t.Fatalf("err %v, want ErrForbidden", err)
 		}
 	})
@@ -49,7 +51,7 @@ func TestLoadHistory(t *testing.T) {
 		svc, _ := newTestService(t)
 		h := historyOrder()
 		h.Mall, h.OutOrderNo, h.BranchCode = "icbc", "AM-1", "ZZ"
-		h.Lines = []HistoryLine{{LineNo: 1, SKU: "NOPE", Quantity: 0, UnitPrice: 0}, {LineNo: 1, SKU: "YC-APL-5KG-DZ", Quantity: 1, UnitPrice: 1}}
+		h.Lines = []orders.HistoryLine{{LineNo: 1, SKU: "NOPE", Quantity: 0, UnitPrice: 0}, {LineNo: 1, SKU: "YC-APL-5KG-DZ", Quantity: 1, UnitPrice: 1}}
 		_, _, err := svc.LoadHistory(context.Background(), office, h)
 		got := fmt.Sprint(pointers(err))
 		want := fmt.Sprint([]string{"/mall", "/out_order_no", "/branch_code", "/lines/0/sku", "/lines/0/quantity", "/lines/0/unit_price", "/lines/1/line_no"})

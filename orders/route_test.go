@@ -1,25 +1,27 @@
-package orders
+package orders_test
 
 import (
 	"context"
 	"fmt"
 	"testing"
+
+	"aidmall/orders"
 )
 
 func TestRoutingFollowsTheConnectedMalls(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name      string
-		connected []Mall
-		ask       Mall
-		want      Mall   // "" when refused
-		pointer   string // the refusal's pointer
+		connected []orders.Mall
+		ask       orders.Mall
+		want      orders.Mall // "" when refused
+		pointer   string      // the refusal's pointer
 	}{
-		{"auto_picks_the_cheaper_mall_ccb_68_00_against_abc_69_00", []Mall{MallCCB, MallABC}, MallAuto, MallCCB, ""},
-		{"auto_skips_a_mall_that_is_not_connected", []Mall{MallABC}, MallAuto, MallABC, ""},
-		{"auto_with_no_mall_connected_is_refused", nil, MallAuto, "", "/mall"},
-		{"a_named_mall_that_is_not_connected_is_refused", []Mall{MallABC}, MallCCB, "", "/mall"},
-		{"a_named_connected_mall_is_used", []Mall{MallABC}, MallABC, MallABC, ""},
+		{"auto_picks_the_cheaper_mall_ccb_68_00_against_abc_69_00", []orders.Mall{orders.MallCCB, orders.MallABC}, orders.MallAuto, orders.MallCCB, ""},
+		{"auto_skips_a_mall_that_is_not_connected", []orders.Mall{orders.MallABC}, orders.MallAuto, orders.MallABC, ""},
+		{"auto_with_no_mall_connected_is_refused", nil, orders.MallAuto, "", "/mall"},
+		{"a_named_mall_that_is_not_connected_is_refused", []orders.Mall{orders.MallABC}, orders.MallCCB, "", "/mall"},
+		{"a_named_connected_mall_is_used", []orders.Mall{orders.MallABC}, orders.MallABC, orders.MallABC, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,11 +48,11 @@ func TestAutoPicksTheLowestTotal(t *testing.T) {
 	t.Parallel()
 	svc, _ := newTestService(t)
 	req := bulkRequest()
-	req.Mall = MallAuto
+	req.Mall = orders.MallAuto
 	// YC-APL-10KG-DZ: CCB 118.00, ABC 116.00 (the bundle's products.csv).
-	req.Lines = []PlaceLine{{SKU: "YC-APL-10KG-DZ", Quantity: 10}}
+	req.Lines = []orders.PlaceLine{{SKU: "YC-APL-10KG-DZ", Quantity: 10}}
 	o, err := svc.Place(context.Background(), office, req)
-	if err != nil || o.Mall != MallABC || o.Total() != 116000 {
+	if err != nil || o.Mall != orders.MallABC || o.Total() != 116000 {
 		t.Fatalf("order %v err %v, want ABC at 1160.00", o, err)
 	}
 }
@@ -59,11 +61,11 @@ func TestAutoHonoursTheUnitPriceTheClientSaw(t *testing.T) {
 	t.Parallel()
 	svc, _ := newTestService(t)
 	req := bulkRequest()
-	req.Mall = MallAuto
+	req.Mall = orders.MallAuto
 	// CCB lists YC-APL-5KG-DZ at 68.00 and ABC at 69.00: a client that saw 69.00 gets ABC.
-	req.Lines = []PlaceLine{{SKU: "YC-APL-5KG-DZ", Quantity: 1, UnitPrice: fen(6900)}}
+	req.Lines = []orders.PlaceLine{{SKU: "YC-APL-5KG-DZ", Quantity: 1, UnitPrice: fen(6900)}}
 	o, err := svc.Place(context.Background(), office, req)
-	if err != nil || o.Mall != MallABC {
+	if err != nil || o.Mall != orders.MallABC {
 		t.Fatalf("order %v err %v, want ABC", o, err)
 	}
 	req.Lines[0].UnitPrice = fen(6500) // nobody's price: the cheapest mall names the line
@@ -107,7 +109,7 @@ func TestOneAnswerNamesEveryBadField(t *testing.T) {
 	req.BranchCode = "ZZ"
 	req.Funding = "gift"
 	req.ShipTo.Phone = "123"
-	req.Lines = []PlaceLine{{SKU: "NO-SUCH-SKU", Quantity: 0}, {SKU: "YC-APL-5KG-DZ", Quantity: 1, UnitPrice: fen(100)}}
+	req.Lines = []orders.PlaceLine{{SKU: "NO-SUCH-SKU", Quantity: 0}, {SKU: "YC-APL-5KG-DZ", Quantity: 1, UnitPrice: fen(100)}}
 	_, err := svc.Place(context.Background(), office, req)
 	got := fmt.Sprint(pointers(err))
 	want := fmt.Sprint([]string{"/funding", "/ship_to/phone", "/lines/0/quantity", "/branch_code", "/lines/0/sku", "/lines/1/unit_price"})

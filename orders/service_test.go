@@ -1,55 +1,46 @@
-package orders
+package orders_test
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"aidmall/money"
+	"aidmall/orders"
 )
 
 // testNow is the service clock in these tests: 20 November 2019, 10:00 Beijing.
 var testNow = time.Date(2019, 11, 20, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 var (
-	hqStaff  = Caller{KeyID: 1, Name: "HQ staff", Role: RoleBranchStaff, BranchCode: "HQ"}
-	s01Staff = Caller{KeyID: 2, Name: "S01 staff", Role: RoleBranchStaff, BranchCode: "S01"}
-	office   = Caller{KeyID: 3, Name: "扶贫办", Role: RoleAidOffice}
-	auditor  = Caller{KeyID: 4, Name: "审计", Role: RoleAuditor}
+	hqStaff  = orders.Caller{KeyID: 1, Name: "HQ staff", Role: orders.RoleBranchStaff, BranchCode: "HQ"}
+	s01Staff = orders.Caller{KeyID: 2, Name: "S01 staff", Role: orders.RoleBranchStaff, BranchCode: "S01"}
+	office   = orders.Caller{KeyID: 3, Name: "扶贫办", Role: orders.RoleAidOffice}
+	auditor  = orders.Caller{KeyID: 4, Name: "审计", Role: orders.RoleAuditor}
 )
 
-func newTestService(t *testing.T) (*Service, *fakeStore) {
-	t.Helper()
-	clock := func() time.Time { return testNow }
-	st := newFakeStore(clock)
-	svc, err := NewService(st, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc, st
-}
-
 // bulkRequest is a valid HQ order of 20 boxes of YC-APL-5KG-DZ at CCB, one consignment.
-func bulkRequest() PlaceRequest {
-	return PlaceRequest{
-		OrderRef: "2019-HQ-0042", BranchCode: "HQ", Mall: MallCCB, Funding: FundingUnion,
-		DeliveryMode: DeliveryBulk,
-		ShipTo:       ShipTo{Name: "王芳", Phone: "13800000000", Address: "北京市海淀区复兴路 1 号"},
-		Lines:        []PlaceLine{{SKU: "YC-APL-5KG-DZ", Quantity: 20}},
+func bulkRequest() orders.PlaceRequest {
+	return orders.PlaceRequest{
+		OrderRef: "2019-HQ-0042", BranchCode: "HQ", Mall: orders.MallCCB, Funding: orders.FundingUnion,
+		DeliveryMode: orders.DeliveryBulk,
+		ShipTo:       orders.ShipTo{Name: "王芳", Phone: "13800000000", Address: "北京市海淀区复兴路 1 号"},
+		Lines:        []orders.PlaceLine{{SKU: "YC-APL-5KG-DZ", Quantity: 20}},
 	}
 }
 
 func fen(f money.Fen) *money.Fen { return &f }
 
-func recipient(name string, qty int64) Recipient {
-	return Recipient{Name: name, Phone: "13900000000", Address: "陕西省延安市宜川县", Quantity: qty}
+func recipient(name string, qty int64) orders.Recipient {
+	return orders.Recipient{Name: name, Phone: "13900000000", Address: "陕西省延安市宜川县", Quantity: qty}
 }
 
 func pointers(err error) []string {
-	var ve *ValidationError
+	var ve *orders.ValidationError
 	if !errors.As(err, &ve) {
 		return nil
 	}
@@ -62,7 +53,7 @@ func pointers(err error) []string {
 
 func TestNewServiceRejectsNilStore(t *testing.T) {
 	t.Parallel()
-	if _, err := NewService(nil, nil); err == nil {
+	if _, err := orders.NewService(nil, nil); err == nil {
 		t.Fatal("NewService(nil store) succeeded")
 	}
 }
@@ -71,80 +62,80 @@ func TestPlaceRefusesBadContent(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		caller Caller
-		edit   func(*PlaceRequest)
+		caller orders.Caller
+		edit   func(*orders.PlaceRequest)
 		want   []string
 	}{
-		{"order_ref_missing", hqStaff, func(r *PlaceRequest) { r.OrderRef = "" }, []string{"/order_ref"}},
-		{"order_ref_blank", hqStaff, func(r *PlaceRequest) { r.OrderRef = " \t " }, []string{"/order_ref"}},
-		{"order_ref_over_64_characters", hqStaff, func(r *PlaceRequest) { r.OrderRef = strings.Repeat("A", 65) }, []string{"/order_ref"}},
-		{"branch_code_missing", office, func(r *PlaceRequest) { r.BranchCode = "" }, []string{"/branch_code"}},
-		{"unknown_branch", office, func(r *PlaceRequest) { r.BranchCode = "S99" }, []string{"/branch_code"}},
-		{"unknown_sku", hqStaff, func(r *PlaceRequest) { r.Lines[0].SKU = "YC-APL-9KG-XX" }, []string{"/lines/0/sku"}},
-		{"unknown_sku_on_second_line", hqStaff, func(r *PlaceRequest) {
-			r.Lines = append(r.Lines, PlaceLine{SKU: "NOPE", Quantity: 1})
+		{"order_ref_missing", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = "" }, []string{"/order_ref"}},
+		{"order_ref_blank", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = " \t " }, []string{"/order_ref"}},
+		{"order_ref_over_64_characters", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = strings.Repeat("A", 65) }, []string{"/order_ref"}},
+		{"branch_code_missing", office, func(r *orders.PlaceRequest) { r.BranchCode = "" }, []string{"/branch_code"}},
+		{"unknown_branch", office, func(r *orders.PlaceRequest) { r.BranchCode = "S99" }, []string{"/branch_code"}},
+		{"unknown_sku", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].SKU = "YC-APL-9KG-XX" }, []string{"/lines/0/sku"}},
+		{"unknown_sku_on_second_line", hqStaff, func(r *orders.PlaceRequest) {
+			r.Lines = append(r.Lines, orders.PlaceLine{SKU: "NOPE", Quantity: 1})
 		}, []string{"/lines/1/sku"}},
-		{"sku_missing", hqStaff, func(r *PlaceRequest) { r.Lines[0].SKU = "" }, []string{"/lines/0/sku"}},
-		{"unknown_mall", hqStaff, func(r *PlaceRequest) { r.Mall = "icbc" }, []string{"/mall"}},
-		{"mall_missing", hqStaff, func(r *PlaceRequest) { r.Mall = "" }, []string{"/mall"}},
-		{"unknown_funding", hqStaff, func(r *PlaceRequest) { r.Funding = "gift" }, []string{"/funding"}},
-		{"funding_missing", hqStaff, func(r *PlaceRequest) { r.Funding = "" }, []string{"/funding"}},
-		{"unknown_delivery_mode", hqStaff, func(r *PlaceRequest) { r.DeliveryMode = "express" }, []string{"/delivery_mode"}},
-		{"no_lines", hqStaff, func(r *PlaceRequest) { r.Lines = nil }, []string{"/lines"}},
-		{"duplicate_sku_lines", hqStaff, func(r *PlaceRequest) {
-			r.Lines = append(r.Lines, PlaceLine{SKU: "YC-WKN-500G-HH", Quantity: 2}, PlaceLine{SKU: "YC-APL-5KG-DZ", Quantity: 5})
+		{"sku_missing", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].SKU = "" }, []string{"/lines/0/sku"}},
+		{"unknown_mall", hqStaff, func(r *orders.PlaceRequest) { r.Mall = "icbc" }, []string{"/mall"}},
+		{"mall_missing", hqStaff, func(r *orders.PlaceRequest) { r.Mall = "" }, []string{"/mall"}},
+		{"unknown_funding", hqStaff, func(r *orders.PlaceRequest) { r.Funding = "gift" }, []string{"/funding"}},
+		{"funding_missing", hqStaff, func(r *orders.PlaceRequest) { r.Funding = "" }, []string{"/funding"}},
+		{"unknown_delivery_mode", hqStaff, func(r *orders.PlaceRequest) { r.DeliveryMode = "express" }, []string{"/delivery_mode"}},
+		{"no_lines", hqStaff, func(r *orders.PlaceRequest) { r.Lines = nil }, []string{"/lines"}},
+		{"duplicate_sku_lines", hqStaff, func(r *orders.PlaceRequest) {
+			r.Lines = append(r.Lines, orders.PlaceLine{SKU: "YC-WKN-500G-HH", Quantity: 2}, orders.PlaceLine{SKU: "YC-APL-5KG-DZ", Quantity: 5})
 		}, []string{"/lines/2/sku"}},
-		{"quantity_zero", hqStaff, func(r *PlaceRequest) { r.Lines[0].Quantity = 0 }, []string{"/lines/0/quantity"}},
-		{"quantity_negative", hqStaff, func(r *PlaceRequest) { r.Lines[0].Quantity = -20 }, []string{"/lines/0/quantity"}},
-		{"quantity_above_max", hqStaff, func(r *PlaceRequest) { r.Lines[0].Quantity = MaxQuantity + 1 }, []string{"/lines/0/quantity"}},
-		{"unit_price_zero", hqStaff, func(r *PlaceRequest) { r.Lines[0].UnitPrice = fen(0) }, []string{"/lines/0/unit_price"}},
-		{"unit_price_negative", hqStaff, func(r *PlaceRequest) { r.Lines[0].UnitPrice = fen(-6800) }, []string{"/lines/0/unit_price"}},
-		{"bulk_ship_to_name_missing", hqStaff, func(r *PlaceRequest) { r.ShipTo.Name = "" }, []string{"/ship_to/name"}},
-		{"bulk_ship_to_phone_blank", hqStaff, func(r *PlaceRequest) { r.ShipTo.Phone = "  " }, []string{"/ship_to/phone"}},
-		{"bulk_ship_to_address_missing", hqStaff, func(r *PlaceRequest) { r.ShipTo.Address = "" }, []string{"/ship_to/address"}},
-		{"bulk_without_ship_to", hqStaff, func(r *PlaceRequest) { r.ShipTo = ShipTo{} },
+		{"quantity_zero", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].Quantity = 0 }, []string{"/lines/0/quantity"}},
+		{"quantity_negative", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].Quantity = -20 }, []string{"/lines/0/quantity"}},
+		{"quantity_above_max", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].Quantity = orders.MaxQuantity + 1 }, []string{"/lines/0/quantity"}},
+		{"unit_price_zero", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].UnitPrice = fen(0) }, []string{"/lines/0/unit_price"}},
+		{"unit_price_negative", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].UnitPrice = fen(-6800) }, []string{"/lines/0/unit_price"}},
+		{"bulk_ship_to_name_missing", hqStaff, func(r *orders.PlaceRequest) { r.ShipTo.Name = "" }, []string{"/ship_to/name"}},
+		{"bulk_ship_to_phone_blank", hqStaff, func(r *orders.PlaceRequest) { r.ShipTo.Phone = "  " }, []string{"/ship_to/phone"}},
+		{"bulk_ship_to_address_missing", hqStaff, func(r *orders.PlaceRequest) { r.ShipTo.Address = "" }, []string{"/ship_to/address"}},
+		{"bulk_without_ship_to", hqStaff, func(r *orders.PlaceRequest) { r.ShipTo = orders.ShipTo{} },
 			[]string{"/ship_to/name", "/ship_to/phone", "/ship_to/address"}},
-		{"recipients_on_bulk_refused", hqStaff, func(r *PlaceRequest) {
-			r.Lines[0].Recipients = []Recipient{recipient("李明", 20)}
+		{"recipients_on_bulk_refused", hqStaff, func(r *orders.PlaceRequest) {
+			r.Lines[0].Recipients = []orders.Recipient{recipient("李明", 20)}
 		}, []string{"/lines/0/recipients"}},
-		{"per_recipient_quantities_not_adding_up", hqStaff, func(r *PlaceRequest) {
-			r.DeliveryMode, r.ShipTo = DeliveryPerRecipient, ShipTo{}
-			r.Lines[0].Recipients = []Recipient{recipient("李明", 8), recipient("赵强", 10)}
+		{"per_recipient_quantities_not_adding_up", hqStaff, func(r *orders.PlaceRequest) {
+			r.DeliveryMode, r.ShipTo = orders.DeliveryPerRecipient, orders.ShipTo{}
+			r.Lines[0].Recipients = []orders.Recipient{recipient("李明", 8), recipient("赵强", 10)}
 		}, []string{"/lines/0/recipients"}},
-		{"per_recipient_recipient_without_quantity", hqStaff, func(r *PlaceRequest) {
-			r.DeliveryMode, r.ShipTo = DeliveryPerRecipient, ShipTo{}
-			r.Lines[0].Recipients = []Recipient{recipient("李明", 20), recipient("赵强", 0)}
+		{"per_recipient_recipient_without_quantity", hqStaff, func(r *orders.PlaceRequest) {
+			r.DeliveryMode, r.ShipTo = orders.DeliveryPerRecipient, orders.ShipTo{}
+			r.Lines[0].Recipients = []orders.Recipient{recipient("李明", 20), recipient("赵强", 0)}
 		}, []string{"/lines/0/recipients/1/quantity"}},
-		{"per_recipient_recipient_without_address", hqStaff, func(r *PlaceRequest) {
-			r.DeliveryMode, r.ShipTo = DeliveryPerRecipient, ShipTo{}
-			r.Lines[0].Recipients = []Recipient{recipient("李明", 20)}
+		{"per_recipient_recipient_without_address", hqStaff, func(r *orders.PlaceRequest) {
+			r.DeliveryMode, r.ShipTo = orders.DeliveryPerRecipient, orders.ShipTo{}
+			r.Lines[0].Recipients = []orders.Recipient{recipient("李明", 20)}
 			r.Lines[0].Recipients[0].Address = " "
 		}, []string{"/lines/0/recipients/0"}},
-		{"per_recipient_line_without_recipients_needs_ship_to", hqStaff, func(r *PlaceRequest) {
-			r.DeliveryMode, r.ShipTo = DeliveryPerRecipient, ShipTo{}
+		{"per_recipient_line_without_recipients_needs_ship_to", hqStaff, func(r *orders.PlaceRequest) {
+			r.DeliveryMode, r.ShipTo = orders.DeliveryPerRecipient, orders.ShipTo{}
 		}, []string{"/ship_to/name", "/ship_to/phone", "/ship_to/address"}},
-		{"unit_price_of_other_mall_refused", hqStaff, func(r *PlaceRequest) {
+		{"unit_price_of_other_mall_refused", hqStaff, func(r *orders.PlaceRequest) {
 			r.Lines[0].UnitPrice = fen(6900) // ABC's price; CCB lists 68.00
 		}, []string{"/lines/0/unit_price"}},
-		{"unit_price_differing_on_second_line", hqStaff, func(r *PlaceRequest) {
+		{"unit_price_differing_on_second_line", hqStaff, func(r *orders.PlaceRequest) {
 			r.Lines[0].UnitPrice = fen(6800)
-			r.Lines = append(r.Lines, PlaceLine{SKU: "YC-WKN-500G-HH", Quantity: 3, UnitPrice: fen(3900)})
+			r.Lines = append(r.Lines, orders.PlaceLine{SKU: "YC-WKN-500G-HH", Quantity: 3, UnitPrice: fen(3900)})
 		}, []string{"/lines/1/unit_price"}},
-		{"named_mall_does_not_list_sku", hqStaff, func(r *PlaceRequest) {
-			r.Mall, r.Lines[0].SKU = MallABC, "YC-APL-5KG-HK"
+		{"named_mall_does_not_list_sku", hqStaff, func(r *orders.PlaceRequest) {
+			r.Mall, r.Lines[0].SKU = orders.MallABC, "YC-APL-5KG-HK"
 		}, []string{"/lines/0/sku"}},
-		{"named_mall_does_not_list_one_line", hqStaff, func(r *PlaceRequest) {
-			r.Lines = append(r.Lines, PlaceLine{SKU: "YC-PEP-250G-ZS", Quantity: 10}, PlaceLine{SKU: "YC-WKN-500G-HH", Quantity: 10})
+		{"named_mall_does_not_list_one_line", hqStaff, func(r *orders.PlaceRequest) {
+			r.Lines = append(r.Lines, orders.PlaceLine{SKU: "YC-PEP-250G-ZS", Quantity: 10}, orders.PlaceLine{SKU: "YC-WKN-500G-HH", Quantity: 10})
 		}, []string{"/lines/1/sku"}},
-		{"auto_with_no_mall_listing_every_line", hqStaff, func(r *PlaceRequest) {
-			r.Mall = MallAuto
-			r.Lines = []PlaceLine{{SKU: "YC-APL-5KG-HK", Quantity: 5}, {SKU: "YC-PEP-250G-ZS", Quantity: 5}}
+		{"auto_with_no_mall_listing_every_line", hqStaff, func(r *orders.PlaceRequest) {
+			r.Mall = orders.MallAuto
+			r.Lines = []orders.PlaceLine{{SKU: "YC-APL-5KG-HK", Quantity: 5}, {SKU: "YC-PEP-250G-ZS", Quantity: 5}}
 		}, []string{"/mall"}},
-		{"placed_at_in_future", office, func(r *PlaceRequest) {
+		{"placed_at_in_future", office, func(r *orders.PlaceRequest) {
 			at := testNow.Add(time.Hour)
 			r.PlacedAt = &at
 		}, []string{"/placed_at"}},
-		{"every_bad_field_is_listed", hqStaff, func(r *PlaceRequest) {
+		{"every_bad_field_is_listed", hqStaff, func(r *orders.PlaceRequest) {
 			r.OrderRef, r.Funding, r.Lines[0].Quantity = "", "", 0
 		}, []string{"/order_ref", "/funding", "/lines/0/quantity"}},
 	}
@@ -155,7 +146,7 @@ func TestPlaceRefusesBadContent(t *testing.T) {
 			req := bulkRequest()
 			tc.edit(&req)
 			o, err := svc.Place(context.Background(), tc.caller, req)
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, orders.ErrInvalid) {
 				t.Fatalf("Place = %+v, %v; want ErrInvalid", o, err)
 			}
 			if got := pointers(err); !slices.Equal(got, tc.want) {
@@ -173,15 +164,15 @@ func TestPlaceRefusesCallersWithoutTheRight(t *testing.T) {
 	past := time.Date(2018, 12, 19, 16, 29, 22, 0, time.FixedZone("CST", 8*3600))
 	tests := []struct {
 		name   string
-		caller Caller
-		edit   func(*PlaceRequest)
+		caller orders.Caller
+		edit   func(*orders.PlaceRequest)
 	}{
-		{"auditor", auditor, func(*PlaceRequest) {}},
-		{"unknown_role", Caller{Role: "admin", BranchCode: "HQ"}, func(*PlaceRequest) {}},
-		{"branch_staff_for_another_branch", s01Staff, func(*PlaceRequest) {}},
-		{"branch_key_without_branch", Caller{Role: RoleBranchStaff}, func(*PlaceRequest) {}},
-		{"branch_staff_backdating", hqStaff, func(r *PlaceRequest) { r.PlacedAt = &past }},
-		{"branch_staff_setting_placed_at_to_now", hqStaff, func(r *PlaceRequest) { at := testNow; r.PlacedAt = &at }},
+		{"auditor", auditor, func(*orders.PlaceRequest) {}},
+		{"unknown_role", orders.Caller{Role: "admin", BranchCode: "HQ"}, func(*orders.PlaceRequest) {}},
+		{"branch_staff_for_another_branch", s01Staff, func(*orders.PlaceRequest) {}},
+		{"branch_key_without_branch", orders.Caller{Role: orders.RoleBranchStaff}, func(*orders.PlaceRequest) {}},
+		{"branch_staff_backdating", hqStaff, func(r *orders.PlaceRequest) { r.PlacedAt = &past }},
+		{"branch_staff_setting_placed_at_to_now", hqStaff, func(r *orders.PlaceRequest) { at := testNow; r.PlacedAt = &at }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,7 +180,7 @@ func TestPlaceRefusesCallersWithoutTheRight(t *testing.T) {
 			svc, st := newTestService(t)
 			req := bulkRequest()
 			tc.edit(&req)
-			if _, err := svc.Place(context.Background(), tc.caller, req); !errors.Is(err, ErrForbidden) {
+			if _, err := svc.Place(context.Background(), tc.caller, req); !errors.Is(err, orders.ErrForbidden) {
 				t.Fatalf("Place = %v, want ErrForbidden", err)
 			}
 			if created, _ := st.counts(); created != 0 {
@@ -208,30 +199,30 @@ func TestPlacePricesAndRoutes(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		edit      func(*PlaceRequest)
-		wantMall  Mall
+		edit      func(*orders.PlaceRequest)
+		wantMall  orders.Mall
 		wantLines []wantLine
 		wantTotal money.Fen
 	}{
-		{"ccb_order_priced_from_ccb_listing", func(*PlaceRequest) {}, MallCCB,
+		{"ccb_order_priced_from_ccb_listing", func(*orders.PlaceRequest) {}, orders.MallCCB,
 			[]wantLine{{"YC-APL-5KG-DZ", "CCB-YC-APL-05", 6800}}, 136000},
-		{"abc_order_priced_from_abc_listing", func(r *PlaceRequest) { r.Mall = MallABC }, MallABC,
+		{"abc_order_priced_from_abc_listing", func(r *orders.PlaceRequest) { r.Mall = orders.MallABC }, orders.MallABC,
 			[]wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}}, 138000},
-		{"auto_prefers_ccb_when_both_list", func(r *PlaceRequest) { r.Mall = MallAuto }, MallCCB,
+		{"auto_prefers_ccb_when_both_list", func(r *orders.PlaceRequest) { r.Mall = orders.MallAuto }, orders.MallCCB,
 			[]wantLine{{"YC-APL-5KG-DZ", "CCB-YC-APL-05", 6800}}, 136000},
-		{"auto_takes_abc_when_ccb_misses_a_line", func(r *PlaceRequest) {
-			r.Mall = MallAuto
-			r.Lines = append(r.Lines, PlaceLine{SKU: "YC-PEP-250G-ZS", Quantity: 10})
-		}, MallABC, []wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}, {"YC-PEP-250G-ZS", "ABC-771266", 3990}}, 138000 + 39900},
-		{"auto_takes_ccb_for_ccb_only_sku", func(r *PlaceRequest) {
-			r.Mall, r.Lines[0].SKU = MallAuto, "YC-APL-5KG-HK"
-		}, MallCCB, []wantLine{{"YC-APL-5KG-HK", "CCB-YC-APL-05H", 7200}}, 144000},
-		{"matching_unit_price_is_accepted", func(r *PlaceRequest) {
-			r.Mall, r.Lines[0].UnitPrice = MallABC, fen(6900)
-		}, MallABC, []wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}}, 138000},
-		{"lines_numbered_in_request_order", func(r *PlaceRequest) {
-			r.Lines = []PlaceLine{{SKU: "YC-WKN-500G-HH", Quantity: 3}, {SKU: "YC-APL-5KG-DZ", Quantity: 1}}
-		}, MallCCB, []wantLine{{"YC-WKN-500G-HH", "CCB-YC-WKN-500", 3980}, {"YC-APL-5KG-DZ", "CCB-YC-APL-05", 6800}}, 11940 + 6800},
+		{"auto_takes_abc_when_ccb_misses_a_line", func(r *orders.PlaceRequest) {
+			r.Mall = orders.MallAuto
+			r.Lines = append(r.Lines, orders.PlaceLine{SKU: "YC-PEP-250G-ZS", Quantity: 10})
+		}, orders.MallABC, []wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}, {"YC-PEP-250G-ZS", "ABC-771266", 3990}}, 138000 + 39900},
+		{"auto_takes_ccb_for_ccb_only_sku", func(r *orders.PlaceRequest) {
+			r.Mall, r.Lines[0].SKU = orders.MallAuto, "YC-APL-5KG-HK"
+		}, orders.MallCCB, []wantLine{{"YC-APL-5KG-HK", "CCB-YC-APL-05H", 7200}}, 144000},
+		{"matching_unit_price_is_accepted", func(r *orders.PlaceRequest) {
+			r.Mall, r.Lines[0].UnitPrice = orders.MallABC, fen(6900)
+		}, orders.MallABC, []wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}}, 138000},
+		{"lines_numbered_in_request_order", func(r *orders.PlaceRequest) {
+			r.Lines = []orders.PlaceLine{{SKU: "YC-WKN-500G-HH", Quantity: 3}, {SKU: "YC-APL-5KG-DZ", Quantity: 1}}
+		}, orders.MallCCB, []wantLine{{"YC-WKN-500G-HH", "CCB-YC-WKN-500", 3980}, {"YC-APL-5KG-DZ", "CCB-YC-APL-05", 6800}}, 11940 + 6800},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,7 +254,7 @@ func TestPlacePricesAndRoutes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("order not stored: %v", err)
 			}
-			if stored.Mall != o.Mall || stored.Total() != o.Total() || stored.Status != StatusPending {
+			if stored.Mall != o.Mall || stored.Total() != o.Total() || stored.Status != orders.StatusPending {
 				t.Errorf("stored %s %s %s, returned %s %s", stored.Mall, stored.Total(), stored.Status, o.Mall, o.Total())
 			}
 		})
@@ -276,54 +267,54 @@ func TestPlaceAccepts(t *testing.T) {
 	skew := testNow.Add(time.Minute)
 	tests := []struct {
 		name   string
-		caller Caller
-		edit   func(*PlaceRequest)
-		check  func(t *testing.T, o *GroupOrder)
+		caller orders.Caller
+		edit   func(*orders.PlaceRequest)
+		check  func(t *testing.T, o *orders.GroupOrder)
 	}{
-		{"placed_now_by_branch_staff", hqStaff, func(*PlaceRequest) {}, func(t *testing.T, o *GroupOrder) {
-			if !o.PlacedAt.Equal(testNow) || o.BranchCode != "HQ" || o.Funding != FundingUnion || o.DeliveryMode != DeliveryBulk {
+		{"placed_now_by_branch_staff", hqStaff, func(*orders.PlaceRequest) {}, func(t *testing.T, o *orders.GroupOrder) {
+			if !o.PlacedAt.Equal(testNow) || o.BranchCode != "HQ" || o.Funding != orders.FundingUnion || o.DeliveryMode != orders.DeliveryBulk {
 				t.Errorf("order = %+v", o)
 			}
-			if !ValidOutOrderNo(o.OutOrderNo) || len(o.OutOrderNo) != 28 || !strings.HasPrefix(o.OutOrderNo, "AM") {
+			if !orders.ValidOutOrderNo(o.OutOrderNo) || len(o.OutOrderNo) != 28 || !strings.HasPrefix(o.OutOrderNo, "AM") {
 				t.Errorf("out_order_no = %q, want AM and a ULID", o.OutOrderNo)
 			}
 			if o.BuyerName == "" {
 				t.Errorf("buyer_name not fixed at placing")
 			}
 		}},
-		{"aid_office_backdates", office, func(r *PlaceRequest) { r.PlacedAt = &back }, func(t *testing.T, o *GroupOrder) {
+		{"aid_office_backdates", office, func(r *orders.PlaceRequest) { r.PlacedAt = &back }, func(t *testing.T, o *orders.GroupOrder) {
 			if !o.PlacedAt.Equal(back) || !strings.HasPrefix(o.OutOrderNo, "AM") {
 				t.Errorf("placed_at %s, out_order_no %s", o.PlacedAt, o.OutOrderNo)
 			}
 		}},
-		{"aid_office_places_for_any_branch", office, func(r *PlaceRequest) { r.BranchCode = "S01" }, func(t *testing.T, o *GroupOrder) {
+		{"aid_office_places_for_any_branch", office, func(r *orders.PlaceRequest) { r.BranchCode = "S01" }, func(t *testing.T, o *orders.GroupOrder) {
 			if o.BranchCode != "S01" {
 				t.Errorf("branch = %s", o.BranchCode)
 			}
 		}},
-		{"placed_at_a_minute_ahead_is_clock_skew", office, func(r *PlaceRequest) { r.PlacedAt = &skew }, func(t *testing.T, o *GroupOrder) {
+		{"placed_at_a_minute_ahead_is_clock_skew", office, func(r *orders.PlaceRequest) { r.PlacedAt = &skew }, func(t *testing.T, o *orders.GroupOrder) {
 			if !o.PlacedAt.Equal(skew) {
 				t.Errorf("placed_at = %s", o.PlacedAt)
 			}
 		}},
-		{"order_ref_trimmed", hqStaff, func(r *PlaceRequest) { r.OrderRef = "  2019-HQ-0042 " }, func(t *testing.T, o *GroupOrder) {
+		{"order_ref_trimmed", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = "  2019-HQ-0042 " }, func(t *testing.T, o *orders.GroupOrder) {
 			if o.OrderRef != "2019-HQ-0042" {
 				t.Errorf("order_ref = %q", o.OrderRef)
 			}
 		}},
-		{"order_ref_of_64_characters", hqStaff, func(r *PlaceRequest) { r.OrderRef = strings.Repeat("A", 64) }, func(*testing.T, *GroupOrder) {}},
-		{"order_ref_of_64_chinese_characters", hqStaff, func(r *PlaceRequest) {
+		{"order_ref_of_64_characters", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = strings.Repeat("A", 64) }, func(*testing.T, *orders.GroupOrder) {}},
+		{"order_ref_of_64_chinese_characters", hqStaff, func(r *orders.PlaceRequest) {
 			r.OrderRef = strings.Repeat("工会", 32) // 64 characters, 192 bytes
-		}, func(*testing.T, *GroupOrder) {}},
-		{"quantity_of_max", hqStaff, func(r *PlaceRequest) { r.Lines[0].Quantity = MaxQuantity }, func(t *testing.T, o *GroupOrder) {
-			if o.Total() != MaxQuantity*6800 {
+		}, func(*testing.T, *orders.GroupOrder) {}},
+		{"quantity_of_max", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].Quantity = orders.MaxQuantity }, func(t *testing.T, o *orders.GroupOrder) {
+			if o.Total() != orders.MaxQuantity*6800 {
 				t.Errorf("total = %s", o.Total())
 			}
 		}},
-		{"per_recipient_with_every_line_addressed_needs_no_ship_to", hqStaff, func(r *PlaceRequest) {
-			r.DeliveryMode, r.ShipTo = DeliveryPerRecipient, ShipTo{}
-			r.Lines[0].Recipients = []Recipient{recipient("李明", 8), recipient("赵强", 12)}
-		}, func(t *testing.T, o *GroupOrder) {
+		{"per_recipient_with_every_line_addressed_needs_no_ship_to", hqStaff, func(r *orders.PlaceRequest) {
+			r.DeliveryMode, r.ShipTo = orders.DeliveryPerRecipient, orders.ShipTo{}
+			r.Lines[0].Recipients = []orders.Recipient{recipient("李明", 8), recipient("赵强", 12)}
+		}, func(t *testing.T, o *orders.GroupOrder) {
 			if len(o.Lines[0].Recipients) != 2 || o.Lines[0].Recipients[1].Quantity != 12 {
 				t.Errorf("recipients = %+v", o.Lines[0].Recipients)
 			}
@@ -339,7 +330,7 @@ func TestPlaceAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Place: %v", err)
 			}
-			if o.ID == 0 || !ValidOutOrderNo(o.OutOrderNo) {
+			if o.ID == 0 || !orders.ValidOutOrderNo(o.OutOrderNo) {
 				t.Fatalf("order not stored: id %d, out_order_no %q", o.ID, o.OutOrderNo)
 			}
 			tc.check(t, o)
@@ -354,7 +345,7 @@ func TestPlaceSameOrderRefTwiceIsConflict(t *testing.T) {
 	if _, err := svc.Place(ctx, hqStaff, bulkRequest()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Place(ctx, hqStaff, bulkRequest()); !errors.Is(err, ErrConflict) {
+	if _, err := svc.Place(ctx, hqStaff, bulkRequest()); !errors.Is(err, orders.ErrConflict) {
 		t.Fatalf("second Place = %v, want ErrConflict", err)
 	}
 	// Another branch may use the same reference.
@@ -368,34 +359,43 @@ func TestPlaceSameOrderRefTwiceIsConflict(t *testing.T) {
 	}
 }
 
-// seedOrders stores order 1 of HQ and order 2 of S01.
-func seedOrders(st *fakeStore) {
-	st.put(GroupOrder{ID: 1, OrderRef: "2019-HQ-0001", BranchCode: "HQ", Mall: MallCCB, Status: StatusPending})
-	st.put(GroupOrder{ID: 2, OrderRef: "2019-S01-0001", BranchCode: "S01", Mall: MallABC, Status: StatusPending})
+// seedOrders places order 1 of HQ and order 2 of S01.
+func seedOrders(t *testing.T, svc *orders.Service) {
+	t.Helper()
+	hq := bulkRequest()
+	hq.OrderRef = "2019-HQ-0001"
+	s01 := bulkRequest()
+	s01.OrderRef, s01.BranchCode, s01.Mall, s01.Lines[0].SKU = "2019-S01-0001", "S01", orders.MallABC, "YC-PEP-250G-ZS"
+	for i, r := range []orders.PlaceRequest{hq, s01} {
+		o, err := svc.Place(context.Background(), office, r)
+		if err != nil || o.ID != int64(i+1) {
+			t.Fatalf("seed order %d: %+v, %v", i+1, o, err)
+		}
+	}
 }
 
 func TestGet(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		caller  Caller
+		caller  orders.Caller
 		id      int64
 		wantErr error
 	}{
 		{"branch_staff_reads_own_order", hqStaff, 1, nil},
 		{"aid_office_reads_any_order", office, 2, nil},
-		{"other_branch_order_looks_absent", hqStaff, 2, ErrNotFound},
-		{"auditor_reads_no_order", auditor, 1, ErrNotFound},
-		{"missing_order", office, 99, ErrNotFound},
+		{"other_branch_order_looks_absent", hqStaff, 2, orders.ErrNotFound},
+		{"auditor_reads_no_order", auditor, 1, orders.ErrNotFound},
+		{"missing_order", office, 99, orders.ErrNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			svc, st := newTestService(t)
-			seedOrders(st)
+			svc, _ := newTestService(t)
+			seedOrders(t, svc)
 			o, err := svc.Get(context.Background(), tc.caller, tc.id)
 			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) || errors.Is(err, ErrForbidden) {
+				if !errors.Is(err, tc.wantErr) || errors.Is(err, orders.ErrForbidden) {
 					t.Fatalf("Get = %+v, %v; want %v", o, err, tc.wantErr)
 				}
 				if o != nil {
@@ -414,27 +414,29 @@ func TestListScopesTheFilter(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		caller     Caller
-		filter     ListFilter
+		caller     orders.Caller
+		filter     orders.ListFilter
 		wantBranch string // the branch the store was asked for
 		wantIDs    []int64
 	}{
-		{"branch_staff_pinned_to_own_branch", hqStaff, ListFilter{}, "HQ", []int64{1}},
-		{"branch_staff_asking_for_own_branch", s01Staff, ListFilter{BranchCode: "S01"}, "S01", []int64{2}},
-		{"aid_office_sees_every_branch", office, ListFilter{}, "", []int64{2, 1}},
-		{"aid_office_filters_by_branch", office, ListFilter{BranchCode: "S01"}, "S01", []int64{2}},
+		{"branch_staff_pinned_to_own_branch", hqStaff, orders.ListFilter{}, "HQ", []int64{1}},
+		{"branch_staff_asking_for_own_branch", s01Staff, orders.ListFilter{BranchCode: "S01"}, "S01", []int64{2}},
+		{"aid_office_sees_every_branch", office, orders.ListFilter{}, "", []int64{2, 1}},
+		{"aid_office_filters_by_branch", office, orders.ListFilter{BranchCode: "S01"}, "S01", []int64{2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			svc, st := newTestService(t)
-			seedOrders(st)
+			svc, _ := newTestService(t)
+			seedOrders(t, svc)
 			got, _, err := svc.List(context.Background(), tc.caller, tc.filter)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.lastFilter == nil || st.lastFilter.BranchCode != tc.wantBranch {
-				t.Fatalf("store filter = %+v, want branch %q", st.lastFilter, tc.wantBranch)
+			for _, o := range got {
+				if tc.wantBranch != "" && o.BranchCode != tc.wantBranch {
+					t.Fatalf("order %d of branch %s listed, want only %s", o.ID, o.BranchCode, tc.wantBranch)
+				}
 			}
 			var ids []int64
 			for _, o := range got {
@@ -449,34 +451,28 @@ func TestListScopesTheFilter(t *testing.T) {
 
 func TestListBranchStaffAskingForAnotherBranchGetsNothing(t *testing.T) {
 	t.Parallel()
-	svc, st := newTestService(t)
-	seedOrders(st)
-	got, next, err := svc.List(context.Background(), hqStaff, ListFilter{BranchCode: "S01"})
+	svc, _ := newTestService(t)
+	seedOrders(t, svc)
+	got, next, err := svc.List(context.Background(), hqStaff, orders.ListFilter{BranchCode: "S01"})
 	if err != nil || len(got) != 0 || next != "" {
 		t.Fatalf("List = %v, %q, %v; want an empty page", got, next, err)
-	}
-	if st.lastFilter != nil {
-		t.Fatalf("the store was asked for S01's orders: %+v", st.lastFilter)
 	}
 }
 
 func TestListRefuses(t *testing.T) {
 	t.Parallel()
-	for name, c := range map[string]Caller{
+	for name, c := range map[string]orders.Caller{
 		"auditor":                   auditor,
 		"unknown_role":              {Role: "admin"},
-		"branch_key_without_branch": {Role: RoleBranchStaff},
+		"branch_key_without_branch": {Role: orders.RoleBranchStaff},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			svc, st := newTestService(t)
-			seedOrders(st)
-			got, _, err := svc.List(context.Background(), c, ListFilter{})
-			if !errors.Is(err, ErrForbidden) {
+			svc, _ := newTestService(t)
+			seedOrders(t, svc)
+			got, _, err := svc.List(context.Background(), c, orders.ListFilter{})
+			if !errors.Is(err, orders.ErrForbidden) {
 				t.Fatalf("List = %d orders, %v; want ErrForbidden", len(got), err)
-			}
-			if st.lastFilter != nil {
-				t.Fatalf("the store was asked: %+v", st.lastFilter)
 			}
 		})
 	}
@@ -484,119 +480,161 @@ func TestListRefuses(t *testing.T) {
 
 func TestListKeepsOtherFiltersAndClampsLimit(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name  string
-		limit int
-		want  int
-	}{
-		{"zero_is_default_50", 0, 50},
-		{"negative_is_default_50", -5, 50},
-		{"one_is_kept", 1, 1},
-		{"two_hundred_is_kept", 200, 200},
-		{"above_200_is_clamped", 201, 200},
-		{"huge_is_clamped", 1_000_000, 200},
+	svc, _ := newTestService(t)
+	ctx := context.Background()
+	for i := range 3 {
+		r := bulkRequest()
+		r.OrderRef = fmt.Sprintf("2019-HQ-%04d", i)
+		if i == 2 {
+			r.Mall = orders.MallABC
+		}
+		if _, err := svc.Place(ctx, hqStaff, r); err != nil {
+			t.Fatal(err)
+		}
 	}
-	from := time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		filter   orders.ListFilter
+		want     int
+		wantMore bool
+	}{
+		{"zero_is_the_default_page", orders.ListFilter{}, 3, false},
+		{"negative_is_the_default_page", orders.ListFilter{Limit: -5}, 3, false},
+		{"one_is_kept", orders.ListFilter{Limit: 1}, 1, true},
+		{"huge_is_clamped_not_refused", orders.ListFilter{Limit: 1_000_000}, 3, false},
+		{"mall_filter_kept", orders.ListFilter{Mall: orders.MallABC}, 1, false},
+		{"status_filter_kept", orders.ListFilter{Status: orders.StatusShipped}, 0, false},
+		{"funding_filter_kept", orders.ListFilter{Funding: orders.FundingExternal}, 0, false},
+		{"placed_at_range_kept", orders.ListFilter{From: testNow.Add(time.Hour)}, 0, false},
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			svc, st := newTestService(t)
-			in := ListFilter{Mall: MallABC, Status: StatusShipped, Funding: FundingExternal, From: from,
-				To: from.AddDate(1, 0, 0), Limit: tc.limit, Cursor: "c1"}
-			if _, _, err := svc.List(context.Background(), hqStaff, in); err != nil {
+			got, next, err := svc.List(ctx, hqStaff, tc.filter)
+			if err != nil {
 				t.Fatal(err)
 			}
-			want := in
-			want.BranchCode, want.Limit = "HQ", tc.want
-			if *st.lastFilter != want {
-				t.Fatalf("store filter = %+v, want %+v", *st.lastFilter, want)
+			if len(got) != tc.want || (next != "") != tc.wantMore {
+				t.Fatalf("%d orders, next %q; want %d, more %v", len(got), next, tc.want, tc.wantMore)
 			}
 		})
 	}
 }
 
-// orderIn returns HQ order id whose lines and flags derive status s.
-func orderIn(t *testing.T, id int64, s Status) GroupOrder {
+// orderIn places an HQ order of 10 boxes and takes it, through the service's own use
+// cases and the mall's events, to status s; it returns the order's id.
+func orderIn(t *testing.T, svc *orders.Service, st *testStore, s orders.Status) int64 {
 	t.Helper()
-	o := GroupOrder{ID: id, OrderRef: "2019-HQ-0007", BranchCode: "HQ", Mall: MallCCB,
-		Lines: []Line{{LineNo: 1, SKU: "YC-APL-5KG-DZ", Quantity: 10, UnitPrice: 6800}}}
-	l := &o.Lines[0]
+	ctx := context.Background()
+	req := bulkRequest()
+	req.Lines[0].Quantity = 10
+	o, err := svc.Place(ctx, hqStaff, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := testNow.Add(time.Hour)
+	n := 0
+	event := func(typ orders.EventType, qty int64, refund money.Fen) {
+		t.Helper()
+		n++
+		line := 1
+		if typ == orders.EventAccepted || typ == orders.EventCancelled {
+			line, qty = 0, 0
+		}
+		if _, err := svc.Apply(ctx, orders.FulfilmentEvent{Mall: o.Mall, EventID: fmt.Sprintf("E%d", n), Type: typ,
+			OutOrderNo: o.OutOrderNo, MallOrderNo: "CCB1", LineNo: line, Quantity: qty, RefundFen: refund,
+			OccurredAt: at.Add(time.Duration(n) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	switch s {
-	case StatusPending:
-	case StatusSubmitted:
-		o.Submitted = true
-	case StatusAccepted:
-		o.Submitted, o.Accepted = true, true
-	case StatusPartiallyShipped:
-		o.Submitted, o.Accepted, l.ShippedQty = true, true, 4
-	case StatusShipped:
-		o.Submitted, o.Accepted, l.ShippedQty = true, true, 10
-	case StatusPartiallyDelivered:
-		o.Submitted, o.Accepted, l.ShippedQty, l.DeliveredQty = true, true, 10, 4
-	case StatusDelivered:
-		o.Submitted, o.Accepted, l.ShippedQty, l.DeliveredQty = true, true, 10, 10
-	case StatusRefunded:
-		o.Submitted, o.Accepted, l.ShippedQty, l.DeliveredQty, l.RefundedFen = true, true, 10, 10, 68000
-	case StatusRejected:
-		o.RejectCode = "40005"
-	case StatusCancelled:
-		o.Submitted, o.Cancelled = true, true
+	case orders.StatusPending:
+	case orders.StatusSubmitted:
+		must(st.MarkSubmitted(ctx, o.ID, "CCB1"))
+	case orders.StatusAccepted:
+		event(orders.EventAccepted, 0, 0)
+	case orders.StatusPartiallyShipped:
+		event(orders.EventShipped, 4, 0)
+	case orders.StatusShipped:
+		event(orders.EventShipped, 10, 0)
+	case orders.StatusPartiallyDelivered:
+		event(orders.EventDelivered, 4, 0)
+	case orders.StatusDelivered:
+		event(orders.EventDelivered, 10, 0)
+	case orders.StatusRefunded:
+		event(orders.EventDelivered, 10, 0)
+		event(orders.EventRefunded, 10, 68000)
+	case orders.StatusRejected:
+		must(st.MarkRejected(ctx, o.ID, "40005", "price mismatch"))
+	case orders.StatusCancelled:
+		event(orders.EventCancelled, 0, 0)
 	}
-	o.Status = DeriveStatus(&o)
-	if o.Status != s {
-		t.Fatalf("fixture for %s derives %s", s, o.Status)
+	got, err := st.Order(ctx, o.ID)
+	if err != nil || got.Status != s {
+		t.Fatalf("fixture for %s: %+v, %v", s, got, err)
 	}
-	return o
+	return o.ID
 }
 
 func TestCancel(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		status    Status
-		wantAsked bool  // the store was asked to cancel
+		status    orders.Status
+		wantAsked bool  // a cancel job was enqueued
 		wantErr   error // nil: the order comes back
 	}{
-		{StatusPending, true, nil},
-		{StatusSubmitted, true, nil},
-		{StatusAccepted, true, nil},
-		{StatusCancelled, false, nil},
-		{StatusPartiallyShipped, false, ErrNotAllowed},
-		{StatusShipped, false, ErrNotAllowed},
-		{StatusPartiallyDelivered, false, ErrNotAllowed},
-		{StatusDelivered, false, ErrNotAllowed},
-		{StatusRefunded, false, ErrNotAllowed},
-		{StatusRejected, false, ErrNotAllowed},
+		{orders.StatusPending, true, nil},
+		{orders.StatusSubmitted, true, nil},
+		{orders.StatusAccepted, true, nil},
+		{orders.StatusCancelled, false, nil},
+		{orders.StatusPartiallyShipped, false, orders.ErrNotAllowed},
+		{orders.StatusShipped, false, orders.ErrNotAllowed},
+		{orders.StatusPartiallyDelivered, false, orders.ErrNotAllowed},
+		{orders.StatusDelivered, false, orders.ErrNotAllowed},
+		{orders.StatusRefunded, false, orders.ErrNotAllowed},
+		{orders.StatusRejected, false, orders.ErrNotAllowed},
 	}
 	for _, tc := range tests {
 		name := string(tc.status) + "_is_cancellable"
 		switch {
 		case tc.wantErr != nil:
 			name = string(tc.status) + "_is_not_cancellable"
-		case tc.status == StatusCancelled:
+		case tc.status == orders.StatusCancelled:
 			name = "cancelled_again_is_idempotent"
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			svc, st := newTestService(t)
-			st.put(orderIn(t, 7, tc.status))
-			o, err := svc.Cancel(context.Background(), hqStaff, 7, "budget withdrawn")
+			id := orderIn(t, svc, st, tc.status)
+			o, err := svc.Cancel(context.Background(), hqStaff, id, "budget withdrawn")
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("Cancel = %v, want %v", err, tc.wantErr)
 				}
-			} else if err != nil || o == nil || o.ID != 7 {
+				if msg := orders.ErrorMessage(err); !strings.Contains(msg, string(tc.status)) {
+					t.Fatalf("client message %q does not name the status", msg)
+				}
+			} else if err != nil || o == nil || o.ID != id {
 				t.Fatalf("Cancel = %+v, %v", o, err)
 			}
-			asked := len(st.cancels[7]) > 0
-			if asked != tc.wantAsked {
-				t.Fatalf("store asked to cancel: %v, want %v", asked, tc.wantAsked)
+			reasons := st.jobs.Cancels(id)
+			if asked := len(reasons) > 0; asked != tc.wantAsked {
+				t.Fatalf("cancel job enqueued: %v, want %v", asked, tc.wantAsked)
 			}
+			stored, _ := st.Order(context.Background(), id)
 			if tc.wantAsked {
-				if !o.CancelReq || st.cancels[7][0] != "budget withdrawn" {
-					t.Fatalf("returned order does not show the cancel request: %+v, reasons %q", o, st.cancels[7])
+				if !o.CancelReq || !stored.CancelReq || reasons[0] != "budget withdrawn" {
+					t.Fatalf("the order does not show the cancel request: %+v, reasons %q", o, reasons)
 				}
+			} else if stored.CancelReq {
+				t.Fatal("a refused cancel was recorded on the order")
 			}
-			if tc.status == StatusCancelled && o.Status != StatusCancelled {
+			if tc.status == orders.StatusCancelled && o.Status != orders.StatusCancelled {
 				t.Fatalf("status = %s", o.Status)
 			}
 		})
@@ -607,24 +645,27 @@ func TestCancelRefuses(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		caller  Caller
-		id      int64
+		caller  orders.Caller
+		missing bool
 		wantErr error
 	}{
-		{"auditor", auditor, 7, ErrForbidden},
-		{"other_branch_order_looks_absent", s01Staff, 7, ErrNotFound},
-		{"missing_order", hqStaff, 99, ErrNotFound},
+		{"auditor", auditor, false, orders.ErrForbidden},
+		{"other_branch_order_looks_absent", s01Staff, false, orders.ErrNotFound},
+		{"missing_order", hqStaff, true, orders.ErrNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			svc, st := newTestService(t)
-			st.put(orderIn(t, 7, StatusPending))
-			if _, err := svc.Cancel(context.Background(), tc.caller, tc.id, "x"); !errors.Is(err, tc.wantErr) {
+			id := orderIn(t, svc, st, orders.StatusPending)
+			if tc.missing {
+				id += 99
+			}
+			if _, err := svc.Cancel(context.Background(), tc.caller, id, "x"); !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Cancel = %v, want %v", err, tc.wantErr)
 			}
-			if len(st.cancels) != 0 {
-				t.Fatalf("the store was asked to cancel: %v", st.cancels)
+			if r := st.jobs.Cancels(id); len(r) != 0 {
+				t.Fatalf("a cancel job was enqueued: %v", r)
 			}
 		})
 	}
@@ -637,7 +678,7 @@ func TestApply(t *testing.T) {
 
 	bad := delivered()
 	bad.Quantity = 0
-	if _, err := svc.Apply(ctx, bad); !errors.Is(err, ErrInvalid) {
+	if _, err := svc.Apply(ctx, bad); !errors.Is(err, orders.ErrInvalid) {
 		t.Fatalf("Apply(invalid) = %v, want ErrInvalid", err)
 	}
 	if _, n := st.counts(); n != 0 {
@@ -646,7 +687,7 @@ func TestApply(t *testing.T) {
 
 	res, err := svc.Apply(ctx, delivered())
 	if err != nil || !res.Parked {
-		t.Fatalf("Apply = %+v, %v; want the store's result (parked)", res, err)
+		t.Fatalf("Apply = %+v, %v; want parked (no such order)", res, err)
 	}
 	res, err = svc.Apply(ctx, delivered())
 	if err != nil || !res.Duplicate {

@@ -1,0 +1,88 @@
+package orders_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
+	"aidmall/bizday"
+	"aidmall/households"
+	"aidmall/orders"
+)
+
+// testStore is the real store the service tests run on, with the jobs it was given.
+type testStore struct {
+	*sqlstore.Store
+	jobs *sqltest.Jobs
+}
+
+// newTestService returns the service over a fresh SQLite store holding the registry of
+// seedRegistry; its clock is testNow.
+func newTestService(t *testing.T) (*orders.Service, *testStore) {
+	t.Helper()
+	return newTestServiceOn(t, sqltest.OpenSQLite)
+}
+
+// newTestServiceOn is newTestService on the database open makes.
+func newTestServiceOn(t *testing.T, open func(testing.TB) *sqlstore.DB) (*orders.Service, *testStore) {
+	t.Helper()
+	clock := func() time.Time { return testNow }
+	st := &testStore{jobs: &sqltest.Jobs{}}
+	st.Store = sqltest.NewOn(t, open(t), st.jobs, clock)
+	seedRegistry(t, st.Store)
+	svc, err := orders.NewService(st.Store, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, st
+}
+
+// seedRegistry stores the HQ and S01 branches and six SKUs of the yichuan-dingbian-2019
+// catalogue (products.csv): two listed by both malls at different prices, two by CCB
+// only, two by ABC only; supplier YC01 has one linked household.
+func seedRegistry(t *testing.T, st *sqlstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	check := func(_ households.Counts, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(st.UpsertBranches(ctx, []households.Branch{
+		{Code: "HQ", Name: "集团总部机关工会", Company: "集团总部", Members: 860, Budget: 92_800_000},
+		{Code: "S01", Name: "第一工程有限公司工会", Company: "第一工程有限公司", Members: 9120, Budget: 21_600_000},
+	}))
+	check(st.UpsertSuppliers(ctx, []households.Supplier{
+		{Code: "YC01", Name: "宜川县苹果合作社", USCC: "x", CountyCode: "610630", Kind: households.SupplierCooperative},
+		{Code: "DB01", Name: "定边县苹果合作社", USCC: "y", CountyCode: "610825", Kind: households.SupplierCooperative},
+	}))
+	check(st.UpsertProducts(ctx, []households.Product{
+		{SKU: "YC-APL-5KG-DZ", Name: "苹果", Category: households.CategoryApple, SupplierCode: "YC01", CCBItemID: "CCB-YC-APL-05", CCBPrice: 6800, ABCItemID: "ABC-770031", ABCPrice: 6900},
+		{SKU: "YC-APL-5KG-HK", Name: "苹果", Category: households.CategoryApple, SupplierCode: "YC01", CCBItemID: "CCB-YC-APL-05H", CCBPrice: 7200},
+		{SKU: "YC-WKN-500G-HH", Name: "核桃", Category: households.CategoryWalnut, SupplierCode: "YC01", CCBItemID: "CCB-YC-WKN-500", CCBPrice: 3980},
+		{SKU: "YC-PEP-250G-ZS", Name: "花椒", Category: households.CategoryPeppercorn, SupplierCode: "YC01", ABCItemID: "ABC-771266", ABCPrice: 3990},
+		{SKU: "DB-APL-10KG-ZY", Name: "苹果", Category: households.CategoryApple, SupplierCode: "DB01", ABCItemID: "ABC-780012", ABCPrice: 11200},
+		{SKU: "YC-APL-10KG-DZ", Name: "苹果", Category: households.CategoryApple, SupplierCode: "YC01", CCBItemID: "CCB-YC-APL-10", CCBPrice: 11800, ABCItemID: "ABC-770032", ABCPrice: 11600},
+	}))
+	check(st.UpsertHouseholds(ctx, []households.SealedHousehold{{No: "H001", NameSealed: []byte("n"), NameMasked: "张*",
+		IDSealed: []byte("i"), IDHash: "h1", IDMasked: "610630********0000", PhoneHash: "p1", PhoneMasked: "138****0000", Members: 3,
+		County: "宜川县", Township: "t", Village: "v", Attribute: "一般贫困户", Fingerprint: "f1"}}))
+	check(st.UpsertLinkages(ctx, []households.Linkage{{SupplierCode: "YC01", HouseholdNo: "H001", Type: households.LinkProducePurchase,
+		Weight: decimalOne, ValidFrom: bizday.MustParse("2018-01-01")}}, true))
+}
+
+var decimalOne = decimal.NewFromInt(1)
+
+// counts returns how many orders and fulfilment events the store holds.
+func (s *testStore) counts() (int, int) {
+	p, err := s.Progress(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	return p.Orders, p.Events
+}
