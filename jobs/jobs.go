@@ -44,8 +44,9 @@ const (
 // Malls are the mall clients by mall.
 type Malls map[orders.Mall]orders.MallClient
 
-// DispatchStore is what the workers need of the system of record; orders.Store has these
-// methods (adapters/sqlstore implements them).
+// DispatchStore is what the workers need: an order read from the system of record
+// (orders.Store.Order) and the use cases that record a mall's answers on it
+// (orders.Service: each locks the order and derives its status again).
 type DispatchStore interface {
 	Order(ctx context.Context, id int64) (*orders.GroupOrder, error)
 	MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error

@@ -555,7 +555,7 @@ func orderIn(t *testing.T, svc *orders.Service, st *testStore, s orders.Status) 
 	switch s {
 	case orders.StatusPending:
 	case orders.StatusSubmitted:
-		must(st.MarkSubmitted(ctx, o.ID, "CCB1"))
+		must(svc.MarkSubmitted(ctx, o.ID, "CCB1"))
 	case orders.StatusAccepted:
 		event(orders.EventAccepted, 0, 0)
 	case orders.StatusPartiallyShipped:
@@ -570,7 +570,7 @@ func orderIn(t *testing.T, svc *orders.Service, st *testStore, s orders.Status) 
 		event(orders.EventDelivered, 10, 0)
 		event(orders.EventRefunded, 10, 68000)
 	case orders.StatusRejected:
-		must(st.MarkRejected(ctx, o.ID, "40005", "price mismatch"))
+		must(svc.MarkRejected(ctx, o.ID, "40005", "price mismatch"))
 	case orders.StatusCancelled:
 		event(orders.EventCancelled, 0, 0)
 	}

@@ -61,7 +61,8 @@ type Tx interface {
 	// RequestCancel records on order id that a cancel was asked for (clearing an earlier
 	// refusal) and enqueues the job that asks the mall.
 	RequestCancel(ctx context.Context, id int64, reason string) error
-	// SaveOrderState stores o's flags and derived state: accepted, cancelled,
+	// SaveOrderState stores what is known of o's mall order and its derived state:
+	// submitted, accepted, cancelled, the cancel request and refusal, the rejection,
 	// mall_order_no and status.
 	SaveOrderState(ctx context.Context, o *GroupOrder) error
 	// SaveLine stores l's fulfilment quantities: shipped, delivered, refunded, held events.

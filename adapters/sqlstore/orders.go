@@ -293,50 +293,6 @@ func (s *Store) ListOrders(ctx context.Context, f orders.ListFilter) ([]orders.G
 	return out, next, nil
 }
 
-// MarkSubmitted records that the mall took order id as mallOrderNo.
-func (s *Store) MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error {
-	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET submitted = TRUE,
-			mall_order_no = CASE WHEN mall_order_no = '' THEN ? ELSE mall_order_no END, updated_at = ? WHERE id = ?`),
-			mallOrderNo, s.utcNow(), id); err != nil {
-			return fmt.Errorf("mark submitted: %w", err)
-		}
-		return s.restatus(ctx, tx, id)
-	})
-}
-
-// MarkRejected records the mall's final refusal of order id.
-func (s *Store) MarkRejected(ctx context.Context, id int64, code, message string) error {
-	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET reject_code = ?, reject_message = ?, updated_at = ? WHERE id = ?`),
-			code, message, s.utcNow(), id); err != nil {
-			return fmt.Errorf("mark rejected: %w", err)
-		}
-		return s.restatus(ctx, tx, id)
-	})
-}
-
-// MarkCancelled records a cancellation that needed no word from the mall.
-func (s *Store) MarkCancelled(ctx context.Context, id int64) error {
-	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET cancelled = TRUE, updated_at = ? WHERE id = ?`), s.utcNow(), id); err != nil {
-			return fmt.Errorf("mark cancelled: %w", err)
-		}
-		return s.restatus(ctx, tx, id)
-	})
-}
-
-// CancelRefused records that the mall refused to cancel order id (code and message as it
-// gave them): the cancel request is closed and the refusal shown on the order.
-func (s *Store) CancelRefused(ctx context.Context, id int64, code, message string) error {
-	reason := strings.TrimSpace(code + " " + message)
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE group_orders SET cancel_requested = FALSE, cancel_refusal = ?, updated_at = ? WHERE id = ?`),
-		reason, s.utcNow(), id); err != nil {
-		return fmt.Errorf("record cancel refusal: %w", err)
-	}
-	return nil
-}
-
 // lockOrder locks order id (its row first) and loads it with its lines.
 func (s *Store) lockOrder(ctx context.Context, tx *sqlx.Tx, id int64) (*orders.GroupOrder, error) {
 	var got int64
@@ -344,20 +300,6 @@ func (s *Store) lockOrder(ctx context.Context, tx *sqlx.Tx, id int64) (*orders.G
 		return nil, fmt.Errorf("order %d: %w", id, translate(err))
 	}
 	return s.loadOrder(ctx, tx, id)
-}
-
-// restatus derives and stores the status of order id from its stored flags and lines.
-func (s *Store) restatus(ctx context.Context, tx *sqlx.Tx, id int64) error {
-	o, err := s.loadOrder(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	st := orders.DeriveStatus(o)
-	if st == o.Status {
-		return nil
-	}
-	_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET status = ? WHERE id = ?`), st, id)
-	return err
 }
 
 // Progress counts what the service has in hand, for the demo and operators: orders, those

@@ -124,8 +124,11 @@ func (t *txn) RequestCancel(ctx context.Context, id int64, reason string) error 
 }
 
 func (t *txn) SaveOrderState(ctx context.Context, o *orders.GroupOrder) error {
-	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE group_orders SET accepted = ?, cancelled = ?, mall_order_no = ?, status = ?, updated_at = ? WHERE id = ?`),
-		o.Accepted, o.Cancelled, o.MallOrderNo, o.Status, t.s.utcNow(), o.ID); err != nil {
+	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE group_orders SET submitted = ?, accepted = ?, cancelled = ?,
+		cancel_requested = ?, cancel_refusal = ?, reject_code = ?, reject_message = ?, mall_order_no = ?, status = ?,
+		updated_at = ? WHERE id = ?`),
+		o.Submitted, o.Accepted, o.Cancelled, o.CancelReq, o.CancelRefusal, o.RejectCode, o.RejectMessage,
+		o.MallOrderNo, o.Status, t.s.utcNow(), o.ID); err != nil {
 		return fmt.Errorf("update order: %w", err)
 	}
 	return nil

@@ -115,7 +115,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 func newRunner(a *app, ms *mallSet, svc *orders.Service, reg prometheus.Registerer) (*jobs.Runner, error) {
 	cfg := a.cfg
 	runner, err := jobs.New(jobs.Config{
-		DB: a.db.DB.DB, Dialect: string(a.db.Dialect), Store: a.store, Malls: ms.clients,
+		DB: a.db.DB.DB, Dialect: string(a.db.Dialect), Store: jobStore{svc, a.store}, Malls: ms.clients,
 		BranchName: func(ctx context.Context, code string) (string, error) {
 			b, err := a.store.Branch(ctx, code)
 			return b.Name, err
@@ -160,4 +160,15 @@ func (rt *runtime) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
+}
+
+// jobStore is what the jobs act through: the mall's answers are recorded by the orders
+// use cases (svc), orders are read from the store.
+type jobStore struct {
+	*orders.Service
+	reads orders.Store
+}
+
+func (j jobStore) Order(ctx context.Context, id int64) (*orders.GroupOrder, error) {
+	return j.reads.Order(ctx, id)
 }
