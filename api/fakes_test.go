@@ -509,13 +509,14 @@ func newHarness(t testing.TB, tweak ...func(*Config)) *harness {
 		webhooks: map[orders.Mall]*fakeWebhook{orders.MallCCB: {}, orders.MallABC: {}},
 		limiter:  &fakeLimiter{denied: map[string]time.Duration{}}, logs: &syncBuffer{}}
 	h.store = newMemStore(t, h.clock.Now)
-	svc, err := orders.NewService(h.store, h.clock.Now)
+	svc, err := orders.NewService(h.store, []orders.Mall{orders.MallCCB, orders.MallABC}, h.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.orders = &fakeOrders{Service: svc}
 	cfg := Config{
 		Orders: h.orders, Auth: fakeAuth{}, Idempotency: h.idem, Reports: h.reports,
+		Malls:    []orders.Mall{orders.MallCCB, orders.MallABC},
 		Webhooks: map[orders.Mall]MallWebhook{orders.MallCCB: h.webhooks[orders.MallCCB], orders.MallABC: h.webhooks[orders.MallABC]},
 		Ready:    func(context.Context) error { return h.ready },
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestRoutingFollowsTheConnectedMalls(t *testing.T) {
@@ -24,8 +25,11 @@ func TestRoutingFollowsTheConnectedMalls(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			svc, _ := newTestService(t)
-			svc.OnlyMalls(tc.connected...)
+			svc, st := newTestService(t)
+			svc, err := NewService(st, tc.connected, func() time.Time { return testNow })
+			if err != nil {
+				t.Fatal(err)
+			}
 			req := bulkRequest()
 			req.Mall = tc.ask
 			o, err := svc.Place(context.Background(), office, req)

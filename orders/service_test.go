@@ -25,7 +25,7 @@ func newTestService(t *testing.T) (*Service, *fakeStore) {
 	t.Helper()
 	clock := func() time.Time { return testNow }
 	st := newFakeStore(clock)
-	svc, err := NewService(st, clock)
+	svc, err := NewService(st, []Mall{MallCCB, MallABC}, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func pointers(err error) []string {
 
 func TestNewServiceRejectsNilStore(t *testing.T) {
 	t.Parallel()
-	if _, err := NewService(nil, nil); err == nil {
+	if _, err := NewService(nil, nil, nil); err == nil {
 		t.Fatal("NewService(nil store) succeeded")
 	}
 }

@@ -96,7 +96,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.DB) *fixture {
 			Weight: decimal.NewFromInt(1), ValidFrom: bizday.MustParse("2018-01-01")})
 	}
 	must(st.UpsertLinkages(ctx, ls, true))
-	svc, err := orders.NewService(st, nil)
+	svc, err := orders.NewService(st, []orders.Mall{"ccb", "abc"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
