@@ -43,12 +43,12 @@ func newFakeStore(now func() time.Time) *fakeStore {
 		cancels:  map[int64][]string{},
 	}
 	for _, p := range []households.Product{
-		{SKU: "YC-APL-5KG-DZ", CCBItemID: "CCB-YC-APL-05", CCBPrice: 6800, ABCItemID: "ABC-770031", ABCPrice: 6900},
-		{SKU: "YC-APL-5KG-HK", CCBItemID: "CCB-YC-APL-05H", CCBPrice: 7200},
-		{SKU: "YC-WKN-500G-HH", CCBItemID: "CCB-YC-WKN-500", CCBPrice: 3980},
-		{SKU: "YC-PEP-250G-ZS", ABCItemID: "ABC-771266", ABCPrice: 3990},
-		{SKU: "DB-APL-10KG-ZY", ABCItemID: "ABC-780012", ABCPrice: 11200},
-		{SKU: "YC-APL-10KG-DZ", CCBItemID: "CCB-YC-APL-10", CCBPrice: 11800, ABCItemID: "ABC-770032", ABCPrice: 11600},
+		{SKU: "YC-APL-5KG-DZ", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-YC-APL-05", Price: 6800}, "abc": {ItemID: "ABC-770031", Price: 6900}}},
+		{SKU: "YC-APL-5KG-HK", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-YC-APL-05H", Price: 7200}}},
+		{SKU: "YC-WKN-500G-HH", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-YC-WKN-500", Price: 3980}}},
+		{SKU: "YC-PEP-250G-ZS", Listings: map[string]households.Listing{"abc": {ItemID: "ABC-771266", Price: 3990}}},
+		{SKU: "DB-APL-10KG-ZY", Listings: map[string]households.Listing{"abc": {ItemID: "ABC-780012", Price: 11200}}},
+		{SKU: "YC-APL-10KG-DZ", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-YC-APL-10", Price: 11800}, "abc": {ItemID: "ABC-770032", Price: 11600}}},
 	} {
 		s.products[p.SKU] = p
 	}

@@ -261,7 +261,7 @@ broken down --by county, category, sku, supplier, branch, mall, month or funding
 				return fmt.Errorf("--format must be table, csv or json")
 			}
 			return g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
-				rep, err := a.store.Benefit(ctx, q)
+				rep, err := labelledReports{a.store}.Benefit(ctx, q)
 				if err != nil {
 					return err
 				}

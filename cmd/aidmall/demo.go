@@ -387,7 +387,7 @@ func printYearReport(ctx context.Context, a *app, year int, out io.Writer) error
 		if err != nil {
 			return err
 		}
-		rep, err := a.store.Benefit(ctx, reports.Query{From: from, To: to, By: b})
+		rep, err := labelledReports{a.store}.Benefit(ctx, reports.Query{From: from, To: to, By: b})
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"aidmall/jobs"
 	"aidmall/malls"
 	"aidmall/orders"
+	"aidmall/reports"
 )
 
 // drivers are the malls this build speaks to: one line per mall (docs/MALLS.md). The
@@ -76,4 +77,36 @@ func (s statements) Statement(ctx context.Context, day bizday.Day) ([]orders.Ful
 		}
 	}
 	return evs, err
+}
+
+// mallCodes are the registered malls' codes as text (the catalogue's listing columns).
+func mallCodes() []string {
+	var out []string
+	for _, m := range drivers.Codes() {
+		out = append(out, string(m))
+	}
+	return out
+}
+
+// benefitReports is what serves the benefit report (sqlstore.Store).
+type benefitReports interface {
+	Benefit(ctx context.Context, q reports.Query) (reports.Benefit, error)
+}
+
+// labelledReports gives the by-mall breakdown the registered drivers' display names; the
+// store knows a mall only by its code.
+type labelledReports struct{ benefitReports }
+
+func (r labelledReports) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, error) {
+	b, err := r.benefitReports.Benefit(ctx, q)
+	if err != nil || q.By != reports.ByMall {
+		return b, err
+	}
+	labels := drivers.Labels()
+	for i := range b.Rows {
+		if l, ok := labels[b.Rows[i].Key]; ok {
+			b.Rows[i].Label = l
+		}
+	}
+	return b, nil
 }
