@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"aidmall/config"
+	"aidmall/internal/sandboxtest"
+	"aidmall/malls"
 	"aidmall/malls/conformance"
 	"aidmall/orders"
 )
@@ -57,4 +60,21 @@ func TestConformanceAgainstFake(t *testing.T) {
 			return []byte(goodLine + "\n" + `{"eventId":1}` + "\n" + strings.Replace(goodLine, "EVT-1", "EVT-2", 1) + "\n"), 2, 1
 		},
 	})
+}
+
+// TestConformanceAgainstSandbox runs the suite against the reference sandbox
+// (../shared/mallsandbox; skipped, saying so, when it is absent), the mall opened from
+// the sandbox's key files as in production.
+func TestConformanceAgainstSandbox(t *testing.T) {
+	sb := sandboxtest.Start(t, "--ccb-addr=", "--ship-after", "50ms", "--deliver-after", "100ms", "--quiet")
+	h := conformance.Live(t, Driver, config.MallConfig{URL: sb.ABCURL, AppID: sb.ABCAppID,
+		PrivateKeyFile: sb.ABCPartnerPrivateKey, MallPublicKeyFile: sb.ABCMallPublicKey},
+		func() malls.NonceStore { return newMemNonces(time.Now) },
+		func() orders.CreateRequest {
+			// products.csv: ABC-770031 listed at 6900 fen.
+			return orders.CreateRequest{OutOrderNo: orders.NewOutOrderNo(time.Now()), BuyerRef: "CONFORMANCE", BuyerName: "集团总部机关工会",
+				DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王*", Phone: "138****0000", Address: "西安市雁塔区"},
+				Lines: []orders.CreateLine{{LineNo: 1, ItemID: "ABC-770031", Quantity: 2, UnitPrice: 6900}}, Total: 13800}
+		})
+	conformance.Run(t, h)
 }

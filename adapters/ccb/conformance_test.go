@@ -10,6 +10,9 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"aidmall/adapters/ccb"
+	"aidmall/config"
+	"aidmall/internal/sandboxtest"
+	"aidmall/malls"
 	"aidmall/malls/conformance"
 	"aidmall/orders"
 )
@@ -56,4 +59,20 @@ func TestConformanceAgainstFake(t *testing.T) {
 			return []byte(gb), 2, 1
 		},
 	})
+}
+
+// TestConformanceAgainstSandbox runs the suite against the reference sandbox
+// (../shared/mallsandbox; skipped, saying so, when it is absent), the mall opened from
+// the sandbox's key files as in production.
+func TestConformanceAgainstSandbox(t *testing.T) {
+	sb := sandboxtest.Start(t, "--abc-addr=", "--ship-after", "50ms", "--deliver-after", "100ms", "--quiet")
+	h := conformance.Live(t, ccb.Driver, config.MallConfig{URL: sb.CCBURL, AppID: sb.CCBAppID,
+		PrivateKeyFile: sb.CCBPartnerPrivateKey, MallPublicKeyFile: sb.CCBMallPublicKey},
+		func() malls.NonceStore { return nil },
+		func() orders.CreateRequest {
+			req := appleOrder(orders.NewOutOrderNo(time.Now()))
+			req.BuyerRef = "CONFORMANCE" // not a bundle order_ref: the default script (ship, deliver)
+			return req
+		})
+	conformance.Run(t, h)
 }
