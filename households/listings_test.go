@@ -22,8 +22,8 @@ func TestListingColumnsAreReadForAnyMall(t *testing.T) {
 	}
 	for _, c := range []struct {
 		sku, mall, item string
-		price         money.Fen
-		listed        bool
+		price           money.Fen
+		listed          bool
 	}{
 		{"P1", "ccb", "CCB-1", 6800, true},
 		{"P1", "icbc", "ICBC-9", 6750, true},
