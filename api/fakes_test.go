@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"aidmall/households"
-	"aidmall/money"
 	"aidmall/orders"
 	"aidmall/reports"
 )
@@ -99,23 +98,16 @@ func newMemStore(t testing.TB, now func() time.Time) *memStore {
 	for _, row := range readCSV(t, bundleDir+"/branches.csv") {
 		s.branches[row["code"]] = households.Branch{Code: row["code"], Name: row["name"]}
 	}
-	for _, row := range readCSV(t, bundleDir+"/products.csv") {
-		p := households.Product{SKU: row["sku"], Name: row["name"], SupplierCode: row["supplier_code"],
-			CCBItemID: row["ccb_item_id"], ABCItemID: row["abc_item_id"]}
-		if v := row["ccb_price"]; v != "" {
-			f, err := money.ParseYuan(v)
-			if err != nil {
-				t.Fatalf("products.csv %s ccb_price: %v", p.SKU, err)
-			}
-			p.CCBPrice = f
-		}
-		if v := row["abc_price_fen"]; v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatalf("products.csv %s abc_price_fen: %v", p.SKU, err)
-			}
-			p.ABCPrice = money.Fen(n)
-		}
+	f, err := os.Open(bundleDir + "/products.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ps, bad, err := households.ParseProducts(f)
+	if err != nil || len(bad) > 0 {
+		t.Fatalf("products.csv: %v %v", err, bad)
+	}
+	for _, p := range ps {
 		s.products[p.SKU] = p
 	}
 	return s
@@ -492,13 +484,14 @@ func newHarness(t testing.TB, tweak ...func(*Config)) *harness {
 		webhooks: map[orders.Mall]*fakeWebhook{orders.MallCCB: {}, orders.MallABC: {}},
 		limiter:  &fakeLimiter{denied: map[string]time.Duration{}}, logs: &syncBuffer{}}
 	h.store = newMemStore(t, h.clock.Now)
-	svc, err := orders.NewService(h.store, h.clock.Now)
+	svc, err := orders.NewService(h.store, []orders.Mall{orders.MallCCB, orders.MallABC}, h.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.orders = &fakeOrders{Service: svc}
 	cfg := Config{
 		Orders: h.orders, Auth: fakeAuth{}, Idempotency: h.idem, Reports: h.reports,
+		Malls:    []orders.Mall{orders.MallCCB, orders.MallABC},
 		Webhooks: map[orders.Mall]MallWebhook{orders.MallCCB: h.webhooks[orders.MallCCB], orders.MallABC: h.webhooks[orders.MallABC]},
 		Ready:    func(context.Context) error { return h.ready },
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

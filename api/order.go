@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -168,7 +169,7 @@ type orderListJSON struct {
 // listOrders is GET /v1/orders: one page, newest first.
 func (s *Server) listOrders(c echo.Context) error {
 	caller, _ := callerFrom(c)
-	f, err := parseListFilter(c.QueryParams())
+	f, err := parseListFilter(c.QueryParams(), s.cfg.Malls)
 	if err != nil {
 		return err
 	}
@@ -222,11 +223,11 @@ func orderID(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-// parseListFilter reads GET /v1/orders's query: branch, mall (ccb|abc), status, funding,
+// parseListFilter reads GET /v1/orders's query: branch, mall (one of malls), status, funding,
 // from and to (YYYY-MM-DD business days in Beijing time, to inclusive), limit (1–200,
 // default 50) and cursor. An unknown or repeated parameter is refused: a typo must not
 // silently widen a list.
-func parseListFilter(q url.Values) (orders.ListFilter, error) {
+func parseListFilter(q url.Values, malls []orders.Mall) (orders.ListFilter, error) {
 	var (
 		f        orders.ListFilter
 		errs     []fieldProblem
@@ -244,8 +245,8 @@ func parseListFilter(q url.Values) (orders.ListFilter, error) {
 		case "branch":
 			f.BranchCode = v
 		case "mall":
-			if f.Mall = orders.Mall(v); !f.Mall.Valid() {
-				bad(name, "must be ccb or abc")
+			if f.Mall = orders.Mall(v); !slices.Contains(malls, f.Mall) {
+				bad(name, "must be one of "+joinMalls(malls))
 			}
 		case "status":
 			if f.Status = orders.Status(v); !knownStatus(f.Status) {
@@ -299,4 +300,13 @@ func knownStatus(s orders.Status) bool {
 		return true
 	}
 	return false
+}
+
+// joinMalls is "ccb, abc".
+func joinMalls(malls []orders.Mall) string {
+	codes := make([]string, len(malls))
+	for i, m := range malls {
+		codes[i] = string(m)
+	}
+	return strings.Join(codes, ", ")
 }

@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,6 +31,23 @@ import (
 
 //go:embed openapi.yaml
 var openAPIDocument []byte
+
+// mallEnumLine is the one line of openapi.yaml that lists the malls; every other mention
+// of a mall refers to it.
+var mallEnumLine = regexp.MustCompile(`(?m)^(    Mall: \{ type: string, enum: )\[[^\]\n]*\]( \})$`)
+
+// openAPIFor returns the OpenAPI document with the Mall enum set to malls, the registered
+// drivers' codes.
+func openAPIFor(malls []orders.Mall) ([]byte, error) {
+	if n := len(mallEnumLine.FindAllIndex(openAPIDocument, -1)); n != 1 {
+		return nil, fmt.Errorf("api: openapi.yaml has %d Mall enum lines, want 1", n)
+	}
+	codes := make([]string, len(malls))
+	for i, m := range malls {
+		codes[i] = string(m)
+	}
+	return mallEnumLine.ReplaceAll(openAPIDocument, []byte("${1}["+strings.Join(codes, ", ")+"]${2}")), nil
+}
 
 // Orders is what the API needs of the orders use cases; *orders.Service satisfies it.
 // Errors are the orders domain's: *orders.ValidationError, orders.ErrForbidden,
@@ -93,8 +112,11 @@ type Config struct {
 	Reports     Reports
 	// Households, when set, serves GET /v1/households/{no} (masked) to aid_office.
 	Households Households
-	// Webhooks maps each mall to its verifier; a mall absent here answers 404 at
-	// /webhooks/{mall}.
+	// Malls are the registered malls' codes (package malls): the values GET /v1/orders
+	// accepts for mall and the OpenAPI document's Mall enum. Required.
+	Malls []orders.Mall
+	// Webhooks maps each connected mall to its verifier; a mall absent here answers 404
+	// at /webhooks/{mall}.
 	Webhooks map[orders.Mall]MallWebhook
 	// Unreadable, when set, keeps a verified notification that cannot be read
 	// (orders.ErrUnreadableEvent from Parse) or that Apply refuses as orders.ErrInvalid,
@@ -135,6 +157,7 @@ type Server struct {
 	metrics *metrics
 	gather  prometheus.Gatherer
 	echo    *echo.Echo
+	openAPI []byte // openapi.yaml with the Mall enum of cfg.Malls
 }
 
 // New checks cfg and builds the server with every route. It returns an error naming the
@@ -155,8 +178,11 @@ func New(cfg Config) (*Server, error) {
 	case cfg.Logger == nil:
 		return nil, errors.New("api: nil Logger")
 	}
+	if len(cfg.Malls) == 0 {
+		return nil, errors.New("api: no Malls")
+	}
 	for m, wh := range cfg.Webhooks {
-		if !m.Valid() || wh == nil {
+		if !slices.Contains(cfg.Malls, m) || wh == nil {
 			return nil, fmt.Errorf("api: webhook for mall %q: unknown mall or nil", m)
 		}
 	}
@@ -182,7 +208,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, metrics: m, gather: gather}
+	doc, err := openAPIFor(cfg.Malls)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, metrics: m, gather: gather, openAPI: doc}
 	if err := s.routes(); err != nil {
 		return nil, err
 	}
@@ -250,7 +280,7 @@ func (s *Server) routes() error {
 	e.GET("/readyz", s.ready)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))
 	e.GET("/openapi.yaml", func(c echo.Context) error {
-		return c.Blob(http.StatusOK, "application/yaml", openAPIDocument)
+		return c.Blob(http.StatusOK, "application/yaml", s.openAPI)
 	})
 	s.echo = e
 	return nil

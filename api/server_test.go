@@ -25,6 +25,7 @@ func TestNewRejectsMissingDependencies(t *testing.T) {
 	t.Parallel()
 	valid := func() Config {
 		return Config{Orders: &fakeOrders{}, Auth: fakeAuth{}, Idempotency: newMemIdempotency(), Reports: &fakeReports{},
+			Malls:    []orders.Mall{orders.MallCCB, orders.MallABC},
 			Webhooks: map[orders.Mall]MallWebhook{orders.MallCCB: &fakeWebhook{}},
 			Ready:    func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler)}
 	}
@@ -40,6 +41,8 @@ func TestNewRejectsMissingDependencies(t *testing.T) {
 		{"when_logger_nil_expect_error", func(c *Config) { c.Logger = nil }},
 		{"when_a_webhook_nil_expect_error", func(c *Config) { c.Webhooks[orders.MallABC] = nil }},
 		{"when_a_webhook_for_auto_expect_error", func(c *Config) { c.Webhooks[orders.MallAuto] = &fakeWebhook{} }},
+		{"when_no_malls_are_registered_expect_error", func(c *Config) { c.Malls = nil }},
+		{"when_a_webhook_for_an_unregistered_mall_expect_error", func(c *Config) { c.Webhooks["icbc"] = &fakeWebhook{} }},
 		{"when_metrics_cannot_be_gathered_expect_error", func(c *Config) { c.Metrics = prometheus.WrapRegistererWithPrefix("x_", prometheus.NewRegistry()) }},
 	}
 	if _, err := New(valid()); err != nil {
@@ -274,6 +277,29 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	if strings.Contains(body, "/no/such/path") || strings.Contains(body, "9999") {
 		t.Error("raw paths leak into metric labels")
+	}
+}
+
+// TestOpenAPIMallEnumIsTheRegisteredMalls: the served document lists exactly the malls
+// the server is given (the registered drivers), wherever a mall code is accepted.
+func TestOpenAPIMallEnumIsTheRegisteredMalls(t *testing.T) {
+	t.Parallel()
+	for _, malls := range [][]orders.Mall{{"ccb", "abc"}, {"abc", "icbc", "ccb"}} {
+		doc, err := openAPIFor(malls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "    Mall: { type: string, enum: [" + joinMalls(malls) + "] }\n"
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("served document lacks %q", want)
+		}
+		// Every other place a mall is named refers to that schema: no enum of codes elsewhere.
+		if n := strings.Count(string(doc), "enum: [ccb"); n > 1 || strings.Contains(string(doc), "enum: [ccb, abc, auto]") {
+			t.Errorf("a mall enum besides components.schemas.Mall: %d", n)
+		}
+		if strings.Count(string(doc), `$ref: "#/components/schemas/Mall"`) < 3 {
+			t.Error("the order request, the list filter and the webhook path must refer to the Mall schema")
+		}
 	}
 }
 

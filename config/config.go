@@ -11,11 +11,10 @@
 //	AIDMALL_DATA_DIR                data_dir                  ./data
 //	AIDMALL_SEAL_KEY                seal_key                  "" (key file <data dir>/seal.key)
 //	AIDMALL_LOG_LEVEL               log_level                 info
-//	AIDMALL_CCB_URL                 ccb.url                   "" (mall not configured)
-//	AIDMALL_CCB_APP_ID              ccb.app_id                ""
-//	AIDMALL_CCB_PRIVATE_KEY_FILE    ccb.private_key_file      ""
-//	AIDMALL_CCB_MALL_PUBLIC_KEY_FILE ccb.mall_public_key_file ""
-//	AIDMALL_ABC_…                   abc.…                     (the same four for ABC)
+//	AIDMALL_<CODE>_URL              <code>.url                "" (mall not configured)
+//	AIDMALL_<CODE>_APP_ID           <code>.app_id             ""
+//	AIDMALL_<CODE>_PRIVATE_KEY_FILE <code>.private_key_file   ""
+//	AIDMALL_<CODE>_MALL_PUBLIC_KEY_FILE <code>.mall_public_key_file ""
 //	AIDMALL_JOB_WORKERS             jobs.workers              4
 //	AIDMALL_JOB_POLL_INTERVAL       jobs.poll_interval        1s
 //	AIDMALL_DISPATCH_MAX_ATTEMPTS   dispatch.max_attempts     25
@@ -30,6 +29,9 @@
 // Durations are Go duration strings ("30s", "5m", "1h"); counts are whole numbers (a JSON
 // number or a string of digits in the file). The file is one JSON object; the dotted keys
 // above are nested objects ({"ccb": {"url": "…"}}); an unknown key is an error.
+//
+// <CODE> is each registered mall's code (ccb, abc: AIDMALL_CCB_URL, AIDMALL_ABC_URL),
+// given to Load by the caller, which knows the registered malls (package malls).
 package config
 
 import (
@@ -76,10 +78,10 @@ type Config struct {
 	// LogLevel is debug, info, warn or error. Default "info". Env AIDMALL_LOG_LEVEL.
 	LogLevel string
 
-	// CCB and ABC are the two malls' partner settings (AIDMALL_CCB_*, AIDMALL_ABC_*).
-	// A mall with no URL is not configured (the demo uses the in-process simulators).
-	CCB MallConfig
-	ABC MallConfig
+	// Malls are the malls' partner settings by mall code (AIDMALL_<CODE>_*), one entry
+	// per mall Load was given. A mall with no URL is not configured (the demo uses the
+	// in-process simulators).
+	Malls map[orders.Mall]MallConfig
 
 	Jobs      JobsConfig
 	Dispatch  DispatchConfig
@@ -195,16 +197,8 @@ func (c *Config) fillDerived() {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 }
 
-// Mall returns m's settings; the zero MallConfig for a mall that is not ccb or abc.
-func (c Config) Mall(m orders.Mall) MallConfig {
-	switch m {
-	case orders.MallCCB:
-		return c.CCB
-	case orders.MallABC:
-		return c.ABC
-	}
-	return MallConfig{}
-}
+// Mall returns mall m's settings; the zero MallConfig for a mall with none.
+func (c Config) Mall(m orders.Mall) MallConfig { return c.Malls[m] }
 
 // NotifyURL returns where mall m posts its notifications: PublicURL + "/webhooks/" + m.
 func (c Config) NotifyURL(m orders.Mall) string { return c.PublicURL + "/webhooks/" + string(m) }
@@ -224,9 +218,10 @@ func (c Config) SlogLevel() slog.Level {
 
 // Load builds the configuration: Defaults, then the JSON file at path file (skipped when
 // file is ""), then the environment read through getenv (os.Getenv in main, a map in
-// tests). It returns the first error reading or parsing a value (naming the variable or
-// key), or else Validate's error.
-func Load(getenv func(string) string, file string) (Config, error) {
+// tests). malls are the codes of the registered malls, whose AIDMALL_<CODE>_* settings
+// (and <code>.* keys) are read. It returns the first error reading or parsing a value
+// (naming the variable or key), or else Validate's error.
+func Load(getenv func(string) string, file string, malls ...orders.Mall) (Config, error) {
 	if getenv == nil {
 		return Config{}, errors.New("config: nil getenv")
 	}
@@ -234,12 +229,13 @@ func Load(getenv func(string) string, file string) (Config, error) {
 	// Derived defaults are recomputed after the layers, so that AIDMALL_LISTEN moves the
 	// default public URL and AIDMALL_DATA_DIR the default database.
 	c.DatabaseURL, c.PublicURL = "", ""
+	all := settings(malls)
 	if file != "" {
-		if err := c.applyFile(file); err != nil {
+		if err := c.applyFile(file, all); err != nil {
 			return Config{}, err
 		}
 	}
-	for _, s := range settings() {
+	for _, s := range all {
 		v := getenv(s.env)
 		if v == "" {
 			continue
@@ -256,7 +252,7 @@ func Load(getenv func(string) string, file string) (Config, error) {
 }
 
 // applyFile reads a JSON object from path and applies every key it holds.
-func (c *Config) applyFile(path string) error {
+func (c *Config) applyFile(path string, all []setting) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config: read %s: %w", path, err)
@@ -275,7 +271,7 @@ func (c *Config) applyFile(path string) error {
 		return fmt.Errorf("config: %s: %w", path, err)
 	}
 	byKey := map[string]setting{}
-	for _, s := range settings() {
+	for _, s := range all {
 		byKey[s.key] = s
 	}
 	keys := make([]string, 0, len(flat))
@@ -353,18 +349,35 @@ func duration(f func(c *Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
-func mallSettings(name string, f func(c *Config) *MallConfig) []setting {
-	env := "AIDMALL_" + strings.ToUpper(name) + "_"
+// mallSettings are mall m's four settings, AIDMALL_<CODE>_* and <code>.*.
+func mallSettings(m orders.Mall) []setting {
+	name := string(m)
+	env := MallEnvPrefix(m)
+	field := func(f func(mc *MallConfig) *string) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			if c.Malls == nil {
+				c.Malls = map[orders.Mall]MallConfig{}
+			}
+			mc := c.Malls[m]
+			*f(&mc) = strings.TrimSpace(v)
+			c.Malls[m] = mc
+			return nil
+		}
+	}
 	return []setting{
-		{env + "URL", name + ".url", str(func(c *Config) *string { return &f(c).URL })},
-		{env + "APP_ID", name + ".app_id", str(func(c *Config) *string { return &f(c).AppID })},
-		{env + "PRIVATE_KEY_FILE", name + ".private_key_file", str(func(c *Config) *string { return &f(c).PrivateKeyFile })},
-		{env + "MALL_PUBLIC_KEY_FILE", name + ".mall_public_key_file", str(func(c *Config) *string { return &f(c).MallPublicKeyFile })},
+		{env + "URL", name + ".url", field(func(mc *MallConfig) *string { return &mc.URL })},
+		{env + "APP_ID", name + ".app_id", field(func(mc *MallConfig) *string { return &mc.AppID })},
+		{env + "PRIVATE_KEY_FILE", name + ".private_key_file", field(func(mc *MallConfig) *string { return &mc.PrivateKeyFile })},
+		{env + "MALL_PUBLIC_KEY_FILE", name + ".mall_public_key_file", field(func(mc *MallConfig) *string { return &mc.MallPublicKeyFile })},
 	}
 }
 
-// settings lists every value Load reads; the package comment is its documentation.
-func settings() []setting {
+// MallEnvPrefix is the prefix of mall m's environment variables: "AIDMALL_CCB_".
+func MallEnvPrefix(m orders.Mall) string { return "AIDMALL_" + strings.ToUpper(string(m)) + "_" }
+
+// settings lists every value Load reads for the malls given; the package comment is its
+// documentation.
+func settings(malls []orders.Mall) []setting {
 	s := []setting{
 		{"DATABASE_URL", "database_url", str(func(c *Config) *string { return &c.DatabaseURL })},
 		{"REDIS_URL", "redis_url", str(func(c *Config) *string { return &c.RedisURL })},
@@ -384,15 +397,16 @@ func settings() []setting {
 		{"AIDMALL_RATE_LIMIT", "rate_limit.requests", integer(func(c *Config) *int { return &c.RateLimit.Requests })},
 		{"AIDMALL_RATE_LIMIT_PERIOD", "rate_limit.period", duration(func(c *Config) *time.Duration { return &c.RateLimit.Period })},
 	}
-	s = append(s, mallSettings("ccb", func(c *Config) *MallConfig { return &c.CCB })...)
-	s = append(s, mallSettings("abc", func(c *Config) *MallConfig { return &c.ABC })...)
+	for _, m := range malls {
+		s = append(s, mallSettings(m)...)
+	}
 	return s
 }
 
-// EnvNames returns every environment variable Load reads, in a stable order (for
-// `--help` and documentation).
-func EnvNames() []string {
-	all := settings()
+// EnvNames returns every environment variable Load reads for malls, in a stable order
+// (for `--help` and documentation).
+func EnvNames(malls ...orders.Mall) []string {
+	all := settings(malls)
 	names := make([]string, len(all))
 	for i, s := range all {
 		names[i] = s.env

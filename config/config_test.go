@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func TestLoad_precedence(t *testing.T) {
 	}{
 		{"defaults_apply_without_file_or_env", "", nil, func(t *testing.T, c Config) {
 			want := Defaults()
-			if c != want {
+			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got %+v, want defaults %+v", c, want)
 			}
 			if c.DatabaseURL != "./data/aidmall.db" || c.Listen != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" {
@@ -55,18 +56,18 @@ func TestLoad_precedence(t *testing.T) {
 			if c.Listen != "127.0.0.1:9000" || c.LogLevel != "debug" || c.Breaker.Failures != 7 || c.Breaker.Cooldown != 45*time.Second {
 				t.Errorf("file values not applied: %+v", c)
 			}
-			if c.CCB.AppID != "2019031200000001" || c.CCB.MallPublicKeyFile != "/keys/ccb-mall.pem" {
-				t.Errorf("nested mall keys not applied: %+v", c.CCB)
+			if c.Mall("ccb").AppID != "2019031200000001" || c.Mall("ccb").MallPublicKeyFile != "/keys/ccb-mall.pem" {
+				t.Errorf("nested mall keys not applied: %+v", c.Malls)
 			}
 			if c.Jobs.Workers != 4 {
 				t.Errorf("a key absent from the file lost its default: workers %d", c.Jobs.Workers)
 			}
 		}},
 		{"env_overrides_file", file, map[string]string{"AIDMALL_LISTEN": "127.0.0.1:7000", "AIDMALL_BREAKER_FAILURES": "3", "AIDMALL_CCB_APP_ID": "X1"}, func(t *testing.T, c Config) {
-			if c.Listen != "127.0.0.1:7000" || c.Breaker.Failures != 3 || c.CCB.AppID != "X1" {
+			if c.Listen != "127.0.0.1:7000" || c.Breaker.Failures != 3 || c.Mall("ccb").AppID != "X1" {
 				t.Errorf("env did not win: %+v", c)
 			}
-			if c.Breaker.Cooldown != 45*time.Second || c.CCB.URL != "https://ccb.example/api" {
+			if c.Breaker.Cooldown != 45*time.Second || c.Mall("ccb").URL != "https://ccb.example/api" {
 				t.Errorf("file values not overridden by env were lost: %+v", c)
 			}
 		}},
@@ -91,7 +92,7 @@ func TestLoad_precedence(t *testing.T) {
 			}
 		}},
 		{"explicit_public_url_loses_trailing_slash", "", map[string]string{"AIDMALL_PUBLIC_URL": "https://aid.example.cn/"}, func(t *testing.T, c Config) {
-			if got := c.NotifyURL(orders.MallABC); got != "https://aid.example.cn/webhooks/abc" {
+			if got := c.NotifyURL(orders.Mall("abc")); got != "https://aid.example.cn/webhooks/abc" {
 				t.Errorf("notify url %q", got)
 			}
 		}},
@@ -113,8 +114,8 @@ func TestLoad_precedence(t *testing.T) {
 			want.Breaker.Cooldown = 5 * time.Second
 			want.ReconcileInterval = 0
 			want.RateLimit = RateLimitConfig{Requests: 10, Period: time.Second}
-			want.ABC = MallConfig{URL: "http://127.0.0.1:9100", AppID: "abc1", PrivateKeyFile: "p.pem", MallPublicKeyFile: "m.pem"}
-			if c != want {
+			want.Malls = map[orders.Mall]MallConfig{"abc": {URL: "http://127.0.0.1:9100", AppID: "abc1", PrivateKeyFile: "p.pem", MallPublicKeyFile: "m.pem"}}
+			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got  %+v\nwant %+v", c, want)
 			}
 		}},
@@ -126,7 +127,7 @@ func TestLoad_precedence(t *testing.T) {
 			if tt.file != "" {
 				path = writeFile(t, tt.file)
 			}
-			c, err := Load(env(tt.env), path)
+			c, err := Load(env(tt.env), path, testMalls...)
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -159,7 +160,7 @@ func TestLoad_errors(t *testing.T) {
 			if tt.file != "" {
 				path = writeFile(t, tt.file)
 			}
-			_, err := Load(env(tt.env), path)
+			_, err := Load(env(tt.env), path, testMalls...)
 			if err == nil {
 				t.Fatal("Load succeeded, want an error")
 			}
@@ -193,7 +194,7 @@ func TestValidate(t *testing.T) {
 		want   []string // nil: valid
 	}{
 		{"defaults_are_valid", func(c *Config) {}, nil},
-		{"fully_configured_malls_are_valid", func(c *Config) { c.CCB, c.ABC = mall, mall }, nil},
+		{"fully_configured_malls_are_valid", func(c *Config) { c.Malls = map[orders.Mall]MallConfig{"ccb": mall, "abc": mall} }, nil},
 		{"postgres_url_is_valid", func(c *Config) { c.DatabaseURL = "postgresql://u:p@db:5432/aid?sslmode=disable" }, nil},
 		{"wildcard_listen_is_valid", func(c *Config) { c.Listen = ":8080"; c.PublicURL = "http://127.0.0.1:8080" }, nil},
 		{"zero_reconcile_interval_turns_it_off", func(c *Config) { c.ReconcileInterval = 0 }, nil},
@@ -210,9 +211,11 @@ func TestValidate(t *testing.T) {
 		{"public_url_with_query_is_refused", func(c *Config) { c.PublicURL = "https://a.example?x=1" }, []string{"AIDMALL_PUBLIC_URL", "query"}},
 		{"short_seal_key_is_refused", func(c *Config) { c.SealKey = base64.StdEncoding.EncodeToString(make([]byte, 16)) }, []string{"AIDMALL_SEAL_KEY"}},
 		{"unknown_log_level_is_refused", func(c *Config) { c.LogLevel = "trace" }, []string{"AIDMALL_LOG_LEVEL"}},
-		{"mall_with_url_only_names_the_missing_fields", func(c *Config) { c.ABC = MallConfig{URL: "https://abc.example"} }, []string{"AIDMALL_ABC_APP_ID", "AIDMALL_ABC_PRIVATE_KEY_FILE", "AIDMALL_ABC_MALL_PUBLIC_KEY_FILE"}},
-		{"mall_with_keys_but_no_url_is_refused", func(c *Config) { c.CCB = MallConfig{AppID: "1", PrivateKeyFile: "k", MallPublicKeyFile: "p"} }, []string{"AIDMALL_CCB_URL"}},
-		{"mall_url_must_be_http", func(c *Config) { m := mall; m.URL = "ftp://m.example"; c.CCB = m }, []string{"AIDMALL_CCB_URL"}},
+		{"mall_with_url_only_names_the_missing_fields", func(c *Config) { c.Malls = map[orders.Mall]MallConfig{"abc": {URL: "https://abc.example"}} }, []string{"AIDMALL_ABC_APP_ID", "AIDMALL_ABC_PRIVATE_KEY_FILE", "AIDMALL_ABC_MALL_PUBLIC_KEY_FILE"}},
+		{"mall_with_keys_but_no_url_is_refused", func(c *Config) {
+			c.Malls = map[orders.Mall]MallConfig{"ccb": {AppID: "1", PrivateKeyFile: "k", MallPublicKeyFile: "p"}}
+		}, []string{"AIDMALL_CCB_URL"}},
+		{"mall_url_must_be_http", func(c *Config) { m := mall; m.URL = "ftp://m.example"; c.Malls = map[orders.Mall]MallConfig{"ccb": m} }, []string{"AIDMALL_CCB_URL"}},
 		{"zero_workers_is_refused", func(c *Config) { c.Jobs.Workers = 0 }, []string{"AIDMALL_JOB_WORKERS"}},
 		{"zero_attempts_is_refused", func(c *Config) { c.Dispatch.MaxAttempts = 0 }, []string{"AIDMALL_DISPATCH_MAX_ATTEMPTS"}},
 		{"cap_below_base_is_refused", func(c *Config) { c.Dispatch.BackoffCap = 500 * time.Millisecond }, []string{"AIDMALL_DISPATCH_BACKOFF_CAP", "below the base"}},
@@ -302,11 +305,11 @@ func TestDialect(t *testing.T) {
 func TestMall(t *testing.T) {
 	t.Parallel()
 	c := Defaults()
-	c.CCB.AppID, c.ABC.AppID = "ccb-id", "abc-id"
-	if c.Mall(orders.MallCCB).AppID != "ccb-id" || c.Mall(orders.MallABC).AppID != "abc-id" {
+	c.Malls = map[orders.Mall]MallConfig{"ccb": {AppID: "ccb-id"}, "abc": {AppID: "abc-id"}}
+	if c.Mall(orders.Mall("ccb")).AppID != "ccb-id" || c.Mall(orders.Mall("abc")).AppID != "abc-id" {
 		t.Error("Mall returned the wrong mall's settings")
 	}
-	if c.Mall(orders.MallAuto) != (MallConfig{}) || c.Mall(orders.MallCCB).Configured() {
+	if c.Mall(orders.MallAuto) != (MallConfig{}) || c.Mall(orders.Mall("ccb")).Configured() {
 		t.Error("auto must have no settings; a mall without URL is not configured")
 	}
 }
@@ -378,7 +381,7 @@ func TestLoadSealKey(t *testing.T) {
 
 func TestEnvNames(t *testing.T) {
 	t.Parallel()
-	names := strings.Join(EnvNames(), " ")
+	names := strings.Join(EnvNames(testMalls...), " ")
 	for _, w := range []string{"DATABASE_URL", "REDIS_URL", "AIDMALL_LISTEN", "AIDMALL_PUBLIC_URL", "AIDMALL_CCB_MALL_PUBLIC_KEY_FILE", "AIDMALL_ABC_PRIVATE_KEY_FILE"} {
 		if !strings.Contains(names, w) {
 			t.Errorf("EnvNames lacks %s", w)
@@ -401,7 +404,7 @@ func FuzzLoadFile(f *testing.F) {
 		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		c, err := Load(env(nil), p)
+		c, err := Load(env(nil), p, testMalls...)
 		if err != nil {
 			return
 		}
@@ -439,3 +442,7 @@ func FuzzDriverDSN(f *testing.F) {
 		}
 	})
 }
+
+// testMalls are the mall codes these tests load settings for (cmd/aidmall passes the
+// registered drivers' codes).
+var testMalls = []orders.Mall{"ccb", "abc"}

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"aidmall/orders"
 )
 
 // SealKeySize is the length of the seal key in bytes (AES-256).
@@ -77,8 +80,14 @@ func (c Config) Validate() error {
 		bad("AIDMALL_LOG_LEVEL", "%q is not debug, info, warn or error", c.LogLevel)
 	}
 
-	errs = append(errs, c.CCB.validate("AIDMALL_CCB_")...)
-	errs = append(errs, c.ABC.validate("AIDMALL_ABC_")...)
+	codes := make([]string, 0, len(c.Malls))
+	for m := range c.Malls {
+		codes = append(codes, string(m))
+	}
+	sort.Strings(codes)
+	for _, m := range codes {
+		errs = append(errs, c.Malls[orders.Mall(m)].validate(MallEnvPrefix(orders.Mall(m)))...)
+	}
 
 	intRange := func(name string, v, lo, hi int) {
 		if v < lo || v > hi {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -229,27 +230,85 @@ func parseSuppliers(r io.Reader) (parsed[Supplier], error) {
 	}), nil
 }
 
-var productColumns = []string{"sku", "name", "category", "spec", "unit", "supplier_code",
-	"aid_cert_no", "ccb_item_id", "ccb_price", "abc_item_id", "abc_price_fen"}
+// productColumns are the columns every products file has; each mall's listing adds a pair
+// (listingColumnsOf).
+var productColumns = []string{"sku", "name", "category", "spec", "unit", "supplier_code", "aid_cert_no"}
+
+// listingIDColumn is a mall's item id column, <code>_item_id.
+var listingIDColumn = regexp.MustCompile(`^([a-z][a-z0-9]*)_item_id$`)
+
+// listingCols are one mall's listing columns in a products file.
+type listingCols struct {
+	mall, idCol, priceCol string
+	fen                   bool // the price column is <code>_price_fen (whole fen), else <code>_price (yuan)
+}
+
+// listingColumnsOf finds the listing columns of t: for each <code>_item_id, exactly one of
+// <code>_price (yuan) and <code>_price_fen (fen). When malls is not empty every code must
+// be one of them (the registered malls); at least one mall's columns must be present.
+func listingColumnsOf(t *table, malls []string) ([]listingCols, error) {
+	var out []listingCols
+	has := func(c string) bool { _, ok := t.index[c]; return ok }
+	for _, h := range t.header {
+		m := listingIDColumn.FindStringSubmatch(canonHeader(h))
+		if m == nil {
+			continue
+		}
+		code := m[1]
+		if len(malls) > 0 && !slices.Contains(malls, code) {
+			return nil, &ParseError{Reason: fmt.Sprintf("column %s: %q is not a mall of this service (%s)", h, code, strings.Join(malls, ", "))}
+		}
+		lc := listingCols{mall: code, idCol: code + "_item_id"}
+		switch yuan, fen := has(code+"_price"), has(code+"_price_fen"); {
+		case yuan && fen:
+			return nil, &ParseError{Reason: fmt.Sprintf("columns %s_price and %s_price_fen both present: give the price once", code, code)}
+		case yuan:
+			lc.priceCol = code + "_price"
+		case fen:
+			lc.priceCol, lc.fen = code+"_price_fen", true
+		default:
+			return nil, &ParseError{Reason: fmt.Sprintf("column %s has no price column %s_price (yuan) or %s_price_fen (fen)", h, code, code)}
+		}
+		out = append(out, lc)
+	}
+	for _, h := range t.header {
+		c := canonHeader(h)
+		for _, suffix := range []string{"_price_fen", "_price"} {
+			if code, ok := strings.CutSuffix(c, suffix); ok && code != "" && !has(code+"_item_id") {
+				return nil, &ParseError{Reason: fmt.Sprintf("column %s has no item id column %s_item_id", h, code)}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, &ParseError{Reason: "no listing columns: want <mall>_item_id with <mall>_price (yuan) or <mall>_price_fen (fen), e.g. ccb_item_id,ccb_price"}
+	}
+	return out, nil
+}
 
 // ParseProducts reads products.csv (UTF-8 or GB18030):
-// sku,name,category,spec,unit,supplier_code,aid_cert_no,ccb_item_id,ccb_price,abc_item_id,abc_price_fen.
-// category is apple, peppercorn or walnut; ccb_price is in yuan with at most 2 decimals,
-// abc_price_fen a whole number of fen; a mall that does not list the SKU has both its
-// columns empty (one without the other is an error), a listed price is > 0. SKUs are
-// unique within the file. Whether the supplier exists is not checked here (Registry.Import
-// does). It returns the good products in file order, one RowError per bad cell, and a
-// *ParseError for a file it cannot read at all.
-func ParseProducts(r io.Reader) ([]Product, []RowError, error) {
-	p, err := parseProducts(r)
+// sku,name,category,spec,unit,supplier_code,aid_cert_no and, per mall, <code>_item_id
+// with <code>_price (yuan, at most 2 decimals) or <code>_price_fen (a whole number of
+// fen) — the bundles have ccb_item_id,ccb_price,abc_item_id,abc_price_fen. malls, when
+// given, are the mall codes the service knows; a listing column of another code is a
+// *ParseError. category is apple, peppercorn or walnut; a mall that does not list the SKU
+// has both its columns empty (one without the other is an error), a listed price is > 0.
+// SKUs are unique within the file. Whether the supplier exists is not checked here
+// (Registry.Import does). It returns the good products in file order, one RowError per
+// bad cell, and a *ParseError for a file it cannot read at all.
+func ParseProducts(r io.Reader, malls ...string) ([]Product, []RowError, error) {
+	p, err := parseProducts(r, malls)
 	if err != nil {
 		return nil, nil, err
 	}
 	return values(p.good), p.errs, nil
 }
 
-func parseProducts(r io.Reader) (parsed[Product], error) {
+func parseProducts(r io.Reader, malls []string) (parsed[Product], error) {
 	t, pre, err := readCSV(r, productColumns)
+	if err != nil {
+		return parsed[Product]{}, err
+	}
+	lcs, err := listingColumnsOf(t, malls)
 	if err != nil {
 		return parsed[Product]{}, err
 	}
@@ -272,18 +331,29 @@ func parseProducts(r io.Reader) (parsed[Product], error) {
 				rr.fail("category", v, "unknown category, want apple, peppercorn or walnut")
 			}
 		}
-		p.CCBItemID, p.CCBPrice = rr.listing("ccb_item_id", "ccb_price", func(s string) (money.Fen, error) {
-			return money.ParseYuan(s)
-		}, "an amount in yuan with at most 2 decimals")
-		p.ABCItemID, p.ABCPrice = rr.listing("abc_item_id", "abc_price_fen", func(s string) (money.Fen, error) {
-			n, ok := atoi(s)
-			if !ok {
-				return 0, money.ErrInvalidAmount
+		for _, lc := range lcs {
+			parse, want := money.ParseYuan, "an amount in yuan with at most 2 decimals"
+			if lc.fen {
+				parse, want = parseFen, "a whole number of fen"
 			}
-			return money.Fen(n), nil
-		}, "a whole number of fen")
+			if id, price := rr.listing(lc.idCol, lc.priceCol, parse, want); id != "" {
+				if p.Listings == nil {
+					p.Listings = map[string]Listing{}
+				}
+				p.Listings[lc.mall] = Listing{ItemID: id, Price: price}
+			}
+		}
 		return p
 	}), nil
+}
+
+// parseFen reads a whole number of fen.
+func parseFen(s string) (money.Fen, error) {
+	n, ok := atoi(s)
+	if !ok {
+		return 0, money.ErrInvalidAmount
+	}
+	return money.Fen(n), nil
 }
 
 // listing reads a mall's (item id, price) pair: both empty means not listed.

@@ -143,6 +143,7 @@ type Registry struct {
 	store  RegistryStore
 	sealer Sealer
 	now    func() time.Time
+	malls  []string // mall codes a catalogue's listing columns may name (none: any)
 }
 
 // RegistryOption configures a Registry.
@@ -151,6 +152,12 @@ type RegistryOption func(*Registry)
 // WithClock sets the clock that bounds birth dates and 脱贫年度 in household files
 // (default time.Now).
 func WithClock(now func() time.Time) RegistryOption { return func(r *Registry) { r.now = now } }
+
+// WithMalls sets the mall codes a catalogue may list products at (the registered
+// drivers'); a listing column of another code refuses the file. Default: any code.
+func WithMalls(codes ...string) RegistryOption {
+	return func(r *Registry) { r.malls = append([]string(nil), codes...) }
+}
 
 // NewRegistry returns a Registry storing into store and sealing with sealer; it fails if
 // either (or a WithClock clock) is nil.
@@ -199,7 +206,7 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 		}
 	case KindProducts:
 		var p parsed[Product]
-		if p, err = parseProducts(rd); err == nil {
+		if p, err = parseProducts(rd, r.malls); err == nil {
 			var known map[string]bool
 			if known, err = r.checkSuppliersOf(ctx, distinct(p, productSupplier)); err == nil {
 				reject(&p, reference[Product]{"supplier_code", productSupplier, known, errUnknownSupplier})

@@ -49,32 +49,33 @@ const (
 	CategoryWalnut     Category = "walnut"     // 核桃
 )
 
-// Product is one SKU of the catalogue with each mall's listing. A mall that does not list
-// the SKU has an empty item id and a zero price for it.
+// Product is one SKU of the catalogue with its listings, keyed by mall code ("ccb"). A
+// mall that does not list the SKU has no entry.
 type Product struct {
-	SKU          string    `json:"sku"`
-	Name         string    `json:"name"`
-	Category     Category  `json:"category"`
-	Spec         string    `json:"spec"`
-	Unit         string    `json:"unit"`
-	SupplierCode string    `json:"supplier_code"`
-	AidCertNo    string    `json:"aid_cert_no"` // 扶贫产品认定编号
-	CCBItemID    string    `json:"ccb_item_id"`
-	CCBPrice     money.Fen `json:"ccb_price"`
-	ABCItemID    string    `json:"abc_item_id"`
-	ABCPrice     money.Fen `json:"abc_price"`
+	SKU          string             `json:"sku"`
+	Name         string             `json:"name"`
+	Category     Category           `json:"category"`
+	Spec         string             `json:"spec"`
+	Unit         string             `json:"unit"`
+	SupplierCode string             `json:"supplier_code"`
+	AidCertNo    string             `json:"aid_cert_no"` // 扶贫产品认定编号
+	Listings     map[string]Listing `json:"listings,omitempty"`
 }
 
-// Listing returns the item id and listed price of the product at mall ("ccb" or "abc"),
-// and whether that mall lists it.
+// Listing is a product as one mall lists it: the mall's item id and its price.
+type Listing struct {
+	ItemID string    `json:"item_id"`
+	Price  money.Fen `json:"price"`
+}
+
+// Listing returns the item id and listed price of the product at mall (a mall code), and
+// whether that mall lists it (an item id and a price above zero).
 func (p Product) Listing(mall string) (itemID string, price money.Fen, ok bool) {
-	switch mall {
-	case "ccb":
-		return p.CCBItemID, p.CCBPrice, p.CCBItemID != "" && p.CCBPrice > 0
-	case "abc":
-		return p.ABCItemID, p.ABCPrice, p.ABCItemID != "" && p.ABCPrice > 0
+	l, found := p.Listings[mall]
+	if !found {
+		return "", 0, false
 	}
-	return "", 0, false
+	return l.ItemID, l.Price, l.ItemID != "" && l.Price > 0
 }
 
 // Household is a registered poor household (建档立卡贫困户) as the county registry exports

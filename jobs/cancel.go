@@ -12,8 +12,7 @@ import (
 	"aidmall/orders"
 )
 
-// cancelWorker asks an order's mall to cancel it (ccb-mall.md "mall.order.cancel",
-// abc-mall.md "…/cancel").
+// cancelWorker asks an order's mall to cancel it.
 type cancelWorker struct {
 	river.WorkerDefaults[CancelArgs]
 	r     *Runner
@@ -23,9 +22,10 @@ type cancelWorker struct {
 // Work calls MallClient.Cancel through the mall's breaker:
 //   - success: done; the mall notifies the cancellation, which the event applies;
 //   - the mall does not know the order (it never reached it): MarkCancelled;
-//   - refused because a line has shipped (CCB 40010 ORDER_SHIPPED, ABC 409
-//     ALREADY_SHIPPED) or any other final refusal: CancelRefused records the mall's code
-//     and message on the order, done; the order goes on as the mall's events say;
+//   - refused because a line has shipped (MallError.AlreadyShipped, which the mall's
+//     adapter decides from its own codes) or any other final refusal: CancelRefused
+//     records the mall's code and message on the order, done; the order goes on as the
+//     mall's events say;
 //   - retryable (or an open breaker): an error, so River retries (NextRetry).
 //
 // An order the mall rejected has nothing to cancel and is left alone.
@@ -59,7 +59,7 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 		log.Info("mall does not know the order: cancelled here")
 		return nil
 	case errors.As(err, &me) && !me.Retryable:
-		if shipped(me) {
+		if me.AlreadyShipped {
 			log.Warn("mall refused the cancel: a line has shipped", slog.String("code", me.Code))
 		} else {
 			log.Error("mall refused the cancel", slog.String("error", err.Error()))
@@ -85,13 +85,4 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 // NextRetry schedules the next attempt (Backoff, honouring the mall's Retry-After).
 func (w *cancelWorker) NextRetry(job *river.Job[CancelArgs]) time.Time {
 	return w.r.now().Add(w.r.backoff.Delay(job.Attempt, w.hints.take(job.ID)))
-}
-
-// shipped reports whether me is the malls' "a line has shipped" refusal of a cancel.
-func shipped(me *orders.MallError) bool {
-	switch {
-	case me.Code == "40010", me.SubCode == "ORDER_SHIPPED", me.Code == "ALREADY_SHIPPED":
-		return true
-	}
-	return false
 }

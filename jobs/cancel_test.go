@@ -34,13 +34,13 @@ func TestCancel_paths(t *testing.T) {
 		},
 		{
 			name:        "ccb_shipped_refusal_is_recorded_on_the_order",
-			cancelErr:   []error{&orders.MallError{Mall: orders.MallCCB, Code: "40010", SubCode: "ORDER_SHIPPED", Message: "已发货"}},
+			cancelErr:   []error{&orders.MallError{Mall: orders.MallCCB, Code: "40010", SubCode: "ORDER_SHIPPED", Message: "已发货", AlreadyShipped: true}},
 			wantCalls:   1,
 			wantRefusal: "40010 ORDER_SHIPPED 已发货",
 		},
 		{
 			name:        "abc_already_shipped_is_recorded_on_the_order",
-			cancelErr:   []error{&orders.MallError{Mall: orders.MallCCB, HTTPStatus: 409, Code: "ALREADY_SHIPPED"}},
+			cancelErr:   []error{&orders.MallError{Mall: orders.MallCCB, HTTPStatus: 409, Code: "ALREADY_SHIPPED", AlreadyShipped: true}},
 			wantCalls:   1,
 			wantRefusal: "ALREADY_SHIPPED ",
 		},

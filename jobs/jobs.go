@@ -162,14 +162,15 @@ func New(cfg Config) (*Runner, error) {
 	need(cfg.Logger != nil, "nil Logger")
 	for m, c := range cfg.Malls {
 		need(c != nil, fmt.Sprintf("nil client for mall %q", m))
-		need(m.Valid(), fmt.Sprintf("unknown mall %q", m))
+		need(m != "" && m != orders.MallAuto, fmt.Sprintf("unknown mall %q", m))
 		if c != nil {
 			need(c.Mall() == m, fmt.Sprintf("client of mall %q filed under %q", c.Mall(), m))
 		}
 	}
 	for m, s := range cfg.Statements {
 		need(s != nil, fmt.Sprintf("nil statement source for mall %q", m))
-		need(m.Valid(), fmt.Sprintf("unknown statement mall %q", m))
+		_, ok := cfg.Malls[m]
+		need(ok, fmt.Sprintf("statement source of mall %q that has no client", m))
 	}
 	need(cfg.Events != nil || len(cfg.Statements) == 0, "nil Events (statements need them applied)")
 	need(cfg.Workers >= 0 && cfg.MaxAttempts >= 0 && cfg.PollInterval >= 0, "negative Workers, MaxAttempts or PollInterval")

@@ -23,6 +23,9 @@ func (s *Service) Apply(ctx context.Context, ev FulfilmentEvent) (ApplyResult, e
 	if err := ev.Validate(); err != nil {
 		return ApplyResult{}, err
 	}
+	if !s.connected(ev.Mall) {
+		return ApplyResult{}, Errorf(ErrInvalid, "event %q: mall %q is not one of %s", ev.EventID, ev.Mall, s.mallChoices())
+	}
 	if ev.Source == "" {
 		ev.Source = "notify"
 	}

@@ -57,7 +57,8 @@ type FulfilmentEvent struct {
 	Source      string    `json:"source,omitempty"`       // "notify", "statement" or "query"
 }
 
-// Validate checks the event's shape: a known type, ids present, a line and a positive
+// Validate checks the event's shape: a mall named (which malls exist is the Service's
+// list, checked by Apply), a known type, ids present, a line and a positive
 // quantity on line events, a non-negative refund amount. It returns an error wrapping
 // ErrInvalid that names the first problem.
 func (e FulfilmentEvent) Validate() error {
@@ -65,7 +66,7 @@ func (e FulfilmentEvent) Validate() error {
 		return Errorf(ErrInvalid, "event %q: %s", e.EventID, fmt.Sprintf(f, a...))
 	}
 	switch {
-	case !e.Mall.Valid():
+	case e.Mall == "" || e.Mall == MallAuto:
 		return bad("unknown mall %q", e.Mall)
 	case e.EventID == "":
 		return bad("missing event id")

@@ -30,11 +30,17 @@ func newTestService(t *testing.T) (*orders.Service, *testStore) {
 // newTestServiceOn is newTestService on the database open makes.
 func newTestServiceOn(t *testing.T, open func(testing.TB) *sqlstore.DB) (*orders.Service, *testStore) {
 	t.Helper()
+	return newTestServiceWith(t, open, []orders.Mall{orders.MallCCB, orders.MallABC})
+}
+
+// newTestServiceWith is newTestServiceOn with only the malls connected.
+func newTestServiceWith(t *testing.T, open func(testing.TB) *sqlstore.DB, connected []orders.Mall) (*orders.Service, *testStore) {
+	t.Helper()
 	clock := func() time.Time { return testNow }
 	st := &testStore{jobs: &sqltest.Jobs{}}
 	st.Store = sqltest.NewOn(t, open(t), st.jobs, clock)
 	seedRegistry(t, st.Store)
-	svc, err := orders.NewService(st.Store, clock)
+	svc, err := orders.NewService(st.Store, connected, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,12 +68,12 @@ func seedRegistry(t *testing.T, st *sqlstore.Store) {
 		{Code: "DB01", Name: "定边县苹果合作社", USCC: "y", CountyCode: "610825", Kind: households.SupplierCooperative},
 	}))
 	check(st.UpsertProducts(ctx, []households.Product{
-		{SKU: "YC-APL-5KG-DZ", Name: "苹果", Category: households.CategoryApple, SupplierCode: "YC01", CCBItemID: "CCB-YC-APL-05", CCBPrice: 6800, ABCItemID: "ABC-770031", ABCPrice: 6900},
-		{SKU: "YC-APL-5KG-HK", Name: "苹果", Category: households.CategoryApple, SupplierCode: "YC01", CCBItemID: "CCB-YC-APL-05H", CCBPrice: 7200},
-		{SKU: "YC-WKN-500G-HH", Name: "核桃", Category: households.CategoryWalnut, SupplierCode: "YC01", CCBItemID: "CCB-YC-WKN-500", CCBPrice: 3980},
-		{SKU: "YC-PEP-250G-ZS", Name: "花椒", Category: households.CategoryPeppercorn, SupplierCode: "YC01", ABCItemID: "ABC-771266", ABCPrice: 3990},
-		{SKU: "DB-APL-10KG-ZY", Name: "苹果", Category: households.CategoryApple, SupplierCode: "DB01", ABCItemID: "ABC-780012", ABCPrice: 11200},
-		{SKU: "YC-APL-10KG-DZ", Name: "苹果", Category: households.CategoryApple, SupplierCode: "YC01", CCBItemID: "CCB-YC-APL-10", CCBPrice: 11800, ABCItemID: "ABC-770032", ABCPrice: 11600},
+		{SKU: "YC-APL-5KG-DZ", Name: "苹果", Category: households.CategoryApple, SupplierCode: "YC01", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-YC-APL-05", Price: 6800}, "abc": {ItemID: "ABC-770031", Price: 6900}}},
+		{SKU: "YC-APL-5KG-HK", Name: "苹果", Category: households.CategoryApple, SupplierCode: "YC01", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-YC-APL-05H", Price: 7200}}},
+		{SKU: "YC-WKN-500G-HH", Name: "核桃", Category: households.CategoryWalnut, SupplierCode: "YC01", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-YC-WKN-500", Price: 3980}}},
+		{SKU: "YC-PEP-250G-ZS", Name: "花椒", Category: households.CategoryPeppercorn, SupplierCode: "YC01", Listings: map[string]households.Listing{"abc": {ItemID: "ABC-771266", Price: 3990}}},
+		{SKU: "DB-APL-10KG-ZY", Name: "苹果", Category: households.CategoryApple, SupplierCode: "DB01", Listings: map[string]households.Listing{"abc": {ItemID: "ABC-780012", Price: 11200}}},
+		{SKU: "YC-APL-10KG-DZ", Name: "苹果", Category: households.CategoryApple, SupplierCode: "YC01", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-YC-APL-10", Price: 11800}, "abc": {ItemID: "ABC-770032", Price: 11600}}},
 	}))
 	check(st.UpsertHouseholds(ctx, []households.SealedHousehold{{No: "H001", NameSealed: []byte("n"), NameMasked: "张*",
 		IDSealed: []byte("i"), IDHash: "h1", IDMasked: "610630********0000", PhoneHash: "p1", PhoneMasked: "138****0000", Members: 3,

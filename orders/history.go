@@ -48,8 +48,8 @@ func (s *Service) LoadHistory(ctx context.Context, caller Caller, h HistoryOrder
 	if strings.TrimSpace(h.OrderRef) == "" {
 		ve.add("/order_ref", "required")
 	}
-	if !h.Mall.Valid() {
-		ve.add("/mall", "must be ccb or abc")
+	if !s.connected(h.Mall) {
+		ve.add("/mall", "must be one of %s", s.mallChoices())
 	}
 	if !h.Funding.Valid() {
 		ve.add("/funding", "must be union_funds, employee_self_pay or external")

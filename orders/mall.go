@@ -79,7 +79,10 @@ type MallError struct {
 	Retryable  bool          // the spec allows trying the same call again
 	RetryAfter time.Duration // ABC 429 Retry-After; 0 if none
 	NotFound   bool          // the mall does not know the order
-	Err        error         // the underlying transport error, if any
+	// AlreadyShipped: the mall refused a cancel because a line has shipped (final).
+	// The mall's adapter decides it from the mall's own codes.
+	AlreadyShipped bool
+	Err            error // the underlying transport error, if any
 }
 
 func (e *MallError) Error() string {

@@ -28,21 +28,20 @@ var (
 	ErrNotAllowed = errors.New("not allowed in this state")
 )
 
-// Mall names a bank mall. Values are the lowercase codes used in the API, config and data.
+// Mall names a bank mall by its code, the lowercase code used in the API, config and data
+// ("ccb", "abc"). Which malls exist is not this package's knowledge: each is a driver
+// (package malls) and the Service is given the connected ones (NewService).
 type Mall string
 
+// MallAuto is accepted on POST /v1/orders only: pick a mall that lists every line.
+const MallAuto Mall = "auto"
+
+// MallCCB and MallABC name the two malls of the bundled examples and the domain's tests.
+// No rule of this package depends on them.
 const (
-	MallCCB Mall = "ccb" // 建设银行 善融商务
-	MallABC Mall = "abc" // 农业银行 扶贫商城
-	// MallAuto is accepted on POST /v1/orders only: pick a mall that lists every line.
-	MallAuto Mall = "auto"
+	MallCCB Mall = "ccb"
+	MallABC Mall = "abc"
 )
-
-// Malls lists the malls; `auto` routing breaks a tie of totals in this order.
-var Malls = []Mall{MallCCB, MallABC}
-
-// Valid reports whether m is a real mall (not auto).
-func (m Mall) Valid() bool { return m == MallCCB || m == MallABC }
 
 // Funding is who pays for an order; it decides which consumption-aid indicator the money
 // counts in (ATTRIBUTION.md §3.4).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/orders"
 )
 
@@ -26,8 +27,7 @@ func TestRoutingFollowsTheConnectedMalls(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			svc, _ := newTestService(t)
-			svc.OnlyMalls(tc.connected...)
+			svc, _ := newTestServiceWith(t, sqltest.OpenSQLite, tc.connected)
 			req := bulkRequest()
 			req.Mall = tc.ask
 			o, err := svc.Place(context.Background(), office, req)

@@ -61,20 +61,31 @@ type PlaceLine struct {
 // Service is the orders use cases: placing, reading, listing and cancelling group orders,
 // and applying the malls' fulfilment events.
 type Service struct {
-	store     Store
-	now       func() time.Time
-	connected func(Mall) bool // malls orders may be routed to
+	store Store
+	now   func() time.Time
+	malls []Mall // the connected malls, in order: `auto` breaks ties in this order
 }
 
-// OnlyMalls restricts routing to the malls the service is connected to: an order naming
-// another mall is refused (422 at /mall) and `auto` never picks one. By default every mall
-// of Malls is allowed.
-func (s *Service) OnlyMalls(ms ...Mall) {
-	allowed := map[Mall]bool{}
-	for _, m := range ms {
-		allowed[m] = true
+// connected reports whether m is one of the service's malls.
+func (s *Service) connected(m Mall) bool {
+	for _, c := range s.malls {
+		if c == m {
+			return true
+		}
 	}
-	s.connected = func(m Mall) bool { return allowed[m] }
+	return false
+}
+
+// mallChoices is "ccb, abc" (the service's malls, for messages); "no mall" when none.
+func (s *Service) mallChoices() string {
+	if len(s.malls) == 0 {
+		return "no mall"
+	}
+	names := make([]string, len(s.malls))
+	for i, m := range s.malls {
+		names[i] = string(m)
+	}
+	return strings.Join(names, ", ")
 }
 
 // plausiblePhone reports whether s looks like a phone number: 7–20 characters of digits,
@@ -98,15 +109,25 @@ func plausiblePhone(s string) bool {
 	return digits >= 7
 }
 
-// NewService returns a Service over store; now is the clock (time.Now if nil).
-func NewService(store Store, now func() time.Time) (*Service, error) {
+// NewService returns a Service over store for the malls it is connected to, in order
+// (`auto` routing breaks a tie of totals in this order; an order naming another mall is
+// refused at /mall); now is the clock (time.Now if nil). The malls' codes come from the
+// registered drivers (package malls), never from this package.
+func NewService(store Store, malls []Mall, now func() time.Time) (*Service, error) {
 	if store == nil {
 		return nil, errors.New("orders: nil store")
+	}
+	seen := map[Mall]bool{}
+	for _, m := range malls {
+		if m == "" || m == MallAuto || seen[m] {
+			return nil, fmt.Errorf("orders: mall %q is empty, auto or repeated", m)
+		}
+		seen[m] = true
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, connected: func(m Mall) bool { return m.Valid() }}, nil
+	return &Service{store: store, now: now, malls: append([]Mall(nil), malls...)}, nil
 }
 
 // MaxQuantity bounds one line's quantity, far above any real group order, so that a
@@ -134,8 +155,8 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	} else if caller.Role == RoleBranchStaff && req.BranchCode != caller.BranchCode {
 		return nil, Errorf(ErrForbidden, "a branch key places orders for its own branch only")
 	}
-	if !req.Mall.Valid() && req.Mall != MallAuto {
-		ve.add("/mall", "must be ccb, abc or auto")
+	if !s.connected(req.Mall) && req.Mall != MallAuto {
+		ve.add("/mall", "must be one of %s or auto", s.mallChoices())
 	}
 	if !req.Funding.Valid() {
 		ve.add("/funding", "must be union_funds, employee_self_pay or external")
@@ -234,7 +255,7 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	// Route (and so check prices) when the rest allows it, or when the mall is named:
 	// a wrong unit_price is then named in the same answer as the other bad fields.
 	var mall Mall
-	if len(ve.Fields) == 0 || req.Mall.Valid() {
+	if len(ve.Fields) == 0 || s.connected(req.Mall) {
 		m, rerr := s.route(req, products)
 		var rve *ValidationError
 		switch {
@@ -292,7 +313,7 @@ func anyLineWithoutRecipients(lines []PlaceLine) bool {
 
 // route returns the mall for req: the one it names, which must be connected and list every
 // line, or for `auto` the connected mall that lists every line at the lowest total (the
-// buyer's money goes furthest), ties to the first in Malls.
+// buyer's money goes furthest), ties to the first of the service's malls.
 func (s *Service) route(req PlaceRequest, products map[string]households.Product) (Mall, error) {
 	lists := func(m Mall) []int {
 		var missing []int
@@ -307,7 +328,7 @@ func (s *Service) route(req PlaceRequest, products map[string]households.Product
 	if req.Mall != MallAuto {
 		if !s.connected(req.Mall) {
 			ve := &ValidationError{}
-			ve.add("/mall", "%s is not connected to this service", req.Mall)
+			ve.add("/mall", "must be one of %s or auto", s.mallChoices())
 			return "", ve
 		}
 		if missing := lists(req.Mall); len(missing) > 0 {
@@ -320,7 +341,7 @@ func (s *Service) route(req PlaceRequest, products map[string]households.Product
 		return req.Mall, nil
 	}
 	// auto: the connected mall that lists every line at the lowest total; a tie goes to
-	// the first in Malls.
+	// the first of the service's malls.
 	// A mall whose listing differs from a unit_price the client sent is passed over while
 	// another fits; if none fits, the cheapest is taken and the price check names the line.
 	priced := func(m Mall) bool {
@@ -345,11 +366,11 @@ func (s *Service) route(req PlaceRequest, products map[string]households.Product
 }
 
 // cheapest returns the connected mall that lists every line (lists reports the lines it
-// does not) and passes ok, at the lowest total; ties go to the first in Malls; "" if none.
+// does not) and passes ok, at the lowest total; ties go to the first of s.malls; "" if none.
 func (s *Service) cheapest(req PlaceRequest, products map[string]households.Product, lists func(Mall) []int, ok func(Mall) bool) Mall {
 	best, bestTotal := Mall(""), money.Fen(0)
-	for _, m := range Malls {
-		if !s.connected(m) || len(lists(m)) > 0 || !ok(m) {
+	for _, m := range s.malls {
+		if len(lists(m)) > 0 || !ok(m) {
 			continue
 		}
 		var total money.Fen

@@ -53,7 +53,7 @@ func pointers(err error) []string {
 
 func TestNewServiceRejectsNilStore(t *testing.T) {
 	t.Parallel()
-	if _, err := orders.NewService(nil, nil); err == nil {
+	if _, err := orders.NewService(nil, nil, nil); err == nil {
 		t.Fatal("NewService(nil store) succeeded")
 	}
 }

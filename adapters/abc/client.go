@@ -133,8 +133,8 @@ func NewNonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Mall returns orders.MallABC.
-func (c *Client) Mall() orders.Mall { return orders.MallABC }
+// Mall returns Code.
+func (c *Client) Mall() orders.Mall { return Code }
 
 // Wire shapes of abc-mall.md "Requests". Field order follows the spec's example.
 type wireContact struct {
@@ -245,18 +245,7 @@ func createBody(req orders.CreateRequest) ([]byte, error) {
 		}
 		w.Items = append(w.Items, it)
 	}
-	return marshal(w)
-}
-
-// marshal encodes v as compact JSON without HTML escaping (no trailing newline).
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return wire.MarshalJSON(w)
 }
 
 // Create places req at the mall: POST {base}/open/v2/orders. 201 (first create) and 200
@@ -273,7 +262,7 @@ func (c *Client) Create(ctx context.Context, req orders.CreateRequest) (orders.C
 		return orders.CreateResult{}, err
 	}
 	if o.PartnerOrderNo != req.OutOrderNo || o.MallOrderNo == "" {
-		return orders.CreateResult{}, &orders.MallError{Mall: orders.MallABC, HTTPStatus: http.StatusOK,
+		return orders.CreateResult{}, &orders.MallError{Mall: Code, HTTPStatus: http.StatusOK,
 			Message: fmt.Sprintf("answer names order %q (mall %q), asked for %q", o.PartnerOrderNo, o.MallOrderNo, req.OutOrderNo)}
 	}
 	return orders.CreateResult{MallOrderNo: o.MallOrderNo, Status: o.Status}, nil
@@ -305,7 +294,7 @@ func (c *Client) Cancel(ctx context.Context, outOrderNo, reason string) error {
 	if !ValidPartnerOrderNo(outOrderNo) {
 		return c.localError(fmt.Errorf("%w: partnerOrderNo %q", orders.ErrInvalid, outOrderNo))
 	}
-	body, err := marshal(struct {
+	body, err := wire.MarshalJSON(struct {
 		Reason string `json:"reason"`
 	}{reason})
 	if err != nil {
@@ -315,13 +304,13 @@ func (c *Client) Cancel(ctx context.Context, outOrderNo, reason string) error {
 }
 
 func (c *Client) localError(err error) *orders.MallError {
-	return &orders.MallError{Mall: orders.MallABC, Code: CodeBadRequest, Message: "not sent", Err: err}
+	return &orders.MallError{Mall: Code, Code: CodeBadRequest, Message: "not sent", Err: err}
 }
 
 // do sends one signed request and checks the signed answer. out (if not nil) receives the
 // envelope's data on one of the ok statuses.
 //
-// Errors are *orders.MallError:
+// Errors are *orders.MallError (AlreadyShipped on 409 ALREADY_SHIPPED):
 //   - no answer (transport error, timeout, cancelled context): Retryable, HTTPStatus 0;
 //   - an answer whose signature does not verify (missing, wrong key, timestamp more than
 //     5 minutes off): Retryable (nothing in it can be trusted, and every call is safe to
@@ -331,7 +320,7 @@ func (c *Client) localError(err error) *orders.MallError {
 //     status: final, with the mall's code and message.
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any, ok ...int) error {
 	fail := func(status int, err error, f string, a ...any) *orders.MallError {
-		return &orders.MallError{Mall: orders.MallABC, HTTPStatus: status, Message: fmt.Sprintf(f, a...), Err: err, Retryable: true}
+		return &orders.MallError{Mall: Code, HTTPStatus: status, Message: fmt.Sprintf(f, a...), Err: err, Retryable: true}
 	}
 	var rdr io.Reader
 	if body != nil {
@@ -378,14 +367,14 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 			continue
 		}
 		if jsonErr != nil || env.Code != CodeOK {
-			return &orders.MallError{Mall: orders.MallABC, HTTPStatus: resp.StatusCode, Code: env.Code,
+			return &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Code: env.Code,
 				Message: fmt.Sprintf("success status without code 0000: %.200s", rb), Err: jsonErr}
 		}
 		if out == nil {
 			return nil
 		}
 		if err := json.Unmarshal(env.Data, out); err != nil {
-			return &orders.MallError{Mall: orders.MallABC, HTTPStatus: resp.StatusCode, Code: env.Code,
+			return &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Code: env.Code,
 				Message: "answer data does not parse", Err: err}
 		}
 		return nil
@@ -401,7 +390,8 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 // Retryable with RetryAfter from Retry-After; 5xx and 408 are Retryable; 404 is NotFound
 // (Err orders.ErrNotFound); everything else (400, 401, 409, 422, …) is final.
 func (c *Client) statusError(resp *http.Response, code, msg string) *orders.MallError {
-	me := &orders.MallError{Mall: orders.MallABC, HTTPStatus: resp.StatusCode, Code: code, Message: msg}
+	me := &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Code: code, Message: msg,
+		AlreadyShipped: code == CodeAlreadyShipped}
 	switch s := resp.StatusCode; {
 	case s == http.StatusTooManyRequests:
 		me.Retryable = true
@@ -472,19 +462,19 @@ func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.Fulfil
 	req.Header.Set(HeaderSignature, sig)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, &orders.MallError{Mall: orders.MallABC, Message: "statement: no answer", Err: err, Retryable: true}
+		return nil, nil, &orders.MallError{Mall: Code, Message: "statement: no answer", Err: err, Retryable: true}
 	}
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxStatement+1))
 	if err != nil {
-		return nil, nil, &orders.MallError{Mall: orders.MallABC, HTTPStatus: resp.StatusCode, Message: "statement: reading answer", Err: err, Retryable: true}
+		return nil, nil, &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Message: "statement: reading answer", Err: err, Retryable: true}
 	}
 	if len(rb) > maxStatement {
-		return nil, nil, &orders.MallError{Mall: orders.MallABC, HTTPStatus: resp.StatusCode, Message: fmt.Sprintf("statement: over %d bytes", maxStatement)}
+		return nil, nil, &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Message: fmt.Sprintf("statement: over %d bytes", maxStatement)}
 	}
 	if resp.Header.Get(HeaderSignature) != "" {
 		if err := c.verifyResponse(uri, resp.Header, rb); err != nil {
-			return nil, nil, &orders.MallError{Mall: orders.MallABC, HTTPStatus: resp.StatusCode, Message: "statement: answer not signed by the mall", Err: err, Retryable: true}
+			return nil, nil, &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Message: "statement: answer not signed by the mall", Err: err, Retryable: true}
 		}
 	}
 	if resp.StatusCode != http.StatusOK {

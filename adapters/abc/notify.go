@@ -226,7 +226,7 @@ func decodeEvent(b []byte, source string) (orders.FulfilmentEvent, string, error
 	if err != nil {
 		return fail("occurredAt", "not RFC 3339 with an offset: %q", *w.OccurredAt)
 	}
-	ev := orders.FulfilmentEvent{Mall: orders.MallABC, EventID: *w.EventID, Type: typ,
+	ev := orders.FulfilmentEvent{Mall: Code, EventID: *w.EventID, Type: typ,
 		OutOrderNo: *w.PartnerOrderNo, MallOrderNo: *w.MallOrderNo, OccurredAt: at, Source: source}
 	if w.RefundFen != nil {
 		ev.RefundFen = money.Fen(*w.RefundFen)
@@ -298,7 +298,7 @@ func AckFailure(code, message string) (status int, header http.Header, body []by
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "application/json; charset=utf-8")
-	body, err := marshal(struct {
+	body, err := wire.MarshalJSON(struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	}{code, message})

@@ -102,8 +102,8 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, baseURL: strings.TrimRight(cfg.BaseURL, "/")}, nil
 }
 
-// Mall returns orders.MallCCB.
-func (c *Client) Mall() orders.Mall { return orders.MallCCB }
+// Mall returns Code.
+func (c *Client) Mall() orders.Mall { return Code }
 
 type wireContact struct {
 	Name    string `json:"name"`
@@ -168,7 +168,7 @@ func (c *Client) Create(ctx context.Context, req orders.CreateRequest) (orders.C
 		return orders.CreateResult{}, c.unreadable(MethodCreate, "data lacks mall_order_no")
 	}
 	if d.OutOrderNo != "" && d.OutOrderNo != req.OutOrderNo {
-		return orders.CreateResult{}, &orders.MallError{Mall: orders.MallCCB, HTTPStatus: http.StatusOK,
+		return orders.CreateResult{}, &orders.MallError{Mall: Code, HTTPStatus: http.StatusOK,
 			Message: fmt.Sprintf("create of %s answered for out_order_no %s", req.OutOrderNo, d.OutOrderNo)}
 	}
 	return orders.CreateResult{MallOrderNo: d.MallOrderNo, Status: d.Status}, nil
@@ -176,7 +176,7 @@ func (c *Client) Create(ctx context.Context, req orders.CreateRequest) (orders.C
 
 func (c *Client) createBiz(req orders.CreateRequest) (createBiz, error) {
 	bad := func(f string, a ...any) error {
-		return &orders.MallError{Mall: orders.MallCCB, Message: "not sent: " + fmt.Sprintf(f, a...), Err: orders.ErrInvalid}
+		return &orders.MallError{Mall: Code, Message: "not sent: " + fmt.Sprintf(f, a...), Err: orders.ErrInvalid}
 	}
 	switch {
 	case !orders.ValidOutOrderNo(req.OutOrderNo):
@@ -301,12 +301,12 @@ func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.Fulfil
 	}
 	resp, err := c.cfg.HTTP.Do(req)
 	if err != nil {
-		return nil, nil, &orders.MallError{Mall: orders.MallCCB, Message: "statement " + day.String(), Retryable: true, Err: err}
+		return nil, nil, &orders.MallError{Mall: Code, Message: "statement " + day.String(), Retryable: true, Err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
-		e := &orders.MallError{Mall: orders.MallCCB, HTTPStatus: resp.StatusCode, Message: "statement " + day.String(),
+		e := &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Message: "statement " + day.String(),
 			Retryable: resp.StatusCode >= 500}
 		if resp.StatusCode == http.StatusNotFound {
 			e.NotFound, e.Err = true, orders.ErrNotFound
@@ -337,11 +337,11 @@ type errorData struct {
 func (c *Client) call(ctx context.Context, method string, biz any, notifyURL string) (json.RawMessage, error) {
 	bizJSON, err := wire.MarshalJSON(biz)
 	if err != nil {
-		return nil, &orders.MallError{Mall: orders.MallCCB, Message: method + ": encode biz_content", Err: err}
+		return nil, &orders.MallError{Mall: Code, Message: method + ": encode biz_content", Err: err}
 	}
 	nonce := c.cfg.Nonce()
 	if !wire.ValidNonce(nonce) {
-		return nil, &orders.MallError{Mall: orders.MallCCB, Message: method + ": nonce must be 16-32 printable ASCII characters", Err: orders.ErrInvalid}
+		return nil, &orders.MallError{Mall: Code, Message: method + ": nonce must be 16-32 printable ASCII characters", Err: orders.ErrInvalid}
 	}
 	params := map[string]string{
 		"app_id":      c.cfg.AppID,
@@ -360,7 +360,7 @@ func (c *Client) call(ctx context.Context, method string, biz any, notifyURL str
 	// (ccb-mall.md, "Signing" step 1).
 	sign, err := Sign(c.cfg.PartnerKey, SigningString(params, "sign"))
 	if err != nil {
-		return nil, &orders.MallError{Mall: orders.MallCCB, Message: method + ": sign request", Err: err}
+		return nil, &orders.MallError{Mall: Code, Message: method + ": sign request", Err: err}
 	}
 	form := url.Values{}
 	for k, v := range params {
@@ -370,21 +370,21 @@ func (c *Client) call(ctx context.Context, method string, biz any, notifyURL str
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+"/gateway", strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, &orders.MallError{Mall: orders.MallCCB, Message: method, Err: err}
+		return nil, &orders.MallError{Mall: Code, Message: method, Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.cfg.HTTP.Do(req)
 	if err != nil {
-		return nil, &orders.MallError{Mall: orders.MallCCB, Message: method + ": no answer", Retryable: true, Err: err}
+		return nil, &orders.MallError{Mall: Code, Message: method + ": no answer", Retryable: true, Err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return nil, &orders.MallError{Mall: orders.MallCCB, HTTPStatus: resp.StatusCode, Message: method + ": reading answer", Retryable: true, Err: err}
+		return nil, &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Message: method + ": reading answer", Retryable: true, Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &orders.MallError{Mall: orders.MallCCB, HTTPStatus: resp.StatusCode,
+		return nil, &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode,
 			Message: method + ": unexpected HTTP status", Retryable: resp.StatusCode >= 500}
 	}
 	if len(body) > maxResponseBytes {
@@ -395,11 +395,11 @@ func (c *Client) call(ctx context.Context, method string, biz any, notifyURL str
 		return nil, c.unreadable(method, "answer is not the JSON envelope")
 	}
 	if len(env.Data) == 0 || bytes.Equal(env.Data, []byte("null")) {
-		return nil, &orders.MallError{Mall: orders.MallCCB, HTTPStatus: resp.StatusCode, Message: method + ": answer has no data to verify",
+		return nil, &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Message: method + ": answer has no data to verify",
 			Retryable: true, Err: fmt.Errorf("%w: no data", ErrBadSignature)}
 	}
 	if err := Verify(c.cfg.MallKey, string(env.Data), env.Sign); err != nil {
-		return nil, &orders.MallError{Mall: orders.MallCCB, HTTPStatus: resp.StatusCode, Message: method + ": answer signature",
+		return nil, &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Message: method + ": answer signature",
 			Retryable: true, Err: err}
 	}
 	if env.Code == CodeSuccess {
@@ -410,7 +410,7 @@ func (c *Client) call(ctx context.Context, method string, biz any, notifyURL str
 	}
 	var ed errorData
 	_ = json.Unmarshal(env.Data, &ed) // a verified error without sub fields still has its code
-	e := &orders.MallError{Mall: orders.MallCCB, HTTPStatus: resp.StatusCode, Code: env.Code, SubCode: ed.SubCode, Message: ed.SubMsg}
+	e := &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Code: env.Code, SubCode: ed.SubCode, Message: ed.SubMsg}
 	if e.Message == "" {
 		e.Message = env.Msg
 	}
@@ -424,13 +424,14 @@ func (c *Client) call(ctx context.Context, method string, biz any, notifyURL str
 	case CodeShipped:
 		e.Err = orders.ErrNotAllowed
 	}
+	e.AlreadyShipped = env.Code == CodeShipped || ed.SubCode == "ORDER_SHIPPED"
 	return nil, e
 }
 
 // unreadable is the error for an answer that arrived but cannot be understood: treated
 // like no answer, so Retryable.
 func (c *Client) unreadable(method, why string) error {
-	return &orders.MallError{Mall: orders.MallCCB, HTTPStatus: http.StatusOK, Message: method + ": unreadable answer: " + why, Retryable: true}
+	return &orders.MallError{Mall: Code, HTTPStatus: http.StatusOK, Message: method + ": unreadable answer: " + why, Retryable: true}
 }
 
 const nonceAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -37,7 +37,7 @@ func (e *fieldError) Error() string { return e.field + ": " + e.reason }
 // a positive yuan amount. occurred_at is read as Beijing time (TimeLayout).
 func (r rawEvent) event(source string) (orders.FulfilmentEvent, *fieldError) {
 	ev := orders.FulfilmentEvent{
-		Mall:        orders.MallCCB,
+		Mall:        Code,
 		EventID:     r.NotifyID,
 		OutOrderNo:  r.OutOrderNo,
 		MallOrderNo: r.MallOrderNo,

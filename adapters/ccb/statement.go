@@ -25,10 +25,6 @@ var columnOf = map[string]string{
 	"occurred_at": "发生时间",
 }
 
-// StatementHeader returns (a copy of) the statement's header row, in the spec's order:
-// 通知编号,事件类型,商户订单号,商城订单号,行号,数量,退款金额,发生时间.
-func StatementHeader() []string { return append([]string(nil), statementHeader[:]...) }
-
 // maxStatementBytes bounds a statement file (a year of one group's events is ~60 KB).
 const maxStatementBytes = 64 << 20
 
@@ -49,7 +45,7 @@ func (e RowError) Error() string {
 }
 
 // ParseStatement reads a CCB daily statement: CSV, GB18030-encoded (a leading byte-order
-// mark is skipped), CRLF or LF line ends, the header row StatementHeader() (columns matched by
+// mark is skipped), CRLF or LF line ends, the header row statementHeader (columns matched by
 // name, in any order; extra columns ignored), then one row per event. Blank lines are
 // skipped. Events are returned in file order with Mall "ccb" and Source "statement",
 // repeats included (a statement may repeat events already notified). Each bad row is

@@ -53,22 +53,14 @@ func TestBundleReplay_every_order_receives_its_statement_events(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cat []households.Product
-	for _, p := range readCSV(t, filepath.Join(dir, "products.csv")) {
-		prod := households.Product{SKU: p["sku"], CCBItemID: p["ccb_item_id"], ABCItemID: p["abc_item_id"]}
-		if p["ccb_price"] != "" {
-			if prod.CCBPrice, err = money.ParseYuan(p["ccb_price"]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if p["abc_price_fen"] != "" {
-			fen, err := strconv.ParseInt(p["abc_price_fen"], 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			prod.ABCPrice = money.Fen(fen)
-		}
-		cat = append(cat, prod)
+	pf, err := os.Open(filepath.Join(dir, "products.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	cat, bad, err := households.ParseProducts(pf)
+	if err != nil || len(bad) > 0 {
+		t.Fatalf("products.csv: %v %v", err, bad)
 	}
 	r := newRig(t, Options{Script: script, Catalogue: cat}, nil)
 	reqs := map[string]*orders.CreateRequest{}

@@ -38,9 +38,9 @@ func keys(t testing.TB) *Keys {
 
 // testCatalogue lists two products at both malls and one at CCB only.
 var testCatalogue = []households.Product{
-	{SKU: "T-APL", CCBItemID: "CCB-T-APL", CCBPrice: 6800, ABCItemID: "ABC-T-APL", ABCPrice: 6900},
-	{SKU: "T-PEP", CCBItemID: "CCB-T-PEP", CCBPrice: 4200, ABCItemID: "ABC-T-PEP", ABCPrice: 4300},
-	{SKU: "T-WAL", CCBItemID: "CCB-T-WAL", CCBPrice: 7650},
+	{SKU: "T-APL", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-T-APL", Price: 6800}, "abc": {ItemID: "ABC-T-APL", Price: 6900}}},
+	{SKU: "T-PEP", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-T-PEP", Price: 4200}, "abc": {ItemID: "ABC-T-PEP", Price: 4300}}},
+	{SKU: "T-WAL", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-T-WAL", Price: 7650}}},
 }
 
 // item returns the mall's item id and price of sku in testCatalogue.

@@ -210,7 +210,7 @@ func readBundleOrders(bundle fs.FS) (map[orderKey]string, error) {
 		switch {
 		case ref == "" || no == "":
 			return nil, fmt.Errorf("mallsim: script: %s row %d: empty order_ref or out_order_no", FileOrders, row)
-		case !mall.Valid():
+		case mall != orders.MallCCB && mall != orders.MallABC:
 			return nil, fmt.Errorf("mallsim: script: %s row %d: unknown mall %q", FileOrders, row, mall)
 		}
 		k := orderKey{mall, no}

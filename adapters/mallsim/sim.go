@@ -37,8 +37,8 @@ type Options struct {
 	// CCBAppID and ABCAppID are the partner's app ids at each mall (default DefaultCCBAppID,
 	// DefaultABCAppID). A request with another app id is refused as the specs say.
 	CCBAppID, ABCAppID string
-	// Catalogue gives the listings: a product's CCBItemID/CCBPrice (yuan as fen) and
-	// ABCItemID/ABCPrice (fen). A product a mall does not list is not orderable there.
+	// Catalogue gives the listings: a product's Listing("ccb") and Listing("abc"). A
+	// product a mall does not list is not orderable there.
 	// Default: nothing is listed.
 	Catalogue []households.Product
 	// Script replays a bundle's statements for orders whose buyer_ref names a bundle order

@@ -383,7 +383,7 @@ func TestStart_rejects_missing_keys_and_conflicting_listings(t *testing.T) {
 		{"nil_keys", Options{}},
 		{"missing_abc_key", Options{Keys: &Keys{CCBMall: k.CCBMall, CCBPartner: k.CCBPartner, ABCMall: k.ABCMall}}},
 		{"one_item_two_prices", Options{Keys: k, Catalogue: append(append([]households.Product(nil), testCatalogue...),
-			households.Product{SKU: "T-APL-2", CCBItemID: "CCB-T-APL", CCBPrice: 6900})}},
+			households.Product{SKU: "T-APL-2", Listings: map[string]households.Listing{"ccb": {ItemID: "CCB-T-APL", Price: 6900}}})}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -46,24 +46,41 @@ type productRow struct {
 	Unit         string `db:"unit"`
 	SupplierCode string `db:"supplier_code"`
 	AidCertNo    string `db:"aid_cert_no"`
-	CCBItemID    string `db:"ccb_item_id"`
-	CCBPriceFen  int64  `db:"ccb_price_fen"`
-	ABCItemID    string `db:"abc_item_id"`
-	ABCPriceFen  int64  `db:"abc_price_fen"`
 }
 
 func (r productRow) product() households.Product {
 	return households.Product{
 		SKU: r.SKU, Name: r.Name, Category: households.Category(r.Category), Spec: r.Spec, Unit: r.Unit,
 		SupplierCode: r.SupplierCode, AidCertNo: r.AidCertNo,
-		CCBItemID: r.CCBItemID, CCBPrice: money.Fen(r.CCBPriceFen),
-		ABCItemID: r.ABCItemID, ABCPrice: money.Fen(r.ABCPriceFen),
 	}
 }
 
-const productCols = `sku, name, category, spec, unit, supplier_code, aid_cert_no, ccb_item_id, ccb_price_fen, abc_item_id, abc_price_fen`
+// listingRow is one row of product_listings: a product as one mall lists it.
+type listingRow struct {
+	SKU      string `db:"sku"`
+	Mall     string `db:"mall"`
+	ItemID   string `db:"item_id"`
+	PriceFen int64  `db:"price_fen"`
+}
 
-// Products returns the catalogue entries for skus keyed by SKU (unknown SKUs absent).
+const productCols = `sku, name, category, spec, unit, supplier_code, aid_cert_no`
+
+// withListings adds each product's listings (product_listings) to ps, by SKU.
+func withListings(ps map[string]*households.Product, ls []listingRow) {
+	for _, l := range ls {
+		p := ps[l.SKU]
+		if p == nil {
+			continue
+		}
+		if p.Listings == nil {
+			p.Listings = map[string]households.Listing{}
+		}
+		p.Listings[l.Mall] = households.Listing{ItemID: l.ItemID, Price: money.Fen(l.PriceFen)}
+	}
+}
+
+// Products returns the catalogue entries for skus keyed by SKU (unknown SKUs absent), with
+// their listings.
 func (s *Store) Products(ctx context.Context, skus []string) (map[string]households.Product, error) {
 	out := map[string]households.Product{}
 	if len(skus) == 0 {
@@ -77,22 +94,43 @@ func (s *Store) Products(ctx context.Context, skus []string) (map[string]househo
 	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("products: %w", err)
 	}
+	q, args, err = sqlx.In(`SELECT sku, mall, item_id, price_fen FROM product_listings WHERE sku IN (?)`, skus)
+	if err != nil {
+		return nil, err
+	}
+	var ls []listingRow
+	if err := s.db.SelectContext(ctx, &ls, s.db.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("product listings: %w", err)
+	}
+	byKey := map[string]*households.Product{}
 	for _, r := range rows {
-		out[r.SKU] = r.product()
+		p := r.product()
+		byKey[r.SKU] = &p
+	}
+	withListings(byKey, ls)
+	for k, p := range byKey {
+		out[k] = *p
 	}
 	return out, nil
 }
 
-// Catalogue returns every product, by SKU.
+// Catalogue returns every product with its listings, by SKU.
 func (s *Store) Catalogue(ctx context.Context) ([]households.Product, error) {
 	var rows []productRow
 	if err := s.db.SelectContext(ctx, &rows, `SELECT `+productCols+` FROM products ORDER BY sku`); err != nil {
 		return nil, fmt.Errorf("catalogue: %w", err)
 	}
+	var ls []listingRow
+	if err := s.db.SelectContext(ctx, &ls, `SELECT sku, mall, item_id, price_fen FROM product_listings ORDER BY sku, mall`); err != nil {
+		return nil, fmt.Errorf("catalogue listings: %w", err)
+	}
 	out := make([]households.Product, len(rows))
+	byKey := map[string]*households.Product{}
 	for i, r := range rows {
 		out[i] = r.product()
+		byKey[r.SKU] = &out[i]
 	}
+	withListings(byKey, ls)
 	return out, nil
 }
 

@@ -101,21 +101,75 @@ func (s *Store) UpsertSuppliers(ctx context.Context, ss []households.Supplier) (
 	return c, err
 }
 
-// UpsertProducts stores products in one transaction.
+// UpsertProducts stores products with their listings (product_listings, one row per mall
+// that lists the SKU; a mall no longer listing it loses its row) in one transaction. A
+// product counts as updated when its columns or its listings changed.
 func (s *Store) UpsertProducts(ctx context.Context, ps []households.Product) (households.Counts, error) {
 	var c households.Counts
 	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		c = households.Counts{}
 		for _, p := range ps {
+			var pc households.Counts
 			if err := s.upsert(ctx, tx, "products", []string{"sku"}, []any{p.SKU},
-				[]string{"name", "category", "spec", "unit", "supplier_code", "aid_cert_no", "ccb_item_id", "ccb_price_fen", "abc_item_id", "abc_price_fen"},
-				[]any{p.Name, string(p.Category), p.Spec, p.Unit, p.SupplierCode, p.AidCertNo, p.CCBItemID, int64(p.CCBPrice), p.ABCItemID, int64(p.ABCPrice)}, &c); err != nil {
+				[]string{"name", "category", "spec", "unit", "supplier_code", "aid_cert_no"},
+				[]any{p.Name, string(p.Category), p.Spec, p.Unit, p.SupplierCode, p.AidCertNo}, &pc); err != nil {
 				return err
 			}
+			changed, err := syncListings(ctx, tx, p)
+			if err != nil {
+				return err
+			}
+			if changed && pc.Unchanged == 1 {
+				pc.Unchanged, pc.Updated = 0, 1
+			}
+			c.Inserted += pc.Inserted
+			c.Updated += pc.Updated
+			c.Unchanged += pc.Unchanged
 		}
 		return nil
 	})
 	return c, err
+}
+
+// syncListings makes p's rows of product_listings exactly p.Listings (those that list:
+// an item id and a price above zero) and reports whether anything changed.
+func syncListings(ctx context.Context, tx *sqlx.Tx, p households.Product) (bool, error) {
+	var old []listingRow
+	if err := tx.SelectContext(ctx, &old, tx.Rebind(`SELECT sku, mall, item_id, price_fen FROM product_listings WHERE sku = ?`), p.SKU); err != nil {
+		return false, fmt.Errorf("product listings %s: %w", p.SKU, err)
+	}
+	want := map[string]households.Listing{}
+	for m := range p.Listings {
+		if id, price, ok := p.Listing(m); ok {
+			want[m] = households.Listing{ItemID: id, Price: price}
+		}
+	}
+	changed := false
+	for _, o := range old {
+		w, keep := want[o.Mall]
+		switch {
+		case !keep:
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM product_listings WHERE sku = ? AND mall = ?`), p.SKU, o.Mall); err != nil {
+				return false, fmt.Errorf("product listings %s: %w", p.SKU, translate(err))
+			}
+			changed = true
+		case w.ItemID != o.ItemID || int64(w.Price) != o.PriceFen:
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE product_listings SET item_id = ?, price_fen = ? WHERE sku = ? AND mall = ?`),
+				w.ItemID, int64(w.Price), p.SKU, o.Mall); err != nil {
+				return false, fmt.Errorf("product listings %s: %w", p.SKU, translate(err))
+			}
+			changed = true
+		}
+		delete(want, o.Mall)
+	}
+	for m, w := range want {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO product_listings (sku, mall, item_id, price_fen) VALUES (?, ?, ?, ?)`),
+			p.SKU, m, w.ItemID, int64(w.Price)); err != nil {
+			return false, fmt.Errorf("product listings %s: %w", p.SKU, translate(err))
+		}
+		changed = true
+	}
+	return changed, nil
 }
 
 // UpsertHouseholds stores sealed households in one transaction. A row is unchanged when

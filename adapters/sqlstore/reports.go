@@ -132,9 +132,10 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 }
 
 // fixedLabels are the display names of the breakdowns whose keys are codes of the service.
+// A mall's key is its code here; its display name is its driver's (package malls), set by
+// the caller.
 var fixedLabels = map[reports.By]map[string]string{
 	"category": {"apple": "苹果", "peppercorn": "花椒", "walnut": "核桃"},
-	"mall":     {"ccb": "建设银行善融商务", "abc": "农业银行扶贫商城"},
 	"funding":  {"union_funds": "工会经费（购买）", "employee_self_pay": "职工自费（帮助销售）", "external": "外部（帮助销售）"},
 }
 

@@ -79,8 +79,8 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.DB) *fixture {
 		{Code: "S2", Name: "合作社二", USCC: "y", CountyCode: "610825", Kind: households.SupplierCooperative},
 	}))
 	must(st.UpsertProducts(ctx, []households.Product{
-		{SKU: "P1", Name: "苹果", Category: households.CategoryApple, SupplierCode: "S1", CCBItemID: "C1", CCBPrice: 6800, ABCItemID: "A1", ABCPrice: 6900},
-		{SKU: "P2", Name: "核桃", Category: households.CategoryWalnut, SupplierCode: "S2", CCBItemID: "C2", CCBPrice: 5000},
+		{SKU: "P1", Name: "苹果", Category: households.CategoryApple, SupplierCode: "S1", Listings: map[string]households.Listing{"ccb": {ItemID: "C1", Price: 6800}, "abc": {ItemID: "A1", Price: 6900}}},
+		{SKU: "P2", Name: "核桃", Category: households.CategoryWalnut, SupplierCode: "S2", Listings: map[string]households.Listing{"ccb": {ItemID: "C2", Price: 5000}}},
 	}))
 	var hs []households.SealedHousehold
 	for i, m := range []int{3, 4, 5} {
@@ -96,7 +96,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.DB) *fixture {
 			Weight: decimal.NewFromInt(1), ValidFrom: bizday.MustParse("2018-01-01")})
 	}
 	must(st.UpsertLinkages(ctx, ls, true))
-	svc, err := orders.NewService(st, nil)
+	svc, err := orders.NewService(st, []orders.Mall{"ccb", "abc"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,8 +442,8 @@ func TestStore(t *testing.T) {
 			t.Run("reimporting_the_same_registry_changes_nothing", func(t *testing.T) {
 				f := newFixture(t, open)
 				c, err := f.store.UpsertProducts(context.Background(), []households.Product{
-					{SKU: "P1", Name: "苹果", Category: households.CategoryApple, SupplierCode: "S1", CCBItemID: "C1", CCBPrice: 6800, ABCItemID: "A1", ABCPrice: 6900},
-					{SKU: "P2", Name: "核桃", Category: households.CategoryWalnut, SupplierCode: "S2", CCBItemID: "C2", CCBPrice: 5100},
+					{SKU: "P1", Name: "苹果", Category: households.CategoryApple, SupplierCode: "S1", Listings: map[string]households.Listing{"ccb": {ItemID: "C1", Price: 6800}, "abc": {ItemID: "A1", Price: 6900}}},
+					{SKU: "P2", Name: "核桃", Category: households.CategoryWalnut, SupplierCode: "S2", Listings: map[string]households.Listing{"ccb": {ItemID: "C2", Price: 5100}}},
 				})
 				if err != nil {
 					t.Fatal(err)

@@ -5,16 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"aidmall/adapters/abc"
-	"aidmall/adapters/ccb"
 	"aidmall/adapters/redisx"
 	"aidmall/bizday"
 	"aidmall/households"
+	"aidmall/malls"
 	"aidmall/orders"
 	"aidmall/reports"
 )
@@ -41,10 +41,11 @@ func newServeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the API, the mall webhooks and the background jobs",
-		Long: `Serve the /v1 API, /webhooks/{ccb,abc}, /healthz, /readyz and /metrics on AIDMALL_LISTEN,
+		Long: `Serve the /v1 API, /webhooks/{mall}, /healthz, /readyz and /metrics on AIDMALL_LISTEN,
 and run the dispatch, cancel, reconcile and maintenance jobs. The database must be migrated
-first (aidmall migrate, or --migrate). The malls come from AIDMALL_<MALL>_URL, _APP_ID,
-_PRIVATE_KEY_FILE and _MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.`,
+first (aidmall migrate, or --migrate). The malls come from AIDMALL_<CODE>_URL, _APP_ID,
+_PRIVATE_KEY_FILE and _MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.
+Malls: ` + drivers.Help() + `.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().BoolVar(&migrate, "migrate", false, "apply pending migrations before serving")
@@ -55,7 +56,7 @@ _PRIVATE_KEY_FILE and _MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.`,
 				return err
 			}
 			if len(ms.clients) == 0 {
-				a.log.Warn("no mall is configured: new orders are refused (422 at /mall) until AIDMALL_CCB_URL or AIDMALL_ABC_URL is set with its keys")
+				a.log.Warn("no mall is configured: new orders are refused (422 at /mall) until a mall's AIDMALL_<CODE>_URL is set with its keys", "malls", drivers.Help())
 			}
 			rt, err := startRuntime(ctx, a, ms, nil)
 			if err != nil {
@@ -72,7 +73,7 @@ _PRIVATE_KEY_FILE and _MALL_PUBLIC_KEY_FILE; a mall without a URL is not used.`,
 
 // nonceStore is the replay cache of signed notifications: Redis when configured, so that
 // replicas share it, else in process.
-func nonceStore(a *app) abc.NonceStore {
+func nonceStore(a *app) malls.NonceStore {
 	return redisx.Nonces(a.redis, "aidmall:nonce:", nil)
 }
 
@@ -159,7 +160,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 (aidmall import statement) can be applied to them. Loading the same file again changes nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-			svc, err := orders.NewService(a.store, nil)
+			svc, err := orders.NewService(a.store, drivers.Codes(), nil)
 			if err != nil {
 				return err
 			}
@@ -171,7 +172,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 	var mallName string
 	st := &cobra.Command{
 		Use:   "statement FILE",
-		Short: "Reconcile a mall's statement file (CCB GB18030 CSV or ABC JSON Lines): apply every event not yet seen",
+		Short: "Reconcile a mall's statement file (in the mall's own format): apply every event not yet seen",
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			f, err := os.Open(args[0])
@@ -181,40 +182,26 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			defer f.Close()
 			m := orders.Mall(mallName)
 			if m == "" {
-				if strings.HasSuffix(args[0], ".jsonl") {
-					m = orders.MallABC
-				} else {
-					m = orders.MallCCB
+				if m = mallOfFile(args[0]); m == "" {
+					return fmt.Errorf("name the mall with --mall (one of %s): the file name %q names none", drivers.Help(), filepath.Base(args[0]))
 				}
 			}
-			var evs []orders.FulfilmentEvent
+			d, ok := drivers.Driver(m)
+			if !ok {
+				return fmt.Errorf("--mall must be one of %s", drivers.Help())
+			}
+			evs, rows, err := d.ParseStatement(f)
+			if err != nil {
+				return err
+			}
 			var bad []string
-			switch m {
-			case orders.MallCCB:
-				e, rows, err := ccb.ParseStatement(f)
-				if err != nil {
-					return err
-				}
-				evs = e
-				for _, r := range rows {
-					bad = append(bad, r.Error())
-				}
-			case orders.MallABC:
-				e, rows, err := abc.ParseStatement(f)
-				if err != nil {
-					return err
-				}
-				evs = e
-				for _, r := range rows {
-					bad = append(bad, r.Error())
-				}
-			default:
-				return fmt.Errorf("--mall must be ccb or abc")
+			for _, r := range rows {
+				bad = append(bad, r.Error())
 			}
 			for _, b := range bad {
 				fmt.Fprintln(g.stdout, "bad row:", b)
 			}
-			svc, err := orders.NewService(a.store, nil)
+			svc, err := orders.NewService(a.store, drivers.Codes(), nil)
 			if err != nil {
 				return err
 			}
@@ -242,7 +229,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			return nil
 		}),
 	}
-	st.Flags().StringVar(&mallName, "mall", "", "ccb or abc (default: by file extension, .jsonl = abc)")
+	st.Flags().StringVar(&mallName, "mall", "", "the mall: "+drivers.Help()+" (default: the one whose code the file name holds, e.g. statement-ccb.csv)")
 	cmd.AddCommand(st)
 	return cmd
 }
@@ -274,7 +261,7 @@ broken down --by county, category, sku, supplier, branch, mall, month or funding
 				return fmt.Errorf("--format must be table, csv or json")
 			}
 			return g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
-				rep, err := a.store.Benefit(ctx, q)
+				rep, err := labelledReports{a.store}.Benefit(ctx, q)
 				if err != nil {
 					return err
 				}
@@ -397,9 +384,9 @@ func newReconcileCmd(g *globals) *cobra.Command {
 				}
 			}
 			if len(ms.statements) == 0 {
-				return fmt.Errorf("no mall is configured: set AIDMALL_CCB_URL and/or AIDMALL_ABC_URL with their keys")
+				return fmt.Errorf("no mall is configured: set AIDMALL_<CODE>_URL with its keys for one of %s", drivers.Help())
 			}
-			svc, err := orders.NewService(a.store, nil)
+			svc, err := orders.NewService(a.store, ms.codes, nil)
 			if err != nil {
 				return err
 			}
@@ -422,4 +409,22 @@ func newReconcileCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&from, "from", "", "first business day (default yesterday, Beijing)")
 	cmd.Flags().StringVar(&to, "to", "", "last business day (default today, Beijing)")
 	return cmd
+}
+
+// mallOfFile returns the registered mall whose code is a word of path's file name
+// ("statement-ccb.csv" → ccb), or "" when none or more than one is.
+func mallOfFile(path string) orders.Mall {
+	var found orders.Mall
+	words := strings.FieldsFunc(strings.ToLower(filepath.Base(path)), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	})
+	for _, w := range words {
+		if _, ok := drivers.Driver(orders.Mall(w)); ok {
+			if found != "" && found != orders.Mall(w) {
+				return ""
+			}
+			found = orders.Mall(w)
+		}
+	}
+	return found
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,10 +21,13 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
 	"aidmall/adapters/mallsim"
 	"aidmall/bizday"
 	"aidmall/config"
 	"aidmall/examples"
+	"aidmall/malls"
 	"aidmall/orders"
 	"aidmall/reports"
 )
@@ -154,10 +158,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 		return err
 	}
 	defer sim.Close()
-	ms, err := buildMalls(mallKeys{
-		ccbPartner: keys.CCBPartner, ccbMall: &keys.CCBMall.PublicKey,
-		abcPartner: keys.ABCPartner, abcMall: &keys.ABCMall.PublicKey,
-	}, mallEndpoint{sim.CCBURL(), mallsim.DefaultCCBAppID}, mallEndpoint{sim.ABCURL(), mallsim.DefaultABCAppID}, nonceStore(a), time.Now, log, a.store.KeepUnreadable)
+	ms, err := simMalls(sim, keys, nonceStore(a), log, a.store.KeepUnreadable)
 	if err != nil {
 		ln.Close()
 		return err
@@ -386,7 +387,7 @@ func printYearReport(ctx context.Context, a *app, year int, out io.Writer) error
 		if err != nil {
 			return err
 		}
-		rep, err := a.store.Benefit(ctx, reports.Query{From: from, To: to, By: b})
+		rep, err := labelledReports{a.store}.Benefit(ctx, reports.Query{From: from, To: to, By: b})
 		if err != nil {
 			return err
 		}
@@ -451,4 +452,17 @@ func branchOrderToday(ctx context.Context, a *app, base string, out io.Writer) e
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// simMalls connects to the two malls the in-process simulator plays, with its keys.
+func simMalls(sim *mallsim.Sim, keys *mallsim.Keys, nonces malls.NonceStore, log *slog.Logger, keep keepFunc) (*mallSet, error) {
+	cm, err := ccb.Connect(ccb.Config{BaseURL: sim.CCBURL(), AppID: mallsim.DefaultCCBAppID, PartnerKey: keys.CCBPartner, MallKey: &keys.CCBMall.PublicKey})
+	if err != nil {
+		return nil, err
+	}
+	am, err := abc.Connect(abc.Config{BaseURL: sim.ABCURL(), AppID: mallsim.DefaultABCAppID, PartnerKey: keys.ABCPartner, MallKey: &keys.ABCMall.PublicKey}, nonces)
+	if err != nil {
+		return nil, err
+	}
+	return newMallSet(malls.Connect(cm, am), log, keep), nil
 }

@@ -209,10 +209,7 @@ func bootService(b *testing.B, dbURL string, script *mallsim.Script) *benchEnv {
 		ln.Close()
 		b.Fatal(err)
 	}
-	ms, err := buildMalls(mallKeys{
-		ccbPartner: keys.CCBPartner, ccbMall: &keys.CCBMall.PublicKey,
-		abcPartner: keys.ABCPartner, abcMall: &keys.ABCMall.PublicKey,
-	}, mallEndpoint{sim.CCBURL(), mallsim.DefaultCCBAppID}, mallEndpoint{sim.ABCURL(), mallsim.DefaultABCAppID}, nonceStore(a), time.Now, log, a.store.KeepUnreadable)
+	ms, err := simMalls(sim, keys, nonceStore(a), log, a.store.KeepUnreadable)
 	if err != nil {
 		sim.Close()
 		ln.Close()

@@ -31,7 +31,7 @@ func (g *globals) config() (config.Config, error) {
 			return g.getenv(k)
 		}
 	}
-	return config.Load(getenv, g.configFile)
+	return config.Load(getenv, g.configFile, drivers.Codes()...)
 }
 
 func (g *globals) logger(cfg config.Config) *slog.Logger {

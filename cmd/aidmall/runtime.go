@@ -59,7 +59,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
-	svc, err := orders.NewService(store, nil)
+	svc, err := orders.NewService(store, ms.codes, nil)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -69,18 +69,13 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
-	connected := make([]orders.Mall, 0, len(ms.clients))
-	for m := range ms.clients {
-		connected = append(connected, m)
-	}
-	svc.OnlyMalls(connected...)
 	limiter, err := redisx.Limiter(a.redis, "aidmall:ratelimit:", cfg.RateLimit.Requests, cfg.RateLimit.Period, nil)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	srv, err := api.New(api.Config{
-		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: a.store, Households: a.store, Webhooks: ms.webhooks, Unreadable: a.store,
+		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: labelledReports{a.store}, Households: a.store, Malls: drivers.Codes(), Webhooks: ms.webhooks, Unreadable: a.store,
 		Limiter: limiter, Logger: a.log, Metrics: reg,
 		Ready: func(ctx context.Context) error {
 			if err := a.db.PingContext(ctx); err != nil {

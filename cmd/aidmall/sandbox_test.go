@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"aidmall/adapters/abc"
-	"aidmall/adapters/ccb"
 	"aidmall/config"
 	"aidmall/examples"
 	"aidmall/internal/sandboxtest"
@@ -82,14 +80,12 @@ func TestSandboxYearWithFaultsAgreesWithTheRules(t *testing.T) {
 	if _, err := reg.ImportBundle(ctx, examples.YichuanDingbian2019(), false); err != nil {
 		t.Fatal(err)
 	}
-	var keys mallKeys
-	if keys.ccbPartner, keys.ccbMall, err = ccb.LoadKeys(sb.CCBPartnerPrivateKey, sb.CCBMallPublicKey); err != nil {
-		t.Fatal(err)
+	// The malls are configured as in production: by code, from the sandbox's key files.
+	a.cfg.Malls = map[orders.Mall]config.MallConfig{
+		"ccb": {URL: sb.CCBURL, AppID: sb.CCBAppID, PrivateKeyFile: sb.CCBPartnerPrivateKey, MallPublicKeyFile: sb.CCBMallPublicKey},
+		"abc": {URL: sb.ABCURL, AppID: sb.ABCAppID, PrivateKeyFile: sb.ABCPartnerPrivateKey, MallPublicKeyFile: sb.ABCMallPublicKey},
 	}
-	if keys.abcPartner, keys.abcMall, err = abc.LoadKeys(sb.ABCPartnerPrivateKey, sb.ABCMallPublicKey); err != nil {
-		t.Fatal(err)
-	}
-	ms, err := buildMalls(keys, mallEndpoint{sb.CCBURL, sb.CCBAppID}, mallEndpoint{sb.ABCURL, sb.ABCAppID}, nonceStore(a), time.Now, log, a.store.KeepUnreadable)
+	ms, err := mallsFromConfig(a.cfg, nonceStore(a), log, a.store.KeepUnreadable)
 	if err != nil {
 		t.Fatal(err)
 	}

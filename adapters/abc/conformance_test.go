@@ -1,0 +1,80 @@
+package abc
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"aidmall/config"
+	"aidmall/internal/sandboxtest"
+	"aidmall/malls"
+	"aidmall/malls/conformance"
+	"aidmall/orders"
+)
+
+// TestConformanceAgainstFake runs the mall driver conformance suite against the fake ABC
+// mall of these tests.
+func TestConformanceAgainstFake(t *testing.T) {
+	t.Parallel()
+	k := newKeys(t)
+	m := newFakeMall(t, k)
+	mall, err := Connect(Config{BaseURL: m.srv.URL, AppID: testAppID, PartnerKey: k.partner, MallKey: &k.mall.PublicKey},
+		newMemNonces(time.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busy bool
+	m.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if !busy {
+			return false
+		}
+		busy = false
+		m.answer(w, r, http.StatusServiceUnavailable, []byte(`{"code":"SERVICE_UNAVAILABLE","message":"busy"}`))
+		return true
+	}
+	nonce := 0
+	conformance.Run(t, conformance.Harness{
+		Driver: Driver,
+		Mall:   mall,
+		Order:  func(t *testing.T) orders.CreateRequest { return sampleOrder(orders.NewOutOrderNo(time.Now())) },
+		Ship:   func(t *testing.T, no string) { m.ship(no) },
+		Notification: func(t *testing.T, placed orders.CreateRequest) (*http.Request, []byte, orders.FulfilmentEvent) {
+			nonce++
+			body := []byte(strings.Replace(deliveredBody, "AM20190305100000000042", placed.OutOrderNo, 1))
+			n := signNotification(t, k.mall, notifyPath, time.Now(), "conformance-nonce-"+string(rune('a'+nonce)), body)
+			r := httptest.NewRequest(http.MethodPost, n.path, strings.NewReader(string(body)))
+			r.Header = n.header
+			return r, body, orders.FulfilmentEvent{Mall: Code, EventID: "EVT-2019031200042-03", Type: orders.EventDelivered,
+				OutOrderNo: placed.OutOrderNo, LineNo: 1, Quantity: 20}
+		},
+		Busy: func(t *testing.T) {
+			m.mu.Lock()
+			busy = true
+			m.mu.Unlock()
+		},
+		Statement: func(t *testing.T) ([]byte, int, int) {
+			return []byte(goodLine + "\n" + `{"eventId":1}` + "\n" + strings.Replace(goodLine, "EVT-1", "EVT-2", 1) + "\n"), 2, 1
+		},
+	})
+}
+
+// TestConformanceAgainstSandbox runs the suite against the reference sandbox
+// (../shared/mallsandbox; skipped, saying so, when it is absent), the mall opened from
+// the sandbox's key files as in production.
+func TestConformanceAgainstSandbox(t *testing.T) {
+	sb := sandboxtest.Start(t, "--ccb-addr=", "--ship-after", "50ms", "--deliver-after", "100ms", "--quiet")
+	h := conformance.Live(t, Driver, config.MallConfig{URL: sb.ABCURL, AppID: sb.ABCAppID,
+		PrivateKeyFile: sb.ABCPartnerPrivateKey, MallPublicKeyFile: sb.ABCMallPublicKey},
+		func() malls.NonceStore { return newMemNonces(time.Now) },
+		func() orders.CreateRequest {
+			// products.csv: ABC-770031 listed at 6900 fen.
+			return orders.CreateRequest{OutOrderNo: orders.NewOutOrderNo(time.Now()), BuyerRef: "CONFORMANCE", BuyerName: "集团总部机关工会",
+				DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王*", Phone: "138****0000", Address: "西安市雁塔区"},
+				Lines: []orders.CreateLine{{LineNo: 1, ItemID: "ABC-770031", Quantity: 2, UnitPrice: 6900}}, Total: 13800}
+		})
+	conformance.Run(t, h)
+}

@@ -1,0 +1,112 @@
+package ccb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"aidmall/bizday"
+	"aidmall/config"
+	"aidmall/malls"
+	"aidmall/orders"
+)
+
+// Code is CCB's mall code in the API, configuration and data.
+const Code orders.Mall = "ccb"
+
+// Driver is CCB's plug-in (package malls): registered once in cmd/aidmall.
+var Driver malls.Driver = driver{}
+
+type driver struct{}
+
+func (driver) Code() orders.Mall { return Code }
+
+func (driver) Names() malls.Names {
+	return malls.Names{Chinese: "建设银行善融商务", English: "China Construction Bank e-mall (CCB)"}
+}
+
+// Open loads the partner's RSA key and the mall's public key from the files s names and
+// connects to s.URL as s.AppID.
+func (driver) Open(s config.MallConfig, env malls.Env) (malls.Mall, error) {
+	if !s.Configured() {
+		return nil, malls.ErrNotConfigured
+	}
+	priv, pub, err := LoadKeys(s.PrivateKeyFile, s.MallPublicKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return Connect(Config{BaseURL: s.URL, AppID: s.AppID, PartnerKey: priv, MallKey: pub, HTTP: env.HTTP, Now: env.Now})
+}
+
+func (driver) ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []error, error) {
+	evs, bad, err := ParseStatement(r)
+	return evs, rowErrors(bad), err
+}
+
+func rowErrors(bad []RowError) []error {
+	out := make([]error, len(bad))
+	for i, b := range bad {
+		out[i] = b
+	}
+	return out
+}
+
+// Mall is CCB connected: the partner API client, the notification verifier and CCB's
+// acknowledgements. It implements malls.Mall.
+type Mall struct {
+	*Client
+	v *Verifier
+}
+
+var _ malls.Mall = (*Mall)(nil)
+
+// Connect builds a connected CCB mall from cfg (keys already loaded: the demo's
+// simulator, tests); Driver.Open does the same from files.
+func Connect(cfg Config) (*Mall, error) {
+	c, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	v, err := NewVerifier(cfg.AppID, cfg.MallKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Mall{Client: c, v: v}, nil
+}
+
+// Statement fetches and parses the day's statement (Client.Statement).
+func (m *Mall) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []error, error) {
+	evs, bad, err := m.Client.Statement(ctx, day)
+	return evs, rowErrors(bad), err
+}
+
+// Parse verifies a notification's form body (Verifier.Parse).
+func (m *Mall) Parse(_ context.Context, _ *http.Request, body []byte) (orders.FulfilmentEvent, error) {
+	return m.v.Parse(body)
+}
+
+// Ack answers a recorded notification: HTTP 200, text/plain, exactly `success`
+// (ccb-mall.md "Notifications").
+func (m *Mall) Ack(*http.Request) (int, http.Header, []byte) {
+	status, ct, body := AckSuccess()
+	return status, http.Header{"Content-Type": {ct}}, body
+}
+
+// Nack answers "failure" (anything but "success" makes the mall send it again), with a
+// status that tells an operator reading the mall's logs why: 401 for a bad signature, 400
+// for a malformed body, 500 when the service could not record it.
+func (m *Mall) Nack(_ *http.Request, err error) (int, http.Header, []byte) {
+	status, ct, body := AckFailure()
+	switch {
+	case errors.Is(err, ErrBadSignature):
+		status = http.StatusUnauthorized
+	case errors.Is(err, ErrMalformed):
+		status = http.StatusBadRequest
+	}
+	return status, http.Header{"Content-Type": {ct}}, body
+}
+
+// String names the mall in logs.
+func (m *Mall) String() string { return fmt.Sprintf("%s mall at %s", Code, m.Client.baseURL) }

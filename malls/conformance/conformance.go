@@ -1,0 +1,262 @@
+// Package conformance is the one suite every mall driver must pass (as River runs one
+// driver suite over every database driver). An adapter runs it against its own fake mall
+// (fakemall_test.go) and, where ../shared/mallsandbox is present, against the reference
+// sandbox:
+//
+//	conformance.Run(t, conformance.Harness{Driver: ccb.Driver, Mall: m, Order: …, …})
+//
+// It checks what the rest of the service relies on without knowing the mall: create is
+// idempotent on out_order_no; query and cancel; a cancel after shipping is refused as
+// AlreadyShipped; refusals are classified retryable or final; a genuine notification is
+// parsed to the right event and acknowledged with 200; a tampered or malformed one is
+// refused with the mall's own failure answer (a 4xx with a body, never a bare 5xx) and is
+// not taken for a genuine but unreadable one; statements parse to valid events.
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"aidmall/malls"
+	"aidmall/money"
+	"aidmall/orders"
+)
+
+// Harness connects the suite to one driver and its counterparty. Driver, Mall, Order,
+// Ship and Notification are required; a nil optional field skips its test with a reason.
+type Harness struct {
+	Driver malls.Driver
+	// Mall is the driver's mall, connected to the counterparty.
+	Mall malls.Mall
+	// Order returns an order the counterparty accepts (listed items at their prices),
+	// with a fresh OutOrderNo on each call.
+	Order func(t *testing.T) orders.CreateRequest
+	// Ship makes the counterparty ship (at least one line of) the order, so that a cancel
+	// must be refused; it returns once the mall says so.
+	Ship func(t *testing.T, outOrderNo string)
+	// Notification returns a genuine notification of an order created by the suite, as
+	// the counterparty sends it (request with headers, raw body), and the event it must
+	// parse to (Mall, EventID, Type, OutOrderNo and, for line events, LineNo and Quantity
+	// are compared).
+	Notification func(t *testing.T, placed orders.CreateRequest) (*http.Request, []byte, orders.FulfilmentEvent)
+	// Busy arms the counterparty to refuse the next call as temporarily unavailable
+	// (retryable). Optional.
+	Busy func(t *testing.T)
+	// Statement returns a statement file in the mall's format and how many good rows and
+	// bad rows it holds. Optional.
+	Statement func(t *testing.T) (file []byte, good, bad int)
+}
+
+// Run runs the suite.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	if h.Driver == nil || h.Mall == nil || h.Order == nil || h.Ship == nil || h.Notification == nil {
+		t.Fatal("conformance: Driver, Mall, Order, Ship and Notification are required")
+	}
+	code := h.Driver.Code()
+	ctx := context.Background()
+
+	t.Run("identity", func(t *testing.T) {
+		if h.Mall.Mall() != code {
+			t.Errorf("connected mall says %q, driver %q", h.Mall.Mall(), code)
+		}
+		if n := h.Driver.Names(); n.Chinese == "" || n.English == "" {
+			t.Errorf("display names missing: %+v", n)
+		}
+	})
+
+	t.Run("create_is_idempotent_on_out_order_no", func(t *testing.T) {
+		req := h.Order(t)
+		first, err := h.Mall.Create(ctx, req)
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		again, err := h.Mall.Create(ctx, req)
+		if err != nil {
+			t.Fatalf("same create again: %v", err)
+		}
+		if first.MallOrderNo == "" || again.MallOrderNo != first.MallOrderNo {
+			t.Errorf("mall order numbers %q then %q, want one order", first.MallOrderNo, again.MallOrderNo)
+		}
+		v, err := h.Mall.Query(ctx, req.OutOrderNo)
+		if err != nil {
+			t.Fatalf("query: %v", err)
+		}
+		if v.OutOrderNo != req.OutOrderNo || v.MallOrderNo != first.MallOrderNo || len(v.Lines) != len(req.Lines) {
+			t.Errorf("query = %+v, want %s / %s with %d lines", v, req.OutOrderNo, first.MallOrderNo, len(req.Lines))
+		}
+	})
+
+	t.Run("other_content_under_the_same_number_is_a_final_refusal", func(t *testing.T) {
+		req := h.Order(t)
+		if _, err := h.Mall.Create(ctx, req); err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		req.Lines[0].Quantity++
+		req.Total += req.Lines[0].UnitPrice
+		me := mallError(t, func() error { _, err := h.Mall.Create(ctx, req); return err }())
+		if me.Retryable || me.Mall != code {
+			t.Errorf("refusal %+v: want final, of mall %s", me, code)
+		}
+	})
+
+	t.Run("a_price_the_mall_does_not_list_is_a_final_refusal", func(t *testing.T) {
+		req := h.Order(t)
+		req.Lines[0].UnitPrice++
+		req.Total += money.Fen(req.Lines[0].Quantity)
+		me := mallError(t, func() error { _, err := h.Mall.Create(ctx, req); return err }())
+		if me.Retryable {
+			t.Errorf("price refusal %+v is retryable", me)
+		}
+	})
+
+	t.Run("an_unknown_order_is_not_found", func(t *testing.T) {
+		_, err := h.Mall.Query(ctx, orders.NewOutOrderNo(time.Now()))
+		if me := mallError(t, err); !me.NotFound || me.Retryable || !errors.Is(err, orders.ErrNotFound) {
+			t.Errorf("query of an unknown order: %+v, want NotFound wrapping orders.ErrNotFound", me)
+		}
+	})
+
+	t.Run("cancel_before_shipping_succeeds", func(t *testing.T) {
+		req := h.Order(t)
+		if _, err := h.Mall.Create(ctx, req); err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		if err := h.Mall.Cancel(ctx, req.OutOrderNo, "conformance"); err != nil {
+			t.Fatalf("cancel: %v", err)
+		}
+	})
+
+	t.Run("cancel_after_shipping_is_refused_as_already_shipped", func(t *testing.T) {
+		req := h.Order(t)
+		if _, err := h.Mall.Create(ctx, req); err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		h.Ship(t, req.OutOrderNo)
+		me := mallError(t, h.Mall.Cancel(ctx, req.OutOrderNo, "conformance"))
+		if !me.AlreadyShipped || me.Retryable || me.NotFound {
+			t.Errorf("cancel of a shipped order: %+v, want AlreadyShipped and final", me)
+		}
+	})
+
+	t.Run("a_busy_mall_is_retryable", func(t *testing.T) {
+		if h.Busy == nil {
+			t.Skip("this counterparty cannot be made busy on demand")
+		}
+		h.Busy(t)
+		me := mallError(t, func() error { _, err := h.Mall.Create(ctx, h.Order(t)); return err }())
+		if !me.Retryable || me.AlreadyShipped {
+			t.Errorf("busy refusal %+v, want retryable", me)
+		}
+	})
+
+	t.Run("notifications", func(t *testing.T) {
+		placed := h.Order(t)
+		if _, err := h.Mall.Create(ctx, placed); err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		r, body, want := h.Notification(t, placed)
+
+		ev, err := h.Mall.Parse(ctx, r, body)
+		if err != nil {
+			t.Fatalf("genuine notification refused: %v", err)
+		}
+		if ev.Mall != code || ev.EventID != want.EventID || ev.Type != want.Type || ev.OutOrderNo != want.OutOrderNo ||
+			ev.LineNo != want.LineNo || ev.Quantity != want.Quantity || ev.Source != "notify" {
+			t.Errorf("parsed %+v\nwant    %+v", ev, want)
+		}
+		if err := ev.Validate(); err != nil {
+			t.Errorf("parsed event invalid: %v", err)
+		}
+		ackStatus, _, ackBody := h.Mall.Ack(r)
+		if ackStatus != http.StatusOK || len(ackBody) == 0 {
+			t.Errorf("ack %d %q, want 200 with the mall's body", ackStatus, ackBody)
+		}
+
+		refused := func(t *testing.T, r *http.Request, body []byte) {
+			t.Helper()
+			_, err := h.Mall.Parse(ctx, r, body)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if errors.Is(err, orders.ErrUnreadableEvent) {
+				t.Errorf("refusal %v claims a genuine notification", err)
+			}
+			status, _, nb := h.Mall.Nack(r, err)
+			if status < 400 || status >= 500 || len(nb) == 0 {
+				t.Errorf("nack %d %q: want the mall's failure answer, a 4xx with a body", status, nb)
+			}
+			if status == ackStatus && bytes.Equal(nb, ackBody) {
+				t.Error("nack is the ack")
+			}
+		}
+		t.Run("tampered_is_refused", func(t *testing.T) {
+			forged := []byte(strings.Replace(string(body), want.OutOrderNo, tamper(want.OutOrderNo), 1))
+			if bytes.Equal(forged, body) {
+				t.Fatalf("the body does not carry out_order_no %s in clear", want.OutOrderNo)
+			}
+			refused(t, clone(r, forged), forged)
+		})
+		t.Run("malformed_is_refused", func(t *testing.T) {
+			junk := []byte("%%{not a notification")
+			refused(t, clone(r, junk), junk)
+		})
+		t.Run("failure_to_record_is_a_failure_answer", func(t *testing.T) {
+			status, _, nb := h.Mall.Nack(r, errors.New("database down"))
+			if status == http.StatusOK && bytes.Equal(nb, ackBody) {
+				t.Errorf("nack %d %q reads as an ack", status, nb)
+			}
+		})
+	})
+
+	t.Run("statement", func(t *testing.T) {
+		if h.Statement == nil {
+			t.Skip("no statement file for this counterparty")
+		}
+		file, good, bad := h.Statement(t)
+		evs, rows, err := h.Driver.ParseStatement(bytes.NewReader(file))
+		if err != nil {
+			t.Fatalf("statement: %v", err)
+		}
+		if len(evs) != good || len(rows) != bad {
+			t.Errorf("%d events and %d bad rows, want %d and %d (%v)", len(evs), len(rows), good, bad, rows)
+		}
+		for _, e := range evs {
+			if e.Mall != code || e.Source != "statement" || e.Validate() != nil {
+				t.Errorf("statement event %+v: want mall %s, source statement, valid (%v)", e, code, e.Validate())
+			}
+		}
+	})
+}
+
+// mallError returns err as the mall's classified refusal, failing the test otherwise.
+func mallError(t *testing.T, err error) *orders.MallError {
+	t.Helper()
+	var me *orders.MallError
+	if !errors.As(err, &me) {
+		t.Fatalf("error %v (%T), want *orders.MallError", err, err)
+	}
+	return me
+}
+
+// tamper changes the last character of s.
+func tamper(s string) string {
+	last := s[len(s)-1]
+	if last == '0' {
+		return s[:len(s)-1] + "1"
+	}
+	return s[:len(s)-1] + "0"
+}
+
+// clone is r again with body.
+func clone(r *http.Request, body []byte) *http.Request {
+	c := r.Clone(context.Background())
+	c.Body = http.NoBody
+	c.ContentLength = int64(len(body))
+	return c
+}

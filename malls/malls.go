@@ -1,0 +1,205 @@
+// Package malls is the plug-in point for bank malls. Each mall is one adapter package
+// (adapters/ccb, adapters/abc) that exports one Driver value; cmd/aidmall lists the
+// drivers once (New(ccb.Driver, abc.Driver)) and everything else — the codes the API
+// accepts, the OpenAPI enum, report labels, CLI help, the catalogue's listing columns,
+// which malls the configuration names — comes from that list. docs/MALLS.md says what
+// adding a mall takes.
+//
+// malls is not a domain package: it may import net/http. The domain (orders, households,
+// reports) never imports it.
+package malls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"aidmall/bizday"
+	"aidmall/config"
+	"aidmall/orders"
+)
+
+// Driver is one mall's plug-in: what the service knows of the mall before it connects.
+type Driver interface {
+	// Code is the mall's code in the API, configuration and data ("ccb"): lowercase
+	// letters and digits, starting with a letter.
+	Code() orders.Mall
+	// Names are the mall's display names, for report labels and CLI help.
+	Names() Names
+	// Open connects to the mall with its settings (config.Config.Malls[Code()]), loading
+	// its keys. It returns ErrNotConfigured when s names no URL.
+	Open(s config.MallConfig, env Env) (Mall, error)
+	// ParseStatement reads one of the mall's daily statement files as it downloads them:
+	// the events of the rows that read, an error per row that did not (with the good rows),
+	// and an error when the file cannot be read at all.
+	ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []error, error)
+}
+
+// Names are a mall's display names.
+type Names struct {
+	Chinese string // 中国建设银行 善融商务
+	English string // China Construction Bank (CCB)
+}
+
+// Env is what the service lends a mall when it connects.
+type Env struct {
+	// Nonces remembers notification nonces for replay protection (shared by the
+	// processes of one deployment: Redis, or in process). Required.
+	Nonces NonceStore
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+	// HTTP sends the mall's requests (the driver's default when nil).
+	HTTP *http.Client
+}
+
+// NonceStore remembers keys for a while (redisx implements it).
+type NonceStore interface {
+	// Remember records key for ttl and reports whether it was new (false = seen before
+	// within ttl).
+	Remember(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Mall is a connected mall: its partner API (orders.MallClient), its notifications and
+// its statements. Every refusal it returns is an *orders.MallError the mall classified
+// itself: Retryable, NotFound, AlreadyShipped, or final.
+type Mall interface {
+	orders.MallClient
+	Notifications
+	// Statement fetches and parses the statement of business day day (Beijing), as
+	// Driver.ParseStatement.
+	Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []error, error)
+}
+
+// Notifications verifies and parses a mall's notifications and answers them in the
+// mall's own words (api.MallWebhook).
+type Notifications interface {
+	// Parse verifies the notification r with raw body body and returns the mall-neutral
+	// event. An error wrapping orders.ErrUnreadableEvent means the mall signed it but its
+	// fields cannot be used; any other error means it is forged, stale or malformed.
+	Parse(ctx context.Context, r *http.Request, body []byte) (orders.FulfilmentEvent, error)
+	// Ack is the answer that tells the mall the event is durably recorded.
+	Ack(r *http.Request) (status int, header http.Header, body []byte)
+	// Nack is the answer that makes the mall send the event again; err is why.
+	Nack(r *http.Request, err error) (status int, header http.Header, body []byte)
+}
+
+// ErrNotConfigured is Driver.Open's answer for a mall the configuration does not name.
+var ErrNotConfigured = errors.New("mall not configured")
+
+var codeRE = regexp.MustCompile(`^[a-z][a-z0-9]{1,15}$`)
+
+// Registry is the registered drivers, in the order given (`auto` routing breaks ties in
+// this order).
+type Registry struct {
+	drivers []Driver
+	byCode  map[orders.Mall]Driver
+}
+
+// New registers ds. Codes must be well formed, distinct and not "auto".
+func New(ds ...Driver) (*Registry, error) {
+	r := &Registry{byCode: map[orders.Mall]Driver{}}
+	for _, d := range ds {
+		if d == nil {
+			return nil, errors.New("malls: nil driver")
+		}
+		c := d.Code()
+		switch {
+		case !codeRE.MatchString(string(c)) || c == orders.MallAuto:
+			return nil, fmt.Errorf("malls: driver code %q is not 2–16 lowercase letters and digits (and not auto)", c)
+		case r.byCode[c] != nil:
+			return nil, fmt.Errorf("malls: driver %q registered twice", c)
+		}
+		r.drivers = append(r.drivers, d)
+		r.byCode[c] = d
+	}
+	return r, nil
+}
+
+// MustNew is New that panics, for the one registration list in cmd/aidmall.
+func MustNew(ds ...Driver) *Registry {
+	r, err := New(ds...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// Drivers returns the drivers in registration order.
+func (r *Registry) Drivers() []Driver { return append([]Driver(nil), r.drivers...) }
+
+// Codes returns the registered codes in registration order.
+func (r *Registry) Codes() []orders.Mall {
+	out := make([]orders.Mall, len(r.drivers))
+	for i, d := range r.drivers {
+		out[i] = d.Code()
+	}
+	return out
+}
+
+// Driver returns the driver of code.
+func (r *Registry) Driver(code orders.Mall) (Driver, bool) {
+	d, ok := r.byCode[code]
+	return d, ok
+}
+
+// Labels maps each code to its display name (Chinese, then English in brackets), for
+// reports.
+func (r *Registry) Labels() map[string]string {
+	out := map[string]string{}
+	for _, d := range r.drivers {
+		n := d.Names()
+		out[string(d.Code())] = n.Chinese
+	}
+	return out
+}
+
+// Help is "ccb (China Construction Bank), abc (…)" for CLI help.
+func (r *Registry) Help() string {
+	parts := make([]string, len(r.drivers))
+	for i, d := range r.drivers {
+		parts[i] = fmt.Sprintf("%s (%s)", d.Code(), d.Names().English)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Connected is the malls a process talks to, in registration order.
+type Connected struct {
+	list []Mall
+}
+
+// Open connects every registered mall that cfg configures (a mall with no URL is left
+// out).
+func (r *Registry) Open(cfg config.Config, env Env) (*Connected, error) {
+	c := &Connected{}
+	for _, d := range r.drivers {
+		m, err := d.Open(cfg.Mall(d.Code()), env)
+		if errors.Is(err, ErrNotConfigured) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Code(), err)
+		}
+		c.list = append(c.list, m)
+	}
+	return c, nil
+}
+
+// Connect is a Connected of malls already opened (the demo's simulators, tests).
+func Connect(ms ...Mall) *Connected { return &Connected{list: ms} }
+
+// All returns the connected malls in order.
+func (c *Connected) All() []Mall { return append([]Mall(nil), c.list...) }
+
+// Codes returns the connected malls' codes in order: orders.NewService's malls.
+func (c *Connected) Codes() []orders.Mall {
+	out := make([]orders.Mall, len(c.list))
+	for i, m := range c.list {
+		out[i] = m.Mall()
+	}
+	return out
+}

@@ -1,0 +1,57 @@
+package malls_test
+
+import (
+	"errors"
+	"io"
+	"testing"
+
+	"aidmall/config"
+	"aidmall/malls"
+	"aidmall/orders"
+)
+
+type stubDriver struct{ code orders.Mall }
+
+func (d stubDriver) Code() orders.Mall { return d.code }
+func (d stubDriver) Names() malls.Names {
+	return malls.Names{Chinese: string(d.code) + "商城", English: string(d.code) + " mall"}
+}
+func (d stubDriver) Open(s config.MallConfig, _ malls.Env) (malls.Mall, error) {
+	if !s.Configured() {
+		return nil, malls.ErrNotConfigured
+	}
+	return nil, errors.New("stub cannot connect")
+}
+func (stubDriver) ParseStatement(io.Reader) ([]orders.FulfilmentEvent, []error, error) {
+	return nil, nil, nil
+}
+
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	r, err := malls.New(stubDriver{"xyz"}, stubDriver{"ccb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Codes(); len(got) != 2 || got[0] != "xyz" || got[1] != "ccb" {
+		t.Errorf("codes %v, want registration order [xyz ccb]", got)
+	}
+	if r.Labels()["xyz"] != "xyz商城" || r.Help() != "xyz (xyz mall), ccb (ccb mall)" {
+		t.Errorf("labels %v, help %q", r.Labels(), r.Help())
+	}
+	for _, bad := range [][]malls.Driver{
+		{stubDriver{"ccb"}, stubDriver{"ccb"}}, {stubDriver{"auto"}}, {stubDriver{"CCB"}}, {stubDriver{""}}, {nil},
+	} {
+		if _, err := malls.New(bad...); err == nil {
+			t.Errorf("New(%v) accepted", bad)
+		}
+	}
+	// A mall without settings is left out; one with settings that fails to connect is an error.
+	c, err := r.Open(config.Config{}, malls.Env{})
+	if err != nil || len(c.Codes()) != 0 {
+		t.Errorf("Open with no mall configured = %v, %v", c, err)
+	}
+	cfg := config.Config{Malls: map[orders.Mall]config.MallConfig{"ccb": {URL: "https://ccb.example"}}}
+	if _, err := r.Open(cfg, malls.Env{}); err == nil {
+		t.Error("a configured mall that cannot connect was left out silently")
+	}
+}
