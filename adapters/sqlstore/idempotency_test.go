@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"aidmall/adapters/sqlstore/sqltest"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +15,8 @@ import (
 )
 
 func TestIdempotencyKeys(t *testing.T) {
-	for name, open := range dialects(t) {
+	for _, d := range sqltest.Dialects {
+		name, open := d.Name, d.Open
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -85,7 +87,8 @@ func TestIdempotencyKeys(t *testing.T) {
 }
 
 func TestUnreadableIsKeptOnce(t *testing.T) {
-	for name, open := range dialects(t) {
+	for _, d := range sqltest.Dialects {
+		name, open := d.Name, d.Open
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, open)
