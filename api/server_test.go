@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"aidmall/adapters/sqlstore/sqltest"
+	. "aidmall/api"
 	"aidmall/orders"
 )
 
@@ -23,8 +25,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestNewRejectsMissingDependencies(t *testing.T) {
 	t.Parallel()
+	st := sqltest.Store(t, sqltest.SQLite(t))
 	valid := func() Config {
-		return Config{Orders: &fakeOrders{}, Auth: fakeAuth{}, Idempotency: newMemIdempotency(), Reports: &fakeReports{},
+		return Config{Orders: &fakeOrders{}, Auth: st, Idempotency: st, Reports: st,
 			Webhooks: map[orders.Mall]MallWebhook{orders.MallCCB: &fakeWebhook{}},
 			Ready:    func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler)}
 	}
@@ -80,7 +83,7 @@ func TestAuthentication(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, func(c *Config) {
 				if tt.authErr != nil {
-					c.Auth = fakeAuth{err: tt.authErr}
+					c.Auth = failingAuth{err: tt.authErr}
 				}
 			})
 			rec := h.do(request{method: http.MethodGet, path: "/v1/orders",
@@ -211,7 +214,7 @@ func TestRateLimit(t *testing.T) {
 			if rec.Code != tt.wantStatus || rec.Header().Get("Retry-After") != tt.wantRetryAfter {
 				t.Fatalf("status %d Retry-After %q, want %d %q: %s", rec.Code, rec.Header().Get("Retry-After"), tt.wantStatus, tt.wantRetryAfter, rec.Body)
 			}
-			if rec.Code == 429 && problemOf(t, rec).Type != problemTypeBase+"rate-limited" {
+			if rec.Code == 429 && problemOf(t, rec).Type != ProblemTypeBase+"rate-limited" {
 				t.Errorf("body %s", rec.Body)
 			}
 		})

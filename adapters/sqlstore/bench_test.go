@@ -1,12 +1,12 @@
 package sqlstore_test
 
 import (
-	"aidmall/adapters/sqlstore/sqltest"
 	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/bizday"
 	"aidmall/orders"
 	"aidmall/reports"

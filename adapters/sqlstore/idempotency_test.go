@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"aidmall/adapters/sqlstore/sqltest"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/api"
 	"aidmall/orders"
 )

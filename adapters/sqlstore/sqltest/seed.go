@@ -58,18 +58,14 @@ func Registry(t testing.TB, st *sqlstore.Store, now func() time.Time) *household
 }
 
 // ImportBundle imports every registry file of the bundle in dir (branches, suppliers,
-// products, households, linkages) through households.Registry.ImportBundle in strict
-// mode, as `aidmall import bundle` does, failing the test on any error or refused file.
+// products, households, linkages) through households.Registry.ImportBundle, not strict,
+// as `aidmall import bundle` does by default: rows in error are left out and listed in the
+// reports (the example bundle has a few on purpose). It fails the test on an error.
 func ImportBundle(t testing.TB, st *sqlstore.Store, dir string) []households.Report {
 	t.Helper()
-	reps, err := Registry(t, st, nil).ImportBundle(context.Background(), os.DirFS(dir), true)
+	reps, err := Registry(t, st, nil).ImportBundle(context.Background(), os.DirFS(dir), false)
 	if err != nil {
 		t.Fatalf("sqltest: import bundle %s: %v", dir, err)
-	}
-	for _, r := range reps {
-		if r.Refused {
-			t.Fatalf("sqltest: import bundle %s: %s refused: %v", dir, r.File, r.Errors)
-		}
 	}
 	return reps
 }
