@@ -2,27 +2,22 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/goleak"
-	_ "modernc.org/sqlite"
 
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/bizday"
 	"aidmall/money"
 	"aidmall/orders"
@@ -32,19 +27,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // ---- databases ----
 
-// openSQLite opens a fresh SQLite database file as the service does.
+// The databases are the service's own (sqltest): the aidmall schema migrated by sqlstore,
+// with the connection settings production uses (SQLite: one connection, so every test also
+// proves that no job holds a connection while it waits for another), River's tables added
+// by Migrate as `aidmall migrate` does.
+
+// openSQLite opens a fresh migrated aidmall SQLite database without River's tables.
 func openSQLite(t *testing.T) *sql.DB {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "aidmall.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// One connection, as sqlstore.Open sets for SQLite and riversqlite advises: every
-	// test then also proves that no job holds a connection while it waits for another.
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { _ = db.Close() })
-	return db
+	return sqltest.SQLite(t).DB.DB
 }
 
 // migratedSQLite is openSQLite with River's tables.
@@ -57,63 +48,21 @@ func migratedSQLite(t *testing.T) *sql.DB {
 	return db
 }
 
-// openPostgres creates a schema of its own on AIDMALL_TEST_POSTGRES, opens a pool whose
-// search_path is that schema, and drops the schema after the test.
-func openPostgres(t *testing.T) *sql.DB {
-	t.Helper()
-	base := os.Getenv("AIDMALL_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("AIDMALL_TEST_POSTGRES not set (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable): PostgreSQL run skipped")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "aidmall_jobs_test_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		_ = admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := sql.Open("pgx", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = db.Close()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		_ = admin.Close()
-	})
-	return db
-}
-
-// forEachDB runs test on SQLite, and on PostgreSQL when AIDMALL_TEST_POSTGRES is set.
+// forEachDB runs test in parallel on SQLite and on PostgreSQL (a schema of its own,
+// skipped with the reason when AIDMALL_TEST_POSTGRES is unset), River's tables migrated.
 func forEachDB(t *testing.T, test func(t *testing.T, db *sql.DB, dialect string)) {
 	t.Helper()
-	for _, d := range []struct {
-		dialect string
-		open    func(*testing.T) *sql.DB
-	}{{DialectSQLite, openSQLite}, {DialectPostgres, openPostgres}} {
-		t.Run(d.dialect, func(t *testing.T) {
-			t.Parallel()
-			db := d.open(t)
-			if err := Migrate(context.Background(), db, d.dialect); err != nil {
-				t.Fatalf("Migrate: %v", err)
-			}
-			test(t, db, d.dialect)
-		})
-	}
+	sqltest.Each(t, func(t *testing.T, sdb *sqlstore.DB) {
+		t.Parallel()
+		dialect := DialectSQLite
+		if sdb.Dialect == sqlstore.Postgres {
+			dialect = DialectPostgres
+		}
+		if err := Migrate(context.Background(), sdb.DB.DB, dialect); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		test(t, sdb.DB.DB, dialect)
+	})
 }
 
 // ---- fakes ----
