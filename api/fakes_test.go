@@ -1,9 +1,8 @@
-package api
+package api_test
 
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,9 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,45 +17,53 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"aidmall/households"
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
+	. "aidmall/api"
 	"aidmall/orders"
 	"aidmall/reports"
 )
 
-// The fakes of this file stand in for the stores behind the API. Orders are served by the
-// real orders.Service over memStore, an in-memory orders.Store loaded with the branches and
-// catalogue of the yichuan-dingbian-2019 bundle, so that the API is tested against the
-// domain's real rules (pricing, routing, roles).
+// The API is tested on the production store: sqlstore on a fresh SQLite database per
+// harness (sqltest), loaded with the branches and catalogue of the yichuan-dingbian-2019
+// bundle through the registry import, behind the real orders.Service, with real API keys
+// and the real idempotency records. Function-field wrappers remain only where a test
+// injects a fault (an authenticator that fails, a Place that fails or blocks, an Apply
+// that fails) or counts calls; the mall verifier and the rate limiter stand in for
+// adapters of their own (mall drivers, Redis) tested in their packages.
 
-const bundleDir = "../examples/yichuan-dingbian-2019"
-
-// testCaller returns the caller of a test API key.
-func testCaller(token string) (orders.Caller, bool) {
-	switch token {
-	case "key-hq":
-		return orders.Caller{KeyID: 1, Name: "HQ union", Role: orders.RoleBranchStaff, BranchCode: "HQ"}, true
-	case "key-s01":
-		return orders.Caller{KeyID: 2, Name: "S01 union", Role: orders.RoleBranchStaff, BranchCode: "S01"}, true
-	case "key-office":
-		return orders.Caller{KeyID: 3, Name: "aid office", Role: orders.RoleAidOffice}, true
-	case "key-auditor":
-		return orders.Caller{KeyID: 4, Name: "auditor", Role: orders.RoleAuditor}, true
-	}
-	return orders.Caller{}, false
+// testKeys are the API keys every harness creates in its store, by the alias the tests
+// send: the alias is exchanged for the real bearer token the store issued.
+var testKeys = []struct {
+	alias, name string
+	role        orders.Role
+	branch      string
+}{
+	{"key-hq", "HQ union", orders.RoleBranchStaff, "HQ"},
+	{"key-s01", "S01 union", orders.RoleBranchStaff, "S01"},
+	{"key-office", "aid office", orders.RoleAidOffice, ""},
+	{"key-auditor", "auditor", orders.RoleAuditor, ""},
 }
 
-// fakeAuth knows the keys of testCaller; err, when set, is what every call fails with.
-type fakeAuth struct{ err error }
+// keyAuth authenticates against the store's API keys, after exchanging a test alias for
+// the token the store issued (an unknown alias is sent as is and is unknown to the store).
+type keyAuth struct {
+	store  *sqlstore.Store
+	tokens map[string]string
+}
 
-func (a fakeAuth) Authenticate(_ context.Context, token string) (orders.Caller, error) {
-	if a.err != nil {
-		return orders.Caller{}, a.err
+func (a keyAuth) Authenticate(ctx context.Context, token string) (orders.Caller, error) {
+	if real, ok := a.tokens[token]; ok {
+		token = real
 	}
-	c, ok := testCaller(token)
-	if !ok {
-		return orders.Caller{}, fmt.Errorf("api key: %w", orders.ErrNotFound)
-	}
-	return c, nil
+	return a.store.Authenticate(ctx, token)
+}
+
+// failingAuth fails every call with err (a database that is down).
+type failingAuth struct{ err error }
+
+func (a failingAuth) Authenticate(context.Context, string) (orders.Caller, error) {
+	return orders.Caller{}, a.err
 }
 
 // fakeClock is a settable clock.
@@ -78,192 +82,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
-}
-
-// memStore is an in-memory orders.Store.
-type memStore struct {
-	mu       sync.Mutex
-	now      func() time.Time
-	branches map[string]households.Branch
-	products map[string]households.Product
-	orders   map[int64]*orders.GroupOrder
-	events   map[string]bool // mall + event id
-	nextID   int64
-}
-
-func newMemStore(t testing.TB, now func() time.Time) *memStore {
-	t.Helper()
-	s := &memStore{now: now, branches: map[string]households.Branch{}, products: map[string]households.Product{},
-		orders: map[int64]*orders.GroupOrder{}, events: map[string]bool{}}
-	for _, row := range readCSV(t, bundleDir+"/branches.csv") {
-		s.branches[row["code"]] = households.Branch{Code: row["code"], Name: row["name"]}
-	}
-	f, err := os.Open(bundleDir + "/products.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ps, bad, err := households.ParseProducts(f)
-	if err != nil || len(bad) > 0 {
-		t.Fatalf("products.csv: %v %v", err, bad)
-	}
-	for _, p := range ps {
-		s.products[p.SKU] = p
-	}
-	return s
-}
-
-func readCSV(t testing.TB, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("open bundle: %v", err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(recs) < 2 {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	var rows []map[string]string
-	for _, rec := range recs[1:] {
-		row := map[string]string{}
-		for i, h := range recs[0] {
-			row[h] = rec[i]
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
-
-func cloneOrder(o *orders.GroupOrder) *orders.GroupOrder {
-	c := *o
-	c.Lines = slices.Clone(o.Lines)
-	return &c
-}
-
-func (s *memStore) Branch(_ context.Context, code string) (households.Branch, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.branches[code]
-	if !ok {
-		return b, fmt.Errorf("branch %q: %w", code, orders.ErrNotFound)
-	}
-	return b, nil
-}
-
-func (s *memStore) Products(_ context.Context, skus []string) (map[string]households.Product, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]households.Product{}
-	for _, sku := range skus {
-		if p, ok := s.products[sku]; ok {
-			out[sku] = p
-		}
-	}
-	return out, nil
-}
-
-func (s *memStore) CreateOrder(_ context.Context, o *orders.GroupOrder) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, x := range s.orders {
-		if x.BranchCode == o.BranchCode && x.OrderRef == o.OrderRef {
-			return fmt.Errorf("order_ref %q of branch %s: %w", o.OrderRef, o.BranchCode, orders.ErrConflict)
-		}
-	}
-	s.nextID++
-	o.ID = s.nextID
-	if o.OutOrderNo == "" {
-		o.OutOrderNo = orders.NewOutOrderNo(o.PlacedAt)
-	}
-	o.CreatedAt = s.now()
-	s.orders[o.ID] = cloneOrder(o)
-	return nil
-}
-
-// put stores o as is (test setup).
-func (s *memStore) put(o orders.GroupOrder) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.nextID++
-	o.ID = s.nextID
-	s.orders[o.ID] = cloneOrder(&o)
-	return o.ID
-}
-
-func (s *memStore) Order(_ context.Context, id int64) (*orders.GroupOrder, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orders[id]
-	if !ok {
-		return nil, fmt.Errorf("order %d: %w", id, orders.ErrNotFound)
-	}
-	return cloneOrder(o), nil
-}
-
-func (s *memStore) OrderByOutOrderNo(_ context.Context, no string) (*orders.GroupOrder, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, o := range s.orders {
-		if o.OutOrderNo == no {
-			return cloneOrder(o), nil
-		}
-	}
-	return nil, fmt.Errorf("order %s: %w", no, orders.ErrNotFound)
-}
-
-// ListOrders pages newest first (placed_at, then id); the cursor is the offset.
-func (s *memStore) ListOrders(_ context.Context, f orders.ListFilter) ([]orders.GroupOrder, string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var all []orders.GroupOrder
-	for _, o := range s.orders {
-		switch {
-		case f.BranchCode != "" && o.BranchCode != f.BranchCode,
-			f.Mall != "" && o.Mall != f.Mall,
-			f.Status != "" && o.Status != f.Status,
-			f.Funding != "" && o.Funding != f.Funding,
-			!f.From.IsZero() && o.PlacedAt.Before(f.From),
-			!f.To.IsZero() && !o.PlacedAt.Before(f.To):
-			continue
-		}
-		all = append(all, *cloneOrder(o))
-	}
-	slices.SortFunc(all, func(a, b orders.GroupOrder) int {
-		if c := b.PlacedAt.Compare(a.PlacedAt); c != 0 {
-			return c
-		}
-		return int(b.ID - a.ID)
-	})
-	off := 0
-	if f.Cursor != "" {
-		n, err := strconv.Atoi(f.Cursor)
-		if err != nil || n < 0 {
-			return nil, "", fmt.Errorf("%w: bad cursor", orders.ErrInvalid)
-		}
-		off = min(n, len(all))
-	}
-	end := min(off+f.Limit, len(all))
-	next := ""
-	if end < len(all) {
-		next = strconv.Itoa(end)
-	}
-	return all[off:end], next, nil
-}
-
-func (s *memStore) MarkSubmitted(context.Context, int64, string) error        { return nil }
-func (s *memStore) MarkRejected(context.Context, int64, string, string) error { return nil }
-func (s *memStore) MarkCancelled(context.Context, int64) error                { return nil }
-
-func (s *memStore) RequestCancel(_ context.Context, id int64, _ string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orders[id]
-	if !ok {
-		return orders.ErrNotFound
-	}
-	o.CancelReq = true
-	return nil
 }
 
 // fakeOrders is the real service with hooks: Place may block until release is closed,
@@ -322,66 +140,24 @@ func (f *fakeOrders) counts() (place, apply int) {
 	return f.placeCalls, len(f.applyCalls)
 }
 
-// memIdempotency is an in-memory IdempotencyStore with the contract's semantics.
-type memIdempotency struct {
-	mu   sync.Mutex
-	recs map[IdempotencyScope]IdempotencyRecord
-}
-
-func newMemIdempotency() *memIdempotency {
-	return &memIdempotency{recs: map[IdempotencyScope]IdempotencyRecord{}}
-}
-
-func (m *memIdempotency) Claim(_ context.Context, scope IdempotencyScope, rec IdempotencyRecord, staleBefore time.Time) (IdempotencyRecord, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	held, ok := m.recs[scope]
-	if !ok || held.Response == nil && held.Fingerprint == rec.Fingerprint && held.LockedAt.Before(staleBefore) {
-		m.recs[scope] = rec
-		return rec, true, nil
-	}
-	return held, false, nil
-}
-
-func (m *memIdempotency) Complete(_ context.Context, scope IdempotencyScope, token string, resp StoredResponse) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	held, ok := m.recs[scope]
-	switch {
-	case !ok:
-		return orders.ErrNotFound
-	case held.Token != token:
-		return orders.ErrConflict
-	}
-	resp.Body = bytes.Clone(resp.Body)
-	held.Response = &resp
-	m.recs[scope] = held
-	return nil
-}
-
-func (m *memIdempotency) Release(_ context.Context, scope IdempotencyScope, token string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if held, ok := m.recs[scope]; ok && held.Token == token && held.Response == nil {
-		delete(m.recs, scope)
-	}
-	return nil
-}
-
-// fakeReports returns benefit for any query and records the queries.
-type fakeReports struct {
+// recordingReports is the store's benefit report, recording the queries it ran.
+type recordingReports struct {
+	Reports
 	mu      sync.Mutex
-	benefit reports.Benefit
 	queries []reports.Query
 }
 
-func (r *fakeReports) Benefit(_ context.Context, q reports.Query) (reports.Benefit, error) {
+func (r *recordingReports) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, error) {
+	r.mu.Lock()
+	r.queries = append(r.queries, q)
+	r.mu.Unlock()
+	return r.Reports.Benefit(ctx, q)
+}
+
+func (r *recordingReports) ran() []reports.Query {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.queries = append(r.queries, q)
-	b := r.benefit
-	b.From, b.To, b.By = q.From, q.To, q.By
-	return b, nil
+	return append([]reports.Query(nil), r.queries...)
 }
 
 // fakeWebhook verifies a notification by its X-Test-Signature header ("good") and reads
@@ -460,15 +236,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// harness is a Server over the fakes.
+// harness is a Server over the production store.
 type harness struct {
 	t        testing.TB
 	handler  http.Handler
 	clock    *fakeClock
-	store    *memStore
+	store    *sqlstore.Store
 	orders   *fakeOrders
-	idem     *memIdempotency
-	reports  *fakeReports
+	idem     IdempotencyStore
+	reports  *recordingReports
 	webhooks map[orders.Mall]*fakeWebhook
 	limiter  *fakeLimiter
 	logs     *syncBuffer
@@ -478,20 +254,40 @@ type harness struct {
 // testNow is the harness's clock start: 2019-03-12 10:00 Beijing time.
 var testNow = time.Date(2019, 3, 12, 2, 0, 0, 0, time.UTC)
 
+// newHarness is a Server over a fresh SQLite database.
 func newHarness(t testing.TB, tweak ...func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: &fakeClock{t: testNow}, idem: newMemIdempotency(), reports: &fakeReports{},
+	return newHarnessOn(t, sqltest.SQLite(t), tweak...)
+}
+
+// newHarnessOn is a Server over db (migrated, empty): it imports the bundle's catalogue,
+// creates the testKeys and wires the store as cmd does.
+func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harness {
+	t.Helper()
+	ctx := context.Background()
+	h := &harness{t: t, clock: &fakeClock{t: testNow},
 		webhooks: map[orders.Mall]*fakeWebhook{orders.MallCCB: {}, orders.MallABC: {}},
 		limiter:  &fakeLimiter{denied: map[string]time.Duration{}}, logs: &syncBuffer{}}
-	h.store = newMemStore(t, h.clock.Now)
-	svc, err := orders.NewService(h.store, []orders.Mall{orders.MallCCB, orders.MallABC}, h.clock.Now)
+	h.store = sqltest.Store(t, db, sqltest.WithClock(h.clock.Now))
+	sqltest.ImportCatalogue(t, h.store, sqltest.ExampleBundle())
+	auth := keyAuth{store: h.store, tokens: map[string]string{}}
+	for _, k := range testKeys {
+		token, _, err := h.store.CreateAPIKey(ctx, k.name, k.role, k.branch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth.tokens[k.alias] = token
+	}
+	h.idem = h.store
+	h.reports = &recordingReports{Reports: h.store}
+	malls := []orders.Mall{orders.MallCCB, orders.MallABC}
+	svc, err := orders.NewService(h.store, malls, h.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.orders = &fakeOrders{Service: svc}
 	cfg := Config{
-		Orders: h.orders, Auth: fakeAuth{}, Idempotency: h.idem, Reports: h.reports,
-		Malls:    []orders.Mall{orders.MallCCB, orders.MallABC},
+		Orders: h.orders, Auth: auth, Idempotency: h.idem, Reports: h.reports, Households: h.store, Malls: malls,
 		Webhooks: map[orders.Mall]MallWebhook{orders.MallCCB: h.webhooks[orders.MallCCB], orders.MallABC: h.webhooks[orders.MallABC]},
 		Ready:    func(context.Context) error { return h.ready },
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -507,6 +303,46 @@ func newHarness(t testing.TB, tweak ...func(*Config)) *harness {
 	}
 	h.handler = s.Handler()
 	return h
+}
+
+// placeAt places an order through the service as the aid office, back-dated to at.
+func (h *harness) placeAt(branch, ref string, at time.Time, phone string) *orders.GroupOrder {
+	h.t.Helper()
+	o, err := h.orders.Service.Place(context.Background(), orders.Caller{KeyID: 3, Role: orders.RoleAidOffice}, orders.PlaceRequest{
+		OrderRef: ref, BranchCode: branch, Mall: orders.MallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
+		ShipTo:   orders.ShipTo{Name: "李*", Phone: phone, Address: "西安市"},
+		Lines:    []orders.PlaceLine{{SKU: "YC-APL-5KG-DZ", Quantity: 2}},
+		PlacedAt: &at,
+	})
+	if err != nil {
+		h.t.Fatalf("place %s: %v", ref, err)
+	}
+	return o
+}
+
+// advance applies the mall's notifications that bring o to status (accepted, shipped or
+// delivered), as the webhook would.
+func (h *harness) advance(o *orders.GroupOrder, status orders.Status) {
+	h.t.Helper()
+	steps := []struct {
+		typ    orders.EventType
+		status orders.Status
+	}{{orders.EventAccepted, orders.StatusAccepted}, {orders.EventShipped, orders.StatusShipped}, {orders.EventDelivered, orders.StatusDelivered}}
+	at := o.PlacedAt
+	for _, s := range steps {
+		at = at.Add(time.Hour)
+		ev := orders.FulfilmentEvent{Mall: o.Mall, EventID: o.OutOrderNo + "-" + string(s.typ), Type: s.typ,
+			OutOrderNo: o.OutOrderNo, MallOrderNo: "M-" + o.OutOrderNo, OccurredAt: at}
+		if s.typ != orders.EventAccepted {
+			ev.LineNo, ev.Quantity = 1, o.Lines[0].Quantity
+		}
+		if _, err := h.orders.Service.Apply(context.Background(), ev); err != nil {
+			h.t.Fatalf("apply %s to %s: %v", s.typ, o.OrderRef, err)
+		}
+		if s.status == status {
+			return
+		}
+	}
 }
 
 // request describes one call.
@@ -546,12 +382,12 @@ func (h *harness) place(key, idemKey, body string) *httptest.ResponseRecorder {
 }
 
 // problemOf decodes a problem+json answer, failing the test if it is not one.
-func problemOf(t testing.TB, rec *httptest.ResponseRecorder) problemBody {
+func problemOf(t testing.TB, rec *httptest.ResponseRecorder) ProblemBody {
 	t.Helper()
-	if ct := rec.Header().Get("Content-Type"); ct != contentTypeProblem {
-		t.Fatalf("Content-Type = %q, want %s; body %s", ct, contentTypeProblem, rec.Body)
+	if ct := rec.Header().Get("Content-Type"); ct != ContentTypeProblem {
+		t.Fatalf("Content-Type = %q, want %s; body %s", ct, ContentTypeProblem, rec.Body)
 	}
-	var p problemBody
+	var p ProblemBody
 	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
 		t.Fatalf("problem body: %v: %s", err, rec.Body)
 	}

@@ -1,31 +1,21 @@
-package api
+package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/households"
-	"aidmall/orders"
 )
-
-type fakeHouseholds map[string]households.View
-
-func (f fakeHouseholds) HouseholdView(_ context.Context, no string) (households.View, error) {
-	h, ok := f[no]
-	if !ok {
-		return households.View{}, orders.ErrNotFound
-	}
-	return h, nil
-}
 
 func TestHouseholdIsShownMaskedToTheAidOfficeOnly(t *testing.T) {
 	t.Parallel()
-	reg := fakeHouseholds{"06300101001": {No: "06300101001", HeadName: "张*", IDNumber: "610630********123X",
-		Phone: "138****0000", Members: 4, County: "宜川县"}}
-	h := newHarness(t, func(c *Config) { c.Households = reg })
+	// Household 06300101001 of the 2019 bundle: ID 610630197302274514, phone 18966800067,
+	// 4 members; imported (and sealed) through the registry import.
+	h := newHarness(t)
+	sqltest.ImportBundle(t, h.store, sqltest.ExampleBundle())
 	cases := []struct {
 		name, key, no string
 		want          int
@@ -44,7 +34,7 @@ func TestHouseholdIsShownMaskedToTheAidOfficeOnly(t *testing.T) {
 			}
 			if tc.want != http.StatusOK {
 				problemOf(t, rec)
-				if strings.Contains(rec.Body.String(), "123X") {
+				if strings.Contains(rec.Body.String(), "4514") || strings.Contains(rec.Body.String(), "0067") {
 					t.Fatalf("a refusal carries household data: %s", rec.Body)
 				}
 				return
@@ -53,7 +43,8 @@ func TestHouseholdIsShownMaskedToTheAidOfficeOnly(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
 				t.Fatal(err)
 			}
-			if v.IDNumber != "610630********123X" || v.Phone != "138****0000" || v.Members != 4 {
+			if v.IDNumber != "610630********4514" || v.Phone != households.MaskPhone("18966800067") || v.Members != 4 ||
+				strings.Contains(rec.Body.String(), "19730227") {
 				t.Fatalf("household %+v", v)
 			}
 		})

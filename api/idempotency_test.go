@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	. "aidmall/api"
 )
 
 func TestIdempotency(t *testing.T) {
@@ -49,7 +51,7 @@ func TestIdempotency(t *testing.T) {
 		h := newHarness(t)
 		h.place("key-hq", `"k-1"`, orderBody(nil))
 		rec := h.place("key-hq", `"k-1"`, orderBody(map[string]any{"order_ref": "2019-HQ-0043"}))
-		if rec.Code != http.StatusUnprocessableEntity || problemOf(t, rec).Type != problemTypeBase+"idempotency-key-reused" {
+		if rec.Code != http.StatusUnprocessableEntity || problemOf(t, rec).Type != ProblemTypeBase+"idempotency-key-reused" {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 		if place, _ := h.orders.counts(); place != 1 {
@@ -62,7 +64,7 @@ func TestIdempotency(t *testing.T) {
 		h := newHarness(t)
 		rec := h.do(request{method: http.MethodPost, path: "/v1/orders", key: "key-hq", body: orderBody(nil)})
 		p := problemOf(t, rec)
-		if rec.Code != http.StatusBadRequest || p.Type != problemTypeBase+"idempotency-key-missing" {
+		if rec.Code != http.StatusBadRequest || p.Type != ProblemTypeBase+"idempotency-key-missing" {
 			t.Fatalf("status %d type %q", rec.Code, p.Type)
 		}
 		if place, _ := h.orders.counts(); place != 0 {
@@ -74,7 +76,7 @@ func TestIdempotency(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		rec := h.place("key-hq", `"unterminated`, orderBody(nil))
-		if p := problemOf(t, rec); rec.Code != http.StatusBadRequest || p.Type != problemTypeBase+"idempotency-key-invalid" {
+		if p := problemOf(t, rec); rec.Code != http.StatusBadRequest || p.Type != ProblemTypeBase+"idempotency-key-invalid" {
 			t.Fatalf("status %d type %q", rec.Code, p.Type)
 		}
 	})
@@ -140,7 +142,7 @@ func TestIdempotency(t *testing.T) {
 		<-h.orders.entered // the first request is inside Place, holding the key
 
 		second := h.place("key-hq", `"k-1"`, orderBody(nil))
-		if second.Code != http.StatusConflict || problemOf(t, second).Type != problemTypeBase+"idempotency-key-in-flight" {
+		if second.Code != http.StatusConflict || problemOf(t, second).Type != ProblemTypeBase+"idempotency-key-in-flight" {
 			t.Fatalf("concurrent duplicate: %d %s", second.Code, second.Body)
 		}
 		close(h.orders.release)
@@ -163,7 +165,7 @@ func TestIdempotency(t *testing.T) {
 		body := orderBody(nil)
 		// A request that took the key and crashed: its record stays in flight.
 		scope := IdempotencyScope{KeyID: 1, Key: "k-1"}
-		crashed := IdempotencyRecord{Fingerprint: fingerprint(http.MethodPost, "/v1/orders", []byte(body)),
+		crashed := IdempotencyRecord{Fingerprint: Fingerprint(http.MethodPost, "/v1/orders", []byte(body)),
 			Token: "crashed", LockedAt: h.clock.Now()}
 		if _, ok, _ := h.idem.Claim(context.Background(), scope, crashed, time.Time{}); !ok {
 			t.Fatal("setup claim failed")
@@ -204,7 +206,7 @@ func TestParseIdempotencyKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := parseIdempotencyKey(tt.values)
+			got, err := ParseIdempotencyKey(tt.values)
 			if (err != nil) != tt.wantErr || got != tt.want {
 				t.Errorf("got %q, %v; want %q, error %v", got, err, tt.want, tt.wantErr)
 			}
@@ -217,11 +219,11 @@ func FuzzParseIdempotencyKey(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		key, err := parseIdempotencyKey([]string{s})
+		key, err := ParseIdempotencyKey([]string{s})
 		if err != nil {
 			return
 		}
-		if key == "" || len(key) > maxIdempotencyKeyLen || !utf8.ValidString(key) {
+		if key == "" || len(key) > MaxIdempotencyKeyLen || !utf8.ValidString(key) {
 			t.Fatalf("accepted %q as %q", s, key)
 		}
 		for i := 0; i < len(key); i++ {
@@ -231,7 +233,7 @@ func FuzzParseIdempotencyKey(f *testing.F) {
 		}
 		// A key accepted bare is the same key when sent as an sf-string.
 		if !strings.HasPrefix(strings.TrimSpace(s), `"`) {
-			quoted, err := parseIdempotencyKey([]string{`"` + key + `"`})
+			quoted, err := ParseIdempotencyKey([]string{`"` + key + `"`})
 			if err != nil || quoted != key {
 				t.Fatalf("bare %q and quoted %q differ", key, quoted)
 			}

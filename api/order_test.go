@@ -1,7 +1,8 @@
-package api
+package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,13 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"aidmall/money"
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
+	. "aidmall/api"
 	"aidmall/orders"
 )
 
-func decodeOrder(t *testing.T, body []byte) orderJSON {
+func decodeOrder(t *testing.T, body []byte) OrderJSON {
 	t.Helper()
-	var o orderJSON
+	var o OrderJSON
 	if err := json.Unmarshal(body, &o); err != nil {
 		t.Fatalf("order body: %v: %s", err, body)
 	}
@@ -89,7 +92,7 @@ func TestPlaceOrder(t *testing.T) {
 				return
 			}
 			p := problemOf(t, rec)
-			if p.Type != problemTypeBase+tt.wantSlug {
+			if p.Type != ProblemTypeBase+tt.wantSlug {
 				t.Errorf("type %q, want slug %q", p.Type, tt.wantSlug)
 			}
 			if tt.wantPointer == "" {
@@ -171,7 +174,7 @@ func TestPlaceOrderResponse(t *testing.T) {
 			t.Fatalf("first: %d %s", rec.Code, rec.Body)
 		}
 		rec := h.place("key-hq", `"k2"`, orderBody(nil))
-		if rec.Code != http.StatusConflict || problemOf(t, rec).Type != problemTypeBase+"conflict" {
+		if rec.Code != http.StatusConflict || problemOf(t, rec).Type != ProblemTypeBase+"conflict" {
 			t.Fatalf("second: %d %s", rec.Code, rec.Body)
 		}
 	})
@@ -192,16 +195,14 @@ func TestPlaceOrderResponse(t *testing.T) {
 	})
 }
 
-// seedOrders stores orders of two branches directly (placed at the given Beijing times).
+// seedOrders places orders of two branches through the service (back-dated to the given
+// Beijing times) and brings them to their status with the mall's notifications.
 func seedOrders(h *harness) (hq, s01 int64) {
 	bj := time.FixedZone("CST", 8*3600)
 	mk := func(branch, ref string, placed time.Time, status orders.Status) int64 {
-		return h.store.put(orders.GroupOrder{
-			OrderRef: ref, BranchCode: branch, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
-			ShipTo:   orders.ShipTo{Name: "李*", Phone: "13912345678", Address: "西安市"},
-			PlacedAt: placed, CreatedAt: placed, Mall: orders.MallCCB, OutOrderNo: "AM" + ref, Status: status,
-			Lines: []orders.Line{{LineNo: 1, SKU: "YC-APL-5KG-DZ", ItemID: "CCB-YC-APL-05", Quantity: 2, UnitPrice: money.Fen(6800)}},
-		})
+		o := h.placeAt(branch, ref, placed, "13912345678")
+		h.advance(o, status)
+		return o.ID
 	}
 	hq = mk("HQ", "HQ1", time.Date(2019, 3, 1, 0, 30, 0, 0, bj), orders.StatusAccepted)
 	mk("HQ", "HQ2", time.Date(2019, 3, 2, 23, 59, 0, 0, bj), orders.StatusShipped)
@@ -252,7 +253,7 @@ func TestListOrders(t *testing.T) {
 	seedOrders(h)
 	refs := func(t *testing.T, body []byte) (string, string) {
 		var page struct {
-			Items      []orderJSON `json:"items"`
+			Items      []OrderJSON `json:"items"`
 			NextCursor string      `json:"next_cursor"`
 		}
 		if err := json.Unmarshal(body, &page); err != nil || page.Items == nil {
@@ -353,7 +354,7 @@ func TestCancelOrder(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tt.wantStatus, rec.Body)
 			}
 			if tt.wantStatus != 200 {
-				if p := problemOf(t, rec); p.Type != problemTypeBase+tt.wantSlug {
+				if p := problemOf(t, rec); p.Type != ProblemTypeBase+tt.wantSlug {
 					t.Errorf("type %q", p.Type)
 				}
 				return
@@ -363,4 +364,60 @@ func TestCancelOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestListCursorOverHTTP follows next_cursor while orders keep being placed, on SQLite and
+// PostgreSQL: the pages are the production keyset, so no order is repeated or skipped, and
+// a cursor the server did not issue is refused as a bad parameter.
+func TestListCursorOverHTTP(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		h := newHarnessOn(t, db)
+		bj := time.FixedZone("CST", 8*3600)
+		want := map[string]bool{}
+		for i := range 5 {
+			ref := fmt.Sprintf("HQ-%d", i)
+			h.placeAt("HQ", ref, time.Date(2019, 3, 1, 9+i, 0, 0, 0, bj), "13912345678")
+			want[ref] = true
+		}
+		seen := map[string]int{}
+		cursor := ""
+		for page := 1; ; page++ {
+			rec := h.do(request{method: http.MethodGet, path: "/v1/orders?limit=2&cursor=" + url.QueryEscape(cursor), key: "key-hq"})
+			if rec.Code != http.StatusOK {
+				t.Fatalf("page %d: %d %s", page, rec.Code, rec.Body)
+			}
+			var p struct {
+				Items      []OrderJSON `json:"items"`
+				NextCursor string      `json:"next_cursor"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range p.Items {
+				seen[o.OrderRef]++
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			// A newer order lands between the page reads (it would shift an offset).
+			h.placeAt("HQ", fmt.Sprintf("NEW-%d", page), time.Date(2019, 3, 2, 9+page, 0, 0, 0, bj), "13912345678")
+			cursor = p.NextCursor
+		}
+		for ref := range want {
+			if seen[ref] != 1 {
+				t.Errorf("order %s listed %d times, want once", ref, seen[ref])
+			}
+		}
+		for ref, n := range seen {
+			if !want[ref] {
+				t.Errorf("order %s (placed after the first page, newer) listed %d times on later pages", ref, n)
+			}
+		}
+		rec := h.do(request{method: http.MethodGet, path: "/v1/orders?cursor=garbage", key: "key-hq"})
+		if rec.Code != http.StatusBadRequest && rec.Code != http.StatusUnprocessableEntity {
+			t.Fatalf("cursor=garbage: %d %s, want a 4xx refusal", rec.Code, rec.Body)
+		}
+		problemOf(t, rec)
+	})
 }

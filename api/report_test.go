@@ -1,24 +1,19 @@
-package api
+package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
+	"aidmall/adapters/sqlstore/sqltest"
+	. "aidmall/api"
 	"aidmall/bizday"
+	"aidmall/orders"
 	"aidmall/reports"
 )
-
-func sampleBenefit() reports.Benefit {
-	return reports.Benefit{
-		Timezone: "Asia/Shanghai",
-		Totals:   reports.Totals{Households: 3, People: 11, PurchasedAmount: 68000, DeliveredAmount: 68000},
-		Rows: []reports.Row{
-			{Key: "610630", Label: "宜川县", Households: 3, People: 11, NetAmount: 68000},
-		},
-	}
-}
 
 func TestBenefitReport(t *testing.T) {
 	t.Parallel()
@@ -47,11 +42,16 @@ func TestBenefitReport(t *testing.T) {
 		{name: "when_to_before_from_expect_422_naming_to", key: "key-office", query: "from=2019-12-31&to=2019-01-01&by=county", wantStatus: 422, wantParam: "to"},
 		{name: "when_no_key_expect_401", key: "", query: "from=2019-01-01&to=2019-12-31&by=county", wantStatus: 401},
 	}
+	// One database for every case: the 2019 registry and one delivered order of 2 boxes
+	// at 68.00 yuan from YC01, whose linked households the report counts.
+	db := sqltest.SQLite(t)
+	seed := newHarnessOn(t, db)
+	sqltest.ImportBundle(t, seed.store, sqltest.ExampleBundle())
+	seed.advance(seed.placeAt("HQ", "2019-HQ-R1", time.Date(2019, 3, 1, 10, 0, 0, 0, bizday.Beijing), "13912345678"), orders.StatusDelivered)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			h.reports.benefit = sampleBenefit()
+			h := newHarnessOn(t, db)
 			rec := h.do(request{method: http.MethodGet, path: "/v1/reports/benefit?" + tt.query, key: tt.key,
 				header: map[string]string{"Accept": tt.accept}})
 			if rec.Code != tt.wantStatus {
@@ -62,23 +62,29 @@ func TestBenefitReport(t *testing.T) {
 				if tt.wantParam != "" && (len(p.Errors) == 0 || p.Errors[0].Parameter != tt.wantParam) {
 					t.Errorf("errors %+v, want parameter %q", p.Errors, tt.wantParam)
 				}
-				if len(h.reports.queries) != 0 {
+				if len(h.reports.ran()) != 0 {
 					t.Error("the report ran for a refused request")
 				}
 				return
 			}
 			want := reports.Query{From: bizday.MustParse("2019-01-01"), To: bizday.MustParse("2019-12-31"), By: "county"}
-			if len(h.reports.queries) != 1 || h.reports.queries[0] != want {
-				t.Fatalf("queries %+v, want %+v", h.reports.queries, want)
+			if q := h.reports.ran(); len(q) != 1 || q[0] != want {
+				t.Fatalf("queries %+v, want %+v", q, want)
 			}
-			b := sampleBenefit()
-			b.From, b.To, b.By = want.From, want.To, want.By
+			// The answer is the store's report, rendered: computed here directly.
+			b, err := h.store.Benefit(context.Background(), want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Totals.DeliveredAmount != 13600 || b.Totals.Households == 0 || len(b.Rows) == 0 {
+				t.Fatalf("the seeded delivery is not in the report: %+v", b)
+			}
 			if tt.wantCSV {
 				var csv bytes.Buffer
 				if err := reports.WriteCSV(&csv, b); err != nil {
 					t.Fatal(err)
 				}
-				if rec.Header().Get("Content-Type") != contentTypeCSV || !bytes.Equal(rec.Body.Bytes(), csv.Bytes()) {
+				if rec.Header().Get("Content-Type") != ContentTypeCSV || !bytes.Equal(rec.Body.Bytes(), csv.Bytes()) {
 					t.Errorf("csv answer %q %q, want reports.WriteCSV's %q", rec.Header().Get("Content-Type"), rec.Body, csv.String())
 				}
 				return
@@ -91,7 +97,7 @@ func TestBenefitReport(t *testing.T) {
 				t.Errorf("json answer %q %s, want %s", rec.Header().Get("Content-Type"), rec.Body, wantJSON.String())
 			}
 			var decoded reports.Benefit
-			if err := json.Unmarshal(rec.Body.Bytes(), &decoded); err != nil || decoded.Totals.People != 11 || decoded.Rows[0].NetAmount != 68000 {
+			if err := json.Unmarshal(rec.Body.Bytes(), &decoded); err != nil || decoded.Totals.People != b.Totals.People || decoded.Rows[0].NetAmount != b.Rows[0].NetAmount {
 				t.Errorf("the JSON does not read back: %v %+v", err, decoded)
 			}
 		})
@@ -117,8 +123,8 @@ func TestPrefersCSV(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := prefersCSV(tt.accept); got != tt.want {
-				t.Errorf("prefersCSV(%q) = %v", tt.accept, got)
+			if got := PrefersCSV(tt.accept); got != tt.want {
+				t.Errorf("PrefersCSV(%q) = %v", tt.accept, got)
 			}
 		})
 	}

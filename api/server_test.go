@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"aidmall/adapters/sqlstore/sqltest"
+	. "aidmall/api"
 	"aidmall/orders"
 )
 
@@ -23,8 +25,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestNewRejectsMissingDependencies(t *testing.T) {
 	t.Parallel()
+	st := sqltest.Store(t, sqltest.SQLite(t))
 	valid := func() Config {
-		return Config{Orders: &fakeOrders{}, Auth: fakeAuth{}, Idempotency: newMemIdempotency(), Reports: &fakeReports{},
+		return Config{Orders: &fakeOrders{}, Auth: st, Idempotency: st, Reports: st,
 			Malls:    []orders.Mall{orders.MallCCB, orders.MallABC},
 			Webhooks: map[orders.Mall]MallWebhook{orders.MallCCB: &fakeWebhook{}},
 			Ready:    func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler)}
@@ -83,7 +86,7 @@ func TestAuthentication(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, func(c *Config) {
 				if tt.authErr != nil {
-					c.Auth = fakeAuth{err: tt.authErr}
+					c.Auth = failingAuth{err: tt.authErr}
 				}
 			})
 			rec := h.do(request{method: http.MethodGet, path: "/v1/orders",
@@ -214,7 +217,7 @@ func TestRateLimit(t *testing.T) {
 			if rec.Code != tt.wantStatus || rec.Header().Get("Retry-After") != tt.wantRetryAfter {
 				t.Fatalf("status %d Retry-After %q, want %d %q: %s", rec.Code, rec.Header().Get("Retry-After"), tt.wantStatus, tt.wantRetryAfter, rec.Body)
 			}
-			if rec.Code == 429 && problemOf(t, rec).Type != problemTypeBase+"rate-limited" {
+			if rec.Code == 429 && problemOf(t, rec).Type != ProblemTypeBase+"rate-limited" {
 				t.Errorf("body %s", rec.Body)
 			}
 		})
@@ -285,11 +288,15 @@ func TestMetricsEndpoint(t *testing.T) {
 func TestOpenAPIMallEnumIsTheRegisteredMalls(t *testing.T) {
 	t.Parallel()
 	for _, malls := range [][]orders.Mall{{"ccb", "abc"}, {"abc", "icbc", "ccb"}} {
-		doc, err := openAPIFor(malls)
+		doc, err := OpenAPIFor(malls)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "    Mall: { type: string, enum: [" + joinMalls(malls) + "] }\n"
+		codes := make([]string, len(malls))
+		for i, m := range malls {
+			codes[i] = string(m)
+		}
+		want := "    Mall: { type: string, enum: [" + strings.Join(codes, ", ") + "] }\n"
 		if !strings.Contains(string(doc), want) {
 			t.Errorf("served document lacks %q", want)
 		}

@@ -53,7 +53,7 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 		log.Info("mall accepted the cancel")
 		return nil
 	case errors.As(err, &me) && me.NotFound:
-		if err := r.store.MarkCancelled(ctx, id); err != nil {
+		if err := r.orders.MarkCancelled(ctx, id); err != nil {
 			return fmt.Errorf("cancel: mark order %d cancelled: %w", id, err)
 		}
 		log.Info("mall does not know the order: cancelled here")
@@ -68,7 +68,7 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 		if me.SubCode != "" {
 			code += " " + me.SubCode
 		}
-		if err := r.store.CancelRefused(ctx, id, code, me.Message); err != nil {
+		if err := r.orders.CancelRefused(ctx, id, code, me.Message); err != nil {
 			return fmt.Errorf("cancel: record refusal of order %d: %w", id, err)
 		}
 		return nil

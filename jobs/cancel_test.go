@@ -3,11 +3,11 @@ package jobs
 import (
 	"context"
 	"database/sql"
-	"reflect"
 	"testing"
 
 	"github.com/riverqueue/river/rivertype"
 
+	"aidmall/adapters/sqlstore"
 	"aidmall/orders"
 )
 
@@ -15,10 +15,10 @@ func TestCancel_paths(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name          string
-		order         func(o *orders.GroupOrder)
+		createErr     []error // the dispatch before the cancel
 		cancelErr     []error
 		wantCalls     int
-		wantCancelled []int64
+		wantCancelled bool   // cancelled here, without the mall's event
 		wantRefusal   string // recorded on the order
 	}{
 		{
@@ -30,7 +30,7 @@ func TestCancel_paths(t *testing.T) {
 			name:          "order_unknown_to_the_mall_is_cancelled_here",
 			cancelErr:     []error{&orders.MallError{Mall: orders.MallCCB, Code: "40404", SubCode: "ORDER_NOT_FOUND", NotFound: true}},
 			wantCalls:     1,
-			wantCancelled: []int64{1},
+			wantCancelled: true,
 		},
 		{
 			name:        "ccb_shipped_refusal_is_recorded_on_the_order",
@@ -42,7 +42,7 @@ func TestCancel_paths(t *testing.T) {
 			name:        "abc_already_shipped_is_recorded_on_the_order",
 			cancelErr:   []error{&orders.MallError{Mall: orders.MallCCB, HTTPStatus: 409, Code: "ALREADY_SHIPPED", AlreadyShipped: true}},
 			wantCalls:   1,
-			wantRefusal: "ALREADY_SHIPPED ",
+			wantRefusal: "ALREADY_SHIPPED",
 		},
 		{
 			name:      "retryable_failure_is_retried",
@@ -50,43 +50,49 @@ func TestCancel_paths(t *testing.T) {
 			wantCalls: 3,
 		},
 		{
+			// The service refuses to cancel a rejected order; a cancel job for one (asked
+			// for the moment before the mall's refusal was recorded) leaves it alone.
 			name:      "rejected_order_has_nothing_to_cancel",
-			order:     func(o *orders.GroupOrder) { o.RejectCode = "40005" },
+			createErr: []error{&orders.MallError{Mall: orders.MallCCB, Code: "40005", SubCode: "PRICE_MISMATCH"}},
 			wantCalls: 0,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-				o := testOrder(1)
-				o.Submitted, o.MallOrderNo, o.CancelReq = true, "CCB20190312000123", true
-				if tt.order != nil {
-					tt.order(o)
-				}
-				store := newFakeStore(o)
-				g := newRig(t, db, dialect, store, nil)
-				g.ccb.cancelErr = tt.cancelErr
-				g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueCancel(context.Background(), tx, 1, "预算调整") })
+			forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+				ctx := context.Background()
+				g := newRig(t, db, nil)
+				g.ccb.createErr, g.ccb.cancelErr = tt.createErr, tt.cancelErr
+				o := g.place(t, testOrder("2019-HQ-0001"))
 				g.start(t)
-				ev := g.waitFor(t, "cancel job", finished(CancelArgs{}.Kind(), 1))
+				g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID))
+				if tt.createErr == nil {
+					if got := g.order(t, o.ID); got.Status != orders.StatusSubmitted {
+						t.Fatalf("order %s after dispatch, want submitted", got.Status)
+					}
+					g.cancel(t, o.ID, "预算调整") // the cancel job, in the same transaction
+				} else {
+					g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueCancel(ctx, tx, o.ID, "预算调整") })
+				}
+				ev := g.waitFor(t, "cancel job", finished(CancelArgs{}.Kind(), o.ID))
 				if ev.Job.State != rivertype.JobStateCompleted {
 					t.Errorf("job %s, want completed", ev.Job.State)
 				}
-				creates, cancels := g.ccb.recorded()
-				if len(cancels) != tt.wantCalls || len(creates) != 0 {
-					t.Fatalf("mall cancel called %d times (create %d), want %d", len(cancels), len(creates), tt.wantCalls)
+				_, cancels := g.ccb.recorded()
+				if len(cancels) != tt.wantCalls {
+					t.Fatalf("mall cancel called %d times, want %d", len(cancels), tt.wantCalls)
 				}
 				for _, c := range cancels {
-					if c != "AM20190312090000000001|预算调整" {
+					if c != o.OutOrderNo+"|预算调整" {
 						t.Errorf("cancel sent %q, want the order's out_order_no and the reason", c)
 					}
 				}
-				_, _, cancelled, _ := store.snapshot()
-				if !reflect.DeepEqual(cancelled, tt.wantCancelled) {
-					t.Errorf("cancelled locally %v, want %v", cancelled, tt.wantCancelled)
+				got := g.order(t, o.ID)
+				if got.Cancelled != tt.wantCancelled || (got.Status == orders.StatusCancelled) != tt.wantCancelled {
+					t.Errorf("order %s, cancelled %v; want cancelled here: %v", got.Status, got.Cancelled, tt.wantCancelled)
 				}
-				if got, _ := store.Order(context.Background(), 1); got.CancelRefusal != tt.wantRefusal || (tt.wantRefusal != "" && got.CancelReq) {
+				if got.CancelRefusal != tt.wantRefusal || (tt.wantRefusal != "" && got.CancelReq) {
 					t.Errorf("refusal %q (cancel still requested: %v), want %q", got.CancelRefusal, got.CancelReq, tt.wantRefusal)
 				}
 			})
@@ -96,8 +102,8 @@ func TestCancel_paths(t *testing.T) {
 
 func TestCancel_missingOrderCancelsTheJob(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-		g := newRig(t, db, dialect, newFakeStore(), nil)
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, nil)
 		g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueCancel(context.Background(), tx, 99, "x") })
 		g.start(t)
 		ev := g.waitFor(t, "cancel job", finished(CancelArgs{}.Kind(), 99))

@@ -78,7 +78,7 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 			// job gave up — may have reached it (an answer lost to a timeout), so the
 			// cancel job, which asks the mall, decides.
 			if job.Attempt == 1 && !redispatched(job.JobRow) {
-				if err := r.store.MarkCancelled(ctx, id); err != nil {
+				if err := r.orders.MarkCancelled(ctx, id); err != nil {
 					return fmt.Errorf("dispatch: mark order %d cancelled: %w", id, err)
 				}
 				log.Info("order cancelled before it reached its mall")
@@ -106,7 +106,7 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 		if err != nil {
 			return w.failed(ctx, job, o, log, err)
 		}
-		if err := r.store.MarkSubmitted(ctx, id, res.MallOrderNo); err != nil {
+		if err := r.orders.MarkSubmitted(ctx, id, res.MallOrderNo); err != nil {
 			return fmt.Errorf("dispatch: mark order %d submitted: %w", id, err)
 		}
 		log.Info("order placed at its mall", slog.String("mall_order_no", res.MallOrderNo))
@@ -130,7 +130,7 @@ func (w *dispatchWorker) failed(ctx context.Context, job *river.Job[DispatchArgs
 	var me *orders.MallError
 	if errors.As(err, &me) && !me.Retryable {
 		code, msg := rejection(me)
-		if err := w.r.store.MarkRejected(ctx, o.ID, code, msg); err != nil {
+		if err := w.r.orders.MarkRejected(ctx, o.ID, code, msg); err != nil {
 			return fmt.Errorf("dispatch: mark order %d rejected: %w", o.ID, err)
 		}
 		log.Warn("mall refused the order", slog.String("code", code), slog.String("message", msg))

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/sony/gobreaker/v2"
 
+	"aidmall/adapters/sqlstore"
 	"aidmall/orders"
 )
 
@@ -23,14 +24,13 @@ var (
 
 func TestDispatch_createsOnceAcrossRetries(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-		store := newFakeStore(testOrder(1))
-		g := newRig(t, db, dialect, store, nil)
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, nil)
 		g.ccb.createErr = []error{busy, timedOut, nil}
-		g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(context.Background(), tx, 1) })
+		o := g.place(t, testOrder("2019-HQ-0001")) // with its dispatch job
 		g.start(t)
 
-		ev := g.waitFor(t, "dispatch of order 1", finished(DispatchArgs{}.Kind(), 1))
+		ev := g.waitFor(t, "dispatch of the order", finished(DispatchArgs{}.Kind(), o.ID))
 		if ev.Job.State != rivertype.JobStateCompleted || ev.Job.Attempt != 3 {
 			t.Fatalf("job %s after attempt %d, want completed after 3", ev.Job.State, ev.Job.Attempt)
 		}
@@ -43,12 +43,12 @@ func TestDispatch_createsOnceAcrossRetries(t *testing.T) {
 				t.Errorf("retry %d sent other content:\n%+v\nfirst:\n%+v", i+1, c, creates[0])
 			}
 		}
-		if creates[0].OutOrderNo != "AM20190312090000000001" {
-			t.Errorf("out_order_no %q", creates[0].OutOrderNo)
+		if creates[0].OutOrderNo != o.OutOrderNo || creates[0].BuyerName != "总部工会" || creates[0].Total != o.Total() {
+			t.Errorf("create sent out_order_no %q, buyer %q, total %d; want the order's %q, the branch's name, %d",
+				creates[0].OutOrderNo, creates[0].BuyerName, creates[0].Total, o.OutOrderNo, o.Total())
 		}
-		submitted, rejected, _, _ := store.snapshot()
-		if !reflect.DeepEqual(submitted, []string{"1:M-AM20190312090000000001"}) || len(rejected) != 0 {
-			t.Errorf("submitted %v rejected %v, want exactly one MarkSubmitted", submitted, rejected)
+		if got := g.order(t, o.ID); got.Status != orders.StatusSubmitted || got.MallOrderNo != "M-"+o.OutOrderNo || got.RejectCode != "" {
+			t.Errorf("order %s, mall order %q, reject %q; want submitted as the mall's M-%s", got.Status, got.MallOrderNo, got.RejectCode, o.OutOrderNo)
 		}
 		if got := value(g.r.metrics.calls.WithLabelValues("ccb", "create", "retryable")); got != 2 {
 			t.Errorf("retryable calls metric %v, want 2", got)
@@ -61,9 +61,16 @@ func TestDispatch_createsOnceAcrossRetries(t *testing.T) {
 
 func TestDispatch_requestCarriesTheOrder(t *testing.T) {
 	t.Parallel()
-	o := testOrder(7)
-	o.DeliveryMode = orders.DeliveryPerRecipient
-	o.Lines[0].Recipients = []orders.Recipient{{Name: "李四", Phone: "13900000000", Address: "延安市宜川县", Quantity: 20}}
+	o := &orders.GroupOrder{
+		OrderRef: "2019-HQ-0007", BranchCode: "HQ", Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryPerRecipient,
+		ShipTo: orders.ShipTo{Name: "王工", Phone: "13800000000", Address: "北京市西城区"},
+		Mall:   orders.MallCCB, OutOrderNo: "AM20190312090000000007",
+		Lines: []orders.Line{
+			{LineNo: 1, SKU: "YC-APL-05", ItemID: "CCB-YC-APL-05", Quantity: 20, UnitPrice: 6800,
+				Recipients: []orders.Recipient{{Name: "李四", Phone: "13900000000", Address: "延安市宜川县", Quantity: 20}}},
+			{LineNo: 2, SKU: "DB-PPC-01", ItemID: "CCB-DB-PPC-01", Quantity: 5, UnitPrice: 12050},
+		},
+	}
 	req := createRequest(o, "集团总部机关工会", "https://aid.example/webhooks/ccb")
 	want := orders.CreateRequest{
 		OutOrderNo: o.OutOrderNo, BuyerRef: "2019-HQ-0007", BuyerName: "集团总部机关工会",
@@ -84,105 +91,178 @@ func TestDispatch_requestCarriesTheOrder(t *testing.T) {
 func TestDispatch_outcomes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name          string
-		order         func(o *orders.GroupOrder)
-		createErr     []error
-		wantCreates   int
-		wantSubmitted []string
-		wantRejected  []string
-		wantCancelled []int64
+		name string
+		// before moves the placed order along before the runner starts.
+		before      func(t *testing.T, g *rig, o *orders.GroupOrder)
+		createErr   []error
+		wantCreates int
+		wantStatus  orders.Status
+		wantMallNo  string // "M-" + out_order_no: the fake mall's answer to the create
+		wantReject  string // code|message
 	}{
 		{
-			name:         "final_error_marks_rejected_with_the_malls_code",
-			createErr:    []error{&orders.MallError{Mall: orders.MallCCB, Code: "40005", SubCode: "PRICE_MISMATCH", Message: "单价与挂牌价不符"}},
-			wantCreates:  1,
-			wantRejected: []string{"1:40005:PRICE_MISMATCH: 单价与挂牌价不符"},
+			name:        "final_error_marks_rejected_with_the_malls_code",
+			createErr:   []error{&orders.MallError{Mall: orders.MallCCB, Code: "40005", SubCode: "PRICE_MISMATCH", Message: "单价与挂牌价不符"}},
+			wantCreates: 1,
+			wantStatus:  orders.StatusRejected,
+			wantReject:  "40005|PRICE_MISMATCH: 单价与挂牌价不符",
 		},
 		{
-			name:         "conflict_after_a_retry_is_final",
-			createErr:    []error{busy, &orders.MallError{Mall: orders.MallCCB, HTTPStatus: 409, Code: "ORDER_CONFLICT", Message: "partnerOrderNo reused"}},
-			wantCreates:  2,
-			wantRejected: []string{"1:ORDER_CONFLICT:partnerOrderNo reused"},
+			name:        "conflict_after_a_retry_is_final",
+			createErr:   []error{busy, &orders.MallError{Mall: orders.MallCCB, HTTPStatus: 409, Code: "ORDER_CONFLICT", Message: "partnerOrderNo reused"}},
+			wantCreates: 2,
+			wantStatus:  orders.StatusRejected,
+			wantReject:  "ORDER_CONFLICT|partnerOrderNo reused",
 		},
 		{
-			name:  "submitted_order_is_not_sent_again",
-			order: func(o *orders.GroupOrder) { o.Submitted, o.MallOrderNo = true, "CCB1" },
+			name:        "success_marks_submitted",
+			wantCreates: 1,
+			wantStatus:  orders.StatusSubmitted,
+			wantMallNo:  "M-",
 		},
 		{
-			name:  "rejected_order_is_not_sent_again",
-			order: func(o *orders.GroupOrder) { o.RejectCode = "40005" },
+			// The mall notified the order before the job ran (an earlier create whose
+			// answer was lost): it is at the mall and is not sent again.
+			name: "order_the_mall_notified_is_not_sent_again",
+			before: func(t *testing.T, g *rig, o *orders.GroupOrder) {
+				g.apply(t, orders.FulfilmentEvent{Mall: orders.MallCCB, EventID: "N0", Type: orders.EventAccepted,
+					OutOrderNo: o.OutOrderNo, MallOrderNo: "CCB1", OccurredAt: time.Now(), Source: "notification"})
+			},
+			wantStatus: orders.StatusAccepted,
+			wantMallNo: "CCB1",
 		},
 		{
-			name:          "cancel_requested_before_dispatch_cancels_locally",
-			order:         func(o *orders.GroupOrder) { o.CancelReq = true },
-			wantCancelled: []int64{1},
+			name: "rejected_order_is_not_sent_again",
+			before: func(t *testing.T, g *rig, o *orders.GroupOrder) {
+				if err := g.svc.MarkRejected(context.Background(), o.ID, "40005", "商品未上架"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantStatus: orders.StatusRejected,
+			wantReject: "40005|商品未上架",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-				o := testOrder(1)
-				if tt.order != nil {
-					tt.order(o)
+			forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+				g := newRig(t, db, nil)
+				o := g.place(t, testOrder("2019-HQ-0001"))
+				if tt.before != nil {
+					tt.before(t, g, o)
 				}
-				store := newFakeStore(o)
-				g := newRig(t, db, dialect, store, nil)
 				g.ccb.createErr = tt.createErr
-				g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(context.Background(), tx, 1) })
 				g.start(t)
-				ev := g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), 1))
+				ev := g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID))
 				if ev.Job.State != rivertype.JobStateCompleted {
 					t.Errorf("job %s, want completed", ev.Job.State)
 				}
 				creates, cancels := g.ccb.recorded()
-				submitted, rejected, cancelled, _ := store.snapshot()
 				if len(creates) != tt.wantCreates || len(cancels) != 0 {
 					t.Errorf("create called %d times, cancel %d; want %d, 0", len(creates), len(cancels), tt.wantCreates)
 				}
-				if !reflect.DeepEqual(submitted, tt.wantSubmitted) || !reflect.DeepEqual(rejected, tt.wantRejected) || !reflect.DeepEqual(cancelled, tt.wantCancelled) {
-					t.Errorf("submitted %v rejected %v cancelled %v; want %v %v %v",
-						submitted, rejected, cancelled, tt.wantSubmitted, tt.wantRejected, tt.wantCancelled)
+				got := g.order(t, o.ID)
+				wantMallNo := tt.wantMallNo
+				if wantMallNo == "M-" {
+					wantMallNo += o.OutOrderNo
+				}
+				reject := ""
+				if got.RejectCode != "" {
+					reject = got.RejectCode + "|" + got.RejectMessage
+				}
+				if got.Status != tt.wantStatus || got.MallOrderNo != wantMallNo || reject != tt.wantReject || got.Cancelled {
+					t.Errorf("order %s, mall order %q, rejected %q, cancelled %v; want %s, %q, %q, not cancelled",
+						got.Status, got.MallOrderNo, reject, got.Cancelled, tt.wantStatus, wantMallNo, tt.wantReject)
 				}
 			})
 		})
 	}
 }
 
+func TestDispatch_cancelRequestedBeforeDispatchCancelsLocally(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, nil)
+		o := g.place(t, testOrder("2019-HQ-0001"))
+		g.cancel(t, o.ID, "预算调整") // before the runner starts: the mall never had it
+		if got := g.order(t, o.ID); !got.CancelReq || got.Cancelled {
+			t.Fatalf("after Cancel: requested %v, cancelled %v; want requested only", got.CancelReq, got.Cancelled)
+		}
+		// The cancel job asks the mall too; a mall that never got the order says so.
+		g.ccb.cancelErr = []error{&orders.MallError{Mall: orders.MallCCB, Code: "40404", SubCode: "ORDER_NOT_FOUND", NotFound: true}}
+		g.start(t)
+		g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID))
+		g.waitFor(t, "cancel", finished(CancelArgs{}.Kind(), o.ID))
+		if creates, _ := g.ccb.recorded(); len(creates) != 0 {
+			t.Errorf("mall saw %d creates of an order cancelled before dispatch", len(creates))
+		}
+		if got := g.order(t, o.ID); got.Status != orders.StatusCancelled || got.Submitted || got.MallOrderNo != "" {
+			t.Errorf("order %s (submitted %v, mall order %q), want cancelled and never at the mall", got.Status, got.Submitted, got.MallOrderNo)
+		}
+	})
+}
+
 func TestDispatch_cancelDuringCreateAsksTheMallToCancel(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-		store := newFakeStore(testOrder(1))
-		g := newRig(t, db, dialect, store, nil)
-		// The branch cancels while the create is on its way; the mall had not got it when
-		// an earlier cancel job asked, so only a second ask can reach it.
-		g.ccb.onCreate = func(orders.CreateRequest) { store.update(1, func(o *orders.GroupOrder) { o.CancelReq = true }) }
-		g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(context.Background(), tx, 1) })
-		g.start(t)
-		g.waitFor(t, "cancel job", finished(CancelArgs{}.Kind(), 1))
-		_, cancels := g.ccb.recorded()
-		submitted, _, cancelled, _ := store.snapshot()
-		if len(submitted) != 1 || len(cancels) != 1 || !strings.HasPrefix(cancels[0], "AM20190312090000000001|") {
-			t.Errorf("submitted %v, mall cancels %v; want the placed order cancelled at the mall", submitted, cancels)
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, nil)
+		o := g.place(t, testOrder("2019-HQ-0001"))
+		// The branch cancels while the create is on its way, and the cancel job asks the
+		// mall before the create lands: the mall does not know the order yet, so the order
+		// is cancelled here. Only a second ask, after the create, can reach the mall.
+		cancelDone, stop := g.r.Subscribe(river.EventKindJobCompleted)
+		t.Cleanup(stop)
+		g.ccb.cancelErr = []error{&orders.MallError{Mall: orders.MallCCB, Code: "40404", SubCode: "ORDER_NOT_FOUND", NotFound: true}, nil}
+		g.ccb.onCreate = func(orders.CreateRequest) {
+			if _, err := g.svc.Cancel(context.Background(), aidOffice, o.ID, "预算调整"); err != nil {
+				t.Errorf("cancel during create: %v", err)
+				return
+			}
+			timeout := time.After(30 * time.Second)
+			for {
+				select {
+				case ev := <-cancelDone:
+					if ev.Job.Kind == (CancelArgs{}).Kind() {
+						return
+					}
+				case <-timeout:
+					t.Error("the first cancel job never completed")
+					return
+				}
+			}
 		}
-		if len(cancelled) != 0 {
-			t.Errorf("cancelled locally %v: the mall has the order, its event must say so", cancelled)
+		g.start(t)
+		g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID))
+		g.waitFor(t, "first cancel job", finished(CancelArgs{}.Kind(), o.ID))
+		g.waitFor(t, "second cancel job", finished(CancelArgs{}.Kind(), o.ID))
+		var calls []string
+		for len(g.ccb.calls) > 0 {
+			calls = append(calls, <-g.ccb.calls)
+		}
+		want := []string{"cancel:" + o.OutOrderNo, "create:" + o.OutOrderNo, "cancel:" + o.OutOrderNo}
+		if !reflect.DeepEqual(calls, want) {
+			t.Errorf("mall calls %v, want %v: the placed order asked to be cancelled after it landed", calls, want)
+		}
+		if _, cancels := g.ccb.recorded(); len(cancels) != 2 || !strings.HasPrefix(cancels[1], o.OutOrderNo+"|") {
+			t.Errorf("mall cancels %v", cancels)
+		}
+		if got := g.order(t, o.ID); !got.Submitted || got.MallOrderNo != "M-"+o.OutOrderNo {
+			t.Errorf("order submitted %v as %q, want recorded at the mall", got.Submitted, got.MallOrderNo)
 		}
 	})
 }
 
 func TestDispatch_breakerOpensAndStopsCallingTheMall(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-		store := newFakeStore(testOrder(1))
-		g := newRig(t, db, dialect, store, func(c *Config) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, func(c *Config) {
 			c.Breaker = BreakerConfig{Failures: 2, Cooldown: time.Hour}
 			c.MaxAttempts = 4
 		})
 		g.ccb.createErr = []error{busy}
-		g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(context.Background(), tx, 1) })
+		o := g.place(t, testOrder("2019-HQ-0001"))
 		g.start(t)
-		ev := g.waitFor(t, "dispatch discarded", finished(DispatchArgs{}.Kind(), 1))
+		ev := g.waitFor(t, "dispatch discarded", finished(DispatchArgs{}.Kind(), o.ID))
 		if ev.Job.State != rivertype.JobStateDiscarded || ev.Job.Attempt != 4 {
 			t.Fatalf("job %s after %d attempts, want discarded after 4", ev.Job.State, ev.Job.Attempt)
 		}
@@ -201,8 +281,9 @@ func TestDispatch_breakerOpensAndStopsCallingTheMall(t *testing.T) {
 		if got := value(g.r.metrics.givenUp.WithLabelValues("ccb")); got != 1 {
 			t.Errorf("given up metric %v, want 1", got)
 		}
-		if s, r, c, _ := store.snapshot(); len(s)+len(r)+len(c) != 0 {
-			t.Errorf("order changed although the mall never took it: %v %v %v", s, r, c)
+		if got := g.order(t, o.ID); got.Status != orders.StatusPending || got.Submitted || got.RejectCode != "" || got.Cancelled {
+			t.Errorf("order %s (submitted %v, rejected %q, cancelled %v) although the mall never took it",
+				got.Status, got.Submitted, got.RejectCode, got.Cancelled)
 		}
 		// The other mall's breaker is its own.
 		if got := g.r.gate.state(orders.MallABC); got != gobreaker.StateClosed {
@@ -240,27 +321,50 @@ func TestGate_finalRefusalsDoNotOpenTheBreaker(t *testing.T) {
 	}
 }
 
+func TestPlace_orderAndItsJobCommitTogether(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, nil)
+		ctx := context.Background()
+		o := g.place(t, testOrder("2019-HQ-0001"))
+		// A second order with the same order_ref is refused in the same transaction that
+		// would have inserted its job: no job for it.
+		if _, err := g.svc.Place(ctx, aidOffice, testOrder("2019-HQ-0001")); !errors.Is(err, orders.ErrConflict) {
+			t.Fatalf("second place of the same order_ref: %v, want ErrConflict", err)
+		}
+		if n, err := g.r.Pending(ctx); err != nil || n != 1 {
+			t.Fatalf("Pending = %d, %v; want 1: the placed order's job only", n, err)
+		}
+		g.start(t)
+		g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID))
+		if creates, _ := g.ccb.recorded(); len(creates) != 1 || creates[0].OutOrderNo != o.OutOrderNo {
+			t.Errorf("mall saw %+v, want the one placed order", creates)
+		}
+	})
+}
+
 func TestEnqueue_rolledBackTransactionLeavesNoJob(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-		store := newFakeStore(testOrder(1), testOrder(2))
-		g := newRig(t, db, dialect, store, nil)
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, nil)
 		ctx := context.Background()
-		tx, err := db.BeginTx(ctx, nil)
+		o1 := g.placeWithoutJob(t, testOrder("2019-HQ-0001"), time.Now())
+		o2 := g.placeWithoutJob(t, testOrder("2019-HQ-0002"), time.Now())
+		tx, err := g.sql.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := g.r.EnqueueDispatch(ctx, tx, 1); err != nil {
+		if err := g.r.EnqueueDispatch(ctx, tx, o1.ID); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Rollback(); err != nil {
 			t.Fatal(err)
 		}
-		g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(ctx, tx, 2) })
+		g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(ctx, tx, o2.ID) })
 		g.start(t)
-		g.waitFor(t, "dispatch of order 2", finished(DispatchArgs{}.Kind(), 2))
+		g.waitFor(t, "dispatch of order 2", finished(DispatchArgs{}.Kind(), o2.ID))
 		creates, _ := g.ccb.recorded()
-		if len(creates) != 1 || creates[0].OutOrderNo != "AM20190312090000000002" {
+		if len(creates) != 1 || creates[0].OutOrderNo != o2.OutOrderNo {
 			t.Errorf("mall saw %d creates (%+v); want only order 2's", len(creates), creates)
 		}
 		if n, err := g.r.Pending(ctx); err != nil || n != 0 {
@@ -271,17 +375,19 @@ func TestEnqueue_rolledBackTransactionLeavesNoJob(t *testing.T) {
 
 func TestEnqueueDispatch_oneJobPerOrder(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-		g := newRig(t, db, dialect, newFakeStore(testOrder(1), testOrder(2)), nil)
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, nil)
 		ctx := context.Background()
-		g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(ctx, tx, 1) })
+		o1 := g.place(t, testOrder("2019-HQ-0001")) // its job inserted by Place
+		o2 := g.placeWithoutJob(t, testOrder("2019-HQ-0002"), time.Now())
+		g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(ctx, tx, o1.ID) })
 		g.enqueue(t, func(tx *sql.Tx) error {
-			return errors.Join(g.r.EnqueueDispatch(ctx, tx, 1), g.r.EnqueueDispatch(ctx, tx, 2))
+			return errors.Join(g.r.EnqueueDispatch(ctx, tx, o1.ID), g.r.EnqueueDispatch(ctx, tx, o2.ID))
 		})
 		if n, err := g.r.Pending(ctx); err != nil || n != 2 {
 			t.Errorf("Pending = %d, %v; want 2 (one per order)", n, err)
 		}
-		if err := g.r.EnqueueDispatch(ctx, nil, 1); err == nil {
+		if err := g.r.EnqueueDispatch(ctx, nil, o1.ID); err == nil {
 			t.Error("EnqueueDispatch without a transaction accepted")
 		}
 	})

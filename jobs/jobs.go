@@ -44,21 +44,21 @@ const (
 // Malls are the mall clients by mall.
 type Malls map[orders.Mall]orders.MallClient
 
-// DispatchStore is what the workers need: an order read from the system of record
-// (orders.Store.Order) and the use cases that record a mall's answers on it
-// (orders.Service: each locks the order and derives its status again).
+// DispatchStore is what the workers read of the system of record (orders.Store).
 type DispatchStore interface {
 	Order(ctx context.Context, id int64) (*orders.GroupOrder, error)
+}
+
+// Orders are the use cases the workers act through (*orders.Service): each records what
+// a mall answered or reported on an order, locking it and deriving its status again.
+type Orders interface {
 	MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error
 	MarkRejected(ctx context.Context, id int64, code, message string) error
 	MarkCancelled(ctx context.Context, id int64) error
 	// CancelRefused records the mall's final refusal of a cancel (code and message).
 	CancelRefused(ctx context.Context, id int64, code, message string) error
-}
-
-// EventApplier applies a fulfilment event: *orders.Service, the one path every event takes
-// (webhooks, reconciliation, statement imports).
-type EventApplier interface {
+	// Apply applies a fulfilment event: the one path every event takes (webhooks,
+	// reconciliation, statement imports).
 	Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
 }
 
@@ -76,8 +76,11 @@ type Config struct {
 	DB *sql.DB
 	// Dialect is DialectSQLite or DialectPostgres.
 	Dialect string
-	// Store loads orders and records what the malls answered.
+	// Store loads orders.
 	Store DispatchStore
+	// Orders records what the malls answered and applies statements' events (the orders
+	// service).
+	Orders Orders
 	// Malls are the mall clients, each under its own Mall(). An order for a mall with no
 	// client waits: its dispatch job fails and retries until the mall is configured.
 	Malls Malls
@@ -105,8 +108,6 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Statements are the malls' statement readers, for reconciliation. Optional.
 	Statements map[orders.Mall]StatementSource
-	// Events applies the statements' events (the orders service); required with Statements.
-	Events EventApplier
 	// Maintenance, when not nil, is what the maintenance job (Maintain) reads and cleans:
 	// stranded orders and old idempotency keys. Nil: no maintenance job.
 	Maintenance MaintenanceStore
@@ -133,7 +134,7 @@ type Runner struct {
 	driver     riverdriver.Driver[*sql.Tx]
 	db         *sql.DB
 	store      DispatchStore
-	events     EventApplier
+	orders     Orders
 	malls      Malls
 	statements map[orders.Mall]StatementSource
 	branchName func(ctx context.Context, code string) (string, error)
@@ -172,7 +173,7 @@ func New(cfg Config) (*Runner, error) {
 		_, ok := cfg.Malls[m]
 		need(ok, fmt.Sprintf("statement source of mall %q that has no client", m))
 	}
-	need(cfg.Events != nil || len(cfg.Statements) == 0, "nil Events (statements need them applied)")
+	need(cfg.Orders != nil, "nil Orders")
 	need(cfg.Workers >= 0 && cfg.MaxAttempts >= 0 && cfg.PollInterval >= 0, "negative Workers, MaxAttempts or PollInterval")
 	need(cfg.StrandedAfter >= 0 && cfg.IdempotencyRetention >= 0, "negative StrandedAfter or IdempotencyRetention")
 	if len(errs) > 0 {
@@ -187,7 +188,7 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{
-		driver: driver, db: cfg.DB, store: cfg.Store, events: cfg.Events, malls: cfg.Malls, statements: cfg.Statements,
+		driver: driver, db: cfg.DB, store: cfg.Store, orders: cfg.Orders, malls: cfg.Malls, statements: cfg.Statements,
 		branchName: cfg.BranchName, notifyURL: cfg.NotifyURL, log: cfg.Logger,
 		backoff: cfg.Backoff.withDefaults(), now: cfg.Now, metrics: met,
 		maint: maintenance{
@@ -215,7 +216,7 @@ func New(cfg Config) (*Runner, error) {
 		Logger:            cfg.Logger,
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp(cfg.Workers, 4)}},
 		Workers:           workers,
-		MaxAttempts:       cmp(cfg.MaxAttempts, 25),
+		MaxAttempts:       cmp(cfg.MaxAttempts, defaultMaxAttempts),
 		FetchPollInterval: poll,
 		FetchCooldown:     min(poll, river.FetchCooldownDefault),
 		PollOnly:          true,
@@ -366,6 +367,9 @@ func enqueueCancel(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.T
 	return nil
 }
 
+// defaultMaxAttempts is how many times a dispatch or cancel job runs by default.
+const defaultMaxAttempts = 25
+
 // Enqueuer inserts dispatch and cancel jobs in the caller's transaction with an
 // insert-only River client. It needs no Runner, so that cmd can build, in order, the
 // enqueuer, the store that takes it, the orders service over the store, and the Runner
@@ -373,14 +377,19 @@ func enqueueCancel(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.T
 // made.
 type Enqueuer struct{ client *river.Client[*sql.Tx] }
 
-// NewEnqueuer returns an Enqueuer over db (DialectSQLite or DialectPostgres). Errors: an
-// unknown dialect or River refusing the client.
-func NewEnqueuer(db *sql.DB, dialect string) (*Enqueuer, error) {
+// NewEnqueuer returns an Enqueuer over db (DialectSQLite or DialectPostgres) whose jobs
+// run at most maxAttempts times (Config.MaxAttempts: the same number the Runner is given;
+// 0 = its default). Errors: an unknown dialect or River refusing the client.
+func NewEnqueuer(db *sql.DB, dialect string, maxAttempts int) (*Enqueuer, error) {
 	driver, err := newDriver(db, dialect)
 	if err != nil {
 		return nil, err
 	}
-	client, err := river.NewClient(driver, &river.Config{Logger: slog.New(slog.DiscardHandler)})
+	if maxAttempts < 0 {
+		return nil, errors.New("jobs: negative maxAttempts")
+	}
+	client, err := river.NewClient(driver, &river.Config{Logger: slog.New(slog.DiscardHandler),
+		MaxAttempts: cmp(maxAttempts, defaultMaxAttempts)})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: insert-only river client: %w", err)
 	}

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"strings"
 	"testing"
@@ -10,12 +9,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/orders"
 )
 
-func validConfig(db *sql.DB) Config {
+func validConfig(t *testing.T, db *sqlstore.DB) Config {
+	st := sqltest.Store(t, db)
+	svc := service(t, st)
 	return Config{
-		DB: db, Dialect: DialectSQLite, Store: newFakeStore(),
+		DB: db.DB.DB, Dialect: string(db.Dialect), Store: st, Orders: svc,
 		Malls:      Malls{orders.MallCCB: newFakeMall(orders.MallCCB)},
 		BranchName: func(context.Context, string) (string, error) { return "", nil },
 		NotifyURL:  func(orders.Mall) string { return "" },
@@ -25,7 +28,7 @@ func validConfig(db *sql.DB) Config {
 
 func TestNew_rejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	db := openSQLite(t)
+	db := sqltest.SQLite(t)
 	tests := []struct {
 		name   string
 		mutate func(c *Config)
@@ -33,6 +36,7 @@ func TestNew_rejectsBadConfig(t *testing.T) {
 	}{
 		{"nil_db", func(c *Config) { c.DB = nil }, "nil DB"},
 		{"nil_store", func(c *Config) { c.Store = nil }, "nil Store"},
+		{"nil_orders", func(c *Config) { c.Orders = nil }, "nil Orders"},
 		{"nil_mall_client", func(c *Config) { c.Malls = Malls{orders.MallCCB: nil} }, "nil client"},
 		{"client_under_the_wrong_mall", func(c *Config) { c.Malls = Malls{orders.MallABC: newFakeMall(orders.MallCCB)} }, `client of mall "ccb" filed under "abc"`},
 		{"auto_is_no_mall", func(c *Config) { c.Malls = Malls{orders.MallAuto: newFakeMall(orders.MallAuto)} }, "unknown mall"},
@@ -47,7 +51,7 @@ func TestNew_rejectsBadConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := validConfig(db)
+			c := validConfig(t, db)
 			tt.mutate(&c)
 			if _, err := New(c); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("New: %v, want an error about %q", err, tt.want)
@@ -56,7 +60,7 @@ func TestNew_rejectsBadConfig(t *testing.T) {
 	}
 	t.Run("valid_config_builds", func(t *testing.T) {
 		t.Parallel()
-		if _, err := New(validConfig(db)); err != nil {
+		if _, err := New(validConfig(t, db)); err != nil {
 			t.Error(err)
 		}
 	})
@@ -64,9 +68,9 @@ func TestNew_rejectsBadConfig(t *testing.T) {
 
 func TestNew_metricsRegisterOnce(t *testing.T) {
 	t.Parallel()
-	db := openSQLite(t)
+	db := sqltest.SQLite(t)
 	reg := prometheus.NewRegistry()
-	c := validConfig(db)
+	c := validConfig(t, db)
 	c.Metrics = reg
 	if _, err := New(c); err != nil {
 		t.Fatal(err)
@@ -78,7 +82,7 @@ func TestNew_metricsRegisterOnce(t *testing.T) {
 
 func TestStart_refusesAnUnmigratedDatabase(t *testing.T) {
 	t.Parallel()
-	r, err := New(validConfig(openSQLite(t)))
+	r, err := New(validConfig(t, sqltest.SQLite(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +93,9 @@ func TestStart_refusesAnUnmigratedDatabase(t *testing.T) {
 
 func TestMigrate(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
 		// forEachDB migrated once; again is a no-op.
-		if err := Migrate(context.Background(), db, dialect); err != nil {
+		if err := Migrate(context.Background(), db.DB.DB, string(db.Dialect)); err != nil {
 			t.Errorf("second Migrate: %v", err)
 		}
 		var n int
@@ -101,7 +105,7 @@ func TestMigrate(t *testing.T) {
 	})
 	t.Run("unknown_dialect", func(t *testing.T) {
 		t.Parallel()
-		if err := Migrate(context.Background(), openSQLite(t), "oracle"); err == nil {
+		if err := Migrate(context.Background(), sqltest.SQLite(t).DB.DB, "oracle"); err == nil {
 			t.Error("Migrate accepted an unknown dialect")
 		}
 	})

@@ -5,93 +5,48 @@ import (
 	"database/sql"
 	"errors"
 	"reflect"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/orders"
 )
 
-// fakeMaintenance answers StrandedOrders from a fakeStore's orders as sqlstore does
-// (pending, not at the mall, not rejected or cancelled, created before the cut-off,
-// oldest first) and keeps idempotency keys as their creation times.
-type fakeMaintenance struct {
-	orders *fakeStore
-
-	mu          sync.Mutex
-	keys        []time.Time
-	strandedErr error
-	strandedAt  []time.Time // `before` of each StrandedOrders call
-	deletedAt   []time.Time // t of each DeleteIdempotencyBefore call
+// failingStranded is the production store whose StrandedOrders fails (a fault injected);
+// everything else is the store's.
+type failingStranded struct {
+	*sqlstore.Store
+	err error
 }
 
-func (f *fakeMaintenance) StrandedOrders(_ context.Context, before time.Time, limit int) ([]int64, error) {
-	f.mu.Lock()
-	f.strandedAt = append(f.strandedAt, before)
-	err := f.strandedErr
-	f.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	s := f.orders
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var found []*orders.GroupOrder
-	for _, o := range s.orders {
-		if o.Status == orders.StatusPending && !o.Submitted && o.MallOrderNo == "" && o.RejectCode == "" &&
-			!o.Cancelled && o.CreatedAt.Before(before) {
-			found = append(found, o)
-		}
-	}
-	slices.SortFunc(found, func(a, b *orders.GroupOrder) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return int(a.ID - b.ID)
-	})
-	var ids []int64
-	for _, o := range found[:min(limit, len(found))] {
-		ids = append(ids, o.ID)
-	}
-	return ids, nil
+func (f failingStranded) StrandedOrders(context.Context, time.Time, int) ([]int64, error) {
+	return nil, f.err
 }
 
-func (f *fakeMaintenance) DeleteIdempotencyBefore(_ context.Context, t time.Time) (int64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.deletedAt = append(f.deletedAt, t)
-	kept := f.keys[:0]
-	for _, k := range f.keys {
-		if !k.Before(t) {
-			kept = append(kept, k)
-		}
+// anHourAgo is past any StrandedAfter used here.
+func anHourAgo() time.Time { return time.Now().Add(-time.Hour) }
+
+// maintained makes the runner's own store its maintenance store, as cmd does.
+func maintained(c *Config) { c.Maintenance = c.Store.(*sqlstore.Store) }
+
+// idempotencyKeys counts the stored idempotency keys.
+func idempotencyKeys(t *testing.T, g *rig) int {
+	t.Helper()
+	var n int
+	if err := g.sql.QueryRow(`SELECT count(*) FROM idempotency_keys`).Scan(&n); err != nil {
+		t.Fatal(err)
 	}
-	n := int64(len(f.keys) - len(kept))
-	f.keys = kept
-	return n, nil
-}
-
-func (f *fakeMaintenance) calls() (stranded, deleted int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.strandedAt), len(f.deletedAt)
-}
-
-// strandedOrder is testOrder(id) created an hour ago: past any StrandedAfter used here.
-func strandedOrder(id int64) *orders.GroupOrder {
-	o := testOrder(id)
-	o.CreatedAt = time.Now().Add(-time.Hour)
-	return o
+	return n
 }
 
 // dispatchJobStates returns the states of the dispatch jobs in river_job, sorted.
-func dispatchJobStates(t *testing.T, db *sql.DB) []string {
+func dispatchJobStates(t *testing.T, g *rig) []string {
 	t.Helper()
-	rows, err := db.Query(`SELECT state FROM river_job WHERE kind = 'aidmall_dispatch' ORDER BY state`)
+	rows, err := g.sql.Query(`SELECT state FROM river_job WHERE kind = 'aidmall_dispatch' ORDER BY state`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,20 +67,18 @@ func dispatchJobStates(t *testing.T, db *sql.DB) []string {
 
 func TestMaintain_redispatchesAnOrderWhoseJobWasDiscarded(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		store := newFakeStore(strandedOrder(1))
-		maint := &fakeMaintenance{orders: store}
-		g := newRig(t, db, dialect, store, func(c *Config) {
+		g := newRig(t, db, func(c *Config) {
 			c.MaxAttempts = 2
-			c.Maintenance = maint
+			maintained(c)
 			c.MaintenanceInterval = -1 // run by hand below
 		})
 		// The mall is down for the first job's two attempts, back for the next call.
 		g.ccb.createErr = []error{busy, busy, nil}
-		g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(ctx, tx, 1) })
+		o := g.placeAt(t, testOrder("2019-HQ-0001"), anHourAgo())
 		g.start(t)
-		if ev := g.waitFor(t, "first dispatch", finished(DispatchArgs{}.Kind(), 1)); ev.Job.State != rivertype.JobStateDiscarded {
+		if ev := g.waitFor(t, "first dispatch", finished(DispatchArgs{}.Kind(), o.ID)); ev.Job.State != rivertype.JobStateDiscarded {
 			t.Fatalf("first dispatch job %s, want discarded", ev.Job.State)
 		}
 
@@ -137,7 +90,7 @@ func TestMaintain_redispatchesAnOrderWhoseJobWasDiscarded(t *testing.T) {
 		if c, err := g.r.Maintain(ctx); err != nil || c.Redispatched != 0 {
 			t.Errorf("second Maintain = %+v, %v; want nothing dispatched again", c, err)
 		}
-		if ev := g.waitFor(t, "second dispatch", finished(DispatchArgs{}.Kind(), 1)); ev.Job.State != rivertype.JobStateCompleted {
+		if ev := g.waitFor(t, "second dispatch", finished(DispatchArgs{}.Kind(), o.ID)); ev.Job.State != rivertype.JobStateCompleted {
 			t.Fatalf("second dispatch job %s, want completed", ev.Job.State)
 		}
 		if c, err := g.r.Maintain(ctx); err != nil || c.Stranded != 0 {
@@ -145,11 +98,12 @@ func TestMaintain_redispatchesAnOrderWhoseJobWasDiscarded(t *testing.T) {
 		}
 
 		creates, _ := g.ccb.recorded()
-		submitted, _, cancelled, _ := store.snapshot()
-		if len(creates) != 3 || !reflect.DeepEqual(submitted, []string{"1:M-AM20190312090000000001"}) || len(cancelled) != 0 {
-			t.Errorf("creates %d, submitted %v, cancelled %v; want 2 failed + 1 good create, submitted once", len(creates), submitted, cancelled)
+		got := g.order(t, o.ID)
+		if len(creates) != 3 || got.Status != orders.StatusSubmitted || got.MallOrderNo != "M-"+o.OutOrderNo || got.Cancelled {
+			t.Errorf("creates %d, order %s as %q (cancelled %v); want 2 failed + 1 good create, submitted",
+				len(creates), got.Status, got.MallOrderNo, got.Cancelled)
 		}
-		if got := dispatchJobStates(t, db); !reflect.DeepEqual(got, []string{"completed", "discarded"}) {
+		if got := dispatchJobStates(t, g); !reflect.DeepEqual(got, []string{"completed", "discarded"}) {
 			t.Errorf("dispatch jobs %v, want the discarded one and one completed", got)
 		}
 		if got := value(g.r.metrics.redispatched); got != 1 {
@@ -172,7 +126,7 @@ func TestMaintain_leavesAnOrderWithALiveJobAlone(t *testing.T) {
 			name: "retryable_after_a_failed_attempt",
 			live: func(t *testing.T, g *rig) func() {
 				g.ccb.createErr = []error{busy}
-				g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(context.Background(), tx, 1) })
+				g.placeAt(t, testOrder("2019-HQ-0001"), anHourAgo())
 				g.start(t)
 				g.waitFor(t, "failed attempt", func(ev *river.Event) bool {
 					return ev.Job.Kind == DispatchArgs{}.Kind() && ev.Job.State == rivertype.JobStateRetryable
@@ -185,8 +139,9 @@ func TestMaintain_leavesAnOrderWithALiveJobAlone(t *testing.T) {
 		{
 			name: "scheduled_for_later",
 			live: func(t *testing.T, g *rig) func() {
+				o := g.placeWithoutJob(t, testOrder("2019-HQ-0001"), anHourAgo())
 				g.enqueue(t, func(tx *sql.Tx) error {
-					_, err := g.r.insertDispatch(context.Background(), tx, 1, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+					_, err := g.r.insertDispatch(context.Background(), tx, o.ID, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
 					return err
 				})
 				return func() {}
@@ -198,7 +153,7 @@ func TestMaintain_leavesAnOrderWithALiveJobAlone(t *testing.T) {
 			live: func(t *testing.T, g *rig) func() {
 				entered, release := make(chan struct{}), make(chan struct{})
 				g.ccb.onCreate = func(orders.CreateRequest) { close(entered); <-release }
-				g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(context.Background(), tx, 1) })
+				o := g.placeAt(t, testOrder("2019-HQ-0001"), anHourAgo())
 				g.start(t)
 				select {
 				case <-entered:
@@ -207,7 +162,7 @@ func TestMaintain_leavesAnOrderWithALiveJobAlone(t *testing.T) {
 				}
 				return func() {
 					close(release)
-					g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), 1))
+					g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID))
 				}
 			},
 			wantState:   "completed",
@@ -217,10 +172,9 @@ func TestMaintain_leavesAnOrderWithALiveJobAlone(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-				store := newFakeStore(strandedOrder(1))
-				g := newRig(t, db, dialect, store, func(c *Config) {
-					c.Maintenance = &fakeMaintenance{orders: store}
+			forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+				g := newRig(t, db, func(c *Config) {
+					maintained(c)
 					c.MaintenanceInterval = -1
 					// A failed attempt waits the full hour: the job stays retryable.
 					c.Backoff = Backoff{Base: time.Hour, Cap: time.Hour, Rand: func(n int64) int64 { return n - 1 }}
@@ -231,7 +185,7 @@ func TestMaintain_leavesAnOrderWithALiveJobAlone(t *testing.T) {
 				if err != nil || c.Stranded != 1 || c.Redispatched != 0 || c.Live != 1 {
 					t.Errorf("Maintain = %+v, %v; want the order's live job left alone", c, err)
 				}
-				if got := dispatchJobStates(t, db); !reflect.DeepEqual(got, []string{tt.wantState}) {
+				if got := dispatchJobStates(t, g); !reflect.DeepEqual(got, []string{tt.wantState}) {
 					t.Errorf("dispatch jobs %v, want only the one %s job", got, tt.wantState)
 				}
 				if creates, _ := g.ccb.recorded(); len(creates) != tt.wantCreates {
@@ -247,20 +201,24 @@ func TestMaintain_leavesAnOrderWithALiveJobAlone(t *testing.T) {
 
 func TestMaintain_periodicJobRedispatchesOnStart(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-		// Order 1 was stored but its dispatch job is gone (discarded and cleaned out).
-		store := newFakeStore(strandedOrder(1))
-		maint := &fakeMaintenance{orders: store}
-		g := newRig(t, db, dialect, store, func(c *Config) { c.Maintenance = maint })
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, maintained)
+		// The order was stored but its dispatch job is gone (discarded and cleaned out);
+		// an idempotency key is two days old.
+		o := g.placeWithoutJob(t, testOrder("2019-HQ-0001"), anHourAgo())
+		sqltest.IdempotencyKeysAt(t, db, time.Now().Add(-48*time.Hour), time.Now())
 		g.start(t)
-		if ev := g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), 1)); ev.Job.State != rivertype.JobStateCompleted {
+		if ev := g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID)); ev.Job.State != rivertype.JobStateCompleted {
 			t.Fatalf("dispatch job %s, want completed", ev.Job.State)
 		}
-		if submitted, _, _, _ := store.snapshot(); !reflect.DeepEqual(submitted, []string{"1:M-AM20190312090000000001"}) {
-			t.Errorf("submitted %v, want order 1 placed once", submitted)
+		if got := g.order(t, o.ID); got.Status != orders.StatusSubmitted || got.MallOrderNo != "M-"+o.OutOrderNo {
+			t.Errorf("order %s as %q, want placed at its mall", got.Status, got.MallOrderNo)
 		}
-		if s, d := maint.calls(); s == 0 || d == 0 {
-			t.Errorf("maintenance store called %d, %d times; want the periodic run to have used it", s, d)
+		if creates, _ := g.ccb.recorded(); len(creates) != 1 {
+			t.Errorf("mall saw %d creates, want 1", len(creates))
+		}
+		if n := idempotencyKeys(t, g); n != 1 {
+			t.Errorf("%d idempotency keys left, want the recent one only", n)
 		}
 	})
 }
@@ -268,25 +226,26 @@ func TestMaintain_periodicJobRedispatchesOnStart(t *testing.T) {
 func TestMaintain_intervalOffRunsNoPeriodicJob(t *testing.T) {
 	t.Parallel()
 	db := migratedSQLite(t)
-	store := newFakeStore(strandedOrder(1))
-	maint := &fakeMaintenance{orders: store}
-	ccb, _ := reconcileSources()
-	g := newRig(t, db, DialectSQLite, store, func(c *Config) {
-		c.Maintenance = maint
+	ccb := &fakeStatements{}
+	reconcileSources(ccb, &fakeStatements{}, unknownOut, unknownOut)
+	g := newRig(t, db, func(c *Config) {
+		maintained(c)
 		c.MaintenanceInterval = -1
 		// The reconcile job is inserted on start in the same batch as every periodic job
 		// that runs on start: once it has run, a maintenance job would exist too.
 		c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: ccb}
 		c.Now = func() time.Time { return reconcileNow }
 	})
+	g.placeWithoutJob(t, testOrder("2019-HQ-0001"), anHourAgo())
+	sqltest.IdempotencyKeysAt(t, db, time.Now().Add(-48*time.Hour))
 	g.start(t)
 	g.waitFor(t, "periodic reconcile", func(ev *river.Event) bool { return ev.Job.Kind == ReconcileArgs{}.Kind() })
 	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'aidmall_maintenance'`).Scan(&n); err != nil || n != 0 {
+	if err := g.sql.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'aidmall_maintenance'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d maintenance jobs (%v), want none", n, err)
 	}
-	if s, d := maint.calls(); s+d != 0 {
-		t.Errorf("maintenance store called (%d stranded, %d delete), want never", s, d)
+	if n := idempotencyKeys(t, g); n != 1 {
+		t.Errorf("%d idempotency keys, want the old one still there: nothing maintained", n)
 	}
 	if creates, _ := g.ccb.recorded(); len(creates) != 0 {
 		t.Errorf("stranded order dispatched %d times with maintenance off", len(creates))
@@ -307,20 +266,23 @@ func TestMaintain_deletesOldIdempotencyKeys(t *testing.T) {
 		name        string
 		retention   time.Duration
 		strandedErr error
-		wantCutOff  time.Time
 		wantDeleted int64
 		wantErr     bool
 	}{
-		{name: "default_keeps_24_hours", wantCutOff: now.Add(-24 * time.Hour), wantDeleted: 2},
-		{name: "configured_retention", retention: 2 * time.Hour, wantCutOff: now.Add(-2 * time.Hour), wantDeleted: 4},
-		{name: "deleted_even_when_stranded_orders_fail", strandedErr: errors.New("db down"), wantCutOff: now.Add(-24 * time.Hour), wantDeleted: 2, wantErr: true},
+		{name: "default_keeps_24_hours", wantDeleted: 2},
+		{name: "configured_retention", retention: 2 * time.Hour, wantDeleted: 4},
+		{name: "deleted_even_when_stranded_orders_fail", strandedErr: errors.New("db down"), wantDeleted: 2, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			maint := &fakeMaintenance{orders: newFakeStore(), keys: slices.Clone(keys), strandedErr: tt.strandedErr}
-			g := newRig(t, openSQLite(t), DialectSQLite, newFakeStore(), func(c *Config) {
-				c.Maintenance = maint
+			db := sqltest.SQLite(t)
+			sqltest.IdempotencyKeysAt(t, db, keys...)
+			g := newRig(t, db, func(c *Config) {
+				maintained(c)
+				if tt.strandedErr != nil {
+					c.Maintenance = failingStranded{Store: c.Store.(*sqlstore.Store), err: tt.strandedErr}
+				}
 				c.IdempotencyRetention = tt.retention
 				c.Now = func() time.Time { return now }
 			})
@@ -328,11 +290,8 @@ func TestMaintain_deletesOldIdempotencyKeys(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Errorf("Maintain error %v, want error %v", err, tt.wantErr)
 			}
-			if c.IdempotencyDeleted != tt.wantDeleted || len(maint.keys) != len(keys)-int(tt.wantDeleted) {
-				t.Errorf("deleted %d (%d kept), want %d", c.IdempotencyDeleted, len(maint.keys), tt.wantDeleted)
-			}
-			if !reflect.DeepEqual(maint.deletedAt, []time.Time{tt.wantCutOff}) {
-				t.Errorf("cut-off %v, want %v", maint.deletedAt, tt.wantCutOff)
+			if kept := idempotencyKeys(t, g); c.IdempotencyDeleted != tt.wantDeleted || kept != len(keys)-int(tt.wantDeleted) {
+				t.Errorf("deleted %d (%d kept), want %d", c.IdempotencyDeleted, kept, tt.wantDeleted)
 			}
 			if got := value(g.r.metrics.idempotencyDel); got != float64(tt.wantDeleted) {
 				t.Errorf("deleted metric %v, want %d", got, tt.wantDeleted)
@@ -344,60 +303,59 @@ func TestMaintain_deletesOldIdempotencyKeys(t *testing.T) {
 func TestMaintain_strandedCutOffIsStrandedAfter(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2019, 3, 12, 9, 0, 0, 0, time.UTC)
-	young, old := testOrder(1), testOrder(2)
-	young.CreatedAt, old.CreatedAt = now.Add(-9*time.Minute), now.Add(-11*time.Minute)
-	store := newFakeStore(young, old)
-	maint := &fakeMaintenance{orders: store}
-	db := migratedSQLite(t)
-	g := newRig(t, db, DialectSQLite, store, func(c *Config) {
-		c.Maintenance = maint
+	g := newRig(t, migratedSQLite(t), func(c *Config) {
+		maintained(c)
 		c.Now = func() time.Time { return now }
 	})
+	g.placeWithoutJob(t, testOrder("2019-HQ-0001"), now.Add(-9*time.Minute))
+	old := g.placeWithoutJob(t, testOrder("2019-HQ-0002"), now.Add(-11*time.Minute))
+	g.placeWithoutJob(t, testOrder("2019-HQ-0003"), now.Add(-10*time.Minute)) // on the cut-off: not before it
 	c, err := g.r.Maintain(context.Background())
 	if err != nil || c.Stranded != 1 || c.Redispatched != 1 {
 		t.Fatalf("Maintain = %+v, %v; want only the 11-minute-old order", c, err)
-	}
-	if !reflect.DeepEqual(maint.strandedAt, []time.Time{now.Add(-10 * time.Minute)}) {
-		t.Errorf("stranded cut-off %v, want 10 min before now", maint.strandedAt)
 	}
 	res, err := g.r.client.JobList(context.Background(), river.NewJobListParams().Kinds(DispatchArgs{}.Kind()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Jobs) != 1 || orderID(res.Jobs[0]) != 2 || !redispatched(res.Jobs[0]) {
+	if len(res.Jobs) != 1 || orderID(res.Jobs[0]) != old.ID || !redispatched(res.Jobs[0]) {
 		t.Errorf("dispatch jobs %+v, want one, of order 2, marked as a redispatch", res.Jobs)
 	}
 }
 
 func TestMaintain_redispatchWithCancelRequestedLeavesItToTheCancelJob(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
 		// An earlier dispatch job may have reached the mall before it gave up; a cancel
 		// was asked for since. Only the cancel job, which asks the mall, may decide.
-		o := strandedOrder(1)
-		o.CancelReq = true
-		store := newFakeStore(o)
-		g := newRig(t, db, dialect, store, func(c *Config) {
-			c.Maintenance = &fakeMaintenance{orders: store}
+		g := newRig(t, db, func(c *Config) {
+			maintained(c)
 			c.MaintenanceInterval = -1
 		})
+		// Placed long ago; its job is gone, and the cancel asked for since was recorded by
+		// a process whose cancel job was lost too.
+		st := sqltest.Store(t, db, sqltest.WithClock(anHourAgo))
+		o := placeOn(t, service(t, st), testOrder("2019-HQ-0001"))
+		if _, err := service(t, st).Cancel(context.Background(), aidOffice, o.ID, "预算调整"); err != nil {
+			t.Fatal(err)
+		}
 		if c, err := g.r.Maintain(context.Background()); err != nil || c.Redispatched != 1 {
 			t.Fatalf("Maintain = %+v, %v", c, err)
 		}
 		g.start(t)
-		if ev := g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), 1)); ev.Job.State != rivertype.JobStateCompleted || !redispatched(ev.Job) {
+		if ev := g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID)); ev.Job.State != rivertype.JobStateCompleted || !redispatched(ev.Job) {
 			t.Fatalf("dispatch job %s (redispatched %v), want a completed redispatch", ev.Job.State, redispatched(ev.Job))
 		}
 		creates, _ := g.ccb.recorded()
-		if _, _, cancelled, _ := store.snapshot(); len(cancelled) != 0 || len(creates) != 0 {
-			t.Errorf("cancelled locally %v, creates %d; want neither", cancelled, len(creates))
+		if got := g.order(t, o.ID); got.Cancelled || !got.CancelReq || len(creates) != 0 {
+			t.Errorf("cancelled locally %v (still requested %v), creates %d; want neither, the request left open", got.Cancelled, got.CancelReq, len(creates))
 		}
 	})
 }
 
 func TestMaintain_withoutAStoreFails(t *testing.T) {
 	t.Parallel()
-	g := newRig(t, openSQLite(t), DialectSQLite, newFakeStore(), nil)
+	g := newRig(t, sqltest.SQLite(t), nil)
 	if _, err := g.r.Maintain(context.Background()); err == nil {
 		t.Error("Maintain without Config.Maintenance succeeded")
 	}

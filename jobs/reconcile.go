@@ -83,7 +83,7 @@ func (r *Runner) reconcileDay(ctx context.Context, m orders.Mall, day bizday.Day
 				slog.Any("error", errors.Join(err, mallMismatch(ev.Mall, m))))
 			continue
 		}
-		res, err := r.events.Apply(ctx, ev)
+		res, err := r.orders.Apply(ctx, ev)
 		if err != nil {
 			return fmt.Errorf("reconcile %s %s: apply event %s: %w", m, day, ev.EventID, err)
 		}

@@ -2,8 +2,8 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -11,13 +11,14 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"aidmall/adapters/sqlstore"
 	"aidmall/bizday"
 	"aidmall/orders"
 )
 
-func event(m orders.Mall, id string, typ orders.EventType, line int, qty int64) orders.FulfilmentEvent {
+func event(m orders.Mall, out, id string, typ orders.EventType, line int, qty int64) orders.FulfilmentEvent {
 	return orders.FulfilmentEvent{
-		Mall: m, EventID: id, Type: typ, OutOrderNo: "AM20190312090000000001", MallOrderNo: "M1",
+		Mall: m, EventID: id, Type: typ, OutOrderNo: out, MallOrderNo: "M-" + out,
 		LineNo: line, Quantity: qty, OccurredAt: time.Date(2019, 3, 11, 14, 22, 10, 0, bizday.Beijing),
 	}
 }
@@ -26,43 +27,76 @@ func event(m orders.Mall, id string, typ orders.EventType, line int, qty int64) 
 // the Beijing day.
 var reconcileNow = time.Date(2019, 3, 11, 17, 0, 0, 0, time.UTC)
 
-func reconcileSources() (ccb, abc *fakeStatements) {
-	ccb = &fakeStatements{days: map[string][]orders.FulfilmentEvent{
+// unknownOut is the out_order_no of no order here.
+const unknownOut = "AM0000000000000000000000ZZ"
+
+// statementOrders are a CCB order (testOrder: 20 × P1, 5 × P2) and an ABC one (10 × P1),
+// placed through the service without their dispatch jobs (the statements say they
+// reached their malls).
+func statementOrders(t *testing.T, g *rig) (ccb, abc *orders.GroupOrder) {
+	t.Helper()
+	ccb = g.placeWithoutJob(t, testOrder("2019-HQ-0001"), time.Now())
+	req := testOrder("2019-HQ-0002")
+	req.Mall, req.Lines = orders.MallABC, []orders.PlaceLine{{SKU: "P1", Quantity: 10}}
+	abc = g.placeWithoutJob(t, req, time.Now())
+	return ccb, abc
+}
+
+// reconcileSources fills ccbSrc and abcSrc with the two malls' statements of 2019-03-11
+// and 2019-03-12 for the orders ccb and abc (out_order_no).
+func reconcileSources(ccbSrc, abcSrc *fakeStatements, ccb, abc string) {
+	ccbSrc.days = map[string][]orders.FulfilmentEvent{
 		"2019-03-11": {
-			event(orders.MallCCB, "N1", orders.EventAccepted, 0, 0),
-			event(orders.MallCCB, "N2", orders.EventDelivered, 1, 20),
-			event(orders.MallCCB, "N2", orders.EventDelivered, 1, 20), // repeated in the statement
-			event(orders.MallCCB, "", orders.EventDelivered, 1, 20),   // no id: invalid
+			event(orders.MallCCB, ccb, "N1", orders.EventAccepted, 0, 0),
+			event(orders.MallCCB, ccb, "N2", orders.EventDelivered, 1, 20),
+			event(orders.MallCCB, ccb, "N2", orders.EventDelivered, 1, 20), // repeated in the statement
+			event(orders.MallCCB, ccb, "", orders.EventDelivered, 1, 20),   // no id: invalid
 		},
-		"2019-03-12": {event(orders.MallCCB, "N3", orders.EventShipped, 2, 5)},
-	}}
-	abc = &fakeStatements{days: map[string][]orders.FulfilmentEvent{
+		"2019-03-12": {
+			event(orders.MallCCB, ccb, "N3", orders.EventShipped, 2, 5),
+			// The same event id for an order not known yet: another event (the key is
+			// mall, out_order_no and event id), kept until its order comes.
+			event(orders.MallCCB, unknownOut, "N2", orders.EventDelivered, 1, 20),
+		},
+	}
+	abcSrc.days = map[string][]orders.FulfilmentEvent{
 		// yesterday's statement not published: skipped
 		"2019-03-12": {
-			event(orders.MallABC, "EVT-1", orders.EventDelivered, 1, 3),
-			event(orders.MallCCB, "EVT-2", orders.EventDelivered, 1, 3), // wrong mall: invalid
+			event(orders.MallABC, abc, "EVT-1", orders.EventDelivered, 1, 3),
+			event(orders.MallCCB, abc, "EVT-2", orders.EventDelivered, 1, 3), // wrong mall: invalid
 		},
-	}}
-	return ccb, abc
+	}
+}
+
+// quantities returns each line's shipped and delivered quantities, "line:shipped/delivered".
+func quantities(o *orders.GroupOrder) []string {
+	var out []string
+	for _, l := range o.Lines {
+		out = append(out, fmt.Sprintf("%d:%d/%d", l.LineNo, l.ShippedQty, l.DeliveredQty))
+	}
+	return out
 }
 
 func TestReconcile_appliesYesterdayAndTodayOnce(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-		store := newFakeStore()
-		store.events["ccb/N1"] = true // already notified
-		ccb, abc := reconcileSources()
-		g := newRig(t, db, dialect, store, func(c *Config) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ccb, abc := &fakeStatements{}, &fakeStatements{}
+		g := newRig(t, db, func(c *Config) {
 			c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: ccb, orders.MallABC: abc}
 			c.Now = func() time.Time { return reconcileNow }
 			c.ReconcileInterval = -1
 		})
+		co, ao := statementOrders(t, g)
+		reconcileSources(ccb, abc, co.OutOrderNo, ao.OutOrderNo)
+		// Already notified, through the webhook.
+		g.apply(t, event(orders.MallCCB, co.OutOrderNo, "N1", orders.EventAccepted, 0, 0))
+
 		counts, err := g.r.Reconcile(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := map[orders.Mall]ReconcileCounts{
-			orders.MallCCB: {Events: 5, Applied: 2, Duplicate: 2, Invalid: 1},
+			orders.MallCCB: {Events: 6, Applied: 2, Duplicate: 2, Parked: 1, Invalid: 1},
 			orders.MallABC: {Events: 2, Applied: 1, Invalid: 1, Missing: 1},
 		}
 		if !reflect.DeepEqual(counts, want) {
@@ -71,15 +105,23 @@ func TestReconcile_appliesYesterdayAndTodayOnce(t *testing.T) {
 		if want := []string{"2019-03-11", "2019-03-12"}; !reflect.DeepEqual(ccb.asked, want) || !reflect.DeepEqual(abc.asked, want) {
 			t.Errorf("days asked: ccb %v abc %v; want %v (Beijing)", ccb.asked, abc.asked, want)
 		}
-		_, _, _, applied := store.snapshot()
-		if want := []string{"abc/EVT-1", "ccb/N2", "ccb/N3"}; !reflect.DeepEqual(applied, want) {
-			t.Errorf("applied %v, want %v", applied, want)
+		check := func(when string) {
+			t.Helper()
+			gotC, gotA := g.order(t, co.ID), g.order(t, ao.ID)
+			if q := quantities(gotC); !reflect.DeepEqual(q, []string{"1:0/20", "2:5/0"}) || !gotC.Accepted {
+				t.Errorf("%s: ccb order lines %v, accepted %v; want line 1 delivered 20, line 2 shipped 5", when, q, gotC.Accepted)
+			}
+			if q := quantities(gotA); !reflect.DeepEqual(q, []string{"1:0/3"}) {
+				t.Errorf("%s: abc order lines %v, want 3 delivered", when, q)
+			}
 		}
+		check("after the first run")
 		// A second run changes nothing.
 		again, err := g.r.Reconcile(context.Background())
-		if err != nil || again[orders.MallCCB].Applied != 0 || again[orders.MallABC].Applied != 0 {
-			t.Errorf("second run %+v, %v; want nothing applied", again, err)
+		if err != nil || again[orders.MallCCB].Applied != 0 || again[orders.MallABC].Applied != 0 || again[orders.MallCCB].Duplicate != 5 {
+			t.Errorf("second run %+v, %v; want nothing applied, the parked event and the rest duplicates", again, err)
 		}
+		check("after the second run")
 	})
 }
 
@@ -91,31 +133,33 @@ func (failingStatements) Statement(context.Context, bizday.Day) ([]orders.Fulfil
 
 func TestReconcile_oneMallFailingDoesNotStopTheOther(t *testing.T) {
 	t.Parallel()
-	store := newFakeStore()
-	_, abc := reconcileSources()
-	g := newRig(t, migratedSQLite(t), DialectSQLite, store, func(c *Config) {
+	abc := &fakeStatements{}
+	g := newRig(t, migratedSQLite(t), func(c *Config) {
 		c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: failingStatements{}, orders.MallABC: abc}
 		c.Now = func() time.Time { return reconcileNow }
 	})
+	co, ao := statementOrders(t, g)
+	reconcileSources(&fakeStatements{}, abc, co.OutOrderNo, ao.OutOrderNo)
 	counts, err := g.r.Reconcile(context.Background(), bizday.MustParse("2019-03-12"))
 	if err == nil {
 		t.Error("a failing statement gave no error")
 	}
-	if counts[orders.MallABC].Applied != 1 {
-		t.Errorf("abc applied %d, want 1", counts[orders.MallABC].Applied)
+	if counts[orders.MallABC].Applied != 1 || !reflect.DeepEqual(quantities(g.order(t, ao.ID)), []string{"1:0/3"}) {
+		t.Errorf("abc applied %d (lines %v), want 1", counts[orders.MallABC].Applied, quantities(g.order(t, ao.ID)))
 	}
 }
 
 func TestReconcile_runsAsAJob(t *testing.T) {
 	t.Parallel()
-	forEachDB(t, func(t *testing.T, db *sql.DB, dialect string) {
-		store := newFakeStore()
-		ccb, abc := reconcileSources()
-		g := newRig(t, db, dialect, store, func(c *Config) {
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ccb, abc := &fakeStatements{}, &fakeStatements{}
+		g := newRig(t, db, func(c *Config) {
 			c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: ccb, orders.MallABC: abc}
 			c.Now = func() time.Time { return reconcileNow }
 			c.ReconcileInterval = -1
 		})
+		co, ao := statementOrders(t, g)
+		reconcileSources(ccb, abc, co.OutOrderNo, ao.OutOrderNo)
 		g.start(t)
 		if err := g.r.EnqueueReconcile(context.Background(), bizday.MustParse("2019-03-12")); err != nil {
 			t.Fatal(err)
@@ -124,34 +168,41 @@ func TestReconcile_runsAsAJob(t *testing.T) {
 		if ev.Job.State != rivertype.JobStateCompleted {
 			t.Fatalf("reconcile job %s", ev.Job.State)
 		}
-		if _, _, _, applied := store.snapshot(); !reflect.DeepEqual(applied, []string{"abc/EVT-1", "ccb/N3"}) {
-			t.Errorf("applied %v, want only 2019-03-12's events", applied)
+		gotC, gotA := g.order(t, co.ID), g.order(t, ao.ID)
+		if q := quantities(gotC); !reflect.DeepEqual(q, []string{"1:0/0", "2:5/0"}) || gotC.Accepted {
+			t.Errorf("ccb lines %v, accepted %v; want only 2019-03-12's shipment", q, gotC.Accepted)
+		}
+		if q := quantities(gotA); !reflect.DeepEqual(q, []string{"1:0/3"}) {
+			t.Errorf("abc lines %v, want 3 delivered", q)
 		}
 	})
 }
 
 func TestReconcile_periodicJobRunsOnStart(t *testing.T) {
 	t.Parallel()
-	store := newFakeStore()
-	ccb, abc := reconcileSources()
-	g := newRig(t, migratedSQLite(t), DialectSQLite, store, func(c *Config) {
+	ccb, abc := &fakeStatements{}, &fakeStatements{}
+	g := newRig(t, migratedSQLite(t), func(c *Config) {
 		c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: ccb, orders.MallABC: abc}
 		c.Now = func() time.Time { return reconcileNow }
 	})
+	co, ao := statementOrders(t, g)
+	reconcileSources(ccb, abc, co.OutOrderNo, ao.OutOrderNo)
 	g.start(t)
 	ev := g.waitFor(t, "periodic reconcile", func(ev *river.Event) bool { return ev.Job.Kind == ReconcileArgs{}.Kind() })
 	if ev.Job.State != rivertype.JobStateCompleted {
 		t.Fatalf("reconcile job %s", ev.Job.State)
 	}
-	if _, _, _, applied := store.snapshot(); len(applied) != 4 {
-		t.Errorf("applied %v, want yesterday's and today's 4 new events", applied)
+	gotC, gotA := g.order(t, co.ID), g.order(t, ao.ID)
+	if q := quantities(gotC); !reflect.DeepEqual(q, []string{"1:0/20", "2:5/0"}) || !gotC.Accepted || !reflect.DeepEqual(quantities(gotA), []string{"1:0/3"}) {
+		t.Errorf("ccb lines %v (accepted %v), abc %v; want yesterday's and today's events applied", q, gotC.Accepted, quantities(gotA))
 	}
 }
 
 func TestReconcile_badDayCancelsTheJob(t *testing.T) {
 	t.Parallel()
-	ccb, _ := reconcileSources()
-	g := newRig(t, migratedSQLite(t), DialectSQLite, newFakeStore(), func(c *Config) {
+	ccb := &fakeStatements{}
+	reconcileSources(ccb, &fakeStatements{}, unknownOut, unknownOut)
+	g := newRig(t, migratedSQLite(t), func(c *Config) {
 		c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: ccb}
 		c.ReconcileInterval = -1
 	})

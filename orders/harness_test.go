@@ -24,7 +24,7 @@ type testStore struct {
 // seedRegistry; its clock is testNow.
 func newTestService(t *testing.T) (*orders.Service, *testStore) {
 	t.Helper()
-	return newTestServiceOn(t, sqltest.OpenSQLite)
+	return newTestServiceOn(t, sqltest.SQLite)
 }
 
 // newTestServiceOn is newTestService on the database open makes.
@@ -38,7 +38,7 @@ func newTestServiceWith(t *testing.T, open func(testing.TB) *sqlstore.DB, connec
 	t.Helper()
 	clock := func() time.Time { return testNow }
 	st := &testStore{jobs: &sqltest.Jobs{}}
-	st.Store = sqltest.NewOn(t, open(t), st.jobs, clock)
+	st.Store = sqltest.Store(t, open(t), sqltest.WithEnqueuer(st.jobs), sqltest.WithClock(clock))
 	seedRegistry(t, st.Store)
 	svc, err := orders.NewService(st.Store, connected, clock)
 	if err != nil {

@@ -27,7 +27,7 @@ func TestRoutingFollowsTheConnectedMalls(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			svc, _ := newTestServiceWith(t, sqltest.OpenSQLite, tc.connected)
+			svc, _ := newTestServiceWith(t, sqltest.SQLite, tc.connected)
 			req := bulkRequest()
 			req.Mall = tc.ask
 			o, err := svc.Place(context.Background(), office, req)

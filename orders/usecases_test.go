@@ -15,8 +15,9 @@ import (
 // (with AIDMALL_TEST_POSTGRES) PostgreSQL.
 func TestUseCasesInOneTransaction(t *testing.T) {
 	t.Parallel()
-	for name, open := range sqltest.Databases(t) {
-		t.Run(name, func(t *testing.T) {
+	for _, d := range sqltest.Dialects {
+		open := d.Open
+		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			at := testNow.Add(time.Hour)

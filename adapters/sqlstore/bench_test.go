@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/bizday"
 	"aidmall/orders"
 	"aidmall/reports"
@@ -14,7 +15,7 @@ import (
 // BenchmarkApplyEvent measures recording and applying one delivery (ledger split among
 // three households) and its duplicate, on SQLite, including the order's recomputation.
 func BenchmarkApplyEvent(b *testing.B) {
-	f := newFixture(b, openSQLite)
+	f := newFixture(b, sqltest.SQLite)
 	ctx := context.Background()
 	os := make([]*orders.GroupOrder, 0, 64)
 	for i := 0; i < 64; i++ {
@@ -37,7 +38,7 @@ func BenchmarkApplyEvent(b *testing.B) {
 // BenchmarkBenefitReport measures the year's report by month over a ledger of 20,000
 // entries on SQLite.
 func BenchmarkBenefitReport(b *testing.B) {
-	f := newFixture(b, openSQLite)
+	f := newFixture(b, sqltest.SQLite)
 	ctx := context.Background()
 	for i := 0; i < 200; i++ {
 		o := f.place(b, fmt.Sprintf("B%d", i), orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1000})

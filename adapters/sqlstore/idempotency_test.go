@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/api"
 	"aidmall/orders"
 )
 
 func TestIdempotencyKeys(t *testing.T) {
-	for name, open := range dialects(t) {
+	for _, d := range sqltest.Dialects {
+		name, open := d.Name, d.Open
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -85,7 +87,8 @@ func TestIdempotencyKeys(t *testing.T) {
 }
 
 func TestUnreadableIsKeptOnce(t *testing.T) {
-	for name, open := range dialects(t) {
+	for _, d := range sqltest.Dialects {
+		name, open := d.Name, d.Open
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, open)

@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/bizday"
 	"aidmall/households"
 	"aidmall/money"
@@ -61,41 +62,9 @@ var aidOffice = orders.Caller{KeyID: 1, Role: orders.RoleAidOffice}
 
 func newFixture(t testing.TB, open func(testing.TB) *sqlstore.DB) *fixture {
 	t.Helper()
-	ctx := context.Background()
 	enq := &recorder{}
-	st, err := sqlstore.New(open(t), enq, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	must := func(_ households.Counts, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(st.UpsertBranches(ctx, []households.Branch{{Code: "HQ", Name: "总部工会", Company: "总部", Members: 10, Budget: 100000}}))
-	must(st.UpsertSuppliers(ctx, []households.Supplier{
-		{Code: "S1", Name: "合作社一", USCC: "x", CountyCode: "610630", Kind: households.SupplierCooperative},
-		{Code: "S2", Name: "合作社二", USCC: "y", CountyCode: "610825", Kind: households.SupplierCooperative},
-	}))
-	must(st.UpsertProducts(ctx, []households.Product{
-		{SKU: "P1", Name: "苹果", Category: households.CategoryApple, SupplierCode: "S1", Listings: map[string]households.Listing{"ccb": {ItemID: "C1", Price: 6800}, "abc": {ItemID: "A1", Price: 6900}}},
-		{SKU: "P2", Name: "核桃", Category: households.CategoryWalnut, SupplierCode: "S2", Listings: map[string]households.Listing{"ccb": {ItemID: "C2", Price: 5000}}},
-	}))
-	var hs []households.SealedHousehold
-	for i, m := range []int{3, 4, 5} {
-		no := fmt.Sprintf("H00%d", i+1)
-		hs = append(hs, households.SealedHousehold{No: no, NameSealed: []byte("n"), NameMasked: "张*", IDSealed: []byte("i"),
-			IDHash: "h" + no, IDMasked: "610630********0000", PhoneHash: "p" + no, PhoneMasked: "138****0000", Members: m,
-			County: "宜川县", Township: "t", Village: "v", Attribute: "一般贫困户", Fingerprint: "f" + no})
-	}
-	must(st.UpsertHouseholds(ctx, hs))
-	var ls []households.Linkage
-	for _, h := range hs {
-		ls = append(ls, households.Linkage{SupplierCode: "S1", HouseholdNo: h.No, Type: households.LinkProducePurchase,
-			Weight: decimal.NewFromInt(1), ValidFrom: bizday.MustParse("2018-01-01")})
-	}
-	must(st.UpsertLinkages(ctx, ls, true))
+	st := sqltest.Store(t, open(t), sqltest.WithEnqueuer(enq))
+	sqltest.Seed(t, st)
 	svc, err := orders.NewService(st, []orders.Mall{"ccb", "abc"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +114,8 @@ func ledger(t testing.TB, st *sqlstore.Store) map[string]money.Fen {
 }
 
 func TestStore(t *testing.T) {
-	for name, open := range dialects(t) {
+	for _, d := range sqltest.Dialects {
+		name, open := d.Name, d.Open
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			t.Run("order_is_stored_with_its_dispatch_job_in_one_transaction", func(t *testing.T) {

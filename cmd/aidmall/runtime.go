@@ -49,7 +49,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	// Built in the order each needs the other: the enqueuer (an insert-only River client),
 	// the store that inserts jobs with it, the orders service over that store, and the
 	// runner that works the jobs and applies statements through the service.
-	enq, err := jobs.NewEnqueuer(a.db.DB.DB, string(a.db.Dialect))
+	enq, err := jobs.NewEnqueuer(a.db.DB.DB, string(a.db.Dialect), a.cfg.Dispatch.MaxAttempts)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -110,7 +110,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 func newRunner(a *app, ms *mallSet, svc *orders.Service, reg prometheus.Registerer) (*jobs.Runner, error) {
 	cfg := a.cfg
 	runner, err := jobs.New(jobs.Config{
-		DB: a.db.DB.DB, Dialect: string(a.db.Dialect), Store: jobStore{svc, a.store}, Malls: ms.clients,
+		DB: a.db.DB.DB, Dialect: string(a.db.Dialect), Store: a.store, Orders: svc, Malls: ms.clients,
 		BranchName: func(ctx context.Context, code string) (string, error) {
 			b, err := a.store.Branch(ctx, code)
 			return b.Name, err
@@ -119,7 +119,7 @@ func newRunner(a *app, ms *mallSet, svc *orders.Service, reg prometheus.Register
 		MaxAttempts:       cfg.Dispatch.MaxAttempts,
 		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
 		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
-		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Events: svc, Metrics: reg,
+		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Metrics: reg,
 		Maintenance: a.store,
 	})
 	if err != nil {
@@ -155,15 +155,4 @@ func (rt *runtime) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-}
-
-// jobStore is what the jobs act through: the mall's answers are recorded by the orders
-// use cases (svc), orders are read from the store.
-type jobStore struct {
-	*orders.Service
-	reads orders.Store
-}
-
-func (j jobStore) Order(ctx context.Context, id int64) (*orders.GroupOrder, error) {
-	return j.reads.Order(ctx, id)
 }

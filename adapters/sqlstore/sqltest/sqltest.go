@@ -1,175 +1,161 @@
-// Package sqltest makes real, migrated sqlstore databases for tests of other packages: a
-// temporary SQLite file, or a PostgreSQL database of its own on the server named by
-// AIDMALL_TEST_POSTGRES, dropped when the test ends. Tests run on the store production
-// runs, not on an in-memory imitation.
+// Package sqltest builds real, migrated aidmall databases for tests: a SQLite file in the
+// test's temporary folder, or a schema of its own on the PostgreSQL server named by
+// AIDMALL_TEST_POSTGRES, dropped when the test ends. Tests of any package run on the
+// production store (sqlstore) through it rather than on in-memory imitations.
+//
+// The files of this package are not _test files so that other packages' tests can import
+// it; nothing outside tests may.
+//
+//	db := sqltest.SQLite(t)                    // always available
+//	db := sqltest.Postgres(t)                  // t.Skip with the reason when the env var is unset
+//	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) { ... }) // subtests "sqlite" and "postgres"
+//	st := sqltest.Store(t, db)                 // *sqlstore.Store (no jobs, time.Now); options below
+//	sqltest.ImportBundle(t, st, sqltest.ExampleBundle()) // the 2019 bundle through the registry import
+//	fx := sqltest.Seed(t, st)                  // a small registry: HQ, S1/S2, P1/P2, H001–H003
 package sqltest
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
-	"errors"
-	"fmt"
+	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"aidmall/adapters/sqlstore"
 	"aidmall/config"
 )
 
-// PostgresEnv names the PostgreSQL server URL the PostgreSQL variants use.
+// PostgresEnv names the environment variable holding the PostgreSQL server URL the
+// PostgreSQL cases run on (CI sets it), e.g.
+// postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable.
 const PostgresEnv = "AIDMALL_TEST_POSTGRES"
 
-// New returns a Store over a fresh, migrated SQLite database in t.TempDir(), with jobs
-// recorded by a Jobs it does not return (see NewOn for one that does) and the real clock.
-func New(t testing.TB) *sqlstore.Store {
+// SQLite opens a fresh SQLite database file in t.TempDir() with the connection settings
+// production uses (config.SQLitePragmas, one connection), migrated to the latest schema,
+// and closes it when the test ends.
+func SQLite(t testing.TB) *sqlstore.DB {
 	t.Helper()
-	return NewOn(t, OpenSQLite(t), &Jobs{}, nil)
+	return SQLiteAt(t, filepath.Join(t.TempDir(), "aidmall.db"))
 }
 
-// NewOn returns a Store over db with enq and the clock now (time.Now if nil).
-func NewOn(t testing.TB, db *sqlstore.DB, enq sqlstore.Enqueuer, now func() time.Time) *sqlstore.Store {
+// SQLiteAt is SQLite on a file of the caller's choosing (a test that reopens the same
+// database, as a restarted process would). The file is migrated, not emptied.
+func SQLiteAt(t testing.TB, path string) *sqlstore.DB {
 	t.Helper()
-	st, err := sqlstore.New(db, enq, now)
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "sqlite", "file:"+path+"?"+config.SQLitePragmas)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("sqltest: open SQLite: %v", err)
 	}
-	return st
-}
-
-// Databases returns the openers of the databases a suite should run on: SQLite always,
-// PostgreSQL when AIDMALL_TEST_POSTGRES is set. Without it the PostgreSQL case is absent
-// and the test says so (t.Log; the PostgreSQL variant itself skips with a reason).
-func Databases(t testing.TB) map[string]func(testing.TB) *sqlstore.DB {
-	t.Helper()
-	out := map[string]func(testing.TB) *sqlstore.DB{"sqlite": OpenSQLite}
-	if os.Getenv(PostgresEnv) != "" {
-		out["postgres"] = OpenPostgres
-	} else {
-		t.Log(PostgresEnv + " not set: PostgreSQL cases not run")
-	}
-	return out
-}
-
-// OpenSQLite opens a fresh SQLite database in t.TempDir() with the service's pragmas and
-// migrates it; it is closed when the test ends.
-func OpenSQLite(t testing.TB) *sqlstore.DB {
-	t.Helper()
-	db, err := sqlstore.Open(context.Background(), "sqlite", "file:"+filepath.Join(t.TempDir(), "test.db")+"?"+config.SQLitePragmas)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("sqltest: migrate SQLite: %v", err)
 	}
 	return db
 }
 
-var pgSeq atomic.Int64
-
-// OpenPostgres creates a database of its own on the server named by AIDMALL_TEST_POSTGRES,
-// migrates it, and drops it when the test ends. It skips the test when the variable is
-// not set.
-func OpenPostgres(t testing.TB) *sqlstore.DB {
+// Postgres creates a schema of its own (aidmall_test_<random>) on the server named by
+// AIDMALL_TEST_POSTGRES, opens a pool whose search_path is that schema, migrates it, and
+// drops the schema (CASCADE) when the test ends, so tests and engineers sharing the server
+// never see each other's rows. Without AIDMALL_TEST_POSTGRES the test is skipped with the
+// reason.
+func Postgres(t testing.TB) *sqlstore.DB {
 	t.Helper()
 	base := os.Getenv(PostgresEnv)
 	if base == "" {
-		t.Skip(PostgresEnv + " not set: no PostgreSQL server to test on")
+		t.Skip(PostgresEnv + " not set (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable): PostgreSQL case skipped")
 	}
+	ctx := context.Background()
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("sqltest: %s: %v", PostgresEnv, err)
 	}
-	defer admin.Close()
-	name := fmt.Sprintf("aidmall_sqltest_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1_000_000, pgSeq.Add(1))
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create test database: %v", err)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "aidmall_test_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		_ = admin.Close()
+		t.Fatalf("sqltest: create schema: %v", err)
 	}
-	db, err := sqlstore.Open(ctx, "pgx", withDatabase(base, name))
+	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatal(err)
+		_ = admin.Close()
+		t.Fatalf("sqltest: %s: %v", PostgresEnv, err)
 	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	// Registered before Open so the schema goes even when opening or migrating fails;
+	// cleanups run last-in first-out, so the pool below is closed first.
 	t.Cleanup(func() {
-		db.Close()
-		if a, err := sql.Open("pgx", base); err == nil {
-			_, _ = a.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			a.Close()
+		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("sqltest: drop schema %s: %v", schema, err)
 		}
+		_ = admin.Close()
 	})
+	db, err := sqlstore.Open(ctx, "pgx", u.String())
+	if err != nil {
+		t.Fatalf("sqltest: open PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
 	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("sqltest: migrate PostgreSQL: %v", err)
 	}
 	return db
 }
 
-// withDatabase swaps the database name in a postgres:// URL.
-func withDatabase(url, name string) string {
-	q := ""
-	if i := strings.Index(url, "?"); i >= 0 {
-		url, q = url[:i], url[i:]
-	}
-	scheme := strings.Index(url, "://") + 3
-	if j := strings.Index(url[scheme:], "/"); j >= 0 {
-		url = url[:scheme+j]
-	}
-	return url + "/" + name + q
+// Dialect is one database the suites run on: its subtest name and its opener.
+type Dialect struct {
+	Name string
+	Open func(testing.TB) *sqlstore.DB
 }
 
-// Jobs is a sqlstore.Enqueuer that records the jobs it was given (in the order's
-// transaction: a rolled-back order's job is still recorded here, as River would have
-// rolled it back with the order), or fails with Fail when set.
-type Jobs struct {
-	mu       sync.Mutex
-	dispatch []int64
-	cancels  map[int64][]string
-	Fail     error
+// Dialects are the databases of Each, in order: SQLite, then PostgreSQL.
+var Dialects = []Dialect{{"sqlite", SQLite}, {"postgres", Postgres}}
+
+// Each runs fn as two subtests, "sqlite" and "postgres", each on a fresh migrated
+// database; the PostgreSQL subtest is skipped with the reason when AIDMALL_TEST_POSTGRES
+// is unset, so `go test -v` shows it. fn may call t.Parallel.
+func Each(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	for _, d := range Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			fn(t, d.Open(t))
+		})
+	}
 }
 
-func (j *Jobs) EnqueueDispatch(_ context.Context, tx *sql.Tx, id int64) error {
-	if tx == nil {
-		return errors.New("sqltest: dispatch job outside a transaction")
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.Fail != nil {
-		return j.Fail
-	}
-	j.dispatch = append(j.dispatch, id)
-	return nil
+// StoreOption configures the Store built by Store.
+type StoreOption func(*storeConfig)
+
+type storeConfig struct {
+	enq sqlstore.Enqueuer
+	now func() time.Time
 }
 
-func (j *Jobs) EnqueueCancel(_ context.Context, tx *sql.Tx, id int64, reason string) error {
-	if tx == nil {
-		return errors.New("sqltest: cancel job outside a transaction")
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.Fail != nil {
-		return j.Fail
-	}
-	if j.cancels == nil {
-		j.cancels = map[int64][]string{}
-	}
-	j.cancels[id] = append(j.cancels[id], reason)
-	return nil
-}
+// WithEnqueuer makes the store hand its dispatch and cancel jobs to enq (default
+// sqlstore.NoJobs, which drops them).
+func WithEnqueuer(enq sqlstore.Enqueuer) StoreOption { return func(c *storeConfig) { c.enq = enq } }
 
-// Dispatched returns the order ids given dispatch jobs, in order.
-func (j *Jobs) Dispatched() []int64 {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]int64(nil), j.dispatch...)
-}
+// WithClock sets the store's clock (default time.Now).
+func WithClock(now func() time.Time) StoreOption { return func(c *storeConfig) { c.now = now } }
 
-// Cancels returns the reasons of the cancel jobs of order id, in order.
-func (j *Jobs) Cancels(id int64) []string {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]string(nil), j.cancels[id]...)
+// Store returns the production store over db, as cmd builds it.
+func Store(t testing.TB, db *sqlstore.DB, opts ...StoreOption) *sqlstore.Store {
+	t.Helper()
+	c := storeConfig{enq: sqlstore.NoJobs{}}
+	for _, o := range opts {
+		o(&c)
+	}
+	st, err := sqlstore.New(db, c.enq, c.now)
+	if err != nil {
+		t.Fatalf("sqltest: sqlstore.New: %v", err)
+	}
+	return st
 }

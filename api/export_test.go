@@ -1,0 +1,25 @@
+package api
+
+// Exported for the external test package api_test, whose tests run on the production store
+// (sqlstore imports api, so only an external test package may import sqlstore).
+
+type (
+	ProblemBody = problemBody
+	OrderJSON   = orderJSON
+)
+
+const (
+	ContentTypeCSV       = contentTypeCSV
+	ContentTypeProblem   = contentTypeProblem
+	ProblemTypeBase      = problemTypeBase
+	MaxIdempotencyKeyLen = maxIdempotencyKeyLen
+)
+
+var (
+	DecodePlaceRequest  = decodePlaceRequest
+	ProblemFor          = problemFor
+	Fingerprint         = fingerprint
+	ParseIdempotencyKey = parseIdempotencyKey
+	PrefersCSV          = prefersCSV
+	OpenAPIFor          = openAPIFor
+)
