@@ -109,7 +109,7 @@ type Config struct {
 	// maintenance to dispatch it again. Default 10 min.
 	StrandedAfter time.Duration
 	// IdempotencyRetention is how long idempotency keys are kept before maintenance
-	// deletes them. Default 24 h (api.IdempotencyRetention).
+	// deletes them. Default 24 h (idempotency.Retention).
 	IdempotencyRetention time.Duration
 	// Now is the clock (Beijing days of reconciliation, retry times, maintenance cut-offs).
 	// Default time.Now.
