@@ -53,7 +53,8 @@ import (
 type Config struct {
 	// DatabaseURL selects the system of record: a file path, a `sqlite:` or `file:` URL
 	// (SQLite), or a `postgres://` / `postgresql://` URL (PostgreSQL). Default
-	// "<DataDir>/aidmall.db", i.e. "./data/aidmall.db". Env DATABASE_URL.
+	// "<DataDir>/aidmall.db", i.e. "./data/aidmall.db". Env DATABASE_URL. Its form is
+	// adapters/sqlstore's to judge and open (sqlstore.CheckURL, sqlstore.Open).
 	DatabaseURL string
 	// RedisURL, when set, puts replay nonces and rate limits in Redis (redis:// or
 	// rediss://); empty keeps them in process. Default "". Env REDIS_URL.
@@ -153,12 +154,6 @@ type RateLimitConfig struct {
 	// Period is the window. Default 1m. Env AIDMALL_RATE_LIMIT_PERIOD.
 	Period time.Duration
 }
-
-// Dialects returned by Config.Dialect.
-const (
-	DialectSQLite   = "sqlite"
-	DialectPostgres = "postgres"
-)
 
 // Defaults returns the configuration with every default applied and nothing else.
 func Defaults() Config {

@@ -26,14 +26,6 @@ import (
 	"aidmall/orders"
 )
 
-// Dialect is the kind of database.
-type Dialect string
-
-const (
-	SQLite   Dialect = "sqlite"
-	Postgres Dialect = "postgres"
-)
-
 // DB is an open database with its dialect.
 type DB struct {
 	*sqlx.DB
@@ -43,19 +35,16 @@ type DB struct {
 //go:embed migrations
 var migrations embed.FS
 
-// Open opens a database through its database/sql driver: "sqlite" (modernc.org/sqlite,
-// dsn "file:PATH?pragmas", see config.SQLitePragmas) or "pgx" (PostgreSQL, dsn a
-// postgres:// URL). config.Config.DriverDSN gives both. It pings before returning.
-func Open(ctx context.Context, driver, dsn string) (*DB, error) {
-	var d Dialect
-	switch driver {
-	case "sqlite":
-		d = SQLite
-	case "pgx":
-		d = Postgres
-	default:
-		return nil, fmt.Errorf("open database: unknown driver %q", driver)
+// Open opens the database named by databaseURL (see DialectOf and SQLitePath for the
+// forms accepted) and pings it. It decides the driver (modernc.org/sqlite or pgx), the
+// SQLite pragmas and the connection pool: every connection to an aidmall database is
+// made here. Errors: a URL CheckURL refuses, or a database that does not answer.
+func Open(ctx context.Context, databaseURL string) (*DB, error) {
+	driver, dsn, err := driverDSN(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
 	}
+	d := DialectOf(databaseURL)
 	db, err := sqlx.Open(driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

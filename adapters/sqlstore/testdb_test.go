@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"aidmall/adapters/sqlstore"
-	"aidmall/config"
 )
 
 var pgSeq atomic.Int64
@@ -33,7 +32,7 @@ func dialects(t *testing.T) map[string]func(t testing.TB) *sqlstore.DB {
 
 func openSQLite(t testing.TB) *sqlstore.DB {
 	t.Helper()
-	db, err := sqlstore.Open(context.Background(), "sqlite", "file:"+filepath.Join(t.TempDir(), "test.db")+"?"+config.SQLitePragmas)
+	db, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +59,7 @@ func openPostgres(t testing.TB) *sqlstore.DB {
 		t.Fatalf("create test database: %v", err)
 	}
 	url := replaceDB(base, name)
-	db, err := sqlstore.Open(ctx, "pgx", url)
+	db, err := sqlstore.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}

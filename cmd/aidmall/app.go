@@ -33,12 +33,11 @@ type app struct {
 // openApp opens the database named by cfg. With migrate it applies the schema and River's
 // migrations first; without, it refuses a database with pending migrations.
 func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*app, error) {
-	driver, dsn, err := cfg.DriverDSN()
-	if err != nil {
-		return nil, err
-	}
-	if driver == "sqlite" {
-		p, _ := cfg.SQLitePath()
+	if sqlstore.DialectOf(cfg.DatabaseURL) == sqlstore.SQLite {
+		p, err := sqlstore.SQLitePath(cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		}
 		if !migrate {
 			if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("no database at %s: run `aidmall migrate` (or an import) first, or give --db", p)
@@ -48,7 +47,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate b
 			return nil, fmt.Errorf("database directory: %w", err)
 		}
 	}
-	db, err := sqlstore.Open(ctx, driver, dsn)
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}

@@ -199,11 +199,7 @@ func openStore(t *testing.T, dbURL string) *sqlstore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	driver, dsn, err := cfg.DriverDSN()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlstore.Open(context.Background(), driver, dsn)
+	db, err := sqlstore.Open(context.Background(), cfg.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
