@@ -7,7 +7,7 @@
 //	DATABASE_URL                    database_url              <data dir>/aidmall.db (./data/aidmall.db)
 //	REDIS_URL                       redis_url                 "" (in-process nonce cache and rate limits)
 //	AIDMALL_LISTEN                  listen                    127.0.0.1:8080
-//	AIDMALL_PUBLIC_URL              public_url                "http://" + listen (127.0.0.1 for a wildcard host)
+//	AIDMALL_PUBLIC_URL              public_url                "http://" + the address bound (127.0.0.1 for a wildcard host)
 //	AIDMALL_DATA_DIR                data_dir                  ./data
 //	AIDMALL_SEAL_KEY                seal_key                  "" (key file <data dir>/seal.key)
 //	AIDMALL_LOG_LEVEL               log_level                 info
@@ -64,8 +64,7 @@ type Config struct {
 	Listen string
 	// PublicURL is the base of the notify URLs given to the malls
 	// (PublicURL + "/webhooks/{mall}"), an absolute http(s) URL without a trailing slash.
-	// Default "http://" + Listen, with 127.0.0.1 for a wildcard host (":8080", "0.0.0.0").
-	// Env AIDMALL_PUBLIC_URL.
+	// Default "": the server's own address once bound (PublicURLFor). Env AIDMALL_PUBLIC_URL.
 	PublicURL string
 	// DataDir holds the SQLite database (by default) and the generated seal key file.
 	// Default "./data". Env AIDMALL_DATA_DIR.
@@ -178,16 +177,23 @@ func (c *Config) fillDerived() {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = strings.TrimRight(c.DataDir, "/") + "/aidmall.db"
 	}
-	if c.PublicURL == "" {
-		c.PublicURL = "http://" + c.Listen
-		// A wildcard listen address is no address to give a mall: use loopback.
-		if host, port, err := net.SplitHostPort(c.Listen); err == nil {
-			if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-				c.PublicURL = "http://" + net.JoinHostPort("127.0.0.1", port)
-			}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+}
+
+// PublicURLFor returns the base URL the malls are given for a server bound to bound (the
+// host:port actually listened on, so that port 0 becomes the port chosen): PublicURL when
+// configured, else "http://" + bound, with 127.0.0.1 for a wildcard host (":8080",
+// "0.0.0.0:8080" is no address to give a mall).
+func (c Config) PublicURLFor(bound string) string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	if host, port, err := net.SplitHostPort(bound); err == nil {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			return "http://" + net.JoinHostPort("127.0.0.1", port)
 		}
 	}
-	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return "http://" + bound
 }
 
 // Mall returns m's settings; the zero MallConfig for a mall that is not ccb or abc.
@@ -200,9 +206,6 @@ func (c Config) Mall(m orders.Mall) MallConfig {
 	}
 	return MallConfig{}
 }
-
-// NotifyURL returns where mall m posts its notifications: PublicURL + "/webhooks/" + m.
-func (c Config) NotifyURL(m orders.Mall) string { return c.PublicURL + "/webhooks/" + string(m) }
 
 // SlogLevel returns LogLevel as a slog level (info for anything Validate would refuse).
 func (c Config) SlogLevel() slog.Level {

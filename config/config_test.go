@@ -44,8 +44,8 @@ func TestLoad_precedence(t *testing.T) {
 			if c != want {
 				t.Errorf("got %+v, want defaults %+v", c, want)
 			}
-			if c.DatabaseURL != "./data/aidmall.db" || c.Listen != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" {
-				t.Errorf("documented defaults differ: db %q listen %q public %q", c.DatabaseURL, c.Listen, c.PublicURL)
+			if c.DatabaseURL != "./data/aidmall.db" || c.Listen != "127.0.0.1:8080" || c.PublicURLFor(c.Listen) != "http://127.0.0.1:8080" {
+				t.Errorf("documented defaults differ: db %q listen %q public %q", c.DatabaseURL, c.Listen, c.PublicURLFor(c.Listen))
 			}
 			if c.Dispatch.MaxAttempts != 25 || c.Breaker.Failures != 5 || c.ReconcileInterval != time.Hour {
 				t.Errorf("documented defaults differ: %+v", c)
@@ -75,24 +75,14 @@ func TestLoad_precedence(t *testing.T) {
 				t.Errorf("listen %q, want the file's", c.Listen)
 			}
 		}},
-		{"public_url_default_follows_final_listen", file, map[string]string{"AIDMALL_LISTEN": "127.0.0.1:7000"}, func(t *testing.T, c Config) {
-			if c.PublicURL != "http://127.0.0.1:7000" {
-				t.Errorf("public url %q", c.PublicURL)
-			}
-		}},
-		{"wildcard_listen_gives_a_loopback_public_url", "", map[string]string{"AIDMALL_LISTEN": "0.0.0.0:8081"}, func(t *testing.T, c Config) {
-			if c.PublicURL != "http://127.0.0.1:8081" {
-				t.Errorf("public url %q", c.PublicURL)
-			}
-		}},
 		{"database_default_follows_data_dir", "", map[string]string{"AIDMALL_DATA_DIR": "/var/lib/aidmall/"}, func(t *testing.T, c Config) {
 			if c.DatabaseURL != "/var/lib/aidmall/aidmall.db" {
 				t.Errorf("database %q", c.DatabaseURL)
 			}
 		}},
 		{"explicit_public_url_loses_trailing_slash", "", map[string]string{"AIDMALL_PUBLIC_URL": "https://aid.example.cn/"}, func(t *testing.T, c Config) {
-			if got := c.NotifyURL(orders.MallABC); got != "https://aid.example.cn/webhooks/abc" {
-				t.Errorf("notify url %q", got)
+			if got := c.PublicURLFor("127.0.0.1:8080"); got != "https://aid.example.cn" {
+				t.Errorf("public url %q", got)
 			}
 		}},
 		{"every_variable_is_read", "", map[string]string{
@@ -195,7 +185,7 @@ func TestValidate(t *testing.T) {
 		{"defaults_are_valid", func(c *Config) {}, nil},
 		{"fully_configured_malls_are_valid", func(c *Config) { c.CCB, c.ABC = mall, mall }, nil},
 		{"postgres_url_is_valid", func(c *Config) { c.DatabaseURL = "postgresql://u:p@db:5432/aid?sslmode=disable" }, nil},
-		{"wildcard_listen_is_valid", func(c *Config) { c.Listen = ":8080"; c.PublicURL = "http://127.0.0.1:8080" }, nil},
+		{"wildcard_listen_is_valid", func(c *Config) { c.Listen = ":8080" }, nil},
 		{"zero_reconcile_interval_turns_it_off", func(c *Config) { c.ReconcileInterval = 0 }, nil},
 		{"empty_database_is_required", func(c *Config) { c.DatabaseURL = "" }, []string{"DATABASE_URL: required"}},
 		{"http_redis_url_is_refused", func(c *Config) { c.RedisURL = "http://127.0.0.1:6379" }, []string{"REDIS_URL"}},
@@ -353,4 +343,28 @@ func FuzzLoadFile(f *testing.F) {
 			t.Fatalf("Load returned a config that does not validate: %v", err)
 		}
 	})
+}
+
+// TestPublicURLFor: the malls are told the configured public URL, or the address the
+// server actually bound, never a wildcard or port 0.
+func TestPublicURLFor(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, configured, bound, want string
+	}{
+		{"configured_url_wins", "https://aid.example.cn", "127.0.0.1:43121", "https://aid.example.cn"},
+		{"bound_address_when_unset", "", "127.0.0.1:43121", "http://127.0.0.1:43121"},
+		{"wildcard_host_becomes_loopback", "", "[::]:8081", "http://127.0.0.1:8081"},
+		{"unspecified_ipv4_becomes_loopback", "", "0.0.0.0:8081", "http://127.0.0.1:8081"},
+		{"empty_host_becomes_loopback", "", ":8081", "http://127.0.0.1:8081"},
+		{"named_host_is_kept", "", "localhost:8081", "http://localhost:8081"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := (Config{PublicURL: tt.configured}).PublicURLFor(tt.bound); got != tt.want {
+				t.Errorf("PublicURLFor(%q) = %q, want %q", tt.bound, got, tt.want)
+			}
+		})
+	}
 }

@@ -46,10 +46,12 @@ func (c Config) Validate() error {
 		bad("AIDMALL_LISTEN", "host %q is not an IP address or localhost", host)
 	}
 
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("AIDMALL_PUBLIC_URL", "%q is not an absolute http or https URL", c.PublicURL)
-	} else if u.RawQuery != "" || u.Fragment != "" {
-		bad("AIDMALL_PUBLIC_URL", "must not carry a query or fragment: the malls' notify URLs are built on it")
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("AIDMALL_PUBLIC_URL", "%q is not an absolute http or https URL", c.PublicURL)
+		} else if u.RawQuery != "" || u.Fragment != "" {
+			bad("AIDMALL_PUBLIC_URL", "must not carry a query or fragment: the malls' notify URLs are built on it")
+		}
 	}
 
 	if strings.TrimSpace(c.DataDir) == "" {

@@ -80,7 +80,7 @@ type Config struct {
 	Malls Malls
 	// BranchName returns a union branch's name (the buyer_name sent to the mall).
 	BranchName func(ctx context.Context, code string) (string, error)
-	// NotifyURL returns where mall m posts notifications (config.Config.NotifyURL).
+	// NotifyURL returns where mall m posts notifications (the public URL + "/webhooks/" + m).
 	NotifyURL func(m orders.Mall) string
 	// Logger receives the runner's and River's logs.
 	Logger *slog.Logger

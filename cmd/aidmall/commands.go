@@ -399,7 +399,8 @@ func newReconcileCmd(g *globals) *cobra.Command {
 			if len(ms.statements) == 0 {
 				return fmt.Errorf("no mall is configured: set AIDMALL_CCB_URL and/or AIDMALL_ABC_URL with their keys")
 			}
-			runner, err := newRunner(a, ms, nil)
+			// Reconciling dispatches nothing: the notify URL is the configured one.
+			runner, err := newRunner(a, ms, a.cfg.PublicURLFor(a.cfg.Listen), nil)
 			if err != nil {
 				return err
 			}
