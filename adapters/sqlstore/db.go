@@ -9,21 +9,15 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
-	"aidmall/orders"
 )
 
 // DB is an open database with its dialect.
@@ -136,27 +130,4 @@ func (db *DB) forUpdate() string {
 		return " FOR UPDATE"
 	}
 	return ""
-}
-
-// translate maps driver errors to the domain's: no rows → orders.ErrNotFound, a unique
-// violation → orders.ErrConflict.
-func translate(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w", orders.ErrNotFound)
-	}
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) && pg.Code == "23505" {
-		return fmt.Errorf("%w: %s", orders.ErrConflict, pg.ConstraintName)
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %s", orders.ErrConflict, se.Error())
-		}
-	}
-	return err
 }

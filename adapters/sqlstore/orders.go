@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -112,10 +111,10 @@ func (s *Store) CreateOrder(ctx context.Context, o *orders.GroupOrder) error {
 			o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.MallOrderNo, o.Submitted, o.Status, int64(o.Total())).Scan(&id)
 		if err != nil {
 			err = translate(err)
-			if errors.Is(err, orders.ErrConflict) {
-				if strings.Contains(err.Error(), "out_order_no") {
-					return fmt.Errorf("%w: out_order_no %q is already taken", orders.ErrConflict, o.OutOrderNo)
-				}
+			switch violatedKey(err) {
+			case keyOrderOutOrderNo:
+				return fmt.Errorf("%w: out_order_no %q is already taken", orders.ErrConflict, o.OutOrderNo)
+			case keyOrderRef:
 				return fmt.Errorf("%w: branch %s already has an order with order_ref %q", orders.ErrConflict, o.BranchCode, o.OrderRef)
 			}
 			return fmt.Errorf("insert order %q: %w", o.OrderRef, err)
