@@ -386,14 +386,3 @@ func settings() []setting {
 	s = append(s, mallSettings("abc", func(c *Config) *MallConfig { return &c.ABC })...)
 	return s
 }
-
-// EnvNames returns every environment variable Load reads, in a stable order (for
-// `--help` and documentation).
-func EnvNames() []string {
-	all := settings()
-	names := make([]string, len(all))
-	for i, s := range all {
-		names[i] = s.env
-	}
-	return names
-}

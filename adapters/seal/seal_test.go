@@ -2,10 +2,7 @@ package seal
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -128,67 +125,6 @@ func TestNewRejectsBadKeys(t *testing.T) {
 	if _, err := New(testKey(1), testKey(2)[:5]); !errors.Is(err, ErrKeySize) {
 		t.Errorf("bad previous key: %v, want ErrKeySize", err)
 	}
-}
-
-func TestLoadOrCreateKey(t *testing.T) {
-	t.Parallel()
-	t.Run("key_file_is_created_0600_and_reused", func(t *testing.T) {
-		t.Parallel()
-		path := filepath.Join(t.TempDir(), "secrets", "seal.key")
-		k1, created, err := LoadOrCreateKey("", path)
-		if err != nil || !created || len(k1) != KeySize {
-			t.Fatalf("first call: %d bytes, created=%v, %v", len(k1), created, err)
-		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm() != 0o600 {
-			t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
-		}
-		di, _ := os.Stat(filepath.Dir(path))
-		if di.Mode().Perm() != 0o700 {
-			t.Errorf("key directory mode %v, want 0700", di.Mode().Perm())
-		}
-		k2, created, err := LoadOrCreateKey("", path)
-		if err != nil || created || !bytes.Equal(k1, k2) {
-			t.Errorf("second call: created=%v, same key=%v, %v", created, bytes.Equal(k1, k2), err)
-		}
-	})
-	t.Run("environment_value_wins_over_file", func(t *testing.T) {
-		t.Parallel()
-		path := filepath.Join(t.TempDir(), "seal.key")
-		want := testKey(7)
-		k, created, err := LoadOrCreateKey(" "+base64.StdEncoding.EncodeToString(want)+"\n", path)
-		if err != nil || created || !bytes.Equal(k, want) {
-			t.Errorf("env key: created=%v, equal=%v, %v", created, bytes.Equal(k, want), err)
-		}
-		if _, err := os.Stat(path); !os.IsNotExist(err) {
-			t.Error("a key file was written although the environment gave the key")
-		}
-	})
-	t.Run("bad_keys_are_refused_without_echoing_them", func(t *testing.T) {
-		t.Parallel()
-		short := base64.StdEncoding.EncodeToString(testKey(9)[:31])
-		for _, env := range []string{short, "not base64 at all!"} {
-			_, _, err := LoadOrCreateKey(env, "")
-			if err == nil {
-				t.Errorf("env %q accepted", env)
-			} else if strings.Contains(err.Error(), env) {
-				t.Errorf("error %q echoes the key", err)
-			}
-		}
-		path := filepath.Join(t.TempDir(), "seal.key")
-		if err := os.WriteFile(path, []byte(short), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := LoadOrCreateKey("", path); !errors.Is(err, ErrKeySize) {
-			t.Errorf("short key file: %v, want ErrKeySize", err)
-		}
-		if _, _, err := LoadOrCreateKey("", ""); err == nil {
-			t.Error("no env and no path accepted")
-		}
-	})
 }
 
 func FuzzOpen(f *testing.F) {
