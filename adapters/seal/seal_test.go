@@ -127,23 +127,53 @@ func TestNewRejectsBadKeys(t *testing.T) {
 	}
 }
 
+// FuzzOpen: only a genuine seal opens. A value sealed under the key opens to its plain
+// text; the same value with any byte changed, cut short or extended does not open, nor does
+// one sealed under another key, nor any bytes the fuzzer makes up (its corpus holds no
+// genuine seal: the seals are made, with random nonces, inside each run).
 func FuzzOpen(f *testing.F) {
 	s, err := New(testKey(1))
 	if err != nil {
 		f.Fatal(err)
 	}
-	good, _ := s.Seal("610630197302274514")
-	f.Add(good)
-	f.Add([]byte{})
-	f.Add(bytes.Repeat([]byte{s.KeyID()}, Overhead))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		plain, err := s.Open(b) // must never panic
-		if err == nil {
-			// Only a genuine seal opens: re-sealing the result must open to it again.
-			again, _ := s.Seal(plain)
-			if got, err := s.Open(again); err != nil || got != plain {
-				t.Errorf("round trip of opened value failed")
+	other, err := New(testKey(2))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("610630197302274514", uint(0), byte(1), []byte("610630197302274514"))
+	f.Add("", uint(13), byte(0x80), []byte{})
+	f.Add("张三", uint(40), byte(0xff), bytes.Repeat([]byte{s.KeyID()}, Overhead))
+	f.Fuzz(func(t *testing.T, plain string, pos uint, flip byte, made []byte) {
+		sealed, err := s.Seal(plain)
+		if err != nil {
+			t.Fatalf("Seal: %v", err)
+		}
+		if got, err := s.Open(sealed); err != nil || got != plain {
+			t.Fatalf("a genuine seal of %q opens to %q, %v", plain, got, err)
+		}
+		at := int(pos % uint(len(sealed)))
+		if flip != 0 {
+			changed := bytes.Clone(sealed)
+			changed[at] ^= flip
+			if got, err := s.Open(changed); err == nil {
+				t.Fatalf("byte %d changed (^%#x): opened to %q", at, flip, got)
 			}
+		}
+		if got, err := s.Open(sealed[:at]); err == nil {
+			t.Fatalf("cut to %d of %d bytes: opened to %q", at, len(sealed), got)
+		}
+		if got, err := s.Open(append(bytes.Clone(sealed), flip)); err == nil {
+			t.Fatalf("extended by one byte: opened to %q", got)
+		}
+		foreign, err := other.Seal(plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Open(foreign); err == nil {
+			t.Fatalf("sealed under another key: opened to %q", got)
+		}
+		if got, err := s.Open(made); err == nil {
+			t.Fatalf("made-up bytes %x opened to %q", made, got)
 		}
 	})
 }
