@@ -16,18 +16,13 @@ import (
 
 var pgSeq atomic.Int64
 
-// dialects returns the databases the store suite runs on: SQLite always, PostgreSQL when
-// AIDMALL_TEST_POSTGRES names a server (CI sets it). Each call makes fresh, migrated
-// databases that are dropped when the test ends.
+// dialects returns the databases the store suite runs on: SQLite, and PostgreSQL on the
+// server AIDMALL_TEST_POSTGRES names (CI sets it; without it the postgres subtests are
+// skipped with t.Skip, which says so). Each call makes fresh, migrated databases that are
+// dropped when the test ends.
 func dialects(t *testing.T) map[string]func(t testing.TB) *sqlstore.DB {
 	t.Helper()
-	out := map[string]func(t testing.TB) *sqlstore.DB{"sqlite": openSQLite}
-	if os.Getenv("AIDMALL_TEST_POSTGRES") != "" {
-		out["postgres"] = openPostgres
-	} else {
-		t.Log("AIDMALL_TEST_POSTGRES not set: PostgreSQL cases skipped (CI runs them)")
-	}
-	return out
+	return map[string]func(t testing.TB) *sqlstore.DB{"sqlite": openSQLite, "postgres": openPostgres}
 }
 
 func openSQLite(t testing.TB) *sqlstore.DB {
@@ -47,7 +42,7 @@ func openSQLite(t testing.TB) *sqlstore.DB {
 // AIDMALL_TEST_POSTGRES, and drops it afterwards.
 func openPostgres(t testing.TB) *sqlstore.DB {
 	t.Helper()
-	base := os.Getenv("AIDMALL_TEST_POSTGRES")
+	base := postgresURL(t)
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +70,16 @@ func openPostgres(t testing.TB) *sqlstore.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// postgresURL returns AIDMALL_TEST_POSTGRES, or skips the test when it is unset.
+func postgresURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("AIDMALL_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("AIDMALL_TEST_POSTGRES not set (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable): PostgreSQL run skipped")
+	}
+	return base
 }
 
 // replaceDB swaps the database name in a postgres URL.
