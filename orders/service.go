@@ -384,12 +384,7 @@ func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]Grou
 	default:
 		return nil, "", fmt.Errorf("%w: role %s may not read orders", ErrForbidden, caller.Role)
 	}
-	if f.Limit <= 0 {
-		f.Limit = 50
-	}
-	if f.Limit > 200 {
-		f.Limit = 200
-	}
+	f.Limit = ListLimit(f.Limit)
 	return s.store.ListOrders(ctx, f)
 }
 
