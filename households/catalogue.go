@@ -2,7 +2,6 @@ package households
 
 import (
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -136,16 +135,16 @@ var branchColumns = []string{"code", "name", "company", "members", "budget"}
 // yuan, at most 2 decimals, ≥ 0). Codes are unique: a repeated code is an error of the
 // later row. It returns the good branches in file order, one RowError per bad cell, and a
 // *ParseError for a file it cannot read at all.
-func ParseBranches(r io.Reader) ([]Branch, []RowError, error) {
-	p, err := parseBranches(r)
+func ParseBranches(f File) ([]Branch, []RowError, error) {
+	p, err := parseBranches(f)
 	if err != nil {
 		return nil, nil, err
 	}
 	return values(p.good), p.errs, nil
 }
 
-func parseBranches(r io.Reader) (parsed[Branch], error) {
-	t, pre, err := readCSV(r, branchColumns)
+func parseBranches(f File) (parsed[Branch], error) {
+	t, pre, err := readCSV(f, branchColumns)
 	if err != nil {
 		return parsed[Branch]{}, err
 	}
@@ -181,8 +180,8 @@ var supplierColumns = []string{"code", "name", "uscc", "county_code", "kind"}
 // kind is cooperative, enterprise or household. Codes and USCCs are unique within the
 // file: a repeat is an error of the later row. It returns the good suppliers in file
 // order, one RowError per bad cell, and a *ParseError for a file it cannot read at all.
-func ParseSuppliers(r io.Reader) ([]Supplier, []RowError, error) {
-	p, err := parseSuppliers(r)
+func ParseSuppliers(f File) ([]Supplier, []RowError, error) {
+	p, err := parseSuppliers(f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -191,8 +190,8 @@ func ParseSuppliers(r io.Reader) ([]Supplier, []RowError, error) {
 
 var sixDigits = regexp.MustCompile(`^[0-9]{6}$`)
 
-func parseSuppliers(r io.Reader) (parsed[Supplier], error) {
-	t, pre, err := readCSV(r, supplierColumns)
+func parseSuppliers(f File) (parsed[Supplier], error) {
+	t, pre, err := readCSV(f, supplierColumns)
 	if err != nil {
 		return parsed[Supplier]{}, err
 	}
@@ -240,16 +239,16 @@ var productColumns = []string{"sku", "name", "category", "spec", "unit", "suppli
 // unique within the file. Whether the supplier exists is not checked here (Registry.Import
 // does). It returns the good products in file order, one RowError per bad cell, and a
 // *ParseError for a file it cannot read at all.
-func ParseProducts(r io.Reader) ([]Product, []RowError, error) {
-	p, err := parseProducts(r)
+func ParseProducts(f File) ([]Product, []RowError, error) {
+	p, err := parseProducts(f)
 	if err != nil {
 		return nil, nil, err
 	}
 	return values(p.good), p.errs, nil
 }
 
-func parseProducts(r io.Reader) (parsed[Product], error) {
-	t, pre, err := readCSV(r, productColumns)
+func parseProducts(f File) (parsed[Product], error) {
+	t, pre, err := readCSV(f, productColumns)
 	if err != nil {
 		return parsed[Product]{}, err
 	}
@@ -333,16 +332,16 @@ var weightPattern = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]+)?$`)
 // the supplier and the household exist is not checked here (Registry.Import does). It
 // returns the good linkages in file order, one RowError per bad cell, and a *ParseError
 // for a file it cannot read at all.
-func ParseLinkages(r io.Reader) ([]Linkage, []RowError, error) {
-	p, err := parseLinkages(r)
+func ParseLinkages(f File) ([]Linkage, []RowError, error) {
+	p, err := parseLinkages(f)
 	if err != nil {
 		return nil, nil, err
 	}
 	return values(p.good), p.errs, nil
 }
 
-func parseLinkages(r io.Reader) (parsed[Linkage], error) {
-	t, pre, err := readCSV(r, linkageColumns)
+func parseLinkages(f File) (parsed[Linkage], error) {
+	t, pre, err := readCSV(f, linkageColumns)
 	if err != nil {
 		return parsed[Linkage]{}, err
 	}

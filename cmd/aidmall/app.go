@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"aidmall/adapters/redisx"
+	"aidmall/adapters/registryfile"
 	"aidmall/adapters/seal"
 	"aidmall/adapters/sqlstore"
 	"aidmall/config"
@@ -91,7 +92,7 @@ func (a *app) migrate(ctx context.Context) error {
 // hold no personal data and need no key.
 func (a *app) registry(ctx context.Context, sealing bool) (*households.Registry, error) {
 	if !sealing {
-		return households.NewRegistry(a.store, noSealer{})
+		return households.NewRegistry(a.store, noSealer{}, households.WithFileDecoder(registryfile.Decoder{}))
 	}
 	if a.sealer == nil {
 		// A database that already has sealed data needs its own key: never generate a
@@ -119,7 +120,7 @@ func (a *app) registry(ctx context.Context, sealing bool) (*households.Registry,
 		}
 		a.sealer = sealer
 	}
-	return households.NewRegistry(a.store, a.sealer)
+	return households.NewRegistry(a.store, a.sealer, households.WithFileDecoder(registryfile.Decoder{}))
 }
 
 // noSealer stands in for the sealer where no personal data is imported; it refuses to seal.
