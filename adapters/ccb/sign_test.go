@@ -2,8 +2,8 @@ package ccb_test
 
 import (
 	"crypto/rsa"
-	"encoding/base64"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"os"

@@ -58,7 +58,9 @@ type violation struct {
 	cause error
 }
 
-func (v *violation) Error() string   { return fmt.Sprintf("%v: %s already exists", v.key.err, v.key.what) }
+func (v *violation) Error() string {
+	return fmt.Sprintf("%v: %s already exists", v.key.err, v.key.what)
+}
 func (v *violation) Unwrap() []error { return []error{v.key.err, v.cause} }
 
 // violatedKey returns the name of the unique key err (from translate) reports broken, or
