@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"aidmall/internal/idempotency"
 )
 
 // Idempotency follows the IETF draft "The Idempotency-Key HTTP Header Field"
@@ -40,54 +42,17 @@ const (
 	maxIdempotencyKeyLen = 255
 )
 
-// IdempotencyRetention is how long a store should keep a finished key: a client may
-// retry with it for at least this long. A store may delete older records.
-const IdempotencyRetention = 24 * time.Hour
+// IdempotencyRetention is how long a store should keep a finished key (idempotency.Retention).
+const IdempotencyRetention = idempotency.Retention
 
-// IdempotencyScope names one idempotency key: the key as the client sent it, within the
-// API key that sent it (two callers may use the same key independently).
-type IdempotencyScope struct {
-	KeyID int64  // the API key's id (orders.Caller.KeyID)
-	Key   string // the Idempotency-Key value, 1–255 printable ASCII characters
-}
-
-// IdempotencyRecord is what a store holds for one scope.
-type IdempotencyRecord struct {
-	// Fingerprint is the hex SHA-256 of the method, path and body of the request that
-	// took the key.
-	Fingerprint string
-	// Token is a random value naming the request that holds the key: only that request
-	// may complete or release it.
-	Token string
-	// LockedAt is when that request took the key (UTC).
-	LockedAt time.Time
-	// Response is the finished response; nil while the request is in flight.
-	Response *StoredResponse
-}
-
-// StoredResponse is a finished response kept for replay.
-type StoredResponse struct {
-	Status int
-	Header http.Header // Content-Type and Location only
-	Body   []byte
-}
-
-// IdempotencyStore keeps idempotency keys. adapters/sqlstore implements it; every method
-// must be safe for concurrent use across processes (one row per scope, updated atomically).
-type IdempotencyStore interface {
-	// Claim tries to take scope for the request described by rec (Response nil). When no
-	// record exists, or the record is in flight (Response nil), has rec's Fingerprint and
-	// was locked before staleBefore (its request crashed), Claim stores rec and returns
-	// (rec, true). Otherwise it changes nothing and returns the record it holds and false.
-	Claim(ctx context.Context, scope IdempotencyScope, rec IdempotencyRecord, staleBefore time.Time) (IdempotencyRecord, bool, error)
-	// Complete stores resp on scope's record if its Token is still token. It returns an
-	// error wrapping orders.ErrConflict if another request took the key over, or
-	// orders.ErrNotFound if the record is gone.
-	Complete(ctx context.Context, scope IdempotencyScope, token string, resp StoredResponse) error
-	// Release deletes scope's in-flight record if its Token is still token, so that the
-	// client may retry; it returns nil when there is nothing to delete.
-	Release(ctx context.Context, scope IdempotencyScope, token string) error
-}
+// The idempotency records and their store live in the leaf package internal/idempotency,
+// which adapters/sqlstore implements without importing api.
+type (
+	IdempotencyScope  = idempotency.Scope
+	IdempotencyRecord = idempotency.Record
+	StoredResponse    = idempotency.Response
+	IdempotencyStore  = idempotency.Store
+)
 
 // idempotencyConfig configures the Idempotency-Key middleware. It runs after auth (keys
 // are scoped to the caller) and the body limit.
@@ -192,12 +157,8 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope Id
 			cfg.logger.ErrorContext(ctx, "release idempotency key", slog.String("request_id", rid), slog.Any("error", err))
 		}
 	} else {
-		kept := StoredResponse{Status: status, Header: http.Header{}, Body: buf.body.Bytes()}
-		for _, h := range []string{echo.HeaderContentType, echo.HeaderLocation} {
-			if v := buf.header.Values(h); len(v) > 0 {
-				kept.Header[h] = v
-			}
-		}
+		kept := StoredResponse{Status: status, ContentType: buf.header.Get(echo.HeaderContentType),
+			Location: buf.header.Get(echo.HeaderLocation), Body: buf.body.Bytes()}
 		if err := cfg.store.Complete(ctx, scope, token, kept); err != nil {
 			// The work is done; the client gets its answer. A retry finds the key in
 			// flight until the lock times out.
@@ -214,8 +175,11 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope Id
 // replay sends a kept response again.
 func replay(c echo.Context, kept StoredResponse) error {
 	h := c.Response().Header()
-	for k, v := range kept.Header {
-		h[k] = v
+	if kept.ContentType != "" {
+		h.Set(echo.HeaderContentType, kept.ContentType)
+	}
+	if kept.Location != "" {
+		h.Set(echo.HeaderLocation, kept.Location)
 	}
 	h.Set(headerReplayed, "true")
 	c.Response().WriteHeader(kept.Status)

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"aidmall/bizday"
+	"aidmall/households"
 	"aidmall/internal/wire"
 	"aidmall/money"
 	"aidmall/orders"
@@ -67,7 +68,7 @@ type lineJSON struct {
 // orderResponse converts o for caller: phones (ship_to and recipients) are masked for
 // every role but aid_office (ARCHITECTURE.md, Invariants: least privilege).
 func orderResponse(o *orders.GroupOrder, caller orders.Caller) orderJSON {
-	phone := maskPhone
+	phone := households.MaskPhone
 	if caller.Role == orders.RoleAidOffice {
 		phone = func(s string) string { return s }
 	}
@@ -102,19 +103,6 @@ func beijingTime(t time.Time) string {
 		return ""
 	}
 	return t.In(bizday.Beijing).Format(time.RFC3339)
-}
-
-// maskPhone keeps the first 3 and last 4 characters of a phone number of 8 or more
-// characters ("13800000000" → "138****0000") and hides shorter ones entirely.
-func maskPhone(s string) string {
-	r := []rune(s)
-	switch {
-	case len(r) == 0:
-		return ""
-	case len(r) < 8:
-		return "****"
-	}
-	return string(r[:3]) + "****" + string(r[len(r)-4:])
 }
 
 // writeJSON encodes v before writing anything, so that an encoding failure is still a
@@ -267,8 +255,8 @@ func parseListFilter(q url.Values, malls []orders.Mall) (orders.ListFilter, erro
 			}
 		case "limit":
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 200 {
-				bad(name, "must be a whole number from 1 to 200")
+			if err != nil || n < 1 || n > orders.MaxListLimit {
+				bad(name, fmt.Sprintf("must be a whole number from 1 to %d", orders.MaxListLimit))
 			}
 			f.Limit = n
 		case "cursor":

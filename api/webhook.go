@@ -79,15 +79,7 @@ func (s *Server) applyEvent(c echo.Context, wh MallWebhook, ev orders.Fulfilment
 		s.metrics.webhookEvent(string(ev.Mall), "failed")
 		return writeRaw(c)(wh.Nack(req, err))
 	}
-	result := "applied"
-	switch {
-	case res.Duplicate:
-		result = "duplicate"
-	case res.Parked:
-		result = "parked"
-	case res.Held:
-		result = "held"
-	}
+	result := string(res.Outcome())
 	s.log.InfoContext(ctx, "webhook event recorded", append(logAttrs, slog.String("result", result))...)
 	s.metrics.webhookEvent(string(ev.Mall), result)
 	return writeRaw(c)(wh.Ack(req))

@@ -7,7 +7,7 @@
 //	DATABASE_URL                    database_url              <data dir>/aidmall.db (./data/aidmall.db)
 //	REDIS_URL                       redis_url                 "" (in-process nonce cache and rate limits)
 //	AIDMALL_LISTEN                  listen                    127.0.0.1:8080
-//	AIDMALL_PUBLIC_URL              public_url                "http://" + listen (127.0.0.1 for a wildcard host)
+//	AIDMALL_PUBLIC_URL              public_url                "http://" + the address bound (127.0.0.1 for a wildcard host)
 //	AIDMALL_DATA_DIR                data_dir                  ./data
 //	AIDMALL_SEAL_KEY                seal_key                  "" (key file <data dir>/seal.key)
 //	AIDMALL_LOG_LEVEL               log_level                 info
@@ -55,7 +55,8 @@ import (
 type Config struct {
 	// DatabaseURL selects the system of record: a file path, a `sqlite:` or `file:` URL
 	// (SQLite), or a `postgres://` / `postgresql://` URL (PostgreSQL). Default
-	// "<DataDir>/aidmall.db", i.e. "./data/aidmall.db". Env DATABASE_URL.
+	// "<DataDir>/aidmall.db", i.e. "./data/aidmall.db". Env DATABASE_URL. Its form is
+	// adapters/sqlstore's to judge and open (sqlstore.CheckURL, sqlstore.Open).
 	DatabaseURL string
 	// RedisURL, when set, puts replay nonces and rate limits in Redis (redis:// or
 	// rediss://); empty keeps them in process. Default "". Env REDIS_URL.
@@ -65,8 +66,7 @@ type Config struct {
 	Listen string
 	// PublicURL is the base of the notify URLs given to the malls
 	// (PublicURL + "/webhooks/{mall}"), an absolute http(s) URL without a trailing slash.
-	// Default "http://" + Listen, with 127.0.0.1 for a wildcard host (":8080", "0.0.0.0").
-	// Env AIDMALL_PUBLIC_URL.
+	// Default "": the server's own address once bound (PublicURLFor). Env AIDMALL_PUBLIC_URL.
 	PublicURL string
 	// DataDir holds the SQLite database (by default) and the generated seal key file.
 	// Default "./data". Env AIDMALL_DATA_DIR.
@@ -156,12 +156,6 @@ type RateLimitConfig struct {
 	Period time.Duration
 }
 
-// Dialects returned by Config.Dialect.
-const (
-	DialectSQLite   = "sqlite"
-	DialectPostgres = "postgres"
-)
-
 // Defaults returns the configuration with every default applied and nothing else.
 func Defaults() Config {
 	c := Config{
@@ -185,23 +179,27 @@ func (c *Config) fillDerived() {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = strings.TrimRight(c.DataDir, "/") + "/aidmall.db"
 	}
-	if c.PublicURL == "" {
-		c.PublicURL = "http://" + c.Listen
-		// A wildcard listen address is no address to give a mall: use loopback.
-		if host, port, err := net.SplitHostPort(c.Listen); err == nil {
-			if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-				c.PublicURL = "http://" + net.JoinHostPort("127.0.0.1", port)
-			}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+}
+
+// PublicURLFor returns the base URL the malls are given for a server bound to bound (the
+// host:port actually listened on, so that port 0 becomes the port chosen): PublicURL when
+// configured, else "http://" + bound, with 127.0.0.1 for a wildcard host (":8080",
+// "0.0.0.0:8080" is no address to give a mall).
+func (c Config) PublicURLFor(bound string) string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	if host, port, err := net.SplitHostPort(bound); err == nil {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			return "http://" + net.JoinHostPort("127.0.0.1", port)
 		}
 	}
-	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return "http://" + bound
 }
 
 // Mall returns mall m's settings; the zero MallConfig for a mall with none.
 func (c Config) Mall(m orders.Mall) MallConfig { return c.Malls[m] }
-
-// NotifyURL returns where mall m posts its notifications: PublicURL + "/webhooks/" + m.
-func (c Config) NotifyURL(m orders.Mall) string { return c.PublicURL + "/webhooks/" + string(m) }
 
 // SlogLevel returns LogLevel as a slog level (info for anything Validate would refuse).
 func (c Config) SlogLevel() slog.Level {
@@ -401,15 +399,4 @@ func settings(malls []orders.Mall) []setting {
 		s = append(s, mallSettings(m)...)
 	}
 	return s
-}
-
-// EnvNames returns every environment variable Load reads for malls, in a stable order
-// (for `--help` and documentation).
-func EnvNames(malls ...orders.Mall) []string {
-	all := settings(malls)
-	names := make([]string, len(all))
-	for i, s := range all {
-		names[i] = s.env
-	}
-	return names
 }

@@ -45,8 +45,8 @@ func TestLoad_precedence(t *testing.T) {
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got %+v, want defaults %+v", c, want)
 			}
-			if c.DatabaseURL != "./data/aidmall.db" || c.Listen != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" {
-				t.Errorf("documented defaults differ: db %q listen %q public %q", c.DatabaseURL, c.Listen, c.PublicURL)
+			if c.DatabaseURL != "./data/aidmall.db" || c.Listen != "127.0.0.1:8080" || c.PublicURLFor(c.Listen) != "http://127.0.0.1:8080" {
+				t.Errorf("documented defaults differ: db %q listen %q public %q", c.DatabaseURL, c.Listen, c.PublicURLFor(c.Listen))
 			}
 			if c.Dispatch.MaxAttempts != 25 || c.Breaker.Failures != 5 || c.ReconcileInterval != time.Hour {
 				t.Errorf("documented defaults differ: %+v", c)
@@ -76,24 +76,14 @@ func TestLoad_precedence(t *testing.T) {
 				t.Errorf("listen %q, want the file's", c.Listen)
 			}
 		}},
-		{"public_url_default_follows_final_listen", file, map[string]string{"AIDMALL_LISTEN": "127.0.0.1:7000"}, func(t *testing.T, c Config) {
-			if c.PublicURL != "http://127.0.0.1:7000" {
-				t.Errorf("public url %q", c.PublicURL)
-			}
-		}},
-		{"wildcard_listen_gives_a_loopback_public_url", "", map[string]string{"AIDMALL_LISTEN": "0.0.0.0:8081"}, func(t *testing.T, c Config) {
-			if c.PublicURL != "http://127.0.0.1:8081" {
-				t.Errorf("public url %q", c.PublicURL)
-			}
-		}},
 		{"database_default_follows_data_dir", "", map[string]string{"AIDMALL_DATA_DIR": "/var/lib/aidmall/"}, func(t *testing.T, c Config) {
 			if c.DatabaseURL != "/var/lib/aidmall/aidmall.db" {
 				t.Errorf("database %q", c.DatabaseURL)
 			}
 		}},
 		{"explicit_public_url_loses_trailing_slash", "", map[string]string{"AIDMALL_PUBLIC_URL": "https://aid.example.cn/"}, func(t *testing.T, c Config) {
-			if got := c.NotifyURL(orders.Mall("abc")); got != "https://aid.example.cn/webhooks/abc" {
-				t.Errorf("notify url %q", got)
+			if got := c.PublicURLFor("127.0.0.1:8080"); got != "https://aid.example.cn" {
+				t.Errorf("public url %q", got)
 			}
 		}},
 		{"every_variable_is_read", "", map[string]string{
@@ -196,14 +186,9 @@ func TestValidate(t *testing.T) {
 		{"defaults_are_valid", func(c *Config) {}, nil},
 		{"fully_configured_malls_are_valid", func(c *Config) { c.Malls = map[orders.Mall]MallConfig{"ccb": mall, "abc": mall} }, nil},
 		{"postgres_url_is_valid", func(c *Config) { c.DatabaseURL = "postgresql://u:p@db:5432/aid?sslmode=disable" }, nil},
-		{"wildcard_listen_is_valid", func(c *Config) { c.Listen = ":8080"; c.PublicURL = "http://127.0.0.1:8080" }, nil},
+		{"wildcard_listen_is_valid", func(c *Config) { c.Listen = ":8080" }, nil},
 		{"zero_reconcile_interval_turns_it_off", func(c *Config) { c.ReconcileInterval = 0 }, nil},
-		{"mysql_is_unsupported", func(c *Config) { c.DatabaseURL = "mysql://root:secret@db/aid" }, []string{"DATABASE_URL", "unsupported"}},
-		{"unsupported_url_error_hides_the_password", func(c *Config) { c.DatabaseURL = "mysql://root:secret@db/aid" }, []string{"xxxxx"}},
 		{"empty_database_is_required", func(c *Config) { c.DatabaseURL = "" }, []string{"DATABASE_URL: required"}},
-		{"in_memory_sqlite_is_refused", func(c *Config) { c.DatabaseURL = "sqlite::memory:" }, []string{"DATABASE_URL", "in-memory"}},
-		{"sqlite_parameters_are_refused", func(c *Config) { c.DatabaseURL = "file:x.db?_pragma=foo" }, []string{"DATABASE_URL", "parameters"}},
-		{"postgres_without_host_is_refused", func(c *Config) { c.DatabaseURL = "postgres://" }, []string{"DATABASE_URL"}},
 		{"http_redis_url_is_refused", func(c *Config) { c.RedisURL = "http://127.0.0.1:6379" }, []string{"REDIS_URL"}},
 		{"listen_without_port_is_refused", func(c *Config) { c.Listen = "127.0.0.1" }, []string{"AIDMALL_LISTEN"}},
 		{"listen_with_hostname_is_refused", func(c *Config) { c.Listen = "example.com:80" }, []string{"AIDMALL_LISTEN"}},
@@ -246,57 +231,6 @@ func TestValidate(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "secret") {
 				t.Errorf("error leaks a password: %q", err)
-			}
-		})
-	}
-}
-
-func TestDialect(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, url, dialect, path string // path "" with sqlite: SQLitePath fails
-	}{
-		{"relative_path_is_sqlite", "./data/aidmall.db", DialectSQLite, "./data/aidmall.db"},
-		{"absolute_path_is_sqlite", "/var/lib/aidmall/aidmall.db", DialectSQLite, "/var/lib/aidmall/aidmall.db"},
-		{"sqlite_short_relative", "sqlite:aid.db", DialectSQLite, "aid.db"},
-		{"sqlite_long_relative", "sqlite://aid.db", DialectSQLite, "aid.db"},
-		{"sqlite_long_absolute", "sqlite:///srv/aid.db", DialectSQLite, "/srv/aid.db"},
-		{"sqlite_short_absolute", "sqlite:/srv/aid.db", DialectSQLite, "/srv/aid.db"},
-		{"sqlite_scheme_is_case_insensitive", "SQLite:aid.db", DialectSQLite, "aid.db"},
-		{"file_url_is_sqlite", "file:/srv/aid.db", DialectSQLite, "/srv/aid.db"},
-		{"sqlite_memory_is_sqlite_but_refused", "sqlite::memory:", DialectSQLite, ""},
-		{"sqlite_empty_path_is_refused", "sqlite://", DialectSQLite, ""},
-		{"postgres_url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", DialectPostgres, ""},
-		{"postgresql_url", "postgresql://u@h/db", DialectPostgres, ""},
-		{"postgres_scheme_is_case_insensitive", "Postgres://u@h/db", DialectPostgres, ""},
-		{"mysql_is_unknown", "mysql://u@h/db", "", ""},
-		{"empty_is_unknown", "", "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c := Config{DatabaseURL: tt.url}
-			if got := c.Dialect(); got != tt.dialect {
-				t.Fatalf("Dialect(%q) = %q, want %q", tt.url, got, tt.dialect)
-			}
-			driver, dsn, err := c.DriverDSN()
-			switch {
-			case tt.dialect == DialectPostgres:
-				if err != nil || driver != "pgx" || dsn != tt.url {
-					t.Errorf("DriverDSN = %q, %q, %v", driver, dsn, err)
-				}
-			case tt.dialect == DialectSQLite && tt.path != "":
-				p, err := c.SQLitePath()
-				if err != nil || p != tt.path {
-					t.Errorf("SQLitePath = %q, %v; want %q", p, err, tt.path)
-				}
-				if want := "file:" + tt.path + "?" + SQLitePragmas; driver != "sqlite" || dsn != want {
-					t.Errorf("DriverDSN = %q, %q, want sqlite, %q", driver, dsn, want)
-				}
-			default:
-				if err == nil {
-					t.Errorf("DriverDSN(%q) = %q, %q; want an error", tt.url, driver, dsn)
-				}
 			}
 		})
 	}
@@ -379,18 +313,8 @@ func TestLoadSealKey(t *testing.T) {
 	})
 }
 
-func TestEnvNames(t *testing.T) {
-	t.Parallel()
-	names := strings.Join(EnvNames(testMalls...), " ")
-	for _, w := range []string{"DATABASE_URL", "REDIS_URL", "AIDMALL_LISTEN", "AIDMALL_PUBLIC_URL", "AIDMALL_CCB_MALL_PUBLIC_KEY_FILE", "AIDMALL_ABC_PRIVATE_KEY_FILE"} {
-		if !strings.Contains(names, w) {
-			t.Errorf("EnvNames lacks %s", w)
-		}
-	}
-}
-
 // FuzzLoadFile: whatever the file holds, Load either refuses it or returns a
-// configuration that validates and whose database dialect is known.
+// configuration that validates.
 func FuzzLoadFile(f *testing.F) {
 	for _, s := range []string{
 		`{}`, `{"listen":"127.0.0.1:9000"}`, `{"ccb":{"url":"https://x"}}`,
@@ -411,36 +335,31 @@ func FuzzLoadFile(f *testing.F) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("Load returned a config that does not validate: %v", err)
 		}
-		if c.Dialect() == "" {
-			t.Fatalf("Load accepted database %q of unknown dialect", c.DatabaseURL)
-		}
 	})
 }
 
-// FuzzDriverDSN: a SQLite DSN aidmall builds always carries exactly its own parameters.
-func FuzzDriverDSN(f *testing.F) {
-	for _, s := range []string{"./data/aidmall.db", "sqlite:a.db", "sqlite:///x?y", "file:a#b", "postgres://h/d", "x://y", ":memory:"} {
-		f.Add(s)
+// TestPublicURLFor: the malls are told the configured public URL, or the address the
+// server actually bound, never a wildcard or port 0.
+func TestPublicURLFor(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, configured, bound, want string
+	}{
+		{"configured_url_wins", "https://aid.example.cn", "127.0.0.1:43121", "https://aid.example.cn"},
+		{"bound_address_when_unset", "", "127.0.0.1:43121", "http://127.0.0.1:43121"},
+		{"wildcard_host_becomes_loopback", "", "[::]:8081", "http://127.0.0.1:8081"},
+		{"unspecified_ipv4_becomes_loopback", "", "0.0.0.0:8081", "http://127.0.0.1:8081"},
+		{"empty_host_becomes_loopback", "", ":8081", "http://127.0.0.1:8081"},
+		{"named_host_is_kept", "", "localhost:8081", "http://localhost:8081"},
 	}
-	f.Fuzz(func(t *testing.T, url string) {
-		c := Config{DatabaseURL: url}
-		driver, dsn, err := c.DriverDSN()
-		if err != nil {
-			return
-		}
-		switch driver {
-		case "sqlite":
-			if c.Dialect() != DialectSQLite || strings.Count(dsn, "?") != 1 || !strings.HasSuffix(dsn, "?"+SQLitePragmas) {
-				t.Fatalf("DSN %q for %q", dsn, url)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := (Config{PublicURL: tt.configured}).PublicURLFor(tt.bound); got != tt.want {
+				t.Errorf("PublicURLFor(%q) = %q, want %q", tt.bound, got, tt.want)
 			}
-		case "pgx":
-			if c.Dialect() != DialectPostgres {
-				t.Fatalf("pgx for %q", url)
-			}
-		default:
-			t.Fatalf("driver %q", driver)
-		}
-	})
+		})
+	}
 }
 
 // testMalls are the mall codes these tests load settings for (cmd/aidmall passes the

@@ -52,11 +52,11 @@ var bundleHouseholdErrors = []RowError{
 
 func TestBundleHouseholdsCSVAndXLSX(t *testing.T) {
 	t.Parallel()
-	csvHH, csvErrs, err := ParseHouseholdsAt("households.csv", openBundle(t, "households.csv"), testNow)
+	csvHH, csvErrs, err := parseHouseholdsFile("households.csv", openBundle(t, "households.csv"), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	xlsxHH, xlsxErrs, err := ParseHouseholdsAt("households.xlsx", openBundle(t, "households.xlsx"), testNow)
+	xlsxHH, xlsxErrs, err := parseHouseholdsFile("households.xlsx", openBundle(t, "households.xlsx"), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestBundleHouseholdsCSVInUTF8IsTheSame(t *testing.T) {
 	if bytes.Equal(utf, raw) {
 		t.Fatal("the bundle's households.csv is expected to be GB18030, not UTF-8")
 	}
-	want, wantErrs, err := ParseHouseholdsAt("households.csv", bytes.NewReader(raw), testNow)
+	want, wantErrs, err := parseHouseholdsFile("households.csv", bytes.NewReader(raw), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestBundleHouseholdsCSVInUTF8IsTheSame(t *testing.T) {
 		"utf8_no_final": bytes.TrimRight(utf, "\r\n"),
 	}
 	for name, b := range variants {
-		got, gotErrs, err := ParseHouseholdsAt("households.csv", bytes.NewReader(b), testNow)
+		got, gotErrs, err := parseHouseholdsFile("households.csv", bytes.NewReader(b), testNow)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -141,7 +141,7 @@ func TestBundleCatalogue(t *testing.T) {
 	t.Parallel()
 	t.Run("branches", func(t *testing.T) {
 		t.Parallel()
-		bs, errs, err := ParseBranches(openBundle(t, "branches.csv"))
+		bs, errs, err := parseCSVFile(ParseBranches, openBundle(t, "branches.csv"))
 		if err != nil || len(errs) != 0 || len(bs) != 19 {
 			t.Fatalf("%d branches, errors %v, %v; want 19 and none", len(bs), errs, err)
 		}
@@ -152,7 +152,7 @@ func TestBundleCatalogue(t *testing.T) {
 	})
 	t.Run("suppliers", func(t *testing.T) {
 		t.Parallel()
-		ss, errs, err := ParseSuppliers(openBundle(t, "suppliers.csv"))
+		ss, errs, err := parseCSVFile(ParseSuppliers, openBundle(t, "suppliers.csv"))
 		if err != nil || len(errs) != 0 || len(ss) != 10 {
 			t.Fatalf("%d suppliers, errors %v, %v; want 10 and none", len(ss), errs, err)
 		}
@@ -162,7 +162,7 @@ func TestBundleCatalogue(t *testing.T) {
 	})
 	t.Run("products_with_unlisted_malls", func(t *testing.T) {
 		t.Parallel()
-		ps, errs, err := ParseProducts(openBundle(t, "products.csv"))
+		ps, errs, err := parseCSVFile(parseProductsAnyMall, openBundle(t, "products.csv"))
 		if err != nil || len(errs) != 0 || len(ps) != 15 {
 			t.Fatalf("%d products, errors %v, %v; want 15 and none", len(ps), errs, err)
 		}
@@ -187,7 +187,7 @@ func TestBundleCatalogue(t *testing.T) {
 	})
 	t.Run("linkages", func(t *testing.T) {
 		t.Parallel()
-		ls, errs, err := ParseLinkages(openBundle(t, "linkages.csv"))
+		ls, errs, err := parseCSVFile(ParseLinkages, openBundle(t, "linkages.csv"))
 		if err != nil || len(errs) != 0 || len(ls) != 412 {
 			t.Fatalf("%d linkages, errors %v, %v; want 412 and none", len(ls), errs, err)
 		}

@@ -2,7 +2,6 @@ package households
 
 import (
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -137,16 +136,16 @@ var branchColumns = []string{"code", "name", "company", "members", "budget"}
 // yuan, at most 2 decimals, ≥ 0). Codes are unique: a repeated code is an error of the
 // later row. It returns the good branches in file order, one RowError per bad cell, and a
 // *ParseError for a file it cannot read at all.
-func ParseBranches(r io.Reader) ([]Branch, []RowError, error) {
-	p, err := parseBranches(r)
+func ParseBranches(f File) ([]Branch, []RowError, error) {
+	p, err := parseBranches(f)
 	if err != nil {
 		return nil, nil, err
 	}
 	return values(p.good), p.errs, nil
 }
 
-func parseBranches(r io.Reader) (parsed[Branch], error) {
-	t, pre, err := readCSV(r, branchColumns)
+func parseBranches(f File) (parsed[Branch], error) {
+	t, pre, err := readCSV(f, branchColumns)
 	if err != nil {
 		return parsed[Branch]{}, err
 	}
@@ -182,8 +181,8 @@ var supplierColumns = []string{"code", "name", "uscc", "county_code", "kind"}
 // kind is cooperative, enterprise or household. Codes and USCCs are unique within the
 // file: a repeat is an error of the later row. It returns the good suppliers in file
 // order, one RowError per bad cell, and a *ParseError for a file it cannot read at all.
-func ParseSuppliers(r io.Reader) ([]Supplier, []RowError, error) {
-	p, err := parseSuppliers(r)
+func ParseSuppliers(f File) ([]Supplier, []RowError, error) {
+	p, err := parseSuppliers(f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -192,8 +191,8 @@ func ParseSuppliers(r io.Reader) ([]Supplier, []RowError, error) {
 
 var sixDigits = regexp.MustCompile(`^[0-9]{6}$`)
 
-func parseSuppliers(r io.Reader) (parsed[Supplier], error) {
-	t, pre, err := readCSV(r, supplierColumns)
+func parseSuppliers(f File) (parsed[Supplier], error) {
+	t, pre, err := readCSV(f, supplierColumns)
 	if err != nil {
 		return parsed[Supplier]{}, err
 	}
@@ -295,16 +294,16 @@ func listingColumnsOf(t *table, malls []string) ([]listingCols, error) {
 // SKUs are unique within the file. Whether the supplier exists is not checked here
 // (Registry.Import does). It returns the good products in file order, one RowError per
 // bad cell, and a *ParseError for a file it cannot read at all.
-func ParseProducts(r io.Reader, malls ...string) ([]Product, []RowError, error) {
-	p, err := parseProducts(r, malls)
+func ParseProducts(f File, malls ...string) ([]Product, []RowError, error) {
+	p, err := parseProducts(f, malls)
 	if err != nil {
 		return nil, nil, err
 	}
 	return values(p.good), p.errs, nil
 }
 
-func parseProducts(r io.Reader, malls []string) (parsed[Product], error) {
-	t, pre, err := readCSV(r, productColumns)
+func parseProducts(f File, malls []string) (parsed[Product], error) {
+	t, pre, err := readCSV(f, productColumns)
 	if err != nil {
 		return parsed[Product]{}, err
 	}
@@ -403,16 +402,16 @@ var weightPattern = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]+)?$`)
 // the supplier and the household exist is not checked here (Registry.Import does). It
 // returns the good linkages in file order, one RowError per bad cell, and a *ParseError
 // for a file it cannot read at all.
-func ParseLinkages(r io.Reader) ([]Linkage, []RowError, error) {
-	p, err := parseLinkages(r)
+func ParseLinkages(f File) ([]Linkage, []RowError, error) {
+	p, err := parseLinkages(f)
 	if err != nil {
 		return nil, nil, err
 	}
 	return values(p.good), p.errs, nil
 }
 
-func parseLinkages(r io.Reader) (parsed[Linkage], error) {
-	t, pre, err := readCSV(r, linkageColumns)
+func parseLinkages(f File) (parsed[Linkage], error) {
+	t, pre, err := readCSV(f, linkageColumns)
 	if err != nil {
 		return parsed[Linkage]{}, err
 	}

@@ -1,14 +1,10 @@
 package households
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/xuri/excelize/v2"
 
 	"aidmall/bizday"
 )
@@ -46,15 +42,13 @@ const firstExitYear = 2014
 
 // ParseHouseholds reads a household registry export at the current time; see
 // ParseHouseholdsAt.
-func ParseHouseholds(name string, r io.Reader) ([]Household, []RowError, error) {
-	return ParseHouseholdsAt(name, r, time.Now())
+func ParseHouseholds(name string, f File) ([]Household, []RowError, error) {
+	return ParseHouseholdsAt(name, f, time.Now())
 }
 
-// ParseHouseholdsAt reads a household registry export (建档立卡贫困户) as of now (which
-// bounds birth dates and 脱贫年度). The format is told by content, not by name: a zip
-// ("PK") is an XLSX workbook whose sheet 建档立卡贫困户信息 is read; anything else is CSV
-// text in UTF-8 (with or without BOM) or, when not valid UTF-8, GB18030; CRLF or LF. The
-// header row names the columns 户编号,户主姓名,证件号码,家庭人口数,县(市、区),乡(镇),行政村,
+// ParseHouseholdsAt reads a household registry export (建档立卡贫困户), decoded (an XLSX
+// workbook's sheet 建档立卡贫困户信息 or CSV text: adapters/registryfile), as of now (which
+// bounds birth dates and 脱贫年度). The header row names the columns 户编号,户主姓名,证件号码,家庭人口数,县(市、区),乡(镇),行政村,
 // 贫困户属性,脱贫年度,联系电话 in any order (spaces and full-width brackets tolerated; other
 // columns ignored). Rules per row:
 //   - 户编号: a code kept as text with its leading zeros; an XLSX cell stored as a number is
@@ -68,17 +62,17 @@ func ParseHouseholds(name string, r io.Reader) ([]Household, []RowError, error) 
 //
 // It returns the good households in file order, one RowError per bad cell (personal
 // values masked), and a *ParseError (with File = name) for a file it cannot read at all:
-// a missing column or sheet, an unreadable encoding or workbook, a legacy .xls file.
-func ParseHouseholdsAt(name string, r io.Reader, now time.Time) ([]Household, []RowError, error) {
-	p, err := parseHouseholds(name, r, now)
+// a missing or repeated column.
+func ParseHouseholdsAt(name string, f File, now time.Time) ([]Household, []RowError, error) {
+	p, err := parseHouseholds(name, f, now)
 	if err != nil {
 		return nil, nil, err
 	}
 	return values(p.good), p.errs, nil
 }
 
-func parseHouseholds(name string, r io.Reader, now time.Time) (parsed[Household], error) {
-	t, pre, err := readHouseholdTable(r)
+func parseHouseholds(name string, f File, now time.Time) (parsed[Household], error) {
+	t, pre, err := readCSV(f, householdColumns)
 	if err != nil {
 		if pe, ok := err.(*ParseError); ok && pe.File == "" {
 			pe.File = name
@@ -89,95 +83,6 @@ func parseHouseholds(name string, r io.Reader, now time.Time) (parsed[Household]
 	return run(t, pre, func(rr *rowReader) Household {
 		return rr.household(seen, now)
 	}), nil
-}
-
-// readHouseholdTable reads an XLSX or CSV registry export into a table.
-func readHouseholdTable(r io.Reader) (*table, []RowError, error) {
-	b, err := readAll(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	switch {
-	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
-		t, err := readXLSX(b, HouseholdSheet, householdColumns, []string{ColHouseholdNo, ColIDNumber})
-		return t, nil, err
-	case bytes.HasPrefix(b, []byte{0xD0, 0xCF, 0x11, 0xE0}):
-		return nil, nil, &ParseError{Reason: "the file is a legacy .xls workbook (or an encrypted one); save it as .xlsx or CSV"}
-	}
-	return readCSV(bytes.NewReader(b), householdColumns)
-}
-
-// readXLSX reads the named sheet of a workbook; the cells of textCols that are stored as
-// numbers are marked numeric.
-func readXLSX(b []byte, sheet string, required, textCols []string) (*table, error) {
-	f, err := excelize.OpenReader(bytes.NewReader(b), excelize.Options{
-		RawCellValue: true, UnzipSizeLimit: 1 << 30, UnzipXMLSizeLimit: 64 << 20,
-	})
-	if err != nil {
-		return nil, &ParseError{Reason: "unreadable XLSX workbook: " + err.Error()}
-	}
-	defer f.Close()
-	found := ""
-	list := f.GetSheetList()
-	for _, s := range list {
-		if strings.TrimSpace(s) == sheet {
-			found = s
-			break
-		}
-	}
-	if found == "" {
-		return nil, &ParseError{Reason: fmt.Sprintf("no sheet %s in the workbook (it has %s)", sheet, strings.Join(list, ", "))}
-	}
-	it, err := f.Rows(found)
-	if err != nil {
-		return nil, &ParseError{Reason: "unreadable sheet " + sheet + ": " + err.Error()}
-	}
-	var (
-		rows []tableRow
-		n    int
-	)
-	for it.Next() {
-		n++
-		cells, err := it.Columns(excelize.Options{RawCellValue: true})
-		if err != nil {
-			_ = it.Close()
-			return nil, &ParseError{Reason: fmt.Sprintf("unreadable sheet %s at row %d: %v", sheet, n, err)}
-		}
-		if row := (tableRow{n: n, cells: cells}); !row.blank() {
-			rows = append(rows, row)
-		}
-	}
-	if err := it.Close(); err != nil {
-		return nil, &ParseError{Reason: "unreadable sheet " + sheet + ": " + err.Error()}
-	}
-	if len(rows) == 0 {
-		return nil, &ParseError{Reason: "sheet " + sheet + " is empty: no header row"}
-	}
-	t, err := newTable(rows, required)
-	if err != nil {
-		return nil, err
-	}
-	for i := range t.rows {
-		row := &t.rows[i]
-		for _, c := range textCols {
-			col := t.index[canonHeader(c)]
-			if col >= len(row.cells) || strings.TrimSpace(row.cells[col]) == "" {
-				continue
-			}
-			cell, err := excelize.CoordinatesToCellName(col+1, row.n)
-			if err != nil {
-				continue
-			}
-			ct, err := f.GetCellType(found, cell)
-			if err == nil && (ct == excelize.CellTypeNumber || ct == excelize.CellTypeUnset) {
-				if row.numeric == nil {
-					row.numeric = map[int]bool{}
-				}
-				row.numeric[col] = true
-			}
-		}
-	}
-	return t, nil
 }
 
 // household reads one household row.

@@ -16,7 +16,7 @@ func TestListingColumnsAreReadForAnyMall(t *testing.T) {
 		"P1,苹果,apple,5kg,箱,S1,,CCB-1,68.00,ICBC-9,6750\n" +
 		"P2,核桃,walnut,1kg,袋,S1,,,,ICBC-10,3990\n"
 
-	ps, bad, err := ParseProducts(strings.NewReader(file), "ccb", "abc", "icbc")
+	ps, bad, err := ParseProducts(csvText(t, file), "ccb", "abc", "icbc")
 	if err != nil || len(bad) > 0 || len(ps) != 2 {
 		t.Fatalf("ParseProducts = %v, %v, %v", ps, bad, err)
 	}
@@ -49,7 +49,7 @@ func TestListingColumnsAreReadForAnyMall(t *testing.T) {
 		{"no_listing_at_all", "sku,name,category,spec,unit,supplier_code,aid_cert_no\n", "no listing columns"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := ParseProducts(strings.NewReader(tc.header), "ccb", "abc")
+			_, _, err := ParseProducts(csvText(t, tc.header), "ccb", "abc")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err %v, want one saying %q", err, tc.want)
 			}

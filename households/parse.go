@@ -1,17 +1,11 @@
 package households
 
 import (
-	"bytes"
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
-	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/width"
 )
 
@@ -54,10 +48,6 @@ func (e *ParseError) Error() string {
 func sortRowErrors(errs []RowError) {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Row < errs[j].Row })
 }
-
-// MaxFileBytes is the largest registry file the parsers read (256 MiB); a larger one is a
-// ParseError.
-const MaxFileBytes = 256 << 20
 
 // table is a registry file read into rows of text cells, with its header.
 type table struct {
@@ -207,93 +197,4 @@ func (r tableRow) blank() bool {
 		}
 	}
 	return true
-}
-
-// readAll reads at most MaxFileBytes of r.
-func readAll(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
-	if err != nil {
-		return nil, &ParseError{Reason: "cannot read the file: " + err.Error()}
-	}
-	if len(b) > MaxFileBytes {
-		return nil, &ParseError{Reason: fmt.Sprintf("the file is larger than %d MiB", MaxFileBytes>>20)}
-	}
-	return b, nil
-}
-
-// decodeText turns the bytes of a text file into a string: valid UTF-8 (with or without
-// a byte order mark) is taken as UTF-8, anything else is decoded as GB18030. Bytes that
-// are not GB18030 either, or a UTF-16 file, are a *ParseError.
-func decodeText(b []byte) (string, error) {
-	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
-		return "", &ParseError{Reason: "the file is UTF-16; save it as UTF-8 or GB18030 CSV"}
-	}
-	b = bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF"))
-	if utf8.Valid(b) {
-		return string(b), nil
-	}
-	d, err := simplifiedchinese.GB18030.NewDecoder().Bytes(b)
-	if err != nil || bytes.ContainsRune(d, utf8.RuneError) {
-		return "", &ParseError{Reason: "unreadable encoding: the file is neither UTF-8 nor GB18030 text"}
-	}
-	return string(d), nil
-}
-
-// maxBadRecords bounds the CSV records the reader cannot split before it gives up on a
-// file (a binary file read as CSV).
-const maxBadRecords = 1000
-
-// readCSV reads a CSV file in UTF-8 or GB18030, CRLF or LF, into a table whose header
-// is the first non-blank record. Rows are numbered by the line on which they start, so
-// that they match what a spreadsheet shows. Records that cannot be split (bad quoting)
-// are row errors of the first column.
-func readCSV(r io.Reader, required []string) (*table, []RowError, error) {
-	b, err := readAll(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	if bytes.HasPrefix(b, []byte("PK\x03\x04")) {
-		return nil, nil, &ParseError{Reason: "the file is a spreadsheet (XLSX), want CSV text"}
-	}
-	text, err := decodeText(b)
-	if err != nil {
-		return nil, nil, err
-	}
-	cr := csv.NewReader(strings.NewReader(text))
-	cr.FieldsPerRecord = -1
-	cr.LazyQuotes = true
-	var (
-		rows []tableRow
-		bad  []RowError
-	)
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) || len(bad) >= maxBadRecords {
-				return nil, nil, &ParseError{Reason: "unreadable CSV: " + err.Error()}
-			}
-			bad = append(bad, RowError{Row: pe.StartLine, Reason: "the line cannot be split into columns: " + pe.Err.Error()})
-			continue
-		}
-		line, _ := cr.FieldPos(0)
-		if row := (tableRow{n: line, cells: rec}); !row.blank() {
-			rows = append(rows, row)
-		}
-	}
-	t, err := newTable(rows, required)
-	if err != nil {
-		return nil, nil, err
-	}
-	var pre []RowError // unsplittable lines after the header
-	for _, b := range bad {
-		if b.Row > t.headerRow {
-			b.Column = t.header[0]
-			pre = append(pre, b)
-		}
-	}
-	return t, pre, nil
 }

@@ -56,7 +56,7 @@ func TestParseHouseholdRows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			hs, errs, err := ParseHouseholdsAt("t.csv", strings.NewReader(hhHeader+tt.row), testNow)
+			hs, errs, err := parseHouseholdsFile("t.csv", strings.NewReader(hhHeader+tt.row), testNow)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +79,7 @@ func TestParseHouseholdsLenientInput(t *testing.T) {
 		"+86 138-0000-0000,001,无,张三,11010519491231002x,３,宜川县,丹州街道,南沟村,低保贫困户,2019年\r\n" +
 		"\r\n" +
 		"(0911)4119289,002,,李四,610630197302274514,1,宜川县,丹州街道,南沟村,特困供养贫困户,\r\n"
-	hs, errs, err := ParseHouseholdsAt("t.csv", strings.NewReader(in), testNow)
+	hs, errs, err := parseHouseholdsFile("t.csv", strings.NewReader(in), testNow)
 	if err != nil || len(errs) != 0 {
 		t.Fatalf("errors %v, %v", errs, err)
 	}
@@ -98,7 +98,7 @@ func TestParseHouseholdsRowNumbersCountBlankLines(t *testing.T) {
 	t.Parallel()
 	// A spreadsheet shows the blank line as row 3, so the bad row is row 4.
 	in := hhHeader + goodRow + "\n" + strings.Replace(goodRow, ",4,", ",,", 1)
-	_, errs, err := ParseHouseholdsAt("t.csv", strings.NewReader(in), testNow)
+	_, errs, err := parseHouseholdsFile("t.csv", strings.NewReader(in), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestParseHouseholdsFileErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := ParseHouseholdsAt("t.csv", bytes.NewReader(tt.in), testNow)
+			_, _, err := parseHouseholdsFile("t.csv", bytes.NewReader(tt.in), testNow)
 			var pe *ParseError
 			if !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Errorf("got %v, want a ParseError starting %q", err, tt.want)
@@ -140,8 +140,8 @@ func TestParseHouseholdsGB18030Detected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _, errA := ParseHouseholdsAt("utf8.csv", strings.NewReader(utf), testNow)
-	b, _, errB := ParseHouseholdsAt("gb.csv", strings.NewReader(gb), testNow)
+	a, _, errA := parseHouseholdsFile("utf8.csv", strings.NewReader(utf), testNow)
+	b, _, errB := parseHouseholdsFile("gb.csv", strings.NewReader(gb), testNow)
 	if errA != nil || errB != nil || len(a) != 1 || !reflect.DeepEqual(a, b) || b[0].HeadName != "曹明根" {
 		t.Errorf("utf8 %+v %v; gb18030 %+v %v", a, errA, b, errB)
 	}
@@ -186,7 +186,7 @@ func TestParseHouseholdsXLSX(t *testing.T) {
 			{6300101002, "郝锁", "610630196208106130", 2, "宜川县", "丹州街道", "南沟村", AttrGeneral, 2019, "18730682312"},
 			{"06300101003", "田玲芳", 610630198309207562, 2, "宜川县", "丹州街道", "南沟村", AttrGeneral, nil, nil},
 		})
-		hs, errs, err := ParseHouseholdsAt("t.xlsx", bytes.NewReader(b), testNow)
+		hs, errs, err := parseHouseholdsFile("t.xlsx", bytes.NewReader(b), testNow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestParseHouseholdsXLSX(t *testing.T) {
 			{},
 			{"06300101002", "郝锁", "610630196208106130", 13, "宜川县", "丹州街道", "南沟村", AttrGeneral, nil, nil},
 		})
-		hs, errs, err := ParseHouseholdsAt("t.xlsx", bytes.NewReader(b), testNow)
+		hs, errs, err := parseHouseholdsFile("t.xlsx", bytes.NewReader(b), testNow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func TestParseHouseholdsXLSX(t *testing.T) {
 	t.Run("wrong_sheet_is_a_file_error", func(t *testing.T) {
 		t.Parallel()
 		b := xlsxFile(t, "Sheet1", [][]any{hhHeaderCells()})
-		_, _, err := ParseHouseholdsAt("t.xlsx", bytes.NewReader(b), testNow)
+		_, _, err := parseHouseholdsFile("t.xlsx", bytes.NewReader(b), testNow)
 		var pe *ParseError
 		if !errors.As(err, &pe) || err.Error() != "t.xlsx: no sheet 建档立卡贫困户信息 in the workbook (it has Sheet1)" {
 			t.Errorf("got %v", err)
@@ -232,7 +232,7 @@ func TestParseHouseholdsXLSX(t *testing.T) {
 	t.Run("truncated_zip_is_a_file_error", func(t *testing.T) {
 		t.Parallel()
 		b := xlsxFile(t, HouseholdSheet, [][]any{hhHeaderCells()})
-		_, _, err := ParseHouseholdsAt("t.xlsx", bytes.NewReader(b[:len(b)/2]), testNow)
+		_, _, err := parseHouseholdsFile("t.xlsx", bytes.NewReader(b[:len(b)/2]), testNow)
 		var pe *ParseError
 		if !errors.As(err, &pe) {
 			t.Errorf("got %v, want a ParseError", err)
@@ -277,19 +277,19 @@ func TestParseCatalogueRowErrors(t *testing.T) {
 	t.Parallel()
 	type parseFn func(string) ([]RowError, int, error)
 	branches := func(s string) ([]RowError, int, error) {
-		v, e, err := ParseBranches(strings.NewReader(s))
+		v, e, err := parseCSVFile(ParseBranches, strings.NewReader(s))
 		return e, len(v), err
 	}
 	suppliers := func(s string) ([]RowError, int, error) {
-		v, e, err := ParseSuppliers(strings.NewReader(s))
+		v, e, err := parseCSVFile(ParseSuppliers, strings.NewReader(s))
 		return e, len(v), err
 	}
 	products := func(s string) ([]RowError, int, error) {
-		v, e, err := ParseProducts(strings.NewReader(s))
+		v, e, err := parseCSVFile(parseProductsAnyMall, strings.NewReader(s))
 		return e, len(v), err
 	}
 	linkages := func(s string) ([]RowError, int, error) {
-		v, e, err := ParseLinkages(strings.NewReader(s))
+		v, e, err := parseCSVFile(ParseLinkages, strings.NewReader(s))
 		return e, len(v), err
 	}
 	const (
@@ -361,12 +361,12 @@ func TestParseCatalogueRowErrors(t *testing.T) {
 
 func TestParseCatalogueFileErrors(t *testing.T) {
 	t.Parallel()
-	_, _, err := ParseLinkages(strings.NewReader("supplier_code,household_no,type,weight\nYC01,001,employment,1\n"))
+	_, _, err := parseCSVFile(ParseLinkages, strings.NewReader("supplier_code,household_no,type,weight\nYC01,001,employment,1\n"))
 	var pe *ParseError
 	if !errors.As(err, &pe) || pe.Reason != "missing header column valid_from, valid_to; the header row must name the columns supplier_code,household_no,type,weight,valid_from,valid_to" {
 		t.Errorf("got %v", err)
 	}
-	_, _, err = ParseBranches(bytes.NewReader(xlsxFile(t, "Sheet1", [][]any{{"code"}})))
+	_, _, err = parseCSVFile(ParseBranches, bytes.NewReader(xlsxFile(t, "Sheet1", [][]any{{"code"}})))
 	if !errors.As(err, &pe) || pe.Reason != "the file is a spreadsheet (XLSX), want CSV text" {
 		t.Errorf("xlsx given as branches.csv: %v", err)
 	}
@@ -379,7 +379,7 @@ func FuzzParseHouseholdsCSV(f *testing.F) {
 	f.Add([]byte(hhHeader + "\x80\xff\n"))
 	f.Add([]byte("PK\x03\x04garbage"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		hs, errs, err := ParseHouseholdsAt("f.csv", bytes.NewReader(b), testNow)
+		hs, errs, err := parseHouseholdsFile("f.csv", bytes.NewReader(b), testNow)
 		if err != nil {
 			var pe *ParseError
 			if !errors.As(err, &pe) {
@@ -407,7 +407,7 @@ func FuzzParseLinkages(f *testing.F) {
 	f.Add([]byte("supplier_code,household_no,type,weight,valid_from,valid_to\nDB01,08250101002,employment,0.0001,2016-12-10,\n"))
 	f.Add([]byte("supplier_code,household_no,type,weight,valid_from,valid_to\nDB01,x,land_lease,-1,2016-13-10,2015-01-01\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ls, errs, err := ParseLinkages(bytes.NewReader(b))
+		ls, errs, err := parseCSVFile(ParseLinkages, bytes.NewReader(b))
 		if err != nil {
 			var pe *ParseError
 			if !errors.As(err, &pe) {

@@ -140,10 +140,11 @@ type Report struct {
 
 // Registry is the import use case of the registry and catalogue files.
 type Registry struct {
-	store  RegistryStore
-	sealer Sealer
-	now    func() time.Time
-	malls  []string // mall codes a catalogue's listing columns may name (none: any)
+	store   RegistryStore
+	sealer  Sealer
+	now     func() time.Time
+	decoder FileDecoder
+	malls   []string // mall codes a catalogue's listing columns may name (none: any)
 }
 
 // RegistryOption configures a Registry.
@@ -168,7 +169,7 @@ func NewRegistry(store RegistryStore, sealer Sealer, opts ...RegistryOption) (*R
 	if sealer == nil {
 		return nil, errors.New("households: NewRegistry: nil sealer")
 	}
-	r := &Registry{store: store, sealer: sealer, now: time.Now}
+	r := &Registry{store: store, sealer: sealer, now: time.Now, decoder: testDecoder}
 	for _, o := range opts {
 		o(r)
 	}
@@ -192,35 +193,47 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 	if _, err := ParseKind(string(kind)); err != nil {
 		return rep, err
 	}
-	var err error
-	switch kind {
-	case KindBranches:
+	if r.decoder == nil {
+		return rep, errNoDecoder
+	}
+	var (
+		f   File
+		err error
+	)
+	if kind == KindHouseholds {
+		f, err = r.decoder.Sheet(rd, HouseholdSheet)
+	} else {
+		f, err = r.decoder.CSV(rd)
+	}
+	switch {
+	case err != nil:
+	case kind == KindBranches:
 		var p parsed[Branch]
-		if p, err = parseBranches(rd); err == nil {
+		if p, err = parseBranches(f); err == nil {
 			err = importRecords(ctx, &rep, p, strict, r.store.UpsertBranches)
 		}
-	case KindSuppliers:
+	case kind == KindSuppliers:
 		var p parsed[Supplier]
-		if p, err = parseSuppliers(rd); err == nil {
+		if p, err = parseSuppliers(f); err == nil {
 			err = importRecords(ctx, &rep, p, strict, r.store.UpsertSuppliers)
 		}
-	case KindProducts:
+	case kind == KindProducts:
 		var p parsed[Product]
-		if p, err = parseProducts(rd, r.malls); err == nil {
+		if p, err = parseProducts(f, r.malls); err == nil {
 			var known map[string]bool
 			if known, err = r.checkSuppliersOf(ctx, distinct(p, productSupplier)); err == nil {
 				reject(&p, reference[Product]{"supplier_code", productSupplier, known, errUnknownSupplier})
 				err = importRecords(ctx, &rep, p, strict, r.store.UpsertProducts)
 			}
 		}
-	case KindLinkages:
+	case kind == KindLinkages:
 		var p parsed[Linkage]
-		if p, err = parseLinkages(rd); err == nil {
+		if p, err = parseLinkages(f); err == nil {
 			err = r.importLinkages(ctx, &rep, p, strict)
 		}
-	case KindHouseholds:
+	case kind == KindHouseholds:
 		var p parsed[Household]
-		if p, err = parseHouseholds(name, rd, r.now()); err == nil {
+		if p, err = parseHouseholds(name, f, r.now()); err == nil {
 			err = r.importHouseholds(ctx, &rep, p, strict)
 		}
 	}

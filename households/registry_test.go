@@ -12,6 +12,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"aidmall/adapters/registryfile"
 	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/households"
@@ -24,7 +25,8 @@ import (
 // newTestRegistry is the registry over store with the test sealer and clock.
 func newTestRegistry(t *testing.T, store households.RegistryStore) *households.Registry {
 	t.Helper()
-	r, err := households.NewRegistry(store, sqltest.Sealer(t), households.WithClock(func() time.Time { return households.TestNow }))
+	r, err := households.NewRegistry(store, sqltest.Sealer(t), households.WithClock(func() time.Time { return households.TestNow }),
+		households.WithFileDecoder(registryfile.Decoder{}))
 	if err != nil {
 		t.Fatal(err)
 	}

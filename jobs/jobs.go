@@ -10,9 +10,9 @@
 // (pgx's database/sql driver), so that both give a river.Client[*sql.Tx]. Neither listens
 // for inserts here: the client polls for new jobs every PollInterval (SQLite has no LISTEN;
 // database/sql cannot LISTEN), so a job committed by another transaction starts within
-// about PollInterval. On SQLite the *sql.DB must be opened with config.SQLitePragmas (WAL,
-// busy_timeout, _txlock=immediate) so that River's maintenance, the workers and the API
-// wait for the write lock instead of failing with SQLITE_BUSY.
+// about PollInterval. On SQLite the *sql.DB must be one sqlstore.Open made (WAL,
+// busy_timeout, _txlock=immediate, one connection) so that River's maintenance, the
+// workers and the API wait for the write lock instead of failing with SQLITE_BUSY.
 package jobs
 
 import (
@@ -31,14 +31,17 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"aidmall/adapters/sqlstore"
 	"aidmall/bizday"
 	"aidmall/orders"
 )
 
-// Dialects accepted by Migrate and Config.Dialect.
+// Dialects accepted by Migrate and Config.Dialect: sqlstore's dialects, whose values
+// these are (string(sqlstore.DB.Dialect)). Config.Dialect is a string only while the
+// tests' harness passes strings; it is to become a sqlstore.Dialect.
 const (
-	DialectSQLite   = "sqlite"
-	DialectPostgres = "postgres"
+	DialectSQLite   = string(sqlstore.SQLite)
+	DialectPostgres = string(sqlstore.Postgres)
 )
 
 // Malls are the mall clients by mall.
@@ -86,7 +89,7 @@ type Config struct {
 	Malls Malls
 	// BranchName returns a union branch's name (the buyer_name sent to the mall).
 	BranchName func(ctx context.Context, code string) (string, error)
-	// NotifyURL returns where mall m posts notifications (config.Config.NotifyURL).
+	// NotifyURL returns where mall m posts notifications (the public URL + "/webhooks/" + m).
 	NotifyURL func(m orders.Mall) string
 	// Logger receives the runner's and River's logs.
 	Logger *slog.Logger
@@ -118,7 +121,7 @@ type Config struct {
 	// maintenance to dispatch it again. Default 10 min.
 	StrandedAfter time.Duration
 	// IdempotencyRetention is how long idempotency keys are kept before maintenance
-	// deletes them. Default 24 h (api.IdempotencyRetention).
+	// deletes them. Default 24 h (idempotency.Retention).
 	IdempotencyRetention time.Duration
 	// Now is the clock (Beijing days of reconciliation, retry times, maintenance cut-offs).
 	// Default time.Now.
@@ -257,10 +260,10 @@ func newDriver(db *sql.DB, dialect string) (riverdriver.Driver[*sql.Tx], error) 
 	if db == nil {
 		return nil, errors.New("jobs: nil DB")
 	}
-	switch dialect {
-	case DialectSQLite:
+	switch sqlstore.Dialect(dialect) {
+	case sqlstore.SQLite:
 		return riversqlite.New(db), nil
-	case DialectPostgres:
+	case sqlstore.Postgres:
 		return riverdatabasesql.New(db), nil
 	}
 	return nil, fmt.Errorf("jobs: unknown dialect %q (want %q or %q)", dialect, DialectSQLite, DialectPostgres)

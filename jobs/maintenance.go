@@ -10,13 +10,15 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"aidmall/internal/idempotency"
 )
 
 // Defaults of the maintenance settings in Config.
 const (
 	defaultMaintenanceInterval  = 5 * time.Minute
 	defaultStrandedAfter        = 10 * time.Minute
-	defaultIdempotencyRetention = 24 * time.Hour // api.IdempotencyRetention
+	defaultIdempotencyRetention = idempotency.Retention
 	// strandedBatch is how many stranded orders one maintenance run dispatches again.
 	strandedBatch = 500
 	// redispatchMeta marks (in River's job metadata, not in the args, so the unique key

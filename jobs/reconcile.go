@@ -16,13 +16,13 @@ import (
 
 // ReconcileCounts says what reconciliation did with one mall's statement events.
 type ReconcileCounts struct {
-	Events    int // events read
-	Applied   int // new and applied
-	Duplicate int // already recorded (by a notification or an earlier run)
-	Parked    int // for an order not known yet
-	Held      int // applied but kept for review (ATTRIBUTION.md §1.6)
-	Invalid   int // refused by FulfilmentEvent.Validate; logged
-	Missing   int // statements not published yet (orders.ErrNotFound), skipped
+	Events int // events read
+	// Tally counts the events applied: new (Applied), already recorded by a notification
+	// or an earlier run (Duplicate), for an order not known yet (Parked), applied but kept
+	// for review (Held, ATTRIBUTION.md §1.6).
+	orders.Tally
+	Invalid int // refused by FulfilmentEvent.Validate; logged
+	Missing int // statements not published yet (orders.ErrNotFound), skipped
 }
 
 // Reconcile applies the statements of days (Beijing business days; none: yesterday and
@@ -68,17 +68,14 @@ func (r *Runner) reconcileDay(ctx context.Context, m orders.Mall, day bizday.Day
 	if err != nil {
 		return fmt.Errorf("reconcile %s %s: read statement: %w", m, day, err)
 	}
-	count := func(result string, n *int) {
-		*n++
-		r.metrics.reconciled.WithLabelValues(string(m), result).Inc()
-	}
 	for _, ev := range events {
 		c.Events++
 		if ev.Source == "" {
 			ev.Source = "statement"
 		}
 		if err := ev.Validate(); err != nil || ev.Mall != m {
-			count("invalid", &c.Invalid)
+			c.Invalid++
+			r.metrics.reconciled.WithLabelValues(string(m), "invalid").Inc()
 			r.log.Warn("statement event skipped", slog.String("mall", string(m)), slog.String("event_id", ev.EventID),
 				slog.Any("error", errors.Join(err, mallMismatch(ev.Mall, m))))
 			continue
@@ -87,16 +84,7 @@ func (r *Runner) reconcileDay(ctx context.Context, m orders.Mall, day bizday.Day
 		if err != nil {
 			return fmt.Errorf("reconcile %s %s: apply event %s: %w", m, day, ev.EventID, err)
 		}
-		switch {
-		case res.Duplicate:
-			count("duplicate", &c.Duplicate)
-		case res.Parked:
-			count("parked", &c.Parked)
-		case res.Held:
-			count("held", &c.Held)
-		default:
-			count("applied", &c.Applied)
-		}
+		r.metrics.reconciled.WithLabelValues(string(m), string(c.Add(res))).Inc()
 	}
 	return nil
 }

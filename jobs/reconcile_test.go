@@ -96,8 +96,8 @@ func TestReconcile_appliesYesterdayAndTodayOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[orders.Mall]ReconcileCounts{
-			orders.MallCCB: {Events: 6, Applied: 2, Duplicate: 2, Parked: 1, Invalid: 1},
-			orders.MallABC: {Events: 2, Applied: 1, Invalid: 1, Missing: 1},
+			orders.MallCCB: {Events: 6, Tally: orders.Tally{Applied: 2, Duplicate: 2, Parked: 1}, Invalid: 1},
+			orders.MallABC: {Events: 2, Tally: orders.Tally{Applied: 1}, Invalid: 1, Missing: 1},
 		}
 		if !reflect.DeepEqual(counts, want) {
 			t.Errorf("counts %+v\nwant   %+v", counts, want)

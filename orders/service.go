@@ -424,12 +424,7 @@ func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]Grou
 	default:
 		return nil, "", Errorf(ErrForbidden, "role %s may not read orders", caller.Role)
 	}
-	if f.Limit <= 0 {
-		f.Limit = 50
-	}
-	if f.Limit > 200 {
-		f.Limit = 200
-	}
+	f.Limit = ListLimit(f.Limit)
 	return s.store.ListOrders(ctx, f)
 }
 

@@ -75,9 +75,11 @@ func Sign(key *rsa.PrivateKey, signingString string) (string, error) {
 	return base64.StdEncoding.EncodeToString(sig), nil
 }
 
-// Verify checks sign (standard base64) over signingString with RSA PKCS#1 v1.5 / SHA-256.
-// It returns ErrBadSignature (wrapped with the reason) when sign is empty, not base64 or
-// does not verify, or when key is nil.
+// Verify checks sign over signingString with RSA PKCS#1 v1.5 / SHA-256. sign must be
+// standard base64 as the spec says and nothing else: the standard alphabet, padded, with
+// no line breaks or spaces and no stray bits (base64.StdEncoding.Strict, which alone would
+// skip \r and \n). It returns ErrBadSignature (wrapped with the reason) when sign is empty,
+// not standard base64 or does not verify, or when key is nil.
 func Verify(key *rsa.PublicKey, signingString, sign string) error {
 	if key == nil {
 		return fmt.Errorf("%w: nil public key", ErrBadSignature)
@@ -85,9 +87,12 @@ func Verify(key *rsa.PublicKey, signingString, sign string) error {
 	if sign == "" {
 		return fmt.Errorf("%w: missing sign", ErrBadSignature)
 	}
-	sig, err := base64.StdEncoding.DecodeString(sign)
+	if strings.ContainsAny(sign, "\r\n") {
+		return fmt.Errorf("%w: sign is not standard base64 (line break)", ErrBadSignature)
+	}
+	sig, err := base64.StdEncoding.Strict().DecodeString(sign)
 	if err != nil {
-		return fmt.Errorf("%w: sign is not base64", ErrBadSignature)
+		return fmt.Errorf("%w: sign is not standard base64", ErrBadSignature)
 	}
 	sum := sha256.Sum256([]byte(signingString))
 	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig); err != nil {

@@ -3,10 +3,12 @@ package ccb_test
 import (
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"aidmall/adapters/ccb"
@@ -63,6 +65,17 @@ func TestSignVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	// The same signature bytes in the URL-safe alphabet, without padding, and broken over
+	// lines: each decodes to the genuine signature under some lenient base64 decoder, so
+	// only a verifier that insists on standard base64 refuses them.
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	urlSafe := base64.URLEncoding.EncodeToString(raw)
+	if urlSafe == sig {
+		t.Fatal("test signature has no + or /: pick another message")
+	}
 	bad := []struct {
 		name string
 		key  *rsa.PublicKey
@@ -73,7 +86,10 @@ func TestSignVerify(t *testing.T) {
 		{"changed_text_is_refused", &ks.partner.PublicKey, msg + "x", sig},
 		{"missing_sign_is_refused", &ks.partner.PublicKey, msg, ""},
 		{"non_base64_sign_is_refused", &ks.partner.PublicKey, msg, "%%%"},
-		{"url_safe_base64_is_not_standard", &ks.partner.PublicKey, msg, "-_" + sig[2:]},
+		{"url_safe_base64_is_not_standard", &ks.partner.PublicKey, msg, urlSafe},
+		{"unpadded_base64_is_not_standard", &ks.partner.PublicKey, msg, strings.TrimRight(sig, "=")},
+		{"line_broken_base64_is_not_standard", &ks.partner.PublicKey, msg, sig[:64] + "\r\n" + sig[64:]},
+		{"surrounding_space_is_not_standard", &ks.partner.PublicKey, msg, " " + sig + "\n"},
 		{"nil_key_is_refused", nil, msg, sig},
 	}
 	for _, tt := range bad {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"aidmall/adapters/registryfile"
 	"aidmall/households"
 	"aidmall/money"
 	"aidmall/orders"
@@ -58,7 +59,11 @@ func TestBundleReplay_every_order_receives_its_statement_events(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pf.Close()
-	cat, bad, err := households.ParseProducts(pf)
+	file, err := registryfile.CSV(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, bad, err := households.ParseProducts(file)
 	if err != nil || len(bad) > 0 {
 		t.Fatalf("products.csv: %v %v", err, bad)
 	}

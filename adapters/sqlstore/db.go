@@ -9,29 +9,15 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
-	"aidmall/orders"
-)
-
-// Dialect is the kind of database.
-type Dialect string
-
-const (
-	SQLite   Dialect = "sqlite"
-	Postgres Dialect = "postgres"
 )
 
 // DB is an open database with its dialect.
@@ -43,19 +29,16 @@ type DB struct {
 //go:embed migrations
 var migrations embed.FS
 
-// Open opens a database through its database/sql driver: "sqlite" (modernc.org/sqlite,
-// dsn "file:PATH?pragmas", see config.SQLitePragmas) or "pgx" (PostgreSQL, dsn a
-// postgres:// URL). config.Config.DriverDSN gives both. It pings before returning.
-func Open(ctx context.Context, driver, dsn string) (*DB, error) {
-	var d Dialect
-	switch driver {
-	case "sqlite":
-		d = SQLite
-	case "pgx":
-		d = Postgres
-	default:
-		return nil, fmt.Errorf("open database: unknown driver %q", driver)
+// Open opens the database named by databaseURL (see DialectOf and SQLitePath for the
+// forms accepted) and pings it. It decides the driver (modernc.org/sqlite or pgx), the
+// SQLite pragmas and the connection pool: every connection to an aidmall database is
+// made here. Errors: a URL CheckURL refuses, or a database that does not answer.
+func Open(ctx context.Context, databaseURL string) (*DB, error) {
+	driver, dsn, err := driverDSN(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
 	}
+	d := DialectOf(databaseURL)
 	db, err := sqlx.Open(driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -147,27 +130,4 @@ func (db *DB) forUpdate() string {
 		return " FOR UPDATE"
 	}
 	return ""
-}
-
-// translate maps driver errors to the domain's: no rows → orders.ErrNotFound, a unique
-// violation → orders.ErrConflict.
-func translate(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w", orders.ErrNotFound)
-	}
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) && pg.Code == "23505" {
-		return fmt.Errorf("%w: %s", orders.ErrConflict, pg.ConstraintName)
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %s", orders.ErrConflict, se.Error())
-		}
-	}
-	return err
 }

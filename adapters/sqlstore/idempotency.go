@@ -4,16 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
-	"aidmall/api"
+	"aidmall/internal/idempotency"
 	"aidmall/orders"
 )
 
-var _ api.IdempotencyStore = (*Store)(nil)
+var _ idempotency.Store = (*Store)(nil)
 
 type idemRow struct {
 	Fingerprint string    `db:"fingerprint"`
@@ -25,25 +24,18 @@ type idemRow struct {
 	LockedAt    time.Time `db:"locked_at"`
 }
 
-func (r idemRow) record() api.IdempotencyRecord {
-	rec := api.IdempotencyRecord{Fingerprint: r.Fingerprint, Token: r.Token, LockedAt: r.LockedAt.UTC()}
+func (r idemRow) record() idempotency.Record {
+	rec := idempotency.Record{Fingerprint: r.Fingerprint, Token: r.Token, LockedAt: r.LockedAt.UTC()}
 	if r.StatusCode != 0 {
-		h := http.Header{}
-		if r.ContentType != "" {
-			h.Set("Content-Type", r.ContentType)
-		}
-		if r.Location != "" {
-			h.Set("Location", r.Location)
-		}
-		rec.Response = &api.StoredResponse{Status: r.StatusCode, Header: h, Body: r.Body}
+		rec.Response = &idempotency.Response{Status: r.StatusCode, ContentType: r.ContentType, Location: r.Location, Body: r.Body}
 	}
 	return rec
 }
 
-// Claim takes an idempotency key for a request (see api.IdempotencyStore): a new key, or
+// Claim takes an idempotency key for a request (see idempotency.Store): a new key, or
 // an in-flight one of the same fingerprint whose request locked it before staleBefore.
-func (s *Store) Claim(ctx context.Context, scope api.IdempotencyScope, rec api.IdempotencyRecord, staleBefore time.Time) (api.IdempotencyRecord, bool, error) {
-	var out api.IdempotencyRecord
+func (s *Store) Claim(ctx context.Context, scope idempotency.Scope, rec idempotency.Record, staleBefore time.Time) (idempotency.Record, bool, error) {
+	var out idempotency.Record
 	var took bool
 	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var r idemRow
@@ -86,10 +78,10 @@ func (s *Store) Claim(ctx context.Context, scope api.IdempotencyScope, rec api.I
 }
 
 // Complete stores the finished response of the request holding token.
-func (s *Store) Complete(ctx context.Context, scope api.IdempotencyScope, token string, resp api.StoredResponse) error {
+func (s *Store) Complete(ctx context.Context, scope idempotency.Scope, token string, resp idempotency.Response) error {
 	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE idempotency_keys SET status_code = ?, content_type = ?, location = ?, response_body = ?
 		WHERE api_key_id = ? AND idem_key = ? AND token = ? AND status_code = 0`),
-		resp.Status, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), resp.Body, scope.KeyID, scope.Key, token)
+		resp.Status, resp.ContentType, resp.Location, resp.Body, scope.KeyID, scope.Key, token)
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}
@@ -105,7 +97,7 @@ func (s *Store) Complete(ctx context.Context, scope api.IdempotencyScope, token 
 }
 
 // Release deletes the in-flight record held by token, so that the client may retry.
-func (s *Store) Release(ctx context.Context, scope api.IdempotencyScope, token string) error {
+func (s *Store) Release(ctx context.Context, scope idempotency.Scope, token string) error {
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM idempotency_keys WHERE api_key_id = ? AND idem_key = ? AND token = ? AND status_code = 0`),
 		scope.KeyID, scope.Key, token); err != nil {
 		return fmt.Errorf("release idempotency key: %w", err)

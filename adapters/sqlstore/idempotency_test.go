@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"aidmall/adapters/sqlstore/sqltest"
-	"aidmall/api"
+	"aidmall/internal/idempotency"
 	"aidmall/orders"
 )
 
@@ -25,7 +24,7 @@ func TestIdempotencyKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			scope := api.IdempotencyScope{KeyID: k.ID, Key: "order-42"}
+			scope := idempotency.Scope{KeyID: k.ID, Key: "order-42"}
 			now := time.Date(2019, 3, 1, 9, 0, 0, 0, time.UTC)
 
 			t.Run("one_of_many_concurrent_requests_takes_the_key", func(t *testing.T) {
@@ -36,7 +35,7 @@ func TestIdempotencyKeys(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						rec := api.IdempotencyRecord{Fingerprint: "fp", Token: fmt.Sprint("t", i), LockedAt: now}
+						rec := idempotency.Record{Fingerprint: "fp", Token: fmt.Sprint("t", i), LockedAt: now}
 						_, ok, err := f.store.Claim(ctx, scope, rec, now.Add(-time.Minute))
 						if err != nil {
 							t.Error(err)
@@ -54,25 +53,25 @@ func TestIdempotencyKeys(t *testing.T) {
 				}
 			})
 			t.Run("a_stale_lock_is_taken_over_and_the_old_holder_cannot_complete", func(t *testing.T) {
-				held, ok, err := f.store.Claim(ctx, scope, api.IdempotencyRecord{Fingerprint: "fp", Token: "late", LockedAt: now.Add(2 * time.Minute)}, now.Add(time.Minute))
+				held, ok, err := f.store.Claim(ctx, scope, idempotency.Record{Fingerprint: "fp", Token: "late", LockedAt: now.Add(2 * time.Minute)}, now.Add(time.Minute))
 				if err != nil || !ok || held.Token != "late" {
 					t.Fatalf("take over: %+v %v %v", held, ok, err)
 				}
 				for i := 0; i < 8; i++ {
-					err := f.store.Complete(ctx, scope, fmt.Sprint("t", i), api.StoredResponse{Status: 201})
+					err := f.store.Complete(ctx, scope, fmt.Sprint("t", i), idempotency.Response{Status: 201})
 					if !errors.Is(err, orders.ErrConflict) {
 						t.Fatalf("old holder t%d completed: %v", i, err)
 					}
 				}
 			})
 			t.Run("the_completed_response_is_what_a_retry_gets", func(t *testing.T) {
-				resp := api.StoredResponse{Status: 201, Header: http.Header{"Content-Type": {"application/json"}, "Location": {"/v1/orders/7"}}, Body: []byte(`{"id":7}`)}
+				resp := idempotency.Response{Status: 201, ContentType: "application/json", Location: "/v1/orders/7", Body: []byte(`{"id":7}`)}
 				if err := f.store.Complete(ctx, scope, "late", resp); err != nil {
 					t.Fatal(err)
 				}
-				got, ok, err := f.store.Claim(ctx, scope, api.IdempotencyRecord{Fingerprint: "fp", Token: "retry", LockedAt: now.Add(time.Hour)}, now.Add(time.Hour))
+				got, ok, err := f.store.Claim(ctx, scope, idempotency.Record{Fingerprint: "fp", Token: "retry", LockedAt: now.Add(time.Hour)}, now.Add(time.Hour))
 				if err != nil || ok || got.Response == nil || got.Response.Status != 201 || string(got.Response.Body) != `{"id":7}` ||
-					got.Response.Header.Get("Location") != "/v1/orders/7" {
+					got.Response.Location != "/v1/orders/7" || got.Response.ContentType != "application/json" {
 					t.Fatalf("retry got %+v ok=%v err=%v, want the stored 201", got, ok, err)
 				}
 			})

@@ -288,10 +288,7 @@ func (s *Store) ListOrders(ctx context.Context, f orders.ListFilter) ([]orders.G
 		where = append(where, "(placed_at < ? OR (placed_at = ? AND id < ?))")
 		args = append(args, t, t, id)
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > 200 {
-		limit = 50
-	}
+	limit := orders.ListLimit(f.Limit)
 	q := `SELECT ` + orderCols + ` FROM group_orders WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY placed_at DESC, id DESC LIMIT ` + strconv.Itoa(limit+1)
 	var rows []orderRow

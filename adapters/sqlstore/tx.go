@@ -83,10 +83,10 @@ func (t *txn) InsertOrder(ctx context.Context, o *orders.GroupOrder) error {
 		o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.MallOrderNo, o.Submitted, o.Status, int64(o.Total())).Scan(&id)
 	if err != nil {
 		err = translate(err)
-		if errors.Is(err, orders.ErrConflict) {
-			if strings.Contains(err.Error(), "out_order_no") {
-				return &orders.Error{Kind: orders.ErrConflict, Message: fmt.Sprintf("out_order_no %q is already taken", o.OutOrderNo), Err: err}
-			}
+		switch violatedKey(err) {
+		case keyOrderOutOrderNo:
+			return &orders.Error{Kind: orders.ErrConflict, Message: fmt.Sprintf("out_order_no %q is already taken", o.OutOrderNo), Err: err}
+		case keyOrderRef:
 			return &orders.Error{Kind: orders.ErrConflict,
 				Message: fmt.Sprintf("branch %s already has an order with order_ref %q", o.BranchCode, o.OrderRef), Err: err}
 		}

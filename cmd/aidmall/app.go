@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"aidmall/adapters/redisx"
+	"aidmall/adapters/registryfile"
 	"aidmall/adapters/seal"
 	"aidmall/adapters/sqlstore"
 	"aidmall/config"
@@ -33,12 +34,11 @@ type app struct {
 // openApp opens the database named by cfg. With migrate it applies the schema and River's
 // migrations first; without, it refuses a database with pending migrations.
 func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*app, error) {
-	driver, dsn, err := cfg.DriverDSN()
-	if err != nil {
-		return nil, err
-	}
-	if driver == "sqlite" {
-		p, _ := cfg.SQLitePath()
+	if sqlstore.DialectOf(cfg.DatabaseURL) == sqlstore.SQLite {
+		p, err := sqlstore.SQLitePath(cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		}
 		if !migrate {
 			if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("no database at %s: run `aidmall migrate` (or an import) first, or give --db", p)
@@ -48,7 +48,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate b
 			return nil, fmt.Errorf("database directory: %w", err)
 		}
 	}
-	db, err := sqlstore.Open(ctx, driver, dsn)
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (a *app) migrate(ctx context.Context) error {
 // hold no personal data and need no key.
 func (a *app) registry(ctx context.Context, sealing bool) (*households.Registry, error) {
 	if !sealing {
-		return households.NewRegistry(a.store, noSealer{}, households.WithMalls(mallCodes()...))
+		return households.NewRegistry(a.store, noSealer{}, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}))
 	}
 	if a.sealer == nil {
 		// A database that already has sealed data needs its own key: never generate a
@@ -120,7 +120,7 @@ func (a *app) registry(ctx context.Context, sealing bool) (*households.Registry,
 		}
 		a.sealer = sealer
 	}
-	return households.NewRegistry(a.store, a.sealer, households.WithMalls(mallCodes()...))
+	return households.NewRegistry(a.store, a.sealer, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}))
 }
 
 // noSealer stands in for the sealer where no personal data is imported; it refuses to seal.

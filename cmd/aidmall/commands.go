@@ -205,27 +205,20 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if err != nil {
 				return err
 			}
-			var applied, dup, parked int
+			var tally orders.Tally
 			for _, e := range evs {
 				res, err := svc.Apply(ctx, e)
 				if err != nil {
 					return fmt.Errorf("event %s: %w", e.EventID, err)
 				}
-				switch {
-				case res.Duplicate:
-					dup++
-				case res.Parked:
-					parked++
-				default:
-					applied++
-				}
+				tally.Add(res)
 			}
 			p, err := a.store.Progress(ctx)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d already known, %d waiting for their order; %d bad rows (events held for review in the database: %d)\n",
-				m, args[0], len(evs), applied, dup, parked, len(bad), p.Held)
+			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known, %d waiting for their order; %d bad rows (events held for review in the database: %d)\n",
+				m, args[0], len(evs), tally.Applied, tally.Held, tally.Duplicate, tally.Parked, len(bad), p.Held)
 			return nil
 		}),
 	}
@@ -390,7 +383,8 @@ func newReconcileCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			runner, err := newRunner(a, ms, svc, nil)
+			// Reconciling dispatches nothing: the notify URL is the configured one.
+			runner, err := newRunner(a, ms, svc, a.cfg.PublicURLFor(a.cfg.Listen), nil)
 			if err != nil {
 				return err
 			}

@@ -24,6 +24,7 @@ import (
 	"aidmall/adapters/abc"
 	"aidmall/adapters/ccb"
 	"aidmall/adapters/mallsim"
+	"aidmall/adapters/sqlstore"
 	"aidmall/bizday"
 	"aidmall/config"
 	"aidmall/examples"
@@ -219,10 +220,10 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 // prepareDemoDB makes sure a SQLite demo database starts fresh: an existing file is
 // removed with --replace, else left for openApp to refuse if it holds orders.
 func prepareDemoDB(cfg config.Config, replace bool) error {
-	if cfg.Dialect() != config.DialectSQLite || !replace {
+	if sqlstore.DialectOf(cfg.DatabaseURL) != sqlstore.SQLite || !replace {
 		return nil
 	}
-	p, err := cfg.SQLitePath()
+	p, err := sqlstore.SQLitePath(cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

@@ -167,7 +167,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 	}
 
 	// Registry and catalogue (the households parsers; bad rows are left out as at import).
-	hs, _, err := households.ParseHouseholds("households.xlsx", bytes.NewReader(read("households.xlsx")))
+	hs, _, err := households.ParseHouseholds("households.xlsx", householdSheet(t, bytes.NewReader(read("households.xlsx"))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 	for _, h := range hs {
 		members[h.No] = h.Members
 	}
-	sups, bad, err := households.ParseSuppliers(bytes.NewReader(read("suppliers.csv")))
+	sups, bad, err := households.ParseSuppliers(csvFile(t, bytes.NewReader(read("suppliers.csv"))))
 	if err != nil || len(bad) > 0 {
 		t.Fatalf("suppliers.csv: %v %v", err, bad)
 	}
@@ -183,7 +183,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 	for _, s := range sups {
 		county[s.Code] = s.CountyCode
 	}
-	prods, bad, err := households.ParseProducts(bytes.NewReader(read("products.csv")))
+	prods, bad, err := households.ParseProducts(csvFile(t, bytes.NewReader(read("products.csv"))))
 	if err != nil || len(bad) > 0 {
 		t.Fatalf("products.csv: %v %v", err, bad)
 	}
@@ -191,7 +191,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 	for _, p := range prods {
 		products[p.SKU] = p
 	}
-	links, _, err := households.ParseLinkages(bytes.NewReader(read("linkages.csv")))
+	links, _, err := households.ParseLinkages(csvFile(t, bytes.NewReader(read("linkages.csv"))))
 	if err != nil {
 		t.Fatal(err)
 	}

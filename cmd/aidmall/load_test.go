@@ -203,7 +203,6 @@ func bootService(b *testing.B, dbURL string, script *mallsim.Script) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a.cfg.PublicURL = "http://" + ln.Addr().String()
 	sim, err := mallsim.Start(ctx, mallsim.Options{Keys: keys, Catalogue: catalogue, Script: script, Logger: log})
 	if err != nil {
 		ln.Close()

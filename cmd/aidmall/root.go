@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 
 	"github.com/spf13/cobra"
 
+	"aidmall/adapters/sqlstore"
 	"aidmall/config"
 )
 
@@ -31,7 +33,15 @@ func (g *globals) config() (config.Config, error) {
 			return g.getenv(k)
 		}
 	}
-	return config.Load(getenv, g.configFile, drivers.Codes()...)
+	cfg, err := config.Load(getenv, g.configFile, drivers.Codes()...)
+	if err != nil {
+		return config.Config{}, err
+	}
+	// The database URL's form is the store's to judge: refuse a bad one before any work.
+	if err := sqlstore.CheckURL(cfg.DatabaseURL); err != nil {
+		return config.Config{}, fmt.Errorf("config: DATABASE_URL: %w", err)
+	}
+	return cfg, nil
 }
 
 func (g *globals) logger(cfg config.Config) *slog.Logger {

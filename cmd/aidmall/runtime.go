@@ -38,11 +38,6 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 			return nil, fmt.Errorf("listen on %s: %w (set AIDMALL_LISTEN to another address)", a.cfg.Listen, err)
 		}
 	}
-	if a.cfg.PublicURL == "http://"+a.cfg.Listen {
-		// The default public URL follows the address actually bound (AIDMALL_LISTEN with
-		// port 0), or the malls would be told to notify port 0.
-		a.cfg.PublicURL = "http://" + ln.Addr().String()
-	}
 	cfg := a.cfg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -64,7 +59,8 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
-	runner, err := newRunner(a, ms, svc, reg)
+	// The malls are told the address actually bound (AIDMALL_LISTEN with port 0 gets one).
+	runner, err := newRunner(a, ms, svc, cfg.PublicURLFor(ln.Addr().String()), reg)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -105,9 +101,10 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	return rt, nil
 }
 
-// newRunner makes the job runner (not started) for the malls in ms; statements' events are
-// applied through svc; reg takes its metrics and may be nil.
-func newRunner(a *app, ms *mallSet, svc *orders.Service, reg prometheus.Registerer) (*jobs.Runner, error) {
+// newRunner makes the job runner (not started) for the malls in ms, telling the malls to
+// notify publicURL + "/webhooks/{mall}"; statements' events are applied through svc; reg
+// takes its metrics and may be nil.
+func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg prometheus.Registerer) (*jobs.Runner, error) {
 	cfg := a.cfg
 	runner, err := jobs.New(jobs.Config{
 		DB: a.db.DB.DB, Dialect: string(a.db.Dialect), Store: a.store, Orders: svc, Malls: ms.clients,
@@ -115,7 +112,7 @@ func newRunner(a *app, ms *mallSet, svc *orders.Service, reg prometheus.Register
 			b, err := a.store.Branch(ctx, code)
 			return b.Name, err
 		},
-		NotifyURL: cfg.NotifyURL, Logger: a.log, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval,
+		NotifyURL: func(m orders.Mall) string { return publicURL + "/webhooks/" + string(m) }, Logger: a.log, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval,
 		MaxAttempts:       cfg.Dispatch.MaxAttempts,
 		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
 		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},

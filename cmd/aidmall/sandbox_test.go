@@ -93,7 +93,6 @@ func TestSandboxYearWithFaultsAgreesWithTheRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.cfg.PublicURL = "http://" + ln.Addr().String()
 	rt, err := startRuntime(ctx, a, ms, ln)
 	if err != nil {
 		t.Fatal(err)

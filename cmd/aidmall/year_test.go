@@ -40,7 +40,7 @@ func expectedLedger(t *testing.T, bundle fs.FS) ([]reports.LedgerRow, map[string
 		}
 		return bytes.NewReader(b)
 	}
-	hs, _, err := households.ParseHouseholds("households.xlsx", open("households.xlsx"))
+	hs, _, err := households.ParseHouseholds("households.xlsx", householdSheet(t, open("households.xlsx")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func expectedLedger(t *testing.T, bundle fs.FS) ([]reports.LedgerRow, map[string
 	for _, h := range hs {
 		members[h.No] = h.Members
 	}
-	sups, _, err := households.ParseSuppliers(open("suppliers.csv"))
+	sups, _, err := households.ParseSuppliers(csvFile(t, open("suppliers.csv")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func expectedLedger(t *testing.T, bundle fs.FS) ([]reports.LedgerRow, map[string
 	for _, s := range sups {
 		county[s.Code] = s.CountyCode
 	}
-	prods, _, err := households.ParseProducts(open("products.csv"))
+	prods, _, err := households.ParseProducts(csvFile(t, open("products.csv")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func expectedLedger(t *testing.T, bundle fs.FS) ([]reports.LedgerRow, map[string
 	for _, p := range prods {
 		product[p.SKU] = p
 	}
-	ls, _, err := households.ParseLinkages(open("linkages.csv"))
+	ls, _, err := households.ParseLinkages(csvFile(t, open("linkages.csv")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,11 +199,7 @@ func openStore(t *testing.T, dbURL string) *sqlstore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	driver, dsn, err := cfg.DriverDSN()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlstore.Open(context.Background(), driver, dsn)
+	db, err := sqlstore.Open(context.Background(), cfg.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +258,7 @@ func assertPersonalDataSealed(t *testing.T, st *sqlstore.Store, dbPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs, _, err := households.ParseHouseholds("households.xlsx", bytes.NewReader(b))
+	hs, _, err := households.ParseHouseholds("households.xlsx", householdSheet(t, bytes.NewReader(b)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"aidmall/adapters/registryfile"
 	"aidmall/adapters/seal"
 	"aidmall/adapters/sqlstore"
 	"aidmall/bizday"
@@ -42,11 +43,11 @@ func Sealer(t testing.TB) *seal.Sealer {
 	return s
 }
 
-// Registry returns the registry import use case over st with the test Sealer; now is its
-// clock (time.Now if nil).
+// Registry returns the registry import use case over st with the test Sealer and the
+// production file decoder; now is its clock (time.Now if nil).
 func Registry(t testing.TB, st *sqlstore.Store, now func() time.Time) *households.Registry {
 	t.Helper()
-	opts := []households.RegistryOption{}
+	opts := []households.RegistryOption{households.WithFileDecoder(registryfile.Decoder{})}
 	if now != nil {
 		opts = append(opts, households.WithClock(now))
 	}

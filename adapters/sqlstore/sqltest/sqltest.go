@@ -28,7 +28,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"aidmall/adapters/sqlstore"
-	"aidmall/config"
 )
 
 // PostgresEnv names the environment variable holding the PostgreSQL server URL the
@@ -37,7 +36,7 @@ import (
 const PostgresEnv = "AIDMALL_TEST_POSTGRES"
 
 // SQLite opens a fresh SQLite database file in t.TempDir() with the connection settings
-// production uses (config.SQLitePragmas, one connection), migrated to the latest schema,
+// production uses (sqlstore.Open: its pragmas, one connection), migrated to the latest schema,
 // and closes it when the test ends.
 func SQLite(t testing.TB) *sqlstore.DB {
 	t.Helper()
@@ -49,7 +48,7 @@ func SQLite(t testing.TB) *sqlstore.DB {
 func SQLiteAt(t testing.TB, path string) *sqlstore.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite", "file:"+path+"?"+config.SQLitePragmas)
+	db, err := sqlstore.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("sqltest: open SQLite: %v", err)
 	}
@@ -99,7 +98,7 @@ func Postgres(t testing.TB) *sqlstore.DB {
 		}
 		_ = admin.Close()
 	})
-	db, err := sqlstore.Open(ctx, "pgx", u.String())
+	db, err := sqlstore.Open(ctx, u.String())
 	if err != nil {
 		t.Fatalf("sqltest: open PostgreSQL: %v", err)
 	}

@@ -1,0 +1,228 @@
+// Package registryfile decodes the registry and catalogue files (households.File): CSV
+// text in UTF-8 (with or without a byte order mark) or GB18030, CRLF or LF, and XLSX
+// workbooks (excelize). It yields rows of text cells with their row numbers as a
+// spreadsheet shows them; what the columns mean and which values are good is the
+// households package's (its row rules).
+package registryfile
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"aidmall/households"
+)
+
+// MaxBytes is the largest file decoded (256 MiB); a larger one is a *households.ParseError.
+const MaxBytes = 256 << 20
+
+// maxBadRecords bounds the CSV records that cannot be split before a file is given up (a
+// binary file read as CSV).
+const maxBadRecords = 1000
+
+// Decoder implements households.FileDecoder.
+type Decoder struct{}
+
+var _ households.FileDecoder = Decoder{}
+
+// CSV decodes CSV text; see CSV.
+func (Decoder) CSV(r io.Reader) (households.File, error) { return CSV(r) }
+
+// Sheet decodes a workbook's sheet or CSV text; see Sheet.
+func (Decoder) Sheet(r io.Reader, sheet string) (households.File, error) { return Sheet(r, sheet) }
+
+func parseError(format string, a ...any) error {
+	return &households.ParseError{Reason: fmt.Sprintf(format, a...)}
+}
+
+// readAll reads at most MaxBytes of r.
+func readAll(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
+	if err != nil {
+		return nil, parseError("cannot read the file: %v", err)
+	}
+	if len(b) > MaxBytes {
+		return nil, parseError("the file is larger than %d MiB", MaxBytes>>20)
+	}
+	return b, nil
+}
+
+func isXLSX(b []byte) bool      { return bytes.HasPrefix(b, []byte("PK\x03\x04")) }
+func isLegacyXLS(b []byte) bool { return bytes.HasPrefix(b, []byte{0xD0, 0xCF, 0x11, 0xE0}) }
+
+// Sheet decodes a file told by its content, not its name: a zip ("PK") is an XLSX
+// workbook whose sheet of that name (surrounding spaces ignored) is read; a legacy .xls
+// (or encrypted) workbook is refused; anything else is CSV text (see CSV).
+func Sheet(r io.Reader, sheet string) (households.File, error) {
+	b, err := readAll(r)
+	if err != nil {
+		return households.File{}, err
+	}
+	switch {
+	case isXLSX(b):
+		return xlsx(b, sheet)
+	case isLegacyXLS(b):
+		return households.File{}, parseError("the file is a legacy .xls workbook (or an encrypted one); save it as .xlsx or CSV")
+	}
+	return csvText(b)
+}
+
+// CSV decodes CSV text in UTF-8 or, when not valid UTF-8, GB18030. Rows are numbered by
+// the line on which they start; blank records are left out; records that cannot be split
+// (bad quoting) are BadLines. A workbook, a UTF-16 file or bytes that are not GB18030
+// either are a *households.ParseError.
+func CSV(r io.Reader) (households.File, error) {
+	b, err := readAll(r)
+	if err != nil {
+		return households.File{}, err
+	}
+	if isXLSX(b) {
+		return households.File{}, parseError("the file is a spreadsheet (XLSX), want CSV text")
+	}
+	return csvText(b)
+}
+
+// decodeText turns the bytes of a text file into a string: valid UTF-8 (with or without
+// a byte order mark) is taken as UTF-8, anything else is decoded as GB18030.
+func decodeText(b []byte) (string, error) {
+	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
+		return "", parseError("the file is UTF-16; save it as UTF-8 or GB18030 CSV")
+	}
+	b = bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF"))
+	if utf8.Valid(b) {
+		return string(b), nil
+	}
+	d, err := simplifiedchinese.GB18030.NewDecoder().Bytes(b)
+	if err != nil || bytes.ContainsRune(d, utf8.RuneError) {
+		return "", parseError("unreadable encoding: the file is neither UTF-8 nor GB18030 text")
+	}
+	return string(d), nil
+}
+
+func csvText(b []byte) (households.File, error) {
+	text, err := decodeText(b)
+	if err != nil {
+		return households.File{}, err
+	}
+	cr := csv.NewReader(strings.NewReader(text))
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	var f households.File
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) || len(f.BadLines) >= maxBadRecords {
+				return households.File{}, parseError("unreadable CSV: %v", err)
+			}
+			f.BadLines = append(f.BadLines, households.BadLine{Line: pe.StartLine, Reason: "the line cannot be split into columns: " + pe.Err.Error()})
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		if !blank(rec) {
+			f.Rows = append(f.Rows, households.FileRow{N: line, Cells: rec})
+		}
+	}
+	return f, nil
+}
+
+func blank(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// looksNumeric reports whether a cell's raw text could be a number stored as one (only
+// those cells are asked for their type).
+func looksNumeric(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789.+-eE", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// xlsx reads the named sheet of a workbook, marking the cells stored as numbers.
+func xlsx(b []byte, sheet string) (households.File, error) {
+	wb, err := excelize.OpenReader(bytes.NewReader(b), excelize.Options{
+		RawCellValue: true, UnzipSizeLimit: 1 << 30, UnzipXMLSizeLimit: 64 << 20,
+	})
+	if err != nil {
+		return households.File{}, parseError("unreadable XLSX workbook: %v", err)
+	}
+	defer wb.Close()
+	found := ""
+	list := wb.GetSheetList()
+	for _, s := range list {
+		if strings.TrimSpace(s) == sheet {
+			found = s
+			break
+		}
+	}
+	if found == "" {
+		return households.File{}, parseError("no sheet %s in the workbook (it has %s)", sheet, strings.Join(list, ", "))
+	}
+	it, err := wb.Rows(found)
+	if err != nil {
+		return households.File{}, parseError("unreadable sheet %s: %v", sheet, err)
+	}
+	var (
+		f households.File
+		n int
+	)
+	for it.Next() {
+		n++
+		cells, err := it.Columns(excelize.Options{RawCellValue: true})
+		if err != nil {
+			_ = it.Close()
+			return households.File{}, parseError("unreadable sheet %s at row %d: %v", sheet, n, err)
+		}
+		if !blank(cells) {
+			f.Rows = append(f.Rows, households.FileRow{N: n, Cells: cells})
+		}
+	}
+	if err := it.Close(); err != nil {
+		return households.File{}, parseError("unreadable sheet %s: %v", sheet, err)
+	}
+	if len(f.Rows) == 0 {
+		return households.File{}, parseError("sheet %s is empty: no header row", sheet)
+	}
+	for i := range f.Rows {
+		row := &f.Rows[i]
+		for col, v := range row.Cells {
+			if !looksNumeric(v) {
+				continue
+			}
+			cell, err := excelize.CoordinatesToCellName(col+1, row.N)
+			if err != nil {
+				continue
+			}
+			ct, err := wb.GetCellType(found, cell)
+			if err == nil && (ct == excelize.CellTypeNumber || ct == excelize.CellTypeUnset) {
+				if row.Numeric == nil {
+					row.Numeric = make([]bool, len(row.Cells))
+				}
+				row.Numeric[col] = true
+			}
+		}
+	}
+	return f, nil
+}
