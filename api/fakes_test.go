@@ -266,7 +266,7 @@ func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harnes
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, clock: &fakeClock{t: testNow},
-		webhooks: map[orders.Mall]*fakeWebhook{orders.MallCCB: {}, orders.MallABC: {}},
+		webhooks: map[orders.Mall]*fakeWebhook{mallCCB: {}, mallABC: {}},
 		limiter:  &fakeLimiter{denied: map[string]time.Duration{}}, logs: &syncBuffer{}}
 	h.store = sqltest.Store(t, db, sqltest.WithClock(h.clock.Now))
 	sqltest.ImportCatalogue(t, h.store, sqltest.ExampleBundle())
@@ -280,7 +280,7 @@ func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harnes
 	}
 	h.idem = h.store
 	h.reports = &recordingReports{Reports: h.store}
-	malls := []orders.Mall{orders.MallCCB, orders.MallABC}
+	malls := []orders.Mall{mallCCB, mallABC}
 	svc, err := orders.NewService(h.store, malls, h.clock.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +288,7 @@ func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harnes
 	h.orders = &fakeOrders{Service: svc}
 	cfg := Config{
 		Orders: h.orders, Auth: auth, Idempotency: h.idem, Reports: h.reports, Households: h.store, Malls: malls,
-		Webhooks: map[orders.Mall]MallWebhook{orders.MallCCB: h.webhooks[orders.MallCCB], orders.MallABC: h.webhooks[orders.MallABC]},
+		Webhooks: map[orders.Mall]MallWebhook{mallCCB: h.webhooks[mallCCB], mallABC: h.webhooks[mallABC]},
 		Ready:    func(context.Context) error { return h.ready },
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:      h.clock.Now,
@@ -309,7 +309,7 @@ func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harnes
 func (h *harness) placeAt(branch, ref string, at time.Time, phone string) *orders.GroupOrder {
 	h.t.Helper()
 	o, err := h.orders.Service.Place(context.Background(), orders.Caller{KeyID: 3, Role: orders.RoleAidOffice}, orders.PlaceRequest{
-		OrderRef: ref, BranchCode: branch, Mall: orders.MallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
+		OrderRef: ref, BranchCode: branch, Mall: mallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
 		ShipTo:   orders.ShipTo{Name: "李*", Phone: phone, Address: "西安市"},
 		Lines:    []orders.PlaceLine{{SKU: "YC-APL-5KG-DZ", Quantity: 2}},
 		PlacedAt: &at,
@@ -331,8 +331,8 @@ func (h *harness) advance(o *orders.GroupOrder, status orders.Status) {
 	at := o.PlacedAt
 	for _, s := range steps {
 		at = at.Add(time.Hour)
-		ev := orders.FulfilmentEvent{Mall: o.Mall, EventID: o.OutOrderNo + "-" + string(s.typ), Type: s.typ,
-			OutOrderNo: o.OutOrderNo, MallOrderNo: "M-" + o.OutOrderNo, OccurredAt: at}
+		ev := orders.FulfilmentEvent{Mall: o.Mall, EventID: orders.MallEventID(string(o.OutOrderNo) + "-" + string(s.typ)), Type: s.typ,
+			OutOrderNo: o.OutOrderNo, MallOrderNo: "M-" + string(o.OutOrderNo), OccurredAt: at}
 		if s.typ != orders.EventAccepted {
 			ev.LineNo, ev.Quantity = 1, o.Lines[0].Quantity
 		}

@@ -12,14 +12,14 @@ import (
 // Households shows registered households, masked (adapters/sqlstore implements it).
 type Households interface {
 	// HouseholdView returns household no, masked; orders.ErrNotFound if not registered.
-	HouseholdView(ctx context.Context, no string) (households.View, error)
+	HouseholdView(ctx context.Context, no households.HouseholdNo) (households.View, error)
 }
 
 // getHousehold is GET /v1/households/{no}: one registered household with its name, ID
 // number and phone masked (GB 11643 ID as 610630********123X). aid_office only (the
 // route's guard): branches and auditors never see household records.
 func (s *Server) getHousehold(c echo.Context) error {
-	h, err := s.cfg.Households.HouseholdView(c.Request().Context(), c.Param("no"))
+	h, err := s.cfg.Households.HouseholdView(c.Request().Context(), households.HouseholdNo(c.Param("no")))
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ type orderJSON struct {
 	Status          orders.Status       `json:"status"`
 	CancelRequested bool                `json:"cancel_requested,omitempty"`
 	CancelRefusal   string              `json:"cancel_refusal,omitempty"`
-	OutOrderNo      string              `json:"out_order_no"`
+	OutOrderNo      orders.OutOrderNo   `json:"out_order_no"`
 	MallOrderNo     string              `json:"mall_order_no"`
 	RejectCode      string              `json:"reject_code,omitempty"`
 	RejectMessage   string              `json:"reject_message,omitempty"`

@@ -134,7 +134,7 @@ func TestPlaceOrderResponse(t *testing.T) {
 		if !strings.HasSuffix(o.PlacedAt, "+08:00") || !strings.HasSuffix(o.CreatedAt, "+08:00") {
 			t.Errorf("times not in Beijing: placed %q created %q", o.PlacedAt, o.CreatedAt)
 		}
-		if o.Status != orders.StatusPending || o.Mall != orders.MallCCB || o.OutOrderNo == "" {
+		if o.Status != orders.StatusPending || o.Mall != mallCCB || o.OutOrderNo == "" {
 			t.Errorf("order %+v", o)
 		}
 	})
@@ -163,7 +163,7 @@ func TestPlaceOrderResponse(t *testing.T) {
 		if rec.Code != http.StatusCreated {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
-		if o := decodeOrder(t, rec.Body.Bytes()); o.Mall != orders.MallABC || o.TotalAmount != 3*3990 {
+		if o := decodeOrder(t, rec.Body.Bytes()); o.Mall != mallABC || o.TotalAmount != 3*3990 {
 			t.Errorf("mall %s total %s", o.Mall, o.TotalAmount)
 		}
 	})

@@ -28,8 +28,8 @@ func TestNewRejectsMissingDependencies(t *testing.T) {
 	st := sqltest.Store(t, sqltest.SQLite(t))
 	valid := func() Config {
 		return Config{Orders: &fakeOrders{}, Auth: st, Idempotency: st, Reports: st,
-			Malls:    []orders.Mall{orders.MallCCB, orders.MallABC},
-			Webhooks: map[orders.Mall]MallWebhook{orders.MallCCB: &fakeWebhook{}},
+			Malls:    []orders.Mall{mallCCB, mallABC},
+			Webhooks: map[orders.Mall]MallWebhook{mallCCB: &fakeWebhook{}},
 			Ready:    func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler)}
 	}
 	tests := []struct {
@@ -42,7 +42,7 @@ func TestNewRejectsMissingDependencies(t *testing.T) {
 		{"when_reports_nil_expect_error", func(c *Config) { c.Reports = nil }},
 		{"when_ready_nil_expect_error", func(c *Config) { c.Ready = nil }},
 		{"when_logger_nil_expect_error", func(c *Config) { c.Logger = nil }},
-		{"when_a_webhook_nil_expect_error", func(c *Config) { c.Webhooks[orders.MallABC] = nil }},
+		{"when_a_webhook_nil_expect_error", func(c *Config) { c.Webhooks[mallABC] = nil }},
 		{"when_a_webhook_for_auto_expect_error", func(c *Config) { c.Webhooks[orders.MallAuto] = &fakeWebhook{} }},
 		{"when_no_malls_are_registered_expect_error", func(c *Config) { c.Malls = nil }},
 		{"when_a_webhook_for_an_unregistered_mall_expect_error", func(c *Config) { c.Webhooks["icbc"] = &fakeWebhook{} }},
@@ -335,3 +335,6 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		}
 	}
 }
+
+// The malls of the tests, by code: which malls exist is the drivers' knowledge, not the domain's.
+const mallCCB, mallABC = orders.Mall("ccb"), orders.Mall("abc")

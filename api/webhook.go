@@ -64,8 +64,8 @@ func (s *Server) webhook(c echo.Context) error {
 func (s *Server) applyEvent(c echo.Context, wh MallWebhook, ev orders.FulfilmentEvent, body []byte, logAttrs []any) error {
 	req := c.Request()
 	ctx := req.Context()
-	logAttrs = append(logAttrs, slog.String("event_id", ev.EventID), slog.String("type", string(ev.Type)),
-		slog.String("out_order_no", ev.OutOrderNo))
+	logAttrs = append(logAttrs, slog.String("event_id", string(ev.EventID)), slog.String("type", string(ev.Type)),
+		slog.String("out_order_no", string(ev.OutOrderNo)))
 	res, err := s.cfg.Orders.Apply(ctx, ev)
 	if err != nil && errors.Is(err, orders.ErrInvalid) && s.cfg.Unreadable != nil {
 		return s.keepUnreadable(c, wh, ev.Mall, body, err, logAttrs)

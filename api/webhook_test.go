@@ -18,7 +18,7 @@ import (
 func notification(t *testing.T, mall orders.Mall, eventID string) string {
 	t.Helper()
 	b, err := json.Marshal(orders.FulfilmentEvent{
-		Mall: mall, EventID: eventID, Type: orders.EventDelivered, OutOrderNo: "AM20190312100000000001",
+		Mall: mall, EventID: orders.MallEventID(eventID), Type: orders.EventDelivered, OutOrderNo: "AM20190312100000000001",
 		MallOrderNo: "CCB20190312000123", LineNo: 1, Quantity: 20,
 		OccurredAt: time.Date(2019, 3, 15, 14, 22, 10, 0, time.FixedZone("CST", 8*3600)),
 	})
@@ -41,20 +41,20 @@ func TestWebhook(t *testing.T) {
 		wantApply int
 	}{
 		{name: "when_signed_notification_expect_success_after_apply", path: "/webhooks/ccb", signature: "good",
-			body: func(t *testing.T) string { return notification(t, orders.MallCCB, "N1") }, wantCode: 200, wantBody: "success", wantApply: 1},
+			body: func(t *testing.T) string { return notification(t, mallCCB, "N1") }, wantCode: 200, wantBody: "success", wantApply: 1},
 		{name: "when_bad_signature_expect_nack_and_nothing_applied", path: "/webhooks/ccb", signature: "forged",
-			body: func(t *testing.T) string { return notification(t, orders.MallCCB, "N1") }, wantCode: 200, wantBody: "fail", wantApply: 0},
+			body: func(t *testing.T) string { return notification(t, mallCCB, "N1") }, wantCode: 200, wantBody: "fail", wantApply: 0},
 		{name: "when_body_malformed_expect_nack_and_nothing_applied", path: "/webhooks/ccb", signature: "good",
 			body: func(*testing.T) string { return "notify_id=N1&" }, wantCode: 200, wantBody: "fail", wantApply: 0},
 		{name: "when_apply_fails_expect_nack_so_the_mall_retries", path: "/webhooks/ccb", signature: "good",
-			body:     func(t *testing.T) string { return notification(t, orders.MallCCB, "N1") },
+			body:     func(t *testing.T) string { return notification(t, mallCCB, "N1") },
 			applyErr: errors.New("database is locked"), wantCode: 200, wantBody: "fail", wantApply: 1},
 		{name: "when_event_invalid_expect_nack", path: "/webhooks/ccb", signature: "good",
 			body: func(t *testing.T) string {
-				return strings.Replace(notification(t, orders.MallCCB, "N1"), `"quantity":20`, `"quantity":0`, 1)
+				return strings.Replace(notification(t, mallCCB, "N1"), `"quantity":20`, `"quantity":0`, 1)
 			}, wantCode: 200, wantBody: "fail", wantApply: 1},
 		{name: "when_verifier_returns_another_malls_event_expect_nack", path: "/webhooks/abc", signature: "good",
-			body: func(t *testing.T) string { return notification(t, orders.MallCCB, "N1") }, wantCode: 200, wantBody: "fail", wantApply: 0},
+			body: func(t *testing.T) string { return notification(t, mallCCB, "N1") }, wantCode: 200, wantBody: "fail", wantApply: 0},
 		{name: "when_body_over_1MiB_expect_nack_without_parsing", path: "/webhooks/ccb", signature: "good",
 			body: func(*testing.T) string { return strings.Repeat("a", 1<<20+1) }, wantCode: 200, wantBody: "fail", wantApply: 0},
 	}
@@ -78,9 +78,9 @@ func TestWebhook(t *testing.T) {
 	t.Run("when_verifier_runs_expect_the_exact_raw_body", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		body := notification(t, orders.MallCCB, "N1") + "  \n" // trailing bytes a re-encoding would lose
+		body := notification(t, mallCCB, "N1") + "  \n" // trailing bytes a re-encoding would lose
 		h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: body, header: map[string]string{"X-Test-Signature": "good"}})
-		wh := h.webhooks[orders.MallCCB]
+		wh := h.webhooks[mallCCB]
 		if wh.parsed() != 1 || !bytes.Equal(wh.bodies[0], []byte(body)) {
 			t.Errorf("verifier saw %q, want %q", wh.bodies, body)
 		}
@@ -99,7 +99,7 @@ func TestWebhook(t *testing.T) {
 	t.Run("when_rejected_expect_warn_log_with_reason", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: notification(t, orders.MallCCB, "SECRET-EVENT-BODY"),
+		h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: notification(t, mallCCB, "SECRET-EVENT-BODY"),
 			header: map[string]string{"X-Test-Signature": "forged"}})
 		logs := h.logs.String()
 		if !strings.Contains(logs, `"level":"WARN"`) || !strings.Contains(logs, "signature does not verify") {
@@ -114,7 +114,7 @@ func TestWebhook(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		for i := range 2 {
-			rec := h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: notification(t, orders.MallCCB, "N1"),
+			rec := h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: notification(t, mallCCB, "N1"),
 				header: map[string]string{"X-Test-Signature": "good"}})
 			if rec.Body.String() != "success" {
 				t.Fatalf("delivery %d: %q", i+1, rec.Body)
@@ -171,7 +171,7 @@ func TestWebhookUnreadable(t *testing.T) {
 	// invalid event (quantity 0); the mall order no, which is never logged, marks the body.
 	unreadable := `{"mall":"ccb","event_id":"N9","type":"delivered","mall_order_no":"SECRET-BODY","quantity":"twenty"}`
 	invalid := func(t *testing.T) string {
-		b := strings.Replace(notification(t, orders.MallCCB, "N8"), `"quantity":20`, `"quantity":0`, 1)
+		b := strings.Replace(notification(t, mallCCB, "N8"), `"quantity":20`, `"quantity":0`, 1)
 		return strings.Replace(b, `"mall_order_no":"CCB20190312000123"`, `"mall_order_no":"SECRET-BODY"`, 1)
 	}
 	tests := []struct {
@@ -198,7 +198,7 @@ func TestWebhookUnreadable(t *testing.T) {
 		{name: "bad_signature_is_refused_and_nothing_kept", signature: "forged",
 			body: func(*testing.T) string { return unreadable }, wantBody: "fail", wantResult: "rejected"},
 		{name: "apply_failure_that_a_retry_may_cure_is_refused_and_nothing_kept", signature: "good",
-			body:     func(t *testing.T) string { return notification(t, orders.MallCCB, "N1") },
+			body:     func(t *testing.T) string { return notification(t, mallCCB, "N1") },
 			applyErr: errors.New("database is locked"), wantBody: "fail", wantResult: "failed"},
 	}
 	for _, tt := range tests {
@@ -224,7 +224,7 @@ func TestWebhookUnreadable(t *testing.T) {
 				t.Fatalf("kept %d notifications, want 1", len(kept))
 			case tt.wantKept:
 				k := kept[0]
-				if k.mall != orders.MallCCB || !bytes.Equal(k.body, []byte(body)) || !strings.Contains(k.reason, tt.wantReason) {
+				if k.mall != mallCCB || !bytes.Equal(k.body, []byte(body)) || !strings.Contains(k.reason, tt.wantReason) {
 					t.Errorf("kept %s %q (reason %q), want ccb, the raw body, a reason saying %q", k.mall, k.body, k.reason, tt.wantReason)
 				}
 			}

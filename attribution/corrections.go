@@ -5,11 +5,15 @@ import (
 	"slices"
 
 	"aidmall/bizday"
+	"aidmall/households"
 	"aidmall/money"
 )
 
 // entryKey is the identity of a ledger amount: one claimant of one event.
-type entryKey struct{ eventID, householdNo string }
+type entryKey struct {
+	eventID     string
+	householdNo households.HouseholdNo
+}
 
 // Corrections returns the entries to book so that, for every (EventID, HouseholdNo), the
 // sum of the booked entries plus the corrections equals the sum of want's entries

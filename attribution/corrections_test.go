@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"aidmall/bizday"
+	"aidmall/households"
 	"aidmall/money"
 )
 
@@ -157,7 +158,7 @@ func TestCorrectionsBringBookedToWant(t *testing.T) {
 		var es []Entry
 		for range rng.IntN(12) {
 			id := fmt.Sprintf("E%d", rng.IntN(4))
-			h := []string{"", "H1", "H2", "H3"}[rng.IntN(4)]
+			h := []households.HouseholdNo{"", "H1", "H2", "H3"}[rng.IntN(4)]
 			es = append(es, Entry{EventID: id, HouseholdNo: h, Day: bizday.MustParse("2019-05-01").AddDays(int(id[1] - '0')),
 				Amount: money.Fen(rng.Int64N(2001) - 1000)})
 		}

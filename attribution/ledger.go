@@ -64,7 +64,7 @@ type Line struct {
 // the Beijing business day of the event. HouseholdNo "" is the unattributed part.
 type Entry struct {
 	EventID     string
-	HouseholdNo string
+	HouseholdNo households.HouseholdNo
 	Day         bizday.Day
 	Amount      money.Fen
 }
@@ -144,10 +144,10 @@ func WorkOut(line Line, events []Event) Outcome {
 		panic(fmt.Sprintf("attribution.WorkOut: %d × %d fen overflows", line.Quantity, line.UnitPrice))
 	}
 	evs := ordered(events)
-	w := &workout{line: line, net: map[string]money.Fen{}, byDay: map[bizday.Day]*claimants{}}
+	w := &workout{line: line, net: map[households.HouseholdNo]money.Fen{}, byDay: map[bizday.Day]*claimants{}}
 	// An event has at most one entry per linked household plus the unattributed part;
 	// sizing Entries to that bound (at most maxPresized) saves regrowing it.
-	linked := map[string]bool{}
+	linked := map[households.HouseholdNo]bool{}
 	for _, l := range line.Linkages {
 		linked[l.HouseholdNo] = true
 	}
@@ -171,9 +171,9 @@ func WorkOut(line Line, events []Event) Outcome {
 type workout struct {
 	line  Line
 	out   Outcome
-	net   map[string]money.Fen      // claimant → net fen so far on this line ("" unattributed)
-	byDay map[bizday.Day]*claimants // delivery claimants per business day, computed once
-	spans []span                    // line.Linkages[i]'s validity, computed on first use
+	net   map[households.HouseholdNo]money.Fen // claimant → net fen so far on this line ("" unattributed)
+	byDay map[bizday.Day]*claimants            // delivery claimants per business day, computed once
+	spans []span                               // line.Linkages[i]'s validity, computed on first use
 }
 
 // span is a linkage's validity [from, to) as the Unix seconds of the first instants of
@@ -201,7 +201,7 @@ func (s span) activeOn(dayStart int64) bool {
 // with their summed linkage weights scaled to integers (ints, or bigs when they do not
 // fit in uint64). No keys means unattributed.
 type claimants struct {
-	keys []string
+	keys []households.HouseholdNo
 	ints []uint64
 	bigs []*big.Int
 }
@@ -228,7 +228,7 @@ func (w *workout) deliver(ev Event, day bizday.Day) {
 	w.out.DeliveredFen += amount
 	c := w.claimantsOn(day)
 	if len(c.keys) == 0 {
-		w.book(ev.ID, day, []string{""}, []money.Fen{amount}, 1)
+		w.book(ev.ID, day, []households.HouseholdNo{""}, []money.Fen{amount}, 1)
 		return
 	}
 	w.book(ev.ID, day, c.keys, c.split(amount), 1)
@@ -244,7 +244,7 @@ func (w *workout) refund(ev Event, day bizday.Day) {
 		return
 	}
 	w.out.RefundedFen += r
-	keys := make([]string, 0, len(w.net))
+	keys := make([]households.HouseholdNo, 0, len(w.net))
 	for k, v := range w.net {
 		if v > 0 {
 			keys = append(keys, k)
@@ -260,7 +260,7 @@ func (w *workout) refund(ev Event, day bizday.Day) {
 }
 
 // book records shares (times sign) as entries of event id on day and updates the nets.
-func (w *workout) book(id string, day bizday.Day, keys []string, shares []money.Fen, sign money.Fen) {
+func (w *workout) book(id string, day bizday.Day, keys []households.HouseholdNo, shares []money.Fen, sign money.Fen) {
 	for i, k := range keys {
 		if shares[i] == 0 {
 			continue
@@ -279,7 +279,7 @@ func (w *workout) claimantsOn(day bizday.Day) *claimants {
 	if w.spans == nil {
 		w.spans = linkageSpans(w.line.Linkages)
 	}
-	sum := map[string]decimal.Decimal{}
+	sum := map[households.HouseholdNo]decimal.Decimal{}
 	d := day.Start().Unix()
 	for i, l := range w.line.Linkages {
 		if l.HouseholdNo == "" || l.Weight.Sign() <= 0 || !w.spans[i].activeOn(d) {
@@ -291,7 +291,7 @@ func (w *workout) claimantsOn(day bizday.Day) *claimants {
 			sum[l.HouseholdNo] = l.Weight
 		}
 	}
-	c := &claimants{keys: make([]string, 0, len(sum))}
+	c := &claimants{keys: make([]households.HouseholdNo, 0, len(sum))}
 	for k := range sum {
 		c.keys = append(c.keys, k)
 	}

@@ -26,7 +26,7 @@ func at(s string) time.Time {
 // link is a linkage of supplier S1; to "" is open-ended.
 func link(h, weight, from, to string) households.Linkage {
 	l := households.Linkage{
-		SupplierCode: "S1", HouseholdNo: h, Type: households.LinkProducePurchase,
+		SupplierCode: "S1", HouseholdNo: households.HouseholdNo(h), Type: households.LinkProducePurchase,
 		Weight: decimal.RequireFromString(weight), ValidFrom: bizday.MustParse(from),
 	}
 	if to != "" {
@@ -44,7 +44,7 @@ func refunded(id, when string, fen money.Fen) Event {
 }
 
 func entry(id, h, day string, amount money.Fen) Entry {
-	return Entry{EventID: id, HouseholdNo: h, Day: bizday.MustParse(day), Amount: amount}
+	return Entry{EventID: id, HouseholdNo: households.HouseholdNo(h), Day: bizday.MustParse(day), Amount: amount}
 }
 
 // threeEqual is the supplier of ATTRIBUTION.md §4: H001, H002, H003, weight 1 each.
@@ -488,7 +488,7 @@ func checkOutcome(t *testing.T, line Line, events []Event, o Outcome) {
 		held[h.EventID] = true
 	}
 	perEvent := map[string]money.Fen{}
-	net := map[string]money.Fen{}
+	net := map[households.HouseholdNo]money.Fen{}
 	var total money.Fen
 	for _, e := range o.Entries {
 		ev, ok := byID[e.EventID]

@@ -17,13 +17,14 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"aidmall/households"
 	"aidmall/money"
 )
 
 // Part is one claimant in a split: a household (HouseholdNo != "") or the unattributed
 // remainder (HouseholdNo == ""), with a non-negative weight (any number of decimals).
 type Part struct {
-	HouseholdNo string
+	HouseholdNo households.HouseholdNo
 	Weight      decimal.Decimal
 }
 
@@ -59,7 +60,7 @@ func Split(amount money.Fen, parts []Part) []money.Fen {
 		panic(fmt.Sprintf("attribution.Split: negative amount %d fen", amount))
 	}
 	weights := make([]decimal.Decimal, len(parts))
-	keys := make([]string, len(parts))
+	keys := make([]households.HouseholdNo, len(parts))
 	for i, p := range parts {
 		if p.Weight.Sign() < 0 {
 			panic(fmt.Sprintf("attribution.Split: negative weight %s for %q", p.Weight, p.HouseholdNo))
@@ -71,7 +72,7 @@ func Split(amount money.Fen, parts []Part) []money.Fen {
 }
 
 // splitDecimal is Split over parallel key and weight slices (weights already checked >= 0).
-func splitDecimal(amount money.Fen, keys []string, weights []decimal.Decimal) []money.Fen {
+func splitDecimal(amount money.Fen, keys []households.HouseholdNo, weights []decimal.Decimal) []money.Fen {
 	ints, ok := scaleWeights(weights)
 	if ok {
 		return splitUint(amount, keys, ints)
@@ -163,7 +164,7 @@ func scaleWeightsBig(weights []decimal.Decimal) []*big.Int {
 
 // tieLess orders claimants for the leftover fen when their remainders are equal: the
 // smaller household number (text) first, the unattributed part ("") after every household.
-func tieLess(a, b string) int {
+func tieLess(a, b households.HouseholdNo) int {
 	switch {
 	case a == b:
 		return 0
@@ -176,7 +177,7 @@ func tieLess(a, b string) int {
 }
 
 // splitUint splits amount by integer weights whose sum fits in uint64.
-func splitUint(amount money.Fen, keys []string, w []uint64) []money.Fen {
+func splitUint(amount money.Fen, keys []households.HouseholdNo, w []uint64) []money.Fen {
 	var total uint64
 	for _, v := range w {
 		total += v
@@ -222,7 +223,7 @@ func splitUint(amount money.Fen, keys []string, w []uint64) []money.Fen {
 }
 
 // splitBig is splitUint with math/big.
-func splitBig(amount money.Fen, keys []string, w []*big.Int) []money.Fen {
+func splitBig(amount money.Fen, keys []households.HouseholdNo, w []*big.Int) []money.Fen {
 	total := new(big.Int)
 	for _, v := range w {
 		total.Add(total, v)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"aidmall/households"
 	"aidmall/money"
 )
 
@@ -19,7 +20,7 @@ func parts(kv ...string) []Part {
 	}
 	out := make([]Part, 0, len(kv)/2)
 	for i := 0; i < len(kv); i += 2 {
-		out = append(out, Part{HouseholdNo: kv[i], Weight: decimal.RequireFromString(kv[i+1])})
+		out = append(out, Part{HouseholdNo: households.HouseholdNo(kv[i]), Weight: decimal.RequireFromString(kv[i+1])})
 	}
 	return out
 }
@@ -252,14 +253,14 @@ func TestSplitInvariantsOnRandomInputs(t *testing.T) {
 			if rng.IntN(10) == 0 {
 				no = ""
 			}
-			ps[i] = Part{HouseholdNo: no, Weight: decimal.New(rng.Int64N(30000), -int32(rng.IntN(5)))}
+			ps[i] = Part{HouseholdNo: households.HouseholdNo(no), Weight: decimal.New(rng.Int64N(30000), -int32(rng.IntN(5)))}
 		}
 		ps[rng.IntN(n)].Weight = decimal.New(1+rng.Int64N(5), 0)
 		amount := money.Fen(rng.Int64N(10_000_000))
 		got := Split(amount, ps)
 		checkSplit(t, amount, ps, got)
 		// The math/big path gives the same answer as the 64-bit path.
-		keys := make([]string, n)
+		keys := make([]households.HouseholdNo, n)
 		weights := make([]decimal.Decimal, n)
 		for i, p := range ps {
 			keys[i], weights[i] = p.HouseholdNo, p.Weight
@@ -296,7 +297,7 @@ func FuzzSplit(f *testing.F) {
 			if i == unattributed {
 				no = ""
 			}
-			ps = append(ps, Part{HouseholdNo: no, Weight: w})
+			ps = append(ps, Part{HouseholdNo: households.HouseholdNo(no), Weight: w})
 		}
 		if !positive || len(ps) > 200 {
 			return

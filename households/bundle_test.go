@@ -88,7 +88,7 @@ func TestBundleHouseholdsCSVAndXLSX(t *testing.T) {
 	})
 	t.Run("leading_zeros_and_landlines_kept", func(t *testing.T) {
 		for _, h := range csvHH {
-			if !strings.HasPrefix(h.No, "0") {
+			if !strings.HasPrefix(string(h.No), "0") {
 				t.Fatalf("household number %q lost its leading zero", h.No)
 			}
 			if h.No == "06300201021" && h.Phone != "0911-4119289" {

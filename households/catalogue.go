@@ -417,7 +417,7 @@ func parseLinkages(f File) (parsed[Linkage], error) {
 	}
 	seen := map[string]int{}
 	return run(t, pre, func(rr *rowReader) Linkage {
-		l := Linkage{SupplierCode: rr.code("supplier_code"), HouseholdNo: rr.code("household_no")}
+		l := Linkage{SupplierCode: rr.code("supplier_code"), HouseholdNo: HouseholdNo(rr.code("household_no"))}
 		if v, ok := rr.required("type"); ok {
 			switch lt := LinkageType(v); lt {
 			case LinkProducePurchase, LinkShareholding, LinkEmployment, LinkLandLease:
@@ -459,7 +459,7 @@ func parseLinkages(f File) (parsed[Linkage], error) {
 			}
 		}
 		if l.SupplierCode != "" && l.HouseholdNo != "" && l.Type != "" && !l.ValidFrom.IsZero() {
-			key := l.SupplierCode + "\x00" + l.HouseholdNo + "\x00" + string(l.Type) + "\x00" + l.ValidFrom.String()
+			key := l.SupplierCode + "\x00" + string(l.HouseholdNo) + "\x00" + string(l.Type) + "\x00" + l.ValidFrom.String()
 			if first, dup := seen[key]; dup {
 				rr.fail("valid_from", l.ValidFrom.String(), fmt.Sprintf("duplicate linkage (supplier_code, household_no, type, valid_from), first in row %d", first))
 			} else {

@@ -91,8 +91,8 @@ func (rr *rowReader) household(seen map[string]int, now time.Time) Household {
 	if rr.numeric(ColHouseholdNo) {
 		rr.fail(ColHouseholdNo, rr.get(ColHouseholdNo), "stored as a number, so leading zeros may be lost: format the column as text")
 	} else {
-		h.No = rr.code(ColHouseholdNo)
-		rr.unique(seen, ColHouseholdNo, h.No, "户编号")
+		h.No = HouseholdNo(rr.code(ColHouseholdNo))
+		rr.unique(seen, ColHouseholdNo, string(h.No), "户编号")
 	}
 	if v := rr.text(ColHeadName, 50); v != "" {
 		h.HeadName = v

@@ -387,7 +387,7 @@ func FuzzParseHouseholdsCSV(f *testing.F) {
 			}
 			return
 		}
-		seen := map[string]bool{}
+		seen := map[HouseholdNo]bool{}
 		for _, h := range hs {
 			if ValidateResidentIDAt(h.IDNumber, testNow) != nil || h.Members < 1 || h.Members > 12 || h.No == "" || seen[h.No] {
 				t.Fatalf("bad household loaded: %+v", h)

@@ -37,7 +37,7 @@ type RegistryStore interface {
 	// same transaction.
 	UpsertLinkages(ctx context.Context, ls []Linkage, prune bool) (Counts, error)
 	// HouseholdsExist reports, for each household number asked, whether it is registered.
-	HouseholdsExist(ctx context.Context, nos []string) (map[string]bool, error)
+	HouseholdsExist(ctx context.Context, nos []HouseholdNo) (map[HouseholdNo]bool, error)
 	// SuppliersExist reports, for each supplier code asked, whether it is known.
 	SuppliersExist(ctx context.Context, codes []string) (map[string]bool, error)
 }
@@ -57,7 +57,7 @@ type Counts struct {
 // never the sealed bytes, to tell an unchanged household. A household without a phone has
 // nil PhoneSealed and empty PhoneHash and PhoneMasked.
 type SealedHousehold struct {
-	No          string
+	No          HouseholdNo
 	NameSealed  []byte
 	NameMasked  string
 	IDSealed    []byte
@@ -278,7 +278,7 @@ const (
 
 func productSupplier(p Product) string { return p.SupplierCode }
 func linkSupplier(l Linkage) string    { return l.SupplierCode }
-func linkHousehold(l Linkage) string   { return l.HouseholdNo }
+func linkHousehold(l Linkage) string   { return string(l.HouseholdNo) }
 
 func (r *Registry) importLinkages(ctx context.Context, rep *Report, p parsed[Linkage], strict bool) error {
 	suppliers, err := r.checkSuppliersOf(ctx, distinct(p, linkSupplier))
@@ -334,9 +334,17 @@ func (r *Registry) checkHouseholdsOf(ctx context.Context, nos []string) (map[str
 	if len(nos) == 0 {
 		return map[string]bool{}, nil
 	}
-	ok, err := r.store.HouseholdsExist(ctx, nos)
+	asked := make([]HouseholdNo, len(nos))
+	for i, no := range nos {
+		asked[i] = HouseholdNo(no)
+	}
+	known, err := r.store.HouseholdsExist(ctx, asked)
 	if err != nil {
 		return nil, fmt.Errorf("look up households: %w", err)
+	}
+	ok := make(map[string]bool, len(known))
+	for no, v := range known {
+		ok[string(no)] = v
 	}
 	return ok, nil
 }

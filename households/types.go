@@ -13,6 +13,10 @@ import (
 	"aidmall/money"
 )
 
+// HouseholdNo is a registered poor household's number (户编号) as the county registry
+// writes it: text, leading zeros kept. It is what a linkage and a ledger entry name.
+type HouseholdNo string
+
 // Branch is a union branch (工会) that places orders.
 type Branch struct {
 	Code    string    `json:"code"`
@@ -81,16 +85,16 @@ func (p Product) Listing(mall string) (itemID string, price money.Fen, ok bool) 
 // Household is a registered poor household (建档立卡贫困户) as the county registry exports
 // it. IDNumber and Phone are personal data: stored sealed, shown masked.
 type Household struct {
-	No        string `json:"household_no"` // 户编号, text (leading zeros kept)
-	HeadName  string `json:"head_name"`    // 户主姓名
-	IDNumber  string `json:"id_number"`    // 证件号码, GB 11643 18 characters
-	Members   int    `json:"members"`      // 家庭人口数, 1–12
-	County    string `json:"county"`       // 县(市、区), the name
-	Township  string `json:"township"`     // 乡(镇)
-	Village   string `json:"village"`      // 行政村
-	Attribute string `json:"attribute"`    // 贫困户属性: 一般贫困户 / 低保贫困户 / 特困供养贫困户
-	ExitYear  int    `json:"exit_year"`    // 脱贫年度, 0 if not yet
-	Phone     string `json:"phone"`        // 联系电话
+	No        HouseholdNo `json:"household_no"` // 户编号, text (leading zeros kept)
+	HeadName  string      `json:"head_name"`    // 户主姓名
+	IDNumber  string      `json:"id_number"`    // 证件号码, GB 11643 18 characters
+	Members   int         `json:"members"`      // 家庭人口数, 1–12
+	County    string      `json:"county"`       // 县(市、区), the name
+	Township  string      `json:"township"`     // 乡(镇)
+	Village   string      `json:"village"`      // 行政村
+	Attribute string      `json:"attribute"`    // 贫困户属性: 一般贫困户 / 低保贫困户 / 特困供养贫困户
+	ExitYear  int         `json:"exit_year"`    // 脱贫年度, 0 if not yet
+	Phone     string      `json:"phone"`        // 联系电话
 }
 
 // LinkageType is the kind of a benefit linkage (利益联结).
@@ -107,7 +111,7 @@ const (
 // business days [ValidFrom, ValidTo); a zero ValidTo is open-ended (ATTRIBUTION.md, Terms).
 type Linkage struct {
 	SupplierCode string          `json:"supplier_code"`
-	HouseholdNo  string          `json:"household_no"`
+	HouseholdNo  HouseholdNo     `json:"household_no"`
 	Type         LinkageType     `json:"type"`
 	Weight       decimal.Decimal `json:"weight"` // positive, at most 4 decimal places
 	ValidFrom    bizday.Day      `json:"valid_from"`
@@ -127,14 +131,14 @@ func (l Linkage) ActiveOn(d bizday.Day) bool {
 // masked (张*, 610630********123X, 138****0000); the clear values never leave the sealed
 // columns.
 type View struct {
-	No        string `json:"household_no"`
-	HeadName  string `json:"head_name"`
-	IDNumber  string `json:"id_number"`
-	Phone     string `json:"phone"`
-	Members   int    `json:"members"`
-	County    string `json:"county"`
-	Township  string `json:"township"`
-	Village   string `json:"village"`
-	Attribute string `json:"attribute"`
-	ExitYear  int    `json:"exit_year,omitempty"`
+	No        HouseholdNo `json:"household_no"`
+	HeadName  string      `json:"head_name"`
+	IDNumber  string      `json:"id_number"`
+	Phone     string      `json:"phone"`
+	Members   int         `json:"members"`
+	County    string      `json:"county"`
+	Township  string      `json:"township"`
+	Village   string      `json:"village"`
+	Attribute string      `json:"attribute"`
+	ExitYear  int         `json:"exit_year,omitempty"`
 }

@@ -28,32 +28,32 @@ func TestCancel_paths(t *testing.T) {
 		},
 		{
 			name:          "order_unknown_to_the_mall_is_cancelled_here",
-			cancelErr:     []error{&orders.MallError{Mall: orders.MallCCB, Code: "40404", SubCode: "ORDER_NOT_FOUND", NotFound: true}},
+			cancelErr:     []error{&orders.MallError{Mall: mallCCB, Code: "40404", SubCode: "ORDER_NOT_FOUND", NotFound: true}},
 			wantCalls:     1,
 			wantCancelled: true,
 		},
 		{
 			name:        "ccb_shipped_refusal_is_recorded_on_the_order",
-			cancelErr:   []error{&orders.MallError{Mall: orders.MallCCB, Code: "40010", SubCode: "ORDER_SHIPPED", Message: "已发货", AlreadyShipped: true}},
+			cancelErr:   []error{&orders.MallError{Mall: mallCCB, Code: "40010", SubCode: "ORDER_SHIPPED", Message: "已发货", AlreadyShipped: true}},
 			wantCalls:   1,
 			wantRefusal: "40010 ORDER_SHIPPED 已发货",
 		},
 		{
 			name:        "abc_already_shipped_is_recorded_on_the_order",
-			cancelErr:   []error{&orders.MallError{Mall: orders.MallCCB, HTTPStatus: 409, Code: "ALREADY_SHIPPED", AlreadyShipped: true}},
+			cancelErr:   []error{&orders.MallError{Mall: mallCCB, HTTPStatus: 409, Code: "ALREADY_SHIPPED", AlreadyShipped: true}},
 			wantCalls:   1,
 			wantRefusal: "ALREADY_SHIPPED",
 		},
 		{
 			name:      "retryable_failure_is_retried",
-			cancelErr: []error{&orders.MallError{Mall: orders.MallCCB, HTTPStatus: 503, Retryable: true}, busy, nil},
+			cancelErr: []error{&orders.MallError{Mall: mallCCB, HTTPStatus: 503, Retryable: true}, busy, nil},
 			wantCalls: 3,
 		},
 		{
 			// The service refuses to cancel a rejected order; a cancel job for one (asked
 			// for the moment before the mall's refusal was recorded) leaves it alone.
 			name:      "rejected_order_has_nothing_to_cancel",
-			createErr: []error{&orders.MallError{Mall: orders.MallCCB, Code: "40005", SubCode: "PRICE_MISMATCH"}},
+			createErr: []error{&orders.MallError{Mall: mallCCB, Code: "40005", SubCode: "PRICE_MISMATCH"}},
 			wantCalls: 0,
 		},
 	}
@@ -84,7 +84,7 @@ func TestCancel_paths(t *testing.T) {
 					t.Fatalf("mall cancel called %d times, want %d", len(cancels), tt.wantCalls)
 				}
 				for _, c := range cancels {
-					if c != o.OutOrderNo+"|预算调整" {
+					if c != string(o.OutOrderNo)+"|预算调整" {
 						t.Errorf("cancel sent %q, want the order's out_order_no and the reason", c)
 					}
 				}

@@ -42,7 +42,7 @@ func (r *Runner) jobOrder(ctx context.Context, what string, id int64, attempt in
 		return nil, nil, fmt.Errorf("%s: load order %d: %w", what, id, err)
 	}
 	log := r.log.With(slog.Int64("order_id", id), slog.String("mall", string(o.Mall)),
-		slog.String("out_order_no", o.OutOrderNo), slog.Int("attempt", attempt))
+		slog.String("out_order_no", string(o.OutOrderNo)), slog.Int("attempt", attempt))
 	return o, log, nil
 }
 

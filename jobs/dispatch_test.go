@@ -18,8 +18,8 @@ import (
 )
 
 var (
-	busy     = &orders.MallError{Mall: orders.MallCCB, Code: "20000", SubCode: "SYSTEM_BUSY", Message: "服务繁忙", Retryable: true}
-	timedOut = &orders.MallError{Mall: orders.MallCCB, Message: "no answer", Retryable: true, Err: context.DeadlineExceeded}
+	busy     = &orders.MallError{Mall: mallCCB, Code: "20000", SubCode: "SYSTEM_BUSY", Message: "服务繁忙", Retryable: true}
+	timedOut = &orders.MallError{Mall: mallCCB, Message: "no answer", Retryable: true, Err: context.DeadlineExceeded}
 )
 
 func TestDispatch_createsOnceAcrossRetries(t *testing.T) {
@@ -47,7 +47,7 @@ func TestDispatch_createsOnceAcrossRetries(t *testing.T) {
 			t.Errorf("create sent out_order_no %q, buyer %q, total %d; want the order's %q, the branch's name, %d",
 				creates[0].OutOrderNo, creates[0].BuyerName, creates[0].Total, o.OutOrderNo, o.Total())
 		}
-		if got := g.order(t, o.ID); got.Status != orders.StatusSubmitted || got.MallOrderNo != "M-"+o.OutOrderNo || got.RejectCode != "" {
+		if got := g.order(t, o.ID); got.Status != orders.StatusSubmitted || got.MallOrderNo != "M-"+string(o.OutOrderNo) || got.RejectCode != "" {
 			t.Errorf("order %s, mall order %q, reject %q; want submitted as the mall's M-%s", got.Status, got.MallOrderNo, got.RejectCode, o.OutOrderNo)
 		}
 		if got := value(g.r.metrics.calls.WithLabelValues("ccb", "create", "retryable")); got != 2 {
@@ -64,7 +64,7 @@ func TestDispatch_requestCarriesTheOrder(t *testing.T) {
 	o := &orders.GroupOrder{
 		OrderRef: "2019-HQ-0007", BranchCode: "HQ", Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryPerRecipient,
 		ShipTo: orders.ShipTo{Name: "王工", Phone: "13800000000", Address: "北京市西城区"},
-		Mall:   orders.MallCCB, OutOrderNo: "AM20190312090000000007",
+		Mall:   mallCCB, OutOrderNo: "AM20190312090000000007",
 		Lines: []orders.Line{
 			{LineNo: 1, SKU: "YC-APL-05", ItemID: "CCB-YC-APL-05", Quantity: 20, UnitPrice: 6800,
 				Recipients: []orders.Recipient{{Name: "李四", Phone: "13900000000", Address: "延安市宜川县", Quantity: 20}}},
@@ -102,14 +102,14 @@ func TestDispatch_outcomes(t *testing.T) {
 	}{
 		{
 			name:        "final_error_marks_rejected_with_the_malls_code",
-			createErr:   []error{&orders.MallError{Mall: orders.MallCCB, Code: "40005", SubCode: "PRICE_MISMATCH", Message: "单价与挂牌价不符"}},
+			createErr:   []error{&orders.MallError{Mall: mallCCB, Code: "40005", SubCode: "PRICE_MISMATCH", Message: "单价与挂牌价不符"}},
 			wantCreates: 1,
 			wantStatus:  orders.StatusRejected,
 			wantReject:  "40005|PRICE_MISMATCH: 单价与挂牌价不符",
 		},
 		{
 			name:        "conflict_after_a_retry_is_final",
-			createErr:   []error{busy, &orders.MallError{Mall: orders.MallCCB, HTTPStatus: 409, Code: "ORDER_CONFLICT", Message: "partnerOrderNo reused"}},
+			createErr:   []error{busy, &orders.MallError{Mall: mallCCB, HTTPStatus: 409, Code: "ORDER_CONFLICT", Message: "partnerOrderNo reused"}},
 			wantCreates: 2,
 			wantStatus:  orders.StatusRejected,
 			wantReject:  "ORDER_CONFLICT|partnerOrderNo reused",
@@ -125,7 +125,7 @@ func TestDispatch_outcomes(t *testing.T) {
 			// answer was lost): it is at the mall and is not sent again.
 			name: "order_the_mall_notified_is_not_sent_again",
 			before: func(t *testing.T, g *rig, o *orders.GroupOrder) {
-				g.apply(t, orders.FulfilmentEvent{Mall: orders.MallCCB, EventID: "N0", Type: orders.EventAccepted,
+				g.apply(t, orders.FulfilmentEvent{Mall: mallCCB, EventID: "N0", Type: orders.EventAccepted,
 					OutOrderNo: o.OutOrderNo, MallOrderNo: "CCB1", OccurredAt: time.Now(), Source: "notification"})
 			},
 			wantStatus: orders.StatusAccepted,
@@ -164,7 +164,7 @@ func TestDispatch_outcomes(t *testing.T) {
 				got := g.order(t, o.ID)
 				wantMallNo := tt.wantMallNo
 				if wantMallNo == "M-" {
-					wantMallNo += o.OutOrderNo
+					wantMallNo += string(o.OutOrderNo)
 				}
 				reject := ""
 				if got.RejectCode != "" {
@@ -189,7 +189,7 @@ func TestDispatch_cancelRequestedBeforeDispatchCancelsLocally(t *testing.T) {
 			t.Fatalf("after Cancel: requested %v, cancelled %v; want requested only", got.CancelReq, got.Cancelled)
 		}
 		// The cancel job asks the mall too; a mall that never got the order says so.
-		g.ccb.cancelErr = []error{&orders.MallError{Mall: orders.MallCCB, Code: "40404", SubCode: "ORDER_NOT_FOUND", NotFound: true}}
+		g.ccb.cancelErr = []error{&orders.MallError{Mall: mallCCB, Code: "40404", SubCode: "ORDER_NOT_FOUND", NotFound: true}}
 		g.start(t)
 		g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID))
 		g.waitFor(t, "cancel", finished(CancelArgs{}.Kind(), o.ID))
@@ -212,7 +212,7 @@ func TestDispatch_cancelDuringCreateAsksTheMallToCancel(t *testing.T) {
 		// is cancelled here. Only a second ask, after the create, can reach the mall.
 		cancelDone, stop := g.r.Subscribe(river.EventKindJobCompleted)
 		t.Cleanup(stop)
-		g.ccb.cancelErr = []error{&orders.MallError{Mall: orders.MallCCB, Code: "40404", SubCode: "ORDER_NOT_FOUND", NotFound: true}, nil}
+		g.ccb.cancelErr = []error{&orders.MallError{Mall: mallCCB, Code: "40404", SubCode: "ORDER_NOT_FOUND", NotFound: true}, nil}
 		g.ccb.onCreate = func(orders.CreateRequest) {
 			if _, err := g.svc.Cancel(context.Background(), aidOffice, o.ID, "预算调整"); err != nil {
 				t.Errorf("cancel during create: %v", err)
@@ -239,14 +239,14 @@ func TestDispatch_cancelDuringCreateAsksTheMallToCancel(t *testing.T) {
 		for len(g.ccb.calls) > 0 {
 			calls = append(calls, <-g.ccb.calls)
 		}
-		want := []string{"cancel:" + o.OutOrderNo, "create:" + o.OutOrderNo, "cancel:" + o.OutOrderNo}
+		want := []string{"cancel:" + string(o.OutOrderNo), "create:" + string(o.OutOrderNo), "cancel:" + string(o.OutOrderNo)}
 		if !reflect.DeepEqual(calls, want) {
 			t.Errorf("mall calls %v, want %v: the placed order asked to be cancelled after it landed", calls, want)
 		}
-		if _, cancels := g.ccb.recorded(); len(cancels) != 2 || !strings.HasPrefix(cancels[1], o.OutOrderNo+"|") {
+		if _, cancels := g.ccb.recorded(); len(cancels) != 2 || !strings.HasPrefix(cancels[1], string(o.OutOrderNo)+"|") {
 			t.Errorf("mall cancels %v", cancels)
 		}
-		if got := g.order(t, o.ID); !got.Submitted || got.MallOrderNo != "M-"+o.OutOrderNo {
+		if got := g.order(t, o.ID); !got.Submitted || got.MallOrderNo != "M-"+string(o.OutOrderNo) {
 			t.Errorf("order submitted %v as %q, want recorded at the mall", got.Submitted, got.MallOrderNo)
 		}
 	})
@@ -269,7 +269,7 @@ func TestDispatch_breakerOpensAndStopsCallingTheMall(t *testing.T) {
 		if creates, _ := g.ccb.recorded(); len(creates) != 2 {
 			t.Errorf("mall called %d times, want 2: the breaker should refuse attempts 3 and 4", len(creates))
 		}
-		if got := g.r.gate.state(orders.MallCCB); got != gobreaker.StateOpen {
+		if got := g.r.gate.state(mallCCB); got != gobreaker.StateOpen {
 			t.Errorf("breaker %s, want open", got)
 		}
 		if got := value(g.r.metrics.calls.WithLabelValues("ccb", "create", "breaker_open")); got != 2 {
@@ -286,7 +286,7 @@ func TestDispatch_breakerOpensAndStopsCallingTheMall(t *testing.T) {
 				got.Status, got.Submitted, got.RejectCode, got.Cancelled)
 		}
 		// The other mall's breaker is its own.
-		if got := g.r.gate.state(orders.MallABC); got != gobreaker.StateClosed {
+		if got := g.r.gate.state(mallABC); got != gobreaker.StateClosed {
 			t.Errorf("abc breaker %s, want closed", got)
 		}
 	})
@@ -295,27 +295,27 @@ func TestDispatch_breakerOpensAndStopsCallingTheMall(t *testing.T) {
 func TestGate_finalRefusalsDoNotOpenTheBreaker(t *testing.T) {
 	t.Parallel()
 	m, _ := newMetrics(nil)
-	mall := newFakeMall(orders.MallCCB)
-	g := newGate(Malls{orders.MallCCB: mall}, BreakerConfig{Failures: 2, Cooldown: time.Hour}, discardLog(), m)
-	refused := &orders.MallError{Mall: orders.MallCCB, Code: "40006", SubCode: "AMOUNT_MISMATCH"}
+	mall := newFakeMall(mallCCB)
+	g := newGate(Malls{mallCCB: mall}, BreakerConfig{Failures: 2, Cooldown: time.Hour}, discardLog(), m)
+	refused := &orders.MallError{Mall: mallCCB, Code: "40006", SubCode: "AMOUNT_MISMATCH"}
 	calls := 0
 	for range 5 {
-		_, err := g.call(orders.MallCCB, "create", func() (orders.CreateResult, error) { calls++; return orders.CreateResult{}, refused })
+		_, err := g.call(mallCCB, "create", func() (orders.CreateResult, error) { calls++; return orders.CreateResult{}, refused })
 		if !errors.Is(err, refused) {
 			t.Fatalf("err %v, want the mall's refusal", err)
 		}
 	}
-	if calls != 5 || g.state(orders.MallCCB) != gobreaker.StateClosed {
-		t.Errorf("%d calls, breaker %s; want 5 calls through a closed breaker", calls, g.state(orders.MallCCB))
+	if calls != 5 || g.state(mallCCB) != gobreaker.StateClosed {
+		t.Errorf("%d calls, breaker %s; want 5 calls through a closed breaker", calls, g.state(mallCCB))
 	}
 	// Interruptions of our own (shutdown) say nothing about the mall either.
 	for range 5 {
-		_, _ = g.call(orders.MallCCB, "create", func() (orders.CreateResult, error) { return orders.CreateResult{}, context.Canceled })
+		_, _ = g.call(mallCCB, "create", func() (orders.CreateResult, error) { return orders.CreateResult{}, context.Canceled })
 	}
-	if g.state(orders.MallCCB) != gobreaker.StateClosed {
+	if g.state(mallCCB) != gobreaker.StateClosed {
 		t.Error("breaker opened on cancelled calls")
 	}
-	_, err := g.call(orders.MallABC, "create", func() (orders.CreateResult, error) { return orders.CreateResult{}, nil })
+	_, err := g.call(mallABC, "create", func() (orders.CreateResult, error) { return orders.CreateResult{}, nil })
 	if err == nil {
 		t.Error("call to a mall without a client succeeded")
 	}
@@ -399,7 +399,7 @@ func TestNextRetry_honoursRetryAfter(t *testing.T) {
 	r := &Runner{now: func() time.Time { return now }, backoff: Backoff{Base: time.Second, Cap: 5 * time.Minute}.withDefaults()}
 	w := &dispatchWorker{r: r}
 	job := &river.Job[DispatchArgs]{JobRow: &rivertype.JobRow{ID: 42, Attempt: 1}}
-	w.hints.note(42, &orders.MallError{Mall: orders.MallABC, HTTPStatus: 429, Retryable: true, RetryAfter: 30 * time.Second})
+	w.hints.note(42, &orders.MallError{Mall: mallABC, HTTPStatus: 429, Retryable: true, RetryAfter: 30 * time.Second})
 	if got := w.NextRetry(job).Sub(now); got != 30*time.Second {
 		t.Errorf("first retry after %s, want the mall's 30s (backoff ceiling is 1s)", got)
 	}

@@ -96,24 +96,24 @@ func (f *fakeMall) Create(_ context.Context, req orders.CreateRequest) (orders.C
 	if hook != nil {
 		hook(req)
 	}
-	f.calls <- "create:" + req.OutOrderNo
+	f.calls <- "create:" + string(req.OutOrderNo)
 	if err != nil {
 		return orders.CreateResult{}, err
 	}
-	return orders.CreateResult{MallOrderNo: "M-" + req.OutOrderNo, Status: "ACCEPTED"}, nil
+	return orders.CreateResult{MallOrderNo: "M-" + string(req.OutOrderNo), Status: "ACCEPTED"}, nil
 }
 
-func (f *fakeMall) Query(context.Context, string) (orders.MallOrderView, error) {
+func (f *fakeMall) Query(context.Context, orders.OutOrderNo) (orders.MallOrderView, error) {
 	return orders.MallOrderView{}, &orders.MallError{Mall: f.mall, NotFound: true}
 }
 
-func (f *fakeMall) Cancel(_ context.Context, out, reason string) error {
+func (f *fakeMall) Cancel(_ context.Context, out orders.OutOrderNo, reason string) error {
 	f.mu.Lock()
 	n := len(f.cancels)
-	f.cancels = append(f.cancels, out+"|"+reason)
+	f.cancels = append(f.cancels, string(out)+"|"+reason)
 	err := next(f.cancelErr, n)
 	f.mu.Unlock()
-	f.calls <- "cancel:" + out
+	f.calls <- "cancel:" + string(out)
 	return err
 }
 
@@ -164,7 +164,7 @@ var aidOffice = orders.Caller{KeyID: 1, Name: "扶贫办", Role: orders.RoleAidO
 // at 68.00 and 5 × P2 at 50.00 yuan.
 func testOrder(ref string) orders.PlaceRequest {
 	return orders.PlaceRequest{
-		OrderRef: ref, BranchCode: "HQ", Mall: orders.MallCCB,
+		OrderRef: ref, BranchCode: "HQ", Mall: mallCCB,
 		Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
 		ShipTo: orders.ShipTo{Name: "王工", Phone: "13800000000", Address: "北京市西城区"},
 		Lines:  []orders.PlaceLine{{SKU: "P1", Quantity: 20}, {SKU: "P2", Quantity: 5}},
@@ -193,10 +193,10 @@ type rig struct {
 // it with the production store, as cmd does; mutate adjusts the runner's Config.
 func newRig(t *testing.T, db *sqlstore.DB, mutate func(c *Config)) *rig {
 	t.Helper()
-	g := &rig{db: db, sql: db.DB.DB, ccb: newFakeMall(orders.MallCCB), abc: newFakeMall(orders.MallABC), reg: prometheus.NewRegistry()}
+	g := &rig{db: db, sql: db.DB.DB, ccb: newFakeMall(mallCCB), abc: newFakeMall(mallABC), reg: prometheus.NewRegistry()}
 	cfg := Config{
 		DB: g.sql, Dialect: string(db.Dialect),
-		Malls: Malls{orders.MallCCB: g.ccb, orders.MallABC: g.abc},
+		Malls: Malls{mallCCB: g.ccb, mallABC: g.abc},
 		BranchName: func(ctx context.Context, code string) (string, error) {
 			b, err := g.st.Branch(ctx, code)
 			return b.Name, err
@@ -239,7 +239,7 @@ type laterEnqueuer struct{ *Enqueuer }
 
 func service(t *testing.T, st *sqlstore.Store) *orders.Service {
 	t.Helper()
-	svc, err := orders.NewService(st, []orders.Mall{orders.MallCCB, orders.MallABC}, nil)
+	svc, err := orders.NewService(st, []orders.Mall{mallCCB, mallABC}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,3 +383,6 @@ func orderID(j *rivertype.JobRow) int64 {
 	_ = json.Unmarshal(j.EncodedArgs, &a)
 	return a.OrderID
 }
+
+// The malls of the tests, by code: which malls exist is the drivers' knowledge, not the domain's.
+const mallCCB, mallABC = orders.Mall("ccb"), orders.Mall("abc")

@@ -99,7 +99,7 @@ func TestMaintain_redispatchesAnOrderWhoseJobWasDiscarded(t *testing.T) {
 
 		creates, _ := g.ccb.recorded()
 		got := g.order(t, o.ID)
-		if len(creates) != 3 || got.Status != orders.StatusSubmitted || got.MallOrderNo != "M-"+o.OutOrderNo || got.Cancelled {
+		if len(creates) != 3 || got.Status != orders.StatusSubmitted || got.MallOrderNo != "M-"+string(o.OutOrderNo) || got.Cancelled {
 			t.Errorf("creates %d, order %s as %q (cancelled %v); want 2 failed + 1 good create, submitted",
 				len(creates), got.Status, got.MallOrderNo, got.Cancelled)
 		}
@@ -211,7 +211,7 @@ func TestMaintain_periodicJobRedispatchesOnStart(t *testing.T) {
 		if ev := g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID)); ev.Job.State != rivertype.JobStateCompleted {
 			t.Fatalf("dispatch job %s, want completed", ev.Job.State)
 		}
-		if got := g.order(t, o.ID); got.Status != orders.StatusSubmitted || got.MallOrderNo != "M-"+o.OutOrderNo {
+		if got := g.order(t, o.ID); got.Status != orders.StatusSubmitted || got.MallOrderNo != "M-"+string(o.OutOrderNo) {
 			t.Errorf("order %s as %q, want placed at its mall", got.Status, got.MallOrderNo)
 		}
 		if creates, _ := g.ccb.recorded(); len(creates) != 1 {
@@ -233,7 +233,7 @@ func TestMaintain_intervalOffRunsNoPeriodicJob(t *testing.T) {
 		c.MaintenanceInterval = -1
 		// The reconcile job is inserted on start in the same batch as every periodic job
 		// that runs on start: once it has run, a maintenance job would exist too.
-		c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: ccb}
+		c.Statements = map[orders.Mall]StatementSource{mallCCB: ccb}
 		c.Now = func() time.Time { return reconcileNow }
 	})
 	g.placeWithoutJob(t, testOrder("2019-HQ-0001"), anHourAgo())

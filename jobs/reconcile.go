@@ -76,7 +76,7 @@ func (r *Runner) reconcileDay(ctx context.Context, m orders.Mall, day bizday.Day
 		if err := ev.Validate(); err != nil || ev.Mall != m {
 			c.Invalid++
 			r.metrics.reconciled.WithLabelValues(string(m), "invalid").Inc()
-			r.log.Warn("statement event skipped", slog.String("mall", string(m)), slog.String("event_id", ev.EventID),
+			r.log.Warn("statement event skipped", slog.String("mall", string(m)), slog.String("event_id", string(ev.EventID)),
 				slog.Any("error", errors.Join(err, mallMismatch(ev.Mall, m))))
 			continue
 		}

@@ -18,7 +18,7 @@ import (
 
 func event(m orders.Mall, out, id string, typ orders.EventType, line int, qty int64) orders.FulfilmentEvent {
 	return orders.FulfilmentEvent{
-		Mall: m, EventID: id, Type: typ, OutOrderNo: out, MallOrderNo: "M-" + out,
+		Mall: m, EventID: orders.MallEventID(id), Type: typ, OutOrderNo: orders.OutOrderNo(out), MallOrderNo: "M-" + out,
 		LineNo: line, Quantity: qty, OccurredAt: time.Date(2019, 3, 11, 14, 22, 10, 0, bizday.Beijing),
 	}
 }
@@ -37,7 +37,7 @@ func statementOrders(t *testing.T, g *rig) (ccb, abc *orders.GroupOrder) {
 	t.Helper()
 	ccb = g.placeWithoutJob(t, testOrder("2019-HQ-0001"), time.Now())
 	req := testOrder("2019-HQ-0002")
-	req.Mall, req.Lines = orders.MallABC, []orders.PlaceLine{{SKU: "P1", Quantity: 10}}
+	req.Mall, req.Lines = mallABC, []orders.PlaceLine{{SKU: "P1", Quantity: 10}}
 	abc = g.placeWithoutJob(t, req, time.Now())
 	return ccb, abc
 }
@@ -47,23 +47,23 @@ func statementOrders(t *testing.T, g *rig) (ccb, abc *orders.GroupOrder) {
 func reconcileSources(ccbSrc, abcSrc *fakeStatements, ccb, abc string) {
 	ccbSrc.days = map[string][]orders.FulfilmentEvent{
 		"2019-03-11": {
-			event(orders.MallCCB, ccb, "N1", orders.EventAccepted, 0, 0),
-			event(orders.MallCCB, ccb, "N2", orders.EventDelivered, 1, 20),
-			event(orders.MallCCB, ccb, "N2", orders.EventDelivered, 1, 20), // repeated in the statement
-			event(orders.MallCCB, ccb, "", orders.EventDelivered, 1, 20),   // no id: invalid
+			event(mallCCB, ccb, "N1", orders.EventAccepted, 0, 0),
+			event(mallCCB, ccb, "N2", orders.EventDelivered, 1, 20),
+			event(mallCCB, ccb, "N2", orders.EventDelivered, 1, 20), // repeated in the statement
+			event(mallCCB, ccb, "", orders.EventDelivered, 1, 20),   // no id: invalid
 		},
 		"2019-03-12": {
-			event(orders.MallCCB, ccb, "N3", orders.EventShipped, 2, 5),
+			event(mallCCB, ccb, "N3", orders.EventShipped, 2, 5),
 			// The same event id for an order not known yet: another event (the key is
 			// mall, out_order_no and event id), kept until its order comes.
-			event(orders.MallCCB, unknownOut, "N2", orders.EventDelivered, 1, 20),
+			event(mallCCB, unknownOut, "N2", orders.EventDelivered, 1, 20),
 		},
 	}
 	abcSrc.days = map[string][]orders.FulfilmentEvent{
 		// yesterday's statement not published: skipped
 		"2019-03-12": {
-			event(orders.MallABC, abc, "EVT-1", orders.EventDelivered, 1, 3),
-			event(orders.MallCCB, abc, "EVT-2", orders.EventDelivered, 1, 3), // wrong mall: invalid
+			event(mallABC, abc, "EVT-1", orders.EventDelivered, 1, 3),
+			event(mallCCB, abc, "EVT-2", orders.EventDelivered, 1, 3), // wrong mall: invalid
 		},
 	}
 }
@@ -82,22 +82,22 @@ func TestReconcile_appliesYesterdayAndTodayOnce(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
 		ccb, abc := &fakeStatements{}, &fakeStatements{}
 		g := newRig(t, db, func(c *Config) {
-			c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: ccb, orders.MallABC: abc}
+			c.Statements = map[orders.Mall]StatementSource{mallCCB: ccb, mallABC: abc}
 			c.Now = func() time.Time { return reconcileNow }
 			c.ReconcileInterval = -1
 		})
 		co, ao := statementOrders(t, g)
-		reconcileSources(ccb, abc, co.OutOrderNo, ao.OutOrderNo)
+		reconcileSources(ccb, abc, string(co.OutOrderNo), string(ao.OutOrderNo))
 		// Already notified, through the webhook.
-		g.apply(t, event(orders.MallCCB, co.OutOrderNo, "N1", orders.EventAccepted, 0, 0))
+		g.apply(t, event(mallCCB, string(co.OutOrderNo), "N1", orders.EventAccepted, 0, 0))
 
 		counts, err := g.r.Reconcile(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := map[orders.Mall]ReconcileCounts{
-			orders.MallCCB: {Events: 6, Tally: orders.Tally{Applied: 2, Duplicate: 2, Parked: 1}, Invalid: 1},
-			orders.MallABC: {Events: 2, Tally: orders.Tally{Applied: 1}, Invalid: 1, Missing: 1},
+			mallCCB: {Events: 6, Tally: orders.Tally{Applied: 2, Duplicate: 2, Parked: 1}, Invalid: 1},
+			mallABC: {Events: 2, Tally: orders.Tally{Applied: 1}, Invalid: 1, Missing: 1},
 		}
 		if !reflect.DeepEqual(counts, want) {
 			t.Errorf("counts %+v\nwant   %+v", counts, want)
@@ -118,7 +118,7 @@ func TestReconcile_appliesYesterdayAndTodayOnce(t *testing.T) {
 		check("after the first run")
 		// A second run changes nothing.
 		again, err := g.r.Reconcile(context.Background())
-		if err != nil || again[orders.MallCCB].Applied != 0 || again[orders.MallABC].Applied != 0 || again[orders.MallCCB].Duplicate != 5 {
+		if err != nil || again[mallCCB].Applied != 0 || again[mallABC].Applied != 0 || again[mallCCB].Duplicate != 5 {
 			t.Errorf("second run %+v, %v; want nothing applied, the parked event and the rest duplicates", again, err)
 		}
 		check("after the second run")
@@ -135,17 +135,17 @@ func TestReconcile_oneMallFailingDoesNotStopTheOther(t *testing.T) {
 	t.Parallel()
 	abc := &fakeStatements{}
 	g := newRig(t, migratedSQLite(t), func(c *Config) {
-		c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: failingStatements{}, orders.MallABC: abc}
+		c.Statements = map[orders.Mall]StatementSource{mallCCB: failingStatements{}, mallABC: abc}
 		c.Now = func() time.Time { return reconcileNow }
 	})
 	co, ao := statementOrders(t, g)
-	reconcileSources(&fakeStatements{}, abc, co.OutOrderNo, ao.OutOrderNo)
+	reconcileSources(&fakeStatements{}, abc, string(co.OutOrderNo), string(ao.OutOrderNo))
 	counts, err := g.r.Reconcile(context.Background(), bizday.MustParse("2019-03-12"))
 	if err == nil {
 		t.Error("a failing statement gave no error")
 	}
-	if counts[orders.MallABC].Applied != 1 || !reflect.DeepEqual(quantities(g.order(t, ao.ID)), []string{"1:0/3"}) {
-		t.Errorf("abc applied %d (lines %v), want 1", counts[orders.MallABC].Applied, quantities(g.order(t, ao.ID)))
+	if counts[mallABC].Applied != 1 || !reflect.DeepEqual(quantities(g.order(t, ao.ID)), []string{"1:0/3"}) {
+		t.Errorf("abc applied %d (lines %v), want 1", counts[mallABC].Applied, quantities(g.order(t, ao.ID)))
 	}
 }
 
@@ -154,12 +154,12 @@ func TestReconcile_runsAsAJob(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
 		ccb, abc := &fakeStatements{}, &fakeStatements{}
 		g := newRig(t, db, func(c *Config) {
-			c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: ccb, orders.MallABC: abc}
+			c.Statements = map[orders.Mall]StatementSource{mallCCB: ccb, mallABC: abc}
 			c.Now = func() time.Time { return reconcileNow }
 			c.ReconcileInterval = -1
 		})
 		co, ao := statementOrders(t, g)
-		reconcileSources(ccb, abc, co.OutOrderNo, ao.OutOrderNo)
+		reconcileSources(ccb, abc, string(co.OutOrderNo), string(ao.OutOrderNo))
 		g.start(t)
 		if err := g.r.EnqueueReconcile(context.Background(), bizday.MustParse("2019-03-12")); err != nil {
 			t.Fatal(err)
@@ -182,11 +182,11 @@ func TestReconcile_periodicJobRunsOnStart(t *testing.T) {
 	t.Parallel()
 	ccb, abc := &fakeStatements{}, &fakeStatements{}
 	g := newRig(t, migratedSQLite(t), func(c *Config) {
-		c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: ccb, orders.MallABC: abc}
+		c.Statements = map[orders.Mall]StatementSource{mallCCB: ccb, mallABC: abc}
 		c.Now = func() time.Time { return reconcileNow }
 	})
 	co, ao := statementOrders(t, g)
-	reconcileSources(ccb, abc, co.OutOrderNo, ao.OutOrderNo)
+	reconcileSources(ccb, abc, string(co.OutOrderNo), string(ao.OutOrderNo))
 	g.start(t)
 	ev := g.waitFor(t, "periodic reconcile", func(ev *river.Event) bool { return ev.Job.Kind == ReconcileArgs{}.Kind() })
 	if ev.Job.State != rivertype.JobStateCompleted {
@@ -203,7 +203,7 @@ func TestReconcile_badDayCancelsTheJob(t *testing.T) {
 	ccb := &fakeStatements{}
 	reconcileSources(ccb, &fakeStatements{}, unknownOut, unknownOut)
 	g := newRig(t, migratedSQLite(t), func(c *Config) {
-		c.Statements = map[orders.Mall]StatementSource{orders.MallCCB: ccb}
+		c.Statements = map[orders.Mall]StatementSource{mallCCB: ccb}
 		c.ReconcileInterval = -1
 	})
 	g.start(t)

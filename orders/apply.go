@@ -169,14 +169,14 @@ func workOut(ctx context.Context, tx Tx, o *GroupOrder) (map[int64]bool, error) 
 		}
 		var shipped int64
 		var moves []attribution.Event
-		rowOf := map[string]RecordedEvent{}
+		rowOf := map[string]RecordedEvent{} // by attribution.Event.ID, the mall event id as text
 		for _, e := range byLine[l.LineNo] {
-			rowOf[e.Event.EventID] = e
+			rowOf[string(e.Event.EventID)] = e
 			switch e.Event.Type {
 			case EventShipped:
 				shipped += e.Event.Quantity
 			case EventDelivered, EventRefunded:
-				moves = append(moves, attribution.Event{ID: e.Event.EventID, Type: attribution.EventType(e.Event.Type),
+				moves = append(moves, attribution.Event{ID: string(e.Event.EventID), Type: attribution.EventType(e.Event.Type),
 					OccurredAt: e.Event.OccurredAt, Quantity: e.Event.Quantity, RefundFen: e.Event.RefundFen})
 			}
 		}

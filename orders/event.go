@@ -44,17 +44,17 @@ func (t EventType) MovesMoney() bool { return t == EventDelivered || t == EventR
 // form that no longer depends on the mall: every adapter's notification and statement
 // parser produces these.
 type FulfilmentEvent struct {
-	Mall        Mall      `json:"mall"`
-	EventID     string    `json:"event_id"` // CCB notify_id, ABC eventId; unique per mall
-	Type        EventType `json:"type"`
-	OutOrderNo  string    `json:"out_order_no"`
-	MallOrderNo string    `json:"mall_order_no"`
-	LineNo      int       `json:"line_no"`                // 0 for whole-order events (accepted, cancelled)
-	Quantity    int64     `json:"quantity"`               // units shipped, delivered or refunded; 0 on whole-order events
-	RefundFen   money.Fen `json:"refund_amount"`          // refunded amount (refunded only)
-	OccurredAt  time.Time `json:"occurred_at"`            // when it happened (any zone; business day is Beijing)
-	LogisticsNo string    `json:"logistics_no,omitempty"` // carrier and waybill (shipped only)
-	Source      string    `json:"source,omitempty"`       // "notify", "statement" or "query"
+	Mall        Mall        `json:"mall"`
+	EventID     MallEventID `json:"event_id"` // CCB notify_id, ABC eventId; unique per mall
+	Type        EventType   `json:"type"`
+	OutOrderNo  OutOrderNo  `json:"out_order_no"`
+	MallOrderNo string      `json:"mall_order_no"`
+	LineNo      int         `json:"line_no"`                // 0 for whole-order events (accepted, cancelled)
+	Quantity    int64       `json:"quantity"`               // units shipped, delivered or refunded; 0 on whole-order events
+	RefundFen   money.Fen   `json:"refund_amount"`          // refunded amount (refunded only)
+	OccurredAt  time.Time   `json:"occurred_at"`            // when it happened (any zone; business day is Beijing)
+	LogisticsNo string      `json:"logistics_no,omitempty"` // carrier and waybill (shipped only)
+	Source      string      `json:"source,omitempty"`       // "notify", "statement" or "query"
 }
 
 // Validate checks the event's shape: a mall named (which malls exist is the Service's

@@ -12,7 +12,7 @@ import (
 // delivered is a valid line event as the CCB adapter would produce it.
 func delivered() orders.FulfilmentEvent {
 	return orders.FulfilmentEvent{
-		Mall: orders.MallCCB, EventID: "N20191125000001", Type: orders.EventDelivered,
+		Mall: mallCCB, EventID: "N20191125000001", Type: orders.EventDelivered,
 		OutOrderNo: "AM20191120100000000042", MallOrderNo: "CCB20191120000163",
 		LineNo: 1, Quantity: 20, OccurredAt: time.Date(2019, 11, 25, 9, 0, 0, 0, time.UTC),
 		Source: "notify",
@@ -27,7 +27,7 @@ func TestFulfilmentEventValidate(t *testing.T) {
 		wantErr string // a fragment naming the rule; "" = valid
 	}{
 		{"delivered_line_event_is_valid", func(*orders.FulfilmentEvent) {}, ""},
-		{"abc_event_is_valid", func(e *orders.FulfilmentEvent) { e.Mall = orders.MallABC }, ""},
+		{"abc_event_is_valid", func(e *orders.FulfilmentEvent) { e.Mall = mallABC }, ""},
 		{"shipped_with_waybill_is_valid", func(e *orders.FulfilmentEvent) { e.Type = orders.EventShipped; e.LogisticsNo = "SF1234567890" }, ""},
 		{"accepted_whole_order_event_is_valid", func(e *orders.FulfilmentEvent) { e.Type = orders.EventAccepted; e.LineNo = 0; e.Quantity = 0 }, ""},
 		{"cancelled_whole_order_event_is_valid", func(e *orders.FulfilmentEvent) { e.Type = orders.EventCancelled; e.LineNo = 0; e.Quantity = 0 }, ""},

@@ -30,7 +30,7 @@ func newTestService(t *testing.T) (*orders.Service, *testStore) {
 // newTestServiceOn is newTestService on the database open makes.
 func newTestServiceOn(t *testing.T, open func(testing.TB) *sqlstore.DB) (*orders.Service, *testStore) {
 	t.Helper()
-	return newTestServiceWith(t, open, []orders.Mall{orders.MallCCB, orders.MallABC})
+	return newTestServiceWith(t, open, []orders.Mall{mallCCB, mallABC})
 }
 
 // newTestServiceWith is newTestServiceOn with only the malls connected.
@@ -92,3 +92,6 @@ func (s *testStore) counts() (int, int) {
 	}
 	return p.Orders, p.Events
 }
+
+// The malls of the tests, by code: which malls exist is the drivers' knowledge, not the domain's.
+const mallCCB, mallABC = orders.Mall("ccb"), orders.Mall("abc")

@@ -21,7 +21,7 @@ type HistoryOrder struct {
 	Funding      Funding
 	DeliveryMode DeliveryMode
 	PlacedAt     time.Time
-	OutOrderNo   string
+	OutOrderNo   OutOrderNo
 	MallOrderNo  string
 	Lines        []HistoryLine
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func historyOrder() orders.HistoryOrder {
-	return orders.HistoryOrder{OrderRef: "2018-HQ-0001", BranchCode: "HQ", Mall: orders.MallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
+	return orders.HistoryOrder{OrderRef: "2018-HQ-0001", BranchCode: "HQ", Mall: mallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
 		PlacedAt: time.Date(2018, 12, 20, 10, 15, 22, 0, time.FixedZone("CST", 8*3600)), OutOrderNo: "AM20181220101522000002",
 		MallOrderNo: "CCB20181220000163", Lines: []orders.HistoryLine{{LineNo: 1, SKU: "YC-APL-5KG-DZ", Quantity: 150, UnitPrice: 6800}}}
 }

@@ -19,15 +19,15 @@ type MallClient interface {
 	Create(ctx context.Context, req CreateRequest) (CreateResult, error)
 	// Query returns the mall's view of an order (ErrNotFound wrapped in a MallError with
 	// NotFound set when the mall does not know it).
-	Query(ctx context.Context, outOrderNo string) (MallOrderView, error)
+	Query(ctx context.Context, outOrderNo OutOrderNo) (MallOrderView, error)
 	// Cancel asks the mall to cancel; refused (final) once a line has shipped.
-	Cancel(ctx context.Context, outOrderNo, reason string) error
+	Cancel(ctx context.Context, outOrderNo OutOrderNo, reason string) error
 }
 
 // CreateRequest is a mall order as sent to a mall; amounts in fen, converted to the mall's
 // own units (CCB yuan strings, ABC fen) by the adapter.
 type CreateRequest struct {
-	OutOrderNo   string
+	OutOrderNo   OutOrderNo
 	BuyerRef     string // the group order's order_ref (≤ 64 characters)
 	BuyerName    string // the branch's name
 	DeliveryMode DeliveryMode
@@ -55,7 +55,7 @@ type CreateResult struct {
 // MallOrderView is the mall's view of an order (query).
 type MallOrderView struct {
 	MallOrderNo string
-	OutOrderNo  string
+	OutOrderNo  OutOrderNo
 	Status      string
 	Lines       []MallLineView
 }

@@ -16,7 +16,7 @@ func TestMallAnswers(t *testing.T) {
 	ctx := context.Background()
 	deliver := func(t *testing.T, svc *orders.Service, o *orders.GroupOrder, id string) {
 		t.Helper()
-		if _, err := svc.Apply(ctx, orders.FulfilmentEvent{Mall: o.Mall, EventID: id, Type: orders.EventDelivered,
+		if _, err := svc.Apply(ctx, orders.FulfilmentEvent{Mall: o.Mall, EventID: orders.MallEventID(id), Type: orders.EventDelivered,
 			OutOrderNo: o.OutOrderNo, MallOrderNo: "FROM-EVENT", LineNo: 1, Quantity: 10,
 			OccurredAt: testNow.Add(time.Hour)}); err != nil {
 			t.Fatal(err)

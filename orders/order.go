@@ -36,12 +36,14 @@ type Mall string
 // MallAuto is accepted on POST /v1/orders only: pick a mall that lists every line.
 const MallAuto Mall = "auto"
 
-// MallCCB and MallABC name the two malls of the bundled examples and the domain's tests.
-// No rule of this package depends on them.
-const (
-	MallCCB Mall = "ccb"
-	MallABC Mall = "abc"
-)
+// OutOrderNo is our number for a mall order (商户订单号, CCB out_order_no, ABC
+// merchantOrderNo): NewOutOrderNo makes it, a mall is idempotent on it, and its
+// notifications name it. ValidOutOrderNo says which strings can be one.
+type OutOrderNo string
+
+// MallEventID is a mall's id of one fulfilment event (事件编号: CCB notify_id, ABC
+// eventId), unique per mall order; a repeated one is the same event.
+type MallEventID string
 
 // Funding is who pays for an order; it decides which consumption-aid indicator the money
 // counts in (ATTRIBUTION.md §3.4).
@@ -119,16 +121,16 @@ type GroupOrder struct {
 	Lines        []Line       `json:"lines"`
 
 	// The mall order.
-	Mall          Mall   `json:"mall"`
-	OutOrderNo    string `json:"out_order_no"`  // our number at the mall (商户订单号)
-	MallOrderNo   string `json:"mall_order_no"` // the mall's number (商城订单号), once known
-	Status        Status `json:"status"`
-	RejectCode    string `json:"reject_code,omitempty"`
-	RejectMessage string `json:"reject_message,omitempty"`
-	Accepted      bool   `json:"-"` // an accepted event was seen
-	Cancelled     bool   `json:"-"` // a cancelled event was seen
-	Submitted     bool   `json:"-"` // the mall confirmed create
-	CancelReq     bool   `json:"-"` // a cancel was asked for and not yet confirmed
+	Mall          Mall       `json:"mall"`
+	OutOrderNo    OutOrderNo `json:"out_order_no"`  // our number at the mall (商户订单号)
+	MallOrderNo   string     `json:"mall_order_no"` // the mall's number (商城订单号), once known
+	Status        Status     `json:"status"`
+	RejectCode    string     `json:"reject_code,omitempty"`
+	RejectMessage string     `json:"reject_message,omitempty"`
+	Accepted      bool       `json:"-"` // an accepted event was seen
+	Cancelled     bool       `json:"-"` // a cancelled event was seen
+	Submitted     bool       `json:"-"` // the mall confirmed create
+	CancelReq     bool       `json:"-"` // a cancel was asked for and not yet confirmed
 	// CancelRefusal is the mall's code and message when it refused a cancel (a line had
 	// shipped); empty otherwise.
 	CancelRefusal string `json:"cancel_refusal,omitempty"`
@@ -158,7 +160,7 @@ var outOrderNoRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
 // ValidOutOrderNo reports whether s can be an out_order_no: 1–32 letters and digits, the
 // stricter of the two malls' rules (ccb-mall.md "mall.order.create"; ABC allows 64 and
 // `-`/`_`).
-func ValidOutOrderNo(s string) bool { return outOrderNoRE.MatchString(s) }
+func ValidOutOrderNo(s OutOrderNo) bool { return outOrderNoRE.MatchString(string(s)) }
 
 // crockford is the ULID alphabet (Crockford's base32: no I, L, O, U).
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -169,7 +171,7 @@ const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 // database sequence, so a restored or reset database can never hand a mall a number the
 // mall has already seen (the malls are idempotent on it: a repeated number would return
 // another order, or be refused as a conflict). Numbers sort by t.
-func NewOutOrderNo(t time.Time) string {
+func NewOutOrderNo(t time.Time) OutOrderNo {
 	var b [16]byte
 	ms := uint64(t.UnixMilli())
 	for i := 5; i >= 0; i-- {
@@ -185,5 +187,5 @@ func NewOutOrderNo(t time.Time) string {
 		lo = lo>>5 | hi<<59
 		hi >>= 5
 	}
-	return "AM" + string(out[:])
+	return OutOrderNo("AM" + string(out[:]))
 }

@@ -27,7 +27,7 @@ func TestValidOutOrderNo(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := ValidOutOrderNo(tc.in); got != tc.want {
+			if got := ValidOutOrderNo(OutOrderNo(tc.in)); got != tc.want {
 				t.Fatalf("ValidOutOrderNo(%q) = %v, want %v", tc.in, got, tc.want)
 			}
 		})
@@ -64,10 +64,10 @@ func TestNewOutOrderNo(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got := NewOutOrderNo(tc.at)
-			if !ValidOutOrderNo(got) || len(got) != 28 || !strings.HasPrefix(got, "AM") {
+			if !ValidOutOrderNo(got) || len(got) != 28 || !strings.HasPrefix(string(got), "AM") {
 				t.Fatalf("NewOutOrderNo = %q (%d characters): want AM and 26 ULID characters", got, len(got))
 			}
-			if ms := decodeULIDTime(t, got); ms != tc.at.UnixMilli() {
+			if ms := decodeULIDTime(t, string(got)); ms != tc.at.UnixMilli() {
 				t.Fatalf("NewOutOrderNo(%s) = %q encodes %d ms, want %d", tc.at, got, ms, tc.at.UnixMilli())
 			}
 		})
@@ -78,10 +78,10 @@ func TestNewOutOrderNo(t *testing.T) {
 		seen := map[string]bool{}
 		for i := 0; i < 10000; i++ {
 			no := NewOutOrderNo(at)
-			if seen[no] {
+			if seen[string(no)] {
 				t.Fatalf("%q made twice", no)
 			}
-			seen[no] = true
+			seen[string(no)] = true
 		}
 	})
 	t.Run("numbers_sort_by_time", func(t *testing.T) {
@@ -108,7 +108,7 @@ func FuzzNewOutOrderNo(f *testing.F) {
 		if !ValidOutOrderNo(got) || len(got) != 28 {
 			t.Fatalf("NewOutOrderNo(%d ms) = %q is not valid", ms, got)
 		}
-		if d := decodeULIDTime(t, got); d != ms {
+		if d := decodeULIDTime(t, string(got)); d != ms {
 			t.Fatalf("NewOutOrderNo(%d ms) = %q encodes %d", ms, got, d)
 		}
 	})

@@ -18,11 +18,11 @@ func TestRoutingFollowsTheConnectedMalls(t *testing.T) {
 		want      orders.Mall // "" when refused
 		pointer   string      // the refusal's pointer
 	}{
-		{"auto_picks_the_cheaper_mall_ccb_68_00_against_abc_69_00", []orders.Mall{orders.MallCCB, orders.MallABC}, orders.MallAuto, orders.MallCCB, ""},
-		{"auto_skips_a_mall_that_is_not_connected", []orders.Mall{orders.MallABC}, orders.MallAuto, orders.MallABC, ""},
+		{"auto_picks_the_cheaper_mall_ccb_68_00_against_abc_69_00", []orders.Mall{mallCCB, mallABC}, orders.MallAuto, mallCCB, ""},
+		{"auto_skips_a_mall_that_is_not_connected", []orders.Mall{mallABC}, orders.MallAuto, mallABC, ""},
 		{"auto_with_no_mall_connected_is_refused", nil, orders.MallAuto, "", "/mall"},
-		{"a_named_mall_that_is_not_connected_is_refused", []orders.Mall{orders.MallABC}, orders.MallCCB, "", "/mall"},
-		{"a_named_connected_mall_is_used", []orders.Mall{orders.MallABC}, orders.MallABC, orders.MallABC, ""},
+		{"a_named_mall_that_is_not_connected_is_refused", []orders.Mall{mallABC}, mallCCB, "", "/mall"},
+		{"a_named_connected_mall_is_used", []orders.Mall{mallABC}, mallABC, mallABC, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,7 +52,7 @@ func TestAutoPicksTheLowestTotal(t *testing.T) {
 	// YC-APL-10KG-DZ: CCB 118.00, ABC 116.00 (the bundle's products.csv).
 	req.Lines = []orders.PlaceLine{{SKU: "YC-APL-10KG-DZ", Quantity: 10}}
 	o, err := svc.Place(context.Background(), office, req)
-	if err != nil || o.Mall != orders.MallABC || o.Total() != 116000 {
+	if err != nil || o.Mall != mallABC || o.Total() != 116000 {
 		t.Fatalf("order %v err %v, want ABC at 1160.00", o, err)
 	}
 }
@@ -65,7 +65,7 @@ func TestAutoHonoursTheUnitPriceTheClientSaw(t *testing.T) {
 	// CCB lists YC-APL-5KG-DZ at 68.00 and ABC at 69.00: a client that saw 69.00 gets ABC.
 	req.Lines = []orders.PlaceLine{{SKU: "YC-APL-5KG-DZ", Quantity: 1, UnitPrice: fen(6900)}}
 	o, err := svc.Place(context.Background(), office, req)
-	if err != nil || o.Mall != orders.MallABC {
+	if err != nil || o.Mall != mallABC {
 		t.Fatalf("order %v err %v, want ABC", o, err)
 	}
 	req.Lines[0].UnitPrice = fen(6500) // nobody's price: the cheapest mall names the line

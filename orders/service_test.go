@@ -26,7 +26,7 @@ var (
 // bulkRequest is a valid HQ order of 20 boxes of YC-APL-5KG-DZ at CCB, one consignment.
 func bulkRequest() orders.PlaceRequest {
 	return orders.PlaceRequest{
-		OrderRef: "2019-HQ-0042", BranchCode: "HQ", Mall: orders.MallCCB, Funding: orders.FundingUnion,
+		OrderRef: "2019-HQ-0042", BranchCode: "HQ", Mall: mallCCB, Funding: orders.FundingUnion,
 		DeliveryMode: orders.DeliveryBulk,
 		ShipTo:       orders.ShipTo{Name: "王芳", Phone: "13800000000", Address: "北京市海淀区复兴路 1 号"},
 		Lines:        []orders.PlaceLine{{SKU: "YC-APL-5KG-DZ", Quantity: 20}},
@@ -122,7 +122,7 @@ func TestPlaceRefusesBadContent(t *testing.T) {
 			r.Lines = append(r.Lines, orders.PlaceLine{SKU: "YC-WKN-500G-HH", Quantity: 3, UnitPrice: fen(3900)})
 		}, []string{"/lines/1/unit_price"}},
 		{"named_mall_does_not_list_sku", hqStaff, func(r *orders.PlaceRequest) {
-			r.Mall, r.Lines[0].SKU = orders.MallABC, "YC-APL-5KG-HK"
+			r.Mall, r.Lines[0].SKU = mallABC, "YC-APL-5KG-HK"
 		}, []string{"/lines/0/sku"}},
 		{"named_mall_does_not_list_one_line", hqStaff, func(r *orders.PlaceRequest) {
 			r.Lines = append(r.Lines, orders.PlaceLine{SKU: "YC-PEP-250G-ZS", Quantity: 10}, orders.PlaceLine{SKU: "YC-WKN-500G-HH", Quantity: 10})
@@ -204,25 +204,25 @@ func TestPlacePricesAndRoutes(t *testing.T) {
 		wantLines []wantLine
 		wantTotal money.Fen
 	}{
-		{"ccb_order_priced_from_ccb_listing", func(*orders.PlaceRequest) {}, orders.MallCCB,
+		{"ccb_order_priced_from_ccb_listing", func(*orders.PlaceRequest) {}, mallCCB,
 			[]wantLine{{"YC-APL-5KG-DZ", "CCB-YC-APL-05", 6800}}, 136000},
-		{"abc_order_priced_from_abc_listing", func(r *orders.PlaceRequest) { r.Mall = orders.MallABC }, orders.MallABC,
+		{"abc_order_priced_from_abc_listing", func(r *orders.PlaceRequest) { r.Mall = mallABC }, mallABC,
 			[]wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}}, 138000},
-		{"auto_prefers_ccb_when_both_list", func(r *orders.PlaceRequest) { r.Mall = orders.MallAuto }, orders.MallCCB,
+		{"auto_prefers_ccb_when_both_list", func(r *orders.PlaceRequest) { r.Mall = orders.MallAuto }, mallCCB,
 			[]wantLine{{"YC-APL-5KG-DZ", "CCB-YC-APL-05", 6800}}, 136000},
 		{"auto_takes_abc_when_ccb_misses_a_line", func(r *orders.PlaceRequest) {
 			r.Mall = orders.MallAuto
 			r.Lines = append(r.Lines, orders.PlaceLine{SKU: "YC-PEP-250G-ZS", Quantity: 10})
-		}, orders.MallABC, []wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}, {"YC-PEP-250G-ZS", "ABC-771266", 3990}}, 138000 + 39900},
+		}, mallABC, []wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}, {"YC-PEP-250G-ZS", "ABC-771266", 3990}}, 138000 + 39900},
 		{"auto_takes_ccb_for_ccb_only_sku", func(r *orders.PlaceRequest) {
 			r.Mall, r.Lines[0].SKU = orders.MallAuto, "YC-APL-5KG-HK"
-		}, orders.MallCCB, []wantLine{{"YC-APL-5KG-HK", "CCB-YC-APL-05H", 7200}}, 144000},
+		}, mallCCB, []wantLine{{"YC-APL-5KG-HK", "CCB-YC-APL-05H", 7200}}, 144000},
 		{"matching_unit_price_is_accepted", func(r *orders.PlaceRequest) {
-			r.Mall, r.Lines[0].UnitPrice = orders.MallABC, fen(6900)
-		}, orders.MallABC, []wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}}, 138000},
+			r.Mall, r.Lines[0].UnitPrice = mallABC, fen(6900)
+		}, mallABC, []wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}}, 138000},
 		{"lines_numbered_in_request_order", func(r *orders.PlaceRequest) {
 			r.Lines = []orders.PlaceLine{{SKU: "YC-WKN-500G-HH", Quantity: 3}, {SKU: "YC-APL-5KG-DZ", Quantity: 1}}
-		}, orders.MallCCB, []wantLine{{"YC-WKN-500G-HH", "CCB-YC-WKN-500", 3980}, {"YC-APL-5KG-DZ", "CCB-YC-APL-05", 6800}}, 11940 + 6800},
+		}, mallCCB, []wantLine{{"YC-WKN-500G-HH", "CCB-YC-WKN-500", 3980}, {"YC-APL-5KG-DZ", "CCB-YC-APL-05", 6800}}, 11940 + 6800},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -275,7 +275,7 @@ func TestPlaceAccepts(t *testing.T) {
 			if !o.PlacedAt.Equal(testNow) || o.BranchCode != "HQ" || o.Funding != orders.FundingUnion || o.DeliveryMode != orders.DeliveryBulk {
 				t.Errorf("order = %+v", o)
 			}
-			if !orders.ValidOutOrderNo(o.OutOrderNo) || len(o.OutOrderNo) != 28 || !strings.HasPrefix(o.OutOrderNo, "AM") {
+			if !orders.ValidOutOrderNo(o.OutOrderNo) || len(o.OutOrderNo) != 28 || !strings.HasPrefix(string(o.OutOrderNo), "AM") {
 				t.Errorf("out_order_no = %q, want AM and a ULID", o.OutOrderNo)
 			}
 			if o.BuyerName == "" {
@@ -283,7 +283,7 @@ func TestPlaceAccepts(t *testing.T) {
 			}
 		}},
 		{"aid_office_backdates", office, func(r *orders.PlaceRequest) { r.PlacedAt = &back }, func(t *testing.T, o *orders.GroupOrder) {
-			if !o.PlacedAt.Equal(back) || !strings.HasPrefix(o.OutOrderNo, "AM") {
+			if !o.PlacedAt.Equal(back) || !strings.HasPrefix(string(o.OutOrderNo), "AM") {
 				t.Errorf("placed_at %s, out_order_no %s", o.PlacedAt, o.OutOrderNo)
 			}
 		}},
@@ -365,7 +365,7 @@ func seedOrders(t *testing.T, svc *orders.Service) {
 	hq := bulkRequest()
 	hq.OrderRef = "2019-HQ-0001"
 	s01 := bulkRequest()
-	s01.OrderRef, s01.BranchCode, s01.Mall, s01.Lines[0].SKU = "2019-S01-0001", "S01", orders.MallABC, "YC-PEP-250G-ZS"
+	s01.OrderRef, s01.BranchCode, s01.Mall, s01.Lines[0].SKU = "2019-S01-0001", "S01", mallABC, "YC-PEP-250G-ZS"
 	for i, r := range []orders.PlaceRequest{hq, s01} {
 		o, err := svc.Place(context.Background(), office, r)
 		if err != nil || o.ID != int64(i+1) {
@@ -486,7 +486,7 @@ func TestListKeepsOtherFiltersAndClampsLimit(t *testing.T) {
 		r := bulkRequest()
 		r.OrderRef = fmt.Sprintf("2019-HQ-%04d", i)
 		if i == 2 {
-			r.Mall = orders.MallABC
+			r.Mall = mallABC
 		}
 		if _, err := svc.Place(ctx, hqStaff, r); err != nil {
 			t.Fatal(err)
@@ -502,7 +502,7 @@ func TestListKeepsOtherFiltersAndClampsLimit(t *testing.T) {
 		{"negative_is_the_default_page", orders.ListFilter{Limit: -5}, 3, false},
 		{"one_is_kept", orders.ListFilter{Limit: 1}, 1, true},
 		{"huge_is_clamped_not_refused", orders.ListFilter{Limit: 1_000_000}, 3, false},
-		{"mall_filter_kept", orders.ListFilter{Mall: orders.MallABC}, 1, false},
+		{"mall_filter_kept", orders.ListFilter{Mall: mallABC}, 1, false},
 		{"status_filter_kept", orders.ListFilter{Status: orders.StatusShipped}, 0, false},
 		{"funding_filter_kept", orders.ListFilter{Funding: orders.FundingExternal}, 0, false},
 		{"placed_at_range_kept", orders.ListFilter{From: testNow.Add(time.Hour)}, 0, false},
@@ -540,7 +540,7 @@ func orderIn(t *testing.T, svc *orders.Service, st *testStore, s orders.Status) 
 		if typ == orders.EventAccepted || typ == orders.EventCancelled {
 			line, qty = 0, 0
 		}
-		if _, err := svc.Apply(ctx, orders.FulfilmentEvent{Mall: o.Mall, EventID: fmt.Sprintf("E%d", n), Type: typ,
+		if _, err := svc.Apply(ctx, orders.FulfilmentEvent{Mall: o.Mall, EventID: orders.MallEventID(fmt.Sprintf("E%d", n)), Type: typ,
 			OutOrderNo: o.OutOrderNo, MallOrderNo: "CCB1", LineNo: line, Quantity: qty, RefundFen: refund,
 			OccurredAt: at.Add(time.Duration(n) * time.Minute)}); err != nil {
 			t.Fatal(err)

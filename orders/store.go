@@ -23,7 +23,7 @@ type Store interface {
 	// Order returns the order with its lines; ErrNotFound if absent.
 	Order(ctx context.Context, id int64) (*GroupOrder, error)
 	// OrderByOutOrderNo returns the order with that out_order_no; ErrNotFound if absent.
-	OrderByOutOrderNo(ctx context.Context, outOrderNo string) (*GroupOrder, error)
+	OrderByOutOrderNo(ctx context.Context, outOrderNo OutOrderNo) (*GroupOrder, error)
 	// ListOrders returns one page of orders, newest first, and the cursor of the next page
 	// ("" on the last).
 	ListOrders(ctx context.Context, f ListFilter) ([]GroupOrder, string, error)
@@ -48,7 +48,7 @@ type Tx interface {
 	LockOrder(ctx context.Context, id int64) (*GroupOrder, error)
 	// LockOrderByOutOrderNo locks the order of mall with outOrderNo and returns it with its
 	// lines; ErrNotFound if absent.
-	LockOrderByOutOrderNo(ctx context.Context, mall Mall, outOrderNo string) (*GroupOrder, error)
+	LockOrderByOutOrderNo(ctx context.Context, mall Mall, outOrderNo OutOrderNo) (*GroupOrder, error)
 	// OrdersOfSuppliers returns the ids, ascending, of every order with a line of a product
 	// of one of suppliers.
 	OrdersOfSuppliers(ctx context.Context, suppliers []string) ([]int64, error)
@@ -75,7 +75,7 @@ type Tx interface {
 	RecordEvent(ctx context.Context, ev FulfilmentEvent, orderID int64) (row int64, duplicate bool, err error)
 	// AdoptParked gives order orderID the events parked for its (mall, out_order_no), as
 	// applied, and returns how many there were.
-	AdoptParked(ctx context.Context, orderID int64, mall Mall, outOrderNo string) (int, error)
+	AdoptParked(ctx context.Context, orderID int64, mall Mall, outOrderNo OutOrderNo) (int, error)
 	// Events returns the events recorded for order orderID, in the order they were recorded.
 	Events(ctx context.Context, orderID int64) ([]RecordedEvent, error)
 	// SaveEventState stores the state of event row (and why it is held; "" otherwise).
@@ -129,7 +129,7 @@ type LineSupply struct {
 type LedgerEntry struct {
 	LineID      int64
 	EventRow    int64
-	HouseholdNo string // "" for the unattributed part
+	HouseholdNo households.HouseholdNo // "" for the unattributed part
 	Day         bizday.Day
 	Amount      money.Fen
 	Source      EventType // the event's type

@@ -22,7 +22,7 @@ func TestUseCasesInOneTransaction(t *testing.T) {
 			ctx := context.Background()
 			at := testNow.Add(time.Hour)
 			ev := func(o *orders.GroupOrder, id string, typ orders.EventType, line int, qty int64) orders.FulfilmentEvent {
-				return orders.FulfilmentEvent{Mall: o.Mall, EventID: id, Type: typ, OutOrderNo: o.OutOrderNo, MallOrderNo: "M1",
+				return orders.FulfilmentEvent{Mall: o.Mall, EventID: orders.MallEventID(id), Type: typ, OutOrderNo: o.OutOrderNo, MallOrderNo: "M1",
 					LineNo: line, Quantity: qty, OccurredAt: at}
 			}
 			t.Run("events_set_quantities_status_and_hold_what_cannot_apply", func(t *testing.T) {

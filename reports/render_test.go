@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"aidmall/households"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -32,7 +33,7 @@ func sampleBenefit() Benefit {
 		lr("08250101002", "2019-07-01", 100, county("610826")),
 		lr("08250101002", "2019-07-02", -100, county("610826")),
 	}
-	members := map[string]int{"06300101001": 4, "06300101002": 3, "06300101003": 5, "08250101001": 2, "08250101002": 6}
+	members := map[households.HouseholdNo]int{"06300101001": 4, "06300101002": 3, "06300101003": 5, "08250101001": 2, "08250101002": 6}
 	labels := map[string]string{"610630": "宜川县", "610825": "定边县"}
 	return Compute(rows, members, labels, year2019(ByCounty))
 }

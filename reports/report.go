@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"aidmall/bizday"
+	"aidmall/households"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -100,7 +101,7 @@ func (q Query) Validate() error {
 // Amount is in fen, negative for refunds; Source is the type of the event the entry comes
 // from (orders.EventDelivered or orders.EventRefunded, correcting entries included).
 type LedgerRow struct {
-	HouseholdNo  string
+	HouseholdNo  households.HouseholdNo
 	Day          bizday.Day
 	Amount       money.Fen
 	Source       orders.EventType
@@ -181,11 +182,11 @@ type Benefit struct {
 
 // slice accumulates one row or the totals: net per household and the net of all entries.
 type slice struct {
-	net map[string]money.Fen // household → net; "" unattributed
+	net map[households.HouseholdNo]money.Fen // household → net; "" unattributed
 	all money.Fen
 }
 
-func newSlice() *slice { return &slice{net: map[string]money.Fen{}} }
+func newSlice() *slice { return &slice{net: map[households.HouseholdNo]money.Fen{}} }
 
 func (s *slice) add(r LedgerRow) {
 	s.net[r.HouseholdNo] += r.Amount
@@ -194,14 +195,14 @@ func (s *slice) add(r LedgerRow) {
 
 // benefited returns the number of households with net > 0 (the unattributed part never
 // counts) and the sum of their members (a household missing from members adds 0).
-func (s *slice) benefited(members map[string]int) (households, people int) {
+func (s *slice) benefited(members map[households.HouseholdNo]int) (count, people int) {
 	for h, v := range s.net {
 		if h != "" && v > 0 {
-			households++
+			count++
 			people += members[h]
 		}
 	}
-	return households, people
+	return count, people
 }
 
 // Compute is the reference implementation of ATTRIBUTION.md §3 over ledger rows.
@@ -218,7 +219,7 @@ func (s *slice) benefited(members map[string]int) (households, people int) {
 //
 // Compute does not validate q (call Validate first): with an unknown By every row falls
 // into one row keyed "".
-func Compute(rows []LedgerRow, members map[string]int, labels map[string]string, q Query) Benefit {
+func Compute(rows []LedgerRow, members map[households.HouseholdNo]int, labels map[string]string, q Query) Benefit {
 	b := Benefit{From: q.From, To: q.To, Timezone: Timezone, By: q.By, Rows: []Row{}}
 	from, to := q.From.Start().Unix(), q.To.Start().Unix()
 	total := newSlice()

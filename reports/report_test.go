@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"aidmall/bizday"
+	"aidmall/households"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -15,9 +16,9 @@ import (
 // (610630) by branch B01, unless changed by the options.
 func lr(h, day string, amount money.Fen, opts ...func(*LedgerRow)) LedgerRow {
 	r := LedgerRow{
-		HouseholdNo: h, Day: bizday.MustParse(day), Amount: amount, Source: orders.EventDelivered,
+		HouseholdNo: households.HouseholdNo(h), Day: bizday.MustParse(day), Amount: amount, Source: orders.EventDelivered,
 		Funding: orders.FundingUnion, CountyCode: "610630", Category: "apple", SKU: "YC-APL-01",
-		SupplierCode: "YC01", BranchCode: "B01", Mall: orders.MallCCB,
+		SupplierCode: "YC01", BranchCode: "B01", Mall: mallCCB,
 	}
 	if amount < 0 {
 		r.Source = orders.EventRefunded
@@ -42,7 +43,7 @@ func TestCompute(t *testing.T) {
 	tests := []struct {
 		name    string
 		rows    []LedgerRow
-		members map[string]int
+		members map[households.HouseholdNo]int
 		labels  map[string]string
 		q       Query
 		totals  Totals
@@ -52,7 +53,7 @@ func TestCompute(t *testing.T) {
 			// ATTRIBUTION.md §3.2: +100 in March, −100 in April.
 			name:    "march_plus_100_april_minus_100_counts_in_march_row_not_in_year_total",
 			rows:    []LedgerRow{lr("H1", "2019-03-10", 10000), lr("H1", "2019-04-05", -10000)},
-			members: map[string]int{"H1": 4},
+			members: map[households.HouseholdNo]int{"H1": 4},
 			q:       year2019(ByMonth),
 			totals:  Totals{DeliveredAmount: 10000, RefundedAmount: 10000},
 			out: []Row{
@@ -66,7 +67,7 @@ func TestCompute(t *testing.T) {
 				lr("H1", "2019-03-10", 100, sku("A")), lr("H1", "2019-03-11", 50, sku("B")),
 				lr("H2", "2019-03-12", 70, sku("B")),
 			},
-			members: map[string]int{"H1": 3, "H2": 2},
+			members: map[households.HouseholdNo]int{"H1": 3, "H2": 2},
 			q:       year2019(BySKU),
 			totals:  Totals{Households: 2, People: 5, PurchasedAmount: 220, DeliveredAmount: 220},
 			out: []Row{
@@ -78,7 +79,7 @@ func TestCompute(t *testing.T) {
 			// A household missing from members (not registered any more) adds no people.
 			name:    "people_are_the_members_of_the_households_benefited",
 			rows:    []LedgerRow{lr("H1", "2019-03-10", 1), lr("H2", "2019-03-10", 1), lr("H3", "2019-03-10", 1)},
-			members: map[string]int{"H1": 3, "H2": 5, "H9": 7},
+			members: map[households.HouseholdNo]int{"H1": 3, "H2": 5, "H9": 7},
 			q:       year2019(ByCounty),
 			totals:  Totals{Households: 3, People: 8, PurchasedAmount: 3, DeliveredAmount: 3},
 			out:     []Row{{Key: "610630", Label: "610630", Households: 3, People: 8, NetAmount: 3}},
@@ -86,7 +87,7 @@ func TestCompute(t *testing.T) {
 		{
 			name:    "unattributed_counts_in_money_not_in_households",
 			rows:    []LedgerRow{lr("", "2019-03-10", 50000), lr("H1", "2019-03-10", 10000), lr("", "2019-04-10", -2000)},
-			members: map[string]int{"H1": 2},
+			members: map[households.HouseholdNo]int{"H1": 2},
 			q:       year2019(ByCounty),
 			totals: Totals{Households: 1, People: 2, PurchasedAmount: 58000, UnattributedAmount: 48000,
 				DeliveredAmount: 60000, RefundedAmount: 2000},
@@ -105,7 +106,7 @@ func TestCompute(t *testing.T) {
 				lr("H1", "2019-02-28", 1), lr("H2", "2019-03-01", 10), lr("H3", "2019-03-31", 100),
 				lr("H4", "2019-04-01", 1000),
 			},
-			members: map[string]int{"H1": 1, "H2": 1, "H3": 1, "H4": 1},
+			members: map[households.HouseholdNo]int{"H1": 1, "H2": 1, "H3": 1, "H4": 1},
 			q:       Query{From: bizday.MustParse("2019-03-01"), To: bizday.MustParse("2019-03-31"), By: ByMonth},
 			totals:  Totals{Households: 2, People: 2, PurchasedAmount: 110, DeliveredAmount: 110},
 			out:     []Row{{Key: "2019-03", Label: "2019-03", Households: 2, People: 2, NetAmount: 110}},
@@ -125,7 +126,7 @@ func TestCompute(t *testing.T) {
 				lr("", "2019-03-10", 300, funding(orders.FundingExternal)),
 				lr("H2", "2019-03-12", -100, funding(orders.FundingExternal)),
 			},
-			members: map[string]int{"H1": 1, "H2": 1},
+			members: map[households.HouseholdNo]int{"H1": 1, "H2": 1},
 			q:       year2019(ByFunding),
 			totals: Totals{Households: 2, People: 2, PurchasedAmount: 9500, HelpedSellAmount: 2200,
 				UnattributedAmount: 300, DeliveredAmount: 12300, RefundedAmount: 600},
@@ -142,7 +143,7 @@ func TestCompute(t *testing.T) {
 				lr("H1", "2019-03-10", 600), lr("H1", "2019-03-10", -600, source(orders.EventDelivered)),
 				lr("H2", "2019-03-10", 600), lr("H2", "2019-03-20", -200), lr("H2", "2019-03-20", 50, source(orders.EventRefunded)),
 			},
-			members: map[string]int{"H1": 1, "H2": 1},
+			members: map[households.HouseholdNo]int{"H1": 1, "H2": 1},
 			q:       year2019(ByMall),
 			totals:  Totals{Households: 1, People: 1, PurchasedAmount: 450, DeliveredAmount: 600, RefundedAmount: 150},
 			out:     []Row{{Key: "ccb", Label: "ccb", Households: 1, People: 1, NetAmount: 450}},
@@ -150,7 +151,7 @@ func TestCompute(t *testing.T) {
 		{
 			name:    "labels_name_keys_and_default_to_the_key",
 			rows:    []LedgerRow{lr("H1", "2019-03-10", 1), lr("H2", "2019-03-10", 1, county("610825")), lr("H3", "2019-03-10", 1, county("610000"))},
-			members: map[string]int{"H1": 1, "H2": 1, "H3": 1},
+			members: map[households.HouseholdNo]int{"H1": 1, "H2": 1, "H3": 1},
 			labels:  map[string]string{"610630": "宜川县", "610825": "定边县"},
 			q:       year2019(ByCounty),
 			totals:  Totals{Households: 3, People: 3, PurchasedAmount: 3, DeliveredAmount: 3},
@@ -185,7 +186,7 @@ func TestComputeKeysOfEveryDimension(t *testing.T) {
 	r := LedgerRow{
 		HouseholdNo: "H1", Day: bizday.MustParse("2019-03-10"), Amount: 100, Source: orders.EventDelivered,
 		Funding: orders.FundingExternal, CountyCode: "610825", Category: "walnut", SKU: "DB-WAL-02",
-		SupplierCode: "DB02", BranchCode: "B07", Mall: orders.MallABC,
+		SupplierCode: "DB02", BranchCode: "B07", Mall: mallABC,
 	}
 	want := map[By]string{
 		ByCounty: "610825", ByCategory: "walnut", BySKU: "DB-WAL-02", BySupplier: "DB02",
@@ -295,3 +296,6 @@ func TestQueryValidate(t *testing.T) {
 		})
 	}
 }
+
+// The malls of the tests, by code: which malls exist is the drivers' knowledge, not the domain's.
+const mallCCB, mallABC = orders.Mall("ccb"), orders.Mall("abc")

@@ -209,7 +209,7 @@ func createBody(req orders.CreateRequest) ([]byte, error) {
 	bad := func(f string, a ...any) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s", orders.ErrInvalid, fmt.Sprintf(f, a...))
 	}
-	if !ValidPartnerOrderNo(req.OutOrderNo) {
+	if !ValidPartnerOrderNo(string(req.OutOrderNo)) {
 		return bad("partnerOrderNo %q: 1-64 letters, digits, '-' or '_'", req.OutOrderNo)
 	}
 	if req.BuyerRef == "" || utf8.RuneCountInString(req.BuyerRef) > 64 {
@@ -221,7 +221,7 @@ func createBody(req orders.CreateRequest) ([]byte, error) {
 	if len(req.Lines) == 0 {
 		return bad("no lines")
 	}
-	w := wireCreate{PartnerOrderNo: req.OutOrderNo, BuyerRef: req.BuyerRef, BuyerName: req.BuyerName,
+	w := wireCreate{PartnerOrderNo: string(req.OutOrderNo), BuyerRef: req.BuyerRef, BuyerName: req.BuyerName,
 		TotalFen: int64(req.Total), NotifyURL: req.NotifyURL}
 	switch req.DeliveryMode {
 	case orders.DeliveryBulk:
@@ -261,7 +261,7 @@ func (c *Client) Create(ctx context.Context, req orders.CreateRequest) (orders.C
 	if err := c.do(ctx, http.MethodPost, "/open/v2/orders", body, &o, http.StatusOK, http.StatusCreated); err != nil {
 		return orders.CreateResult{}, err
 	}
-	if o.PartnerOrderNo != req.OutOrderNo || o.MallOrderNo == "" {
+	if orders.OutOrderNo(o.PartnerOrderNo) != req.OutOrderNo || o.MallOrderNo == "" {
 		return orders.CreateResult{}, &orders.MallError{Mall: Code, HTTPStatus: http.StatusOK,
 			Message: fmt.Sprintf("answer names order %q (mall %q), asked for %q", o.PartnerOrderNo, o.MallOrderNo, req.OutOrderNo)}
 	}
@@ -271,15 +271,15 @@ func (c *Client) Create(ctx context.Context, req orders.CreateRequest) (orders.C
 // Query returns the mall's view of an order: GET {base}/open/v2/orders/{partnerOrderNo}.
 // Line quantities are units; Refunded is fen. A 404 is a *orders.MallError with NotFound
 // set and Err wrapping orders.ErrNotFound.
-func (c *Client) Query(ctx context.Context, outOrderNo string) (orders.MallOrderView, error) {
-	if !ValidPartnerOrderNo(outOrderNo) {
+func (c *Client) Query(ctx context.Context, outOrderNo orders.OutOrderNo) (orders.MallOrderView, error) {
+	if !ValidPartnerOrderNo(string(outOrderNo)) {
 		return orders.MallOrderView{}, c.localError(fmt.Errorf("%w: partnerOrderNo %q", orders.ErrInvalid, outOrderNo))
 	}
 	var o wireOrder
-	if err := c.do(ctx, http.MethodGet, "/open/v2/orders/"+outOrderNo, nil, &o, http.StatusOK); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/open/v2/orders/"+string(outOrderNo), nil, &o, http.StatusOK); err != nil {
 		return orders.MallOrderView{}, err
 	}
-	v := orders.MallOrderView{MallOrderNo: o.MallOrderNo, OutOrderNo: o.PartnerOrderNo, Status: o.Status}
+	v := orders.MallOrderView{MallOrderNo: o.MallOrderNo, OutOrderNo: orders.OutOrderNo(o.PartnerOrderNo), Status: o.Status}
 	for _, it := range o.Items {
 		v.Lines = append(v.Lines, orders.MallLineView{LineNo: it.LineNo, Status: it.Status,
 			Shipped: it.ShippedQuantity, Delivered: it.DeliveredQuantity, Refunded: money.Fen(it.RefundedFen)})
@@ -290,8 +290,8 @@ func (c *Client) Query(ctx context.Context, outOrderNo string) (orders.MallOrder
 // Cancel asks the mall to cancel: POST {base}/open/v2/orders/{partnerOrderNo}/cancel with
 // {"reason":…}. Cancelling a cancelled order succeeds. Once a line has shipped the mall
 // answers 409 ALREADY_SHIPPED (final); an unknown order is NotFound.
-func (c *Client) Cancel(ctx context.Context, outOrderNo, reason string) error {
-	if !ValidPartnerOrderNo(outOrderNo) {
+func (c *Client) Cancel(ctx context.Context, outOrderNo orders.OutOrderNo, reason string) error {
+	if !ValidPartnerOrderNo(string(outOrderNo)) {
 		return c.localError(fmt.Errorf("%w: partnerOrderNo %q", orders.ErrInvalid, outOrderNo))
 	}
 	body, err := wire.MarshalJSON(struct {
@@ -300,7 +300,7 @@ func (c *Client) Cancel(ctx context.Context, outOrderNo, reason string) error {
 	if err != nil {
 		return c.localError(err)
 	}
-	return c.do(ctx, http.MethodPost, "/open/v2/orders/"+outOrderNo+"/cancel", body, nil, http.StatusOK)
+	return c.do(ctx, http.MethodPost, "/open/v2/orders/"+string(outOrderNo)+"/cancel", body, nil, http.StatusOK)
 }
 
 func (c *Client) localError(err error) *orders.MallError {

@@ -17,7 +17,7 @@ import (
 
 // sampleOrder is a BULK order of two listed items at their listed prices:
 // 20 × 68.00 + 3 × 128.00 = 1744.00 yuan.
-func sampleOrder(no string) orders.CreateRequest {
+func sampleOrder(no orders.OutOrderNo) orders.CreateRequest {
 	return orders.CreateRequest{
 		OutOrderNo: no, BuyerRef: "2019-HQ-0001", BuyerName: "集团总部机关工会",
 		DeliveryMode: orders.DeliveryBulk,
@@ -36,7 +36,7 @@ func mallError(t *testing.T, err error) *orders.MallError {
 	if !errors.As(err, &me) {
 		t.Fatalf("error %v (%T) is not a *orders.MallError", err, err)
 	}
-	if me.Mall != orders.MallABC {
+	if me.Mall != Code {
 		t.Errorf("MallError.Mall = %q, want abc", me.Mall)
 	}
 	return me
@@ -66,7 +66,7 @@ func TestNew_rejects_missing_dependencies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New(good) = %v", err)
 	}
-	if c.Mall() != orders.MallABC {
+	if c.Mall() != Code {
 		t.Errorf("Mall() = %q", c.Mall())
 	}
 	if c.http.Timeout != 10*time.Second {
@@ -335,7 +335,7 @@ func TestCancel(t *testing.T) {
 	m := newFakeMall(t, newKeys(t))
 	c := m.client(t, nil)
 	for _, no := range []string{"AM20190312000020", "AM20190312000021"} {
-		if _, err := c.Create(ctx, sampleOrder(no)); err != nil {
+		if _, err := c.Create(ctx, sampleOrder(orders.OutOrderNo(no))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -41,10 +41,10 @@ func TestConformanceAgainstFake(t *testing.T) {
 		Driver: Driver,
 		Mall:   mall,
 		Order:  func(t *testing.T) orders.CreateRequest { return sampleOrder(orders.NewOutOrderNo(time.Now())) },
-		Ship:   func(t *testing.T, no string) { m.ship(no) },
+		Ship:   func(t *testing.T, no orders.OutOrderNo) { m.ship(string(no)) },
 		Notification: func(t *testing.T, placed orders.CreateRequest) (*http.Request, []byte, orders.FulfilmentEvent) {
 			nonce++
-			body := []byte(strings.Replace(deliveredBody, "AM20190305100000000042", placed.OutOrderNo, 1))
+			body := []byte(strings.Replace(deliveredBody, "AM20190305100000000042", string(placed.OutOrderNo), 1))
 			n := signNotification(t, k.mall, notifyPath, time.Now(), "conformance-nonce-"+string(rune('a'+nonce)), body)
 			r := httptest.NewRequest(http.MethodPost, n.path, strings.NewReader(string(body)))
 			r.Header = n.header

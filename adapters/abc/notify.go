@@ -226,8 +226,8 @@ func decodeEvent(b []byte, source string) (orders.FulfilmentEvent, string, error
 	if err != nil {
 		return fail("occurredAt", "not RFC 3339 with an offset: %q", *w.OccurredAt)
 	}
-	ev := orders.FulfilmentEvent{Mall: Code, EventID: *w.EventID, Type: typ,
-		OutOrderNo: *w.PartnerOrderNo, MallOrderNo: *w.MallOrderNo, OccurredAt: at, Source: source}
+	ev := orders.FulfilmentEvent{Mall: Code, EventID: orders.MallEventID(*w.EventID), Type: typ,
+		OutOrderNo: orders.OutOrderNo(*w.PartnerOrderNo), MallOrderNo: *w.MallOrderNo, OccurredAt: at, Source: source}
 	if w.RefundFen != nil {
 		ev.RefundFen = money.Fen(*w.RefundFen)
 	}

@@ -107,7 +107,7 @@ func TestVerifierParse(t *testing.T) {
 	}{
 		{name: "good_delivery_is_accepted", steps: []step{{n: good("n-0000000000000001", deliveredBody)}},
 			check: func(t *testing.T, ev orders.FulfilmentEvent) {
-				want := orders.FulfilmentEvent{Mall: orders.MallABC, EventID: "EVT-2019031200042-03", Type: orders.EventDelivered,
+				want := orders.FulfilmentEvent{Mall: Code, EventID: "EVT-2019031200042-03", Type: orders.EventDelivered,
 					OutOrderNo: "AM20190305100000000042", MallOrderNo: "ABC8812019031200042", LineNo: 1, Quantity: 20,
 					OccurredAt: time.Date(2019, 3, 5, 6, 22, 10, 0, time.UTC), Source: "notify"}
 				if !ev.OccurredAt.Equal(want.OccurredAt) {
@@ -358,7 +358,7 @@ func FuzzVerifierParse(f *testing.F) {
 			}
 			return
 		case err == nil:
-			if verr := ev.Validate(); verr != nil || ev.Mall != orders.MallABC || ev.Source != "notify" {
+			if verr := ev.Validate(); verr != nil || ev.Mall != Code || ev.Source != "notify" {
 				t.Fatalf("accepted an invalid event %+v: %v", ev, verr)
 			}
 		case !errors.Is(err, ErrMalformed):

@@ -80,8 +80,8 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.rejected[err.Error()]++
 		status, hdr, out = AckFailure(CodeBadRequest, err.Error())
 	default:
-		if _, seen := h.events[ev.EventID]; !seen {
-			h.events[ev.EventID] = ev
+		if _, seen := h.events[string(ev.EventID)]; !seen {
+			h.events[string(ev.EventID)] = ev
 			select {
 			case h.arrived <- struct{}{}:
 			default:
@@ -122,7 +122,7 @@ func TestSandbox(t *testing.T) {
 
 	listed := abcListings(t)
 	req := orders.CreateRequest{
-		OutOrderNo: fmt.Sprintf("AMTEST%d", time.Now().UnixNano()), BuyerRef: "TEST-ABC-ADAPTER", BuyerName: "测试工会",
+		OutOrderNo: orders.OutOrderNo(fmt.Sprintf("AMTEST%d", time.Now().UnixNano())), BuyerRef: "TEST-ABC-ADAPTER", BuyerName: "测试工会",
 		DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王*", Phone: "138****0000", Address: "西安市"},
 		Lines: []orders.CreateLine{
 			{LineNo: 1, ItemID: "ABC-770031", Quantity: 4, UnitPrice: listed["ABC-770031"]},
@@ -214,7 +214,7 @@ func TestSandbox(t *testing.T) {
 	hook.mu.Lock()
 	defer hook.mu.Unlock()
 	for _, ev := range events {
-		if _, ok := hook.events[ev.EventID]; ok && ev.OutOrderNo == req.OutOrderNo {
+		if _, ok := hook.events[string(ev.EventID)]; ok && ev.OutOrderNo == req.OutOrderNo {
 			inStatement++
 		}
 	}
@@ -244,7 +244,7 @@ func TestSandbox_faults_are_retryable_and_create_stays_once(t *testing.T) {
 		t.Skip("bundle no longer lists ABC-770031")
 	}
 	req := orders.CreateRequest{
-		OutOrderNo: fmt.Sprintf("AMFAULT%d", time.Now().UnixNano()), BuyerRef: "TEST-ABC-FAULTS", BuyerName: "测试工会",
+		OutOrderNo: orders.OutOrderNo(fmt.Sprintf("AMFAULT%d", time.Now().UnixNano())), BuyerRef: "TEST-ABC-FAULTS", BuyerName: "测试工会",
 		DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王*", Phone: "138****0000", Address: "西安市"},
 		Lines: []orders.CreateLine{{LineNo: 1, ItemID: "ABC-770031", Quantity: 3, UnitPrice: price}},
 		Total: 3 * price, NotifyURL: "http://127.0.0.1:9/webhooks/abc",
@@ -274,7 +274,7 @@ func TestSandbox_faults_are_retryable_and_create_stays_once(t *testing.T) {
 	found := 0
 	for _, o := range st["orders"].([]any) {
 		o := o.(map[string]any)
-		if o["out_order_no"] == req.OutOrderNo {
+		if o["out_order_no"] == string(req.OutOrderNo) {
 			found++
 			if o["mall_order_no"] != res.MallOrderNo {
 				t.Errorf("mall has %v, client got %s", o["mall_order_no"], res.MallOrderNo)

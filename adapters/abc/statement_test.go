@@ -51,8 +51,8 @@ func TestParseStatement_bundle_every_line_parses(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev := events[i]
-		if ev.EventID != g["eventId"] || ev.Type != wantType[g["eventType"].(string)] || ev.OutOrderNo != g["partnerOrderNo"] ||
-			ev.MallOrderNo != g["mallOrderNo"] || ev.Source != "statement" || ev.Mall != orders.MallABC {
+		if string(ev.EventID) != g["eventId"] || ev.Type != wantType[g["eventType"].(string)] || string(ev.OutOrderNo) != g["partnerOrderNo"] ||
+			ev.MallOrderNo != g["mallOrderNo"] || ev.Source != "statement" || ev.Mall != Code {
 			t.Errorf("line %d: %+v from %s", i+1, ev, l)
 		}
 		if ev.OccurredAt.Format("2006-01-02T15:04:05-07:00") != g["occurredAt"] {
@@ -196,7 +196,7 @@ func FuzzParseStatement(f *testing.F) {
 			t.Fatalf("%d events + %d bad from %d lines", len(events), len(bad), lines)
 		}
 		for _, e := range events {
-			if err := e.Validate(); err != nil || e.Source != "statement" || e.Mall != orders.MallABC {
+			if err := e.Validate(); err != nil || e.Source != "statement" || e.Mall != Code {
 				t.Fatalf("invalid event %+v: %v", e, err)
 			}
 		}

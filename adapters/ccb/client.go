@@ -167,7 +167,7 @@ func (c *Client) Create(ctx context.Context, req orders.CreateRequest) (orders.C
 	if err := json.Unmarshal(data, &d); err != nil || d.MallOrderNo == "" {
 		return orders.CreateResult{}, c.unreadable(MethodCreate, "data lacks mall_order_no")
 	}
-	if d.OutOrderNo != "" && d.OutOrderNo != req.OutOrderNo {
+	if d.OutOrderNo != "" && orders.OutOrderNo(d.OutOrderNo) != req.OutOrderNo {
 		return orders.CreateResult{}, &orders.MallError{Mall: Code, HTTPStatus: http.StatusOK,
 			Message: fmt.Sprintf("create of %s answered for out_order_no %s", req.OutOrderNo, d.OutOrderNo)}
 	}
@@ -193,7 +193,7 @@ func (c *Client) createBiz(req orders.CreateRequest) (createBiz, error) {
 		return createBiz{}, bad("negative total")
 	}
 	b := createBiz{
-		OutOrderNo:   req.OutOrderNo,
+		OutOrderNo:   string(req.OutOrderNo),
 		BuyerRef:     req.BuyerRef,
 		BuyerName:    req.BuyerName,
 		DeliveryMode: string(req.DeliveryMode),
@@ -251,8 +251,8 @@ type queryData struct {
 //   - every 4xxxx code and any other HTTP status: final, with Code, SubCode and Message
 //     (sub_msg) as the mall gave them; 40404 sets NotFound and wraps orders.ErrNotFound,
 //     40004 wraps orders.ErrConflict, 40010 wraps orders.ErrNotAllowed.
-func (c *Client) Query(ctx context.Context, outOrderNo string) (orders.MallOrderView, error) {
-	data, err := c.call(ctx, MethodQuery, map[string]string{"out_order_no": outOrderNo}, "")
+func (c *Client) Query(ctx context.Context, outOrderNo orders.OutOrderNo) (orders.MallOrderView, error) {
+	data, err := c.call(ctx, MethodQuery, map[string]string{"out_order_no": string(outOrderNo)}, "")
 	if err != nil {
 		return orders.MallOrderView{}, err
 	}
@@ -260,7 +260,7 @@ func (c *Client) Query(ctx context.Context, outOrderNo string) (orders.MallOrder
 	if err := json.Unmarshal(data, &d); err != nil {
 		return orders.MallOrderView{}, c.unreadable(MethodQuery, err.Error())
 	}
-	v := orders.MallOrderView{MallOrderNo: d.MallOrderNo, OutOrderNo: d.OutOrderNo, Status: d.Status}
+	v := orders.MallOrderView{MallOrderNo: d.MallOrderNo, OutOrderNo: orders.OutOrderNo(d.OutOrderNo), Status: d.Status}
 	for _, l := range d.Lines {
 		var refunded money.Fen
 		if l.RefundedAmount != "" {
@@ -278,8 +278,8 @@ func (c *Client) Query(ctx context.Context, outOrderNo string) (orders.MallOrder
 // Cancel asks the mall to cancel outOrderNo (method mall.order.cancel) with reason. A
 // cancel of an already cancelled order succeeds. Errors as for Query; 40010 ORDER_SHIPPED
 // (a line has shipped) is final and wraps orders.ErrNotAllowed.
-func (c *Client) Cancel(ctx context.Context, outOrderNo, reason string) error {
-	_, err := c.call(ctx, MethodCancel, map[string]string{"out_order_no": outOrderNo, "reason": reason}, "")
+func (c *Client) Cancel(ctx context.Context, outOrderNo orders.OutOrderNo, reason string) error {
+	_, err := c.call(ctx, MethodCancel, map[string]string{"out_order_no": string(outOrderNo), "reason": reason}, "")
 	return err
 }
 

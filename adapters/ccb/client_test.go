@@ -37,7 +37,7 @@ func newTestClient(t *testing.T, m *fakeMall, mod func(*ccb.Config)) *ccb.Client
 	return c
 }
 
-func appleOrder(no string) orders.CreateRequest {
+func appleOrder(no orders.OutOrderNo) orders.CreateRequest {
 	return orders.CreateRequest{
 		OutOrderNo: no, BuyerRef: "2019-HQ-0001", BuyerName: "集团总部机关工会",
 		DeliveryMode: orders.DeliveryBulk,
@@ -54,7 +54,7 @@ func mallError(t *testing.T, err error) *orders.MallError {
 	if !errors.As(err, &me) {
 		t.Fatalf("err = %v (%T), want *orders.MallError", err, err)
 	}
-	if me.Mall != orders.MallCCB {
+	if me.Mall != ccb.Code {
 		t.Errorf("MallError.Mall = %q, want ccb", me.Mall)
 	}
 	return me
@@ -87,7 +87,7 @@ func TestNewRejectsMissingDependencies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Mall() != orders.MallCCB {
+	if c.Mall() != ccb.Code {
 		t.Errorf("Mall() = %q", c.Mall())
 	}
 }

@@ -33,13 +33,13 @@ func TestConformanceAgainstFake(t *testing.T) {
 		Order: func(t *testing.T) orders.CreateRequest {
 			return appleOrder(orders.NewOutOrderNo(time.Now()))
 		},
-		Ship: func(t *testing.T, no string) { m.ship(no, 1, 1) },
+		Ship: func(t *testing.T, no orders.OutOrderNo) { m.ship(string(no), 1, 1) },
 		Notification: func(t *testing.T, placed orders.CreateRequest) (*http.Request, []byte, orders.FulfilmentEvent) {
-			p := with(deliveredParams(), "out_order_no", placed.OutOrderNo, "app_id", m.appID, "quantity", "3")
+			p := with(deliveredParams(), "out_order_no", string(placed.OutOrderNo), "app_id", m.appID, "quantity", "3")
 			body := signedNotification(t, ks.mall, p)
 			r := httptest.NewRequest(http.MethodPost, "/webhooks/ccb", strings.NewReader(string(body)))
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			return r, body, orders.FulfilmentEvent{Mall: ccb.Code, EventID: p["notify_id"], Type: orders.EventDelivered,
+			return r, body, orders.FulfilmentEvent{Mall: ccb.Code, EventID: orders.MallEventID(p["notify_id"]), Type: orders.EventDelivered,
 				OutOrderNo: placed.OutOrderNo, LineNo: 1, Quantity: 3}
 		},
 		Busy: func(t *testing.T) {

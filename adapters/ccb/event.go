@@ -38,8 +38,8 @@ func (e *fieldError) Error() string { return e.field + ": " + e.reason }
 func (r rawEvent) event(source string) (orders.FulfilmentEvent, *fieldError) {
 	ev := orders.FulfilmentEvent{
 		Mall:        Code,
-		EventID:     r.NotifyID,
-		OutOrderNo:  r.OutOrderNo,
+		EventID:     orders.MallEventID(r.NotifyID),
+		OutOrderNo:  orders.OutOrderNo(r.OutOrderNo),
 		MallOrderNo: r.MallOrderNo,
 		Source:      source,
 	}

@@ -30,7 +30,7 @@ func FuzzEventFields(f *testing.F) {
 		if err := ev.Validate(); err != nil {
 			t.Fatalf("accepted an invalid event %+v: %v", ev, err)
 		}
-		if ev.EventID != id || ev.OutOrderNo != out || ev.MallOrderNo != mall {
+		if string(ev.EventID) != id || string(ev.OutOrderNo) != out || ev.MallOrderNo != mall {
 			t.Fatalf("ids changed: %+v", ev)
 		}
 		whole := ev.Type == orders.EventAccepted || ev.Type == orders.EventCancelled

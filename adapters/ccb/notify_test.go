@@ -89,7 +89,7 @@ func TestVerifierParse(t *testing.T) {
 		check      func(*testing.T, orders.FulfilmentEvent)
 	}{
 		{name: "good_delivery_is_accepted", body: good, check: func(t *testing.T, e orders.FulfilmentEvent) {
-			want := orders.FulfilmentEvent{Mall: orders.MallCCB, EventID: "NT2019031200012301", Type: orders.EventDelivered,
+			want := orders.FulfilmentEvent{Mall: ccb.Code, EventID: "NT2019031200012301", Type: orders.EventDelivered,
 				OutOrderNo: "AM20190312100000000001", MallOrderNo: "CCB20190312000123", LineNo: 1, Quantity: 20,
 				OccurredAt: e.OccurredAt, Source: "notify"}
 			if e != want {
@@ -255,11 +255,11 @@ func FuzzVerifierParse(f *testing.F) {
 			}
 			return
 		}
-		if verr := ev.Validate(); verr != nil || ev.Mall != orders.MallCCB || ev.Source != "notify" {
+		if verr := ev.Validate(); verr != nil || ev.Mall != ccb.Code || ev.Source != "notify" {
 			t.Fatalf("accepted an invalid event %+v: %v", ev, verr)
 		}
 		form, _ := url.ParseQuery(string(body))
-		if ev.EventID != form.Get("notify_id") || ev.OutOrderNo != form.Get("out_order_no") {
+		if string(ev.EventID) != form.Get("notify_id") || string(ev.OutOrderNo) != form.Get("out_order_no") {
 			t.Fatalf("event %+v does not carry the form's ids", ev)
 		}
 	})

@@ -175,7 +175,7 @@ func TestAgainstReferenceSandboxWithFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	ids := map[string]orders.EventType{}
+	ids := map[orders.MallEventID]orders.EventType{}
 	refused := 0
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -243,7 +243,7 @@ func TestAgainstReferenceSandboxWithFaults(t *testing.T) {
 	mu.Unlock()
 	for _, o := range st["orders"].([]any) {
 		o := o.(map[string]any)
-		if o["out_order_no"] == req.OutOrderNo && (o["mall_order_no"] != res.MallOrderNo || o["conflicting_creates"] != float64(0)) {
+		if o["out_order_no"] == string(req.OutOrderNo) && (o["mall_order_no"] != res.MallOrderNo || o["conflicting_creates"] != float64(0)) {
 			t.Errorf("sandbox order = %v, created as %s", o, res.MallOrderNo)
 		}
 	}

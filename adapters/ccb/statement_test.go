@@ -55,20 +55,20 @@ func TestParseStatementBundle(t *testing.T) {
 	if len(evs) != len(rows) {
 		t.Fatalf("%d events, the file has %d rows", len(evs), len(rows))
 	}
-	seen := map[string]int{}
+	seen := map[orders.MallEventID]int{}
 	for i, e := range evs {
-		if e.Mall != orders.MallCCB || e.Source != "statement" {
+		if e.Mall != ccb.Code || e.Source != "statement" {
 			t.Fatalf("event %d: mall %q source %q", i, e.Mall, e.Source)
 		}
-		if e.EventID != strings.SplitN(rows[i], ",", 2)[0] {
+		if string(e.EventID) != strings.SplitN(rows[i], ",", 2)[0] {
 			t.Fatalf("event %d is %s, file order has %s", i, e.EventID, rows[i])
 		}
 		seen[e.EventID]++
 	}
 	repeated := 0
 	for id, n := range ids {
-		if seen[id] != n {
-			t.Errorf("%s: %d events, %d rows", id, seen[id], n)
+		if seen[orders.MallEventID(id)] != n {
+			t.Errorf("%s: %d events, %d rows", id, seen[orders.MallEventID(id)], n)
 		}
 		if n > 1 {
 			repeated++
@@ -197,7 +197,7 @@ func FuzzParseStatement(f *testing.F) {
 			t.Fatalf("%d events and %d bad rows from %d lines", len(evs), len(bad), lines)
 		}
 		for _, e := range evs {
-			if verr := e.Validate(); verr != nil || e.Source != "statement" || e.Mall != orders.MallCCB {
+			if verr := e.Validate(); verr != nil || e.Source != "statement" || e.Mall != ccb.Code {
 				t.Fatalf("invalid event %+v: %v", e, verr)
 			}
 		}

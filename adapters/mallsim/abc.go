@@ -367,9 +367,9 @@ type abcEvent struct {
 }
 
 func toABCEvent(e orders.FulfilmentEvent, attempt int) abcEvent {
-	a := abcEvent{EventID: e.EventID, EventType: abcEventTypes[e.Type],
+	a := abcEvent{EventID: string(e.EventID), EventType: abcEventTypes[e.Type],
 		OccurredAt:     e.OccurredAt.In(bizday.Beijing).Format(time.RFC3339),
-		PartnerOrderNo: e.OutOrderNo, MallOrderNo: e.MallOrderNo, Attempt: attempt}
+		PartnerOrderNo: string(e.OutOrderNo), MallOrderNo: e.MallOrderNo, Attempt: attempt}
 	if e.Type != orders.EventAccepted && e.Type != orders.EventCancelled {
 		line, qty := e.LineNo, e.Quantity
 		a.LineNo, a.Quantity = &line, &qty

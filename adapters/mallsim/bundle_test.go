@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
 	"aidmall/adapters/registryfile"
 	"aidmall/households"
 	"aidmall/money"
@@ -74,11 +76,11 @@ func TestBundleReplay_every_order_receives_its_statement_events(t *testing.T) {
 		m := orders.Mall(o["mall"])
 		mallOf[o["order_ref"]] = m
 		reqs[o["order_ref"]] = &orders.CreateRequest{
-			OutOrderNo: "AMREPLAY" + strconv.Itoa(len(reqs)+1), BuyerRef: o["order_ref"], BuyerName: o["branch_code"],
+			OutOrderNo: orders.OutOrderNo("AMREPLAY" + strconv.Itoa(len(reqs)+1)), BuyerRef: o["order_ref"], BuyerName: o["branch_code"],
 			DeliveryMode: orders.DeliveryMode(o["delivery_mode"]),
 			ShipTo:       orders.ShipTo{Name: "王*", Phone: "138****0000", Address: "北京市"},
 		}
-		reqs[o["order_ref"]].NotifyURL = r.hook.url(m, reqs[o["order_ref"]].OutOrderNo)
+		reqs[o["order_ref"]].NotifyURL = r.hook.url(m, string(reqs[o["order_ref"]].OutOrderNo))
 	}
 	for _, l := range readCSV(t, filepath.Join(dir, "order_lines.csv")) {
 		req, m := reqs[l["order_ref"]], mallOf[l["order_ref"]]
@@ -118,7 +120,7 @@ func TestBundleReplay_every_order_receives_its_statement_events(t *testing.T) {
 	for ref, req := range reqs {
 		m := mallOf[ref]
 		want, _ := script.Events(m, ref)
-		got := r.hook.acked(m, req.OutOrderNo)
+		got := r.hook.acked(m, string(req.OutOrderNo))
 		total += len(got)
 		if len(got) != len(want) {
 			t.Errorf("%s %s: %d events, statement has %d", m, ref, len(got), len(want))
@@ -131,7 +133,7 @@ func TestBundleReplay_every_order_receives_its_statement_events(t *testing.T) {
 			}
 		}
 	}
-	if want := script.Len(orders.MallCCB) + script.Len(orders.MallABC); total != want {
+	if want := script.Len(ccb.Code) + script.Len(abc.Code); total != want {
 		t.Errorf("%d events acknowledged, the statements hold %d", total, want)
 	}
 	st := r.sim.Stats()

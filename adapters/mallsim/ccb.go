@@ -449,12 +449,12 @@ var ccbNotifyTypes = map[orders.EventType]string{
 // the signature covers every non-empty parameter except sign and sign_type.
 func (m *mall) ccbNotifyParams(e orders.FulfilmentEvent, sentAt time.Time) (url.Values, error) {
 	p := map[string]string{
-		"notify_id":     e.EventID,
+		"notify_id":     string(e.EventID),
 		"notify_type":   ccbNotifyTypes[e.Type],
 		"notify_time":   sentAt.In(bizday.Beijing).Format(ccb.TimeLayout),
 		"occurred_at":   e.OccurredAt.In(bizday.Beijing).Format(ccb.TimeLayout),
 		"app_id":        m.sim.opt.CCBAppID,
-		"out_order_no":  e.OutOrderNo,
+		"out_order_no":  string(e.OutOrderNo),
 		"mall_order_no": e.MallOrderNo,
 		"sign_type":     ccb.SignType,
 	}
@@ -538,7 +538,7 @@ func writeCCBStatement(out io.Writer, events []orders.FulfilmentEvent) error {
 		if e.Type == orders.EventRefunded {
 			amount = e.RefundFen.String()
 		}
-		if err := cw.Write([]string{e.EventID, ccbNotifyTypes[e.Type], e.OutOrderNo, e.MallOrderNo, line, qty, amount,
+		if err := cw.Write([]string{string(e.EventID), ccbNotifyTypes[e.Type], string(e.OutOrderNo), e.MallOrderNo, line, qty, amount,
 			e.OccurredAt.In(bizday.Beijing).Format(ccb.TimeLayout)}); err != nil {
 			return err
 		}

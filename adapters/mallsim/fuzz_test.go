@@ -59,7 +59,7 @@ func FuzzParseCCBCreate(f *testing.F) {
 	f.Add(`{"out_order_no":"AM3","lines":[]}`)
 	f.Add(`{"out_order_no":"AM1"} {}`)
 	f.Add(`not json`)
-	m := bareMall(f, orders.MallCCB)
+	m := bareMall(f, ccb.Code)
 	f.Fuzz(func(t *testing.T, biz string) {
 		c, err := m.parseCCBCreate(biz)
 		if err != nil {
@@ -80,7 +80,7 @@ func FuzzParseABCCreate(f *testing.F) {
 	f.Add([]byte(`{"partnerOrderNo":"AM_2","buyerRef":"R2","buyerName":"工会","deliveryMode":"PER_RECIPIENT","items":[{"lineNo":1,"skuId":"ABC-T-PEP","quantity":1,"unitPriceFen":4300,"recipients":[{"name":"a","phone":"1","address":"x","quantity":1}]}],"totalFen":4300,"notifyUrl":"https://x/w"}`))
 	f.Add([]byte(`{"partnerOrderNo":"AM-1","items":[{"lineNo":1,"quantity":1.5}]}`))
 	f.Add([]byte(`[]`))
-	m := bareMall(f, orders.MallABC)
+	m := bareMall(f, abc.Code)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, notifyURL, bad := m.parseABCCreate(body)
 		if bad != nil {
@@ -121,7 +121,7 @@ func FuzzVerifyCCBRequest(f *testing.F) {
 	f.Add("app_id=1&sign=x")
 	f.Add("%zz")
 	f.Fuzz(func(t *testing.T, body string) {
-		m := bareMall(t, orders.MallCCB)
+		m := bareMall(t, ccb.Code)
 		params, err := m.verifyCCBRequest("application/x-www-form-urlencoded", []byte(body))
 		if err != nil {
 			return
@@ -160,7 +160,7 @@ func FuzzVerifyABCRequest(f *testing.F) {
 		if _, err := url.ParseRequestURI(path); err != nil {
 			return
 		}
-		m := bareMall(t, orders.MallABC)
+		m := bareMall(t, abc.Code)
 		req := func() *http.Request {
 			r, err := http.NewRequest(method, "http://mall"+path, strings.NewReader(string(body)))
 			if err != nil {
@@ -205,10 +205,10 @@ func FuzzLoadScript(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, ref := range s.OrderRefs(orders.MallABC) {
-			evs, _ := s.Events(orders.MallABC, ref)
+		for _, ref := range s.OrderRefs(abc.Code) {
+			evs, _ := s.Events(abc.Code, ref)
 			for i, e := range evs {
-				if e.Mall != orders.MallABC || e.Validate() != nil {
+				if e.Mall != abc.Code || e.Validate() != nil {
 					t.Fatalf("scripted event %+v", e)
 				}
 				if i > 0 && eventLess(e, evs[i-1]) {

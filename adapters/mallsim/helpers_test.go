@@ -133,7 +133,7 @@ func (h *webhook) ccb(w http.ResponseWriter, r *http.Request) {
 		h.bad(w, "ccb: "+err.Error())
 		return
 	}
-	wrong := h.record(orders.MallCCB, r.URL.Path, ev, 0)
+	wrong := h.record(ccb.Code, r.URL.Path, ev, 0)
 	if wrong != "" {
 		h.answerWrong(w, wrong)
 		return
@@ -153,7 +153,7 @@ func (h *webhook) abc(w http.ResponseWriter, r *http.Request) {
 	}
 	var a struct{ Attempt int }
 	json.Unmarshal(body, &a)
-	wrong := h.record(orders.MallABC, r.URL.Path, ev, a.Attempt)
+	wrong := h.record(abc.Code, r.URL.Path, ev, a.Attempt)
 	if wrong != "" {
 		h.answerWrong(w, wrong)
 		return
@@ -222,7 +222,7 @@ func (h *webhook) acked(m orders.Mall, outOrderNo string) []orders.FulfilmentEve
 	defer h.mu.Unlock()
 	var out []orders.FulfilmentEvent
 	for _, d := range h.deliveries {
-		if d.Acked && d.Mall == m && d.Event.OutOrderNo == outOrderNo {
+		if d.Acked && d.Mall == m && string(d.Event.OutOrderNo) == outOrderNo {
 			out = append(out, d.Event)
 		}
 	}
@@ -298,13 +298,13 @@ func newRig(t *testing.T, opt Options, refuse refuse) *rig {
 		t.Fatal(err)
 	}
 	return &rig{sim: sim, hook: hook, ccb: cc, abc: ac,
-		clients: map[orders.Mall]orders.MallClient{orders.MallCCB: cc, orders.MallABC: ac}}
+		clients: map[orders.Mall]orders.MallClient{ccb.Code: cc, abc.Code: ac}}
 }
 
 // order builds a create request at mall m: T-APL × 10 and T-PEP × 5 at the listed prices.
 func (r *rig) order(t testing.TB, m orders.Mall, outOrderNo, buyerRef string) orders.CreateRequest {
 	req := orders.CreateRequest{
-		OutOrderNo: outOrderNo, BuyerRef: buyerRef, BuyerName: "集团总部机关工会",
+		OutOrderNo: orders.OutOrderNo(outOrderNo), BuyerRef: buyerRef, BuyerName: "集团总部机关工会",
 		DeliveryMode: orders.DeliveryBulk,
 		ShipTo:       orders.ShipTo{Name: "王*", Phone: "138****0000", Address: "北京市西城区"},
 		NotifyURL:    r.hook.url(m, outOrderNo),
@@ -340,7 +340,7 @@ func mallError(t *testing.T, err error) *orders.MallError {
 
 // code returns the mall's code for a refusal: CCB sub_code, ABC code.
 func code(me *orders.MallError) string {
-	if me.Mall == orders.MallCCB {
+	if me.Mall == ccb.Code {
 		return me.SubCode
 	}
 	return me.Code

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
 	"aidmall/bizday"
 	"aidmall/money"
 	"aidmall/orders"
@@ -127,7 +129,7 @@ func (m *mall) create(c content, notifyURL string) (v orderView, created bool, e
 // on one day rarely hand out the same number).
 func (m *mall) mallOrderNo(now time.Time) string {
 	day := now.In(bizday.Beijing).Format("20060102")
-	if m.kind == orders.MallCCB {
+	if m.kind == ccb.Code {
 		return fmt.Sprintf("CCB%s%06d", day, m.orderSeq%1_000_000)
 	}
 	return fmt.Sprintf("ABC881%s%05d", day, m.orderSeq%100_000)
@@ -225,7 +227,7 @@ type lineView struct {
 
 func (m *mall) view(o *order) orderView {
 	open := "ACCEPTED"
-	if m.kind == orders.MallABC {
+	if m.kind == abc.Code {
 		open = "CREATED"
 		if o.accepted {
 			open = "CONFIRMED"
@@ -295,7 +297,7 @@ func (m *mall) drive(o *order) {
 // and cancel events. Called with the lock held.
 func (m *mall) complete(o *order, e orders.FulfilmentEvent) orders.FulfilmentEvent {
 	e.Mall = m.kind
-	e.OutOrderNo, e.MallOrderNo = o.c.OutOrderNo, o.mallOrderNo
+	e.OutOrderNo, e.MallOrderNo = orders.OutOrderNo(o.c.OutOrderNo), o.mallOrderNo
 	now := m.now()
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = now
@@ -303,14 +305,14 @@ func (m *mall) complete(o *order, e orders.FulfilmentEvent) orders.FulfilmentEve
 	if e.EventID == "" {
 		m.eventSeq++
 		stamp := now.In(bizday.Beijing).Format("20060102150405")
-		if m.kind == orders.MallCCB {
-			e.EventID = fmt.Sprintf("NT%s%04d%06d", stamp, m.instance, m.eventSeq%1_000_000)
+		if m.kind == ccb.Code {
+			e.EventID = orders.MallEventID(fmt.Sprintf("NT%s%04d%06d", stamp, m.instance, m.eventSeq%1_000_000))
 		} else {
-			e.EventID = fmt.Sprintf("EVT-%s-%04d%06d", stamp, m.instance, m.eventSeq%1_000_000)
+			e.EventID = orders.MallEventID(fmt.Sprintf("EVT-%s-%04d%06d", stamp, m.instance, m.eventSeq%1_000_000))
 		}
 	}
 	if e.Type == orders.EventShipped && e.LogisticsNo == "" {
-		e.LogisticsNo = logisticsNo(e.EventID)
+		e.LogisticsNo = logisticsNo(string(e.EventID))
 	}
 	e.Source = "notify"
 	return e

@@ -52,7 +52,7 @@ func LoadScript(bundle fs.FS) (*Script, error) {
 		return nil, err
 	}
 	s := &Script{byMall: map[orders.Mall]map[string][]orders.FulfilmentEvent{}}
-	for _, m := range []orders.Mall{orders.MallCCB, orders.MallABC} {
+	for _, m := range []orders.Mall{ccb.Code, abc.Code} {
 		s.byMall[m] = map[string][]orders.FulfilmentEvent{}
 		for key, ref := range refOf {
 			if key.mall == m {
@@ -65,8 +65,8 @@ func LoadScript(bundle fs.FS) (*Script, error) {
 		file  string
 		parse func(io.Reader) ([]orders.FulfilmentEvent, []error, error)
 	}{
-		{orders.MallCCB, FileStatementCCB, parseCCBStatement},
-		{orders.MallABC, FileStatementABC, parseABCStatement},
+		{ccb.Code, FileStatementCCB, parseCCBStatement},
+		{abc.Code, FileStatementABC, parseABCStatement},
 	} {
 		f, err := bundle.Open(src.file)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -83,9 +83,9 @@ func LoadScript(bundle fs.FS) (*Script, error) {
 		if len(bad) > 0 {
 			return nil, fmt.Errorf("mallsim: script: %s: %d bad rows, the first: %w", src.file, len(bad), bad[0])
 		}
-		seen := map[string]orders.FulfilmentEvent{}
+		seen := map[orders.MallEventID]orders.FulfilmentEvent{}
 		for _, e := range evs {
-			ref, ok := refOf[orderKey{src.mall, e.OutOrderNo}]
+			ref, ok := refOf[orderKey{src.mall, string(e.OutOrderNo)}]
 			if !ok {
 				return nil, fmt.Errorf("mallsim: script: %s: event %s: out_order_no %s is not in %s for mall %s",
 					src.file, e.EventID, e.OutOrderNo, FileOrders, src.mall)
@@ -210,7 +210,7 @@ func readBundleOrders(bundle fs.FS) (map[orderKey]string, error) {
 		switch {
 		case ref == "" || no == "":
 			return nil, fmt.Errorf("mallsim: script: %s row %d: empty order_ref or out_order_no", FileOrders, row)
-		case mall != orders.MallCCB && mall != orders.MallABC:
+		case mall != ccb.Code && mall != abc.Code:
 			return nil, fmt.Errorf("mallsim: script: %s row %d: unknown mall %q", FileOrders, row, mall)
 		}
 		k := orderKey{mall, no}

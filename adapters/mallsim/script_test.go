@@ -33,7 +33,7 @@ type step struct {
 }
 
 var testScript = map[orders.Mall]map[string][]step{
-	orders.MallCCB: {
+	ccb.Code: {
 		"T-CCB-1": {
 			{"NT1-0001", orders.EventAccepted, 0, 0, 0, "2019-05-06 09:00:05"},
 			{"NT1-0002", orders.EventShipped, 1, 10, 0, "2019-05-06 16:00:00"}, // same time as NT1-0003: id decides
@@ -47,7 +47,7 @@ var testScript = map[orders.Mall]map[string][]step{
 			{"NT2-0002", orders.EventCancelled, 0, 0, 0, "2019-05-07 13:00:00"},
 		},
 	},
-	orders.MallABC: {
+	abc.Code: {
 		"T-ABC-1": {
 			{"EVT-T3-01", orders.EventAccepted, 0, 0, 0, "2019-12-30 15:00:07"},
 			{"EVT-T3-02", orders.EventShipped, 1, 10, 0, "2019-12-31 10:00:00"},
@@ -74,7 +74,7 @@ func checkSteps(t *testing.T, got []orders.FulfilmentEvent, want []step) {
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.EventID != w.id || g.Type != w.typ || g.LineNo != w.line || g.Quantity != w.qty || g.RefundFen != w.refund ||
+		if string(g.EventID) != w.id || g.Type != w.typ || g.LineNo != w.line || g.Quantity != w.qty || g.RefundFen != w.refund ||
 			!g.OccurredAt.Equal(beijing(t, w.at)) {
 			t.Errorf("event %d: %s %s line %d qty %d refund %s at %s; want %+v", i, g.EventID, g.Type, g.LineNo, g.Quantity,
 				g.RefundFen, g.OccurredAt.In(bizday.Beijing).Format(time.DateTime), w)
@@ -102,11 +102,11 @@ func TestLoadScript_small_bundle_orders_dedupes_and_assigns(t *testing.T) {
 			})
 		}
 	}
-	if _, ok := s.Events(orders.MallABC, "T-CCB-1"); ok {
+	if _, ok := s.Events(abc.Code, "T-CCB-1"); ok {
 		t.Error("a CCB order is scripted at ABC")
 	}
-	if s.Len(orders.MallCCB) != 8 || s.Len(orders.MallABC) != 4 {
-		t.Errorf("Len ccb %d abc %d, want 8 and 4 distinct events", s.Len(orders.MallCCB), s.Len(orders.MallABC))
+	if s.Len(ccb.Code) != 8 || s.Len(abc.Code) != 4 {
+		t.Errorf("Len ccb %d abc %d, want 8 and 4 distinct events", s.Len(ccb.Code), s.Len(abc.Code))
 	}
 }
 
@@ -148,17 +148,17 @@ func TestScriptedReplay_sends_bundle_events_and_serves_statements(t *testing.T) 
 		}
 	}
 
-	v, err := r.ccb.Query(ctx, no["T-CCB-1"])
+	v, err := r.ccb.Query(ctx, orders.OutOrderNo(no["T-CCB-1"]))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v.Status != "PARTIALLY_DELIVERED" || v.Lines[0].Delivered != 8 || v.Lines[1].Delivered != 5 || v.Lines[1].Refunded != 4200 {
 		t.Errorf("T-CCB-1 after replay: %+v", v)
 	}
-	if v, err := r.ccb.Query(ctx, no["T-CCB-2"]); err != nil || v.Status != "CANCELLED" {
+	if v, err := r.ccb.Query(ctx, orders.OutOrderNo(no["T-CCB-2"])); err != nil || v.Status != "CANCELLED" {
 		t.Errorf("T-CCB-2 after a scripted cancel: %+v %v", v, err)
 	}
-	if v, err := r.abc.Query(ctx, no["T-ABC-2"]); err != nil || v.Status != "CREATED" {
+	if v, err := r.abc.Query(ctx, orders.OutOrderNo(no["T-ABC-2"])); err != nil || v.Status != "CREATED" {
 		t.Errorf("T-ABC-2 with an empty script: %+v %v, want CREATED", v, err)
 	}
 
@@ -167,19 +167,19 @@ func TestScriptedReplay_sends_bundle_events_and_serves_statements(t *testing.T) 
 		day  string
 		ids  string
 	}{
-		{orders.MallCCB, "2019-05-06", "NT1-0001 NT1-0002 NT1-0003"},
-		{orders.MallCCB, "2019-05-07", "NT2-0001 NT2-0002"},
-		{orders.MallCCB, "2019-05-10", "NT1-0006"},
-		{orders.MallCCB, "2019-05-09", ""},
-		{orders.MallABC, "2019-12-31", "EVT-T3-02"}, // EVT-T3-03 is 2019-12-31 in UTC, not in Beijing
-		{orders.MallABC, "2020-01-01", "EVT-T3-03"},
-		{orders.MallABC, "2020-01-03", "EVT-T3-04"},
+		{ccb.Code, "2019-05-06", "NT1-0001 NT1-0002 NT1-0003"},
+		{ccb.Code, "2019-05-07", "NT2-0001 NT2-0002"},
+		{ccb.Code, "2019-05-10", "NT1-0006"},
+		{ccb.Code, "2019-05-09", ""},
+		{abc.Code, "2019-12-31", "EVT-T3-02"}, // EVT-T3-03 is 2019-12-31 in UTC, not in Beijing
+		{abc.Code, "2020-01-01", "EVT-T3-03"},
+		{abc.Code, "2020-01-03", "EVT-T3-04"},
 	}
 	for _, c := range stmt {
 		var evs []orders.FulfilmentEvent
 		var bad int
 		var err error
-		if c.mall == orders.MallCCB {
+		if c.mall == ccb.Code {
 			var rows []ccb.RowError
 			evs, rows, err = r.ccb.Statement(ctx, bizday.MustParse(c.day))
 			bad = len(rows)
@@ -193,11 +193,11 @@ func TestScriptedReplay_sends_bundle_events_and_serves_statements(t *testing.T) 
 		}
 		var ids []string
 		for _, e := range evs {
-			ids = append(ids, e.EventID)
+			ids = append(ids, string(e.EventID))
 			if e.Type == orders.EventRefunded && e.RefundFen == 0 {
 				t.Errorf("%s statement %s: refund %s without amount", c.mall, c.day, e.EventID)
 			}
-			if !strings.HasPrefix(e.OutOrderNo, "AMLIVE") {
+			if !strings.HasPrefix(string(e.OutOrderNo), "AMLIVE") {
 				t.Errorf("statement event %s names order %s, want the live one", e.EventID, e.OutOrderNo)
 			}
 		}
@@ -232,7 +232,7 @@ func TestLoadScript_real_bundle_assigns_every_event(t *testing.T) {
 	for _, rec := range recs[1:] {
 		refOf[rec[6]] = rec[0]
 	}
-	want := map[orders.Mall]map[string]bool{orders.MallCCB: {}, orders.MallABC: {}}
+	want := map[orders.Mall]map[string]bool{ccb.Code: {}, abc.Code: {}}
 	cf, err := os.Open(dir + "/statement-ccb.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestLoadScript_real_bundle_assigns_every_event(t *testing.T) {
 	sc := bufio.NewScanner(simplifiedchinese.GB18030.NewDecoder().Reader(cf))
 	for sc.Scan() {
 		if id, _, _ := strings.Cut(sc.Text(), ","); id != "通知编号" && id != "" {
-			want[orders.MallCCB][id] = true
+			want[ccb.Code][id] = true
 		}
 	}
 	cf.Close()
@@ -253,7 +253,7 @@ func TestLoadScript_real_bundle_assigns_every_event(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatal(err)
 		}
-		want[orders.MallABC][e.EventID] = true
+		want[abc.Code][e.EventID] = true
 	}
 	for _, m := range malls {
 		if s.Len(m) != len(want[m]) || len(want[m]) == 0 {
@@ -262,10 +262,10 @@ func TestLoadScript_real_bundle_assigns_every_event(t *testing.T) {
 		for _, ref := range s.OrderRefs(m) {
 			evs, _ := s.Events(m, ref)
 			for i, e := range evs {
-				if refOf[e.OutOrderNo] != ref {
+				if refOf[string(e.OutOrderNo)] != ref {
 					t.Errorf("%s event %s of %s is under order %s", m, e.EventID, e.OutOrderNo, ref)
 				}
-				if !want[m][e.EventID] {
+				if !want[m][string(e.EventID)] {
 					t.Errorf("%s event %s is not in the statement", m, e.EventID)
 				}
 				if i > 0 && eventLess(e, evs[i-1]) {
@@ -317,7 +317,7 @@ func TestLoadScript_refuses_inconsistent_bundles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if evs, ok := s.Events(orders.MallABC, "R1"); !ok || len(evs) != 0 {
+		if evs, ok := s.Events(abc.Code, "R1"); !ok || len(evs) != 0 {
 			t.Fatalf("R1: %v %v, want scripted with no events", evs, ok)
 		}
 	})
@@ -327,7 +327,7 @@ func TestLoadScript_refuses_inconsistent_bundles(t *testing.T) {
 func TestWriteCCBStatement_is_gb18030_with_the_spec_header(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	evs := []orders.FulfilmentEvent{{Mall: orders.MallCCB, EventID: "N1", Type: orders.EventRefunded, OutOrderNo: "AM1",
+	evs := []orders.FulfilmentEvent{{Mall: ccb.Code, EventID: "N1", Type: orders.EventRefunded, OutOrderNo: "AM1",
 		MallOrderNo: "CCB1", LineNo: 2, Quantity: 1, RefundFen: 4200, OccurredAt: beijing(t, "2019-05-10 09:00:00")}}
 	if err := writeCCBStatement(&b, evs); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
 	"aidmall/households"
 	"aidmall/money"
 	"aidmall/orders"
@@ -136,10 +138,10 @@ func Start(ctx context.Context, opt Options) (*Sim, error) {
 	}
 	s := &Sim{opt: opt, log: log, idleCh: make(chan struct{})}
 	var err error
-	if s.ccb, err = newMall(s, orders.MallCCB); err != nil {
+	if s.ccb, err = newMall(s, ccb.Code); err != nil {
 		return nil, err
 	}
-	if s.abc, err = newMall(s, orders.MallABC); err != nil {
+	if s.abc, err = newMall(s, abc.Code); err != nil {
 		return nil, err
 	}
 	s.ccb.wire = &ccbWire{m: s.ccb}

@@ -7,14 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
 	"aidmall/households"
 	"aidmall/orders"
 )
 
-var malls = []orders.Mall{orders.MallCCB, orders.MallABC}
+var malls = []orders.Mall{ccb.Code, abc.Code}
 
 func mallStats(s Stats, m orders.Mall) MallStats {
-	if m == orders.MallCCB {
+	if m == ccb.Code {
 		return s.CCB
 	}
 	return s.ABC
@@ -37,7 +39,7 @@ func TestCreate_default_script_notifies_every_step_signed(t *testing.T) {
 				t.Fatal("no mall order number")
 			}
 			r.waitIdle(t)
-			got := r.hook.acked(m, req.OutOrderNo)
+			got := r.hook.acked(m, string(req.OutOrderNo))
 			if want := "accepted shipped#1 shipped#2 delivered#1 delivered#2"; types(got) != want {
 				t.Fatalf("events %q, want %q", types(got), want)
 			}
@@ -46,14 +48,14 @@ func TestCreate_default_script_notifies_every_step_signed(t *testing.T) {
 				if e.MallOrderNo != res.MallOrderNo {
 					t.Errorf("event %s names mall order %s, create said %s", e.EventID, e.MallOrderNo, res.MallOrderNo)
 				}
-				if ids[e.EventID] {
+				if ids[string(e.EventID)] {
 					t.Errorf("event id %s used twice", e.EventID)
 				}
-				ids[e.EventID] = true
+				ids[string(e.EventID)] = true
 				if e.LineNo > 0 && e.Quantity != req.Lines[e.LineNo-1].Quantity {
 					t.Errorf("%s line %d quantity %d, ordered %d", e.Type, e.LineNo, e.Quantity, req.Lines[e.LineNo-1].Quantity)
 				}
-				if e.Type == orders.EventShipped && m == orders.MallCCB && e.LogisticsNo == "" {
+				if e.Type == orders.EventShipped && m == ccb.Code && e.LogisticsNo == "" {
 					t.Errorf("shipped event %s without logistics_no", e.EventID)
 				}
 				if d := time.Since(e.OccurredAt); d < 0 || d > time.Minute {
@@ -94,7 +96,7 @@ func TestCreate_per_recipient_order_is_fulfilled(t *testing.T) {
 			t.Fatalf("%s: %v", m, err)
 		}
 		r.waitIdle(t)
-		if got := types(r.hook.acked(m, req.OutOrderNo)); got != "accepted shipped#1 shipped#2 delivered#1 delivered#2" {
+		if got := types(r.hook.acked(m, string(req.OutOrderNo))); got != "accepted shipped#1 shipped#2 delivered#1 delivered#2" {
 			t.Errorf("%s: events %q", m, got)
 		}
 	}
@@ -121,12 +123,12 @@ func TestCreate_same_content_is_idempotent_other_content_conflicts(t *testing.T)
 			if second.MallOrderNo != first.MallOrderNo {
 				t.Fatalf("repeat gave mall order %s, first %s", second.MallOrderNo, first.MallOrderNo)
 			}
-			other := r.order(t, m, req.OutOrderNo, req.BuyerRef)
+			other := r.order(t, m, string(req.OutOrderNo), req.BuyerRef)
 			other.Lines = other.Lines[:1]
 			other.Total = other.Lines[0].UnitPrice * 10
 			_, err = r.clients[m].Create(ctx, other)
 			me := mallError(t, err)
-			want := map[orders.Mall]string{orders.MallCCB: "DUPLICATE_OUT_ORDER_NO", orders.MallABC: "ORDER_CONFLICT"}[m]
+			want := map[orders.Mall]string{ccb.Code: "DUPLICATE_OUT_ORDER_NO", abc.Code: "ORDER_CONFLICT"}[m]
 			if code(me) != want || me.Retryable {
 				t.Fatalf("other content: %v, want final %s", me, want)
 			}
@@ -136,7 +138,7 @@ func TestCreate_same_content_is_idempotent_other_content_conflicts(t *testing.T)
 				t.Errorf("stats %+v, want 1 create, 1 duplicate, 1 conflict, 5 notifications", st)
 			}
 			for _, d := range r.hook.all() {
-				if d.Path != "/webhooks/"+string(m)+"/"+req.OutOrderNo {
+				if d.Path != "/webhooks/"+string(m)+"/"+string(req.OutOrderNo) {
 					t.Errorf("notification went to %s, want the first notify URL", d.Path)
 				}
 			}
@@ -167,11 +169,11 @@ func TestCreate_refusals_are_final_and_create_nothing(t *testing.T) {
 				q.DeliveryMode, q.ShipTo = orders.DeliveryPerRecipient, orders.ShipTo{}
 				q.Lines[0].Recipients = []orders.Recipient{{Name: "李*", Phone: "139****1111", Address: "西安", Quantity: 9}}
 				q.Lines[1].Recipients = []orders.Recipient{{Name: "张*", Phone: "137****2222", Address: "延安", Quantity: 5}}
-			}, map[orders.Mall]string{orders.MallCCB: "INVALID_PARAMETER", orders.MallABC: "BAD_REQUEST"}[m], 400},
+			}, map[orders.Mall]string{ccb.Code: "INVALID_PARAMETER", abc.Code: "BAD_REQUEST"}[m], 400},
 		)
 	}
 	// The CCB-only walnut is not listed by ABC.
-	cases = append(cases, tc{"abc_does_not_list_a_ccb_item", orders.MallABC, func(q *orders.CreateRequest) {
+	cases = append(cases, tc{"abc_does_not_list_a_ccb_item", abc.Code, func(q *orders.CreateRequest) {
 		q.Lines[1].ItemID = "CCB-T-WAL"
 	}, "ITEM_NOT_LISTED", 422})
 	for i, c := range cases {
@@ -184,14 +186,14 @@ func TestCreate_refusals_are_final_and_create_nothing(t *testing.T) {
 			if code(me) != c.want || me.Retryable {
 				t.Fatalf("got %v, want final %s", me, c.want)
 			}
-			if c.mall == orders.MallCCB && me.Code != map[string]string{"PRICE_MISMATCH": "40005", "ITEM_NOT_LISTED": "40005",
+			if c.mall == ccb.Code && me.Code != map[string]string{"PRICE_MISMATCH": "40005", "ITEM_NOT_LISTED": "40005",
 				"AMOUNT_MISMATCH": "40006", "INVALID_PARAMETER": "40001"}[c.want] {
 				t.Errorf("CCB code %s for %s", me.Code, c.want)
 			}
-			if c.mall == orders.MallABC && me.HTTPStatus != c.status {
+			if c.mall == abc.Code && me.HTTPStatus != c.status {
 				t.Errorf("ABC status %d, want %d", me.HTTPStatus, c.status)
 			}
-			_, err = r.clients[c.mall].Query(context.Background(), no)
+			_, err = r.clients[c.mall].Query(context.Background(), orders.OutOrderNo(no))
 			if me := mallError(t, err); !me.NotFound {
 				t.Errorf("refused order is known to the mall: %v", err)
 			}
@@ -211,7 +213,7 @@ func TestCancel_before_shipping_is_notified_once(t *testing.T) {
 			if _, err := r.clients[m].Create(ctx, req); err != nil {
 				t.Fatal(err)
 			}
-			r.hook.waitAcked(t, m, req.OutOrderNo, 1)
+			r.hook.waitAcked(t, m, string(req.OutOrderNo), 1)
 			if r.sim.Idle() {
 				t.Fatal("Idle while the script still has steps")
 			}
@@ -223,7 +225,7 @@ func TestCancel_before_shipping_is_notified_once(t *testing.T) {
 				t.Fatalf("second Cancel: %v", err)
 			}
 			r.waitIdle(t)
-			if got := types(r.hook.acked(m, req.OutOrderNo)); got != "accepted cancelled" {
+			if got := types(r.hook.acked(m, string(req.OutOrderNo))); got != "accepted cancelled" {
 				t.Fatalf("events %q, want %q", got, "accepted cancelled")
 			}
 			v, err := r.clients[m].Query(ctx, req.OutOrderNo)
@@ -250,7 +252,7 @@ func TestCancel_after_shipping_is_refused(t *testing.T) {
 			}
 			r.waitIdle(t)
 			me := mallError(t, r.clients[m].Cancel(ctx, req.OutOrderNo, "too late"))
-			want := map[orders.Mall]string{orders.MallCCB: "ORDER_SHIPPED", orders.MallABC: "ALREADY_SHIPPED"}[m]
+			want := map[orders.Mall]string{ccb.Code: "ORDER_SHIPPED", abc.Code: "ALREADY_SHIPPED"}[m]
 			if code(me) != want || me.Retryable {
 				t.Fatalf("got %v, want final %s", me, want)
 			}
@@ -259,7 +261,7 @@ func TestCancel_after_shipping_is_refused(t *testing.T) {
 				t.Fatalf("cancel of an unknown order: %v, want not found", me)
 			}
 			r.waitIdle(t)
-			if got := types(r.hook.acked(m, req.OutOrderNo)); got != "accepted shipped#1 shipped#2 delivered#1 delivered#2" {
+			if got := types(r.hook.acked(m, string(req.OutOrderNo))); got != "accepted shipped#1 shipped#2 delivered#1 delivered#2" {
 				t.Errorf("events after a refused cancel: %q", got)
 			}
 		})
@@ -276,7 +278,7 @@ func TestNotification_not_acked_is_retried_in_order(t *testing.T) {
 		if n > 3 {
 			return ""
 		}
-		if m == orders.MallCCB {
+		if m == ccb.Code {
 			return wrongCCB[n-1]
 		}
 		return wrongABC[n-1]
@@ -300,11 +302,11 @@ func TestNotification_not_acked_is_retried_in_order(t *testing.T) {
 				if d.Event.EventID != first.EventID {
 					t.Fatalf("delivery %d is %s while %s was still being retried", i, d.Event.EventID, first.EventID)
 				}
-				if m == orders.MallABC && d.Attempt != i%4+1 {
+				if m == abc.Code && d.Attempt != i%4+1 {
 					t.Errorf("delivery %d of %s has attempt %d, want %d", i, d.Event.EventID, d.Attempt, i%4+1)
 				}
 			}
-			if got := types(r.hook.acked(m, req.OutOrderNo)); got != "accepted shipped#1 shipped#2 delivered#1 delivered#2" {
+			if got := types(r.hook.acked(m, string(req.OutOrderNo))); got != "accepted shipped#1 shipped#2 delivered#1 delivered#2" {
 				t.Errorf("acknowledged %q", got)
 			}
 			st := mallStats(r.sim.Stats(), m)
@@ -321,7 +323,7 @@ func TestNotification_never_acked_is_given_up_after_the_schedule(t *testing.T) {
 	for _, c := range []struct {
 		mall  orders.Mall
 		tries int
-	}{{orders.MallCCB, 8}, {orders.MallABC, 12}} {
+	}{{ccb.Code, 8}, {abc.Code, 12}} {
 		t.Run(string(c.mall), func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, Options{TimeScale: 2_000_000}, func(orders.Mall, orders.FulfilmentEvent, int) string { return "500" })
@@ -332,7 +334,7 @@ func TestNotification_never_acked_is_given_up_after_the_schedule(t *testing.T) {
 			r.waitIdle(t)
 			tries := map[string]int{}
 			for _, d := range r.hook.all() {
-				tries[d.Event.EventID]++
+				tries[string(d.Event.EventID)]++
 			}
 			if len(tries) != 5 {
 				t.Fatalf("%d events delivered, want 5 (the script goes on after a give-up)", len(tries))
@@ -353,11 +355,11 @@ func TestNotification_never_acked_is_given_up_after_the_schedule(t *testing.T) {
 func TestClose_stops_pending_work_without_leaks(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, Options{ReplayGap: time.Hour}, nil)
-	req := r.order(t, orders.MallABC, "AM20190312100000000007", "2019-HQ-0007")
-	if _, err := r.clients[orders.MallABC].Create(context.Background(), req); err != nil {
+	req := r.order(t, abc.Code, "AM20190312100000000007", "2019-HQ-0007")
+	if _, err := r.clients[abc.Code].Create(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	r.hook.waitAcked(t, orders.MallABC, req.OutOrderNo, 1)
+	r.hook.waitAcked(t, abc.Code, string(req.OutOrderNo), 1)
 	done := make(chan error, 1)
 	go func() { done <- r.sim.Close() }()
 	select {

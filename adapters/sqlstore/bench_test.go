@@ -19,7 +19,7 @@ func BenchmarkApplyEvent(b *testing.B) {
 	ctx := context.Background()
 	os := make([]*orders.GroupOrder, 0, 64)
 	for i := 0; i < 64; i++ {
-		os = append(os, f.place(b, fmt.Sprintf("B%d", i), orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1000}))
+		os = append(os, f.place(b, fmt.Sprintf("B%d", i), mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1000}))
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -41,7 +41,7 @@ func BenchmarkBenefitReport(b *testing.B) {
 	f := newFixture(b, sqltest.SQLite)
 	ctx := context.Background()
 	for i := 0; i < 200; i++ {
-		o := f.place(b, fmt.Sprintf("B%d", i), orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1000})
+		o := f.place(b, fmt.Sprintf("B%d", i), mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1000})
 		for d := 0; d < 30; d++ {
 			e := ev(o, fmt.Sprintf("D%d", d), orders.EventDelivered, 1, 1, 0, "2019-01-01 10:00")
 			e.OccurredAt = e.OccurredAt.AddDate(0, 0, d*11)

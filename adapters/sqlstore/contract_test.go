@@ -24,7 +24,7 @@ import (
 func placeAt(t testing.TB, svc *orders.Service, ref string, at time.Time) *orders.GroupOrder {
 	t.Helper()
 	o, err := svc.Place(context.Background(), aidOffice, orders.PlaceRequest{
-		OrderRef: ref, BranchCode: "HQ", Mall: orders.MallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
+		OrderRef: ref, BranchCode: "HQ", Mall: mallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
 		ShipTo: orders.ShipTo{Name: "王*", Phone: "13800000000", Address: "北京"},
 		Lines:  []orders.PlaceLine{{SKU: "P1", Quantity: 10}}, PlacedAt: &at,
 	})
@@ -38,7 +38,7 @@ func serviceOn(t *testing.T, db *sqlstore.DB) (*sqlstore.Store, *orders.Service)
 	t.Helper()
 	st := sqltest.Store(t, db)
 	sqltest.Seed(t, st)
-	svc, err := orders.NewService(st, []orders.Mall{orders.MallCCB, orders.MallABC}, nil)
+	svc, err := orders.NewService(st, []orders.Mall{mallCCB, mallABC}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestEventDedupeKeyIsMallOutOrderNoEventID(t *testing.T) {
 			}
 			// The same event id at the other mall is another mall's event: not a duplicate.
 			other := d
-			other.Mall = orders.MallABC
+			other.Mall = mallABC
 			if res, err := svc.Apply(ctx, other); err != nil || res.Duplicate {
 				t.Fatalf("same id from ABC: %+v %v, want not a duplicate of CCB's", res, err)
 			}

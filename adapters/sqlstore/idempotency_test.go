@@ -93,11 +93,11 @@ func TestUnreadableIsKeptOnce(t *testing.T) {
 			f := newFixture(t, open)
 			ctx := context.Background()
 			for i := 0; i < 3; i++ {
-				if err := f.store.KeepUnreadable(ctx, orders.MallCCB, []byte("statement 2019-03-05"), "row 7, 数量: not a whole number"); err != nil {
+				if err := f.store.KeepUnreadable(ctx, mallCCB, []byte("statement 2019-03-05"), "row 7, 数量: not a whole number"); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := f.store.KeepUnreadable(ctx, orders.MallCCB, []byte("statement 2019-03-05"), "row 8, 数量: not a whole number"); err != nil {
+			if err := f.store.KeepUnreadable(ctx, mallCCB, []byte("statement 2019-03-05"), "row 8, 数量: not a whole number"); err != nil {
 				t.Fatal(err)
 			}
 			if n, err := f.store.UnreadableCount(ctx); err != nil || n != 2 {

@@ -135,28 +135,28 @@ func (s *Store) Catalogue(ctx context.Context) ([]households.Product, error) {
 }
 
 type orderRow struct {
-	ID              int64     `db:"id"`
-	OrderRef        string    `db:"order_ref"`
-	BranchCode      string    `db:"branch_code"`
-	BuyerName       string    `db:"buyer_name"`
-	Funding         string    `db:"funding"`
-	DeliveryMode    string    `db:"delivery_mode"`
-	ShipToName      string    `db:"ship_to_name"`
-	ShipToPhone     string    `db:"ship_to_phone"`
-	ShipToAddress   string    `db:"ship_to_address"`
-	PlacedAt        time.Time `db:"placed_at"`
-	CreatedAt       time.Time `db:"created_at"`
-	Mall            string    `db:"mall"`
-	OutOrderNo      *string   `db:"out_order_no"`
-	MallOrderNo     string    `db:"mall_order_no"`
-	Status          string    `db:"status"`
-	RejectCode      string    `db:"reject_code"`
-	RejectMessage   string    `db:"reject_message"`
-	Submitted       bool      `db:"submitted"`
-	Accepted        bool      `db:"accepted"`
-	Cancelled       bool      `db:"cancelled"`
-	CancelRequested bool      `db:"cancel_requested"`
-	CancelRefusal   string    `db:"cancel_refusal"`
+	ID              int64              `db:"id"`
+	OrderRef        string             `db:"order_ref"`
+	BranchCode      string             `db:"branch_code"`
+	BuyerName       string             `db:"buyer_name"`
+	Funding         string             `db:"funding"`
+	DeliveryMode    string             `db:"delivery_mode"`
+	ShipToName      string             `db:"ship_to_name"`
+	ShipToPhone     string             `db:"ship_to_phone"`
+	ShipToAddress   string             `db:"ship_to_address"`
+	PlacedAt        time.Time          `db:"placed_at"`
+	CreatedAt       time.Time          `db:"created_at"`
+	Mall            string             `db:"mall"`
+	OutOrderNo      *orders.OutOrderNo `db:"out_order_no"`
+	MallOrderNo     string             `db:"mall_order_no"`
+	Status          string             `db:"status"`
+	RejectCode      string             `db:"reject_code"`
+	RejectMessage   string             `db:"reject_message"`
+	Submitted       bool               `db:"submitted"`
+	Accepted        bool               `db:"accepted"`
+	Cancelled       bool               `db:"cancelled"`
+	CancelRequested bool               `db:"cancel_requested"`
+	CancelRefusal   string             `db:"cancel_refusal"`
 }
 
 const orderCols = `id, order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
@@ -229,7 +229,7 @@ func (s *Store) Order(ctx context.Context, id int64) (*orders.GroupOrder, error)
 }
 
 // OrderByOutOrderNo returns the order with that out_order_no; orders.ErrNotFound if absent.
-func (s *Store) OrderByOutOrderNo(ctx context.Context, outOrderNo string) (*orders.GroupOrder, error) {
+func (s *Store) OrderByOutOrderNo(ctx context.Context, outOrderNo orders.OutOrderNo) (*orders.GroupOrder, error) {
 	var id int64
 	if err := s.db.GetContext(ctx, &id, s.db.Rebind(`SELECT id FROM group_orders WHERE out_order_no = ?`), outOrderNo); err != nil {
 		return nil, fmt.Errorf("order %q: %w", outOrderNo, translate(err))

@@ -284,10 +284,13 @@ func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage, pru
 	return c, err
 }
 
-func linkageKey(household, typ, from string) string { return household + "\x00" + typ + "\x00" + from }
+func linkageKey(household households.HouseholdNo, typ, from string) string {
+	return string(household) + "\x00" + typ + "\x00" + from
+}
 
-func (s *Store) existing(ctx context.Context, table, col string, keys []string) (map[string]bool, error) {
-	out := map[string]bool{}
+// existing returns which of keys are in table's column col, in batches of 500.
+func existing[K ~string](ctx context.Context, db *DB, table, col string, keys []K) (map[K]bool, error) {
+	out := map[K]bool{}
 	const batch = 500
 	for i := 0; i < len(keys); i += batch {
 		part := keys[i:min(i+batch, len(keys))]
@@ -295,8 +298,8 @@ func (s *Store) existing(ctx context.Context, table, col string, keys []string) 
 		if err != nil {
 			return nil, err
 		}
-		var found []string
-		if err := s.db.SelectContext(ctx, &found, s.db.Rebind(q), args...); err != nil {
+		var found []K
+		if err := db.SelectContext(ctx, &found, db.Rebind(q), args...); err != nil {
 			return nil, fmt.Errorf("%s: %w", table, err)
 		}
 		for _, f := range found {
@@ -307,22 +310,22 @@ func (s *Store) existing(ctx context.Context, table, col string, keys []string) 
 }
 
 // HouseholdsExist reports which household numbers are registered.
-func (s *Store) HouseholdsExist(ctx context.Context, nos []string) (map[string]bool, error) {
-	return s.existing(ctx, "households", "household_no", nos)
+func (s *Store) HouseholdsExist(ctx context.Context, nos []households.HouseholdNo) (map[households.HouseholdNo]bool, error) {
+	return existing(ctx, s.db, "households", "household_no", nos)
 }
 
 // SuppliersExist reports which supplier codes are known.
 func (s *Store) SuppliersExist(ctx context.Context, codes []string) (map[string]bool, error) {
-	return s.existing(ctx, "suppliers", "code", codes)
+	return existing(ctx, s.db, "suppliers", "code", codes)
 }
 
 type linkageRow struct {
-	SupplierCode string `db:"supplier_code"`
-	HouseholdNo  string `db:"household_no"`
-	Type         string `db:"type"`
-	WeightE4     int64  `db:"weight_e4"`
-	ValidFrom    string `db:"valid_from"`
-	ValidTo      string `db:"valid_to"`
+	SupplierCode string                 `db:"supplier_code"`
+	HouseholdNo  households.HouseholdNo `db:"household_no"`
+	Type         string                 `db:"type"`
+	WeightE4     int64                  `db:"weight_e4"`
+	ValidFrom    string                 `db:"valid_from"`
+	ValidTo      string                 `db:"valid_to"`
 }
 
 // linkagesOf returns every linkage of a supplier (active or not; attribution filters by day).
@@ -352,18 +355,18 @@ func (s *Store) linkagesOf(ctx context.Context, q sqlx.QueryerContext, supplier 
 
 // HouseholdView returns household no as shown to people, masked; orders.ErrNotFound if
 // it is not registered.
-func (s *Store) HouseholdView(ctx context.Context, no string) (households.View, error) {
+func (s *Store) HouseholdView(ctx context.Context, no households.HouseholdNo) (households.View, error) {
 	var r struct {
-		No        string `db:"household_no"`
-		Name      string `db:"name_masked"`
-		ID        string `db:"id_masked"`
-		Phone     string `db:"phone_masked"`
-		Members   int    `db:"members"`
-		County    string `db:"county"`
-		Township  string `db:"township"`
-		Village   string `db:"village"`
-		Attribute string `db:"attribute"`
-		ExitYear  int    `db:"exit_year"`
+		No        households.HouseholdNo `db:"household_no"`
+		Name      string                 `db:"name_masked"`
+		ID        string                 `db:"id_masked"`
+		Phone     string                 `db:"phone_masked"`
+		Members   int                    `db:"members"`
+		County    string                 `db:"county"`
+		Township  string                 `db:"township"`
+		Village   string                 `db:"village"`
+		Attribute string                 `db:"attribute"`
+		ExitYear  int                    `db:"exit_year"`
 	}
 	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT household_no, name_masked, id_masked, phone_masked, members, county,
 		township, village, attribute, exit_year FROM households WHERE household_no = ?`), no)

@@ -176,19 +176,19 @@ func (s *Store) labels(ctx context.Context, q sqlx.QueryerContext, by reports.By
 
 // LedgerRows returns every ledger entry with its slice attributes, for the reference
 // computation (reports.Compute) and exports.
-func (s *Store) LedgerRows(ctx context.Context) ([]reports.LedgerRow, map[string]int, error) {
+func (s *Store) LedgerRows(ctx context.Context) ([]reports.LedgerRow, map[households.HouseholdNo]int, error) {
 	var rows []struct {
-		HouseholdNo  *string `db:"household_no"`
-		Day          string  `db:"business_day"`
-		Amount       int64   `db:"amount_fen"`
-		Source       string  `db:"source"`
-		Funding      string  `db:"funding"`
-		CountyCode   string  `db:"county_code"`
-		Category     string  `db:"category"`
-		SKU          string  `db:"sku"`
-		SupplierCode string  `db:"supplier_code"`
-		BranchCode   string  `db:"branch_code"`
-		Mall         string  `db:"mall"`
+		HouseholdNo  *households.HouseholdNo `db:"household_no"`
+		Day          string                  `db:"business_day"`
+		Amount       int64                   `db:"amount_fen"`
+		Source       string                  `db:"source"`
+		Funding      string                  `db:"funding"`
+		CountyCode   string                  `db:"county_code"`
+		Category     string                  `db:"category"`
+		SKU          string                  `db:"sku"`
+		SupplierCode string                  `db:"supplier_code"`
+		BranchCode   string                  `db:"branch_code"`
+		Mall         string                  `db:"mall"`
 	}
 	if err := s.db.SelectContext(ctx, &rows, `SELECT household_no, business_day, amount_fen, source, funding, county_code, category, sku,
 		supplier_code, branch_code, mall FROM ledger_entries ORDER BY id`); err != nil {
@@ -208,13 +208,13 @@ func (s *Store) LedgerRows(ctx context.Context) ([]reports.LedgerRow, map[string
 		out = append(out, lr)
 	}
 	var ms []struct {
-		No      string `db:"household_no"`
-		Members int    `db:"members"`
+		No      households.HouseholdNo `db:"household_no"`
+		Members int                    `db:"members"`
 	}
 	if err := s.db.SelectContext(ctx, &ms, `SELECT household_no, members FROM households`); err != nil {
 		return nil, nil, fmt.Errorf("household members: %w", err)
 	}
-	members := make(map[string]int, len(ms))
+	members := make(map[households.HouseholdNo]int, len(ms))
 	for _, m := range ms {
 		members[m.No] = m.Members
 	}

@@ -90,7 +90,7 @@ func ev(o *orders.GroupOrder, id string, typ orders.EventType, line int, qty int
 	if err != nil {
 		panic(err)
 	}
-	return orders.FulfilmentEvent{Mall: o.Mall, EventID: id, Type: typ, OutOrderNo: o.OutOrderNo, MallOrderNo: "M1",
+	return orders.FulfilmentEvent{Mall: o.Mall, EventID: orders.MallEventID(id), Type: typ, OutOrderNo: o.OutOrderNo, MallOrderNo: "M1",
 		LineNo: line, Quantity: qty, RefundFen: refund, OccurredAt: ts}
 }
 
@@ -103,7 +103,7 @@ func ledger(t testing.TB, st *sqlstore.Store) map[string]money.Fen {
 	}
 	out := map[string]money.Fen{}
 	for _, r := range rows {
-		out[r.HouseholdNo+"@"+r.Day.String()] += r.Amount
+		out[string(r.HouseholdNo)+"@"+r.Day.String()] += r.Amount
 	}
 	for k, v := range out {
 		if v == 0 {
@@ -120,7 +120,7 @@ func TestStore(t *testing.T) {
 			t.Parallel()
 			t.Run("order_is_stored_with_its_dispatch_job_in_one_transaction", func(t *testing.T) {
 				f := newFixture(t, open)
-				o := f.place(t, "2019-HQ-0001", orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
+				o := f.place(t, "2019-HQ-0001", mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
 				got, err := f.store.Order(context.Background(), o.ID)
 				if err != nil {
 					t.Fatal(err)
@@ -137,7 +137,7 @@ func TestStore(t *testing.T) {
 				f.enq.fail = errors.New("queue down")
 				at := time.Now()
 				_, err = f.svc.Place(context.Background(), aidOffice, orders.PlaceRequest{OrderRef: "2019-HQ-0002", BranchCode: "HQ",
-					Mall: orders.MallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
+					Mall: mallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
 					ShipTo: orders.ShipTo{Name: "a", Phone: "13800000000", Address: "b"}, Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}, PlacedAt: &at})
 				if err == nil {
 					t.Fatal("placing succeeded although its job could not be enqueued")
@@ -149,10 +149,10 @@ func TestStore(t *testing.T) {
 			})
 			t.Run("same_order_ref_twice_conflicts", func(t *testing.T) {
 				f := newFixture(t, open)
-				f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1})
+				f.place(t, "R1", mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1})
 				at := time.Now()
 				_, err := f.svc.Place(context.Background(), aidOffice, orders.PlaceRequest{OrderRef: "R1", BranchCode: "HQ",
-					Mall: orders.MallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
+					Mall: mallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
 					ShipTo: orders.ShipTo{Name: "a", Phone: "13800000000", Address: "b"}, Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}, PlacedAt: &at})
 				if !errors.Is(err, orders.ErrConflict) {
 					t.Fatalf("err = %v, want ErrConflict", err)
@@ -161,7 +161,7 @@ func TestStore(t *testing.T) {
 			t.Run("list_pages_newest_first_without_gaps_or_repeats", func(t *testing.T) {
 				f := newFixture(t, open)
 				for i := 0; i < 7; i++ {
-					f.place(t, fmt.Sprintf("R%d", i), orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1})
+					f.place(t, fmt.Sprintf("R%d", i), mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1})
 				}
 				seen := map[int64]bool{}
 				cursor, pages := "", 0
@@ -192,7 +192,7 @@ func TestStore(t *testing.T) {
 			})
 			t.Run("an_event_has_effect_once_however_often_it_arrives", func(t *testing.T) {
 				f := newFixture(t, open)
-				o := f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
+				o := f.place(t, "R1", mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
 				d := ev(o, "N1", orders.EventDelivered, 1, 10, 0, "2019-03-05 14:00")
 				var wg sync.WaitGroup
 				var dups atomic32
@@ -232,7 +232,7 @@ func TestStore(t *testing.T) {
 				var want map[string]money.Fen
 				for round := 0; round < 4; round++ {
 					f := newFixture(t, open)
-					o := f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10}, orders.PlaceLine{SKU: "P2", Quantity: 4})
+					o := f.place(t, "R1", mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10}, orders.PlaceLine{SKU: "P2", Quantity: 4})
 					es := []orders.FulfilmentEvent{
 						ev(o, "A", orders.EventAccepted, 0, 0, 0, "2019-03-01 11:00"),
 						ev(o, "S1", orders.EventShipped, 1, 10, 0, "2019-03-02 11:00"),
@@ -271,7 +271,7 @@ func TestStore(t *testing.T) {
 				f := newFixture(t, open)
 				placed := time.Date(2019, 3, 1, 10, 0, 0, 0, bizday.Beijing)
 				no := orders.NewOutOrderNo(placed)
-				early := orders.FulfilmentEvent{Mall: orders.MallCCB, EventID: "E1", Type: orders.EventDelivered,
+				early := orders.FulfilmentEvent{Mall: mallCCB, EventID: "E1", Type: orders.EventDelivered,
 					OutOrderNo: no, LineNo: 1, Quantity: 2, OccurredAt: time.Date(2019, 3, 3, 0, 0, 0, 0, bizday.Beijing)}
 				res, err := f.svc.Apply(context.Background(), early)
 				if err != nil || !res.Parked {
@@ -281,7 +281,7 @@ func TestStore(t *testing.T) {
 					t.Fatal("a parked event moved money")
 				}
 				o, created, err := f.svc.LoadHistory(context.Background(), aidOffice, orders.HistoryOrder{OrderRef: "R1", BranchCode: "HQ",
-					Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk, PlacedAt: placed, Mall: orders.MallCCB, OutOrderNo: no,
+					Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk, PlacedAt: placed, Mall: mallCCB, OutOrderNo: no,
 					MallOrderNo: "M1", Lines: []orders.HistoryLine{{LineNo: 1, SKU: "P1", Quantity: 10, UnitPrice: 6800}}})
 				if err != nil || !created {
 					t.Fatalf("load history: created %v, %v", created, err)
@@ -301,7 +301,7 @@ func TestStore(t *testing.T) {
 				// What a history load racing a statement can leave on PostgreSQL: the event
 				// parked while the order's transaction was uncommitted.
 				f := newFixture(t, open)
-				o := f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
+				o := f.place(t, "R1", mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
 				e := ev(o, "E1", orders.EventDelivered, 1, 10, 0, "2019-03-05 14:00")
 				_, err := f.store.DB().ExecContext(context.Background(), f.store.DB().Rebind(`INSERT INTO fulfilment_events
 					(mall, event_id, out_order_no, mall_order_no, type, line_no, quantity, refund_fen, occurred_at, business_day,
@@ -324,7 +324,7 @@ func TestStore(t *testing.T) {
 			})
 			t.Run("refund_beyond_delivered_is_held_and_moves_no_money", func(t *testing.T) {
 				f := newFixture(t, open)
-				o := f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P2", Quantity: 2})
+				o := f.place(t, "R1", mallCCB, orders.PlaceLine{SKU: "P2", Quantity: 2})
 				f.svc.Apply(context.Background(), ev(o, "D", orders.EventDelivered, 1, 1, 0, "2019-03-02 10:00"))
 				res, err := f.svc.Apply(context.Background(), ev(o, "R", orders.EventRefunded, 1, 1, 5001, "2019-03-03 10:00"))
 				if err != nil || !res.Held {
@@ -336,8 +336,8 @@ func TestStore(t *testing.T) {
 			})
 			t.Run("report_agrees_with_the_reference_computation", func(t *testing.T) {
 				f := newFixture(t, open)
-				o1 := f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10}, orders.PlaceLine{SKU: "P2", Quantity: 3})
-				o2 := f.place(t, "R2", orders.MallABC, orders.PlaceLine{SKU: "P1", Quantity: 7})
+				o1 := f.place(t, "R1", mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10}, orders.PlaceLine{SKU: "P2", Quantity: 3})
+				o2 := f.place(t, "R2", mallABC, orders.PlaceLine{SKU: "P1", Quantity: 7})
 				for _, e := range []orders.FulfilmentEvent{
 					ev(o1, "a", orders.EventDelivered, 1, 10, 0, "2019-03-05 10:00"),
 					ev(o1, "b", orders.EventDelivered, 2, 3, 0, "2019-03-06 10:00"),
@@ -382,14 +382,14 @@ func TestStore(t *testing.T) {
 			})
 			t.Run("a_new_linkage_set_reworks_the_ledger_of_past_deliveries", func(t *testing.T) {
 				f := newFixture(t, open)
-				o := f.place(t, "R1", orders.MallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
+				o := f.place(t, "R1", mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
 				if _, err := f.svc.Apply(context.Background(), ev(o, "D", orders.EventDelivered, 1, 10, 0, "2019-03-05 14:00")); err != nil {
 					t.Fatal(err)
 				}
 				// The county re-exports S1's linkages: H003's is gone.
 				var ls []households.Linkage
 				for _, no := range []string{"H001", "H002"} {
-					ls = append(ls, households.Linkage{SupplierCode: "S1", HouseholdNo: no, Type: households.LinkProducePurchase,
+					ls = append(ls, households.Linkage{SupplierCode: "S1", HouseholdNo: households.HouseholdNo(no), Type: households.LinkProducePurchase,
 						Weight: decimal.NewFromInt(1), ValidFrom: bizday.MustParse("2018-01-01")})
 				}
 				c, err := f.store.UpsertLinkages(context.Background(), ls, true)
@@ -432,3 +432,6 @@ type atomic32 struct {
 }
 
 func (a *atomic32) add() { a.mu.Lock(); a.n++; a.mu.Unlock() }
+
+// The malls of the tests, by code: which malls exist is the drivers' knowledge, not the domain's.
+const mallCCB, mallABC = orders.Mall("ccb"), orders.Mall("abc")

@@ -47,7 +47,7 @@ func (t *txn) LockOrder(ctx context.Context, id int64) (*orders.GroupOrder, erro
 	return t.s.lockOrder(ctx, t.tx, id)
 }
 
-func (t *txn) LockOrderByOutOrderNo(ctx context.Context, mall orders.Mall, outOrderNo string) (*orders.GroupOrder, error) {
+func (t *txn) LockOrderByOutOrderNo(ctx context.Context, mall orders.Mall, outOrderNo orders.OutOrderNo) (*orders.GroupOrder, error) {
 	var id int64
 	err := t.tx.GetContext(ctx, &id, t.tx.Rebind(`SELECT id FROM group_orders WHERE mall = ? AND out_order_no = ?`+t.s.db.forUpdate()),
 		mall, outOrderNo)
@@ -165,7 +165,7 @@ func (t *txn) RecordEvent(ctx context.Context, ev orders.FulfilmentEvent, orderI
 	return row, false, nil
 }
 
-func (t *txn) AdoptParked(ctx context.Context, orderID int64, mall orders.Mall, outOrderNo string) (int, error) {
+func (t *txn) AdoptParked(ctx context.Context, orderID int64, mall orders.Mall, outOrderNo orders.OutOrderNo) (int, error) {
 	r, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE fulfilment_events SET order_id = ?, state = 'applied'
 		WHERE mall = ? AND out_order_no = ? AND state = 'parked'`), orderID, mall, outOrderNo)
 	if err != nil {
@@ -176,18 +176,18 @@ func (t *txn) AdoptParked(ctx context.Context, orderID int64, mall orders.Mall, 
 }
 
 type eventRow struct {
-	ID          int64     `db:"id"`
-	EventID     string    `db:"event_id"`
-	Mall        string    `db:"mall"`
-	OutOrderNo  string    `db:"out_order_no"`
-	MallOrderNo string    `db:"mall_order_no"`
-	Type        string    `db:"type"`
-	LineNo      int       `db:"line_no"`
-	Quantity    int64     `db:"quantity"`
-	RefundFen   int64     `db:"refund_fen"`
-	OccurredAt  time.Time `db:"occurred_at"`
-	State       string    `db:"state"`
-	HeldReason  string    `db:"held_reason"`
+	ID          int64              `db:"id"`
+	EventID     orders.MallEventID `db:"event_id"`
+	Mall        string             `db:"mall"`
+	OutOrderNo  orders.OutOrderNo  `db:"out_order_no"`
+	MallOrderNo string             `db:"mall_order_no"`
+	Type        string             `db:"type"`
+	LineNo      int                `db:"line_no"`
+	Quantity    int64              `db:"quantity"`
+	RefundFen   int64              `db:"refund_fen"`
+	OccurredAt  time.Time          `db:"occurred_at"`
+	State       string             `db:"state"`
+	HeldReason  string             `db:"held_reason"`
 }
 
 func (t *txn) Events(ctx context.Context, orderID int64) ([]orders.RecordedEvent, error) {
@@ -240,10 +240,10 @@ func (t *txn) Linkages(ctx context.Context, supplier string) ([]households.Linka
 }
 
 type bookedRow struct {
-	EventID     string         `db:"event_id"`
-	HouseholdNo sql.NullString `db:"household_no"`
-	Day         string         `db:"business_day"`
-	Amount      int64          `db:"amount"`
+	EventID     string                  `db:"event_id"` // attribution.Entry.EventID: the mall event id as text
+	HouseholdNo *households.HouseholdNo `db:"household_no"`
+	Day         string                  `db:"business_day"`
+	Amount      int64                   `db:"amount"`
 }
 
 func (t *txn) Booked(ctx context.Context, lineID int64) ([]attribution.Entry, error) {
@@ -259,7 +259,11 @@ func (t *txn) Booked(ctx context.Context, lineID int64) ([]attribution.Entry, er
 		if err != nil {
 			return nil, fmt.Errorf("booked ledger day: %w", err)
 		}
-		out = append(out, attribution.Entry{EventID: b.EventID, HouseholdNo: b.HouseholdNo.String, Day: d, Amount: money.Fen(b.Amount)})
+		e := attribution.Entry{EventID: b.EventID, Day: d, Amount: money.Fen(b.Amount)}
+		if b.HouseholdNo != nil {
+			e.HouseholdNo = *b.HouseholdNo
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -270,7 +274,7 @@ func (t *txn) BookLedger(ctx context.Context, o *orders.GroupOrder, es []orders.
 	for _, e := range es {
 		var hh any
 		if e.HouseholdNo != "" {
-			hh = e.HouseholdNo
+			hh = string(e.HouseholdNo)
 		}
 		rows = append(rows, []any{e.LineID, e.EventRow, hh, e.Day.String(), int64(e.Amount), string(e.Source), e.Correction, now,
 			o.Funding, e.Supply.CountyCode, e.Supply.Category, e.Supply.SKU, e.Supply.SupplierCode, o.BranchCode, o.Mall})

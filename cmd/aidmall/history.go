@@ -56,7 +56,7 @@ func importHistory(ctx context.Context, svc *orders.Service, bundle fs.FS) (hist
 		}
 		_, created, err := svc.LoadHistory(ctx, office, orders.HistoryOrder{
 			OrderRef: o["order_ref"], BranchCode: o["branch_code"], Mall: orders.Mall(o["mall"]), Funding: orders.Funding(o["funding"]),
-			DeliveryMode: orders.DeliveryMode(o["delivery_mode"]), PlacedAt: placed, OutOrderNo: o["out_order_no"],
+			DeliveryMode: orders.DeliveryMode(o["delivery_mode"]), PlacedAt: placed, OutOrderNo: orders.OutOrderNo(o["out_order_no"]),
 			MallOrderNo: o["mall_order_no"], Lines: lines[o["order_ref"]],
 		})
 		switch {

@@ -173,7 +173,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 	}
 	members := map[string]int{}
 	for _, h := range hs {
-		members[h.No] = h.Members
+		members[string(h.No)] = h.Members
 	}
 	sups, bad, err := households.ParseSuppliers(csvFile(t, bytes.NewReader(read("suppliers.csv"))))
 	if err != nil || len(bad) > 0 {
@@ -201,7 +201,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 	}
 	bySupplier := map[string][]link{}
 	for _, l := range links {
-		if _, ok := members[l.HouseholdNo]; !ok {
+		if _, ok := members[string(l.HouseholdNo)]; !ok {
 			continue // a household missing from the registry, or whose row was bad
 		}
 		w, ok := new(big.Rat).SetString(l.Weight.String())
@@ -212,7 +212,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 		if !l.ValidTo.IsZero() {
 			to = l.ValidTo.String()
 		}
-		bySupplier[l.SupplierCode] = append(bySupplier[l.SupplierCode], link{l.HouseholdNo, l.ValidFrom.String(), to, w})
+		bySupplier[l.SupplierCode] = append(bySupplier[l.SupplierCode], link{string(l.HouseholdNo), l.ValidFrom.String(), to, w})
 	}
 
 	// Orders and their lines, keyed by (mall, out_order_no, line_no).

@@ -31,7 +31,7 @@ import (
 // orders, lines, catalogue, registry and linkages — with the attribution rules alone: no
 // API, adapters' clients, malls, jobs or database. Whatever path the events take through
 // the service, its reports must agree with this to the fen.
-func expectedLedger(t *testing.T, bundle fs.FS) ([]reports.LedgerRow, map[string]int) {
+func expectedLedger(t *testing.T, bundle fs.FS) ([]reports.LedgerRow, map[households.HouseholdNo]int) {
 	t.Helper()
 	open := func(name string) io.Reader {
 		b, err := fs.ReadFile(bundle, name)
@@ -44,7 +44,7 @@ func expectedLedger(t *testing.T, bundle fs.FS) ([]reports.LedgerRow, map[string
 	if err != nil {
 		t.Fatal(err)
 	}
-	members := map[string]int{}
+	members := map[households.HouseholdNo]int{}
 	for _, h := range hs {
 		members[h.No] = h.Members
 	}
@@ -117,12 +117,12 @@ func expectedLedger(t *testing.T, bundle fs.FS) ([]reports.LedgerRow, map[string
 	evs := map[key][]attribution.Event{}
 	seen := map[string]bool{}
 	for _, e := range append(ccbEvents, abcEvents...) {
-		if !e.Type.MovesMoney() || seen[string(e.Mall)+"/"+e.EventID] {
+		if !e.Type.MovesMoney() || seen[string(e.Mall)+"/"+string(e.EventID)] {
 			continue
 		}
-		seen[string(e.Mall)+"/"+e.EventID] = true
-		k := key{string(e.Mall), e.OutOrderNo, e.LineNo}
-		evs[k] = append(evs[k], attribution.Event{ID: e.EventID, Type: attribution.EventType(e.Type), OccurredAt: e.OccurredAt, Quantity: e.Quantity, RefundFen: e.RefundFen})
+		seen[string(e.Mall)+"/"+string(e.EventID)] = true
+		k := key{string(e.Mall), string(e.OutOrderNo), e.LineNo}
+		evs[k] = append(evs[k], attribution.Event{ID: string(e.EventID), Type: attribution.EventType(e.Type), OccurredAt: e.OccurredAt, Quantity: e.Quantity, RefundFen: e.RefundFen})
 	}
 	var rows []reports.LedgerRow
 	for k, es := range evs {

@@ -38,7 +38,7 @@ type Harness struct {
 	Order func(t *testing.T) orders.CreateRequest
 	// Ship makes the counterparty ship (at least one line of) the order, so that a cancel
 	// must be refused; it returns once the mall says so.
-	Ship func(t *testing.T, outOrderNo string)
+	Ship func(t *testing.T, outOrderNo orders.OutOrderNo)
 	// Notification returns a genuine notification of an order created by the suite, as
 	// the counterparty sends it (request with headers, raw body), and the event it must
 	// parse to (Mall, EventID, Type, OutOrderNo and, for line events, LineNo and Quantity
@@ -196,7 +196,7 @@ func Run(t *testing.T, h Harness) {
 			}
 		}
 		t.Run("tampered_is_refused", func(t *testing.T) {
-			forged := []byte(strings.Replace(string(body), want.OutOrderNo, tamper(want.OutOrderNo), 1))
+			forged := []byte(strings.Replace(string(body), string(want.OutOrderNo), tamper(string(want.OutOrderNo)), 1))
 			if bytes.Equal(forged, body) {
 				t.Fatalf("the body does not carry out_order_no %s in clear", want.OutOrderNo)
 			}

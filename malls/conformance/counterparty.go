@@ -38,13 +38,13 @@ func Live(t *testing.T, d malls.Driver, settings config.MallConfig, nonces func(
 		body []byte
 	}
 	var mu sync.Mutex
-	got := map[string][]caught{} // by the out_order_no found in the body
-	var placed []string
+	got := map[orders.OutOrderNo][]caught{} // by the out_order_no found in the body
+	var placed []orders.OutOrderNo
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		for _, no := range placed {
-			if strings.Contains(string(body), no) {
+			if strings.Contains(string(body), string(no)) {
 				c := r.Clone(context.Background())
 				c.Body = http.NoBody
 				got[no] = append(got[no], caught{c, body})
@@ -70,7 +70,7 @@ func Live(t *testing.T, d malls.Driver, settings config.MallConfig, nonces func(
 			mu.Unlock()
 			return req
 		},
-		Ship: func(t *testing.T, no string) {
+		Ship: func(t *testing.T, no orders.OutOrderNo) {
 			deadline := time.Now().Add(10 * time.Second)
 			for time.Now().Before(deadline) {
 				v, err := m.Query(context.Background(), no)

@@ -104,10 +104,10 @@ func Import(t testing.TB, st *sqlstore.Store, kind households.Kind, name, conten
 
 // Fixture names what Seed stored.
 type Fixture struct {
-	Branch     string   // "HQ"
-	Suppliers  []string // "S1" (county 610630, linked), "S2" (county 610825, no linkage)
-	Products   []string // "P1" (S1; CCB C1 68.00, ABC A1 69.00), "P2" (S2; CCB C2 50.00 only)
-	Households []string // "H001".."H003" (3, 4, 5 members), each linked to S1 with weight 1 from 2018-01-01
+	Branch     string                   // "HQ"
+	Suppliers  []string                 // "S1" (county 610630, linked), "S2" (county 610825, no linkage)
+	Products   []string                 // "P1" (S1; CCB C1 68.00, ABC A1 69.00), "P2" (S2; CCB C2 50.00 only)
+	Households []households.HouseholdNo // "H001".."H003" (3, 4, 5 members), each linked to S1 with weight 1 from 2018-01-01
 }
 
 // Seed stores a small registry through the store's upsert methods: branch HQ (总部工会,
@@ -140,11 +140,11 @@ func Seed(t testing.TB, st *sqlstore.Store) Fixture {
 	var hs []households.SealedHousehold
 	fx := Fixture{Branch: "HQ", Suppliers: []string{"S1", "S2"}, Products: []string{"P1", "P2"}}
 	for i, m := range []int{3, 4, 5} {
-		no := fmt.Sprintf("H00%d", i+1)
+		no := households.HouseholdNo(fmt.Sprintf("H00%d", i+1))
 		fx.Households = append(fx.Households, no)
 		hs = append(hs, households.SealedHousehold{No: no, NameSealed: []byte("n"), NameMasked: "张*", IDSealed: []byte("i"),
-			IDHash: "h" + no, IDMasked: "610630********0000", PhoneHash: "p" + no, PhoneMasked: "138****0000", Members: m,
-			County: "宜川县", Township: "t", Village: "v", Attribute: "一般贫困户", Fingerprint: "f" + no})
+			IDHash: "h" + string(no), IDMasked: "610630********0000", PhoneHash: "p" + string(no), PhoneMasked: "138****0000", Members: m,
+			County: "宜川县", Township: "t", Village: "v", Attribute: "一般贫困户", Fingerprint: "f" + string(no)})
 	}
 	c, err = st.UpsertHouseholds(ctx, hs)
 	must("households", c, err)
