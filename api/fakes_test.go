@@ -20,6 +20,7 @@ import (
 	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
 	. "aidmall/api"
+	"aidmall/internal/idempotency"
 	"aidmall/orders"
 	"aidmall/reports"
 )
@@ -243,7 +244,7 @@ type harness struct {
 	clock    *fakeClock
 	store    *sqlstore.Store
 	orders   *fakeOrders
-	idem     IdempotencyStore
+	idem     idempotency.Store
 	reports  *recordingReports
 	webhooks map[orders.Mall]*fakeWebhook
 	limiter  *fakeLimiter

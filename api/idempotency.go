@@ -42,22 +42,10 @@ const (
 	maxIdempotencyKeyLen = 255
 )
 
-// IdempotencyRetention is how long a store should keep a finished key (idempotency.Retention).
-const IdempotencyRetention = idempotency.Retention
-
-// The idempotency records and their store live in the leaf package internal/idempotency,
-// which adapters/sqlstore implements without importing api.
-type (
-	IdempotencyScope  = idempotency.Scope
-	IdempotencyRecord = idempotency.Record
-	StoredResponse    = idempotency.Response
-	IdempotencyStore  = idempotency.Store
-)
-
 // idempotencyConfig configures the Idempotency-Key middleware. It runs after auth (keys
 // are scoped to the caller) and the body limit.
 type idempotencyConfig struct {
-	store       IdempotencyStore
+	store       idempotency.Store
 	now         func() time.Time
 	lockTimeout time.Duration
 	logger      *slog.Logger
@@ -97,12 +85,12 @@ func (cfg idempotencyConfig) toMiddleware() (echo.MiddlewareFunc, error) {
 			}
 			req.Body = io.NopCloser(bytes.NewReader(body))
 
-			scope := IdempotencyScope{KeyID: caller.KeyID, Key: key}
+			scope := idempotency.Scope{KeyID: caller.KeyID, Key: key}
 			fp := fingerprint(req.Method, req.URL.EscapedPath(), body)
 			now := cfg.now().UTC()
 			token := randomID()
 			held, got, err := cfg.store.Claim(req.Context(), scope,
-				IdempotencyRecord{Fingerprint: fp, Token: token, LockedAt: now}, now.Add(-cfg.lockTimeout))
+				idempotency.Record{Fingerprint: fp, Token: token, LockedAt: now}, now.Add(-cfg.lockTimeout))
 			if err != nil {
 				return fmt.Errorf("claim idempotency key: %w", err)
 			}
@@ -126,7 +114,7 @@ func (cfg idempotencyConfig) toMiddleware() (echo.MiddlewareFunc, error) {
 // run calls next with the response buffered, keeps the response (or releases the key on a
 // 4xx, a 5xx or a panic), then sends it. The response is kept before it is sent, so a client
 // that saw it can always replay it.
-func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope IdempotencyScope, token string) error {
+func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope idempotency.Scope, token string) error {
 	res := c.Response()
 	orig := res.Writer
 	buf := &bufferedWriter{header: orig.Header()}
@@ -157,7 +145,7 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope Id
 			cfg.logger.ErrorContext(ctx, "release idempotency key", slog.String("request_id", rid), slog.Any("error", err))
 		}
 	} else {
-		kept := StoredResponse{Status: status, ContentType: buf.header.Get(echo.HeaderContentType),
+		kept := idempotency.Response{Status: status, ContentType: buf.header.Get(echo.HeaderContentType),
 			Location: buf.header.Get(echo.HeaderLocation), Body: buf.body.Bytes()}
 		if err := cfg.store.Complete(ctx, scope, token, kept); err != nil {
 			// The work is done; the client gets its answer. A retry finds the key in
@@ -173,7 +161,7 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope Id
 }
 
 // replay sends a kept response again.
-func replay(c echo.Context, kept StoredResponse) error {
+func replay(c echo.Context, kept idempotency.Response) error {
 	h := c.Response().Header()
 	if kept.ContentType != "" {
 		h.Set(echo.HeaderContentType, kept.ContentType)

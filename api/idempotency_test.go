@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	. "aidmall/api"
+	"aidmall/internal/idempotency"
 )
 
 func TestIdempotency(t *testing.T) {
@@ -164,8 +165,8 @@ func TestIdempotency(t *testing.T) {
 		h := newHarness(t)
 		body := orderBody(nil)
 		// A request that took the key and crashed: its record stays in flight.
-		scope := IdempotencyScope{KeyID: 1, Key: "k-1"}
-		crashed := IdempotencyRecord{Fingerprint: Fingerprint(http.MethodPost, "/v1/orders", []byte(body)),
+		scope := idempotency.Scope{KeyID: 1, Key: "k-1"}
+		crashed := idempotency.Record{Fingerprint: Fingerprint(http.MethodPost, "/v1/orders", []byte(body)),
 			Token: "crashed", LockedAt: h.clock.Now()}
 		if _, ok, _ := h.idem.Claim(context.Background(), scope, crashed, time.Time{}); !ok {
 			t.Fatal("setup claim failed")

@@ -5,8 +5,9 @@
 // Handlers are thin: bind → validate → convert → call → encode. Every error, whatever its
 // source, is answered by one HTTPErrorHandler as RFC 9457 problem+json (problem.go), with
 // domain errors mapped to statuses in one place. The interfaces the server needs (Orders,
-// Authenticator, IdempotencyStore, Reports, MallWebhook, RateLimiter) are declared here, at
-// the consumer; cmd/aidmall wires the implementations.
+// Authenticator, Reports, MallWebhook, RateLimiter) are declared here, at the consumer, the
+// idempotency store in the leaf package internal/idempotency (adapters/sqlstore implements
+// it without importing api); cmd/aidmall wires the implementations.
 package api
 
 import (
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"aidmall/internal/idempotency"
 	"aidmall/orders"
 	"aidmall/reports"
 )
@@ -108,7 +110,7 @@ type RateLimiter interface {
 type Config struct {
 	Orders      Orders
 	Auth        Authenticator
-	Idempotency IdempotencyStore
+	Idempotency idempotency.Store
 	Reports     Reports
 	// Households, when set, serves GET /v1/households/{no} (masked) to aid_office.
 	Households Households

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"aidmall/adapters/sqlstore"
-	"aidmall/api"
+	"aidmall/internal/idempotency"
 	"aidmall/orders"
 )
 
@@ -24,8 +24,8 @@ func IdempotencyKeysAt(t testing.TB, db *sqlstore.DB, at ...time.Time) {
 	}
 	for i, when := range at {
 		st := Store(t, db, WithClock(func() time.Time { return when }))
-		scope := api.IdempotencyScope{KeyID: key.ID, Key: fmt.Sprintf("key-%d", i)}
-		rec := api.IdempotencyRecord{Fingerprint: "fp", Token: fmt.Sprintf("token-%d", i), LockedAt: when}
+		scope := idempotency.Scope{KeyID: key.ID, Key: fmt.Sprintf("key-%d", i)}
+		rec := idempotency.Record{Fingerprint: "fp", Token: fmt.Sprintf("token-%d", i), LockedAt: when}
 		if _, took, err := st.Claim(ctx, scope, rec, when); err != nil || !took {
 			t.Fatalf("sqltest: claim idempotency key %d: took %v, %v", i, took, err)
 		}
