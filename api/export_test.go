@@ -22,4 +22,6 @@ var (
 	ParseIdempotencyKey = parseIdempotencyKey
 	PrefersCSV          = prefersCSV
 	OpenAPIFor          = openAPIFor
+	FillOpenAPI         = fillOpenAPI
+	OpenAPIDocument     = openAPIDocument
 )

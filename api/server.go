@@ -38,17 +38,30 @@ var openAPIDocument []byte
 // of a mall refers to it.
 var mallEnumLine = regexp.MustCompile(`(?m)^(    Mall: \{ type: string, enum: )\[[^\]\n]*\]( \})$`)
 
-// openAPIFor returns the OpenAPI document with the Mall enum set to malls, the registered
-// drivers' codes.
-func openAPIFor(malls []orders.Mall) ([]byte, error) {
-	if n := len(mallEnumLine.FindAllIndex(openAPIDocument, -1)); n != 1 {
+// limitLine is the one line of openapi.yaml that describes the list limit; its maximum
+// and default are filled from orders.MaxListLimit and orders.DefaultListLimit.
+var limitLine = regexp.MustCompile(`(?m)^(        - \{ name: limit, in: query, schema: \{ type: integer, minimum: 1, maximum: )\d+(, default: )\d+( \} \})$`)
+
+// openAPIFor returns the served OpenAPI document: openapi.yaml with the Mall enum set to
+// malls, the registered drivers' codes, and the list limit's maximum and default set to
+// the domain's (orders.MaxListLimit, orders.DefaultListLimit).
+func openAPIFor(malls []orders.Mall) ([]byte, error) { return fillOpenAPI(openAPIDocument, malls) }
+
+// fillOpenAPI fills doc (an openapi.yaml) as openAPIFor does. It fails when doc has not
+// exactly one Mall enum line and one limit line.
+func fillOpenAPI(doc []byte, malls []orders.Mall) ([]byte, error) {
+	if n := len(mallEnumLine.FindAllIndex(doc, -1)); n != 1 {
 		return nil, fmt.Errorf("api: openapi.yaml has %d Mall enum lines, want 1", n)
+	}
+	if n := len(limitLine.FindAllIndex(doc, -1)); n != 1 {
+		return nil, fmt.Errorf("api: openapi.yaml has %d list limit lines, want 1", n)
 	}
 	codes := make([]string, len(malls))
 	for i, m := range malls {
 		codes[i] = string(m)
 	}
-	return mallEnumLine.ReplaceAll(openAPIDocument, []byte("${1}["+strings.Join(codes, ", ")+"]${2}")), nil
+	doc = mallEnumLine.ReplaceAll(doc, []byte("${1}["+strings.Join(codes, ", ")+"]${2}"))
+	return limitLine.ReplaceAll(doc, []byte(fmt.Sprintf("${1}%d${2}%d${3}", orders.MaxListLimit, orders.DefaultListLimit))), nil
 }
 
 // Orders is what the API needs of the orders use cases; *orders.Service satisfies it.

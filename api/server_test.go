@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -308,6 +310,50 @@ func TestOpenAPIMallEnumIsTheRegisteredMalls(t *testing.T) {
 			t.Error("the order request, the list filter and the webhook path must refer to the Mall schema")
 		}
 	}
+}
+
+// The list limit the document states is the one the domain applies (orders.ListLimit):
+// the served document takes it from orders.MaxListLimit and orders.DefaultListLimit,
+// whatever numbers openapi.yaml itself carries.
+func TestOpenAPIListLimitIsTheDomains(t *testing.T) {
+	t.Parallel()
+	limit := regexp.MustCompile(`- \{ name: limit, in: query, schema: \{ type: integer, minimum: 1, maximum: (\d+), default: (\d+) \} \}`)
+	check := func(t *testing.T, doc []byte) {
+		t.Helper()
+		m := limit.FindAllStringSubmatch(string(doc), -1)
+		if len(m) != 1 {
+			t.Fatalf("%d limit parameters in the document, want 1", len(m))
+		}
+		if want := [2]string{strconv.Itoa(orders.MaxListLimit), strconv.Itoa(orders.DefaultListLimit)}; [2]string{m[0][1], m[0][2]} != want {
+			t.Errorf("limit maximum %s default %s, want %s and %s (orders.MaxListLimit, orders.DefaultListLimit)", m[0][1], m[0][2], want[0], want[1])
+		}
+	}
+	t.Run("served_document_states_the_domain_limits", func(t *testing.T) {
+		t.Parallel()
+		rec := newHarness(t).do(request{method: http.MethodGet, path: "/openapi.yaml"})
+		if rec.Code != http.StatusOK {
+			t.Fatalf("openapi.yaml %d", rec.Code)
+		}
+		check(t, rec.Body.Bytes())
+	})
+	t.Run("numbers_in_the_file_are_replaced", func(t *testing.T) {
+		t.Parallel()
+		stale := limit.ReplaceAll(OpenAPIDocument, []byte("- { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 7, default: 3 } }"))
+		if bytes.Equal(stale, OpenAPIDocument) {
+			t.Fatal("openapi.yaml has no limit parameter to replace")
+		}
+		doc, err := FillOpenAPI(stale, []orders.Mall{mallCCB})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, doc)
+	})
+	t.Run("a_document_without_the_limit_line_is_refused", func(t *testing.T) {
+		t.Parallel()
+		if _, err := FillOpenAPI(limit.ReplaceAll(OpenAPIDocument, nil), []orders.Mall{mallCCB}); err == nil {
+			t.Error("filled a document that states no list limit")
+		}
+	})
 }
 
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
