@@ -34,7 +34,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // withRiver adds River's tables to db.
 func withRiver(t *testing.T, db *sqlstore.DB) *sqlstore.DB {
 	t.Helper()
-	if err := Migrate(context.Background(), db.DB.DB, string(db.Dialect)); err != nil {
+	if err := Migrate(context.Background(), db.DB.DB, db.Dialect); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
 	return db
@@ -195,7 +195,7 @@ func newRig(t *testing.T, db *sqlstore.DB, mutate func(c *Config)) *rig {
 	t.Helper()
 	g := &rig{db: db, sql: db.DB.DB, ccb: newFakeMall(mallCCB), abc: newFakeMall(mallABC), reg: prometheus.NewRegistry()}
 	cfg := Config{
-		DB: g.sql, Dialect: string(db.Dialect),
+		DB: g.sql, Dialect: db.Dialect,
 		Malls: Malls{mallCCB: g.ccb, mallABC: g.abc},
 		BranchName: func(ctx context.Context, code string) (string, error) {
 			b, err := g.st.Branch(ctx, code)
@@ -220,7 +220,7 @@ func newRig(t *testing.T, db *sqlstore.DB, mutate func(c *Config)) *rig {
 		mutate(&cfg)
 	}
 	var err error
-	if enq.Enqueuer, err = NewEnqueuer(g.sql, string(db.Dialect), cfg.MaxAttempts); err != nil {
+	if enq.Enqueuer, err = NewEnqueuer(g.sql, db.Dialect, cfg.MaxAttempts); err != nil {
 		t.Fatal(err)
 	}
 	r, err := New(cfg)

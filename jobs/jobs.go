@@ -36,14 +36,6 @@ import (
 	"aidmall/orders"
 )
 
-// Dialects accepted by Migrate and Config.Dialect: sqlstore's dialects, whose values
-// these are (string(sqlstore.DB.Dialect)). Config.Dialect is a string only while the
-// tests' harness passes strings; it is to become a sqlstore.Dialect.
-const (
-	DialectSQLite   = string(sqlstore.SQLite)
-	DialectPostgres = string(sqlstore.Postgres)
-)
-
 // Malls are the mall clients by mall.
 type Malls map[orders.Mall]orders.MallClient
 
@@ -77,8 +69,8 @@ type StatementSource interface {
 type Config struct {
 	// DB is the orders' database; River's tables live in it (Migrate).
 	DB *sql.DB
-	// Dialect is DialectSQLite or DialectPostgres.
-	Dialect string
+	// Dialect is DB's: sqlstore.SQLite or sqlstore.Postgres (sqlstore.DB.Dialect).
+	Dialect sqlstore.Dialect
 	// Store loads orders.
 	Store DispatchStore
 	// Orders records what the malls answered and applies statements' events (the orders
@@ -256,23 +248,23 @@ func cmp[T comparable](v, def T) T {
 	return v
 }
 
-func newDriver(db *sql.DB, dialect string) (riverdriver.Driver[*sql.Tx], error) {
+func newDriver(db *sql.DB, dialect sqlstore.Dialect) (riverdriver.Driver[*sql.Tx], error) {
 	if db == nil {
 		return nil, errors.New("jobs: nil DB")
 	}
-	switch sqlstore.Dialect(dialect) {
+	switch dialect {
 	case sqlstore.SQLite:
 		return riversqlite.New(db), nil
 	case sqlstore.Postgres:
 		return riverdatabasesql.New(db), nil
 	}
-	return nil, fmt.Errorf("jobs: unknown dialect %q (want %q or %q)", dialect, DialectSQLite, DialectPostgres)
+	return nil, fmt.Errorf("jobs: unknown dialect %q (want %q or %q)", dialect, sqlstore.SQLite, sqlstore.Postgres)
 }
 
 // Migrate applies River's own migrations (rivermigrate, main line, up to the latest) to db
-// for dialect DialectSQLite or DialectPostgres. It is idempotent. Errors: an unknown
+// for dialect sqlstore.SQLite or sqlstore.Postgres. It is idempotent. Errors: an unknown
 // dialect or a failed migration.
-func Migrate(ctx context.Context, db *sql.DB, dialect string) error {
+func Migrate(ctx context.Context, db *sql.DB, dialect sqlstore.Dialect) error {
 	driver, err := newDriver(db, dialect)
 	if err != nil {
 		return err
@@ -380,10 +372,10 @@ const defaultMaxAttempts = 25
 // made.
 type Enqueuer struct{ client *river.Client[*sql.Tx] }
 
-// NewEnqueuer returns an Enqueuer over db (DialectSQLite or DialectPostgres) whose jobs
+// NewEnqueuer returns an Enqueuer over db (of dialect sqlstore.SQLite or sqlstore.Postgres) whose jobs
 // run at most maxAttempts times (Config.MaxAttempts: the same number the Runner is given;
 // 0 = its default). Errors: an unknown dialect or River refusing the client.
-func NewEnqueuer(db *sql.DB, dialect string, maxAttempts int) (*Enqueuer, error) {
+func NewEnqueuer(db *sql.DB, dialect sqlstore.Dialect, maxAttempts int) (*Enqueuer, error) {
 	driver, err := newDriver(db, dialect)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ func validConfig(t *testing.T, db *sqlstore.DB) Config {
 	st := sqltest.Store(t, db)
 	svc := service(t, st)
 	return Config{
-		DB: db.DB.DB, Dialect: string(db.Dialect), Store: st, Orders: svc,
+		DB: db.DB.DB, Dialect: db.Dialect, Store: st, Orders: svc,
 		Malls:      Malls{mallCCB: newFakeMall(mallCCB)},
 		BranchName: func(context.Context, string) (string, error) { return "", nil },
 		NotifyURL:  func(orders.Mall) string { return "" },
@@ -95,7 +95,7 @@ func TestMigrate(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
 		// forEachDB migrated once; again is a no-op.
-		if err := Migrate(context.Background(), db.DB.DB, string(db.Dialect)); err != nil {
+		if err := Migrate(context.Background(), db.DB.DB, db.Dialect); err != nil {
 			t.Errorf("second Migrate: %v", err)
 		}
 		var n int

@@ -8,7 +8,7 @@ import (
 )
 
 // Dialect is the kind of database. It is the one dialect type of aidmall: the job runner
-// (jobs) and the commands use these values too.
+// (jobs.Config.Dialect, jobs.Migrate, jobs.NewEnqueuer) and the commands take it.
 type Dialect string
 
 const (

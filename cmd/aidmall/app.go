@@ -83,7 +83,7 @@ func (a *app) migrate(ctx context.Context) error {
 	if err := a.db.Migrate(ctx); err != nil {
 		return err
 	}
-	return jobs.Migrate(ctx, a.db.DB.DB, string(a.db.Dialect))
+	return jobs.Migrate(ctx, a.db.DB.DB, a.db.Dialect)
 }
 
 // registry returns the registry importer. When sealing (a households file or a bundle) it

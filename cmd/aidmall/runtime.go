@@ -44,7 +44,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	// Built in the order each needs the other: the enqueuer (an insert-only River client),
 	// the store that inserts jobs with it, the orders service over that store, and the
 	// runner that works the jobs and applies statements through the service.
-	enq, err := jobs.NewEnqueuer(a.db.DB.DB, string(a.db.Dialect), a.cfg.Dispatch.MaxAttempts)
+	enq, err := jobs.NewEnqueuer(a.db.DB.DB, a.db.Dialect, a.cfg.Dispatch.MaxAttempts)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -107,7 +107,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg prometheus.Registerer) (*jobs.Runner, error) {
 	cfg := a.cfg
 	runner, err := jobs.New(jobs.Config{
-		DB: a.db.DB.DB, Dialect: string(a.db.Dialect), Store: a.store, Orders: svc, Malls: ms.clients,
+		DB: a.db.DB.DB, Dialect: a.db.Dialect, Store: a.store, Orders: svc, Malls: ms.clients,
 		BranchName: func(ctx context.Context, code string) (string, error) {
 			b, err := a.store.Branch(ctx, code)
 			return b.Name, err
