@@ -112,23 +112,23 @@ func (c Config) Validate() error {
 	return fmt.Errorf("config: %w", errors.Join(errs...))
 }
 
-// validate checks a mall's settings: all four or none, and an http(s) URL.
+// validate checks what holds for every mall's settings: none without a URL, and the URL
+// an absolute http(s) one. Which of the others a mall needs (an app id, key files) is its
+// driver's to say when it is opened (malls.RequireSettings), since a mall may sign with
+// something other than key files.
 func (m MallConfig) validate(prefix string) []error {
 	fields := []struct{ name, v string }{
-		{"URL", m.URL}, {"APP_ID", m.AppID},
-		{"PRIVATE_KEY_FILE", m.PrivateKeyFile}, {"MALL_PUBLIC_KEY_FILE", m.MallPublicKeyFile},
+		{"APP_ID", m.AppID}, {"PRIVATE_KEY_FILE", m.PrivateKeyFile}, {"MALL_PUBLIC_KEY_FILE", m.MallPublicKeyFile},
 	}
-	var set, missing []string
+	var set []string
 	for _, f := range fields {
 		if f.v != "" {
 			set = append(set, prefix+f.name)
-		} else {
-			missing = append(missing, prefix+f.name)
 		}
 	}
 	var errs []error
-	if len(set) > 0 && len(missing) > 0 {
-		errs = append(errs, fmt.Errorf("%s: required once %s is set", strings.Join(missing, ", "), strings.Join(set, ", ")))
+	if m.URL == "" && len(set) > 0 {
+		errs = append(errs, fmt.Errorf("%sURL: required once %s is set", prefix, strings.Join(set, ", ")))
 	}
 	if m.URL != "" {
 		if u, err := url.Parse(m.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -203,3 +203,24 @@ func (c *Connected) Codes() []orders.Mall {
 	}
 	return out
 }
+
+// RequireSettings returns an error naming, as the operator sets them, the settings of
+// mall code that s lacks among those a driver needs: "app_id", "private_key_file",
+// "mall_public_key_file". A driver calls it from Open.
+func RequireSettings(code orders.Mall, s config.MallConfig, needed ...string) error {
+	have := map[string]string{"app_id": s.AppID, "private_key_file": s.PrivateKeyFile, "mall_public_key_file": s.MallPublicKeyFile}
+	var missing []string
+	for _, n := range needed {
+		v, known := have[n]
+		if !known {
+			return fmt.Errorf("%s: unknown setting %q", code, n)
+		}
+		if v == "" {
+			missing = append(missing, config.MallEnvPrefix(code)+strings.ToUpper(n))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: %s: required once %sURL is set", code, strings.Join(missing, ", "), config.MallEnvPrefix(code))
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package malls_test
 import (
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"aidmall/config"
@@ -53,5 +54,48 @@ func TestRegistry(t *testing.T) {
 	cfg := config.Config{Malls: map[orders.Mall]config.MallConfig{"ccb": {URL: "https://ccb.example"}}}
 	if _, err := r.Open(cfg, malls.Env{}); err == nil {
 		t.Error("a configured mall that cannot connect was left out silently")
+	}
+}
+
+// A driver says which settings it needs; the error names them as an operator sets them.
+func TestRequireSettings(t *testing.T) {
+	t.Parallel()
+	full := config.MallConfig{URL: "https://m.example", AppID: "1", PrivateKeyFile: "k", MallPublicKeyFile: "p"}
+	tests := []struct {
+		name   string
+		s      config.MallConfig
+		needed []string
+		want   []string // fragments of the error; nil: no error
+	}{
+		{"all_there", full, []string{"app_id", "private_key_file", "mall_public_key_file"}, nil},
+		{"none_needed", config.MallConfig{URL: "https://m.example"}, nil, nil},
+		{"url_only", config.MallConfig{URL: "https://m.example"}, []string{"app_id", "private_key_file", "mall_public_key_file"},
+			[]string{"AIDMALL_XYZ_APP_ID", "AIDMALL_XYZ_PRIVATE_KEY_FILE", "AIDMALL_XYZ_MALL_PUBLIC_KEY_FILE", "AIDMALL_XYZ_URL"}},
+		{"one_missing", config.MallConfig{URL: "https://m.example", AppID: "1", PrivateKeyFile: "k"}, []string{"app_id", "private_key_file", "mall_public_key_file"},
+			[]string{"AIDMALL_XYZ_MALL_PUBLIC_KEY_FILE"}},
+		{"a_setting_that_does_not_exist", full, []string{"password"}, []string{`unknown setting "password"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := malls.RequireSettings("xyz", tc.s, tc.needed...)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("RequireSettings: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("RequireSettings succeeded, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+			if tc.name == "one_missing" && strings.Contains(err.Error(), "APP_ID") {
+				t.Errorf("error %q names a setting that is there", err)
+			}
+		})
 	}
 }

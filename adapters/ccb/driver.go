@@ -24,7 +24,7 @@ type driver struct{}
 func (driver) Code() orders.Mall { return Code }
 
 func (driver) Names() malls.Names {
-	return malls.Names{Chinese: "建设银行善融商务", English: "China Construction Bank e-mall (CCB)"}
+	return malls.Names{Chinese: "建设银行善融商务", English: "China Construction Bank e-mall"}
 }
 
 // Open loads the partner's RSA key and the mall's public key from the files s names and
@@ -32,6 +32,9 @@ func (driver) Names() malls.Names {
 func (driver) Open(s config.MallConfig, env malls.Env) (malls.Mall, error) {
 	if !s.Configured() {
 		return nil, malls.ErrNotConfigured
+	}
+	if err := malls.RequireSettings(Code, s, "app_id", "private_key_file", "mall_public_key_file"); err != nil {
+		return nil, err
 	}
 	priv, pub, err := LoadKeys(s.PrivateKeyFile, s.MallPublicKeyFile)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,7 +98,15 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		}
 		rt.done <- err
 	}()
-	a.log.Info("serving", "addr", ln.Addr().String(), "db", string(a.db.Dialect))
+	connected := make([]string, len(ms.codes))
+	for i, m := range ms.codes {
+		connected[i] = string(m)
+	}
+	a.log.Info("serving", "addr", ln.Addr().String(), "db", string(a.db.Dialect), "malls", strings.Join(connected, ","))
+	if len(connected) == 0 {
+		a.log.Warn("no mall is connected: orders are refused until one is configured (AIDMALL_<CODE>_URL with its settings)",
+			"registered", drivers.Help())
+	}
 	return rt, nil
 }
 
