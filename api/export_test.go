@@ -10,6 +10,7 @@ type (
 
 const (
 	ContentTypeCSV       = contentTypeCSV
+	ContentTypeXLSX      = contentTypeXLSX
 	ContentTypeProblem   = contentTypeProblem
 	ProblemTypeBase      = problemTypeBase
 	MaxIdempotencyKeyLen = maxIdempotencyKeyLen
@@ -20,7 +21,8 @@ var (
 	ProblemFor          = problemFor
 	Fingerprint         = fingerprint
 	ParseIdempotencyKey = parseIdempotencyKey
-	PrefersCSV          = prefersCSV
+	NegotiateReport     = negotiateReport
+	ContentDisposition  = contentDisposition
 	OpenAPIFor          = openAPIFor
 	FillOpenAPI         = fillOpenAPI
 	OpenAPIDocument     = openAPIDocument

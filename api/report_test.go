@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"mime"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +40,11 @@ func TestBenefitReport(t *testing.T) {
 		{name: "when_from_missing_expect_400_naming_from", key: "key-office", query: "to=2019-12-31&by=county", wantStatus: 400, wantParam: "from"},
 		{name: "when_date_malformed_expect_400_naming_it", key: "key-office", query: "from=2019-13-01&to=2019-12-31&by=county", wantStatus: 400, wantParam: "from"},
 		{name: "when_by_unknown_expect_400_naming_by", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=village", wantStatus: 400, wantParam: "by"},
-		{name: "when_format_unknown_expect_400_naming_format", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=county&format=xlsx", wantStatus: 400, wantParam: "format"},
+		{name: "when_format_unknown_expect_400_naming_format", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=county&format=pdf", wantStatus: 400, wantParam: "format"},
+		{name: "when_charset_unknown_expect_400_naming_charset", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=county&format=csv&charset=latin1", wantStatus: 400, wantParam: "charset"},
+		{name: "when_charset_given_for_json_expect_400_naming_charset", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=county&format=json&charset=gb18030", wantStatus: 400, wantParam: "charset"},
+		{name: "when_accept_names_no_format_expect_406", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=county", accept: "image/png", wantStatus: 406},
+		{name: "when_format_given_accept_is_ignored_expect_csv", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=county&format=csv", accept: "image/png", wantStatus: 200, wantCSV: true},
 		{name: "when_to_before_from_expect_422_naming_to", key: "key-office", query: "from=2019-12-31&to=2019-01-01&by=county", wantStatus: 422, wantParam: "to"},
 		{name: "when_no_key_expect_401", key: "", query: "from=2019-01-01&to=2019-12-31&by=county", wantStatus: 401},
 	}
@@ -87,6 +93,9 @@ func TestBenefitReport(t *testing.T) {
 				if rec.Header().Get("Content-Type") != ContentTypeCSV || !bytes.Equal(rec.Body.Bytes(), csv.Bytes()) {
 					t.Errorf("csv answer %q %q, want reports.WriteCSV's %q", rec.Header().Get("Content-Type"), rec.Body, csv.String())
 				}
+				if cd := rec.Header().Get("Content-Disposition"); cd != ContentDisposition("benefit-2019-01-01-2019-12-31-county.csv", "受益统计-2019-01-01-2019-12-31-county.csv") {
+					t.Errorf("Content-Disposition %q", cd)
+				}
 				return
 			}
 			var wantJSON bytes.Buffer
@@ -104,28 +113,53 @@ func TestBenefitReport(t *testing.T) {
 	}
 }
 
-func TestPrefersCSV(t *testing.T) {
+func TestNegotiateReport(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name   string
-		accept string
-		want   bool
+		name    string
+		accept  string
+		want    string
+		charset reports.Charset
 	}{
-		{"when_no_accept_expect_json", "", false},
-		{"when_any_expect_json", "*/*", false},
-		{"when_text_csv_expect_csv", "text/csv", true},
-		{"when_csv_with_charset_expect_csv", "text/csv; charset=utf-8", true},
-		{"when_json_first_equal_quality_expect_json", "application/json, text/csv", false},
-		{"when_csv_higher_quality_expect_csv", "application/json;q=0.4, text/csv;q=0.9", true},
-		{"when_csv_refused_expect_json", "text/csv;q=0", false},
-		{"when_quality_malformed_expect_ignored", "text/csv;q=abc", false},
+		{"when_no_accept_expect_json", "", "json", ""},
+		{"when_any_expect_json", "*/*", "json", ""},
+		{"when_text_csv_expect_csv", "text/csv", "csv", reports.UTF8BOM},
+		{"when_csv_with_charset_expect_csv", "text/csv; charset=utf-8", "csv", reports.UTF8BOM},
+		{"when_csv_gb18030_expect_gb18030", "text/csv; charset=GB18030", "csv", reports.GB18030},
+		{"when_csv_charset_unwritable_expect_refused", "text/csv; charset=latin1", "", ""},
+		{"when_text_any_expect_csv", "text/*", "csv", ""},
+		{"when_xlsx_expect_xlsx", ContentTypeXLSX, "xlsx", ""},
+		{"when_xlsx_preferred_expect_xlsx", "application/json;q=0.5, " + ContentTypeXLSX, "xlsx", ""},
+		{"when_json_first_equal_quality_expect_json", "application/json, text/csv", "json", ""},
+		{"when_csv_higher_quality_expect_csv", "application/json;q=0.4, text/csv;q=0.9", "csv", reports.UTF8BOM},
+		{"when_csv_refused_expect_none", "text/csv;q=0", "", ""},
+		{"when_json_refused_over_wildcard_expect_csv", "application/json;q=0, */*;q=0.5", "csv", ""},
+		{"when_only_other_types_expect_none", "image/png, text/html;q=0.5", "", ""},
+		{"when_quality_malformed_expect_ignored", "text/csv;q=abc", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := PrefersCSV(tt.accept); got != tt.want {
-				t.Errorf("PrefersCSV(%q) = %v", tt.accept, got)
+			got, cs, ok := NegotiateReport(tt.accept)
+			if got != tt.want || ok != (tt.want != "") || (tt.want == "csv" && cs != tt.charset) {
+				t.Errorf("NegotiateReport(%q) = %q, %q, %v; want %q, %q", tt.accept, got, cs, ok, tt.want, tt.charset)
 			}
 		})
+	}
+}
+
+func TestContentDispositionNamesTheFileInUTF8(t *testing.T) {
+	t.Parallel()
+	got := ContentDisposition("benefit-2019.xlsx", "受益统计-2019.xlsx")
+	_, params, err := mime.ParseMediaType(got)
+	if err != nil {
+		t.Fatalf("%q: %v", got, err)
+	}
+	// mime decodes filename* (RFC 2231/5987) into filename, preferring it.
+	if params["filename"] != "受益统计-2019.xlsx" {
+		t.Errorf("%q decodes to filename %q", got, params["filename"])
+	}
+	if !strings.Contains(got, `filename="benefit-2019.xlsx"`) {
+		t.Errorf("%q has no ASCII filename for old clients", got)
 	}
 }

@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"unicode"
 
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
 	"golang.org/x/text/width"
-
-	"aidmall/money"
 )
 
 // WriteJSON writes b as indented JSON (two spaces) followed by a newline: days as
@@ -21,67 +20,197 @@ func WriteJSON(w io.Writer, b Benefit) error {
 	if b.Rows == nil {
 		b.Rows = []Row{}
 	}
+	return WriteJSONValue(w, b)
+}
+
+// WriteJSONValue writes any report as indented JSON (two spaces, no HTML escaping)
+// followed by a newline, with its own field names. It returns the writer's error.
+func WriteJSONValue(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(b)
+	return enc.Encode(v)
 }
 
-// WriteCSV writes b's rows as UTF-8 CSV (RFC 4180, no byte-order mark): a header row
-// key,label,households,people,net_amount, one record per row in key order, then one total
-// record with an empty key, label "合计", the totals' households and people (the period as
-// a whole: not the sum of the rows) and the net of all rows. Money is in yuan with two
-// decimals ("680.00", "-68.00"). It returns the writer's error.
-func WriteCSV(w io.Writer, b Benefit) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"key", "label", "households", "people", "net_amount"}); err != nil {
-		return err
+// Charset is the encoding of a CSV file.
+type Charset string
+
+const (
+	// UTF8BOM is UTF-8 preceded by a byte-order mark (EF BB BF), so that Excel on a Chinese
+	// Windows opens the file as UTF-8 instead of GBK. The default.
+	UTF8BOM Charset = "utf-8"
+	// GB18030 is the Chinese national encoding (a superset of GBK), for tools that expect
+	// the Windows code page; every character of Unicode has a form in it.
+	GB18030 Charset = "gb18030"
+)
+
+// ParseCharset reads a charset name: "utf-8"/"utf8" (with BOM) or "gb18030", any case;
+// "" is UTF8BOM.
+func ParseCharset(s string) (Charset, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "utf-8", "utf8":
+		return UTF8BOM, nil
+	case "gb18030":
+		return GB18030, nil
 	}
-	var net money.Fen
-	for _, r := range b.Rows {
-		net += r.NetAmount
-		if err := cw.Write([]string{r.Key, r.Label, strconv.Itoa(r.Households), strconv.Itoa(r.People), r.NetAmount.String()}); err != nil {
+	return "", fmt.Errorf("unknown charset %q: want utf-8 or gb18030", s)
+}
+
+// CSVOptions choose a CSV file's encoding and headers.
+type CSVOptions struct {
+	Charset Charset // "" is UTF8BOM
+	// English writes the English headers (the JSON field names: households, net_amount)
+	// instead of the Chinese ones (受益户数, 净额), for scripts; the data are the same.
+	English bool
+}
+
+// WriteCSV writes b's document as CSV with the default options (UTF-8 with a BOM, Chinese
+// headers): see WriteCSVDocument.
+func WriteCSV(w io.Writer, b Benefit) error {
+	return WriteCSVDocument(w, b.Document(), CSVOptions{})
+}
+
+// WriteCSVDocument writes d as CSV (RFC 4180) in o's charset. Each table comes first as a
+// header row, its rows and its 合计 row (so the first line of the file is the first table's
+// header); tables after the first are preceded by an empty line and their name. Then, after
+// an empty line, the parameters and the headline indicators as label,value records, so the
+// headline totals are in every file. Every record is padded to the width of the widest
+// table, so strict readers read the file too. Money is yuan with two decimals ("680.00").
+// It returns the writer's error.
+func WriteCSVDocument(w io.Writer, d Document, o CSVOptions) error {
+	var out io.Writer = w
+	var enc io.WriteCloser
+	switch o.Charset {
+	case "", UTF8BOM:
+		if _, err := io.WriteString(w, "\uFEFF"); err != nil {
 			return err
 		}
+	case GB18030:
+		enc = transform.NewWriter(w, simplifiedchinese.GB18030.NewEncoder())
+		out = enc
+	default:
+		return fmt.Errorf("reports: unknown CSV charset %q", o.Charset)
 	}
-	if err := cw.Write([]string{"", "合计", strconv.Itoa(b.Totals.Households), strconv.Itoa(b.Totals.People), net.String()}); err != nil {
-		return err
+	width := 2
+	for _, t := range d.Tables {
+		width = max(width, len(t.Columns))
+	}
+	pad := func(rec []string) []string {
+		for len(rec) < width {
+			rec = append(rec, "")
+		}
+		return rec
+	}
+	label := func(name, title string) string {
+		if o.English {
+			return name
+		}
+		return title
+	}
+	cw := csv.NewWriter(out)
+	for i, t := range d.Tables {
+		if i > 0 {
+			cw.Write(pad(nil))
+			cw.Write(pad([]string{t.Name}))
+		}
+		head := make([]string, len(t.Columns))
+		for j, c := range t.Columns {
+			head[j] = label(c.Name, c.Title)
+		}
+		cw.Write(pad(head))
+		for _, r := range t.Rows {
+			cw.Write(pad(cells(r)))
+		}
+		if t.Total != nil {
+			cw.Write(pad(cells(t.Total)))
+		}
+	}
+	if len(d.Tables) > 0 {
+		cw.Write(pad(nil))
+	}
+	cw.Write(pad([]string{label("indicator", "指标"), label("value", "数值")}))
+	for _, f := range append(append([]Field{}, d.Params...), d.Headline...) {
+		cw.Write(pad([]string{label(f.Name, f.Title), f.Value.String()}))
 	}
 	cw.Flush()
-	return cw.Error()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	if enc != nil {
+		return enc.Close()
+	}
+	return nil
 }
 
-// WriteTable writes b as a plain-text report for a terminal or a fixed-width printout:
-// the period, zone and dimension, the totals, then the rows as an aligned table. Columns
-// are aligned by display width: East Asian wide and fullwidth characters (县, Ａ) count as
-// two columns (golang.org/x/text/width), combining marks as none. Numbers are right-
-// aligned, money in yuan with two decimals. It returns the writer's error.
-func WriteTable(w io.Writer, b Benefit) error {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "受益统计 Benefit report\n")
-	writeGrid(&sb, [][]string{
-		{"期间 period", fmt.Sprintf("%s .. %s (%s)", b.From, b.To, b.Timezone)},
-		{"维度 by", string(b.By)},
-	}, []bool{false, false})
-	sb.WriteString("\n")
-	t := b.Totals
-	writeGrid(&sb, [][]string{
-		{"受益户数 households", strconv.Itoa(t.Households)},
-		{"受益人口 people", strconv.Itoa(t.People)},
-		{"购买金额 purchased (yuan)", t.PurchasedAmount.String()},
-		{"帮助销售金额 helped to sell (yuan)", t.HelpedSellAmount.String()},
-		{"未归属金额 unattributed (yuan)", t.UnattributedAmount.String()},
-		{"签收金额 delivered (yuan)", t.DeliveredAmount.String()},
-		{"退款金额 refunded (yuan)", t.RefundedAmount.String()},
-	}, []bool{false, true})
-	sb.WriteString("\n")
-	grid := [][]string{{string(b.By), "名称 label", "户数 households", "人口 people", "净额 net (yuan)"}}
-	for _, r := range b.Rows {
-		grid = append(grid, []string{r.Key, r.Label, strconv.Itoa(r.Households), strconv.Itoa(r.People), r.NetAmount.String()})
+func cells(vs []Value) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.String()
 	}
-	writeGrid(&sb, grid, []bool{false, false, true, true, true})
+	return out
+}
+
+// WriteTable writes b as a plain-text report for a terminal: see WriteText.
+func WriteTable(w io.Writer, b Benefit) error {
+	return WriteText(w, b.Document())
+}
+
+// WriteText writes d as a plain-text report for a terminal or a fixed-width printout: the
+// title, the parameters, the headline indicators, then each table (with its 合计 row) aligned.
+// Labels and headers are Chinese then English. Columns are aligned by display width: East
+// Asian wide and fullwidth characters (县, Ａ) count as two columns (golang.org/x/text/width),
+// combining marks as none. Numbers are right-aligned, money in yuan with two decimals. It
+// returns the writer's error.
+func WriteText(w io.Writer, d Document) error {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s\n", bilingual(d.Title, d.Report))
+	fields := func(fs []Field) {
+		grid := make([][]string, 0, len(fs))
+		numbers := false
+		for _, f := range fs {
+			grid = append(grid, []string{bilingual(f.Title, f.Name), f.Value.String()})
+			numbers = numbers || f.Value.IsNumber()
+		}
+		writeGrid(&sb, grid, []bool{false, numbers})
+	}
+	fields(d.Params)
+	if len(d.Headline) > 0 {
+		sb.WriteString("\n")
+		fields(d.Headline)
+	}
+	for _, t := range d.Tables {
+		sb.WriteString("\n")
+		if len(d.Tables) > 1 {
+			sb.WriteString(t.Name + "\n")
+		}
+		head := make([]string, len(t.Columns))
+		right := make([]bool, len(t.Columns))
+		for j, c := range t.Columns {
+			head[j] = bilingual(c.Title, c.Name)
+			right[j] = c.Kind != KindText
+		}
+		grid := [][]string{head}
+		for _, r := range t.Rows {
+			grid = append(grid, cells(r))
+		}
+		if t.Total != nil {
+			grid = append(grid, cells(t.Total))
+		}
+		writeGrid(&sb, grid, right)
+	}
 	_, err := io.WriteString(w, sb.String())
 	return err
+}
+
+// bilingual is "户数 households", or one of them when the other is empty or the same.
+func bilingual(zh, en string) string {
+	switch {
+	case zh == "" || zh == en:
+		return en
+	case en == "":
+		return zh
+	}
+	return zh + " " + en
 }
 
 // writeGrid writes cells in columns padded to their widest cell (display width), two

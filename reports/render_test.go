@@ -10,8 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 
 	"aidmall/households"
 	"aidmall/money"
@@ -102,32 +108,82 @@ func TestWriteJSONEmptyRowsIsAnArray(t *testing.T) {
 	}
 }
 
-func TestWriteCSVReadsBack(t *testing.T) {
+// TestWriteCSVOpensWithChineseHeaders reads each CSV variant back as a spreadsheet user's
+// tool would: the UTF-8 file starts with a BOM and, once decoded, its header row is the
+// Chinese one; the GB18030 file decodes (x/text) to the same records; the English variant
+// has the JSON field names. Each carries every row, the 合计 row with the report's own
+// totals, and the headline totals.
+func TestWriteCSVOpensWithChineseHeaders(t *testing.T) {
 	t.Parallel()
 	b := sampleBenefit()
-	var buf bytes.Buffer
-	if err := WriteCSV(&buf, b); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(&buf).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != len(b.Rows)+2 || strings.Join(recs[0], ",") != "key,label,households,people,net_amount" {
-		t.Fatalf("want header, %d rows and a total; got %q", len(b.Rows), recs)
-	}
-	var sum money.Fen
-	for i, r := range b.Rows {
-		rec := recs[i+1]
-		got, err := money.ParseYuan(rec[4])
-		if err != nil || rec[0] != r.Key || rec[1] != r.Label || got != r.NetAmount {
-			t.Fatalf("record %q does not carry row %+v", rec, r)
-		}
-		sum += got
-	}
-	total := recs[len(recs)-1]
-	if total[0] != "" || total[1] != "合计" || total[2] != "4" || total[3] != "14" || total[4] != sum.String() {
-		t.Fatalf("total record %q: want the totals' households and people and the sum %s", total, sum)
+	for _, tc := range []struct {
+		name   string
+		opts   CSVOptions
+		header string
+		decode func(t *testing.T, raw []byte) string
+	}{
+		{"utf8_bom", CSVOptions{}, "县,名称,受益户数,受益人数,净额", func(t *testing.T, raw []byte) string {
+			if !bytes.HasPrefix(raw, []byte{0xEF, 0xBB, 0xBF}) {
+				t.Fatalf("no UTF-8 BOM: % x", raw[:min(len(raw), 8)])
+			}
+			s, _, err := transform.Bytes(unicode.BOMOverride(unicode.UTF8.NewDecoder()), raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(s)
+		}},
+		{"gb18030", CSVOptions{Charset: GB18030}, "县,名称,受益户数,受益人数,净额", func(t *testing.T, raw []byte) string {
+			if utf8.Valid(raw) {
+				t.Fatalf("GB18030 file is valid UTF-8: not encoded")
+			}
+			s, err := simplifiedchinese.GB18030.NewDecoder().Bytes(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(s)
+		}},
+		{"english", CSVOptions{English: true}, "key,label,households,people,net_amount", func(t *testing.T, raw []byte) string {
+			return strings.TrimPrefix(string(raw), "\uFEFF")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			if err := WriteCSVDocument(&buf, b.Document(), tc.opts); err != nil {
+				t.Fatal(err)
+			}
+			recs, err := csv.NewReader(strings.NewReader(tc.decode(t, buf.Bytes()))).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) < len(b.Rows)+2 || strings.Join(recs[0], ",") != tc.header {
+				t.Fatalf("want header %q, %d rows and a total; got %q", tc.header, len(b.Rows), recs)
+			}
+			var sum money.Fen
+			for i, r := range b.Rows {
+				rec := recs[i+1]
+				got, err := money.ParseYuan(rec[4])
+				if err != nil || rec[0] != r.Key || rec[1] != r.Label || got != r.NetAmount {
+					t.Fatalf("record %q does not carry row %+v", rec, r)
+				}
+				sum += got
+			}
+			total := recs[len(b.Rows)+1]
+			if total[0] != "" || total[1] != "合计" || total[2] != strconv.Itoa(b.Totals.Households) || total[3] != strconv.Itoa(b.Totals.People) || total[4] != sum.String() {
+				t.Fatalf("total record %q: want the totals' households and people and the sum %s", total, sum)
+			}
+			headline := map[string]string{}
+			for _, rec := range recs[len(b.Rows)+2:] {
+				headline[rec[0]] = rec[1]
+			}
+			purchased, helped := "购买金额", "帮助销售金额"
+			if tc.opts.English {
+				purchased, helped = "purchased_amount", "helped_sell_amount"
+			}
+			if headline[purchased] != b.Totals.PurchasedAmount.String() || headline[helped] != b.Totals.HelpedSellAmount.String() {
+				t.Fatalf("headline totals %q: want purchased %s and helped to sell %s", headline, b.Totals.PurchasedAmount, b.Totals.HelpedSellAmount)
+			}
+		})
 	}
 }
 
@@ -165,12 +221,12 @@ func TestWriteTableAlignsWideCharacters(t *testing.T) {
 	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
 	var table []string
 	for i, l := range lines {
-		if strings.HasPrefix(l, "county") {
+		if strings.HasPrefix(l, "县 key") {
 			table = lines[i:]
 		}
 	}
-	if len(table) != 4 {
-		t.Fatalf("want a header and 3 rows:\n%s", buf.String())
+	if len(table) != 5 {
+		t.Fatalf("want a header, 3 rows and a total:\n%s", buf.String())
 	}
 	for _, l := range table {
 		if displayWidth(l) != displayWidth(table[0]) {

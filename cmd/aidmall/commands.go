@@ -50,6 +50,7 @@ Malls: ` + drivers.Help() + `.`,
 	}
 	cmd.Flags().BoolVar(&migrate, "migrate", false, "apply pending migrations before serving")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		g.serving = true
 		return g.withApp(migrate, func(ctx context.Context, a *app, _ []string) error {
 			ms, err := mallsFromConfig(a.cfg, nonceStore(a), a.log, a.store.KeepUnreadable)
 			if err != nil {
@@ -238,34 +239,40 @@ func refusedErr(reps ...households.Report) error {
 
 func newReportCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "report", Short: "Reports from the database"}
-	var from, to, by, format string
+	var from, to, by string
+	var out reportOutput
 	b := &cobra.Command{
 		Use:   "benefit",
 		Short: "Households and people benefited, and amounts bought (ATTRIBUTION.md §3)",
 		Long: `The benefit report for the business days from --from to --to inclusive (Beijing time),
-broken down --by county, category, sku, supplier, branch, mall, month or funding.`,
+broken down --by county, category, sku, supplier, branch, mall, month or funding.
+
+` + reportFormatHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q, err := parseReportQuery(from, to, by)
 			if err != nil {
 				return err
 			}
-			if format != "table" && format != "csv" && format != "json" {
-				return fmt.Errorf("--format must be table, csv or json")
+			if err := out.check(g); err != nil {
+				return err
 			}
 			return g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
 				rep, err := labelledReports{a.store}.Benefit(ctx, q)
 				if err != nil {
 					return err
 				}
-				return writeReport(g, rep, format)
+				if rep.Rows == nil {
+					rep.Rows = []reports.Row{}
+				}
+				return out.write(g, "benefit", rep)
 			})(cmd, args)
 		},
 	}
 	b.Flags().StringVar(&from, "from", "", "first business day, YYYY-MM-DD (required)")
 	b.Flags().StringVar(&to, "to", "", "last business day, YYYY-MM-DD (required)")
 	b.Flags().StringVar(&by, "by", "county", "county|category|sku|supplier|branch|mall|month|funding")
-	b.Flags().StringVar(&format, "format", "table", "table|csv|json")
+	out.flags(b)
 	_ = b.MarkFlagRequired("from")
 	_ = b.MarkFlagRequired("to")
 	cmd.AddCommand(b)
@@ -287,18 +294,6 @@ func parseReportQuery(from, to, by string) (reports.Query, error) {
 	}
 	q := reports.Query{From: f, To: t, By: b}
 	return q, q.Validate()
-}
-
-func writeReport(g *globals, b reports.Benefit, format string) error {
-	switch format {
-	case "table":
-		return reports.WriteTable(g.stdout, b)
-	case "csv":
-		return reports.WriteCSV(g.stdout, b)
-	case "json":
-		return reports.WriteJSON(g.stdout, b)
-	}
-	return fmt.Errorf("--format must be table, csv or json")
 }
 
 func newUsersCmd(g *globals) *cobra.Command {

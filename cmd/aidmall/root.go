@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,10 @@ type globals struct {
 	stderr     io.Writer
 	configFile string
 	db         string
+	verbose    int    // -v: info, -vv: debug
+	logLevel   string // --log-level
+	logFormat  string // --log-format text|json; "" is the command's default
+	serving    bool   // set by serve: its logs default to JSON at the configured level
 }
 
 // config loads the configuration (defaults < --config file < environment), with --db
@@ -44,8 +49,45 @@ func (g *globals) config() (config.Config, error) {
 	return cfg, nil
 }
 
+// logger is the logger of a command, always on stderr so that it never mixes into what a
+// command prints on stdout (a table, a CSV, JSON). A command run by a person logs text
+// lines at warn and above: -v shows info, -vv debug, --log-level any level (a configured
+// AIDMALL_LOG_LEVEL of error quiets it further). serve, whose logs go to operators'
+// pipelines, logs JSON at the configured level (AIDMALL_LOG_LEVEL, default info) unless
+// --log-format text or --log-level/-v say otherwise.
 func (g *globals) logger(cfg config.Config) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+	level := cfg.SlogLevel()
+	if !g.serving {
+		level = max(level, slog.LevelWarn)
+	}
+	switch {
+	case g.logLevel != "":
+		level = config.Config{LogLevel: g.logLevel}.SlogLevel()
+	case g.verbose == 1:
+		level = slog.LevelInfo
+	case g.verbose > 1:
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if g.logFormat == "json" || g.logFormat == "" && g.serving {
+		return slog.New(slog.NewJSONHandler(g.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, opts))
+}
+
+// checkLogFlags refuses a --log-level or --log-format it does not know.
+func (g *globals) checkLogFlags() error {
+	switch strings.ToLower(g.logLevel) {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level must be debug, info, warn or error")
+	}
+	switch g.logFormat {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("--log-format must be text or json")
+	}
+	return nil
 }
 
 func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -58,6 +100,10 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 	}
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "JSON configuration file (environment variables override it)")
 	root.PersistentFlags().StringVar(&g.db, "db", "", "database: a file path or sqlite: URL (SQLite) or postgres:// URL; overrides DATABASE_URL")
+	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more on stderr: -v info, -vv debug (default: warnings and errors; serve: AIDMALL_LOG_LEVEL)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "log level on stderr: debug, info, warn or error (overrides -v)")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log lines on stderr as text or json (default: text; serve: json)")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.checkLogFlags() }
 	root.AddCommand(
 		newDemoCmd(g),
 		newServeCmd(g),
