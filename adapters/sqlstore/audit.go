@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"aidmall/audit"
+	"aidmall/households"
 )
 
 // appendAudit appends e to the audit log in tx, the transaction of the change it records:
@@ -167,4 +168,24 @@ func (s *Store) VerifyAudit(ctx context.Context) (int64, error) {
 		return v.Checked(), fmt.Errorf("audit head: %w", err)
 	}
 	return v.Checked(), v.End(head.Seq, head.Hash)
+}
+
+// importTx runs fn, the storing of a registry file's records, in one transaction and,
+// when ctx carries the import (households.ImportFrom), appends its audit entry with the
+// counts *c in that same transaction.
+func (s *Store) importTx(ctx context.Context, c *households.Counts, fn func(tx *sqlx.Tx) error) error {
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		info, ok := households.ImportFrom(ctx)
+		if !ok {
+			return nil
+		}
+		e, err := info.Entry(audit.ActorFrom(ctx), *c)
+		if err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, e)
+	})
 }
