@@ -67,6 +67,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newUsersCmd(g),
 		newReconcileCmd(g),
 		newAuditCmd(g),
+		newReviewCmd(g),
 	)
 	return root
 }
