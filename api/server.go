@@ -28,8 +28,8 @@ import (
 
 	"aidmall/internal/idempotency"
 	"aidmall/orders"
-	"aidmall/review"
 	"aidmall/reports"
+	"aidmall/review"
 )
 
 //go:embed openapi.yaml

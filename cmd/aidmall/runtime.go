@@ -14,10 +14,10 @@ import (
 	"aidmall/adapters/redisx"
 	"aidmall/adapters/sqlstore"
 	"aidmall/api"
-	"aidmall/review"
 	"aidmall/config"
 	"aidmall/jobs"
 	"aidmall/orders"
+	"aidmall/review"
 )
 
 // runtime is a running service: the job runner, the orders service and the HTTP server.
