@@ -29,6 +29,7 @@ import (
 	"aidmall/internal/idempotency"
 	"aidmall/orders"
 	"aidmall/reports"
+	"aidmall/review"
 )
 
 //go:embed openapi.yaml
@@ -127,6 +128,11 @@ type Config struct {
 	Reports     Reports
 	// Households, when set, serves GET /v1/households/{no} (masked) to aid_office.
 	Households Households
+	// Audit, when set, serves GET /v1/audit to aid_office and auditor.
+	Audit AuditLog
+	// Review, when set, serves the review queue (GET /v1/review, GET /v1/review/{id},
+	// POST /v1/review/{id}/resolve) to aid_office.
+	Review ReviewQueue
 	// Malls are the registered malls' codes (package malls): the values GET /v1/orders
 	// accepts for mall and the OpenAPI document's Mall enum. Required.
 	Malls []orders.Mall
@@ -288,6 +294,15 @@ func (s *Server) routes() error {
 	e.GET("/v1/reports/benefit", s.benefitReport, route(allowRoles("reports", orders.Caller.CanReadReports))...)
 	if s.cfg.Households != nil {
 		e.GET("/v1/households/:no", s.getHousehold, route(allowRoles("the household registry", orders.Caller.CanSeeRegistry))...)
+	}
+	if s.cfg.Audit != nil {
+		e.GET("/v1/audit", s.listAudit, route(allowRoles("the audit log", orders.Caller.CanReadReports))...)
+	}
+	if s.cfg.Review != nil {
+		reviewers := allowRoles("the review queue", review.CanReview)
+		e.GET("/v1/review", s.listReview, route(reviewers)...)
+		e.GET("/v1/review/:id", s.getReview, route(reviewers)...)
+		e.POST("/v1/review/:id/resolve", s.resolveReview, route(reviewers)...)
 	}
 
 	e.POST("/webhooks/:mall", s.webhook)

@@ -93,6 +93,9 @@ type Config struct {
 	// runnable on demand); otherwise at least 1 minute. Default 1h.
 	// Env AIDMALL_RECONCILE_INTERVAL.
 	ReconcileInterval time.Duration
+	// ReviewAfter is how long an event may wait for its order, or an order for its mall,
+	// before the review queue shows it. Default 24h. Env AIDMALL_REVIEW_AFTER.
+	ReviewAfter time.Duration
 }
 
 // MallConfig is one mall's partner settings (specs/ccb-mall.md and specs/abc-mall.md,
@@ -169,6 +172,7 @@ func Defaults() Config {
 		Breaker:           BreakerConfig{Failures: 5, Cooldown: 30 * time.Second},
 		RateLimit:         RateLimitConfig{Requests: 120, Period: time.Minute},
 		ReconcileInterval: time.Hour,
+		ReviewAfter:       24 * time.Hour,
 	}
 	c.fillDerived()
 	return c
@@ -392,6 +396,7 @@ func settings(malls []orders.Mall) []setting {
 		{"AIDMALL_BREAKER_FAILURES", "breaker.failures", integer(func(c *Config) *int { return &c.Breaker.Failures })},
 		{"AIDMALL_BREAKER_COOLDOWN", "breaker.cooldown", duration(func(c *Config) *time.Duration { return &c.Breaker.Cooldown })},
 		{"AIDMALL_RECONCILE_INTERVAL", "reconcile_interval", duration(func(c *Config) *time.Duration { return &c.ReconcileInterval })},
+		{"AIDMALL_REVIEW_AFTER", "review_after", duration(func(c *Config) *time.Duration { return &c.ReviewAfter })},
 		{"AIDMALL_RATE_LIMIT", "rate_limit.requests", integer(func(c *Config) *int { return &c.RateLimit.Requests })},
 		{"AIDMALL_RATE_LIMIT_PERIOD", "rate_limit.period", duration(func(c *Config) *time.Duration { return &c.RateLimit.Period })},
 	}

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"sort"
 	"time"
+
+	"aidmall/audit"
 )
 
 // Sealer seals personal data (implemented by adapters/seal). Seal encrypts a value
@@ -145,6 +147,7 @@ type Registry struct {
 	now     func() time.Time
 	decoder FileDecoder
 	malls   []string // mall codes a catalogue's listing columns may name (none: any)
+	auditor Auditor  // records imports that store nothing (WithAuditor); nil: none
 }
 
 // RegistryOption configures a Registry.
@@ -196,10 +199,12 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 	if r.decoder == nil {
 		return rep, errNoDecoder
 	}
-	var (
-		f   File
-		err error
-	)
+	rd, sum, err := hashed(rd)
+	if err != nil {
+		return rep, fmt.Errorf("read %s: %w", name, err)
+	}
+	ctx = withImport(ctx, ImportInfo{Kind: kind, File: name, SHA256: sum})
+	var f File
 	if kind == KindHouseholds {
 		f, err = r.decoder.Sheet(rd, HouseholdSheet)
 	} else {
@@ -244,12 +249,27 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 		}
 		return Report{Kind: kind, File: name, Errors: []RowError{}}, err
 	}
+	if rep.Loaded == 0 && r.auditor != nil {
+		// Nothing stored, so no store transaction recorded it: a refusal is audited too.
+		info := ImportInfo{Kind: kind, File: name, SHA256: sum, Rows: rep.Rows, Rejected: rejectedRows(rep.Errors), Refused: rep.Refused}
+		e, err := info.Entry(audit.ActorFrom(ctx), rep.Counts)
+		if err == nil {
+			err = r.auditor.Audit(ctx, e)
+		}
+		if err != nil {
+			return rep, fmt.Errorf("audit import of %s: %w", name, err)
+		}
+	}
 	return rep, nil
 }
 
 // importRecords fills the report from p and, unless refused, stores p's good records.
 func importRecords[T any](ctx context.Context, rep *Report, p parsed[T], strict bool, upsert func(context.Context, []T) (Counts, error)) error {
 	rep.Rows, rep.Errors = p.rows, p.errs
+	if info, ok := ImportFrom(ctx); ok {
+		info.Rows, info.Rejected = p.rows, rejectedRows(p.errs)
+		ctx = withImport(ctx, info)
+	}
 	if rep.Errors == nil {
 		rep.Errors = []RowError{}
 	}

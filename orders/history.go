@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"aidmall/audit"
 	"aidmall/money"
 )
 
@@ -110,7 +111,16 @@ func (s *Service) LoadHistory(ctx context.Context, caller Caller, h HistoryOrder
 	if len(ve.Fields) > 0 {
 		return nil, false, ve
 	}
-	err = s.store.InTx(ctx, func(tx Tx) error { return create(ctx, tx, o) })
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		if err := create(ctx, tx, o); err != nil {
+			return err
+		}
+		e, err := auditChange(caller, audit.ActionOrderHistory, o.ID, nil, o)
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, e)
+	})
 	if errors.Is(err, ErrConflict) {
 		if have, gerr := s.store.OrderByOutOrderNo(ctx, h.OutOrderNo); gerr == nil && have.OrderRef == h.OrderRef && have.BranchCode == h.BranchCode {
 			return have, false, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"aidmall/audit"
 	"aidmall/households"
 	"aidmall/money"
 )
@@ -294,7 +295,14 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 			return fmt.Errorf("lock branch: %w", err)
 		}
 		o.BuyerName = b.Name
-		return create(ctx, tx, o)
+		if err := create(ctx, tx, o); err != nil {
+			return err
+		}
+		e, err := auditChange(caller, audit.ActionOrderPlace, o.ID, nil, o)
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, e)
 	})
 	if err != nil {
 		return nil, err
@@ -450,7 +458,19 @@ func (s *Service) Cancel(ctx context.Context, caller Caller, id int64, reason st
 		if !o.Status.Cancellable() {
 			return Errorf(ErrNotAllowed, "order %d is %s and can no longer be cancelled", id, o.Status)
 		}
-		return tx.RequestCancel(ctx, id, reason)
+		if err := tx.RequestCancel(ctx, id, reason); err != nil {
+			return err
+		}
+		after := *o
+		after.CancelReq = true
+		e, err := auditChange(caller, audit.ActionOrderCancel, id, o, &after)
+		if err != nil {
+			return err
+		}
+		if e.After, err = withReason(e.After, reason); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, e)
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"aidmall/attribution"
+	"aidmall/audit"
 	"aidmall/bizday"
 	"aidmall/households"
 	"aidmall/money"
@@ -91,6 +92,11 @@ type Tx interface {
 	// BookLedger books es, entries of lines of order o, in batches (not one statement per
 	// entry), as booked now.
 	BookLedger(ctx context.Context, o *GroupOrder, es []LedgerEntry) error
+
+	// Audit appends e to the audit log in this transaction (package audit): the entry
+	// exists if and only if the change it records commits. Appends are serialised, so
+	// concurrent transactions never fork the chain.
+	Audit(ctx context.Context, e audit.Entry) error
 }
 
 // EventState is where a recorded fulfilment event stands.

@@ -8,8 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
+	"aidmall/audit"
 	"aidmall/orders"
 )
 
@@ -70,8 +74,13 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, role orders.Role,
 		k.BranchCode = &branch
 		br = branch
 	}
-	err := s.db.GetContext(ctx, &k.ID, s.db.Rebind(`INSERT INTO api_keys (name, role, branch_code, key_hash, key_prefix, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), name, string(role), br, hashKey(token), k.Prefix, k.CreatedAt)
+	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &k.ID, tx.Rebind(`INSERT INTO api_keys (name, role, branch_code, key_hash, key_prefix, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), name, string(role), br, hashKey(token), k.Prefix, k.CreatedAt); err != nil {
+			return err
+		}
+		return s.auditKey(ctx, tx, audit.ActionKeyCreate, k, nil)
+	})
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("create api key: %w", translate(err))
 	}
@@ -99,14 +108,20 @@ func (s *Store) Authenticate(ctx context.Context, token string) (orders.Caller, 
 
 // RevokeAPIKey revokes the key with id; orders.ErrNotFound if absent.
 func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`), s.utcNow(), id)
-	if err != nil {
-		return fmt.Errorf("revoke api key: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("api key %d: %w", id, orders.ErrNotFound)
-	}
-	return nil
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var k APIKey
+		if err := tx.GetContext(ctx, &k, tx.Rebind(`SELECT id, name, role, branch_code, key_prefix, created_at, revoked_at
+			FROM api_keys WHERE id = ? AND revoked_at IS NULL`), id); err != nil {
+			return fmt.Errorf("api key %d: %w", id, translate(err))
+		}
+		before := k
+		now := s.utcNow()
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE api_keys SET revoked_at = ? WHERE id = ?`), now, id); err != nil {
+			return fmt.Errorf("revoke api key: %w", err)
+		}
+		k.RevokedAt = &now
+		return s.auditKey(ctx, tx, audit.ActionKeyRevoke, k, &before)
+	})
 }
 
 // APIKeys lists the stored keys, oldest first.
@@ -116,4 +131,29 @@ func (s *Store) APIKeys(ctx context.Context) ([]APIKey, error) {
 		return nil, fmt.Errorf("api keys: %w", err)
 	}
 	return ks, nil
+}
+
+// auditKey appends, in tx, the audit entry of action on key k (before: the key as it was,
+// nil for a new key). The key's secret and hash are never in it.
+func (s *Store) auditKey(ctx context.Context, tx *sqlx.Tx, action string, k APIKey, before *APIKey) error {
+	var b any
+	if before != nil {
+		b = keyAudit(*before)
+	}
+	e, err := audit.New(audit.ActorFrom(ctx), action, "key:"+strconv.FormatInt(k.ID, 10), b, keyAudit(k))
+	if err != nil {
+		return err
+	}
+	return s.appendAudit(ctx, tx, e)
+}
+
+func keyAudit(k APIKey) map[string]any {
+	m := map[string]any{"name": k.Name, "role": k.Role, "prefix": k.Prefix, "created_at": k.CreatedAt.UTC().Format(audit.TimeLayout)}
+	if k.BranchCode != nil {
+		m["branch_code"] = *k.BranchCode
+	}
+	if k.RevokedAt != nil {
+		m["revoked_at"] = k.RevokedAt.UTC().Format(audit.TimeLayout)
+	}
+	return m
 }

@@ -70,7 +70,7 @@ func (s *Store) upsert(ctx context.Context, tx *sqlx.Tx, table string, keyCols [
 // UpsertBranches stores branches in one transaction.
 func (s *Store) UpsertBranches(ctx context.Context, bs []households.Branch) (households.Counts, error) {
 	var c households.Counts
-	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.importTx(ctx, &c, func(tx *sqlx.Tx) error {
 		c = households.Counts{}
 		for _, b := range bs {
 			if err := s.upsert(ctx, tx, "branches", []string{"code"}, []any{b.Code},
@@ -87,7 +87,7 @@ func (s *Store) UpsertBranches(ctx context.Context, bs []households.Branch) (hou
 // UpsertSuppliers stores suppliers in one transaction.
 func (s *Store) UpsertSuppliers(ctx context.Context, ss []households.Supplier) (households.Counts, error) {
 	var c households.Counts
-	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.importTx(ctx, &c, func(tx *sqlx.Tx) error {
 		c = households.Counts{}
 		for _, v := range ss {
 			if err := s.upsert(ctx, tx, "suppliers", []string{"code"}, []any{v.Code},
@@ -106,7 +106,7 @@ func (s *Store) UpsertSuppliers(ctx context.Context, ss []households.Supplier) (
 // product counts as updated when its columns or its listings changed.
 func (s *Store) UpsertProducts(ctx context.Context, ps []households.Product) (households.Counts, error) {
 	var c households.Counts
-	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.importTx(ctx, &c, func(tx *sqlx.Tx) error {
 		c = households.Counts{}
 		for _, p := range ps {
 			var pc households.Counts
@@ -177,7 +177,7 @@ func syncListings(ctx context.Context, tx *sqlx.Tx, p households.Product) (bool,
 // seal and are never compared.
 func (s *Store) UpsertHouseholds(ctx context.Context, hs []households.SealedHousehold) (households.Counts, error) {
 	var c households.Counts
-	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.importTx(ctx, &c, func(tx *sqlx.Tx) error {
 		c = households.Counts{}
 		for _, h := range hs {
 			var fp string
@@ -221,7 +221,7 @@ func (s *Store) UpsertHouseholds(ctx context.Context, hs []households.SealedHous
 // correcting entries booked on each event's own business day.
 func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage, prune bool) (households.Counts, error) {
 	var c households.Counts
-	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.importTx(ctx, &c, func(tx *sqlx.Tx) error {
 		c = households.Counts{}
 		keep := map[string]map[string]bool{} // supplier → keys in the file
 		changed := map[string]bool{}

@@ -92,7 +92,7 @@ func (a *app) migrate(ctx context.Context) error {
 // hold no personal data and need no key.
 func (a *app) registry(ctx context.Context, sealing bool) (*households.Registry, error) {
 	if !sealing {
-		return households.NewRegistry(a.store, noSealer{}, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}))
+		return households.NewRegistry(a.store, noSealer{}, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}), households.WithAuditor(a.store))
 	}
 	if a.sealer == nil {
 		// A database that already has sealed data needs its own key: never generate a
@@ -120,7 +120,7 @@ func (a *app) registry(ctx context.Context, sealing bool) (*households.Registry,
 		}
 		a.sealer = sealer
 	}
-	return households.NewRegistry(a.store, a.sealer, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}))
+	return households.NewRegistry(a.store, a.sealer, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}), households.WithAuditor(a.store))
 }
 
 // noSealer stands in for the sealer where no personal data is imported; it refuses to seal.

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"aidmall/adapters/redisx"
+	"aidmall/audit"
 	"aidmall/bizday"
 	"aidmall/households"
 	"aidmall/malls"
@@ -32,7 +33,7 @@ func (g *globals) withApp(migrate bool, fn func(ctx context.Context, a *app, arg
 			return err
 		}
 		defer a.Close()
-		return fn(cmd.Context(), a, args)
+		return fn(audit.WithActor(cmd.Context(), cliActor(g.getenv)), a, args)
 	}
 }
 
@@ -213,6 +214,9 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 					return fmt.Errorf("event %s: %w", e.EventID, err)
 				}
 				tally.Add(res)
+			}
+			if err := auditStatement(ctx, a.store, m, args[0], len(evs), tally, len(bad)); err != nil {
+				return err
 			}
 			p, err := a.store.Progress(ctx)
 			if err != nil {

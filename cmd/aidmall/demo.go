@@ -25,6 +25,7 @@ import (
 	"aidmall/adapters/ccb"
 	"aidmall/adapters/mallsim"
 	"aidmall/adapters/sqlstore"
+	"aidmall/audit"
 	"aidmall/bizday"
 	"aidmall/config"
 	"aidmall/examples"
@@ -108,6 +109,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	}
 
 	fmt.Fprintf(out, "aidmall demo — database %s\n", cfg.DatabaseURL)
+	ctx = audit.WithActor(ctx, cliActor(g.getenv))
 	a, err := openApp(ctx, cfg, log, true)
 	if err != nil {
 		return err
@@ -198,6 +200,9 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	}
 	st := sim.Stats()
 	fmt.Fprintf(out, "   %d orders; %d fulfilment events recorded (%d held for review, %d waiting for an order)\n", p.Orders, p.Events, p.Held, p.Parked)
+	if p.Held > 0 || p.Parked > 0 {
+		fmt.Fprintf(out, "   to see and resolve them: aidmall review list --db %s (or GET /v1/review with an aid_office key)\n", cfg.DatabaseURL)
+	}
 	fmt.Fprintf(out, "   malls: CCB %d orders created (%d repeated creates), %d notifications acknowledged, %d given up; ABC %d orders created (%d repeated creates), %d notifications acknowledged, %d given up\n",
 		st.CCB.Creates, st.CCB.DuplicateCreates, st.CCB.Acked, st.CCB.GaveUp, st.ABC.Creates, st.ABC.DuplicateCreates, st.ABC.Acked, st.ABC.GaveUp)
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"aidmall/audit"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -46,7 +47,7 @@ func importHistory(ctx context.Context, svc *orders.Service, bundle fs.FS) (hist
 		lines[l["order_ref"]] = append(lines[l["order_ref"]], orders.HistoryLine{LineNo: no, SKU: l["sku"], Quantity: q, UnitPrice: p})
 	}
 	rep.Errors = bad
-	office := orders.Caller{Name: "aidmall import orders", Role: orders.RoleAidOffice}
+	office := orders.Caller{Name: audit.ActorFrom(ctx).Name, Role: orders.RoleAidOffice}
 	for i, o := range os {
 		rep.Rows++
 		placed, err := time.Parse(time.RFC3339, o["placed_at"])

@@ -112,6 +112,8 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newReportCmd(g),
 		newUsersCmd(g),
 		newReconcileCmd(g),
+		newAuditCmd(g),
+		newReviewCmd(g),
 	)
 	return root
 }

@@ -18,6 +18,7 @@ import (
 	"aidmall/config"
 	"aidmall/jobs"
 	"aidmall/orders"
+	"aidmall/review"
 )
 
 // runtime is a running service: the job runner, the orders service and the HTTP server.
@@ -71,7 +72,13 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
+	queue, err := review.NewService(a.store, svc, a.cfg.ReviewAfter, nil)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	srv, err := api.New(api.Config{
+		Audit: a.store, Review: queue,
 		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: labelledReports{a.store}, Households: a.store, Malls: drivers.Codes(), Webhooks: ms.webhooks, Unreadable: a.store,
 		Limiter: limiter, Logger: a.log, Metrics: reg,
 		Ready: func(ctx context.Context) error {

@@ -1,0 +1,69 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"aidmall/orders"
+	"aidmall/review"
+)
+
+// ReviewQueue is the review queue's use cases; *review.Service satisfies it. Errors are
+// the orders domain's kinds (ErrForbidden, ErrNotFound, ErrConflict, ErrNotAllowed,
+// *orders.ValidationError).
+type ReviewQueue interface {
+	List(ctx context.Context, caller orders.Caller) ([]review.Item, error)
+	Get(ctx context.Context, caller orders.Caller, id string) (review.Item, error)
+	Resolve(ctx context.Context, caller orders.Caller, id string, outcome review.Outcome, note string) (review.Item, error)
+}
+
+// listReview is GET /v1/review: the open items, oldest first (aid_office).
+func (s *Server) listReview(c echo.Context) error {
+	caller, _ := callerFrom(c)
+	if len(c.QueryParams()) > 0 {
+		var errs []fieldProblem
+		for name := range c.QueryParams() {
+			errs = append(errs, fieldProblem{Parameter: name, Detail: "unknown parameter"})
+		}
+		return badParameters(errs)
+	}
+	items, err := s.cfg.Review.List(c.Request().Context(), caller)
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []review.Item{}
+	}
+	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+}
+
+// getReview is GET /v1/review/{id}: one item, open or resolved, with what could not be
+// read (aid_office).
+func (s *Server) getReview(c echo.Context) error {
+	caller, _ := callerFrom(c)
+	it, err := s.cfg.Review.Get(c.Request().Context(), caller, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, it)
+}
+
+// resolveReview is POST /v1/review/{id}/resolve {"outcome": "dismissed"|"reread", "note":
+// "…"}: resolves the item, recorded in the audit log (aid_office).
+func (s *Server) resolveReview(c echo.Context) error {
+	caller, _ := callerFrom(c)
+	var body struct {
+		Outcome string `json:"outcome"`
+		Note    string `json:"note"`
+	}
+	if err := c.Bind(&body); err != nil {
+		return &orders.ValidationError{Fields: []orders.FieldError{{Pointer: "", Detail: "a JSON object with outcome and note"}}}
+	}
+	it, err := s.cfg.Review.Resolve(c.Request().Context(), caller, c.Param("id"), review.Outcome(body.Outcome), body.Note)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, it)
+}
