@@ -145,6 +145,9 @@ type Registry struct {
 	now     func() time.Time
 	decoder FileDecoder
 	malls   []string // mall codes a catalogue's listing columns may name (none: any)
+	// budgetYear is the year a branches file's budget column is the budget of; 0: the
+	// column is read and checked but not stored.
+	budgetYear int
 }
 
 // RegistryOption configures a Registry.
@@ -159,6 +162,11 @@ func WithClock(now func() time.Time) RegistryOption { return func(r *Registry) {
 func WithMalls(codes ...string) RegistryOption {
 	return func(r *Registry) { r.malls = append([]string(nil), codes...) }
 }
+
+// WithBudgetYear names the year whose budgets a branches file's budget column holds
+// (aidmall import branches --budget-year; a bundle's year for import bundle and the demo).
+// Without it the column is checked but no budget is stored.
+func WithBudgetYear(year int) RegistryOption { return func(r *Registry) { r.budgetYear = year } }
 
 // NewRegistry returns a Registry storing into store and sealing with sealer; it fails if
 // either (or a WithClock clock) is nil.
@@ -210,6 +218,9 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 	case kind == KindBranches:
 		var p parsed[Branch]
 		if p, err = parseBranches(f); err == nil {
+			for i := range p.good {
+				p.good[i].v.BudgetYear = r.budgetYear
+			}
 			err = importRecords(ctx, &rep, p, strict, r.store.UpsertBranches)
 		}
 	case kind == KindSuppliers:

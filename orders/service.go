@@ -294,6 +294,9 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 			return fmt.Errorf("lock branch: %w", err)
 		}
 		o.BuyerName = b.Name
+		if err := checkBudget(ctx, tx, o); err != nil {
+			return err
+		}
 		return create(ctx, tx, o)
 	})
 	if err != nil {

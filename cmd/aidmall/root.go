@@ -65,6 +65,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newImportCmd(g),
 		newReportCmd(g),
 		newUsersCmd(g),
+		newBudgetCmd(g),
 		newReconcileCmd(g),
 	)
 	return root
