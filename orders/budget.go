@@ -165,7 +165,7 @@ func (s *Service) Budgets(ctx context.Context, caller Caller, year int) ([]Branc
 // budget lowered below what is used leaves a negative remainder and refuses further
 // union_funds orders.
 func (s *Service) SetBudget(ctx context.Context, caller Caller, branch string, year int, amount money.Fen) (BranchBudget, *money.Fen, error) {
-	if caller.Role != RoleAidOffice {
+	if !caller.CanSetBudgets() {
 		return BranchBudget{}, nil, Errorf(ErrForbidden, "only aid_office sets budgets")
 	}
 	ve := &ValidationError{}

@@ -348,20 +348,10 @@ func newUsersCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, k := range ks {
-				br, state := "-", "active"
-				if k.BranchCode != nil {
-					br = *k.BranchCode
-				}
-				if k.RevokedAt != nil {
-					state = "revoked " + k.RevokedAt.Format(time.RFC3339)
-				}
-				fmt.Fprintf(g.stdout, "%d\t%s…\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Role, br, k.Name, state)
-			}
-			return nil
+			return writeKeys(g.stdout, ks)
 		}),
 	}
-	cmd.AddCommand(add, list)
+	cmd.AddCommand(add, list, newUsersRevokeCmd(g), newUsersRotateCmd(g))
 	return cmd
 }
 
