@@ -128,14 +128,17 @@ func ParseKind(s string) (Kind, error) {
 
 // Report is the outcome of importing one file.
 type Report struct {
-	Kind    Kind       `json:"kind"`
-	File    string     `json:"file"`
-	Rows    int        `json:"rows"`   // data rows read (header and blank lines not counted)
-	Loaded  int        `json:"loaded"` // good records given to the store (0 when refused)
-	Counts  Counts     `json:"counts"`
-	Errors  []RowError `json:"errors"`         // in row order
-	Refused bool       `json:"refused"`        // strict and row errors: nothing was stored
-	Note    string     `json:"note,omitempty"` // what the import did differently, for the reader
+	Kind   Kind       `json:"kind"`
+	File   string     `json:"file"`
+	Rows   int        `json:"rows"`   // data rows read (header and blank lines not counted)
+	Loaded int        `json:"loaded"` // good records given to the store (0 when refused)
+	Counts Counts     `json:"counts"`
+	Errors []RowError `json:"errors"` // in row order
+	// Warnings are what an office would check but not refuse (an ID number issued in
+	// another county: people move); their rows are loaded. In row order.
+	Warnings []RowError `json:"warnings"`
+	Refused  bool       `json:"refused"`        // strict and row errors: nothing was stored
+	Note     string     `json:"note,omitempty"` // what the import did differently, for the reader
 }
 
 // Registry is the import use case of the registry and catalogue files.
@@ -197,7 +200,7 @@ func NewRegistry(store RegistryStore, sealer Sealer, opts ...RegistryOption) (*R
 // that cannot be read at all, a sealing error, or the store's error; the report then
 // carries the kind and file name only.
 func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Reader, strict bool) (Report, error) {
-	rep := Report{Kind: kind, File: name, Errors: []RowError{}}
+	rep := Report{Kind: kind, File: name, Errors: []RowError{}, Warnings: []RowError{}}
 	if _, err := ParseKind(string(kind)); err != nil {
 		return rep, err
 	}
@@ -260,9 +263,12 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 
 // importRecords fills the report from p and, unless refused, stores p's good records.
 func importRecords[T any](ctx context.Context, rep *Report, p parsed[T], strict bool, upsert func(context.Context, []T) (Counts, error)) error {
-	rep.Rows, rep.Errors = p.rows, p.errs
+	rep.Rows, rep.Errors, rep.Warnings = p.rows, p.errs, p.warns
 	if rep.Errors == nil {
 		rep.Errors = []RowError{}
+	}
+	if rep.Warnings == nil {
+		rep.Warnings = []RowError{}
 	}
 	if strict && len(p.errs) > 0 {
 		rep.Refused = true
@@ -315,7 +321,7 @@ func (r *Registry) importLinkages(ctx context.Context, rep *Report, p parsed[Lin
 }
 
 func (r *Registry) importHouseholds(ctx context.Context, rep *Report, p parsed[Household], strict bool) error {
-	sealed := parsed[SealedHousehold]{rows: p.rows, errs: p.errs, t: p.t}
+	sealed := parsed[SealedHousehold]{rows: p.rows, errs: p.errs, warns: p.warns, t: p.t}
 	if !strict || len(p.errs) == 0 {
 		for _, h := range p.good {
 			s, err := SealHousehold(r.sealer, h.v)
