@@ -51,10 +51,16 @@ func ParseHouseholds(name string, f File) ([]Household, []RowError, error) {
 // bounds birth dates and 脱贫年度). The header row names the columns 户编号,户主姓名,证件号码,家庭人口数,县(市、区),乡(镇),行政村,
 // 贫困户属性,脱贫年度,联系电话 in any order (spaces and full-width brackets tolerated; other
 // columns ignored). Rules per row:
-//   - 户编号: a code kept as text with its leading zeros; an XLSX cell stored as a number is
-//     an error (its leading zeros may be lost); a repeat within the file is an error of the
-//     later row;
+//   - a text row with fewer cells than the header, or any row with a cell beyond the
+//     header's last column, is one error and is not read further (File.Sheet);
+//   - 户编号: digits only, kept as text with its leading zeros; an XLSX cell stored as a
+//     number is an error (its leading zeros may be lost); a repeat within the file is an
+//     error of the later row;
 //   - 户主姓名: required; 证件号码: GB 11643 (ValidateResidentIDAt; stored normalised, x → X);
+//     the number of a person already read in another household of the file is an error
+//     of the later row, naming the first; a number whose region code (its first six
+//     digits) is not the household's county is a warning only (Report.Warnings): people
+//     move;
 //   - 家庭人口数: a whole number 1–12; 县, 乡, 行政村: required;
 //   - 贫困户属性: 一般贫困户, 低保贫困户 or 特困供养贫困户;
 //   - 脱贫年度: empty, or a year from 2014 to now's year (a trailing 年 is accepted);

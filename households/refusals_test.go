@@ -29,8 +29,8 @@ func TestRegistryImportRefusals(t *testing.T) {
 	row := func(no, name, id, county string) string {
 		return no + "," + name + "," + id + ",4," + county + ",丹州街道,南沟村,一般贫困户,,\n"
 	}
-	yichuan := residentID("61063019730227451")  // 宜川县
-	yichuan2 := residentID("61063019800101002") // 宜川县
+	yichuan := residentID("61063019730227451")   // 宜川县
+	yichuan2 := residentID("61063019800101002")  // 宜川县
 	huanglong := residentID("61063119850302123") // 黄龙县, a neighbour
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
