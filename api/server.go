@@ -126,6 +126,9 @@ type Config struct {
 	Auth        Authenticator
 	Idempotency idempotency.Store
 	Reports     Reports
+	// Budgets, when set, serves GET /v1/budgets (aid_office, auditor) and PUT
+	// /v1/budgets/{branch}/{year} (aid_office).
+	Budgets Budgets
 	// Households, when set, serves GET /v1/households/{no} (masked) to aid_office.
 	Households Households
 	// Audit, when set, serves GET /v1/audit to aid_office and auditor.
@@ -292,6 +295,10 @@ func (s *Server) routes() error {
 	e.GET("/v1/orders/:id", s.getOrder, route(ordersOnly)...)
 	e.POST("/v1/orders/:id/cancel", s.cancelOrder, route(ordersOnly)...)
 	e.GET("/v1/reports/benefit", s.benefitReport, route(allowRoles("reports", orders.Caller.CanReadReports))...)
+	if s.cfg.Budgets != nil {
+		e.GET("/v1/budgets", s.listBudgets, route(allowRoles("budgets", orders.Caller.CanReadReports))...)
+		e.PUT("/v1/budgets/:branch/:year", s.setBudget, route(allowRoles("setting budgets", orders.Caller.CanSetBudgets))...)
+	}
 	if s.cfg.Households != nil {
 		e.GET("/v1/households/:no", s.getHousehold, route(allowRoles("the household registry", orders.Caller.CanSeeRegistry))...)
 	}

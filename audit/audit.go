@@ -29,6 +29,8 @@ const (
 	ActionImport          = "registry.import"    // a registry file imported (object "file:<kind>/<name>")
 	ActionKeyCreate       = "key.create"         // an API key made (users add)
 	ActionKeyRevoke       = "key.revoke"         // an API key revoked
+	ActionKeyRotate       = "key.rotate"         // an API key given a new secret (users rotate)
+	ActionBudgetSet       = "budget.set"         // a branch's budget for a year set
 	ActionReviewResolve   = "review.resolve"     // a review item dismissed or re-read
 	ActionStatementImport = "statement.import"   // a mall statement file applied
 )

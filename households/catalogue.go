@@ -16,10 +16,11 @@ import (
 // parsed is what a parser found in a file: the number of data rows (blank lines not
 // counted), the good records with their rows, and the row errors in row order.
 type parsed[T any] struct {
-	rows int
-	good []numbered[T]
-	errs []RowError
-	t    *table
+	rows  int
+	good  []numbered[T]
+	errs  []RowError
+	warns []RowError // warnings of the good rows, in row order
+	t     *table
 }
 
 // column returns the header of a column as written in the file.
@@ -34,6 +35,10 @@ func (p parsed[T]) column(name string) string {
 func run[T any](t *table, pre []RowError, parse func(rr *rowReader) T) parsed[T] {
 	p := parsed[T]{rows: len(t.rows) + len(pre), errs: pre, t: t}
 	for _, row := range t.rows {
+		if e, ok := t.shape(row); !ok {
+			p.errs = append(p.errs, e)
+			continue
+		}
 		rr := t.reader(row)
 		v := parse(rr)
 		if len(rr.errs) > 0 {
@@ -41,6 +46,7 @@ func run[T any](t *table, pre []RowError, parse func(rr *rowReader) T) parsed[T]
 			continue
 		}
 		p.good = append(p.good, numbered[T]{row: row.n, v: v})
+		p.warns = append(p.warns, rr.warns...)
 	}
 	sortRowErrors(p.errs)
 	return p

@@ -14,6 +14,11 @@ type File struct {
 	// BadLines are CSV records that could not be split into cells (bad quoting); a bad
 	// line below the header is a row error of the file.
 	BadLines []BadLine
+	// Sheet is set for a workbook's sheet: a row's cells end at its last non-empty one, so
+	// a row shorter than the header only has empty cells at its end. A text file's row
+	// carries every cell it was written with: shorter or longer than the header is a row
+	// error.
+	Sheet bool
 }
 
 // FileRow is one row of a File.
@@ -80,6 +85,7 @@ func readCSV(f File, required []string) (*table, []RowError, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	t.sheet = f.Sheet
 	var pre []RowError
 	for _, b := range f.BadLines {
 		if b.Line > t.headerRow {

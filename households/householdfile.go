@@ -51,10 +51,16 @@ func ParseHouseholds(name string, f File) ([]Household, []RowError, error) {
 // bounds birth dates and 脱贫年度). The header row names the columns 户编号,户主姓名,证件号码,家庭人口数,县(市、区),乡(镇),行政村,
 // 贫困户属性,脱贫年度,联系电话 in any order (spaces and full-width brackets tolerated; other
 // columns ignored). Rules per row:
-//   - 户编号: a code kept as text with its leading zeros; an XLSX cell stored as a number is
-//     an error (its leading zeros may be lost); a repeat within the file is an error of the
-//     later row;
+//   - a text row with fewer cells than the header, or any row with a cell beyond the
+//     header's last column, is one error and is not read further (File.Sheet);
+//   - 户编号: digits only, kept as text with its leading zeros; an XLSX cell stored as a
+//     number is an error (its leading zeros may be lost); a repeat within the file is an
+//     error of the later row;
 //   - 户主姓名: required; 证件号码: GB 11643 (ValidateResidentIDAt; stored normalised, x → X);
+//     the number of a person already read in another household of the file is an error
+//     of the later row, naming the first; a number whose region code (its first six
+//     digits) is not the household's county is a warning only (Report.Warnings): people
+//     move;
 //   - 家庭人口数: a whole number 1–12; 县, 乡, 行政村: required;
 //   - 贫困户属性: 一般贫困户, 低保贫困户 or 特困供养贫困户;
 //   - 脱贫年度: empty, or a year from 2014 to now's year (a trailing 年 is accepted);
@@ -80,19 +86,47 @@ func parseHouseholds(name string, f File, now time.Time) (parsed[Household], err
 		return parsed[Household]{}, err
 	}
 	seen := map[string]int{}
+	ids := map[string]idSeen{}
 	return run(t, pre, func(rr *rowReader) Household {
-		return rr.household(seen, now)
+		return rr.household(seen, ids, now)
 	}), nil
 }
 
+// idSeen is where a resident ID number was first read in a household file.
+type idSeen struct {
+	row int
+	no  HouseholdNo
+}
+
+var householdNoPattern = regexp.MustCompile(`^[0-9]{1,40}$`)
+
+// countyCode returns the GB/T 2260 code of a household's 县(市、区) cell: the cell itself
+// when it is six digits, else the code CountyNames gives that name; "" when unknown.
+func countyCode(county string) string {
+	if len(county) == 6 && householdNoPattern.MatchString(county) {
+		return county
+	}
+	for code, name := range CountyNames {
+		if name == county {
+			return code
+		}
+	}
+	return ""
+}
+
 // household reads one household row.
-func (rr *rowReader) household(seen map[string]int, now time.Time) Household {
+func (rr *rowReader) household(seen map[string]int, ids map[string]idSeen, now time.Time) Household {
 	h := Household{}
 	if rr.numeric(ColHouseholdNo) {
 		rr.fail(ColHouseholdNo, rr.get(ColHouseholdNo), "stored as a number, so leading zeros may be lost: format the column as text")
-	} else {
-		h.No = HouseholdNo(rr.code(ColHouseholdNo))
-		rr.unique(seen, ColHouseholdNo, string(h.No), "户编号")
+	} else if v, ok := rr.required(ColHouseholdNo); ok {
+		// The registry numbers households with digits only (leading zeros kept).
+		if v = foldWidth(v); !householdNoPattern.MatchString(v) {
+			rr.fail(ColHouseholdNo, v, "not a household number: want digits only (up to 40, leading zeros kept)")
+		} else {
+			h.No = HouseholdNo(v)
+			rr.unique(seen, ColHouseholdNo, v, "户编号")
+		}
 	}
 	if v := rr.text(ColHeadName, 50); v != "" {
 		h.HeadName = v
@@ -105,13 +139,28 @@ func (rr *rowReader) household(seen map[string]int, now time.Time) Household {
 		default:
 			if err := ValidateResidentIDAt(id, now); err != nil {
 				rr.fail(ColIDNumber, MaskID(v), err.Error())
+			} else if first, dup := ids[id]; dup && first.no != h.No && h.No != "" {
+				// One person belongs to one household: the later row is refused, naming the first.
+				rr.fail(ColIDNumber, MaskID(v), fmt.Sprintf("the same ID number as row %d (household %s): one person is in one household", first.row, first.no))
 			} else {
 				h.IDNumber = id
+				if !dup && h.No != "" {
+					ids[id] = idSeen{row: rr.r.n, no: h.No}
+				}
 			}
 		}
 	}
 	h.Members = rr.count(ColMembers, 1, 12)
 	h.County = rr.text(ColCounty, 50)
+	if code := countyCode(h.County); code != "" && h.IDNumber != "" && h.IDNumber[:6] != code {
+		// A warning, not an error: people move, and an ID keeps the region where it was
+		// first issued (and regions were renumbered).
+		region := h.IDNumber[:6]
+		if name, ok := CountyNames[region]; ok {
+			region += " " + name
+		}
+		rr.warn(ColIDNumber, MaskID(h.IDNumber), fmt.Sprintf("the ID number's region %s is outside the household's county %s (%s)", region, h.County, code))
+	}
 	h.Township = rr.text(ColTownship, 50)
 	h.Village = rr.text(ColVillage, 50)
 	if v, ok := rr.required(ColAttribute); ok {

@@ -55,6 +55,7 @@ type table struct {
 	headerRow int            // the row number of the header
 	index     map[string]int // canonical header name → column index
 	rows      []tableRow
+	sheet     bool // rows from a workbook sheet (File.Sheet)
 }
 
 // tableRow is one data row: its spreadsheet row number and cells.
@@ -152,9 +153,15 @@ func missingColumns(header, required []string) []string {
 
 // rowReader reads the cells of one row by column name and collects its row errors.
 type rowReader struct {
-	t    *table
-	r    tableRow
-	errs []RowError
+	t     *table
+	r     tableRow
+	errs  []RowError
+	warns []RowError // what an office would check but not refuse
+}
+
+// warn records a warning on column name of the row: reported, the row still loads.
+func (rr *rowReader) warn(name, value, reason string) {
+	rr.warns = append(rr.warns, RowError{Row: rr.r.n, Column: rr.t.header[rr.col(name)], Value: value, Reason: reason})
 }
 
 func (t *table) reader(r tableRow) *rowReader { return &rowReader{t: t, r: r} }
@@ -197,4 +204,23 @@ func (r tableRow) blank() bool {
 		}
 	}
 	return true
+}
+
+// shape reports a row whose cells do not line up with the header, as a row error: a text
+// row with fewer cells than the header (cells are missing, so the ones after may be
+// shifted), or any row with a cell beyond the header's last column (a stray separator or
+// a shifted row). An office refuses such a row rather than guess which cell is which.
+func (t *table) shape(r tableRow) (RowError, bool) {
+	n, h := len(r.cells), len(t.header)
+	if !t.sheet && n < h {
+		return RowError{Row: r.n, Column: t.header[n],
+			Reason: fmt.Sprintf("missing cells: the row has %d cells, the header %d", n, h)}, false
+	}
+	for i := h; i < n; i++ {
+		if !t.sheet || strings.TrimSpace(r.cells[i]) != "" {
+			return RowError{Row: r.n, Column: fmt.Sprintf("column %d", i+1), Value: strings.TrimSpace(r.cells[i]),
+				Reason: fmt.Sprintf("extra cells: the row has %d cells, the header %d", n, h)}, false
+		}
+	}
+	return RowError{}, true
 }

@@ -45,13 +45,14 @@ func TestParseHouseholdRows(t *testing.T) {
 		{"garbage_phone_is_refused_masked", "06300101001,曹明根,610630197302274514,4,宜川县,丹州街道,南沟村,一般贫困户,,call me maybe\n",
 			[]RowError{{2, "联系电话", "cal******aybe", "not a phone number: want 11 digits starting with 1, or a landline like 0911-4119289"}}},
 		{"household_number_with_space_is_not_a_code", "0630 0101001,曹明根,610630197302274514,4,宜川县,丹州街道,南沟村,一般贫困户,,\n",
-			[]RowError{{2, "户编号", "0630 0101001", "not a code: want up to 40 letters, digits, '-', '_' or '.'"}}},
+			[]RowError{{2, "户编号", "0630 0101001", "not a household number: want digits only (up to 40, leading zeros kept)"}}},
+		{"household_number_with_letters_is_refused", "Y0630101001,曹明根,610630197302274514,4,宜川县,丹州街道,南沟村,一般贫困户,,\n",
+			[]RowError{{2, "户编号", "Y0630101001", "not a household number: want digits only (up to 40, leading zeros kept)"}}},
+		{"full_width_digits_are_a_household_number", "０６３００１０１００１,曹明根,610630197302274514,4,宜川县,丹州街道,南沟村,一般贫困户,2018,18966800067\n", nil},
+		{"extra_cell_is_refused", "06300101001,曹明根,610630197302274514,4,宜川县,丹州街道,南沟村,一般贫困户,,,\n",
+			[]RowError{{2, "column 11", "", "extra cells: the row has 11 cells, the header 10"}}},
 		{"short_row_reports_missing_cells", "06300101001,曹明根,610630197302274514,4,宜川县\n",
-			[]RowError{
-				{2, "乡(镇)", "", "empty, a value is required"},
-				{2, "行政村", "", "empty, a value is required"},
-				{2, "贫困户属性", "", "empty, a value is required"},
-			}},
+			[]RowError{{2, "乡(镇)", "", "missing cells: the row has 5 cells, the header 10"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -130,14 +130,17 @@ func ParseKind(s string) (Kind, error) {
 
 // Report is the outcome of importing one file.
 type Report struct {
-	Kind    Kind       `json:"kind"`
-	File    string     `json:"file"`
-	Rows    int        `json:"rows"`   // data rows read (header and blank lines not counted)
-	Loaded  int        `json:"loaded"` // good records given to the store (0 when refused)
-	Counts  Counts     `json:"counts"`
-	Errors  []RowError `json:"errors"`         // in row order
-	Refused bool       `json:"refused"`        // strict and row errors: nothing was stored
-	Note    string     `json:"note,omitempty"` // what the import did differently, for the reader
+	Kind   Kind       `json:"kind"`
+	File   string     `json:"file"`
+	Rows   int        `json:"rows"`   // data rows read (header and blank lines not counted)
+	Loaded int        `json:"loaded"` // good records given to the store (0 when refused)
+	Counts Counts     `json:"counts"`
+	Errors []RowError `json:"errors"` // in row order
+	// Warnings are what an office would check but not refuse (an ID number issued in
+	// another county: people move); their rows are loaded. In row order.
+	Warnings []RowError `json:"warnings"`
+	Refused  bool       `json:"refused"`        // strict and row errors: nothing was stored
+	Note     string     `json:"note,omitempty"` // what the import did differently, for the reader
 }
 
 // Registry is the import use case of the registry and catalogue files.
@@ -148,6 +151,9 @@ type Registry struct {
 	decoder FileDecoder
 	malls   []string // mall codes a catalogue's listing columns may name (none: any)
 	auditor Auditor  // records imports that store nothing (WithAuditor); nil: none
+	// budgetYear is the year a branches file's budget column is the budget of; 0: the
+	// column is read and checked but not stored.
+	budgetYear int
 }
 
 // RegistryOption configures a Registry.
@@ -162,6 +168,11 @@ func WithClock(now func() time.Time) RegistryOption { return func(r *Registry) {
 func WithMalls(codes ...string) RegistryOption {
 	return func(r *Registry) { r.malls = append([]string(nil), codes...) }
 }
+
+// WithBudgetYear names the year whose budgets a branches file's budget column holds
+// (aidmall import branches --budget-year; a bundle's year for import bundle and the demo).
+// Without it the column is checked but no budget is stored.
+func WithBudgetYear(year int) RegistryOption { return func(r *Registry) { r.budgetYear = year } }
 
 // NewRegistry returns a Registry storing into store and sealing with sealer; it fails if
 // either (or a WithClock clock) is nil.
@@ -192,7 +203,7 @@ func NewRegistry(store RegistryStore, sealer Sealer, opts ...RegistryOption) (*R
 // that cannot be read at all, a sealing error, or the store's error; the report then
 // carries the kind and file name only.
 func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Reader, strict bool) (Report, error) {
-	rep := Report{Kind: kind, File: name, Errors: []RowError{}}
+	rep := Report{Kind: kind, File: name, Errors: []RowError{}, Warnings: []RowError{}}
 	if _, err := ParseKind(string(kind)); err != nil {
 		return rep, err
 	}
@@ -215,6 +226,9 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 	case kind == KindBranches:
 		var p parsed[Branch]
 		if p, err = parseBranches(f); err == nil {
+			for i := range p.good {
+				p.good[i].v.BudgetYear = r.budgetYear
+			}
 			err = importRecords(ctx, &rep, p, strict, r.store.UpsertBranches)
 		}
 	case kind == KindSuppliers:
@@ -265,13 +279,16 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 
 // importRecords fills the report from p and, unless refused, stores p's good records.
 func importRecords[T any](ctx context.Context, rep *Report, p parsed[T], strict bool, upsert func(context.Context, []T) (Counts, error)) error {
-	rep.Rows, rep.Errors = p.rows, p.errs
+	rep.Rows, rep.Errors, rep.Warnings = p.rows, p.errs, p.warns
 	if info, ok := ImportFrom(ctx); ok {
 		info.Rows, info.Rejected = p.rows, rejectedRows(p.errs)
 		ctx = withImport(ctx, info)
 	}
 	if rep.Errors == nil {
 		rep.Errors = []RowError{}
+	}
+	if rep.Warnings == nil {
+		rep.Warnings = []RowError{}
 	}
 	if strict && len(p.errs) > 0 {
 		rep.Refused = true
@@ -324,7 +341,7 @@ func (r *Registry) importLinkages(ctx context.Context, rep *Report, p parsed[Lin
 }
 
 func (r *Registry) importHouseholds(ctx context.Context, rep *Report, p parsed[Household], strict bool) error {
-	sealed := parsed[SealedHousehold]{rows: p.rows, errs: p.errs, t: p.t}
+	sealed := parsed[SealedHousehold]{rows: p.rows, errs: p.errs, warns: p.warns, t: p.t}
 	if !strict || len(p.errs) == 0 {
 		for _, h := range p.good {
 			s, err := SealHousehold(r.sealer, h.v)

@@ -22,6 +22,12 @@ func (r Report) WriteText(w io.Writer) error {
 		b.WriteString(e.String())
 		b.WriteByte('\n')
 	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(&b, "  %d warnings (rows loaded; check them):\n", len(r.Warnings))
+		for _, e := range r.Warnings {
+			fmt.Fprintf(&b, "  warning: %s\n", e)
+		}
+	}
 	if r.Note != "" && !r.Refused {
 		fmt.Fprintf(&b, "  note: %s\n", r.Note)
 	}

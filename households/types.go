@@ -23,7 +23,10 @@ type Branch struct {
 	Name    string    `json:"name"`
 	Company string    `json:"company"`
 	Members int       `json:"members"` // union members (职工人数)
-	Budget  money.Fen `json:"budget"`  // the year's consumption-aid budget
+	Budget  money.Fen `json:"budget"`  // the budget column of the branches file
+	// BudgetYear is the year Budget is the consumption-aid budget of (the import's
+	// --budget-year); 0 when the import names none, and Budget is then not stored.
+	BudgetYear int `json:"budget_year,omitempty"`
 }
 
 // SupplierKind is what a supplier is.

@@ -44,3 +44,6 @@ func (c Caller) CanReadReports() bool { return c.Role == RoleAidOffice || c.Role
 // CanSeeRegistry reports whether c may read the household registry (masked): the
 // poverty-alleviation office only; branches and auditors never see household records.
 func (c Caller) CanSeeRegistry() bool { return c.Role == RoleAidOffice }
+
+// CanSetBudgets reports whether c may set the branches' budgets: aid_office only.
+func (c Caller) CanSetBudgets() bool { return c.Role == RoleAidOffice }

@@ -295,6 +295,9 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 			return fmt.Errorf("lock branch: %w", err)
 		}
 		o.BuyerName = b.Name
+		if err := checkBudget(ctx, tx, o); err != nil {
+			return err
+		}
 		if err := create(ctx, tx, o); err != nil {
 			return err
 		}

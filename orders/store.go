@@ -28,6 +28,14 @@ type Store interface {
 	// ListOrders returns one page of orders, newest first, and the cursor of the next page
 	// ("" on the last).
 	ListOrders(ctx context.Context, f ListFilter) ([]GroupOrder, string, error)
+	// Branches returns every union branch, by code.
+	Branches(ctx context.Context) ([]households.Branch, error)
+	// Budgets returns the budgets set for year, by branch code (a branch without one is
+	// absent).
+	Budgets(ctx context.Context, year int) (map[string]money.Fen, error)
+	// OrdersPlaced returns the orders of branch ("" for every branch) with funding placed
+	// in [from, to), with their lines.
+	OrdersPlaced(ctx context.Context, branch string, funding Funding, from, to time.Time) ([]GroupOrder, error)
 
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled back
 	// otherwise (and fn's error returned). Rows locked through tx stay locked until then.
@@ -47,6 +55,12 @@ type Tx interface {
 	LockBranch(ctx context.Context, code string) (households.Branch, error)
 	// LockOrder locks order id and returns it with its lines; ErrNotFound if absent.
 	LockOrder(ctx context.Context, id int64) (*GroupOrder, error)
+	// Budget returns branch's budget for year; ok false when none is set.
+	Budget(ctx context.Context, branch string, year int) (amount money.Fen, ok bool, err error)
+	// SetBudget stores branch's budget for year.
+	SetBudget(ctx context.Context, branch string, year int, amount money.Fen) error
+	// OrdersPlaced is Store.OrdersPlaced inside the transaction.
+	OrdersPlaced(ctx context.Context, branch string, funding Funding, from, to time.Time) ([]GroupOrder, error)
 	// LockOrderByOutOrderNo locks the order of mall with outOrderNo and returns it with its
 	// lines; ErrNotFound if absent.
 	LockOrderByOutOrderNo(ctx context.Context, mall Mall, outOrderNo OutOrderNo) (*GroupOrder, error)

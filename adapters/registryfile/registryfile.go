@@ -185,7 +185,7 @@ func xlsx(b []byte, sheet string) (households.File, error) {
 		return households.File{}, parseError("unreadable sheet %s: %v", sheet, err)
 	}
 	var (
-		f households.File
+		f = households.File{Sheet: true}
 		n int
 	)
 	for it.Next() {

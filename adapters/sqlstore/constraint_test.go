@@ -16,7 +16,7 @@ import (
 // by its key, on both databases; other failures are not conflicts.
 func TestUniqueViolations(t *testing.T) {
 	now := time.Date(2019, 3, 1, 9, 0, 0, 0, time.UTC)
-	branch := `INSERT INTO branches (code, name, company, members, budget_fen, updated_at) VALUES (?, 'b', 'c', 1, 0, ?)`
+	branch := `INSERT INTO branches (code, name, company, members, updated_at) VALUES (?, 'b', 'c', 1, ?)`
 	order := `INSERT INTO group_orders (order_ref, branch_code, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
 		placed_at, created_at, updated_at, mall, out_order_no, status, total_fen) VALUES (?, 'B1', 'f', 'd', 'n', 'p', 'a', ?, ?, ?, 'ccb', ?, 'pending', 0)`
 	tests := []struct {

@@ -36,6 +36,25 @@ type APIKey struct {
 	Prefix     string     `db:"key_prefix"`
 	CreatedAt  time.Time  `db:"created_at"`
 	RevokedAt  *time.Time `db:"revoked_at"`
+	// LastUsedAt is when the key last authenticated a request, to the minute (recorded at
+	// most once a minute per key); nil if never.
+	LastUsedAt *time.Time `db:"last_used_at"`
+	RotatedAt  *time.Time `db:"rotated_at"` // when its secret was last replaced; nil if never
+}
+
+const keyCols = `id, name, role, branch_code, key_prefix, created_at, revoked_at, last_used_at, rotated_at`
+
+// newToken makes a fresh API key: "am_" and 40 random base62 characters.
+func newToken() (string, error) {
+	buf := make([]byte, 40)
+	for i := range buf {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(keyAlphabet))))
+		if err != nil {
+			return "", err
+		}
+		buf[i] = keyAlphabet[n.Int64()]
+	}
+	return "am_" + string(buf), nil
 }
 
 // CreateAPIKey makes a new key for role (and branch, required for branch_staff and
@@ -59,22 +78,17 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, role orders.Role,
 			return "", APIKey{}, err
 		}
 	}
-	buf := make([]byte, 40)
-	for i := range buf {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(keyAlphabet))))
-		if err != nil {
-			return "", APIKey{}, err
-		}
-		buf[i] = keyAlphabet[n.Int64()]
+	token, err := newToken()
+	if err != nil {
+		return "", APIKey{}, err
 	}
-	token := "am_" + string(buf)
 	k := APIKey{Name: name, Role: string(role), Prefix: token[:7], CreatedAt: s.utcNow()}
 	var br any
 	if branch != "" {
 		k.BranchCode = &branch
 		br = branch
 	}
-	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := tx.GetContext(ctx, &k.ID, tx.Rebind(`INSERT INTO api_keys (name, role, branch_code, key_hash, key_prefix, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), name, string(role), br, hashKey(token), k.Prefix, k.CreatedAt); err != nil {
 			return err
@@ -91,19 +105,69 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, role orders.Role,
 // revoked key.
 func (s *Store) Authenticate(ctx context.Context, token string) (orders.Caller, error) {
 	var k APIKey
-	err := s.db.GetContext(ctx, &k, s.db.Rebind(`SELECT id, name, role, branch_code, key_prefix, created_at, revoked_at
-		FROM api_keys WHERE key_hash = ?`), hashKey(token))
+	err := s.db.GetContext(ctx, &k, s.db.Rebind(`SELECT `+keyCols+` FROM api_keys WHERE key_hash = ?`), hashKey(token))
 	if err != nil {
 		return orders.Caller{}, fmt.Errorf("api key: %w", translate(err))
 	}
 	if k.RevokedAt != nil {
 		return orders.Caller{}, fmt.Errorf("api key %s revoked: %w", k.Prefix, orders.ErrNotFound)
 	}
+	s.touchKey(ctx, k.ID)
 	c := orders.Caller{KeyID: k.ID, Name: k.Name, Role: orders.Role(k.Role)}
 	if k.BranchCode != nil {
 		c.BranchCode = *k.BranchCode
 	}
 	return c, nil
+}
+
+// KeyUseInterval is how often at most the last use of one key is written: a request
+// reads its key, and writes only when the key's recorded use is older than this.
+const KeyUseInterval = time.Minute
+
+// touchKey records that key id was used now, at most once per KeyUseInterval per key: the
+// process remembers when it last wrote each key, and the UPDATE also skips a row another
+// process wrote less than KeyUseInterval ago. A failed write is not the request's failure
+// (the key was valid): it is forgotten, so the next request tries again.
+func (s *Store) touchKey(ctx context.Context, id int64) {
+	now := s.utcNow()
+	if last, ok := s.keyUse.Load(id); ok && now.Sub(last.(time.Time)) < KeyUseInterval {
+		return
+	}
+	s.keyUse.Store(id, now)
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE api_keys SET last_used_at = ?
+		WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`), now, id, now.Add(-KeyUseInterval)); err != nil {
+		s.keyUse.Delete(id)
+	}
+}
+
+// RotateAPIKey gives key id a new secret and returns it in clear (the only time it is
+// seen) with the key's description; the old secret stops working at once (only the new
+// hash is stored). The key keeps its id, name, role and branch. orders.ErrNotFound for an
+// absent or revoked key.
+func (s *Store) RotateAPIKey(ctx context.Context, id int64) (string, APIKey, error) {
+	token, err := newToken()
+	if err != nil {
+		return "", APIKey{}, err
+	}
+	var k APIKey
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var before APIKey
+		if err := tx.GetContext(ctx, &before, tx.Rebind(`SELECT `+keyCols+` FROM api_keys WHERE id = ? AND revoked_at IS NULL`), id); err != nil {
+			return fmt.Errorf("api key %d (absent or revoked): %w", id, translate(err))
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE api_keys SET key_hash = ?, key_prefix = ?, rotated_at = ? WHERE id = ?`),
+			hashKey(token), token[:7], s.utcNow(), id); err != nil {
+			return fmt.Errorf("rotate api key: %w", translate(err))
+		}
+		if err := tx.GetContext(ctx, &k, tx.Rebind(`SELECT `+keyCols+` FROM api_keys WHERE id = ?`), id); err != nil {
+			return fmt.Errorf("api key %d: %w", id, translate(err))
+		}
+		return s.auditKey(ctx, tx, audit.ActionKeyRotate, k, &before)
+	})
+	if err != nil {
+		return "", APIKey{}, err
+	}
+	return token, k, nil
 }
 
 // RevokeAPIKey revokes the key with id; orders.ErrNotFound if absent.
@@ -127,7 +191,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
 // APIKeys lists the stored keys, oldest first.
 func (s *Store) APIKeys(ctx context.Context) ([]APIKey, error) {
 	var ks []APIKey
-	if err := s.db.SelectContext(ctx, &ks, `SELECT id, name, role, branch_code, key_prefix, created_at, revoked_at FROM api_keys ORDER BY id`); err != nil {
+	if err := s.db.SelectContext(ctx, &ks, `SELECT `+keyCols+` FROM api_keys ORDER BY id`); err != nil {
 		return nil, fmt.Errorf("api keys: %w", err)
 	}
 	return ks, nil

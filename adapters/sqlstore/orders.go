@@ -21,7 +21,7 @@ var _ orders.Store = (*Store)(nil)
 // Branch returns the branch with code; orders.ErrNotFound if absent.
 func (s *Store) Branch(ctx context.Context, code string) (households.Branch, error) {
 	var r branchRow
-	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT code, name, company, members, budget_fen FROM branches WHERE code = ?`), code)
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT code, name, company, members FROM branches WHERE code = ?`), code)
 	if err != nil {
 		return households.Branch{}, fmt.Errorf("branch %q: %w", code, translate(err))
 	}
@@ -31,11 +31,10 @@ func (s *Store) Branch(ctx context.Context, code string) (households.Branch, err
 type branchRow struct {
 	Code, Name, Company string
 	Members             int
-	BudgetFen           int64 `db:"budget_fen"`
 }
 
 func (r branchRow) branch() households.Branch {
-	return households.Branch{Code: r.Code, Name: r.Name, Company: r.Company, Members: r.Members, Budget: money.Fen(r.BudgetFen)}
+	return households.Branch{Code: r.Code, Name: r.Name, Company: r.Company, Members: r.Members}
 }
 
 type productRow struct {

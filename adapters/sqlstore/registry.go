@@ -73,11 +73,26 @@ func (s *Store) UpsertBranches(ctx context.Context, bs []households.Branch) (hou
 	err := s.importTx(ctx, &c, func(tx *sqlx.Tx) error {
 		c = households.Counts{}
 		for _, b := range bs {
+			var bc households.Counts
 			if err := s.upsert(ctx, tx, "branches", []string{"code"}, []any{b.Code},
-				[]string{"name", "company", "members", "budget_fen"},
-				[]any{b.Name, b.Company, int64(b.Members), int64(b.Budget)}, &c); err != nil {
+				[]string{"name", "company", "members"},
+				[]any{b.Name, b.Company, int64(b.Members)}, &bc); err != nil {
 				return err
 			}
+			if b.BudgetYear != 0 {
+				// The budget of the year the import names: a changed budget is a changed branch.
+				var budc households.Counts
+				if err := s.upsert(ctx, tx, "branch_budgets", []string{"branch_code", "year"}, []any{b.Code, b.BudgetYear},
+					[]string{"budget_fen"}, []any{int64(b.Budget)}, &budc); err != nil {
+					return err
+				}
+				if budc.Unchanged == 0 && bc.Unchanged == 1 {
+					bc.Unchanged, bc.Updated = 0, 1
+				}
+			}
+			c.Inserted += bc.Inserted
+			c.Updated += bc.Updated
+			c.Unchanged += bc.Unchanged
 		}
 		return nil
 	})

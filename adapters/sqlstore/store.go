@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -16,9 +17,10 @@ type Enqueuer interface {
 
 // Store implements the stores of every domain package over one DB.
 type Store struct {
-	db  *DB
-	enq Enqueuer
-	now func() time.Time
+	db     *DB
+	enq    Enqueuer
+	now    func() time.Time
+	keyUse sync.Map // API key id → when its last use was written (keys.go)
 }
 
 // New returns a Store over db. enq receives the dispatch and cancel jobs inside the order

@@ -36,7 +36,7 @@ var _ orders.Tx = (*txn)(nil)
 
 func (t *txn) LockBranch(ctx context.Context, code string) (households.Branch, error) {
 	var r branchRow
-	err := t.tx.GetContext(ctx, &r, t.tx.Rebind(`SELECT code, name, company, members, budget_fen FROM branches WHERE code = ?`+t.s.db.forUpdate()), code)
+	err := t.tx.GetContext(ctx, &r, t.tx.Rebind(`SELECT code, name, company, members FROM branches WHERE code = ?`+t.s.db.forUpdate()), code)
 	if err != nil {
 		return households.Branch{}, fmt.Errorf("branch %q: %w", code, translate(err))
 	}

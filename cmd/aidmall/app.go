@@ -90,9 +90,10 @@ func (a *app) migrate(ctx context.Context) error {
 // loads the seal key (generating a dev key in the data dir on first run, with a warning)
 // and checks it is the key this database's personal data was sealed with; the other files
 // hold no personal data and need no key.
-func (a *app) registry(ctx context.Context, sealing bool) (*households.Registry, error) {
+func (a *app) registry(ctx context.Context, sealing bool, opts ...households.RegistryOption) (*households.Registry, error) {
+	opts = append([]households.RegistryOption{households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}), households.WithAuditor(a.store)}, opts...)
 	if !sealing {
-		return households.NewRegistry(a.store, noSealer{}, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}), households.WithAuditor(a.store))
+		return households.NewRegistry(a.store, noSealer{}, opts...)
 	}
 	if a.sealer == nil {
 		// A database that already has sealed data needs its own key: never generate a
@@ -120,7 +121,7 @@ func (a *app) registry(ctx context.Context, sealing bool) (*households.Registry,
 		}
 		a.sealer = sealer
 	}
-	return households.NewRegistry(a.store, a.sealer, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}), households.WithAuditor(a.store))
+	return households.NewRegistry(a.store, a.sealer, opts...)
 }
 
 // noSealer stands in for the sealer where no personal data is imported; it refuses to seal.

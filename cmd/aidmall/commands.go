@@ -108,6 +108,8 @@ and nothing is stored. Importing the same file again changes nothing.`,
 		return fmt.Errorf("unknown import %q: one of bundle, branches, suppliers, products, households, linkages, orders, statement", args[0])
 	}
 	cmd.PersistentFlags().BoolVar(&strict, "strict", false, "refuse the whole file if any row is bad")
+	var budgetYear int
+	cmd.PersistentFlags().IntVar(&budgetYear, "budget-year", 0, "the year a branches file's budget column is the budget of (required for branches; a bundle's default is the year of its orders.csv)")
 	withApp := func(fn func(ctx context.Context, a *app, args []string) error) func(*cobra.Command, []string) error {
 		return g.withApp(true, fn)
 	}
@@ -116,7 +118,11 @@ and nothing is stored. Importing the same file again changes nothing.`,
 		Short: "Import a bundle folder: branches, suppliers, products, households, linkages",
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-			reg, err := a.registry(ctx, true)
+			year, err := bundleBudgetYear(os.DirFS(args[0]), budgetYear)
+			if err != nil {
+				return err
+			}
+			reg, err := a.registry(ctx, true, households.WithBudgetYear(year))
 			if err != nil {
 				return err
 			}
@@ -136,7 +142,14 @@ and nothing is stored. Importing the same file again changes nothing.`,
 			Short: "Import a " + string(kind) + " file",
 			Args:  cobra.ExactArgs(1),
 			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-				reg, err := a.registry(ctx, kind == households.KindHouseholds)
+				var opts []households.RegistryOption
+				if kind == households.KindBranches {
+					if err := checkBudgetYearFlag(budgetYear); err != nil {
+						return err
+					}
+					opts = append(opts, households.WithBudgetYear(budgetYear))
+				}
+				reg, err := a.registry(ctx, kind == households.KindHouseholds, opts...)
 				if err != nil {
 					return err
 				}
@@ -334,20 +347,10 @@ func newUsersCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, k := range ks {
-				br, state := "-", "active"
-				if k.BranchCode != nil {
-					br = *k.BranchCode
-				}
-				if k.RevokedAt != nil {
-					state = "revoked " + k.RevokedAt.Format(time.RFC3339)
-				}
-				fmt.Fprintf(g.stdout, "%d\t%s…\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Role, br, k.Name, state)
-			}
-			return nil
+			return writeKeys(g.stdout, ks)
 		}),
 	}
-	cmd.AddCommand(add, list)
+	cmd.AddCommand(add, list, newUsersRevokeCmd(g), newUsersRotateCmd(g))
 	return cmd
 }
 

@@ -29,6 +29,7 @@ import (
 	"aidmall/bizday"
 	"aidmall/config"
 	"aidmall/examples"
+	"aidmall/households"
 	"aidmall/malls"
 	"aidmall/orders"
 	"aidmall/reports"
@@ -122,7 +123,8 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	}
 
 	// 1. Registry and catalogue.
-	reg, err := a.registry(ctx, true)
+	// The branches' budget column is the budget of the demo's year.
+	reg, err := a.registry(ctx, true, households.WithBudgetYear(o.year))
 	if err != nil {
 		return err
 	}

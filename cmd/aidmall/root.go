@@ -111,6 +111,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newImportCmd(g),
 		newReportCmd(g),
 		newUsersCmd(g),
+		newBudgetCmd(g),
 		newReconcileCmd(g),
 		newAuditCmd(g),
 		newReviewCmd(g),

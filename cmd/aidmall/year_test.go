@@ -233,6 +233,10 @@ func runDemoTest(t *testing.T, dbURL string) *sqlstore.Store {
 	if p.Orders != 239 || p.Undispatched != 0 || p.Parked != 0 { // the year and one branch order of today
 		t.Fatalf("after the demo: %+v", p)
 	}
+	// Every order was placed with the branches' 2019 budgets in force (budgets.csv column).
+	if b, err := st.Budgets(context.Background(), 2019); err != nil || len(b) != 19 || b["HQ"] != 92_800_000 {
+		t.Fatalf("the demo's 2019 budgets: %v %v", b, err)
+	}
 	return st
 }
 
