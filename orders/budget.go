@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"aidmall/audit"
 	"context"
 	"errors"
 	"fmt"
@@ -198,6 +199,18 @@ func (s *Service) SetBudget(ctx context.Context, caller Caller, branch string, y
 		if before == nil || *before != amount {
 			if err := tx.SetBudget(ctx, branch, year, amount); err != nil {
 				return fmt.Errorf("set budget: %w", err)
+			}
+			var was any // null: no budget for the year before
+			if before != nil {
+				was = map[string]string{"amount": before.String()}
+			}
+			e, err := audit.New(caller.Actor(), audit.ActionBudgetSet, fmt.Sprintf("budget:%s/%d", branch, year),
+				was, map[string]string{"amount": amount.String()})
+			if err != nil {
+				return fmt.Errorf("audit: %w", err)
+			}
+			if err := tx.Audit(ctx, e); err != nil {
+				return err
 			}
 		}
 		from, to := BudgetYearSpan(year)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"aidmall/adapters/sqlstore/sqltest"
+	"aidmall/audit"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -316,5 +317,32 @@ func TestPlaceKeepsToTheBudget(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// Setting a budget is recorded in the audit log with what it was and what it became; the
+// same amount again changes nothing and records nothing.
+func TestSetBudgetIsAudited(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, st := newTestService(t)
+	for _, amount := range []money.Fen{300000, 300000, 450000} {
+		if _, _, err := svc.SetBudget(ctx, office, "HQ", 2019, amount); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, _, err := st.AuditEntries(ctx, audit.Filter{Action: audit.ActionBudgetSet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 {
+		t.Fatalf("%d budget.set entries, want 2 (the repeat changes nothing)", len(es))
+	}
+	if es[0].Object != "budget:HQ/2019" || len(es[0].Before) != 0 && string(es[0].Before) != "null" || !strings.Contains(string(es[0].After), `"3000.00"`) ||
+		!strings.Contains(string(es[1].Before), `"3000.00"`) || !strings.Contains(string(es[1].After), `"4500.00"`) {
+		t.Errorf("entries %+v", es)
+	}
+	if es[1].Actor.Role != string(orders.RoleAidOffice) {
+		t.Errorf("actor %+v, want the aid office", es[1].Actor)
 	}
 }
