@@ -127,6 +127,9 @@ type Config struct {
 	Reports     Reports
 	// Households, when set, serves GET /v1/households/{no} (masked) to aid_office.
 	Households Households
+	// Periods, when set, serves closed periods, the households report and provenance
+	// (/v1/periods…, /v1/reports/households, /v1/households/{no}/provenance).
+	Periods Periods
 	// Malls are the registered malls' codes (package malls): the values GET /v1/orders
 	// accepts for mall and the OpenAPI document's Mall enum. Required.
 	Malls []orders.Mall
@@ -288,6 +291,15 @@ func (s *Server) routes() error {
 	e.GET("/v1/reports/benefit", s.benefitReport, route(allowRoles("reports", orders.Caller.CanReadReports))...)
 	if s.cfg.Households != nil {
 		e.GET("/v1/households/:no", s.getHousehold, route(allowRoles("the household registry", orders.Caller.CanSeeRegistry))...)
+	}
+
+	if s.cfg.Periods != nil {
+		office := allowRoles("closed periods and household detail", orders.Caller.CanSeeRegistry)
+		e.POST("/v1/periods/close", s.periodChange(false), route(office)...)
+		e.POST("/v1/periods/reopen", s.periodChange(true), route(office)...)
+		e.GET("/v1/periods", s.listPeriods, route(allowRoles("reports", orders.Caller.CanReadReports))...)
+		e.GET("/v1/reports/households", s.householdsReport, route(office)...)
+		e.GET("/v1/households/:no/provenance", s.provenance, route(office)...)
 	}
 
 	e.POST("/webhooks/:mall", s.webhook)

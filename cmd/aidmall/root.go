@@ -66,6 +66,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newReportCmd(g),
 		newUsersCmd(g),
 		newReconcileCmd(g),
+		newPeriodCmd(g), newHouseholdCmd(g),
 	)
 	return root
 }
