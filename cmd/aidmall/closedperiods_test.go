@@ -136,8 +136,55 @@ func filedFigures(t *testing.T, st *sqlstore.Store) []byte {
 			buf.Write(j)
 			buf.WriteByte('\n')
 		}
+		h, err := st.HouseholdsReport(context.Background(), bizday.MustParse(p[0]), bizday.MustParse(p[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range h.Rows {
+			h.Rows[i].Suppliers = nil // the registry's links now, not a figure
+		}
+		j, err := json.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.Write(j)
+		buf.WriteByte('\n')
 	}
 	return buf.Bytes()
+}
+
+// assertProvenanceSums checks, for every household of the bundle, that its provenance
+// entries in from..to sum to its net, and that net is the rules' (want, per household).
+func assertProvenanceSums(t *testing.T, st *sqlstore.Store, members map[string]int, from, to string, want map[string]int64) {
+	t.Helper()
+	ctx := context.Background()
+	h, err := st.HouseholdsReport(ctx, bizday.MustParse(from), bizday.MustParse(to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := map[string]int64{}
+	for _, r := range h.Rows {
+		net[string(r.HouseholdNo)] = int64(r.NetAmount)
+	}
+	kinds := map[string]int{}
+	for no := range members {
+		p, err := st.Provenance(ctx, households.HouseholdNo(no), bizday.MustParse(from), bizday.MustParse(to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for _, e := range p.Entries {
+			sum += int64(e.Amount)
+			kinds[e.Kind]++
+			if e.OrderRef == "" || e.MallEventID == "" || e.SKU == "" || e.Supplier == "" || e.LineNo == 0 {
+				t.Fatalf("household %s: entry without its origin: %+v", no, e)
+			}
+		}
+		if sum != int64(p.NetAmount) || sum != net[no] || sum != want[no] {
+			t.Fatalf("household %s %s..%s: provenance sums to %d (says %d), report net %d, rules %d", no, from, to, sum, p.NetAmount, net[no], want[no])
+		}
+	}
+	t.Logf("provenance %s..%s: entries by kind %v", from, to, kinds)
 }
 
 // loadYear loads the 2019 bundle offline (registry, order history, both statements) into
@@ -353,6 +400,9 @@ func runClosedPeriodScenario(t *testing.T, dbURL string, change func(t *testing.
 		t.Fatal(err)
 	}
 	filed := filedFigures(t, st)
+	orig := independentByHouseholdDay(indWorkOutLedger(t, examples.YichuanDingbian2019()))
+	assertProvenanceSums(t, st, indWorkOutLedger(t, examples.YichuanDingbian2019()).members, "2019-01-01", "2019-12-31",
+		perHousehold(orig, func(d string) bool { return d >= "2019-01-01" && d <= "2019-12-31" }))
 
 	// People: member counts change in the registry; the closed periods keep theirs.
 	reg, err := a.registry(ctx, true)
@@ -410,6 +460,7 @@ func runClosedPeriodScenario(t *testing.T, dbURL string, change func(t *testing.
 			t.Fatalf("an adjustment sits on %s, want 2020-01-01", day)
 		}
 	}
+	assertProvenanceSums(t, st, fresh.members, "2018-01-01", "2020-12-31", perHousehold(want, all))
 	// What the import reported is what moved.
 	var toAdj int64
 	for _, r := range done.Rows {
