@@ -136,6 +136,9 @@ type Config struct {
 	// Review, when set, serves the review queue (GET /v1/review, GET /v1/review/{id},
 	// POST /v1/review/{id}/resolve) to aid_office.
 	Review ReviewQueue
+	// Periods, when set, serves closed periods, the households report and provenance
+	// (/v1/periods…, /v1/reports/households, /v1/households/{no}/provenance).
+	Periods Periods
 	// Malls are the registered malls' codes (package malls): the values GET /v1/orders
 	// accepts for mall and the OpenAPI document's Mall enum. Required.
 	Malls []orders.Mall
@@ -310,6 +313,15 @@ func (s *Server) routes() error {
 		e.GET("/v1/review", s.listReview, route(reviewers)...)
 		e.GET("/v1/review/:id", s.getReview, route(reviewers)...)
 		e.POST("/v1/review/:id/resolve", s.resolveReview, route(reviewers)...)
+	}
+
+	if s.cfg.Periods != nil {
+		office := allowRoles("closed periods and household detail", orders.Caller.CanSeeRegistry)
+		e.POST("/v1/periods/close", s.periodChange(false), route(office)...)
+		e.POST("/v1/periods/reopen", s.periodChange(true), route(office)...)
+		e.GET("/v1/periods", s.listPeriods, route(allowRoles("reports", orders.Caller.CanReadReports))...)
+		e.GET("/v1/reports/households", s.householdsReport, route(office)...)
+		e.GET("/v1/households/:no/provenance", s.provenance, route(office)...)
 	}
 
 	e.POST("/webhooks/:mall", s.webhook)

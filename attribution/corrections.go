@@ -24,7 +24,8 @@ type entryKey struct {
 // Each correction is one entry per pair whose sums differ, Amount = want − booked (fen,
 // either sign), carrying the business day of its event — never the day it is booked: the
 // Day of want's entries for that event when want has any, else the Day of the first booked
-// entry of that event (every entry of one event carries the same day). A pair that is in
+// entry of that event (every entry of one event carries the same day; an adjustment's is the
+// day it concerns, ATTRIBUTION.md §5.2). Where a day is closed, Closed.Place moves the result. A pair that is in
 // booked but no longer in want (a delivery now held, a household no longer a claimant) is
 // reversed to zero.
 //
@@ -43,6 +44,9 @@ func Corrections(booked, want []Entry) []Entry {
 		diff[entryKey{e.EventID, e.HouseholdNo}] -= e.Amount
 		if _, ok := day[e.EventID]; !ok {
 			day[e.EventID] = e.Day
+			if !e.Concerns.IsZero() { // an adjustment: its event's day is the day it concerns
+				day[e.EventID] = e.Concerns
+			}
 		}
 	}
 	var out []Entry

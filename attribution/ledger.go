@@ -62,11 +62,17 @@ type Line struct {
 // Entry is what the ledger holds for one (event, household) pair: Amount in fen, positive
 // for a delivery, negative for a refund (or either sign for a correction), booked on Day,
 // the Beijing business day of the event. HouseholdNo "" is the unattributed part.
+//
+// Concerns and Adjustment are set only on an adjustment (ATTRIBUTION.md §5.2, Closed.Place):
+// an entry booked on the adjustment day (Day) for an event whose own day, Concerns, lies in
+// a closed period.
 type Entry struct {
 	EventID     string
 	HouseholdNo households.HouseholdNo
 	Day         bizday.Day
 	Amount      money.Fen
+	Concerns    bizday.Day
+	Adjustment  bool
 }
 
 // Held is an event kept for review (ATTRIBUTION.md §1.6): it moved no money. Reason is

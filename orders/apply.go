@@ -32,6 +32,10 @@ func (s *Service) Apply(ctx context.Context, ev FulfilmentEvent) (ApplyResult, e
 	var res ApplyResult
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		res = ApplyResult{}
+		closed, err := tx.ClosedPeriods(ctx) // before the order's lock: see Tx.ClosedPeriods
+		if err != nil {
+			return err
+		}
 		o, err := tx.LockOrderByOutOrderNo(ctx, ev.Mall, ev.OutOrderNo)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("find order %q: %w", ev.OutOrderNo, err)
@@ -54,7 +58,7 @@ func (s *Service) Apply(ctx context.Context, ev FulfilmentEvent) (ApplyResult, e
 		case dup:
 			res.Duplicate = true
 			if adopted > 0 {
-				_, err := workOut(ctx, tx, o)
+				_, _, err := workOut(ctx, tx, o, closed)
 				return err
 			}
 			return nil
@@ -62,7 +66,7 @@ func (s *Service) Apply(ctx context.Context, ev FulfilmentEvent) (ApplyResult, e
 			res.Parked = true
 			return nil
 		}
-		held, err := workOut(ctx, tx, o)
+		held, _, err := workOut(ctx, tx, o, closed)
 		if err != nil {
 			return err
 		}
@@ -84,7 +88,11 @@ func create(ctx context.Context, tx Tx, o *GroupOrder) error {
 	if err != nil || n == 0 {
 		return err
 	}
-	if _, err := workOut(ctx, tx, o); err != nil {
+	closed, err := tx.ClosedPeriods(ctx)
+	if err != nil {
+		return err
+	}
+	if _, _, err := workOut(ctx, tx, o, closed); err != nil {
 		return err
 	}
 	fresh, err := tx.LockOrder(ctx, o.ID)
@@ -101,25 +109,36 @@ func create(ctx context.Context, tx Tx, o *GroupOrder) error {
 // day. Every such order is listed, not only those with money events yet: an event being
 // applied concurrently is not visible before its order is locked, and locking first (in
 // id order) then reading the events sees it.
-func Rework(ctx context.Context, tx Tx, suppliers []string) error {
+//
+// A correction that would fall on a day of a closed period is booked on the adjustment day
+// (ATTRIBUTION.md §5.2). The result is the money the rework moved, per household and
+// period (what `import linkages` prints, and its dry run shows).
+func Rework(ctx context.Context, tx Tx, suppliers []string) (Changes, error) {
 	if len(suppliers) == 0 {
-		return nil
+		return Changes{}, nil
+	}
+	closed, err := tx.ClosedPeriods(ctx) // before any order's lock: see Tx.ClosedPeriods
+	if err != nil {
+		return Changes{}, err
 	}
 	ids, err := tx.OrdersOfSuppliers(ctx, suppliers)
 	if err != nil {
-		return err
+		return Changes{}, err
 	}
 	slices.Sort(ids)
+	var all []LedgerEntry
 	for _, id := range ids {
 		o, err := tx.LockOrder(ctx, id)
 		if err != nil {
-			return err
+			return Changes{}, err
 		}
-		if _, err := workOut(ctx, tx, o); err != nil {
-			return fmt.Errorf("rework order %d: %w", id, err)
+		_, booked, err := workOut(ctx, tx, o, closed)
+		if err != nil {
+			return Changes{}, fmt.Errorf("rework order %d: %w", id, err)
 		}
+		all = append(all, booked...)
 	}
-	return nil
+	return changesOf(all, closed), nil
 }
 
 // workOut works order o (locked in tx) out again from the set of its recorded events:
@@ -129,14 +148,17 @@ func Rework(ctx context.Context, tx Tx, suppliers []string) error {
 //
 // Held: an event naming a line the order does not have (ReasonUnknownLine), a delivery
 // beyond the ordered quantity and a refund beyond what was delivered (attribution.WorkOut).
-func workOut(ctx context.Context, tx Tx, o *GroupOrder) (map[int64]bool, error) {
+//
+// A correction whose day lies in a closed period is booked on the adjustment day instead
+// (closed.Place, ATTRIBUTION.md §5.2). It returns the entries booked too.
+func workOut(ctx context.Context, tx Tx, o *GroupOrder, closed attribution.Closed) (map[int64]bool, []LedgerEntry, error) {
 	evs, err := tx.Events(ctx, o.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	supplies, err := tx.Supplies(ctx, o.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byLine := map[int][]RecordedEvent{}
 	accepted, cancelled := false, false
@@ -165,7 +187,7 @@ func workOut(ctx context.Context, tx Tx, o *GroupOrder) (map[int64]bool, error) 
 		sup := supplies[l.ID]
 		links, err := tx.Linkages(ctx, sup.SupplierCode)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var shipped int64
 		var moves []attribution.Event
@@ -188,27 +210,28 @@ func workOut(ctx context.Context, tx Tx, o *GroupOrder) (map[int64]bool, error) 
 		}
 		have, err := tx.Booked(ctx, l.ID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		bookedEvent := map[string]bool{}
 		for _, b := range have {
 			bookedEvent[b.EventID] = true
 		}
-		for _, c := range attribution.Corrections(have, out.Entries) {
+		for _, c := range closed.Place(attribution.Corrections(have, out.Entries)) {
 			r, ok := rowOf[c.EventID]
 			if !ok {
-				return nil, fmt.Errorf("ledger entry for unknown event %q", c.EventID)
+				return nil, nil, fmt.Errorf("ledger entry for unknown event %q", c.EventID)
 			}
 			book = append(book, LedgerEntry{LineID: l.ID, EventRow: r.Row, HouseholdNo: c.HouseholdNo, Day: c.Day,
-				Amount: c.Amount, Source: r.Event.Type, Correction: bookedEvent[c.EventID], Supply: sup})
+				Amount: c.Amount, Source: r.Event.Type, Correction: bookedEvent[c.EventID], Supply: sup,
+				Concerns: c.Concerns, Adjustment: c.Adjustment})
 		}
 		l.ShippedQty, l.DeliveredQty, l.RefundedFen, l.HeldEvents = shipped, out.DeliveredQty, out.RefundedFen, len(out.Held)
 		if err := tx.SaveLine(ctx, *l); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := tx.BookLedger(ctx, o, book); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for no, es := range byLine {
 		if known[no] {
@@ -228,13 +251,13 @@ func workOut(ctx context.Context, tx Tx, o *GroupOrder) (map[int64]bool, error) 
 			continue
 		}
 		if err := tx.SaveEventState(ctx, e.Row, state, reason); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	o.Accepted, o.Cancelled, o.MallOrderNo = accepted || o.Accepted, cancelled || o.Cancelled, mallOrderNo
 	o.Status = DeriveStatus(o)
 	if err := tx.SaveOrderState(ctx, o); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return held, nil
+	return held, book, nil
 }

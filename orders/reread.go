@@ -13,6 +13,10 @@ import (
 func (s *Service) AdoptParked(ctx context.Context, mall Mall, outOrderNo OutOrderNo) (int, error) {
 	var n int
 	err := s.store.InTx(ctx, func(tx Tx) error {
+		closed, err := tx.ClosedPeriods(ctx) // before the order's lock: see Tx.ClosedPeriods
+		if err != nil {
+			return err
+		}
 		o, err := tx.LockOrderByOutOrderNo(ctx, mall, outOrderNo)
 		if err != nil {
 			return fmt.Errorf("order %s at %s: %w", outOrderNo, mall, err)
@@ -20,7 +24,7 @@ func (s *Service) AdoptParked(ctx context.Context, mall Mall, outOrderNo OutOrde
 		if n, err = tx.AdoptParked(ctx, o.ID, mall, outOrderNo); err != nil || n == 0 {
 			return err
 		}
-		_, err = workOut(ctx, tx, o)
+		_, _, err = workOut(ctx, tx, o, closed)
 		return err
 	})
 	return n, err

@@ -111,6 +111,29 @@ type Tx interface {
 	// exists if and only if the change it records commits. Appends are serialised, so
 	// concurrent transactions never fork the chain.
 	Audit(ctx context.Context, e audit.Entry) error
+	// ClosedPeriods returns the periods closed now (ATTRIBUTION.md §5), in the order of
+	// their days, holding until the transaction ends a shared lock that closing and
+	// reopening take exclusively: every use case that books ledger entries calls it before
+	// it locks an order, so no entry is booked on a day while that day is being closed.
+	ClosedPeriods(ctx context.Context) (attribution.Closed, error)
+	// LockPeriods is ClosedPeriods with the lock taken exclusively (closing, reopening).
+	LockPeriods(ctx context.Context) (attribution.Closed, error)
+	// FirstLedgerDay returns the earliest business day of the ledger; zero when it is empty.
+	FirstLedgerDay(ctx context.Context) (bizday.Day, error)
+	// ClosePeriod records p as closed (p.ID is ignored) with the member count of every
+	// registered household as of now, and returns its id.
+	ClosePeriod(ctx context.Context, p attribution.ClosedPeriod) (int64, error)
+	// ReopenPeriod records closed period id as reopened now by whom, and why.
+	ReopenPeriod(ctx context.Context, id int64, by, reason string) error
+	// Adjustments returns the adjustments booked on a day after p that concern a day of p,
+	// summed per (line, event, household, day booked, day concerned).
+	Adjustments(ctx context.Context, p attribution.Period) ([]BookedAdjustment, error)
+}
+
+// BookedAdjustment is an adjustment as booked (ATTRIBUTION.md §5.2), with its order.
+type BookedAdjustment struct {
+	OrderID int64
+	LedgerEntry
 }
 
 // EventState is where a recorded fulfilment event stands.
@@ -155,6 +178,10 @@ type LedgerEntry struct {
 	Source      EventType // the event's type
 	Correction  bool      // the event already had entries booked
 	Supply      LineSupply
+	// An adjustment (ATTRIBUTION.md §5.2): booked on Day, the adjustment day, for its
+	// event's own day Concerns, which was closed. Zero and false for every other entry.
+	Concerns   bizday.Day
+	Adjustment bool
 }
 
 // ApplyResult says what Apply did.

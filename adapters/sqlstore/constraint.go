@@ -50,6 +50,7 @@ var uniqueKeys = []uniqueKey{
 	{"audit_log_pkey", "audit_log", []string{"seq"}, orders.ErrConflict, "an audit entry with this sequence number"},
 	{"review_resolutions_pkey", "review_resolutions", []string{"item"}, orders.ErrConflict, "a resolution of this review item"},
 	{"branch_budgets_pkey", "branch_budgets", []string{"branch_code", "year"}, orders.ErrConflict, "a budget of this branch for this year"},
+	{"closed_period_members_pkey", "closed_period_members", []string{"period_id", "household_no"}, orders.ErrConflict, "a member count of this household for this closed period"},
 }
 
 // surrogateKey reports whether a table's key is its generated id, which no write sets and

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -235,9 +236,24 @@ func (s *Store) UpsertHouseholds(ctx context.Context, hs []households.SealedHous
 // always follows the registry (ATTRIBUTION.md §2.1: linkages active on each event's day),
 // correcting entries booked on each event's own business day.
 func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage, prune bool) (households.Counts, error) {
+	c, _, err := s.ImportLinkages(ctx, ls, prune, false)
+	return c, err
+}
+
+// errDryRun rolls a dry run's transaction back.
+var errDryRun = errors.New("dry run")
+
+// ImportLinkages is UpsertLinkages that also returns the money the change moved in the
+// ledger, per household and period (orders.Rework; closed periods' share went to the
+// adjustment day, ATTRIBUTION.md §5.2). With dryRun it does all of it in the same
+// transaction and rolls it back: nothing is stored, and the counts and changes say what
+// would have been (§5.5).
+func (s *Store) ImportLinkages(ctx context.Context, ls []households.Linkage, prune, dryRun bool) (households.Counts, orders.Changes, error) {
 	var c households.Counts
+	var ch orders.Changes
+	// A dry run's errDryRun rolls the transaction back before its audit entry is written.
 	err := s.importTx(ctx, &c, func(tx *sqlx.Tx) error {
-		c = households.Counts{}
+		c, ch = households.Counts{}, orders.Changes{}
 		keep := map[string]map[string]bool{} // supplier → keys in the file
 		changed := map[string]bool{}
 		for _, l := range ls {
@@ -294,9 +310,19 @@ func (s *Store) UpsertLinkages(ctx context.Context, ls []households.Linkage, pru
 		sort.Strings(codes)
 		// The ledger follows the registry in this same transaction; the rule is the
 		// orders domain's.
-		return orders.Rework(ctx, &txn{s: s, tx: tx}, codes)
+		var err error
+		if ch, err = orders.Rework(ctx, &txn{s: s, tx: tx}, codes); err != nil {
+			return err
+		}
+		if dryRun {
+			return errDryRun
+		}
+		return nil
 	})
-	return c, err
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
+	return c, ch, err
 }
 
 func linkageKey(household households.HouseholdNo, typ, from string) string {

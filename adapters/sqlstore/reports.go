@@ -50,6 +50,10 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	}
 	defer tx.Rollback()
 	from, to := q.From.String(), q.To.String()
+	members, err := membersTable(ctx, tx, q.From, q.To) // people as of closing, inside closed periods (§5.3)
+	if err != nil {
+		return reports.Benefit{}, err
+	}
 	b := reports.Benefit{From: q.From, To: q.To, Timezone: "Asia/Shanghai", By: q.By, Rows: []reports.Row{}}
 
 	// Totals: money by funding and source; households over the whole period at once.
@@ -81,7 +85,7 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	}
 	err = tx.GetContext(ctx, &hp, tx.Rebind(`SELECT COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
 		SELECT household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
-		GROUP BY household_no HAVING SUM(amount_fen) > 0) x JOIN households h ON h.household_no = x.household_no`), from, to)
+		GROUP BY household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no`), from, to)
 	if err != nil {
 		return b, fmt.Errorf("report households: %w", err)
 	}
@@ -104,7 +108,7 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	}
 	err = tx.SelectContext(ctx, &counts, tx.Rebind(`SELECT x.k, COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
 		SELECT `+key+` AS k, household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
-		GROUP BY `+key+`, household_no HAVING SUM(amount_fen) > 0) x JOIN households h ON h.household_no = x.household_no
+		GROUP BY `+key+`, household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no
 		GROUP BY x.k`), from, to)
 	if err != nil {
 		return b, fmt.Errorf("report row households: %w", err)

@@ -243,14 +243,17 @@ type bookedRow struct {
 	EventID     string                  `db:"event_id"` // attribution.Entry.EventID: the mall event id as text
 	HouseholdNo *households.HouseholdNo `db:"household_no"`
 	Day         string                  `db:"business_day"`
+	Concerns    string                  `db:"concerns_day"`
+	Adjustment  bool                    `db:"adjustment"`
 	Amount      int64                   `db:"amount"`
 }
 
 func (t *txn) Booked(ctx context.Context, lineID int64) ([]attribution.Entry, error) {
 	var booked []bookedRow
-	if err := t.tx.SelectContext(ctx, &booked, t.tx.Rebind(`SELECT e.event_id, le.household_no, le.business_day, SUM(le.amount_fen) AS amount
+	if err := t.tx.SelectContext(ctx, &booked, t.tx.Rebind(`SELECT e.event_id, le.household_no, le.business_day, le.concerns_day,
+		le.adjustment, SUM(le.amount_fen) AS amount
 		FROM ledger_entries le JOIN fulfilment_events e ON e.id = le.event_row_id
-		WHERE le.line_id = ? GROUP BY e.event_id, le.household_no, le.business_day`), lineID); err != nil {
+		WHERE le.line_id = ? GROUP BY e.event_id, le.household_no, le.business_day, le.concerns_day, le.adjustment`), lineID); err != nil {
 		return nil, fmt.Errorf("load booked ledger: %w", err)
 	}
 	out := make([]attribution.Entry, 0, len(booked))
@@ -259,7 +262,12 @@ func (t *txn) Booked(ctx context.Context, lineID int64) ([]attribution.Entry, er
 		if err != nil {
 			return nil, fmt.Errorf("booked ledger day: %w", err)
 		}
-		e := attribution.Entry{EventID: b.EventID, Day: d, Amount: money.Fen(b.Amount)}
+		e := attribution.Entry{EventID: b.EventID, Day: d, Amount: money.Fen(b.Amount), Adjustment: b.Adjustment}
+		if b.Concerns != "" {
+			if e.Concerns, err = bizday.Parse(b.Concerns); err != nil {
+				return nil, fmt.Errorf("booked ledger day concerned: %w", err)
+			}
+		}
 		if b.HouseholdNo != nil {
 			e.HouseholdNo = *b.HouseholdNo
 		}
@@ -276,17 +284,22 @@ func (t *txn) BookLedger(ctx context.Context, o *orders.GroupOrder, es []orders.
 		if e.HouseholdNo != "" {
 			hh = string(e.HouseholdNo)
 		}
+		concerns := ""
+		if !e.Concerns.IsZero() {
+			concerns = e.Concerns.String()
+		}
 		rows = append(rows, []any{e.LineID, e.EventRow, hh, e.Day.String(), int64(e.Amount), string(e.Source), e.Correction, now,
-			o.Funding, e.Supply.CountyCode, e.Supply.Category, e.Supply.SKU, e.Supply.SupplierCode, o.BranchCode, o.Mall})
+			o.Funding, e.Supply.CountyCode, e.Supply.Category, e.Supply.SKU, e.Supply.SupplierCode, o.BranchCode, o.Mall,
+			concerns, e.Adjustment})
 	}
 	return insertLedger(ctx, t.tx, rows)
 }
 
 // ledgerCols are the columns of one ledger entry, in the order insertLedger takes them.
 const ledgerCols = `line_id, event_row_id, household_no, business_day, amount_fen, source, correction, booked_at,
-	funding, county_code, category, sku, supplier_code, branch_code, mall`
+	funding, county_code, category, sku, supplier_code, branch_code, mall, concerns_day, adjustment`
 
-// insertLedger books rows (each the 15 values of ledgerCols) with one statement per 200
+// insertLedger books rows (each the 17 values of ledgerCols) with one statement per 200
 // rows: a delivery split among a few hundred households is one round trip, not hundreds.
 func insertLedger(ctx context.Context, tx *sqlx.Tx, rows [][]any) error {
 	const batch = 200
@@ -294,7 +307,7 @@ func insertLedger(ctx context.Context, tx *sqlx.Tx, rows [][]any) error {
 		n := min(batch, len(rows))
 		var b strings.Builder
 		b.WriteString("INSERT INTO ledger_entries (" + ledgerCols + ") VALUES ")
-		args := make([]any, 0, n*15)
+		args := make([]any, 0, n*17)
 		for i, r := range rows[:n] {
 			if i > 0 {
 				b.WriteString(", ")

@@ -136,7 +136,8 @@ and nothing is stored. Importing the same file again changes nothing.`,
 			return refusedErr(reps...)
 		}),
 	})
-	for _, kind := range []households.Kind{"branches", "suppliers", "products", "households", "linkages"} {
+	cmd.AddCommand(newImportLinkagesCmd(g, &strict)) // linkages_cmd.go: dry run and the money it moved
+	for _, kind := range []households.Kind{"branches", "suppliers", "products", "households"} {
 		cmd.AddCommand(&cobra.Command{
 			Use:   string(kind) + " FILE",
 			Short: "Import a " + string(kind) + " file",
@@ -292,7 +293,7 @@ broken down --by county, category, sku, supplier, branch, mall, month or funding
 	out.flags(b)
 	_ = b.MarkFlagRequired("from")
 	_ = b.MarkFlagRequired("to")
-	cmd.AddCommand(b)
+	cmd.AddCommand(b, newHouseholdsReportCmd(g))
 	return cmd
 }
 

@@ -115,6 +115,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newReconcileCmd(g),
 		newAuditCmd(g),
 		newReviewCmd(g),
+		newPeriodCmd(g), newHouseholdCmd(g),
 	)
 	return root
 }
