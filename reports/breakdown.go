@@ -290,3 +290,8 @@ func SortSpending(rows []SpendingRow) {
 		return cmp.Or(cmp.Compare(a.Branch, b.Branch), cmp.Compare(a.Month, b.Month))
 	})
 }
+
+// SortUnattributed sorts rows by supplier code.
+func SortUnattributed(rows []UnattributedRow) {
+	slices.SortFunc(rows, func(a, b UnattributedRow) int { return cmp.Compare(a.Supplier, b.Supplier) })
+}
