@@ -44,8 +44,8 @@ type Column struct {
 }
 
 func fen(f money.Fen) string { return f.String() }
-func itoa(n int) string     { return strconv.Itoa(n) }
-func i64(n int64) string    { return strconv.FormatInt(n, 10) }
+func itoa(n int) string      { return strconv.Itoa(n) }
+func i64(n int64) string     { return strconv.FormatInt(n, 10) }
 func optFen(f *money.Fen) string {
 	if f == nil {
 		return ""

@@ -479,4 +479,3 @@ func (s *Store) Used(ctx context.Context, year int) (map[string]money.Fen, error
 func (s *Store) Indicators(ctx context.Context, year int) (reports.Indicators, error) {
 	return reports.YearIndicators(ctx, s, s, year)
 }
-
