@@ -125,6 +125,9 @@ type Config struct {
 	Auth        Authenticator
 	Idempotency idempotency.Store
 	Reports     Reports
+	// ReportSet, when set, serves the indicators, targets, breakdowns, supplier,
+	// unattributed and spending reports (issue 6, items 2 and 3).
+	ReportSet ReportSet
 	// Households, when set, serves GET /v1/households/{no} (masked) to aid_office.
 	Households Households
 	// Malls are the registered malls' codes (package malls): the values GET /v1/orders
@@ -286,6 +289,7 @@ func (s *Server) routes() error {
 	e.GET("/v1/orders/:id", s.getOrder, route(ordersOnly)...)
 	e.POST("/v1/orders/:id/cancel", s.cancelOrder, route(ordersOnly)...)
 	e.GET("/v1/reports/benefit", s.benefitReport, route(allowRoles("reports", orders.Caller.CanReadReports))...)
+	s.reportSetRoutes(e, route)
 	if s.cfg.Households != nil {
 		e.GET("/v1/households/:no", s.getHousehold, route(allowRoles("the household registry", orders.Caller.CanSeeRegistry))...)
 	}

@@ -47,6 +47,7 @@ var uniqueKeys = []uniqueKey{
 	{"order_lines_order_id_line_no_key", "order_lines", []string{"order_id", "line_no"}, orders.ErrConflict, "a line with this number"},
 	{"fulfilment_events_mall_out_order_no_event_id_key", "fulfilment_events", []string{"mall", "out_order_no", "event_id"}, orders.ErrConflict, "an event with this id for this order"},
 	{"meta_pkey", "meta", []string{"name"}, orders.ErrConflict, "a fact with this name"},
+	{"targets_pkey", "targets", []string{"year"}, orders.ErrConflict, "a target for this year"},
 }
 
 // surrogateKey reports whether a table's key is its generated id, which no write sets and

@@ -276,6 +276,7 @@ broken down --by county, category, sku, supplier, branch, mall, month or funding
 	_ = b.MarkFlagRequired("from")
 	_ = b.MarkFlagRequired("to")
 	cmd.AddCommand(b)
+	addReportSetCmds(g, cmd)
 	return cmd
 }
 

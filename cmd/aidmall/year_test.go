@@ -247,6 +247,7 @@ func TestDemoYearAgreesWithTheRules(t *testing.T) {
 	}
 	assertYearReport(t, st)
 	assertIndependent(t, st)
+	assertIndependentReportSet(t, st)
 	assertPersonalDataSealed(t, st, dbPath)
 }
 
@@ -311,4 +312,5 @@ func TestDemoYearOnPostgres(t *testing.T) {
 	st := runDemoTest(t, u)
 	assertYearReport(t, st)
 	assertIndependent(t, st)
+	assertIndependentReportSet(t, st)
 }
