@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"aidmall/bizday"
 	"aidmall/money"
 	"aidmall/orders"
 	"aidmall/reports"
@@ -50,23 +50,40 @@ func (s *Server) reportSetRoutes(e *echo.Echo, route func(...echo.MiddlewareFunc
 	e.PUT("/v1/targets/:year", s.putTarget, route(allowRoles("targets", func(c orders.Caller) bool { return c.Role == orders.RoleAidOffice }))...)
 }
 
-// reportParams reads a report's query parameters: the period (from/to, month, quarter
-// or year, reports.ParsePeriod), format (json or csv), and the extra names allowed.
-// Every bad or unknown parameter is a 400 naming it.
+// reportParams are a report's query parameters: the period (from/to, month, quarter or
+// year, reports.ParsePeriod), the output (format, charset, headers: readReportOutput) and
+// the report's own extra parameters by name; notAcceptable is the 406 of an Accept header
+// naming no format we write (acceptable returns it).
 type reportParams struct {
-	period reports.Period
-	csv    bool
-	values map[string]string
+	period        reports.Period
+	out           reportOutput
+	values        map[string]string
+	notAcceptable *problem
 }
 
-func parseReportParams(params url.Values, accept string, extra []string, periodRequired bool) (reportParams, error) {
-	var out reportParams
-	out.values = map[string]string{}
+// acceptable is the 406 problem when the Accept header names no format we write, else
+// nil: a handler returns it once its own parameters are read, so that a bad request is a
+// 400 or 422 before it is a 406.
+func (rp reportParams) acceptable() error {
+	if rp.notAcceptable != nil {
+		return rp.notAcceptable
+	}
+	return nil
+}
+
+// parseReportParams reads a report's query parameters, the extra names allowed besides
+// the period and the output's. Every unreadable, repeated or unknown parameter is a 400
+// naming it; a range whose end is before its start, a 422 naming to. An Accept header
+// naming no format we write is left in notAcceptable for the handler (rp.acceptable).
+func parseReportParams(params url.Values, accept string, extra []string) (reportParams, error) {
+	out := reportParams{values: map[string]string{}}
 	var errs []fieldProblem
 	bad := func(name, detail string) { errs = append(errs, fieldProblem{Parameter: name, Detail: detail}) }
 	var pp reports.PeriodParams
-	format := ""
 	for _, name := range slices.Sorted(maps.Keys(params)) {
+		if reportOutputParams[name] {
+			continue // readReportOutput's
+		}
 		vs := params[name]
 		if len(vs) > 1 {
 			bad(name, "give this parameter once")
@@ -84,11 +101,6 @@ func parseReportParams(params url.Values, accept string, extra []string, periodR
 			pp.Quarter = v
 		case "year":
 			pp.Year = v
-		case "format":
-			if v != "json" && v != "csv" {
-				bad(name, "must be json or csv")
-			}
-			format = v
 		default:
 			if slices.Contains(extra, name) {
 				out.values[name] = v
@@ -97,22 +109,37 @@ func parseReportParams(params url.Values, accept string, extra []string, periodR
 			}
 		}
 	}
+	o, outErrs, notAcceptable := readReportOutput(params, accept)
+	out.out = o
+	errs = append(errs, outErrs...)
 	if len(errs) > 0 {
 		return out, badParameters(errs)
 	}
-	if periodRequired {
-		p, err := reports.ParsePeriod(pp)
-		if err != nil {
-			return out, parameterProblem(err)
-		}
-		out.period = p
+	p, err := readPeriod(pp)
+	if err != nil {
+		return out, err
 	}
-	if format == "" {
-		out.csv = prefersCSV(accept)
-	} else {
-		out.csv = format == "csv"
-	}
+	out.period = p
+	out.notAcceptable = notAcceptable
 	return out, nil
+}
+
+// readPeriod reads a period by reports.ParsePeriod: a 400 naming the parameter at fault,
+// except a readable range whose end is before its start, which is a 422 naming to (as
+// reports.Query.Validate has it).
+func readPeriod(pp reports.PeriodParams) (reports.Period, error) {
+	p, err := reports.ParsePeriod(pp)
+	if err == nil {
+		return p, nil
+	}
+	if pp.Month == "" && pp.Quarter == "" && pp.Year == "" {
+		from, ferr := bizday.Parse(strings.TrimSpace(pp.From))
+		to, terr := bizday.Parse(strings.TrimSpace(pp.To))
+		if ferr == nil && terr == nil && to.Before(from) {
+			return p, reportQueryProblem(err)
+		}
+	}
+	return p, parameterProblem(err)
 }
 
 // parameterProblem turns a domain ValidationError (fields by pointer "/name") into a 400
@@ -129,52 +156,34 @@ func parameterProblem(err error) error {
 	return badParameters(errs)
 }
 
-// gridded is a report with its typed JSON and its table.
-type gridded interface{ Grid() reports.Grid }
-
-// writeReportSet answers with v as JSON (its own field names) or its grid as CSV.
-func writeReportSet(c echo.Context, v gridded, csv bool, filename string) error {
-	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
-	var buf bytes.Buffer
-	if !csv {
-		if err := reports.WriteAnyJSON(&buf, v); err != nil {
-			return fmt.Errorf("render json: %w", err)
-		}
-		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf.Bytes())
-	}
-	if err := reports.WriteGridCSV(&buf, v.Grid()); err != nil {
-		return fmt.Errorf("render csv: %w", err)
-	}
-	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s.csv"`, filename))
-	return c.Blob(http.StatusOK, contentTypeCSV, buf.Bytes())
-}
-
-// indicatorsReport is GET /v1/reports/indicators?year=YYYY.
+// indicatorsReport is GET /v1/reports/indicators?year=YYYY: JSON, CSV or XLSX (sendReport).
 func (s *Server) indicatorsReport(c echo.Context) error {
 	params := c.QueryParams()
 	for name := range params {
-		if name != "year" && name != "format" {
-			return badParameters([]fieldProblem{{Parameter: name, Detail: "unknown parameter (indicators take year and format)"}})
+		if name != "year" && !reportOutputParams[name] {
+			return badParameters([]fieldProblem{{Parameter: name, Detail: "unknown parameter (indicators take year, and format, charset, headers)"}})
 		}
 	}
 	if !params.Has("year") {
 		return badParameters([]fieldProblem{{Parameter: "year", Detail: "required (YYYY)"}})
 	}
-	rp, err := parseReportParams(params, c.Request().Header.Get(echo.HeaderAccept), nil, true)
+	rp, err := parseReportParams(params, c.Request().Header.Get(echo.HeaderAccept), nil)
 	if err != nil {
 		return err
 	}
-	y, _ := strconv.Atoi(rp.period.From.String()[:4])
-	x, err := s.cfg.ReportSet.Indicators(c.Request().Context(), y)
+	if err := rp.acceptable(); err != nil {
+		return err
+	}
+	x, err := s.cfg.ReportSet.Indicators(c.Request().Context(), rp.period.From.Start().Year())
 	if err != nil {
 		return err
 	}
-	return writeReportSet(c, x, rp.csv, fmt.Sprintf("indicators-%d", y))
+	return s.sendReport(c, "indicators", x, rp.out)
 }
 
 // breakdownReport is GET /v1/reports/breakdown?by=a[,b]&<period>[&compare=true].
 func (s *Server) breakdownReport(c echo.Context) error {
-	rp, err := parseReportParams(c.QueryParams(), c.Request().Header.Get(echo.HeaderAccept), []string{"by", "compare"}, true)
+	rp, err := parseReportParams(c.QueryParams(), c.Request().Header.Get(echo.HeaderAccept), []string{"by", "compare"})
 	if err != nil {
 		return err
 	}
@@ -191,25 +200,34 @@ func (s *Server) breakdownReport(c echo.Context) error {
 			return badParameters([]fieldProblem{{Parameter: "compare", Detail: "must be true or false"}})
 		}
 	}
+	if err := rp.acceptable(); err != nil {
+		return err
+	}
 	b, err := s.cfg.ReportSet.Breakdown(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
-	return writeReportSet(c, b, rp.csv, fmt.Sprintf("breakdown-%s-%s-%s", q.From, q.To, strings.ReplaceAll(by, ",", "-")))
+	if b.Rows == nil {
+		b.Rows = []reports.BreakdownRow{}
+	}
+	return s.sendReport(c, "breakdown", b, rp.out)
 }
 
-// periodReport serves a report of one period.
-func periodReport[T gridded](s *Server, name string, get func(context.Context, reports.Period) (T, error)) echo.HandlerFunc {
+// periodReport serves a report of one period in the asked output (sendReport).
+func periodReport[T reports.Tabular](s *Server, name string, get func(context.Context, reports.Period) (T, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		rp, err := parseReportParams(c.QueryParams(), c.Request().Header.Get(echo.HeaderAccept), nil, true)
+		rp, err := parseReportParams(c.QueryParams(), c.Request().Header.Get(echo.HeaderAccept), nil)
 		if err != nil {
+			return err
+		}
+		if err := rp.acceptable(); err != nil {
 			return err
 		}
 		v, err := get(c.Request().Context(), rp.period)
 		if err != nil {
 			return err
 		}
-		return writeReportSet(c, v, rp.csv, fmt.Sprintf("%s-%s-%s", name, rp.period.From, rp.period.To))
+		return s.sendReport(c, name, v, rp.out)
 	}
 }
 

@@ -24,7 +24,10 @@ func TestReportSetEndpoints(t *testing.T) {
 		wantParam, wantBody           string
 	}{
 		{"indicators_for_auditor", "GET", "/v1/reports/indicators?year=2019", "key-auditor", "", 200, "", `"purchased_amount"`},
-		{"indicators_csv", "GET", "/v1/reports/indicators?year=2019&format=csv", "key-office", "", 200, "", "branch,label,purchased_amount"},
+		{"indicators_csv", "GET", "/v1/reports/indicators?year=2019&format=csv", "key-office", "", 200, "", "\uFEFF工会单位,名称,购买金额,帮助销售金额"},
+		{"indicators_csv_english_headers", "GET", "/v1/reports/indicators?year=2019&format=csv&headers=en", "key-office", "", 200, "", "branch,label,purchased_amount"},
+		{"indicators_bad_format", "GET", "/v1/reports/indicators?year=2019&format=pdf", "key-office", "", 400, "format", ""},
+		{"indicators_charset_for_json", "GET", "/v1/reports/indicators?year=2019&charset=gb18030", "key-office", "", 400, "charset", ""},
 		{"indicators_without_year", "GET", "/v1/reports/indicators", "key-office", "", 400, "year", ""},
 		{"indicators_bad_year", "GET", "/v1/reports/indicators?year=19", "key-office", "", 400, "year", ""},
 		{"indicators_for_branch_staff", "GET", "/v1/reports/indicators?year=2019", "key-hq", "", 403, "", ""},
@@ -37,7 +40,9 @@ func TestReportSetEndpoints(t *testing.T) {
 		{"breakdown_same_dim_twice", "GET", "/v1/reports/breakdown?by=sku,sku&year=2019", "key-office", "", 400, "by", ""},
 		{"breakdown_from_without_to", "GET", "/v1/reports/breakdown?by=sku&from=2019-01-01", "key-office", "", 400, "to", ""},
 		{"suppliers_month", "GET", "/v1/reports/suppliers?month=2019-03", "key-auditor", "", 200, "", `"linked_households"`},
-		{"unattributed_csv", "GET", "/v1/reports/unattributed?year=2019&format=csv", "key-auditor", "", 200, "", "supplier,label,county"},
+		{"unattributed_csv", "GET", "/v1/reports/unattributed?year=2019&format=csv", "key-auditor", "", 200, "", "供应商,名称,县,签收金额"},
+		{"unattributed_csv_english_headers", "GET", "/v1/reports/unattributed?year=2019&format=csv&headers=en", "key-auditor", "", 200, "", "supplier,label,county"},
+		{"breakdown_to_before_from", "GET", "/v1/reports/breakdown?by=sku&from=2019-03-01&to=2019-02-01", "key-office", "", 422, "to", ""},
 		{"spending_year", "GET", "/v1/reports/spending?year=2019", "key-office", "", 200, "", `"placed_amount"`},
 		{"spending_unknown_param", "GET", "/v1/reports/spending?year=2019&branch=HQ", "key-office", "", 400, "branch", ""},
 		{"target_set_by_office", "PUT", "/v1/targets/2031", "key-office", `{"purchased_amount":"1200000.00","helped_sell_amount":"800000.50"}`, 200, "", `"helped_sell_amount":"800000.50"`},

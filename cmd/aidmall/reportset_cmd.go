@@ -54,55 +54,56 @@ func (f *periodFlags) period() (reports.Period, error) {
 	return p, nil
 }
 
-// writeGridded writes a report as a table, CSV (its grid) or JSON (its own field names).
-func writeGridded(g *globals, v interface{ Grid() reports.Grid }, format string) error {
-	switch format {
-	case "table":
-		return reports.WriteGridTable(g.stdout, v.Grid())
-	case "csv":
-		return reports.WriteGridCSV(g.stdout, v.Grid())
-	case "json":
-		return reports.WriteAnyJSON(g.stdout, v)
-	}
-	return fmt.Errorf("--format must be table, csv or json")
-}
-
 // addReportSetCmds adds indicators, breakdown, suppliers, unattributed and spending to
-// the report command.
+// the report command; each writes its report as report benefit does (--format
+// table|json|csv|xlsx, --out, --charset, --headers: reportOutput).
 func addReportSetCmds(g *globals, report *cobra.Command) {
-	var format string
-	formatFlag := func(c *cobra.Command) { c.Flags().StringVar(&format, "format", "table", "table|csv|json") }
-
 	var year string
+	var indOut reportOutput
 	ind := &cobra.Command{
 		Use:   "indicators",
 		Short: "Responsibility-letter indicators (消费帮扶指标) of a year: per branch and for the group, with budgets and targets",
-		Args:  cobra.NoArgs,
+		Long: `The responsibility-letter indicators (定点帮扶责任书 消费帮扶指标) of --year (Beijing):
+per branch and for the group, purchased (购买) and helped-to-sell (帮助销售) amounts,
+households and people benefited, budget, used and percentage used; the group's targets
+with the percentage reached.
+
+` + reportFormatHelp,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			y, err := reports.ParseYear(year)
 			if err != nil {
 				return fmt.Errorf("--year: %w", err)
+			}
+			if err := indOut.check(g); err != nil {
+				return err
 			}
 			return g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
 				x, err := a.store.Indicators(ctx, y)
 				if err != nil {
 					return err
 				}
-				return writeGridded(g, x, format)
+				return indOut.write(g, "indicators", x)
 			})(cmd, args)
 		},
 	}
 	ind.Flags().StringVar(&year, "year", "", "the year, YYYY (required)")
 	_ = ind.MarkFlagRequired("year")
-	formatFlag(ind)
+	indOut.flags(ind)
 
 	var by string
 	var compare bool
 	var bp periodFlags
+	var bdOut reportOutput
 	bd := &cobra.Command{
 		Use:   "breakdown",
 		Short: "Households, people, net amount and net units by one dimension or a pair (--by county,month)",
-		Args:  cobra.NoArgs,
+		Long: `Households and people benefited, net amount and net units over a period (--from and
+--to, --month, --quarter or --year), by one dimension or a pair (--by county,month), with
+--compare the same period a year before beside each row.
+
+` + reportFormatHelp,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := bp.period()
 			if err != nil {
@@ -112,41 +113,54 @@ func addReportSetCmds(g *globals, report *cobra.Command) {
 			if err != nil {
 				return fmt.Errorf("--by: %w", err)
 			}
+			if err := bdOut.check(g); err != nil {
+				return err
+			}
 			return g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
 				b, err := labelledReportSet{a.store}.Breakdown(ctx, reports.BreakdownQuery{Period: p, By: dims, Compare: compare})
 				if err != nil {
 					return err
 				}
-				return writeGridded(g, b, format)
+				if b.Rows == nil {
+					b.Rows = []reports.BreakdownRow{}
+				}
+				return bdOut.write(g, "breakdown", b)
 			})(cmd, args)
 		},
 	}
 	bd.Flags().StringVar(&by, "by", "county", "a dimension or a pair of county|category|sku|supplier|branch|mall|month|funding")
 	bd.Flags().BoolVar(&compare, "compare", false, "show the same period a year before beside each row")
 	bp.add(bd)
-	formatFlag(bd)
+	bdOut.flags(bd)
 	report.AddCommand(ind, bd)
 
 	for _, r := range []struct {
 		use, short string
-		run        func(context.Context, *sqlstore.Store, reports.Period) (interface{ Grid() reports.Grid }, error)
+		run        func(context.Context, *sqlstore.Store, reports.Period) (reports.Tabular, error)
 	}{
-		{"suppliers", "Every supplier's sales with its unattributed part and linked households", func(ctx context.Context, s *sqlstore.Store, p reports.Period) (interface{ Grid() reports.Grid }, error) {
+		{"suppliers", "Every supplier's sales with its unattributed part and linked households", func(ctx context.Context, s *sqlstore.Store, p reports.Period) (reports.Tabular, error) {
 			return s.SupplierSales(ctx, p)
 		}},
-		{"unattributed", "Unattributed sales (no linked household) by supplier", func(ctx context.Context, s *sqlstore.Store, p reports.Period) (interface{ Grid() reports.Grid }, error) {
+		{"unattributed", "Unattributed sales (no linked household) by supplier", func(ctx context.Context, s *sqlstore.Store, p reports.Period) (reports.Tabular, error) {
 			return s.Unattributed(ctx, p)
 		}},
-		{"spending", "Branch spending by month: placed, delivered, refunded, cancelled or rejected", func(ctx context.Context, s *sqlstore.Store, p reports.Period) (interface{ Grid() reports.Grid }, error) {
+		{"spending", "Branch spending by month: placed, delivered, refunded, cancelled or rejected", func(ctx context.Context, s *sqlstore.Store, p reports.Period) (reports.Tabular, error) {
 			return s.Spending(ctx, p)
 		}},
 	} {
 		var pf periodFlags
+		var out reportOutput
 		c := &cobra.Command{
 			Use: r.use, Short: r.short, Args: cobra.NoArgs,
+			Long: r.short + ` over a period: --from and --to, --month, --quarter or --year (Beijing).
+
+` + reportFormatHelp,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				p, err := pf.period()
 				if err != nil {
+					return err
+				}
+				if err := out.check(g); err != nil {
 					return err
 				}
 				return g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
@@ -154,12 +168,12 @@ func addReportSetCmds(g *globals, report *cobra.Command) {
 					if err != nil {
 						return err
 					}
-					return writeGridded(g, v, format)
+					return out.write(g, r.use, v)
 				})(cmd, args)
 			},
 		}
 		pf.add(c)
-		formatFlag(c)
+		out.flags(c)
 		report.AddCommand(c)
 	}
 }
