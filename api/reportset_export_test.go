@@ -76,7 +76,7 @@ func TestReportSetExports(t *testing.T) {
 
 			for _, c := range []struct {
 				name, query, accept, wantType, header string
-				decode                              func([]byte) ([]byte, error)
+				decode                                func([]byte) ([]byte, error)
 			}{
 				{"utf8_bom", "&format=csv", "", "text/csv; charset=utf-8", tt.header, func(b []byte) ([]byte, error) {
 					if !bytes.HasPrefix(b, []byte("\uFEFF")) {
