@@ -18,6 +18,7 @@ import (
 	"aidmall/adapters/sqlstore/sqltest"
 	. "aidmall/api"
 	"aidmall/bizday"
+	"aidmall/money"
 	"aidmall/orders"
 	"aidmall/reports"
 )
@@ -39,7 +40,8 @@ func exportHarness(t *testing.T) *harness {
 // as XLSX, converts every sheet of the workbook with LibreOffice headless (as a user's
 // spreadsheet program reads it), and finds the JSON's figures there: every row's key,
 // label, households, people and net amount on the breakdown sheet with the Chinese
-// headers, the 合计 row with the totals, and every headline total on the cover sheet.
+// headers, the 合计 row with the totals, and every headline total on the cover sheet. The
+// same run opens the 2019 indicators' workbook (targets set): checkIndicatorsSheets.
 func TestReportXLSXOpensInLibreOffice(t *testing.T) {
 	soffice, err := exec.LookPath("soffice")
 	if err != nil {
@@ -68,8 +70,27 @@ func TestReportXLSXOpensInLibreOffice(t *testing.T) {
 		}
 		jsons[by], workbooks[string(by)] = b, rec.Body.Bytes()
 	}
+	// The indicators of 2019 with the group's targets set, so the workbook has percentages.
+	if rec := h.do(request{method: http.MethodPut, path: "/v1/targets/2019", key: "key-office", body: `{"purchased_amount":"100.00","helped_sell_amount":"50.00"}`,
+		header: map[string]string{"Content-Type": "application/json"}}); rec.Code != http.StatusOK {
+		t.Fatalf("target: %d %s", rec.Code, rec.Body)
+	}
+	rec := h.do(request{method: http.MethodGet, path: "/v1/reports/indicators?year=2019", key: "key-auditor"})
+	var ind reports.Indicators
+	if err := json.Unmarshal(rec.Body.Bytes(), &ind); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("indicators json: %d %v %s", rec.Code, err, rec.Body)
+	}
+	if ind.Group.PurchasedAmount == 0 || ind.Target == nil || ind.Target.PurchasedPercent == nil || len(ind.Branches) == 0 {
+		t.Fatalf("the seeded deliveries or the target are missing from the indicators: %s", rec.Body)
+	}
+	rec = h.do(request{method: http.MethodGet, path: "/v1/reports/indicators?year=2019&format=xlsx", key: "key-auditor"})
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != ContentTypeXLSX {
+		t.Fatalf("indicators xlsx: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	workbooks["indicators"] = rec.Body.Bytes()
 	// One soffice run for every workbook: starting LibreOffice is the slow part.
 	converted := convertAllSheets(t, soffice, dir, workbooks)
+	checkIndicatorsSheets(t, ind, converted["indicators"])
 	for _, by := range reports.Dimensions() {
 		b, sheets := jsons[by], converted[string(by)]
 		if len(sheets) != 2 {
@@ -117,6 +138,66 @@ func TestReportXLSXOpensInLibreOffice(t *testing.T) {
 		total := table[len(table)-1]
 		if total[1] != "合计" || total[2] != itoa(b.Totals.Households) || total[3] != itoa(b.Totals.People) {
 			t.Errorf("%s 合计 row %q, want households %d people %d", by, total, b.Totals.Households, b.Totals.People)
+		}
+	}
+}
+
+// checkIndicatorsSheets finds the indicators' JSON figures in the workbook as LibreOffice
+// shows it: the group's figures, budget, use and targets with the percentages reached on
+// the cover (percentages as 12.35%), every branch's row on the 按工会单位 sheet (money to
+// the fen, 无预算 for a branch without a budget), and the group as the 合计 row.
+func checkIndicatorsSheets(t *testing.T, x reports.Indicators, sheets map[string][][]string) {
+	t.Helper()
+	cover, table := sheets["封面"], sheets["按工会单位"]
+	if len(sheets) != 2 || cover == nil || table == nil {
+		t.Fatalf("indicators: sheets %v, want 封面 and 按工会单位", keys(sheets))
+	}
+	pct := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p + "%"
+	}
+	budget := func(b *money.Fen) string {
+		if b == nil {
+			return "无预算"
+		}
+		return b.String()
+	}
+	values := map[string]string{}
+	for _, r := range cover {
+		if len(r) >= 2 {
+			values[r[0]] = plain(r[1])
+		}
+	}
+	g := x.Group
+	for title, want := range map[string]string{
+		"年度": "2019", "购买金额": g.PurchasedAmount.String(), "帮助销售金额": g.HelpedSellAmount.String(),
+		"受益户数": itoa(g.Households), "受益人数": itoa(g.People), "预算": budget(g.Budget), "已使用": g.Used.String(),
+		"使用比例": pct(g.UsedPercent), "购买目标": x.Target.PurchasedAmount.String(), "购买完成比例": pct(x.Target.PurchasedPercent),
+		"帮助销售目标": x.Target.HelpedSellAmount.String(), "帮助销售完成比例": pct(x.Target.HelpedSellPercent),
+	} {
+		if values[title] != want {
+			t.Errorf("indicators cover: %s = %q, want %q", title, values[title], want)
+		}
+	}
+	if got := strings.Join(table[0], ","); got != "工会单位,名称,购买金额,帮助销售金额,受益户数,受益人数,预算,已使用,使用比例" {
+		t.Fatalf("indicators header %q", got)
+	}
+	if len(table) != len(x.Branches)+2 {
+		t.Fatalf("indicators: %d rows, want %d branches, the header and 合计", len(table), len(x.Branches))
+	}
+	row := func(r reports.IndicatorRow) string {
+		return strings.Join([]string{r.Branch, r.Label, r.PurchasedAmount.String(), r.HelpedSellAmount.String(),
+			itoa(r.Households), itoa(r.People), budget(r.Budget), r.Used.String(), pct(r.UsedPercent)}, "|")
+	}
+	for i, r := range append(x.Branches, g) {
+		got := make([]string, len(table[i+1]))
+		for j, c := range table[i+1] {
+			got[j] = plain(c)
+		}
+		if strings.Join(got, "|") != row(r) {
+			t.Errorf("indicators row %d: %q, want %q", i+1, got, row(r))
 		}
 	}
 }

@@ -288,7 +288,7 @@ func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harnes
 	}
 	h.orders = &fakeOrders{Service: svc}
 	cfg := Config{
-		Orders: h.orders, Auth: auth, Idempotency: h.idem, Reports: h.reports, Households: h.store, Budgets: svc, Periods: testPeriods{svc, h.store}, Malls: malls,
+		Orders: h.orders, Auth: auth, Idempotency: h.idem, Reports: h.reports, ReportSet: h.store, Households: h.store, Budgets: svc, Periods: testPeriods{svc, h.store}, Malls: malls,
 		Webhooks: map[orders.Mall]MallWebhook{mallCCB: h.webhooks[mallCCB], mallABC: h.webhooks[mallABC]},
 		Ready:    func(context.Context) error { return h.ready },
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

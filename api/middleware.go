@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"aidmall/audit"
 	"aidmall/orders"
 )
 
@@ -198,6 +199,9 @@ func (cfg authConfig) toMiddleware() (echo.MiddlewareFunc, error) {
 				return fmt.Errorf("authenticate: key %d has unknown role %q", caller.KeyID, caller.Role)
 			}
 			withValue(c, ctxCaller, caller)
+			// Changes a store records outside a domain use case (targets, keys) are
+			// audited as this caller.
+			c.SetRequest(c.Request().WithContext(audit.WithActor(c.Request().Context(), caller.Actor())))
 			return next(c)
 		}
 	}, nil

@@ -2,20 +2,18 @@ package api
 
 import (
 	"errors"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
-	"aidmall/bizday"
 	"aidmall/orders"
 	"aidmall/reports"
 )
 
-// benefitReport is GET /v1/reports/benefit?from=YYYY-MM-DD&to=YYYY-MM-DD&by=…: the
+// benefitReport is GET /v1/reports/benefit?from=YYYY-MM-DD&to=YYYY-MM-DD&by=… (or month=,
+// quarter=, year= in place of from and to): the
 // reports.Benefit of ATTRIBUTION.md §3 as JSON, CSV or XLSX (format=, or the Accept
 // header: see readReportOutput and sendReport). Dates are business days in Beijing time,
 // both inclusive. aid_office and auditor only (the route's guard).
@@ -34,59 +32,28 @@ func (s *Server) benefitReport(c echo.Context) error {
 	return s.sendReport(c, "benefit", b, out)
 }
 
-// parseBenefitQuery reads from, to and by (all required) and the output parameters
-// (format, charset, headers: readReportOutput). Unreadable parameters are a 400; a query
-// reports.Query.Validate refuses is a 422; an Accept naming no format we write, a 406.
+// parseBenefitQuery reads the period (from and to, month, quarter or year: parseReportParams
+// with reports.ParsePeriod), by (required) and the output parameters (format, charset,
+// headers: readReportOutput). Unreadable parameters are a 400; a query
+// reports.Query.Validate refuses (an end before the start) is a 422; an Accept header
+// naming no format we write, a 406.
 func parseBenefitQuery(params url.Values, accept string) (q reports.Query, out reportOutput, err error) {
-	var errs []fieldProblem
-	bad := func(name, detail string) { errs = append(errs, fieldProblem{Parameter: name, Detail: detail}) }
-	for _, name := range slices.Sorted(maps.Keys(params)) {
-		vs := params[name]
-		if reportOutputParams[name] {
-			continue
-		}
-		if len(vs) > 1 {
-			bad(name, "give this parameter once")
-			continue
-		}
-		v := vs[0]
-		switch name {
-		case "from", "to":
-			d, perr := bizday.Parse(v)
-			if perr != nil {
-				bad(name, "must be a date YYYY-MM-DD (Beijing time)")
-			} else if name == "from" {
-				q.From = d
-			} else {
-				q.To = d
-			}
-		case "by":
-			by, perr := reports.ParseBy(v)
-			if perr != nil {
-				bad(name, "must be one of "+joinBy(reports.Dimensions()))
-			}
-			q.By = by
-		default:
-			bad(name, "unknown parameter")
-		}
+	rp, err := parseReportParams(params, accept, []string{"by"})
+	if err != nil {
+		return q, rp.out, err
 	}
-	for _, name := range []string{"by", "from", "to"} {
-		if !params.Has(name) {
-			bad(name, "required")
-		}
+	q.From, q.To = rp.period.From, rp.period.To
+	v, ok := rp.values["by"]
+	if !ok {
+		return q, rp.out, badParameters([]fieldProblem{{Parameter: "by", Detail: "required"}})
 	}
-	out, outErrs, notAcceptable := readReportOutput(params, accept)
-	errs = append(errs, outErrs...)
-	if len(errs) > 0 {
-		return q, out, badParameters(errs)
+	if q.By, err = reports.ParseBy(v); err != nil {
+		return q, rp.out, badParameters([]fieldProblem{{Parameter: "by", Detail: "must be one of " + joinBy(reports.Dimensions())}})
 	}
 	if verr := q.Validate(); verr != nil {
-		return q, out, reportQueryProblem(verr)
+		return q, rp.out, reportQueryProblem(verr)
 	}
-	if notAcceptable != nil {
-		return q, out, notAcceptable
-	}
-	return q, out, nil
+	return q, rp.out, rp.acceptable()
 }
 
 // reportQueryProblem turns reports.Query.Validate's error (fields by pointer: "/from",

@@ -46,6 +46,11 @@ func TestBenefitReport(t *testing.T) {
 		{name: "when_accept_names_no_format_expect_406", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=county", accept: "image/png", wantStatus: 406},
 		{name: "when_format_given_accept_is_ignored_expect_csv", key: "key-office", query: "from=2019-01-01&to=2019-12-31&by=county&format=csv", accept: "image/png", wantStatus: 200, wantCSV: true},
 		{name: "when_to_before_from_expect_422_naming_to", key: "key-office", query: "from=2019-12-31&to=2019-01-01&by=county", wantStatus: 422, wantParam: "to"},
+		{name: "when_year_given_expect_that_year", key: "key-auditor", query: "year=2019&by=county", wantStatus: 200},
+		{name: "when_month_malformed_expect_400_naming_month", key: "key-office", query: "month=2019-13&by=county", wantStatus: 400, wantParam: "month"},
+		{name: "when_quarter_malformed_expect_400_naming_quarter", key: "key-office", query: "quarter=2019Q5&by=county", wantStatus: 400, wantParam: "quarter"},
+		{name: "when_year_and_range_expect_400_naming_both", key: "key-office", query: "from=2019-01-01&to=2019-12-31&year=2019&by=county", wantStatus: 400, wantParam: "from"},
+		{name: "when_no_period_expect_400", key: "key-office", query: "by=county", wantStatus: 400, wantParam: "year"},
 		{name: "when_no_key_expect_401", key: "", query: "from=2019-01-01&to=2019-12-31&by=county", wantStatus: 401},
 	}
 	// One database for every case: the 2019 registry and one delivered order of 2 boxes

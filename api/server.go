@@ -129,6 +129,9 @@ type Config struct {
 	// Budgets, when set, serves GET /v1/budgets (aid_office, auditor) and PUT
 	// /v1/budgets/{branch}/{year} (aid_office).
 	Budgets Budgets
+	// ReportSet, when set, serves the indicators, targets, breakdowns, supplier,
+	// unattributed and spending reports (issue 6, items 2 and 3).
+	ReportSet ReportSet
 	// Households, when set, serves GET /v1/households/{no} (masked) to aid_office.
 	Households Households
 	// Audit, when set, serves GET /v1/audit to aid_office and auditor.
@@ -302,6 +305,7 @@ func (s *Server) routes() error {
 		e.GET("/v1/budgets", s.listBudgets, route(allowRoles("budgets", orders.Caller.CanReadReports))...)
 		e.PUT("/v1/budgets/:branch/:year", s.setBudget, route(allowRoles("setting budgets", orders.Caller.CanSetBudgets))...)
 	}
+	s.reportSetRoutes(e, route)
 	if s.cfg.Households != nil {
 		e.GET("/v1/households/:no", s.getHousehold, route(allowRoles("the household registry", orders.Caller.CanSeeRegistry))...)
 	}

@@ -31,6 +31,9 @@ const (
 	ActionKeyRevoke       = "key.revoke"         // an API key revoked
 	ActionKeyRotate       = "key.rotate"         // an API key given a new secret (users rotate)
 	ActionBudgetSet       = "budget.set"         // a branch's budget for a year set
+	ActionTargetSet       = "target.set"         // the group's yearly targets set
+	ActionPeriodClose     = "period.close"       // a month or year closed (ATTRIBUTION.md §5)
+	ActionPeriodReopen    = "period.reopen"      // the latest closed period reopened
 	ActionReviewResolve   = "review.resolve"     // a review item dismissed or re-read
 	ActionStatementImport = "statement.import"   // a mall statement file applied
 )

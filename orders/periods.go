@@ -1,8 +1,10 @@
 package orders
 
 import (
+	"aidmall/audit"
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -67,8 +69,11 @@ func (s *Service) ClosePeriod(ctx context.Context, c Caller, name, reason string
 		if err := closed.CheckClose(p, first); err != nil {
 			return &Error{Kind: ErrConflict, Message: err.Error()}
 		}
-		cp.ID, err = tx.ClosePeriod(ctx, cp)
-		return err
+		if cp.ID, err = tx.ClosePeriod(ctx, cp); err != nil {
+			return err
+		}
+		return auditPeriod(ctx, tx, c, audit.ActionPeriodClose, p.Name, nil, map[string]string{
+			"first": p.First.String(), "last": p.Last.String(), "reason": cp.Reason})
 	})
 	return cp, err
 }
@@ -126,7 +131,16 @@ func (s *Service) ReopenPeriod(ctx context.Context, c Caller, name, reason strin
 				return err
 			}
 		}
-		return tx.ReopenPeriod(ctx, p.ID, c.Name, strings.TrimSpace(reason))
+		if err := tx.ReopenPeriod(ctx, p.ID, c.Name, strings.TrimSpace(reason)); err != nil {
+			return err
+		}
+		var moved money.Fen
+		for _, a := range adjs {
+			moved += a.Amount
+		}
+		return auditPeriod(ctx, tx, c, audit.ActionPeriodReopen, p.Name,
+			map[string]string{"first": p.First.String(), "last": p.Last.String(), "closed_by": p.ClosedBy, "reason": p.Reason},
+			map[string]any{"reason": strings.TrimSpace(reason), "adjustments_moved": len(adjs), "adjustments_amount": moved.String()})
 	})
 	return p, err
 }
@@ -231,4 +245,14 @@ func (c Changes) Periods() []PeriodChange {
 		out[i].Net += r.Amount
 	}
 	return out
+}
+
+// auditPeriod records a period's close or reopen in the audit log, in the change's
+// transaction.
+func auditPeriod(ctx context.Context, tx Tx, c Caller, action, name string, before, after any) error {
+	e, err := audit.New(c.Actor(), action, "period:"+name, before, after)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return tx.Audit(ctx, e)
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shopspring/decimal"
+
 	"aidmall/money"
 )
 
@@ -59,9 +61,14 @@ const (
 	KindText  Kind = iota // text, kept as text (codes such as 610630 stay text in XLSX)
 	KindInt               // a count
 	KindMoney             // money.Fen, written as yuan with two decimals; a number in XLSX
+	// KindPercent is a percentage with two decimals as the report computed it ("12.35",
+	// reports.Percent), written "12.35%" in text and CSV and, in XLSX, as the exact
+	// decimal fraction (0.1235, Value.Fraction) formatted 0.00%. It may be empty (no
+	// budget, no target): an empty cell.
+	KindPercent
 )
 
-// A Value is one cell: text, an integer or an amount of money in fen.
+// A Value is one cell: text, an integer, an amount of money in fen or a percentage.
 type Value struct {
 	kind Kind
 	text string
@@ -77,14 +84,46 @@ func (v Value) Fen() money.Fen { return money.Fen(v.n) }
 func (v Value) Int() int64     { return v.n }
 func (v Value) IsNumber() bool { return v.kind != KindText }
 
+// PercentValue makes a percentage cell from a report's percentage with two decimals
+// ("12.35" for 12.35%, as reports.Percent writes it); nil is an empty percentage cell.
+func PercentValue(p *string) Value {
+	if p == nil {
+		return Value{kind: KindPercent}
+	}
+	return Value{kind: KindPercent, text: *p}
+}
+
+// IsEmpty reports whether v is an empty cell: empty text or an absent percentage.
+func (v Value) IsEmpty() bool { return (v.kind == KindText || v.kind == KindPercent) && v.text == "" }
+
+// Fraction is a percentage as the exact decimal fraction it stands for, the percent's
+// decimal point moved two places ("12.35" → "0.1235", "100.00" → "1"), computed on
+// decimals, never floats; "" for an empty percentage or any other kind.
+func (v Value) Fraction() string {
+	if v.kind != KindPercent || v.text == "" {
+		return ""
+	}
+	d, err := decimal.NewFromString(v.text)
+	if err != nil {
+		return ""
+	}
+	return d.Shift(-2).String()
+}
+
 // String is the value as written in CSV and text: money as yuan with two decimals
-// ("-68.00"), integers in decimal, text as is.
+// ("-68.00"), integers in decimal, a percentage with its sign ("12.35%", "" when absent),
+// text as is.
 func (v Value) String() string {
 	switch v.kind {
 	case KindInt:
 		return strconv.FormatInt(v.n, 10)
 	case KindMoney:
 		return money.Fen(v.n).String()
+	case KindPercent:
+		if v.text == "" {
+			return ""
+		}
+		return v.text + "%"
 	}
 	return v.text
 }

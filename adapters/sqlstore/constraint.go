@@ -51,6 +51,7 @@ var uniqueKeys = []uniqueKey{
 	{"review_resolutions_pkey", "review_resolutions", []string{"item"}, orders.ErrConflict, "a resolution of this review item"},
 	{"branch_budgets_pkey", "branch_budgets", []string{"branch_code", "year"}, orders.ErrConflict, "a budget of this branch for this year"},
 	{"closed_period_members_pkey", "closed_period_members", []string{"period_id", "household_no"}, orders.ErrConflict, "a member count of this household for this closed period"},
+	{"targets_pkey", "targets", []string{"year"}, orders.ErrConflict, "a target for this year"},
 }
 
 // surrogateKey reports whether a table's key is its generated id, which no write sets and

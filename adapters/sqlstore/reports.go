@@ -39,12 +39,7 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	if !ok {
 		return reports.Benefit{}, fmt.Errorf("report: no slice %q", q.By)
 	}
-	// One snapshot for every query, so that totals and rows agree while events are applied.
-	var opts *sql.TxOptions
-	if s.db.Dialect == Postgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
-	}
-	tx, err := s.db.BeginTxx(ctx, opts)
+	tx, err := s.snapshot(ctx)
 	if err != nil {
 		return reports.Benefit{}, fmt.Errorf("report: %w", err)
 	}
@@ -56,40 +51,9 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	}
 	b := reports.Benefit{From: q.From, To: q.To, Timezone: "Asia/Shanghai", By: q.By, Rows: []reports.Row{}}
 
-	// Totals: money by funding and source; households over the whole period at once.
-	var t struct {
-		Purchased    int64 `db:"purchased"`
-		Helped       int64 `db:"helped"`
-		Unattributed int64 `db:"unattributed"`
-		Delivered    int64 `db:"delivered"`
-		Refunded     int64 `db:"refunded"`
+	if b.Totals, err = benefitTotals(ctx, tx, from, to, members); err != nil {
+		return b, err
 	}
-	err = tx.GetContext(ctx, &t, tx.Rebind(`SELECT
-		COALESCE(SUM(CASE WHEN funding = 'union_funds' THEN amount_fen ELSE 0 END), 0) AS purchased,
-		COALESCE(SUM(CASE WHEN funding <> 'union_funds' THEN amount_fen ELSE 0 END), 0) AS helped,
-		COALESCE(SUM(CASE WHEN household_no IS NULL THEN amount_fen ELSE 0 END), 0) AS unattributed,
-		COALESCE(SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END), 0) AS delivered,
-		COALESCE(SUM(CASE WHEN source = 'refunded' THEN -amount_fen ELSE 0 END), 0) AS refunded
-		FROM ledger_entries WHERE business_day BETWEEN ? AND ?`), from, to)
-	if err != nil {
-		return b, fmt.Errorf("report totals: %w", err)
-	}
-	b.Totals = reports.Totals{
-		PurchasedAmount: money.Fen(t.Purchased), HelpedSellAmount: money.Fen(t.Helped),
-		UnattributedAmount: money.Fen(t.Unattributed), DeliveredAmount: money.Fen(t.Delivered),
-		RefundedAmount: money.Fen(t.Refunded),
-	}
-	var hp struct {
-		Households int   `db:"households"`
-		People     int64 `db:"people"`
-	}
-	err = tx.GetContext(ctx, &hp, tx.Rebind(`SELECT COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
-		SELECT household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
-		GROUP BY household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no`), from, to)
-	if err != nil {
-		return b, fmt.Errorf("report households: %w", err)
-	}
-	b.Totals.Households, b.Totals.People = hp.Households, int(hp.People)
 
 	// Rows: net per slice, and households per slice where their net in it is > 0.
 	var nets []struct {
@@ -133,6 +97,56 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	}
 	sort.Slice(b.Rows, func(i, j int) bool { return b.Rows[i].Key < b.Rows[j].Key })
 	return b, nil
+}
+
+// snapshot begins a read-only transaction that sees one snapshot for every query, so that
+// a report's totals and rows agree while events are applied.
+func (s *Store) snapshot(ctx context.Context) (*sqlx.Tx, error) {
+	var opts *sql.TxOptions
+	if s.db.Dialect == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	return s.db.BeginTxx(ctx, opts)
+}
+
+// benefitTotals are the totals of ATTRIBUTION.md §3 over the business days from..to: money
+// by funding and source, households over the whole period at once, people from members
+// (membersTable: as registered when the period was closed, §5.3, or now).
+func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to, members string) (reports.Totals, error) {
+	var t struct {
+		Purchased    int64 `db:"purchased"`
+		Helped       int64 `db:"helped"`
+		Unattributed int64 `db:"unattributed"`
+		Delivered    int64 `db:"delivered"`
+		Refunded     int64 `db:"refunded"`
+	}
+	err := tx.GetContext(ctx, &t, tx.Rebind(`SELECT
+		COALESCE(SUM(CASE WHEN funding = 'union_funds' THEN amount_fen ELSE 0 END), 0) AS purchased,
+		COALESCE(SUM(CASE WHEN funding <> 'union_funds' THEN amount_fen ELSE 0 END), 0) AS helped,
+		COALESCE(SUM(CASE WHEN household_no IS NULL THEN amount_fen ELSE 0 END), 0) AS unattributed,
+		COALESCE(SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END), 0) AS delivered,
+		COALESCE(SUM(CASE WHEN source = 'refunded' THEN -amount_fen ELSE 0 END), 0) AS refunded
+		FROM ledger_entries WHERE business_day BETWEEN ? AND ?`), from, to)
+	if err != nil {
+		return reports.Totals{}, fmt.Errorf("report totals: %w", err)
+	}
+	out := reports.Totals{
+		PurchasedAmount: money.Fen(t.Purchased), HelpedSellAmount: money.Fen(t.Helped),
+		UnattributedAmount: money.Fen(t.Unattributed), DeliveredAmount: money.Fen(t.Delivered),
+		RefundedAmount: money.Fen(t.Refunded),
+	}
+	var hp struct {
+		Households int   `db:"households"`
+		People     int64 `db:"people"`
+	}
+	err = tx.GetContext(ctx, &hp, tx.Rebind(`SELECT COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
+		SELECT household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
+		GROUP BY household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no`), from, to)
+	if err != nil {
+		return out, fmt.Errorf("report households: %w", err)
+	}
+	out.Households, out.People = hp.Households, int(hp.People)
+	return out, nil
 }
 
 // fixedLabels are the display names of the breakdowns whose keys are codes of the service.

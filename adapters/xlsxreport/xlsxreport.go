@@ -4,7 +4,9 @@
 // frozen first row, one row per slice and the 合计 row.
 //
 // Money is a number, never text: the cell holds the yuan amount written from the integer
-// fen (money.Fen.String, "1234.56", so no float arithmetic) and shows as #,##0.00.
+// fen (money.Fen.String, "1234.56", so no float arithmetic) and shows as #,##0.00. A
+// percentage is a number too: the exact decimal fraction of the report's percentage
+// (reports.Value.Fraction, "0.1235") shown as 0.00%.
 package xlsxreport
 
 import (
@@ -22,6 +24,10 @@ import (
 
 // MoneyFormat is the number format of every money cell.
 const MoneyFormat = "#,##0.00"
+
+// PercentFormat is the number format of every percentage cell: the cell holds the exact
+// decimal fraction (0.1235) and shows 12.35%.
+const PercentFormat = "0.00%"
 
 // CoverSheet is the name of the first sheet.
 const CoverSheet = "封面"
@@ -55,11 +61,13 @@ func Write(w io.Writer, d reports.Document, made time.Time) error {
 	return f.Write(w)
 }
 
-type styles struct{ header, money, int, totalText, totalMoney, totalInt, title int }
+type styles struct {
+	header, money, int, percent, totalText, totalMoney, totalInt, totalPercent, title int
+}
 
 func newStyles(f *excelize.File) (styles, error) {
 	var s styles
-	moneyFmt := MoneyFormat
+	moneyFmt, percentFmt := MoneyFormat, PercentFormat
 	bold := &excelize.Font{Bold: true}
 	top := []excelize.Border{{Type: "top", Color: "000000", Style: 1}}
 	for _, x := range []struct {
@@ -70,6 +78,8 @@ func newStyles(f *excelize.File) (styles, error) {
 			Border: []excelize.Border{{Type: "bottom", Color: "000000", Style: 1}}}},
 		{&s.money, excelize.Style{CustomNumFmt: &moneyFmt}},
 		{&s.int, excelize.Style{NumFmt: 1}}, // "0"
+		{&s.percent, excelize.Style{CustomNumFmt: &percentFmt}},
+		{&s.totalPercent, excelize.Style{Font: bold, Border: top, CustomNumFmt: &percentFmt}},
 		{&s.totalText, excelize.Style{Font: bold, Border: top}},
 		{&s.totalMoney, excelize.Style{Font: bold, Border: top, CustomNumFmt: &moneyFmt}},
 		{&s.totalInt, excelize.Style{Font: bold, Border: top, NumFmt: 1}},
@@ -85,7 +95,8 @@ func newStyles(f *excelize.File) (styles, error) {
 }
 
 // setValue writes one cell: text as a string (codes such as 610630 stay text), a count as
-// an integer, money as the number written from its fen in the money format.
+// an integer, money as the number written from its fen in the money format, a percentage
+// as its exact fraction in the percent format (an absent one leaves the cell empty).
 func setValue(f *excelize.File, st styles, sheet, cell string, v reports.Value, total bool) error {
 	var err error
 	style := 0
@@ -97,6 +108,12 @@ func setValue(f *excelize.File, st styles, sheet, cell string, v reports.Value, 
 	case reports.KindInt:
 		err = f.SetCellInt(sheet, cell, v.Int())
 		style = pick(total, st.totalInt, st.int)
+	case reports.KindPercent:
+		style = pick(total, st.totalPercent, st.percent)
+		if !v.IsEmpty() {
+			// "0.1235" from the report's "12.35" by moving the decimal point: no float.
+			err = f.SetCellDefault(sheet, cell, v.Fraction())
+		}
 	default:
 		err = f.SetCellStr(sheet, cell, v.String())
 		if total {

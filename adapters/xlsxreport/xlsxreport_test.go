@@ -97,3 +97,60 @@ func TestWorkbookKeepsMoneyAsFormattedNumbers(t *testing.T) {
 		t.Errorf("total households %q, want the totals' 3 (not the rows' sum 4)", b)
 	}
 }
+
+// TestWorkbookWritesPercentagesAsExactFractions writes the indicators' percentages: each a
+// number cell holding the exact decimal fraction of the report's percentage (12.35 →
+// 0.1235, moved by decimal point, no float) formatted 0.00%, so a spreadsheet shows 12.35%
+// and computes with it; an absent percentage (no budget) is an empty cell, and the budget
+// cell says 无预算.
+func TestWorkbookWritesPercentagesAsExactFractions(t *testing.T) {
+	t.Parallel()
+	pct := func(s string) *string { return &s }
+	budget := money.Fen(92800000)
+	x := reports.Indicators{Year: 2019, Period: reports.YearPeriod(2019), Timezone: reports.Timezone,
+		Group: reports.IndicatorRow{Label: "集团合计", PurchasedAmount: 1234567, Used: 1146000, BudgetNote: reports.NoBudget},
+		Branches: []reports.IndicatorRow{
+			{Branch: "HQ", Label: "总部", PurchasedAmount: 1234567, Budget: &budget, Used: 1146000, UsedPercent: pct("1.23")},
+			{Branch: "S01", Label: "一公司", BudgetNote: reports.NoBudget},
+		},
+		Target: &reports.TargetProgress{Target: reports.Target{Year: 2019, PurchasedAmount: 1000000}, PurchasedPercent: pct("123.46")},
+	}
+	var buf bytes.Buffer
+	if err := xlsxreport.Write(&buf, x.Document(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sh := "按工会单位"
+	if h, _ := f.GetCellValue(sh, "I1"); h != "使用比例" {
+		t.Fatalf("I1 %q, want the percent column", h)
+	}
+	for _, c := range []struct{ cell, raw, shown string }{
+		{"I2", "0.0123", "1.23%"}, {"I3", "", ""}, {"I4", "", ""}, {"G3", "无预算", "无预算"},
+	} {
+		raw, _ := f.GetCellValue(sh, c.cell, excelize.Options{RawCellValue: true})
+		shown, _ := f.GetCellValue(sh, c.cell)
+		if raw != c.raw || shown != c.shown {
+			t.Errorf("%s: raw %q shown %q, want %q %q", c.cell, raw, shown, c.raw, c.shown)
+		}
+	}
+	typ, _ := f.GetCellType(sh, "I2")
+	style, _ := f.GetCellStyle(sh, "I2")
+	st, _ := f.GetStyle(style)
+	if typ == excelize.CellTypeSharedString || typ == excelize.CellTypeInlineString || st == nil || st.CustomNumFmt == nil || *st.CustomNumFmt != xlsxreport.PercentFormat {
+		t.Errorf("I2: type %v style %+v, want a number formatted %s", typ, st, xlsxreport.PercentFormat)
+	}
+	cover, _ := f.GetRows(xlsxreport.CoverSheet)
+	found := map[string]string{}
+	for _, r := range cover {
+		if len(r) == 2 {
+			found[r[0]] = r[1]
+		}
+	}
+	if found["购买完成比例"] != "123.46%" || found["预算"] != "无预算" || found["购买目标"] != "10,000.00" {
+		t.Errorf("cover %q", found)
+	}
+}

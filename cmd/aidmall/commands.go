@@ -257,18 +257,20 @@ func refusedErr(reps ...households.Report) error {
 
 func newReportCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "report", Short: "Reports from the database"}
-	var from, to, by string
+	var by string
+	var period periodFlags
 	var out reportOutput
 	b := &cobra.Command{
 		Use:   "benefit",
 		Short: "Households and people benefited, and amounts bought (ATTRIBUTION.md §3)",
 		Long: `The benefit report for the business days from --from to --to inclusive (Beijing time),
-broken down --by county, category, sku, supplier, branch, mall, month or funding.
+or of --month, --quarter or --year, broken down --by county, category, sku, supplier,
+branch, mall, month or funding.
 
 ` + reportFormatHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q, err := parseReportQuery(from, to, by)
+			q, err := parseReportQuery(period, by)
 			if err != nil {
 				return err
 			}
@@ -287,30 +289,26 @@ broken down --by county, category, sku, supplier, branch, mall, month or funding
 			})(cmd, args)
 		},
 	}
-	b.Flags().StringVar(&from, "from", "", "first business day, YYYY-MM-DD (required)")
-	b.Flags().StringVar(&to, "to", "", "last business day, YYYY-MM-DD (required)")
+	period.add(b)
 	b.Flags().StringVar(&by, "by", "county", "county|category|sku|supplier|branch|mall|month|funding")
 	out.flags(b)
-	_ = b.MarkFlagRequired("from")
-	_ = b.MarkFlagRequired("to")
 	cmd.AddCommand(b, newHouseholdsReportCmd(g))
+	addReportSetCmds(g, cmd)
 	return cmd
 }
 
-func parseReportQuery(from, to, by string) (reports.Query, error) {
-	f, err := bizday.Parse(from)
+// parseReportQuery reads the benefit report's period (reports.ParsePeriod: --from and
+// --to, --month, --quarter or --year) and dimension.
+func parseReportQuery(period periodFlags, by string) (reports.Query, error) {
+	p, err := period.period()
 	if err != nil {
-		return reports.Query{}, fmt.Errorf("--from: %w", err)
-	}
-	t, err := bizday.Parse(to)
-	if err != nil {
-		return reports.Query{}, fmt.Errorf("--to: %w", err)
+		return reports.Query{}, err
 	}
 	b, err := reports.ParseBy(by)
 	if err != nil {
 		return reports.Query{}, fmt.Errorf("--by: %w", err)
 	}
-	q := reports.Query{From: f, To: t, By: b}
+	q := reports.Query{From: p.From, To: p.To, By: b}
 	return q, q.Validate()
 }
 

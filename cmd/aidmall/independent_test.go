@@ -66,6 +66,15 @@ type indEntry struct {
 type indLedger struct {
 	entries []indEntry
 	members map[string]int
+	units   []indUnit // the events that moved money: +units delivered, −units refunded
+}
+
+// indUnit is an event that moved money: its business day, its units (negative for a
+// refund) and its sale line.
+type indUnit struct {
+	day   string
+	units int64
+	line  *indLine
 }
 
 // indFen reads a yuan amount with at most two decimals ("68", "68.5", "68.00") as fen,
@@ -348,6 +357,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 
 	// Work every line out (§1, §2).
 	var entries []indEntry
+	var units []indUnit
 	for l, es := range events {
 		slices.SortFunc(es, func(a, b indEvent) int {
 			if c := a.at.Compare(b.at); c != 0 {
@@ -366,6 +376,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 					continue // held for review (§1.6)
 				}
 				delivered += e.qty
+				units = append(units, indUnit{day, e.qty, l})
 				amount := e.qty * l.priceFen
 				net += amount
 				weights := map[string]*big.Rat{}
@@ -397,6 +408,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 					continue // held for review (§1.6); equal applies
 				}
 				net -= e.refundFen
+				units = append(units, indUnit{day, -e.qty, l})
 				if e.refundFen == 0 {
 					continue
 				}
@@ -413,7 +425,7 @@ func indWorkOutLedger(t *testing.T, bundle fs.FS) indLedger {
 			}
 		}
 	}
-	return indLedger{entries: entries, members: members}
+	return indLedger{entries: entries, members: members, units: units}
 }
 
 // indKey is an entry's key in a breakdown dimension.

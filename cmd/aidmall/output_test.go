@@ -68,4 +68,53 @@ func TestReportCommandFormats(t *testing.T) {
 	if _, _, err := cli(append(report, "--format", "pdf")...); err == nil || !strings.Contains(err.Error(), "--format") {
 		t.Fatalf("--format pdf: %v", err)
 	}
+	if quarter, _, err := cli("report", "benefit", "--quarter", "2019Q1", "--format", "json"); err != nil || !strings.Contains(quarter, `"to": "2019-03-31"`) {
+		t.Fatalf("benefit --quarter: %v\n%s", err, quarter)
+	}
+
+	// The report set writes through the same output: a table for people, the API's JSON,
+	// CSV with the Chinese header, XLSX with a cover and the report's sheet.
+	ind := []string{"report", "indicators", "--year", "2019"}
+	table, _, err = cli(ind...)
+	if err != nil || !strings.Contains(table, "消费帮扶指标 indicators") || !strings.Contains(table, "购买金额 purchased_amount") || !strings.Contains(table, "集团合计") {
+		t.Fatalf("indicators table: %v\n%s", err, table)
+	}
+	js, _, err = cli(append(ind, "--format", "json")...)
+	decoded = nil
+	if err != nil || json.Unmarshal([]byte(js), &decoded) != nil || decoded["group"] == nil || decoded["branches"] == nil {
+		t.Fatalf("indicators json: %v\n%s", err, js)
+	}
+	for _, c := range []struct {
+		args   []string
+		header string
+	}{
+		{ind, "\uFEFF工会单位,名称,购买金额,帮助销售金额,受益户数,受益人数,预算,已使用,使用比例"},
+		{[]string{"report", "breakdown", "--by", "county,month", "--year", "2019", "--compare"}, "\uFEFF县,县名称,月份,月份名称,受益户数"},
+		{[]string{"report", "suppliers", "--quarter", "2019Q1"}, "\uFEFF供应商,名称,县,受益户数"},
+		{[]string{"report", "unattributed", "--year", "2019"}, "\uFEFF供应商,名称,县,签收金额"},
+		{[]string{"report", "spending", "--month", "2019-03"}, "\uFEFF工会单位,名称,月份,下单金额"},
+	} {
+		file := filepath.Join(dir, c.args[1]+".csv")
+		if _, stderr, err := cli(append(c.args, "--format", "csv", "--out", file)...); err != nil {
+			t.Fatalf("%s csv: %v %s", c.args[1], err, stderr)
+		}
+		if b, err := os.ReadFile(file); err != nil || !bytes.HasPrefix(b, []byte(c.header)) {
+			t.Errorf("%s csv %v: %q, want %q…", c.args[1], err, b[:min(len(b), 120)], c.header)
+		}
+	}
+	indXLSX := filepath.Join(dir, "indicators.xlsx")
+	if _, stderr, err := cli(append(ind, "--format", "xlsx", "--out", indXLSX)...); err != nil {
+		t.Fatalf("indicators xlsx: %v %s", err, stderr)
+	}
+	fi, err := excelize.OpenFile(indXLSX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fi.Close()
+	if sheets := fi.GetSheetList(); len(sheets) != 2 || sheets[0] != "封面" || sheets[1] != "按工会单位" {
+		t.Fatalf("indicators sheets %q", sheets)
+	}
+	if _, _, err := cli(append(ind, "--format", "pdf")...); err == nil || !strings.Contains(err.Error(), "--format") {
+		t.Fatalf("indicators --format pdf: %v", err)
+	}
 }

@@ -110,6 +110,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newMigrateCmd(g),
 		newImportCmd(g),
 		newReportCmd(g),
+		newTargetsCmd(g),
 		newUsersCmd(g),
 		newBudgetCmd(g),
 		newReconcileCmd(g),

@@ -79,7 +79,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	}
 	srv, err := api.New(api.Config{
 		Audit: a.store, Review: queue,
-		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: labelledReports{a.store}, Households: a.store, Budgets: svc, Periods: periodsAPI{svc, a.store}, Malls: drivers.Codes(), Webhooks: ms.webhooks, Unreadable: a.store,
+		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: labelledReports{a.store}, ReportSet: labelledReportSet{a.store}, Households: a.store, Budgets: svc, Periods: periodsAPI{svc, a.store}, Malls: drivers.Codes(), Webhooks: ms.webhooks, Unreadable: a.store,
 		Limiter: limiter, Logger: a.log, Metrics: reg,
 		Ready: func(ctx context.Context) error {
 			if err := a.db.PingContext(ctx); err != nil {

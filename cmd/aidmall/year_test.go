@@ -251,6 +251,7 @@ func TestDemoYearAgreesWithTheRules(t *testing.T) {
 	}
 	assertYearReport(t, st)
 	assertIndependent(t, st)
+	assertIndependentReportSet(t, st)
 	assertPersonalDataSealed(t, st, dbPath)
 }
 
@@ -315,4 +316,5 @@ func TestDemoYearOnPostgres(t *testing.T) {
 	st := runDemoTest(t, u)
 	assertYearReport(t, st)
 	assertIndependent(t, st)
+	assertIndependentReportSet(t, st)
 }
