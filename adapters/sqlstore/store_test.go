@@ -435,3 +435,52 @@ func (a *atomic32) add() { a.mu.Lock(); a.n++; a.mu.Unlock() }
 
 // The malls of the tests, by code: which malls exist is the drivers' knowledge, not the domain's.
 const mallCCB, mallABC = orders.Mall("ccb"), orders.Mall("abc")
+
+// TestNoJobsRefusesOrdersItCannotSend: a store opened for commands that only load
+// history and apply events takes no dispatch or cancel job, so a Place or Cancel through
+// it rolls back instead of leaving an order that no job will send or cancel. Loading
+// history, which needs no job, goes through.
+func TestNoJobsRefusesOrdersItCannotSend(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		jobs := &sqltest.Jobs{}
+		withJobs := sqltest.Store(t, db, sqltest.WithEnqueuer(jobs))
+		sqltest.Seed(t, withJobs)
+		noJobs := sqltest.Store(t, db, sqltest.WithEnqueuer(sqlstore.NoJobs{}))
+		svc, err := orders.NewService(noJobs, []orders.Mall{mallCCB}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := orders.PlaceRequest{OrderRef: "R1", BranchCode: "HQ", Mall: mallCCB, Funding: orders.FundingUnion,
+			DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王*", Phone: "13800000000", Address: "北京"},
+			Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}}
+		if _, err := svc.Place(ctx, aidOffice, req); !errors.Is(err, sqlstore.ErrNoJobs) {
+			t.Fatalf("place through NoJobs: %v, want ErrNoJobs", err)
+		}
+		if list, _, err := noJobs.ListOrders(ctx, orders.ListFilter{}); err != nil || len(list) != 0 {
+			t.Fatalf("after the refused place: %d orders (%v), want none", len(list), err)
+		}
+
+		withSvc, err := orders.NewService(withJobs, []orders.Mall{mallCCB}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := withSvc.Place(ctx, aidOffice, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Cancel(ctx, aidOffice, o.ID, "no longer needed"); !errors.Is(err, sqlstore.ErrNoJobs) {
+			t.Fatalf("cancel through NoJobs: %v, want ErrNoJobs", err)
+		}
+		if got, err := noJobs.Order(ctx, o.ID); err != nil || got.CancelReq {
+			t.Fatalf("after the refused cancel: cancel requested %v (%v), want not", got.CancelReq, err)
+		}
+
+		h, loaded, err := svc.LoadHistory(ctx, aidOffice, orders.HistoryOrder{OrderRef: "OLD-1", BranchCode: "HQ", Mall: mallCCB,
+			Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk, PlacedAt: time.Date(2019, 3, 1, 10, 0, 0, 0, bizday.Beijing),
+			OutOrderNo: "AMOLD1", MallOrderNo: "CCB-OLD-1", Lines: []orders.HistoryLine{{LineNo: 1, SKU: "P1", Quantity: 2, UnitPrice: 6800}}})
+		if err != nil || !loaded || h.ID == 0 {
+			t.Fatalf("history through NoJobs: loaded %v, %v", loaded, err)
+		}
+	})
+}
