@@ -345,8 +345,12 @@ func TestPlaceSameOrderRefTwiceIsConflict(t *testing.T) {
 	if _, err := svc.Place(ctx, hqStaff, bulkRequest()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Place(ctx, hqStaff, bulkRequest()); !errors.Is(err, orders.ErrConflict) {
+	_, err := svc.Place(ctx, hqStaff, bulkRequest())
+	if !errors.Is(err, orders.ErrConflict) {
 		t.Fatalf("second Place = %v, want ErrConflict", err)
+	}
+	if got, want := orders.ErrorMessage(err), fmt.Sprintf("branch HQ already has an order with order_ref %q", bulkRequest().OrderRef); got != want {
+		t.Errorf("client message %q, want %q", got, want)
 	}
 	// Another branch may use the same reference.
 	other := bulkRequest()

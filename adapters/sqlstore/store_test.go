@@ -154,8 +154,28 @@ func TestStore(t *testing.T) {
 				_, err := f.svc.Place(context.Background(), aidOffice, orders.PlaceRequest{OrderRef: "R1", BranchCode: "HQ",
 					Mall: mallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
 					ShipTo: orders.ShipTo{Name: "a", Phone: "13800000000", Address: "b"}, Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}, PlacedAt: &at})
-				if !errors.Is(err, orders.ErrConflict) {
-					t.Fatalf("err = %v, want ErrConflict", err)
+				if !errors.Is(err, orders.ErrOrderRefTaken) || !errors.Is(err, orders.ErrConflict) {
+					t.Fatalf("err = %v, want ErrOrderRefTaken (an ErrConflict)", err)
+				}
+				if got := orders.ErrorMessage(err); got != `branch HQ already has an order with order_ref "R1"` {
+					t.Errorf("client message %q", got)
+				}
+			})
+			t.Run("same_out_order_no_twice_conflicts", func(t *testing.T) {
+				f := newFixture(t, open)
+				h := orders.HistoryOrder{OrderRef: "OLD-1", BranchCode: "HQ", Mall: mallCCB, Funding: orders.FundingUnion,
+					DeliveryMode: orders.DeliveryBulk, PlacedAt: time.Date(2019, 3, 1, 10, 0, 0, 0, bizday.Beijing),
+					OutOrderNo: "AMOLD1", MallOrderNo: "CCB-OLD-1", Lines: []orders.HistoryLine{{LineNo: 1, SKU: "P1", Quantity: 2, UnitPrice: 6800}}}
+				if _, _, err := f.svc.LoadHistory(context.Background(), aidOffice, h); err != nil {
+					t.Fatal(err)
+				}
+				h.OrderRef = "OLD-2"
+				_, _, err := f.svc.LoadHistory(context.Background(), aidOffice, h)
+				if !errors.Is(err, orders.ErrOutOrderNoTaken) || !errors.Is(err, orders.ErrConflict) {
+					t.Fatalf("err = %v, want ErrOutOrderNoTaken (an ErrConflict)", err)
+				}
+				if got := orders.ErrorMessage(err); got != `out_order_no "AMOLD1" is already taken` {
+					t.Errorf("client message %q", got)
 				}
 			})
 			t.Run("list_pages_newest_first_without_gaps_or_repeats", func(t *testing.T) {
