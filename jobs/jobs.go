@@ -48,10 +48,10 @@ type DispatchStore interface {
 // a mall answered or reported on an order, locking it and deriving its status again.
 type Orders interface {
 	MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error
-	MarkRejected(ctx context.Context, id int64, code, message string) error
+	MarkRejected(ctx context.Context, id int64, refusal *orders.MallError) error
 	MarkCancelled(ctx context.Context, id int64) error
-	// CancelRefused records the mall's final refusal of a cancel (code and message).
-	CancelRefused(ctx context.Context, id int64, code, message string) error
+	// CancelRefused records the mall's final refusal of a cancel.
+	CancelRefused(ctx context.Context, id int64, refusal *orders.MallError) error
 	// Apply applies a fulfilment event: the one path every event takes (webhooks,
 	// reconciliation, statement imports).
 	Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)

@@ -574,7 +574,7 @@ func orderIn(t *testing.T, svc *orders.Service, st *testStore, s orders.Status) 
 		event(orders.EventDelivered, 10, 0)
 		event(orders.EventRefunded, 10, 68000)
 	case orders.StatusRejected:
-		must(svc.MarkRejected(ctx, o.ID, "40005", "price mismatch"))
+		must(svc.MarkRejected(ctx, o.ID, &orders.MallError{Code: "40005", Message: "price mismatch"}))
 	case orders.StatusCancelled:
 		event(orders.EventCancelled, 0, 0)
 	}
