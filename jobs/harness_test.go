@@ -215,7 +215,7 @@ func newRig(t *testing.T, db *sqlstore.DB, mutate func(c *Config)) *rig {
 	g.st = sqltest.Store(t, db, sqltest.WithEnqueuer(enq))
 	sqltest.Seed(t, g.st)
 	g.svc = service(t, g.st)
-	cfg.Store, cfg.Orders = g.st, g.svc
+	cfg.Store, cfg.Orders, cfg.Unreadable = g.st, g.svc, g.st
 	if mutate != nil {
 		mutate(&cfg)
 	}

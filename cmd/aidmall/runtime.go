@@ -125,7 +125,7 @@ func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg p
 		MaxAttempts:       cfg.Dispatch.MaxAttempts,
 		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
 		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
-		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Metrics: reg,
+		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Unreadable: a.store, Metrics: reg,
 		Maintenance: a.store,
 	})
 	if err != nil {
