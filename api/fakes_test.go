@@ -17,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
 	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
 	. "aidmall/api"
@@ -282,7 +284,7 @@ func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harnes
 	h.idem = h.store
 	h.reports = &recordingReports{Reports: h.store}
 	malls := []orders.Mall{mallCCB, mallABC}
-	svc, err := orders.NewService(h.store, malls, h.clock.Now)
+	svc, err := orders.NewService(h.store, []orders.MallInfo{{Code: mallCCB, Limits: ccb.Limits}, {Code: mallABC, Limits: abc.Limits}}, h.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/goleak"
 
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
 	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/bizday"
@@ -239,7 +241,7 @@ type laterEnqueuer struct{ *Enqueuer }
 
 func service(t *testing.T, st *sqlstore.Store) *orders.Service {
 	t.Helper()
-	svc, err := orders.NewService(st, []orders.Mall{mallCCB, mallABC}, nil)
+	svc, err := orders.NewService(st, []orders.MallInfo{{Code: mallCCB, Limits: ccb.Limits}, {Code: mallABC, Limits: abc.Limits}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,13 @@ type driver struct{}
 
 func (driver) Code() orders.Mall { return Code }
 
+// Limits are what ABC accepts of an order (abc-mall.md "Requests"): buyerRef at most 64
+// characters, partnerOrderNo 1–64 letters, digits, '-' or '_', a consignee (shipTo) for
+// every consignment.
+var Limits = orders.MallLimits{OrderRefMax: 64, OutOrderNoMax: 64, OutOrderNoExtra: "-_", ConsigneeRequired: true}
+
+func (driver) Limits() orders.MallLimits { return Limits }
+
 func (driver) Names() malls.Names {
 	return malls.Names{Chinese: "农业银行扶贫商城", English: "Agricultural Bank of China poverty-alleviation mall"}
 }

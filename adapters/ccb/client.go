@@ -179,10 +179,10 @@ func (c *Client) createBiz(req orders.CreateRequest) (createBiz, error) {
 		return &orders.MallError{Mall: Code, Message: "not sent: " + fmt.Sprintf(f, a...), Err: orders.ErrInvalid}
 	}
 	switch {
-	case !orders.ValidOutOrderNo(req.OutOrderNo):
-		return createBiz{}, bad("out_order_no %q is not 1-32 letters and digits", req.OutOrderNo)
-	case utf8.RuneCountInString(req.BuyerRef) > 64:
-		return createBiz{}, bad("buyer_ref is over 64 characters")
+	case !Limits.ValidOutOrderNo(req.OutOrderNo):
+		return createBiz{}, bad("out_order_no %q is not 1-%d letters and digits", req.OutOrderNo, Limits.OutOrderNoMax)
+	case utf8.RuneCountInString(req.BuyerRef) > Limits.OrderRefMax:
+		return createBiz{}, bad("buyer_ref is over %d characters", Limits.OrderRefMax)
 	case !req.DeliveryMode.Valid():
 		return createBiz{}, bad("delivery_mode %q", req.DeliveryMode)
 	case !wire.AbsoluteHTTPURL(req.NotifyURL):

@@ -23,6 +23,13 @@ type driver struct{}
 
 func (driver) Code() orders.Mall { return Code }
 
+// Limits are what CCB accepts of an order (ccb-mall.md "mall.order.create"): buyer_ref at
+// most 64 characters, out_order_no 1–32 letters and digits, a consignee (ship_to) for
+// every consignment.
+var Limits = orders.MallLimits{OrderRefMax: 64, OutOrderNoMax: 32, ConsigneeRequired: true}
+
+func (driver) Limits() orders.MallLimits { return Limits }
+
 func (driver) Names() malls.Names {
 	return malls.Names{Chinese: "建设银行善融商务", English: "China Construction Bank e-mall"}
 }

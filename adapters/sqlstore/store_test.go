@@ -65,7 +65,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.DB) *fixture {
 	enq := &recorder{}
 	st := sqltest.Store(t, open(t), sqltest.WithEnqueuer(enq))
 	sqltest.Seed(t, st)
-	svc, err := orders.NewService(st, []orders.Mall{"ccb", "abc"}, nil)
+	svc, err := orders.NewService(st, connected(mallCCB, mallABC), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestStore(t *testing.T) {
 				if got.OutOrderNo != o.OutOrderNo || len(got.Lines) != 1 || got.Lines[0].UnitPrice != 6800 || got.Status != orders.StatusPending {
 					t.Fatalf("stored order differs: %+v", got)
 				}
-				if !orders.ValidOutOrderNo(got.OutOrderNo) {
+				if len(got.OutOrderNo) != orders.OutOrderNoLen {
 					t.Fatalf("out_order_no %q is not valid at the malls", got.OutOrderNo)
 				}
 				if len(f.enq.dispatch) != 1 || f.enq.dispatch[0] != o.ID {
@@ -456,6 +456,16 @@ func (a *atomic32) add() { a.mu.Lock(); a.n++; a.mu.Unlock() }
 // The malls of the tests, by code: which malls exist is the drivers' knowledge, not the domain's.
 const mallCCB, mallABC = orders.Mall("ccb"), orders.Mall("abc")
 
+// connected is the malls codes as the service is given them, with no limits: the
+// store's tests place orders the malls' limits allow (orders tests the limits).
+func connected(codes ...orders.Mall) []orders.MallInfo {
+	out := make([]orders.MallInfo, len(codes))
+	for i, c := range codes {
+		out[i].Code = c
+	}
+	return out
+}
+
 // TestNoJobsRefusesOrdersItCannotSend: a store opened for commands that only load
 // history and apply events takes no dispatch or cancel job, so a Place or Cancel through
 // it rolls back instead of leaving an order that no job will send or cancel. Loading
@@ -467,7 +477,7 @@ func TestNoJobsRefusesOrdersItCannotSend(t *testing.T) {
 		withJobs := sqltest.Store(t, db, sqltest.WithEnqueuer(jobs))
 		sqltest.Seed(t, withJobs)
 		noJobs := sqltest.Store(t, db, sqltest.WithEnqueuer(sqlstore.NoJobs{}))
-		svc, err := orders.NewService(noJobs, []orders.Mall{mallCCB}, nil)
+		svc, err := orders.NewService(noJobs, connected(mallCCB), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -481,7 +491,7 @@ func TestNoJobsRefusesOrdersItCannotSend(t *testing.T) {
 			t.Fatalf("after the refused place: %d orders (%v), want none", len(list), err)
 		}
 
-		withSvc, err := orders.NewService(withJobs, []orders.Mall{mallCCB}, nil)
+		withSvc, err := orders.NewService(withJobs, connected(mallCCB), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,7 +55,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
-	svc, err := orders.NewService(store, ms.codes, nil)
+	svc, err := orders.NewService(store, ms.infos, nil)
 	if err != nil {
 		ln.Close()
 		return nil, err
