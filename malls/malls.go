@@ -92,6 +92,32 @@ type Notifications interface {
 	Nack(r *http.Request, err error) (status int, header http.Header, body []byte)
 }
 
+// RowError is one row of a mall's statement file that could not be read: Row is its
+// line number in the file (1-based, the header included where there is one), Column the
+// field at fault ("" when the row as a whole is), Reason what is wrong.
+type RowError struct {
+	Mall   orders.Mall
+	Row    int
+	Column string
+	Reason string
+}
+
+func (e RowError) Error() string {
+	if e.Column == "" {
+		return fmt.Sprintf("%s statement row %d: %s", e.Mall, e.Row, e.Reason)
+	}
+	return fmt.Sprintf("%s statement row %d, %s: %s", e.Mall, e.Row, e.Column, e.Reason)
+}
+
+// RowErrors returns bad as errors (Driver.ParseStatement's and Mall.Statement's).
+func RowErrors(bad []RowError) []error {
+	out := make([]error, len(bad))
+	for i, b := range bad {
+		out[i] = b
+	}
+	return out
+}
+
 // ErrNotConfigured is Driver.Open's answer for a mall the configuration does not name.
 var ErrNotConfigured = errors.New("mall not configured")
 

@@ -22,6 +22,7 @@ import (
 
 	"aidmall/bizday"
 	"aidmall/internal/wire"
+	"aidmall/malls"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -430,7 +431,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 // the answer's signature is checked when the mall sends one (the spec does not say the
 // statement is signed, and the reference sandbox serves it unsigned). Errors are
 // *orders.MallError as for the other calls (404 when the mall has no statement).
-func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []RowError, error) {
+func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []malls.RowError, error) {
 	if day.IsZero() {
 		return nil, nil, c.localError(fmt.Errorf("%w: zero business day", orders.ErrInvalid))
 	}

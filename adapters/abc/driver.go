@@ -52,15 +52,7 @@ func (driver) Open(s config.MallConfig, env malls.Env) (malls.Mall, error) {
 
 func (driver) ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []error, error) {
 	evs, bad, err := ParseStatement(r)
-	return evs, rowErrors(bad), err
-}
-
-func rowErrors(bad []RowError) []error {
-	out := make([]error, len(bad))
-	for i, b := range bad {
-		out[i] = b
-	}
-	return out
+	return evs, malls.RowErrors(bad), err
 }
 
 // Mall is ABC connected: the partner API client, the notification verifier and ABC's
@@ -93,7 +85,7 @@ func Connect(cfg Config, nonces NonceStore) (*Mall, error) {
 // Statement fetches and parses the day's statement (Client.Statement).
 func (m *Mall) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []error, error) {
 	evs, bad, err := m.Client.Statement(ctx, day)
-	return evs, rowErrors(bad), err
+	return evs, malls.RowErrors(bad), err
 }
 
 // Parse verifies a notification: headers, timestamp, nonce and signature over the

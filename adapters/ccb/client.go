@@ -17,6 +17,7 @@ import (
 
 	"aidmall/bizday"
 	"aidmall/internal/wire"
+	"aidmall/malls"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -291,7 +292,7 @@ func (c *Client) Cancel(ctx context.Context, outOrderNo orders.OutOrderNo, reaso
 // (Retryable), HTTP 404 (NotFound) and any other non-200 status (final); the
 // ParseStatement error, wrapped, when the file cannot be read as a whole. Bad rows come
 // back as RowErrors with the good rows.
-func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []RowError, error) {
+func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []malls.RowError, error) {
 	if day.IsZero() {
 		return nil, nil, errors.New("ccb: statement: zero day")
 	}
