@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -21,48 +20,20 @@ import (
 	"aidmall/reports"
 )
 
-// recorder is an Enqueuer that records the jobs it was given, or fails on demand.
-type recorder struct {
-	mu       sync.Mutex
-	dispatch []int64
-	cancel   []int64
-	fail     error
-}
-
-func (r *recorder) EnqueueDispatch(_ context.Context, tx *sql.Tx, id int64) error {
-	if tx == nil {
-		return errors.New("no transaction")
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		return r.fail
-	}
-	r.dispatch = append(r.dispatch, id)
-	return nil
-}
-
-func (r *recorder) EnqueueCancel(_ context.Context, tx *sql.Tx, id int64, _ string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.cancel = append(r.cancel, id)
-	return nil
-}
-
 // fixture is a store with a small registry: branch HQ, suppliers S1 (county 610630, three
 // households weight 1 each, H001–H003) and S2 (county 610825, no linkages), products
 // P1 (S1, ccb 68.00, abc 69.00) and P2 (S2, ccb only 50.00).
 type fixture struct {
 	store *sqlstore.Store
 	svc   *orders.Service
-	enq   *recorder
+	enq   *sqltest.Jobs
 }
 
 var aidOffice = orders.Caller{KeyID: 1, Role: orders.RoleAidOffice}
 
 func newFixture(t testing.TB, open func(testing.TB) *sqlstore.DB) *fixture {
 	t.Helper()
-	enq := &recorder{}
+	enq := &sqltest.Jobs{}
 	st := sqltest.Store(t, open(t), sqltest.WithEnqueuer(enq))
 	sqltest.Seed(t, st)
 	svc, err := orders.NewService(st, connected(mallCCB, mallABC), nil)
@@ -131,10 +102,10 @@ func TestStore(t *testing.T) {
 				if len(got.OutOrderNo) != orders.OutOrderNoLen {
 					t.Fatalf("out_order_no %q is not valid at the malls", got.OutOrderNo)
 				}
-				if len(f.enq.dispatch) != 1 || f.enq.dispatch[0] != o.ID {
-					t.Fatalf("dispatch jobs = %v, want [%d]", f.enq.dispatch, o.ID)
+				if d := f.enq.Dispatched(); len(d) != 1 || d[0] != o.ID {
+					t.Fatalf("dispatch jobs = %v, want [%d]", d, o.ID)
 				}
-				f.enq.fail = errors.New("queue down")
+				f.enq.Fail = errors.New("queue down")
 				at := time.Now()
 				_, err = f.svc.Place(context.Background(), aidOffice, orders.PlaceRequest{OrderRef: "2019-HQ-0002", BranchCode: "HQ",
 					Mall: mallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
