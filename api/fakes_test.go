@@ -290,7 +290,7 @@ func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harnes
 	}
 	h.orders = &fakeOrders{Service: svc}
 	cfg := Config{
-		Orders: h.orders, Auth: auth, Idempotency: h.idem, Reports: h.reports, Households: h.store, Malls: malls,
+		Orders: h.orders, Auth: auth, Idempotency: h.idem, Reports: h.reports, Households: h.store, Malls: malls, Unreadable: h.store,
 		Webhooks: map[orders.Mall]MallWebhook{mallCCB: h.webhooks[mallCCB], mallABC: h.webhooks[mallABC]},
 		Ready:    func(context.Context) error { return h.ready },
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
