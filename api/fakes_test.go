@@ -17,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
 	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
 	. "aidmall/api"
@@ -282,13 +284,13 @@ func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harnes
 	h.idem = h.store
 	h.reports = &recordingReports{Reports: h.store}
 	malls := []orders.Mall{mallCCB, mallABC}
-	svc, err := orders.NewService(h.store, malls, h.clock.Now)
+	svc, err := orders.NewService(h.store, []orders.MallInfo{{Code: mallCCB, Limits: ccb.Limits}, {Code: mallABC, Limits: abc.Limits}}, h.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.orders = &fakeOrders{Service: svc}
 	cfg := Config{
-		Orders: h.orders, Auth: auth, Idempotency: h.idem, Reports: h.reports, ReportSet: h.store, Households: h.store, Budgets: svc, Periods: testPeriods{svc, h.store}, Malls: malls,
+		Orders: h.orders, Auth: auth, Idempotency: h.idem, Reports: h.reports, ReportSet: h.store, Households: h.store, Budgets: svc, Periods: testPeriods{svc, h.store}, Malls: malls, Unreadable: h.store,
 		Webhooks: map[orders.Mall]MallWebhook{mallCCB: h.webhooks[mallCCB], mallABC: h.webhooks[mallABC]},
 		Ready:    func(context.Context) error { return h.ready },
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -7,10 +7,10 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"aidmall/adapters/sqlstore/sqltest"
 	. "aidmall/api"
 	"aidmall/orders"
 )
@@ -28,6 +28,8 @@ func notification(t *testing.T, mall orders.Mall, eventID string) string {
 	return string(b)
 }
 
+// TestWebhook: the path of a notification with no keeper of unreadable ones configured
+// (TestWebhookUnreadable has one): anything not applied makes the mall retry.
 func TestWebhook(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -61,7 +63,7 @@ func TestWebhook(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
+			h := newHarness(t, func(c *Config) { c.Unreadable = nil })
 			h.orders.applyErr = tt.applyErr
 			body := tt.body(t)
 			rec := h.do(request{method: http.MethodPost, path: tt.path, body: body,
@@ -132,34 +134,12 @@ func TestWebhook(t *testing.T) {
 	})
 }
 
-// keptNotification is one call of fakeUnreadable.KeepUnreadable.
-type keptNotification struct {
-	mall   orders.Mall
-	body   []byte
-	reason string
-}
+// failingKeeper is the store's KeepUnreadable failing with err (a fault the real store
+// cannot be made to show on demand).
+type failingKeeper struct{ err error }
 
-// fakeUnreadable records what it is asked to keep; err makes every call fail.
-type fakeUnreadable struct {
-	mu   sync.Mutex
-	err  error
-	kept []keptNotification
-}
-
-func (u *fakeUnreadable) KeepUnreadable(_ context.Context, mall orders.Mall, body []byte, reason string) error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.err != nil {
-		return u.err
-	}
-	u.kept = append(u.kept, keptNotification{mall, bytes.Clone(body), reason})
-	return nil
-}
-
-func (u *fakeUnreadable) all() []keptNotification {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]keptNotification(nil), u.kept...)
+func (f failingKeeper) KeepUnreadable(context.Context, orders.Mall, []byte, string) error {
+	return f.err
 }
 
 // TestWebhookUnreadable: a notification the mall signed but that cannot be used is kept
@@ -204,8 +184,11 @@ func TestWebhookUnreadable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			keeper := &fakeUnreadable{err: tt.keepErr}
-			h := newHarness(t, func(c *Config) { c.Unreadable = keeper })
+			h := newHarness(t, func(c *Config) {
+				if tt.keepErr != nil {
+					c.Unreadable = failingKeeper{tt.keepErr}
+				}
+			})
 			h.orders.applyErr = tt.applyErr
 			body := tt.body(t)
 			if tt.applyErr == nil && !strings.Contains(body, "SECRET-BODY") {
@@ -216,7 +199,7 @@ func TestWebhookUnreadable(t *testing.T) {
 			if rec.Code != http.StatusOK || rec.Body.String() != tt.wantBody {
 				t.Fatalf("answer %d %q, want 200 %q", rec.Code, rec.Body, tt.wantBody)
 			}
-			kept := keeper.all()
+			kept := sqltest.KeptUnreadable(t, h.store)
 			switch {
 			case !tt.wantKept && len(kept) != 0:
 				t.Fatalf("kept %d notifications, want none", len(kept))
@@ -224,8 +207,8 @@ func TestWebhookUnreadable(t *testing.T) {
 				t.Fatalf("kept %d notifications, want 1", len(kept))
 			case tt.wantKept:
 				k := kept[0]
-				if k.mall != mallCCB || !bytes.Equal(k.body, []byte(body)) || !strings.Contains(k.reason, tt.wantReason) {
-					t.Errorf("kept %s %q (reason %q), want ccb, the raw body, a reason saying %q", k.mall, k.body, k.reason, tt.wantReason)
+				if k.Mall != string(mallCCB) || !bytes.Equal(k.Body, []byte(body)) || !strings.Contains(k.Reason, tt.wantReason) {
+					t.Errorf("kept %s %q (reason %q), want ccb, the raw body, a reason saying %q", k.Mall, k.Body, k.Reason, tt.wantReason)
 				}
 			}
 			metrics := h.do(request{method: http.MethodGet, path: "/metrics"}).Body.String()
@@ -240,7 +223,7 @@ func TestWebhookUnreadable(t *testing.T) {
 
 	t.Run("when_kept_expect_a_warning_with_the_reason", func(t *testing.T) {
 		t.Parallel()
-		h := newHarness(t, func(c *Config) { c.Unreadable = &fakeUnreadable{} })
+		h := newHarness(t)
 		h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: unreadable,
 			header: map[string]string{"X-Test-Signature": "good"}})
 		logs := h.logs.String()
@@ -252,7 +235,7 @@ func TestWebhookUnreadable(t *testing.T) {
 
 	t.Run("when_no_keeper_is_configured_expect_the_mall_to_retry", func(t *testing.T) {
 		t.Parallel()
-		h := newHarness(t)
+		h := newHarness(t, func(c *Config) { c.Unreadable = nil })
 		rec := h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: unreadable,
 			header: map[string]string{"X-Test-Signature": "good"}})
 		if rec.Body.String() != "fail" {

@@ -24,11 +24,11 @@ type cancelWorker struct {
 //   - the mall does not know the order (it never reached it): MarkCancelled;
 //   - refused because a line has shipped (MallError.AlreadyShipped, which the mall's
 //     adapter decides from its own codes) or any other final refusal: CancelRefused
-//     records the mall's code and message on the order, done; the order goes on as the
-//     mall's events say;
+//     records the refusal on the order, done; the order goes on as the mall's events say;
 //   - retryable (or an open breaker): an error, so River retries (NextRetry).
 //
-// An order the mall rejected has nothing to cancel and is left alone.
+// An order that needs no cancel at its mall (orders.NeedsCancelAtMall: it rejected the
+// order) is left alone.
 func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) error {
 	r := w.r
 	id := job.Args.OrderID
@@ -36,7 +36,7 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 	if err != nil {
 		return err
 	}
-	if o.RejectCode != "" {
+	if !orders.NeedsCancelAtMall(o) {
 		log.Info("cancel of a rejected order: nothing at the mall")
 		return nil
 	}
@@ -64,11 +64,7 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 		} else {
 			log.Error("mall refused the cancel", slog.String("error", err.Error()))
 		}
-		code := me.Code
-		if me.SubCode != "" {
-			code += " " + me.SubCode
-		}
-		if err := r.orders.CancelRefused(ctx, id, code, me.Message); err != nil {
+		if err := r.orders.CancelRefused(ctx, id, me); err != nil {
 			return fmt.Errorf("cancel: record refusal of order %d: %w", id, err)
 		}
 		return nil

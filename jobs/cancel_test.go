@@ -36,7 +36,7 @@ func TestCancel_paths(t *testing.T) {
 			name:        "ccb_shipped_refusal_is_recorded_on_the_order",
 			cancelErr:   []error{&orders.MallError{Mall: mallCCB, Code: "40010", SubCode: "ORDER_SHIPPED", Message: "已发货", AlreadyShipped: true}},
 			wantCalls:   1,
-			wantRefusal: "40010 ORDER_SHIPPED 已发货",
+			wantRefusal: "40010 ORDER_SHIPPED: 已发货",
 		},
 		{
 			name:        "abc_already_shipped_is_recorded_on_the_order",

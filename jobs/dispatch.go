@@ -68,25 +68,19 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 		return err
 	}
 
-	if !(o.Submitted || o.MallOrderNo != "") {
-		switch {
-		case o.RejectCode != "" || o.Cancelled:
-			return nil // settled already
-		case o.CancelReq:
-			// The order's first attempt has not called the mall: nothing can be there. A
-			// later attempt — or any attempt of a job maintenance inserted after an earlier
-			// job gave up — may have reached it (an answer lost to a timeout), so the
-			// cancel job, which asks the mall, decides.
-			if job.Attempt == 1 && !redispatched(job.JobRow) {
-				if err := r.orders.MarkCancelled(ctx, id); err != nil {
-					return fmt.Errorf("dispatch: mark order %d cancelled: %w", id, err)
-				}
-				log.Info("order cancelled before it reached its mall")
-			} else {
-				log.Info("cancel requested after earlier attempts; left to the cancel job")
-			}
-			return nil
+	switch orders.DispatchDecision(o, job.Attempt == 1 && !redispatched(job.JobRow)) {
+	case orders.DispatchSettled:
+		return nil
+	case orders.DispatchCancelHere:
+		if err := r.orders.MarkCancelled(ctx, id); err != nil {
+			return fmt.Errorf("dispatch: mark order %d cancelled: %w", id, err)
 		}
+		log.Info("order cancelled before it reached its mall")
+		return nil
+	case orders.DispatchLeaveToCancel:
+		log.Info("cancel requested after earlier attempts; left to the cancel job")
+		return nil
+	case orders.DispatchCreate:
 		client, ok := r.malls[o.Mall]
 		if !ok {
 			return fmt.Errorf("dispatch: no client for mall %q", o.Mall)
@@ -116,7 +110,7 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 	}
 	// The order is at the mall. A cancel asked for while it was on its way may have been
 	// answered "not found" by the mall before the create landed: ask again.
-	if o.CancelReq || o.Cancelled {
+	if orders.CancelAgainAtMall(o) {
 		if _, err := r.client.Insert(ctx, CancelArgs{OrderID: id, Reason: "cancel requested while the order was being placed"}, nil); err != nil {
 			return fmt.Errorf("dispatch: enqueue cancel of order %d: %w", id, err)
 		}
@@ -129,11 +123,10 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 func (w *dispatchWorker) failed(ctx context.Context, job *river.Job[DispatchArgs], o *orders.GroupOrder, log *slog.Logger, err error) error {
 	var me *orders.MallError
 	if errors.As(err, &me) && !me.Retryable {
-		code, msg := rejection(me)
-		if err := w.r.orders.MarkRejected(ctx, o.ID, code, msg); err != nil {
+		if err := w.r.orders.MarkRejected(ctx, o.ID, me); err != nil {
 			return fmt.Errorf("dispatch: mark order %d rejected: %w", o.ID, err)
 		}
-		log.Warn("mall refused the order", slog.String("code", code), slog.String("message", msg))
+		log.Warn("mall refused the order", slog.String("error", me.Error()))
 		return nil
 	}
 	w.hints.note(job.ID, err)
@@ -149,34 +142,6 @@ func (w *dispatchWorker) failed(ctx context.Context, job *river.Job[DispatchArgs
 // NextRetry schedules the next attempt (Backoff, honouring the mall's Retry-After).
 func (w *dispatchWorker) NextRetry(job *river.Job[DispatchArgs]) time.Time {
 	return w.r.now().Add(w.r.backoff.Delay(job.Attempt, w.hints.take(job.ID)))
-}
-
-// rejection returns what MarkRejected records for a final refusal: the mall's code as
-// given, and its message, led by the sub code when there is one (CCB "40005" with
-// "PRICE_MISMATCH: …"). A refusal without a code (an HTTP error without a body) is
-// recorded as "HTTP <status>" so that the order still shows rejected.
-func rejection(me *orders.MallError) (code, message string) {
-	code, message = me.Code, me.Message
-	if me.SubCode != "" && me.SubCode != code {
-		if message == "" {
-			message = me.SubCode
-		} else {
-			message = me.SubCode + ": " + message
-		}
-	}
-	switch {
-	case code != "":
-	case me.SubCode != "":
-		code = me.SubCode
-	case me.HTTPStatus != 0:
-		code = fmt.Sprintf("HTTP %d", me.HTTPStatus)
-	default:
-		code = "REFUSED"
-	}
-	if message == "" && me.Err != nil {
-		message = me.Err.Error()
-	}
-	return code, message
 }
 
 // createRequest is the mall order for o: out_order_no, buyer_ref = order_ref, buyer_name

@@ -134,7 +134,7 @@ func TestDispatch_outcomes(t *testing.T) {
 		{
 			name: "rejected_order_is_not_sent_again",
 			before: func(t *testing.T, g *rig, o *orders.GroupOrder) {
-				if err := g.svc.MarkRejected(context.Background(), o.ID, "40005", "商品未上架"); err != nil {
+				if err := g.svc.MarkRejected(context.Background(), o.ID, &orders.MallError{Mall: mallCCB, Code: "40005", Message: "商品未上架"}); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -405,29 +405,5 @@ func TestNextRetry_honoursRetryAfter(t *testing.T) {
 	}
 	if got := w.NextRetry(job).Sub(now); got < 0 || got > time.Second {
 		t.Errorf("hint reused: next retry after %s, want within the 1s backoff", got)
-	}
-}
-
-func TestRejection(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name      string
-		err       *orders.MallError
-		code, msg string
-	}{
-		{"ccb_code_with_sub_code", &orders.MallError{Code: "40005", SubCode: "ITEM_NOT_LISTED", Message: "商品未上架"}, "40005", "ITEM_NOT_LISTED: 商品未上架"},
-		{"abc_code_as_given", &orders.MallError{HTTPStatus: 422, Code: "PRICE_MISMATCH", Message: "unitPriceFen differs"}, "PRICE_MISMATCH", "unitPriceFen differs"},
-		{"sub_code_alone_becomes_the_message", &orders.MallError{Code: "40006", SubCode: "AMOUNT_MISMATCH"}, "40006", "AMOUNT_MISMATCH"},
-		{"bare_http_refusal_still_rejects", &orders.MallError{HTTPStatus: 400}, "HTTP 400", ""},
-		{"no_code_at_all_still_rejects", &orders.MallError{Err: errors.New("bad signature")}, "REFUSED", "bad signature"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			code, msg := rejection(tt.err)
-			if code != tt.code || msg != tt.msg {
-				t.Errorf("rejection = %q, %q; want %q, %q", code, msg, tt.code, tt.msg)
-			}
-		})
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/goleak"
 
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
 	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/bizday"
@@ -215,7 +217,7 @@ func newRig(t *testing.T, db *sqlstore.DB, mutate func(c *Config)) *rig {
 	g.st = sqltest.Store(t, db, sqltest.WithEnqueuer(enq))
 	sqltest.Seed(t, g.st)
 	g.svc = service(t, g.st)
-	cfg.Store, cfg.Orders = g.st, g.svc
+	cfg.Store, cfg.Orders, cfg.Unreadable = g.st, g.svc, g.st
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -239,7 +241,7 @@ type laterEnqueuer struct{ *Enqueuer }
 
 func service(t *testing.T, st *sqlstore.Store) *orders.Service {
 	t.Helper()
-	svc, err := orders.NewService(st, []orders.Mall{mallCCB, mallABC}, nil)
+	svc, err := orders.NewService(st, []orders.MallInfo{{Code: mallCCB, Limits: ccb.Limits}, {Code: mallABC, Limits: abc.Limits}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,10 +48,10 @@ type DispatchStore interface {
 // a mall answered or reported on an order, locking it and deriving its status again.
 type Orders interface {
 	MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error
-	MarkRejected(ctx context.Context, id int64, code, message string) error
+	MarkRejected(ctx context.Context, id int64, refusal *orders.MallError) error
 	MarkCancelled(ctx context.Context, id int64) error
-	// CancelRefused records the mall's final refusal of a cancel (code and message).
-	CancelRefused(ctx context.Context, id int64, code, message string) error
+	// CancelRefused records the mall's final refusal of a cancel.
+	CancelRefused(ctx context.Context, id int64, refusal *orders.MallError) error
 	// Apply applies a fulfilment event: the one path every event takes (webhooks,
 	// reconciliation, statement imports).
 	Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
@@ -62,6 +62,12 @@ type StatementSource interface {
 	// Statement returns the events of Beijing business day day. An error wrapping
 	// orders.ErrNotFound means the statement is not published (yet) and is skipped.
 	Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, error)
+}
+
+// UnreadableKeeper keeps what a mall sent that cannot be used, for an operator
+// (sqlstore.Store implements it).
+type UnreadableKeeper interface {
+	KeepUnreadable(ctx context.Context, mall orders.Mall, body []byte, reason string) error
 }
 
 // Config configures a Runner. DB, Dialect, Store, Malls, BranchName, NotifyURL and Logger
@@ -103,6 +109,10 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Statements are the malls' statement readers, for reconciliation. Optional.
 	Statements map[orders.Mall]StatementSource
+	// Unreadable keeps the statement events that cannot be applied (orders.ErrInvalid)
+	// for an operator (sqlstore.Store.KeepUnreadable, as the webhooks do). Nil: they are
+	// only logged and counted.
+	Unreadable UnreadableKeeper
 	// Maintenance, when not nil, is what the maintenance job (Maintain) reads and cleans:
 	// stranded orders and old idempotency keys. Nil: no maintenance job.
 	Maintenance MaintenanceStore
@@ -132,6 +142,7 @@ type Runner struct {
 	orders     Orders
 	malls      Malls
 	statements map[orders.Mall]StatementSource
+	unreadable UnreadableKeeper
 	branchName func(ctx context.Context, code string) (string, error)
 	notifyURL  func(m orders.Mall) string
 	log        *slog.Logger
@@ -183,7 +194,7 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{
-		driver: driver, db: cfg.DB, store: cfg.Store, orders: cfg.Orders, malls: cfg.Malls, statements: cfg.Statements,
+		driver: driver, db: cfg.DB, store: cfg.Store, orders: cfg.Orders, malls: cfg.Malls, statements: cfg.Statements, unreadable: cfg.Unreadable,
 		branchName: cfg.BranchName, notifyURL: cfg.NotifyURL, log: cfg.Logger,
 		backoff: cfg.Backoff.withDefaults(), now: cfg.Now, metrics: met,
 		maint: maintenance{

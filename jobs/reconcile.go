@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,15 +22,21 @@ type ReconcileCounts struct {
 	// or an earlier run (Duplicate), for an order not known yet (Parked), applied but kept
 	// for review (Held, ATTRIBUTION.md §1.6).
 	orders.Tally
-	Invalid int // refused by FulfilmentEvent.Validate; logged
+	// Invalid counts the events refused as unusable (orders.ErrInvalid from Apply, or
+	// another mall's event in the statement): kept for an operator (Config.Unreadable)
+	// and logged.
+	Invalid int
 	Missing int // statements not published yet (orders.ErrNotFound), skipped
 }
 
 // Reconcile applies the statements of days (Beijing business days; none: yesterday and
 // today by the runner's clock) of every mall with a StatementSource, event by event,
-// through Config.Events (orders.Service.Apply) — which records each (mall, event id) once, so events already
-// notified are harmless (ARCHITECTURE.md, Flow of one order, step 4). It goes on past a
-// mall that fails and returns the counts per mall with every error joined.
+// through Config.Orders (orders.Service.Apply) — which records each (mall, out_order_no,
+// event id) once, so events already notified are harmless (ARCHITECTURE.md, Flow of one
+// order, step 4). An event Apply refuses as unusable (orders.ErrInvalid) would be refused
+// on every run: it is kept through Config.Unreadable, as a webhook keeps a signed but
+// unusable notification, and the run goes on. It goes on past a mall that fails and
+// returns the counts per mall with every error joined.
 func (r *Runner) Reconcile(ctx context.Context, days ...bizday.Day) (map[orders.Mall]ReconcileCounts, error) {
 	if len(days) == 0 {
 		today := bizday.Of(r.now())
@@ -73,14 +80,19 @@ func (r *Runner) reconcileDay(ctx context.Context, m orders.Mall, day bizday.Day
 		if ev.Source == "" {
 			ev.Source = "statement"
 		}
-		if err := ev.Validate(); err != nil || ev.Mall != m {
+		var res orders.ApplyResult
+		err := mallMismatch(ev.Mall, m)
+		if err == nil {
+			res, err = r.orders.Apply(ctx, ev)
+		}
+		if errors.Is(err, orders.ErrInvalid) {
+			if kerr := r.keepInvalid(ctx, m, day, ev, err); kerr != nil {
+				return fmt.Errorf("reconcile %s %s: keep unusable event %s: %w", m, day, ev.EventID, kerr)
+			}
 			c.Invalid++
 			r.metrics.reconciled.WithLabelValues(string(m), "invalid").Inc()
-			r.log.Warn("statement event skipped", slog.String("mall", string(m)), slog.String("event_id", string(ev.EventID)),
-				slog.Any("error", errors.Join(err, mallMismatch(ev.Mall, m))))
 			continue
 		}
-		res, err := r.orders.Apply(ctx, ev)
 		if err != nil {
 			return fmt.Errorf("reconcile %s %s: apply event %s: %w", m, day, ev.EventID, err)
 		}
@@ -89,11 +101,30 @@ func (r *Runner) reconcileDay(ctx context.Context, m orders.Mall, day bizday.Day
 	return nil
 }
 
+// keepInvalid keeps a statement event that cannot be applied (why) for an operator —
+// the day's statement and the event as read, in JSON — and logs it. Kept twice (a second
+// run), it is kept once.
+func (r *Runner) keepInvalid(ctx context.Context, m orders.Mall, day bizday.Day, ev orders.FulfilmentEvent, why error) error {
+	r.log.Warn("statement event not applied: kept for an operator", slog.String("mall", string(m)), slog.String("day", day.String()),
+		slog.String("event_id", string(ev.EventID)), slog.Any("error", why))
+	if r.unreadable == nil {
+		return nil
+	}
+	body, err := json.Marshal(struct {
+		Statement string                 `json:"statement"`
+		Event     orders.FulfilmentEvent `json:"event"`
+	}{day.String(), ev})
+	if err != nil {
+		return err
+	}
+	return r.unreadable.KeepUnreadable(ctx, m, body, why.Error())
+}
+
 func mallMismatch(got, want orders.Mall) error {
 	if got == want {
 		return nil
 	}
-	return fmt.Errorf("event of mall %q in %s's statement", got, want)
+	return orders.Errorf(orders.ErrInvalid, "event of mall %q in %s's statement", got, want)
 }
 
 // reconcileWorker runs Reconcile as a job: periodic (Config.ReconcileInterval) and on

@@ -116,12 +116,48 @@ func TestReconcile_appliesYesterdayAndTodayOnce(t *testing.T) {
 			}
 		}
 		check("after the first run")
+		// The two unusable events are kept for an operator, once each however often the
+		// statement is read.
+		unreadable := func(when string) {
+			t.Helper()
+			if n, err := g.st.UnreadableCount(context.Background()); err != nil || n != 2 {
+				t.Errorf("%s: %d unreadable kept (%v), want the 2 unusable events", when, n, err)
+			}
+		}
+		unreadable("after the first run")
 		// A second run changes nothing.
 		again, err := g.r.Reconcile(context.Background())
 		if err != nil || again[mallCCB].Applied != 0 || again[mallABC].Applied != 0 || again[mallCCB].Duplicate != 5 {
 			t.Errorf("second run %+v, %v; want nothing applied, the parked event and the rest duplicates", again, err)
 		}
 		check("after the second run")
+		unreadable("after the second run")
+	})
+}
+
+type failingKeeper struct{}
+
+func (failingKeeper) KeepUnreadable(context.Context, orders.Mall, []byte, string) error {
+	return errors.New("database down")
+}
+
+// An unusable event that cannot be kept fails the run, so that the day is read again
+// rather than the event lost.
+func TestReconcile_anUnusableEventNotKeptFailsTheRun(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ccb := &fakeStatements{}
+		g := newRig(t, db, func(c *Config) {
+			c.Statements = map[orders.Mall]StatementSource{mallCCB: ccb}
+			c.Unreadable = failingKeeper{}
+			c.Now = func() time.Time { return reconcileNow }
+			c.ReconcileInterval = -1
+		})
+		co, _ := statementOrders(t, g)
+		ccb.days = map[string][]orders.FulfilmentEvent{"2019-03-11": {event(mallCCB, string(co.OutOrderNo), "", orders.EventDelivered, 1, 20)}}
+		if _, err := g.r.Reconcile(context.Background()); err == nil {
+			t.Fatal("reconcile succeeded although the unusable event could not be kept")
+		}
 	})
 }
 

@@ -31,6 +31,10 @@ type Driver interface {
 	Code() orders.Mall
 	// Names are the mall's display names, for report labels and CLI help.
 	Names() Names
+	// Limits are what the mall accepts of an order (its spec's lengths of buyer reference
+	// and out_order_no, whether it needs a consignee): the orders service checks every
+	// order against the chosen mall's before it is stored.
+	Limits() orders.MallLimits
 	// Open connects to the mall with its settings (config.Config.Malls[Code()]), loading
 	// its keys. It returns ErrNotConfigured when s names no URL.
 	Open(s config.MallConfig, env Env) (Mall, error)
@@ -88,6 +92,32 @@ type Notifications interface {
 	Nack(r *http.Request, err error) (status int, header http.Header, body []byte)
 }
 
+// RowError is one row of a mall's statement file that could not be read: Row is its
+// line number in the file (1-based, the header included where there is one), Column the
+// field at fault ("" when the row as a whole is), Reason what is wrong.
+type RowError struct {
+	Mall   orders.Mall
+	Row    int
+	Column string
+	Reason string
+}
+
+func (e RowError) Error() string {
+	if e.Column == "" {
+		return fmt.Sprintf("%s statement row %d: %s", e.Mall, e.Row, e.Reason)
+	}
+	return fmt.Sprintf("%s statement row %d, %s: %s", e.Mall, e.Row, e.Column, e.Reason)
+}
+
+// RowErrors returns bad as errors (Driver.ParseStatement's and Mall.Statement's).
+func RowErrors(bad []RowError) []error {
+	out := make([]error, len(bad))
+	for i, b := range bad {
+		out[i] = b
+	}
+	return out
+}
+
 // ErrNotConfigured is Driver.Open's answer for a mall the configuration does not name.
 var ErrNotConfigured = errors.New("mall not configured")
 
@@ -129,9 +159,6 @@ func MustNew(ds ...Driver) *Registry {
 	return r
 }
 
-// Drivers returns the drivers in registration order.
-func (r *Registry) Drivers() []Driver { return append([]Driver(nil), r.drivers...) }
-
 // Codes returns the registered codes in registration order.
 func (r *Registry) Codes() []orders.Mall {
 	out := make([]orders.Mall, len(r.drivers))
@@ -147,8 +174,21 @@ func (r *Registry) Driver(code orders.Mall) (Driver, bool) {
 	return d, ok
 }
 
-// Labels maps each code to its display name (Chinese, then English in brackets), for
-// reports.
+// Infos returns the malls codes, each with its registered driver's limits, for
+// orders.NewService (Connected.Codes, or Codes for every registered mall). A code no
+// driver is registered under gets no limits.
+func (r *Registry) Infos(codes []orders.Mall) []orders.MallInfo {
+	out := make([]orders.MallInfo, len(codes))
+	for i, c := range codes {
+		out[i].Code = c
+		if d, ok := r.byCode[c]; ok {
+			out[i].Limits = d.Limits()
+		}
+	}
+	return out
+}
+
+// Labels maps each code to its Chinese display name, for reports.
 func (r *Registry) Labels() map[string]string {
 	out := map[string]string{}
 	for _, d := range r.drivers {
@@ -195,7 +235,8 @@ func Connect(ms ...Mall) *Connected { return &Connected{list: ms} }
 // All returns the connected malls in order.
 func (c *Connected) All() []Mall { return append([]Mall(nil), c.list...) }
 
-// Codes returns the connected malls' codes in order: orders.NewService's malls.
+// Codes returns the connected malls' codes in order (Registry.Infos gives them their
+// limits for orders.NewService).
 func (c *Connected) Codes() []orders.Mall {
 	out := make([]orders.Mall, len(c.list))
 	for i, m := range c.list {

@@ -17,6 +17,7 @@ func (d stubDriver) Code() orders.Mall { return d.code }
 func (d stubDriver) Names() malls.Names {
 	return malls.Names{Chinese: string(d.code) + "商城", English: string(d.code) + " mall"}
 }
+func (stubDriver) Limits() orders.MallLimits { return orders.MallLimits{OrderRefMax: 10} }
 func (d stubDriver) Open(s config.MallConfig, _ malls.Env) (malls.Mall, error) {
 	if !s.Configured() {
 		return nil, malls.ErrNotConfigured
@@ -38,6 +39,10 @@ func TestRegistry(t *testing.T) {
 	}
 	if r.Labels()["xyz"] != "xyz商城" || r.Help() != "xyz (xyz mall), ccb (ccb mall)" {
 		t.Errorf("labels %v, help %q", r.Labels(), r.Help())
+	}
+	infos := r.Infos([]orders.Mall{"ccb", "zzz"})
+	if len(infos) != 2 || infos[0] != (orders.MallInfo{Code: "ccb", Limits: orders.MallLimits{OrderRefMax: 10}}) || infos[1] != (orders.MallInfo{Code: "zzz"}) {
+		t.Errorf("infos %+v: want ccb with its driver's limits, zzz with none", infos)
 	}
 	for _, bad := range [][]malls.Driver{
 		{stubDriver{"ccb"}, stubDriver{"ccb"}}, {stubDriver{"auto"}}, {stubDriver{"CCB"}}, {stubDriver{""}}, {nil},

@@ -82,7 +82,7 @@ func (s *Service) Apply(ctx context.Context, ev FulfilmentEvent) (ApplyResult, e
 func create(ctx context.Context, tx Tx, o *GroupOrder) error {
 	o.Status = DeriveStatus(o)
 	if err := tx.InsertOrder(ctx, o); err != nil {
-		return err
+		return taken(o, err)
 	}
 	n, err := tx.AdoptParked(ctx, o.ID, o.Mall, o.OutOrderNo)
 	if err != nil || n == 0 {
@@ -101,6 +101,18 @@ func create(ctx context.Context, tx Tx, o *GroupOrder) error {
 	}
 	*o = *fresh
 	return nil
+}
+
+// taken gives a refused insert of o its client message when a number was taken;
+// other errors are returned as they are.
+func taken(o *GroupOrder, err error) error {
+	switch {
+	case errors.Is(err, ErrOrderRefTaken):
+		return &Error{Kind: ErrConflict, Message: fmt.Sprintf("branch %s already has an order with order_ref %q", o.BranchCode, o.OrderRef), Err: err}
+	case errors.Is(err, ErrOutOrderNoTaken):
+		return &Error{Kind: ErrConflict, Message: fmt.Sprintf("out_order_no %q is already taken", o.OutOrderNo), Err: err}
+	}
+	return err
 }
 
 // Rework works out again, in tx, every order with a line of one of suppliers, after their

@@ -5,6 +5,13 @@ import (
 	"fmt"
 )
 
+// What a Store answers when InsertOrder meets a number that is taken; both wrap
+// ErrConflict, and create words them for the client.
+var (
+	ErrOrderRefTaken   = fmt.Errorf("order_ref taken: %w", ErrConflict)    // the branch already has the order_ref
+	ErrOutOrderNoTaken = fmt.Errorf("out_order_no taken: %w", ErrConflict) // another order has the out_order_no
+)
+
 // Error is a domain error with a message for the client, kept apart from its internal
 // cause (as in Ben Johnson's wtf.Error{Code, Message}). Kind is one of ErrNotFound,
 // ErrConflict, ErrInvalid, ErrForbidden or ErrNotAllowed and decides the answer

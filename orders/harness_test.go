@@ -33,8 +33,28 @@ func newTestServiceOn(t *testing.T, open func(testing.TB) *sqlstore.DB) (*orders
 	return newTestServiceWith(t, open, []orders.Mall{mallCCB, mallABC})
 }
 
-// newTestServiceWith is newTestServiceOn with only the malls connected.
+// specLimits are the limits both malls' drivers state (ccb-mall.md, abc-mall.md; ABC's
+// out_order_no rule is wider, which this package's tests do not rely on).
+var specLimits = orders.MallLimits{OrderRefMax: 64, OutOrderNoMax: 32, ConsigneeRequired: true}
+
+// withSpecLimits gives each of codes specLimits.
+func withSpecLimits(codes ...orders.Mall) []orders.MallInfo {
+	out := make([]orders.MallInfo, len(codes))
+	for i, c := range codes {
+		out[i] = orders.MallInfo{Code: c, Limits: specLimits}
+	}
+	return out
+}
+
+// newTestServiceWith is newTestServiceOn with only the malls connected, each with
+// specLimits.
 func newTestServiceWith(t *testing.T, open func(testing.TB) *sqlstore.DB, connected []orders.Mall) (*orders.Service, *testStore) {
+	t.Helper()
+	return newTestServiceLimited(t, open, withSpecLimits(connected...))
+}
+
+// newTestServiceLimited is newTestServiceOn with the malls connected as given.
+func newTestServiceLimited(t *testing.T, open func(testing.TB) *sqlstore.DB, connected []orders.MallInfo) (*orders.Service, *testStore) {
 	t.Helper()
 	clock := func() time.Time { return testNow }
 	st := &testStore{jobs: &sqltest.Jobs{}}

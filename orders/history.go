@@ -61,8 +61,8 @@ func (s *Service) LoadHistory(ctx context.Context, caller Caller, h HistoryOrder
 	if h.PlacedAt.IsZero() {
 		ve.add("/placed_at", "required")
 	}
-	if !ValidOutOrderNo(h.OutOrderNo) {
-		ve.add("/out_order_no", "1–32 letters and digits")
+	if l := s.limitsFor(h.Mall); !l.ValidOutOrderNo(h.OutOrderNo) {
+		ve.add("/out_order_no", "%s", l.outOrderNoRule())
 	}
 	if len(h.Lines) == 0 {
 		ve.add("/lines", "at least one line is required")

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"fmt"
 	"strings"
 )
 
@@ -21,9 +22,10 @@ func (s *Service) MarkSubmitted(ctx context.Context, id int64, mallOrderNo strin
 	})
 }
 
-// MarkRejected records the mall's final refusal of order id, with its code and message
-// as the mall gave them.
-func (s *Service) MarkRejected(ctx context.Context, id int64, code, message string) error {
+// MarkRejected records the mall's final refusal me of order id, with its code and
+// message as MallError.Refusal words them.
+func (s *Service) MarkRejected(ctx context.Context, id int64, me *MallError) error {
+	code, message := me.Refusal()
 	return s.recordAnswer(ctx, id, func(o *GroupOrder) {
 		o.RejectCode, o.RejectMessage = code, message
 	})
@@ -35,9 +37,11 @@ func (s *Service) MarkCancelled(ctx context.Context, id int64) error {
 	return s.recordAnswer(ctx, id, func(o *GroupOrder) { o.Cancelled = true })
 }
 
-// CancelRefused records that the mall refused to cancel order id (a line had shipped):
-// the cancel request is closed and the refusal, code and message, shown on the order.
-func (s *Service) CancelRefused(ctx context.Context, id int64, code, message string) error {
+// CancelRefused records that the mall refused to cancel order id (me; a line had
+// shipped): the cancel request is closed and the refusal, code and message as
+// MallError.Refusal words them, shown on the order.
+func (s *Service) CancelRefused(ctx context.Context, id int64, me *MallError) error {
+	code, message := me.Refusal()
 	return s.recordAnswer(ctx, id, func(o *GroupOrder) {
 		o.CancelReq = false
 		o.CancelRefusal = strings.TrimSpace(code + " " + message)
@@ -56,4 +60,84 @@ func (s *Service) recordAnswer(ctx context.Context, id int64, change func(*Group
 		o.Status = DeriveStatus(o)
 		return tx.SaveOrderState(ctx, o)
 	})
+}
+
+// Refusal words a mall's final refusal for the order: the mall's code as given, and its
+// message led by the sub code when there is one (CCB "40005" with "PRICE_MISMATCH: …").
+// A refusal without a code (an HTTP error without a body) is "HTTP <status>", or
+// "REFUSED" when not even that came, so that the order still shows why.
+func (e *MallError) Refusal() (code, message string) {
+	code, message = e.Code, e.Message
+	if e.SubCode != "" && code != "" && e.SubCode != code {
+		if message == "" {
+			message = e.SubCode
+		} else {
+			message = e.SubCode + ": " + message
+		}
+	}
+	switch {
+	case code != "":
+	case e.SubCode != "":
+		code = e.SubCode
+	case e.HTTPStatus != 0:
+		code = fmt.Sprintf("HTTP %d", e.HTTPStatus)
+	default:
+		code = "REFUSED"
+	}
+	if message == "" && e.Err != nil {
+		message = e.Err.Error()
+	}
+	return code, message
+}
+
+// DispatchStep is what a dispatch attempt does with its order (DispatchDecision).
+type DispatchStep int
+
+const (
+	// DispatchCreate: call the mall's create (again: the mall is idempotent on the
+	// out_order_no).
+	DispatchCreate DispatchStep = iota
+	// DispatchAtMall: the mall has the order (it confirmed create, or an event named the
+	// mall order); nothing to create.
+	DispatchAtMall
+	// DispatchSettled: the mall rejected the order, or it was cancelled before reaching
+	// the mall; nothing to do.
+	DispatchSettled
+	// DispatchCancelHere: a cancel was asked for before the first attempt called the
+	// mall, so nothing can be there: MarkCancelled.
+	DispatchCancelHere
+	// DispatchLeaveToCancel: a cancel was asked for after an earlier attempt, which may
+	// have reached the mall (an answer lost to a timeout): the cancel job, which asks the
+	// mall, decides.
+	DispatchLeaveToCancel
+)
+
+// DispatchDecision says what a dispatch attempt does with o. firstCall reports that no
+// earlier attempt of any dispatch job of o can have called the mall (the first attempt of
+// a job that maintenance did not insert after an earlier one gave up).
+func DispatchDecision(o *GroupOrder, firstCall bool) DispatchStep {
+	switch {
+	case o.Submitted || o.MallOrderNo != "":
+		return DispatchAtMall
+	case o.RejectCode != "" || o.Cancelled:
+		return DispatchSettled
+	case o.CancelReq && firstCall:
+		return DispatchCancelHere
+	case o.CancelReq:
+		return DispatchLeaveToCancel
+	}
+	return DispatchCreate
+}
+
+// CancelAgainAtMall reports whether o, now at its mall, must be cancelled there again:
+// a cancel asked for while it was being placed may have been answered "not found" by
+// the mall (and so recorded as cancelled here) before the create landed.
+func CancelAgainAtMall(o *GroupOrder) bool {
+	return (o.Submitted || o.MallOrderNo != "") && (o.CancelReq || o.Cancelled)
+}
+
+// NeedsCancelAtMall reports whether a cancel job must ask o's mall: not when the mall
+// rejected o, which then has nothing there to cancel.
+func NeedsCancelAtMall(o *GroupOrder) bool {
+	return o.RejectCode == ""
 }

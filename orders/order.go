@@ -12,7 +12,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"regexp"
 	"time"
 
 	"aidmall/money"
@@ -38,7 +37,8 @@ const MallAuto Mall = "auto"
 
 // OutOrderNo is our number for a mall order (商户订单号, CCB out_order_no, ABC
 // merchantOrderNo): NewOutOrderNo makes it, a mall is idempotent on it, and its
-// notifications name it. ValidOutOrderNo says which strings can be one.
+// notifications name it. Which strings a mall takes as one its driver states
+// (MallLimits.ValidOutOrderNo).
 type OutOrderNo string
 
 // MallEventID is a mall's id of one fulfilment event (事件编号: CCB notify_id, ABC
@@ -155,19 +155,12 @@ func (o *GroupOrder) Line(no int) *Line {
 	return nil
 }
 
-var outOrderNoRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
-
-// ValidOutOrderNo reports whether s can be an out_order_no: 1–32 letters and digits, the
-// stricter of the two malls' rules (ccb-mall.md "mall.order.create"; ABC allows 64 and
-// `-`/`_`).
-func ValidOutOrderNo(s OutOrderNo) bool { return outOrderNoRE.MatchString(string(s)) }
-
 // crockford is the ULID alphabet (Crockford's base32: no I, L, O, U).
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 // NewOutOrderNo makes the service's out_order_no for an order placed at t: "AM" and a ULID
 // — 10 characters of t's Unix milliseconds and 16 of 80 random bits, Crockford base32 —
-// 28 letters and digits in all, as in ccb-mall.md's example "AM01HZX…". It needs no
+// OutOrderNoLen (28) letters and digits in all, as in ccb-mall.md's example "AM01HZX…". It needs no
 // database sequence, so a restored or reset database can never hand a mall a number the
 // mall has already seen (the malls are idempotent on it: a repeated number would return
 // another order, or be refused as a conflict). Numbers sort by t.

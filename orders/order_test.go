@@ -6,8 +6,11 @@ import (
 	"time"
 )
 
+// TestValidOutOrderNo checks a mall's out_order_no rule as its limits state it: 1–32
+// letters and digits (CCB's), and with ABC's 64 and '-'/'_' in TestMallLimits.
 func TestValidOutOrderNo(t *testing.T) {
 	t.Parallel()
+	ccbLike := MallLimits{OrderRefMax: 64, OutOrderNoMax: 32, ConsigneeRequired: true}
 	tests := []struct {
 		name string
 		in   string
@@ -18,8 +21,8 @@ func TestValidOutOrderNo(t *testing.T) {
 		{"thirty_two_characters", strings.Repeat("A1", 16), true},
 		{"thirty_three_characters", strings.Repeat("A1", 16) + "2", false},
 		{"empty", "", false},
-		{"hyphen_allowed_by_abc_only", "AM-0001", false},
-		{"underscore_allowed_by_abc_only", "AM_0001", false},
+		{"hyphen_not_allowed", "AM-0001", false},
+		{"underscore_not_allowed", "AM_0001", false},
 		{"chinese", "订单0001", false},
 		{"leading_space", " AM0001", false},
 		{"trailing_newline", "AM0001\n", false},
@@ -27,7 +30,7 @@ func TestValidOutOrderNo(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := ValidOutOrderNo(OutOrderNo(tc.in)); got != tc.want {
+			if got := ccbLike.ValidOutOrderNo(OutOrderNo(tc.in)); got != tc.want {
 				t.Fatalf("ValidOutOrderNo(%q) = %v, want %v", tc.in, got, tc.want)
 			}
 		})
@@ -64,7 +67,7 @@ func TestNewOutOrderNo(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got := NewOutOrderNo(tc.at)
-			if !ValidOutOrderNo(got) || len(got) != 28 || !strings.HasPrefix(string(got), "AM") {
+			if !(MallLimits{OutOrderNoMax: 32}).ValidOutOrderNo(got) || len(got) != OutOrderNoLen || !strings.HasPrefix(string(got), "AM") {
 				t.Fatalf("NewOutOrderNo = %q (%d characters): want AM and 26 ULID characters", got, len(got))
 			}
 			if ms := decodeULIDTime(t, string(got)); ms != tc.at.UnixMilli() {
@@ -105,7 +108,7 @@ func FuzzNewOutOrderNo(f *testing.F) {
 			t.Skip()
 		}
 		got := NewOutOrderNo(time.UnixMilli(ms))
-		if !ValidOutOrderNo(got) || len(got) != 28 {
+		if !(MallLimits{OutOrderNoMax: 32}).ValidOutOrderNo(got) || len(got) != OutOrderNoLen {
 			t.Fatalf("NewOutOrderNo(%d ms) = %q is not valid", ms, got)
 		}
 		if d := decodeULIDTime(t, string(got)); d != ms {
@@ -131,5 +134,35 @@ func TestOrderTotals(t *testing.T) {
 	}
 	if l := o.Line(3); l != nil {
 		t.Errorf("Line(3) = %+v, want nil", l)
+	}
+}
+
+func TestMallLimits(t *testing.T) {
+	t.Parallel()
+	abcLike := MallLimits{OrderRefMax: 64, OutOrderNoMax: 64, OutOrderNoExtra: "-_", ConsigneeRequired: true}
+	ccbLike := MallLimits{OrderRefMax: 64, OutOrderNoMax: 32, ConsigneeRequired: true}
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{{"AM-0001_x", true}, {strings.Repeat("A", 64), true}, {strings.Repeat("A", 65), false}, {"AM.0001", false}, {"", false}} {
+		if got := abcLike.ValidOutOrderNo(OutOrderNo(tc.in)); got != tc.want {
+			t.Errorf("ABC-like ValidOutOrderNo(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if got := abcLike.outOrderNoRule(); got != "1–64 letters, digits and - _" {
+		t.Errorf("rule %q", got)
+	}
+	if got := ccbLike.outOrderNoRule(); got != "1–32 letters and digits" {
+		t.Errorf("rule %q", got)
+	}
+	got := strictest([]MallLimits{abcLike, ccbLike, {OrderRefMax: 40}})
+	if want := (MallLimits{OrderRefMax: 40, OutOrderNoMax: 32, ConsigneeRequired: true}); got != want {
+		t.Errorf("strictest = %+v, want %+v", got, want)
+	}
+	if got := strictest([]MallLimits{abcLike, {OutOrderNoExtra: "_"}}); got.OutOrderNoExtra != "_" || got.OutOrderNoMax != 64 {
+		t.Errorf("strictest = %+v, want 64 and only '_'", got)
+	}
+	if got := strictest(nil); got != (MallLimits{}) {
+		t.Errorf("strictest of none = %+v, want no limits", got)
 	}
 }

@@ -64,17 +64,37 @@ type PlaceLine struct {
 type Service struct {
 	store Store
 	now   func() time.Time
-	malls []Mall // the connected malls, in order: `auto` breaks ties in this order
+	malls []MallInfo // the connected malls, in order: `auto` breaks ties in this order
 }
 
 // connected reports whether m is one of the service's malls.
 func (s *Service) connected(m Mall) bool {
+	_, ok := s.mallLimits(m)
+	return ok
+}
+
+// mallLimits returns connected mall m's limits.
+func (s *Service) mallLimits(m Mall) (MallLimits, bool) {
 	for _, c := range s.malls {
-		if c == m {
-			return true
+		if c.Code == m {
+			return c.Limits, true
 		}
 	}
-	return false
+	return MallLimits{}, false
+}
+
+// limitsFor returns the limits an order for mall m must meet: m's own when it is
+// connected; for `auto` (or a mall not connected, refused at /mall anyway), those of
+// every connected mall, any of which routing may choose.
+func (s *Service) limitsFor(m Mall) MallLimits {
+	if l, ok := s.mallLimits(m); ok {
+		return l
+	}
+	all := make([]MallLimits, len(s.malls))
+	for i, c := range s.malls {
+		all[i] = c.Limits
+	}
+	return strictest(all)
 }
 
 // mallChoices is "ccb, abc" (the service's malls, for messages); "no mall" when none.
@@ -84,7 +104,7 @@ func (s *Service) mallChoices() string {
 	}
 	names := make([]string, len(s.malls))
 	for i, m := range s.malls {
-		names[i] = string(m)
+		names[i] = string(m.Code)
 	}
 	return strings.Join(names, ", ")
 }
@@ -112,23 +132,27 @@ func plausiblePhone(s string) bool {
 
 // NewService returns a Service over store for the malls it is connected to, in order
 // (`auto` routing breaks a tie of totals in this order; an order naming another mall is
-// refused at /mall); now is the clock (time.Now if nil). The malls' codes come from the
-// registered drivers (package malls), never from this package.
-func NewService(store Store, malls []Mall, now func() time.Time) (*Service, error) {
+// refused at /mall), each with the limits its driver states; now is the clock (time.Now
+// if nil). The malls' codes and limits come from the registered drivers (package malls),
+// never from this package.
+func NewService(store Store, malls []MallInfo, now func() time.Time) (*Service, error) {
 	if store == nil {
 		return nil, errors.New("orders: nil store")
 	}
 	seen := map[Mall]bool{}
 	for _, m := range malls {
-		if m == "" || m == MallAuto || seen[m] {
-			return nil, fmt.Errorf("orders: mall %q is empty, auto or repeated", m)
+		if m.Code == "" || m.Code == MallAuto || seen[m.Code] {
+			return nil, fmt.Errorf("orders: mall %q is empty, auto or repeated", m.Code)
 		}
-		seen[m] = true
+		if max := m.Limits.OutOrderNoMax; max != 0 && max < OutOrderNoLen {
+			return nil, fmt.Errorf("orders: mall %q takes out_order_no of at most %d characters; the service makes them of %d", m.Code, max, OutOrderNoLen)
+		}
+		seen[m.Code] = true
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, malls: append([]Mall(nil), malls...)}, nil
+	return &Service{store: store, now: now, malls: append([]MallInfo(nil), malls...)}, nil
 }
 
 // MaxQuantity bounds one line's quantity, far above any real group order, so that a
@@ -144,12 +168,13 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		return nil, Errorf(ErrForbidden, "role %s may not place orders", caller.Role)
 	}
 	ve := &ValidationError{}
+	limits := s.limitsFor(req.Mall)
 	req.OrderRef = strings.TrimSpace(req.OrderRef)
 	switch {
 	case req.OrderRef == "":
 		ve.add("/order_ref", "required")
-	case utf8.RuneCountInString(req.OrderRef) > 64:
-		ve.add("/order_ref", "at most 64 characters (the malls' buyer_ref limit)")
+	case limits.OrderRefMax > 0 && utf8.RuneCountInString(req.OrderRef) > limits.OrderRefMax:
+		ve.add("/order_ref", "at most %d characters (the malls' buyer_ref limit)", limits.OrderRefMax)
 	}
 	if req.BranchCode == "" {
 		ve.add("/branch_code", "required")
@@ -179,9 +204,8 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		ve.add("/lines", "at least one line is required")
 	}
 	bulk := req.DeliveryMode == DeliveryBulk
-	if bulk || req.DeliveryMode == DeliveryPerRecipient && anyLineWithoutRecipients(req.Lines) {
-		// Both malls need a consignee's name, phone and address (ccb-mall.md and
-		// abc-mall.md, "ship_to"/"shipTo").
+	if limits.ConsigneeRequired && (bulk || req.DeliveryMode == DeliveryPerRecipient && anyLineWithoutRecipients(req.Lines)) {
+		// The mall needs a consignee's name, phone and address (its limits say so).
 		if strings.TrimSpace(req.ShipTo.Name) == "" {
 			ve.add("/ship_to/name", "required")
 		}
@@ -380,7 +404,8 @@ func (s *Service) route(req PlaceRequest, products map[string]households.Product
 // does not) and passes ok, at the lowest total; ties go to the first of s.malls; "" if none.
 func (s *Service) cheapest(req PlaceRequest, products map[string]households.Product, lists func(Mall) []int, ok func(Mall) bool) Mall {
 	best, bestTotal := Mall(""), money.Fen(0)
-	for _, m := range s.malls {
+	for _, c := range s.malls {
+		m := c.Code
 		if len(lists(m)) > 0 || !ok(m) {
 			continue
 		}
@@ -439,9 +464,10 @@ func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]Grou
 	return s.store.ListOrders(ctx, f)
 }
 
-// Cancel asks for order id to be cancelled. An order that never reached its mall is
-// cancelled at once; otherwise the mall is asked by a job and the order shows cancelled
-// once the mall notifies it. ErrNotAllowed once any line has shipped or the order is final
+// Cancel asks for order id to be cancelled: it records the request and enqueues the
+// cancel job, in one transaction. An order that never reached its mall is then cancelled
+// by its dispatch job (orders.DispatchDecision); otherwise the cancel job asks the mall
+// and the order shows cancelled once the mall notifies it. ErrNotAllowed once any line has shipped or the order is final
 // (Status.Cancellable); an order already cancelled is returned as it is.
 func (s *Service) Cancel(ctx context.Context, caller Caller, id int64, reason string) (*GroupOrder, error) {
 	if !caller.CanPlaceOrders() {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -275,7 +276,7 @@ func TestPlaceAccepts(t *testing.T) {
 			if !o.PlacedAt.Equal(testNow) || o.BranchCode != "HQ" || o.Funding != orders.FundingUnion || o.DeliveryMode != orders.DeliveryBulk {
 				t.Errorf("order = %+v", o)
 			}
-			if !orders.ValidOutOrderNo(o.OutOrderNo) || len(o.OutOrderNo) != 28 || !strings.HasPrefix(string(o.OutOrderNo), "AM") {
+			if !specLimits.ValidOutOrderNo(o.OutOrderNo) || len(o.OutOrderNo) != orders.OutOrderNoLen || !strings.HasPrefix(string(o.OutOrderNo), "AM") {
 				t.Errorf("out_order_no = %q, want AM and a ULID", o.OutOrderNo)
 			}
 			if o.BuyerName == "" {
@@ -330,7 +331,7 @@ func TestPlaceAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Place: %v", err)
 			}
-			if o.ID == 0 || !orders.ValidOutOrderNo(o.OutOrderNo) {
+			if o.ID == 0 || !specLimits.ValidOutOrderNo(o.OutOrderNo) {
 				t.Fatalf("order not stored: id %d, out_order_no %q", o.ID, o.OutOrderNo)
 			}
 			tc.check(t, o)
@@ -345,8 +346,12 @@ func TestPlaceSameOrderRefTwiceIsConflict(t *testing.T) {
 	if _, err := svc.Place(ctx, hqStaff, bulkRequest()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Place(ctx, hqStaff, bulkRequest()); !errors.Is(err, orders.ErrConflict) {
+	_, err := svc.Place(ctx, hqStaff, bulkRequest())
+	if !errors.Is(err, orders.ErrConflict) {
 		t.Fatalf("second Place = %v, want ErrConflict", err)
+	}
+	if got, want := orders.ErrorMessage(err), fmt.Sprintf("branch HQ already has an order with order_ref %q", bulkRequest().OrderRef); got != want {
+		t.Errorf("client message %q, want %q", got, want)
 	}
 	// Another branch may use the same reference.
 	other := bulkRequest()
@@ -570,7 +575,7 @@ func orderIn(t *testing.T, svc *orders.Service, st *testStore, s orders.Status) 
 		event(orders.EventDelivered, 10, 0)
 		event(orders.EventRefunded, 10, 68000)
 	case orders.StatusRejected:
-		must(svc.MarkRejected(ctx, o.ID, "40005", "price mismatch"))
+		must(svc.MarkRejected(ctx, o.ID, &orders.MallError{Code: "40005", Message: "price mismatch"}))
 	case orders.StatusCancelled:
 		event(orders.EventCancelled, 0, 0)
 	}
@@ -692,5 +697,93 @@ func TestApply(t *testing.T) {
 	res, err = svc.Apply(ctx, delivered())
 	if err != nil || !res.Duplicate {
 		t.Fatalf("Apply again = %+v, %v; want duplicate", res, err)
+	}
+}
+
+// fieldDetail returns the detail of err's field at pointer, or "".
+func fieldDetail(err error, pointer string) string {
+	var ve *orders.ValidationError
+	if errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			if f.Pointer == pointer {
+				return f.Detail
+			}
+		}
+	}
+	return ""
+}
+
+// An order is checked against the limits the chosen mall's driver states — for auto,
+// against every connected mall's — and nothing else: a mall that takes shorter buyer
+// references or needs no consignee is honoured as it says.
+func TestPlaceChecksTheMallsLimits(t *testing.T) {
+	t.Parallel()
+	connected := []orders.MallInfo{{Code: mallCCB, Limits: specLimits}, {Code: mallABC, Limits: orders.MallLimits{OrderRefMax: 12}}}
+	ref20 := strings.Repeat("R", 20)
+	tests := []struct {
+		name   string
+		edit   func(*orders.PlaceRequest)
+		ptr    string // "" = placed
+		detail string
+	}{
+		{"a_reference_within_ccbs_limit", func(r *orders.PlaceRequest) { r.OrderRef = ref20 }, "", ""},
+		{"a_reference_over_abcs_limit", func(r *orders.PlaceRequest) { r.OrderRef, r.Mall = ref20, mallABC },
+			"/order_ref", "at most 12 characters (the malls' buyer_ref limit)"},
+		{"auto_meets_every_candidates_limit", func(r *orders.PlaceRequest) { r.OrderRef, r.Mall = ref20, orders.MallAuto },
+			"/order_ref", "at most 12 characters (the malls' buyer_ref limit)"},
+		{"ccb_needs_a_consignee", func(r *orders.PlaceRequest) { r.ShipTo = orders.ShipTo{} }, "/ship_to/name", "required"},
+		{"auto_needs_a_consignee_when_any_mall_does", func(r *orders.PlaceRequest) { r.ShipTo, r.Mall = orders.ShipTo{}, orders.MallAuto },
+			"/ship_to/name", "required"},
+		{"a_mall_that_needs_no_consignee_takes_none", func(r *orders.PlaceRequest) { r.ShipTo, r.Mall = orders.ShipTo{}, mallABC }, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			svc, _ := newTestServiceLimited(t, sqltest.SQLite, connected)
+			req := bulkRequest()
+			tc.edit(&req)
+			_, err := svc.Place(context.Background(), hqStaff, req)
+			switch {
+			case tc.ptr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.ptr != "" && fieldDetail(err, tc.ptr) != tc.detail:
+				t.Fatalf("err %v; want %s %q", err, tc.ptr, tc.detail)
+			}
+		})
+	}
+	t.Run("the_specs_limits_read_as_before", func(t *testing.T) {
+		t.Parallel()
+		svc, _ := newTestService(t)
+		req := bulkRequest()
+		req.OrderRef = strings.Repeat("A", 65)
+		_, err := svc.Place(context.Background(), hqStaff, req)
+		if d := fieldDetail(err, "/order_ref"); d != "at most 64 characters (the malls' buyer_ref limit)" {
+			t.Errorf("/order_ref %q", d)
+		}
+	})
+	t.Run("a_mall_that_cannot_take_the_services_numbers_is_refused", func(t *testing.T) {
+		t.Parallel()
+		st := sqltest.Store(t, sqltest.SQLite(t))
+		if _, err := orders.NewService(st, []orders.MallInfo{{Code: mallCCB, Limits: orders.MallLimits{OutOrderNoMax: 20}}}, nil); err == nil {
+			t.Error("NewService took a mall whose out_order_no is shorter than NewOutOrderNo's")
+		}
+	})
+}
+
+// History names its own out_order_no; it is checked against its mall's rule.
+func TestLoadHistoryChecksItsMallsOutOrderNo(t *testing.T) {
+	t.Parallel()
+	abcLimits := orders.MallLimits{OrderRefMax: 64, OutOrderNoMax: 64, OutOrderNoExtra: "-_", ConsigneeRequired: true}
+	svc, _ := newTestServiceLimited(t, sqltest.SQLite, []orders.MallInfo{{Code: mallCCB, Limits: specLimits}, {Code: mallABC, Limits: abcLimits}})
+	h := historyOrder()
+	h.OutOrderNo = "AM-2018-0001"
+	_, _, err := svc.LoadHistory(context.Background(), office, h)
+	if d := fieldDetail(err, "/out_order_no"); d != "1–32 letters and digits" {
+		t.Errorf("ccb history with %s: %v", h.OutOrderNo, err)
+	}
+	h.Mall, h.MallOrderNo = mallABC, "ABC20181220000163"
+	h.Lines[0].UnitPrice = 6900
+	if _, _, err := svc.LoadHistory(context.Background(), office, h); fieldDetail(err, "/out_order_no") != "" {
+		t.Errorf("abc history with %s: %v", h.OutOrderNo, err)
 	}
 }

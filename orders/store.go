@@ -70,8 +70,8 @@ type Tx interface {
 
 	// InsertOrder stores o (o.Status as given) with its lines and, unless o.Submitted
 	// (already at its mall), the job that dispatches it. It sets o.ID, o.CreatedAt and
-	// each line's ID. ErrConflict when the branch already has o.OrderRef or the
-	// out_order_no is taken.
+	// each line's ID. An error wrapping ErrOrderRefTaken when the branch already has
+	// o.OrderRef, ErrOutOrderNoTaken when the out_order_no is taken.
 	InsertOrder(ctx context.Context, o *GroupOrder) error
 	// RequestCancel records on order id that a cancel was asked for (clearing an earlier
 	// refusal) and enqueues the job that asks the mall.

@@ -22,6 +22,7 @@ import (
 
 	"aidmall/bizday"
 	"aidmall/internal/wire"
+	"aidmall/malls"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -190,18 +191,7 @@ type wireOrder struct {
 
 // ValidPartnerOrderNo reports whether s is a valid partnerOrderNo: 1–64 ASCII letters,
 // digits, '-' or '_' (abc-mall.md "Requests").
-func ValidPartnerOrderNo(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !(b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '-' || b == '_') {
-			return false
-		}
-	}
-	return true
-}
+func ValidPartnerOrderNo(s string) bool { return Limits.ValidOutOrderNo(orders.OutOrderNo(s)) }
 
 // createBody converts req to the spec's JSON body; amounts stay integer fen. It returns an
 // error wrapping orders.ErrInvalid for what the mall would refuse as BAD_REQUEST anyway.
@@ -212,8 +202,8 @@ func createBody(req orders.CreateRequest) ([]byte, error) {
 	if !ValidPartnerOrderNo(string(req.OutOrderNo)) {
 		return bad("partnerOrderNo %q: 1-64 letters, digits, '-' or '_'", req.OutOrderNo)
 	}
-	if req.BuyerRef == "" || utf8.RuneCountInString(req.BuyerRef) > 64 {
-		return bad("buyerRef must be 1-64 characters")
+	if req.BuyerRef == "" || utf8.RuneCountInString(req.BuyerRef) > Limits.OrderRefMax {
+		return bad("buyerRef must be 1-%d characters", Limits.OrderRefMax)
 	}
 	if req.BuyerName == "" || req.NotifyURL == "" {
 		return bad("buyerName and notifyUrl are required")
@@ -441,7 +431,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 // the answer's signature is checked when the mall sends one (the spec does not say the
 // statement is signed, and the reference sandbox serves it unsigned). Errors are
 // *orders.MallError as for the other calls (404 when the mall has no statement).
-func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []RowError, error) {
+func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []malls.RowError, error) {
 	if day.IsZero() {
 		return nil, nil, c.localError(fmt.Errorf("%w: zero business day", orders.ErrInvalid))
 	}

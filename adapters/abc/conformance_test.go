@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"aidmall/bizday"
 	"aidmall/config"
 	"aidmall/internal/sandboxtest"
 	"aidmall/malls"
@@ -56,8 +57,26 @@ func TestConformanceAgainstFake(t *testing.T) {
 			busy = true
 			m.mu.Unlock()
 		},
-		Statement: func(t *testing.T) ([]byte, int, int) {
-			return []byte(goodLine + "\n" + `{"eventId":1}` + "\n" + strings.Replace(goodLine, "EVT-1", "EVT-2", 1) + "\n"), 2, 1
+		Statement: func(t *testing.T) ([]byte, []orders.FulfilmentEvent, int) {
+			refund := `{"eventId":"EVT-2","eventType":"ITEM_REFUNDED","occurredAt":"2019-03-06T08:30:15+08:00","partnerOrderNo":"AM2","mallOrderNo":"ABC2","lineNo":1,"quantity":3,"refundFen":20700}`
+			return []byte(goodLine + "\n" + `{"eventId":1}` + "\n" + refund + "\n"), []orders.FulfilmentEvent{
+				{EventID: "EVT-1", Type: orders.EventShipped, OutOrderNo: "AM1", LineNo: 2, Quantity: 5,
+					OccurredAt: time.Date(2019, 3, 5, 12, 0, 0, 0, bizday.Beijing)},
+				{EventID: "EVT-2", Type: orders.EventRefunded, OutOrderNo: "AM2", LineNo: 1, Quantity: 3, RefundFen: 20700,
+					OccurredAt: time.Date(2019, 3, 6, 8, 30, 15, 0, bizday.Beijing)},
+			}, 1
+		},
+		// abc-mall.md "Signing": a nonce seen in the last 10 minutes and a timestamp more
+		// than 5 minutes off the clock are refused.
+		Nonces: true,
+		Window: 5 * time.Minute,
+		At: func(t *testing.T, now func() time.Time) malls.Mall {
+			at, err := Connect(Config{BaseURL: m.srv.URL, AppID: testAppID, PartnerKey: k.partner, MallKey: &k.mall.PublicKey, Now: now},
+				newMemNonces(now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return at
 		},
 	})
 }
@@ -76,5 +95,6 @@ func TestConformanceAgainstSandbox(t *testing.T) {
 				DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王*", Phone: "138****0000", Address: "西安市雁塔区"},
 				Lines: []orders.CreateLine{{LineNo: 1, ItemID: "ABC-770031", Quantity: 2, UnitPrice: 6900}}, Total: 13800}
 		})
+	h.Nonces, h.Window = true, 5*time.Minute // abc-mall.md "Signing"
 	conformance.Run(t, h)
 }

@@ -23,6 +23,13 @@ type driver struct{}
 
 func (driver) Code() orders.Mall { return Code }
 
+// Limits are what ABC accepts of an order (abc-mall.md "Requests"): buyerRef at most 64
+// characters, partnerOrderNo 1–64 letters, digits, '-' or '_', a consignee (shipTo) for
+// every consignment.
+var Limits = orders.MallLimits{OrderRefMax: 64, OutOrderNoMax: 64, OutOrderNoExtra: "-_", ConsigneeRequired: true}
+
+func (driver) Limits() orders.MallLimits { return Limits }
+
 func (driver) Names() malls.Names {
 	return malls.Names{Chinese: "农业银行扶贫商城", English: "Agricultural Bank of China poverty-alleviation mall"}
 }
@@ -45,15 +52,7 @@ func (driver) Open(s config.MallConfig, env malls.Env) (malls.Mall, error) {
 
 func (driver) ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []error, error) {
 	evs, bad, err := ParseStatement(r)
-	return evs, rowErrors(bad), err
-}
-
-func rowErrors(bad []RowError) []error {
-	out := make([]error, len(bad))
-	for i, b := range bad {
-		out[i] = b
-	}
-	return out
+	return evs, malls.RowErrors(bad), err
 }
 
 // Mall is ABC connected: the partner API client, the notification verifier and ABC's
@@ -86,7 +85,7 @@ func Connect(cfg Config, nonces NonceStore) (*Mall, error) {
 // Statement fetches and parses the day's statement (Client.Statement).
 func (m *Mall) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []error, error) {
 	evs, bad, err := m.Client.Statement(ctx, day)
-	return evs, rowErrors(bad), err
+	return evs, malls.RowErrors(bad), err
 }
 
 // Parse verifies a notification: headers, timestamp, nonce and signature over the

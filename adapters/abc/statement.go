@@ -8,27 +8,13 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"aidmall/malls"
 	"aidmall/orders"
 )
 
 // MaxStatementLine is the longest statement line ParseStatement reads (64 KiB); a longer
-// one is reported as a RowError and skipped. A real line is about 250 bytes.
+// one is reported as a malls.RowError and skipped. A real line is about 250 bytes.
 const MaxStatementLine = 64 << 10
-
-// RowError is one statement line that could not be read. Row is the 1-based line number;
-// Column is the JSON field at fault ("" for the whole line).
-type RowError struct {
-	Row    int
-	Column string
-	Reason string
-}
-
-func (e RowError) Error() string {
-	if e.Column == "" {
-		return fmt.Sprintf("line %d: %s", e.Row, e.Reason)
-	}
-	return fmt.Sprintf("line %d: %s: %s", e.Row, e.Column, e.Reason)
-}
 
 // ParseStatement reads an ABC daily statement (对账单; abc-mall.md "Daily statement"):
 // JSON Lines, UTF-8, one notification body per line (without attempt). A UTF-8 byte-order
@@ -36,12 +22,12 @@ func (e RowError) Error() string {
 // FulfilmentEvent with Mall abc and Source "statement", in file order; repeated events are
 // kept (the statement may repeat what was notified; the store dedupes on event id). Each
 // bad line (not UTF-8, not one JSON object, a field missing or wrong; see decodeEvent)
-// becomes a RowError and the rest are still read. The error is only for a failing reader.
-func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []RowError, error) {
+// becomes a malls.RowError and the rest are still read. The error is only for a failing reader.
+func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []malls.RowError, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
 		events []orders.FulfilmentEvent
-		bad    []RowError
+		bad    []malls.RowError
 	)
 	for row := 1; ; row++ {
 		line, tooLong, err := readLine(br)
@@ -56,10 +42,10 @@ func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []RowError, error) {
 		}
 		switch trimmed := bytes.TrimSpace(line); {
 		case tooLong:
-			bad = append(bad, RowError{Row: row, Reason: fmt.Sprintf("longer than %d bytes", MaxStatementLine)})
+			bad = append(bad, malls.RowError{Mall: Code, Row: row, Reason: fmt.Sprintf("longer than %d bytes", MaxStatementLine)})
 		case len(trimmed) == 0:
 		case !utf8.Valid(trimmed):
-			bad = append(bad, RowError{Row: row, Reason: "not UTF-8"})
+			bad = append(bad, malls.RowError{Mall: Code, Row: row, Reason: "not UTF-8"})
 		default:
 			ev, field, derr := decodeEvent(trimmed, "statement")
 			if derr != nil {
@@ -68,7 +54,7 @@ func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []RowError, error) {
 				if errors.As(derr, &fe) {
 					reason = fe.reason
 				}
-				bad = append(bad, RowError{Row: row, Column: field, Reason: reason})
+				bad = append(bad, malls.RowError{Mall: Code, Row: row, Column: field, Reason: reason})
 				break
 			}
 			events = append(events, ev)

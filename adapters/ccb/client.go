@@ -17,6 +17,7 @@ import (
 
 	"aidmall/bizday"
 	"aidmall/internal/wire"
+	"aidmall/malls"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -179,10 +180,10 @@ func (c *Client) createBiz(req orders.CreateRequest) (createBiz, error) {
 		return &orders.MallError{Mall: Code, Message: "not sent: " + fmt.Sprintf(f, a...), Err: orders.ErrInvalid}
 	}
 	switch {
-	case !orders.ValidOutOrderNo(req.OutOrderNo):
-		return createBiz{}, bad("out_order_no %q is not 1-32 letters and digits", req.OutOrderNo)
-	case utf8.RuneCountInString(req.BuyerRef) > 64:
-		return createBiz{}, bad("buyer_ref is over 64 characters")
+	case !Limits.ValidOutOrderNo(req.OutOrderNo):
+		return createBiz{}, bad("out_order_no %q is not 1-%d letters and digits", req.OutOrderNo, Limits.OutOrderNoMax)
+	case utf8.RuneCountInString(req.BuyerRef) > Limits.OrderRefMax:
+		return createBiz{}, bad("buyer_ref is over %d characters", Limits.OrderRefMax)
 	case !req.DeliveryMode.Valid():
 		return createBiz{}, bad("delivery_mode %q", req.DeliveryMode)
 	case !wire.AbsoluteHTTPURL(req.NotifyURL):
@@ -291,7 +292,7 @@ func (c *Client) Cancel(ctx context.Context, outOrderNo orders.OutOrderNo, reaso
 // (Retryable), HTTP 404 (NotFound) and any other non-200 status (final); the
 // ParseStatement error, wrapped, when the file cannot be read as a whole. Bad rows come
 // back as RowErrors with the good rows.
-func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []RowError, error) {
+func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []malls.RowError, error) {
 	if day.IsZero() {
 		return nil, nil, errors.New("ccb: statement: zero day")
 	}

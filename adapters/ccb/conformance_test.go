@@ -10,6 +10,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"aidmall/adapters/ccb"
+	"aidmall/bizday"
 	"aidmall/config"
 	"aidmall/internal/sandboxtest"
 	"aidmall/malls"
@@ -47,17 +48,24 @@ func TestConformanceAgainstFake(t *testing.T) {
 			m.busy = 1
 			m.mu.Unlock()
 		},
-		Statement: func(t *testing.T) ([]byte, int, int) {
+		Statement: func(t *testing.T) ([]byte, []orders.FulfilmentEvent, int) {
 			text := "通知编号,事件类型,商户订单号,商城订单号,行号,数量,退款金额,发生时间\r\n" +
 				"N1,order.shipped,AM1,CCB1,1,2,,2019-03-12 09:00:00\r\n" +
-				"N2,order.refunded,AM1,CCB1,1,2,42.00,2019-03-12 09:00:00\r\n" +
+				"N2,order.refunded,AM2,CCB2,3,1,42.50,2019-03-13 17:45:10\r\n" +
 				"N3,order.delivered,AM1,CCB1,one,2,,2019-03-12 09:00:00\r\n"
 			gb, err := simplifiedchinese.GB18030.NewEncoder().String(text)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return []byte(gb), 2, 1
+			return []byte(gb), []orders.FulfilmentEvent{
+				{EventID: "N1", Type: orders.EventShipped, OutOrderNo: "AM1", LineNo: 1, Quantity: 2,
+					OccurredAt: time.Date(2019, 3, 12, 9, 0, 0, 0, bizday.Beijing)},
+				{EventID: "N2", Type: orders.EventRefunded, OutOrderNo: "AM2", LineNo: 3, Quantity: 1, RefundFen: 4250,
+					OccurredAt: time.Date(2019, 3, 13, 17, 45, 10, 0, bizday.Beijing)},
+			}, 1
 		},
+		// ccb-mall.md: a notification carries no nonce and no timestamp window (the
+		// signature alone): Nonces and Window stay unset.
 	})
 }
 

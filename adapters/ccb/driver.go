@@ -23,6 +23,13 @@ type driver struct{}
 
 func (driver) Code() orders.Mall { return Code }
 
+// Limits are what CCB accepts of an order (ccb-mall.md "mall.order.create"): buyer_ref at
+// most 64 characters, out_order_no 1–32 letters and digits, a consignee (ship_to) for
+// every consignment.
+var Limits = orders.MallLimits{OrderRefMax: 64, OutOrderNoMax: 32, ConsigneeRequired: true}
+
+func (driver) Limits() orders.MallLimits { return Limits }
+
 func (driver) Names() malls.Names {
 	return malls.Names{Chinese: "建设银行善融商务", English: "China Construction Bank e-mall"}
 }
@@ -45,15 +52,7 @@ func (driver) Open(s config.MallConfig, env malls.Env) (malls.Mall, error) {
 
 func (driver) ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []error, error) {
 	evs, bad, err := ParseStatement(r)
-	return evs, rowErrors(bad), err
-}
-
-func rowErrors(bad []RowError) []error {
-	out := make([]error, len(bad))
-	for i, b := range bad {
-		out[i] = b
-	}
-	return out
+	return evs, malls.RowErrors(bad), err
 }
 
 // Mall is CCB connected: the partner API client, the notification verifier and CCB's
@@ -82,7 +81,7 @@ func Connect(cfg Config) (*Mall, error) {
 // Statement fetches and parses the day's statement (Client.Statement).
 func (m *Mall) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []error, error) {
 	evs, bad, err := m.Client.Statement(ctx, day)
-	return evs, rowErrors(bad), err
+	return evs, malls.RowErrors(bad), err
 }
 
 // Parse verifies a notification's form body (Verifier.Parse).

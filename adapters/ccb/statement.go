@@ -10,6 +10,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/transform"
 
+	"aidmall/malls"
 	"aidmall/orders"
 )
 
@@ -28,33 +29,17 @@ var columnOf = map[string]string{
 // maxStatementBytes bounds a statement file (a year of one group's events is ~60 KB).
 const maxStatementBytes = 64 << 20
 
-// RowError is one statement row that could not be read. Row is the line number in the file
-// (the header is row 1); Column is the header name of the bad cell (e.g. "行号"), or "" when
-// the row as a whole is wrong (field count, CSV quoting).
-type RowError struct {
-	Row    int
-	Column string
-	Reason string
-}
-
-func (e RowError) Error() string {
-	if e.Column == "" {
-		return fmt.Sprintf("ccb statement row %d: %s", e.Row, e.Reason)
-	}
-	return fmt.Sprintf("ccb statement row %d, %s: %s", e.Row, e.Column, e.Reason)
-}
-
 // ParseStatement reads a CCB daily statement: CSV, GB18030-encoded (a leading byte-order
 // mark is skipped), CRLF or LF line ends, the header row statementHeader (columns matched by
 // name, in any order; extra columns ignored), then one row per event. Blank lines are
 // skipped. Events are returned in file order with Mall "ccb" and Source "statement",
 // repeats included (a statement may repeat events already notified). Each bad row is
-// reported as a RowError and left out; the good rows are still returned. Field rules are
+// reported as a malls.RowError and left out; the good rows are still returned. Field rules are
 // those of Verifier.Parse; occurred_at is Beijing time.
 //
 // The error is non-nil only when the file as a whole cannot be read: a read error, more than
 // 64 MiB, no header row, or a header lacking one of the spec's columns.
-func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []RowError, error) {
+func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []malls.RowError, error) {
 	dec := transform.NewReader(io.LimitReader(r, maxStatementBytes+1), simplifiedchinese.GB18030.NewDecoder())
 	b, err := io.ReadAll(dec)
 	if err != nil {
@@ -68,7 +53,7 @@ func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []RowError, error) {
 
 	col := map[string]int{}
 	var events []orders.FulfilmentEvent
-	var bad []RowError
+	var bad []malls.RowError
 	header := false
 	for i, line := range lines {
 		row := i + 1
@@ -96,11 +81,11 @@ func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []RowError, error) {
 			continue
 		}
 		if err != nil {
-			bad = append(bad, RowError{Row: row, Reason: err.Error()})
+			bad = append(bad, malls.RowError{Mall: Code, Row: row, Reason: err.Error()})
 			continue
 		}
 		if len(cells) < len(statementHeader) {
-			bad = append(bad, RowError{Row: row, Reason: fmt.Sprintf("%d fields, want %d", len(cells), len(statementHeader))})
+			bad = append(bad, malls.RowError{Mall: Code, Row: row, Reason: fmt.Sprintf("%d fields, want %d", len(cells), len(statementHeader))})
 			continue
 		}
 		get := func(h string) string {
@@ -117,7 +102,7 @@ func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []RowError, error) {
 		}
 		ev, ferr := re.event("statement")
 		if ferr != nil {
-			bad = append(bad, RowError{Row: row, Column: columnOf[ferr.field], Reason: ferr.reason})
+			bad = append(bad, malls.RowError{Mall: Code, Row: row, Column: columnOf[ferr.field], Reason: ferr.reason})
 			continue
 		}
 		events = append(events, ev)

@@ -225,19 +225,9 @@ func readBundleOrders(bundle fs.FS) (map[orderKey]string, error) {
 }
 
 func parseCCBStatement(r io.Reader) ([]orders.FulfilmentEvent, []error, error) {
-	evs, bad, err := ccb.ParseStatement(r)
-	return evs, rowErrors(bad), err
+	return ccb.Driver.ParseStatement(r)
 }
 
 func parseABCStatement(r io.Reader) ([]orders.FulfilmentEvent, []error, error) {
-	evs, bad, err := abc.ParseStatement(r)
-	return evs, rowErrors(bad), err
-}
-
-func rowErrors[E error](bad []E) []error {
-	out := make([]error, len(bad))
-	for i, e := range bad {
-		out[i] = e
-	}
-	return out
+	return abc.Driver.ParseStatement(r)
 }

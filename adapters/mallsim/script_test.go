@@ -17,6 +17,7 @@ import (
 	"aidmall/adapters/abc"
 	"aidmall/adapters/ccb"
 	"aidmall/bizday"
+	mallpkg "aidmall/malls"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -177,17 +178,14 @@ func TestScriptedReplay_sends_bundle_events_and_serves_statements(t *testing.T) 
 	}
 	for _, c := range stmt {
 		var evs []orders.FulfilmentEvent
-		var bad int
+		var rows []mallpkg.RowError
 		var err error
 		if c.mall == ccb.Code {
-			var rows []ccb.RowError
 			evs, rows, err = r.ccb.Statement(ctx, bizday.MustParse(c.day))
-			bad = len(rows)
 		} else {
-			var rows []abc.RowError
 			evs, rows, err = r.abc.Statement(ctx, bizday.MustParse(c.day))
-			bad = len(rows)
 		}
+		bad := len(rows)
 		if err != nil || bad != 0 {
 			t.Fatalf("%s statement %s: %v, %d bad rows", c.mall, c.day, err, bad)
 		}
@@ -292,7 +290,7 @@ func TestLoadScript_refuses_inconsistent_bundles(t *testing.T) {
 			"statement-abc.jsonl": {Data: []byte(fmt.Sprintf(ev, "AM2"))}}},
 		{"one_id_two_contents", "two contents", fstest.MapFS{"orders.csv": {Data: []byte(ordersCSV)},
 			"statement-abc.jsonl": {Data: []byte(fmt.Sprintf(ev, "AM1") + strings.Replace(fmt.Sprintf(ev, "AM1"), "10:00:00", "11:00:00", 1))}}},
-		{"bad_statement_row", "line 1", fstest.MapFS{"orders.csv": {Data: []byte(ordersCSV)},
+		{"bad_statement_row", "row 1", fstest.MapFS{"orders.csv": {Data: []byte(ordersCSV)},
 			"statement-abc.jsonl": {Data: []byte("{not json}\n")}}},
 		{"unknown_mall", "unknown mall", fstest.MapFS{"orders.csv": {Data: []byte("order_ref,mall,out_order_no\nR1,icbc,AM1\n")}}},
 		{"repeated_out_order_no", "AM1 repeated", fstest.MapFS{"orders.csv": {Data: []byte(ordersCSV + "R3,abc,AM1\n")}}},

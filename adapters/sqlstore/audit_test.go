@@ -33,7 +33,7 @@ func auditedStore(t *testing.T, db *sqlstore.DB) (*sqlstore.Store, []audit.Entry
 	if err != nil || rep.Counts.Updated != 1 || len(rep.Errors) != 1 {
 		t.Fatalf("import: %+v %v", rep, err)
 	}
-	svc, err := orders.NewService(st, []orders.Mall{"ccb", "abc"}, nil)
+	svc, err := orders.NewService(st, connected(mallCCB, mallABC), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestAuditConcurrentAppendsKeepOneChain(t *testing.T) {
 		st := sqltest.Store(t, db)
 		fx := sqltest.Seed(t, st)
 		ctx := context.Background()
-		svc, err := orders.NewService(st, []orders.Mall{"ccb", "abc"}, nil)
+		svc, err := orders.NewService(st, connected(mallCCB, mallABC), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

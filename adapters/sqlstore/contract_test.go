@@ -38,7 +38,7 @@ func serviceOn(t *testing.T, db *sqlstore.DB) (*sqlstore.Store, *orders.Service)
 	t.Helper()
 	st := sqltest.Store(t, db)
 	sqltest.Seed(t, st)
-	svc, err := orders.NewService(st, []orders.Mall{mallCCB, mallABC}, nil)
+	svc, err := orders.NewService(st, connected(mallCCB, mallABC), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

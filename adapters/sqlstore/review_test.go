@@ -34,7 +34,7 @@ func newReviewWorld(t *testing.T, db *sqlstore.DB) *reviewWorld {
 	w.st = sqltest.Store(t, db, sqltest.WithClock(now))
 	fx := sqltest.Seed(t, w.st)
 	var err error
-	if w.svc, err = orders.NewService(w.st, []orders.Mall{"ccb", "abc"}, now); err != nil {
+	if w.svc, err = orders.NewService(w.st, connected(mallCCB, mallABC), now); err != nil {
 		t.Fatal(err)
 	}
 	if w.queue, err = review.NewService(w.st, w.svc, 0, now); err != nil {
@@ -57,7 +57,7 @@ func newReviewWorld(t *testing.T, db *sqlstore.DB) *reviewWorld {
 	w.apply(t, orders.FulfilmentEvent{Mall: "ccb", EventID: "R1", Type: orders.EventRefunded, OutOrderNo: w.order.OutOrderNo,
 		LineNo: 1, Quantity: 1, RefundFen: 6800, OccurredAt: start.Add(time.Hour)})
 	rejected := place("REJ")
-	if err := w.svc.MarkRejected(ctx, rejected.ID, "40001", "item off shelf"); err != nil {
+	if err := w.svc.MarkRejected(ctx, rejected.ID, &orders.MallError{Mall: "ccb", Code: "40001", Message: "item off shelf"}); err != nil {
 		t.Fatal(err)
 	}
 	place("STRANDED") // pending, never submitted

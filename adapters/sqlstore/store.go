@@ -43,9 +43,15 @@ func (s *Store) DB() *DB { return s.db }
 
 func (s *Store) utcNow() time.Time { return s.now().UTC() }
 
-// NoJobs is an Enqueuer that drops jobs, for commands that never place orders (imports,
-// reports) and for tests of the store alone.
+// ErrNoJobs is NoJobs' answer to a job: the store was opened for commands that place
+// and cancel nothing.
+var ErrNoJobs = errors.New("sqlstore: this store takes no dispatch or cancel jobs (opened for imports, reports and events only)")
+
+// NoJobs is the Enqueuer of a store that must never be given a job: commands that only
+// load history, import registries, apply events or read reports. A dispatch or cancel
+// job given to it fails with ErrNoJobs, so the Place or Cancel that asked for it rolls
+// back rather than leaving an order no job will ever send or cancel.
 type NoJobs struct{}
 
-func (NoJobs) EnqueueDispatch(context.Context, *sql.Tx, int64) error       { return nil }
-func (NoJobs) EnqueueCancel(context.Context, *sql.Tx, int64, string) error { return nil }
+func (NoJobs) EnqueueDispatch(context.Context, *sql.Tx, int64) error       { return ErrNoJobs }
+func (NoJobs) EnqueueCancel(context.Context, *sql.Tx, int64, string) error { return ErrNoJobs }

@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -21,51 +20,23 @@ import (
 	"aidmall/reports"
 )
 
-// recorder is an Enqueuer that records the jobs it was given, or fails on demand.
-type recorder struct {
-	mu       sync.Mutex
-	dispatch []int64
-	cancel   []int64
-	fail     error
-}
-
-func (r *recorder) EnqueueDispatch(_ context.Context, tx *sql.Tx, id int64) error {
-	if tx == nil {
-		return errors.New("no transaction")
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		return r.fail
-	}
-	r.dispatch = append(r.dispatch, id)
-	return nil
-}
-
-func (r *recorder) EnqueueCancel(_ context.Context, tx *sql.Tx, id int64, _ string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.cancel = append(r.cancel, id)
-	return nil
-}
-
 // fixture is a store with a small registry: branch HQ, suppliers S1 (county 610630, three
 // households weight 1 each, H001–H003) and S2 (county 610825, no linkages), products
 // P1 (S1, ccb 68.00, abc 69.00) and P2 (S2, ccb only 50.00).
 type fixture struct {
 	store *sqlstore.Store
 	svc   *orders.Service
-	enq   *recorder
+	enq   *sqltest.Jobs
 }
 
 var aidOffice = orders.Caller{KeyID: 1, Role: orders.RoleAidOffice}
 
 func newFixture(t testing.TB, open func(testing.TB) *sqlstore.DB) *fixture {
 	t.Helper()
-	enq := &recorder{}
+	enq := &sqltest.Jobs{}
 	st := sqltest.Store(t, open(t), sqltest.WithEnqueuer(enq))
 	sqltest.Seed(t, st)
-	svc, err := orders.NewService(st, []orders.Mall{"ccb", "abc"}, nil)
+	svc, err := orders.NewService(st, connected(mallCCB, mallABC), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,13 +99,13 @@ func TestStore(t *testing.T) {
 				if got.OutOrderNo != o.OutOrderNo || len(got.Lines) != 1 || got.Lines[0].UnitPrice != 6800 || got.Status != orders.StatusPending {
 					t.Fatalf("stored order differs: %+v", got)
 				}
-				if !orders.ValidOutOrderNo(got.OutOrderNo) {
+				if len(got.OutOrderNo) != orders.OutOrderNoLen {
 					t.Fatalf("out_order_no %q is not valid at the malls", got.OutOrderNo)
 				}
-				if len(f.enq.dispatch) != 1 || f.enq.dispatch[0] != o.ID {
-					t.Fatalf("dispatch jobs = %v, want [%d]", f.enq.dispatch, o.ID)
+				if d := f.enq.Dispatched(); len(d) != 1 || d[0] != o.ID {
+					t.Fatalf("dispatch jobs = %v, want [%d]", d, o.ID)
 				}
-				f.enq.fail = errors.New("queue down")
+				f.enq.Fail = errors.New("queue down")
 				at := time.Now()
 				_, err = f.svc.Place(context.Background(), aidOffice, orders.PlaceRequest{OrderRef: "2019-HQ-0002", BranchCode: "HQ",
 					Mall: mallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
@@ -154,8 +125,28 @@ func TestStore(t *testing.T) {
 				_, err := f.svc.Place(context.Background(), aidOffice, orders.PlaceRequest{OrderRef: "R1", BranchCode: "HQ",
 					Mall: mallCCB, Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk,
 					ShipTo: orders.ShipTo{Name: "a", Phone: "13800000000", Address: "b"}, Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}, PlacedAt: &at})
-				if !errors.Is(err, orders.ErrConflict) {
-					t.Fatalf("err = %v, want ErrConflict", err)
+				if !errors.Is(err, orders.ErrOrderRefTaken) || !errors.Is(err, orders.ErrConflict) {
+					t.Fatalf("err = %v, want ErrOrderRefTaken (an ErrConflict)", err)
+				}
+				if got := orders.ErrorMessage(err); got != `branch HQ already has an order with order_ref "R1"` {
+					t.Errorf("client message %q", got)
+				}
+			})
+			t.Run("same_out_order_no_twice_conflicts", func(t *testing.T) {
+				f := newFixture(t, open)
+				h := orders.HistoryOrder{OrderRef: "OLD-1", BranchCode: "HQ", Mall: mallCCB, Funding: orders.FundingUnion,
+					DeliveryMode: orders.DeliveryBulk, PlacedAt: time.Date(2019, 3, 1, 10, 0, 0, 0, bizday.Beijing),
+					OutOrderNo: "AMOLD1", MallOrderNo: "CCB-OLD-1", Lines: []orders.HistoryLine{{LineNo: 1, SKU: "P1", Quantity: 2, UnitPrice: 6800}}}
+				if _, _, err := f.svc.LoadHistory(context.Background(), aidOffice, h); err != nil {
+					t.Fatal(err)
+				}
+				h.OrderRef = "OLD-2"
+				_, _, err := f.svc.LoadHistory(context.Background(), aidOffice, h)
+				if !errors.Is(err, orders.ErrOutOrderNoTaken) || !errors.Is(err, orders.ErrConflict) {
+					t.Fatalf("err = %v, want ErrOutOrderNoTaken (an ErrConflict)", err)
+				}
+				if got := orders.ErrorMessage(err); got != `out_order_no "AMOLD1" is already taken` {
+					t.Errorf("client message %q", got)
 				}
 			})
 			t.Run("list_pages_newest_first_without_gaps_or_repeats", func(t *testing.T) {
@@ -435,3 +426,62 @@ func (a *atomic32) add() { a.mu.Lock(); a.n++; a.mu.Unlock() }
 
 // The malls of the tests, by code: which malls exist is the drivers' knowledge, not the domain's.
 const mallCCB, mallABC = orders.Mall("ccb"), orders.Mall("abc")
+
+// connected is the malls codes as the service is given them, with no limits: the
+// store's tests place orders the malls' limits allow (orders tests the limits).
+func connected(codes ...orders.Mall) []orders.MallInfo {
+	out := make([]orders.MallInfo, len(codes))
+	for i, c := range codes {
+		out[i].Code = c
+	}
+	return out
+}
+
+// TestNoJobsRefusesOrdersItCannotSend: a store opened for commands that only load
+// history and apply events takes no dispatch or cancel job, so a Place or Cancel through
+// it rolls back instead of leaving an order that no job will send or cancel. Loading
+// history, which needs no job, goes through.
+func TestNoJobsRefusesOrdersItCannotSend(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		jobs := &sqltest.Jobs{}
+		withJobs := sqltest.Store(t, db, sqltest.WithEnqueuer(jobs))
+		sqltest.Seed(t, withJobs)
+		noJobs := sqltest.Store(t, db, sqltest.WithEnqueuer(sqlstore.NoJobs{}))
+		svc, err := orders.NewService(noJobs, connected(mallCCB), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := orders.PlaceRequest{OrderRef: "R1", BranchCode: "HQ", Mall: mallCCB, Funding: orders.FundingUnion,
+			DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王*", Phone: "13800000000", Address: "北京"},
+			Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}}
+		if _, err := svc.Place(ctx, aidOffice, req); !errors.Is(err, sqlstore.ErrNoJobs) {
+			t.Fatalf("place through NoJobs: %v, want ErrNoJobs", err)
+		}
+		if list, _, err := noJobs.ListOrders(ctx, orders.ListFilter{}); err != nil || len(list) != 0 {
+			t.Fatalf("after the refused place: %d orders (%v), want none", len(list), err)
+		}
+
+		withSvc, err := orders.NewService(withJobs, connected(mallCCB), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := withSvc.Place(ctx, aidOffice, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Cancel(ctx, aidOffice, o.ID, "no longer needed"); !errors.Is(err, sqlstore.ErrNoJobs) {
+			t.Fatalf("cancel through NoJobs: %v, want ErrNoJobs", err)
+		}
+		if got, err := noJobs.Order(ctx, o.ID); err != nil || got.CancelReq {
+			t.Fatalf("after the refused cancel: cancel requested %v (%v), want not", got.CancelReq, err)
+		}
+
+		h, loaded, err := svc.LoadHistory(ctx, aidOffice, orders.HistoryOrder{OrderRef: "OLD-1", BranchCode: "HQ", Mall: mallCCB,
+			Funding: orders.FundingUnion, DeliveryMode: orders.DeliveryBulk, PlacedAt: time.Date(2019, 3, 1, 10, 0, 0, 0, bizday.Beijing),
+			OutOrderNo: "AMOLD1", MallOrderNo: "CCB-OLD-1", Lines: []orders.HistoryLine{{LineNo: 1, SKU: "P1", Quantity: 2, UnitPrice: 6800}}})
+		if err != nil || !loaded || h.ID == 0 {
+			t.Fatalf("history through NoJobs: loaded %v, %v", loaded, err)
+		}
+	})
+}

@@ -85,10 +85,9 @@ func (t *txn) InsertOrder(ctx context.Context, o *orders.GroupOrder) error {
 		err = translate(err)
 		switch violatedKey(err) {
 		case keyOrderOutOrderNo:
-			return &orders.Error{Kind: orders.ErrConflict, Message: fmt.Sprintf("out_order_no %q is already taken", o.OutOrderNo), Err: err}
+			return fmt.Errorf("insert order %s: %w: %w", o.OutOrderNo, orders.ErrOutOrderNoTaken, err)
 		case keyOrderRef:
-			return &orders.Error{Kind: orders.ErrConflict,
-				Message: fmt.Sprintf("branch %s already has an order with order_ref %q", o.BranchCode, o.OrderRef), Err: err}
+			return fmt.Errorf("insert order %q: %w: %w", o.OrderRef, orders.ErrOrderRefTaken, err)
 		}
 		return fmt.Errorf("insert order %q: %w", o.OrderRef, err)
 	}

@@ -74,7 +74,7 @@ func newBudgetCmd(g *globals) *cobra.Command {
 		Short: "Each branch's budget for a year, what its union_funds orders use and what remains",
 		Args:  cobra.NoArgs,
 		RunE: g.withApp(true, func(ctx context.Context, a *app, _ []string) error {
-			svc, err := orders.NewService(a.store, drivers.Codes(), nil)
+			svc, err := orders.NewService(a.store, drivers.Infos(drivers.Codes()), nil)
 			if err != nil {
 				return err
 			}
@@ -114,7 +114,7 @@ func newBudgetCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("AMOUNT %q: %w", args[2], err)
 			}
-			svc, err := orders.NewService(a.store, drivers.Codes(), nil)
+			svc, err := orders.NewService(a.store, drivers.Infos(drivers.Codes()), nil)
 			if err != nil {
 				return err
 			}

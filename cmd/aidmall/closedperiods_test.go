@@ -208,7 +208,7 @@ func loadYear(t *testing.T, dbURL string) (*app, *orders.Service) {
 	if _, err := reg.ImportBundle(ctx, bundle, false); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := orders.NewService(a.store, drivers.Codes(), nil)
+	svc, err := orders.NewService(a.store, drivers.Infos(drivers.Codes()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

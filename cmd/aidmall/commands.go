@@ -176,7 +176,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 (aidmall import statement) can be applied to them. Loading the same file again changes nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
-			svc, err := orders.NewService(a.store, drivers.Codes(), nil)
+			svc, err := orders.NewService(a.store, drivers.Infos(drivers.Codes()), nil)
 			if err != nil {
 				return err
 			}
@@ -217,7 +217,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			for _, b := range bad {
 				fmt.Fprintln(g.stdout, "bad row:", b)
 			}
-			svc, err := orders.NewService(a.store, drivers.Codes(), nil)
+			svc, err := orders.NewService(a.store, drivers.Infos(drivers.Codes()), nil)
 			if err != nil {
 				return err
 			}
@@ -380,7 +380,7 @@ func newReconcileCmd(g *globals) *cobra.Command {
 			if len(ms.statements) == 0 {
 				return fmt.Errorf("no mall is configured: set AIDMALL_<CODE>_URL with its keys for one of %s", drivers.Help())
 			}
-			svc, err := orders.NewService(a.store, ms.codes, nil)
+			svc, err := orders.NewService(a.store, ms.infos, nil)
 			if err != nil {
 				return err
 			}

@@ -44,7 +44,7 @@ func TestHistoryAndStatementsGiveTheYearOfTheRules(t *testing.T) {
 			if _, err := reg.ImportBundle(ctx, bundle, false); err != nil {
 				t.Fatal(err)
 			}
-			svc, err := orders.NewService(a.store, drivers.Codes(), nil)
+			svc, err := orders.NewService(a.store, drivers.Infos(drivers.Codes()), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,7 +26,8 @@ var drivers = malls.MustNew(
 // mallSet is everything the service holds for the malls it talks to: clients for the
 // dispatch jobs, webhook verifiers for the API and statement sources for reconciling.
 type mallSet struct {
-	codes      []orders.Mall // connected, in registration order
+	codes      []orders.Mall     // connected, in registration order
+	infos      []orders.MallInfo // the same with their drivers' limits: orders.NewService's malls
 	clients    jobs.Malls
 	webhooks   map[orders.Mall]api.MallWebhook
 	statements map[orders.Mall]jobs.StatementSource
@@ -34,7 +35,7 @@ type mallSet struct {
 
 // newMallSet wires the connected malls c into the jobs and the API.
 func newMallSet(c *malls.Connected, log *slog.Logger, keep keepFunc) *mallSet {
-	ms := &mallSet{codes: c.Codes(), clients: jobs.Malls{}, webhooks: map[orders.Mall]api.MallWebhook{}, statements: map[orders.Mall]jobs.StatementSource{}}
+	ms := &mallSet{codes: c.Codes(), infos: drivers.Infos(c.Codes()), clients: jobs.Malls{}, webhooks: map[orders.Mall]api.MallWebhook{}, statements: map[orders.Mall]jobs.StatementSource{}}
 	for _, m := range c.All() {
 		ms.clients[m.Mall()] = m
 		ms.webhooks[m.Mall()] = m

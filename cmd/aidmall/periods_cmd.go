@@ -45,7 +45,7 @@ func newPeriodCmd(g *globals) *cobra.Command {
 	var reason, by string
 	change := func(reopen bool) func(*cobra.Command, []string) error {
 		return g.withApp(false, func(ctx context.Context, a *app, args []string) error {
-			svc, err := orders.NewService(a.store, drivers.Codes(), nil)
+			svc, err := orders.NewService(a.store, drivers.Infos(drivers.Codes()), nil)
 			if err != nil {
 				return err
 			}

@@ -17,7 +17,7 @@ import (
 // reviewQueue is the review queue over the app's store, re-reading through the orders
 // service, acting as the CLI's operator.
 func reviewQueue(ctx context.Context, a *app) (*review.Service, orders.Caller, error) {
-	svc, err := orders.NewService(a.store, drivers.Codes(), nil)
+	svc, err := orders.NewService(a.store, drivers.Infos(drivers.Codes()), nil)
 	if err != nil {
 		return nil, orders.Caller{}, err
 	}

@@ -56,7 +56,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
-	svc, err := orders.NewService(store, ms.codes, nil)
+	svc, err := orders.NewService(store, ms.infos, nil)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -132,7 +132,7 @@ func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg p
 		MaxAttempts:       cfg.Dispatch.MaxAttempts,
 		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
 		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
-		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Metrics: reg,
+		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Unreadable: a.store, Metrics: reg,
 		Maintenance: a.store,
 	})
 	if err != nil {

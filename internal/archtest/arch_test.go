@@ -5,6 +5,7 @@ package archtest
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -48,8 +49,21 @@ func TestLayers(t *testing.T) {
 		{"aidmall/money", outside},
 		{"aidmall/bizday", outside},
 		{"aidmall/adapters/sqlstore", []string{"aidmall/api", "aidmall/config", "aidmall/jobs", "aidmall/cmd/"}},
-		{"aidmall/adapters/ccb", []string{"aidmall/api", "aidmall/jobs", "aidmall/adapters/sqlstore", "aidmall/adapters/abc"}},
-		{"aidmall/adapters/abc", []string{"aidmall/api", "aidmall/jobs", "aidmall/adapters/sqlstore", "aidmall/adapters/ccb"}},
+	}
+	// A mall package (one under adapters/ that implements a malls.Driver, so imports
+	// aidmall/malls) reaches no driver of the service, no store and no other mall.
+	mallPkgs := mallPackages(t)
+	for _, m := range mallPkgs {
+		forbidden := []string{"aidmall/api", "aidmall/jobs", "aidmall/adapters/sqlstore"}
+		for _, other := range mallPkgs {
+			if other != m {
+				forbidden = append(forbidden, other)
+			}
+		}
+		tests = append(tests, struct {
+			pkg       string
+			forbidden []string
+		}{m, forbidden})
 	}
 	for _, tc := range tests {
 		t.Run(tc.pkg, func(t *testing.T) {
@@ -62,6 +76,30 @@ func TestLayers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mallPackages returns the packages under aidmall/adapters that import aidmall/malls:
+// the malls' drivers.
+func mallPackages(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "aidmall/adapters/...").Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("go list aidmall/adapters/...: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list aidmall/adapters/...: %v", err)
+	}
+	var pkgs []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && slices.Contains(f[1:], "aidmall/malls") {
+			pkgs = append(pkgs, f[0])
+		}
+	}
+	if len(pkgs) == 0 {
+		t.Fatal("no package under aidmall/adapters imports aidmall/malls: no mall driver found")
+	}
+	return pkgs
 }
 
 // forbids reports whether rule f (see TestLayers) forbids package d.

@@ -10,7 +10,9 @@
 // AlreadyShipped; refusals are classified retryable or final; a genuine notification is
 // parsed to the right event and acknowledged with 200; a tampered or malformed one is
 // refused with the mall's own failure answer (a 4xx with a body, never a bare 5xx) and is
-// not taken for a genuine but unreadable one; statements parse to valid events.
+// not taken for a genuine but unreadable one, and so is a replayed one where the spec has
+// nonces and a stale one where it has a time window; statements parse to exactly the
+// events they hold, field by field.
 package conformance
 
 import (
@@ -47,9 +49,21 @@ type Harness struct {
 	// Busy arms the counterparty to refuse the next call as temporarily unavailable
 	// (retryable). Optional.
 	Busy func(t *testing.T)
-	// Statement returns a statement file in the mall's format and how many good rows and
-	// bad rows it holds. Optional.
-	Statement func(t *testing.T) (file []byte, good, bad int)
+	// Statement returns a statement file in the mall's format, the events of its good
+	// rows in order (Mall and Source aside, every field the ledger reads is compared:
+	// EventID, Type, OutOrderNo, LineNo, Quantity, RefundFen, OccurredAt) and how many bad
+	// rows it holds. Optional.
+	Statement func(t *testing.T) (file []byte, want []orders.FulfilmentEvent, bad int)
+	// Nonces says the mall's spec puts a nonce in every notification (ABC): the same
+	// genuine notification parsed a second time must be refused as a replay. False: the
+	// spec has none (CCB: the signature alone), and the replay case is skipped saying so.
+	Nonces bool
+	// Window is how far off the clock the spec lets a notification's timestamp be (ABC:
+	// 5 minutes); 0: the spec sets none (CCB), and the stale case is skipped saying so.
+	Window time.Duration
+	// At returns the driver's mall connected to the same counterparty but reading the
+	// time from now, with a fresh nonce memory. Required when Window is set.
+	At func(t *testing.T, now func() time.Time) malls.Mall
 }
 
 // Run runs the suite.
@@ -57,6 +71,9 @@ func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.Driver == nil || h.Mall == nil || h.Order == nil || h.Ship == nil || h.Notification == nil {
 		t.Fatal("conformance: Driver, Mall, Order, Ship and Notification are required")
+	}
+	if h.Window > 0 && h.At == nil {
+		t.Fatal("conformance: a Window needs At")
 	}
 	code := h.Driver.Code()
 	ctx := context.Background()
@@ -206,6 +223,33 @@ func Run(t *testing.T, h Harness) {
 			junk := []byte("%%{not a notification")
 			refused(t, clone(r, junk), junk)
 		})
+		t.Run("a_replay_is_refused", func(t *testing.T) {
+			if !h.Nonces {
+				t.Skip("the mall's spec puts no nonce in its notifications: a replay is not refused")
+			}
+			// The genuine notification was parsed once above; the same request and body
+			// again is a replay.
+			refused(t, r, body)
+		})
+		t.Run("a_stale_notification_is_refused", func(t *testing.T) {
+			if h.Window <= 0 {
+				t.Skip("the mall's spec sets no time window for its notifications")
+			}
+			later := h.At(t, func() time.Time { return time.Now().Add(h.Window + time.Minute) })
+			if _, err := later.Parse(ctx, r, body); err == nil {
+				t.Fatalf("a notification %s old was accepted", h.Window+time.Minute)
+			} else if errors.Is(err, orders.ErrUnreadableEvent) {
+				t.Errorf("refusal %v claims a genuine notification", err)
+			} else if status, _, nb := later.Nack(r, err); status < 400 || status >= 500 || len(nb) == 0 {
+				t.Errorf("nack %d %q: want the mall's failure answer, a 4xx with a body", status, nb)
+			}
+			// Within the window, the same notification is still genuine (for a mall with
+			// its own nonce memory).
+			within := h.At(t, func() time.Time { return time.Now().Add(h.Window - time.Minute) })
+			if _, err := within.Parse(ctx, r, body); err != nil {
+				t.Errorf("a notification %s old, within the spec's %s, was refused: %v", h.Window-time.Minute, h.Window, err)
+			}
+		})
 		t.Run("failure_to_record_is_a_failure_answer", func(t *testing.T) {
 			status, _, nb := h.Mall.Nack(r, errors.New("database down"))
 			if status == http.StatusOK && bytes.Equal(nb, ackBody) {
@@ -218,17 +262,25 @@ func Run(t *testing.T, h Harness) {
 		if h.Statement == nil {
 			t.Skip("no statement file for this counterparty")
 		}
-		file, good, bad := h.Statement(t)
+		file, want, bad := h.Statement(t)
 		evs, rows, err := h.Driver.ParseStatement(bytes.NewReader(file))
 		if err != nil {
 			t.Fatalf("statement: %v", err)
 		}
-		if len(evs) != good || len(rows) != bad {
-			t.Errorf("%d events and %d bad rows, want %d and %d (%v)", len(evs), len(rows), good, bad, rows)
+		if len(evs) != len(want) || len(rows) != bad {
+			t.Errorf("%d events and %d bad rows, want %d and %d (%v)", len(evs), len(rows), len(want), bad, rows)
 		}
-		for _, e := range evs {
+		for i, e := range evs {
 			if e.Mall != code || e.Source != "statement" || e.Validate() != nil {
 				t.Errorf("statement event %+v: want mall %s, source statement, valid (%v)", e, code, e.Validate())
+			}
+			if i >= len(want) {
+				continue
+			}
+			w := want[i]
+			if e.EventID != w.EventID || e.Type != w.Type || e.OutOrderNo != w.OutOrderNo || e.LineNo != w.LineNo ||
+				e.Quantity != w.Quantity || e.RefundFen != w.RefundFen || !e.OccurredAt.Equal(w.OccurredAt) {
+				t.Errorf("statement event %d:\n got  %+v\n want %+v", i, e, w)
 			}
 		}
 	})

@@ -22,7 +22,8 @@ import (
 // sandbox ships by itself shortly after create). The event a caught notification must
 // parse to is read by a second connection with its own nonce memory, and must name the
 // order placed. order must return an order the counterparty lists, with a fresh
-// OutOrderNo; nonces makes a fresh replay memory. Busy and Statement are left to the caller.
+// OutOrderNo; nonces makes a fresh replay memory. At opens the mall again with the clock
+// given. Busy, Statement, Nonces and Window are left to the caller.
 func Live(t *testing.T, d malls.Driver, settings config.MallConfig, nonces func() malls.NonceStore, order func() orders.CreateRequest) Harness {
 	t.Helper()
 	m, err := d.Open(settings, malls.Env{Nonces: nonces()})
@@ -62,6 +63,13 @@ func Live(t *testing.T, d malls.Driver, settings config.MallConfig, nonces func(
 	return Harness{
 		Driver: d,
 		Mall:   m,
+		At: func(t *testing.T, now func() time.Time) malls.Mall {
+			at, err := d.Open(settings, malls.Env{Nonces: nonces(), Now: now})
+			if err != nil {
+				t.Fatalf("open %s: %v", d.Code(), err)
+			}
+			return at
+		},
 		Order: func(t *testing.T) orders.CreateRequest {
 			req := order()
 			req.NotifyURL = hook.URL + "/webhooks/" + string(d.Code())

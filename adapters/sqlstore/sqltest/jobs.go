@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"testing"
+
+	"aidmall/adapters/sqlstore"
 )
 
 // Jobs is a sqlstore.Enqueuer that records the jobs it was given (in the order's
@@ -58,4 +61,22 @@ func (j *Jobs) Cancels(id int64) []string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return append([]string(nil), j.cancels[id]...)
+}
+
+// Kept is one notification kept for an operator (sqlstore.Store.KeepUnreadable).
+type Kept struct {
+	Mall   string `db:"mall"`
+	Reason string `db:"reason"`
+	Body   []byte `db:"body"`
+}
+
+// KeptUnreadable reads back, in the order kept, what st keeps for an operator.
+func KeptUnreadable(t testing.TB, st *sqlstore.Store) []Kept {
+	t.Helper()
+	var out []Kept
+	if err := st.DB().SelectContext(context.Background(), &out,
+		`SELECT mall, reason, body FROM unreadable_notifications ORDER BY id`); err != nil {
+		t.Fatalf("sqltest: read unreadable notifications: %v", err)
+	}
+	return out
 }

@@ -138,8 +138,8 @@ type storeConfig struct {
 	now func() time.Time
 }
 
-// WithEnqueuer makes the store hand its dispatch and cancel jobs to enq (default
-// sqlstore.NoJobs, which drops them).
+// WithEnqueuer makes the store hand its dispatch and cancel jobs to enq (default a
+// fresh Jobs, which records them).
 func WithEnqueuer(enq sqlstore.Enqueuer) StoreOption { return func(c *storeConfig) { c.enq = enq } }
 
 // WithClock sets the store's clock (default time.Now).
@@ -148,7 +148,7 @@ func WithClock(now func() time.Time) StoreOption { return func(c *storeConfig) {
 // Store returns the production store over db, as cmd builds it.
 func Store(t testing.TB, db *sqlstore.DB, opts ...StoreOption) *sqlstore.Store {
 	t.Helper()
-	c := storeConfig{enq: sqlstore.NoJobs{}}
+	c := storeConfig{enq: &Jobs{}}
 	for _, o := range opts {
 		o(&c)
 	}
