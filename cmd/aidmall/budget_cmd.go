@@ -16,10 +16,6 @@ import (
 	"aidmall/orders"
 )
 
-// cliOffice is the caller of the CLI's aid-office commands: whoever can run aidmall on
-// the database is the aid office.
-var cliOffice = orders.Caller{Name: "aidmall CLI", Role: orders.RoleAidOffice}
-
 // checkBudgetYearFlag refuses an import of a branches file that names no budget year: the
 // file's budget column is the budget of one year, and guessing it would set the wrong one.
 func checkBudgetYearFlag(year int) error {
@@ -78,7 +74,7 @@ func newBudgetCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bs, err := svc.Budgets(ctx, cliOffice, year)
+			bs, err := svc.Budgets(ctx, cliCaller(ctx, ""), year)
 			if err != nil {
 				return err
 			}
@@ -118,7 +114,7 @@ func newBudgetCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, before, err := svc.SetBudget(ctx, cliOffice, args[0], y, amount)
+			b, before, err := svc.SetBudget(ctx, cliCaller(ctx, ""), args[0], y, amount)
 			if err != nil {
 				return err
 			}

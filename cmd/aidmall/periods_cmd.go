@@ -1,10 +1,10 @@
 package main
 
 import (
+	"aidmall/audit"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -32,11 +32,12 @@ func (p periodsAPI) ReopenPeriod(ctx context.Context, c orders.Caller, name, rea
 
 // cliCaller is who acts from the command line: the aid office, named by --by (default the
 // login name).
-func cliCaller(by string) orders.Caller {
-	if by == "" {
-		by = os.Getenv("USER")
+func cliCaller(ctx context.Context, by string) orders.Caller {
+	name := audit.ActorFrom(ctx).Name // cli:<login>, put there by withApp
+	if by != "" {
+		name = "cli:" + by
 	}
-	return orders.Caller{Name: "cli:" + by, Role: orders.RoleAidOffice}
+	return orders.Caller{Name: name, Role: orders.RoleAidOffice}
 }
 
 // newPeriodCmd is `aidmall period close|reopen|list`.
@@ -53,7 +54,7 @@ func newPeriodCmd(g *globals) *cobra.Command {
 			if reopen {
 				do, verb = svc.ReopenPeriod, "reopened"
 			}
-			p, err := do(ctx, cliCaller(by), args[0], reason)
+			p, err := do(ctx, cliCaller(ctx, by), args[0], reason)
 			if err != nil {
 				return err
 			}
