@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -96,16 +97,16 @@ func newPeriodCmd(g *globals) *cobra.Command {
 // newHouseholdCmd is `aidmall household provenance NO`.
 func newHouseholdCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "household", Short: "One household's figures (aid office; personal data masked)"}
-	var from, to string
 	var asJSON bool
+	var pf periodFlags
 	prov := &cobra.Command{
 		Use: "provenance NO", Short: "Every ledger entry behind a household's net benefit in a period", Args: cobra.ExactArgs(1),
 		RunE: g.withApp(false, func(ctx context.Context, a *app, args []string) error {
-			f, t, err := parseDays(from, to)
+			per, err := pf.period()
 			if err != nil {
 				return err
 			}
-			p, err := a.store.Provenance(ctx, households.HouseholdNo(args[0]), f, t)
+			p, err := a.store.Provenance(ctx, households.HouseholdNo(args[0]), per.From, per.To)
 			if err != nil {
 				return err
 			}
@@ -120,14 +121,13 @@ func newHouseholdCmd(g *globals) *cobra.Command {
 				if e.Concerns != nil {
 					day += " (for " + e.Concerns.String() + ")"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%v\t%s\t\n", day, e.Amount, e.Kind, e.OrderRef, e.LineNo, e.SKU, e.Mall,
-					e.MallEventID, e.Supplier, e.LinkageTypes, e.Weight)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", day, e.Amount, e.Kind, e.OrderRef, e.LineNo, e.SKU, e.Mall,
+					e.MallEventID, e.Supplier, orDash(strings.Join(e.LinkageTypes, ",")), orDash(e.Weight))
 			}
 			return w.Flush()
 		}),
 	}
-	prov.Flags().StringVar(&from, "from", "", "first business day YYYY-MM-DD (required)")
-	prov.Flags().StringVar(&to, "to", "", "last business day YYYY-MM-DD (required)")
+	pf.add(prov)
 	prov.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(prov)
 	return cmd
@@ -135,16 +135,16 @@ func newHouseholdCmd(g *globals) *cobra.Command {
 
 // newHouseholdsReportCmd is `aidmall report households`.
 func newHouseholdsReportCmd(g *globals) *cobra.Command {
-	var from, to string
+	var pf periodFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use: "households", Short: "Per-household net benefit in a period (masked ID, people, linked suppliers)", Args: cobra.NoArgs,
 		RunE: g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
-			f, t, err := parseDays(from, to)
+			per, err := pf.period()
 			if err != nil {
 				return err
 			}
-			h, err := a.store.HouseholdsReport(ctx, f, t)
+			h, err := a.store.HouseholdsReport(ctx, per.From, per.To)
 			if err != nil {
 				return err
 			}
@@ -155,25 +155,24 @@ func newHouseholdsReportCmd(g *globals) *cobra.Command {
 			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "户编号\t证件号码\t人口\t净额\t受益\t联结主体")
 			for _, r := range h.Rows {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%v\t%v\n", r.HouseholdNo, r.IDNumber, r.Members, r.NetAmount, r.Benefited, r.Suppliers)
+				benefited := "否"
+				if r.Benefited {
+					benefited = "是"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", r.HouseholdNo, r.IDNumber, r.Members, r.NetAmount, benefited, orDash(strings.Join(r.Suppliers, ",")))
 			}
 			return w.Flush()
 		}),
 	}
-	cmd.Flags().StringVar(&from, "from", "", "first business day YYYY-MM-DD (required)")
-	cmd.Flags().StringVar(&to, "to", "", "last business day YYYY-MM-DD (required)")
+	pf.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
-func parseDays(from, to string) (bizday.Day, bizday.Day, error) {
-	f, err := bizday.Parse(from)
-	if err != nil {
-		return f, f, fmt.Errorf("--from: %w", err)
+// orDash is s, or "-" for an empty cell of a table for people.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
 	}
-	t, err := bizday.Parse(to)
-	if err != nil {
-		return f, t, fmt.Errorf("--to: %w", err)
-	}
-	return f, t, nil
+	return s
 }
