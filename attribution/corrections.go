@@ -59,7 +59,7 @@ func Corrections(booked, want []Entry) []Entry {
 		if c := cmp.Compare(a.EventID, b.EventID); c != 0 {
 			return c
 		}
-		return tieLess(a.HouseholdNo, b.HouseholdNo)
+		return HouseholdOrder(a.HouseholdNo, b.HouseholdNo)
 	})
 	return out
 }

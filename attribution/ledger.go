@@ -256,7 +256,7 @@ func (w *workout) refund(ev Event, day bizday.Day) {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, tieLess)
+	slices.SortFunc(keys, HouseholdOrder)
 	weights := make([]uint64, len(keys))
 	for i, k := range keys {
 		weights[i] = uint64(w.net[k])

@@ -162,9 +162,10 @@ func scaleWeightsBig(weights []decimal.Decimal) []*big.Int {
 	return out
 }
 
-// tieLess orders claimants for the leftover fen when their remainders are equal: the
-// smaller household number (text) first, the unattributed part ("") after every household.
-func tieLess(a, b households.HouseholdNo) int {
+// HouseholdOrder is the order of households wherever the ledger lists or splits them
+// (ATTRIBUTION.md: ties of the leftover fen): the smaller household number (text) first,
+// the unattributed part ("") after every household.
+func HouseholdOrder(a, b households.HouseholdNo) int {
 	switch {
 	case a == b:
 		return 0
@@ -211,7 +212,7 @@ func splitUint(amount money.Fen, keys []households.HouseholdNo, w []uint64) []mo
 		if c := cmp.Compare(rem[b], rem[a]); c != 0 {
 			return c
 		}
-		if c := tieLess(keys[a], keys[b]); c != 0 {
+		if c := HouseholdOrder(keys[a], keys[b]); c != 0 {
 			return c
 		}
 		return cmp.Compare(a, b)
@@ -253,7 +254,7 @@ func splitBig(amount money.Fen, keys []households.HouseholdNo, w []*big.Int) []m
 		if c := rem[b].Cmp(rem[a]); c != 0 {
 			return c
 		}
-		if c := tieLess(keys[a], keys[b]); c != 0 {
+		if c := HouseholdOrder(keys[a], keys[b]); c != 0 {
 			return c
 		}
 		return cmp.Compare(a, b)

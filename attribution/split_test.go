@@ -224,7 +224,7 @@ func checkSplit(t *testing.T, amount money.Fen, ps []Part, got []money.Fen) {
 		if c := fracs[i].Cmp(fracs[j]); c != 0 {
 			return c > 0
 		}
-		if c := tieLess(ps[i].HouseholdNo, ps[j].HouseholdNo); c != 0 {
+		if c := HouseholdOrder(ps[i].HouseholdNo, ps[j].HouseholdNo); c != 0 {
 			return c < 0
 		}
 		return i < j

@@ -208,22 +208,9 @@ func changesOf(es []LedgerEntry, closed attribution.Closed) Changes {
 		if c := cmp.Compare(a.Month, b.Month); c != 0 {
 			return c
 		}
-		return householdOrder(a.HouseholdNo, b.HouseholdNo)
+		return attribution.HouseholdOrder(a.HouseholdNo, b.HouseholdNo)
 	})
 	return ch
-}
-
-// householdOrder sorts household numbers as text, the unattributed "" last.
-func householdOrder(a, b households.HouseholdNo) int {
-	switch {
-	case a == b:
-		return 0
-	case a == "":
-		return 1
-	case b == "":
-		return -1
-	}
-	return cmp.Compare(a, b)
 }
 
 // Periods sums the rows per month, in the order of the rows (closed months first).
