@@ -16,7 +16,9 @@
 package main
 
 import (
+	"aidmall/orders"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +31,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "aidmall:", err)
+		fmt.Fprintln(os.Stderr, "aidmall:", describe(err))
 		os.Exit(1)
 	}
 }
@@ -42,4 +44,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	return root.ExecuteContext(ctx)
+}
+
+// describe is err as a person at the terminal reads it: a domain error's own message
+// (orders.Error keeps it apart from the chain that led to it), anything else as it is.
+func describe(err error) string {
+	var e *orders.Error
+	if errors.As(err, &e) && e.Message != "" {
+		return e.Message
+	}
+	return err.Error()
 }

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
+
+	"aidmall/orders"
 )
 
 // TestReportCommandFormats runs `aidmall report benefit` as a person and a script would:
@@ -116,5 +120,23 @@ func TestReportCommandFormats(t *testing.T) {
 	}
 	if _, _, err := cli(append(ind, "--format", "pdf")...); err == nil || !strings.Contains(err.Error(), "--format") {
 		t.Fatalf("indicators --format pdf: %v", err)
+	}
+}
+
+// A domain error reaches the terminal as its own message, not the chain of wraps behind it.
+func TestDescribeShowsTheDomainMessage(t *testing.T) {
+	t.Parallel()
+	inner := &orders.Error{Kind: orders.ErrNotFound, Message: `branch "NOPE" not found`, Err: errors.New(`branch "NOPE": not found`)}
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("set budget: %w", inner), `branch "NOPE" not found`},
+		{errors.New("--year: not a year"), "--year: not a year"},
+	}
+	for _, tc := range tests {
+		if got := describe(tc.err); got != tc.want {
+			t.Errorf("describe(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }
