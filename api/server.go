@@ -119,6 +119,11 @@ type RateLimiter interface {
 	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 }
 
+// Pages adds its routes to the server's Echo instance (*web.Server does).
+type Pages interface {
+	Register(e *echo.Echo)
+}
+
 // Config holds the server's dependencies. Orders, Auth, Idempotency, Reports, Webhooks
 // (one per mall, none nil), Ready and Logger are required; the rest have defaults.
 type Config struct {
@@ -155,6 +160,9 @@ type Config struct {
 	Unreadable Unreadable
 	// Limiter, when set, limits requests per API key on /v1 (429 with Retry-After).
 	Limiter RateLimiter
+	// Pages, when set, adds the pages for people (package api/web) to the same server, so
+	// they share its request id, access log, metrics and panic recovery.
+	Pages Pages
 	// Ready reports whether the service can take traffic (database reachable, schema
 	// current); GET /readyz calls it with a 2 s timeout.
 	Ready  func(ctx context.Context) error
@@ -328,6 +336,9 @@ func (s *Server) routes() error {
 		e.GET("/v1/households/:no/provenance", s.provenance, route(office)...)
 	}
 
+	if s.cfg.Pages != nil {
+		s.cfg.Pages.Register(e)
+	}
 	e.POST("/webhooks/:mall", s.webhook)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/readyz", s.ready)
