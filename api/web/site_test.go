@@ -26,12 +26,12 @@ import (
 // site is the pages served as cmd serves them, over a real migrated store (SQLite unless
 // the test builds it on another db) seeded with sqltest.Seed: branch HQ, products P1/P2.
 type site struct {
-	st   *sqlstore.Store
-	svc  *orders.Service
-	fx   sqltest.Fixture
-	srv  *httptest.Server
-	web  *web.Server
-	ppl  *testPeople
+	st  *sqlstore.Store
+	svc *orders.Service
+	fx  sqltest.Fixture
+	srv *httptest.Server
+	web *web.Server
+	ppl *testPeople
 }
 
 func newSite(t *testing.T) *site { return newSiteOn(t, sqltest.SQLite(t)) }

@@ -49,7 +49,7 @@ type Config struct {
 	// Orders places, lists, reads and cancels group orders (*orders.Service).
 	Orders Orders
 	// Malls are the connected malls' codes and names, in registry order.
-	Malls []MallName
+	Malls  []MallName
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
