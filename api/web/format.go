@@ -8,6 +8,7 @@ import (
 
 	"aidmall/bizday"
 	"aidmall/money"
+	"aidmall/reports"
 )
 
 // funcs are the templates' helpers: money as ¥1,234.56, times in Beijing time.
@@ -15,6 +16,9 @@ var funcs = template.FuncMap{
 	"yuan":    yuan,
 	"beijing": beijing,
 	"day":     func(d bizday.Day) string { return d.String() },
+	"cell":    cell,
+	"numeric": func(v reports.Value) bool { return v.IsNumber() },
+	"numcol":  func(c reports.Column) bool { return c.Kind != reports.KindText },
 }
 
 // yuan writes fen as ¥1,234.56 (negative as -¥1,234.56).
