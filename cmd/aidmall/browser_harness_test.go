@@ -1,0 +1,472 @@
+package main
+
+// The harness of the browser suite (browser_test.go): the demo as `aidmall demo` runs it —
+// the same run() and wiring, SQLite, both malls simulated in process, the server on a
+// 127.0.0.1 port — and Debian's Chromium driven through the DevTools protocol (chromedp),
+// one isolated browser context (its own cookies) per test, every action bounded by a
+// timeout, the console and CSP violations of every page collected.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// screenshotDir, when set, makes the browser suite write the pages' screenshots there
+// (a path relative to the module root, e.g. docs/screens):
+//
+//	go test ./cmd/aidmall -run TestBrowser -count=1 -args -screenshots docs/screens
+var screenshotDir = flag.String("screenshots", "", "write the pages' screenshots (PNG) to this folder, relative to the module root (e.g. docs/screens)")
+
+// actionTimeout bounds one browser action (a navigation, a click and the wait after it).
+const actionTimeout = 20 * time.Second
+
+// chromiumPath is Chromium's executable: AIDMALL_CHROMIUM, else chromium on PATH, else
+// Debian's /usr/bin/chromium. Without one the suite is skipped with the reason, except
+// in CI (CI=true), where it fails: CI must never skip the browser suite silently.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("AIDMALL_CHROMIUM")}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			candidates = append(candidates, p)
+		}
+	}
+	candidates = append(candidates, "/usr/bin/chromium")
+	for _, p := range candidates {
+		if p == "" {
+			continue
+		}
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	msg := "Chromium not found (AIDMALL_CHROMIUM, chromium on PATH or /usr/bin/chromium): the browser suite did not run; install it with `apt-get install chromium` (.ci/run does)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " — CI=true, so this is a failure, not a skip")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// String is all that was written (syncBuffer, of load_test.go, takes the demo's output
+// while the test reads it).
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// demoSite is a running `aidmall demo`: its address, the aid office API key it printed, and
+// the demo sign-ins it printed, by role.
+type demoSite struct {
+	URL     string
+	Key     string
+	SignIns map[string]signIn // by role: branch_staff, aid_office, auditor
+	out     *syncBuffer
+}
+
+type signIn struct{ Login, Password, Branch string }
+
+var (
+	servingRE = regexp.MustCompile(`Serving on (http://127\.0\.0\.1:\d+) until`)
+	keyRE     = regexp.MustCompile(`Authorization: Bearer ([^'\s]+)'`)
+)
+
+// startDemo runs `aidmall demo` (no --exit) on a fresh SQLite database and a free
+// 127.0.0.1 port, and returns once it serves; the test's cleanup stops it.
+func startDemo(t *testing.T) *demoSite {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	e := env(map[string]string{"AIDMALL_LISTEN": "127.0.0.1:0", "AIDMALL_DATA_DIR": dir})
+	go func() { done <- run(ctx, []string{"demo", "--db", filepath.Join(dir, "demo.db")}, e, out, errOut) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("the demo did not stop within 30s of its context ending")
+		}
+	})
+	deadline := time.After(4 * time.Minute)
+	for {
+		if m := servingRE.FindStringSubmatch(out.String()); m != nil {
+			d := &demoSite{URL: m[1], out: out}
+			if k := keyRE.FindStringSubmatch(out.String()); k != nil {
+				d.Key = k[1]
+			}
+			d.SignIns = parseSignIns(out.String())
+			return d
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the demo stopped before serving: %v\n%s\n%s", err, out.String(), errOut.String())
+		case <-deadline:
+			t.Fatalf("the demo did not serve within 4 minutes:\n%s\n%s", out.String(), errOut.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// parseSignIns reads the demo sign-ins the demo prints after its report: one line per
+// role naming the role, the login and the password.
+func parseSignIns(out string) map[string]signIn {
+	m := map[string]signIn{}
+	re := regexp.MustCompile(`(branch_staff|aid_office|auditor)\S*.*?(?:login|登录名)[:：=\s]+(\S+).*?(?:password|密码)[:：=\s]+(\S+)`)
+	branchRE := regexp.MustCompile(`branch[:：=\s]+([A-Z0-9]+)|（([A-Z0-9]+)）|\(([A-Z0-9]+)\)`)
+	for _, line := range strings.Split(out, "\n") {
+		s := re.FindStringSubmatch(line)
+		if s == nil {
+			continue
+		}
+		in := signIn{Login: strings.Trim(s[2], ",;，"), Password: strings.Trim(s[3], ",;，")}
+		if b := branchRE.FindStringSubmatch(line); b != nil {
+			in.Branch = b[1] + b[2] + b[3]
+		}
+		m[s[1]] = in
+	}
+	return m
+}
+
+// getJSON GETs path from the demo's API with its aid office key into v.
+func (d *demoSite) getJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+d.Key)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, b)
+	}
+}
+
+// startBrowser launches headless Chromium for the test and returns its browser context;
+// the test's cleanup closes it.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	exe := chromiumPath(t)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("lang", "zh-CN"), chromedp.Flag("force-color-profile", "srgb"),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800),
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(bctx) }() // starts the browser, bound to bctx
+	select {
+	case err := <-started:
+		if err != nil {
+			bcancel()
+			acancel()
+			t.Fatalf("start Chromium (%s): %v", exe, err)
+		}
+	case <-time.After(30 * time.Second):
+		bcancel()
+		acancel()
+		t.Fatalf("Chromium (%s) did not start within 30s", exe)
+	}
+	t.Cleanup(func() {
+		bcancel() // closes the browser
+		acancel()
+	})
+	return bctx
+}
+
+// tab is one page of its own browser context (its own cookies and downloads), with the
+// console messages and CSP violations seen since it opened.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+
+	mu      sync.Mutex
+	console []chromedp.ConsoleMessage
+}
+
+// cspProbe runs in every document before the page's scripts (DevTools' scripts are not
+// subject to the page's CSP) and keeps each Content-Security-Policy violation.
+const cspProbe = `window.__csp = []; document.addEventListener("securitypolicyviolation", function (e) {
+  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + (e.sourceFile || "") + ":" + e.lineNumber);
+});`
+
+// newTab opens a tab in a fresh browser context of b, at viewport w×h (mobile when w < 600).
+func newTab(t *testing.T, b context.Context, base string, w, h int64) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	p := &tab{t: t, ctx: ctx, base: base}
+	// The first Run opens the tab and binds it to its context: ctx itself, not one with
+	// a timeout (which would close the tab when it ends), so a timer bounds it instead.
+	opened := make(chan error, 1)
+	go func() { opened <- chromedp.Do(ctx) }()
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatalf("open a tab: %v", err)
+		}
+	case <-time.After(actionTimeout):
+		cancel()
+		t.Fatalf("open a tab: not open after %s", actionTimeout)
+	}
+	p.run("inject the CSP probe", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspProbe})
+		return err
+	}))
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.console = append(p.console, m)
+			p.mu.Unlock()
+		}
+	}()
+	p.viewport(w, h)
+	return p
+}
+
+// viewport sets the tab's viewport; a phone (w < 600) also gets touch and the mobile flag.
+func (p *tab) viewport(w, h int64) {
+	p.t.Helper()
+	if w < 600 {
+		p.run("phone viewport", chromedp.EmulateViewport(w, h, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		return
+	}
+	p.run("desktop viewport", chromedp.EmulateViewport(w, h))
+}
+
+// run runs actions within actionTimeout, failing the test with what was being done.
+func (p *tab) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.t.Fatalf("%s: %v (at %s)%s", what, err, p.location(), p.consoleDump())
+	}
+}
+
+// eval evaluates a JavaScript expression in the page and decodes its value into T.
+func eval[T any](p *tab, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v (at %s)", expr, err, p.location())
+	}
+	return v
+}
+
+// location is the tab's URL now ("?" when it cannot be read).
+func (p *tab) location() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	u, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		return "?"
+	}
+	return u
+}
+
+// open navigates to path and waits for the page's <main> (every page of the site has one).
+func (p *tab) open(path string) {
+	p.t.Helper()
+	p.run("open "+path, chromedp.Navigate(p.base+path), chromedp.WaitReady(chromedp.CSS("main")))
+}
+
+// path is the tab's location without the site's base.
+func (p *tab) path() string { return strings.TrimPrefix(p.location(), p.base) }
+
+// text is the visible text of the first element matching sel.
+func (p *tab) text(sel string) string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	if err != nil {
+		p.t.Fatalf("text of %s: %v (at %s)", sel, err, p.location())
+	}
+	return s
+}
+
+// signIn signs in on the sign-in page with in and waits for the signed-in header.
+func (p *tab) signIn(in signIn) {
+	p.t.Helper()
+	if in.Login == "" {
+		p.t.Fatal("the demo printed no sign-in for this role")
+	}
+	p.open("/signin")
+	p.run("sign in as "+in.Login,
+		chromedp.SendKeys(chromedp.CSS("#login"), in.Login),
+		chromedp.SendKeys(chromedp.CSS("#password"), in.Password),
+		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("header .who")),
+	)
+}
+
+// problems are the console's errors and exceptions and the page's CSP violations since
+// the tab opened, except messages for which allow is true.
+func (p *tab) problems(allow func(chromedp.ConsoleMessage) bool) []string {
+	p.t.Helper()
+	var out []string
+	for _, v := range eval[[]string](p, `window.__csp || []`) {
+		out = append(out, "CSP violation: "+v)
+	}
+	time.Sleep(100 * time.Millisecond) // the console events of the page just drawn
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.console {
+		if m.Type != chromedp.ConsoleError && m.Type != chromedp.ConsoleException && !strings.Contains(m.Text, "Content Security Policy") {
+			continue
+		}
+		if allow != nil && allow(m) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("console %s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line))
+	}
+	return out
+}
+
+// noProblems fails the test on any console error, exception or CSP violation.
+func (p *tab) noProblems(what string) {
+	p.t.Helper()
+	if ps := p.problems(nil); len(ps) > 0 {
+		p.t.Errorf("%s: %d problem(s) in the browser:\n  %s", what, len(ps), strings.Join(ps, "\n  "))
+	}
+}
+
+func (p *tab) consoleDump() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.console) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\nconsole:")
+	for _, m := range p.console {
+		fmt.Fprintf(&b, "\n  %s", m)
+	}
+	return b.String()
+}
+
+// downloadsTo makes the tab's browser context save downloads into dir, with download
+// events on.
+func (p *tab) downloadsTo(dir string) {
+	p.t.Helper()
+	p.run("allow downloads", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		on := true
+		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, BrowserContextID: chromedp.FromContext(ctx).BrowserContextID,
+			DownloadPath: dir, EventsEnabled: &on,
+		})
+		return err
+	}))
+}
+
+// download clicks sel and returns the path of the file the browser saved (named by its
+// download guid in dir), once complete.
+func (p *tab) download(sel, dir string) string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	events := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
+		p.t.Fatalf("click %s: %v", sel, err)
+	}
+	for ev, err := range events {
+		if err != nil {
+			p.t.Fatalf("download from %s: %v", sel, err)
+		}
+		switch ev.State {
+		case browser.DownloadProgressStateCompleted:
+			if ev.FilePath != "" {
+				return ev.FilePath
+			}
+			return filepath.Join(dir, ev.GUID)
+		case browser.DownloadProgressStateCanceled:
+			p.t.Fatalf("download from %s was cancelled", sel)
+		}
+	}
+	p.t.Fatalf("download from %s: no completed download", sel)
+	return ""
+}
+
+// screenshot writes the viewport as <screenshotDir>/<name>.png when -screenshots is set.
+func (p *tab) screenshot(name string) {
+	p.t.Helper()
+	if *screenshotDir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		p.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dir := *screenshotDir
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(moduleRoot(p.t), dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	f := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(f, png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Logf("screenshot %s", f)
+}
+
+// moduleRoot is the folder of go.mod above the test's working directory.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal(errors.New("no go.mod above the working directory"))
+		}
+		dir = parent
+	}
+}
