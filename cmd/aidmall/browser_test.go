@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/shopspring/decimal"
+	"github.com/xuri/excelize/v2"
 )
 
 // TestBrowser drives the pages of a running `aidmall demo` (the demo year on SQLite, both
@@ -72,6 +77,172 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("the aid office's dashboard shows the JSON report's figures for the demo year and draws its charts", func(t *testing.T) {
+		p := desktop(t)
+		p.signIn(d.SignIns["aid_office"])
+		p.open("/dashboard?year=2019")
+		var county, category, month benefitJSON
+		d.getJSON(t, "/v1/reports/benefit?from=2019-01-01&to=2019-12-31&by=county", &county)
+		d.getJSON(t, "/v1/reports/benefit?from=2019-01-01&to=2019-12-31&by=category", &category)
+		d.getJSON(t, "/v1/reports/benefit?from=2019-01-01&to=2019-12-31&by=month", &month)
+		if county.Totals.Households == 0 || len(county.Rows) == 0 {
+			t.Fatalf("the demo year's report is empty: %+v", county)
+		}
+		// The headline figures, as cards.
+		cards := eval[map[string]string](p, readCards)
+		tot := county.Totals
+		for _, c := range []struct {
+			label string
+			check func(shown string)
+		}{
+			{"受益户数", func(s string) { sameInt(t, "受益户数", s, tot.Households) }},
+			{"受益人数", func(s string) { sameInt(t, "受益人数", s, tot.People) }},
+			{"购买金额", func(s string) { sameMoney(t, "购买金额", s, tot.Purchased) }},
+			{"帮助销售金额", func(s string) { sameMoney(t, "帮助销售金额", s, tot.HelpedSell) }},
+		} {
+			shown, ok := cards[c.label]
+			if !ok {
+				t.Errorf("the dashboard has no %s figure (cards: %q)", c.label, cards)
+				continue
+			}
+			c.check(shown)
+		}
+		// By county, category and month: each row of each table is the JSON's row.
+		for _, by := range []struct {
+			table string
+			rep   benefitJSON
+		}{{"县", county}, {"品类", category}, {"月", month}} {
+			tb := p.table(by.table)
+			hh, people, net := tb.col(t, "受益户数"), tb.col(t, "受益人数"), tb.col(t, "净额")
+			for _, r := range by.rep.Rows {
+				key := r.Label
+				if key == "" {
+					key = r.Key
+				}
+				row := tb.row(t, key)
+				sameInt(t, by.table+" "+key+" 受益户数", row[hh], r.Households)
+				sameInt(t, by.table+" "+key+" 受益人数", row[people], r.People)
+				sameMoney(t, by.table+" "+key+" 净额", row[net], r.NetAmount)
+			}
+			if len(tb.Rows) != len(by.rep.Rows) {
+				t.Errorf("table %q has %d rows, the JSON report %d", tb.Name, len(tb.Rows), len(by.rep.Rows))
+			}
+		}
+		// The charts draw: each chart has an ECharts canvas of non-zero size.
+		p.chartsDrawn()
+		p.noProblems("dashboard")
+	})
+
+	t.Run("an XLSX downloads from a dashboard table with the report's figures", func(t *testing.T) {
+		p := desktop(t)
+		dir := t.TempDir()
+		p.downloadsTo(dir)
+		p.signIn(d.SignIns["aid_office"])
+		p.open("/dashboard?year=2019")
+		var county benefitJSON
+		d.getJSON(t, "/v1/reports/benefit?from=2019-01-01&to=2019-12-31&by=county", &county)
+		tb := p.table("县")
+		if tb.XLSX == "" {
+			t.Fatalf("table %q has no XLSX link", tb.Name)
+		}
+		file := p.download(`figure.table a[href="`+tb.XLSX+`"]`, dir)
+		x, err := excelize.OpenFile(file)
+		if err != nil {
+			t.Fatalf("the downloaded file is not an XLSX: %v", err)
+		}
+		defer x.Close()
+		want := county.Rows[0]
+		found := false
+		for _, sheet := range x.GetSheetList() {
+			rows, err := x.GetRows(sheet, excelize.Options{RawCellValue: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				if len(r) > 0 && (slices.Contains(r, want.Label) || slices.Contains(r, want.Key)) {
+					hasAmount := false
+					for _, c := range r {
+						if v, err := decimal.NewFromString(plain(c)); err == nil && v.StringFixed(2) == want.NetAmount {
+							hasAmount = true
+						}
+					}
+					if !hasAmount {
+						t.Errorf("sheet %s row %q lacks the net amount %s", sheet, r, want.NetAmount)
+					}
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Errorf("the XLSX (sheets %q) has no row for %s", x.GetSheetList(), want.Label)
+		}
+	})
+
+	t.Run("the aid office resolves a review item", func(t *testing.T) {
+		var queue struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+		}
+		d.getJSON(t, "/v1/review", &queue)
+		if len(queue.Items) == 0 {
+			t.Fatal("the demo year left nothing to review")
+		}
+		id := queue.Items[0].ID
+		p := desktop(t)
+		p.signIn(d.SignIns["aid_office"])
+		p.open("/office/review")
+		item := `article[id="item-` + id + `"]`
+		p.run("resolve "+id,
+			chromedp.SendKeys(chromedp.CSS(item+" textarea[name=note]"), "浏览器测试：已核对，退款超出签收，无需处理"),
+			chromedp.Click(chromedp.CSS(item+" button[type=submit]")),
+			chromedp.WaitNotPresent(chromedp.CSS(item)),
+			chromedp.WaitVisible(chromedp.CSS("main")),
+		)
+		d.getJSON(t, "/v1/review", &queue)
+		for _, it := range queue.Items {
+			if it.ID == id {
+				t.Errorf("review item %s is still in the queue after it was resolved on the page", id)
+			}
+		}
+		p.noProblems("review page")
+	})
+
+	t.Run("another branch's order by URL is the 404 page", func(t *testing.T) {
+		staff := d.SignIns["branch_staff"]
+		var list struct {
+			Items []struct {
+				ID     int64  `json:"id"`
+				Branch string `json:"branch_code"`
+			} `json:"items"`
+		}
+		d.getJSON(t, "/v1/orders?limit=100", &list)
+		var other, own int64
+		for _, o := range list.Items {
+			if o.Branch != staff.Branch && other == 0 {
+				other = o.ID
+			}
+			if o.Branch == staff.Branch && own == 0 {
+				own = o.ID
+			}
+		}
+		if other == 0 || own == 0 {
+			t.Fatalf("no order of another branch and of %s among %d", staff.Branch, len(list.Items))
+		}
+		p := desktop(t)
+		p.signIn(staff)
+		if status := p.status(fmt.Sprintf("/orders/%d", own)); status != 200 {
+			t.Fatalf("branch staff of %s opening their own order %d: HTTP %d", staff.Branch, own, status)
+		}
+		status := p.status(fmt.Sprintf("/orders/%d", other))
+		if status != 404 {
+			t.Errorf("branch staff of %s opening another branch's order %d: HTTP %d, want 404", staff.Branch, other, status)
+		}
+		if h := p.text("main"); !strings.Contains(h, "不存在") {
+			t.Errorf("another branch's order shows %q, want the 404 page", h)
+		}
+	})
 }
 
 // unlabelledControls lists the page's visible form controls that have no <label> (nor an
@@ -79,3 +250,148 @@ func TestBrowser(t *testing.T) {
 const unlabelledControls = `Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
   .filter(function (el) { return el.labels.length === 0 && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"); })
   .map(function (el) { return el.name || el.id || el.outerHTML.slice(0, 80); })`
+
+// pageTable is a table of a page as a person reads it: its caption, column titles, body
+// rows and footer (the 合计 row), each cell's text.
+type pageTable struct {
+	Name    string     `json:"name"`
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+	Total   []string   `json:"total"`
+	XLSX    string     `json:"xlsx"`
+}
+
+// readTables is every downloadable table of the page (figure.table of the "table" template).
+const readTables = `Array.from(document.querySelectorAll("figure.table")).map(function (f) {
+  var cells = function (tr) { return Array.from(tr.children).map(function (c) { return c.textContent.trim(); }); };
+  var cap = f.querySelector("figcaption span");
+  var x = f.querySelector("a[href*='format=xlsx']");
+  return {
+    name: cap ? cap.textContent.trim() : "",
+    columns: Array.from(f.querySelectorAll("thead th")).map(function (th) { return th.textContent.trim(); }),
+    rows: Array.from(f.querySelectorAll("tbody tr")).map(cells),
+    total: f.querySelector("tfoot tr") ? cells(f.querySelector("tfoot tr")) : [],
+    xlsx: x ? x.getAttribute("href") : ""
+  };
+})`
+
+// table is the page's table whose caption contains name.
+func (p *tab) table(name string) pageTable {
+	p.t.Helper()
+	var names []string
+	for _, tb := range eval[[]pageTable](p, readTables) {
+		if strings.Contains(tb.Name, name) {
+			return tb
+		}
+		names = append(names, tb.Name)
+	}
+	p.t.Fatalf("no table %q on %s (tables: %q)", name, p.path(), names)
+	return pageTable{}
+}
+
+// col is the index of the column whose title contains title.
+func (tb pageTable) col(t *testing.T, title string) int {
+	t.Helper()
+	for i, c := range tb.Columns {
+		if strings.Contains(c, title) {
+			return i
+		}
+	}
+	t.Fatalf("table %q has no column %q (columns: %q)", tb.Name, title, tb.Columns)
+	return -1
+}
+
+// row is the body row whose first cells include key.
+func (tb pageTable) row(t *testing.T, key string) []string {
+	t.Helper()
+	for _, r := range tb.Rows {
+		for _, c := range r[:min(2, len(r))] {
+			if c == key {
+				return r
+			}
+		}
+	}
+	t.Fatalf("table %q has no row %q", tb.Name, key)
+	return nil
+}
+
+// plain is a figure as shown (¥1,234.56, 1,127, 75.61%) as the JSON writes it (1234.56, 1127, 75.61).
+func plain(s string) string {
+	return strings.NewReplacer("¥", "", ",", "", "%", "", " ", "", "\u00a0", "").Replace(s)
+}
+
+// sameMoney checks a money cell is shown as ¥1,234.56 and equals the JSON's "1234.56".
+func sameMoney(t *testing.T, what, shown, json string) {
+	t.Helper()
+	if !strings.Contains(shown, "¥") || plain(shown) != json {
+		t.Errorf("%s: page shows %q, the JSON report %q", what, shown, json)
+	}
+}
+
+func sameInt(t *testing.T, what, shown string, json int64) {
+	t.Helper()
+	if plain(shown) != strconv.FormatInt(json, 10) {
+		t.Errorf("%s: page shows %q, the JSON report %d", what, shown, json)
+	}
+}
+
+// benefitJSON is GET /v1/reports/benefit's JSON.
+type benefitJSON struct {
+	Totals struct {
+		Households int64  `json:"households"`
+		People     int64  `json:"people"`
+		Purchased  string `json:"purchased_amount"`
+		HelpedSell string `json:"helped_sell_amount"`
+	} `json:"totals"`
+	Rows []struct {
+		Key        string `json:"key"`
+		Label      string `json:"label"`
+		Households int64  `json:"households"`
+		People     int64  `json:"people"`
+		NetAmount  string `json:"net_amount"`
+	} `json:"rows"`
+}
+
+// readCards is the dashboard's headline figures, label → value as shown.
+const readCards = `Object.fromEntries(Array.from(document.querySelectorAll(".card")).map(function (c) {
+  var l = c.querySelector(".card-label"), v = c.querySelector(".card-value");
+  return [l ? l.textContent.trim() : "", v ? v.textContent.trim() : ""];
+}))`
+
+// chartsDrawn waits until every chart of the page ([data-chart]) has an ECharts canvas of
+// non-zero size.
+func (p *tab) chartsDrawn() {
+	p.t.Helper()
+	const js = `(function () {
+  var charts = Array.from(document.querySelectorAll("[data-chart]"));
+  if (charts.length === 0) return "no chart on the page";
+  var bad = charts.filter(function (c) {
+    var cv = c.querySelector("canvas");
+    return !cv || cv.width === 0 || cv.height === 0 || cv.getBoundingClientRect().width === 0 || cv.getBoundingClientRect().height === 0;
+  }).map(function (c) { return c.getAttribute("data-chart"); });
+  return bad.length ? "not drawn: " + bad.join(", ") : "";
+})()`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		msg := eval[string](p, js)
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("charts: %s%s", msg, p.consoleDump())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// status navigates to path and returns the HTTP status of the document.
+func (p *tab) status(path string) int64 {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(p.base+path))
+	if err != nil {
+		p.t.Fatalf("open %s: %v", path, err)
+	}
+	return resp.Status
+}
