@@ -30,6 +30,7 @@ func TestBrowser(t *testing.T) {
 	t.Logf("demo serving at %s and Chromium started in %s", d.URL, time.Since(start).Round(time.Millisecond))
 
 	desktop := func(t *testing.T) *tab { return newTab(t, b, d.URL, 1280, 800) }
+	placedOrder := "" // the path of the order the order test placed, for the later tests
 
 	t.Run("sign-in page is in Chinese under a strict CSP", func(t *testing.T) {
 		p := desktop(t)
@@ -132,6 +133,7 @@ func TestBrowser(t *testing.T) {
 		// The charts draw: each chart has an ECharts canvas of non-zero size.
 		p.chartsDrawn()
 		p.noProblems("dashboard")
+		p.screenshot("dashboard-desktop")
 	})
 
 	t.Run("an XLSX downloads from a dashboard table with the report's figures", func(t *testing.T) {
@@ -242,6 +244,39 @@ func TestBrowser(t *testing.T) {
 		if h := p.text("main"); !strings.Contains(h, "不存在") {
 			t.Errorf("another branch's order shows %q, want the 404 page", h)
 		}
+	})
+
+	t.Run("at 375 px wide the pages fit the screen, with no console error or CSP violation", func(t *testing.T) {
+		staff := d.SignIns["branch_staff"]
+		p := newTab(t, b, d.URL, 375, 812)
+		p.signIn(staff)
+		order := placedOrder
+		if order == "" { // the order test did not place one: the branch's latest order
+			var list struct {
+				Items []struct {
+					ID int64 `json:"id"`
+				} `json:"items"`
+			}
+			d.getJSON(t, "/v1/orders?limit=1&branch_code="+staff.Branch, &list)
+			if len(list.Items) == 0 {
+				t.Fatalf("no order of %s", staff.Branch)
+			}
+			order = fmt.Sprintf("/orders/%d", list.Items[0].ID)
+		}
+		for _, pg := range []struct{ path, shot string }{{"/orders/new", "order-form-phone"}, {order, "order-timeline-phone"}} {
+			p.open(pg.path)
+			p.fitsWidth()
+			p.screenshot(pg.shot)
+		}
+		p.noProblems("branch staff's pages at 375 px")
+
+		office := newTab(t, b, d.URL, 375, 812)
+		office.signIn(d.SignIns["aid_office"])
+		office.open("/dashboard?year=2019")
+		office.chartsDrawn()
+		office.fitsWidth()
+		office.screenshot("dashboard-phone")
+		office.noProblems("dashboard at 375 px")
 	})
 }
 
@@ -394,4 +429,21 @@ func (p *tab) status(path string) int64 {
 		p.t.Fatalf("open %s: %v", path, err)
 	}
 	return resp.Status
+}
+
+// fitsWidth fails the test when the page scrolls sideways (its document is wider than
+// the viewport), naming the widest elements.
+func (p *tab) fitsWidth() {
+	p.t.Helper()
+	const js = `(function () {
+  var sw = document.documentElement.scrollWidth, iw = window.innerWidth;
+  if (sw <= iw) return "";
+  var wide = Array.from(document.querySelectorAll("body *")).filter(function (el) {
+    return el.getBoundingClientRect().right > iw + 1;
+  }).slice(0, 5).map(function (el) { return el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && el.className.baseVal === undefined ? "." + el.className.split(" ").join(".") : ""); });
+  return "scrollWidth " + sw + " > innerWidth " + iw + "; too wide: " + wide.join(", ");
+})()`
+	if msg := eval[string](p, js); msg != "" {
+		p.t.Errorf("%s at %s: the page scrolls sideways: %s", p.path(), "375 px", msg)
+	}
 }
