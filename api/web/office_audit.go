@@ -55,9 +55,9 @@ type auditData struct {
 	Actions []struct{ Action, Label string }
 	Tables  []tableView
 	Count   int
-	First   bool         // this is the first page
-	Next    string       // the next page's address ("" on the last)
-	Start   string       // the first page's address with the same filter
+	First   bool   // this is the first page
+	Next    string // the next page's address ("" on the last)
+	Start   string // the first page's address with the same filter
 	Errs    *formErrors
 }
 

@@ -47,7 +47,7 @@ func kindName(k households.Kind) string {
 }
 
 type importsData struct {
-	Kinds  []struct {
+	Kinds []struct {
 		Kind  households.Kind
 		Label string
 	}

@@ -23,10 +23,10 @@ var reviewKinds = map[review.Kind]string{
 // reviewReasons are the held reasons and the store's own reasons in Chinese, with the rule
 // behind them (review.Rule's, in the office's words).
 var reviewReasons = map[string]string{
-	attribution.ReasonRefundExceedsDelivered: "退款超过该行已妥投（扣除此前退款）的数量：不计金额，待此前的妥投补足后自动生效（ATTRIBUTION.md §1.6）",
-	attribution.ReasonDeliveryExceedsOrdered: "妥投数量将超过订购数量：不计金额（ATTRIBUTION.md §1.6）",
-	orders.ReasonUnknownLine:                 "事件指向订单中不存在的行：不计金额",
-	"no order has this out_order_no":         "尚无订单使用该商城订单号",
+	attribution.ReasonRefundExceedsDelivered:       "退款超过该行已妥投（扣除此前退款）的数量：不计金额，待此前的妥投补足后自动生效（ATTRIBUTION.md §1.6）",
+	attribution.ReasonDeliveryExceedsOrdered:       "妥投数量将超过订购数量：不计金额（ATTRIBUTION.md §1.6）",
+	orders.ReasonUnknownLine:                       "事件指向订单中不存在的行：不计金额",
+	"no order has this out_order_no":               "尚无订单使用该商城订单号",
 	"never reached its mall: its dispatch gave up": "订单未能送达商城：发送已放弃重试",
 }
 
@@ -128,4 +128,3 @@ func errors409(err error) bool {
 	k := orders.ErrorKind(err)
 	return k == orders.ErrConflict || k == orders.ErrNotAllowed || k == orders.ErrNotFound
 }
-
