@@ -43,7 +43,9 @@ type officePeriods struct {
 	st *sqlstore.Store
 }
 
-func (p officePeriods) Periods(ctx context.Context) ([]orders.PeriodRecord, error) { return p.st.Periods(ctx) }
+func (p officePeriods) Periods(ctx context.Context) ([]orders.PeriodRecord, error) {
+	return p.st.Periods(ctx)
+}
 
 // upload posts files (field → name and content) and fields as a same-origin multipart form
 // and returns the answer and its body.
