@@ -21,6 +21,7 @@ import (
 	"aidmall/api"
 	"aidmall/api/web"
 	"aidmall/orders"
+	"aidmall/review"
 )
 
 // site is the pages served as cmd serves them, over a real migrated store (SQLite unless
@@ -46,10 +47,17 @@ func newSiteOn(t *testing.T, db *sqlstore.DB) *site {
 	}
 	log := slog.New(slog.DiscardHandler)
 	ppl := &testPeople{byLogin: map[string]testPerson{}}
+	queue, err := review.NewService(st, svc, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	w, err := web.New(web.Config{
 		People: ppl, Sessions: sessions.NewFilesystemStore(t.TempDir(), []byte("0123456789abcdef0123456789abcdef")),
 		Orders: svc, Malls: []web.MallName{{Code: "ccb", Name: "建设银行善融商务"}, {Code: "abc", Name: "农业银行扶贫商城"}},
 		Logger: log,
+		// The aid office's pages (office_test.go), wired as cmd/aidmall wires them.
+		Review: queue, Imports: officeFiles(t, st, svc), Budgets: svc, Targets: st, Periods: officePeriods{svc, st},
+		Audit: st, Households: st,
 	})
 	if err != nil {
 		t.Fatal(err)

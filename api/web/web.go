@@ -49,7 +49,16 @@ type Config struct {
 	// Orders places, lists, reads and cancels group orders (*orders.Service).
 	Orders Orders
 	// Malls are the connected malls' codes and names, in registry order.
-	Malls  []MallName
+	Malls []MallName
+	// The aid office's pages (office.go); each is served only when its dependency is set.
+	Review     ReviewQueue // /office/review: *review.Service
+	Imports    Imports     // /office/imports: imports.Files
+	Budgets    Budgets     // /office/budgets: *orders.Service
+	Targets    Targets     // /office/budgets' targets: the store
+	Periods    Periods     // /office/periods: orders.Service's use cases and the store's list
+	Audit      AuditLog    // /office/audit: the store
+	Households Households  // /office/households: the store
+
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
