@@ -16,6 +16,7 @@ import (
 
 	"aidmall/adapters/abc"
 	"aidmall/adapters/ccb"
+	"aidmall/adapters/redisx"
 	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/api"
@@ -27,6 +28,7 @@ import (
 // site is the pages served as cmd serves them, over a real migrated store (SQLite unless
 // the test builds it on another db) seeded with sqltest.Seed: branch HQ, products P1/P2.
 type site struct {
+	bus *redisx.MemoryBus // the dashboard's change signals, fed by svc's WithApplied
 	st  *sqlstore.Store
 	svc *orders.Service
 	fx  sqltest.Fixture
@@ -41,7 +43,9 @@ func newSiteOn(t *testing.T, db *sqlstore.DB) *site {
 	t.Helper()
 	st := sqltest.Store(t, db)
 	fx := sqltest.Seed(t, st)
-	svc, err := orders.NewService(st, []orders.MallInfo{{Code: "ccb", Limits: ccb.Limits}, {Code: "abc", Limits: abc.Limits}}, nil)
+	bus := redisx.NewMemoryBus()
+	svc, err := orders.NewService(st, []orders.MallInfo{{Code: "ccb", Limits: ccb.Limits}, {Code: "abc", Limits: abc.Limits}}, nil,
+		orders.WithApplied(web.Notify(bus)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +58,7 @@ func newSiteOn(t *testing.T, db *sqlstore.DB) *site {
 	w, err := web.New(web.Config{
 		People: ppl, Sessions: sessions.NewFilesystemStore(t.TempDir(), []byte("0123456789abcdef0123456789abcdef")),
 		Orders: svc, Malls: []web.MallName{{Code: "ccb", Name: "建设银行善融商务"}, {Code: "abc", Name: "农业银行扶贫商城"}},
-		Logger: log,
+		Logger: log, Dashboard: st, Changes: bus,
 		// The aid office's pages (office_test.go), wired as cmd/aidmall wires them.
 		Review: queue, Imports: officeFiles(t, st, svc), Budgets: svc, Targets: st, Periods: officePeriods{svc, st},
 		Audit: st, Households: st,
@@ -62,14 +66,14 @@ func newSiteOn(t *testing.T, db *sqlstore.DB) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(api.Config{Orders: svc, Auth: st, Idempotency: st, Reports: st, Malls: []orders.Mall{"ccb", "abc"},
+	a, err := api.New(api.Config{Orders: svc, Auth: st, Idempotency: st, Reports: st, ReportSet: st, Malls: []orders.Mall{"ccb", "abc"},
 		Ready: func(context.Context) error { return nil }, Logger: log, Pages: w})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &site{st: st, svc: svc, fx: fx, srv: srv, web: w, ppl: ppl}
+	return &site{bus: bus, st: st, svc: svc, fx: fx, srv: srv, web: w, ppl: ppl}
 }
 
 // browser is a client with a cookie jar that does not follow redirects (tests look at

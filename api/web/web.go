@@ -62,6 +62,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Dashboard reads the reports the dashboard shows (the API's report set); nil: no
+	// dashboard.
+	Dashboard DashboardReports
+	// Changes tells open dashboards that figures changed (redisx.Bus, fed by
+	// orders.WithApplied(Notify(bus))); nil: dashboards do not update by themselves.
+	Changes Changes
 	// SecureCookies marks the session cookie Secure (set when served over TLS or behind
 	// a TLS-terminating proxy: AIDMALL_PUBLIC_URL starting https://).
 	SecureCookies bool
@@ -87,6 +93,7 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	pages map[string]*template.Template // by page file name, each with the layout
+	live  liveStreams                   // the dashboard's open event streams (live.go)
 }
 
 // New checks cfg and parses every template. It fails on a missing dependency or a

@@ -15,6 +15,7 @@ import (
 	"aidmall/adapters/redisx"
 	"aidmall/adapters/sqlstore"
 	"aidmall/api"
+	"aidmall/api/web"
 	"aidmall/config"
 	"aidmall/jobs"
 	"aidmall/orders"
@@ -29,6 +30,9 @@ type runtime struct {
 	http   *http.Server
 	ln     net.Listener
 	done   chan error
+	// changes carries the dashboard's "figures changed" signals (web.Config.Changes).
+	changes      redisx.Bus
+	closeChanges func() error
 }
 
 // startRuntime starts the job runner and the HTTP server on ln (or cfg.Listen when ln is
@@ -56,7 +60,17 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
-	svc, err := orders.NewService(store, ms.infos, nil)
+	// The dashboard's live updates: every event applied is published on the bus (Redis
+	// pub/sub between replicas when REDIS_URL is set, else in process); the pages listen
+	// to it through web.Config.Changes (rt.changes).
+	changes, closeChanges := redisx.NewBus(ctx, a.redis, "aidmall:dashboard:changes", a.log)
+	started := false
+	defer func() {
+		if !started {
+			_ = closeChanges()
+		}
+	}()
+	svc, err := orders.NewService(store, ms.infos, nil, orders.WithApplied(web.Notify(changes)))
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -96,7 +110,8 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, fmt.Errorf("start jobs: %w", err)
 	}
-	rt := &runtime{app: a, runner: runner, svc: svc, ln: ln, done: make(chan error, 1),
+	started = true
+	rt := &runtime{app: a, runner: runner, svc: svc, ln: ln, done: make(chan error, 1), changes: changes, closeChanges: closeChanges,
 		http: &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		err := rt.http.Serve(ln)
@@ -157,7 +172,7 @@ func (rt *runtime) URL() string { return "http://" + rt.ln.Addr().String() }
 func (rt *runtime) Stop(ctx context.Context) error {
 	herr := rt.http.Shutdown(ctx)
 	jerr := rt.runner.Stop(ctx)
-	return errors.Join(herr, jerr)
+	return errors.Join(herr, jerr, rt.closeChanges())
 }
 
 // Wait returns when the HTTP server stops by itself (an error) or ctx ends.
