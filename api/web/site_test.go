@@ -219,3 +219,35 @@ func (b *browser) post(p string, form url.Values) *http.Response {
 	resp.Body.Close()
 	return resp
 }
+
+// postBody is post, keeping the page it answers.
+func (b *browser) postBody(p string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.base+p, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// cookie is the session cookie b holds ("" for none).
+func (b *browser) cookie() string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "aidmall_session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// setCookie gives b the session cookie value.
+func (b *browser) setCookie(v string) {
+	u, _ := url.Parse(b.base)
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "aidmall_session", Value: v, Path: "/"}})
+}
