@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -223,7 +222,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	if err != nil {
 		return err
 	}
-	printDemoSignIns(out, rt.URL(), signIns, o.exit)
+	printDemoSignIns(out, rt.URL(), o.year, signIns, o.exit)
 	if o.exit {
 		return nil
 	}
@@ -540,14 +539,18 @@ func demoPeople(ctx context.Context, a *app) ([]demoSignIn, error) {
 	return out, nil
 }
 
-// printDemoSignIns prints where the pages are and each demo sign-in.
-func printDemoSignIns(out io.Writer, base string, signIns []demoSignIn, exiting bool) {
+// printDemoSignIns prints where the pages are, the dashboard of the demo's year, and each
+// demo sign-in, its columns aligned by display width (a Chinese character is two columns).
+func printDemoSignIns(out io.Writer, base string, year int, signIns []demoSignIn, exiting bool) {
 	fmt.Fprintf(out, "\n7. Pages for people (网页): open %s/signin and sign in as\n", base)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	wide := 0
 	for _, s := range signIns {
-		fmt.Fprintf(tw, "   %s\tlogin %s\tpassword %s\n", s.Role, s.Login, s.Password)
+		wide = max(wide, reports.DisplayWidth(s.Role))
 	}
-	_ = tw.Flush()
+	for _, s := range signIns {
+		fmt.Fprintf(out, "   %s%s  login %-13s password %s\n", s.Role, strings.Repeat(" ", wide-reports.DisplayWidth(s.Role)), s.Login, s.Password)
+	}
+	fmt.Fprintf(out, "   the year above on the dashboard: %s/dashboard?year=%d\n", base, year)
 	if exiting {
 		fmt.Fprintln(out, "   (--exit: the server stops now; run without --exit to use them)")
 	}

@@ -142,7 +142,7 @@ func TestDemoPeopleAreIdempotent(t *testing.T) {
 		t.Errorf("demo roles %v", roles)
 	}
 	var out bytes.Buffer
-	printDemoSignIns(&out, "http://127.0.0.1:8080", second, false)
+	printDemoSignIns(&out, "http://127.0.0.1:8080", 2019, second, false)
 	for _, s := range second {
 		if !strings.Contains(out.String(), s.Login) || !strings.Contains(out.String(), s.Password) {
 			t.Errorf("the demo does not print %s's sign-in:\n%s", s.Login, out.String())
