@@ -219,7 +219,7 @@ func writeGrid(sb *strings.Builder, cells [][]string, right []bool) {
 	widths := make([]int, len(right))
 	for _, row := range cells {
 		for i, c := range row {
-			widths[i] = max(widths[i], displayWidth(c))
+			widths[i] = max(widths[i], DisplayWidth(c))
 		}
 	}
 	for _, row := range cells {
@@ -228,7 +228,7 @@ func writeGrid(sb *strings.Builder, cells [][]string, right []bool) {
 			if i > 0 {
 				line.WriteString("  ")
 			}
-			pad := strings.Repeat(" ", widths[i]-displayWidth(c))
+			pad := strings.Repeat(" ", widths[i]-DisplayWidth(c))
 			if right[i] {
 				line.WriteString(pad + c)
 			} else {
@@ -240,10 +240,10 @@ func writeGrid(sb *strings.Builder, cells [][]string, right []bool) {
 	}
 }
 
-// displayWidth returns the number of terminal columns s takes: 2 for East Asian wide and
+// DisplayWidth returns the number of terminal columns s takes: 2 for East Asian wide and
 // fullwidth characters, 0 for combining marks and format characters, 1 otherwise
 // (ambiguous-width characters are taken as narrow, as most terminals outside CJK locales do).
-func displayWidth(s string) int {
+func DisplayWidth(s string) int {
 	n := 0
 	for _, r := range s {
 		switch {

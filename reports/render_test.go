@@ -204,8 +204,8 @@ func TestDisplayWidth(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := displayWidth(tc.s); got != tc.want {
-				t.Fatalf("displayWidth(%q) = %d, want %d", tc.s, got, tc.want)
+			if got := DisplayWidth(tc.s); got != tc.want {
+				t.Fatalf("DisplayWidth(%q) = %d, want %d", tc.s, got, tc.want)
 			}
 		})
 	}
@@ -229,8 +229,8 @@ func TestWriteTableAlignsWideCharacters(t *testing.T) {
 		t.Fatalf("want a header, 3 rows and a total:\n%s", buf.String())
 	}
 	for _, l := range table {
-		if displayWidth(l) != displayWidth(table[0]) {
-			t.Fatalf("line %q is %d columns wide, header %d:\n%s", l, displayWidth(l), displayWidth(table[0]), buf.String())
+		if DisplayWidth(l) != DisplayWidth(table[0]) {
+			t.Fatalf("line %q is %d columns wide, header %d:\n%s", l, DisplayWidth(l), DisplayWidth(table[0]), buf.String())
 		}
 	}
 }

@@ -29,5 +29,3 @@ func officeFiles(a *app, svc *orders.Service) imports.Files {
 		Orders: svc, Audit: a.store, Statements: parsers,
 	}
 }
-
-var _ = officeFiles // wired with web.New in runtime.go (see the pages' wiring)
