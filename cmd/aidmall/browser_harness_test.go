@@ -127,22 +127,17 @@ func startDemo(t *testing.T) *demoSite {
 	}
 }
 
-// parseSignIns reads the demo sign-ins the demo prints after its report: one line per
-// role naming the role, the login and the password.
+// parseSignIns reads the demo sign-ins the demo prints after its report, one line per
+// role: "工会干事（集团总部机关工会 HQ）  login demo-staff  password …", "扶贫办  login …",
+// "审计  login …".
 func parseSignIns(out string) map[string]signIn {
 	m := map[string]signIn{}
-	re := regexp.MustCompile(`(branch_staff|aid_office|auditor)\S*.*?(?:login|登录名)[:：=\s]+(\S+).*?(?:password|密码)[:：=\s]+(\S+)`)
-	branchRE := regexp.MustCompile(`branch[:：=\s]+([A-Z0-9]+)|（([A-Z0-9]+)）|\(([A-Z0-9]+)\)`)
+	re := regexp.MustCompile(`^\s*(工会干事|扶贫办|审计)(?:（.*\s([A-Z0-9]+)）)?\s+login\s+(\S+)\s+password\s+(\S+)\s*$`)
+	roles := map[string]string{"工会干事": "branch_staff", "扶贫办": "aid_office", "审计": "auditor"}
 	for _, line := range strings.Split(out, "\n") {
-		s := re.FindStringSubmatch(line)
-		if s == nil {
-			continue
+		if s := re.FindStringSubmatch(line); s != nil {
+			m[roles[s[1]]] = signIn{Branch: s[2], Login: s[3], Password: s[4]}
 		}
-		in := signIn{Login: strings.Trim(s[2], ",;，"), Password: strings.Trim(s[3], ",;，")}
-		if b := branchRE.FindStringSubmatch(line); b != nil {
-			in.Branch = b[1] + b[2] + b[3]
-		}
-		m[s[1]] = in
 	}
 	return m
 }
