@@ -48,7 +48,7 @@ func newSiteOn(t *testing.T, db *sqlstore.DB) *site {
 	ppl := &testPeople{byLogin: map[string]testPerson{}}
 	w, err := web.New(web.Config{
 		People: ppl, Sessions: sessions.NewFilesystemStore(t.TempDir(), []byte("0123456789abcdef0123456789abcdef")),
-		Orders: svc, Malls: []web.MallName{{Code: "ccb", Name: "建设银行善融商务"}, {Code: "abc", Name: "农业银行扶贫商城"}},
+		Orders: svc, Catalogue: st, Timeline: st, Budget: svc, Malls: []web.MallName{{Code: "ccb", Name: "建设银行善融商务"}, {Code: "abc", Name: "农业银行扶贫商城"}},
 		Logger: log,
 	})
 	if err != nil {

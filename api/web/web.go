@@ -48,6 +48,13 @@ type Config struct {
 	Sessions SessionStore
 	// Orders places, lists, reads and cancels group orders (*orders.Service).
 	Orders Orders
+	// Catalogue reads the products, suppliers and report labels (the catalogue page and
+	// the order form; *sqlstore.Store). Timeline reads an order's fulfilment events (the
+	// order page; *sqlstore.Store). Budget gives a branch's budget for the year (the order
+	// form; *orders.Service).
+	Catalogue Catalogue
+	Timeline  Timeline
+	Budget    BranchBudgets
 	// Malls are the connected malls' codes and names, in registry order.
 	Malls  []MallName
 	Logger *slog.Logger
