@@ -3,9 +3,9 @@ package web
 import (
 	"context"
 	"fmt"
-	"strings"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
