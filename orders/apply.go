@@ -73,6 +73,9 @@ func (s *Service) Apply(ctx context.Context, ev FulfilmentEvent) (ApplyResult, e
 		res.Held = held[row]
 		return nil
 	})
+	if err == nil && !res.Duplicate && !res.Parked && s.applied != nil {
+		s.applied(ctx, ev, res)
+	}
 	return res, err
 }
 

@@ -65,6 +65,20 @@ type Service struct {
 	store Store
 	now   func() time.Time
 	malls []MallInfo // the connected malls, in order: `auto` breaks ties in this order
+	// applied is called after Apply's transaction commits, for an event applied (see
+	// WithApplied); nil when no one listens.
+	applied func(context.Context, FulfilmentEvent, ApplyResult)
+}
+
+// Option configures a Service (NewService).
+type Option func(*Service)
+
+// WithApplied has f called after Apply commits an event that was applied to its order
+// (neither a duplicate nor parked; a held event is applied to state), so that an observer
+// (the dashboard's live updates) learns that figures may have changed. f runs on Apply's
+// goroutine after the commit and must not block; it cannot undo or fail the Apply.
+func WithApplied(f func(ctx context.Context, ev FulfilmentEvent, res ApplyResult)) Option {
+	return func(s *Service) { s.applied = f }
 }
 
 // connected reports whether m is one of the service's malls.
@@ -133,9 +147,9 @@ func plausiblePhone(s string) bool {
 // NewService returns a Service over store for the malls it is connected to, in order
 // (`auto` routing breaks a tie of totals in this order; an order naming another mall is
 // refused at /mall), each with the limits its driver states; now is the clock (time.Now
-// if nil). The malls' codes and limits come from the registered drivers (package malls),
+// if nil); opts add observers (WithApplied). The malls' codes and limits come from the registered drivers (package malls),
 // never from this package.
-func NewService(store Store, malls []MallInfo, now func() time.Time) (*Service, error) {
+func NewService(store Store, malls []MallInfo, now func() time.Time, opts ...Option) (*Service, error) {
 	if store == nil {
 		return nil, errors.New("orders: nil store")
 	}
@@ -152,7 +166,11 @@ func NewService(store Store, malls []MallInfo, now func() time.Time) (*Service, 
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, malls: append([]MallInfo(nil), malls...)}, nil
+	s := &Service{store: store, now: now, malls: append([]MallInfo(nil), malls...)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // MaxQuantity bounds one line's quantity, far above any real group order, so that a

@@ -52,6 +52,8 @@ var uniqueKeys = []uniqueKey{
 	{"branch_budgets_pkey", "branch_budgets", []string{"branch_code", "year"}, orders.ErrConflict, "a budget of this branch for this year"},
 	{"closed_period_members_pkey", "closed_period_members", []string{"period_id", "household_no"}, orders.ErrConflict, "a member count of this household for this closed period"},
 	{"targets_pkey", "targets", []string{"year"}, orders.ErrConflict, "a target for this year"},
+	{"people_login_key", "people", []string{"login"}, orders.ErrConflict, "a person with this login"},
+	{"web_sessions_pkey", "web_sessions", []string{"id"}, orders.ErrConflict, "a session with this id"},
 }
 
 // surrogateKey reports whether a table's key is its generated id, which no write sets and

@@ -3,22 +3,27 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
+	"aidmall/audit"
 	"aidmall/orders"
+	"aidmall/people"
 )
 
-// sessionName is the session cookie's name; sessionMaxAge how long a session lasts
-// (a working day: a clerk signs in once in the morning).
+// sessionName is the session cookie's name; sessionPerson the session value holding the
+// signed-in person's id. Lifetimes are people.SessionPolicy's (DBSessions).
 const (
 	sessionName   = "aidmall_session"
-	sessionMaxAge = 10 * 3600
+	sessionPerson = "person"
 )
 
 // Viewer is the person signed in: an account of the aid office's (a name and password),
@@ -29,6 +34,10 @@ type Viewer struct {
 	Name       string
 	Role       orders.Role
 	BranchCode string
+}
+
+func viewerOf(p people.Person) Viewer {
+	return Viewer{PersonID: p.ID, Login: p.Login, Name: p.Name, Role: p.Role, BranchCode: p.BranchCode}
 }
 
 // Caller is v as the domain's caller, so that a page is allowed exactly what the API
@@ -52,20 +61,26 @@ func roleName(r orders.Role) string {
 	return string(r)
 }
 
-// ErrBadSignIn is People.CheckPassword's answer to an unknown login, a wrong password or a
+// ErrBadSignIn is People.SignIn's answer to an unknown login, a wrong password or a
 // disabled account (one answer for all three, so the page cannot tell which).
-var ErrBadSignIn = errors.New("web: wrong login or password")
+var ErrBadSignIn = people.ErrBadSignIn
 
-// People is the accounts of people who sign in.
+// People is the accounts of people who sign in (*people.Service).
 type People interface {
-	// CheckPassword returns the active person with login and password, or ErrBadSignIn.
-	CheckPassword(ctx context.Context, login, password string) (Viewer, error)
+	// SignIn returns the active person with login and password, or ErrBadSignIn; from is
+	// the client's address, for the audit log.
+	SignIn(ctx context.Context, login, password, from string) (people.Person, error)
 	// Person returns the active person id as they are now (role or branch may have
 	// changed since sign-in); orders.ErrNotFound when gone or disabled.
-	Person(ctx context.Context, id int64) (Viewer, error)
+	Person(ctx context.Context, id int64) (people.Person, error)
+	List(ctx context.Context) ([]people.Person, error)
+	Add(ctx context.Context, r people.NewPerson) (people.Person, string, error)
+	ResetPassword(ctx context.Context, login, password string) (people.Person, string, error)
+	SetDisabled(ctx context.Context, login string, disabled bool) (people.Person, error)
 }
 
-// SessionStore keeps sessions server-side: the cookie carries only the session's id.
+// SessionStore keeps sessions server-side: the cookie carries only the session's id
+// (DBSessions).
 type SessionStore = sessions.Store
 
 func viewerFrom(c echo.Context) (Viewer, bool) {
@@ -78,6 +93,7 @@ func viewerFrom(c echo.Context) (Viewer, bool) {
 func (s *Server) session(c echo.Context) *sessions.Session {
 	sess, err := s.cfg.Sessions.Get(c.Request(), sessionName)
 	if err != nil {
+		s.log.WarnContext(c.Request().Context(), "session not read", slog.Any("error", err))
 		sess, _ = s.cfg.Sessions.New(c.Request(), sessionName)
 	}
 	sess.Options = s.cookieOptions()
@@ -86,22 +102,38 @@ func (s *Server) session(c echo.Context) *sessions.Session {
 
 // cookieOptions are the session cookie's: HttpOnly, SameSite=Lax, Secure under TLS.
 func (s *Server) cookieOptions() *sessions.Options {
-	return &sessions.Options{Path: "/", MaxAge: sessionMaxAge, HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode}
+	return &sessions.Options{Path: "/", HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode}
+}
+
+// endSession deletes the request's session server-side and clears its cookie.
+func (s *Server) endSession(c echo.Context) error {
+	sess := s.session(c)
+	sess.Options.MaxAge = -1
+	sess.Values = map[any]any{}
+	return sess.Save(c.Request(), c.Response())
 }
 
 // requireViewer finds the signed-in person; a request without one is sent to /signin
-// with the page it wanted (GET) or refused (other methods).
+// with the page it wanted (GET) or refused (other methods). A person disabled since
+// signing in is signed out here, on their next request. The request's context carries
+// the person as the audit actor ("web:<login>") for every change the page makes.
 func (s *Server) requireViewer(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		sess := s.session(c)
-		id, _ := sess.Values["person"].(int64)
+		id, _ := sess.Values[sessionPerson].(int64)
 		if id != 0 {
-			v, err := s.cfg.People.Person(c.Request().Context(), id)
+			p, err := s.cfg.People.Person(c.Request().Context(), id)
 			if err == nil {
+				v := viewerOf(p)
 				c.Set("web.viewer", v)
+				ctx := audit.WithActor(c.Request().Context(), audit.Actor{Name: "web:" + v.Login, Role: string(v.Role)})
+				c.SetRequest(c.Request().WithContext(ctx))
 				return next(c)
 			}
 			if !errors.Is(err, orders.ErrNotFound) {
+				return s.fail(c, err)
+			}
+			if err := s.endSession(c); err != nil {
 				return s.fail(c, err)
 			}
 		}
@@ -130,40 +162,62 @@ func (s *Server) signInForm(c echo.Context) error {
 	return s.render(c, http.StatusOK, "signin.html", Page{Title: "登录", Data: signInData{Next: safeNext(c.QueryParam("next"))}})
 }
 
-// signIn checks the form's login and password; on success the session gets a new id
-// (no fixation) and the person, and the browser goes to next.
+// signIn checks the form's login and password. Attempts are limited per login and per
+// client address (signInLimiter: only refused attempts count): past the limit the page
+// answers 429 with when to retry, without checking the password. On success the old
+// session is deleted and a new one, with a new id, holds the person (no fixation).
 func (s *Server) signIn(c echo.Context) error {
-	login := strings.TrimSpace(c.FormValue("login"))
+	ctx := c.Request().Context()
+	login := people.NormalizeLogin(c.FormValue("login"))
 	next := safeNext(c.FormValue("next"))
-	v, err := s.cfg.People.CheckPassword(c.Request().Context(), login, c.FormValue("password"))
+	ip := c.RealIP()
+	now := s.now()
+	if wait := s.signIns.wait(now, login, ip); wait > 0 {
+		secs := int(wait.Round(time.Second) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		s.log.WarnContext(ctx, "sign-in rate limited", slog.String("login", login), slog.String("ip", ip))
+		return s.render(c, http.StatusTooManyRequests, "signin.html", Page{Title: "登录",
+			Error: fmt.Sprintf("登录尝试过于频繁，请于 %s（北京时间，约 %s后）再试。", beijing(now.Add(wait).Add(time.Minute-1)), waitText(wait)),
+			Data:  signInData{Login: login, Next: next}})
+	}
+	p, err := s.cfg.People.SignIn(ctx, login, c.FormValue("password"), ip)
 	if err != nil {
 		if !errors.Is(err, ErrBadSignIn) {
 			return s.fail(c, err)
 		}
-		s.log.InfoContext(c.Request().Context(), "sign-in refused", slog.String("login", login))
+		s.signIns.failed(now, login, ip)
+		s.log.InfoContext(ctx, "sign-in refused", slog.String("login", login), slog.String("ip", ip))
 		return s.render(c, http.StatusUnauthorized, "signin.html", Page{Title: "登录", Error: "登录名或密码不正确。",
 			Data: signInData{Login: login, Next: next}})
 	}
-	old := s.session(c)
-	old.Options.MaxAge = -1
-	_ = old.Save(c.Request(), c.Response())
+	if err := s.endSession(c); err != nil {
+		return s.fail(c, err)
+	}
 	sess, _ := s.cfg.Sessions.New(c.Request(), sessionName)
 	sess.Options = s.cookieOptions()
 	sess.IsNew = true
 	sess.ID = ""
-	sess.Values = map[any]any{"person": v.PersonID}
+	sess.Values = map[any]any{sessionPerson: p.ID}
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return s.fail(c, err)
 	}
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
+// waitText is a wait in Chinese: "40 秒", "5 分钟".
+func waitText(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d 秒", max(1, int(d.Round(time.Second)/time.Second)))
+	}
+	return fmt.Sprintf("%d 分钟", int((d+time.Minute-1)/time.Minute))
+}
+
 // signOut ends the session server-side and clears the cookie.
 func (s *Server) signOut(c echo.Context) error {
-	sess := s.session(c)
-	sess.Options.MaxAge = -1
-	sess.Values = map[any]any{}
-	if err := sess.Save(c.Request(), c.Response()); err != nil {
+	if err := s.endSession(c); err != nil {
 		return s.fail(c, err)
 	}
 	return c.Redirect(http.StatusSeeOther, "/signin")

@@ -1,5 +1,251 @@
 package web
 
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"aidmall/adapters/xlsxreport"
+	"aidmall/attribution"
+	"aidmall/audit"
+	"aidmall/bizday"
+	"aidmall/households"
+	"aidmall/imports"
+	"aidmall/money"
+	"aidmall/orders"
+	"aidmall/reports"
+	"aidmall/review"
+)
+
+// The aid office's pages drive the same use cases as the /v1 API, through these
+// interfaces (cmd/aidmall passes the same values it gives api.Config).
+
+// ReviewQueue is the review queue's use cases; *review.Service satisfies it.
+type ReviewQueue interface {
+	List(ctx context.Context, caller orders.Caller) ([]review.Item, error)
+	Get(ctx context.Context, caller orders.Caller, id string) (review.Item, error)
+	Resolve(ctx context.Context, caller orders.Caller, id string, outcome review.Outcome, note string) (review.Item, error)
+}
+
+// Budgets reads and sets the branches' budgets per year; *orders.Service satisfies it.
+type Budgets interface {
+	Budgets(ctx context.Context, caller orders.Caller, year int) ([]orders.BranchBudget, error)
+	SetBudget(ctx context.Context, caller orders.Caller, branch string, year int, amount money.Fen) (orders.BranchBudget, *money.Fen, error)
+}
+
+// Targets reads and sets the group's yearly targets (the report set's; the store
+// satisfies it, recording the change in the audit log as the actor of the context).
+type Targets interface {
+	Target(ctx context.Context, year int) (reports.Target, bool, error)
+	SetTarget(ctx context.Context, t reports.Target) (before reports.Target, had bool, err error)
+}
+
+// Periods closes and reopens periods and lists them (orders.Service's use cases and the
+// store's list, as api.Periods).
+type Periods interface {
+	ClosePeriod(ctx context.Context, c orders.Caller, name, reason string) (attribution.ClosedPeriod, error)
+	ReopenPeriod(ctx context.Context, c orders.Caller, name, reason string) (attribution.ClosedPeriod, error)
+	Periods(ctx context.Context) ([]orders.PeriodRecord, error)
+}
+
+// AuditLog reads the audit log; adapters/sqlstore's Store satisfies it.
+type AuditLog interface {
+	AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, int64, error)
+}
+
+// Households shows one registered household, masked, and the ledger entries behind its
+// benefit (the store's HouseholdView and Provenance, as GET /v1/households/{no} and
+// /provenance).
+type Households interface {
+	HouseholdView(ctx context.Context, no households.HouseholdNo) (households.View, error)
+	Provenance(ctx context.Context, no households.HouseholdNo, from, to bizday.Day) (reports.Provenance, error)
+}
+
+// Imports is every import by upload, the CLI's own (imports.Files satisfies it).
+type Imports interface {
+	Import(ctx context.Context, kind households.Kind, name string, r io.Reader, strict bool, budgetYear int) (households.Report, error)
+	Linkages(ctx context.Context, name string, r io.Reader, strict, dryRun bool) (households.Report, orders.Changes, error)
+	History(ctx context.Context, caller orders.Caller, ordersCSV, linesCSV io.Reader) (imports.HistoryReport, error)
+	Statement(ctx context.Context, mall orders.Mall, name string, r io.Reader) (imports.StatementReport, error)
+}
+
 // officePages adds the aid office's pages: the review queue, imports by upload, budgets
-// and targets, closed periods, people and keys, the audit log and household provenance.
-func (s *Server) officePages(g pageGroup) {}
+// and targets, closed periods, the audit log and household provenance (people and keys
+// are people.go's). Each is the aid office's only (others get the 404 page), but the
+// audit log, which auditors read too; a page whose dependency is not configured is absent.
+func (s *Server) officePages(g pageGroup) {
+	office := s.requireRole(func(c orders.Caller) bool { return c.Role == orders.RoleAidOffice })
+	if s.cfg.Review != nil {
+		g.GET("/office/review", s.reviewPage, office)
+		g.POST("/office/review/resolve", s.resolveReview, office)
+	}
+	if s.cfg.Imports != nil {
+		g.GET("/office/imports", s.importsPage, office)
+		g.POST("/office/imports/registry", s.importRegistry, office)
+		g.POST("/office/imports/linkages", s.importLinkages, office)
+		g.POST("/office/imports/linkages/confirm", s.confirmLinkages, office)
+		g.POST("/office/imports/orders", s.importOrders, office)
+		g.POST("/office/imports/statement", s.importStatement, office)
+	}
+	if s.cfg.Budgets != nil {
+		g.GET("/office/budgets", s.budgetsPage, office)
+		g.POST("/office/budgets", s.setBudget, office)
+		if s.cfg.Targets != nil {
+			g.POST("/office/targets", s.setTarget, office)
+		}
+	}
+	if s.cfg.Periods != nil {
+		g.GET("/office/periods", s.periodsPage, office)
+		g.POST("/office/periods/close", s.periodChange(false), office)
+		g.POST("/office/periods/reopen", s.periodChange(true), office)
+	}
+	if s.cfg.Audit != nil {
+		g.GET("/office/audit", s.auditPage, s.requireRole(orders.Caller.CanReadReports))
+	}
+	if s.cfg.Households != nil {
+		g.GET("/office/households", s.householdPage, office)
+	}
+}
+
+// acting returns the request's context carrying v as the audit log's actor (stores that
+// change state outside a domain use case — imports, targets — record it), and v's caller.
+func acting(c echo.Context) (context.Context, orders.Caller) {
+	v, _ := viewerFrom(c)
+	caller := v.Caller()
+	return audit.WithActor(c.Request().Context(), caller.Actor()), caller
+}
+
+// formErrors are a form's refusal for a person: a message and, by field name, what is
+// wrong with each bad field, in Chinese.
+type formErrors struct {
+	Message string
+	Fields  map[string]string
+}
+
+// Field is the message for field name ("" when it is fine).
+func (f *formErrors) Field(name string) string {
+	if f == nil {
+		return ""
+	}
+	return f.Fields[name]
+}
+
+// refusal returns err, a domain refusal (an *orders.ValidationError or an *orders.Error
+// with a message), as a form's errors in Chinese; ok is false for any other error (a
+// failure: s.fail shows it).
+func refusal(err error) (*formErrors, bool) {
+	var ve *orders.ValidationError
+	if errors.As(err, &ve) {
+		fe := &formErrors{Message: "请更正下列标出的内容。", Fields: map[string]string{}}
+		for _, f := range ve.Fields {
+			name := strings.TrimPrefix(f.Pointer, "/")
+			fe.Fields[name] = zhDetail(f.Detail)
+		}
+		return fe, true
+	}
+	var oe *orders.Error
+	if errors.As(err, &oe) && oe.Message != "" {
+		return &formErrors{Message: zhMessage(oe.Message)}, true
+	}
+	return nil, false
+}
+
+// zhRule is one domain message (English, written for API clients) in Chinese: the
+// pattern's groups fill the Chinese format.
+type zhRule struct {
+	re *regexp.Regexp
+	zh string
+}
+
+// zhMessages are the refusals the aid office's pages can meet, from the orders, review
+// and attribution packages' own words. A message not listed is shown as it is.
+var zhMessages = []zhRule{
+	{regexp.MustCompile(`^period (\S+) has not ended yet \(Beijing time\)$`), "期间 %s 尚未结束（北京时间），不能结账。"},
+	{regexp.MustCompile(`^period (\S+) overlaps (\S+), already closed$`), "期间 %s 与已结账的期间 %s 重叠。"},
+	{regexp.MustCompile(`^period (\S+) lies before (\S+), already closed$`), "期间 %s 早于已结账的期间 %s，不能再结账。"},
+	{regexp.MustCompile(`^period (\S+) cannot be closed while (\S+) is open \(close the months in order\)$`), "期间 %s 不能结账：%s 尚未结账（请按月份顺序结账）。"},
+	{regexp.MustCompile(`^no period is closed$`), "目前没有已结账的期间。"},
+	{regexp.MustCompile(`^only the latest closed period, (\S+), can be reopened$`), "只能重新打开最近结账的期间 %s。"},
+	{regexp.MustCompile(`^period (\S+) is not closed$`), "期间 %s 未结账。"},
+	{regexp.MustCompile(`^period "([^"]*)": want a year YYYY or a month YYYY-MM$`), "期间“%s”应为年份（如 2019）或月份（如 2019-03）。"},
+	{regexp.MustCompile(`^period "([^"]*)": .*$`), "期间“%s”不是有效的年份或月份。"},
+	{regexp.MustCompile(`^say why, in at most 500 characters$`), "请填写原因（不超过 500 字）。"},
+	{regexp.MustCompile(`^required: say why$`), "请填写处理说明。"},
+	{regexp.MustCompile(`^must be dismissed or reread$`), "请选择处理方式。"},
+	{regexp.MustCompile(`^a (\S+) item cannot be re-read; dismiss it$`), "此类事项（%s）不能重新读取，请选择“已查看，不再处理”。"},
+	{regexp.MustCompile(`^review item (\S+) was already (\S+)$`), "待复核事项 %s 已经处理过（%s）。"},
+	{regexp.MustCompile(`^review item "([^"]*)" not found$`), "找不到待复核事项 %s。"},
+	{regexp.MustCompile(`^no order has out_order_no (\S+) yet: the event stays parked$`), "还没有订单使用商城订单号 %s，该事件继续等待。"},
+	{regexp.MustCompile(`^branch "([^"]*)" not found$`), "单位“%s”不存在。"},
+	{regexp.MustCompile(`^must be a year from (\d+) to (\d+)$`), "年份应在 %s 至 %s 之间。"},
+	{regexp.MustCompile(`^a year YYYY$`), "请填写四位年份。"},
+	{regexp.MustCompile(`^must not be negative$`), "不能为负数。"},
+	{regexp.MustCompile(`^mall "([^"]*)" is not connected$`), "未接入商城“%s”。"},
+	{regexp.MustCompile(`^(only aid_office|role \S+ may not) .*$`), "您的角色无权进行此操作。"},
+}
+
+func zhMessage(msg string) string {
+	for _, r := range zhMessages {
+		if m := r.re.FindStringSubmatch(msg); m != nil {
+			args := make([]any, len(m)-1)
+			for i, g := range m[1:] {
+				args[i] = zhWord(g)
+			}
+			return fmt.Sprintf(r.zh, args...)
+		}
+	}
+	return msg
+}
+
+func zhDetail(detail string) string { return zhMessage(detail) }
+
+// zhWord names a few domain words in Chinese where they fill a message.
+func zhWord(w string) string {
+	switch w {
+	case string(review.Dismissed):
+		return "已查看，不再处理"
+	case string(review.Reread):
+		return "重新读取"
+	}
+	if k, ok := reviewKinds[review.Kind(w)]; ok {
+		return k
+	}
+	return w
+}
+
+// maxUpload bounds an upload request (the file and the form), in bytes.
+const maxUpload = 8 << 20
+
+// inlineTables returns doc's tables with their downloads as data: links of the file
+// itself (CSV and XLSX made from exactly the table shown): for a page that is the answer
+// of a form post (an import's result), whose address cannot be fetched again.
+func (s *Server) inlineTables(doc reports.Document) ([]tableView, error) {
+	views := make([]tableView, len(doc.Tables))
+	for i, t := range doc.Tables {
+		one := doc
+		one.Tables = []reports.Table{t}
+		var csv, xlsx bytes.Buffer
+		if err := reports.WriteCSVDocument(&csv, one, reports.CSVOptions{Charset: reports.UTF8BOM}); err != nil {
+			return nil, err
+		}
+		if err := xlsxreport.Write(&xlsx, one, s.now()); err != nil {
+			return nil, err
+		}
+		views[i] = tableView{Table: t,
+			CSV:  template.URL("data:text/csv;charset=utf-8;base64," + base64.StdEncoding.EncodeToString(csv.Bytes())),
+			XLSX: template.URL("data:application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;base64," + base64.StdEncoding.EncodeToString(xlsx.Bytes())),
+		}
+	}
+	return views, nil
+}
+
+// thisYear is the Beijing year of now.
+func (s *Server) thisYear() int { return s.now().In(bizday.Beijing).Year() }

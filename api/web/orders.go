@@ -96,7 +96,7 @@ func phoneFor(v Viewer, phone string) string {
 // orderFormView is what order_new.html shows.
 type orderFormView struct {
 	Form      orderForm
-	Errs      formErrors
+	Errs      orderFormErrors
 	Lines     []lineView
 	Products  []product
 	Malls     []MallName
@@ -127,7 +127,7 @@ func (s *Server) newOrder(c echo.Context) error {
 	if v.Role == orders.RoleAidOffice {
 		f.Branch = c.QueryParam("branch")
 	}
-	return s.renderOrderForm(c, http.StatusOK, f, formErrors{}, "")
+	return s.renderOrderForm(c, http.StatusOK, f, orderFormErrors{}, "")
 }
 
 // branchOf is the branch an order of this form is for: a clerk's own, the office's choice.
@@ -138,7 +138,7 @@ func branchOf(v Viewer, f orderForm) string {
 	return f.Branch
 }
 
-func (s *Server) renderOrderForm(c echo.Context, status int, f orderForm, fe formErrors, msg string) error {
+func (s *Server) renderOrderForm(c echo.Context, status int, f orderForm, fe orderFormErrors, msg string) error {
 	ctx := c.Request().Context()
 	v, _ := viewerFrom(c)
 	cat, err := s.loadCatalogue(ctx)
@@ -210,25 +210,25 @@ func (s *Server) postOrder(c echo.Context) error {
 	v, _ := viewerFrom(c)
 	form, err := c.FormParams()
 	if err != nil {
-		return s.renderOrderForm(c, http.StatusBadRequest, orderForm{Token: newFormToken(s.now())}, formErrors{}, "表单无法读取，请重新填写。")
+		return s.renderOrderForm(c, http.StatusBadRequest, orderForm{Token: newFormToken(s.now())}, orderFormErrors{}, "表单无法读取，请重新填写。")
 	}
 	f := readOrderForm(form)
 	issued, ok := formTokenTime(f.Token)
 	if !ok {
 		f.Token = newFormToken(s.now())
-		return s.renderOrderForm(c, http.StatusBadRequest, f, formErrors{}, "表单已失效，请核对后重新提交。")
+		return s.renderOrderForm(c, http.StatusBadRequest, f, orderFormErrors{}, "表单已失效，请核对后重新提交。")
 	}
 	branch := branchOf(v, f)
 	req, lineOf, recips, readable := f.request(branch)
 	if f.Removed || c.FormValue("action") == "refresh" {
-		return s.renderOrderForm(c, http.StatusOK, f, formErrors{}, "")
+		return s.renderOrderForm(c, http.StatusOK, f, orderFormErrors{}, "")
 	}
 	// A repeat of a submission already placed goes to its order.
 	if o := s.placedBy(ctx, v, branch, issued, req); o != nil {
 		return s.toOrder(c, o, "此订单已提交过，没有重复下单。")
 	}
 	if !readable {
-		return s.renderOrderForm(c, http.StatusUnprocessableEntity, f, formErrors{}, "有的收件人行无法读取，请按下方标出的行修改后再提交；订单尚未提交。")
+		return s.renderOrderForm(c, http.StatusUnprocessableEntity, f, orderFormErrors{}, "有的收件人行无法读取，请按下方标出的行修改后再提交；订单尚未提交。")
 	}
 	o, err := s.cfg.Orders.Place(ctx, v.Caller(), req)
 	if err == nil {
@@ -244,7 +244,7 @@ func (s *Server) postOrder(c echo.Context) error {
 		fe := f.place(ve, lineOf, recips, func(string) string { return s.budgetMessage(ctx, v, branch) })
 		return s.renderOrderForm(c, http.StatusUnprocessableEntity, f, fe, "订单尚未提交：请按标出的地方修改。")
 	case errors.Is(err, orders.ErrOrderRefTaken):
-		fe := formErrors{Fields: map[string]string{"order_ref": "本单位已有这个单号的订单，请换一个单号"}}
+		fe := orderFormErrors{Fields: map[string]string{"order_ref": "本单位已有这个单号的订单，请换一个单号"}}
 		return s.renderOrderForm(c, http.StatusConflict, f, fe, "订单尚未提交：单号已被使用。")
 	case errors.Is(err, orders.ErrForbidden):
 		return s.notFound(c)

@@ -164,20 +164,20 @@ func (f *orderForm) request(branch string) (req orders.PlaceRequest, lineOf []in
 	return req, lineOf, recips, ok
 }
 
-// formErrors are the domain's refusals placed next to their fields, in Chinese.
-type formErrors struct {
+// orderFormErrors are the domain's refusals placed next to their fields, in Chinese.
+type orderFormErrors struct {
 	Fields map[string]string // order_ref, branch, mall, funding, delivery_mode, ship_name, ship_phone, ship_address, lines
 	Other  []string          // what names no field of the form
 }
 
-func (e formErrors) Any() bool { return len(e.Fields) > 0 || len(e.Other) > 0 }
+func (e orderFormErrors) Any() bool { return len(e.Fields) > 0 || len(e.Other) > 0 }
 
 // place puts each field error of ve next to its field, line, typed row or pasted row.
-func (f *orderForm) place(ve *orders.ValidationError, lineOf []int, recips [][]origin, budgetText func(detail string) string) formErrors {
-	fe := formErrors{Fields: map[string]string{}}
+func (f *orderForm) place(ve *orders.ValidationError, lineOf []int, recips [][]origin, budgetText func(detail string) string) orderFormErrors {
+	fe := orderFormErrors{Fields: map[string]string{}}
 	for _, fld := range ve.Fields {
 		parts := strings.Split(strings.TrimPrefix(fld.Pointer, "/"), "/")
-		msg := zhDetail(fld.Detail)
+		msg := zhOrderDetail(fld.Detail)
 		switch {
 		case parts[0] == "lines" && len(parts) == 1:
 			if strings.Contains(fld.Detail, "budget") {
@@ -227,8 +227,8 @@ func join(a, b string) string {
 	return a + "；" + b
 }
 
-// zhDetail says a domain field error (orders.Place's English detail) in Chinese.
-func zhDetail(d string) string {
+// zhOrderDetail says a domain field error (orders.Place's English detail) in Chinese.
+func zhOrderDetail(d string) string {
 	var a, b int
 	switch {
 	case d == "required":

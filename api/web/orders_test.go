@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,21 +14,6 @@ import (
 	"aidmall/households"
 	"aidmall/orders"
 )
-
-// submit posts a form as the site's page would and returns the answer with its body.
-func (b *browser) submit(p string, form url.Values) (*http.Response, string) {
-	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.base+p, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
-}
 
 var tokenRE = regexp.MustCompile(`name="form_token" value="([^"]+)"`)
 
@@ -56,13 +40,8 @@ func (s *site) orders(t *testing.T, caller orders.Caller) []orders.GroupOrder {
 	return os
 }
 
-var (
-	office  = orders.Caller{Name: "office", Role: orders.RoleAidOffice}
-	hqStaff = orders.Caller{Name: "hq", Role: orders.RoleBranchStaff, BranchCode: "HQ"}
-)
-
-// place stores an order through the domain, as the API would.
-func (s *site) place(t *testing.T, branch, ref string, mall orders.Mall, qty int64, perRecipient bool) *orders.GroupOrder {
+// placeOrder stores an order of P1 (now) through the domain, as the API would.
+func (s *site) placeOrder(t *testing.T, branch, ref string, mall orders.Mall, qty int64, perRecipient bool) *orders.GroupOrder {
 	t.Helper()
 	req := orders.PlaceRequest{OrderRef: ref, BranchCode: branch, Mall: mall, Funding: orders.FundingUnion,
 		DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王芳", Phone: "13800001234", Address: "北京市西城区"},
@@ -98,7 +77,7 @@ func TestPerRecipientOrderFromPastedListWithABadRowThenFixed(t *testing.T) {
 	b := s.as(t, orders.RoleBranchStaff, "HQ")
 	token := b.orderForm()
 	paste := "姓名\t电话\t地址\t数量\n张三\t13800001234\t北京市西城区\t2\n李四\t12ab\t北京市东城区\t1\n王五\t13900005678\t北京市海淀区\t3\n"
-	resp, body := b.submit("/orders/new", perRecipientForm(token, "2025-HQ-礼盒", paste))
+	resp, body := b.postBody("/orders/new", perRecipientForm(token, "2025-HQ-礼盒", paste))
 	if resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("a bad pasted row: %d, want 422", resp.StatusCode)
 	}
@@ -114,12 +93,12 @@ func TestPerRecipientOrderFromPastedListWithABadRowThenFixed(t *testing.T) {
 		t.Fatalf("%d orders placed from a form with a bad row", len(os))
 	}
 	// A row with too few cells is named before anything reaches the domain.
-	_, body = b.submit("/orders/new", perRecipientForm(token, "2025-HQ-礼盒", "张三\t13800001234\t2\n"))
+	_, body = b.postBody("/orders/new", perRecipientForm(token, "2025-HQ-礼盒", "张三\t13800001234\t2\n"))
 	if !strings.Contains(body, "粘贴的第 1 行：应有姓名、电话、地址、数量 4 列，这一行只有 3 列") {
 		t.Errorf("a short row is not named: %s", excerpt(body, "粘贴"))
 	}
 
-	resp, _ = b.submit("/orders/new", perRecipientForm(token, "2025-HQ-礼盒", strings.Replace(paste, "12ab", "13700001111", 1)))
+	resp, _ = b.postBody("/orders/new", perRecipientForm(token, "2025-HQ-礼盒", strings.Replace(paste, "12ab", "13700001111", 1)))
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/orders/") {
 		t.Fatalf("fixed form: %d to %q, want 303 to the order", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -137,7 +116,7 @@ func TestPerRecipientOrderFromPastedListWithABadRowThenFixed(t *testing.T) {
 func TestOrderFormShowsFieldErrorsInChinese(t *testing.T) {
 	s := newSite(t)
 	b := s.as(t, orders.RoleBranchStaff, "HQ")
-	resp, body := b.submit("/orders/new", url.Values{"form_token": {b.orderForm()}, "order_ref": {"R1"}, "funding": {"union_funds"},
+	resp, body := b.postBody("/orders/new", url.Values{"form_token": {b.orderForm()}, "order_ref": {"R1"}, "funding": {"union_funds"},
 		"delivery_mode": {"bulk"}, "mall": {"abc"}, "ship_name": {"王芳"}, "ship_address": {"总部"},
 		"line-0-sku": {"P2"}, "line-0-qty": {"3"}, "line-1-sku": {"P1"}, "line-1-qty": {"0"}})
 	if resp.StatusCode != http.StatusUnprocessableEntity {
@@ -159,9 +138,9 @@ func TestSameFormTokenPostedTwiceGivesOneOrder(t *testing.T) {
 	s := newSite(t)
 	b := s.as(t, orders.RoleBranchStaff, "HQ")
 	form := perRecipientForm(b.orderForm(), "DOUBLE-1", "张三,13800001234,北京市西城区,2")
-	r1, _ := b.submit("/orders/new", form)
+	r1, _ := b.postBody("/orders/new", form)
 	b.get(r1.Header.Get("Location")) // its flash shown
-	r2, _ := b.submit("/orders/new", form)
+	r2, _ := b.postBody("/orders/new", form)
 	if r1.StatusCode != http.StatusSeeOther || r2.StatusCode != http.StatusSeeOther || r1.Header.Get("Location") != r2.Header.Get("Location") {
 		t.Fatalf("posted twice: %d %q then %d %q, want both 303 to one order", r1.StatusCode, r1.Header.Get("Location"), r2.StatusCode, r2.Header.Get("Location"))
 	}
@@ -177,7 +156,7 @@ func TestSameFormTokenPostedTwiceGivesOneOrder(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, _ := b.submit("/orders/new", form)
+			resp, _ := b.postBody("/orders/new", form)
 			locs[i] = fmt.Sprint(resp.StatusCode, " ", resp.Header.Get("Location"))
 		}()
 	}
@@ -189,7 +168,7 @@ func TestSameFormTokenPostedTwiceGivesOneOrder(t *testing.T) {
 		t.Fatalf("%d orders from two forms each sent twice, want 2", len(os))
 	}
 	// Another form that reuses a taken order_ref is told so; it never lands on that order.
-	resp, body := b.submit("/orders/new", perRecipientForm(b.orderForm(), "DOUBLE-1", "李四,13800001234,北京市西城区,5"))
+	resp, body := b.postBody("/orders/new", perRecipientForm(b.orderForm(), "DOUBLE-1", "李四,13800001234,北京市西城区,5"))
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "本单位已有这个单号的订单") {
 		t.Fatalf("a new form with a taken order_ref: %d", resp.StatusCode)
 	}
@@ -200,10 +179,10 @@ func TestSameFormTokenPostedTwiceGivesOneOrder(t *testing.T) {
 func TestOrderListFilters(t *testing.T) {
 	s := newSite(t)
 	s.addBranch(t, "B2")
-	a := s.place(t, "HQ", "HQ-A", "ccb", 1, false)
-	s.place(t, "HQ", "HQ-B", "abc", 2, false)
-	c := s.place(t, "HQ", "HQ-C", "ccb", 3, false)
-	s.place(t, "B2", "B2-X", "ccb", 4, false)
+	a := s.placeOrder(t, "HQ", "HQ-A", "ccb", 1, false)
+	s.placeOrder(t, "HQ", "HQ-B", "abc", 2, false)
+	c := s.placeOrder(t, "HQ", "HQ-C", "ccb", 3, false)
+	s.placeOrder(t, "B2", "B2-X", "ccb", 4, false)
 	if _, err := s.svc.Cancel(context.Background(), office, c.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +248,7 @@ func mustGet(t *testing.T, b *browser, p string) string {
 // them in its timeline, each with its Beijing time and amount.
 func TestOrderTimelineShowsAppliedEvents(t *testing.T) {
 	s := newSite(t)
-	o := s.place(t, "HQ", "TL-1", "ccb", 20, true)
+	o := s.placeOrder(t, "HQ", "TL-1", "ccb", 20, true)
 	ctx := context.Background()
 	if err := s.svc.MarkSubmitted(ctx, o.ID, "CCB-9"); err != nil {
 		t.Fatal(err)
@@ -307,7 +286,7 @@ func TestOrderTimelineShowsAppliedEvents(t *testing.T) {
 // domain's refusal is shown in Chinese.
 func TestCancelFromTheOrderPage(t *testing.T) {
 	s := newSite(t)
-	o := s.place(t, "HQ", "C-1", "ccb", 2, false)
+	o := s.placeOrder(t, "HQ", "C-1", "ccb", 2, false)
 	b := s.as(t, orders.RoleBranchStaff, "HQ")
 	if !strings.Contains(mustGet(t, b, fmt.Sprintf("/orders/%d", o.ID)), "取消订单</button>") {
 		t.Fatal("a pending order offers no cancel")
@@ -324,12 +303,12 @@ func TestCancelFromTheOrderPage(t *testing.T) {
 		t.Errorf("the page does not say the cancel was asked for")
 	}
 
-	shipped := s.place(t, "HQ", "C-2", "ccb", 2, false)
+	shipped := s.placeOrder(t, "HQ", "C-2", "ccb", 2, false)
 	if _, err := s.svc.Apply(context.Background(), orders.FulfilmentEvent{Mall: "ccb", EventID: "S", Type: orders.EventShipped,
 		OutOrderNo: shipped.OutOrderNo, LineNo: 1, Quantity: 2, OccurredAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	resp, body := b.submit(fmt.Sprintf("/orders/%d/cancel", shipped.ID), url.Values{"reason": {"晚了"}})
+	resp, body := b.postBody(fmt.Sprintf("/orders/%d/cancel", shipped.ID), url.Values{"reason": {"晚了"}})
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "不能取消") {
 		t.Fatalf("cancel after shipping: %d", resp.StatusCode)
 	}
@@ -339,7 +318,7 @@ func TestCancelFromTheOrderPage(t *testing.T) {
 func TestAnotherBranchsOrderIs404(t *testing.T) {
 	s := newSite(t)
 	s.addBranch(t, "B2")
-	o := s.place(t, "B2", "B2-1", "ccb", 1, false)
+	o := s.placeOrder(t, "B2", "B2-1", "ccb", 1, false)
 	b := s.as(t, orders.RoleBranchStaff, "HQ")
 	if resp, body := b.get(fmt.Sprintf("/orders/%d", o.ID)); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "页面不存在") {
 		t.Fatalf("another branch's order: %d", resp.StatusCode)
@@ -358,7 +337,7 @@ func TestAnotherBranchsOrderIs404(t *testing.T) {
 // Auditors have no order pages: each is the 404 page.
 func TestAuditorGets404OnOrderPages(t *testing.T) {
 	s := newSite(t)
-	o := s.place(t, "HQ", "A-1", "ccb", 1, false)
+	o := s.placeOrder(t, "HQ", "A-1", "ccb", 1, false)
 	b := s.as(t, orders.RoleAuditor, "")
 	for _, p := range []string{"/orders", "/orders/new", "/catalogue", fmt.Sprintf("/orders/%d", o.ID)} {
 		if resp, _ := b.get(p); resp.StatusCode != http.StatusNotFound {
@@ -378,7 +357,7 @@ func TestOrderPagesShowMoneyAsYuan(t *testing.T) {
 	if _, _, err := s.svc.SetBudget(context.Background(), office, "HQ", year, 500000); err != nil {
 		t.Fatal(err)
 	}
-	o := s.place(t, "HQ", "M-1", "ccb", 20, false) // 20 × 68.00
+	o := s.placeOrder(t, "HQ", "M-1", "ccb", 20, false) // 20 × 68.00
 	b := s.as(t, orders.RoleBranchStaff, "HQ")
 	cat := mustGet(t, b, "/catalogue")
 	for _, want := range []string{"¥68.00", "¥69.00", "¥50.00", "合作社一", "宜川县", "苹果", "扶贫产品认定编号"} {
@@ -400,7 +379,7 @@ func TestOrderPagesShowMoneyAsYuan(t *testing.T) {
 		t.Errorf("the form does not show the remaining budget as Budgets gives it: %s", excerpt(form, "预算"))
 	}
 	// Without script, "更新合计" shows each mall's total for the lines.
-	_, body := b.submit("/orders/new", url.Values{"form_token": {"x"}, "line-0-sku": {"P1"}, "line-0-qty": {"1000"}, "action": {"refresh"}, "mall": {"auto"}})
+	_, body := b.postBody("/orders/new", url.Values{"form_token": {"x"}, "line-0-sku": {"P1"}, "line-0-qty": {"1000"}, "action": {"refresh"}, "mall": {"auto"}})
 	if !strings.Contains(body, "¥68,000.00") || !strings.Contains(body, "¥69,000.00") {
 		t.Errorf("refreshed totals: %s", excerpt(body, "商城"))
 	}
@@ -409,7 +388,7 @@ func TestOrderPagesShowMoneyAsYuan(t *testing.T) {
 // The order pages carry no inline script or style (the CSP forbids them).
 func TestOrderPagesHaveNoInlineScriptOrStyle(t *testing.T) {
 	s := newSite(t)
-	o := s.place(t, "HQ", "CSP-1", "ccb", 1, true)
+	o := s.placeOrder(t, "HQ", "CSP-1", "ccb", 1, true)
 	b := s.as(t, orders.RoleBranchStaff, "HQ")
 	scriptTag := regexp.MustCompile(`<script[^>]*>`)
 	for _, p := range []string{"/orders", "/orders/new", "/catalogue", fmt.Sprintf("/orders/%d", o.ID)} {

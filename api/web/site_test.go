@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,28 +12,56 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/gorilla/sessions"
+	"time"
 
 	"aidmall/adapters/abc"
 	"aidmall/adapters/ccb"
+	"aidmall/adapters/redisx"
 	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/api"
 	"aidmall/api/web"
+	"aidmall/audit"
 	"aidmall/orders"
+	"aidmall/people"
+	"aidmall/review"
 )
 
 // site is the pages served as cmd serves them, over a real migrated store (SQLite unless
-// the test builds it on another db) seeded with sqltest.Seed: branch HQ, products P1/P2.
+// the test builds it on another db) seeded with sqltest.Seed: branch HQ, products P1/P2;
+// people are real accounts (package people) and sessions real rows (DBSessions).
 type site struct {
-	st  *sqlstore.Store
-	svc *orders.Service
-	fx  sqltest.Fixture
-	srv *httptest.Server
-	web *web.Server
-	ppl *testPeople
+	bus   *redisx.MemoryBus // the dashboard's change signals, fed by svc's WithApplied
+	st    *sqlstore.Store
+	svc   *orders.Service
+	fx    sqltest.Fixture
+	srv   *httptest.Server
+	web   *web.Server
+	ppl   *people.Service
+	clock *testClock
 }
+
+// testClock is time.Now moved on by what a test advances it.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// testSessionKeys are the session cookie's keys in tests; the same on every site, as
+// on every replica of one deployment (a restarted site reads its old cookies).
+var testSessionKeys = web.SessionKeys{HashKey: []byte("0123456789abcdef0123456789abcdef"), BlockKey: []byte("fedcba9876543210fedcba9876543210")}
 
 func newSite(t *testing.T) *site { return newSiteOn(t, sqltest.SQLite(t)) }
 
@@ -40,28 +69,86 @@ func newSiteOn(t *testing.T, db *sqlstore.DB) *site {
 	t.Helper()
 	st := sqltest.Store(t, db)
 	fx := sqltest.Seed(t, st)
-	svc, err := orders.NewService(st, []orders.MallInfo{{Code: "ccb", Limits: ccb.Limits}, {Code: "abc", Limits: abc.Limits}}, nil)
+	return startSite(t, st, fx)
+}
+
+// startSite serves the pages over st, as a (re)started process does.
+func startSite(t *testing.T, st *sqlstore.Store, fx sqltest.Fixture) *site {
+	t.Helper()
+	bus := redisx.NewMemoryBus()
+	svc, err := orders.NewService(st, []orders.MallInfo{{Code: "ccb", Limits: ccb.Limits}, {Code: "abc", Limits: abc.Limits}}, nil,
+		orders.WithApplied(web.Notify(bus)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, err := review.NewService(st, svc, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{}
+	ppl, err := people.NewService(st, clock.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions, err := web.NewDBSessions(st, people.DefaultSessionPolicy, clock.now, testSessionKeys)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	ppl := &testPeople{byLogin: map[string]testPerson{}}
 	w, err := web.New(web.Config{
-		People: ppl, Sessions: sessions.NewFilesystemStore(t.TempDir(), []byte("0123456789abcdef0123456789abcdef")),
+		People: ppl, Sessions: sessions, Keys: testKeys{st},
 		Orders: svc, Catalogue: st, Timeline: st, Budget: svc, Malls: []web.MallName{{Code: "ccb", Name: "建设银行善融商务"}, {Code: "abc", Name: "农业银行扶贫商城"}},
-		Logger: log,
+		Logger: log, Now: clock.now, Dashboard: st, Changes: bus,
+		// The aid office's pages (office_test.go), wired as cmd/aidmall wires them.
+		Review: queue, Imports: officeFiles(t, st, svc), Budgets: svc, Targets: st, Periods: officePeriods{svc, st},
+		Audit: st, Households: st,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(api.Config{Orders: svc, Auth: st, Idempotency: st, Reports: st, Malls: []orders.Mall{"ccb", "abc"},
+	a, err := api.New(api.Config{Orders: svc, Auth: st, Idempotency: st, Reports: st, ReportSet: st, Malls: []orders.Mall{"ccb", "abc"},
 		Ready: func(context.Context) error { return nil }, Logger: log, Pages: w})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &site{st: st, svc: svc, fx: fx, srv: srv, web: w, ppl: ppl}
+	return &site{bus: bus, st: st, svc: svc, fx: fx, srv: srv, web: w, ppl: ppl, clock: clock}
+}
+
+// testKeys is the store's API keys as the pages see them (cmd has the same adapter).
+type testKeys struct{ st *sqlstore.Store }
+
+func (k testKeys) APIKeys(ctx context.Context) ([]web.APIKey, error) {
+	ks, err := k.st.APIKeys(ctx)
+	out := make([]web.APIKey, len(ks))
+	for i, x := range ks {
+		out[i] = webKey(x)
+	}
+	return out, err
+}
+
+func (k testKeys) CreateAPIKey(ctx context.Context, name string, role orders.Role, branch string) (string, web.APIKey, error) {
+	tok, x, err := k.st.CreateAPIKey(ctx, name, role, branch)
+	return tok, webKey(x), err
+}
+
+func (k testKeys) RotateAPIKey(ctx context.Context, id int64) (string, web.APIKey, error) {
+	tok, x, err := k.st.RotateAPIKey(ctx, id)
+	return tok, webKey(x), err
+}
+
+func (k testKeys) RevokeAPIKey(ctx context.Context, id int64) error {
+	return k.st.RevokeAPIKey(ctx, id)
+}
+
+func webKey(k sqlstore.APIKey) web.APIKey {
+	w := web.APIKey{ID: k.ID, Name: k.Name, Role: orders.Role(k.Role), Prefix: k.Prefix, CreatedAt: k.CreatedAt,
+		RevokedAt: k.RevokedAt, RotatedAt: k.RotatedAt, LastUsedAt: k.LastUsedAt}
+	if k.BranchCode != nil {
+		w.BranchCode = *k.BranchCode
+	}
+	return w
 }
 
 // browser is a client with a cookie jar that does not follow redirects (tests look at
@@ -78,14 +165,41 @@ func (s *site) anonymous(t *testing.T) *browser {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// as returns a browser signed in, through the sign-in form, as a new person of role (and
-// branch, for branch staff).
+// testPassword is every test person's password.
+const testPassword = "correct horse battery"
+
+// person makes (or, when it exists, resets to testPassword) the account login of role
+// (and branch, for branch staff) through the people use cases.
+func (s *site) person(t *testing.T, login string, role orders.Role, branch string) people.Person {
+	t.Helper()
+	ctx := audit.WithActor(context.Background(), audit.Actor{Name: "cli:test", Role: "aid_office"})
+	if role != orders.RoleBranchStaff {
+		branch = ""
+	}
+	p, _, err := s.ppl.Add(ctx, people.NewPerson{Login: login, Name: login, Role: role, BranchCode: branch, Password: testPassword})
+	if errors.Is(err, orders.ErrConflict) {
+		p, _, err = s.ppl.ResetPassword(ctx, login, testPassword)
+	}
+	if err != nil {
+		t.Fatalf("person %s: %v", login, err)
+	}
+	return p
+}
+
+// as returns a browser signed in, through the sign-in form, as a person of role (and
+// branch, for branch staff), login "<role>-<branch>" (lowercase).
 func (s *site) as(t *testing.T, role orders.Role, branch string) *browser {
 	t.Helper()
-	login := string(role) + "-" + branch
-	s.ppl.add(login, "correct horse battery", role, branch)
+	login := strings.ToLower(string(role) + "-" + branch)
+	s.person(t, login, role, branch)
+	return s.signIn(t, login, testPassword)
+}
+
+// signIn returns a browser signed in through the sign-in form.
+func (s *site) signIn(t *testing.T, login, password string) *browser {
+	t.Helper()
 	b := s.anonymous(t)
-	resp := b.post("/signin", url.Values{"login": {login}, "password": {"correct horse battery"}})
+	resp := b.post("/signin", url.Values{"login": {login}, "password": {password}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign in as %s: %d", login, resp.StatusCode)
 	}
@@ -118,39 +232,34 @@ func (b *browser) post(p string, form url.Values) *http.Response {
 	return resp
 }
 
-// testPeople stands in for the accounts store until it exists (see web.People).
-type testPeople struct {
-	mu      sync.Mutex
-	byLogin map[string]testPerson
-}
-
-type testPerson struct {
-	v        web.Viewer
-	password string
-}
-
-func (p *testPeople) add(login, password string, role orders.Role, branch string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.byLogin[login] = testPerson{v: web.Viewer{PersonID: int64(len(p.byLogin) + 1), Login: login, Name: login, Role: role, BranchCode: branch}, password: password}
-}
-
-func (p *testPeople) CheckPassword(_ context.Context, login, password string) (web.Viewer, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if tp, ok := p.byLogin[login]; ok && tp.password == password {
-		return tp.v, nil
+// postBody is post, keeping the page it answers.
+func (b *browser) postBody(p string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.base+p, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
 	}
-	return web.Viewer{}, web.ErrBadSignIn
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
 }
 
-func (p *testPeople) Person(_ context.Context, id int64) (web.Viewer, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, tp := range p.byLogin {
-		if tp.v.PersonID == id {
-			return tp.v, nil
+// cookie is the session cookie b holds ("" for none).
+func (b *browser) cookie() string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "aidmall_session" {
+			return c.Value
 		}
 	}
-	return web.Viewer{}, orders.ErrNotFound
+	return ""
+}
+
+// setCookie gives b the session cookie value.
+func (b *browser) setCookie(v string) {
+	u, _ := url.Parse(b.base)
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "aidmall_session", Value: v, Path: "/"}})
 }

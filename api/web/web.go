@@ -48,6 +48,9 @@ type Config struct {
 	Sessions SessionStore
 	// Orders places, lists, reads and cancels group orders (*orders.Service).
 	Orders Orders
+	// Keys lists, makes, rotates and revokes API keys for the people page (nil: the page
+	// shows no keys).
+	Keys Keys
 	// Catalogue reads the products, suppliers and report labels (the catalogue page and
 	// the order form; *sqlstore.Store). Timeline reads an order's fulfilment events (the
 	// order page; *sqlstore.Store). Budget gives a branch's budget for the year (the order
@@ -56,10 +59,25 @@ type Config struct {
 	Timeline  Timeline
 	Budget    BranchBudgets
 	// Malls are the connected malls' codes and names, in registry order.
-	Malls  []MallName
+	Malls []MallName
+	// The aid office's pages (office.go); each is served only when its dependency is set.
+	Review     ReviewQueue // /office/review: *review.Service
+	Imports    Imports     // /office/imports: imports.Files
+	Budgets    Budgets     // /office/budgets: *orders.Service
+	Targets    Targets     // /office/budgets' targets: the store
+	Periods    Periods     // /office/periods: orders.Service's use cases and the store's list
+	Audit      AuditLog    // /office/audit: the store
+	Households Households  // /office/households: the store
+
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Dashboard reads the reports the dashboard shows (the API's report set); nil: no
+	// dashboard.
+	Dashboard DashboardReports
+	// Changes tells open dashboards that figures changed (redisx.Bus, fed by
+	// orders.WithApplied(Notify(bus))); nil: dashboards do not update by themselves.
+	Changes Changes
 	// SecureCookies marks the session cookie Secure (set when served over TLS or behind
 	// a TLS-terminating proxy: AIDMALL_PUBLIC_URL starting https://).
 	SecureCookies bool
@@ -85,6 +103,9 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	pages map[string]*template.Template // by page file name, each with the layout
+	live  liveStreams                   // the dashboard's open event streams (live.go)
+	// signIns limits sign-in attempts per login and per client address (security.go).
+	signIns *signInLimiter
 }
 
 // New checks cfg and parses every template. It fails on a missing dependency or a
@@ -103,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, signIns: newSignInLimiter()}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -147,6 +168,7 @@ func (s *Server) Register(e *echo.Echo) {
 	g.GET("/", s.home)
 	s.orderPages(g)
 	s.officePages(g)
+	s.peoplePages(g)
 	s.dashboardPages(g)
 }
 

@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/user"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"aidmall/adapters/sqlstore"
 	"aidmall/audit"
 	"aidmall/bizday"
 	"aidmall/orders"
@@ -35,28 +30,6 @@ func cliActor(getenv func(string) string) audit.Actor {
 		name = "unknown"
 	}
 	return audit.Actor{Name: "cli:" + name, Role: string(orders.RoleAidOffice)}
-}
-
-// auditStatement records that the statement file path of mall m was applied, with its
-// SHA-256 and what became of its events.
-func auditStatement(ctx context.Context, st *sqlstore.Store, m orders.Mall, path string, events int, t orders.Tally, bad int) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return err
-	}
-	e, err := audit.New(audit.ActorFrom(ctx), audit.ActionStatementImport, "file:statement/"+path, nil, map[string]any{
-		"mall": m, "file": path, "sha256": hex.EncodeToString(h.Sum(nil)), "events": events,
-		"applied": t.Applied, "held": t.Held, "duplicate": t.Duplicate, "parked": t.Parked, "rejected": bad,
-	})
-	if err != nil {
-		return err
-	}
-	return st.Audit(ctx, e)
 }
 
 func newAuditCmd(g *globals) *cobra.Command {

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/csv"
 	"fmt"
-	"io"
 	"io/fs"
 	"strconv"
+
+	"aidmall/imports"
 )
 
 // bundleOrder is one group order of a bundle's orders.csv with its order_lines.csv lines,
@@ -33,35 +33,15 @@ type bundleLine struct {
 	UnitPrice string `json:"unit_price"`
 }
 
-// readCSV reads a UTF-8 CSV with a header into maps keyed by column name.
+// readCSV reads the UTF-8 CSV name of fsys, with a header, into maps keyed by column
+// name (imports.ReadCSV).
 func readCSV(fsys fs.FS, name string) ([]map[string]string, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
-	header, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	var out []map[string]string
-	for row := 2; ; row++ {
-		rec, err := r.Read()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s row %d: %w", name, row, err)
-		}
-		m := make(map[string]string, len(header))
-		for i, h := range header {
-			if i < len(rec) {
-				m[h] = rec[i]
-			}
-		}
-		out = append(out, m)
-	}
+	return imports.ReadCSV(f, name)
 }
 
 // demoDeskPhone stands for a union office's desk phone. The bundle's order sheets carry

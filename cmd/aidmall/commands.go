@@ -15,6 +15,7 @@ import (
 	"aidmall/audit"
 	"aidmall/bizday"
 	"aidmall/households"
+	"aidmall/imports"
 	"aidmall/malls"
 	"aidmall/orders"
 	"aidmall/reports"
@@ -181,7 +182,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 				return err
 			}
 			rep, err := importHistory(ctx, svc, os.DirFS(args[0]))
-			rep.write(g.stdout, args[0])
+			rep.Write(g.stdout, args[0])
 			return err
 		}),
 	})
@@ -206,38 +207,24 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if !ok {
 				return fmt.Errorf("--mall must be one of %s", drivers.Help())
 			}
-			evs, rows, err := d.ParseStatement(f)
-			if err != nil {
-				return err
-			}
-			var bad []string
-			for _, r := range rows {
-				bad = append(bad, r.Error())
-			}
-			for _, b := range bad {
-				fmt.Fprintln(g.stdout, "bad row:", b)
-			}
 			svc, err := orders.NewService(a.store, drivers.Infos(drivers.Codes()), nil)
 			if err != nil {
 				return err
 			}
-			var tally orders.Tally
-			for _, e := range evs {
-				res, err := svc.Apply(ctx, e)
-				if err != nil {
-					return fmt.Errorf("event %s: %w", e.EventID, err)
-				}
-				tally.Add(res)
+			rep, err := imports.Statement(ctx, svc, a.store, d.ParseStatement, m, args[0], f)
+			for _, b := range rep.Bad {
+				fmt.Fprintln(g.stdout, "bad row:", b)
 			}
-			if err := auditStatement(ctx, a.store, m, args[0], len(evs), tally, len(bad)); err != nil {
+			if err != nil {
 				return err
 			}
+			tally := rep.Tally
 			p, err := a.store.Progress(ctx)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known, %d waiting for their order; %d bad rows (events held for review in the database: %d)\n",
-				m, args[0], len(evs), tally.Applied, tally.Held, tally.Duplicate, tally.Parked, len(bad), p.Held)
+				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, tally.Parked, len(rep.Bad), p.Held)
 			return nil
 		}),
 	}

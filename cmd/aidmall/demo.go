@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -32,6 +33,7 @@ import (
 	"aidmall/households"
 	"aidmall/malls"
 	"aidmall/orders"
+	"aidmall/people"
 	"aidmall/reports"
 )
 
@@ -216,6 +218,12 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	if err := branchOrderToday(ctx, a, rt.URL(), out); err != nil {
 		return err
 	}
+	// 7. The pages, with one demo sign-in per role.
+	signIns, err := demoPeople(ctx, a)
+	if err != nil {
+		return err
+	}
+	printDemoSignIns(out, rt.URL(), signIns, o.exit)
 	if o.exit {
 		return nil
 	}
@@ -473,4 +481,74 @@ func simMalls(sim *mallsim.Sim, keys *mallsim.Keys, nonces malls.NonceStore, log
 		return nil, err
 	}
 	return newMallSet(malls.Connect(cm, am), log, keep), nil
+}
+
+// demoSignIn is one demo person's sign-in.
+type demoSignIn struct {
+	Role     string // in Chinese
+	Login    string
+	Password string
+}
+
+// demoPeople makes (or, when they exist, resets and enables) one demo person per role:
+// branch staff of the bundle's HQ (or its first branch), the aid office and an auditor,
+// each with a fresh password, and returns their sign-ins.
+func demoPeople(ctx context.Context, a *app) ([]demoSignIn, error) {
+	svc, err := people.NewService(a.store, nil)
+	if err != nil {
+		return nil, err
+	}
+	branches, err := a.store.Branches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(branches) == 0 {
+		return nil, errors.New("demo people: the bundle has no branch")
+	}
+	branch := branches[0]
+	for _, b := range branches {
+		if b.Code == "HQ" {
+			branch = b
+		}
+	}
+	want := []struct {
+		role        orders.Role
+		login, name string
+		label       string
+	}{
+		{orders.RoleBranchStaff, "demo-staff", "演示工会干事", "工会干事（" + branch.Name + " " + branch.Code + "）"},
+		{orders.RoleAidOffice, "demo-office", "演示扶贫办", "扶贫办"},
+		{orders.RoleAuditor, "demo-auditor", "演示审计", "审计"},
+	}
+	var out []demoSignIn
+	for _, w := range want {
+		br := ""
+		if w.role == orders.RoleBranchStaff {
+			br = branch.Code
+		}
+		_, pw, err := svc.Add(ctx, people.NewPerson{Login: w.login, Name: w.name, Role: w.role, BranchCode: br})
+		if errors.Is(err, orders.ErrConflict) {
+			if _, err = svc.SetDisabled(ctx, w.login, false); err == nil {
+				_, pw, err = svc.ResetPassword(ctx, w.login, "")
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("demo person %s: %w", w.login, err)
+		}
+		out = append(out, demoSignIn{Role: w.label, Login: w.login, Password: pw})
+	}
+	return out, nil
+}
+
+// printDemoSignIns prints where the pages are and each demo sign-in.
+func printDemoSignIns(out io.Writer, base string, signIns []demoSignIn, exiting bool) {
+	fmt.Fprintf(out, "\n7. Pages for people (网页): open %s/signin and sign in as\n", base)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, s := range signIns {
+		fmt.Fprintf(tw, "   %s\tlogin %s\tpassword %s\n", s.Role, s.Login, s.Password)
+	}
+	_ = tw.Flush()
+	if exiting {
+		fmt.Fprintln(out, "   (--exit: the server stops now; run without --exit to use them)")
+	}
 }

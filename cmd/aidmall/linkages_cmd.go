@@ -10,24 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"aidmall/adapters/registryfile"
-	"aidmall/adapters/sqlstore"
 	"aidmall/households"
+	"aidmall/imports"
 	"aidmall/orders"
 )
-
-// linkageImport is the registry's store for a linkages import that keeps what the import
-// changed in the ledger (orders.Changes) and, in a dry run, stores nothing.
-type linkageImport struct {
-	*sqlstore.Store
-	dryRun  bool
-	changes orders.Changes
-}
-
-func (l *linkageImport) UpsertLinkages(ctx context.Context, ls []households.Linkage, prune bool) (households.Counts, error) {
-	c, ch, err := l.Store.ImportLinkages(ctx, ls, prune, l.dryRun)
-	l.changes = ch
-	return c, err
-}
 
 // newImportLinkagesCmd is `aidmall import linkages [--dry-run] FILE`.
 func newImportLinkagesCmd(g *globals, strict *bool) *cobra.Command {
@@ -42,17 +28,12 @@ booked on the adjustment day (ATTRIBUTION.md §5). With --dry-run the same work 
 rolled back: nothing is stored.`,
 		Args: cobra.ExactArgs(1),
 		RunE: g.withApp(true, func(ctx context.Context, a *app, args []string) error {
-			li := &linkageImport{Store: a.store, dryRun: dryRun}
-			reg, err := households.NewRegistry(li, noSealer{}, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}))
-			if err != nil {
-				return err
-			}
 			f, err := os.Open(args[0])
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			rep, err := reg.Import(ctx, households.KindLinkages, args[0], f, *strict)
+			rep, changes, err := imports.Linkages(ctx, a.store, linkageRegistry, args[0], f, *strict, dryRun)
 			if err != nil {
 				return err
 			}
@@ -60,12 +41,18 @@ rolled back: nothing is stored.`,
 				fmt.Fprintln(g.stdout, "DRY RUN — nothing was stored. The file would do this:")
 			}
 			rep.WriteText(g.stdout)
-			writeChanges(g.stdout, li.changes, dryRun)
+			writeChanges(g.stdout, changes, dryRun)
 			return refusedErr(rep)
 		}),
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what the file would change, per household and period, and store nothing")
 	return cmd
+}
+
+// linkageRegistry is the registry a linkages import runs through, over st (the store of
+// imports.Linkages): linkages hold no personal data, so nothing is sealed.
+func linkageRegistry(st households.RegistryStore) (*households.Registry, error) {
+	return households.NewRegistry(st, noSealer{}, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}))
 }
 
 // writeChanges prints what a linkages import moved in the ledger: per period, then per

@@ -112,6 +112,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newReportCmd(g),
 		newTargetsCmd(g),
 		newUsersCmd(g),
+		newPeopleCmd(g),
 		newBudgetCmd(g),
 		newReconcileCmd(g),
 		newAuditCmd(g),

@@ -2,10 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,9 +22,11 @@ import (
 	"aidmall/adapters/redisx"
 	"aidmall/adapters/sqlstore"
 	"aidmall/api"
+	"aidmall/api/web"
 	"aidmall/config"
 	"aidmall/jobs"
 	"aidmall/orders"
+	"aidmall/people"
 	"aidmall/review"
 )
 
@@ -29,6 +38,11 @@ type runtime struct {
 	http   *http.Server
 	ln     net.Listener
 	done   chan error
+	// changes carries the dashboard's "figures changed" signals (web.Config.Changes).
+	changes      redisx.Bus
+	closeChanges func() error
+	// stopSweep stops the sweeping of expired page sessions.
+	stopSweep context.CancelFunc
 }
 
 // startRuntime starts the job runner and the HTTP server on ln (or cfg.Listen when ln is
@@ -56,7 +70,17 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
-	svc, err := orders.NewService(store, ms.infos, nil)
+	// The dashboard's live updates: every event applied is published on the bus (Redis
+	// pub/sub between replicas when REDIS_URL is set, else in process); the pages listen
+	// to it through web.Config.Changes (rt.changes).
+	changes, closeChanges := redisx.NewBus(ctx, a.redis, "aidmall:dashboard:changes", a.log)
+	started := false
+	defer func() {
+		if !started {
+			_ = closeChanges()
+		}
+	}()
+	svc, err := orders.NewService(store, ms.infos, nil, orders.WithApplied(web.Notify(changes)))
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -77,7 +101,13 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
+	pages, sessions, err := newPages(a, svc, ms, queue, changes)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	srv, err := api.New(api.Config{
+		Pages: pages,
 		Audit: a.store, Review: queue,
 		Orders: svc, Auth: a.store, Idempotency: a.store, Reports: labelledReports{a.store}, ReportSet: labelledReportSet{a.store}, Households: a.store, Budgets: svc, Periods: periodsAPI{svc, a.store}, Malls: drivers.Codes(), Webhooks: ms.webhooks, Unreadable: a.store,
 		Limiter: limiter, Logger: a.log, Metrics: reg,
@@ -96,8 +126,12 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, fmt.Errorf("start jobs: %w", err)
 	}
-	rt := &runtime{app: a, runner: runner, svc: svc, ln: ln, done: make(chan error, 1),
+	started = true
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	go sessions.SweepEvery(sweepCtx, sessionSweepEvery, func(err error) { a.log.Warn("sweep expired sessions", "error", err) })
+	rt := &runtime{app: a, runner: runner, svc: svc, ln: ln, done: make(chan error, 1), stopSweep: stopSweep, changes: changes, closeChanges: closeChanges,
 		http: &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+	rt.http.RegisterOnShutdown(pages.StopLive) // open dashboard streams end, so Shutdown drains
 	go func() {
 		err := rt.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -150,14 +184,141 @@ func reconcileEvery(cfg config.Config) time.Duration {
 	return cfg.ReconcileInterval
 }
 
+// sessionSweepEvery is how often expired page sessions are deleted.
+const sessionSweepEvery = 10 * time.Minute
+
+// newPages builds the pages for people (api/web) over the app's store: the accounts
+// (package people), sessions in the database (so every replica shares them) with cookie
+// keys that survive a restart (sessionKeys), the orders service and the connected malls
+// with their names.
+func newPages(a *app, svc *orders.Service, ms *mallSet, queue *review.Service, changes redisx.Bus) (*web.Server, *web.DBSessions, error) {
+	ppl, err := people.NewService(a.store, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := sessionKeys(a.cfg, a.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	sessions, err := web.NewDBSessions(a.store, people.DefaultSessionPolicy, nil, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	labels := drivers.Labels()
+	names := make([]web.MallName, len(ms.codes))
+	for i, m := range ms.codes {
+		names[i] = web.MallName{Code: m, Name: labels[string(m)]}
+	}
+	w, err := web.New(web.Config{People: ppl, Sessions: sessions, Orders: svc, Keys: webKeys{a.store}, Malls: names,
+		Catalogue: a.store, Timeline: a.store, Budget: svc,
+		Dashboard: labelledReportSet{a.store}, Changes: changes,
+		Review: queue, Imports: officeFiles(a, svc), Budgets: svc, Targets: a.store,
+		Periods: periodsAPI{svc, a.store}, Audit: a.store, Households: a.store,
+		Logger: a.log, SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("pages: %w", err)
+	}
+	return w, sessions, nil
+}
+
+// sessionKeys are the page session cookie's keys. With AIDMALL_SEAL_KEY set (as every
+// replica of a deployment has it) they are derived from it (HKDF-SHA256, one label per
+// key), so replicas and restarts share them; otherwise they are derived from a secret
+// kept in <data dir>/session.key, made on first use beside seal.key (never committed:
+// data/ is the operator's).
+func sessionKeys(cfg config.Config, log *slog.Logger) (web.SessionKeys, error) {
+	var secret []byte
+	if cfg.SealKey != "" {
+		k, err := cfg.LoadSealKey(log, nil)
+		if err != nil {
+			return web.SessionKeys{}, err
+		}
+		secret = k
+	} else {
+		path := filepath.Join(cfg.DataDir, "session.key")
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if secret, err = base64.StdEncoding.DecodeString(strings.TrimSpace(string(b))); err != nil || len(secret) < 32 {
+				return web.SessionKeys{}, fmt.Errorf("session key %s: not standard base64 of 32 bytes", path)
+			}
+		case errors.Is(err, os.ErrNotExist):
+			secret = make([]byte, 32)
+			if _, err := rand.Read(secret); err != nil {
+				return web.SessionKeys{}, err
+			}
+			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+				return web.SessionKeys{}, fmt.Errorf("session key: %w", err)
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if errors.Is(err, os.ErrExist) { // another process made it first: use its key
+				return sessionKeys(cfg, log)
+			}
+			if err != nil {
+				return web.SessionKeys{}, fmt.Errorf("session key: %w", err)
+			}
+			_, werr := f.WriteString(base64.StdEncoding.EncodeToString(secret) + "\n")
+			if err := errors.Join(werr, f.Close()); err != nil {
+				return web.SessionKeys{}, fmt.Errorf("session key: %w", err)
+			}
+			log.Info("generated the page sessions' key", "file", path)
+		default:
+			return web.SessionKeys{}, fmt.Errorf("session key: %w", err)
+		}
+	}
+	hashKey, err := hkdf.Key(sha256.New, secret, nil, "aidmall page session cookie hmac v1", 32)
+	if err != nil {
+		return web.SessionKeys{}, err
+	}
+	blockKey, err := hkdf.Key(sha256.New, secret, nil, "aidmall page session cookie aes v1", 32)
+	if err != nil {
+		return web.SessionKeys{}, err
+	}
+	return web.SessionKeys{HashKey: hashKey, BlockKey: blockKey}, nil
+}
+
+// webKeys is the store's API keys as the people page sees them.
+type webKeys struct{ st *sqlstore.Store }
+
+func (k webKeys) APIKeys(ctx context.Context) ([]web.APIKey, error) {
+	ks, err := k.st.APIKeys(ctx)
+	out := make([]web.APIKey, len(ks))
+	for i, x := range ks {
+		out[i] = webKey(x)
+	}
+	return out, err
+}
+
+func (k webKeys) CreateAPIKey(ctx context.Context, name string, role orders.Role, branch string) (string, web.APIKey, error) {
+	tok, x, err := k.st.CreateAPIKey(ctx, name, role, branch)
+	return tok, webKey(x), err
+}
+
+func (k webKeys) RotateAPIKey(ctx context.Context, id int64) (string, web.APIKey, error) {
+	tok, x, err := k.st.RotateAPIKey(ctx, id)
+	return tok, webKey(x), err
+}
+
+func (k webKeys) RevokeAPIKey(ctx context.Context, id int64) error { return k.st.RevokeAPIKey(ctx, id) }
+
+func webKey(k sqlstore.APIKey) web.APIKey {
+	w := web.APIKey{ID: k.ID, Name: k.Name, Role: orders.Role(k.Role), Prefix: k.Prefix, CreatedAt: k.CreatedAt,
+		RevokedAt: k.RevokedAt, RotatedAt: k.RotatedAt, LastUsedAt: k.LastUsedAt}
+	if k.BranchCode != nil {
+		w.BranchCode = *k.BranchCode
+	}
+	return w
+}
+
 // URL is the server's base URL.
 func (rt *runtime) URL() string { return "http://" + rt.ln.Addr().String() }
 
 // Stop drains HTTP requests, then stops the job runner, within ctx.
 func (rt *runtime) Stop(ctx context.Context) error {
+	rt.stopSweep()
 	herr := rt.http.Shutdown(ctx)
 	jerr := rt.runner.Stop(ctx)
-	return errors.Join(herr, jerr)
+	return errors.Join(herr, jerr, rt.closeChanges())
 }
 
 // Wait returns when the HTTP server stops by itself (an error) or ctx ends.
