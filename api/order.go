@@ -212,7 +212,7 @@ func orderID(c echo.Context) (int64, error) {
 }
 
 // parseListFilter reads GET /v1/orders's query: branch, mall (one of malls), status, funding,
-// from and to (YYYY-MM-DD business days in Beijing time, to inclusive), limit (1–200,
+// order_ref, from and to (YYYY-MM-DD business days in Beijing time, to inclusive), limit (1–200,
 // default 50) and cursor. An unknown or repeated parameter is refused: a typo must not
 // silently widen a list.
 func parseListFilter(q url.Values, malls []orders.Mall) (orders.ListFilter, error) {
@@ -244,6 +244,8 @@ func parseListFilter(q url.Values, malls []orders.Mall) (orders.ListFilter, erro
 			if f.Funding = orders.Funding(v); !f.Funding.Valid() {
 				bad(name, "must be union_funds, employee_self_pay or external")
 			}
+		case "order_ref":
+			f.OrderRef = v
 		case "from", "to":
 			d, err := bizday.Parse(v)
 			if err != nil {

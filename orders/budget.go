@@ -257,3 +257,38 @@ func checkBudget(ctx context.Context, tx Tx, o *GroupOrder) error {
 		add, o.BranchCode, year, max(remaining, 0), amount, used)
 	return ve
 }
+
+// BranchBudget returns branch's budget for year with what its orders use, as Budgets
+// reports it: the aid office and auditors read any branch's, branch staff their own
+// branch's only (the order form shows what is left). ErrForbidden otherwise; ErrNotFound
+// for an unknown branch.
+func (s *Service) BranchBudget(ctx context.Context, caller Caller, branch string, year int) (BranchBudget, error) {
+	ownBranch := caller.Role == RoleBranchStaff && caller.BranchCode != "" && caller.BranchCode == branch
+	if !caller.CanReadReports() && !ownBranch {
+		return BranchBudget{}, Errorf(ErrForbidden, "role %s may not read branch %s's budget", caller.Role, branch)
+	}
+	if err := checkBudgetYear(year); err != nil {
+		return BranchBudget{}, err
+	}
+	b, err := s.store.Branch(ctx, branch)
+	if errors.Is(err, ErrNotFound) {
+		return BranchBudget{}, &Error{Kind: ErrNotFound, Message: fmt.Sprintf("branch %q not found", branch), Err: err}
+	}
+	if err != nil {
+		return BranchBudget{}, fmt.Errorf("load branch: %w", err)
+	}
+	budgets, err := s.store.Budgets(ctx, year)
+	if err != nil {
+		return BranchBudget{}, fmt.Errorf("load budgets: %w", err)
+	}
+	var budget *money.Fen
+	if v, ok := budgets[branch]; ok {
+		budget = &v
+	}
+	from, to := BudgetYearSpan(year)
+	placed, err := s.store.OrdersPlaced(ctx, branch, FundingUnion, from, to)
+	if err != nil {
+		return BranchBudget{}, fmt.Errorf("load orders: %w", err)
+	}
+	return branchBudget(b.Code, b.Name, year, budget, BudgetUsed(placed)), nil
+}

@@ -197,6 +197,7 @@ type ListFilter struct {
 	Mall       Mall
 	Status     Status
 	Funding    Funding
+	OrderRef   string    // the branch's own reference, exactly
 	From, To   time.Time // placed_at in [From, To)
 	Limit      int       // 1–200; default 50
 	Cursor     string    // opaque, from a previous page

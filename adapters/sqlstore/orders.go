@@ -273,6 +273,9 @@ func (s *Store) ListOrders(ctx context.Context, f orders.ListFilter) ([]orders.G
 	if f.Funding != "" {
 		add("funding = ?", f.Funding)
 	}
+	if f.OrderRef != "" {
+		add("order_ref = ?", f.OrderRef)
+	}
 	if !f.From.IsZero() {
 		add("placed_at >= ?", f.From.UTC())
 	}

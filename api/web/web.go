@@ -51,6 +51,13 @@ type Config struct {
 	// Keys lists, makes, rotates and revokes API keys for the people page (nil: the page
 	// shows no keys).
 	Keys Keys
+	// Catalogue reads the products, suppliers and report labels (the catalogue page and
+	// the order form; *sqlstore.Store). Timeline reads an order's fulfilment events (the
+	// order page; *sqlstore.Store). Budget gives a branch's budget for the year (the order
+	// form; *orders.Service).
+	Catalogue Catalogue
+	Timeline  Timeline
+	Budget    BranchBudgets
 	// Malls are the connected malls' codes and names, in registry order.
 	Malls []MallName
 	// The aid office's pages (office.go); each is served only when its dependency is set.

@@ -1,0 +1,46 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
+	"aidmall/orders"
+)
+
+// ListFilter.OrderRef finds a branch's order by its own reference, exactly (not a prefix);
+// on SQLite and PostgreSQL.
+func TestListOrdersByOrderRef(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		st := sqltest.Store(t, db)
+		fx := sqltest.Seed(t, st)
+		svc, err := orders.NewService(st, connected(mallCCB, mallABC), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		office := orders.Caller{KeyID: 1, Name: "office", Role: orders.RoleAidOffice}
+		ids := map[string]int64{}
+		for _, ref := range []string{"2019-HQ-1", "2019-HQ-10", "2019-HQ-2"} {
+			o, err := svc.Place(ctx, office, orders.PlaceRequest{OrderRef: ref, BranchCode: fx.Branch, Mall: mallCCB, Funding: orders.FundingUnion,
+				DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王芳", Phone: "13800001234", Address: "总部"},
+				Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[ref] = o.ID
+		}
+		got, _, err := st.ListOrders(ctx, orders.ListFilter{OrderRef: "2019-HQ-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != ids["2019-HQ-1"] || len(got[0].Lines) != 1 {
+			t.Fatalf("order_ref 2019-HQ-1: %+v", got)
+		}
+		if none, _, err := st.ListOrders(ctx, orders.ListFilter{OrderRef: "2019-HQ"}); err != nil || len(none) != 0 {
+			t.Fatalf("a prefix matched %d orders (%v)", len(none), err)
+		}
+	})
+}
