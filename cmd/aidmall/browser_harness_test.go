@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -188,10 +189,10 @@ func startBrowser(t *testing.T) context.Context {
 			acancel()
 			t.Fatalf("start Chromium (%s): %v", exe, err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(90 * time.Second): // a busy CI machine: it usually takes seconds
 		bcancel()
 		acancel()
-		t.Fatalf("Chromium (%s) did not start within 30s", exe)
+		t.Fatalf("Chromium (%s) did not start within 90s", exe)
 	}
 	t.Cleanup(func() {
 		bcancel() // closes the browser
@@ -276,11 +277,11 @@ func (p *tab) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 }
 
 // eval evaluates a JavaScript expression in the page and decodes its value into T.
-func eval[T any](p *tab, expr string) T {
+func eval[T any](p *tab, expr string, opts ...chromedp.EvaluateOption) T {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
 	if err != nil {
 		p.t.Fatalf("evaluate %s: %v (at %s)", expr, err, p.location())
 	}
@@ -357,10 +358,20 @@ func (p *tab) problems(allow func(chromedp.ConsoleMessage) bool) []string {
 	return out
 }
 
-// noProblems fails the test on any console error, exception or CSP violation.
-func (p *tab) noProblems(what string) {
+// noProblems fails the test on any console error, exception or CSP violation, except
+// the browser's note of a page answered with an HTTP status in expected (a form refused
+// with 422 on purpose, the 404 page), which a test asks for.
+func (p *tab) noProblems(what string, expected ...int) {
 	p.t.Helper()
-	if ps := p.problems(nil); len(ps) > 0 {
+	allow := func(m chromedp.ConsoleMessage) bool {
+		for _, st := range expected {
+			if m.Source == "network" && strings.Contains(m.Text, fmt.Sprintf("status of %d ", st)) {
+				return true
+			}
+		}
+		return false
+	}
+	if ps := p.problems(allow); len(ps) > 0 {
 		p.t.Errorf("%s: %d problem(s) in the browser:\n  %s", what, len(ps), strings.Join(ps, "\n  "))
 	}
 }
@@ -464,4 +475,105 @@ func moduleRoot(t *testing.T) string {
 		}
 		dir = parent
 	}
+}
+
+// clickAndLoad clicks sel (a submit button or link) and waits until the next document has
+// loaded. how picks the click: chromedp.Click or chromedp.DoubleClick.
+func (p *tab) clickAndLoad(sel string, how func(chromedp.CSS, ...chromedp.QueryOption) chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	eval[bool](p, `window.__stale = true`)
+	p.run("click "+sel, how(chromedp.CSS(sel), chromedp.NodeVisible))
+	p.waitLoaded("after clicking " + sel)
+}
+
+// waitLoaded waits until the document that replaced the one marked window.__stale has
+// loaded (evaluations fail while the page changes: they are retried).
+func (p *tab) waitLoaded(what string) {
+	p.t.Helper()
+	deadline := time.Now().Add(actionTimeout)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!window.__stale && document.readyState === "complete" && !!document.querySelector("main")`))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.t.Fatalf("%s: no new page within %s (at %s)%s%s", what, actionTimeout, p.location(), p.failureShot(), p.consoleDump())
+}
+
+// failureShot saves what the tab shows into the temp dir for a failure message.
+func (p *tab) failureShot() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		return ""
+	}
+	f, err := os.CreateTemp("", "aidmall-browser-*.png")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Write(png); err != nil {
+		return ""
+	}
+	return "\nthe page then: " + f.Name()
+}
+
+// setField sets a form control's value as a person would (a select's option, a text
+// field's text) and fires its input and change events, so the page's script sees it.
+func (p *tab) setField(sel, value string) {
+	p.t.Helper()
+	js := fmt.Sprintf(`(function () {
+  var el = document.querySelector(%q);
+  if (!el) return "no element " + %q;
+  el.value = %q;
+  if (el.value !== %q) return %q + " has no value " + %q;
+  el.dispatchEvent(new Event("input", {bubbles: true}));
+  el.dispatchEvent(new Event("change", {bubbles: true}));
+  return "";
+})()`, sel, sel, value, value, sel, value)
+	if msg := eval[string](p, js); msg != "" {
+		p.t.Fatalf("set %s: %s", sel, msg)
+	}
+}
+
+// paste puts text into the field sel as a paste from a spreadsheet does (tabs and line
+// breaks included), through the browser's text input.
+func (p *tab) paste(sel, text string) {
+	p.t.Helper()
+	p.run("paste into "+sel, chromedp.Focus(chromedp.CSS(sel)), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: text})
+		return err
+	}))
+}
+
+// doubleClick clicks sel twice in quick succession as a mouse does (a press and release,
+// then a second with click count 2: two click events), unlike chromedp.DoubleClick (one
+// press with click count 2: one click event). The second click lands where the first did,
+// on whatever is there by then, as a person's would.
+func doubleClick(sel chromedp.CSS, opts ...chromedp.QueryOption) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if err := chromedp.Do(ctx, chromedp.ScrollIntoView(sel, opts...)); err != nil {
+			return err
+		}
+		box, err := chromedp.Run(ctx, chromedp.Dimensions(sel, opts...))
+		if err != nil {
+			return err
+		}
+		q := box.Content // x1,y1 … x4,y4
+		if len(q) < 8 {
+			return fmt.Errorf("%s has no box", sel)
+		}
+		x, y := (q[0]+q[4])/2, (q[1]+q[5])/2
+		var steps []chromedp.Action[chromedp.Void]
+		for n := 1; n <= 2; n++ {
+			steps = append(steps,
+				chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x, y, chromedp.ButtonLeft, chromedp.ClickCount(n)),
+				chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x, y, chromedp.ButtonLeft, chromedp.ClickCount(n)))
+		}
+		return chromedp.Do(ctx, steps...)
+	})
 }

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,6 +81,155 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("signed out, %s shows %q, want the sign-in page", path, h)
 			}
 		}
+	})
+
+	t.Run("branch staff orders per recipient from a pasted list, sees it listed and follows it to delivery", func(t *testing.T) {
+		staff := d.SignIns["branch_staff"]
+		p := desktop(t)
+		p.signIn(staff)
+		p.open("/orders/new")
+		ref := fmt.Sprintf("WEB-%d", time.Now().UnixNano()%1e9)
+		p.setField("#order_ref", ref)
+		p.setField("#line-0-sku", demoSKU)
+		p.run("per-recipient delivery, the mall chosen automatically",
+			chromedp.Click(chromedp.CSS(`input[name=delivery_mode][value=per_recipient]`)),
+			chromedp.Click(chromedp.CSS(`input[name=mall][value=auto]`)))
+		// Rows copied from a spreadsheet: a header, then name, phone, address, quantity;
+		// the third recipient's quantity is a word, not a number.
+		p.paste("#line-0-paste", "姓名\t电话\t地址\t数量\n"+
+			"王芳\t13800001234\t北京市西城区复兴门外大街1号\t2\n"+
+			"李强\t13900002345\t北京市海淀区中关村大街27号\t3\n"+
+			"赵敏\t13700003456\t北京市朝阳区建国路88号\t两箱\n")
+		p.clickAndLoad(`button[name=action][value=place]`, chromedp.Click[chromedp.CSS])
+		if !strings.HasPrefix(p.path(), "/orders/new") {
+			t.Fatalf("a pasted list with a bad row went to %s, want the form again", p.path())
+		}
+		if bad := p.text(".bad-rows"); !strings.Contains(bad, "第 4 行") || !strings.Contains(bad, "两箱") {
+			t.Errorf("the bad row is shown as %q, want row 4 and its quantity named", bad)
+		}
+		if n := d.ordersWithRef(t, staff.Branch, ref); n != 0 {
+			t.Fatalf("a form with a bad row placed %d orders", n)
+		}
+		// The clerk corrects the row in the pasted text, kept as pasted, and submits again.
+		p.setField("#line-0-paste", strings.Replace(eval[string](p, `document.querySelector("#line-0-paste").value`), "两箱", "1", 1))
+		p.screenshot("order-form-desktop")
+		p.clickAndLoad(`button[name=action][value=place]`, chromedp.Click[chromedp.CSS])
+		if !orderPathRE.MatchString(p.path()) {
+			t.Fatalf("after submitting, the browser is at %s (%s), want the order's page", p.path(), p.text("main"))
+		}
+		placedOrder = p.path()
+		o := d.orderByRef(t, staff.Branch, ref)
+		if len(o.Lines) != 1 || o.Lines[0].Quantity != 6 || len(o.Lines[0].Recipients) != 3 {
+			t.Fatalf("the order placed: %+v, want one line of 6 for 3 recipients", o)
+		}
+		if h := p.text("main h1"); !strings.Contains(h, ref) {
+			t.Errorf("the order page's heading %q does not name %s", h, ref)
+		}
+		if got := p.text(".facts dd.num"); got != yuanOf(t, o.Total) {
+			t.Errorf("the order page shows the amount %q, the API %s", got, o.Total)
+		}
+		rs := p.table("收件人")
+		for _, name := range []string{"王芳", "李强", "赵敏"} {
+			rs.row(t, name)
+		}
+		if html := eval[string](p, `document.querySelector("main").innerText`); strings.Contains(html, "13800001234") {
+			t.Error("the order page shows a recipient's phone in full")
+		}
+		// The order list has it.
+		p.open("/orders")
+		list := p.table("订单")
+		row := list.row(t, ref)
+		if got := row[list.col(t, "金额")]; got != yuanOf(t, o.Total) {
+			t.Errorf("the order list shows %s's amount as %q, the API %s", ref, got, o.Total)
+		}
+		// The simulated mall ships and delivers it; the order's page shows the timeline.
+		deadline := time.Now().Add(45 * time.Second)
+		for {
+			p.open(placedOrder)
+			if p.text("main h1 .status") == "已签收" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the order is still %q 45s after it was placed", p.text("main h1 .status"))
+			}
+			time.Sleep(time.Second)
+		}
+		tl := p.table("履约时间线")
+		ev := tl.col(t, "事件")
+		var events []string
+		for _, r := range tl.Rows {
+			events = append(events, r[ev])
+		}
+		if !slices.ContainsFunc(events, func(e string) bool { return strings.Contains(e, "签收") }) ||
+			!slices.ContainsFunc(events, func(e string) bool { return strings.Contains(e, "发货") }) {
+			t.Errorf("the timeline shows %q, want the shipment and the delivery", events)
+		}
+		p.screenshot("order-timeline-desktop")
+		p.noProblems("order form and order page", http.StatusUnprocessableEntity) // the form with the bad row
+	})
+
+	t.Run("a double submit places one order: double click, back and submit again, the same POST twice", func(t *testing.T) {
+		staff := d.SignIns["branch_staff"]
+		p := desktop(t)
+		p.signIn(staff)
+		fill := func(ref string) {
+			p.open("/orders/new")
+			p.setField("#order_ref", ref)
+			p.setField("#line-0-sku", demoSKU)
+			p.setField("#line-0-qty", "2")
+			p.run("bulk delivery to the branch",
+				chromedp.Click(chromedp.CSS(`input[name=delivery_mode][value=bulk]`)),
+				chromedp.Click(chromedp.CSS(`input[name=mall][value=auto]`)))
+			p.setField("#ship_name", "集团总部机关工会")
+			p.setField("#ship_phone", "010-63201234")
+			p.setField("#ship_address", "北京市西城区集团总部")
+		}
+		// A double click on the submit button.
+		ref := fmt.Sprintf("WEB2-%d", time.Now().UnixNano()%1e9)
+		fill(ref)
+		p.clickAndLoad(`button[name=action][value=place]`, doubleClick)
+		if !orderPathRE.MatchString(p.path()) {
+			t.Fatalf("after a double click the browser is at %s: %s", p.path(), p.text("main"))
+		}
+		first := p.path()
+		if n := d.ordersWithRef(t, staff.Branch, ref); n != 1 {
+			t.Errorf("a double click placed %d orders", n)
+		}
+		// The back button, then submit the same form again.
+		eval[bool](p, `window.__stale = true`)
+		p.run("back to the form", chromedp.NavigateBack())
+		p.waitLoaded("back to the form")
+		if strings.HasPrefix(p.path(), "/orders/new") && eval[bool](p, `!document.querySelector("button[name=action][value=place]").disabled`) {
+			// Chromium loads the form again (no-store) and restores what was typed, but for
+			// the 单号 (autocomplete=off): the clerk types it again.
+			if eval[string](p, `document.querySelector("#order_ref").value`) == "" {
+				p.setField("#order_ref", ref)
+			}
+			p.clickAndLoad(`button[name=action][value=place]`, chromedp.Click[chromedp.CSS])
+			switch got := p.path(); {
+			case got == first:
+				t.Logf("back and submit again: the same order's page (%s)", got)
+			case strings.Contains(p.text("main"), "单号已被使用"):
+				t.Logf("back and submit again: the form, saying the 单号 is taken")
+			default:
+				t.Errorf("submitting again after the back button went to %s: %s", got, p.text("main"))
+			}
+		}
+		if n := d.ordersWithRef(t, staff.Branch, ref); n != 1 {
+			t.Errorf("back and submit again: %d orders", n)
+		}
+		// The same POST sent twice at once (a refresh of the POST while the first is on
+		// its way, or script off): both land on the one order.
+		ref2 := fmt.Sprintf("WEB3-%d", time.Now().UnixNano()%1e9)
+		fill(ref2)
+		landed := eval[[]string](p, submitTwice, chromedp.EvalAwaitPromise)
+		if len(landed) != 2 || landed[0] != landed[1] || !orderPathRE.MatchString(strings.TrimPrefix(landed[0], d.URL)) {
+			t.Errorf("the same POST twice landed on %q, want one order's page twice", landed)
+		}
+		if n := d.ordersWithRef(t, staff.Branch, ref2); n != 1 {
+			t.Errorf("the same POST twice placed %d orders", n)
+		}
+		p.noProblems("double submit")
 	})
 
 	t.Run("the aid office's dashboard shows the JSON report's figures for the demo year and draws its charts", func(t *testing.T) {
@@ -257,7 +410,7 @@ func TestBrowser(t *testing.T) {
 					ID int64 `json:"id"`
 				} `json:"items"`
 			}
-			d.getJSON(t, "/v1/orders?limit=1&branch_code="+staff.Branch, &list)
+			d.getJSON(t, "/v1/orders?limit=1&branch="+staff.Branch, &list)
 			if len(list.Items) == 0 {
 				t.Fatalf("no order of %s", staff.Branch)
 			}
@@ -446,4 +599,72 @@ func (p *tab) fitsWidth() {
 	if msg := eval[string](p, js); msg != "" {
 		p.t.Errorf("%s at %s: the page scrolls sideways: %s", p.path(), "375 px", msg)
 	}
+}
+
+// demoSKU is a product of the demo's catalogue that both malls list.
+const demoSKU = "YC-APL-5KG-DZ"
+
+var orderPathRE = regexp.MustCompile(`^/orders/\d+$`)
+
+// submitTwice posts the order form's fields twice at once, as a browser resubmitting the
+// POST does, and returns the two pages (URLs, after redirects) it landed on.
+const submitTwice = `(async function () {
+  var f = document.getElementById("order-form");
+  var body = new URLSearchParams(new FormData(f));
+  body.set("action", "place");
+  var rs = await Promise.all([0, 1].map(function () {
+    return fetch(f.getAttribute("action"), {method: "POST", body: body, credentials: "same-origin"});
+  }));
+  return rs.map(function (r) { return r.url; });
+})()`
+
+// apiOrder is an order as GET /v1/orders gives it.
+type apiOrder struct {
+	ID    int64  `json:"id"`
+	Ref   string `json:"order_ref"`
+	Total string `json:"total_amount"`
+	Lines []struct {
+		Quantity   int64             `json:"quantity"`
+		Recipients []json.RawMessage `json:"recipients"`
+	} `json:"lines"`
+}
+
+// ordersWithRef counts the branch's orders with order_ref ref (GET /v1/orders?order_ref=).
+func (d *demoSite) ordersWithRef(t *testing.T, branch, ref string) int {
+	t.Helper()
+	var list struct {
+		Items []apiOrder `json:"items"`
+	}
+	d.getJSON(t, "/v1/orders?branch="+url.QueryEscape(branch)+"&order_ref="+url.QueryEscape(ref), &list)
+	return len(list.Items)
+}
+
+// orderByRef is the branch's one order with order_ref ref.
+func (d *demoSite) orderByRef(t *testing.T, branch, ref string) apiOrder {
+	t.Helper()
+	var list struct {
+		Items []apiOrder `json:"items"`
+	}
+	d.getJSON(t, "/v1/orders?branch="+url.QueryEscape(branch)+"&order_ref="+url.QueryEscape(ref), &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("%d orders of %s with order_ref %s, want 1", len(list.Items), branch, ref)
+	}
+	return list.Items[0]
+}
+
+// yuanOf is the JSON's "1234.50" as the pages show it: ¥1,234.50.
+func yuanOf(t *testing.T, s string) string {
+	t.Helper()
+	whole, frac, ok := strings.Cut(s, ".")
+	if !ok || len(frac) != 2 {
+		t.Fatalf("money %q is not yuan with two decimals", s)
+	}
+	var b strings.Builder
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return "¥" + b.String() + "." + frac
 }
