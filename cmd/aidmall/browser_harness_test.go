@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -177,6 +178,9 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		chromedp.Flag("lang", "zh-CN"), chromedp.Flag("force-color-profile", "srgb"),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800),
+		// Chromium's own controls (a date field's 年/月/日) in Chinese when Debian's
+		// chromium-l10n is installed; English otherwise, which changes no test.
+		chromedp.Env("LANGUAGE=zh_CN:zh", "LANG=zh_CN.UTF-8"),
 	}
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, bcancel := chromedp.NewContext(actx)
@@ -237,8 +241,12 @@ func newTab(t *testing.T, b context.Context, base string, w, h int64) *tab {
 		cancel()
 		t.Fatalf("open a tab: not open after %s", actionTimeout)
 	}
-	p.run("inject the CSP probe", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspProbe})
+	p.run("inject the CSP probe, a Chinese locale", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspProbe}); err != nil {
+			return err
+		}
+		// The browser of a clerk in China: dates and numbers in its controls as zh-CN.
+		_, err := chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "zh_CN"})
 		return err
 	}))
 	msgs := chromedp.Console(ctx)
@@ -432,15 +440,20 @@ func (p *tab) download(sel, dir string) string {
 	return ""
 }
 
-// screenshot writes the viewport as <screenshotDir>/<name>.png when -screenshots is set.
-func (p *tab) screenshot(name string) {
+// screenshot writes the viewport (or the whole page, when full) as
+// <screenshotDir>/<name>.png when -screenshots is set.
+func (p *tab) screenshot(name string, full bool) {
 	p.t.Helper()
 	if *screenshotDir == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	shot := chromedp.CaptureScreenshot()
+	if full {
+		shot = chromedp.FullScreenshot(100) // 100: PNG
+	}
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -576,4 +589,12 @@ func doubleClick(sel chromedp.CSS, opts ...chromedp.QueryOption) chromedp.Action
 		}
 		return chromedp.Do(ctx, steps...)
 	})
+}
+
+// scrollTo scrolls the page so that sel's top is at the top of the screen.
+func (p *tab) scrollTo(sel string) {
+	p.t.Helper()
+	if !eval[bool](p, fmt.Sprintf(`(function () { var el = document.querySelector(%q); if (!el) return false; el.scrollIntoView({block: "start"}); return true; })()`, sel)) {
+		p.t.Fatalf("scroll to %s: no such element on %s", sel, p.path())
+	}
 }

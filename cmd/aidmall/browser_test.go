@@ -112,7 +112,6 @@ func TestBrowser(t *testing.T) {
 		}
 		// The clerk corrects the row in the pasted text, kept as pasted, and submits again.
 		p.setField("#line-0-paste", strings.Replace(eval[string](p, `document.querySelector("#line-0-paste").value`), "两箱", "1", 1))
-		p.screenshot("order-form-desktop")
 		p.clickAndLoad(`button[name=action][value=place]`, chromedp.Click[chromedp.CSS])
 		if !orderPathRE.MatchString(p.path()) {
 			t.Fatalf("after submitting, the browser is at %s (%s), want the order's page", p.path(), p.text("main"))
@@ -164,7 +163,6 @@ func TestBrowser(t *testing.T) {
 			!slices.ContainsFunc(events, func(e string) bool { return strings.Contains(e, "发货") }) {
 			t.Errorf("the timeline shows %q, want the shipment and the delivery", events)
 		}
-		p.screenshot("order-timeline-desktop")
 		p.noProblems("order form and order page", http.StatusUnprocessableEntity) // the form with the bad row
 	})
 
@@ -286,7 +284,6 @@ func TestBrowser(t *testing.T) {
 		// The charts draw: each chart has an ECharts canvas of non-zero size.
 		p.chartsDrawn()
 		p.noProblems("dashboard")
-		p.screenshot("dashboard-desktop")
 	})
 
 	t.Run("an XLSX downloads from a dashboard table with the report's figures", func(t *testing.T) {
@@ -399,10 +396,8 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
-	t.Run("at 375 px wide the pages fit the screen, with no console error or CSP violation", func(t *testing.T) {
+	t.Run("the order form, an order and the dashboard fit a phone and a desktop, with no console error or CSP violation", func(t *testing.T) {
 		staff := d.SignIns["branch_staff"]
-		p := newTab(t, b, d.URL, 375, 812)
-		p.signIn(staff)
 		order := placedOrder
 		if order == "" { // the order test did not place one: the branch's latest order
 			var list struct {
@@ -416,20 +411,54 @@ func TestBrowser(t *testing.T) {
 			}
 			order = fmt.Sprintf("/orders/%d", list.Items[0].ID)
 		}
-		for _, pg := range []struct{ path, shot string }{{"/orders/new", "order-form-phone"}, {order, "order-timeline-phone"}} {
-			p.open(pg.path)
-			p.fitsWidth()
-			p.screenshot(pg.shot)
-		}
-		p.noProblems("branch staff's pages at 375 px")
+		for _, screen := range []struct {
+			name string
+			w, h int64
+		}{{"phone", 375, 812}, {"desktop", 1280, 800}} {
+			phone := screen.w < 600
+			// On a phone each shot is the screen at the part that matters; on a desktop the
+			// whole page, or its first tall (px) of it when tall > 0.
+			shot := func(p *tab, name, focus string, tall int64) {
+				switch {
+				case phone:
+					p.scrollTo(focus)
+					p.screenshot(name+"-"+screen.name, false)
+				case tall > 0:
+					p.viewport(screen.w, tall)
+					p.screenshot(name+"-"+screen.name, false)
+					p.viewport(screen.w, screen.h)
+				default:
+					p.screenshot(name+"-"+screen.name, true)
+				}
+			}
+			p := newTab(t, b, d.URL, screen.w, screen.h)
+			p.signIn(staff)
+			p.open("/orders/new")
+			p.setField("#order_ref", "2027-HQ-新春-001")
+			p.setField("#line-0-sku", demoSKU)
+			p.run("per-recipient delivery", chromedp.Click(chromedp.CSS(`input[name=delivery_mode][value=per_recipient]`)))
+			p.paste("#line-0-paste", "王芳\t13800001234\t北京市西城区复兴门外大街1号\t2\n李强\t13900002345\t北京市海淀区中关村大街27号\t3\n赵敏\t13700003456\t北京市朝阳区建国路88号\t1\n")
+			if phone {
+				p.fitsWidth()
+			}
+			shot(p, "order-form", "[data-line]", 0)
+			p.open(order)
+			if phone {
+				p.fitsWidth()
+			}
+			shot(p, "order-timeline", "figure.table:last-of-type", 0)
+			p.noProblems("the branch staff's pages on a " + screen.name)
 
-		office := newTab(t, b, d.URL, 375, 812)
-		office.signIn(d.SignIns["aid_office"])
-		office.open("/dashboard?year=2019")
-		office.chartsDrawn()
-		office.fitsWidth()
-		office.screenshot("dashboard-phone")
-		office.noProblems("dashboard at 375 px")
+			office := newTab(t, b, d.URL, screen.w, screen.h)
+			office.signIn(d.SignIns["aid_office"])
+			office.open("/dashboard?year=2019")
+			office.chartsDrawn()
+			if phone {
+				office.fitsWidth()
+			}
+			shot(office, "dashboard", ".cards", 1240) // the figures and the four charts
+			office.noProblems("the dashboard on a " + screen.name)
+		}
 	})
 }
 
@@ -584,20 +613,38 @@ func (p *tab) status(path string) int64 {
 	return resp.Status
 }
 
-// fitsWidth fails the test when the page scrolls sideways (its document is wider than
-// the viewport), naming the widest elements.
+// fitsWidth fails the test when the page is wider than the screen: the document scrolls
+// sideways (scrollWidth beyond the viewport; under mobile emulation Chromium widens
+// innerWidth to the content, so the screen's width counts too), or something visible
+// sticks out past the right edge other than inside a box that scrolls on its own (a
+// wide table in its .table-wrap).
 func (p *tab) fitsWidth() {
 	p.t.Helper()
 	const js = `(function () {
-  var sw = document.documentElement.scrollWidth, iw = window.innerWidth;
-  if (sw <= iw) return "";
-  var wide = Array.from(document.querySelectorAll("body *")).filter(function (el) {
-    return el.getBoundingClientRect().right > iw + 1;
-  }).slice(0, 5).map(function (el) { return el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && el.className.baseVal === undefined ? "." + el.className.split(" ").join(".") : ""); });
-  return "scrollWidth " + sw + " > innerWidth " + iw + "; too wide: " + wide.join(", ");
+  var de = document.documentElement;
+  var w = Math.min(window.innerWidth, de.clientWidth, screen.width);
+  var scrolls = function (el) {
+    for (var a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      var o = getComputedStyle(a).overflowX;
+      if (o === "auto" || o === "scroll" || o === "hidden" || o === "clip") return true;
+    }
+    return false;
+  };
+  var name = function (el) {
+    return el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (typeof el.className === "string" && el.className ? "." + el.className.trim().split(/\s+/).join(".") : "");
+  };
+  var out = Array.from(document.querySelectorAll("body *")).filter(function (el) {
+    var r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.right > w + 1 && getComputedStyle(el).visibility !== "hidden" && !scrolls(el);
+  });
+  var wide = out.filter(function (el) { return out.indexOf(el.parentElement) < 0; }).slice(0, 6).map(function (el) {
+    return name(el) + " (right edge " + Math.round(el.getBoundingClientRect().right) + ")";
+  });
+  if (de.scrollWidth <= w && wide.length === 0) return "";
+  return "screen " + w + " px, document " + de.scrollWidth + " px wide; past the right edge: " + (wide.join(", ") || "nothing visible");
 })()`
 	if msg := eval[string](p, js); msg != "" {
-		p.t.Errorf("%s at %s: the page scrolls sideways: %s", p.path(), "375 px", msg)
+		p.t.Errorf("%s is wider than the screen: %s", p.path(), msg)
 	}
 }
 
