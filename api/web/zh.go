@@ -93,4 +93,3 @@ func zhWord(w string) string {
 	}
 	return w
 }
-
