@@ -206,24 +206,26 @@ func (s *Store) UpsertHouseholds(ctx context.Context, hs []households.SealedHous
 				return fmt.Errorf("households: %w", err)
 			}
 			cols := []any{h.NameSealed, h.NameMasked, h.IDSealed, h.IDHash, h.IDMasked, h.PhoneSealed, h.PhoneHash, h.PhoneMasked,
-				int64(h.Members), h.County, h.Township, h.Village, h.Attribute, int64(h.ExitYear), h.Fingerprint, s.utcNow()}
+				int64(h.Members), h.County, h.Township, h.Village, h.Attribute, int64(h.ExitYear), h.Fingerprint, h.SealKey, s.utcNow()}
 			if err == nil {
 				if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE households SET name_sealed = ?, name_masked = ?, id_sealed = ?, id_hash = ?,
 					id_masked = ?, phone_sealed = ?, phone_hash = ?, phone_masked = ?, members = ?, county = ?, township = ?, village = ?,
-					attribute = ?, exit_year = ?, fingerprint = ?, updated_at = ? WHERE household_no = ?`), append(cols, h.No)...); err != nil {
+					attribute = ?, exit_year = ?, fingerprint = ?, seal_key = ?, updated_at = ? WHERE household_no = ?`), append(cols, h.No)...); err != nil {
 					return fmt.Errorf("update household %s: %w", h.No, err)
 				}
 				c.Updated++
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO households (name_sealed, name_masked, id_sealed, id_hash, id_masked,
-				phone_sealed, phone_hash, phone_masked, members, county, township, village, attribute, exit_year, fingerprint, updated_at,
-				household_no) VALUES (`+marks(17)+`)`), append(cols, h.No)...); err != nil {
+				phone_sealed, phone_hash, phone_masked, members, county, township, village, attribute, exit_year, fingerprint, seal_key,
+				updated_at, household_no) VALUES (`+marks(18)+`)`), append(cols, h.No)...); err != nil {
 				return fmt.Errorf("insert household %s: %w", h.No, translate(err))
 			}
 			c.Inserted++
 		}
-		return nil
+		// Checked after the writes: a rotation finishing meanwhile either sees these rows
+		// (and goes on) or has retired the key before this check (and this refuses).
+		return refuseRetiredKeys(ctx, tx, hs)
 	})
 	return c, err
 }
