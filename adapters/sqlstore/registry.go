@@ -414,7 +414,7 @@ func (s *Store) HouseholdView(ctx context.Context, no households.HouseholdNo) (h
 	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT household_no, name_masked, id_masked, phone_masked, members, county,
 		township, village, attribute, exit_year FROM households WHERE household_no = ?`), no)
 	if err != nil {
-		return households.View{}, fmt.Errorf("household %s: %w", no, translate(err))
+		return households.View{}, fmt.Errorf("household: %w", translate(err)) // never the number asked: it may be an ID number typed in its place
 	}
 	return households.View{No: r.No, HeadName: r.Name, IDNumber: r.ID, Phone: r.Phone, Members: r.Members, County: r.County,
 		Township: r.Township, Village: r.Village, Attribute: r.Attribute, ExitYear: r.ExitYear}, nil
