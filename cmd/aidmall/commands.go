@@ -34,6 +34,7 @@ func (g *globals) withApp(migrate bool, fn func(ctx context.Context, a *app, arg
 			return err
 		}
 		defer a.Close()
+		a.getenv = g.getenv
 		return fn(audit.WithActor(cmd.Context(), cliActor(g.getenv)), a, args)
 	}
 }
