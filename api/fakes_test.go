@@ -242,7 +242,8 @@ func (s *syncBuffer) String() string {
 // harness is a Server over the production store.
 type harness struct {
 	t        testing.TB
-	handler  http.Handler
+	handler  http.Handler // the server, checked against its contract (contract_test.go)
+	echo     http.Handler // the server itself
 	clock    *fakeClock
 	store    *sqlstore.Store
 	orders   *fakeOrders
@@ -304,7 +305,9 @@ func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harnes
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.handler = s.Handler()
+	h.echo = s.Handler()
+	// Every exchange of every API test is checked against the served contract.
+	h.handler = contractChecked(t, h.echo)
 	return h
 }
 
