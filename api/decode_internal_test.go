@@ -27,7 +27,7 @@ func TestDecodePlaceRequest(t *testing.T) {
 	})
 	t.Run("when_optional_fields_null_expect_absent", func(t *testing.T) {
 		t.Parallel()
-		req, err := decodePlaceRequest("", []byte(`{"placed_at":null,"lines":[{"sku":"S","quantity":1,"unit_price":null}]}`))
+		req, err := decodePlaceRequest("application/json", []byte(`{"placed_at":null,"lines":[{"sku":"S","quantity":1,"unit_price":null}]}`))
 		if err != nil || req.PlacedAt != nil || req.Lines[0].UnitPrice != nil {
 			t.Errorf("got %+v, %v", req, err)
 		}

@@ -5,6 +5,7 @@ package api
 
 type (
 	ProblemBody = problemBody
+	FieldProblem = fieldProblem
 	OrderJSON   = orderJSON
 )
 
