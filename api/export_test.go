@@ -4,9 +4,9 @@ package api
 // (sqlstore imports api, so only an external test package may import sqlstore).
 
 type (
-	ProblemBody = problemBody
+	ProblemBody  = problemBody
 	FieldProblem = fieldProblem
-	OrderJSON   = orderJSON
+	OrderJSON    = orderJSON
 )
 
 const (
