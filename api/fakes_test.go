@@ -366,7 +366,7 @@ func (h *harness) do(r request) *httptest.ResponseRecorder {
 	if r.key != "" {
 		req.Header.Set("Authorization", "Bearer "+r.key)
 	}
-	if r.body != "" && r.method == http.MethodPost {
+	if r.body != "" && (r.method == http.MethodPost || r.method == http.MethodPut) {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range r.header {

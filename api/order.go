@@ -266,6 +266,9 @@ func parseListFilter(q url.Values, malls []orders.Mall) (orders.ListFilter, erro
 			}
 			f.Limit = n
 		case "cursor":
+			if _, err := orders.ParseListCursor(v); v != "" && err != nil {
+				bad(name, "must be the next_cursor of a previous page")
+			}
 			f.Cursor = v
 		default:
 			bad(name, "unknown parameter")
