@@ -62,7 +62,7 @@ func NormalizeText(s string) string {
 //	                  starting with a letter or digit (the malls keep it as buyer_ref, ≤ 64)
 var (
 	codePattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
-	orderRefPattern = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N}\-_./#()]*$`)
+	orderRefPattern = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{M}\p{N}\-_./#()]*$`) // letters may carry combining marks (NFC keeps those without a precomposed form)
 )
 
 // The most characters of a name and of an address; MaxOrderRef of an order_ref.

@@ -52,6 +52,15 @@ func TestDomainRefusalsAreSaidInChinese(t *testing.T) {
 		"recipient phone not a phone": func(r *orders.PlaceRequest) { r.Lines[0].Recipients[0].Phone = "call me" },
 		"bulk with recipients":        func(r *orders.PlaceRequest) { r.DeliveryMode = orders.DeliveryBulk },
 		"price changed":               func(r *orders.PlaceRequest) { r.Lines[0].UnitPrice = &price },
+		"masked phone":                func(r *orders.PlaceRequest) { r.Lines[0].Recipients[0].Phone = "138****1234" },
+		"placeholder phone":           func(r *orders.PlaceRequest) { r.Lines[0].Recipients[0].Phone = "13888888888" },
+		"NUL in a name":               func(r *orders.PlaceRequest) { r.Lines[0].Recipients[0].Name = "王\x00芳" },
+		"order_ref with a space":      func(r *orders.PlaceRequest) { r.OrderRef = "K 13" },
+		"long address":                func(r *orders.PlaceRequest) { r.Lines[0].Recipients[0].Address = strings.Repeat("路", 201) },
+		"huge quantity":               func(r *orders.PlaceRequest) { r.Lines[0].Quantity = 1 << 40 },
+		"line without recipients":     func(r *orders.PlaceRequest) { r.Lines[0].Recipients = nil },
+		"too many lines":              func(r *orders.PlaceRequest) { r.Lines = make([]orders.PlaceLine, orders.MaxLines+1) },
+		"branch staff back-dating":    func(r *orders.PlaceRequest) { t := time.Now().AddDate(0, -1, 0); r.PlacedAt = &t },
 	}
 	type refusal struct{ what, msg string }
 	var said []refusal
@@ -74,6 +83,12 @@ func TestDomainRefusalsAreSaidInChinese(t *testing.T) {
 		r := good()
 		breakIt(&r)
 		_, err := svc.Place(ctx, staff, r)
+		collect(name, err)
+	}
+	for name, at := range map[string]time.Time{"placed long ago": time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), "placed next year": time.Now().AddDate(1, 0, 0)} {
+		r := good()
+		r.BranchCode, r.PlacedAt = fx.Branch, &at
+		_, err := svc.Place(ctx, office, r)
 		collect(name, err)
 	}
 	for _, p := range []string{"2x19", time.Now().Format("2006") + "-13", time.Now().AddDate(1, 0, 0).Format("2006")} {
