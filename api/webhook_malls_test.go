@@ -157,14 +157,14 @@ func TestWebhookRefusals(t *testing.T) {
 	now := testNow
 	genuineCCB := ccbBody(t, k.CCBMall, ccbParams())
 	tests := []struct {
-		name     string
-		path     string
-		body     func(t *testing.T) string
-		header   func(t *testing.T) map[string]string
-		status   int
-		answer   string // the whole body (CCB) or its start (ABC)
-		reason   string
-		marker   string // a part of the body that must not reach the log
+		name   string
+		path   string
+		body   func(t *testing.T) string
+		header func(t *testing.T) map[string]string
+		status int
+		answer string // the whole body (CCB) or its start (ABC)
+		reason string
+		marker string // a part of the body that must not reach the log
 	}{
 		{name: "ccb_body_of_3MiB_is_413", path: "/webhooks/ccb", body: func(*testing.T) string { return "SECRETBODY" + strings.Repeat("a", 3<<20) },
 			status: 413, answer: ccbFailure, reason: "too_large", marker: "SECRETBODY"},
@@ -195,7 +195,9 @@ func TestWebhookRefusals(t *testing.T) {
 				return abcHeaders(t, k.ABCMall, now, "n-0000000000000006", strings.Replace(abcBody, "EVT-", "EVT-\xb2\xe2", 1))
 			}, status: 400, answer: abcBadReq, reason: "malformed"},
 		{name: "abc_signed_by_a_stranger_is_401", path: "/webhooks/abc", body: func(*testing.T) string { return abcBody },
-			header: func(t *testing.T) map[string]string { return abcHeaders(t, stranger.ABCMall, now, "n-0000000000000007", abcBody) },
+			header: func(t *testing.T) map[string]string {
+				return abcHeaders(t, stranger.ABCMall, now, "n-0000000000000007", abcBody)
+			},
 			status: 401, answer: abcBadSig, reason: "bad_signature", marker: "ABC8812019031200042"},
 		{name: "abc_ten_minutes_old_is_401", path: "/webhooks/abc", body: func(*testing.T) string { return abcBody },
 			header: func(t *testing.T) map[string]string {
@@ -349,4 +351,72 @@ func TestWebhookReadsAtMostTheLimitAndOneByte(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzWebhookEndToEnd posts arbitrary bodies and headers to both malls' webhooks through
+// the real drivers and store. With sign set, the body is signed as the mall would (CCB:
+// the fuzzed form's parameters, with our app id when it has none; ABC: the headers over
+// the raw body, nonce fuzzed), so that genuine but strange notifications reach decoding
+// and Apply too. Whatever comes in: never a 5xx; the answer is the mall's own (its ack
+// with 200, else its failure answer); and a refusal stores nothing.
+func FuzzWebhookEndToEnd(f *testing.F) {
+	k, _ := testMallKeys(f)
+	for _, seed := range []struct {
+		abc  bool
+		body string
+		sign bool
+		drop string
+	}{
+		{false, ccbBody(f, k.CCBMall, ccbParams()), false, ""},
+		{false, "notify_id=N1&notify_type=order.shipped&out_order_no=AM1&mall_order_no=M1&line_no=1&quantity=2&occurred_at=2019-03-12+09%3A00%3A00", true, ""},
+		{false, "notify_id=N%002&notify_type=order.accepted", true, ""},
+		{false, `{}`, false, ""},
+		{true, abcBody, true, ""},
+		{true, abcBody, true, abc.HeaderTimestamp},
+		{true, `{}`, true, ""},
+		{true, `{"eventId":"E\u0000"}`, true, ""},
+		{true, `{"eventId":"E","eventType":"ITEM_REFUNDED","occurredAt":"2019-03-12T09:00:00+08:00","partnerOrderNo":"AM1","mallOrderNo":"M","lineNo":1,"quantity":1,"refundFen":-5}`, true, ""},
+		{true, "\xb2\xe2", false, abc.HeaderSignature},
+	} {
+		f.Add(seed.abc, []byte(seed.body), seed.sign, "n-0000000000000001", seed.drop)
+	}
+	h := realMallsHarness(f, sqltest.SQLite(f))
+	f.Fuzz(func(t *testing.T, toABC bool, body []byte, sign bool, nonce, drop string) {
+		path, header, ack := "/webhooks/ccb", map[string]string{}, "success"
+		switch {
+		case toABC:
+			path, ack = "/webhooks/abc", `{"code":"0000"}`
+			if sign {
+				header = abcHeaders(t, k.ABCMall, h.clock.Now(), nonce, string(body))
+			}
+			if drop != "" {
+				header[drop] = ""
+			}
+		case sign:
+			if v, err := url.ParseQuery(string(body)); err == nil {
+				params := map[string]string{"app_id": ccbAppID}
+				for name, vs := range v {
+					params[name] = vs[0]
+				}
+				body = []byte(ccbBody(t, k.CCBMall, params))
+			}
+		}
+		eventsBefore, keptBefore := stored(t, h.store)
+		rec := h.do(request{method: http.MethodPost, path: path, body: string(body), header: header})
+		if rec.Code >= 500 {
+			t.Fatalf("answer %d %q to %q", rec.Code, rec.Body, body)
+		}
+		if rec.Code == http.StatusOK {
+			if rec.Body.String() != ack {
+				t.Fatalf("200 with %q, want the mall's ack %q", rec.Body, ack)
+			}
+			return
+		}
+		if rec.Code < 400 || rec.Body.Len() == 0 || rec.Header().Get("Content-Type") == "" {
+			t.Fatalf("refusal %d %q: want a 4xx with the mall's failure answer", rec.Code, rec.Body)
+		}
+		if ev, kept := stored(t, h.store); ev != eventsBefore || kept != keptBefore {
+			t.Fatalf("refused with %d, yet stored %d events and %d unreadable (before: %d, %d)", rec.Code, ev, kept, eventsBefore, keptBefore)
+		}
+	})
 }
