@@ -94,13 +94,20 @@ func Snippet(s string) string {
 	return strconv.Quote(s)
 }
 
-// HasControl reports whether s holds a control character (C0, DEL or C1): none belongs in
-// an identifier a mall sends.
-func HasControl(s string) bool {
+// MaxIDLen is the most bytes of an identifier a mall sends (event id, order numbers,
+// waybill): the specs' longest is 64; a longer one cannot be indexed safely.
+const MaxIDLen = 128
+
+// BadID returns why s cannot be an identifier a mall sends — longer than MaxIDLen bytes,
+// or holding a control character (C0, DEL or C1) — or "" when it can be.
+func BadID(s string) string {
+	if len(s) > MaxIDLen {
+		return fmt.Sprintf("longer than %d bytes", MaxIDLen)
+	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return true
+			return "holds a control character"
 		}
 	}
-	return false
+	return ""
 }

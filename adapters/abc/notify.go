@@ -302,8 +302,8 @@ func decodeEvent(b []byte, source string) (orders.FulfilmentEvent, string, error
 		p    *string
 		name string
 	}{{w.EventID, "eventId"}, {w.PartnerOrderNo, "partnerOrderNo"}, {w.MallOrderNo, "mallOrderNo"}} {
-		if malls.HasControl(*f.p) {
-			return fail(f.name, "holds a control character")
+		if why := malls.BadID(*f.p); why != "" {
+			return fail(f.name, "%s", why)
 		}
 	}
 	typ, ok := eventType(*w.EventType)

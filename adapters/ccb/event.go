@@ -49,8 +49,8 @@ func (r rawEvent) event(source string) (orders.FulfilmentEvent, *fieldError) {
 	}
 	for _, f := range []struct{ name, v string }{{"notify_id", r.NotifyID}, {"out_order_no", r.OutOrderNo},
 		{"mall_order_no", r.MallOrderNo}, {"logistics_no", r.LogisticsNo}} {
-		if malls.HasControl(f.v) {
-			return ev, &fieldError{f.name, "holds a control character"}
+		if why := malls.BadID(f.v); why != "" {
+			return ev, &fieldError{f.name, why}
 		}
 	}
 	typ, ok := notifyTypes[r.NotifyType]

@@ -150,6 +150,8 @@ func TestVerifierParse(t *testing.T) {
 		{name: "raw_nul_byte_is_malformed_not_unreadable", body: []byte(strings.Replace(string(good), "NT2019", "NT\x002019", 1)), wantErr: ccb.ErrMalformed},
 		{name: "percent_encoded_nul_is_malformed_not_unreadable", body: []byte(strings.Replace(string(good), "NT2019", "NT%002019", 1)), wantErr: ccb.ErrMalformed},
 		{name: "percent_encoded_invalid_utf8_is_malformed_not_unreadable", body: []byte(strings.Replace(string(good), "NT2019", "NT%FF2019", 1)), wantErr: ccb.ErrMalformed},
+		{name: "signed_notify_id_of_200_characters_is_unreadable", body: signedNotification(t, ks.mall,
+			with(deliveredParams(), "notify_id", strings.Repeat("N", 200))), wantErr: ccb.ErrMalformed, unreadable: true},
 		{name: "signed_notify_id_with_a_line_break_is_unreadable", body: signedNotification(t, ks.mall,
 			with(deliveredParams(), "notify_id", "NT2019\n0312")), wantErr: ccb.ErrMalformed, unreadable: true},
 		{name: "unknown_type_is_malformed", body: signedNotification(t, ks.mall,
