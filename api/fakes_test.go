@@ -23,6 +23,7 @@ import (
 	"aidmall/adapters/sqlstore/sqltest"
 	. "aidmall/api"
 	"aidmall/internal/idempotency"
+	"aidmall/malls"
 	"aidmall/orders"
 	"aidmall/reports"
 )
@@ -163,9 +164,10 @@ func (r *recordingReports) ran() []reports.Query {
 	return append([]reports.Query(nil), r.queries...)
 }
 
-// fakeWebhook verifies a notification by its X-Test-Signature header ("good") and reads
-// the body as a FulfilmentEvent in JSON (a verified body that is not such JSON is
-// orders.ErrUnreadableEvent, as with the real adapters); it answers like CCB: 200
+// fakeWebhook verifies a notification by its X-Test-Signature header ("good", else
+// malls.ErrBadSignature) and reads the body as a FulfilmentEvent in JSON (a verified body
+// that is not such JSON is malls.ErrMalformed and orders.ErrUnreadableEvent, as with the
+// real adapters); it answers like CCB: 200
 // "success", else "fail".
 type fakeWebhook struct {
 	mu     sync.Mutex
@@ -177,11 +179,11 @@ func (w *fakeWebhook) Parse(_ context.Context, r *http.Request, body []byte) (or
 	w.bodies = append(w.bodies, bytes.Clone(body))
 	w.mu.Unlock()
 	if r.Header.Get("X-Test-Signature") != "good" {
-		return orders.FulfilmentEvent{}, errors.New("signature does not verify")
+		return orders.FulfilmentEvent{}, fmt.Errorf("%w: signature does not verify", malls.ErrBadSignature)
 	}
 	var ev orders.FulfilmentEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
-		return ev, fmt.Errorf("malformed notification: %w: %w", orders.ErrUnreadableEvent, err)
+		return ev, fmt.Errorf("%w: %w: %w", malls.ErrMalformed, orders.ErrUnreadableEvent, err)
 	}
 	return ev, nil
 }
