@@ -1,9 +1,12 @@
 package api
 
 import (
+	"errors"
+	"reflect"
 	"testing"
 
 	"aidmall/money"
+	"aidmall/orders"
 )
 
 func TestDecodePlaceRequest(t *testing.T) {
@@ -27,7 +30,7 @@ func TestDecodePlaceRequest(t *testing.T) {
 	})
 	t.Run("when_optional_fields_null_expect_absent", func(t *testing.T) {
 		t.Parallel()
-		req, err := decodePlaceRequest("", []byte(`{"placed_at":null,"lines":[{"sku":"S","quantity":1,"unit_price":null}]}`))
+		req, err := decodePlaceRequest("application/json", []byte(`{"placed_at":null,"lines":[{"sku":"S","quantity":1,"unit_price":null}]}`))
 		if err != nil || req.PlacedAt != nil || req.Lines[0].UnitPrice != nil {
 			t.Errorf("got %+v, %v", req, err)
 		}
@@ -61,4 +64,63 @@ func TestDecodePlaceRequest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodePlaceRequest feeds arbitrary bodies and Content-Types to the order request
+// decoder: it never panics; it refuses with a 400, 415 or 422 problem that has errors[]
+// (415 aside); and what it takes holds only text the domain takes (orders.TextProblem),
+// money within the contract's pattern, and decodes the same way twice.
+func FuzzDecodePlaceRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"order_ref":"K13","branch_code":"HQ","mall":"ccb","funding":"union_funds","delivery_mode":"bulk","ship_to":{"name":"王芳","phone":"13800001234","address":"北京市"},"lines":[{"sku":"YC-APL-5KG-DZ","quantity":20,"unit_price":"68.00"}]}`,
+		`{"order_ref":"K13","order_ref":"K13b"}`,
+		`{"lines":[{"recipients":[{"name":"\u0000","quantity":1}]}]}`,
+		`{"ship_to":{"name":"\ud800"}} {}`,
+		`{"lines":[{"unit_price":"068.00"},{"unit_price":"+1"},{"unit_price":"1."}]}`,
+		"{\"order_ref\":\"\xc4\xfa\"}",
+		`{"placed_at":"1990-01-01T00:00:00Z","lines":[[[[[[[[]]]]]]]]}`,
+	} {
+		f.Add("application/json", s)
+	}
+	f.Add("application/json; charset=gb18030", `{}`)
+	f.Add("", `{}`)
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		req, err := decodePlaceRequest(contentType, []byte(body))
+		if err != nil {
+			var p *problem
+			if !errors.As(err, &p) {
+				t.Fatalf("not a problem: %v", err)
+			}
+			switch p.status {
+			case 400, 422:
+				if len(p.errors) == 0 {
+					t.Fatalf("%d without errors[]: %v", p.status, err)
+				}
+			case 415:
+			default:
+				t.Fatalf("status %d: %v", p.status, err)
+			}
+			return
+		}
+		texts := []string{req.OrderRef, req.BranchCode, string(req.Mall), string(req.Funding), string(req.DeliveryMode),
+			req.ShipTo.Name, req.ShipTo.Phone, req.ShipTo.Address}
+		for _, l := range req.Lines {
+			texts = append(texts, l.SKU)
+			for _, r := range l.Recipients {
+				texts = append(texts, r.Name, r.Phone, r.Address)
+			}
+			if l.UnitPrice != nil && !moneyPattern.MatchString(l.UnitPrice.String()) {
+				t.Fatalf("unit_price %s outside the contract", l.UnitPrice)
+			}
+		}
+		for _, s := range texts {
+			if d := orders.TextProblem(s); d != "" {
+				t.Fatalf("took %q: %s", s, d)
+			}
+		}
+		again, err := decodePlaceRequest(contentType, []byte(body))
+		if err != nil || !reflect.DeepEqual(req, again) {
+			t.Fatalf("decoded differently twice: %+v, %+v, %v", req, again, err)
+		}
+	})
 }

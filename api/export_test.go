@@ -4,8 +4,9 @@ package api
 // (sqlstore imports api, so only an external test package may import sqlstore).
 
 type (
-	ProblemBody = problemBody
-	OrderJSON   = orderJSON
+	ProblemBody  = problemBody
+	FieldProblem = fieldProblem
+	OrderJSON    = orderJSON
 )
 
 const (

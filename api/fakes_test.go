@@ -23,6 +23,7 @@ import (
 	"aidmall/adapters/sqlstore/sqltest"
 	. "aidmall/api"
 	"aidmall/internal/idempotency"
+	"aidmall/malls"
 	"aidmall/orders"
 	"aidmall/reports"
 )
@@ -163,9 +164,10 @@ func (r *recordingReports) ran() []reports.Query {
 	return append([]reports.Query(nil), r.queries...)
 }
 
-// fakeWebhook verifies a notification by its X-Test-Signature header ("good") and reads
-// the body as a FulfilmentEvent in JSON (a verified body that is not such JSON is
-// orders.ErrUnreadableEvent, as with the real adapters); it answers like CCB: 200
+// fakeWebhook verifies a notification by its X-Test-Signature header ("good", else
+// malls.ErrBadSignature) and reads the body as a FulfilmentEvent in JSON (a verified body
+// that is not such JSON is malls.ErrMalformed and orders.ErrUnreadableEvent, as with the
+// real adapters); it answers like CCB: 200
 // "success", else "fail".
 type fakeWebhook struct {
 	mu     sync.Mutex
@@ -177,11 +179,11 @@ func (w *fakeWebhook) Parse(_ context.Context, r *http.Request, body []byte) (or
 	w.bodies = append(w.bodies, bytes.Clone(body))
 	w.mu.Unlock()
 	if r.Header.Get("X-Test-Signature") != "good" {
-		return orders.FulfilmentEvent{}, errors.New("signature does not verify")
+		return orders.FulfilmentEvent{}, fmt.Errorf("%w: signature does not verify", malls.ErrBadSignature)
 	}
 	var ev orders.FulfilmentEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
-		return ev, fmt.Errorf("malformed notification: %w: %w", orders.ErrUnreadableEvent, err)
+		return ev, fmt.Errorf("%w: %w: %w", malls.ErrMalformed, orders.ErrUnreadableEvent, err)
 	}
 	return ev, nil
 }
@@ -242,7 +244,8 @@ func (s *syncBuffer) String() string {
 // harness is a Server over the production store.
 type harness struct {
 	t        testing.TB
-	handler  http.Handler
+	handler  http.Handler // the server, checked against its contract (contract_test.go)
+	echo     http.Handler // the server itself
 	clock    *fakeClock
 	store    *sqlstore.Store
 	orders   *fakeOrders
@@ -304,7 +307,9 @@ func newHarnessOn(t testing.TB, db *sqlstore.DB, tweak ...func(*Config)) *harnes
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.handler = s.Handler()
+	h.echo = s.Handler()
+	// Every exchange of every API test is checked against the served contract.
+	h.handler = contractChecked(t, h.echo)
 	return h
 }
 
@@ -363,7 +368,7 @@ func (h *harness) do(r request) *httptest.ResponseRecorder {
 	if r.key != "" {
 		req.Header.Set("Authorization", "Bearer "+r.key)
 	}
-	if r.body != "" && r.method == http.MethodPost {
+	if r.body != "" && (r.method == http.MethodPost || r.method == http.MethodPut) {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range r.header {

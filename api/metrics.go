@@ -20,6 +20,10 @@ import (
 //	                                                       unusable, kept and acknowledged)
 //	                                                       or failed (Apply, or keeping an
 //	                                                       unreadable one, failed)
+//	aidmall_webhook_refusals_total{mall,reason}            counter; reason is too_large,
+//	                                                       malformed, bad_signature or stale
+//	                                                       (malls.Refusal): what was refused
+//	                                                       with a 4xx and not stored
 //
 // route is the route template (/v1/orders/:id), never the raw path, so that the label set
 // stays bounded; paths no route matches share the route "unmatched".
@@ -27,6 +31,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	webhooks *prometheus.CounterVec
+	refusals *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,6 +49,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "aidmall_webhook_events_total",
 			Help: "Mall notifications received, by mall and result (applied, duplicate, parked, held, rejected, kept_unreadable, failed).",
 		}, []string{"mall", "result"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aidmall_webhook_refusals_total",
+			Help: "Mall notifications refused with a 4xx and not stored, by mall and reason (too_large, malformed, bad_signature, stale).",
+		}, []string{"mall", "reason"}),
 	}
 	var err error
 	if m.requests, err = register(reg, m.requests); err != nil {
@@ -53,6 +62,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.webhooks, err = register(reg, m.webhooks); err != nil {
+		return nil, err
+	}
+	if m.refusals, err = register(reg, m.refusals); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -81,4 +93,8 @@ func (m *metrics) observeRequest(route, method string, status int, d time.Durati
 
 func (m *metrics) webhookEvent(mall, result string) {
 	m.webhooks.WithLabelValues(mall, result).Inc()
+}
+
+func (m *metrics) webhookRefused(mall, reason string) {
+	m.refusals.WithLabelValues(mall, reason).Inc()
 }

@@ -117,7 +117,9 @@ func (cfg accessLogConfig) toMiddleware() (echo.MiddlewareFunc, error) {
 				slog.String("request_id", requestIDFrom(req.Context())),
 				slog.String("method", req.Method),
 				slog.String("route", route),
-				slog.String("path", req.URL.Path),
+				// The path only where it holds no parameter: a household number's place
+				// may hold an ID number typed there, which must never reach the logs.
+				slog.String("path", loggedPath(route, req.URL.Path)),
 				slog.Int("status", res.Status),
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 				slog.Int64("bytes_out", res.Size),
@@ -285,4 +287,14 @@ func (cfg rateLimitConfig) toMiddleware() (echo.MiddlewareFunc, error) {
 			return next(c)
 		}
 	}, nil
+}
+
+// loggedPath is the path an access log line shows: the request's when its route has no
+// parameter (or none matched), else the route itself (the values are personal data at
+// worst: /v1/households/:no).
+func loggedPath(route, path string) string {
+	if strings.Contains(route, ":") || strings.Contains(route, "*") {
+		return route
+	}
+	return path
 }

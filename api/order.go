@@ -162,6 +162,10 @@ func (s *Server) listOrders(c echo.Context) error {
 		return err
 	}
 	page, next, err := s.cfg.Orders.List(c.Request().Context(), caller, f)
+	if f.Cursor != "" && orders.ErrorKind(err) == orders.ErrInvalid {
+		// Only the store can read its cursor; one it cannot is a bad parameter like any other.
+		return badParameters([]fieldProblem{{Parameter: "cursor", Detail: "not a next_cursor this service gave; start again without cursor"}})
+	}
 	if err != nil {
 		return err
 	}
@@ -262,6 +266,9 @@ func parseListFilter(q url.Values, malls []orders.Mall) (orders.ListFilter, erro
 			}
 			f.Limit = n
 		case "cursor":
+			if _, err := orders.ParseListCursor(v); v != "" && err != nil {
+				bad(name, "must be the next_cursor of a previous page")
+			}
 			f.Cursor = v
 		default:
 			bad(name, "unknown parameter")

@@ -415,9 +415,11 @@ func TestListCursorOverHTTP(t *testing.T) {
 			}
 		}
 		rec := h.do(request{method: http.MethodGet, path: "/v1/orders?cursor=garbage", key: "key-hq"})
-		if rec.Code != http.StatusBadRequest && rec.Code != http.StatusUnprocessableEntity {
-			t.Fatalf("cursor=garbage: %d %s, want a 4xx refusal", rec.Code, rec.Body)
+		if rec.Code != http.StatusBadRequest {
+			t.Fatalf("cursor=garbage: %d %s, want 400 like every other bad parameter", rec.Code, rec.Body)
 		}
-		problemOf(t, rec)
+		if p := problemOf(t, rec); len(p.Errors) != 1 || p.Errors[0].Parameter != "cursor" {
+			t.Errorf("cursor=garbage: errors %+v, want one naming the parameter cursor", p.Errors)
+		}
 	})
 }

@@ -49,6 +49,23 @@ type fieldProblem struct {
 	Detail    string `json:"detail"`
 }
 
+// MarshalJSON writes the entry; an entry that names no parameter or header is about the
+// body, and its pointer is written even when it is "" (RFC 6901: the whole document, as
+// for data after the JSON value).
+func (f fieldProblem) MarshalJSON() ([]byte, error) {
+	type entry struct {
+		Pointer   *string `json:"pointer,omitempty"`
+		Parameter string  `json:"parameter,omitempty"`
+		Header    string  `json:"header,omitempty"`
+		Detail    string  `json:"detail"`
+	}
+	e := entry{Parameter: f.Parameter, Header: f.Header, Detail: f.Detail}
+	if f.Pointer != "" || f.Parameter == "" && f.Header == "" {
+		e.Pointer = &f.Pointer
+	}
+	return wire.MarshalJSON(e)
+}
+
 // problemBody is the problem+json document.
 type problemBody struct {
 	Type      string         `json:"type"`

@@ -290,6 +290,7 @@ func (s *Server) routes() error {
 		}
 		v1mw = append(v1mw, rl)
 	}
+	v1mw = append(v1mw, checkParams) // after auth: a stranger learns nothing from a 400
 	idem, err := idempotencyConfig{
 		store: s.cfg.Idempotency, now: s.now, lockTimeout: s.cfg.IdempotencyLockTimeout,
 		logger: s.log, required: true,

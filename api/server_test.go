@@ -365,7 +365,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 	doc := rec.Body.String()
 	param := regexp.MustCompile(`:(\w+)`)
-	for _, r := range h.handler.(*echo.Echo).Routes() {
+	for _, r := range h.echo.(*echo.Echo).Routes() {
 		path := param.ReplaceAllString(r.Path, "{$1}")
 		i := strings.Index(doc, "\n  "+path+":\n")
 		if i < 0 {

@@ -6,27 +6,34 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"aidmall/malls"
 	"aidmall/orders"
 )
 
 // webhook is POST /webhooks/{mall}: a mall's fulfilment notification, authenticated by the
 // mall's signature alone (ccb-mall.md and abc-mall.md, "Notifications"). The raw body (at
-// most 1 MiB) is read before anything parses it and handed to the mall's verifier; a
-// notification that does not verify is answered with the mall's failure answer and nothing
-// is stored; a verified one is applied, and only once Apply has committed does the mall
-// get its "recorded" answer (ARCHITECTURE.md: "success" means committed). A failed Apply
-// is a failure answer too, so the mall sends the event again. An unknown mall is a 404
-// problem. Bodies are never logged.
+// most 1 MiB: a declared Content-Length beyond is refused unread, and no more than the
+// limit and one byte is ever read) is handed to the mall's verifier; a notification that
+// does not verify is refused with the mall's failure answer and a 4xx (Refusal: 413 too
+// large, 400 malformed headers or body, 401 bad signature, stale or replayed), nothing is
+// stored, a security log line (reason, mall, request id, peer; never the body) is written
+// and aidmall_webhook_refusals_total{mall,reason} counted. A verified one is applied, and
+// only once Apply has committed does the mall get its "recorded" answer (ARCHITECTURE.md:
+// "success" means committed). A failed Apply is a failure answer too, so the mall sends
+// the event again: that, and a nonce memory that cannot be reached, are the only 5xx. An
+// unknown mall is a 404 problem.
 //
 // A notification the mall signed but that cannot be used — Parse fails with
 // orders.ErrUnreadableEvent, or Apply with orders.ErrInvalid — would fail the same way on
 // every retry, and the mall would then give up and the event be lost. When
 // Config.Unreadable is set, its raw body is kept there with the error as reason and the
 // mall gets its "recorded" answer (metrics result kept_unreadable, a warning in the log);
-// if keeping it fails, the answer is a failure so that the mall retries.
+// if keeping it fails, the answer is a failure so that the mall retries. Without it, such
+// a notification is refused as malformed.
 func (s *Server) webhook(c echo.Context) error {
 	mall := orders.Mall(c.Param("mall"))
 	wh, ok := s.cfg.Webhooks[mall]
@@ -38,26 +45,64 @@ func (s *Server) webhook(c echo.Context) error {
 	ctx := req.Context()
 	logAttrs := []any{slog.String("request_id", requestIDFrom(ctx)), slog.String("mall", string(mall))}
 
+	if req.ContentLength > webhookBodyLimit {
+		return s.refuse(c, wh, mall, fmt.Errorf("%w: Content-Length %d over %d bytes", malls.ErrTooLarge, req.ContentLength, webhookBodyLimit))
+	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, webhookBodyLimit+1))
-	if err == nil && len(body) > webhookBodyLimit {
-		err = fmt.Errorf("body larger than %d bytes", webhookBodyLimit)
+	switch {
+	case err != nil:
+		return s.refuse(c, wh, mall, fmt.Errorf("%w: body could not be read", malls.ErrMalformed))
+	case len(body) > webhookBodyLimit:
+		return s.refuse(c, wh, mall, fmt.Errorf("%w: body over %d bytes", malls.ErrTooLarge, webhookBodyLimit))
 	}
-	if err == nil {
-		var ev orders.FulfilmentEvent
-		ev, err = wh.Parse(ctx, req, body)
-		if err == nil && ev.Mall != mall {
-			err = fmt.Errorf("verifier returned an event of mall %q", ev.Mall)
-		}
-		if err == nil {
-			return s.applyEvent(c, wh, ev, body, logAttrs)
-		}
-		if errors.Is(err, orders.ErrUnreadableEvent) && s.cfg.Unreadable != nil {
-			return s.keepUnreadable(c, wh, mall, body, err, logAttrs)
-		}
+	ev, err := wh.Parse(ctx, req, body)
+	if err == nil && ev.Mall != mall {
+		err = fmt.Errorf("verifier returned an event of mall %q", ev.Mall)
 	}
-	s.log.WarnContext(ctx, "webhook notification rejected", append(logAttrs, slog.String("reason", err.Error()))...)
-	s.metrics.webhookEvent(string(mall), "rejected")
+	switch {
+	case err == nil:
+		return s.applyEvent(c, wh, ev, body, logAttrs)
+	case errors.Is(err, orders.ErrUnreadableEvent) && s.cfg.Unreadable != nil:
+		return s.keepUnreadable(c, wh, mall, body, err, logAttrs)
+	}
+	if _, _, refused := malls.Refusal(err); refused {
+		return s.refuse(c, wh, mall, err)
+	}
+	// Not the sender's fault: the verifier could not do its work (its nonce memory is
+	// down) or returned what it must not. The mall retries.
+	s.log.ErrorContext(ctx, "webhook notification not verified", append(logAttrs, slog.Any("error", err))...)
+	s.metrics.webhookEvent(string(mall), "failed")
 	return writeRaw(c)(wh.Nack(req, err))
+}
+
+// refuse answers a notification refused for err (wrapping a malls refusal class) with the
+// mall's failure answer, after a security log line and the refusal counted. The body is
+// never logged, and the reason's detail is cut short.
+func (s *Server) refuse(c echo.Context, wh MallWebhook, mall orders.Mall, err error) error {
+	req := c.Request()
+	reason, _, ok := malls.Refusal(err)
+	if !ok {
+		reason = malls.ReasonMalformed
+	}
+	s.log.WarnContext(req.Context(), "webhook notification refused",
+		slog.String("log", "security"), slog.String("reason", reason), slog.String("detail", shortDetail(err.Error())),
+		slog.String("mall", string(mall)), slog.String("request_id", requestIDFrom(req.Context())), slog.String("peer", c.RealIP()))
+	s.metrics.webhookEvent(string(mall), "rejected")
+	s.metrics.webhookRefused(string(mall), reason)
+	return writeRaw(c)(wh.Nack(req, err))
+}
+
+// shortDetail is a refusal's message for the log: at most 200 bytes, cut on a rune.
+func shortDetail(s string) string {
+	const most = 200
+	if len(s) <= most {
+		return s
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // applyEvent applies a verified event (read from body) and answers the mall.
@@ -67,15 +112,15 @@ func (s *Server) applyEvent(c echo.Context, wh MallWebhook, ev orders.Fulfilment
 	logAttrs = append(logAttrs, slog.String("event_id", string(ev.EventID)), slog.String("type", string(ev.Type)),
 		slog.String("out_order_no", string(ev.OutOrderNo)))
 	res, err := s.cfg.Orders.Apply(ctx, ev)
-	if err != nil && errors.Is(err, orders.ErrInvalid) && s.cfg.Unreadable != nil {
-		return s.keepUnreadable(c, wh, ev.Mall, body, err, logAttrs)
+	if err != nil && errors.Is(err, orders.ErrInvalid) {
+		if s.cfg.Unreadable != nil {
+			return s.keepUnreadable(c, wh, ev.Mall, body, err, logAttrs)
+		}
+		// Verified but unusable, and nowhere to keep it: a retry would fail the same way.
+		return s.refuse(c, wh, ev.Mall, fmt.Errorf("%w: %w", malls.ErrMalformed, err))
 	}
 	if err != nil {
-		level := slog.LevelError
-		if errors.Is(err, orders.ErrInvalid) {
-			level = slog.LevelWarn // the mall sent a verified but unusable event
-		}
-		s.log.Log(ctx, level, "webhook event not applied", append(logAttrs, slog.Any("error", err))...)
+		s.log.ErrorContext(ctx, "webhook event not applied", append(logAttrs, slog.Any("error", err))...)
 		s.metrics.webhookEvent(string(ev.Mall), "failed")
 		return writeRaw(c)(wh.Nack(req, err))
 	}

@@ -25,6 +25,8 @@
 //	AIDMALL_RECONCILE_INTERVAL      reconcile_interval        1h (0 turns periodic reconciliation off)
 //	AIDMALL_RATE_LIMIT              rate_limit.requests       120
 //	AIDMALL_RATE_LIMIT_PERIOD       rate_limit.period         1m
+//	AIDMALL_PLACED_AT_EARLIEST      placed_at.earliest        2015-01-01 (a Beijing date: the earliest back-dated placed_at)
+//	AIDMALL_PLACED_AT_AHEAD         placed_at.ahead           24h (how far ahead of the clock a placed_at may be)
 //
 // Durations are Go duration strings ("30s", "5m", "1h"); counts are whole numbers (a JSON
 // number or a string of digits in the file). The file is one JSON object; the dotted keys
@@ -96,6 +98,11 @@ type Config struct {
 	// ReviewAfter is how long an event may wait for its order, or an order for its mall,
 	// before the review queue shows it. Default 24h. Env AIDMALL_REVIEW_AFTER.
 	ReviewAfter time.Duration
+
+	// PlacedAt bounds the placed_at of an order (orders.WithPlacedAtWindow): not before
+	// Earliest (a Beijing date; default 2015-01-01, env AIDMALL_PLACED_AT_EARLIEST) nor more
+	// than Ahead after the clock (default 24h, env AIDMALL_PLACED_AT_AHEAD).
+	PlacedAt orders.PlacedAtWindow
 }
 
 // MallConfig is one mall's partner settings (specs/ccb-mall.md and specs/abc-mall.md,
@@ -173,6 +180,7 @@ func Defaults() Config {
 		RateLimit:         RateLimitConfig{Requests: 120, Period: time.Minute},
 		ReconcileInterval: time.Hour,
 		ReviewAfter:       24 * time.Hour,
+		PlacedAt:          orders.DefaultPlacedAtWindow,
 	}
 	c.fillDerived()
 	return c
@@ -351,6 +359,18 @@ func duration(f func(c *Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
+// beijingDate reads YYYY-MM-DD as the first instant of that day in Beijing time.
+func beijingDate(f func(c *Config) *time.Time) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseInLocation(time.DateOnly, strings.TrimSpace(v), time.FixedZone("CST", 8*3600))
+		if err != nil {
+			return fmt.Errorf("%q is not a date YYYY-MM-DD", v)
+		}
+		*f(c) = d
+		return nil
+	}
+}
+
 // mallSettings are mall m's four settings, AIDMALL_<CODE>_* and <code>.*.
 func mallSettings(m orders.Mall) []setting {
 	name := string(m)
@@ -399,6 +419,8 @@ func settings(malls []orders.Mall) []setting {
 		{"AIDMALL_REVIEW_AFTER", "review_after", duration(func(c *Config) *time.Duration { return &c.ReviewAfter })},
 		{"AIDMALL_RATE_LIMIT", "rate_limit.requests", integer(func(c *Config) *int { return &c.RateLimit.Requests })},
 		{"AIDMALL_RATE_LIMIT_PERIOD", "rate_limit.period", duration(func(c *Config) *time.Duration { return &c.RateLimit.Period })},
+		{"AIDMALL_PLACED_AT_EARLIEST", "placed_at.earliest", beijingDate(func(c *Config) *time.Time { return &c.PlacedAt.Earliest })},
+		{"AIDMALL_PLACED_AT_AHEAD", "placed_at.ahead", duration(func(c *Config) *time.Duration { return &c.PlacedAt.Ahead })},
 	}
 	for _, m := range malls {
 		s = append(s, mallSettings(m)...)

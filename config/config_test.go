@@ -366,3 +366,43 @@ func TestPublicURLFor(t *testing.T) {
 // testMalls are the mall codes these tests load settings for (cmd/aidmall passes the
 // registered drivers' codes).
 var testMalls = []orders.Mall{"ccb", "abc"}
+
+func TestPlacedAtWindow(t *testing.T) {
+	t.Parallel()
+	bj := time.FixedZone("CST", 8*3600)
+	t.Run("when_unset_expect_2015_and_a_day", func(t *testing.T) {
+		t.Parallel()
+		c, err := Load(func(string) string { return "" }, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.PlacedAt.Earliest.Equal(time.Date(2015, 1, 1, 0, 0, 0, 0, bj)) || c.PlacedAt.Ahead != 24*time.Hour {
+			t.Errorf("window %+v", c.PlacedAt)
+		}
+	})
+	t.Run("when_env_set_expect_it_wins", func(t *testing.T) {
+		t.Parallel()
+		env := map[string]string{"AIDMALL_PLACED_AT_EARLIEST": "2018-01-01", "AIDMALL_PLACED_AT_AHEAD": "10m"}
+		c, err := Load(func(k string) string { return env[k] }, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.PlacedAt.Earliest.Equal(time.Date(2018, 1, 1, 0, 0, 0, 0, bj)) || c.PlacedAt.Ahead != 10*time.Minute {
+			t.Errorf("window %+v", c.PlacedAt)
+		}
+	})
+	for name, env := range map[string]map[string]string{
+		"when_earliest_not_a_date_expect_error":  {"AIDMALL_PLACED_AT_EARLIEST": "2015/01/01"},
+		"when_earliest_before_2000_expect_error": {"AIDMALL_PLACED_AT_EARLIEST": "1990-01-01"},
+		"when_ahead_negative_expect_error":       {"AIDMALL_PLACED_AT_AHEAD": "-1h"},
+		"when_ahead_over_a_week_expect_error":    {"AIDMALL_PLACED_AT_AHEAD": "200h"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(func(k string) string { return env[k] }, "")
+			if err == nil || !strings.Contains(err.Error(), "AIDMALL_PLACED_AT_") {
+				t.Errorf("err %v, want one naming the variable", err)
+			}
+		})
+	}
+}

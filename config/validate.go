@@ -57,6 +57,13 @@ func (c Config) Validate() error {
 		}
 	}
 
+	if c.PlacedAt.Earliest.IsZero() || c.PlacedAt.Earliest.Year() < 2000 {
+		bad("AIDMALL_PLACED_AT_EARLIEST", "must be a date from 2000-01-01 on")
+	}
+	if c.PlacedAt.Ahead < 0 || c.PlacedAt.Ahead > 7*24*time.Hour {
+		bad("AIDMALL_PLACED_AT_AHEAD", "must be from 0 to 168h")
+	}
+
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("AIDMALL_DATA_DIR", "required")
 	}

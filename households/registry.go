@@ -14,11 +14,20 @@ import (
 )
 
 // Sealer seals personal data (implemented by adapters/seal). Seal encrypts a value
-// (randomised: two seals of one value differ); Hash is a keyed, deterministic hash (hex)
-// for lookups and change detection.
+// (randomised: two seals of one value differ) bound to place, where it is stored
+// (SealedAt): opened for any other place it fails. Hash is a keyed, deterministic hash
+// (hex) for lookups and change detection. KeyName names the key both use (not secret).
 type Sealer interface {
-	Seal(plain string) ([]byte, error)
+	Seal(plain, place string) ([]byte, error)
 	Hash(plain string) string
+	KeyName() string
+}
+
+// SealedAt is the place a household's sealed field is bound to: the store's table,
+// column and row, e.g. "households/id_sealed/06300101001". column is one of
+// "name_sealed", "id_sealed", "phone_sealed".
+func SealedAt(column string, no HouseholdNo) string {
+	return "households/" + column + "/" + string(no)
 }
 
 // RegistryStore is what imports need of the system of record (implemented by
@@ -57,9 +66,11 @@ type Counts struct {
 // (Sealer.Hash of the normalised value, NormalizeResidentID / NormalizePhone) for
 // lookups. Fingerprint is the keyed hash of all the plain fields: the store compares it,
 // never the sealed bytes, to tell an unchanged household. A household without a phone has
-// nil PhoneSealed and empty PhoneHash and PhoneMasked.
+// nil PhoneSealed and empty PhoneHash and PhoneMasked. SealKey names the key its sealed
+// values and hashes are under (Sealer.KeyName).
 type SealedHousehold struct {
 	No          HouseholdNo
+	SealKey     string
 	NameSealed  []byte
 	NameMasked  string
 	IDSealed    []byte
@@ -88,16 +99,16 @@ func SealHousehold(s Sealer, h Household) (SealedHousehold, error) {
 		No: h.No, NameMasked: MaskName(h.HeadName), IDHash: s.Hash(h.IDNumber), IDMasked: MaskID(h.IDNumber),
 		Members: h.Members, County: h.County, Township: h.Township, Village: h.Village,
 		Attribute: h.Attribute, ExitYear: h.ExitYear,
-		Fingerprint: s.Hash("aidmall/household/v1\n" + string(plain)),
+		Fingerprint: s.Hash("aidmall/household/v1\n" + string(plain)), SealKey: s.KeyName(),
 	}
-	if sh.NameSealed, err = s.Seal(h.HeadName); err != nil {
+	if sh.NameSealed, err = s.Seal(h.HeadName, SealedAt("name_sealed", h.No)); err != nil {
 		return SealedHousehold{}, fmt.Errorf("seal name of household %s: %w", h.No, err)
 	}
-	if sh.IDSealed, err = s.Seal(h.IDNumber); err != nil {
+	if sh.IDSealed, err = s.Seal(h.IDNumber, SealedAt("id_sealed", h.No)); err != nil {
 		return SealedHousehold{}, fmt.Errorf("seal ID number of household %s: %w", h.No, err)
 	}
 	if h.Phone != "" {
-		if sh.PhoneSealed, err = s.Seal(h.Phone); err != nil {
+		if sh.PhoneSealed, err = s.Seal(h.Phone, SealedAt("phone_sealed", h.No)); err != nil {
 			return SealedHousehold{}, fmt.Errorf("seal phone of household %s: %w", h.No, err)
 		}
 		sh.PhoneHash, sh.PhoneMasked = s.Hash(h.Phone), MaskPhone(h.Phone)

@@ -207,7 +207,7 @@ func TestImportBundle(t *testing.T) {
 					t.Errorf("sealed value %q holds plain text", b)
 				}
 			}
-			if name, err := s.Open(h.NameSealed); err != nil || name != "曹明根" {
+			if name, err := s.Open(h.NameSealed, households.SealedAt("name_sealed", "06300101001")); err != nil || name != "曹明根" {
 				t.Errorf("sealed name opens to %q, %v", name, err)
 			}
 			if h.Members != 4 || h.ExitYear != 2018 || h.Village != "南沟村" {

@@ -65,12 +65,12 @@ func (f Files) History(ctx context.Context, caller orders.Caller, ordersCSV, lin
 	return History(ctx, f.Orders, caller, ordersCSV, linesCSV)
 }
 
-// Statement applies mall's statement file (Statement); an *orders.Error of kind
-// ErrInvalid when mall is not connected.
+// Statement applies mall's statement file (Statement, not strict: the good rows apply and
+// the bad are reported); an *orders.Error of kind ErrInvalid when mall is not connected.
 func (f Files) Statement(ctx context.Context, mall orders.Mall, name string, r io.Reader) (StatementReport, error) {
 	parse, ok := f.Statements[mall]
 	if !ok {
 		return StatementReport{Mall: mall, File: name}, orders.Errorf(orders.ErrInvalid, "mall %q is not connected", mall)
 	}
-	return Statement(ctx, f.Orders, f.Audit, parse, mall, name, r)
+	return Statement(ctx, f.Orders, f.Audit, parse, mall, name, r, false)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 
@@ -28,24 +29,33 @@ type Auditor interface {
 
 // StatementReport says what applying a statement did: its mall, file and SHA-256, the
 // events read and what became of them, and every row that could not be read (the mall's
-// malls.RowError, with its row and column).
+// malls.RowError, with its row and column). Tally counts each event once by its
+// outcome: an event held for review (ATTRIBUTION.md §1.6) is Held, never Applied.
+// Refused: strict and a row was bad, so nothing was applied.
 type StatementReport struct {
-	Mall   orders.Mall
-	File   string
-	SHA256 string
-	Events int
-	Tally  orders.Tally
-	Bad    []error
+	Mall    orders.Mall
+	File    string
+	SHA256  string
+	Events  int
+	Tally   orders.Tally
+	Bad     []error
+	Refused bool
 }
+
+// ErrRefused is Statement's error, wrapped with the count, when strict and a row is bad:
+// the whole file is refused and nothing applied.
+var ErrRefused = errors.New("statement refused: nothing applied")
 
 // Statement applies the statement file name of mall (read from r with parse) through the
 // same Apply as notifications and reconcile: each event not yet seen applies, a copy is a
 // no-op, an event for an order not loaded yet waits for it. The bad rows are reported and
-// the others applied; then the file is recorded in the audit log (actor from ctx) with its
-// SHA-256 and what became of its events. The error is a file that cannot be read at all,
-// an event the service refuses, or a failure; the report then holds the bad rows and what
-// was applied before it.
-func Statement(ctx context.Context, svc Applier, log Auditor, parse StatementParser, mall orders.Mall, name string, r io.Reader) (StatementReport, error) {
+// the others applied — unless strict, when one bad row refuses the whole file: nothing is
+// applied nor audited, the report is Refused and the error wraps ErrRefused. Then the file
+// is recorded in the audit log (actor from ctx) with its SHA-256 and what became of its
+// events. The error is a file that cannot be read at all, a refused file, an event the
+// service refuses, or a failure; the report then holds the bad rows and what was applied
+// before it.
+func Statement(ctx context.Context, svc Applier, log Auditor, parse StatementParser, mall orders.Mall, name string, r io.Reader, strict bool) (StatementReport, error) {
 	rep := StatementReport{Mall: mall, File: name}
 	h := sha256.New()
 	tee := io.TeeReader(r, h)
@@ -57,6 +67,10 @@ func Statement(ctx context.Context, svc Applier, log Auditor, parse StatementPar
 		return rep, err
 	}
 	rep.SHA256, rep.Bad, rep.Events = hex.EncodeToString(h.Sum(nil)), bad, len(evs)
+	if strict && len(bad) > 0 {
+		rep.Refused = true
+		return rep, fmt.Errorf("%w: %d bad rows (--strict)", ErrRefused, len(bad))
+	}
 	for _, e := range evs {
 		res, err := svc.Apply(ctx, e)
 		if err != nil {

@@ -81,8 +81,13 @@ func TestShipToPhoneMustLookLikeAPhone(t *testing.T) {
 		phone string
 		ok    bool
 	}{
-		{"13800001234", true}, {"138****0000", true}, {"010-00000000", true}, {"+86 138 0000 1234", true},
-		{"(0911)4119289", true}, {"123", false}, {"call me", false}, {"1380000123456789012345", false},
+		{"13800001234", true}, {"010-68001234", true}, {"+86 138 0000 1234", true}, {"(0911)4119289", true},
+		{"0086-10-68001234", true}, {"138 0013 8000", true},
+		{"123", false}, {"call me", false}, {"1380000123456789012345", false},
+		// Masked or placeholder numbers reach no one.
+		{"138****0000", false}, {"*******", false}, {"138xxxx1234", false}, {"010-00000000", false},
+		{"00000000", false}, {"11111111111", false}, {"12345678", false}, {"98765432", false},
+		{"+86 88888888888", false}, {"12800001234", false}, {"１３８００００１２３４", false}, {"13800001234\x00", false},
 	} {
 		t.Run(fmt.Sprintf("phone_%q", tc.phone), func(t *testing.T) {
 			t.Parallel()

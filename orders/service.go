@@ -34,7 +34,14 @@ func (e *ValidationError) Error() string {
 
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
+// add records a problem at ptr unless ptr has one already: the first problem of a
+// field (its text, then its shape, then its value) is the one worth reading.
 func (e *ValidationError) add(ptr, format string, a ...any) {
+	for _, f := range e.Fields {
+		if f.Pointer == ptr {
+			return
+		}
+	}
 	e.Fields = append(e.Fields, FieldError{Pointer: ptr, Detail: fmt.Sprintf(format, a...)})
 }
 
@@ -68,6 +75,8 @@ type Service struct {
 	// applied is called after Apply's transaction commits, for an event applied (see
 	// WithApplied); nil when no one listens.
 	applied func(context.Context, FulfilmentEvent, ApplyResult)
+	// placedAt bounds a back-dated placed_at (WithPlacedAtWindow).
+	placedAt PlacedAtWindow
 }
 
 // Option configures a Service (NewService).
@@ -123,27 +132,6 @@ func (s *Service) mallChoices() string {
 	return strings.Join(names, ", ")
 }
 
-// plausiblePhone reports whether s looks like a phone number: 7–20 characters of digits,
-// '+', '-', spaces, brackets or '*' (a masked number, as in the malls' examples), with at
-// least 7 digits or '*'.
-func plausiblePhone(s string) bool {
-	s = strings.TrimSpace(s)
-	if n := utf8.RuneCountInString(s); n < 7 || n > 20 {
-		return false
-	}
-	digits := 0
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9', r == '*':
-			digits++
-		case strings.ContainsRune("+-() ", r):
-		default:
-			return false
-		}
-	}
-	return digits >= 7
-}
-
 // NewService returns a Service over store for the malls it is connected to, in order
 // (`auto` routing breaks a tie of totals in this order; an order naming another mall is
 // refused at /mall), each with the limits its driver states; now is the clock (time.Now
@@ -166,7 +154,7 @@ func NewService(store Store, malls []MallInfo, now func() time.Time, opts ...Opt
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, now: now, malls: append([]MallInfo(nil), malls...)}
+	s := &Service{store: store, now: now, malls: append([]MallInfo(nil), malls...), placedAt: DefaultPlacedAtWindow}
 	for _, o := range opts {
 		o(s)
 	}
@@ -187,16 +175,21 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	}
 	ve := &ValidationError{}
 	limits := s.limitsFor(req.Mall)
-	req.OrderRef = strings.TrimSpace(req.OrderRef)
+	req = s.checkText(req, ve)
 	switch {
 	case req.OrderRef == "":
 		ve.add("/order_ref", "required")
-	case limits.OrderRefMax > 0 && utf8.RuneCountInString(req.OrderRef) > limits.OrderRefMax:
-		ve.add("/order_ref", "at most %d characters (the malls' buyer_ref limit)", limits.OrderRefMax)
+	case utf8.RuneCountInString(req.OrderRef) > orderRefMax(limits):
+		ve.add("/order_ref", "at most %d characters (the malls' buyer_ref limit)", orderRefMax(limits))
+	case !orderRefPattern.MatchString(req.OrderRef):
+		ve.add("/order_ref", "%s", orderRefRule)
 	}
-	if req.BranchCode == "" {
+	switch {
+	case req.BranchCode == "":
 		ve.add("/branch_code", "required")
-	} else if caller.Role == RoleBranchStaff && req.BranchCode != caller.BranchCode {
+	case !ValidCode(req.BranchCode):
+		ve.add("/branch_code", "%s", codeRule)
+	case caller.Role == RoleBranchStaff && req.BranchCode != caller.BranchCode:
 		return nil, Errorf(ErrForbidden, "a branch key places orders for its own branch only")
 	}
 	if !s.connected(req.Mall) && req.Mall != MallAuto {
@@ -213,39 +206,39 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		if !caller.CanBackdate() {
 			return nil, Errorf(ErrForbidden, "only aid_office may set placed_at")
 		}
-		if req.PlacedAt.After(placedAt.Add(5 * time.Minute)) {
-			ve.add("/placed_at", "lies in the future")
+		if detail := s.placedAt.problem(*req.PlacedAt, placedAt); detail != "" {
+			ve.add("/placed_at", "%s", detail)
 		}
 		placedAt = *req.PlacedAt
 	}
-	if len(req.Lines) == 0 {
+	switch {
+	case len(req.Lines) == 0:
 		ve.add("/lines", "at least one line is required")
+	case len(req.Lines) > MaxLines:
+		ve.add("/lines", "at most %d lines", MaxLines)
 	}
 	bulk := req.DeliveryMode == DeliveryBulk
-	if limits.ConsigneeRequired && (bulk || req.DeliveryMode == DeliveryPerRecipient && anyLineWithoutRecipients(req.Lines)) {
-		// The mall needs a consignee's name, phone and address (its limits say so).
-		if strings.TrimSpace(req.ShipTo.Name) == "" {
-			ve.add("/ship_to/name", "required")
-		}
-		if strings.TrimSpace(req.ShipTo.Phone) == "" {
-			ve.add("/ship_to/phone", "required")
-		} else if !plausiblePhone(req.ShipTo.Phone) {
-			ve.add("/ship_to/phone", "not a phone number: 7–20 digits, with +, -, spaces, brackets or * (masked) allowed")
-		}
-		if strings.TrimSpace(req.ShipTo.Address) == "" {
-			ve.add("/ship_to/address", "required")
-		}
+	perRecipient := req.DeliveryMode == DeliveryPerRecipient
+	switch {
+	case bulk && limits.ConsigneeRequired:
+		// The mall ships a bulk order to its consignee: name, phone and address.
+		checkContact(ve, "/ship_to", req.ShipTo.Name, req.ShipTo.Phone, req.ShipTo.Address, true)
+	case req.ShipTo != (ShipTo{}):
+		// Not needed, but when given it must be a contact the mall can use.
+		checkContact(ve, "/ship_to", req.ShipTo.Name, req.ShipTo.Phone, req.ShipTo.Address, false)
 	}
 	skus := make([]string, 0, len(req.Lines))
-	seen := map[string]int{}
+	recipients := 0
 	for i, l := range req.Lines {
 		p := fmt.Sprintf("/lines/%d", i)
-		if l.SKU == "" {
+		// Two lines of one SKU are two lines (the malls take them, old order sheets have
+		// them): lines are told apart by line_no, never by SKU.
+		switch {
+		case l.SKU == "":
 			ve.add(p+"/sku", "required")
-		} else if j, dup := seen[l.SKU]; dup {
-			ve.add(p+"/sku", "same SKU as line %d: put the quantities on one line", j)
+		case !ValidCode(l.SKU):
+			ve.add(p+"/sku", "%s", codeRule)
 		}
-		seen[l.SKU] = i
 		skus = append(skus, l.SKU)
 		if l.Quantity <= 0 || l.Quantity > MaxQuantity {
 			ve.add(p+"/quantity", "must be a whole number from 1 to %d", MaxQuantity)
@@ -253,27 +246,35 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		if l.UnitPrice != nil && *l.UnitPrice <= 0 {
 			ve.add(p+"/unit_price", "must be positive")
 		}
-		if bulk && len(l.Recipients) > 0 {
+		switch {
+		case bulk && len(l.Recipients) > 0:
 			ve.add(p+"/recipients", "only per_recipient orders carry recipients")
+		case perRecipient && len(l.Recipients) == 0:
+			// A per_recipient line names who gets it; ship_to does not stand in.
+			ve.add(p+"/recipients", "required: a per_recipient order names every line's recipients (or place it as bulk)")
 		}
-		if len(l.Recipients) > 0 {
+		recipients += len(l.Recipients)
+		if len(l.Recipients) > 0 && !bulk {
 			var sum int64
 			for k, r := range l.Recipients {
 				rp := fmt.Sprintf("%s/recipients/%d", p, k)
-				if r.Quantity <= 0 {
-					ve.add(rp+"/quantity", "must be positive")
+				if r.Quantity <= 0 || r.Quantity > MaxQuantity {
+					ve.add(rp+"/quantity", "must be a whole number from 1 to %d", MaxQuantity)
+				} else {
+					sum += r.Quantity
 				}
-				if strings.TrimSpace(r.Name) == "" || strings.TrimSpace(r.Phone) == "" || strings.TrimSpace(r.Address) == "" {
-					ve.add(rp, "name, phone and address are required")
-				} else if !plausiblePhone(r.Phone) {
-					ve.add(rp+"/phone", "not a phone number: 7–20 digits, with +, -, spaces, brackets or * (masked) allowed")
-				}
-				sum += r.Quantity
+				checkContact(ve, rp, r.Name, r.Phone, r.Address, true)
 			}
 			if sum != l.Quantity {
 				ve.add(p+"/recipients", "quantities add up to %d, the line has %d", sum, l.Quantity)
 			}
 		}
+	}
+	if recipients > MaxRecipients {
+		ve.add("/lines", "at most %d recipients in one order (%d given): split it", MaxRecipients, recipients)
+	}
+	if len(ve.Fields) > 0 && len(req.Lines) > MaxLines {
+		return nil, ve // no catalogue read for a body that is too long anyway
 	}
 	// The branch and the catalogue are looked up even when other fields are bad, so that
 	// one answer names every bad field.
@@ -353,15 +354,6 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		return nil, err
 	}
 	return o, nil
-}
-
-func anyLineWithoutRecipients(lines []PlaceLine) bool {
-	for _, l := range lines {
-		if len(l.Recipients) == 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // route returns the mall for req: the one it names, which must be connected and list every
@@ -464,6 +456,8 @@ func orderNotFound(id int64, err error) error {
 // List returns one page of the orders caller may see; a branch_staff caller's filter is
 // pinned to its own branch.
 func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]GroupOrder, string, error) {
+	// Codes and references are compared as NFC, as Place stores them.
+	f.BranchCode, f.OrderRef = NormalizeText(f.BranchCode), NormalizeText(f.OrderRef)
 	switch caller.Role {
 	case RoleAidOffice:
 	case RoleBranchStaff:
@@ -471,7 +465,7 @@ func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]Grou
 			// Pinning to "" would list every branch (CanSeeOrder refuses such a key too).
 			return nil, "", Errorf(ErrForbidden, "a branch key without a branch reads no orders")
 		}
-		if f.BranchCode != "" && f.BranchCode != caller.BranchCode {
+		if f.BranchCode != "" && NormalizeText(f.BranchCode) != caller.BranchCode {
 			return nil, "", nil
 		}
 		f.BranchCode = caller.BranchCode
@@ -479,6 +473,11 @@ func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]Grou
 		return nil, "", Errorf(ErrForbidden, "role %s may not read orders", caller.Role)
 	}
 	f.Limit = ListLimit(f.Limit)
+	if f.Cursor != "" {
+		if _, err := ParseListCursor(f.Cursor); err != nil {
+			return nil, "", err
+		}
+	}
 	return s.store.ListOrders(ctx, f)
 }
 

@@ -68,7 +68,32 @@ func TestPlaceRefusesBadContent(t *testing.T) {
 		want   []string
 	}{
 		{"order_ref_missing", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = "" }, []string{"/order_ref"}},
-		{"order_ref_blank", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = " \t " }, []string{"/order_ref"}},
+		{"order_ref_blank", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = "   " }, []string{"/order_ref"}},
+		{"order_ref_with_a_tab", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = "K13\t" }, []string{"/order_ref"}},
+		{"order_ref_with_nul", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = "K13\x00" }, []string{"/order_ref"}},
+		{"order_ref_with_a_space_inside", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = "2019 HQ 42" }, []string{"/order_ref"}},
+		{"order_ref_not_utf8", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = "K\xc0\xaf13" }, []string{"/order_ref"}},
+		{"branch_code_with_nul", office, func(r *orders.PlaceRequest) { r.BranchCode = "HQ\x00" }, []string{"/branch_code"}},
+		{"branch_code_not_a_code", office, func(r *orders.PlaceRequest) { r.BranchCode = "H Q" }, []string{"/branch_code"}},
+		{"sku_with_control_character", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].SKU = "YC-APL-5KG-DZ\u0085" }, []string{"/lines/0/sku"}},
+		{"ship_to_name_with_nul", hqStaff, func(r *orders.PlaceRequest) { r.ShipTo.Name = "王\x00芳" }, []string{"/ship_to/name"}},
+		{"ship_to_address_with_line_break", hqStaff, func(r *orders.PlaceRequest) { r.ShipTo.Address = "北京市\n海淀区" }, []string{"/ship_to/address"}},
+		{"ship_to_address_with_bidi_override", hqStaff, func(r *orders.PlaceRequest) { r.ShipTo.Address = "北京市\u202e区淀海" }, []string{"/ship_to/address"}},
+		{"ship_to_name_with_replacement_character", hqStaff, func(r *orders.PlaceRequest) { r.ShipTo.Name = "\ufffd\ufffd" }, []string{"/ship_to/name"}},
+		{"ship_to_address_too_long", hqStaff, func(r *orders.PlaceRequest) { r.ShipTo.Address = strings.Repeat("路", orders.MaxAddressLen+1) }, []string{"/ship_to/address"}},
+		{"ship_to_phone_masked", hqStaff, func(r *orders.PlaceRequest) { r.ShipTo.Phone = "138****1234" }, []string{"/ship_to/phone"}},
+		{"too_many_lines", hqStaff, func(r *orders.PlaceRequest) {
+			for len(r.Lines) <= orders.MaxLines {
+				r.Lines = append(r.Lines, r.Lines[0])
+			}
+		}, []string{"/lines"}},
+		{"too_many_recipients", hqStaff, func(r *orders.PlaceRequest) {
+			r.DeliveryMode, r.ShipTo = orders.DeliveryPerRecipient, orders.ShipTo{}
+			r.Lines[0].Quantity = orders.MaxRecipients + 1
+			for range orders.MaxRecipients + 1 {
+				r.Lines[0].Recipients = append(r.Lines[0].Recipients, recipient("李明", 1))
+			}
+		}, []string{"/lines"}},
 		{"order_ref_over_64_characters", hqStaff, func(r *orders.PlaceRequest) { r.OrderRef = strings.Repeat("A", 65) }, []string{"/order_ref"}},
 		{"branch_code_missing", office, func(r *orders.PlaceRequest) { r.BranchCode = "" }, []string{"/branch_code"}},
 		{"unknown_branch", office, func(r *orders.PlaceRequest) { r.BranchCode = "S99" }, []string{"/branch_code"}},
@@ -83,9 +108,6 @@ func TestPlaceRefusesBadContent(t *testing.T) {
 		{"funding_missing", hqStaff, func(r *orders.PlaceRequest) { r.Funding = "" }, []string{"/funding"}},
 		{"unknown_delivery_mode", hqStaff, func(r *orders.PlaceRequest) { r.DeliveryMode = "express" }, []string{"/delivery_mode"}},
 		{"no_lines", hqStaff, func(r *orders.PlaceRequest) { r.Lines = nil }, []string{"/lines"}},
-		{"duplicate_sku_lines", hqStaff, func(r *orders.PlaceRequest) {
-			r.Lines = append(r.Lines, orders.PlaceLine{SKU: "YC-WKN-500G-HH", Quantity: 2}, orders.PlaceLine{SKU: "YC-APL-5KG-DZ", Quantity: 5})
-		}, []string{"/lines/2/sku"}},
 		{"quantity_zero", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].Quantity = 0 }, []string{"/lines/0/quantity"}},
 		{"quantity_negative", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].Quantity = -20 }, []string{"/lines/0/quantity"}},
 		{"quantity_above_max", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].Quantity = orders.MaxQuantity + 1 }, []string{"/lines/0/quantity"}},
@@ -111,10 +133,18 @@ func TestPlaceRefusesBadContent(t *testing.T) {
 			r.DeliveryMode, r.ShipTo = orders.DeliveryPerRecipient, orders.ShipTo{}
 			r.Lines[0].Recipients = []orders.Recipient{recipient("李明", 20)}
 			r.Lines[0].Recipients[0].Address = " "
-		}, []string{"/lines/0/recipients/0"}},
-		{"per_recipient_line_without_recipients_needs_ship_to", hqStaff, func(r *orders.PlaceRequest) {
+		}, []string{"/lines/0/recipients/0/address"}},
+		{"per_recipient_recipient_with_placeholder_phone", hqStaff, func(r *orders.PlaceRequest) {
 			r.DeliveryMode, r.ShipTo = orders.DeliveryPerRecipient, orders.ShipTo{}
-		}, []string{"/ship_to/name", "/ship_to/phone", "/ship_to/address"}},
+			r.Lines[0].Recipients = []orders.Recipient{recipient("李明", 20)}
+			r.Lines[0].Recipients[0].Phone = "*******"
+		}, []string{"/lines/0/recipients/0/phone"}},
+		{"per_recipient_line_without_recipients_points_at_them", hqStaff, func(r *orders.PlaceRequest) {
+			r.DeliveryMode, r.ShipTo = orders.DeliveryPerRecipient, orders.ShipTo{}
+		}, []string{"/lines/0/recipients"}},
+		{"per_recipient_with_ship_to_and_no_recipients", hqStaff, func(r *orders.PlaceRequest) {
+			r.DeliveryMode = orders.DeliveryPerRecipient
+		}, []string{"/lines/0/recipients"}},
 		{"unit_price_of_other_mall_refused", hqStaff, func(r *orders.PlaceRequest) {
 			r.Lines[0].UnitPrice = fen(6900) // ABC's price; CCB lists 68.00
 		}, []string{"/lines/0/unit_price"}},
@@ -132,8 +162,16 @@ func TestPlaceRefusesBadContent(t *testing.T) {
 			r.Mall = orders.MallAuto
 			r.Lines = []orders.PlaceLine{{SKU: "YC-APL-5KG-HK", Quantity: 5}, {SKU: "YC-PEP-250G-ZS", Quantity: 5}}
 		}, []string{"/mall"}},
-		{"placed_at_in_future", office, func(r *orders.PlaceRequest) {
-			at := testNow.Add(time.Hour)
+		{"placed_at_more_than_a_day_ahead", office, func(r *orders.PlaceRequest) {
+			at := testNow.Add(24*time.Hour + time.Minute)
+			r.PlacedAt = &at
+		}, []string{"/placed_at"}},
+		{"placed_at_before_2015", office, func(r *orders.PlaceRequest) {
+			at := time.Date(1990, 3, 1, 10, 0, 0, 0, time.UTC)
+			r.PlacedAt = &at
+		}, []string{"/placed_at"}},
+		{"placed_at_a_second_before_2015_in_beijing", office, func(r *orders.PlaceRequest) {
+			at := time.Date(2014, 12, 31, 15, 59, 59, 0, time.UTC)
 			r.PlacedAt = &at
 		}, []string{"/placed_at"}},
 		{"every_bad_field_is_listed", hqStaff, func(r *orders.PlaceRequest) {
@@ -218,6 +256,11 @@ func TestPlacePricesAndRoutes(t *testing.T) {
 		{"auto_takes_ccb_for_ccb_only_sku", func(r *orders.PlaceRequest) {
 			r.Mall, r.Lines[0].SKU = orders.MallAuto, "YC-APL-5KG-HK"
 		}, mallCCB, []wantLine{{"YC-APL-5KG-HK", "CCB-YC-APL-05H", 7200}}, 144000},
+		// The malls take two lines of one SKU and old order sheets hold them: each is its own
+		// line, told apart by line_no.
+		{"two_lines_of_one_sku_are_two_lines", func(r *orders.PlaceRequest) {
+			r.Lines = append(r.Lines, orders.PlaceLine{SKU: "YC-APL-5KG-DZ", Quantity: 5})
+		}, mallCCB, []wantLine{{"YC-APL-5KG-DZ", "CCB-YC-APL-05", 6800}, {"YC-APL-5KG-DZ", "CCB-YC-APL-05", 6800}}, 25 * 6800},
 		{"matching_unit_price_is_accepted", func(r *orders.PlaceRequest) {
 			r.Mall, r.Lines[0].UnitPrice = mallABC, fen(6900)
 		}, mallABC, []wantLine{{"YC-APL-5KG-DZ", "ABC-770031", 6900}}, 138000},
@@ -310,6 +353,34 @@ func TestPlaceAccepts(t *testing.T) {
 		{"quantity_of_max", hqStaff, func(r *orders.PlaceRequest) { r.Lines[0].Quantity = orders.MaxQuantity }, func(t *testing.T, o *orders.GroupOrder) {
 			if o.Total() != orders.MaxQuantity*6800 {
 				t.Errorf("total = %s", o.Total())
+			}
+		}},
+		{"placed_at_just_under_a_day_ahead", office, func(r *orders.PlaceRequest) {
+			at := testNow.Add(23 * time.Hour)
+			r.PlacedAt = &at
+		}, func(*testing.T, *orders.GroupOrder) {}},
+		{"placed_at_the_first_instant_of_2015_in_beijing", office, func(r *orders.PlaceRequest) {
+			at := time.Date(2014, 12, 31, 16, 0, 0, 0, time.UTC)
+			r.PlacedAt = &at
+		}, func(*testing.T, *orders.GroupOrder) {}},
+		{"text_stored_nfc", hqStaff, func(r *orders.PlaceRequest) {
+			r.OrderRef = "Cafe\u0301-1"           // e + combining acute accent
+			r.ShipTo.Name = "Jose\u0301 Li"       // as typed on some keyboards
+			r.ShipTo.Address = "北京市 Cafe\u0301 路" // compared when the mall echoes it back
+		}, func(t *testing.T, o *orders.GroupOrder) {
+			if o.OrderRef != "Caf\u00e9-1" || o.ShipTo.Name != "Jos\u00e9 Li" || o.ShipTo.Address != "北京市 Caf\u00e9 路" {
+				t.Errorf("not NFC: %q %q %q", o.OrderRef, o.ShipTo.Name, o.ShipTo.Address)
+			}
+		}},
+		{"phones_with_country_code_and_landlines", hqStaff, func(r *orders.PlaceRequest) {
+			r.ShipTo.Phone = "+86 138 0013 8000"
+		}, func(*testing.T, *orders.GroupOrder) {}},
+		{"per_recipient_with_ship_to_and_recipients", hqStaff, func(r *orders.PlaceRequest) {
+			r.DeliveryMode = orders.DeliveryPerRecipient
+			r.Lines[0].Recipients = []orders.Recipient{recipient("李明", 20)}
+		}, func(t *testing.T, o *orders.GroupOrder) {
+			if o.ShipTo.Name != "王芳" || len(o.Lines[0].Recipients) != 1 {
+				t.Errorf("order = %+v", o)
 			}
 		}},
 		{"per_recipient_with_every_line_addressed_needs_no_ship_to", hqStaff, func(r *orders.PlaceRequest) {

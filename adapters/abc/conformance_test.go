@@ -68,8 +68,9 @@ func TestConformanceAgainstFake(t *testing.T) {
 		},
 		// abc-mall.md "Signing": a nonce seen in the last 10 minutes and a timestamp more
 		// than 5 minutes off the clock are refused.
-		Nonces: true,
-		Window: 5 * time.Minute,
+		Nonces:  true,
+		Window:  5 * time.Minute,
+		Headers: []string{HeaderAppID, HeaderTimestamp, HeaderNonce, HeaderSignature},
 		At: func(t *testing.T, now func() time.Time) malls.Mall {
 			at, err := Connect(Config{BaseURL: m.srv.URL, AppID: testAppID, PartnerKey: k.partner, MallKey: &k.mall.PublicKey, Now: now},
 				newMemNonces(now))
@@ -96,5 +97,6 @@ func TestConformanceAgainstSandbox(t *testing.T) {
 				Lines: []orders.CreateLine{{LineNo: 1, ItemID: "ABC-770031", Quantity: 2, UnitPrice: 6900}}, Total: 13800}
 		})
 	h.Nonces, h.Window = true, 5*time.Minute // abc-mall.md "Signing"
+	h.Headers = []string{HeaderAppID, HeaderTimestamp, HeaderNonce, HeaderSignature}
 	conformance.Run(t, h)
 }

@@ -2,7 +2,6 @@ package abc
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -99,18 +98,26 @@ func (m *Mall) Ack(r *http.Request) (int, http.Header, []byte) {
 	return m.Client.Ack(r.URL.RequestURI())
 }
 
-// Nack answers a notification not recorded (abc-mall.md "Notifications"): 401
-// BAD_SIGNATURE or STALE_REQUEST, 400 BAD_REQUEST for a malformed one, 500 FAILED when the
-// service could not record it. Any non-200 answer makes the mall retry.
+// Nack answers a notification not recorded (abc-mall.md "Notifications") with the
+// spec's failure body and the refusal's status (malls.RefusalStatus): BAD_REQUEST 400 for
+// a malformed one, 413 for a body over the limit, BAD_SIGNATURE or STALE_REQUEST 401, and
+// FAILED 500 only when the service could not record a genuine one. Any non-200 answer
+// makes the mall retry.
 func (m *Mall) Nack(_ *http.Request, err error) (int, http.Header, []byte) {
-	code := "FAILED"
+	reason, status, refused := malls.Refusal(err)
+	code, message := "FAILED", "not recorded"
 	switch {
-	case errors.Is(err, ErrBadSignature):
-		code = CodeBadSignature
-	case errors.Is(err, ErrStale):
-		code = CodeStaleRequest
-	case errors.Is(err, ErrMalformed):
-		code = CodeBadRequest
+	case !refused:
+		status = http.StatusInternalServerError
+	case reason == malls.ReasonBadSignature:
+		code, message = CodeBadSignature, "signature does not verify"
+	case reason == malls.ReasonStale:
+		code, message = CodeStaleRequest, "stale or replayed"
+	case reason == malls.ReasonTooLarge:
+		code, message = CodeBadRequest, "body too large"
+	default:
+		code, message = CodeBadRequest, "malformed notification"
 	}
-	return AckFailure(code, "not recorded")
+	h, body := failureAnswer(code, message)
+	return status, h, body
 }

@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"aidmall/internal/wire"
+	"aidmall/malls"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -20,10 +24,11 @@ import (
 // Errors of notification checking. Parse wraps them with the reason.
 var (
 	// ErrStale: the timestamp is more than 5 minutes off the clock, or the nonce was already
-	// seen in the last 10 minutes (a replay).
-	ErrStale = errors.New("abc: stale notification")
-	// ErrMalformed: a header or the body is not what the spec says.
-	ErrMalformed = errors.New("abc: malformed notification")
+	// seen in the last 10 minutes (a replay). It wraps malls.ErrStale (401).
+	ErrStale = fmt.Errorf("abc: %w", malls.ErrStale)
+	// ErrMalformed: a header or the body is not what the spec says. It wraps
+	// malls.ErrMalformed (400).
+	ErrMalformed = fmt.Errorf("abc: %w", malls.ErrMalformed)
 )
 
 // NonceStore remembers notification nonces for replay protection. Implementations (Redis,
@@ -67,41 +72,54 @@ func NonceKey(appID, nonce string) string { return "abc:" + appID + ":" + nonce 
 // "notify"). method must be POST; pathWithQuery is the notify URL's path as received,
 // with its query string if any (r.URL.RequestURI()); body is the raw body.
 //
-// In order: the four X-Abc-* headers, each exactly once; the app id is ours; the
-// timestamp is Unix milliseconds within 5 minutes of the clock; the nonce is 16–32
-// printable ASCII characters; the SM2 signature over POST, pathWithQuery, timestamp, nonce
-// and SM3 of body verifies under the mall's key. Only then is the nonce remembered for
-// 10 minutes (NonceKey), so a forged copy cannot use up the nonce of a genuine one; a
-// nonce already remembered is a replay. Last, the body is decoded (see decodeEvent).
+// In order: the four X-Abc-* headers, each exactly once and not empty; the timestamp is
+// canonical Unix milliseconds, the nonce 16–32 printable ASCII characters and the
+// signature standard base64 (each else ErrMalformed); the body is the shape of a
+// notification (envelope: UTF-8, no NUL byte raw or escaped, one JSON object with a
+// non-empty string eventId; else ErrMalformed); the app id is ours (compared in constant
+// time); the timestamp is within 5 minutes of the clock; the SM2 signature over POST,
+// pathWithQuery, timestamp, nonce and SM3 of body verifies under the mall's key. Only
+// then is the nonce remembered for 10 minutes (NonceKey), so a forged copy cannot use up
+// the nonce of a genuine one; a nonce already remembered is a replay. Last, the body's
+// fields are decoded (see decodeEvent).
 //
-// Errors: ErrBadSignature (also a wrong app id), ErrStale (timestamp out of window,
-// replayed nonce), ErrMalformed (anything else about headers or body, wrapping the
-// reason), or the NonceStore's error wrapped as is (the caller should answer with a
-// failure so that the mall retries). A body that cannot be decoded once the signature,
+// Errors: ErrMalformed (headers or body not the spec's shape, wrapping the reason),
+// ErrBadSignature (also a wrong app id), ErrStale (timestamp out of window, replayed
+// nonce), or the NonceStore's error wrapped as is (the caller should answer with a failure
+// so that the mall retries). A body whose fields cannot be decoded once the signature,
 // timestamp and nonce have passed is ErrMalformed also wrapping orders.ErrUnreadableEvent
 // (the notification is genuine, so the caller keeps it rather than having the mall retry
-// it in vain); no earlier failure wraps it.
+// it in vain); no earlier failure wraps it. No error quotes a value of the body.
 func (v *Verifier) Parse(ctx context.Context, method, pathWithQuery string, header http.Header, body []byte) (orders.FulfilmentEvent, error) {
 	var none orders.FulfilmentEvent
 	if method != http.MethodPost {
-		return none, fmt.Errorf("%w: method %s, want POST", ErrMalformed, method)
+		return none, fmt.Errorf("%w: method %s, want POST", ErrMalformed, malls.Snippet(method))
 	}
 	for _, h := range []string{HeaderAppID, HeaderTimestamp, HeaderNonce, HeaderSignature} {
 		if vs := header.Values(h); len(vs) != 1 || vs[0] == "" {
 			return none, fmt.Errorf("%w: header %s missing or repeated", ErrMalformed, h)
 		}
 	}
-	if header.Get(HeaderAppID) != v.appID {
-		return none, fmt.Errorf("%w: unknown app id %q", ErrBadSignature, header.Get(HeaderAppID))
-	}
-	ts, nonce := header.Get(HeaderTimestamp), header.Get(HeaderNonce)
-	if err := checkTimestamp(ts, v.now()); err != nil {
+	ts, nonce, sig := header.Get(HeaderTimestamp), header.Get(HeaderNonce), header.Get(HeaderSignature)
+	if _, err := parseTimestamp(ts); err != nil {
 		return none, err
 	}
 	if !ValidNonce(nonce) {
-		return none, fmt.Errorf("%w: nonce must be 16-32 printable ASCII characters", ErrStale)
+		return none, fmt.Errorf("%w: nonce must be 16-32 printable ASCII characters", ErrMalformed)
 	}
-	if err := Verify(v.mall, SigningString(http.MethodPost, pathWithQuery, ts, nonce, body), header.Get(HeaderSignature)); err != nil {
+	if _, err := base64.StdEncoding.DecodeString(sig); err != nil {
+		return none, fmt.Errorf("%w: signature is not standard base64", ErrMalformed)
+	}
+	if err := checkEnvelope(body); err != nil {
+		return none, err
+	}
+	if subtle.ConstantTimeCompare([]byte(header.Get(HeaderAppID)), []byte(v.appID)) != 1 {
+		return none, fmt.Errorf("%w: app id is not ours", ErrBadSignature)
+	}
+	if err := checkTimestamp(ts, v.now()); err != nil {
+		return none, err
+	}
+	if err := Verify(v.mall, SigningString(http.MethodPost, pathWithQuery, ts, nonce, body), sig); err != nil {
 		return none, err
 	}
 	fresh, err := v.nonces.Remember(ctx, NonceKey(v.appID, nonce), NonceWindow)
@@ -109,7 +127,7 @@ func (v *Verifier) Parse(ctx context.Context, method, pathWithQuery string, head
 		return none, fmt.Errorf("abc: remembering nonce: %w", err)
 	}
 	if !fresh {
-		return none, fmt.Errorf("%w: nonce %q seen in the last 10 minutes", ErrStale, nonce)
+		return none, fmt.Errorf("%w: nonce seen in the last 10 minutes", ErrStale)
 	}
 	ev, _, err := decodeEvent(body, "notify")
 	if err != nil {
@@ -119,17 +137,79 @@ func (v *Verifier) Parse(ctx context.Context, method, pathWithQuery string, head
 	return ev, nil
 }
 
-// checkTimestamp checks an X-Abc-Timestamp: canonical decimal Unix milliseconds, within
-// TimestampWindow of now. It returns ErrStale (out of window) or ErrMalformed.
-func checkTimestamp(ts string, now time.Time) error {
+// parseTimestamp reads an X-Abc-Timestamp: canonical decimal Unix milliseconds. It
+// returns ErrMalformed otherwise.
+func parseTimestamp(ts string) (time.Time, error) {
 	ms, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || ms <= 0 || strconv.FormatInt(ms, 10) != ts {
-		return fmt.Errorf("%w: timestamp %q is not Unix milliseconds", ErrMalformed, ts)
+		return time.Time{}, fmt.Errorf("%w: timestamp %s is not Unix milliseconds", ErrMalformed, malls.Snippet(ts))
 	}
-	if d := now.Sub(time.UnixMilli(ms)); d > TimestampWindow || d < -TimestampWindow {
+	return time.UnixMilli(ms), nil
+}
+
+// checkTimestamp checks an X-Abc-Timestamp (of a mall's answer): canonical decimal Unix
+// milliseconds, within TimestampWindow of now. It returns ErrStale (out of window) or
+// ErrMalformed.
+func checkTimestamp(ts string, now time.Time) error {
+	at, err := parseTimestamp(ts)
+	if err != nil {
+		return err
+	}
+	if d := now.Sub(at); d > TimestampWindow || d < -TimestampWindow {
 		return fmt.Errorf("%w: timestamp %s is %s off the clock", ErrStale, ts, d.Round(time.Second))
 	}
 	return nil
+}
+
+// checkEnvelope checks that body has the shape of a notification before anything
+// cryptographic is done with it: UTF-8 without NUL bytes, one JSON object and nothing
+// after it, a non-empty string eventId, and no string (key or value, at any depth) holding
+// an escaped NUL (\u0000). It returns nil or ErrMalformed with the reason.
+func checkEnvelope(body []byte) error {
+	if err := malls.CheckText(body); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("%w: body is not JSON", ErrMalformed)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: trailing data after the JSON object", ErrMalformed)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("%w: body is not a JSON object", ErrMalformed)
+	}
+	if id, _ := obj["eventId"].(string); id == "" {
+		return fmt.Errorf("%w: body has no eventId", ErrMalformed)
+	}
+	if holdsNUL(obj) {
+		return fmt.Errorf("%w: a string of the body holds NUL", ErrMalformed)
+	}
+	return nil
+}
+
+// holdsNUL reports whether a decoded JSON value holds a string with a NUL character.
+func holdsNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 || holdsNUL(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if holdsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ValidNonce reports whether s is a valid X-Abc-Nonce: 16–32 characters (abc-mall.md
@@ -218,6 +298,14 @@ func decodeEvent(b []byte, source string) (orders.FulfilmentEvent, string, error
 			return fail(f.name, "missing or empty")
 		}
 	}
+	for _, f := range []struct {
+		p    *string
+		name string
+	}{{w.EventID, "eventId"}, {w.PartnerOrderNo, "partnerOrderNo"}, {w.MallOrderNo, "mallOrderNo"}} {
+		if why := malls.BadID(*f.p); why != "" {
+			return fail(f.name, "%s", why)
+		}
+	}
 	typ, ok := eventType(*w.EventType)
 	if !ok {
 		return fail("eventType", "unknown event type %q", *w.EventType)
@@ -296,6 +384,12 @@ func AckFailure(code, message string) (status int, header http.Header, body []by
 	default:
 		status = http.StatusInternalServerError
 	}
+	h, body := failureAnswer(code, message)
+	return status, h, body
+}
+
+// failureAnswer is the header and body of a failure answer.
+func failureAnswer(code, message string) (http.Header, []byte) {
 	h := http.Header{}
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	body, err := wire.MarshalJSON(struct {
@@ -305,5 +399,5 @@ func AckFailure(code, message string) (status int, header http.Header, body []by
 	if err != nil { // cannot happen for two strings
 		body = []byte(`{"code":"9999","message":"internal error"}`)
 	}
-	return status, h, body
+	return h, body
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
+
+	"aidmall/malls"
 )
 
 // Header names carried on every ABC request, response and notification (abc-mall.md,
@@ -34,7 +36,8 @@ const signerID = "1234567812345678"
 
 // ErrBadSignature is returned when a signature is missing, not base64, not DER, or does not
 // verify under the expected key.
-var ErrBadSignature = errors.New("abc: bad signature")
+// It wraps malls.ErrBadSignature, so that the webhook refuses it as such (401).
+var ErrBadSignature = fmt.Errorf("abc: %w", malls.ErrBadSignature)
 
 // SigningString builds the string both sides sign (abc-mall.md "Signing"): the HTTP method
 // (or "RESPONSE"), the path with its query string if any, the X-Abc-Timestamp value, the

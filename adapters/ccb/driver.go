@@ -2,7 +2,6 @@ package ccb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -97,17 +96,12 @@ func (m *Mall) Ack(*http.Request) (int, http.Header, []byte) {
 }
 
 // Nack answers "failure" (anything but "success" makes the mall send it again), with a
-// status that tells an operator reading the mall's logs why: 401 for a bad signature, 400
-// for a malformed body, 500 when the service could not record it.
+// status that tells an operator reading the mall's logs why (malls.RefusalStatus): 413
+// for a body over the limit, 400 for a malformed one, 401 for a bad signature, 500 only
+// when the service could not record a genuine one.
 func (m *Mall) Nack(_ *http.Request, err error) (int, http.Header, []byte) {
-	status, ct, body := AckFailure()
-	switch {
-	case errors.Is(err, ErrBadSignature):
-		status = http.StatusUnauthorized
-	case errors.Is(err, ErrMalformed):
-		status = http.StatusBadRequest
-	}
-	return status, http.Header{"Content-Type": {ct}}, body
+	_, ct, body := AckFailure()
+	return malls.RefusalStatus(err), http.Header{"Content-Type": {ct}}, body
 }
 
 // String names the mall in logs.

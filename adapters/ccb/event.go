@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"aidmall/bizday"
+	"aidmall/malls"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -45,6 +46,12 @@ func (r rawEvent) event(source string) (orders.FulfilmentEvent, *fieldError) {
 	}
 	if r.NotifyID == "" {
 		return ev, &fieldError{"notify_id", "missing"}
+	}
+	for _, f := range []struct{ name, v string }{{"notify_id", r.NotifyID}, {"out_order_no", r.OutOrderNo},
+		{"mall_order_no", r.MallOrderNo}, {"logistics_no", r.LogisticsNo}} {
+		if why := malls.BadID(f.v); why != "" {
+			return ev, &fieldError{f.name, why}
+		}
 	}
 	typ, ok := notifyTypes[r.NotifyType]
 	if !ok {

@@ -2,19 +2,24 @@ package ccb
 
 import (
 	"crypto/rsa"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
+	"aidmall/malls"
 	"aidmall/orders"
 )
 
 // ErrMalformed is returned by Verifier.Parse for a notification that is not a well-formed
-// CCB notification (bad form encoding, a repeated parameter, a missing or invalid field);
-// the wrapping error names the reason. ParseStatement reports the same problems per row.
-var ErrMalformed = errors.New("ccb: malformed notification")
+// CCB notification (not UTF-8, a NUL byte, bad form encoding, a repeated parameter, no
+// sign or sign_type, a missing or invalid field); the wrapping error names the reason.
+// ParseStatement reports the same problems per row. It wraps malls.ErrMalformed, so that
+// the webhook refuses it as such (400).
+var ErrMalformed = fmt.Errorf("ccb: %w", malls.ErrMalformed)
 
 // Verifier checks and parses the CCB mall's fulfilment notifications (ccb-mall.md,
 // "Notifications"). It is safe for concurrent use.
@@ -49,42 +54,48 @@ func NewVerifier(appID string, mallKey *rsa.PublicKey) (*Verifier, error) {
 // kept on order.shipped only; notify_time is not used (a re-sent event keeps its notify_id,
 // which is what deduplicates). The event passes orders.FulfilmentEvent.Validate.
 //
-// Errors: ErrBadSignature when sign is missing or does not verify, sign_type is not RSA2 or
-// app_id is not the Verifier's; ErrMalformed, wrapping the reason, for anything else. The
-// body's encoding (UTF-8, form encoding, each parameter once) is checked before the
-// signature, since the signing string is built from the parameters; a failure there is
-// ErrMalformed alone. A field that cannot be read once the signature has verified is
-// ErrMalformed also wrapping orders.ErrUnreadableEvent (the notification is genuine, so
-// the caller keeps it rather than having the mall retry it in vain).
+// Errors: ErrMalformed, wrapping the reason, when the body is not the shape of a CCB
+// notification — not UTF-8, a NUL byte (raw or %00), not form-encoded, a parameter given
+// twice, sign or sign_type missing, sign_type not RSA2 — checked before the signature,
+// since the signing string is built from the parameters; ErrBadSignature when app_id is
+// not the Verifier's (compared in constant time) or sign does not verify. A field that
+// cannot be read once the signature has verified is ErrMalformed also wrapping
+// orders.ErrUnreadableEvent (the notification is genuine, so the caller keeps it rather
+// than having the mall retry it in vain). No error quotes a value of the body.
 func (v *Verifier) Parse(body []byte) (orders.FulfilmentEvent, error) {
-	if !utf8.Valid(body) {
-		return orders.FulfilmentEvent{}, fmt.Errorf("%w: body is not UTF-8", ErrMalformed)
+	var none orders.FulfilmentEvent
+	if err := malls.CheckText(body); err != nil {
+		return none, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	values, err := url.ParseQuery(string(body))
 	if err != nil {
-		return orders.FulfilmentEvent{}, fmt.Errorf("%w: body is not form-encoded: %v", ErrMalformed, err)
+		return none, fmt.Errorf("%w: body is not form-encoded", ErrMalformed)
 	}
 	params := make(map[string]string, len(values))
 	for k, vs := range values {
 		if len(vs) != 1 {
-			return orders.FulfilmentEvent{}, fmt.Errorf("%w: parameter %q given %d times", ErrMalformed, k, len(vs))
+			return none, fmt.Errorf("%w: parameter %s given %d times", ErrMalformed, malls.Snippet(k), len(vs))
 		}
 		if !utf8.ValidString(vs[0]) || !utf8.ValidString(k) {
-			return orders.FulfilmentEvent{}, fmt.Errorf("%w: parameter %q is not UTF-8", ErrMalformed, k)
+			return none, fmt.Errorf("%w: parameter %s is not UTF-8", ErrMalformed, malls.Snippet(k))
+		}
+		if strings.IndexByte(k, 0) >= 0 || strings.IndexByte(vs[0], 0) >= 0 {
+			return none, fmt.Errorf("%w: parameter %s holds a NUL byte", ErrMalformed, malls.Snippet(k))
 		}
 		params[k] = vs[0]
 	}
-	if params["sign"] == "" {
-		return orders.FulfilmentEvent{}, fmt.Errorf("%w: missing sign", ErrBadSignature)
-	}
-	if params["sign_type"] != SignType {
-		return orders.FulfilmentEvent{}, fmt.Errorf("%w: sign_type %q, want %s", ErrBadSignature, params["sign_type"], SignType)
-	}
-	if params["app_id"] != v.appID {
-		return orders.FulfilmentEvent{}, fmt.Errorf("%w: unknown app_id %q", ErrBadSignature, params["app_id"])
+	switch {
+	case params["sign"] == "":
+		return none, fmt.Errorf("%w: missing sign", ErrMalformed)
+	case params["sign_type"] == "":
+		return none, fmt.Errorf("%w: missing sign_type", ErrMalformed)
+	case params["sign_type"] != SignType:
+		return none, fmt.Errorf("%w: sign_type is not %s", ErrMalformed, SignType)
+	case subtle.ConstantTimeCompare([]byte(params["app_id"]), []byte(v.appID)) != 1:
+		return none, fmt.Errorf("%w: app_id is not ours", ErrBadSignature)
 	}
 	if err := Verify(v.mallKey, SigningString(params, "sign", "sign_type"), params["sign"]); err != nil {
-		return orders.FulfilmentEvent{}, err
+		return none, err
 	}
 	r := rawEvent{
 		NotifyID: params["notify_id"], NotifyType: params["notify_type"],
@@ -111,8 +122,8 @@ func AckSuccess() (status int, contentType string, body []byte) {
 	return http.StatusOK, "text/plain; charset=utf-8", []byte(ackSuccess)
 }
 
-// AckFailure returns the answer to send when the event was not recorded (bad signature,
-// malformed body, storage failure): HTTP 500, "text/plain; charset=utf-8", body "failure".
+// AckFailure returns the answer to send when the event was not recorded because aidmall
+// failed (storage down; Mall.Nack gives a refusal its 4xx status instead): HTTP 500, "text/plain; charset=utf-8", body "failure".
 // Per the spec any answer other than HTTP 200 "success" (or none within 5 s) is a failure,
 // and the mall sends the same notification again after 4 min, 10 min, 10 min, 1 h, 2 h, 6 h
 // and 15 h; a non-200 status makes the refusal plain in logs on both sides.

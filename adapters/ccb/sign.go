@@ -17,6 +17,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"aidmall/malls"
 )
 
 // TimeLayout is the spec's timestamp form, `yyyy-MM-dd HH:mm:ss`, always Beijing time
@@ -27,8 +29,9 @@ const TimeLayout = "2006-01-02 15:04:05"
 const SignType = "RSA2"
 
 // ErrBadSignature is returned when a signature is missing, is not base64, or does not
-// verify under the expected key (and, for notifications, when app_id is unknown).
-var ErrBadSignature = errors.New("ccb: bad signature")
+// verify under the expected key (and, for notifications, when app_id is unknown). It wraps
+// malls.ErrBadSignature, so that the webhook refuses it as such (401).
+var ErrBadSignature = fmt.Errorf("ccb: %w", malls.ErrBadSignature)
 
 // SigningString returns the spec's string to sign (ccb-mall.md, "Signing"): every parameter
 // except those named in exclude whose value is not empty, sorted by name in byte order,

@@ -3,6 +3,11 @@
 // HMAC-SHA256 hash for lookups and change detection. Both keys are derived from one
 // 32-byte master key with HKDF-SHA256 (RFC 5869, crypto/hkdf). It implements
 // households.Sealer.
+//
+// A value is sealed to where it is stored: its associated data names the table, column
+// and row (e.g. "households/id_sealed/06300101001"), so a sealed value copied to another
+// row or column does not open. Values sealed before that binding (associated data: the
+// key id byte alone) open with OpenLegacy until `aidmall keys rotate` seals them again.
 package seal
 
 import (
@@ -25,6 +30,7 @@ const (
 	infoSeal  = "aidmall/seal/aes-256-gcm/v1"
 	infoHash  = "aidmall/seal/hmac-sha256/v1"
 	infoKeyID = "aidmall/seal/key-id/v1"
+	infoName  = "aidmall/seal/key-name/v1"
 )
 
 const (
@@ -42,9 +48,11 @@ var (
 	ErrMalformed = errors.New("seal: malformed sealed value")
 	// ErrUnknownKey is returned by Open for a value sealed under a key the Sealer does not hold.
 	ErrUnknownKey = errors.New("seal: sealed under an unknown key")
-	// ErrOpen is returned by Open when authentication fails: the value was altered or
-	// sealed under another key with the same id.
-	ErrOpen = errors.New("seal: cannot open: altered or sealed under another key")
+	// ErrOpen is returned by Open when authentication fails: the value was altered, sealed
+	// under another key with the same id, or sealed for another place (table, column, row).
+	ErrOpen = errors.New("seal: cannot open: altered, sealed under another key or for another place")
+	// ErrNoPlace is returned by Seal and Open for an empty place: every value is bound to one.
+	ErrNoPlace = errors.New("seal: no place to bind the value to")
 )
 
 // key is one master key's AEAD and id.
@@ -59,6 +67,7 @@ type Sealer struct {
 	current key
 	keys    []key // current first, then previous keys
 	hashKey []byte
+	name    string
 }
 
 // New returns a Sealer whose current key is masterKey (KeySize bytes); previous keys, if
@@ -83,6 +92,11 @@ func New(masterKey []byte, previous ...[]byte) (*Sealer, error) {
 		return nil, fmt.Errorf("seal: derive hash key: %w", err)
 	}
 	s.hashKey = hk
+	name, err := hkdf.Key(sha256.New, masterKey, nil, infoName, 8)
+	if err != nil {
+		return nil, fmt.Errorf("seal: derive key name: %w", err)
+	}
+	s.name = hex.EncodeToString(name)
 	return s, nil
 }
 
@@ -112,23 +126,55 @@ func newKey(mk []byte) (key, error) {
 // KeyID returns the id byte that prefixes the values this Sealer seals.
 func (s *Sealer) KeyID() byte { return s.current.id }
 
+// KeyName names the current key (16 hex digits, derived from it; not secret): the store
+// records it on each row so a rotation knows which rows are still under an older key.
+func (s *Sealer) KeyName() string { return s.name }
+
+// Place is the associated data that binds a sealed value to where it is stored: table,
+// column and row key, e.g. Place("households", "id_sealed", "06300101001").
+func Place(table, column, row string) string { return table + "/" + column + "/" + row }
+
 // Seal encrypts plain with AES-256-GCM under the current key and a fresh random 12-byte
-// nonce: the result is key id (1 byte) || nonce (12) || ciphertext || tag (16), and two
-// seals of one value differ. The key id byte is authenticated too. It fails only if the
-// system's random source fails.
-func (s *Sealer) Seal(plain string) ([]byte, error) {
+// nonce, bound to place (see Place): the result is key id (1 byte) || nonce (12) ||
+// ciphertext || tag (16), and two seals of one value differ. The key id byte and place
+// are authenticated, place is not stored. It fails with ErrNoPlace, or if the system's
+// random source fails.
+func (s *Sealer) Seal(plain, place string) ([]byte, error) {
+	if place == "" {
+		return nil, ErrNoPlace
+	}
 	out := make([]byte, 1+nonceSize, Overhead+len(plain))
 	out[0] = s.current.id
 	if _, err := rand.Read(out[1:]); err != nil {
 		return nil, fmt.Errorf("seal: nonce: %w", err)
 	}
-	return s.current.aead.Seal(out, out[1:], []byte(plain), out[:1]), nil
+	return s.current.aead.Seal(out, out[1:], []byte(plain), bound(out[0], place)), nil
 }
 
-// Open decrypts a value made by Seal under the current or a previous key. It fails with
-// ErrMalformed (too short), ErrUnknownKey (no key with its id) or ErrOpen (altered, or
-// another key with the same id).
-func (s *Sealer) Open(sealed []byte) (string, error) {
+// bound is the associated data of a value bound to place: the key id byte then the place.
+// A legacy value's is the key id byte alone; a place is never empty, so the two differ.
+func bound(id byte, place string) []byte { return append([]byte{id}, place...) }
+
+// Open decrypts a value made by Seal for place, under the current or a previous key. It
+// fails with ErrNoPlace, ErrMalformed (too short), ErrUnknownKey (no key with its id) or
+// ErrOpen (altered, another key with the same id, or sealed for another place: a value
+// copied from another row or column, or a legacy value).
+func (s *Sealer) Open(sealed []byte, place string) (string, error) {
+	if place == "" {
+		return "", ErrNoPlace
+	}
+	return s.open(sealed, func(id byte) []byte { return bound(id, place) })
+}
+
+// OpenLegacy decrypts a value sealed before values were bound to their place (its
+// associated data is the key id byte alone). Only rows the store records as sealed that
+// way are opened with it, and `aidmall keys rotate` seals them again, bound. A value
+// sealed by Seal never opens with it.
+func (s *Sealer) OpenLegacy(sealed []byte) (string, error) {
+	return s.open(sealed, func(id byte) []byte { return []byte{id} })
+}
+
+func (s *Sealer) open(sealed []byte, ad func(byte) []byte) (string, error) {
 	if len(sealed) < Overhead {
 		return "", ErrMalformed
 	}
@@ -138,7 +184,7 @@ func (s *Sealer) Open(sealed []byte) (string, error) {
 			continue
 		}
 		found = true
-		plain, err := k.aead.Open(nil, sealed[1:1+nonceSize], sealed[1+nonceSize:], sealed[:1])
+		plain, err := k.aead.Open(nil, sealed[1:1+nonceSize], sealed[1+nonceSize:], ad(sealed[0]))
 		if err == nil {
 			return string(plain), nil
 		}

@@ -93,7 +93,7 @@ func (s *Store) Provenance(ctx context.Context, no households.HouseholdNo, from,
 	}
 	defer tx.Rollback()
 	if err := tx.GetContext(ctx, &p.IDNumber, tx.Rebind(`SELECT id_masked FROM households WHERE household_no = ?`), no); err != nil {
-		return p, fmt.Errorf("household %s: %w", no, translate(err))
+		return p, fmt.Errorf("household: %w", translate(err)) // never the number asked: it may be an ID number typed in its place
 	}
 	var lrows []linkageRow
 	if err := tx.SelectContext(ctx, &lrows, tx.Rebind(`SELECT supplier_code, household_no, type, weight_e4, valid_from, valid_to

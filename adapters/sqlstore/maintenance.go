@@ -72,8 +72,13 @@ func (s *Store) SealKeyRecorded(ctx context.Context) (bool, error) {
 // CheckSealKey records check (a keyed hash of a fixed text, made with the seal key) on the
 // first call and refuses, with ErrSealKeyMismatch, any later key whose check differs: a
 // process with the wrong key would write households that no other process can read.
+// During a rotation (BeginSealRotation) the new key's check is accepted too.
 func (s *Store) CheckSealKey(ctx context.Context, check string) error {
 	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var next string
+		if err := tx.GetContext(ctx, &next, `SELECT value FROM meta WHERE name = 'seal_key_check_next'`); err == nil && next == check {
+			return nil
+		}
 		var have string
 		err := tx.GetContext(ctx, &have, `SELECT value FROM meta WHERE name = 'seal_key_check'`)
 		switch {

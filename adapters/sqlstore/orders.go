@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -236,25 +235,6 @@ func (s *Store) OrderByOutOrderNo(ctx context.Context, outOrderNo orders.OutOrde
 	return s.Order(ctx, id)
 }
 
-// cursor is the position after the last order of a page: (placed_at, id), newest first.
-func encodeCursor(o orders.GroupOrder) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(o.PlacedAt.UnixNano(), 10) + "." + strconv.FormatInt(o.ID, 10)))
-}
-
-func decodeCursor(c string) (time.Time, int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, 0, orders.Errorf(orders.ErrInvalid, "bad cursor")
-	}
-	ts, idText, ok := strings.Cut(string(b), ".")
-	n, err1 := strconv.ParseInt(ts, 10, 64)
-	id, err2 := strconv.ParseInt(idText, 10, 64)
-	if !ok || err1 != nil || err2 != nil {
-		return time.Time{}, 0, orders.Errorf(orders.ErrInvalid, "bad cursor")
-	}
-	return time.Unix(0, n).UTC(), id, nil
-}
-
 // ListOrders returns one page of orders, newest placed first (keyset pagination on
 // placed_at, id), and the next page's cursor ("" on the last page).
 func (s *Store) ListOrders(ctx context.Context, f orders.ListFilter) ([]orders.GroupOrder, string, error) {
@@ -283,12 +263,12 @@ func (s *Store) ListOrders(ctx context.Context, f orders.ListFilter) ([]orders.G
 		add("placed_at < ?", f.To.UTC())
 	}
 	if f.Cursor != "" {
-		t, id, err := decodeCursor(f.Cursor)
+		c, err := orders.ParseListCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
 		where = append(where, "(placed_at < ? OR (placed_at = ? AND id < ?))")
-		args = append(args, t, t, id)
+		args = append(args, c.PlacedAt, c.PlacedAt, c.ID)
 	}
 	limit := orders.ListLimit(f.Limit)
 	q := `SELECT ` + orderCols + ` FROM group_orders WHERE ` + strings.Join(where, " AND ") +
@@ -325,7 +305,7 @@ func (s *Store) ListOrders(ctx context.Context, f orders.ListFilter) ([]orders.G
 	}
 	next := ""
 	if more {
-		next = encodeCursor(out[len(out)-1])
+		next = orders.CursorAfter(out[len(out)-1]).String()
 	}
 	return out, next, nil
 }

@@ -206,24 +206,26 @@ func (s *Store) UpsertHouseholds(ctx context.Context, hs []households.SealedHous
 				return fmt.Errorf("households: %w", err)
 			}
 			cols := []any{h.NameSealed, h.NameMasked, h.IDSealed, h.IDHash, h.IDMasked, h.PhoneSealed, h.PhoneHash, h.PhoneMasked,
-				int64(h.Members), h.County, h.Township, h.Village, h.Attribute, int64(h.ExitYear), h.Fingerprint, s.utcNow()}
+				int64(h.Members), h.County, h.Township, h.Village, h.Attribute, int64(h.ExitYear), h.Fingerprint, h.SealKey, s.utcNow()}
 			if err == nil {
 				if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE households SET name_sealed = ?, name_masked = ?, id_sealed = ?, id_hash = ?,
 					id_masked = ?, phone_sealed = ?, phone_hash = ?, phone_masked = ?, members = ?, county = ?, township = ?, village = ?,
-					attribute = ?, exit_year = ?, fingerprint = ?, updated_at = ? WHERE household_no = ?`), append(cols, h.No)...); err != nil {
+					attribute = ?, exit_year = ?, fingerprint = ?, seal_key = ?, updated_at = ? WHERE household_no = ?`), append(cols, h.No)...); err != nil {
 					return fmt.Errorf("update household %s: %w", h.No, err)
 				}
 				c.Updated++
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO households (name_sealed, name_masked, id_sealed, id_hash, id_masked,
-				phone_sealed, phone_hash, phone_masked, members, county, township, village, attribute, exit_year, fingerprint, updated_at,
-				household_no) VALUES (`+marks(17)+`)`), append(cols, h.No)...); err != nil {
+				phone_sealed, phone_hash, phone_masked, members, county, township, village, attribute, exit_year, fingerprint, seal_key,
+				updated_at, household_no) VALUES (`+marks(18)+`)`), append(cols, h.No)...); err != nil {
 				return fmt.Errorf("insert household %s: %w", h.No, translate(err))
 			}
 			c.Inserted++
 		}
-		return nil
+		// Checked after the writes: a rotation finishing meanwhile either sees these rows
+		// (and goes on) or has retired the key before this check (and this refuses).
+		return refuseRetiredKeys(ctx, tx, hs)
 	})
 	return c, err
 }
@@ -412,7 +414,7 @@ func (s *Store) HouseholdView(ctx context.Context, no households.HouseholdNo) (h
 	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT household_no, name_masked, id_masked, phone_masked, members, county,
 		township, village, attribute, exit_year FROM households WHERE household_no = ?`), no)
 	if err != nil {
-		return households.View{}, fmt.Errorf("household %s: %w", no, translate(err))
+		return households.View{}, fmt.Errorf("household: %w", translate(err)) // never the number asked: it may be an ID number typed in its place
 	}
 	return households.View{No: r.No, HeadName: r.Name, IDNumber: r.ID, Phone: r.Phone, Members: r.Members, County: r.County,
 		Township: r.Township, Village: r.Village, Attribute: r.Attribute, ExitYear: r.ExitYear}, nil

@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -156,69 +154,6 @@ func refusal(err error) (*formErrors, bool) {
 		return &formErrors{Message: zhMessage(oe.Message)}, true
 	}
 	return nil, false
-}
-
-// zhRule is one domain message (English, written for API clients) in Chinese: the
-// pattern's groups fill the Chinese format.
-type zhRule struct {
-	re *regexp.Regexp
-	zh string
-}
-
-// zhMessages are the refusals the aid office's pages can meet, from the orders, review
-// and attribution packages' own words. A message not listed is shown as it is.
-var zhMessages = []zhRule{
-	{regexp.MustCompile(`^period (\S+) has not ended yet \(Beijing time\)$`), "期间 %s 尚未结束（北京时间），不能结账。"},
-	{regexp.MustCompile(`^period (\S+) overlaps (\S+), already closed$`), "期间 %s 与已结账的期间 %s 重叠。"},
-	{regexp.MustCompile(`^period (\S+) lies before (\S+), already closed$`), "期间 %s 早于已结账的期间 %s，不能再结账。"},
-	{regexp.MustCompile(`^period (\S+) cannot be closed while (\S+) is open \(close the months in order\)$`), "期间 %s 不能结账：%s 尚未结账（请按月份顺序结账）。"},
-	{regexp.MustCompile(`^no period is closed$`), "目前没有已结账的期间。"},
-	{regexp.MustCompile(`^only the latest closed period, (\S+), can be reopened$`), "只能重新打开最近结账的期间 %s。"},
-	{regexp.MustCompile(`^period (\S+) is not closed$`), "期间 %s 未结账。"},
-	{regexp.MustCompile(`^period "([^"]*)": want a year YYYY or a month YYYY-MM$`), "期间“%s”应为年份（如 2019）或月份（如 2019-03）。"},
-	{regexp.MustCompile(`^period "([^"]*)": .*$`), "期间“%s”不是有效的年份或月份。"},
-	{regexp.MustCompile(`^say why, in at most 500 characters$`), "请填写原因（不超过 500 字）。"},
-	{regexp.MustCompile(`^required: say why$`), "请填写处理说明。"},
-	{regexp.MustCompile(`^must be dismissed or reread$`), "请选择处理方式。"},
-	{regexp.MustCompile(`^a (\S+) item cannot be re-read; dismiss it$`), "此类事项（%s）不能重新读取，请选择“已查看，不再处理”。"},
-	{regexp.MustCompile(`^review item (\S+) was already (\S+)$`), "待复核事项 %s 已经处理过（%s）。"},
-	{regexp.MustCompile(`^review item "([^"]*)" not found$`), "找不到待复核事项 %s。"},
-	{regexp.MustCompile(`^no order has out_order_no (\S+) yet: the event stays parked$`), "还没有订单使用商城订单号 %s，该事件继续等待。"},
-	{regexp.MustCompile(`^branch "([^"]*)" not found$`), "单位“%s”不存在。"},
-	{regexp.MustCompile(`^must be a year from (\d+) to (\d+)$`), "年份应在 %s 至 %s 之间。"},
-	{regexp.MustCompile(`^a year YYYY$`), "请填写四位年份。"},
-	{regexp.MustCompile(`^must not be negative$`), "不能为负数。"},
-	{regexp.MustCompile(`^mall "([^"]*)" is not connected$`), "未接入商城“%s”。"},
-	{regexp.MustCompile(`^(only aid_office|role \S+ may not) .*$`), "您的角色无权进行此操作。"},
-}
-
-func zhMessage(msg string) string {
-	for _, r := range zhMessages {
-		if m := r.re.FindStringSubmatch(msg); m != nil {
-			args := make([]any, len(m)-1)
-			for i, g := range m[1:] {
-				args[i] = zhWord(g)
-			}
-			return fmt.Sprintf(r.zh, args...)
-		}
-	}
-	return msg
-}
-
-func zhDetail(detail string) string { return zhMessage(detail) }
-
-// zhWord names a few domain words in Chinese where they fill a message.
-func zhWord(w string) string {
-	switch w {
-	case string(review.Dismissed):
-		return "已查看，不再处理"
-	case string(review.Reread):
-		return "重新读取"
-	}
-	if k, ok := reviewKinds[review.Kind(w)]; ok {
-		return k
-	}
-	return w
 }
 
 // maxUpload bounds an upload request (the file and the form), in bytes.

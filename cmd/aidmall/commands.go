@@ -34,6 +34,7 @@ func (g *globals) withApp(migrate bool, fn func(ctx context.Context, a *app, arg
 			return err
 		}
 		defer a.Close()
+		a.getenv = g.getenv
 		return fn(audit.WithActor(cmd.Context(), cliActor(g.getenv)), a, args)
 	}
 }
@@ -211,7 +212,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if err != nil {
 				return err
 			}
-			rep, err := imports.Statement(ctx, svc, a.store, d.ParseStatement, m, args[0], f)
+			rep, err := imports.Statement(ctx, svc, a.store, d.ParseStatement, m, args[0], f, strict)
 			for _, b := range rep.Bad {
 				fmt.Fprintln(g.stdout, "bad row:", b)
 			}
@@ -342,27 +343,25 @@ func newUsersCmd(g *globals) *cobra.Command {
 
 func newReconcileCmd(g *globals) *cobra.Command {
 	var from, to string
-	cmd := &cobra.Command{
+	var cmd *cobra.Command
+	cmd = &cobra.Command{
 		Use:   "reconcile",
 		Short: "Read the configured malls' daily statements and apply every event not yet seen",
 		Args:  cobra.NoArgs,
 		RunE: g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
+			for _, name := range []string{"from", "to"} {
+				if cmd.Flags().Changed(name) && strings.TrimSpace(cmd.Flags().Lookup(name).Value.String()) == "" {
+					return fmt.Errorf("--%s is empty: give a business day as YYYY-MM-DD, or leave it out", name)
+				}
+			}
+			f, t, err := reconcileRange(from, to, bizday.Of(time.Now()))
+			if err != nil {
+				return err
+			}
 			cfg := a.cfg
 			ms, err := mallsFromConfig(cfg, nonceStore(a), a.log, a.store.KeepUnreadable)
 			if err != nil {
 				return err
-			}
-			today := bizday.Of(time.Now())
-			f, t := today.AddDays(-1), today
-			if from != "" {
-				if f, err = bizday.Parse(from); err != nil {
-					return fmt.Errorf("--from: %w", err)
-				}
-			}
-			if to != "" {
-				if t, err = bizday.Parse(to); err != nil {
-					return fmt.Errorf("--to: %w", err)
-				}
 			}
 			if len(ms.statements) == 0 {
 				return fmt.Errorf("no mall is configured: set AIDMALL_<CODE>_URL with its keys for one of %s", drivers.Help())
@@ -382,15 +381,45 @@ func newReconcileCmd(g *globals) *cobra.Command {
 			}
 			counts, err := runner.Reconcile(ctx, days...)
 			for m, c := range counts {
-				fmt.Fprintf(g.stdout, "%s %s..%s: %d events read, %d applied (%d held for review), %d already known, %d waiting for their order, %d invalid, %d days not published\n",
+				fmt.Fprintf(g.stdout, "%s %s..%s: %d events read: %d applied, %d held for review, %d already known, %d waiting for their order, %d invalid; %d days not published\n",
 					m, f, t, c.Events, c.Applied, c.Held, c.Duplicate, c.Parked, c.Invalid, c.Missing)
 			}
 			return err
 		}),
 	}
-	cmd.Flags().StringVar(&from, "from", "", "first business day (default yesterday, Beijing)")
-	cmd.Flags().StringVar(&to, "to", "", "last business day (default today, Beijing)")
+	cmd.Flags().StringVar(&from, "from", "", "first business day, YYYY-MM-DD (default yesterday, Beijing)")
+	cmd.Flags().StringVar(&to, "to", "", "last business day, YYYY-MM-DD, on or after --from (default today, Beijing)")
 	return cmd
+}
+
+// reconcileRange reads reconcile's --from and --to (either may be left out: yesterday and
+// today in Beijing) into the first and last business day. A day that does not parse, and a
+// range whose end comes before its start (a reversed, hence empty, range), are errors
+// naming what was given; nothing is then read.
+func reconcileRange(from, to string, today bizday.Day) (bizday.Day, bizday.Day, error) {
+	f, t := today.AddDays(-1), today
+	var err error
+	if from != "" {
+		if f, err = bizday.Parse(from); err != nil {
+			return f, t, fmt.Errorf("--from %q: %w", from, err)
+		}
+	}
+	if to != "" {
+		if t, err = bizday.Parse(to); err != nil {
+			return f, t, fmt.Errorf("--to %q: %w", to, err)
+		}
+	}
+	if t.Before(f) {
+		what := fmt.Sprintf("--from %s is after --to %s", f, t)
+		switch {
+		case from == "":
+			what = fmt.Sprintf("--to %s is before the default --from (yesterday, %s)", t, f)
+		case to == "":
+			what = fmt.Sprintf("--from %s is after the default --to (today, %s)", f, t)
+		}
+		return f, t, fmt.Errorf("%s: the range is empty; nothing reconciled", what)
+	}
+	return f, t, nil
 }
 
 // mallOfFile returns the registered mall whose code is a word of path's file name

@@ -118,6 +118,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newAuditCmd(g),
 		newReviewCmd(g),
 		newPeriodCmd(g), newHouseholdCmd(g),
+		newKeysCmd(g),
 	)
 	return root
 }

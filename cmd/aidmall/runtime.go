@@ -80,7 +80,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 			_ = closeChanges()
 		}
 	}()
-	svc, err := orders.NewService(store, ms.infos, nil, orders.WithApplied(web.Notify(changes)))
+	svc, err := orders.NewService(store, ms.infos, nil, orders.WithApplied(web.Notify(changes)), orders.WithPlacedAtWindow(a.cfg.PlacedAt))
 	if err != nil {
 		ln.Close()
 		return nil, err

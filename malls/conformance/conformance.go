@@ -9,16 +9,19 @@
 // idempotent on out_order_no; query and cancel; a cancel after shipping is refused as
 // AlreadyShipped; refusals are classified retryable or final; a genuine notification is
 // parsed to the right event and acknowledged with 200; a tampered or malformed one is
-// refused with the mall's own failure answer (a 4xx with a body, never a bare 5xx) and is
-// not taken for a genuine but unreadable one, and so is a replayed one where the spec has
-// nonces and a stale one where it has a time window; statements parse to exactly the
-// events they hold, field by field.
+// refused with the mall's own failure answer and the status of its class (malls.Refusal:
+// 400 for a body that is not the mall's shape — `{}`, not UTF-8, a NUL byte — or a
+// required header missing, 401 for a bad signature, a replay or a stale one, 413 for a
+// body over the webhook's limit), is not taken for a genuine but unreadable one, and only
+// a failure to record a genuine one is a 5xx; statements parse to exactly the events they
+// hold, field by field.
 package conformance
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -64,6 +67,11 @@ type Harness struct {
 	// At returns the driver's mall connected to the same counterparty but reading the
 	// time from now, with a fresh nonce memory. Required when Window is set.
 	At func(t *testing.T, now func() time.Time) malls.Mall
+	// Headers are the headers the spec requires on every notification (ABC: X-Abc-App-Id,
+	// X-Abc-Timestamp, X-Abc-Nonce, X-Abc-Signature): the genuine notification without any
+	// one of them must be refused as malformed (400). None: the spec signs the body alone
+	// (CCB), and the case is skipped saying so.
+	Headers []string
 }
 
 // Run runs the suite.
@@ -194,8 +202,19 @@ func Run(t *testing.T, h Harness) {
 		if ackStatus != http.StatusOK || len(ackBody) == 0 {
 			t.Errorf("ack %d %q, want 200 with the mall's body", ackStatus, ackBody)
 		}
+		// nackIs checks the answer to a refusal for err: the mall's failure answer (a body,
+		// not the ack's) with status.
+		nackIs := func(t *testing.T, r *http.Request, err error, status int) {
+			t.Helper()
+			st, hd, nb := h.Mall.Nack(r, err)
+			if st != status || len(nb) == 0 || bytes.Equal(nb, ackBody) || hd.Get("Content-Type") == "" {
+				t.Errorf("nack of %v: %d %q (Content-Type %q), want the mall's failure answer with %d", err, st, nb, hd.Get("Content-Type"), status)
+			}
+		}
 
-		refused := func(t *testing.T, r *http.Request, body []byte) {
+		// refused checks that the notification (r, body) is refused, not as a genuine one,
+		// with the mall's failure answer and status.
+		refused := func(t *testing.T, r *http.Request, body []byte, status int) {
 			t.Helper()
 			_, err := h.Mall.Parse(ctx, r, body)
 			if err == nil {
@@ -204,24 +223,42 @@ func Run(t *testing.T, h Harness) {
 			if errors.Is(err, orders.ErrUnreadableEvent) {
 				t.Errorf("refusal %v claims a genuine notification", err)
 			}
-			status, _, nb := h.Mall.Nack(r, err)
-			if status < 400 || status >= 500 || len(nb) == 0 {
-				t.Errorf("nack %d %q: want the mall's failure answer, a 4xx with a body", status, nb)
+			if _, st, ok := malls.Refusal(err); !ok || st != status {
+				t.Errorf("refusal %v is of class %d (a refusal: %v), want %d", err, st, ok, status)
 			}
-			if status == ackStatus && bytes.Equal(nb, ackBody) {
-				t.Error("nack is the ack")
-			}
+			nackIs(t, r, err, status)
 		}
-		t.Run("tampered_is_refused", func(t *testing.T) {
+		t.Run("tampered_is_refused_as_a_bad_signature", func(t *testing.T) {
 			forged := []byte(strings.Replace(string(body), string(want.OutOrderNo), tamper(string(want.OutOrderNo)), 1))
 			if bytes.Equal(forged, body) {
 				t.Fatalf("the body does not carry out_order_no %s in clear", want.OutOrderNo)
 			}
-			refused(t, clone(r, forged), forged)
+			refused(t, clone(r, forged), forged, http.StatusUnauthorized)
 		})
 		t.Run("malformed_is_refused", func(t *testing.T) {
 			junk := []byte("%%{not a notification")
-			refused(t, clone(r, junk), junk)
+			refused(t, clone(r, junk), junk, http.StatusBadRequest)
+		})
+		t.Run("an_empty_object_is_refused_as_malformed", func(t *testing.T) {
+			refused(t, clone(r, []byte(`{}`)), []byte(`{}`), http.StatusBadRequest)
+		})
+		t.Run("a_body_not_utf8_is_refused_as_malformed", func(t *testing.T) {
+			bad := []byte(strings.Replace(string(body), string(want.EventID), string(want.EventID)+"\xff", 1))
+			refused(t, clone(r, bad), bad, http.StatusBadRequest)
+		})
+		t.Run("a_body_with_a_nul_byte_is_refused_as_malformed", func(t *testing.T) {
+			bad := []byte(strings.Replace(string(body), string(want.EventID), string(want.EventID)+"\x00", 1))
+			refused(t, clone(r, bad), bad, http.StatusBadRequest)
+		})
+		t.Run("a_missing_header_is_refused_as_malformed", func(t *testing.T) {
+			if len(h.Headers) == 0 {
+				t.Skip("the mall's spec signs the body alone: no header is required")
+			}
+			for _, name := range h.Headers {
+				c := clone(r, body)
+				c.Header.Del(name)
+				t.Run(name, func(t *testing.T) { refused(t, c, body, http.StatusBadRequest) })
+			}
 		})
 		t.Run("a_replay_is_refused", func(t *testing.T) {
 			if !h.Nonces {
@@ -229,7 +266,7 @@ func Run(t *testing.T, h Harness) {
 			}
 			// The genuine notification was parsed once above; the same request and body
 			// again is a replay.
-			refused(t, r, body)
+			refused(t, r, body, http.StatusUnauthorized)
 		})
 		t.Run("a_stale_notification_is_refused", func(t *testing.T) {
 			if h.Window <= 0 {
@@ -240,8 +277,8 @@ func Run(t *testing.T, h Harness) {
 				t.Fatalf("a notification %s old was accepted", h.Window+time.Minute)
 			} else if errors.Is(err, orders.ErrUnreadableEvent) {
 				t.Errorf("refusal %v claims a genuine notification", err)
-			} else if status, _, nb := later.Nack(r, err); status < 400 || status >= 500 || len(nb) == 0 {
-				t.Errorf("nack %d %q: want the mall's failure answer, a 4xx with a body", status, nb)
+			} else if status, _, nb := later.Nack(r, err); status != http.StatusUnauthorized || len(nb) == 0 {
+				t.Errorf("nack %d %q: want the mall's failure answer with 401", status, nb)
 			}
 			// Within the window, the same notification is still genuine (for a mall with
 			// its own nonce memory).
@@ -250,10 +287,13 @@ func Run(t *testing.T, h Harness) {
 				t.Errorf("a notification %s old, within the spec's %s, was refused: %v", h.Window-time.Minute, h.Window, err)
 			}
 		})
-		t.Run("failure_to_record_is_a_failure_answer", func(t *testing.T) {
+		t.Run("a_body_over_the_limit_is_answered_413", func(t *testing.T) {
+			nackIs(t, r, fmt.Errorf("%w: body over 1048576 bytes", malls.ErrTooLarge), http.StatusRequestEntityTooLarge)
+		})
+		t.Run("failure_to_record_is_a_5xx_failure_answer", func(t *testing.T) {
 			status, _, nb := h.Mall.Nack(r, errors.New("database down"))
-			if status == http.StatusOK && bytes.Equal(nb, ackBody) {
-				t.Errorf("nack %d %q reads as an ack", status, nb)
+			if status < 500 || len(nb) == 0 || bytes.Equal(nb, ackBody) {
+				t.Errorf("nack %d %q: want the mall's failure answer with a 5xx", status, nb)
 			}
 		})
 	})
