@@ -98,9 +98,13 @@ func startDemo(t *testing.T) *demoSite {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
+	done := make(chan struct{}) // closed when the demo has stopped, with its error in runErr
+	var runErr error
 	e := env(map[string]string{"AIDMALL_LISTEN": "127.0.0.1:0", "AIDMALL_DATA_DIR": dir})
-	go func() { done <- run(ctx, []string{"demo", "--db", filepath.Join(dir, "demo.db")}, e, out, errOut) }()
+	go func() {
+		defer close(done)
+		runErr = run(ctx, []string{"demo", "--db", filepath.Join(dir, "demo.db")}, e, out, errOut)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -120,8 +124,8 @@ func startDemo(t *testing.T) *demoSite {
 			return d
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("the demo stopped before serving: %v\n%s\n%s", err, out.String(), errOut.String())
+		case <-done:
+			t.Fatalf("the demo stopped before serving: %v\n%s\n%s", runErr, out.String(), errOut.String())
 		case <-deadline:
 			t.Fatalf("the demo did not serve within 4 minutes:\n%s\n%s", out.String(), errOut.String())
 		case <-time.After(200 * time.Millisecond):
