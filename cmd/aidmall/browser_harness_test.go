@@ -39,27 +39,29 @@ var screenshotDir = flag.String("screenshots", "", "write the pages' screenshots
 // actionTimeout bounds one browser action (a navigation, a click and the wait after it).
 const actionTimeout = 20 * time.Second
 
-// chromiumPath is Chromium's executable: AIDMALL_CHROMIUM, else chromium on PATH, else
-// Debian's /usr/bin/chromium. Without one the suite is skipped with the reason, except
-// in CI (CI=true), where it fails: CI must never skip the browser suite silently.
+// chromiumPath is Chromium's executable: AIDMALL_CHROMIUM when set (and only it), else
+// chromium on PATH, else Debian's /usr/bin/chromium. Without one the suite is skipped with
+// the reason, except in CI (CI=true), where it fails: CI must never skip the browser suite
+// silently.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	candidates := []string{os.Getenv("AIDMALL_CHROMIUM")}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			candidates = append(candidates, p)
+	var candidates []string
+	if p := os.Getenv("AIDMALL_CHROMIUM"); p != "" {
+		candidates = []string{p}
+	} else {
+		for _, name := range []string{"chromium", "chromium-browser"} {
+			if p, err := exec.LookPath(name); err == nil {
+				candidates = append(candidates, p)
+			}
 		}
+		candidates = append(candidates, "/usr/bin/chromium")
 	}
-	candidates = append(candidates, "/usr/bin/chromium")
 	for _, p := range candidates {
-		if p == "" {
-			continue
-		}
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
 			return p
 		}
 	}
-	msg := "Chromium not found (AIDMALL_CHROMIUM, chromium on PATH or /usr/bin/chromium): the browser suite did not run; install it with `apt-get install chromium` (.ci/run does)"
+	msg := fmt.Sprintf("Chromium not found (looked for %s): the browser suite did not run; install it with `apt-get install chromium` (.ci/run does) or point AIDMALL_CHROMIUM at it", strings.Join(candidates, ", "))
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg + " — CI=true, so this is a failure, not a skip")
 	}
