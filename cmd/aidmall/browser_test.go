@@ -281,6 +281,32 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("table %q has %d rows, the JSON report %d", tb.Name, len(tb.Rows), len(by.rep.Rows))
 			}
 		}
+		// Each branch's figures, budget and use, and the group's: the indicators report.
+		var ind indicatorsJSON
+		d.getJSON(t, "/v1/reports/indicators?year=2019", &ind)
+		tb := p.table("指标与预算")
+		cols := map[string]int{}
+		for _, c := range []string{"购买金额", "帮助销售金额", "受益户数", "受益人数", "预算", "已使用", "使用比例"} {
+			cols[c] = tb.col(t, c)
+		}
+		check := func(who string, row []string, f indicatorRow) {
+			sameMoney(t, who+" 购买金额", row[cols["购买金额"]], f.Purchased)
+			sameMoney(t, who+" 帮助销售金额", row[cols["帮助销售金额"]], f.HelpedSell)
+			sameInt(t, who+" 受益户数", row[cols["受益户数"]], f.Households)
+			sameInt(t, who+" 受益人数", row[cols["受益人数"]], f.People)
+			sameMoney(t, who+" 预算", row[cols["预算"]], f.Budget)
+			sameMoney(t, who+" 已使用", row[cols["已使用"]], f.Used)
+			if plain(row[cols["使用比例"]]) != f.UsedPercent {
+				t.Errorf("%s 使用比例: page shows %q, the JSON report %s", who, row[cols["使用比例"]], f.UsedPercent)
+			}
+		}
+		for _, br := range ind.Branches {
+			check(br.Branch, tb.row(t, br.Branch), br)
+		}
+		if len(tb.Rows) != len(ind.Branches) {
+			t.Errorf("table %q has %d branches, the JSON report %d", tb.Name, len(tb.Rows), len(ind.Branches))
+		}
+		check("集团合计", tb.Total, ind.Group)
 		// The charts draw: each chart has an ECharts canvas of non-zero size.
 		p.chartsDrawn()
 		p.noProblems("dashboard")
@@ -715,4 +741,21 @@ func yuanOf(t *testing.T, s string) string {
 		b.WriteRune(r)
 	}
 	return "¥" + b.String() + "." + frac
+}
+
+// indicatorsJSON is GET /v1/reports/indicators's JSON.
+type indicatorsJSON struct {
+	Group    indicatorRow   `json:"group"`
+	Branches []indicatorRow `json:"branches"`
+}
+
+type indicatorRow struct {
+	Branch      string `json:"branch"`
+	Purchased   string `json:"purchased_amount"`
+	HelpedSell  string `json:"helped_sell_amount"`
+	Households  int64  `json:"households"`
+	People      int64  `json:"people"`
+	Budget      string `json:"budget"`
+	Used        string `json:"used"`
+	UsedPercent string `json:"used_percent"`
 }
