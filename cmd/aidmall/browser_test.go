@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/shopspring/decimal"
 	"github.com/xuri/excelize/v2"
+
+	"aidmall/bizday"
 )
 
 // TestBrowser drives the pages of a running `aidmall demo` (the demo year on SQLite, both
@@ -310,6 +313,51 @@ func TestBrowser(t *testing.T) {
 		// The charts draw: each chart has an ECharts canvas of non-zero size.
 		p.chartsDrawn()
 		p.noProblems("dashboard")
+	})
+
+	t.Run("an open dashboard shows a delivery within 3 seconds, without a reload", func(t *testing.T) {
+		year := time.Now().In(bizday.Beijing).Year()
+		period := fmt.Sprintf("from=%d-01-01&to=%d-12-31", year, year)
+		p := desktop(t)
+		p.signIn(d.SignIns["aid_office"])
+		p.open(fmt.Sprintf("/dashboard?year=%d", year))
+		before := eval[map[string]string](p, readCards)["购买金额"]
+		eval[bool](p, `window.__stale = true`) // a reload would clear it
+		id := d.placeToday(t, "2027-HQ-LIVE-001", 5)
+		// The simulated mall delivers; the dashboard must show it within 3 seconds.
+		var delivered time.Time
+		for deadline := time.Now().Add(45 * time.Second); delivered.IsZero(); {
+			var o struct {
+				Status string `json:"status"`
+			}
+			d.getJSON(t, fmt.Sprintf("/v1/orders/%d", id), &o)
+			if o.Status == "delivered" {
+				delivered = time.Now()
+			} else if time.Now().After(deadline) {
+				t.Fatalf("order %d is still %s after 45s", id, o.Status)
+			} else {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		var want benefitJSON
+		d.getJSON(t, "/v1/reports/benefit?"+period+"&by=county", &want)
+		var shown string
+		for {
+			shown = eval[map[string]string](p, readCards)["购买金额"]
+			if shown != before && plain(shown) == want.Totals.Purchased {
+				break
+			}
+			if time.Since(delivered) > 3*time.Second {
+				t.Fatalf("3s after the delivery the open dashboard shows 购买金额 %q (before %q), the JSON report %s", shown, before, want.Totals.Purchased)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("购买金额 %s → %s, %s after the delivery was seen", before, shown, time.Since(delivered).Round(time.Millisecond))
+		if !eval[bool](p, `window.__stale === true`) {
+			t.Error("the dashboard reloaded the page rather than updating in place")
+		}
+		p.chartsDrawn()
+		p.noProblems("live dashboard")
 	})
 
 	t.Run("an XLSX downloads from a dashboard table with the report's figures", func(t *testing.T) {
@@ -758,4 +806,32 @@ type indicatorRow struct {
 	Budget      string `json:"budget"`
 	Used        string `json:"used"`
 	UsedPercent string `json:"used_percent"`
+}
+
+// placeToday places an order of today for HQ through the API with the aid office's key
+// (union funds, delivered to the branch), and returns its id.
+func (d *demoSite) placeToday(t *testing.T, ref string, qty int) int64 {
+	t.Helper()
+	body := fmt.Sprintf(`{"order_ref":%q,"branch_code":"HQ","mall":"auto","funding":"union_funds","delivery_mode":"bulk",
+		"ship_to":{"name":"集团总部机关工会","phone":"13800001234","address":"北京市西城区集团总部"},
+		"lines":[{"sku":%q,"quantity":%d}]}`, ref, demoSKU, qty)
+	ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, d.URL+"/v1/orders", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+d.Key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", ref)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var o struct {
+		ID int64 `json:"id"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &o) != nil {
+		t.Fatalf("POST /v1/orders: %s: %s", resp.Status, b)
+	}
+	return o.ID
 }
