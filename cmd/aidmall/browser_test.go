@@ -65,9 +65,7 @@ func TestBrowser(t *testing.T) {
 		if h := p.text("main h1"); h != "登录" {
 			t.Errorf("heading %q, want 登录", h)
 		}
-		if bad := eval[[]string](p, unlabelledControls); len(bad) > 0 {
-			t.Errorf("controls without a label: %v", bad)
-		}
+		p.labelled()
 		p.noProblems("sign-in page")
 	})
 
@@ -515,11 +513,13 @@ func TestBrowser(t *testing.T) {
 			p.paste("#line-0-paste", "王芳\t13800001234\t北京市西城区复兴门外大街1号\t2\n李强\t13900002345\t北京市海淀区中关村大街27号\t3\n赵敏\t13700003456\t北京市朝阳区建国路88号\t1\n")
 			if phone {
 				p.fitsWidth()
+				p.labelled()
 			}
 			shot(p, "order-form", "[data-line]", 0)
 			p.open(order)
 			if phone {
 				p.fitsWidth()
+				p.labelled()
 			}
 			shot(p, "order-timeline", "figure.table:last-of-type", 0)
 			p.noProblems("the branch staff's pages on a " + screen.name)
@@ -530,6 +530,7 @@ func TestBrowser(t *testing.T) {
 			office.chartsDrawn()
 			if phone {
 				office.fitsWidth()
+				office.labelled()
 			}
 			shot(office, "dashboard", ".cards", 1240) // the figures and the four charts
 			office.noProblems("the dashboard on a " + screen.name)
@@ -834,4 +835,12 @@ func (d *demoSite) placeToday(t *testing.T, ref string, qty int) int64 {
 		t.Fatalf("POST /v1/orders: %s: %s", resp.Status, b)
 	}
 	return o.ID
+}
+
+// labelled fails the test when a form control of the page has no label.
+func (p *tab) labelled() {
+	p.t.Helper()
+	if bad := eval[[]string](p, unlabelledControls); len(bad) > 0 {
+		p.t.Errorf("%s: controls without a label: %q", p.path(), bad)
+	}
 }
