@@ -8,7 +8,9 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 // Fuzz targets of the catalogue files (branches, suppliers, products, linkages), on any
@@ -16,7 +18,8 @@ import (
 // not panicking:
 //   - a file it cannot read at all is a *ParseError, never another error;
 //   - refusal with a row number: every data row is either loaded or refused, never both,
-//     and every refusal names a row of the file, a column of its header and a reason;
+//     every refusal names a row of the file and a reason, and a row with a control
+//     character (NUL, DEL, C0/C1 but tab and line breaks) is refused;
 //   - round trip: the loaded records written back as CSV load again, equal and without
 //     a single row error (what was accepted once is accepted again, unchanged).
 // Seeds: the bundle's own rows and hostile ones, in testdata/fuzz/<target>.
@@ -59,6 +62,14 @@ func checkRefusals[T any](t *testing.T, f File, p parsed[T]) {
 	for _, g := range p.good {
 		if refused[g.row] {
 			t.Fatalf("row %d both loaded and refused", g.row)
+		}
+	}
+	for _, r := range f.Rows {
+		for _, c := range r.Cells {
+			if strings.ContainsFunc(c, func(ch rune) bool { return unicode.IsControl(ch) && ch != '\t' && ch != '\n' && ch != '\r' }) &&
+				r.N > p.t.headerRow && !refused[r.N] {
+				t.Fatalf("row %d has a control character in %q and was not refused", r.N, c)
+			}
 		}
 	}
 	if got := len(p.good) + len(refused); got != p.rows {
@@ -251,4 +262,42 @@ func FuzzParseLinkagesRoundTrip(f *testing.F) {
 			})
 		})
 	})
+}
+
+// A control character in any cell of a registry or catalogue file refuses that row, with
+// its row number and column and without repeating the value; the other rows load.
+func TestControlCharactersRefuseTheRow(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, cell string
+		refused    bool
+	}{
+		{"nul", "集团总部\x00工会", true},
+		{"bell", "集团\a总部", true},
+		{"delete", "集团总部\x7f", true},
+		{"c1_next_line", "集团总部\u0085", true},
+		{"tab_and_line_break_of_a_spreadsheet_cell", "集团总部\n机关\t工会", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			text := "code,name,company,members,budget\nHQ,\"" + tt.cell + "\",集团总部,860,928000.00\nS01,第一工程有限公司工会,第一工程有限公司,9120,216000.00\n"
+			bs, errs, err := parseCSVFile(ParseBranches, strings.NewReader(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.refused {
+				if len(errs) != 0 || len(bs) != 2 || bs[0].Name != strings.TrimSpace(tt.cell) {
+					t.Fatalf("loaded %+v, errors %+v; want both rows, the name as written", bs, errs)
+				}
+				return
+			}
+			if len(errs) != 1 || errs[0].Row != 2 || errs[0].Column != "name" || !strings.Contains(errs[0].Reason, "control character") || errs[0].Value != "" {
+				t.Fatalf("errors %+v, want one at row 2, column name, naming a control character and not repeating the value", errs)
+			}
+			if len(bs) != 1 || bs[0].Code != "S01" {
+				t.Fatalf("loaded %+v, want only S01", bs)
+			}
+		})
+	}
 }
