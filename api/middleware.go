@@ -249,10 +249,11 @@ func allowRoles(what string, ok func(orders.Caller) bool) echo.MiddlewareFunc {
 	}
 }
 
-// rateLimitConfig configures the per-API-key rate limit (after auth): a refused request
-// is a 429 problem with Retry-After in whole seconds (at least 1). When the limiter
-// itself fails the request goes through and the failure is logged at warn: a limiter
-// outage must not stop order taking.
+// rateLimitConfig configures the per-API-key rate limit (after auth): a token bucket per
+// key (adapters/redisx: a burst at once, then the sustained rate). A refused request is a
+// 429 problem with Retry-After in whole seconds, rounded up (at least 1), so that a client
+// waiting what it is told finds a token. When the limiter itself fails the request goes
+// through and the failure is logged at warn: a limiter outage must not stop order taking.
 type rateLimitConfig struct {
 	limiter RateLimiter
 	logger  *slog.Logger

@@ -27,6 +27,7 @@
 //	AIDMALL_RATE_LIMIT_PERIOD       rate_limit.period         1m
 //	AIDMALL_PLACED_AT_EARLIEST      placed_at.earliest        2015-01-01 (a Beijing date: the earliest back-dated placed_at)
 //	AIDMALL_PLACED_AT_AHEAD         placed_at.ahead           24h (how far ahead of the clock a placed_at may be)
+//	AIDMALL_RATE_LIMIT_BURST        rate_limit.burst          60
 //
 // Durations are Go duration strings ("30s", "5m", "1h"); counts are whole numbers (a JSON
 // number or a string of digits in the file). The file is one JSON object; the dotted keys
@@ -157,13 +158,20 @@ type BreakerConfig struct {
 	Cooldown time.Duration
 }
 
-// RateLimitConfig limits requests per API key: Requests per Period, fixed window.
+// RateLimitConfig limits requests per API key with a token bucket: Burst requests at
+// once, refilled at Requests per Period. The defaults let a clerk's bulk upload of 60
+// orders through at once and then one every half second (a refused request is told
+// when, in whole seconds: Retry-After: 1).
 type RateLimitConfig struct {
-	// Requests is how many requests one key may make per period. Default 120.
+	// Requests is the sustained rate: tokens added per Period. Default 120.
 	// Env AIDMALL_RATE_LIMIT.
 	Requests int
-	// Period is the window. Default 1m. Env AIDMALL_RATE_LIMIT_PERIOD.
+	// Period is the time Requests tokens take to come back. Default 1m.
+	// Env AIDMALL_RATE_LIMIT_PERIOD.
 	Period time.Duration
+	// Burst is the bucket's size: how many requests a key that was quiet may make at
+	// once. Default 60. Env AIDMALL_RATE_LIMIT_BURST.
+	Burst int
 }
 
 // Defaults returns the configuration with every default applied and nothing else.
@@ -177,7 +185,7 @@ func Defaults() Config {
 			MaxAttempts: 25, BackoffBase: time.Second, BackoffCap: 5 * time.Minute,
 		},
 		Breaker:           BreakerConfig{Failures: 5, Cooldown: 30 * time.Second},
-		RateLimit:         RateLimitConfig{Requests: 120, Period: time.Minute},
+		RateLimit:         RateLimitConfig{Requests: 120, Period: time.Minute, Burst: 60},
 		ReconcileInterval: time.Hour,
 		ReviewAfter:       24 * time.Hour,
 		PlacedAt:          orders.DefaultPlacedAtWindow,
@@ -421,6 +429,7 @@ func settings(malls []orders.Mall) []setting {
 		{"AIDMALL_RATE_LIMIT_PERIOD", "rate_limit.period", duration(func(c *Config) *time.Duration { return &c.RateLimit.Period })},
 		{"AIDMALL_PLACED_AT_EARLIEST", "placed_at.earliest", beijingDate(func(c *Config) *time.Time { return &c.PlacedAt.Earliest })},
 		{"AIDMALL_PLACED_AT_AHEAD", "placed_at.ahead", duration(func(c *Config) *time.Duration { return &c.PlacedAt.Ahead })},
+		{"AIDMALL_RATE_LIMIT_BURST", "rate_limit.burst", integer(func(c *Config) *int { return &c.RateLimit.Burst })},
 	}
 	for _, m := range malls {
 		s = append(s, mallSettings(m)...)

@@ -92,7 +92,7 @@ func TestLoad_precedence(t *testing.T) {
 			"AIDMALL_JOB_WORKERS": "9", "AIDMALL_JOB_POLL_INTERVAL": "250ms",
 			"AIDMALL_DISPATCH_MAX_ATTEMPTS": "10", "AIDMALL_DISPATCH_BACKOFF_BASE": "2s", "AIDMALL_DISPATCH_BACKOFF_CAP": "1m",
 			"AIDMALL_BREAKER_COOLDOWN": "5s", "AIDMALL_RECONCILE_INTERVAL": "0",
-			"AIDMALL_RATE_LIMIT": "10", "AIDMALL_RATE_LIMIT_PERIOD": "1s",
+			"AIDMALL_RATE_LIMIT": "10", "AIDMALL_RATE_LIMIT_PERIOD": "1s", "AIDMALL_RATE_LIMIT_BURST": "25",
 			"AIDMALL_ABC_URL": "http://127.0.0.1:9100", "AIDMALL_ABC_APP_ID": "abc1",
 			"AIDMALL_ABC_PRIVATE_KEY_FILE": "p.pem", "AIDMALL_ABC_MALL_PUBLIC_KEY_FILE": "m.pem",
 		}, func(t *testing.T, c Config) {
@@ -103,7 +103,7 @@ func TestLoad_precedence(t *testing.T) {
 			want.Dispatch = DispatchConfig{MaxAttempts: 10, BackoffBase: 2 * time.Second, BackoffCap: time.Minute}
 			want.Breaker.Cooldown = 5 * time.Second
 			want.ReconcileInterval = 0
-			want.RateLimit = RateLimitConfig{Requests: 10, Period: time.Second}
+			want.RateLimit = RateLimitConfig{Requests: 10, Period: time.Second, Burst: 25}
 			want.Malls = map[orders.Mall]MallConfig{"abc": {URL: "http://127.0.0.1:9100", AppID: "abc1", PrivateKeyFile: "p.pem", MallPublicKeyFile: "m.pem"}}
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got  %+v\nwant %+v", c, want)
@@ -208,6 +208,7 @@ func TestValidate(t *testing.T) {
 		{"zero_breaker_failures_is_refused", func(c *Config) { c.Breaker.Failures = 0 }, []string{"AIDMALL_BREAKER_FAILURES"}},
 		{"reconcile_every_second_is_refused", func(c *Config) { c.ReconcileInterval = time.Second }, []string{"AIDMALL_RECONCILE_INTERVAL"}},
 		{"zero_rate_period_is_refused", func(c *Config) { c.RateLimit.Period = 0 }, []string{"AIDMALL_RATE_LIMIT_PERIOD"}},
+		{"zero_rate_burst_is_refused", func(c *Config) { c.RateLimit.Burst = 0 }, []string{"AIDMALL_RATE_LIMIT_BURST"}},
 		{"every_problem_is_reported_at_once", func(c *Config) { c.Listen = "x"; c.LogLevel = "x"; c.Jobs.Workers = -1 }, []string{"AIDMALL_LISTEN", "AIDMALL_LOG_LEVEL", "AIDMALL_JOB_WORKERS"}},
 	}
 	for _, tt := range tests {

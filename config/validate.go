@@ -112,6 +112,7 @@ func (c Config) Validate() error {
 	}
 	intRange("AIDMALL_RATE_LIMIT", c.RateLimit.Requests, 1, 1_000_000)
 	durRange("AIDMALL_RATE_LIMIT_PERIOD", c.RateLimit.Period, time.Second, 24*time.Hour)
+	intRange("AIDMALL_RATE_LIMIT_BURST", c.RateLimit.Burst, 1, 1_000_000)
 
 	if len(errs) == 0 {
 		return nil

@@ -39,6 +39,10 @@ func run[T any](t *table, pre []RowError, parse func(rr *rowReader) T) parsed[T]
 			p.errs = append(p.errs, e)
 			continue
 		}
+		if e, ok := t.controls(row); !ok {
+			p.errs = append(p.errs, e)
+			continue
+		}
 		rr := t.reader(row)
 		v := parse(rr)
 		if len(rr.errs) > 0 {

@@ -206,6 +206,26 @@ func (r tableRow) blank() bool {
 	return true
 }
 
+// controls reports a row with a control character in a cell (NUL, DEL, the C0 and C1
+// controls; tab, line feed and carriage return are a spreadsheet's own and pass) as a row
+// error of its first such cell: such a value cannot be stored on PostgreSQL, nor shown or
+// sent to a mall as it stands. The value is not repeated (it may be personal data).
+func (t *table) controls(r tableRow) (RowError, bool) {
+	for i, c := range r.cells {
+		for _, ch := range c {
+			if unicode.IsControl(ch) && ch != '\t' && ch != '\n' && ch != '\r' {
+				col := fmt.Sprintf("column %d", i+1)
+				if i < len(t.header) {
+					col = t.header[i]
+				}
+				return RowError{Row: r.n, Column: col,
+					Reason: fmt.Sprintf("contains the control character U+%04X: remove it", ch)}, false
+			}
+		}
+	}
+	return RowError{}, true
+}
+
 // shape reports a row whose cells do not line up with the header, as a row error: a text
 // row with fewer cells than the header (cells are missing, so the ones after may be
 // shifted), or any row with a cell beyond the header's last column (a stray separator or

@@ -4,47 +4,68 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 )
 
-// rateScript counts one event in KEYS[1] and returns {count, milliseconds left}. The
-// window starts with the first INCR, which gets a PEXPIRE of ARGV[1] ms; a key that lost
-// its expiry somehow gets one again, so no key can block forever. One script, so that the
-// count and the expiry change together even when replicas race.
-const rateScript = `
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {n, ttl}
-`
-
-// RedisRateLimiter is a RateLimiter in Redis: a fixed window per key, counted with INCR
-// and expired with PEXPIRE in one Lua script, shared by every replica.
-type RedisRateLimiter struct {
-	c      *redis.Client
-	prefix string
-	limit  int64
-	period time.Duration
-	script *redis.Script
+// Rate is a token bucket: it holds at most Burst tokens, refilled at Events per Period;
+// each event takes one. A key that was quiet long enough may send Burst events at once,
+// and then one every Period/Events. Events 120, Period 1m, Burst 60: a clerk's bulk
+// upload of 60 orders goes straight through, the 61st waits half a second.
+type Rate struct {
+	Events int           // tokens added per Period, ≥ 1
+	Period time.Duration // ≥ 1 ms
+	Burst  int           // bucket size, ≥ 1
 }
 
-// NewRedisRateLimiter returns a limiter of limit events per period per key on c, with keys
-// prefix + key (e.g. "aidmall:rate:"). Errors: a nil client, limit below 1, period below
-// 1 ms.
-func NewRedisRateLimiter(c *redis.Client, prefix string, limit int, period time.Duration) (*RedisRateLimiter, error) {
+// interval is the time one token takes to come back.
+func (r Rate) interval() time.Duration {
+	return r.Period / time.Duration(r.Events)
+}
+
+func (r Rate) check() error {
+	if r.Events < 1 {
+		return fmt.Errorf("redisx: rate limit of %d events per period is below 1", r.Events)
+	}
+	if r.Period < time.Millisecond {
+		return fmt.Errorf("redisx: rate period %s is below 1ms", r.Period)
+	}
+	if r.Burst < 1 {
+		return fmt.Errorf("redisx: rate limit burst %d is below 1", r.Burst)
+	}
+	if r.interval() <= 0 {
+		return fmt.Errorf("redisx: %d events per %s is finer than a nanosecond", r.Events, r.Period)
+	}
+	return nil
+}
+
+// RedisRateLimiter is a RateLimiter in Redis, shared by every replica: the GCRA of
+// github.com/go-redis/redis_rate (one Lua script reading Redis's own clock, so replicas
+// with skewed clocks still agree), one key per caller holding the bucket's "theoretical
+// arrival time", expiring once the bucket is full again.
+type RedisRateLimiter struct {
+	l      *redis_rate.Limiter
+	prefix string
+	limit  redis_rate.Limit
+}
+
+// NewRedisRateLimiter returns a limiter of r per key on c, with Redis keys
+// "rate:" + prefix + key (redis_rate adds "rate:"). Errors: a nil client, a Rate whose
+// Events, Burst are below 1 or whose Period is below 1 ms.
+func NewRedisRateLimiter(c *redis.Client, prefix string, r Rate) (*RedisRateLimiter, error) {
 	if c == nil {
 		return nil, errors.New("redisx: nil redis client")
 	}
-	if err := checkLimit(limit, period); err != nil {
+	if err := r.check(); err != nil {
 		return nil, err
 	}
-	return &RedisRateLimiter{c: c, prefix: prefix, limit: int64(limit), period: period, script: redis.NewScript(rateScript)}, nil
+	return &RedisRateLimiter{l: redis_rate.NewLimiter(c), prefix: prefix,
+		limit: redis_rate.Limit{Rate: r.Events, Period: r.Period, Burst: r.Burst}}, nil
 }
 
 // Allow implements RateLimiter.
@@ -52,46 +73,44 @@ func (l *RedisRateLimiter) Allow(ctx context.Context, key string) (bool, time.Du
 	if err := checkKey(key); err != nil {
 		return false, 0, err
 	}
-	res, err := l.script.Run(ctx, l.c, []string{l.prefix + key}, ttlMillis(l.period)).Int64Slice()
+	res, err := l.l.Allow(ctx, l.prefix+key, l.limit)
 	if err != nil {
 		return false, 0, fmt.Errorf("redisx: rate limit: %w", err)
 	}
-	if len(res) != 2 {
-		return false, 0, fmt.Errorf("redisx: rate limit: script returned %d values", len(res))
-	}
-	if res[0] <= l.limit {
+	if res.Allowed > 0 {
 		return true, 0, nil
 	}
-	return false, time.Duration(res[1]) * time.Millisecond, nil
+	// The script's float seconds, to the microsecond; never 0 for a refusal, so a caller
+	// that waits what it is told is admitted.
+	wait := res.RetryAfter
+	if wait <= 0 {
+		wait = time.Millisecond
+	}
+	return false, wait, nil
 }
 
-// MemoryRateLimiter is the in-process twin of RedisRateLimiter: the same fixed windows in a
-// map under a mutex, swept of ended windows lazily.
+// MemoryRateLimiter is the in-process twin of RedisRateLimiter: one
+// golang.org/x/time/rate.Limiter per key, in a map under a mutex; buckets that are full
+// again (as good as new) are swept lazily.
 type MemoryRateLimiter struct {
-	limit  int
-	period time.Duration
-	now    func() time.Time
+	r   Rate
+	now func() time.Time
 
 	mu        sync.Mutex
-	windows   map[string]*window
+	buckets   map[string]*rate.Limiter
 	nextSweep time.Time
 }
 
-type window struct {
-	ends  time.Time
-	count int
-}
-
-// NewMemoryRateLimiter returns an in-memory limiter of limit events per period per key on
-// clock now (time.Now if nil). Errors: limit below 1, period below 1 ms.
-func NewMemoryRateLimiter(limit int, period time.Duration, now func() time.Time) (*MemoryRateLimiter, error) {
-	if err := checkLimit(limit, period); err != nil {
+// NewMemoryRateLimiter returns an in-memory limiter of r per key on clock now (time.Now if
+// nil). Errors as NewRedisRateLimiter's for r.
+func NewMemoryRateLimiter(r Rate, now func() time.Time) (*MemoryRateLimiter, error) {
+	if err := r.check(); err != nil {
 		return nil, err
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryRateLimiter{limit: limit, period: period, now: now, windows: map[string]*window{}}, nil
+	return &MemoryRateLimiter{r: r, now: now, buckets: map[string]*rate.Limiter{}}, nil
 }
 
 // Allow implements RateLimiter.
@@ -106,31 +125,31 @@ func (l *MemoryRateLimiter) Allow(ctx context.Context, key string) (bool, time.D
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !now.Before(l.nextSweep) {
-		for k, w := range l.windows {
-			if !now.Before(w.ends) {
-				delete(l.windows, k)
+		for k, b := range l.buckets {
+			if b.TokensAt(now) >= float64(l.r.Burst) {
+				delete(l.buckets, k)
 			}
 		}
 		l.nextSweep = now.Add(sweepEvery)
 	}
-	w, ok := l.windows[key]
-	if !ok || !now.Before(w.ends) {
-		w = &window{ends: now.Add(time.Duration(ttlMillis(l.period)) * time.Millisecond)}
-		l.windows[key] = w
+	b, ok := l.buckets[key]
+	if !ok {
+		b = rate.NewLimiter(rate.Every(l.r.interval()), l.r.Burst)
+		l.buckets[key] = b
 	}
-	if w.count < l.limit {
-		w.count++
+	if b.AllowN(now, 1) {
 		return true, 0, nil
 	}
-	return false, w.ends.Sub(now), nil
+	// Under l.mu nothing else takes from b, so this is exactly when the next token is
+	// whole again; rounded up to the microsecond like the Redis twin's answer.
+	missing := 1 - b.TokensAt(now)
+	wait := time.Duration(math.Ceil(missing * float64(l.r.interval()) / float64(time.Microsecond)))
+	return false, max(wait*time.Microsecond, time.Microsecond), nil
 }
 
-func checkLimit(limit int, period time.Duration) error {
-	if limit < 1 {
-		return fmt.Errorf("redisx: rate limit %d is below 1", limit)
-	}
-	if period < time.Millisecond {
-		return fmt.Errorf("redisx: rate period %s is below 1ms", period)
-	}
-	return nil
+// Len is how many buckets the limiter holds (tests of the sweep).
+func (l *MemoryRateLimiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
 }

@@ -3,7 +3,7 @@
 // REDIS_URL is set, so that every replica sees the same, and in process otherwise. Each
 // Redis type has an in-memory twin with the same behaviour (NonceStore, RateLimiter);
 // Nonces and Limiter pick one. Redis is never the only copy of anything: losing it loses
-// at most a replay window and a rate window.
+// at most a replay window and the state of the rate limits' buckets.
 package redisx
 
 import (
@@ -24,11 +24,12 @@ type NonceStore interface {
 	Remember(ctx context.Context, key string, ttl time.Duration) (fresh bool, err error)
 }
 
-// RateLimiter admits at most N events per key per period (fixed window, starting at the
-// key's first event in the window).
+// RateLimiter is a token bucket per key (Rate): a burst passes at once, then events are
+// admitted at the bucket's refill rate.
 type RateLimiter interface {
-	// Allow counts one event for key. ok is false once the key has used its N events in
-	// the current window; retryAfter is then the time left in that window (0 when ok).
+	// Allow takes one token from key's bucket. ok is false when the bucket is empty;
+	// retryAfter is then how long until the next token is whole (> 0; waiting that long
+	// and asking again is admitted unless another event took it first), 0 when ok.
 	// Errors: an empty key or the store failing (ok is then false).
 	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 }
@@ -58,13 +59,13 @@ func Nonces(c *redis.Client, prefix string, now func() time.Time) NonceStore {
 	return &RedisNonceStore{c: c, prefix: prefix}
 }
 
-// Limiter returns a Redis RateLimiter on c under prefix, or the in-memory twin on clock
-// now when c is nil. Errors as NewMemoryRateLimiter.
-func Limiter(c *redis.Client, prefix string, limit int, period time.Duration, now func() time.Time) (RateLimiter, error) {
+// Limiter returns a Redis RateLimiter of r on c under prefix, or the in-memory twin on
+// clock now when c is nil. Errors as NewMemoryRateLimiter.
+func Limiter(c *redis.Client, prefix string, r Rate, now func() time.Time) (RateLimiter, error) {
 	if c == nil {
-		return NewMemoryRateLimiter(limit, period, now)
+		return NewMemoryRateLimiter(r, now)
 	}
-	return NewRedisRateLimiter(c, prefix, limit, period)
+	return NewRedisRateLimiter(c, prefix, r)
 }
 
 // ttlMillis rounds d up to whole milliseconds, Redis's resolution.

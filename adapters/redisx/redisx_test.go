@@ -20,7 +20,7 @@ import (
 // real Redis when AIDMALL_TEST_REDIS is set.
 type harness struct {
 	nonces  func(t *testing.T) NonceStore
-	limiter func(t *testing.T, limit int, period time.Duration) RateLimiter
+	limiter func(t *testing.T, r Rate) RateLimiter
 	// advance lets d pass for the backend's notion of time.
 	advance func(d time.Duration)
 	// unit is a realistic period for the backend: a minute where time is simulated, a
@@ -46,8 +46,8 @@ func memoryHarness(t *testing.T) harness {
 	clock := &fakeClock{now: time.Date(2019, 3, 12, 9, 0, 0, 0, time.UTC)}
 	return harness{
 		nonces: func(t *testing.T) NonceStore { return NewMemoryNonceStore(clock.Now) },
-		limiter: func(t *testing.T, limit int, period time.Duration) RateLimiter {
-			l, err := NewMemoryRateLimiter(limit, period, clock.Now)
+		limiter: func(t *testing.T, r Rate) RateLimiter {
+			l, err := NewMemoryRateLimiter(r, clock.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,8 +67,8 @@ func redisHarness(t *testing.T, c *redis.Client, advance func(time.Duration), un
 			}
 			return s
 		},
-		limiter: func(t *testing.T, limit int, period time.Duration) RateLimiter {
-			l, err := NewRedisRateLimiter(c, prefix+"rate:", limit, period)
+		limiter: func(t *testing.T, r Rate) RateLimiter {
+			l, err := NewRedisRateLimiter(c, prefix+"rate:", r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,9 +80,21 @@ func redisHarness(t *testing.T, c *redis.Client, advance func(time.Duration), un
 
 func miniredisHarness(t *testing.T) harness {
 	m := miniredis.RunT(t)
+	// miniredis's TIME (which the rate limiter's script reads) follows SetTime, its TTLs
+	// FastForward: advance moves both.
+	var mu sync.Mutex
+	now := time.Date(2019, 3, 12, 9, 0, 0, 0, time.UTC)
+	m.SetTime(now)
+	advance := func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(d)
+		m.SetTime(now)
+		m.FastForward(d)
+	}
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = c.Close() })
-	return redisHarness(t, c, m.FastForward, time.Minute, true)
+	return redisHarness(t, c, advance, time.Minute, true)
 }
 
 func realRedisHarness(t *testing.T) harness {
@@ -225,63 +237,93 @@ func TestRateLimiter(t *testing.T) {
 		}
 		return ok, after
 	}
+	mustAllow := func(t *testing.T, l RateLimiter, key string, n int) {
+		t.Helper()
+		for i := range n {
+			if ok, after := allow(t, l, key); !ok || after != 0 {
+				t.Fatalf("event %d of %d refused (retry after %s)", i+1, n, after)
+			}
+		}
+	}
+	// near: an exact backend answers to the microsecond (the Redis script's floats, the
+	// memory twin's rounding); a real Redis's clock runs while the test does.
+	near := func(h harness, got, want time.Duration) bool {
+		if h.exact {
+			return got >= want && got <= want+time.Millisecond
+		}
+		return got > 0 && got <= want
+	}
 	tests := []struct {
 		name string
 		run  func(t *testing.T, h harness)
 	}{
-		{"allows_n_per_period_then_refuses_with_the_time_left", func(t *testing.T, h harness) {
-			l := h.limiter(t, 3, h.unit)
-			for i := range 3 {
-				if ok, after := allow(t, l, "key-1"); !ok || after != 0 {
-					t.Fatalf("event %d refused (retry after %s)", i+1, after)
-				}
-			}
-			ok, after := allow(t, l, "key-1")
+		{"a_burst_passes_at_once_then_the_next_is_refused_with_the_time_to_one_token", func(t *testing.T, h harness) {
+			// 4 per unit, burst 5: five at once, then one every unit/4.
+			l := h.limiter(t, Rate{Events: 4, Period: h.unit, Burst: 5})
+			mustAllow(t, l, "clerk", 5)
+			ok, after := allow(t, l, "clerk")
 			if ok {
-				t.Fatal("4th event in the window allowed")
+				t.Fatal("6th event of a burst of 5 allowed")
 			}
-			if after <= 0 || after > h.unit {
-				t.Errorf("retry after %s, want within (0, %s]", after, h.unit)
+			if !near(h, after, h.unit/4) {
+				t.Errorf("retry after %s, want %s (one token at 4 per %s)", after, h.unit/4, h.unit)
 			}
 		}},
-		{"window_opens_again_after_the_period", func(t *testing.T, h harness) {
-			l := h.limiter(t, 2, h.unit)
-			allow(t, l, "k")
-			allow(t, l, "k")
+		{"waiting_the_retry_after_is_admitted_and_not_sooner", func(t *testing.T, h harness) {
+			l := h.limiter(t, Rate{Events: 2, Period: h.unit, Burst: 2})
+			mustAllow(t, l, "k", 2)
+			_, after := allow(t, l, "k")
+			if h.exact {
+				h.advance(after - after/10)
+				if ok, again := allow(t, l, "k"); ok || !near(h, again, after/10) {
+					t.Errorf("before the retry after: ok %v, retry after %s; want refused with %s", ok, again, after/10)
+				}
+				h.advance(after / 10)
+			} else {
+				h.advance(after)
+			}
+			if ok, again := allow(t, l, "k"); !ok {
+				t.Fatalf("refused (retry after %s) once the announced %s had passed", again, after)
+			}
 			if ok, _ := allow(t, l, "k"); ok {
-				t.Fatal("3rd event allowed")
-			}
-			h.advance(h.unit + h.unit/10)
-			if ok, _ := allow(t, l, "k"); !ok {
-				t.Error("refused after the window ended")
+				t.Error("the refilled token was spent twice")
 			}
 		}},
-		{"retry_after_counts_down_with_the_window", func(t *testing.T, h harness) {
+		{"tokens_refill_at_the_rate", func(t *testing.T, h harness) {
 			if !h.exact {
 				t.Skip("needs a clock the test controls")
 			}
-			l := h.limiter(t, 1, h.unit)
-			allow(t, l, "k")
-			h.advance(h.unit / 4)
-			ok, after := allow(t, l, "k")
-			if ok || after != h.unit-h.unit/4 {
-				t.Errorf("ok %v, retry after %s; want refused with %s left", ok, after, h.unit-h.unit/4)
+			l := h.limiter(t, Rate{Events: 3, Period: h.unit, Burst: 6})
+			mustAllow(t, l, "k", 6)
+			h.advance(h.unit) // three tokens back
+			mustAllow(t, l, "k", 3)
+			if ok, _ := allow(t, l, "k"); ok {
+				t.Error("a 4th event allowed one period after emptying a bucket refilled at 3 per period")
 			}
 		}},
-		{"keys_have_their_own_windows", func(t *testing.T, h harness) {
-			l := h.limiter(t, 1, h.unit)
+		{"a_quiet_key_holds_no_more_than_the_burst", func(t *testing.T, h harness) {
+			l := h.limiter(t, Rate{Events: 10, Period: h.unit, Burst: 2})
+			allow(t, l, "k")
+			h.advance(2 * h.unit) // 20 tokens' worth of quiet
+			mustAllow(t, l, "k", 2)
+			if ok, _ := allow(t, l, "k"); ok && h.exact {
+				t.Error("a 3rd event allowed from a bucket of 2")
+			}
+		}},
+		{"keys_have_their_own_buckets", func(t *testing.T, h harness) {
+			l := h.limiter(t, Rate{Events: 1, Period: time.Hour, Burst: 1})
 			if ok, _ := allow(t, l, "branch-a"); !ok {
 				t.Fatal("first event of a refused")
 			}
 			if ok, _ := allow(t, l, "branch-b"); !ok {
-				t.Error("b refused because a used its window")
+				t.Error("b refused because a used its bucket")
 			}
 			if ok, _ := allow(t, l, "branch-a"); ok {
 				t.Error("a's second event allowed")
 			}
 		}},
-		{"fifty_concurrent_events_admit_exactly_the_limit", func(t *testing.T, h harness) {
-			l := h.limiter(t, 10, h.unit)
+		{"fifty_concurrent_events_admit_exactly_the_burst", func(t *testing.T, h harness) {
+			l := h.limiter(t, Rate{Events: 1, Period: time.Hour, Burst: 10})
 			var admitted atomic.Int32
 			var wg sync.WaitGroup
 			start := make(chan struct{})
@@ -304,7 +346,7 @@ func TestRateLimiter(t *testing.T) {
 			}
 		}},
 		{"empty_key_is_refused", func(t *testing.T, h harness) {
-			if _, _, err := h.limiter(t, 1, h.unit).Allow(ctx, ""); err == nil {
+			if _, _, err := h.limiter(t, Rate{Events: 1, Period: h.unit, Burst: 1}).Allow(ctx, ""); err == nil {
 				t.Error("empty key accepted")
 			}
 		}},
@@ -322,16 +364,37 @@ func TestConstructors_rejectBadArguments(t *testing.T) {
 	if _, err := NewRedisNonceStore(nil, "p"); err == nil {
 		t.Error("nil client accepted by NewRedisNonceStore")
 	}
-	if _, err := NewRedisRateLimiter(nil, "p", 1, time.Second); err == nil {
+	if _, err := NewRedisRateLimiter(nil, "p", Rate{Events: 1, Period: time.Second, Burst: 1}); err == nil {
 		t.Error("nil client accepted by NewRedisRateLimiter")
 	}
-	for _, tt := range []struct {
-		limit  int
-		period time.Duration
-	}{{0, time.Second}, {-1, time.Second}, {1, 0}, {1, time.Microsecond}} {
-		if _, err := NewMemoryRateLimiter(tt.limit, tt.period, nil); err == nil {
-			t.Errorf("limit %d per %s accepted", tt.limit, tt.period)
+	for _, r := range []Rate{
+		{0, time.Second, 1}, {-1, time.Second, 1}, {1, 0, 1}, {1, time.Microsecond, 1},
+		{1, time.Second, 0}, {1, time.Second, -5}, {2_000_000, time.Millisecond, 1},
+	} {
+		if _, err := NewMemoryRateLimiter(r, nil); err == nil {
+			t.Errorf("%+v accepted", r)
 		}
+	}
+}
+
+func TestMemoryRateLimiter_sweepsFullBuckets(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Date(2019, 3, 12, 9, 0, 0, 0, time.UTC)}
+	l, err := NewMemoryRateLimiter(Rate{Events: 1, Period: time.Second, Burst: 2}, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if ok, _, _ := l.Allow(context.Background(), k); !ok {
+			t.Fatalf("%s refused", k)
+		}
+	}
+	clock.Add(2 * sweepEvery) // every bucket full again: as good as new
+	if ok, _, _ := l.Allow(context.Background(), "d"); !ok {
+		t.Fatal("d refused")
+	}
+	if l.Len() != 1 {
+		t.Errorf("%d buckets held after a sweep, want only the one in use", l.Len())
 	}
 }
 
@@ -340,7 +403,7 @@ func TestNoncesAndLimiter_pickTheTwinWithoutRedis(t *testing.T) {
 	if _, ok := Nonces(nil, "p", nil).(*MemoryNonceStore); !ok {
 		t.Error("Nonces(nil) is not the in-memory twin")
 	}
-	l, err := Limiter(nil, "p", 5, time.Second, nil)
+	l, err := Limiter(nil, "p", Rate{Events: 5, Period: time.Second, Burst: 5}, nil)
 	if _, ok := l.(*MemoryRateLimiter); !ok || err != nil {
 		t.Errorf("Limiter(nil) = %T, %v", l, err)
 	}
@@ -350,7 +413,7 @@ func TestNoncesAndLimiter_pickTheTwinWithoutRedis(t *testing.T) {
 	if _, ok := Nonces(c, "p", nil).(*RedisNonceStore); !ok {
 		t.Error("Nonces(client) is not the Redis store")
 	}
-	if l, err := Limiter(c, "p", 5, time.Second, nil); err != nil {
+	if l, err := Limiter(c, "p", Rate{Events: 5, Period: time.Second, Burst: 5}, nil); err != nil {
 		t.Error(err)
 	} else if _, ok := l.(*RedisRateLimiter); !ok {
 		t.Errorf("Limiter(client) = %T", l)

@@ -2,9 +2,13 @@ package web_test
 
 import (
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/orders"
 )
 
@@ -70,4 +74,38 @@ func TestPagesCarryStrictSecurityHeaders(t *testing.T) {
 	if !strings.Contains(body, `lang="zh-CN"`) {
 		t.Errorf("not zh-CN")
 	}
+}
+
+// A NUL or another control character in a page's query, path or form is a 400 page naming
+// the field, on SQLite and PostgreSQL alike (PostgreSQL refuses NUL in text outright),
+// while a recipients list pasted from a spreadsheet keeps its tabs and line breaks.
+func TestControlCharactersInPagesAre400(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newSiteOn(t, db)
+		office := s.as(t, orders.RoleAidOffice, "")
+		staff := s.as(t, orders.RoleBranchStaff, "HQ")
+		for _, p := range []string{"/orders?order_ref=K%00", "/orders/1%00", "/office/households?no=06300101001%00", "/office/audit?object=%01x", "/dashboard?year=2019%00"} {
+			if resp, body := office.get(p); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "控制字符") {
+				t.Errorf("GET %s: %d, want the 400 page", p, resp.StatusCode)
+			}
+		}
+		_, form := staff.get("/orders/new")
+		token := regexp.MustCompile(`name="form_token" value="([^"]+)"`).FindStringSubmatch(form)
+		if token == nil {
+			t.Fatal("the order form has no form_token")
+		}
+		paste := "王芳\t13800001111\t宜川县丹州镇 1 号\t2\r\n李娜\t13900002222\t宜川县丹州镇 2 号\t1"
+		resp := staff.post("/orders/new", url.Values{"form_token": {token[1]}, "order_ref": {"K\x0013"}, "line-0-paste": {paste}})
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("order form with NUL in order_ref: %d, want 400", resp.StatusCode)
+		}
+		resp = staff.post("/orders/new", url.Values{"form_token": {token[1]}, "action": {"refresh"}, "order_ref": {"K13"},
+			"line-0-sku": {s.fx.Products[0]}, "line-0-paste": {paste}})
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("a pasted list with tabs and line breaks: %d, want the form again (200)", resp.StatusCode)
+		}
+		if r := s.anonymous(t).post("/signin", url.Values{"login": {"a\x00b"}, "password": {"x"}}); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("sign-in with NUL in the login: %d, want 400", r.StatusCode)
+		}
+	})
 }

@@ -160,11 +160,11 @@ func (s *Server) Register(e *echo.Echo) {
 	secure := s.securityHeaders
 	e.GET("/static/*", s.static, secure)
 	e.GET("/signin", s.signInForm, secure, s.crossOrigin)
-	e.POST("/signin", s.signIn, secure, s.crossOrigin)
+	e.POST("/signin", s.signIn, secure, s.crossOrigin, s.cleanInput)
 	e.POST("/signout", s.signOut, secure, s.crossOrigin)
 
 	// Every page below needs a signed-in person; role guards are per route.
-	g := pageGroup{e: e, mw: []echo.MiddlewareFunc{secure, s.crossOrigin, s.requireViewer}}
+	g := pageGroup{e: e, mw: []echo.MiddlewareFunc{secure, s.crossOrigin, s.requireViewer, s.cleanInput}}
 	g.GET("/", s.home)
 	s.orderPages(g)
 	s.officePages(g)

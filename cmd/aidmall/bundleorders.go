@@ -28,9 +28,17 @@ type shipTo struct {
 }
 
 type bundleLine struct {
-	SKU       string `json:"sku"`
-	Quantity  int64  `json:"quantity"`
-	UnitPrice string `json:"unit_price"`
+	SKU        string            `json:"sku"`
+	Quantity   int64             `json:"quantity"`
+	UnitPrice  string            `json:"unit_price"`
+	Recipients []bundleRecipient `json:"recipients,omitempty"`
+}
+
+type bundleRecipient struct {
+	Name     string `json:"name"`
+	Phone    string `json:"phone"`
+	Address  string `json:"address"`
+	Quantity int64  `json:"quantity"`
 }
 
 // readCSV reads the UTF-8 CSV name of fsys, with a header, into maps keyed by column
@@ -51,7 +59,11 @@ func readCSV(fsys fs.FS, name string) ([]map[string]string, error) {
 const demoDeskPhone = "010-68001234"
 
 // loadBundleOrders reads orders.csv and order_lines.csv; each order ships to its branch's
-// union office (see demoDeskPhone).
+// union office (see demoDeskPhone). The sheets list no recipients for their per_recipient
+// orders either (the members' list went to the mall separately), and a new per_recipient
+// order must name every line's recipients, so the demo names the union office as each
+// such line's one recipient, for the line's whole quantity: the money, the lines and so
+// every figure are the sheet's.
 func loadBundleOrders(fsys fs.FS, branchName func(code string) string) ([]bundleOrder, error) {
 	os, err := readCSV(fsys, "orders.csv")
 	if err != nil {
@@ -71,10 +83,16 @@ func loadBundleOrders(fsys fs.FS, branchName func(code string) string) ([]bundle
 	}
 	out := make([]bundleOrder, 0, len(os))
 	for _, o := range os {
+		office := shipTo{Name: branchName(o["branch_code"]) + " 工会办公室", Phone: demoDeskPhone, Address: branchName(o["branch_code"])}
+		ls := lines[o["order_ref"]]
+		if o["delivery_mode"] == "per_recipient" {
+			for i := range ls {
+				ls[i].Recipients = []bundleRecipient{{Name: office.Name, Phone: office.Phone, Address: office.Address, Quantity: ls[i].Quantity}}
+			}
+		}
 		out = append(out, bundleOrder{
 			OrderRef: o["order_ref"], BranchCode: o["branch_code"], Mall: o["mall"], Funding: o["funding"],
-			DeliveryMode: o["delivery_mode"], PlacedAt: o["placed_at"], Lines: lines[o["order_ref"]],
-			ShipTo: shipTo{Name: branchName(o["branch_code"]) + " 工会办公室", Phone: demoDeskPhone, Address: branchName(o["branch_code"])},
+			DeliveryMode: o["delivery_mode"], PlacedAt: o["placed_at"], Lines: ls, ShipTo: office,
 		})
 	}
 	return out, nil

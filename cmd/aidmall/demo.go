@@ -94,6 +94,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	}
 	if cfg.RateLimit.Requests < 100000 {
 		cfg.RateLimit.Requests = 100000 // one key places the whole year
+		cfg.RateLimit.Burst = max(cfg.RateLimit.Burst, 1000)
 	}
 	if g.getenv("AIDMALL_JOB_WORKERS") == "" {
 		cfg.Jobs.Workers = 16 // the mall calls wait on the network, not the CPU

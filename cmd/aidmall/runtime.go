@@ -91,7 +91,8 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
-	limiter, err := redisx.Limiter(a.redis, "aidmall:ratelimit:", cfg.RateLimit.Requests, cfg.RateLimit.Period, nil)
+	limiter, err := redisx.Limiter(a.redis, "aidmall:ratelimit:",
+		redisx.Rate{Events: cfg.RateLimit.Requests, Period: cfg.RateLimit.Period, Burst: cfg.RateLimit.Burst}, nil)
 	if err != nil {
 		ln.Close()
 		return nil, err
