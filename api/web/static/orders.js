@@ -144,4 +144,10 @@
   form.addEventListener("change", update);
   form.querySelectorAll("[data-paste]").forEach(function (ta) { if (ta.value) preview(ta); });
   update();
+  // Back to this page (back button, a restored tab): the browser puts the typed values back
+  // after the script ran, so the shown fields and totals are worked out again from them.
+  window.addEventListener("pageshow", function () {
+    form.querySelectorAll("[data-paste]").forEach(function (ta) { preview(ta); });
+    update();
+  });
 })();
