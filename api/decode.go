@@ -9,7 +9,6 @@ import (
 	"maps"
 	"mime"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -350,11 +349,6 @@ func integer(dst *int64) fieldDecoder {
 	}
 }
 
-// moneyPattern is the contract's Money (openapi.yaml): digits with no '+', no spaces
-// and no leading zero, then at most 2 decimals after a '.' that has some; at most 15
-// digits before it, so that the amount fits money.Fen.
-var moneyPattern = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$`)
-
 // yuan decodes money: a JSON string of yuan with at most 2 decimals ("68.00"); a bare
 // number is refused so that money never passes through a float (money.Fen). null = absent.
 func yuan(dst **money.Fen) fieldDecoder {
@@ -367,13 +361,9 @@ func yuan(dst **money.Fen) fieldDecoder {
 			d.add(ptr, `money must be a string of yuan with at most 2 decimals, e.g. "68.00", not a number`)
 			return
 		}
-		if !moneyPattern.MatchString(s) {
-			d.add(ptr, `must be an amount of yuan as in "68.00": digits without a sign, spaces or leading zeros, at most 2 decimals`)
-			return
-		}
-		f, err := money.ParseYuan(s)
+		f, err := money.ParseAmount(s)
 		if err != nil {
-			d.add(ptr, `must be an amount of yuan with at most 2 decimals, e.g. "68.00"`)
+			d.add(ptr, `must be an amount of yuan as in "68.00": digits without a sign, spaces or leading zeros, at most 2 decimals`)
 			return
 		}
 		*dst = &f

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -48,6 +49,21 @@ func ParseYuan(s string) (Fen, error) {
 		return 0, fmt.Errorf("%w: %q", ErrInvalidAmount, s)
 	}
 	return FromDecimal(d)
+}
+
+// amountPattern is the API contract's Money (openapi.yaml): digits with no sign but '-',
+// no spaces and no leading zero, then at most 2 decimals after a '.' that has some; at
+// most 15 digits before it, so that the amount fits a Fen.
+var amountPattern = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$`)
+
+// ParseAmount parses an amount written exactly as the contract's Money ("68", "68.5",
+// "68.00"; not "68.000", "+68", " 68", "068", "68."), into fen; anything else is
+// ErrInvalidAmount. Every amount a person or a client gives goes through it.
+func ParseAmount(s string) (Fen, error) {
+	if !amountPattern.MatchString(s) {
+		return 0, fmt.Errorf("%w: %q is not yuan written as 68.00", ErrInvalidAmount, s)
+	}
+	return ParseYuan(s)
 }
 
 // Decimal returns the amount in yuan.

@@ -251,3 +251,16 @@ func FuzzParseYuan(f *testing.F) {
 		}
 	})
 }
+
+func TestParseAmountIsExactlyTheContract(t *testing.T) {
+	for s, want := range map[string]Fen{"68": 6800, "68.5": 6850, "68.00": 6800, "0.01": 1, "0": 0, "-3.20": -320, "928000.00": 92800000} {
+		if got, err := ParseAmount(s); err != nil || got != want {
+			t.Errorf("ParseAmount(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"68.000", "+68.00", " 68.00", "68.00 ", "068.00", "68.", ".5", "", "6e3", "1,000.00", "１２", "68,00", "1000000000000000"} {
+		if got, err := ParseAmount(s); err == nil {
+			t.Errorf("ParseAmount(%q) = %v, want a refusal", s, got)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -131,16 +132,28 @@ func formYear(v string) (int, string) {
 	return y, ""
 }
 
-// formYuan reads an amount of yuan ("928000.00", "928000"); the message is its refusal.
+// thousands is an amount with its thousands separated by commas, as people type and
+// spreadsheets copy it ("928,000.00"); the commas must sit every three digits.
+var thousands = regexp.MustCompile(`^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,2})?$`)
+
+// formYuan reads an amount of yuan ("928000.00", "928000", "928,000.00", "¥928,000"):
+// the contract's Money once a leading ¥ and well-placed thousands commas are taken off,
+// so "68.000" (sixty-eight thousand to some, sixty-eight to others) is refused, not
+// guessed. The message is its refusal.
 func formYuan(v string) (money.Fen, string) {
-	v = strings.ReplaceAll(strings.TrimSpace(v), ",", "")
-	v = strings.TrimPrefix(v, "¥")
+	v = strings.TrimPrefix(strings.TrimSpace(v), "¥")
 	if v == "" {
 		return 0, "请填写金额（元），如 928000.00。"
 	}
-	f, err := money.ParseYuan(v)
+	if strings.Contains(v, ",") {
+		if !thousands.MatchString(v) {
+			return 0, "金额中的逗号应每三位一个，如 928,000.00；也可不写逗号。"
+		}
+		v = strings.ReplaceAll(v, ",", "")
+	}
+	f, err := money.ParseAmount(v)
 	if err != nil {
-		return 0, "金额应为元，最多两位小数，如 928000.00。"
+		return 0, "金额应为元，最多两位小数，如 928000.00（不能写成 68.000）。"
 	}
 	return f, ""
 }
