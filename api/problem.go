@@ -170,6 +170,12 @@ func statusSlug(status int) string {
 func (s *Server) handleError(err error, c echo.Context) {
 	p := problemFor(err)
 	req := c.Request()
+	if s.cfg.Pages != nil && (p.status == http.StatusNotFound || p.status == http.StatusMethodNotAllowed) &&
+		!apiPath(req.URL.Path) && !c.Response().Committed {
+		if werr := s.cfg.Pages.RenderError(c, p.status); werr == nil {
+			return
+		}
+	}
 	rid := requestIDFrom(req.Context())
 	switch {
 	case p.status >= 500:

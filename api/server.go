@@ -119,9 +119,27 @@ type RateLimiter interface {
 	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 }
 
-// Pages adds its routes to the server's Echo instance (*web.Server does).
+// Pages adds its routes to the server's Echo instance (*web.Server does), and answers, as
+// a page in Chinese, a request for a path that is neither the API's nor a page's.
 type Pages interface {
 	Register(e *echo.Echo)
+	// RenderError writes the page for status (404, 405) of a request no route took.
+	RenderError(c echo.Context, status int) error
+}
+
+// apiPath reports whether path is the API's, the webhooks' or an operator's: its errors
+// are problem+json; any other path's 404 and 405 are the pages' (Config.Pages).
+func apiPath(path string) bool {
+	for _, p := range []string{"/v1/", "/webhooks/"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	switch path {
+	case "/v1", "/webhooks", "/healthz", "/readyz", "/metrics", "/openapi.yaml":
+		return true
+	}
+	return false
 }
 
 // Config holds the server's dependencies. Orders, Auth, Idempotency, Reports, Webhooks

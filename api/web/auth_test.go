@@ -109,3 +109,20 @@ func TestControlCharactersInPagesAre400(t *testing.T) {
 		}
 	})
 }
+
+// A path that is no page answers the Chinese 404 page (and a form's address opened as a
+// page the 405 one), while the API's paths keep their problem+json.
+func TestUnknownPagesAnswerInChinese(t *testing.T) {
+	s := newSite(t)
+	b := s.as(t, orders.RoleBranchStaff, "HQ")
+	for p, want := range map[string]int{"/nonexistent": 404, "/Orders": 404, "/orders/new/": 404, "/signout": 405} {
+		resp, body := b.get(p)
+		if resp.StatusCode != want || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, `lang="zh-CN"`) ||
+			resp.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("GET %s: %d %s, want the %d page in Chinese with its CSP", p, resp.StatusCode, resp.Header.Get("Content-Type"), want)
+		}
+	}
+	if resp, _ := b.get("/v1/nonexistent"); !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		t.Errorf("an unknown API path answered %s, want problem+json", resp.Header.Get("Content-Type"))
+	}
+}

@@ -304,6 +304,17 @@ func (s *Server) requireRole(ok func(orders.Caller) bool) echo.MiddlewareFunc {
 	}
 }
 
+// RenderError renders the page for a request no route took (api.Pages): 404 the page
+// that does not exist, 405 an address that is a form's action opened as a page.
+func (s *Server) RenderError(c echo.Context, status int) error {
+	if status == http.StatusMethodNotAllowed {
+		return s.securityHeaders(func(c echo.Context) error {
+			return s.render(c, status, "error.html", Page{Title: "无法这样打开", Error: "这个地址是表单的提交地址，不能直接打开。请从页面上的按钮操作。"})
+		})(c)
+	}
+	return s.securityHeaders(s.notFound)(c)
+}
+
 // notFound renders the 404 page.
 func (s *Server) notFound(c echo.Context) error {
 	return s.render(c, http.StatusNotFound, "error.html", Page{Title: "页面不存在", Error: "您要找的页面不存在，或您无权查看。"})
