@@ -125,12 +125,16 @@ func WriteCSVDocument(w io.Writer, d Document, o CSVOptions) error {
 			cw.Write(pad(cells(t.Total)))
 		}
 	}
-	if len(d.Tables) > 0 {
-		cw.Write(pad(nil))
-	}
-	cw.Write(pad([]string{label("indicator", "指标"), label("value", "数值")}))
-	for _, f := range append(append([]Field{}, d.Params...), d.Headline...) {
-		cw.Write(pad([]string{label(f.Name, f.Title), f.Value.String()}))
+	// The parameters and headline indicators follow the tables; a document without any
+	// (a page's table) ends with its table.
+	if fields := append(append([]Field{}, d.Params...), d.Headline...); len(fields) > 0 {
+		if len(d.Tables) > 0 {
+			cw.Write(pad(nil))
+		}
+		cw.Write(pad([]string{label("indicator", "指标"), label("value", "数值")}))
+		for _, f := range fields {
+			cw.Write(pad([]string{label(f.Name, f.Title), f.Value.String()}))
+		}
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {

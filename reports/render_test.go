@@ -247,3 +247,15 @@ func TestRenderersReturnWriteErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCSVOfATableAloneEndsWithIt(t *testing.T) {
+	d := Document{Report: "orders", Tables: []Table{{Name: "订单", Columns: []Column{{Name: "ref", Title: "单号"}, {Name: "total", Title: "金额", Kind: KindMoney}},
+		Rows: [][]Value{{Text("K13"), Money(6800)}}}}}
+	var b strings.Builder
+	if err := WriteCSVDocument(&b, d, CSVOptions{Charset: UTF8BOM}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.String(), "\uFEFF单号,金额\nK13,68.00\n"; got != want {
+		t.Fatalf("CSV %q, want %q (no empty indicators block after the table)", got, want)
+	}
+}
