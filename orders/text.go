@@ -121,6 +121,12 @@ func PhoneProblem(phone string) string {
 	if strings.HasPrefix(s, "+86") || strings.HasPrefix(s, "0086") {
 		national = strings.TrimPrefix(strings.TrimPrefix(d, "00"), "86")
 	}
+	domestic := !strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "00") || national != d
+	if domestic && national[0] == '1' && len(national) != 11 {
+		// A mainland number starting with 1 is a mobile number (landlines start with an
+		// area code's 0, or with 2–9 without it): it has 11 digits, so this one is cut short.
+		return "not a phone number a courier can dial: a mobile number has 11 digits"
+	}
 	if len(national) == 11 && national[0] == '1' && national[1] < '3' {
 		return "not a phone number a courier can dial: a mobile number starts 13–19"
 	}

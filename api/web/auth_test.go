@@ -95,9 +95,16 @@ func TestControlCharactersInPagesAre400(t *testing.T) {
 			t.Fatal("the order form has no form_token")
 		}
 		paste := "王芳\t13800001111\t宜川县丹州镇 1 号\t2\r\n李娜\t13900002222\t宜川县丹州镇 2 号\t1"
-		resp := staff.post("/orders/new", url.Values{"form_token": {token[1]}, "order_ref": {"K\x0013"}, "line-0-paste": {paste}})
+		resp := staff.post("/orders/new", url.Values{"form_token": {token[1]}, "order_ref": {"K13"}, "line-0-sku": {s.fx.Products[0] + "\x00"}, "line-0-paste": {paste}})
 		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("order form with NUL in order_ref: %d, want 400", resp.StatusCode)
+			t.Errorf("order form with NUL in a product code: %d, want 400", resp.StatusCode)
+		}
+		// Free text of the order form is the domain's to refuse, field by field, the form
+		// kept: NUL in the order_ref, a Word line break (\v) in a pasted row.
+		resp = staff.post("/orders/new", url.Values{"form_token": {token[1]}, "order_ref": {"K\x0013"}, "delivery_mode": {"per_recipient"},
+			"mall": {"auto"}, "funding": {"union_funds"}, "line-0-sku": {s.fx.Products[0]}, "line-0-paste": {strings.Replace(paste, "丹州镇 2 号", "丹州镇\v2 号", 1)}})
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("order form with NUL in order_ref and \\v in a pasted row: %d, want the form again with the fields marked (422)", resp.StatusCode)
 		}
 		resp = staff.post("/orders/new", url.Values{"form_token": {token[1]}, "action": {"refresh"}, "order_ref": {"K13"},
 			"line-0-sku": {s.fx.Products[0]}, "line-0-paste": {paste}})

@@ -257,8 +257,8 @@ func (s *Server) postOrder(c echo.Context) error {
 // asks. The order_ref is unique per branch (the domain's key), so a second submission of
 // the same form can never make a second order; this finds the first one to show it.
 func (s *Server) placedBy(ctx context.Context, v Viewer, branch string, issued time.Time, req orders.PlaceRequest) *orders.GroupOrder {
-	if req.OrderRef == "" || branch == "" {
-		return nil
+	if req.OrderRef == "" || branch == "" || orders.TextProblem(req.OrderRef) != "" || !orders.ValidCode(branch) {
+		return nil // Place refuses it, naming the field
 	}
 	os, _, err := s.cfg.Orders.List(ctx, v.Caller(), orders.ListFilter{BranchCode: branch, OrderRef: strings.TrimSpace(req.OrderRef), Limit: 1})
 	if err != nil || len(os) == 0 {

@@ -55,6 +55,7 @@ var zhMessages = []zhRule{
 	{regexp.MustCompile(`^a masked phone number cannot be dialled.*$`), "号码中有 * 等遮盖，快递无法拨打，请填写完整号码"},
 	{regexp.MustCompile(`^a placeholder, not a phone number.*$`), "这是占位号码，不是真实电话，请填写快递能拨通的号码"},
 	{regexp.MustCompile(`^not a phone number a courier can dial: a mobile number starts 13–19$`), "手机号码应以 13–19 开头"},
+	{regexp.MustCompile(`^not a phone number a courier can dial: a mobile number has 11 digits$`), "手机号码应为 11 位"},
 	{regexp.MustCompile(`^required: a per_recipient order names every line's recipients.*$`), "按收件人配送的订单，每行都要填写收件人（或改为统一配送）"},
 	{regexp.MustCompile(`^at most (\d+) lines$`), "一张订单最多 %s 行"},
 	{regexp.MustCompile(`^at most (\d+) recipients in one order \((\d+) given\).*$`), "一张订单最多 %s 个收件人（现有 %s 个），请拆分订单"},

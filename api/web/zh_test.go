@@ -53,7 +53,7 @@ func TestDomainRefusalsAreSaidInChinese(t *testing.T) {
 		"bulk with recipients":        func(r *orders.PlaceRequest) { r.DeliveryMode = orders.DeliveryBulk },
 		"price changed":               func(r *orders.PlaceRequest) { r.Lines[0].UnitPrice = &price },
 		"masked phone":                func(r *orders.PlaceRequest) { r.Lines[0].Recipients[0].Phone = "138****1234" },
-		"placeholder phone":           func(r *orders.PlaceRequest) { r.Lines[0].Recipients[0].Phone = "13888888888" },
+		"placeholder phone":           func(r *orders.PlaceRequest) { r.Lines[0].Recipients[0].Phone = "11111111111" },
 		"NUL in a name":               func(r *orders.PlaceRequest) { r.Lines[0].Recipients[0].Name = "王\x00芳" },
 		"order_ref with a space":      func(r *orders.PlaceRequest) { r.OrderRef = "K 13" },
 		"long address":                func(r *orders.PlaceRequest) { r.Lines[0].Recipients[0].Address = strings.Repeat("路", 201) },
