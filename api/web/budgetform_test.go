@@ -34,7 +34,8 @@ func TestBudgetFormReadsMoneyAsTheContract(t *testing.T) {
 			t.Errorf("amount %q: %d, budget %s (was %s): want a refusal and no change", bad, resp.StatusCode, budget(), before)
 		}
 	}
-	for typed, want := range map[string]string{"928,000.00": "928000.00", "¥1,000": "1000.00", "68": "68.00"} {
+	for _, tc := range [][2]string{{"928,000.00", "928000.00"}, {"¥1,000", "1000.00"}, {"68", "68.00"}} {
+		typed, want := tc[0], tc[1]
 		resp := office.post("/office/budgets", url.Values{"branch": {"HQ"}, "year": {"2026"}, "amount": {typed}})
 		if resp.StatusCode != http.StatusSeeOther || budget() != want {
 			t.Errorf("amount %q: %d, budget %s, want %s", typed, resp.StatusCode, budget(), want)
