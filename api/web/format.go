@@ -17,6 +17,7 @@ var funcs = template.FuncMap{
 	"beijing": beijing,
 	"day":     func(d bizday.Day) string { return d.String() },
 	"cell":    cell,
+	"event":   func(t any) string { return eventName(fmt.Sprint(t)) },
 	"numeric": func(v reports.Value) bool { return v.IsNumber() },
 	"numcol":  func(c reports.Column) bool { return c.Kind != reports.KindText },
 }

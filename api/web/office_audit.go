@@ -32,6 +32,16 @@ var auditActions = []struct{ Action, Label string }{
 	{audit.ActionPeriodReopen, "重新打开期间"},
 	{audit.ActionReviewResolve, "处理待复核事项"},
 	{"key.", "API 密钥（全部）"},
+	{audit.ActionKeyCreate, "新建 API 密钥"},
+	{audit.ActionKeyRevoke, "吊销 API 密钥"},
+	{audit.ActionKeyRotate, "更换 API 密钥"},
+	{"person.", "人员与登录（全部）"},
+	{audit.ActionPersonCreate, "新建人员"},
+	{audit.ActionPersonReset, "重置密码"},
+	{audit.ActionPersonDisable, "停用人员"},
+	{audit.ActionPersonEnable, "启用人员"},
+	{audit.ActionSignIn, "登录"},
+	{audit.ActionSignInRefused, "登录被拒"},
 }
 
 // auditActionName is an action in Chinese (the action itself when unknown).

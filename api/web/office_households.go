@@ -63,7 +63,7 @@ func householdDocument(v households.View, p reports.Provenance) reports.Document
 		led.Rows = append(led.Rows, []reports.Value{
 			reports.Text(e.Day.String()), reports.Text(concerns), reports.Money(e.Amount), reports.Text(kind), reports.Text(e.OrderRef),
 			reports.Text(e.BranchCode), reports.Int(int64(e.LineNo)), reports.Text(e.SKU), reports.Text(e.Mall), reports.Text(e.MallEventID),
-			reports.Text(e.Supplier), reports.Text(strings.Join(e.LinkageTypes, "、")), reports.Text(e.Weight),
+			reports.Text(e.Supplier), reports.Text(linkageNames(e.LinkageTypes)), reports.Text(e.Weight),
 		})
 	}
 	total := make([]reports.Value, len(led.Columns))
@@ -141,4 +141,13 @@ func (s *Server) householdPage(c echo.Context) error {
 	}
 	d.Found, d.Tables = true, s.tablesOf(c, doc)
 	return page(http.StatusOK)
+}
+
+// linkageNames are linkage types in Chinese, joined with 、.
+func linkageNames(ts []string) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = linkageName(t)
+	}
+	return strings.Join(names, "、")
 }

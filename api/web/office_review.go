@@ -35,6 +35,7 @@ type reviewItem struct {
 	review.Item
 	KindName string
 	Why      string // the reason in Chinese (the mall's own words for a refusal)
+	MallName string // the mall's name for people
 	Note     string // the note typed, when the form is shown again
 	Errs     *formErrors
 }
@@ -63,7 +64,7 @@ func reviewDocument(items []reviewItem) reports.Document {
 	for _, it := range items {
 		t.Rows = append(t.Rows, []reports.Value{
 			reports.Text(it.ID), reports.Text(it.KindName), reports.Text(beijing(it.Since)), reports.Text(it.Why),
-			reports.Text(it.Mall), reports.Text(it.OutOrderNo), reports.Text(it.EventID), reports.Int(int64(it.LineNo)),
+			reports.Text(it.MallName), reports.Text(it.OutOrderNo), reports.Text(it.EventID), reports.Int(int64(it.LineNo)),
 			reports.Int(it.Quantity), reports.Money(it.Refund),
 		})
 	}
@@ -87,6 +88,9 @@ func (s *Server) showReview(c echo.Context, status int, failed string, shown *re
 	views := make([]reviewItem, len(items))
 	for i, it := range items {
 		views[i] = newReviewItem(it)
+		if it.Mall != "" {
+			views[i].MallName = s.mallName(orders.Mall(it.Mall))
+		}
 		if shown != nil && it.ID == failed {
 			views[i].Note, views[i].Errs = shown.Note, shown.Errs
 		}

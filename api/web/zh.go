@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 
+	"aidmall/households"
+	"aidmall/orders"
 	"aidmall/review"
 )
 
@@ -109,4 +111,36 @@ func zhWord(w string) string {
 		return k
 	}
 	return w
+}
+
+// eventName is a fulfilment event's type in Chinese (the type itself when unknown).
+func eventName(t string) string {
+	switch orders.EventType(t) {
+	case orders.EventAccepted:
+		return "商城已接单"
+	case orders.EventShipped:
+		return "已发货"
+	case orders.EventDelivered:
+		return "已签收"
+	case orders.EventRefunded:
+		return "已退款"
+	case orders.EventCancelled:
+		return "已取消"
+	}
+	return t
+}
+
+// linkageName is a linkage type in Chinese (利益联结方式; the type itself when unknown).
+func linkageName(t string) string {
+	switch households.LinkageType(t) {
+	case households.LinkProducePurchase:
+		return "订单收购"
+	case households.LinkShareholding:
+		return "入股分红"
+	case households.LinkEmployment:
+		return "务工就业"
+	case households.LinkLandLease:
+		return "土地流转"
+	}
+	return t
 }
