@@ -121,10 +121,12 @@ func PhoneProblem(phone string) string {
 	if strings.HasPrefix(s, "+86") || strings.HasPrefix(s, "0086") {
 		national = strings.TrimPrefix(strings.TrimPrefix(d, "00"), "86")
 	}
-	domestic := !strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "00") || national != d
-	if domestic && national[0] == '1' && len(national) != 11 {
-		// A mainland number starting with 1 is a mobile number (landlines start with an
-		// area code's 0, or with 2–9 without it): it has 11 digits, so this one is cut short.
+	// A mainland number starting with 1 is a mobile number (landlines start with an area
+	// code's 0, or with 2–9 without it), of 11 digits: a shorter or longer one is cut
+	// short or mistyped. Written from abroad (+86, 0086) Beijing's area code is 10, so
+	// there a 10… number is a landline. Numbers of other countries are not judged.
+	abroad := strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00")
+	if (!abroad || national != d) && national[0] == '1' && len(national) != 11 && !(abroad && strings.HasPrefix(national, "10")) {
 		return "not a phone number a courier can dial: a mobile number has 11 digits"
 	}
 	if len(national) == 11 && national[0] == '1' && national[1] < '3' {

@@ -23,6 +23,8 @@ func TestPhoneProblem(t *testing.T) {
 		{"1380000", false},         // a mobile number cut short
 		{"138001380001", false},    // twelve digits starting with 1
 		{"+86 1380013800", false},
+		{"0086-10-68001234", true}, // Beijing's landline written from abroad
+		{"+86 10 6800 1234", true},
 		{"12800138000", false}, // no mobile prefix 12
 		{"138****1234", false},
 		{"*******", false},
