@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -54,14 +56,18 @@ func (s *Server) getReview(c echo.Context) error {
 // "…"}: resolves the item, recorded in the audit log (aid_office).
 func (s *Server) resolveReview(c echo.Context) error {
 	caller, _ := callerFrom(c)
-	var body struct {
-		Outcome string `json:"outcome"`
-		Note    string `json:"note"`
+	raw, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
 	}
-	if err := c.Bind(&body); err != nil {
-		return &orders.ValidationError{Fields: []orders.FieldError{{Pointer: "", Detail: "a JSON object with outcome and note"}}}
+	// Read as every body is (decode.go): UTF-8 JSON, no duplicate or unknown keys, no
+	// control characters in the note.
+	var outcome, note string
+	if err := decodeBody(c.Request().Header.Get(echo.HeaderContentType), raw,
+		topObject(object(map[string]fieldDecoder{"outcome": str(&outcome), "note": str(&note)}))); err != nil {
+		return err
 	}
-	it, err := s.cfg.Review.Resolve(c.Request().Context(), caller, c.Param("id"), review.Outcome(body.Outcome), body.Note)
+	it, err := s.cfg.Review.Resolve(c.Request().Context(), caller, c.Param("id"), review.Outcome(outcome), note)
 	if err != nil {
 		return err
 	}
