@@ -33,8 +33,11 @@ type ReviewQueue interface {
 	Resolve(ctx context.Context, caller orders.Caller, id string, outcome review.Outcome, note string) (review.Item, error)
 }
 
-// Budgets reads and sets the branches' budgets per year; *orders.Service satisfies it.
+// Budgets reads and sets the branches' budgets per year, and gives one branch's budget with
+// what is used of it to whoever may read it (a clerk their own branch's, for the order
+// form); *orders.Service satisfies it.
 type Budgets interface {
+	BranchBudget(ctx context.Context, caller orders.Caller, branch string, year int) (orders.BranchBudget, error)
 	Budgets(ctx context.Context, caller orders.Caller, year int) ([]orders.BranchBudget, error)
 	SetBudget(ctx context.Context, caller orders.Caller, branch string, year int, amount money.Fen) (orders.BranchBudget, *money.Fen, error)
 }

@@ -26,12 +26,6 @@ type Timeline interface {
 	OrderEvents(ctx context.Context, orderID int64) ([]orders.RecordedEvent, error)
 }
 
-// BranchBudgets gives a branch's budget for a year with what is used of it, to whoever may
-// read it (a clerk their own branch's); *orders.Service satisfies it.
-type BranchBudgets interface {
-	BranchBudget(ctx context.Context, caller orders.Caller, branch string, year int) (orders.BranchBudget, error)
-}
-
 // orderPages adds the branch staff's pages: the catalogue, the order form, the order list
 // with filters, one order with its timeline, and cancel (the aid office sees every order;
 // auditors get the 404 page, as for any page not theirs).
@@ -161,8 +155,8 @@ func (s *Server) renderOrderForm(c echo.Context, status int, f orderForm, fe ord
 		}
 		sortOptions(view.Branches)
 	}
-	if b := branchOf(v, f); b != "" && s.cfg.Budget != nil {
-		bb, err := s.cfg.Budget.BranchBudget(ctx, v.Caller(), b, view.Year)
+	if b := branchOf(v, f); b != "" && s.cfg.Budgets != nil {
+		bb, err := s.cfg.Budgets.BranchBudget(ctx, v.Caller(), b, view.Year)
 		if err == nil {
 			view.Budget = &bb
 		} else if orders.ErrorKind(err) == nil {
@@ -280,8 +274,8 @@ func (s *Server) toOrder(c echo.Context, o *orders.GroupOrder, msg string) error
 // budgetMessage says why an order was refused for the budget, with what remains.
 func (s *Server) budgetMessage(ctx context.Context, v Viewer, branch string) string {
 	year := s.now().In(bizday.Beijing).Year()
-	if s.cfg.Budget != nil {
-		if b, err := s.cfg.Budget.BranchBudget(ctx, v.Caller(), branch, year); err == nil && b.Remaining != nil {
+	if s.cfg.Budgets != nil {
+		if b, err := s.cfg.Budgets.BranchBudget(ctx, v.Caller(), branch, year); err == nil && b.Remaining != nil {
 			return fmt.Sprintf("超出本单位 %d 年预算：预算 %s，已用 %s，剩余 %s", year, yuan(*b.Budget), yuan(b.Used), yuan(max(*b.Remaining, 0)))
 		}
 	}

@@ -97,7 +97,7 @@ func startSite(t *testing.T, st *sqlstore.Store, fx sqltest.Fixture) *site {
 	log := slog.New(slog.DiscardHandler)
 	w, err := web.New(web.Config{
 		People: ppl, Sessions: sessions, Keys: testKeys{st},
-		Orders: svc, Catalogue: st, Timeline: st, Budget: svc, Malls: []web.MallName{{Code: "ccb", Name: "建设银行善融商务"}, {Code: "abc", Name: "农业银行扶贫商城"}},
+		Orders: svc, Catalogue: st, Timeline: st, Malls: []web.MallName{{Code: "ccb", Name: "建设银行善融商务"}, {Code: "abc", Name: "农业银行扶贫商城"}},
 		Logger: log, Now: clock.now, Dashboard: st, Changes: bus,
 		// The aid office's pages (office_test.go), wired as cmd/aidmall wires them.
 		Review: queue, Imports: officeFiles(t, st, svc), Budgets: svc, Targets: st, Periods: officePeriods{svc, st},

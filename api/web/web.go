@@ -53,17 +53,15 @@ type Config struct {
 	Keys Keys
 	// Catalogue reads the products, suppliers and report labels (the catalogue page and
 	// the order form; *sqlstore.Store). Timeline reads an order's fulfilment events (the
-	// order page; *sqlstore.Store). Budget gives a branch's budget for the year (the order
-	// form; *orders.Service).
+	// order page; *sqlstore.Store).
 	Catalogue Catalogue
 	Timeline  Timeline
-	Budget    BranchBudgets
 	// Malls are the connected malls' codes and names, in registry order.
 	Malls []MallName
 	// The aid office's pages (office.go); each is served only when its dependency is set.
 	Review     ReviewQueue // /office/review: *review.Service
 	Imports    Imports     // /office/imports: imports.Files
-	Budgets    Budgets     // /office/budgets: *orders.Service
+	Budgets    Budgets     // /office/budgets and the order form's remaining budget: *orders.Service
 	Targets    Targets     // /office/budgets' targets: the store
 	Periods    Periods     // /office/periods: orders.Service's use cases and the store's list
 	Audit      AuditLog    // /office/audit: the store

@@ -211,7 +211,7 @@ func newPages(a *app, svc *orders.Service, ms *mallSet, queue *review.Service, c
 		names[i] = web.MallName{Code: m, Name: labels[string(m)]}
 	}
 	w, err := web.New(web.Config{People: ppl, Sessions: sessions, Orders: svc, Keys: webKeys{a.store}, Malls: names,
-		Catalogue: a.store, Timeline: a.store, Budget: svc,
+		Catalogue: a.store, Timeline: a.store,
 		Dashboard: labelledReportSet{a.store}, Changes: changes,
 		Review: queue, Imports: officeFiles(a, svc), Budgets: svc, Targets: a.store,
 		Periods: periodsAPI{svc, a.store}, Audit: a.store, Households: a.store,
