@@ -61,31 +61,7 @@ func (b *browser) upload(p string, fields map[string]string, files map[string][2
 		io.WriteString(w, f[1])
 	}
 	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, b.base+p, &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp, string(out)
-}
-
-// postPage posts a form and returns the answer with its body.
-func (b *browser) postPage(p string, form url.Values) (*http.Response, string) {
-	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.base+p, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp, string(out)
+	return b.send(p, mw.FormDataContentType(), &body)
 }
 
 func mustStatus(t *testing.T, what string, resp *http.Response, body string, want int) {
@@ -134,12 +110,12 @@ func TestOfficeBudgetsPeriodsAndTheAuditLog(t *testing.T) {
 		s := newSiteOn(t, db)
 		office := s.as(t, orders.RoleAidOffice, "")
 
-		resp, body := office.postPage("/office/budgets", url.Values{"branch": {"HQ"}, "year": {"2019"}, "amount": {"12.3.4"}})
+		resp, body := office.postBody("/office/budgets", url.Values{"branch": {"HQ"}, "year": {"2019"}, "amount": {"12.3.4"}})
 		mustStatus(t, "bad amount", resp, body, http.StatusUnprocessableEntity)
 		if !strings.Contains(body, "金额应为元") {
 			t.Fatalf("the bad amount is not named:\n%s", body)
 		}
-		resp, body = office.postPage("/office/budgets", url.Values{"branch": {"HQ"}, "year": {"2019"}, "amount": {"2000.00"}})
+		resp, body = office.postBody("/office/budgets", url.Values{"branch": {"HQ"}, "year": {"2019"}, "amount": {"2000.00"}})
 		mustStatus(t, "set budget", resp, body, http.StatusSeeOther)
 		_, body = office.get("/office/budgets?year=2019")
 		if !strings.Contains(body, "¥2,000.00") || !strings.Contains(body, "已将 总部工会（HQ）2019 年预算设为 ¥2,000.00") {
@@ -153,20 +129,20 @@ func TestOfficeBudgetsPeriodsAndTheAuditLog(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "2000.00") {
 			t.Fatalf("budget CSV: %d\n%s", resp.StatusCode, body)
 		}
-		resp, body = office.postPage("/office/targets", url.Values{"year": {"2019"}, "purchased": {"1200000"}, "helped_sell": {"800000.00"}})
+		resp, body = office.postBody("/office/targets", url.Values{"year": {"2019"}, "purchased": {"1200000"}, "helped_sell": {"800000.00"}})
 		mustStatus(t, "set target", resp, body, http.StatusSeeOther)
 		if _, body = office.get("/office/budgets?year=2019"); !strings.Contains(body, "¥1,200,000.00") {
 			t.Fatalf("the target is not shown:\n%s", body)
 		}
 
-		resp, body = office.postPage("/office/periods/close", url.Values{"period": {"2019-01"}, "reason": {" "}})
+		resp, body = office.postBody("/office/periods/close", url.Values{"period": {"2019-01"}, "reason": {" "}})
 		mustStatus(t, "close without reason", resp, body, http.StatusUnprocessableEntity)
 		if !strings.Contains(body, "请填写原因") {
 			t.Fatalf("the missing reason is not named:\n%s", body)
 		}
-		resp, body = office.postPage("/office/periods/close", url.Values{"period": {"2019-01"}, "reason": {"一月报表已报送"}})
+		resp, body = office.postBody("/office/periods/close", url.Values{"period": {"2019-01"}, "reason": {"一月报表已报送"}})
 		mustStatus(t, "close", resp, body, http.StatusSeeOther)
-		resp, body = office.postPage("/office/periods/reopen", url.Values{"period": {"2018-12"}, "reason": {"错了"}})
+		resp, body = office.postBody("/office/periods/reopen", url.Values{"period": {"2018-12"}, "reason": {"错了"}})
 		mustStatus(t, "reopen another", resp, body, http.StatusConflict)
 		if !strings.Contains(body, "2019-01") || !strings.Contains(body, "期间 2018-12 未结账") {
 			t.Fatalf("reopening a period not closed is not refused in Chinese:\n%s", body)
@@ -175,7 +151,7 @@ func TestOfficeBudgetsPeriodsAndTheAuditLog(t *testing.T) {
 		if !strings.Contains(body, "一月报表已报送") || !strings.Contains(body, "已结账") {
 			t.Fatalf("the closed period is not listed:\n%s", body)
 		}
-		resp, body = office.postPage("/office/periods/reopen", url.Values{"period": {"2019-01"}, "reason": {"补录退款"}})
+		resp, body = office.postBody("/office/periods/reopen", url.Values{"period": {"2019-01"}, "reason": {"补录退款"}})
 		mustStatus(t, "reopen", resp, body, http.StatusSeeOther)
 		if _, body = office.get("/office/periods"); !strings.Contains(body, "已重新打开") || !strings.Contains(body, "补录退款") {
 			t.Fatalf("the reopened period is not shown:\n%s", body)
@@ -210,18 +186,18 @@ func TestOfficeReviewItemResolved(t *testing.T) {
 	if id == nil || !strings.Contains(body, "无法读取的通知或对账行") {
 		t.Fatalf("the item is not listed:\n%s", body)
 	}
-	resp, body := office.postPage("/office/review/resolve", url.Values{"id": {id[1]}, "outcome": {"dismissed"}, "note": {""}})
+	resp, body := office.postBody("/office/review/resolve", url.Values{"id": {id[1]}, "outcome": {"dismissed"}, "note": {""}})
 	mustStatus(t, "resolve without note", resp, body, http.StatusUnprocessableEntity)
 	if !strings.Contains(body, "请填写处理说明") {
 		t.Fatalf("the missing note is not named:\n%s", body)
 	}
-	resp, body = office.postPage("/office/review/resolve", url.Values{"id": {id[1]}, "outcome": {"dismissed"}, "note": {"商城已重发"}})
+	resp, body = office.postBody("/office/review/resolve", url.Values{"id": {id[1]}, "outcome": {"dismissed"}, "note": {"商城已重发"}})
 	mustStatus(t, "resolve", resp, body, http.StatusSeeOther)
 	_, body = office.get("/office/review")
 	if strings.Contains(body, `value="`+id[1]+`"`) || !strings.Contains(body, "已处理待复核事项") {
 		t.Fatalf("the resolved item is still listed:\n%s", body)
 	}
-	resp, body = office.postPage("/office/review/resolve", url.Values{"id": {id[1]}, "outcome": {"dismissed"}, "note": {"again"}})
+	resp, body = office.postBody("/office/review/resolve", url.Values{"id": {id[1]}, "outcome": {"dismissed"}, "note": {"again"}})
 	mustStatus(t, "resolve twice", resp, body, http.StatusConflict)
 	if _, body = office.get("/office/audit?action=review.resolve"); !strings.Contains(body, "review:"+id[1]) {
 		t.Fatalf("the resolution is not audited:\n%s", body)

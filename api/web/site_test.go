@@ -217,34 +217,33 @@ func (b *browser) get(p string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-// post sends a form as the site's own page would (Sec-Fetch-Site: same-origin).
-func (b *browser) post(p string, form url.Values) *http.Response {
+// send posts body of contentType as the site's own page would (Sec-Fetch-Site:
+// same-origin) and returns the answer with its body.
+func (b *browser) send(p, contentType string, body io.Reader) (*http.Response, string) {
 	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.base+p, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp
-}
-
-// postBody is post, keeping the page it answers.
-func (b *browser) postBody(p string, form url.Values) (*http.Response, string) {
-	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.base+p, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req, _ := http.NewRequest(http.MethodPost, b.base+p, body)
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
+	out, _ := io.ReadAll(resp.Body)
+	return resp, string(out)
+}
+
+// post sends a form as the site's own page would.
+func (b *browser) post(p string, form url.Values) *http.Response {
+	b.t.Helper()
+	resp, _ := b.postBody(p, form)
+	return resp
+}
+
+// postBody is post, keeping the page it answers.
+func (b *browser) postBody(p string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	return b.send(p, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
 }
 
 // cookie is the session cookie b holds ("" for none).
