@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
@@ -15,22 +16,10 @@ func TestListOrdersByOrderRef(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		st := sqltest.Store(t, db)
-		fx := sqltest.Seed(t, st)
-		svc, err := orders.NewService(st, connected(mallCCB, mallABC), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		office := orders.Caller{KeyID: 1, Name: "office", Role: orders.RoleAidOffice}
+		st, svc := serviceOn(t, db)
 		ids := map[string]int64{}
 		for _, ref := range []string{"2019-HQ-1", "2019-HQ-10", "2019-HQ-2"} {
-			o, err := svc.Place(ctx, office, orders.PlaceRequest{OrderRef: ref, BranchCode: fx.Branch, Mall: mallCCB, Funding: orders.FundingUnion,
-				DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王芳", Phone: "13800001234", Address: "总部"},
-				Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 1}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids[ref] = o.ID
+			ids[ref] = placeAt(t, svc, ref, time.Date(2019, 3, 1, 2, 0, 0, 0, time.UTC)).ID
 		}
 		got, _, err := st.ListOrders(ctx, orders.ListFilter{OrderRef: "2019-HQ-1"})
 		if err != nil {

@@ -18,24 +18,9 @@ func TestOrderEventsAreTheOrdersTimeline(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		st := sqltest.Store(t, db)
-		fx := sqltest.Seed(t, st)
-		svc, err := orders.NewService(st, connected(mallCCB, mallABC), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		office := orders.Caller{KeyID: 1, Name: "office", Role: orders.RoleAidOffice}
-		place := func(ref string) *orders.GroupOrder {
-			o, err := svc.Place(ctx, office, orders.PlaceRequest{OrderRef: ref, BranchCode: fx.Branch, Mall: mallCCB, Funding: orders.FundingUnion,
-				DeliveryMode: orders.DeliveryBulk, ShipTo: orders.ShipTo{Name: "王芳", Phone: "13800001234", Address: "总部"},
-				Lines: []orders.PlaceLine{{SKU: "P1", Quantity: 4}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return o
-		}
-		o, other := place("T1"), place("T2")
+		st, svc := serviceOn(t, db)
 		at := time.Date(2019, 3, 1, 2, 0, 0, 0, time.UTC)
+		o, other := placeAt(t, svc, "T1", at), placeAt(t, svc, "T2", at)
 		ev := func(o *orders.GroupOrder, id string, typ orders.EventType, line int, qty int64, refund int64, after time.Duration) orders.FulfilmentEvent {
 			return orders.FulfilmentEvent{Mall: mallCCB, EventID: orders.MallEventID(id), Type: typ, OutOrderNo: o.OutOrderNo, LineNo: line,
 				Quantity: qty, RefundFen: money.Fen(refund), OccurredAt: at.Add(after)}
