@@ -35,17 +35,37 @@ type Publisher interface {
 // ChangedMessage is the signal Notify publishes.
 const ChangedMessage = "changed"
 
-// publishTimeout bounds Notify's publish, which runs on the Apply's goroutine.
+// publishTimeout bounds one publish of Notify's.
 const publishTimeout = time.Second
 
+// notifyEvery is how long Notify gathers applied events into one signal: a statement of
+// thousands of events, or a mall's burst of notifications, publishes a few signals, not
+// one per event, and no Apply waits on Redis. Dashboards hear of a delivery within this
+// and their own refetch, far inside the 3 s the pages promise.
+const notifyEvery = 200 * time.Millisecond
+
 // Notify returns the observer to give orders.NewService (orders.WithApplied): after an
-// event is applied and committed, it publishes ChangedMessage on p. A failed publish is
-// logged by p and costs only the live update (the figures are stored).
+// event is applied and committed, it makes sure ChangedMessage is published on p within
+// notifyEvery, off the Apply's goroutine, once for all the events applied meanwhile. A
+// failed publish is logged by p and costs only the live update (the figures are stored).
 func Notify(p Publisher) func(context.Context, orders.FulfilmentEvent, orders.ApplyResult) {
-	return func(ctx context.Context, _ orders.FulfilmentEvent, _ orders.ApplyResult) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
-		defer cancel()
-		_ = p.Publish(ctx, ChangedMessage)
+	var mu sync.Mutex
+	pending := false
+	return func(context.Context, orders.FulfilmentEvent, orders.ApplyResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		if pending {
+			return // a signal already on its way covers this event too
+		}
+		pending = true
+		time.AfterFunc(notifyEvery, func() {
+			mu.Lock()
+			pending = false
+			mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+			defer cancel()
+			_ = p.Publish(ctx, ChangedMessage)
+		})
 	}
 }
 
