@@ -384,7 +384,7 @@ func toABCEvent(e orders.FulfilmentEvent, attempt int) abcEvent {
 // POST and the notify URL's path with query. Acknowledged only by 200 with a JSON object
 // whose code is "0000"; if the answer carries X-Abc-Signature it must verify with the
 // partner key (method RESPONSE, the same path).
-func (w *abcWire) notify(ctx context.Context, target string, e orders.FulfilmentEvent, attempt int) error {
+func (w *abcWire) notify(ctx context.Context, target string, e orders.FulfilmentEvent, attempt int, forged bool) error {
 	u, err := url.Parse(target)
 	if err != nil {
 		return err
@@ -396,7 +396,11 @@ func (w *abcWire) notify(ctx context.Context, target string, e orders.Fulfilment
 	}
 	ts := strconv.FormatInt(w.m.now().UnixMilli(), 10)
 	nonce := abc.NewNonce()
-	sig, err := abc.Sign(w.m.sim.opt.Keys.ABCMall, abc.SigningString(http.MethodPost, path, ts, nonce, body))
+	signed := abc.SigningString(http.MethodPost, path, ts, nonce, body)
+	if forged {
+		signed += "forged" // a real SM2 signature, over other content
+	}
+	sig, err := abc.Sign(w.m.sim.opt.Keys.ABCMall, signed)
 	if err != nil {
 		return err
 	}

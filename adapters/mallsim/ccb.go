@@ -481,10 +481,18 @@ func (m *mall) ccbNotifyParams(e orders.FulfilmentEvent, sentAt time.Time) (url.
 }
 
 // notify posts one attempt. Acknowledged only by HTTP 200 with the body exactly "success".
-func (w *ccbWire) notify(ctx context.Context, target string, e orders.FulfilmentEvent, _ int) error {
+func (w *ccbWire) notify(ctx context.Context, target string, e orders.FulfilmentEvent, _ int, forged bool) error {
 	form, err := w.m.ccbNotifyParams(e, w.m.now())
 	if err != nil {
 		return err
+	}
+	if forged {
+		// A real RSA signature, over other content.
+		sign, err := ccb.Sign(w.m.sim.opt.Keys.CCBMall, "forged&"+form.Get("sign"))
+		if err != nil {
+			return err
+		}
+		form.Set("sign", sign)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
 	if err != nil {

@@ -142,3 +142,48 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 	}
 	return f.Close()
 }
+
+// ReadPEM reads a key set from the four private key files WritePEM writes into dir
+// (FileCCBMallPrivate, FileCCBPartnerPrivate, FileABCMallPrivate, FileABCPartnerPrivate),
+// so that a simulator run as its own process signs with the keys its partner was given.
+func ReadPEM(dir string) (*Keys, error) {
+	read := func(name string) (any, error) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("mallsim: keys: %w", err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil || blk.Type != "PRIVATE KEY" {
+			return nil, fmt.Errorf("mallsim: keys: %s: no PRIVATE KEY block", name)
+		}
+		k, err := smx509.ParsePKCS8PrivateKey(blk.Bytes) // RSA and SM2 alike
+		if err != nil {
+			return nil, fmt.Errorf("mallsim: keys: %s: %w", name, err)
+		}
+		return k, nil
+	}
+	var k Keys
+	for _, f := range []struct {
+		name string
+		rsa  **rsa.PrivateKey
+		sm2  **sm2.PrivateKey
+	}{
+		{FileCCBMallPrivate, &k.CCBMall, nil}, {FileCCBPartnerPrivate, &k.CCBPartner, nil},
+		{FileABCMallPrivate, nil, &k.ABCMall}, {FileABCPartnerPrivate, nil, &k.ABCPartner},
+	} {
+		key, err := read(f.name)
+		if err != nil {
+			return nil, err
+		}
+		var ok bool
+		if f.rsa != nil {
+			*f.rsa, ok = key.(*rsa.PrivateKey)
+		} else {
+			*f.sm2, ok = key.(*sm2.PrivateKey)
+		}
+		if !ok {
+			return nil, fmt.Errorf("mallsim: keys: %s: a %T, not the mall's kind of key", f.name, key)
+		}
+	}
+	return &k, nil
+}

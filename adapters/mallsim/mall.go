@@ -22,7 +22,8 @@ import (
 type wire interface {
 	routes(mux *http.ServeMux)
 	// notify makes one delivery attempt of e to url; nil means the partner acknowledged it.
-	notify(ctx context.Context, url string, e orders.FulfilmentEvent, attempt int) error
+	// A forged attempt carries a signature over other content (Faults.BadSignRate).
+	notify(ctx context.Context, url string, e orders.FulfilmentEvent, attempt int, forged bool) error
 	// schedule is the spec's list of waits between tries, unscaled (tries = len + 1).
 	schedule() []time.Duration
 	// statement writes the day's statement in the mall's format.
@@ -46,6 +47,11 @@ type mall struct {
 	eventSeq int                      // default-script and cancel event numbering
 	st       MallStats
 	running  int // orders whose driver runs or is about to
+
+	faults    map[string]int           // injected faults by kind (Options.Faults)
+	downUntil time.Time                // real time: the mall is down until then (Sim.Down)
+	notes     []*notification          // every event notified, in the order produced
+	noteOf    map[string]*notification // by out_order_no + " " + event id
 }
 
 func newMall(s *Sim, kind orders.Mall) (*mall, error) {
@@ -56,6 +62,7 @@ func newMall(s *Sim, kind orders.Mall) (*mall, error) {
 	return &mall{
 		sim: s, kind: kind, listed: listed, instance: rand.IntN(10000), orderSeq: rand.IntN(1_000_000),
 		orders: map[string]*order{}, nonces: nonceWindow{seen: map[string]time.Time{}},
+		faults: map[string]int{}, noteOf: map[string]*notification{},
 	}, nil
 }
 
@@ -102,11 +109,12 @@ func (m *mall) create(c content, notifyURL string) (v orderView, created bool, e
 			return m.view(o), false, errConflict
 		}
 		m.st.DuplicateCreates++
+		o.createCalls++
 		return m.view(o), false, nil
 	}
 	now := m.now()
 	m.orderSeq++
-	o := &order{c: c, notifyURL: notifyURL, createdAt: now, running: true, wake: make(chan struct{}, 1)}
+	o := &order{c: c, notifyURL: notifyURL, createdAt: now, running: true, wake: make(chan struct{}, 1), createCalls: 1}
 	o.mallOrderNo = m.mallOrderNo(now)
 	for _, l := range c.Lines {
 		o.lines = append(o.lines, &lineState{contentLine: l})
@@ -282,14 +290,26 @@ func (m *mall) drive(o *order) {
 			e = o.steps[o.next]
 			o.next++
 			o.apply(e)
+			if m.sim.faults.f.Reorder && o.next < len(o.steps) && m.sim.faults.hit(0.5) {
+				// Reorder: the next step goes first, this one right after it.
+				later := e
+				e = o.steps[o.next]
+				o.next++
+				o.apply(e)
+				o.queue = append([]orders.FulfilmentEvent{later}, o.queue...)
+				m.faults[FaultReordered]++
+			}
 		}
 		e = m.complete(o, e)
 		m.st.Sent++
 		m.st.Pending++
 		m.book = append(m.book, e)
+		n := &notification{Mall: m.kind, OutOrderNo: string(e.OutOrderNo), BuyerRef: o.c.BuyerRef, EventID: string(e.EventID), Type: string(e.Type)}
+		m.notes = append(m.notes, n)
+		m.noteOf[n.OutOrderNo+" "+n.EventID] = n
 		m.mu.Unlock()
 		first = false
-		m.deliver(o.notifyURL, e)
+		m.deliver(o.notifyURL, e, n)
 	}
 }
 
@@ -318,12 +338,52 @@ func (m *mall) complete(o *order, e orders.FulfilmentEvent) orders.FulfilmentEve
 	return e
 }
 
-// deliver sends e until the partner acknowledges it or the schedule is exhausted.
-func (m *mall) deliver(url string, e orders.FulfilmentEvent) {
+// deliver sends e until the partner acknowledges it or the schedule is exhausted, with
+// the injected faults: a forged copy first, attempts held or waiting while the mall is
+// down, a copy after the acknowledgement. n records what happened.
+func (m *mall) deliver(url string, e orders.FulfilmentEvent, n *notification) {
+	fs := m.sim.faults
+	if fs.hit(fs.f.BadSignRate) && m.waitUp() {
+		err := m.wire.notify(m.sim.ctx, url, e, 1, true)
+		m.mu.Lock()
+		n.Forged++
+		m.faults[FaultForged]++
+		if err == nil {
+			n.ForgedAcked++
+			m.faults[FaultForgedAcked]++
+		}
+		m.mu.Unlock()
+		if err == nil {
+			m.sim.log.Warn("mallsim: a forged notification was acknowledged", "mall", m.kind, "event_id", e.EventID)
+		}
+	}
 	waits := m.wire.schedule()
 	for attempt := 1; ; attempt++ {
-		err := m.wire.notify(m.sim.ctx, url, e, attempt)
+		if !m.waitUp() {
+			return
+		}
+		if d := fs.delay(); d > 0 {
+			m.count(FaultDelay)
+			if !m.sim.sleep(d, nil) {
+				return
+			}
+		}
+		m.mu.Lock()
+		n.Attempts++
+		m.mu.Unlock()
+		err := m.wire.notify(m.sim.ctx, url, e, attempt, false)
 		if err == nil {
+			m.mu.Lock()
+			n.Acked = true
+			m.mu.Unlock()
+			if fs.hit(fs.f.DupRate) {
+				// The mall lost the acknowledgement: the same event again.
+				_ = m.wire.notify(m.sim.ctx, url, e, attempt+1, false)
+				m.mu.Lock()
+				n.Duplicates++
+				m.faults[FaultDuplicate]++
+				m.mu.Unlock()
+			}
 			m.settle(func(st *MallStats) { st.Acked++ })
 			return
 		}
@@ -331,6 +391,9 @@ func (m *mall) deliver(url string, e orders.FulfilmentEvent) {
 			return // closing: abandoned, stays pending
 		}
 		if attempt > len(waits) {
+			m.mu.Lock()
+			n.GaveUp = true
+			m.mu.Unlock()
 			m.settle(func(st *MallStats) { st.GaveUp++ })
 			m.sim.log.Warn("mallsim: notification given up", "mall", m.kind, "event_id", e.EventID,
 				"tries", attempt, "err", err)

@@ -51,6 +51,7 @@ type order struct {
 	lines       []*lineState
 	accepted    bool
 	cancelled   bool
+	createCalls int // the first create and its idempotent repeats
 
 	// Fulfilment.
 	scriptRef string                   // the bundle order_ref replayed; "" for the default script

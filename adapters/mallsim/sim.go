@@ -60,6 +60,9 @@ type Options struct {
 	// default-script and cancel events, and the date in order numbers. Pauses (ReplayGap,
 	// retries) run on real time.
 	Now func() time.Time
+	// Faults injects duplicates, reordering, failures, 429s, forged signatures and delays
+	// (default: none). Sim.Down takes a mall down.
+	Faults Faults
 	// Logger receives one line per create, cancel, give-up and refused request (default:
 	// discard).
 	Logger *slog.Logger
@@ -94,6 +97,7 @@ type Sim struct {
 	client *http.Client
 	ccb    *mall
 	abc    *mall
+	faults *faultState
 
 	mu      sync.Mutex // guards closed, wg.Add and idleCh
 	closed  bool
@@ -136,7 +140,7 @@ func Start(ctx context.Context, opt Options) (*Sim, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Sim{opt: opt, log: log, idleCh: make(chan struct{})}
+	s := &Sim{opt: opt, log: log, idleCh: make(chan struct{}), faults: newFaultState(opt.Faults)}
 	var err error
 	if s.ccb, err = newMall(s, ccb.Code); err != nil {
 		return nil, err
@@ -169,7 +173,7 @@ func Start(ctx context.Context, opt Options) (*Sim, error) {
 		mux := http.NewServeMux()
 		m.wire.routes(mux)
 		mux.HandleFunc("GET /statements/{day}", m.serveStatement)
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: m.faulty(mux), ReadHeaderTimeout: 10 * time.Second}
 		s.servers = append(s.servers, srv)
 		s.serveWG.Add(1)
 		go func() {

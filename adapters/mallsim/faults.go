@@ -1,0 +1,273 @@
+package mallsim
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"aidmall/adapters/abc"
+	"aidmall/orders"
+)
+
+// Faults makes both simulated malls misbehave the way real ones do, for fault runs
+// (internal/faultharness). The zero value injects nothing. Rates are probabilities in
+// [0, 1], each drawn per request or per notification from one generator seeded with Seed.
+type Faults struct {
+	// Seed seeds the fault decisions (0: a random seed). Concurrency still decides which
+	// request meets which draw, so a seed gives the same rates, not the same run.
+	Seed uint64
+	// DupRate: a notification, once acknowledged, is delivered a second time (a copy with
+	// the same event id and a fresh nonce), as malls do when they lose an acknowledgement.
+	DupRate float64
+	// Reorder: half the time, an order's next two scripted notifications are sent in
+	// swapped order (a delivery before its shipment, a refund before its delivery).
+	Reorder bool
+	// FailRate: an API request (create, query, cancel, statement) is answered HTTP 503.
+	// Half of these fail before doing anything, half after doing it (the answer is lost: a
+	// create is made and the partner must not make a second one when it retries).
+	FailRate float64
+	// TooManyRate: an ABC API request is answered HTTP 429 TOO_MANY_REQUESTS with
+	// Retry-After: 1 before doing anything (abc-mall.md; CCB's spec has no 429).
+	TooManyRate float64
+	// BadSignRate: a notification is first sent as a forged copy (a signature over other
+	// content); the partner must refuse it. The genuine one follows.
+	BadSignRate float64
+	// DelayRate and MaxDelay: an API answer or a notification attempt is held up to
+	// MaxDelay (uniform) first.
+	DelayRate float64
+	MaxDelay  time.Duration
+}
+
+// Fault kinds, as counted in State.Faults.
+const (
+	FaultFailBefore  = "fail_before"  // API request answered 503 without doing it
+	FaultFailAfter   = "fail_after"   // API request done, its answer replaced by 503
+	FaultTooMany     = "too_many"     // ABC API request answered 429 with Retry-After
+	FaultDelay       = "delay"        // an answer or a notification held
+	FaultDown        = "down"         // API request's connection closed: the mall was down
+	FaultDuplicate   = "duplicate"    // a notification delivered a second time
+	FaultForged      = "forged"       // a forged notification sent
+	FaultForgedAcked = "forged_acked" // a forged notification the partner acknowledged (a partner bug)
+	FaultReordered   = "reordered"    // a pair of notifications sent swapped
+)
+
+// faultState is the fault generator and counters of one simulator, shared by both malls.
+type faultState struct {
+	f  Faults
+	mu sync.Mutex
+	r  *rand.Rand
+}
+
+func newFaultState(f Faults) *faultState {
+	seed := f.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	return &faultState{f: f, r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+// hit draws once against p.
+func (fs *faultState) hit(p float64) bool {
+	if p <= 0 {
+		return false
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.r.Float64() < p
+}
+
+// delay draws a hold for an answer or an attempt: 0 most of the time.
+func (fs *faultState) delay() time.Duration {
+	if fs.f.MaxDelay <= 0 || !fs.hit(fs.f.DelayRate) {
+		return 0
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return time.Duration(fs.r.Int64N(int64(fs.f.MaxDelay)) + 1)
+}
+
+// count adds one fault of kind to m's tally.
+func (m *mall) count(kind string) {
+	m.mu.Lock()
+	m.faults[kind]++
+	m.mu.Unlock()
+}
+
+// faulty wraps the mall's API with the injected faults: down, 429 (ABC), delay, 503
+// before or after the work.
+func (m *mall) faulty(next http.Handler) http.Handler {
+	fs := m.sim.faults
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.isDown() {
+			m.count(FaultDown)
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					c.Close() // no answer at all, as from a mall that is not there
+					return
+				}
+			}
+			http.Error(w, "mall down", http.StatusServiceUnavailable)
+			return
+		}
+		if m.kind == abc.Code && fs.hit(fs.f.TooManyRate) {
+			m.count(FaultTooMany)
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"code":"TOO_MANY_REQUESTS","message":"rate limit exceeded"}`))
+			return
+		}
+		if d := fs.delay(); d > 0 {
+			m.count(FaultDelay)
+			if !m.sim.sleep(d, nil) {
+				return
+			}
+		}
+		if fs.hit(fs.f.FailRate) {
+			if fs.hit(0.5) {
+				m.count(FaultFailAfter)
+				next.ServeHTTP(&lostAnswer{h: http.Header{}}, r)
+			} else {
+				m.count(FaultFailBefore)
+			}
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// lostAnswer is a ResponseWriter whose answer never reaches the partner.
+type lostAnswer struct{ h http.Header }
+
+func (l *lostAnswer) Header() http.Header         { return l.h }
+func (l *lostAnswer) Write(b []byte) (int, error) { return len(b), nil }
+func (l *lostAnswer) WriteHeader(int)             {}
+
+// Down takes mall ("ccb" or "abc") down for d from now: its API closes every connection
+// without an answer and its notifications wait until it is back. A later call replaces
+// the window (d <= 0 brings it back at once).
+func (s *Sim) Down(code orders.Mall, d time.Duration) bool {
+	var m *mall
+	switch code {
+	case s.ccb.kind:
+		m = s.ccb
+	case s.abc.kind:
+		m = s.abc
+	default:
+		return false
+	}
+	m.mu.Lock()
+	m.downUntil = time.Now().Add(d)
+	m.mu.Unlock()
+	m.sim.log.Info("mallsim: mall down", "mall", code, "for", d)
+	return true
+}
+
+func (m *mall) isDown() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return time.Now().Before(m.downUntil)
+}
+
+// waitUp waits (real time) while the mall is down; false when the simulator closes.
+func (m *mall) waitUp() bool {
+	for m.isDown() {
+		if !m.sim.sleep(50*time.Millisecond, nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// notification is what a mall did with one event it notified.
+type notification struct {
+	Mall        orders.Mall `json:"mall"`
+	OutOrderNo  string      `json:"out_order_no"`
+	BuyerRef    string      `json:"buyer_ref"`
+	EventID     string      `json:"event_id"`
+	Type        string      `json:"type"`
+	Attempts    int         `json:"attempts"`     // genuine attempts, the first included
+	Acked       bool        `json:"acked"`        // a genuine attempt was acknowledged
+	GaveUp      bool        `json:"gave_up"`      // the schedule ran out
+	Duplicates  int         `json:"duplicates"`   // copies sent after the acknowledgement
+	Forged      int         `json:"forged"`       // forged copies sent
+	ForgedAcked int         `json:"forged_acked"` // forged copies the partner acknowledged
+}
+
+// OrderState is one order a mall holds, for State.
+type OrderState struct {
+	Mall        orders.Mall `json:"mall"`
+	OutOrderNo  string      `json:"out_order_no"`
+	BuyerRef    string      `json:"buyer_ref"`
+	MallOrderNo string      `json:"mall_order_no"`
+	CreateCalls int         `json:"create_calls"` // the first create and its idempotent repeats
+	Cancelled   bool        `json:"cancelled"`
+}
+
+// NotificationState is one notified event, for State.
+type NotificationState = notification
+
+// State is what the simulator did, for GET /sim/state: every order with its creates,
+// every notification with its copies, counters, and faults by kind per mall.
+type State struct {
+	Idle          bool                      `json:"idle"`
+	Stats         Stats                     `json:"stats"`
+	Faults        map[string]map[string]int `json:"faults"` // mall → kind → count
+	Orders        []OrderState              `json:"orders"`
+	Notifications []NotificationState       `json:"notifications"`
+}
+
+// State returns a snapshot of both malls: orders by (mall, out_order_no), notifications
+// in the order they were produced.
+func (s *Sim) State() State {
+	st := State{Idle: s.Idle(), Stats: s.Stats(), Faults: map[string]map[string]int{}}
+	for _, m := range []*mall{s.ccb, s.abc} {
+		m.mu.Lock()
+		fk := map[string]int{}
+		for k, n := range m.faults {
+			fk[k] = n
+		}
+		st.Faults[string(m.kind)] = fk
+		for no, o := range m.orders {
+			st.Orders = append(st.Orders, OrderState{Mall: m.kind, OutOrderNo: no, BuyerRef: o.c.BuyerRef,
+				MallOrderNo: o.mallOrderNo, CreateCalls: o.createCalls, Cancelled: o.cancelled})
+		}
+		for _, n := range m.notes {
+			st.Notifications = append(st.Notifications, *n)
+		}
+		m.mu.Unlock()
+	}
+	sort.Slice(st.Orders, func(i, j int) bool {
+		a, b := st.Orders[i], st.Orders[j]
+		return a.Mall < b.Mall || a.Mall == b.Mall && a.OutOrderNo < b.OutOrderNo
+	})
+	return st
+}
+
+// ControlHandler serves GET /sim/state (State as JSON) and POST /sim/down?mall=ccb&for=20s
+// (Down), for a simulator run as its own process.
+func (s *Sim) ControlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /sim/state", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.State())
+	})
+	mux.HandleFunc("POST /sim/down", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("for"))
+		if err != nil {
+			http.Error(w, "for: a duration such as 20s", http.StatusBadRequest)
+			return
+		}
+		if !s.Down(orders.Mall(strings.ToLower(r.URL.Query().Get("mall"))), d) {
+			http.Error(w, "mall: ccb or abc", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
