@@ -1,44 +1,27 @@
 package main
 
 import (
-	"fmt"
 	"io/fs"
-	"strconv"
 
 	"aidmall/imports"
+	"aidmall/internal/bundleorders"
 )
 
-// bundleOrder is one group order of a bundle's orders.csv with its order_lines.csv lines,
-// in the JSON shape of POST /v1/orders.
-type bundleOrder struct {
-	OrderRef     string       `json:"order_ref"`
-	BranchCode   string       `json:"branch_code"`
-	Mall         string       `json:"mall"`
-	Funding      string       `json:"funding"`
-	DeliveryMode string       `json:"delivery_mode"`
-	ShipTo       shipTo       `json:"ship_to"`
-	Lines        []bundleLine `json:"lines"`
-	PlacedAt     string       `json:"placed_at"`
-}
+// The demo's orders are a bundle's orders.csv and order_lines.csv in the JSON shape of
+// POST /v1/orders (internal/bundleorders, shared with the fault harness).
+type (
+	bundleOrder     = bundleorders.Order
+	bundleLine      = bundleorders.Line
+	bundleRecipient = bundleorders.Recipient
+	shipTo          = bundleorders.ShipTo
+)
 
-type shipTo struct {
-	Name    string `json:"name"`
-	Phone   string `json:"phone"`
-	Address string `json:"address"`
-}
+// demoDeskPhone stands for a union office's desk phone (bundleorders.DeskPhone).
+const demoDeskPhone = bundleorders.DeskPhone
 
-type bundleLine struct {
-	SKU        string            `json:"sku"`
-	Quantity   int64             `json:"quantity"`
-	UnitPrice  string            `json:"unit_price"`
-	Recipients []bundleRecipient `json:"recipients,omitempty"`
-}
-
-type bundleRecipient struct {
-	Name     string `json:"name"`
-	Phone    string `json:"phone"`
-	Address  string `json:"address"`
-	Quantity int64  `json:"quantity"`
+// loadBundleOrders reads orders.csv and order_lines.csv (bundleorders.Load).
+func loadBundleOrders(fsys fs.FS, branchName func(code string) string) ([]bundleOrder, error) {
+	return bundleorders.Load(fsys, branchName)
 }
 
 // readCSV reads the UTF-8 CSV name of fsys, with a header, into maps keyed by column
@@ -50,50 +33,4 @@ func readCSV(fsys fs.FS, name string) ([]map[string]string, error) {
 	}
 	defer f.Close()
 	return imports.ReadCSV(f, name)
-}
-
-// demoDeskPhone stands for a union office's desk phone. The bundle's order sheets carry
-// no consignee (the branches send their addresses separately), and both malls require one,
-// so the demo ships each order to its branch's union office at this made-up number (one a
-// courier could dial: the service refuses placeholders such as 010-00000000).
-const demoDeskPhone = "010-68001234"
-
-// loadBundleOrders reads orders.csv and order_lines.csv; each order ships to its branch's
-// union office (see demoDeskPhone). The sheets list no recipients for their per_recipient
-// orders either (the members' list went to the mall separately), and a new per_recipient
-// order must name every line's recipients, so the demo names the union office as each
-// such line's one recipient, for the line's whole quantity: the money, the lines and so
-// every figure are the sheet's.
-func loadBundleOrders(fsys fs.FS, branchName func(code string) string) ([]bundleOrder, error) {
-	os, err := readCSV(fsys, "orders.csv")
-	if err != nil {
-		return nil, err
-	}
-	ls, err := readCSV(fsys, "order_lines.csv")
-	if err != nil {
-		return nil, err
-	}
-	lines := map[string][]bundleLine{}
-	for i, l := range ls {
-		q, err := strconv.ParseInt(l["quantity"], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("order_lines.csv row %d, quantity: %w", i+2, err)
-		}
-		lines[l["order_ref"]] = append(lines[l["order_ref"]], bundleLine{SKU: l["sku"], Quantity: q, UnitPrice: l["unit_price"]})
-	}
-	out := make([]bundleOrder, 0, len(os))
-	for _, o := range os {
-		office := shipTo{Name: branchName(o["branch_code"]) + " 工会办公室", Phone: demoDeskPhone, Address: branchName(o["branch_code"])}
-		ls := lines[o["order_ref"]]
-		if o["delivery_mode"] == "per_recipient" {
-			for i := range ls {
-				ls[i].Recipients = []bundleRecipient{{Name: office.Name, Phone: office.Phone, Address: office.Address, Quantity: ls[i].Quantity}}
-			}
-		}
-		out = append(out, bundleOrder{
-			OrderRef: o["order_ref"], BranchCode: o["branch_code"], Mall: o["mall"], Funding: o["funding"],
-			DeliveryMode: o["delivery_mode"], PlacedAt: o["placed_at"], Lines: ls, ShipTo: office,
-		})
-	}
-	return out, nil
 }
