@@ -28,6 +28,8 @@ type Options struct {
 	Out   io.Writer // progress, counts and problems (default: discard)
 	// KeepDatabase leaves the fault run's PostgreSQL database (its name is printed).
 	KeepDatabase bool
+	// Quiet is the quiet run's result when already made (QuietRun); nil: Check makes it.
+	Quiet *Result
 	// StrictRescue fails the check when the killed replica left jobs running (Config);
 	// off, the harness rescues them as River would after an hour and prints the count.
 	StrictRescue bool
@@ -73,10 +75,16 @@ func Check(ctx context.Context, o Options) ([]string, error) {
 		o.Bin = bin
 	}
 
-	fmt.Fprintln(out, "1. quiet run: one process, SQLite, no faults")
-	quiet, err := Run(ctx, Config{Bin: o.Bin, Root: o.Root, WorkDir: filepath.Join(o.WorkDir, "quiet"), Replicas: 1, Log: out})
-	if err != nil {
-		return nil, fmt.Errorf("quiet run: %w", err)
+	var quiet Result
+	if o.Quiet != nil {
+		fmt.Fprintln(out, "1. quiet run: given")
+		quiet = *o.Quiet
+	} else {
+		fmt.Fprintln(out, "1. quiet run: one process, SQLite, no faults")
+		var err error
+		if quiet, err = QuietRun(ctx, o.Bin, o.Root, filepath.Join(o.WorkDir, "quiet"), out); err != nil {
+			return nil, err
+		}
 	}
 	problems := prefixed("quiet run: ", quiet.Problems)
 
@@ -121,4 +129,14 @@ func prefixed(p string, ss []string) []string {
 		out = append(out, p+s)
 	}
 	return out
+}
+
+// QuietRun runs the bundle in one replica on SQLite with no faults: the figures a fault
+// run must reproduce.
+func QuietRun(ctx context.Context, bin, root, workDir string, log io.Writer) (Result, error) {
+	res, err := Run(ctx, Config{Bin: bin, Root: root, WorkDir: workDir, Replicas: 1, Log: log})
+	if err != nil {
+		return res, fmt.Errorf("quiet run: %w", err)
+	}
+	return res, nil
 }

@@ -618,6 +618,7 @@ func (r *run) settle(ctx context.Context) (mallsim.State, error) {
 	defer db.Close()
 	start := time.Now()
 	var last string
+	var calm time.Time
 	for {
 		var undispatched, jobs, stuck int
 		// At its mall: submitted, or known there by its mall order number (a notification
@@ -654,7 +655,15 @@ func (r *run) settle(ctx context.Context) (mallsim.State, error) {
 		}
 		pending := st.Stats.CCB.Pending + st.Stats.ABC.Pending
 		last = fmt.Sprintf("%d orders not at their mall, %d jobs pending, %d notifications pending, malls idle %v", undispatched, jobs, pending, st.Idle)
-		if undispatched == 0 && jobs == 0 && st.Idle {
+		// Settled when nothing is left twice in a row a second apart (a mall may hold
+		// notifications back, and a job may be between its attempts).
+		done := undispatched == 0 && jobs == 0 && st.Idle
+		if !done {
+			calm = time.Time{}
+		} else if calm.IsZero() {
+			calm = time.Now()
+		}
+		if done && time.Since(calm) >= time.Second {
 			if r.counts.RescuedJobs > 0 && r.cfg.StrictRescue {
 				r.fail("%d jobs were left running by the killed replica", r.counts.RescuedJobs)
 			}
@@ -707,8 +716,10 @@ func (r *run) tally(st mallsim.State) {
 			r.counts.Faults[k] += n
 		}
 	}
-	r.counts.Duplicated = r.counts.Faults[mallsim.FaultDuplicate]
-	r.counts.Forged = r.counts.Faults[mallsim.FaultForged]
+	for _, n := range st.Notifications {
+		r.counts.Duplicated += n.Duplicates
+		r.counts.Forged += n.Forged
+	}
 	r.counts.Requests = len(r.proxy.exchanges())
 }
 
