@@ -116,9 +116,7 @@ func (m *mall) faulty(next http.Handler) http.Handler {
 		if m.kind == abc.Code && fs.hit(fs.f.TooManyRate) {
 			m.count(FaultTooMany)
 			w.Header().Set("Retry-After", "1")
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = w.Write([]byte(`{"code":"TOO_MANY_REQUESTS","message":"rate limit exceeded"}`))
+			m.unavailable(w, r, http.StatusTooManyRequests)
 			return
 		}
 		if d := fs.delay(); d > 0 {
@@ -134,11 +132,25 @@ func (m *mall) faulty(next http.Handler) http.Handler {
 			} else {
 				m.count(FaultFailBefore)
 			}
-			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+			m.unavailable(w, r, http.StatusServiceUnavailable)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// unavailable answers a faulted request: ABC signs its refusals like every answer
+// (abc-mall.md: 429 TOO_MANY_REQUESTS, 503 SERVICE_UNAVAILABLE); CCB's is a bare 503.
+func (m *mall) unavailable(w http.ResponseWriter, r *http.Request, status int) {
+	if aw, ok := m.wire.(*abcWire); ok {
+		code := "SERVICE_UNAVAILABLE"
+		if status == http.StatusTooManyRequests {
+			code = "TOO_MANY_REQUESTS"
+		}
+		aw.write(w, r.RequestURI, abcErr(status, code, http.StatusText(status)))
+		return
+	}
+	http.Error(w, "service unavailable", status)
 }
 
 // lostAnswer is a ResponseWriter whose answer never reaches the partner.
