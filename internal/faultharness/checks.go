@@ -145,10 +145,13 @@ func (r *run) checkMalls(st mallsim.State) {
 
 // checkExchanges: no 5xx through the proxy except while a replica was down.
 func (r *run) checkExchanges() {
-	var bad []string
+	var bad, gone []string
 	for _, x := range r.proxy.exchanges() {
 		if x.Status == statusClientGone {
 			r.counts.ClientGone++
+			if len(gone) < 5 {
+				gone = append(gone, fmt.Sprintf("%s %s (replica %d) after %s", x.Method, x.Path, x.Replica, x.End.Sub(x.Start).Round(time.Millisecond)))
+			}
 		}
 		if x.Status < 500 {
 			continue
@@ -159,6 +162,9 @@ func (r *run) checkExchanges() {
 		}
 		bad = append(bad, fmt.Sprintf("%s %s → %d (replica %d, %s, %s) %s", x.Method, x.Path, x.Status, x.Replica,
 			x.Start.Format("15:04:05.000"), x.End.Sub(x.Start).Round(time.Millisecond), x.Err))
+	}
+	if len(gone) > 0 {
+		r.logf("   %d requests whose client went away before the answer, e.g. %s", r.counts.ClientGone, strings.Join(gone, "; "))
 	}
 	if len(bad) > 0 {
 		if len(bad) > 10 {

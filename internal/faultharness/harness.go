@@ -189,7 +189,11 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			return res, err
 		}
 		if !cfg.KeepDatabase {
-			defer drop()
+			defer func() {
+				if err := drop(); err != nil {
+					r.logf("   %v", err)
+				}
+			}()
 		}
 		r.dbURL = db
 	} else {
@@ -734,7 +738,7 @@ func canonical(b []byte) (json.RawMessage, error) {
 
 // freshDatabase makes an empty database on the server of admin and returns its URL and a
 // function that drops it.
-func freshDatabase(ctx context.Context, admin string) (string, func(), error) {
+func freshDatabase(ctx context.Context, admin string) (string, func() error, error) {
 	u, err := url.Parse(admin)
 	if err != nil {
 		return "", nil, fmt.Errorf("postgres url: %w", err)
@@ -750,15 +754,18 @@ func freshDatabase(ctx context.Context, admin string) (string, func(), error) {
 	}
 	conn.Close(ctx)
 	u.Path = "/" + name
-	drop := func() {
+	drop := func() error {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, err := pgx.Connect(dctx, admin)
 		if err != nil {
-			return
+			return fmt.Errorf("drop database %s: %w", name, err)
 		}
 		defer c.Close(dctx)
-		_, _ = c.Exec(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		if _, err := c.Exec(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
 	}
 	return u.String(), drop, nil
 }
