@@ -482,39 +482,7 @@ func (b *benchRun) intake(ctx context.Context, e *benchService) error {
 	budget := benchMaxOrders - e.placed
 	prepare(budget * 6 / 10)
 	// In turns with the bare insert of the same rows, same pool, same clients.
-	far := time.Now().AddDate(1, 0, 0).UTC()
-	var bareN atomic.Int64
-	bareOp := func(ctx context.Context, _ int) error {
-		tag := fmt.Sprintf("~bare%d", bareN.Add(1))
-		tx, err := e.a.db.BeginTxx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		_, err = bench.Insert(ctx, tx, rows, func(table, col string, v any) any {
-			switch {
-			case col == "order_ref" || col == "out_order_no" || col == "idem_key" || col == "unique_key":
-				return bench.Suffix(v, tag)
-			case table == "river_job":
-				// Scheduled a year ahead: the runner leaves it (same row, same cost).
-				switch col {
-				case "state":
-					return "scheduled"
-				case "scheduled_at":
-					return far
-				case "attempted_at", "finalized_at", "attempted_by":
-					return nil
-				case "attempt":
-					return 0
-				}
-			}
-			return v
-		}, bench.Refs{"order_id": "group_orders"})
-		if err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-		return tx.Commit()
-	}
+	bareOp := bareOrderOp(e.a.db, rows)
 	peak, bare, err := bench.Alternate(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
 		return bench.Closed(ctx, b.o.clients, d, max(1, len(bodies)-int(min(sent.Load(), int64(len(bodies))))), op)
 	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
@@ -648,42 +616,7 @@ func (b *benchRun) ingest(ctx context.Context, e *benchService) error {
 		}
 	}
 	slices.Sort(names)
-	var bareN atomic.Int64
-	bareOp := func(ctx context.Context, _ int) error {
-		tag := fmt.Sprintf("~bare%d", bareN.Add(1))
-		tx, err := e.a.db.BeginTxx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		_, err = bench.Insert(ctx, tx, rows, func(table, col string, v any) any {
-			switch col {
-			case "event_id":
-				return bench.Suffix(v, tag)
-			case "order_id":
-				return spare.ID
-			case "line_id":
-				return spareLine
-			case "out_order_no":
-				return spare.OutOrderNo
-			case "mall_order_no":
-				return spare.MallOrderNo
-			}
-			return v
-		}, bench.Refs{"event_row_id": "fulfilment_events"})
-		if err == nil {
-			// The path also saves the line's and the order's state: the same updates.
-			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE order_lines SET shipped_qty = shipped_qty, delivered_qty = delivered_qty,
-				refunded_fen = refunded_fen, held_events = held_events WHERE id = ?`), spareLine)
-		}
-		if err == nil {
-			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET status = status, updated_at = ? WHERE id = ?`), time.Now().UTC(), spare.ID)
-		}
-		if err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-		return tx.Commit()
-	}
+	bareOp := bareDeliveryOp(e.a.db, rows, spare, spareLine)
 	run, bare, err := bench.Alternate(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
 		return bench.Closed(ctx, b.o.clients, d, max(1, n-int(min(delivered.Load(), int64(n)))), deliverNext)
 	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
@@ -870,4 +803,85 @@ type deliveryTarget struct {
 	ID          int64  `db:"id"`
 	OutOrderNo  string `db:"out_order_no"`
 	MallOrderNo string `db:"mall_order_no"`
+}
+
+// bareOrderOp inserts the rows one placed order wrote (read back by the caller: the order,
+// its lines, its dispatch job, its idempotency key) again in one transaction, with fresh
+// unique values, the job scheduled a year ahead so that the runner leaves it.
+func bareOrderOp(db *sqlstore.DB, rows []bench.Row) bench.Op {
+	far := time.Now().AddDate(1, 0, 0).UTC()
+	var bareN atomic.Int64
+	return func(ctx context.Context, _ int) error {
+		tag := fmt.Sprintf("~bare%d", bareN.Add(1))
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		_, err = bench.Insert(ctx, tx, rows, func(table, col string, v any) any {
+			switch {
+			case col == "order_ref" || col == "out_order_no" || col == "idem_key" || col == "unique_key":
+				return bench.Suffix(v, tag)
+			case table == "river_job":
+				// Scheduled a year ahead: the runner leaves it (same row, same cost).
+				switch col {
+				case "state":
+					return "scheduled"
+				case "scheduled_at":
+					return far
+				case "attempted_at", "finalized_at", "attempted_by":
+					return nil
+				case "attempt":
+					return 0
+				}
+			}
+			return v
+		}, bench.Refs{"order_id": "group_orders"})
+		if err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+}
+
+// bareDeliveryOp inserts the rows one applied delivery wrote (read back by the caller)
+// again in one transaction, with a fresh event id, booked on the order spare (line
+// spareLine), and makes the two updates the path makes (the line's and the order's state).
+func bareDeliveryOp(db *sqlstore.DB, rows []bench.Row, spare deliveryTarget, spareLine int64) bench.Op {
+	var bareN atomic.Int64
+	return func(ctx context.Context, _ int) error {
+		tag := fmt.Sprintf("~bare%d", bareN.Add(1))
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		_, err = bench.Insert(ctx, tx, rows, func(table, col string, v any) any {
+			switch col {
+			case "event_id":
+				return bench.Suffix(v, tag)
+			case "order_id":
+				return spare.ID
+			case "line_id":
+				return spareLine
+			case "out_order_no":
+				return spare.OutOrderNo
+			case "mall_order_no":
+				return spare.MallOrderNo
+			}
+			return v
+		}, bench.Refs{"event_row_id": "fulfilment_events"})
+		if err == nil {
+			// The path also saves the line's and the order's state: the same updates.
+			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE order_lines SET shipped_qty = shipped_qty, delivered_qty = delivered_qty,
+				refunded_fen = refunded_fen, held_events = held_events WHERE id = ?`), spareLine)
+		}
+		if err == nil {
+			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET status = status, updated_at = ? WHERE id = ?`), time.Now().UTC(), spare.ID)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
 }
