@@ -140,9 +140,44 @@ type Refs map[string]string
 // Insert inserts the rows (without their id column: the database gives a new one) in tx,
 // with every value passed through rewrite and refs, and returns the new ids by table and
 // old id.
+//
+// Consecutive rows of a table no column refers to (refs) go in one multi-row INSERT, as
+// a path that books many rows at once does (the ledger): the baseline is the rows' cost,
+// not that of a round trip each.
 func Insert(ctx context.Context, tx *sqlx.Tx, rows []Row, rewrite Rewrite, refs Refs) (map[string]map[int64]int64, error) {
 	ids := map[string]map[int64]int64{}
-	for _, r := range rows {
+	referred := map[string]bool{}
+	for _, t := range refs {
+		referred[t] = true
+	}
+	// value is v rewritten, then pointed at the copy of the row it refers to, if copied.
+	value := func(table, col string, v any) any {
+		v = rewrite(table, col, v)
+		if t, ok := refs[col]; ok {
+			if o, ok := toInt64(v); ok {
+				if n, ok := ids[t][o]; ok {
+					return n
+				}
+			}
+		}
+		return v
+	}
+	for len(rows) > 0 {
+		n := 1
+		if !referred[rows[0].Table] {
+			for n < len(rows) && n < 200 && rows[n].Table == rows[0].Table {
+				n++
+			}
+		}
+		if n > 1 {
+			if err := insertMany(ctx, tx, rows[:n], value); err != nil {
+				return nil, err
+			}
+			rows = rows[n:]
+			continue
+		}
+		r := rows[0]
+		rows = rows[1:]
 		var cols []string
 		var args []any
 		var old int64
@@ -152,16 +187,8 @@ func Insert(ctx context.Context, tx *sqlx.Tx, rows []Row, rewrite Rewrite, refs 
 				old, hasID = toInt64(r.Vals[i])
 				continue
 			}
-			v := rewrite(r.Table, c, r.Vals[i])
-			if t, ok := refs[c]; ok {
-				if o, ok := toInt64(v); ok {
-					if n, ok := ids[t][o]; ok {
-						v = n
-					}
-				}
-			}
 			cols = append(cols, c)
-			args = append(args, v)
+			args = append(args, value(r.Table, c, r.Vals[i]))
 		}
 		q := `INSERT INTO ` + r.Table + ` (` + strings.Join(cols, ", ") + `) VALUES (` +
 			strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + `)`
@@ -205,4 +232,33 @@ func Suffix(v any, tag string) any {
 		return append(slices.Clip(s), tag...)
 	}
 	return v
+}
+
+// insertMany inserts rows, all of one table, without their ids, in one statement.
+func insertMany(ctx context.Context, tx *sqlx.Tx, rows []Row, rewrite Rewrite) error {
+	var cols []string
+	for _, c := range rows[0].Cols {
+		if c != "id" {
+			cols = append(cols, c)
+		}
+	}
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + rows[0].Table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	args := make([]any, 0, len(rows)*len(cols))
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(one)
+		for j, c := range r.Cols {
+			if c != "id" {
+				args = append(args, rewrite(r.Table, c, r.Vals[j]))
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
+		return fmt.Errorf("copy %d rows of %s: %w", len(rows), rows[0].Table, err)
+	}
+	return nil
 }
