@@ -9,6 +9,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -39,8 +40,12 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	d := DialectOf(databaseURL)
-	db, err := sqlx.Open(driver, dsn)
-	if err != nil {
+	var db *sqlx.DB
+	if d == SQLite {
+		// modernc.org/sqlite's driver ("sqlite"), each connection with its statement
+		// cache (stmtcache.go).
+		db = sqlx.NewDb(sql.OpenDB(sqliteConnector{dsn: dsn}), driver)
+	} else if db, err = sqlx.Open(driver, dsn); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if d == SQLite {

@@ -35,9 +35,20 @@ func (r idemRow) record() idempotency.Record {
 // Claim takes an idempotency key for a request (see idempotency.Store): a new key, or
 // an in-flight one of the same fingerprint whose request locked it before staleBefore.
 func (s *Store) Claim(ctx context.Context, scope idempotency.Scope, rec idempotency.Record, staleBefore time.Time) (idempotency.Record, bool, error) {
+	// A new key, the common case, is one statement: no transaction around a read first.
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO idempotency_keys (api_key_id, idem_key, fingerprint, token, locked_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (api_key_id, idem_key) DO NOTHING`),
+		scope.KeyID, scope.Key, rec.Fingerprint, rec.Token, rec.LockedAt.UTC(), s.utcNow())
+	if err != nil {
+		return idempotency.Record{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return rec, true, nil
+	}
+	// The key exists: read it locked, and take it over if its request is stale.
 	var out idempotency.Record
 	var took bool
-	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var r idemRow
 		err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT fingerprint, token, status_code, content_type, location, response_body, locked_at
 			FROM idempotency_keys WHERE api_key_id = ? AND idem_key = ?`+s.db.forUpdate()), scope.KeyID, scope.Key)

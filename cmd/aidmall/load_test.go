@@ -38,9 +38,11 @@ import (
 
 	"aidmall/adapters/ccb"
 	"aidmall/adapters/mallsim"
+	"aidmall/adapters/sqlstore"
 	"aidmall/bizday"
 	"aidmall/config"
 	"aidmall/examples"
+	"aidmall/internal/bench"
 	"aidmall/orders"
 )
 
@@ -423,8 +425,53 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 			reportLatency(b, lat, b.N, answered, "req/s")
 			b.ReportMetric(float64((b.Elapsed() - answered).Milliseconds()), "drain-ms")
 			env.reportDispatchJobs(ctx, b, afterJob)
+			env.reportBareOrders(ctx, b, after, fmt.Sprintf("perf-place-%07d", first+1), float64(b.N)/answered.Seconds())
 		})
 	})
+}
+
+// reportBareOrders reports, beside the API's rate (req/s), the baseline measured in the
+// same run: the bare insert of the rows the first order of the run wrote (the order, its
+// line, its dispatch job, its idempotency key; read back from the database) b.N times
+// from benchClients clients through the same pool, and the ratio of the two.
+func (e *benchEnv) reportBareOrders(ctx context.Context, b *testing.B, after int64, idemKey string, apiRate float64) {
+	var id int64
+	if err := e.a.db.GetContext(ctx, &id, e.a.db.Rebind(`SELECT MIN(id) FROM group_orders WHERE id > ?`), after); err != nil {
+		b.Fatal(err)
+	}
+	var rows []bench.Row
+	for _, q := range []struct{ table, where string }{
+		{"group_orders", `id = ?`}, {"order_lines", `order_id = ? ORDER BY id`},
+	} {
+		rs, err := bench.SelectRows(ctx, e.a.db.DB, q.table, e.a.db.Rebind(q.where), id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = append(rows, rs...)
+	}
+	jobOf := `json_extract(args, '$.order_id') = ?` // SQLite: text or JSONB alike
+	if e.a.db.Dialect == sqlstore.Postgres {
+		jobOf = `(args->>'order_id')::bigint = ?`
+	}
+	job, err := bench.SelectRows(ctx, e.a.db.DB, "river_job", e.a.db.Rebind(`kind = 'aidmall_dispatch' AND `+jobOf), id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows = append(rows, job...)
+	idem, err := bench.SelectRows(ctx, e.a.db.DB, "idempotency_keys", e.a.db.Rebind(`idem_key = ?`), idemKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows = append(rows, idem...)
+	if len(rows) != 4 {
+		b.Fatalf("the first order of the run wrote %d rows of group_orders, order_lines, river_job and idempotency_keys; want 4", len(rows))
+	}
+	op := bareOrderOp(e.a.db, rows)
+	start := time.Now()
+	runClients(b, benchClients, func(i int) error { return op(ctx, i) })
+	bare := float64(b.N) / time.Since(start).Seconds()
+	b.ReportMetric(bare, "bare-orders/s")
+	b.ReportMetric(apiRate/bare, "ratio")
 }
 
 // reportDispatchJobs reports the median wait of this run's dispatch jobs (from insert to

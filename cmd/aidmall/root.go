@@ -120,6 +120,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newPeriodCmd(g), newHouseholdCmd(g),
 		newKeysCmd(g),
 		newMallsimCmd(g), // hidden: the fault harness's malls
+		newBenchCmd(g),
 	)
 	return root
 }

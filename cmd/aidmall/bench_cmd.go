@@ -1,0 +1,887 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing/fstest"
+	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/spf13/cobra"
+
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
+	"aidmall/adapters/mallsim"
+	"aidmall/adapters/sqlstore"
+	"aidmall/examples"
+	"aidmall/internal/bench"
+	"aidmall/orders"
+)
+
+type benchOpts struct {
+	smoke    bool
+	duration time.Duration
+	clients  int
+	parts    []string
+	bundle   string
+	scale    int
+	year     int
+}
+
+// benchParts are the parts of `aidmall bench`, in the order they run.
+var benchParts = []string{"verify", "intake", "ingest", "reports"}
+
+func newBenchCmd(g *globals) *cobra.Command {
+	o := benchOpts{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure intake, ingest, signature verification and reports, each beside its raw baseline",
+		Long: `Boots the service as the demo does (a fresh SQLite database in a temporary folder unless
+--db names a PostgreSQL server, on which a fresh database is made and dropped after; both
+malls simulated in process; the server on 127.0.0.1) and measures, printing each figure
+beside its raw baseline measured in the same run and the ratio of the two:
+
+  verify   RSA2 (CCB) and SM2 (ABC) notification signatures verified per second, through
+           the adapters and through the libraries alone
+  intake   POST /v1/orders (3 lines, Idempotency-Key, dispatch job enqueued) at its peak
+           with --clients clients, then paced at 70 % of that peak for p50/p99; against the
+           bare insert of the rows one order writes (order, lines, job, idempotency key)
+           through the same database pool with the same clients
+  ingest   signed order.delivered notifications applied (each split among about 50
+           households); against the bare insert of the rows one applied notification wrote
+           (read from the database after applying one, not written down here)
+  reports  the year's benefit report through the API by county, month, supplier and
+           county×month over the bundle's ledger; against the bare GROUP BY of the same rows
+
+Each part runs --duration (a couple of seconds with --smoke) and a bounded count. The load
+average is printed beside every figure: on a shared machine read the ratios.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd.Context(), g, o) },
+	}
+	cmd.Flags().BoolVar(&o.smoke, "smoke", false, "run each part for about two seconds (a check that everything measures, not a measurement)")
+	cmd.Flags().DurationVar(&o.duration, "duration", 10*time.Second, "how long each measured run lasts")
+	cmd.Flags().IntVar(&o.clients, "clients", 8, "concurrent clients of the closed-loop runs")
+	cmd.Flags().StringSliceVar(&o.parts, "parts", benchParts, "parts to run: "+strings.Join(benchParts, ","))
+	cmd.Flags().StringVar(&o.bundle, "bundle", "", "bundle folder whose year the reports part loads (default: the embedded demo bundle)")
+	cmd.Flags().IntVar(&o.scale, "scale", 0, "load a bundle scaled N times (needs `aidmall gen`; until then pass --bundle)")
+	cmd.Flags().IntVar(&o.year, "year", 2019, "the bundle's year")
+	return cmd
+}
+
+// Bounds of one bench run, whatever --duration says.
+const (
+	benchMaxOrders = 20000 // orders the intake part may place (peak and paced runs)
+	benchMaxEvents = 4000  // notifications the ingest part may sign and send
+	benchMaxOps    = 200000
+	// benchDeliverySKU is listed by CCB at 68.00 yuan; its supplier YC01 has 51 households
+	// linked in June 2019, so a delivery is split among about 50.
+	benchDeliverySKU = "YC-APL-5KG-DZ"
+	benchQuietPrefix = "BENCH-"
+	// benchRounds is how many turns a measured path and its baseline take each, so that
+	// both meet the same load on a shared machine.
+	benchRounds = 4
+)
+
+func runBench(ctx context.Context, g *globals, o benchOpts) error {
+	out := g.stdout
+	for _, p := range o.parts {
+		if !slices.Contains(benchParts, p) {
+			return fmt.Errorf("--parts: unknown part %q (want %s)", p, strings.Join(benchParts, ", "))
+		}
+	}
+	if o.scale > 0 && o.bundle == "" {
+		return errors.New("--scale needs `aidmall gen --scale N --out DIR`, which this build lacks: generate a bundle and pass --bundle DIR")
+	}
+	if o.smoke {
+		o.duration = 2 * time.Second
+	}
+	if o.duration <= 0 || o.duration > 10*time.Minute || o.clients < 1 || o.clients > 256 {
+		return errors.New("--duration must be in (0, 10m] and --clients in [1, 256]")
+	}
+	dbURL := g.db
+	if dbURL == "" {
+		dbURL = g.getenv("DATABASE_URL")
+	}
+	b := &benchRun{o: o, out: out}
+	fmt.Fprintf(out, "aidmall bench: %s per run, %d clients, load average %.2f\n", o.duration, o.clients, bench.LoadAverage())
+	if slices.Contains(o.parts, "verify") {
+		if err := b.verify(ctx); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+	}
+	if slices.Contains(o.parts, "intake") || slices.Contains(o.parts, "ingest") {
+		env, err := b.boot(ctx, g, dbURL, quietBenchScript())
+		if err != nil {
+			return err
+		}
+		err = func() error {
+			defer env.stop()
+			if slices.Contains(o.parts, "intake") {
+				if err := b.intake(ctx, env); err != nil {
+					return fmt.Errorf("intake: %w", err)
+				}
+			}
+			if slices.Contains(o.parts, "ingest") {
+				if err := b.ingest(ctx, env); err != nil {
+					return fmt.Errorf("ingest: %w", err)
+				}
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	if slices.Contains(o.parts, "reports") {
+		bundle := examples.YichuanDingbian2019()
+		if o.bundle != "" {
+			bundle = os.DirFS(o.bundle)
+		}
+		script, err := mallsim.LoadScript(bundle)
+		if err != nil {
+			return err
+		}
+		env, err := b.boot(ctx, g, dbURL, script)
+		if err != nil {
+			return err
+		}
+		err = func() error {
+			defer env.stop()
+			return b.reports(ctx, env, bundle)
+		}()
+		if err != nil {
+			return fmt.Errorf("reports: %w", err)
+		}
+	}
+	fmt.Fprintln(out)
+	return bench.Print(out, b.figures)
+}
+
+// benchRun collects the figures of one `aidmall bench`.
+type benchRun struct {
+	o       benchOpts
+	out     io.Writer
+	figures []bench.Figure
+}
+
+func (b *benchRun) add(f bench.Figure) {
+	f.Load = bench.LoadAverage()
+	b.figures = append(b.figures, f)
+	base := ""
+	if f.Baseline != 0 {
+		base = fmt.Sprintf("  baseline %.1f %s (%s)  ratio %.2f", f.Baseline, f.Unit, f.BaseName, f.Ratio())
+	}
+	fmt.Fprintf(b.out, "  %-8s %-40s %.1f %s%s  load %.2f\n", f.Part, f.Name, f.Value, f.Unit, base, f.Load)
+}
+
+// quietBenchScript has the malls create the orders BENCH-0000001… at CCB and notify
+// nothing: the bench sends the notifications itself, or none.
+func quietBenchScript() *mallsim.Script {
+	var csv strings.Builder
+	csv.WriteString("order_ref,mall,out_order_no\n")
+	for i := 1; i <= benchMaxOrders+benchMaxEvents; i++ {
+		fmt.Fprintf(&csv, "%s%07d,ccb,QUIET%07d\n", benchQuietPrefix, i, i)
+	}
+	s, err := mallsim.LoadScript(fstest.MapFS{mallsim.FileOrders: {Data: []byte(csv.String())}})
+	if err != nil {
+		panic(err) // a fixed script
+	}
+	return s
+}
+
+// benchService is one running service with its simulated malls and an aid_office key.
+type benchService struct {
+	a      *app
+	rt     *runtime
+	sim    *mallsim.Sim
+	keys   *mallsim.Keys
+	token  string
+	keyID  int64
+	client *http.Client
+	stop   func()
+	placed int // BENCH- orders placed so far
+}
+
+// boot starts the service on a fresh database as the demo does: a SQLite file in a
+// temporary folder, or a database made for the run on the PostgreSQL server of dbURL
+// (dropped after); the bundle imported; both malls simulated under script.
+func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *mallsim.Script) (_ *benchService, err error) {
+	var cleanups []func()
+	stop := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	cfg, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case dbURL == "":
+		dir, err := os.MkdirTemp("", "aidmall-bench-")
+		if err != nil {
+			return nil, err
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		cfg.DatabaseURL = filepath.Join(dir, "bench.db")
+	case sqlstore.DialectOf(dbURL) == sqlstore.Postgres:
+		u, drop, err := freshBenchPostgres(ctx, dbURL)
+		if err != nil {
+			return nil, err
+		}
+		cleanups = append(cleanups, drop)
+		cfg.DatabaseURL = u
+	default:
+		return nil, errors.New("--db: the bench makes its own SQLite file; give a postgres:// URL or nothing")
+	}
+	dir, err := os.MkdirTemp("", "aidmall-bench-data-")
+	if err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	cfg.DataDir = dir
+	cfg.Listen = "127.0.0.1:0"
+	cfg.LogLevel = "warn"
+	cfg.RateLimit.Requests = 1 << 30
+	cfg.RateLimit.Burst = 1 << 20
+	cfg.ReconcileInterval = 0
+	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := openApp(ctx, cfg, log, true)
+	if err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, func() { a.Close() })
+	reg, err := a.registry(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := reg.ImportBundle(ctx, examples.YichuanDingbian2019(), false); err != nil {
+		return nil, err
+	}
+	keys, err := mallsim.NewKeys()
+	if err != nil {
+		return nil, err
+	}
+	catalogue, err := a.store.Catalogue(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, err
+	}
+	sim, err := mallsim.Start(ctx, mallsim.Options{Keys: keys, Catalogue: catalogue, Script: script, Logger: log})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	cleanups = append(cleanups, func() { sim.Close() })
+	ms, err := simMalls(sim, keys, nonceStore(a), log, a.store.KeepUnreadable)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	rt, err := startRuntime(ctx, a, ms, ln)
+	if err != nil {
+		return nil, err
+	}
+	env := &benchService{a: a, rt: rt, sim: sim, keys: keys,
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * b.o.clients}}}
+	cleanups = append(cleanups, func() {
+		_ = sim.Close() // the malls first, so that no notification is cut off
+		env.client.CloseIdleConnections()
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = rt.Stop(sctx)
+	})
+	if env.token, _, err = a.store.CreateAPIKey(ctx, "bench", orders.RoleAidOffice, ""); err != nil {
+		return nil, err
+	}
+	if err := a.db.GetContext(ctx, &env.keyID, `SELECT MAX(id) FROM api_keys`); err != nil {
+		return nil, err
+	}
+	env.stop = stop
+	fmt.Fprintf(b.out, "service on %s (%s), %d job workers polling every %s\n", rt.URL(), a.db.Dialect, cfg.Jobs.Workers, cfg.Jobs.PollInterval)
+	return env, nil
+}
+
+// freshBenchPostgres makes a database on the server of base and returns its URL and the
+// function that drops it.
+func freshBenchPostgres(ctx context.Context, base string) (string, func(), error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	name := fmt.Sprintf("aidmall_bench_%d", time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("make the bench database: %w", err)
+	}
+	drop := func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	}
+	u, q := base, ""
+	if i := strings.Index(u, "?"); i >= 0 {
+		u, q = u[:i], u[i:]
+	}
+	return u[:strings.LastIndex(u, "/")] + "/" + name + q, drop, nil
+}
+
+// post sends one request and wants status want.
+func (e *benchService) post(ctx context.Context, path string, header http.Header, body []byte, want int) ([]byte, error) {
+	return e.send(ctx, http.MethodPost, path, header, body, want)
+}
+
+func (e *benchService) send(ctx context.Context, method, path string, header http.Header, body []byte, want int) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, e.rt.URL()+path, strings.NewReader(string(body)))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != want {
+		return got, fmt.Errorf("%s %s: %s, want %d: %.300s", method, path, resp.Status, want, got)
+	}
+	return got, nil
+}
+
+// ccbSKUs returns the delivery SKU and two other products CCB lists, for 3-line orders.
+func (e *benchService) ccbSKUs(ctx context.Context) ([]string, error) {
+	cat, err := e.a.store.Catalogue(ctx)
+	if err != nil {
+		return nil, err
+	}
+	skus := []string{benchDeliverySKU}
+	for _, p := range cat {
+		if _, _, ok := p.Listing("ccb"); ok && p.SKU != benchDeliverySKU && len(skus) < 3 {
+			skus = append(skus, p.SKU)
+		}
+	}
+	if len(skus) < 3 {
+		return nil, errors.New("the catalogue lists fewer than 3 products at CCB")
+	}
+	return skus, nil
+}
+
+// orderBody is POST /v1/orders for the next BENCH- order of HQ at CCB: one line per SKU,
+// line 1 of qty1 units, the others of 2; placedAt back-dates it unless empty.
+func (e *benchService) orderBody(skus []string, qty1 int64, placedAt string) (ref string, body []byte) {
+	e.placed++
+	ref = fmt.Sprintf("%s%07d", benchQuietPrefix, e.placed)
+	lines := make([]map[string]any, len(skus))
+	for i, s := range skus {
+		q := int64(2)
+		if i == 0 {
+			q = qty1
+		}
+		lines[i] = map[string]any{"sku": s, "quantity": q}
+	}
+	o := map[string]any{
+		"order_ref": ref, "branch_code": "HQ", "mall": "ccb", "funding": "union_funds", "delivery_mode": "bulk",
+		"ship_to": map[string]string{"name": "集团总部机关工会 工会办公室", "phone": demoDeskPhone, "address": "集团总部机关工会"},
+		"lines":   lines,
+	}
+	if placedAt != "" {
+		o["placed_at"] = placedAt
+	}
+	body, _ = json.Marshal(o)
+	return ref, body
+}
+
+func (e *benchService) orderHeader(idemKey string) http.Header {
+	return http.Header{"Authorization": {"Bearer " + e.token}, "Content-Type": {"application/json"}, "Idempotency-Key": {idemKey}}
+}
+
+// intake measures POST /v1/orders at its peak and at 70 % of it, and the bare insert.
+func (b *benchRun) intake(ctx context.Context, e *benchService) error {
+	skus, err := e.ccbSKUs(ctx)
+	if err != nil {
+		return err
+	}
+	// One order first, alone: the rows it wrote are the baseline's.
+	snap, err := bench.TakeSnapshot(ctx, e.a.db.DB)
+	if err != nil {
+		return err
+	}
+	ref, body := e.orderBody(skus, 2, "")
+	if _, err := e.post(ctx, "/v1/orders", e.orderHeader("bench-"+ref), body, http.StatusCreated); err != nil {
+		return err
+	}
+	all, err := bench.NewRows(ctx, e.a.db.DB, snap, "group_orders", "order_lines", "river_job")
+	if err != nil {
+		return err
+	}
+	var rows []bench.Row
+	for _, r := range all {
+		if r.Table == "group_orders" || r.Table == "order_lines" || (r.Table == "river_job" && fmt.Sprint(r.Get("kind")) == "aidmall_dispatch") {
+			rows = append(rows, r)
+		}
+	}
+	idem, err := bench.SelectRows(ctx, e.a.db.DB, "idempotency_keys", e.a.db.Rebind(`api_key_id = ? AND idem_key = ?`), e.keyID, "bench-"+ref)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, idem...)
+	if len(rows) != 1+len(skus)+1+1 {
+		return fmt.Errorf("one order wrote %d rows of group_orders, order_lines, river_job (dispatch) and idempotency_keys; want %d", len(rows), len(skus)+3)
+	}
+
+	bodies := make([][]byte, 0, 1024)
+	refs := make([]string, 0, 1024)
+	var sent atomic.Int64 // bodies taken, across the turns of a run
+	op := func(ctx context.Context, _ int) error {
+		i := int(sent.Add(1) - 1)
+		if i >= len(bodies) {
+			return bench.ErrDone
+		}
+		_, err := e.post(ctx, "/v1/orders", e.orderHeader("bench-"+refs[i]), bodies[i], http.StatusCreated)
+		return err
+	}
+	prepare := func(n int) {
+		bodies, refs = bodies[:0], refs[:0]
+		for range n {
+			r, bd := e.orderBody(skus, 2, "")
+			refs, bodies = append(refs, r), append(bodies, bd)
+		}
+	}
+	budget := benchMaxOrders - e.placed
+	prepare(budget * 6 / 10)
+	// In turns with the bare insert of the same rows, same pool, same clients.
+	bareOp := bareOrderOp(e.a.db, rows)
+	peak, bare, err := bench.Alternate(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Closed(ctx, b.o.clients, d, max(1, len(bodies)-int(min(sent.Load(), int64(len(bodies))))), op)
+	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Closed(ctx, b.o.clients, d, benchMaxOps, bareOp)
+	})
+	if err != nil {
+		return err
+	}
+	e.placed -= len(bodies) - int(min(sent.Load(), int64(len(bodies)))) // refs not sent are used again
+	b.add(bench.Figure{Part: "intake", Name: fmt.Sprintf("POST /v1/orders, %d lines, peak", len(skus)), Value: peak.Rate(), Unit: "orders/s",
+		Baseline: bare.Rate(), BaseName: fmt.Sprintf("bare insert of %d rows", len(rows))})
+
+	rate := 0.7 * peak.Rate()
+	prepare(min(benchMaxOrders-e.placed, int(rate*b.o.duration.Seconds())+1))
+	sent.Store(0)
+	paced, err := bench.Paced(ctx, rate, b.o.duration, len(bodies), 4*b.o.clients, op)
+	if err != nil {
+		return err
+	}
+	b.add(bench.Figure{Part: "intake", Name: fmt.Sprintf("at 70%% of peak (%.0f/s): rate", rate), Value: paced.Rate(), Unit: "orders/s"})
+	b.add(bench.Figure{Part: "intake", Name: "at 70% of peak: p50", Value: bench.Ms(paced.Percentile(0.50)), Unit: "ms"})
+	b.add(bench.Figure{Part: "intake", Name: "at 70% of peak: p99", Value: bench.Ms(paced.Percentile(0.99)), Unit: "ms"})
+	return nil
+}
+
+// ingest measures signed order.delivered notifications applied, and the bare insert of
+// the rows one of them wrote.
+func (b *benchRun) ingest(ctx context.Context, e *benchService) error {
+	skus, err := e.ccbSKUs(ctx)
+	if err != nil {
+		return err
+	}
+	n := benchMaxEvents
+	if b.o.smoke {
+		n = 400
+	}
+	// Orders of 80 units on line 1, each delivered 10 at a time.
+	const perOrder, qty = 8, 10
+	k := (n + perOrder - 1) / perOrder
+	var after int64
+	if err := e.a.db.GetContext(ctx, &after, `SELECT COALESCE(MAX(id), 0) FROM group_orders`); err != nil {
+		return err
+	}
+	// One order more than the deliveries need: the baseline books its copies on it, so
+	// that they never count against an order the run delivers to.
+	k++
+	bodies := make([][]byte, k)
+	refs := make([]string, k)
+	for i := range bodies {
+		refs[i], bodies[i] = e.orderBody(skus, perOrder*qty, "2019-06-01T10:00:00+08:00")
+	}
+	if _, err := bench.Closed(ctx, b.o.clients, 10*time.Minute, k, func(ctx context.Context, i int) error {
+		_, err := e.post(ctx, "/v1/orders", e.orderHeader("bench-"+refs[i]), bodies[i], http.StatusCreated)
+		return err
+	}); err != nil {
+		return fmt.Errorf("place the orders to deliver: %w", err)
+	}
+	var os []deliveryTarget
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		os = os[:0]
+		if err := e.a.db.SelectContext(ctx, &os, e.a.db.Rebind(`SELECT id, out_order_no, mall_order_no FROM group_orders
+			WHERE id > ? AND submitted ORDER BY id`), after); err != nil {
+			return err
+		}
+		if len(os) == k {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d orders at the mall after 5 minutes", len(os), k)
+		}
+	}
+	spare := os[k-1]
+	os = os[:k-1]
+	var spareLine int64
+	if err := e.a.db.GetContext(ctx, &spareLine, e.a.db.Rebind(`SELECT id FROM order_lines WHERE order_id = ? AND line_no = 1`), spare.ID); err != nil {
+		return err
+	}
+	notes, err := signBenchDeliveries(e.keys.CCBMall, os, n, qty)
+	if err != nil {
+		return err
+	}
+	header := http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}
+	deliver := func(ctx context.Context, i int) error {
+		got, err := e.post(ctx, "/webhooks/ccb", header, notes[i], http.StatusOK)
+		if err == nil && string(got) != "success" {
+			err = fmt.Errorf("notification %d answered %q, want success", i, got)
+		}
+		return err
+	}
+	// One first, alone: the rows it wrote are the baseline's.
+	snap, err := bench.TakeSnapshot(ctx, e.a.db.DB)
+	if err != nil {
+		return err
+	}
+	if err := deliver(ctx, 0); err != nil {
+		return err
+	}
+	rows, err := bench.NewRows(ctx, e.a.db.DB, snap, "fulfilment_events", "ledger_entries")
+	if err != nil {
+		return err
+	}
+	var ev, ledger int
+	tables := map[string]int{}
+	for _, r := range rows {
+		tables[r.Table]++
+		switch r.Table {
+		case "fulfilment_events":
+			ev++
+		case "ledger_entries":
+			ledger++
+		}
+	}
+	// River's own bookkeeping may have moved meanwhile; an applied delivery writes no job.
+	rows = slices.DeleteFunc(rows, func(r bench.Row) bool { return strings.HasPrefix(r.Table, "river_") })
+	if ev != 1 || ledger < 40 {
+		return fmt.Errorf("one delivery wrote %v; want one event and a ledger split among about 50 households", tables)
+	}
+	var delivered atomic.Int64
+	delivered.Store(1)
+	deliverNext := func(ctx context.Context, _ int) error {
+		i := int(delivered.Add(1) - 1)
+		if i >= n {
+			return bench.ErrDone
+		}
+		return deliver(ctx, i)
+	}
+	var names []string
+	for t, c := range tables {
+		if !strings.HasPrefix(t, "river_") {
+			names = append(names, fmt.Sprintf("%d %s", c, t))
+		}
+	}
+	slices.Sort(names)
+	bareOp := bareDeliveryOp(e.a.db, rows, spare, spareLine)
+	run, bare, err := bench.Alternate(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Closed(ctx, b.o.clients, d, max(1, n-int(min(delivered.Load(), int64(n)))), deliverNext)
+	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Closed(ctx, b.o.clients, d, benchMaxOps, bareOp)
+	})
+	if err != nil {
+		return err
+	}
+	p, err := e.a.store.Progress(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Held > 0 || p.Parked > 0 {
+		return fmt.Errorf("after the run %d events are held and %d parked; every delivery fits its order", p.Held, p.Parked)
+	}
+	b.add(bench.Figure{Part: "ingest", Name: fmt.Sprintf("signed deliveries applied (%d households)", ledger), Value: run.Rate(), Unit: "events/s",
+		Baseline: bare.Rate(), BaseName: "bare insert of " + strings.Join(names, ", ") + " + 2 updates"})
+	b.add(bench.Figure{Part: "ingest", Name: "p99", Value: bench.Ms(run.Percentile(0.99)), Unit: "ms"})
+	return nil
+}
+
+// signBenchDeliveries returns n order.delivered notifications of qty units of line 1,
+// signed as the CCB mall, spread over the orders os (at most 8 each), on days from
+// 2019-06-10.
+func signBenchDeliveries(key *rsa.PrivateKey, os []deliveryTarget, n int, qty int) ([][]byte, error) {
+	start := time.Date(2019, 6, 10, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	notifyTime := time.Now().In(start.Location()).Format(ccb.TimeLayout)
+	out := make([][]byte, n)
+	for j := range out {
+		o := os[j%len(os)]
+		at := start.AddDate(0, 0, j/len(os)).Add(time.Duration(j%len(os)) * time.Second)
+		p := map[string]string{
+			"notify_id": fmt.Sprintf("BENCHN%09d", j), "notify_type": "order.delivered",
+			"notify_time": notifyTime, "occurred_at": at.Format(ccb.TimeLayout),
+			"app_id": mallsim.DefaultCCBAppID, "out_order_no": o.OutOrderNo, "mall_order_no": o.MallOrderNo,
+			"line_no": "1", "quantity": fmt.Sprint(qty), "sign_type": ccb.SignType,
+		}
+		sign, err := ccb.Sign(key, ccb.SigningString(p, "sign", "sign_type"))
+		if err != nil {
+			return nil, err
+		}
+		p["sign"] = sign
+		form := url.Values{}
+		for k, v := range p {
+			form.Set(k, v)
+		}
+		out[j] = []byte(form.Encode())
+	}
+	return out, nil
+}
+
+// abcSignerID is the SM2 signer id of abc-mall.md "Keys and identity" (adapters/abc's
+// signerID), for the library-alone baseline.
+const abcSignerID = "1234567812345678"
+
+// verify measures notification signature checks per second: the adapters' Verify against
+// the libraries' own calls on the same message and signature.
+func (b *benchRun) verify(ctx context.Context) error {
+	d := b.o.duration
+	clients := 2
+	msg := strings.Repeat("app_id=AIDMALL&line_no=1&notify_id=N000000001&notify_type=order.delivered&", 3)
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	rsig, err := ccb.Sign(rk, msg)
+	if err != nil {
+		return err
+	}
+	rawSig, err := base64.StdEncoding.DecodeString(rsig)
+	if err != nil {
+		return err
+	}
+	adapter, lib, err := bench.Alternate(ctx, benchRounds, d, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Closed(ctx, clients, d, benchMaxOps, func(context.Context, int) error { return ccb.Verify(&rk.PublicKey, msg, rsig) })
+	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Closed(ctx, clients, d, benchMaxOps, func(context.Context, int) error {
+			h := sha256.Sum256([]byte(msg))
+			return rsa.VerifyPKCS1v15(&rk.PublicKey, crypto.SHA256, h[:], rawSig)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	b.add(bench.Figure{Part: "verify", Name: "RSA2 (ccb.Verify)", Value: adapter.Rate(), Unit: "verifications/s", Baseline: lib.Rate(), BaseName: "crypto/rsa alone"})
+
+	sk, err := sm2.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	ssig, err := abc.Sign(sk, msg)
+	if err != nil {
+		return err
+	}
+	der, err := base64.StdEncoding.DecodeString(ssig)
+	if err != nil {
+		return err
+	}
+	adapter, lib, err = bench.Alternate(ctx, benchRounds, d, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Closed(ctx, clients, d, benchMaxOps, func(context.Context, int) error { return abc.Verify(&sk.PublicKey, msg, ssig) })
+	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Closed(ctx, clients, d, benchMaxOps, func(context.Context, int) error {
+			if !sm2.VerifyASN1WithSM2(&sk.PublicKey, []byte(abcSignerID), []byte(msg), der) {
+				return errors.New("sm2: signature refused")
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	b.add(bench.Figure{Part: "verify", Name: "SM2 (abc.Verify)", Value: adapter.Rate(), Unit: "verifications/s", Baseline: lib.Rate(), BaseName: "gmsm/sm2 alone"})
+	return nil
+}
+
+// reports loads the bundle's year through the API and the simulated malls, then measures
+// the year's benefit report through the API against the bare GROUP BY.
+func (b *benchRun) reports(ctx context.Context, e *benchService, bundle fs.FS) error {
+	start := time.Now()
+	if _, err := placeBundleOrders(ctx, e.a, e.rt.URL(), e.token, bundle, 4, io.Discard); err != nil {
+		return err
+	}
+	idle := func(context.Context) (bool, error) { return e.sim.Idle(), nil }
+	if err := waitSettled(ctx, e.a, e.rt, idle, io.Discard); err != nil {
+		return err
+	}
+	var entries int
+	if err := e.a.db.GetContext(ctx, &entries, `SELECT COUNT(*) FROM ledger_entries`); err != nil {
+		return err
+	}
+	fmt.Fprintf(b.out, "  the year loaded in %s: %d ledger rows\n", time.Since(start).Round(time.Millisecond), entries)
+	from, to := fmt.Sprintf("%d-01-01", b.o.year), fmt.Sprintf("%d-12-31", b.o.year)
+	header := http.Header{"Authorization": {"Bearer " + e.token}, "Accept": {"application/json"}}
+	month := "substr(business_day, 1, 7)"
+	// county×month is the breakdown report's pair (/v1/reports/breakdown).
+	for _, c := range []struct{ by, cols, report, want string }{
+		{"county", "county_code", "benefit", `"households"`}, {"month", month, "benefit", `"households"`},
+		{"supplier", "supplier_code", "benefit", `"households"`}, {"county,month", "county_code, " + month, "breakdown", `"rows"`},
+	} {
+		path := "/v1/reports/" + c.report + "?from=" + from + "&to=" + to + "&by=" + c.by
+		viaAPI := func(ctx context.Context, _ int) error {
+			got, err := e.send(ctx, http.MethodGet, path, header, nil, http.StatusOK)
+			if err == nil && !strings.Contains(string(got), c.want) {
+				err = fmt.Errorf("report by %s: no %s in %.200s", c.by, c.want, got)
+			}
+			return err
+		}
+		q := e.a.db.Rebind(`SELECT ` + c.cols + `, SUM(amount_fen) AS net, COUNT(DISTINCT household_no) AS households
+			FROM ledger_entries WHERE business_day >= ? AND business_day <= ? GROUP BY ` + c.cols)
+		bareQuery := func(ctx context.Context, _ int) error {
+			rows, err := e.a.db.QueryContext(ctx, q, from, to)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if n == 0 {
+				return errors.New("the bare GROUP BY found no rows")
+			}
+			return nil
+		}
+		api, bare, err := bench.Alternate(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+			return bench.Closed(ctx, b.o.clients, d, benchMaxOps, viaAPI)
+		}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+			return bench.Closed(ctx, b.o.clients, d, benchMaxOps, bareQuery)
+		})
+		if err != nil {
+			return err
+		}
+		b.add(bench.Figure{Part: "reports", Name: fmt.Sprintf("year %s by %s (%d ledger rows)", c.report, c.by, entries), Value: api.Rate(), Unit: "reports/s",
+			Baseline: bare.Rate(), BaseName: "bare GROUP BY"})
+	}
+	return nil
+}
+
+// deliveryTarget is an order as the mall knows it.
+type deliveryTarget struct {
+	ID          int64  `db:"id"`
+	OutOrderNo  string `db:"out_order_no"`
+	MallOrderNo string `db:"mall_order_no"`
+}
+
+// bareOrderOp inserts the rows one placed order wrote (read back by the caller: the order,
+// its lines, its dispatch job, its idempotency key) again in one transaction, with fresh
+// unique values, the job scheduled a year ahead so that the runner leaves it.
+func bareOrderOp(db *sqlstore.DB, rows []bench.Row) bench.Op {
+	far := time.Now().AddDate(1, 0, 0).UTC()
+	var bareN atomic.Int64
+	return func(ctx context.Context, _ int) error {
+		tag := fmt.Sprintf("~bare%d", bareN.Add(1))
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		_, err = bench.Insert(ctx, tx, rows, func(table, col string, v any) any {
+			switch {
+			case col == "order_ref" || col == "out_order_no" || col == "idem_key" || col == "unique_key":
+				return bench.Suffix(v, tag)
+			case table == "river_job":
+				// Scheduled a year ahead: the runner leaves it (same row, same cost).
+				switch col {
+				case "state":
+					return "scheduled"
+				case "scheduled_at":
+					return far
+				case "attempted_at", "finalized_at", "attempted_by":
+					return nil
+				case "attempt":
+					return 0
+				}
+			}
+			return v
+		}, bench.Refs{"order_id": "group_orders"})
+		if err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+}
+
+// bareDeliveryOp inserts the rows one applied delivery wrote (read back by the caller)
+// again in one transaction, with a fresh event id, booked on the order spare (line
+// spareLine), and makes the two updates the path makes (the line's and the order's state).
+func bareDeliveryOp(db *sqlstore.DB, rows []bench.Row, spare deliveryTarget, spareLine int64) bench.Op {
+	var bareN atomic.Int64
+	return func(ctx context.Context, _ int) error {
+		tag := fmt.Sprintf("~bare%d", bareN.Add(1))
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		_, err = bench.Insert(ctx, tx, rows, func(table, col string, v any) any {
+			switch col {
+			case "event_id":
+				return bench.Suffix(v, tag)
+			case "order_id":
+				return spare.ID
+			case "line_id":
+				return spareLine
+			case "out_order_no":
+				return spare.OutOrderNo
+			case "mall_order_no":
+				return spare.MallOrderNo
+			}
+			return v
+		}, bench.Refs{"event_row_id": "fulfilment_events"})
+		if err == nil {
+			// The path also saves the line's and the order's state: the same updates.
+			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE order_lines SET shipped_qty = shipped_qty, delivered_qty = delivered_qty,
+				refunded_fen = refunded_fen, held_events = held_events WHERE id = ?`), spareLine)
+		}
+		if err == nil {
+			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET status = status, updated_at = ? WHERE id = ?`), time.Now().UTC(), spare.ID)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+}

@@ -1,0 +1,70 @@
+package bench_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"aidmall/adapters/sqlstore"
+	"aidmall/internal/bench"
+)
+
+// A baseline copies the rows a path wrote: the copies get fresh unique values from the
+// rewrite, and a copied child row points at the copy of its parent, whether it went in
+// alone or in a multi-row INSERT.
+func TestInsertCopiesRowsAndTheirReferences(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "rows.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		`CREATE TABLE parents (id INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE)`,
+		`CREATE TABLE children (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parents (id), n INTEGER NOT NULL)`,
+		`INSERT INTO parents (ref) VALUES ('P1')`,
+		`INSERT INTO children (parent_id, n) VALUES (1, 10), (1, 20), (1, 30)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := bench.Snapshot{"parents": 0, "children": 0}
+	rows, err := bench.NewRows(ctx, db.DB, before, "parents", "children")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 || rows[0].Table != "parents" {
+		t.Fatalf("read %d rows, parents first; want 4: %+v", len(rows), rows)
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := bench.Insert(ctx, tx, rows, func(table, col string, v any) any {
+		if col == "ref" {
+			return bench.Suffix(v, "~copy")
+		}
+		return v
+	}, bench.Refs{"parent_id": "parents"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	newParent := ids["parents"][1]
+	if newParent == 0 || newParent == 1 {
+		t.Fatalf("the parent's copy has id %d", newParent)
+	}
+	var got []struct {
+		Ref string `db:"ref"`
+		N   int    `db:"n"`
+	}
+	if err := db.SelectContext(ctx, &got, `SELECT p.ref, c.n FROM children c JOIN parents p ON p.id = c.parent_id WHERE p.id = ? ORDER BY c.n`, newParent); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Ref != "P1~copy" || got[0].N != 10 || got[2].N != 30 {
+		t.Fatalf("the copied children under the copied parent are %+v; want n 10, 20, 30 under P1~copy", got)
+	}
+}
