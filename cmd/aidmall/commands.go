@@ -212,7 +212,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if err != nil {
 				return err
 			}
-			rep, err := imports.Statement(ctx, svc, a.store, d.ParseStatement, m, args[0], f, strict)
+			rep, err := imports.StatementStream(ctx, svc, a.store, statementScanner(m, d), m, args[0], f, strict)
 			for _, b := range rep.Bad {
 				fmt.Fprintln(g.stdout, "bad row:", b)
 			}
