@@ -167,6 +167,13 @@ type Registry struct {
 	// budgetYear is the year a branches file's budget column is the budget of; 0: the
 	// column is read and checked but not stored.
 	budgetYear int
+	progress   func(rows int) // WithProgress; nil: none
+}
+
+// WithProgress has a household import call progress with the data rows read so far, as
+// it reads them (every few hundred rows; for a progress bar).
+func WithProgress(progress func(rows int)) RegistryOption {
+	return func(r *Registry) { r.progress = progress }
 }
 
 // RegistryOption configures a Registry.

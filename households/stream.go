@@ -122,7 +122,7 @@ func (r *Registry) importHouseholdStream(ctx context.Context, rep *Report, name 
 		rows, good  int
 		readErr     error
 		seen        = map[string]int{}
-		ids         = map[string]idSeen{}
+		ids         = map[residentKey]idSeen{}
 		now         = r.now()
 		jobs        = make(chan *sealJob)
 		order       = make(chan *sealJob, 2*runtime.GOMAXPROCS(0))
@@ -208,6 +208,9 @@ func (r *Registry) importHouseholdStream(ctx context.Context, rep *Report, name 
 			if len(batch) >= sealBatch && !send() {
 				return
 			}
+			if r.progress != nil && rows%sealBatch == 0 {
+				r.progress(rows)
+			}
 			row, b, err := src.Next()
 			if errors.Is(err, io.EOF) {
 				break
@@ -223,6 +226,9 @@ func (r *Registry) importHouseholdStream(ctx context.Context, rep *Report, name 
 			if tr := fileRow(row); !tr.blank() {
 				check(tr)
 			}
+		}
+		if r.progress != nil {
+			r.progress(rows)
 		}
 		send()
 	}()

@@ -441,6 +441,19 @@ func (s *Store) ImportHouseholds(ctx context.Context, next func() ([]households.
 		c = households.Counts{}
 		w := householdWriter{s: s, tx: tx, keys: map[string]bool{}}
 		defer w.close()
+		if s.db.Dialect == SQLite {
+			// A million households do not fit SQLite's default page cache (2 MiB): the
+			// random id_hash index then goes to disk on every batch. A larger cache for
+			// this transaction, the connection's own given back after.
+			var was int64
+			if err := tx.GetContext(ctx, &was, `PRAGMA cache_size`); err != nil {
+				return fmt.Errorf("households: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
+				return fmt.Errorf("households: %w", err)
+			}
+			defer func() { _, _ = tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, was)) }()
+		}
 		for {
 			hs, err := next()
 			if err != nil {
