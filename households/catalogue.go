@@ -136,7 +136,7 @@ func (rr *rowReader) unique(seen map[string]int, name, key, what string) {
 		rr.fail(name, "", fmt.Sprintf("duplicate %s %s, first in row %d", what, key, first))
 		return
 	}
-	seen[key] = rr.r.n
+	seen[strings.Clone(key)] = rr.r.n // not a slice of the record's line, which it would keep
 }
 
 var branchColumns = []string{"code", "name", "company", "members", "budget"}

@@ -86,7 +86,7 @@ func parseHouseholds(name string, f File, now time.Time) (parsed[Household], err
 		return parsed[Household]{}, err
 	}
 	seen := map[string]int{}
-	ids := map[string]idSeen{}
+	ids := map[residentKey]idSeen{}
 	return run(t, pre, func(rr *rowReader) Household {
 		return rr.household(seen, ids, now)
 	}), nil
@@ -94,9 +94,14 @@ func parseHouseholds(name string, f File, now time.Time) (parsed[Household], err
 
 // idSeen is where a resident ID number was first read in a household file.
 type idSeen struct {
-	row int
-	no  HouseholdNo
+	row int32
+	no  HouseholdNo // the 户编号 kept by the duplicate check (one copy of it)
 }
+
+// residentKey is a valid resident ID number as a map key: 18 bytes held in the map itself,
+// so that a file of a million households keeps no string per number (nor the line it was
+// cut from).
+type residentKey [18]byte
 
 var householdNoPattern = regexp.MustCompile(`^[0-9]{1,40}$`)
 
@@ -115,7 +120,7 @@ func countyCode(county string) string {
 }
 
 // household reads one household row.
-func (rr *rowReader) household(seen map[string]int, ids map[string]idSeen, now time.Time) Household {
+func (rr *rowReader) household(seen map[string]int, ids map[residentKey]idSeen, now time.Time) Household {
 	h := Household{}
 	if rr.numeric(ColHouseholdNo) {
 		rr.fail(ColHouseholdNo, rr.get(ColHouseholdNo), "stored as a number, so leading zeros may be lost: format the column as text")
@@ -139,13 +144,13 @@ func (rr *rowReader) household(seen map[string]int, ids map[string]idSeen, now t
 		default:
 			if err := ValidateResidentIDAt(id, now); err != nil {
 				rr.fail(ColIDNumber, MaskID(v), err.Error())
-			} else if first, dup := ids[id]; dup && first.no != h.No && h.No != "" {
+			} else if first, dup := ids[residentKey([]byte(id))]; dup && first.no != h.No && h.No != "" {
 				// One person belongs to one household: the later row is refused, naming the first.
 				rr.fail(ColIDNumber, MaskID(v), fmt.Sprintf("the same ID number as row %d (household %s): one person is in one household", first.row, first.no))
 			} else {
 				h.IDNumber = id
 				if !dup && h.No != "" {
-					ids[id] = idSeen{row: rr.r.n, no: h.No}
+					ids[residentKey([]byte(id))] = idSeen{row: int32(rr.r.n), no: HouseholdNo(strings.Clone(string(h.No)))}
 				}
 			}
 		}

@@ -55,7 +55,8 @@ type table struct {
 	headerRow int            // the row number of the header
 	index     map[string]int // canonical header name → column index
 	rows      []tableRow
-	sheet     bool // rows from a workbook sheet (File.Sheet)
+	sheet     bool           // rows from a workbook sheet (File.Sheet)
+	byName    map[string]int // column name as the row rules ask for it → index (col)
 }
 
 // tableRow is one data row: its spreadsheet row number and cells.
@@ -167,7 +168,17 @@ func (rr *rowReader) warn(name, value, reason string) {
 func (t *table) reader(r tableRow) *rowReader { return &rowReader{t: t, r: r} }
 
 // col returns the index of a column; every column asked for was required by newTable.
-func (rr *rowReader) col(name string) int { return rr.t.index[canonHeader(name)] }
+func (rr *rowReader) col(name string) int {
+	if i, ok := rr.t.byName[name]; ok {
+		return i
+	}
+	i := rr.t.index[canonHeader(name)]
+	if rr.t.byName == nil {
+		rr.t.byName = map[string]int{}
+	}
+	rr.t.byName[name] = i // names are the package's constants: fold each once, not per cell
+	return i
+}
 
 // get returns the trimmed text of a cell ("" when the row is short).
 func (rr *rowReader) get(name string) string {

@@ -2,6 +2,8 @@ package households
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,6 +167,13 @@ type Registry struct {
 	// budgetYear is the year a branches file's budget column is the budget of; 0: the
 	// column is read and checked but not stored.
 	budgetYear int
+	progress   func(rows int) // WithProgress; nil: none
+}
+
+// WithProgress has a household import call progress with the data rows read so far, as
+// it reads them (every few hundred rows; for a progress bar).
+func WithProgress(progress func(rows int)) RegistryOption {
+	return func(r *Registry) { r.progress = progress }
 }
 
 // RegistryOption configures a Registry.
@@ -221,19 +230,45 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 	if r.decoder == nil {
 		return rep, errNoDecoder
 	}
-	rd, sum, err := hashed(rd)
-	if err != nil {
-		return rep, fmt.Errorf("read %s: %w", name, err)
-	}
-	ctx = withImport(ctx, ImportInfo{Kind: kind, File: name, SHA256: sum})
-	var f File
+	var (
+		sum string
+		err error
+		f   File
+	)
 	if kind == KindHouseholds {
-		f, err = r.decoder.Sheet(rd, HouseholdSheet)
+		// A household file is read as a stream (it may have a million rows): its hash is
+		// known once it has been read to its end.
+		h := sha256.New()
+		tee := io.TeeReader(rd, h)
+		hashedSum := func() (string, error) {
+			if _, err := io.Copy(io.Discard, tee); err != nil {
+				return "", fmt.Errorf("read %s: %w", name, err)
+			}
+			return hex.EncodeToString(h.Sum(nil)), nil
+		}
+		var src RowSource
+		if sd, ok := r.decoder.(StreamDecoder); ok {
+			src, err = sd.SheetRows(tee, HouseholdSheet)
+		} else if f, err = r.decoder.Sheet(tee, HouseholdSheet); err == nil {
+			src = &fileSource{f: f}
+		}
+		if err == nil {
+			err = r.importHouseholdStream(ctx, &rep, name, src, strict, hashedSum)
+		}
+		if err == nil {
+			sum, err = hashedSum()
+		}
 	} else {
-		f, err = r.decoder.CSV(rd)
+		var rd2 io.Reader
+		if rd2, sum, err = hashed(rd); err != nil {
+			return rep, fmt.Errorf("read %s: %w", name, err)
+		}
+		ctx = withImport(ctx, ImportInfo{Kind: kind, File: name, SHA256: sum})
+		f, err = r.decoder.CSV(rd2)
 	}
 	switch {
 	case err != nil:
+	case kind == KindHouseholds:
 	case kind == KindBranches:
 		var p parsed[Branch]
 		if p, err = parseBranches(f); err == nil {
@@ -260,11 +295,6 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 		var p parsed[Linkage]
 		if p, err = parseLinkages(f); err == nil {
 			err = r.importLinkages(ctx, &rep, p, strict)
-		}
-	case kind == KindHouseholds:
-		var p parsed[Household]
-		if p, err = parseHouseholds(name, f, r.now()); err == nil {
-			err = r.importHouseholds(ctx, &rep, p, strict)
 		}
 	}
 	if err != nil {
@@ -349,20 +379,6 @@ func (r *Registry) importLinkages(ctx context.Context, rep *Report, p parsed[Lin
 	return importRecords(ctx, rep, p, strict, func(ctx context.Context, ls []Linkage) (Counts, error) {
 		return r.store.UpsertLinkages(ctx, ls, prune)
 	})
-}
-
-func (r *Registry) importHouseholds(ctx context.Context, rep *Report, p parsed[Household], strict bool) error {
-	sealed := parsed[SealedHousehold]{rows: p.rows, errs: p.errs, warns: p.warns, t: p.t}
-	if !strict || len(p.errs) == 0 {
-		for _, h := range p.good {
-			s, err := SealHousehold(r.sealer, h.v)
-			if err != nil {
-				return err
-			}
-			sealed.good = append(sealed.good, numbered[SealedHousehold]{row: h.row, v: s})
-		}
-	}
-	return importRecords(ctx, rep, sealed, strict, r.store.UpsertHouseholds)
 }
 
 // checkSuppliersOf asks the store which of codes are known suppliers.

@@ -56,32 +56,120 @@ var ErrRefused = errors.New("statement refused: nothing applied")
 // service refuses, or a failure; the report then holds the bad rows and what was applied
 // before it.
 func Statement(ctx context.Context, svc Applier, log Auditor, parse StatementParser, mall orders.Mall, name string, r io.Reader, strict bool) (StatementReport, error) {
+	return StatementStream(ctx, svc, log, parse.Scanner(), mall, name, r, strict)
+}
+
+// StatementScanner reads one mall's statement file as a stream (ccb.ScanStatement,
+// abc.ScanStatement): each good row's event is given to each in file order (an error from
+// each stops it and is returned), each bad row to bad; the error is a file that cannot be
+// read at all.
+type StatementScanner func(r io.Reader, each func(orders.FulfilmentEvent) error, bad func(error)) error
+
+// Scanner is parse as a StatementScanner (the file's events are held whole by parse).
+func (parse StatementParser) Scanner() StatementScanner {
+	return func(r io.Reader, each func(orders.FulfilmentEvent) error, bad func(error)) error {
+		evs, errs, err := parse(r)
+		if err != nil {
+			return err
+		}
+		for _, e := range errs {
+			bad(e)
+		}
+		for _, ev := range evs {
+			if err := each(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// StatementStream is Statement reading the file as a stream with scan: each event is
+// applied as it is read, so a statement of any size goes through in the memory of one
+// row. With strict the file is read twice when r is an io.ReadSeeker (a file): first to
+// find any bad row (then nothing is applied), then to apply; another reader's events are
+// held for the second pass.
+func StatementStream(ctx context.Context, svc Applier, log Auditor, scan StatementScanner, mall orders.Mall, name string, r io.Reader, strict bool) (StatementReport, error) {
 	rep := StatementReport{Mall: mall, File: name}
 	h := sha256.New()
 	tee := io.TeeReader(r, h)
-	evs, bad, err := parse(tee)
+	var held []orders.FulfilmentEvent
+	apply := func(e orders.FulfilmentEvent) error {
+		rep.Events++
+		res, err := svc.Apply(ctx, e)
+		if err != nil {
+			return fmt.Errorf("event %s: %w", e.EventID, err)
+		}
+		rep.Tally.Add(res)
+		return nil
+	}
+	first := apply
+	seeker, seekable := r.(io.ReadSeeker)
+	if strict {
+		first = func(e orders.FulfilmentEvent) error {
+			rep.Events++
+			if !seekable {
+				held = append(held, e)
+			}
+			return nil
+		}
+	}
+	applyErr := error(nil)
+	err := scan(tee, func(e orders.FulfilmentEvent) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := first(e); err != nil {
+			applyErr = err
+			return err
+		}
+		return nil
+	}, func(e error) { rep.Bad = append(rep.Bad, e) })
+	if err != nil && applyErr == nil {
+		return rep, err // the file cannot be read
+	}
 	if err != nil {
-		return rep, err
+		return rep, applyErr
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil { // the whole file's hash, read or not
 		return rep, err
 	}
-	rep.SHA256, rep.Bad, rep.Events = hex.EncodeToString(h.Sum(nil)), bad, len(evs)
-	if strict && len(bad) > 0 {
+	rep.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if strict && len(rep.Bad) > 0 {
 		rep.Refused = true
-		return rep, fmt.Errorf("%w: %d bad rows (--strict)", ErrRefused, len(bad))
+		return rep, fmt.Errorf("%w: %d bad rows (--strict)", ErrRefused, len(rep.Bad))
 	}
-	for _, e := range evs {
-		res, err := svc.Apply(ctx, e)
-		if err != nil {
-			return rep, fmt.Errorf("event %s: %w", e.EventID, err)
+	if strict {
+		rep.Events = 0
+		switch {
+		case seekable:
+			if _, err := seeker.Seek(0, io.SeekStart); err != nil {
+				return rep, err
+			}
+			bad := len(rep.Bad)
+			if err := scan(seeker, func(e orders.FulfilmentEvent) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				return apply(e)
+			}, func(error) { bad++ }); err != nil {
+				return rep, err
+			}
+			if bad != len(rep.Bad) {
+				return rep, fmt.Errorf("statement %s changed while it was read", name)
+			}
+		default:
+			for _, e := range held {
+				if err := apply(e); err != nil {
+					return rep, err
+				}
+			}
 		}
-		rep.Tally.Add(res)
 	}
 	t := rep.Tally
 	e, err := audit.New(audit.ActorFrom(ctx), audit.ActionStatementImport, "file:statement/"+name, nil, map[string]any{
 		"mall": mall, "file": name, "sha256": rep.SHA256, "events": rep.Events,
-		"applied": t.Applied, "held": t.Held, "duplicate": t.Duplicate, "parked": t.Parked, "rejected": len(bad),
+		"applied": t.Applied, "held": t.Held, "duplicate": t.Duplicate, "parked": t.Parked, "rejected": len(rep.Bad),
 	})
 	if err != nil {
 		return rep, err

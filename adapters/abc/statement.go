@@ -24,28 +24,37 @@ const MaxStatementLine = 64 << 10
 // bad line (not UTF-8, not one JSON object, a field missing or wrong; see decodeEvent)
 // becomes a malls.RowError and the rest are still read. The error is only for a failing reader.
 func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []malls.RowError, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
 	var (
 		events []orders.FulfilmentEvent
 		bad    []malls.RowError
 	)
+	err := ScanStatement(r, func(ev orders.FulfilmentEvent) error { events = append(events, ev); return nil },
+		func(e malls.RowError) { bad = append(bad, e) })
+	return events, bad, err
+}
+
+// ScanStatement reads a statement as ParseStatement does, as a stream of any size: each
+// good line's event is given to each as it is read (an error from each stops the reading
+// and is returned), each bad line to bad. Only a line is held at a time.
+func ScanStatement(r io.Reader, each func(orders.FulfilmentEvent) error, bad func(malls.RowError)) error {
+	br := bufio.NewReaderSize(r, 64<<10)
 	for row := 1; ; row++ {
 		line, tooLong, err := readLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return events, bad, fmt.Errorf("abc: statement line %d: %w", row, err)
+			return fmt.Errorf("abc: statement line %d: %w", row, err)
 		}
 		if errors.Is(err, io.EOF) && len(line) == 0 && !tooLong {
-			return events, bad, nil
+			return nil
 		}
 		if row == 1 {
 			line = bytes.TrimPrefix(line, []byte("\ufeff"))
 		}
 		switch trimmed := bytes.TrimSpace(line); {
 		case tooLong:
-			bad = append(bad, malls.RowError{Mall: Code, Row: row, Reason: fmt.Sprintf("longer than %d bytes", MaxStatementLine)})
+			bad(malls.RowError{Mall: Code, Row: row, Reason: fmt.Sprintf("longer than %d bytes", MaxStatementLine)})
 		case len(trimmed) == 0:
 		case !utf8.Valid(trimmed):
-			bad = append(bad, malls.RowError{Mall: Code, Row: row, Reason: "not UTF-8"})
+			bad(malls.RowError{Mall: Code, Row: row, Reason: "not UTF-8"})
 		default:
 			ev, field, derr := decodeEvent(trimmed, "statement")
 			if derr != nil {
@@ -54,13 +63,15 @@ func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []malls.RowError, er
 				if errors.As(derr, &fe) {
 					reason = fe.reason
 				}
-				bad = append(bad, malls.RowError{Mall: Code, Row: row, Column: field, Reason: reason})
+				bad(malls.RowError{Mall: Code, Row: row, Column: field, Reason: reason})
 				break
 			}
-			events = append(events, ev)
+			if err := each(ev); err != nil {
+				return err
+			}
 		}
 		if errors.Is(err, io.EOF) {
-			return events, bad, nil
+			return nil
 		}
 	}
 }

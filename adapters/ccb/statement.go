@@ -1,6 +1,7 @@
 package ccb
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -26,8 +27,9 @@ var columnOf = map[string]string{
 	"occurred_at": "发生时间",
 }
 
-// maxStatementBytes bounds a statement file (a year of one group's events is ~60 KB).
-const maxStatementBytes = 64 << 20
+// maxStatementLine is the longest statement line read (64 KiB); a longer one is a bad
+// row. A real line is about 100 bytes.
+const maxStatementLine = 64 << 10
 
 // ParseStatement reads a CCB daily statement: CSV, GB18030-encoded (a leading byte-order
 // mark is skipped), CRLF or LF line ends, the header row statementHeader (columns matched by
@@ -35,36 +37,56 @@ const maxStatementBytes = 64 << 20
 // skipped. Events are returned in file order with Mall "ccb" and Source "statement",
 // repeats included (a statement may repeat events already notified). Each bad row is
 // reported as a malls.RowError and left out; the good rows are still returned. Field rules are
-// those of Verifier.Parse; occurred_at is Beijing time.
+// those of Verifier.Parse; occurred_at is Beijing time. A file of any size is read
+// (ScanStatement streams it; this gathers its events).
 //
-// The error is non-nil only when the file as a whole cannot be read: a read error, more than
-// 64 MiB, no header row, or a header lacking one of the spec's columns.
+// The error is non-nil only when the file as a whole cannot be read: a read error, no
+// header row, or a header lacking one of the spec's columns.
 func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []malls.RowError, error) {
-	dec := transform.NewReader(io.LimitReader(r, maxStatementBytes+1), simplifiedchinese.GB18030.NewDecoder())
-	b, err := io.ReadAll(dec)
+	var (
+		events []orders.FulfilmentEvent
+		bad    []malls.RowError
+	)
+	err := ScanStatement(r, func(ev orders.FulfilmentEvent) error { events = append(events, ev); return nil },
+		func(e malls.RowError) { bad = append(bad, e) })
 	if err != nil {
-		return nil, nil, fmt.Errorf("ccb statement: read: %w", err)
+		return nil, nil, err
 	}
-	if len(b) > maxStatementBytes { // decoded text is at least as long as the bytes read
-		return nil, nil, errors.New("ccb statement: file over 64 MiB")
-	}
-	text := strings.TrimPrefix(string(b), "\ufeff")
-	lines := strings.Split(text, "\n")
+	return events, bad, nil
+}
 
+// ScanStatement reads a statement as ParseStatement does, as a stream of any size (one
+// line held at a time, decoded from GB18030 as it is read): each good row's event is
+// given to each in file order (an error from each stops the reading and is returned),
+// each bad row to bad. A header error comes before any event.
+func ScanStatement(r io.Reader, each func(orders.FulfilmentEvent) error, bad func(malls.RowError)) error {
+	br := bufio.NewReaderSize(transform.NewReader(r, simplifiedchinese.GB18030.NewDecoder()), 64<<10)
 	col := map[string]int{}
-	var events []orders.FulfilmentEvent
-	var bad []malls.RowError
 	header := false
-	for i, line := range lines {
-		row := i + 1
-		line = strings.TrimSuffix(line, "\r")
-		if strings.TrimSpace(line) == "" {
-			continue
+	for row := 1; ; row++ {
+		raw, err := br.ReadSlice('\n')
+		long := false
+		for errors.Is(err, bufio.ErrBufferFull) { // a line over the buffer: a bad row, its rest skipped
+			long = true
+			_, err = br.ReadSlice('\n')
 		}
-		cells, err := splitCSV(line)
-		if !header {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("ccb statement: read: %w", err)
+		}
+		line := strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
+		if row == 1 {
+			line = strings.TrimPrefix(line, "\ufeff")
+		}
+		switch {
+		case long && !header:
+			return fmt.Errorf("ccb statement: header row %d is longer than %d bytes", row, maxStatementLine)
+		case long:
+			bad(malls.RowError{Mall: Code, Row: row, Reason: fmt.Sprintf("longer than %d bytes", maxStatementLine)})
+		case strings.TrimSpace(line) == "":
+		case !header:
+			cells, err := splitCSV(line)
 			if err != nil {
-				return nil, nil, fmt.Errorf("ccb statement: header row %d: %v", row, err)
+				return fmt.Errorf("ccb statement: header row %d: %v", row, err)
 			}
 			for j, h := range cells {
 				h = strings.TrimSpace(h)
@@ -74,43 +96,52 @@ func ParseStatement(r io.Reader) ([]orders.FulfilmentEvent, []malls.RowError, er
 			}
 			for _, h := range statementHeader {
 				if _, ok := col[h]; !ok {
-					return nil, nil, fmt.Errorf("ccb statement: header row %d lacks column %s (is the file GB18030?)", row, h)
+					return fmt.Errorf("ccb statement: header row %d lacks column %s (is the file GB18030?)", row, h)
 				}
 			}
 			header = true
-			continue
-		}
-		if err != nil {
-			bad = append(bad, malls.RowError{Mall: Code, Row: row, Reason: err.Error()})
-			continue
-		}
-		if len(cells) < len(statementHeader) {
-			bad = append(bad, malls.RowError{Mall: Code, Row: row, Reason: fmt.Sprintf("%d fields, want %d", len(cells), len(statementHeader))})
-			continue
-		}
-		get := func(h string) string {
-			if j := col[h]; j < len(cells) {
-				return strings.TrimSpace(cells[j])
+		default:
+			if ev, e := statementRow(line, row, col); e != nil {
+				bad(*e)
+			} else if err := each(ev); err != nil {
+				return err
 			}
-			return ""
 		}
-		re := rawEvent{
-			NotifyID: get("通知编号"), NotifyType: get("事件类型"),
-			OutOrderNo: get("商户订单号"), MallOrderNo: get("商城订单号"),
-			LineNo: get("行号"), Quantity: get("数量"), Amount: get("退款金额"),
-			OccurredAt: get("发生时间"),
+		if errors.Is(err, io.EOF) {
+			if !header {
+				return errors.New("ccb statement: no header row")
+			}
+			return nil
 		}
-		ev, ferr := re.event("statement")
-		if ferr != nil {
-			bad = append(bad, malls.RowError{Mall: Code, Row: row, Column: columnOf[ferr.field], Reason: ferr.reason})
-			continue
-		}
-		events = append(events, ev)
 	}
-	if !header {
-		return nil, nil, errors.New("ccb statement: no header row")
+}
+
+// statementRow reads one event row of the statement whose columns are col.
+func statementRow(line string, row int, col map[string]int) (orders.FulfilmentEvent, *malls.RowError) {
+	cells, err := splitCSV(line)
+	if err != nil {
+		return orders.FulfilmentEvent{}, &malls.RowError{Mall: Code, Row: row, Reason: err.Error()}
 	}
-	return events, bad, nil
+	if len(cells) < len(statementHeader) {
+		return orders.FulfilmentEvent{}, &malls.RowError{Mall: Code, Row: row, Reason: fmt.Sprintf("%d fields, want %d", len(cells), len(statementHeader))}
+	}
+	get := func(h string) string {
+		if j := col[h]; j < len(cells) {
+			return strings.TrimSpace(cells[j])
+		}
+		return ""
+	}
+	re := rawEvent{
+		NotifyID: get("通知编号"), NotifyType: get("事件类型"),
+		OutOrderNo: get("商户订单号"), MallOrderNo: get("商城订单号"),
+		LineNo: get("行号"), Quantity: get("数量"), Amount: get("退款金额"),
+		OccurredAt: get("发生时间"),
+	}
+	ev, ferr := re.event("statement")
+	if ferr != nil {
+		return orders.FulfilmentEvent{}, &malls.RowError{Mall: Code, Row: row, Column: columnOf[ferr.field], Reason: ferr.reason}
+	}
+	return ev, nil
 }
 
 // splitCSV reads one CSV record from line. Statement fields never hold line breaks, so each

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
+	"aidmall/audit"
 	"aidmall/bizday"
 	"aidmall/households"
 	"aidmall/orders"
@@ -418,4 +420,183 @@ func (s *Store) HouseholdView(ctx context.Context, no households.HouseholdNo) (h
 	}
 	return households.View{No: r.No, HeadName: r.Name, IDNumber: r.ID, Phone: r.Phone, Members: r.Members, County: r.County,
 		Township: r.Township, Village: r.Village, Attribute: r.Attribute, ExitYear: r.ExitYear}, nil
+}
+
+var _ households.HouseholdStreamStore = (*Store)(nil)
+
+// householdCols are the columns of a household row as ImportHouseholds writes them.
+var householdCols = []string{"household_no", "name_sealed", "name_masked", "id_sealed", "id_hash", "id_masked", "phone_sealed",
+	"phone_hash", "phone_masked", "members", "county", "township", "village", "attribute", "exit_year", "fingerprint", "seal_key", "updated_at"}
+
+// ImportHouseholds stores the households next gives, batch by batch, in ONE transaction
+// (households.HouseholdStreamStore): each batch's stored fingerprints are read by one
+// query, its new households written by one multi-row INSERT (both prepared once for a
+// full batch) and each changed one by an UPDATE; unchanged ones (same fingerprint) are
+// left alone, as UpsertHouseholds does. After the last batch done says whether to keep
+// it all and gives the import's audit entry, appended in the same transaction.
+func (s *Store) ImportHouseholds(ctx context.Context, next func() ([]households.SealedHousehold, error), done func() (households.ImportInfo, bool)) (households.Counts, error) {
+	var c households.Counts
+	errDiscard := errors.New("households import not kept")
+	err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		c = households.Counts{}
+		w := householdWriter{s: s, tx: tx, keys: map[string]bool{}}
+		defer w.close()
+		if s.db.Dialect == SQLite {
+			// A million households do not fit SQLite's default page cache (2 MiB): the
+			// random id_hash index then goes to disk on every batch. A larger cache for
+			// this transaction, the connection's own given back after.
+			var was int64
+			if err := tx.GetContext(ctx, &was, `PRAGMA cache_size`); err != nil {
+				return fmt.Errorf("households: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
+				return fmt.Errorf("households: %w", err)
+			}
+			defer func() { _, _ = tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, was)) }()
+		}
+		for {
+			hs, err := next()
+			if err != nil {
+				return err
+			}
+			if hs == nil {
+				break
+			}
+			if err := w.write(ctx, hs, &c); err != nil {
+				return err
+			}
+		}
+		info, keep := done()
+		if !keep {
+			return errDiscard
+		}
+		keys := make([]households.SealedHousehold, 0, len(w.keys))
+		for k := range w.keys {
+			keys = append(keys, households.SealedHousehold{SealKey: k})
+		}
+		if err := refuseRetiredKeys(ctx, tx, keys); err != nil {
+			return err
+		}
+		e, err := info.Entry(audit.ActorFrom(ctx), c)
+		if err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, e)
+	})
+	if errors.Is(err, errDiscard) {
+		return households.Counts{}, nil
+	}
+	return c, err
+}
+
+// householdWriter writes batches of households in one transaction, its statements for a
+// batch of a given size prepared once.
+type householdWriter struct {
+	s    *Store
+	tx   *sqlx.Tx
+	n    int // the batch size sel and ins are prepared for
+	sel  *sqlx.Stmt
+	ins  *sqlx.Stmt
+	upd  *sqlx.Stmt
+	keys map[string]bool // seal keys written
+}
+
+func (w *householdWriter) close() {
+	for _, st := range []*sqlx.Stmt{w.sel, w.ins, w.upd} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+func insertHouseholdsSQL(n int) string {
+	row := "(" + marks(len(householdCols)) + ")"
+	return "INSERT INTO households (" + join(householdCols) + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+func (w *householdWriter) write(ctx context.Context, hs []households.SealedHousehold, c *households.Counts) error {
+	tx := w.tx
+	var sel, ins *sqlx.Stmt
+	if len(hs) == w.n || w.sel == nil {
+		if w.sel == nil || len(hs) != w.n {
+			w.close()
+			var err error
+			if w.sel, err = tx.PreparexContext(ctx, tx.Rebind(`SELECT household_no, fingerprint FROM households WHERE household_no IN (`+marks(len(hs))+`)`)); err != nil {
+				return fmt.Errorf("households: %w", translate(err))
+			}
+			if w.ins, err = tx.PreparexContext(ctx, tx.Rebind(insertHouseholdsSQL(len(hs)))); err != nil {
+				return fmt.Errorf("households: %w", translate(err))
+			}
+			if w.upd, err = tx.PreparexContext(ctx, tx.Rebind(`UPDATE households SET name_sealed = ?, name_masked = ?, id_sealed = ?, id_hash = ?,
+				id_masked = ?, phone_sealed = ?, phone_hash = ?, phone_masked = ?, members = ?, county = ?, township = ?, village = ?,
+				attribute = ?, exit_year = ?, fingerprint = ?, seal_key = ?, updated_at = ? WHERE household_no = ?`)); err != nil {
+				return fmt.Errorf("households: %w", translate(err))
+			}
+			w.n = len(hs)
+		}
+		sel, ins = w.sel, w.ins
+	}
+	nos := make([]any, len(hs))
+	for i, h := range hs {
+		nos[i] = h.No
+		w.keys[h.SealKey] = true
+	}
+	var (
+		rows *sqlx.Rows
+		err  error
+	)
+	if sel != nil {
+		rows, err = sel.QueryxContext(ctx, nos...)
+	} else {
+		rows, err = tx.QueryxContext(ctx, tx.Rebind(`SELECT household_no, fingerprint FROM households WHERE household_no IN (`+marks(len(hs))+`)`), nos...)
+	}
+	if err != nil {
+		return fmt.Errorf("households: %w", translate(err))
+	}
+	stored := map[households.HouseholdNo]string{}
+	for rows.Next() {
+		var no households.HouseholdNo
+		var fp string
+		if err := rows.Scan(&no, &fp); err != nil {
+			rows.Close()
+			return fmt.Errorf("households: %w", err)
+		}
+		stored[no] = fp
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("households: %w", err)
+	}
+	now := w.s.utcNow()
+	args := make([]any, 0, len(hs)*len(householdCols))
+	fresh := 0
+	for _, h := range hs {
+		fp, known := stored[h.No]
+		cols := []any{h.NameSealed, h.NameMasked, h.IDSealed, h.IDHash, h.IDMasked, h.PhoneSealed, h.PhoneHash, h.PhoneMasked,
+			int64(h.Members), h.County, h.Township, h.Village, h.Attribute, int64(h.ExitYear), h.Fingerprint, h.SealKey, now}
+		switch {
+		case known && fp == h.Fingerprint:
+			c.Unchanged++
+		case known:
+			if _, err := w.upd.ExecContext(ctx, append(cols, h.No)...); err != nil {
+				return fmt.Errorf("update household %s: %w", h.No, translate(err))
+			}
+			c.Updated++
+		default:
+			args = append(append(args, h.No), cols...)
+			fresh++
+		}
+	}
+	if fresh == 0 {
+		return nil
+	}
+	if fresh == len(hs) && ins != nil {
+		_, err = ins.ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, tx.Rebind(insertHouseholdsSQL(fresh)), args...)
+	}
+	if err != nil {
+		return fmt.Errorf("insert households: %w", translate(err))
+	}
+	c.Inserted += fresh
+	return nil
 }

@@ -110,6 +110,8 @@ and nothing is stored. Importing the same file again changes nothing.`,
 		return fmt.Errorf("unknown import %q: one of bundle, branches, suppliers, products, households, linkages, orders, statement", args[0])
 	}
 	cmd.PersistentFlags().BoolVar(&strict, "strict", false, "refuse the whole file if any row is bad")
+	var progress bool
+	cmd.PersistentFlags().BoolVar(&progress, "progress", false, "show a progress bar with rows/s on stderr even when it is not a terminal (on a terminal it is shown anyway)")
 	var budgetYear int
 	cmd.PersistentFlags().IntVar(&budgetYear, "budget-year", 0, "the year a branches file's budget column is the budget of (required for branches; a bundle's default is the year of its orders.csv)")
 	withApp := func(fn func(ctx context.Context, a *app, args []string) error) func(*cobra.Command, []string) error {
@@ -152,6 +154,11 @@ and nothing is stored. Importing the same file again changes nothing.`,
 					}
 					opts = append(opts, households.WithBudgetYear(budgetYear))
 				}
+				var bar *importBar
+				if kind == households.KindHouseholds {
+					bar = newImportBar(g, progress, args[0], string(kind))
+					opts = append(opts, households.WithProgress(bar.rows))
+				}
 				reg, err := a.registry(ctx, kind == households.KindHouseholds, opts...)
 				if err != nil {
 					return err
@@ -161,7 +168,8 @@ and nothing is stored. Importing the same file again changes nothing.`,
 					return err
 				}
 				defer f.Close()
-				rep, err := reg.Import(ctx, kind, args[0], f, strict)
+				rep, err := reg.Import(ctx, kind, args[0], bar.reader(f), strict)
+				bar.finish()
 				if err != nil {
 					return err
 				}
@@ -212,7 +220,9 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if err != nil {
 				return err
 			}
-			rep, err := imports.Statement(ctx, svc, a.store, d.ParseStatement, m, args[0], f, strict)
+			bar := newImportBar(g, progress, "", string(m)+" statement") // events, not bytes: a strict file is read twice
+			rep, err := imports.StatementStream(ctx, svc, a.store, bar.counting(statementScanner(m, d)), m, args[0], f, strict)
+			bar.finish()
 			for _, b := range rep.Bad {
 				fmt.Fprintln(g.stdout, "bad row:", b)
 			}

@@ -121,6 +121,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newKeysCmd(g),
 		newMallsimCmd(g), // hidden: the fault harness's malls
 		newBenchCmd(g),
+		newGenCmd(g),
 	)
 	return root
 }

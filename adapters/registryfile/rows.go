@@ -1,0 +1,139 @@
+package registryfile
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
+
+	"aidmall/households"
+)
+
+var _ households.StreamDecoder = Decoder{}
+
+// sniffBytes is how much of a text file tells its encoding: valid UTF-8 there is UTF-8,
+// anything else GB18030.
+const sniffBytes = 64 << 10
+
+// SheetRows decodes a file as Sheet does, row by row (households.RowSource): CSV text is
+// read as a stream of any size, never whole; an XLSX workbook (a zip, read whole by
+// excelize) is decoded as Sheet and then given row by row. The encoding of text is told
+// by its first 64 KiB (a byte order mark, valid UTF-8, else GB18030); a later line that
+// is not in that encoding stops the file with a *households.ParseError, as an unreadable
+// encoding does.
+func (Decoder) SheetRows(r io.Reader, sheet string) (households.RowSource, error) {
+	return SheetRows(r, sheet)
+}
+
+// SheetRows is Decoder.SheetRows.
+func SheetRows(r io.Reader, sheet string) (households.RowSource, error) {
+	br := bufio.NewReaderSize(r, sniffBytes)
+	head, err := br.Peek(sniffBytes)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, parseError("cannot read the file: %v", err)
+	}
+	switch {
+	case isXLSX(head):
+		f, err := Sheet(br, sheet)
+		if err != nil {
+			return nil, err
+		}
+		return &fileRows{f: f}, nil
+	case isLegacyXLS(head):
+		return nil, parseError("the file is a legacy .xls workbook (or an encrypted one); save it as .xlsx or CSV")
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return nil, parseError("the file is UTF-16; save it as UTF-8 or GB18030 CSV")
+	}
+	var text io.Reader = br
+	utf := bytes.HasPrefix(head, []byte("\xEF\xBB\xBF")) || validPrefix(head, len(head) < sniffBytes)
+	if utf {
+		if bytes.HasPrefix(head, []byte("\xEF\xBB\xBF")) {
+			_, _ = br.Discard(3)
+		}
+	} else {
+		text = transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder())
+	}
+	cr := csv.NewReader(text)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	return &csvRows{cr: cr, utf8: utf}, nil
+}
+
+// validPrefix reports whether b is valid UTF-8, a rune cut off at its end allowed unless
+// b is the whole file.
+func validPrefix(b []byte, whole bool) bool {
+	if utf8.Valid(b) {
+		return true
+	}
+	if whole {
+		return false
+	}
+	for cut := 1; cut < utf8.UTFMax && cut <= len(b); cut++ {
+		if utf8.Valid(b[:len(b)-cut]) {
+			return true
+		}
+	}
+	return false
+}
+
+// csvRows reads CSV records as households.RowSource, as csvText does for a whole file.
+type csvRows struct {
+	cr   *csv.Reader
+	utf8 bool
+	bad  int
+}
+
+func (*csvRows) Sheet() bool { return false }
+
+func (c *csvRows) Next() (households.FileRow, *households.BadLine, error) {
+	for {
+		rec, err := c.cr.Read()
+		if errors.Is(err, io.EOF) {
+			return households.FileRow{}, nil, io.EOF
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) || c.bad >= maxBadRecords {
+				return households.FileRow{}, nil, parseError("unreadable CSV: %v", err)
+			}
+			c.bad++
+			return households.FileRow{}, &households.BadLine{Line: pe.StartLine, Reason: "the line cannot be split into columns: " + pe.Err.Error()}, nil
+		}
+		for _, cell := range rec {
+			if c.utf8 && !utf8.ValidString(cell) || !c.utf8 && strings.ContainsRune(cell, utf8.RuneError) {
+				return households.FileRow{}, nil, parseError("unreadable encoding: the file is neither UTF-8 nor GB18030 text")
+			}
+		}
+		if blank(rec) {
+			continue
+		}
+		line, _ := c.cr.FieldPos(0)
+		return households.FileRow{N: line, Cells: rec}, nil, nil
+	}
+}
+
+// fileRows is a decoded workbook sheet given row by row.
+type fileRows struct {
+	f    households.File
+	i, j int
+}
+
+func (s *fileRows) Sheet() bool { return s.f.Sheet }
+
+func (s *fileRows) Next() (households.FileRow, *households.BadLine, error) {
+	if s.i < len(s.f.Rows) {
+		s.i++
+		return s.f.Rows[s.i-1], nil, nil
+	}
+	if s.j < len(s.f.BadLines) {
+		s.j++
+		return households.FileRow{}, &s.f.BadLines[s.j-1], nil
+	}
+	return households.FileRow{}, nil, io.EOF
+}

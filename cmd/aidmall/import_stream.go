@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
+	"aidmall/imports"
+	"aidmall/malls"
+	"aidmall/orders"
+)
+
+// statementScanner reads mall m's statement files for aidmall import statement: CCB's
+// and ABC's as streams of any size (ScanStatement), another mall's through its driver's
+// ParseStatement (the file held whole).
+func statementScanner(m orders.Mall, d malls.Driver) imports.StatementScanner {
+	switch m {
+	case ccb.Code:
+		return func(r io.Reader, each func(orders.FulfilmentEvent) error, bad func(error)) error {
+			return ccb.ScanStatement(r, each, func(e malls.RowError) { bad(e) })
+		}
+	case abc.Code:
+		return func(r io.Reader, each func(orders.FulfilmentEvent) error, bad func(error)) error {
+			return abc.ScanStatement(r, each, func(e malls.RowError) { bad(e) })
+		}
+	}
+	return imports.StatementParser(d.ParseStatement).Scanner()
+}
+
+// importBar is the progress bar of an import on stderr, with the rows read and rows/s:
+// shown on a terminal or with --progress, nil (nothing shown) otherwise.
+type importBar struct {
+	bar   *progressbar.ProgressBar
+	start time.Time
+	what  string
+}
+
+func newImportBar(g *globals, force bool, path, what string) *importBar {
+	if !force && !isTerminal(g.stderr) {
+		return nil
+	}
+	size := int64(-1)
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	bar := progressbar.NewOptions64(size, progressbar.OptionSetWriter(g.stderr), progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetDescription(what),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(g.stderr) }))
+	return &importBar{bar: bar, start: time.Now(), what: what}
+}
+
+// reader counts what is read of the file on the bar.
+func (b *importBar) reader(r io.Reader) io.Reader {
+	if b == nil {
+		return r
+	}
+	pr := progressbar.NewReader(r, b.bar)
+	return &pr
+}
+
+// rows shows the rows read so far and their rate.
+func (b *importBar) rows(n int) {
+	if b == nil {
+		return
+	}
+	b.bar.Describe(fmt.Sprintf("%s: %d rows, %.0f rows/s", b.what, n, float64(n)/max(time.Since(b.start).Seconds(), 1e-3)))
+}
+
+func (b *importBar) finish() {
+	if b != nil {
+		_ = b.bar.Finish()
+	}
+}
+
+// counting is scan showing the events read on the bar.
+func (b *importBar) counting(scan imports.StatementScanner) imports.StatementScanner {
+	if b == nil {
+		return scan
+	}
+	return func(r io.Reader, each func(orders.FulfilmentEvent) error, bad func(error)) error {
+		n := 0
+		return scan(r, func(e orders.FulfilmentEvent) error {
+			if n++; n%1000 == 0 {
+				b.rows(n)
+			}
+			return each(e)
+		}, bad)
+	}
+}

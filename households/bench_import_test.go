@@ -1,0 +1,125 @@
+package households_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
+	"aidmall/examples"
+	"aidmall/households"
+	"aidmall/internal/gen"
+)
+
+// BenchmarkHouseholdImport imports a generated households.csv (GB18030, aidmall gen; rows
+// from AIDMALL_BENCH_ROWS, default 20,000) into a fresh database and reports rows/s; in
+// the same run, the bare batched insert of the same stored rows (a multi-row INSERT of
+// 500 rows, prepared once, one transaction) through the same driver, and the ratio.
+//
+//	AIDMALL_BENCH_ROWS=1000000 go test ./households -run '^$' -bench HouseholdImport -benchtime 1x
+func BenchmarkHouseholdImport(b *testing.B) {
+	rows := 20000
+	if v, err := strconv.Atoi(os.Getenv("AIDMALL_BENCH_ROWS")); err == nil && v > 0 {
+		rows = v
+	}
+	dir := b.TempDir()
+	if err := gen.Write(examples.YichuanDingbian2019(), dir, gen.Options{Scale: (rows + 629) / 630}); err != nil {
+		b.Fatal(err)
+	}
+	file := filepath.Join(dir, "households.csv")
+	for _, d := range sqltest.Dialects {
+		b.Run(d.Name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				db := d.Open(b)
+				st := sqltest.Store(b, db)
+				reg := sqltest.Registry(b, st, func() time.Time { return households.TestNow })
+				f, err := os.Open(file)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				b.StartTimer()
+				start := time.Now()
+				rep, err := reg.Import(context.Background(), households.KindHouseholds, "households.csv", f, false)
+				took := time.Since(start)
+				b.StopTimer()
+				f.Close()
+				if err != nil || rep.Loaded == 0 {
+					b.Fatalf("%v %+v", err, rep.Counts)
+				}
+				bare := bareInsert(b, db)
+				rate := float64(rep.Rows) / took.Seconds()
+				b.ReportMetric(rate, "rows/s")
+				b.ReportMetric(bare, "bare-rows/s")
+				b.ReportMetric(rate/bare, "ratio")
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MiB")
+				b.Logf("%s: %d rows in %v: %.0f rows/s; bare batched insert %.0f rows/s (ratio %.2f); Go heap sys %d MiB",
+					d.Name, rep.Rows, took.Round(time.Millisecond), rate, bare, rate/bare, ms.Sys>>20)
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// bareInsert writes the stored households again into the same table (its indexes and
+// constraints) by multi-row INSERTs of 500, prepared once, in one transaction after
+// deleting them (not timed), and returns its rows/s; the transaction is rolled back.
+func bareInsert(b *testing.B, db *sqlstore.DB) float64 {
+	ctx := context.Background()
+	cols := []string{"household_no", "name_sealed", "name_masked", "id_sealed", "id_hash", "id_masked", "phone_sealed",
+		"phone_hash", "phone_masked", "members", "county", "township", "village", "attribute", "exit_year", "fingerprint", "seal_key", "updated_at"}
+	rs, err := db.QueryxContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM households")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var all [][]any
+	for rs.Next() {
+		v, err := rs.SliceScan()
+		if err != nil {
+			b.Fatal(err)
+		}
+		all = append(all, v)
+	}
+	rs.Close()
+	const batch = 500
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	q := db.Rebind("INSERT INTO households (" + strings.Join(cols, ", ") + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", batch), ", "))
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM households"); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	stmt, err := tx.PreparexContext(ctx, q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := make([]any, 0, batch*len(cols))
+	for i, r := range all {
+		args = append(args, r...)
+		if (i+1)%batch == 0 {
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				b.Fatal(err)
+			}
+			args = args[:0]
+		}
+	}
+	if n := len(args) / len(cols); n > 0 {
+		if _, err := tx.ExecContext(ctx, db.Rebind("INSERT INTO households ("+strings.Join(cols, ", ")+") VALUES "+strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")), args...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(len(all)) / time.Since(start).Seconds()
+}
