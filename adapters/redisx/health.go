@@ -36,8 +36,8 @@ type Health struct {
 // (rather than refuses) costs a request at most this long before the fallback answers.
 const opTimeout = 500 * time.Millisecond
 
-// NewHealth watches c (not nil), registering on reg (when not nil) the gauge
-// aidmall_redis_up (1 when the last ping or call answered) and the counter
+// NewHealth watches c (not nil), registering on reg (when not nil; see also Register) the
+// gauge aidmall_redis_up (1 when the last ping or call answered) and the counter
 // aidmall_redis_fallbacks_total{part} (calls answered by the in-process twin: nonce,
 // ratelimit, bus). It pings once within ctx to know where it starts; Redis down is not an
 // error here. Errors: a nil client or the metrics already registered.
@@ -57,14 +57,24 @@ func NewHealth(ctx context.Context, c *redis.Client, reg prometheus.Registerer, 
 	for _, p := range []string{PartNonce, PartRateLimit, PartBus} {
 		h.fallbacks.WithLabelValues(p)
 	}
-	if reg != nil {
-		if err := errors.Join(reg.Register(h.upGauge), reg.Register(h.fallbacks)); err != nil {
-			return nil, fmt.Errorf("redisx: metrics: %w", err)
-		}
+	if err := h.Register(reg); err != nil {
+		return nil, err
 	}
 	h.reason = "not pinged yet"
 	_ = h.Check(ctx)
 	return h, nil
+}
+
+// Register registers the gauge and the counter on reg (nothing when reg is nil), for a
+// Health made before the registry. Error: already registered there.
+func (h *Health) Register(reg prometheus.Registerer) error {
+	if reg == nil {
+		return nil
+	}
+	if err := errors.Join(reg.Register(h.upGauge), reg.Register(h.fallbacks)); err != nil {
+		return fmt.Errorf("redisx: metrics: %w", err)
+	}
+	return nil
 }
 
 // The parts that fall back, as the fallbacks counter labels them.
@@ -73,6 +83,17 @@ const (
 	PartRateLimit = "ratelimit"
 	PartBus       = "bus"
 )
+
+// Dial makes a client of the Redis at url (redis://[user:password@]host:port[/db] or
+// rediss://) without connecting: a Health made on it says whether Redis answers. Error: a
+// malformed URL (not repeated, as it may hold a password).
+func Dial(url string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, errors.New("redisx: REDIS_URL is not a redis:// or rediss:// URL")
+	}
+	return redis.NewClient(opts), nil
+}
 
 // Client is the watched client.
 func (h *Health) Client() *redis.Client { return h.c }
