@@ -32,7 +32,7 @@ type app struct {
 	// redisHealth watches redis (nil without REDIS_URL) and hands out its parts with
 	// their in-process fallbacks.
 	redisHealth *redisx.Health
-	getenv func(string) string // the environment, for the new seal key of a rotation
+	getenv      func(string) string // the environment, for the new seal key of a rotation
 }
 
 // openApp opens the database named by cfg. With migrate it applies the schema and River's

@@ -178,7 +178,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	go sessions.SweepEvery(sweepCtx, sessionSweepEvery, func(err error) { a.log.Warn("sweep expired sessions", "error", err) })
 	rt := &runtime{app: a, runner: runner, svc: svc, ln: ln, done: make(chan error, 1), stopSweep: stopSweep, changes: changes, closeChanges: closeChanges,
 		stopWatch: func() { stopWatch(); <-watched },
-		http: &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+		http:      &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}}
 	rt.http.RegisterOnShutdown(pages.StopLive) // open dashboard streams end, so Shutdown drains
 	go func() {
 		err := rt.http.Serve(ln)
