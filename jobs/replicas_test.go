@@ -1,9 +1,9 @@
 package jobs
 
 import (
-	"log/slog"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"testing"
