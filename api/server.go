@@ -183,8 +183,12 @@ type Config struct {
 	Pages Pages
 	// Ready reports whether the service can take traffic (database reachable, schema
 	// current); GET /readyz calls it with a 2 s timeout.
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger // the access log and error log; JSON handler expected
+	Ready func(ctx context.Context) error
+	// Degraded, when set, names the parts the service is running without, each with why
+	// (e.g. "redis": "unreachable: …"); /readyz then still answers 200 (the service takes
+	// traffic) with status "degraded" and those parts.
+	Degraded func(ctx context.Context) map[string]string
+	Logger   *slog.Logger // the access log and error log; JSON handler expected
 	// Now is the clock (time.Now when nil); it stamps idempotency locks and durations.
 	Now func() time.Time
 	// Metrics is where the server registers its collectors and, when it is also a
@@ -369,8 +373,9 @@ func (s *Server) routes() error {
 	return nil
 }
 
-// ready answers GET /readyz: 200 "ready" when Config.Ready returns nil within 2 s, else a
-// 503 problem (the cause is logged, not shown).
+// ready answers GET /readyz: 200 when Config.Ready returns nil within 2 s, with JSON
+// {"status":"ready","database":"ok"} — or status "degraded" and each part Config.Degraded
+// names with why — else a 503 problem (the cause is logged, not shown).
 func (s *Server) ready(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
@@ -380,5 +385,12 @@ func (s *Server) ready(c echo.Context) error {
 			detail: "the service cannot take traffic yet", cause: err,
 		}
 	}
-	return c.String(http.StatusOK, "ready")
+	body := map[string]string{"status": "ready", "database": "ok"}
+	if s.cfg.Degraded != nil {
+		for part, why := range s.cfg.Degraded(ctx) {
+			body[part] = why
+			body["status"] = "degraded"
+		}
+	}
+	return c.JSON(http.StatusOK, body)
 }

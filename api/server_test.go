@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -244,19 +245,43 @@ func TestHealthAndReadiness(t *testing.T) {
 	if rec := h.do(request{method: http.MethodGet, path: "/healthz"}); rec.Code != 200 || rec.Body.String() != "ok" {
 		t.Errorf("healthz %d %q", rec.Code, rec.Body)
 	}
-	if rec := h.do(request{method: http.MethodGet, path: "/readyz"}); rec.Code != 200 {
+	if rec := h.do(request{method: http.MethodGet, path: "/readyz"}); rec.Code != 200 || readyBody(t, rec.Body.Bytes())["status"] != "ready" {
 		t.Errorf("readyz %d %q", rec.Code, rec.Body)
+	}
+
+	// Running without Redis is ready, degraded, and says which part and why.
+	down := "unreachable: dial tcp 127.0.0.1:6379: connect: connection refused"
+	degraded := newHarness(t, func(c *Config) {
+		c.Degraded = func(context.Context) map[string]string { return map[string]string{"redis": down} }
+	})
+	rec := degraded.do(request{method: http.MethodGet, path: "/readyz"})
+	if b := readyBody(t, rec.Body.Bytes()); rec.Code != 200 || b["status"] != "degraded" || b["redis"] != down || b["database"] != "ok" {
+		t.Errorf("readyz degraded: %d %q", rec.Code, rec.Body)
+	}
+	healed := newHarness(t, func(c *Config) { c.Degraded = func(context.Context) map[string]string { return nil } })
+	if rec := healed.do(request{method: http.MethodGet, path: "/readyz"}); readyBody(t, rec.Body.Bytes())["status"] != "ready" {
+		t.Errorf("readyz with nothing degraded: %q", rec.Body)
 	}
 
 	notReady := newHarness(t)
 	notReady.ready = errors.New("database: no such table: schema_version")
-	rec := notReady.do(request{method: http.MethodGet, path: "/readyz"})
+	rec = notReady.do(request{method: http.MethodGet, path: "/readyz"})
 	if p := problemOf(t, rec); rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "schema_version") {
 		t.Errorf("readyz when not ready: %d %+v", rec.Code, p)
 	}
 	if !strings.Contains(notReady.logs.String(), "schema_version") {
 		t.Error("the readiness failure is not logged")
 	}
+}
+
+// readyBody decodes /readyz's JSON body.
+func readyBody(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Errorf("readyz body %q: %v", b, err)
+	}
+	return m
 }
 
 func TestMetricsEndpoint(t *testing.T) {

@@ -6,6 +6,7 @@
 //
 //	DATABASE_URL                    database_url              <data dir>/aidmall.db (./data/aidmall.db)
 //	REDIS_URL                       redis_url                 "" (in-process nonce cache and rate limits)
+//	AIDMALL_SHUTDOWN_TIMEOUT        shutdown_timeout          30s (SIGTERM: how long in-flight requests and jobs may take to finish)
 //	AIDMALL_LISTEN                  listen                    127.0.0.1:8080
 //	AIDMALL_PUBLIC_URL              public_url                "http://" + the address bound (127.0.0.1 for a wildcard host)
 //	AIDMALL_DATA_DIR                data_dir                  ./data
@@ -80,6 +81,10 @@ type Config struct {
 	SealKey string
 	// LogLevel is debug, info, warn or error. Default "info". Env AIDMALL_LOG_LEVEL.
 	LogLevel string
+	// ShutdownTimeout bounds the drain on SIGTERM: in-flight HTTP requests and running
+	// jobs get this long to finish (jobs still running then are cancelled and run again
+	// later). 1s–10m. Default 30s. Env AIDMALL_SHUTDOWN_TIMEOUT.
+	ShutdownTimeout time.Duration
 
 	// Malls are the malls' partner settings by mall code (AIDMALL_<CODE>_*), one entry
 	// per mall Load was given. A mall with no URL is not configured (the demo uses the
@@ -177,10 +182,11 @@ type RateLimitConfig struct {
 // Defaults returns the configuration with every default applied and nothing else.
 func Defaults() Config {
 	c := Config{
-		Listen:   "127.0.0.1:8080",
-		DataDir:  "./data",
-		LogLevel: "info",
-		Jobs:     JobsConfig{Workers: 4, PollInterval: time.Second},
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "./data",
+		LogLevel:        "info",
+		ShutdownTimeout: 30 * time.Second,
+		Jobs:            JobsConfig{Workers: 4, PollInterval: time.Second},
 		Dispatch: DispatchConfig{
 			MaxAttempts: 25, BackoffBase: time.Second, BackoffCap: 5 * time.Minute,
 		},
@@ -416,6 +422,7 @@ func settings(malls []orders.Mall) []setting {
 		{"AIDMALL_DATA_DIR", "data_dir", str(func(c *Config) *string { return &c.DataDir })},
 		{"AIDMALL_SEAL_KEY", "seal_key", str(func(c *Config) *string { return &c.SealKey })},
 		{"AIDMALL_LOG_LEVEL", "log_level", str(func(c *Config) *string { return &c.LogLevel })},
+		{"AIDMALL_SHUTDOWN_TIMEOUT", "shutdown_timeout", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{"AIDMALL_JOB_WORKERS", "jobs.workers", integer(func(c *Config) *int { return &c.Jobs.Workers })},
 		{"AIDMALL_JOB_POLL_INTERVAL", "jobs.poll_interval", duration(func(c *Config) *time.Duration { return &c.Jobs.PollInterval })},
 		{"AIDMALL_DISPATCH_MAX_ATTEMPTS", "dispatch.max_attempts", integer(func(c *Config) *int { return &c.Dispatch.MaxAttempts })},

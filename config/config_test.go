@@ -89,7 +89,7 @@ func TestLoad_precedence(t *testing.T) {
 		{"every_variable_is_read", "", map[string]string{
 			"DATABASE_URL": "postgres://u@db:5432/aid", "REDIS_URL": "redis://127.0.0.1:6379/1",
 			"AIDMALL_SEAL_KEY":    base64.StdEncoding.EncodeToString(make([]byte, 32)),
-			"AIDMALL_JOB_WORKERS": "9", "AIDMALL_JOB_POLL_INTERVAL": "250ms",
+			"AIDMALL_JOB_WORKERS": "9", "AIDMALL_JOB_POLL_INTERVAL": "250ms", "AIDMALL_SHUTDOWN_TIMEOUT": "45s",
 			"AIDMALL_DISPATCH_MAX_ATTEMPTS": "10", "AIDMALL_DISPATCH_BACKOFF_BASE": "2s", "AIDMALL_DISPATCH_BACKOFF_CAP": "1m",
 			"AIDMALL_BREAKER_COOLDOWN": "5s", "AIDMALL_RECONCILE_INTERVAL": "0",
 			"AIDMALL_RATE_LIMIT": "10", "AIDMALL_RATE_LIMIT_PERIOD": "1s", "AIDMALL_RATE_LIMIT_BURST": "25",
@@ -100,6 +100,7 @@ func TestLoad_precedence(t *testing.T) {
 			want.DatabaseURL, want.RedisURL = "postgres://u@db:5432/aid", "redis://127.0.0.1:6379/1"
 			want.SealKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
 			want.Jobs = JobsConfig{Workers: 9, PollInterval: 250 * time.Millisecond}
+			want.ShutdownTimeout = 45 * time.Second
 			want.Dispatch = DispatchConfig{MaxAttempts: 10, BackoffBase: 2 * time.Second, BackoffCap: time.Minute}
 			want.Breaker.Cooldown = 5 * time.Second
 			want.ReconcileInterval = 0
@@ -190,6 +191,7 @@ func TestValidate(t *testing.T) {
 		{"zero_reconcile_interval_turns_it_off", func(c *Config) { c.ReconcileInterval = 0 }, nil},
 		{"empty_database_is_required", func(c *Config) { c.DatabaseURL = "" }, []string{"DATABASE_URL: required"}},
 		{"http_redis_url_is_refused", func(c *Config) { c.RedisURL = "http://127.0.0.1:6379" }, []string{"REDIS_URL"}},
+		{"shutdown_timeout_out_of_range", func(c *Config) { c.ShutdownTimeout = 0 }, []string{"AIDMALL_SHUTDOWN_TIMEOUT"}},
 		{"listen_without_port_is_refused", func(c *Config) { c.Listen = "127.0.0.1" }, []string{"AIDMALL_LISTEN"}},
 		{"listen_with_hostname_is_refused", func(c *Config) { c.Listen = "example.com:80" }, []string{"AIDMALL_LISTEN"}},
 		{"relative_public_url_is_refused", func(c *Config) { c.PublicURL = "/aid" }, []string{"AIDMALL_PUBLIC_URL"}},

@@ -7,10 +7,15 @@
 // order.
 //
 // SQLite goes through River's riversqlite driver and PostgreSQL through riverdatabasesql
-// (pgx's database/sql driver), so that both give a river.Client[*sql.Tx]. Neither listens
-// for inserts here: the client polls for new jobs every PollInterval (SQLite has no LISTEN;
-// database/sql cannot LISTEN), so a job committed by another transaction starts within
-// about PollInterval. On SQLite the *sql.DB must be one sqlstore.Open made (WAL,
+// (pgx's database/sql driver), so that both give a river.Client[*sql.Tx]. On PostgreSQL
+// with Config.ListenURL the driver is riverdatabasesql.NewWithPgxListener: inserts still
+// go through the caller's *sql.Tx and NOTIFY on commit, and one pgx connection per runner
+// LISTENs, so a job committed on any replica starts on a free one at once, and a resigning
+// leader is replaced at once; PollInterval is then only the fallback. Without it (and
+// always on SQLite, which has no LISTEN and runs in one process) the client polls every
+// PollInterval. River's leader election makes the periodic jobs (reconcile,
+// maintenance) run on one replica at a time, and every job is locked by one replica only.
+// On SQLite the *sql.DB must be one sqlstore.Open made (WAL,
 // busy_timeout, _txlock=immediate, one connection) so that River's maintenance, the
 // workers and the API wait for the write lock instead of failing with SQLITE_BUSY.
 package jobs
@@ -24,6 +29,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -100,8 +106,14 @@ type Config struct {
 	MaxAttempts int
 	// Backoff is the retry schedule of dispatch and cancel jobs. Defaults in Backoff.
 	Backoff Backoff
-	// PollInterval is how often the runner looks for new jobs. Default 1s.
+	// PollInterval is how often the runner looks for new jobs: the only way it learns of
+	// them without ListenURL, the fallback with it. Default 1s.
 	PollInterval time.Duration
+	// ListenURL, on PostgreSQL, is DB's database URL (the same database and search_path):
+	// the runner opens a pgx pool on it whose one connection LISTENs for River's
+	// notifications (new jobs, leadership), closed by Stop. Empty: poll only. Refused on
+	// SQLite.
+	ListenURL string
 	// ReconcileInterval is the period of the reconcile job (run on start too) when
 	// Statements is not empty. Default 1h; negative: no periodic job.
 	ReconcileInterval time.Duration
@@ -151,6 +163,8 @@ type Runner struct {
 	gate       *gate
 	metrics    *metrics
 	maint      maintenance
+	// listener is the pool of the LISTEN connection (nil: poll only); Stop closes it.
+	listener *pgxpool.Pool
 }
 
 // New checks cfg and builds a Runner (not started). Errors: a missing dependency, an
@@ -185,10 +199,26 @@ func New(cfg Config) (*Runner, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("jobs: %w", errors.Join(errs...))
 	}
+	if cfg.ListenURL != "" && cfg.Dialect != sqlstore.Postgres {
+		return nil, fmt.Errorf("jobs: ListenURL is for PostgreSQL, not %q", cfg.Dialect)
+	}
+	var listener *pgxpool.Pool
 	driver, err := newDriver(cfg.DB, cfg.Dialect)
+	if err == nil && cfg.ListenURL != "" {
+		listener, err = openListener(cfg.ListenURL)
+		if err == nil {
+			driver = riverdatabasesql.NewWithPgxListener(cfg.DB, listener)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok && listener != nil {
+			listener.Close()
+		}
+	}()
 	met, err := newMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, err
@@ -196,7 +226,7 @@ func New(cfg Config) (*Runner, error) {
 	r := &Runner{
 		driver: driver, db: cfg.DB, store: cfg.Store, orders: cfg.Orders, malls: cfg.Malls, statements: cfg.Statements, unreadable: cfg.Unreadable,
 		branchName: cfg.BranchName, notifyURL: cfg.NotifyURL, log: cfg.Logger,
-		backoff: cfg.Backoff.withDefaults(), now: cfg.Now, metrics: met,
+		backoff: cfg.Backoff.withDefaults(), now: cfg.Now, metrics: met, listener: listener,
 		maint: maintenance{
 			store:         cfg.Maintenance,
 			strandedAfter: cmp(cfg.StrandedAfter, defaultStrandedAfter),
@@ -225,7 +255,7 @@ func New(cfg Config) (*Runner, error) {
 		MaxAttempts:       cmp(cfg.MaxAttempts, defaultMaxAttempts),
 		FetchPollInterval: poll,
 		FetchCooldown:     min(poll, river.FetchCooldownDefault),
-		PollOnly:          true,
+		PollOnly:          listener == nil,
 		TestOnly:          cfg.testOnly,
 	}
 	if interval := cmp(cfg.ReconcileInterval, time.Hour); len(cfg.Statements) > 0 && interval > 0 {
@@ -247,8 +277,30 @@ func New(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
 	r.client = client
+	ok = true
 	return r, nil
 }
+
+// openListener makes the pool the runner's LISTEN connection comes from: River hijacks
+// one connection per client and never gives it back, so the pool keeps none of its own
+// (pgxpool connects lazily: nothing is dialled here). Error: a URL pgx cannot parse (not
+// repeated, as it may hold a password).
+func openListener(databaseURL string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, errors.New("jobs: ListenURL is not a PostgreSQL URL pgx can parse")
+	}
+	pc.MinConns, pc.MaxConns = 0, 1
+	p, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: listener pool: %w", err)
+	}
+	return p, nil
+}
+
+// Listening reports whether the runner learns of new jobs by LISTEN (ListenURL set on
+// PostgreSQL) rather than by polling alone.
+func (r *Runner) Listening() bool { return r.listener != nil }
 
 // cmp returns v, or def when v is zero.
 func cmp[T comparable](v, def T) T {
@@ -316,15 +368,19 @@ const hardStopGrace = 5 * time.Second
 
 // Stop stops fetching jobs and waits for running ones to finish. When ctx ends first, it
 // cancels the running jobs' contexts, waits up to 5 s more for them to return, and returns
-// ctx's error. An interrupted job runs again later (a mall call is idempotent).
+// ctx's error. An interrupted job runs again later (a mall call is idempotent). The
+// listener's pool is closed last.
 func (r *Runner) Stop(ctx context.Context) error {
 	err := r.client.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), hardStopGrace)
 		defer cancel()
 		if cerr := r.client.StopAndCancel(hard); cerr != nil {
-			return errors.Join(err, cerr)
+			err = errors.Join(err, cerr)
 		}
+	}
+	if r.listener != nil {
+		r.listener.Close()
 	}
 	return err
 }

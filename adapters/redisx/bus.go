@@ -82,12 +82,21 @@ type RedisBus struct {
 	ps      *redis.PubSub
 	log     *slog.Logger
 	done    chan struct{}
+	// health, when set (Health.Bus), short-cuts Publish to the local subscribers while
+	// Redis is down, and learns of Redis failing from Publish.
+	health *Health
 }
 
 // NewRedisBus subscribes to channel on c and returns the bus once Redis has confirmed
 // the subscription (within ctx). Errors: Redis unreachable or refusing the subscription.
 // Close ends it.
 func NewRedisBus(ctx context.Context, c *redis.Client, channel string, log *slog.Logger) (*RedisBus, error) {
+	return newRedisBus(ctx, c, channel, log, true)
+}
+
+// newRedisBus is NewRedisBus; without confirm it returns at once, the subscription made
+// (and renewed) by go-redis whenever Redis answers.
+func newRedisBus(ctx context.Context, c *redis.Client, channel string, log *slog.Logger, confirm bool) (*RedisBus, error) {
 	if c == nil || channel == "" {
 		return nil, errors.New("redisx: a bus needs a client and a channel")
 	}
@@ -95,9 +104,11 @@ func NewRedisBus(ctx context.Context, c *redis.Client, channel string, log *slog
 		log = slog.New(slog.DiscardHandler)
 	}
 	ps := c.Subscribe(context.WithoutCancel(ctx), channel)
-	if _, err := ps.Receive(ctx); err != nil { // the subscription's confirmation
-		_ = ps.Close()
-		return nil, err
+	if confirm {
+		if _, err := ps.Receive(ctx); err != nil { // the subscription's confirmation
+			_ = ps.Close()
+			return nil, err
+		}
 	}
 	b := &RedisBus{c: c, channel: channel, local: NewMemoryBus(), ps: ps, log: log, done: make(chan struct{})}
 	go b.relay()
@@ -117,6 +128,14 @@ func (b *RedisBus) relay() {
 // refuses it, msg goes to this replica's subscribers only, and the error is logged and
 // returned.
 func (b *RedisBus) Publish(ctx context.Context, msg string) error {
+	if b.health != nil {
+		ok, err := b.health.call(ctx, func(ctx context.Context) error { return b.c.Publish(ctx, b.channel, msg).Err() })
+		if !ok {
+			b.health.fellBack(PartBus)
+			_ = b.local.Publish(ctx, msg)
+		}
+		return err
+	}
 	if err := b.c.Publish(ctx, b.channel, msg).Err(); err != nil {
 		b.log.WarnContext(ctx, "redis bus: publish failed; this replica only", slog.String("channel", b.channel), slog.Any("error", err))
 		_ = b.local.Publish(ctx, msg)

@@ -1,9 +1,11 @@
 // Package redisx holds aidmall's short-lived coordination state — the replay-nonce cache
-// of the mall webhooks and the per-key rate limits of the API — in Redis (go-redis v9) when
-// REDIS_URL is set, so that every replica sees the same, and in process otherwise. Each
-// Redis type has an in-memory twin with the same behaviour (NonceStore, RateLimiter);
-// Nonces and Limiter pick one. Redis is never the only copy of anything: losing it loses
-// at most a replay window and the state of the rate limits' buckets.
+// of the mall webhooks, the per-key rate limits of the API and the dashboard's change bus —
+// in Redis (go-redis v9) when REDIS_URL is set, so that every replica sees the same, and in
+// process otherwise. Each Redis type has an in-memory twin with the same behaviour
+// (NonceStore, RateLimiter, Bus); Nonces and Limiter pick one, and Health hands out parts
+// that use Redis while it answers and their twins while it does not. Redis is never the
+// only copy of anything: losing it loses at most a replay window and the state of the rate
+// limits' buckets.
 package redisx
 
 import (

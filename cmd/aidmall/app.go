@@ -29,7 +29,10 @@ type app struct {
 	store  *sqlstore.Store
 	sealer *seal.Sealer
 	redis  *redis.Client
-	getenv func(string) string // the environment, for the new seal key of a rotation
+	// redisHealth watches redis (nil without REDIS_URL) and hands out its parts with
+	// their in-process fallbacks.
+	redisHealth *redisx.Health
+	getenv      func(string) string // the environment, for the new seal key of a rotation
 }
 
 // openApp opens the database named by cfg. With migrate it applies the schema and River's
@@ -71,8 +74,16 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate b
 		return nil, err
 	}
 	if cfg.RedisURL != "" {
-		if a.redis, err = redisx.Open(ctx, cfg.RedisURL); err != nil {
+		// A Redis that does not answer yet is no reason not to start: the nonce cache,
+		// rate limits and dashboard bus run in process until it does (redisx.Health).
+		if a.redis, err = redisx.Dial(cfg.RedisURL); err != nil {
 			return nil, err
+		}
+		if a.redisHealth, err = redisx.NewHealth(ctx, a.redis, nil, log); err != nil {
+			return nil, err
+		}
+		if up, why := a.redisHealth.Status(); !up {
+			log.Warn("redis unreachable at start: running with in-process nonce cache, rate limits and dashboard bus until it answers", "error", why)
 		}
 	}
 	ok = true

@@ -67,18 +67,28 @@ Malls: ` + drivers.Help() + `.`,
 				return err
 			}
 			werr := rt.Wait(ctx)
-			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			// SIGTERM (or SIGINT) ends ctx: drain within AIDMALL_SHUTDOWN_TIMEOUT — stop
+			// taking connections, let in-flight requests and running jobs finish — and exit 0.
+			a.log.Info("shutting down: draining requests and jobs", "timeout", a.cfg.ShutdownTimeout.String())
+			sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 			defer cancel()
-			return errors.Join(werr, rt.Stop(sctx))
+			err = errors.Join(werr, rt.Stop(sctx))
+			if err == nil {
+				a.log.Info("shut down")
+			}
+			return err
 		})(cmd, args)
 	}
 	return cmd
 }
 
 // nonceStore is the replay cache of signed notifications: Redis when configured, so that
-// replicas share it, else in process.
+// replicas share it (in process while Redis is away), else in process.
 func nonceStore(a *app) malls.NonceStore {
-	return redisx.Nonces(a.redis, "aidmall:nonce:", nil)
+	if a.redisHealth != nil {
+		return a.redisHealth.Nonces("aidmall:nonce:")
+	}
+	return redisx.Nonces(nil, "aidmall:nonce:", nil)
 }
 
 func newMigrateCmd(g *globals) *cobra.Command {

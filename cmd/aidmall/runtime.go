@@ -43,7 +43,12 @@ type runtime struct {
 	closeChanges func() error
 	// stopSweep stops the sweeping of expired page sessions.
 	stopSweep context.CancelFunc
+	// stopWatch stops the pinging of Redis (a no-op without Redis).
+	stopWatch context.CancelFunc
 }
+
+// redisPingEvery is how often a replica pings Redis to learn it is away or back.
+const redisPingEvery = time.Second
 
 // startRuntime starts the job runner and the HTTP server on ln (or cfg.Listen when ln is
 // nil) for the malls in ms.
@@ -72,8 +77,20 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	}
 	// The dashboard's live updates: every event applied is published on the bus (Redis
 	// pub/sub between replicas when REDIS_URL is set, else in process); the pages listen
-	// to it through web.Config.Changes (rt.changes).
-	changes, closeChanges := redisx.NewBus(ctx, a.redis, "aidmall:dashboard:changes", a.log)
+	// to it through web.Config.Changes (rt.changes). With Redis, its nonce cache, rate
+	// limits and bus fall back to this process while it is away (a.redisHealth).
+	var changes redisx.Bus = redisx.NewMemoryBus()
+	closeChanges := func() error { return nil }
+	if h := a.redisHealth; h != nil {
+		if err := h.Register(reg); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		if changes, closeChanges, err = h.Bus(ctx, "aidmall:dashboard:changes", a.log); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
 	started := false
 	defer func() {
 		if !started {
@@ -91,8 +108,18 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
-	limiter, err := redisx.Limiter(a.redis, "aidmall:ratelimit:",
-		redisx.Rate{Events: cfg.RateLimit.Requests, Period: cfg.RateLimit.Period, Burst: cfg.RateLimit.Burst}, nil)
+	defer func() {
+		if !started { // closes the runner's LISTEN pool
+			_ = runner.Stop(context.WithoutCancel(ctx))
+		}
+	}()
+	rate := redisx.Rate{Events: cfg.RateLimit.Requests, Period: cfg.RateLimit.Period, Burst: cfg.RateLimit.Burst}
+	var limiter redisx.RateLimiter
+	if a.redisHealth != nil {
+		limiter, err = a.redisHealth.Limiter("aidmall:ratelimit:", rate)
+	} else {
+		limiter, err = redisx.Limiter(nil, "", rate, nil)
+	}
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -118,20 +145,40 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 			}
 			return a.db.CheckSchema(ctx)
 		},
+		Degraded: func(context.Context) map[string]string {
+			if a.redisHealth == nil {
+				return nil
+			}
+			if up, why := a.redisHealth.Status(); !up {
+				return map[string]string{"redis": "unreachable: " + why}
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	if err := runner.Start(ctx); err != nil {
+	// Not ctx: it ends with SIGTERM, and River would cancel the running jobs at once;
+	// Stop drains them instead.
+	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("start jobs: %w", err)
 	}
 	started = true
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		if a.redisHealth != nil {
+			a.redisHealth.Watch(watchCtx, redisPingEvery)
+		}
+	}()
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	go sessions.SweepEvery(sweepCtx, sessionSweepEvery, func(err error) { a.log.Warn("sweep expired sessions", "error", err) })
 	rt := &runtime{app: a, runner: runner, svc: svc, ln: ln, done: make(chan error, 1), stopSweep: stopSweep, changes: changes, closeChanges: closeChanges,
-		http: &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+		stopWatch: func() { stopWatch(); <-watched },
+		http:      &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}}
 	rt.http.RegisterOnShutdown(pages.StopLive) // open dashboard streams end, so Shutdown drains
 	go func() {
 		err := rt.http.Serve(ln)
@@ -157,8 +204,14 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 // takes its metrics and may be nil.
 func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg prometheus.Registerer) (*jobs.Runner, error) {
 	cfg := a.cfg
+	// On PostgreSQL the runner LISTENs for new jobs (committed by any replica) on a
+	// connection of its own to the same database; polling is then only the fallback.
+	listen := ""
+	if a.db.Dialect == sqlstore.Postgres {
+		listen = cfg.DatabaseURL
+	}
 	runner, err := jobs.New(jobs.Config{
-		DB: a.db.DB.DB, Dialect: a.db.Dialect, Store: a.store, Orders: svc, Malls: ms.clients,
+		DB: a.db.DB.DB, Dialect: a.db.Dialect, ListenURL: listen, Store: a.store, Orders: svc, Malls: ms.clients,
 		BranchName: func(ctx context.Context, code string) (string, error) {
 			b, err := a.store.Branch(ctx, code)
 			return b.Name, err
@@ -314,11 +367,16 @@ func webKey(k sqlstore.APIKey) web.APIKey {
 // URL is the server's base URL.
 func (rt *runtime) URL() string { return "http://" + rt.ln.Addr().String() }
 
-// Stop drains HTTP requests, then stops the job runner, within ctx.
+// Stop drains, within ctx: the listener closes (no new connection) and in-flight HTTP
+// requests finish, while River stops fetching and its running jobs finish (those still
+// running when ctx ends are cancelled and run again later).
 func (rt *runtime) Stop(ctx context.Context) error {
 	rt.stopSweep()
+	jobsDone := make(chan error, 1)
+	go func() { jobsDone <- rt.runner.Stop(ctx) }() // the two drains share the deadline
 	herr := rt.http.Shutdown(ctx)
-	jerr := rt.runner.Stop(ctx)
+	jerr := <-jobsDone
+	rt.stopWatch()
 	return errors.Join(herr, jerr, rt.closeChanges())
 }
 
