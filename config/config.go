@@ -18,6 +18,7 @@
 //	AIDMALL_<CODE>_MALL_PUBLIC_KEY_FILE <code>.mall_public_key_file ""
 //	AIDMALL_JOB_WORKERS             jobs.workers              4
 //	AIDMALL_JOB_POLL_INTERVAL       jobs.poll_interval        1s
+//	AIDMALL_JOB_RESCUE_AFTER        jobs.rescue_after         3m (a job left running by a dead replica runs again after this)
 //	AIDMALL_DISPATCH_MAX_ATTEMPTS   dispatch.max_attempts     25
 //	AIDMALL_DISPATCH_BACKOFF_BASE   dispatch.backoff_base     1s
 //	AIDMALL_DISPATCH_BACKOFF_CAP    dispatch.backoff_cap      5m
@@ -139,6 +140,12 @@ type JobsConfig struct {
 	// PollInterval is how often the runner looks for new jobs when it is not told of
 	// them. Default 1s. Env AIDMALL_JOB_POLL_INTERVAL.
 	PollInterval time.Duration
+	// RescueAfter is how long a job may stay "running" before River takes it to have been
+	// left by a replica that died (SIGKILL, lost machine) and runs it again elsewhere. It
+	// must exceed how long a mall call can take (River's job timeout, 1 min); a reconcile
+	// that runs longer than this may be run twice, which is harmless (every event applies
+	// once). Default 3m. Env AIDMALL_JOB_RESCUE_AFTER.
+	RescueAfter time.Duration
 }
 
 // DispatchConfig bounds the retries of calls to the malls (dispatch and cancel jobs).
@@ -186,7 +193,7 @@ func Defaults() Config {
 		DataDir:         "./data",
 		LogLevel:        "info",
 		ShutdownTimeout: 30 * time.Second,
-		Jobs:            JobsConfig{Workers: 4, PollInterval: time.Second},
+		Jobs:            JobsConfig{Workers: 4, PollInterval: time.Second, RescueAfter: 3 * time.Minute},
 		Dispatch: DispatchConfig{
 			MaxAttempts: 25, BackoffBase: time.Second, BackoffCap: 5 * time.Minute,
 		},
@@ -425,6 +432,7 @@ func settings(malls []orders.Mall) []setting {
 		{"AIDMALL_SHUTDOWN_TIMEOUT", "shutdown_timeout", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{"AIDMALL_JOB_WORKERS", "jobs.workers", integer(func(c *Config) *int { return &c.Jobs.Workers })},
 		{"AIDMALL_JOB_POLL_INTERVAL", "jobs.poll_interval", duration(func(c *Config) *time.Duration { return &c.Jobs.PollInterval })},
+		{"AIDMALL_JOB_RESCUE_AFTER", "jobs.rescue_after", duration(func(c *Config) *time.Duration { return &c.Jobs.RescueAfter })},
 		{"AIDMALL_DISPATCH_MAX_ATTEMPTS", "dispatch.max_attempts", integer(func(c *Config) *int { return &c.Dispatch.MaxAttempts })},
 		{"AIDMALL_DISPATCH_BACKOFF_BASE", "dispatch.backoff_base", duration(func(c *Config) *time.Duration { return &c.Dispatch.BackoffBase })},
 		{"AIDMALL_DISPATCH_BACKOFF_CAP", "dispatch.backoff_cap", duration(func(c *Config) *time.Duration { return &c.Dispatch.BackoffCap })},

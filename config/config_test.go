@@ -99,7 +99,7 @@ func TestLoad_precedence(t *testing.T) {
 			want := Defaults()
 			want.DatabaseURL, want.RedisURL = "postgres://u@db:5432/aid", "redis://127.0.0.1:6379/1"
 			want.SealKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
-			want.Jobs = JobsConfig{Workers: 9, PollInterval: 250 * time.Millisecond}
+			want.Jobs = JobsConfig{Workers: 9, PollInterval: 250 * time.Millisecond, RescueAfter: 3 * time.Minute}
 			want.ShutdownTimeout = 45 * time.Second
 			want.Dispatch = DispatchConfig{MaxAttempts: 10, BackoffBase: 2 * time.Second, BackoffCap: time.Minute}
 			want.Breaker.Cooldown = 5 * time.Second

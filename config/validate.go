@@ -100,6 +100,7 @@ func (c Config) Validate() error {
 	intRange("AIDMALL_JOB_WORKERS", c.Jobs.Workers, 1, 1000)
 	durRange("AIDMALL_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, time.Second, 10*time.Minute)
 	durRange("AIDMALL_JOB_POLL_INTERVAL", c.Jobs.PollInterval, 10*time.Millisecond, time.Minute)
+	durRange("AIDMALL_JOB_RESCUE_AFTER", c.Jobs.RescueAfter, 5*time.Second, 24*time.Hour)
 	intRange("AIDMALL_DISPATCH_MAX_ATTEMPTS", c.Dispatch.MaxAttempts, 1, 1000)
 	durRange("AIDMALL_DISPATCH_BACKOFF_BASE", c.Dispatch.BackoffBase, time.Millisecond, time.Hour)
 	durRange("AIDMALL_DISPATCH_BACKOFF_CAP", c.Dispatch.BackoffCap, time.Millisecond, 24*time.Hour)

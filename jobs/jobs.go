@@ -106,6 +106,11 @@ type Config struct {
 	MaxAttempts int
 	// Backoff is the retry schedule of dispatch and cancel jobs. Defaults in Backoff.
 	Backoff Backoff
+	// RescueAfter is how long a job may stay running before River takes it to have been
+	// left by a dead process and runs it again (River's RescueStuckJobsAfter). Default 3 min:
+	// longer than a mall call may take; a reconcile running longer may run twice, harmless
+	// since every event applies once.
+	RescueAfter time.Duration
 	// PollInterval is how often the runner looks for new jobs: the only way it learns of
 	// them without ListenURL, the fallback with it. Default 1s.
 	PollInterval time.Duration
@@ -256,7 +261,10 @@ func New(cfg Config) (*Runner, error) {
 		FetchPollInterval: poll,
 		FetchCooldown:     min(poll, river.FetchCooldownDefault),
 		PollOnly:          listener == nil,
-		TestOnly:          cfg.testOnly,
+		// A job a SIGKILLed replica was running stays "running"; River's default takes it
+		// back after an hour, holding its order that long.
+		RescueStuckJobsAfter: cmp(cfg.RescueAfter, defaultRescueAfter),
+		TestOnly:             cfg.testOnly,
 	}
 	if interval := cmp(cfg.ReconcileInterval, time.Hour); len(cfg.Statements) > 0 && interval > 0 {
 		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(
@@ -428,6 +436,9 @@ func enqueueCancel(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.T
 	}
 	return nil
 }
+
+// defaultRescueAfter is Config.RescueAfter's default.
+const defaultRescueAfter = 3 * time.Minute
 
 // defaultMaxAttempts is how many times a dispatch or cancel job runs by default.
 const defaultMaxAttempts = 25

@@ -216,7 +216,7 @@ func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg p
 			b, err := a.store.Branch(ctx, code)
 			return b.Name, err
 		},
-		NotifyURL: func(m orders.Mall) string { return publicURL + "/webhooks/" + string(m) }, Logger: a.log, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval,
+		NotifyURL: func(m orders.Mall) string { return publicURL + "/webhooks/" + string(m) }, Logger: a.log, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, RescueAfter: cfg.Jobs.RescueAfter,
 		MaxAttempts:       cfg.Dispatch.MaxAttempts,
 		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
 		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
