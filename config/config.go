@@ -15,11 +15,14 @@
 //	AIDMALL_<CODE>_APP_ID           <code>.app_id             ""
 //	AIDMALL_<CODE>_PRIVATE_KEY_FILE <code>.private_key_file   ""
 //	AIDMALL_<CODE>_MALL_PUBLIC_KEY_FILE <code>.mall_public_key_file ""
+//	AIDMALL_<CODE>_RATE_LIMIT       <code>.rate_limit         0 (the mall's own limit, requests/s for all replicas; 0 = none)
+//	AIDMALL_<CODE>_RATE_BURST       <code>.rate_burst         0 (= the rate limit)
 //	AIDMALL_JOB_WORKERS             jobs.workers              4
 //	AIDMALL_JOB_POLL_INTERVAL       jobs.poll_interval        1s
 //	AIDMALL_DISPATCH_MAX_ATTEMPTS   dispatch.max_attempts     25
 //	AIDMALL_DISPATCH_BACKOFF_BASE   dispatch.backoff_base     1s
 //	AIDMALL_DISPATCH_BACKOFF_CAP    dispatch.backoff_cap      5m
+//	AIDMALL_DISPATCH_RETRY_AFTER_MAX dispatch.retry_after_max 1h (cap on a mall's Retry-After)
 //	AIDMALL_BREAKER_FAILURES        breaker.failures          5
 //	AIDMALL_BREAKER_COOLDOWN        breaker.cooldown          30s
 //	AIDMALL_RECONCILE_INTERVAL      reconcile_interval        1h (0 turns periodic reconciliation off)
