@@ -36,6 +36,9 @@ type orderJSON struct {
 	Status          orders.Status       `json:"status"`
 	CancelRequested bool                `json:"cancel_requested,omitempty"`
 	CancelRefusal   string              `json:"cancel_refusal,omitempty"`
+	CancelError     string              `json:"cancel_error,omitempty"`
+	CancelAttempt   int                 `json:"cancel_attempt,omitempty"`
+	CancelErrorAt   string              `json:"cancel_error_at,omitempty"`
 	OutOrderNo      orders.OutOrderNo   `json:"out_order_no"`
 	MallOrderNo     string              `json:"mall_order_no"`
 	RejectCode      string              `json:"reject_code,omitempty"`
@@ -81,6 +84,12 @@ func orderResponse(o *orders.GroupOrder, caller orders.Caller) orderJSON {
 		OutOrderNo: o.OutOrderNo, MallOrderNo: o.MallOrderNo,
 		RejectCode: o.RejectCode, RejectMessage: o.RejectMessage,
 		Lines: make([]lineJSON, len(o.Lines)), TotalAmount: o.Total(),
+	}
+	if o.CancelError != "" {
+		out.CancelError, out.CancelAttempt = o.CancelError, o.CancelAttempt
+		if o.CancelErrorAt != nil {
+			out.CancelErrorAt = beijingTime(*o.CancelErrorAt)
+		}
 	}
 	for i, l := range o.Lines {
 		lj := lineJSON{
@@ -293,7 +302,8 @@ func knownStatus(s orders.Status) bool {
 	switch s {
 	case orders.StatusPending, orders.StatusRejected, orders.StatusSubmitted, orders.StatusAccepted,
 		orders.StatusPartiallyShipped, orders.StatusShipped, orders.StatusPartiallyDelivered,
-		orders.StatusDelivered, orders.StatusRefunded, orders.StatusCancelled:
+		orders.StatusDelivered, orders.StatusRefunded, orders.StatusCancelled,
+		orders.StatusCancelRequested:
 		return true
 	}
 	return false

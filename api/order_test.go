@@ -359,8 +359,16 @@ func TestCancelOrder(t *testing.T) {
 				}
 				return
 			}
-			if o := decodeOrder(t, rec.Body.Bytes()); !o.CancelRequested {
+			if o := decodeOrder(t, rec.Body.Bytes()); !o.CancelRequested || o.Status != orders.StatusCancelRequested {
 				t.Errorf("cancel not requested: %s", rec.Body)
+			}
+			// cancel_requested is a status like the others: the list filters on it.
+			list := h.do(request{method: http.MethodGet, path: "/v1/orders?status=cancel_requested", key: tt.key})
+			var p struct {
+				Items []OrderJSON `json:"items"`
+			}
+			if err := json.Unmarshal(list.Body.Bytes(), &p); list.Code != 200 || err != nil || len(p.Items) != 1 || p.Items[0].ID != id {
+				t.Errorf("?status=cancel_requested: %d %s, want the one cancelled order", list.Code, list.Body)
 			}
 		})
 	}

@@ -16,12 +16,15 @@
 //	AIDMALL_<CODE>_APP_ID           <code>.app_id             ""
 //	AIDMALL_<CODE>_PRIVATE_KEY_FILE <code>.private_key_file   ""
 //	AIDMALL_<CODE>_MALL_PUBLIC_KEY_FILE <code>.mall_public_key_file ""
+//	AIDMALL_<CODE>_RATE_LIMIT       <code>.rate_limit         0 (the mall's own limit, requests/s for all replicas; 0 = none)
+//	AIDMALL_<CODE>_RATE_BURST       <code>.rate_burst         0 (= the rate limit)
 //	AIDMALL_JOB_WORKERS             jobs.workers              4
 //	AIDMALL_JOB_POLL_INTERVAL       jobs.poll_interval        1s
 //	AIDMALL_JOB_RESCUE_AFTER        jobs.rescue_after         3m (a job left running by a dead replica runs again after this)
 //	AIDMALL_DISPATCH_MAX_ATTEMPTS   dispatch.max_attempts     25
 //	AIDMALL_DISPATCH_BACKOFF_BASE   dispatch.backoff_base     1s
 //	AIDMALL_DISPATCH_BACKOFF_CAP    dispatch.backoff_cap      5m
+//	AIDMALL_DISPATCH_RETRY_AFTER_MAX dispatch.retry_after_max 1h (cap on a mall's Retry-After)
 //	AIDMALL_BREAKER_FAILURES        breaker.failures          5
 //	AIDMALL_BREAKER_COOLDOWN        breaker.cooldown          30s
 //	AIDMALL_RECONCILE_INTERVAL      reconcile_interval        1h (0 turns periodic reconciliation off)
@@ -127,6 +130,14 @@ type MallConfig struct {
 	// MallPublicKeyFile is the mall's public key, PEM PKIX, that verifies its responses
 	// and notifications. Default "". Env AIDMALL_<MALL>_MALL_PUBLIC_KEY_FILE.
 	MallPublicKeyFile string
+	// RateLimit is the mall's own rate limit on our calls, in requests per second, kept
+	// for all replicas together (in Redis when RedisURL is set; in process otherwise and
+	// while Redis is unreachable). A call over it waits without using a retry attempt.
+	// Default 0: no limit (set it from the mall's contract). Env AIDMALL_<MALL>_RATE_LIMIT.
+	RateLimit int
+	// RateBurst is how many calls may go at once after a quiet spell. Default 0: the
+	// same as RateLimit. Env AIDMALL_<MALL>_RATE_BURST.
+	RateBurst int
 }
 
 // Configured reports whether the mall has settings (its URL is set).
@@ -158,6 +169,11 @@ type DispatchConfig struct {
 	BackoffBase time.Duration
 	// BackoffCap caps one retry's delay. Default 5m. Env AIDMALL_DISPATCH_BACKOFF_CAP.
 	BackoffCap time.Duration
+	// RetryAfterMax caps the wait a mall's Retry-After asks for (from any answer, signed
+	// or not: an unsigned one can only delay). A retry after a Retry-After waits it plus
+	// a jitter of max(10s, wait/4), so a queue told the same wait does not come back at
+	// one instant. Default 1h. Env AIDMALL_DISPATCH_RETRY_AFTER_MAX.
+	RetryAfterMax time.Duration
 }
 
 // BreakerConfig is the per-mall circuit breaker.
@@ -196,6 +212,7 @@ func Defaults() Config {
 		Jobs:            JobsConfig{Workers: 4, PollInterval: time.Second, RescueAfter: 3 * time.Minute},
 		Dispatch: DispatchConfig{
 			MaxAttempts: 25, BackoffBase: time.Second, BackoffCap: 5 * time.Minute,
+			RetryAfterMax: time.Hour,
 		},
 		Breaker:           BreakerConfig{Failures: 5, Cooldown: 30 * time.Second},
 		RateLimit:         RateLimitConfig{Requests: 120, Period: time.Minute, Burst: 60},
@@ -392,7 +409,7 @@ func beijingDate(f func(c *Config) *time.Time) func(*Config, string) error {
 	}
 }
 
-// mallSettings are mall m's four settings, AIDMALL_<CODE>_* and <code>.*.
+// mallSettings are mall m's settings, AIDMALL_<CODE>_* and <code>.*.
 func mallSettings(m orders.Mall) []setting {
 	name := string(m)
 	env := MallEnvPrefix(m)
@@ -407,7 +424,22 @@ func mallSettings(m orders.Mall) []setting {
 			return nil
 		}
 	}
+	number := func(f func(mc *MallConfig) *int) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			if c.Malls == nil {
+				c.Malls = map[orders.Mall]MallConfig{}
+			}
+			mc := c.Malls[m]
+			if err := integer(func(*Config) *int { return f(&mc) })(c, v); err != nil {
+				return err
+			}
+			c.Malls[m] = mc
+			return nil
+		}
+	}
 	return []setting{
+		{env + "RATE_LIMIT", name + ".rate_limit", number(func(mc *MallConfig) *int { return &mc.RateLimit })},
+		{env + "RATE_BURST", name + ".rate_burst", number(func(mc *MallConfig) *int { return &mc.RateBurst })},
 		{env + "URL", name + ".url", field(func(mc *MallConfig) *string { return &mc.URL })},
 		{env + "APP_ID", name + ".app_id", field(func(mc *MallConfig) *string { return &mc.AppID })},
 		{env + "PRIVATE_KEY_FILE", name + ".private_key_file", field(func(mc *MallConfig) *string { return &mc.PrivateKeyFile })},
@@ -436,6 +468,7 @@ func settings(malls []orders.Mall) []setting {
 		{"AIDMALL_DISPATCH_MAX_ATTEMPTS", "dispatch.max_attempts", integer(func(c *Config) *int { return &c.Dispatch.MaxAttempts })},
 		{"AIDMALL_DISPATCH_BACKOFF_BASE", "dispatch.backoff_base", duration(func(c *Config) *time.Duration { return &c.Dispatch.BackoffBase })},
 		{"AIDMALL_DISPATCH_BACKOFF_CAP", "dispatch.backoff_cap", duration(func(c *Config) *time.Duration { return &c.Dispatch.BackoffCap })},
+		{"AIDMALL_DISPATCH_RETRY_AFTER_MAX", "dispatch.retry_after_max", duration(func(c *Config) *time.Duration { return &c.Dispatch.RetryAfterMax })},
 		{"AIDMALL_BREAKER_FAILURES", "breaker.failures", integer(func(c *Config) *int { return &c.Breaker.Failures })},
 		{"AIDMALL_BREAKER_COOLDOWN", "breaker.cooldown", duration(func(c *Config) *time.Duration { return &c.Breaker.Cooldown })},
 		{"AIDMALL_RECONCILE_INTERVAL", "reconcile_interval", duration(func(c *Config) *time.Duration { return &c.ReconcileInterval })},

@@ -91,21 +91,24 @@ func TestLoad_precedence(t *testing.T) {
 			"AIDMALL_SEAL_KEY":    base64.StdEncoding.EncodeToString(make([]byte, 32)),
 			"AIDMALL_JOB_WORKERS": "9", "AIDMALL_JOB_POLL_INTERVAL": "250ms", "AIDMALL_SHUTDOWN_TIMEOUT": "45s",
 			"AIDMALL_DISPATCH_MAX_ATTEMPTS": "10", "AIDMALL_DISPATCH_BACKOFF_BASE": "2s", "AIDMALL_DISPATCH_BACKOFF_CAP": "1m",
-			"AIDMALL_BREAKER_COOLDOWN": "5s", "AIDMALL_RECONCILE_INTERVAL": "0",
+			"AIDMALL_DISPATCH_RETRY_AFTER_MAX": "30m",
+			"AIDMALL_BREAKER_COOLDOWN":         "5s", "AIDMALL_RECONCILE_INTERVAL": "0",
 			"AIDMALL_RATE_LIMIT": "10", "AIDMALL_RATE_LIMIT_PERIOD": "1s", "AIDMALL_RATE_LIMIT_BURST": "25",
 			"AIDMALL_ABC_URL": "http://127.0.0.1:9100", "AIDMALL_ABC_APP_ID": "abc1",
 			"AIDMALL_ABC_PRIVATE_KEY_FILE": "p.pem", "AIDMALL_ABC_MALL_PUBLIC_KEY_FILE": "m.pem",
+			"AIDMALL_ABC_RATE_LIMIT": "20", "AIDMALL_ABC_RATE_BURST": "40",
 		}, func(t *testing.T, c Config) {
 			want := Defaults()
 			want.DatabaseURL, want.RedisURL = "postgres://u@db:5432/aid", "redis://127.0.0.1:6379/1"
 			want.SealKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
 			want.Jobs = JobsConfig{Workers: 9, PollInterval: 250 * time.Millisecond, RescueAfter: 3 * time.Minute}
 			want.ShutdownTimeout = 45 * time.Second
-			want.Dispatch = DispatchConfig{MaxAttempts: 10, BackoffBase: 2 * time.Second, BackoffCap: time.Minute}
+			want.Dispatch = DispatchConfig{MaxAttempts: 10, BackoffBase: 2 * time.Second, BackoffCap: time.Minute, RetryAfterMax: 30 * time.Minute}
 			want.Breaker.Cooldown = 5 * time.Second
 			want.ReconcileInterval = 0
 			want.RateLimit = RateLimitConfig{Requests: 10, Period: time.Second, Burst: 25}
-			want.Malls = map[orders.Mall]MallConfig{"abc": {URL: "http://127.0.0.1:9100", AppID: "abc1", PrivateKeyFile: "p.pem", MallPublicKeyFile: "m.pem"}}
+			want.Malls = map[orders.Mall]MallConfig{"abc": {URL: "http://127.0.0.1:9100", AppID: "abc1", PrivateKeyFile: "p.pem", MallPublicKeyFile: "m.pem",
+				RateLimit: 20, RateBurst: 40}}
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got  %+v\nwant %+v", c, want)
 			}
@@ -208,6 +211,8 @@ func TestValidate(t *testing.T) {
 		{"zero_attempts_is_refused", func(c *Config) { c.Dispatch.MaxAttempts = 0 }, []string{"AIDMALL_DISPATCH_MAX_ATTEMPTS"}},
 		{"cap_below_base_is_refused", func(c *Config) { c.Dispatch.BackoffCap = 500 * time.Millisecond }, []string{"AIDMALL_DISPATCH_BACKOFF_CAP", "below the base"}},
 		{"zero_breaker_failures_is_refused", func(c *Config) { c.Breaker.Failures = 0 }, []string{"AIDMALL_BREAKER_FAILURES"}},
+		{"zero_retry_after_cap_is_refused", func(c *Config) { c.Dispatch.RetryAfterMax = 0 }, []string{"AIDMALL_DISPATCH_RETRY_AFTER_MAX"}},
+		{"negative_mall_rate_limit_is_refused", func(c *Config) { m := mall; m.RateLimit = -1; c.Malls = map[orders.Mall]MallConfig{"ccb": m} }, []string{"AIDMALL_CCB_RATE_LIMIT"}},
 		{"reconcile_every_second_is_refused", func(c *Config) { c.ReconcileInterval = time.Second }, []string{"AIDMALL_RECONCILE_INTERVAL"}},
 		{"zero_rate_period_is_refused", func(c *Config) { c.RateLimit.Period = 0 }, []string{"AIDMALL_RATE_LIMIT_PERIOD"}},
 		{"zero_rate_burst_is_refused", func(c *Config) { c.RateLimit.Burst = 0 }, []string{"AIDMALL_RATE_LIMIT_BURST"}},

@@ -107,6 +107,7 @@ func (c Config) Validate() error {
 	if c.Dispatch.BackoffCap < c.Dispatch.BackoffBase {
 		bad("AIDMALL_DISPATCH_BACKOFF_CAP", "%s is below the base %s", c.Dispatch.BackoffCap, c.Dispatch.BackoffBase)
 	}
+	durRange("AIDMALL_DISPATCH_RETRY_AFTER_MAX", c.Dispatch.RetryAfterMax, time.Second, 24*time.Hour)
 	intRange("AIDMALL_BREAKER_FAILURES", c.Breaker.Failures, 1, 1000)
 	durRange("AIDMALL_BREAKER_COOLDOWN", c.Breaker.Cooldown, time.Millisecond, time.Hour)
 	if c.ReconcileInterval != 0 {
@@ -137,6 +138,12 @@ func (m MallConfig) validate(prefix string) []error {
 		}
 	}
 	var errs []error
+	if m.RateLimit < 0 || m.RateLimit > 100000 {
+		errs = append(errs, fmt.Errorf("%sRATE_LIMIT: %d is out of range 0–100000 requests per second", prefix, m.RateLimit))
+	}
+	if m.RateBurst < 0 || m.RateBurst > 100000 {
+		errs = append(errs, fmt.Errorf("%sRATE_BURST: %d is out of range 0–100000", prefix, m.RateBurst))
+	}
 	if m.URL == "" && len(set) > 0 {
 		errs = append(errs, fmt.Errorf("%sURL: required once %s is set", prefix, strings.Join(set, ", ")))
 	}

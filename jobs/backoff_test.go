@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -22,9 +23,12 @@ func TestBackoff_jitterBounds(t *testing.T) {
 		{"last_default_attempt_is_capped", 25, 0, 0, 5 * time.Minute},
 		{"huge_attempt_does_not_overflow", 10_000, 0, 0, 5 * time.Minute},
 		{"attempt_zero_counts_as_first", 0, 0, 0, time.Second},
-		{"retry_after_is_a_floor", 1, 30 * time.Second, 30 * time.Second, 30 * time.Second},
-		{"retry_after_below_the_draw_does_not_lower_it", 9, 10 * time.Second, 10 * time.Second, 256 * time.Second},
-		{"retry_after_beyond_the_cap_is_honoured", 25, 10 * time.Minute, 10 * time.Minute, 10 * time.Minute},
+		// Retry-After: never earlier, spread over max(10s, RA/4) above it.
+		{"retry_after_is_a_floor_with_ten_seconds_of_spread", 1, 30 * time.Second, 30 * time.Second, 40*time.Second - 1},
+		{"retry_after_replaces_the_backoff_draw", 9, 10 * time.Second, 10 * time.Second, 20*time.Second - 1},
+		{"retry_after_beyond_the_cap_is_honoured", 25, 10 * time.Minute, 10 * time.Minute, 10*time.Minute + 150*time.Second - 1},
+		{"retry_after_120s_spreads_over_30s", 1, 120 * time.Second, 120 * time.Second, 150*time.Second - 1},
+		{"retry_after_beyond_an_hour_is_cut_to_an_hour", 1, 5 * time.Hour, time.Hour, time.Hour + 15*time.Minute - 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,20 +81,77 @@ func TestBackoff_defaults(t *testing.T) {
 	}
 }
 
-// FuzzBackoffDelay: whatever the settings and attempt, a delay is never negative, never
-// below the mall's Retry-After, and never above the larger of the cap and Retry-After.
+// Many orders told the same Retry-After come back spread over its jitter window, not at
+// one instant: 1000 draws after a 120 s wait lie in [120s, 150s) and cover most of it.
+func TestBackoff_retryAfterSpreads(t *testing.T) {
+	t.Parallel()
+	var b Backoff
+	lo, hi := time.Duration(math.MaxInt64), time.Duration(0)
+	early := 0
+	for range 1000 {
+		d := b.Delay(1, 120*time.Second)
+		lo, hi = min(lo, d), max(hi, d)
+		if d < 135*time.Second {
+			early++
+		}
+	}
+	if lo < 120*time.Second || hi >= 150*time.Second || hi-lo < 25*time.Second {
+		t.Errorf("delays in [%s, %s]; want within [120s, 150s) and spread over 25s or more", lo, hi)
+	}
+	if early < 350 || early > 650 {
+		t.Errorf("%d of 1000 delays in the first half of the window; want about half", early)
+	}
+}
+
+func TestBackoff_snooze(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		wait   time.Duration
+		lo, hi time.Duration
+	}{
+		{"no_wait_gets_up_to_a_second", 0, 0, time.Second - 1},
+		{"short_wait_gets_up_to_a_second_more", 200 * time.Millisecond, 200 * time.Millisecond, 1200*time.Millisecond - 1},
+		{"breaker_cool_down_gets_a_quarter_more", 40 * time.Second, 40 * time.Second, 50*time.Second - 1},
+		{"negative_wait_is_none", -time.Second, 0, time.Second - 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lowest, highest := Backoff{Rand: func(int64) int64 { return 0 }}, Backoff{Rand: func(n int64) int64 { return n - 1 }}
+			if got := lowest.Snooze(tt.wait); got != tt.lo {
+				t.Errorf("smallest snooze %s, want %s", got, tt.lo)
+			}
+			if got := highest.Snooze(tt.wait); got != tt.hi {
+				t.Errorf("largest snooze %s, want %s", got, tt.hi)
+			}
+		})
+	}
+}
+
+// FuzzBackoffDelay: whatever the settings and attempt, a delay is never negative; with a
+// Retry-After it is never below the (capped) wait and within its spread above it; without
+// one it never exceeds the cap.
 func FuzzBackoffDelay(f *testing.F) {
 	f.Add(int64(time.Second), int64(5*time.Minute), 3, int64(0))
 	f.Add(int64(1), int64(1), 1_000_000, int64(time.Hour))
 	f.Add(int64(-5), int64(0), -1, int64(-1))
 	f.Add(int64(1<<62), int64(1<<62), 63, int64(0))
+	f.Add(int64(time.Second), int64(time.Minute), 1, int64(1<<62))
 	f.Fuzz(func(t *testing.T, base, cap int64, attempt int, after int64) {
 		b := Backoff{Base: time.Duration(base), Cap: time.Duration(cap)}
 		ra := max(time.Duration(after), 0)
 		d := b.Delay(attempt, ra)
 		eff := b.withDefaults()
-		if d < 0 || d < ra || d > max(eff.Cap, ra) {
-			t.Fatalf("Delay(%d, %s) = %s with base %s cap %s", attempt, ra, d, eff.Base, eff.Cap)
+		if ra == 0 {
+			if d < 0 || d > eff.Cap {
+				t.Fatalf("Delay(%d, 0) = %s with base %s cap %s", attempt, d, eff.Base, eff.Cap)
+			}
+			return
+		}
+		w := min(ra, eff.RetryAfterMax)
+		if d < w || d >= w+max(eff.SpreadMin, w/4) {
+			t.Fatalf("Delay(%d, %s) = %s: want in [%s, %s)", attempt, ra, d, w, w+max(eff.SpreadMin, w/4))
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/riverqueue/river"
 
@@ -19,13 +20,17 @@ type cancelWorker struct {
 	hints retryHints
 }
 
-// Work calls MallClient.Cancel through the mall's breaker:
+// Work calls MallClient.Cancel through the mall's breaker and rate limit:
 //   - success: done; the mall notifies the cancellation, which the event applies;
 //   - the mall does not know the order (it never reached it): MarkCancelled;
 //   - refused because a line has shipped (MallError.AlreadyShipped, which the mall's
 //     adapter decides from its own codes) or any other final refusal: CancelRefused
 //     records the refusal on the order, done; the order goes on as the mall's events say;
-//   - retryable (or an open breaker): an error, so River retries (NextRetry).
+//   - held back by the open breaker or the mall's rate limit: the job snoozes (no attempt
+//     used) and the order shows why;
+//   - retryable: the order shows the error and the attempt (RecordCancelAttempt), and
+//     River retries (NextRetry: the backoff, or the mall's Retry-After plus spread); the
+//     last attempt closes the cancel request with the error shown.
 //
 // An order that needs no cancel at its mall (orders.NeedsCancelAtMall: it rejected the
 // order) is left alone.
@@ -44,14 +49,14 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 	if !ok {
 		return fmt.Errorf("cancel: no client for mall %q", o.Mall)
 	}
-	_, err = r.gate.call(o.Mall, "cancel", func() (orders.CreateResult, error) {
+	_, err = r.gate.call(ctx, o.Mall, "cancel", func() (orders.CreateResult, error) {
 		return orders.CreateResult{}, client.Cancel(ctx, o.OutOrderNo, job.Args.Reason)
 	})
 	var me *orders.MallError
 	switch {
 	case err == nil:
 		log.Info("mall accepted the cancel")
-		return nil
+		return w.reached(ctx, job, o)
 	case errors.As(err, &me) && me.NotFound:
 		if err := r.orders.MarkCancelled(ctx, id); err != nil {
 			return fmt.Errorf("cancel: mark order %d cancelled: %w", id, err)
@@ -69,8 +74,18 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 		}
 		return nil
 	}
+	if h, ok := held(err); ok {
+		if rerr := w.record(ctx, job, o, err, false); rerr != nil {
+			return rerr
+		}
+		return r.snooze(log, h)
+	}
 	w.hints.note(job.ID, err)
-	if job.Attempt >= job.MaxAttempts {
+	last := job.Attempt >= job.MaxAttempts
+	if rerr := w.record(ctx, job, o, err, last); rerr != nil {
+		return rerr
+	}
+	if last {
 		log.Error("cancel gave up", slog.String("error", err.Error()))
 	} else {
 		log.Warn("mall call failed; will retry", slog.String("error", err.Error()))
@@ -78,7 +93,51 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 	return fmt.Errorf("cancel order %d: %w", id, err)
 }
 
-// NextRetry schedules the next attempt (Backoff, honouring the mall's Retry-After).
+// record shows on order o why this attempt of its cancel did not reach the mall.
+func (w *cancelWorker) record(ctx context.Context, job *river.Job[CancelArgs], o *orders.GroupOrder, cause error, gaveUp bool) error {
+	a := orders.CancelAttempt{Attempt: job.Attempt, At: w.r.now(), Err: cancelErrorText(cause), GaveUp: gaveUp}
+	if err := w.r.orders.RecordCancelAttempt(ctx, o.ID, a); err != nil {
+		return fmt.Errorf("cancel: record the failed attempt on order %d: %w", o.ID, err)
+	}
+	return nil
+}
+
+// reached clears an error an earlier attempt showed on o, now that the mall answered.
+func (w *cancelWorker) reached(ctx context.Context, job *river.Job[CancelArgs], o *orders.GroupOrder) error {
+	if o.CancelError == "" {
+		return nil
+	}
+	if err := w.r.orders.RecordCancelAttempt(ctx, o.ID, orders.CancelAttempt{Attempt: job.Attempt, At: w.r.now()}); err != nil {
+		return fmt.Errorf("cancel: clear the error of order %d: %w", o.ID, err)
+	}
+	return nil
+}
+
+// cancelErrorText is what the order shows of why a cancel did not reach the mall: the
+// error (with the wait the mall asked for, if any), cut to 300 bytes.
+func cancelErrorText(err error) string {
+	var me *orders.MallError
+	var text string
+	if h, ok := held(err); ok {
+		text = fmt.Sprintf("%v; next try in about %s", h.Err, h.Wait.Round(time.Second))
+	} else {
+		text = err.Error()
+		if errors.As(err, &me) && me.RetryAfter > 0 {
+			text += fmt.Sprintf(" (the mall asked to wait %s)", me.RetryAfter)
+		}
+	}
+	if len(text) > 300 {
+		cut := 300
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut] + "…"
+	}
+	return text
+}
+
+// NextRetry schedules the next attempt (Backoff: after the mall's Retry-After, capped
+// and spread, when it sent one).
 func (w *cancelWorker) NextRetry(job *river.Job[CancelArgs]) time.Time {
 	return w.r.now().Add(w.r.backoff.Delay(job.Attempt, w.hints.take(job.ID)))
 }

@@ -94,9 +94,12 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 			}
 		}
 		req := createRequest(o, buyer, r.notifyURL(o.Mall))
-		res, err := r.gate.call(o.Mall, "create", func() (orders.CreateResult, error) {
+		res, err := r.gate.call(ctx, o.Mall, "create", func() (orders.CreateResult, error) {
 			return client.Create(ctx, req)
 		})
+		if h, ok := held(err); ok {
+			return r.snooze(log, h)
+		}
 		if err != nil {
 			return w.failed(ctx, job, o, log, err)
 		}
@@ -139,7 +142,8 @@ func (w *dispatchWorker) failed(ctx context.Context, job *river.Job[DispatchArgs
 	return fmt.Errorf("dispatch order %d: %w", o.ID, err)
 }
 
-// NextRetry schedules the next attempt (Backoff, honouring the mall's Retry-After).
+// NextRetry schedules the next attempt (Backoff: after the mall's Retry-After, capped
+// and spread, when it sent one).
 func (w *dispatchWorker) NextRetry(job *river.Job[DispatchArgs]) time.Time {
 	return w.r.now().Add(w.r.backoff.Delay(job.Attempt, w.hints.take(job.ID)))
 }

@@ -252,6 +252,8 @@ func TestDispatch_cancelDuringCreateAsksTheMallToCancel(t *testing.T) {
 	})
 }
 
+// An open breaker stops calling the mall, and the calls it refuses snooze: they use no
+// attempt, so the job is not given up however long the breaker stays open.
 func TestDispatch_breakerOpensAndStopsCallingTheMall(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
@@ -262,24 +264,27 @@ func TestDispatch_breakerOpensAndStopsCallingTheMall(t *testing.T) {
 		g.ccb.createErr = []error{busy}
 		o := g.place(t, testOrder("2019-HQ-0001"))
 		g.start(t)
-		ev := g.waitFor(t, "dispatch discarded", finished(DispatchArgs{}.Kind(), o.ID))
-		if ev.Job.State != rivertype.JobStateDiscarded || ev.Job.Attempt != 4 {
-			t.Fatalf("job %s after %d attempts, want discarded after 4", ev.Job.State, ev.Job.Attempt)
+		ev := g.waitFor(t, "dispatch snoozed", func(ev *river.Event) bool {
+			return ev.Kind == river.EventKindJobSnoozed && orderID(ev.Job) == o.ID
+		})
+		if ev.Job.State != rivertype.JobStateScheduled || ev.Job.Attempt != 2 || ev.Job.ScheduledAt.Before(time.Now().Add(50*time.Minute)) {
+			t.Fatalf("snoozed job %s, attempt %d, next at %s; want scheduled after the hour's cool-down with 2 attempts used",
+				ev.Job.State, ev.Job.Attempt, ev.Job.ScheduledAt)
 		}
 		if creates, _ := g.ccb.recorded(); len(creates) != 2 {
-			t.Errorf("mall called %d times, want 2: the breaker should refuse attempts 3 and 4", len(creates))
+			t.Errorf("mall called %d times, want 2: the breaker should refuse the third", len(creates))
 		}
 		if got := g.r.gate.state(mallCCB); got != gobreaker.StateOpen {
 			t.Errorf("breaker %s, want open", got)
 		}
-		if got := value(g.r.metrics.calls.WithLabelValues("ccb", "create", "breaker_open")); got != 2 {
-			t.Errorf("breaker_open metric %v, want 2", got)
+		if got := value(g.r.metrics.calls.WithLabelValues("ccb", "create", "breaker_open")); got != 1 {
+			t.Errorf("breaker_open metric %v, want 1", got)
 		}
 		if got := value(g.r.metrics.breakerState.WithLabelValues("ccb")); got != 2 {
 			t.Errorf("breaker state gauge %v, want 2 (open)", got)
 		}
-		if got := value(g.r.metrics.givenUp.WithLabelValues("ccb")); got != 1 {
-			t.Errorf("given up metric %v, want 1", got)
+		if got := value(g.r.metrics.givenUp.WithLabelValues("ccb")); got != 0 {
+			t.Errorf("given up metric %v, want 0", got)
 		}
 		if got := g.order(t, o.ID); got.Status != orders.StatusPending || got.Submitted || got.RejectCode != "" || got.Cancelled {
 			t.Errorf("order %s (submitted %v, rejected %q, cancelled %v) although the mall never took it",
@@ -296,11 +301,11 @@ func TestGate_finalRefusalsDoNotOpenTheBreaker(t *testing.T) {
 	t.Parallel()
 	m, _ := newMetrics(nil)
 	mall := newFakeMall(mallCCB)
-	g := newGate(Malls{mallCCB: mall}, BreakerConfig{Failures: 2, Cooldown: time.Hour}, discardLog(), m)
+	g := newGate(Malls{mallCCB: mall}, BreakerConfig{Failures: 2, Cooldown: time.Hour}, Backoff{}, nil, time.Now, discardLog(), m)
 	refused := &orders.MallError{Mall: mallCCB, Code: "40006", SubCode: "AMOUNT_MISMATCH"}
 	calls := 0
 	for range 5 {
-		_, err := g.call(mallCCB, "create", func() (orders.CreateResult, error) { calls++; return orders.CreateResult{}, refused })
+		_, err := g.call(context.Background(), mallCCB, "create", func() (orders.CreateResult, error) { calls++; return orders.CreateResult{}, refused })
 		if !errors.Is(err, refused) {
 			t.Fatalf("err %v, want the mall's refusal", err)
 		}
@@ -310,12 +315,12 @@ func TestGate_finalRefusalsDoNotOpenTheBreaker(t *testing.T) {
 	}
 	// Interruptions of our own (shutdown) say nothing about the mall either.
 	for range 5 {
-		_, _ = g.call(mallCCB, "create", func() (orders.CreateResult, error) { return orders.CreateResult{}, context.Canceled })
+		_, _ = g.call(context.Background(), mallCCB, "create", func() (orders.CreateResult, error) { return orders.CreateResult{}, context.Canceled })
 	}
 	if g.state(mallCCB) != gobreaker.StateClosed {
 		t.Error("breaker opened on cancelled calls")
 	}
-	_, err := g.call(mallABC, "create", func() (orders.CreateResult, error) { return orders.CreateResult{}, nil })
+	_, err := g.call(context.Background(), mallABC, "create", func() (orders.CreateResult, error) { return orders.CreateResult{}, nil })
 	if err == nil {
 		t.Error("call to a mall without a client succeeded")
 	}
@@ -400,8 +405,8 @@ func TestNextRetry_honoursRetryAfter(t *testing.T) {
 	w := &dispatchWorker{r: r}
 	job := &river.Job[DispatchArgs]{JobRow: &rivertype.JobRow{ID: 42, Attempt: 1}}
 	w.hints.note(42, &orders.MallError{Mall: mallABC, HTTPStatus: 429, Retryable: true, RetryAfter: 30 * time.Second})
-	if got := w.NextRetry(job).Sub(now); got != 30*time.Second {
-		t.Errorf("first retry after %s, want the mall's 30s (backoff ceiling is 1s)", got)
+	if got := w.NextRetry(job).Sub(now); got < 30*time.Second || got >= 40*time.Second {
+		t.Errorf("first retry after %s, want the mall's 30s plus up to 10s of spread (backoff ceiling is 1s)", got)
 	}
 	if got := w.NextRetry(job).Sub(now); got < 0 || got > time.Second {
 		t.Errorf("hint reused: next retry after %s, want within the 1s backoff", got)

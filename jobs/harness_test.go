@@ -72,7 +72,10 @@ type fakeMall struct {
 	creates   []orders.CreateRequest
 	cancels   []string // out_order_no|reason
 	onCreate  func(req orders.CreateRequest)
-	calls     chan string // "create:OUT" or "cancel:OUT", never blocks
+	// answer, when set, answers every call before the scripts: a non-nil error is the
+	// mall's answer (op "create" or "cancel").
+	answer func(op string, out orders.OutOrderNo) error
+	calls  chan string // "create:OUT" or "cancel:OUT", never blocks
 }
 
 func newFakeMall(m orders.Mall) *fakeMall {
@@ -94,6 +97,11 @@ func (f *fakeMall) Create(_ context.Context, req orders.CreateRequest) (orders.C
 	f.creates = append(f.creates, req)
 	err := next(f.createErr, n)
 	hook := f.onCreate
+	if f.answer != nil {
+		if aerr := f.answer("create", req.OutOrderNo); aerr != nil {
+			err = aerr
+		}
+	}
 	f.mu.Unlock()
 	if hook != nil {
 		hook(req)
@@ -114,6 +122,11 @@ func (f *fakeMall) Cancel(_ context.Context, out orders.OutOrderNo, reason strin
 	n := len(f.cancels)
 	f.cancels = append(f.cancels, string(out)+"|"+reason)
 	err := next(f.cancelErr, n)
+	if f.answer != nil {
+		if aerr := f.answer("cancel", out); aerr != nil {
+			err = aerr
+		}
+	}
 	f.mu.Unlock()
 	f.calls <- "cancel:" + string(out)
 	return err
@@ -230,7 +243,7 @@ func newRig(t *testing.T, db *sqlstore.DB, mutate func(c *Config)) *rig {
 		t.Fatalf("New: %v", err)
 	}
 	g.r = r
-	events, cancel := r.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
+	events, cancel := r.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
 	g.events = events
 	t.Cleanup(cancel)
 	return g

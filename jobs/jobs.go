@@ -58,6 +58,9 @@ type Orders interface {
 	MarkCancelled(ctx context.Context, id int64) error
 	// CancelRefused records the mall's final refusal of a cancel.
 	CancelRefused(ctx context.Context, id int64, refusal *orders.MallError) error
+	// RecordCancelAttempt shows on the order how its cancel request is going (the last
+	// error and attempt while the mall cannot be reached; cleared once it is).
+	RecordCancelAttempt(ctx context.Context, id int64, a orders.CancelAttempt) error
 	// Apply applies a fulfilment event: the one path every event takes (webhooks,
 	// reconciliation, statement imports).
 	Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
@@ -104,13 +107,17 @@ type Config struct {
 	// MaxAttempts is how many times a dispatch or cancel job runs before it is discarded.
 	// Default 25.
 	MaxAttempts int
-	// Backoff is the retry schedule of dispatch and cancel jobs. Defaults in Backoff.
+	// Backoff is the retry schedule of dispatch and cancel jobs, with how a mall's
+	// Retry-After is capped and spread. Defaults in Backoff.
 	Backoff Backoff
 	// RescueAfter is how long a job may stay running before River takes it to have been
 	// left by a dead process and runs it again (River's RescueStuckJobsAfter). Default 3 min:
 	// longer than a mall call may take; a reconcile running longer may run twice, harmless
 	// since every event applies once.
 	RescueAfter time.Duration
+	// MallRates are the malls' own rate limits by mall (MallRate); a mall without one
+	// (or with PerSecond 0) is not limited.
+	MallRates map[orders.Mall]MallRate
 	// PollInterval is how often the runner looks for new jobs: the only way it learns of
 	// them without ListenURL, the fallback with it. Default 1s.
 	PollInterval time.Duration
@@ -241,7 +248,11 @@ func New(cfg Config) (*Runner, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	r.gate = newGate(cfg.Malls, cfg.Breaker, cfg.Logger, met)
+	limits, err := newMallLimiters(cfg.MallRates, r.now, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	r.gate = newGate(cfg.Malls, cfg.Breaker, cfg.Backoff, limits, r.now, cfg.Logger, met)
 
 	workers := river.NewWorkers()
 	if err := errors.Join(

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // What a mall answered to the calls the dispatch and cancel jobs make (商城回执). Each is a
@@ -45,6 +46,41 @@ func (s *Service) CancelRefused(ctx context.Context, id int64, me *MallError) er
 	return s.recordAnswer(ctx, id, func(o *GroupOrder) {
 		o.CancelReq = false
 		o.CancelRefusal = strings.TrimSpace(code + " " + message)
+	})
+}
+
+// CancelAttempt is what one attempt of the cancel job got (RecordCancelAttempt).
+type CancelAttempt struct {
+	Attempt int       // the job's attempt, 1 for the first
+	At      time.Time // when it ended
+	// Err is why the request did not reach the mall ("" when it did: the mall accepted
+	// the cancel or answered it).
+	Err string
+	// GaveUp: no attempt is left (the job's last failed); the cancel request is closed,
+	// so that the order goes back to the status its quantities give and the cancel can be
+	// asked for again.
+	GaveUp bool
+}
+
+// RecordCancelAttempt shows on order id how its cancel request is going: the last error
+// and attempt while the mall cannot be reached (status stays cancel_requested), cleared
+// once an attempt reaches it. An order whose cancel request is already closed (the mall
+// cancelled or refused it) is left as it is.
+func (s *Service) RecordCancelAttempt(ctx context.Context, id int64, a CancelAttempt) error {
+	return s.recordAnswer(ctx, id, func(o *GroupOrder) {
+		if !o.CancelReq || o.Cancelled {
+			return
+		}
+		if a.Err == "" {
+			o.CancelError, o.CancelAttempt, o.CancelErrorAt = "", 0, nil
+			return
+		}
+		at := a.At.UTC()
+		o.CancelError, o.CancelAttempt, o.CancelErrorAt = a.Err, a.Attempt, &at
+		if a.GaveUp {
+			o.CancelReq = false
+			o.CancelError = fmt.Sprintf("gave up after %d attempts: %s", a.Attempt, a.Err)
+		}
 	})
 }
 

@@ -134,6 +134,12 @@ type GroupOrder struct {
 	// CancelRefusal is the mall's code and message when it refused a cancel (a line had
 	// shipped); empty otherwise.
 	CancelRefusal string `json:"cancel_refusal,omitempty"`
+	// CancelError is why the last attempt to ask the mall to cancel did not reach it (no
+	// answer, an error, its breaker open), CancelAttempt that attempt's number (1 for the
+	// first) and CancelErrorAt when it failed; empty once an attempt reaches the mall.
+	CancelError   string     `json:"cancel_error,omitempty"`
+	CancelAttempt int        `json:"cancel_attempt,omitempty"`
+	CancelErrorAt *time.Time `json:"cancel_error_at,omitempty"`
 }
 
 // Total returns the sum of the lines' amounts.

@@ -481,11 +481,14 @@ func (s *Service) List(ctx context.Context, caller Caller, f ListFilter) ([]Grou
 	return s.store.ListOrders(ctx, f)
 }
 
-// Cancel asks for order id to be cancelled: it records the request and enqueues the
-// cancel job, in one transaction. An order that never reached its mall is then cancelled
-// by its dispatch job (orders.DispatchDecision); otherwise the cancel job asks the mall
-// and the order shows cancelled once the mall notifies it. ErrNotAllowed once any line has shipped or the order is final
-// (Status.Cancellable); an order already cancelled is returned as it is.
+// Cancel asks for order id to be cancelled: it records the request (status
+// cancel_requested) and enqueues the cancel job, in one transaction. An order that never
+// reached its mall is then cancelled by its dispatch job (orders.DispatchDecision);
+// otherwise the cancel job asks the mall and the order shows cancelled once the mall
+// notifies it, or back to its status with the refusal shown. ErrNotAllowed once any line
+// has shipped or the order is final (Status.Cancellable); an order already cancelled, or
+// whose cancel request is still open, is returned as it is: one cancel job per order at
+// a time (the order row is locked, so two requests at once find one another).
 func (s *Service) Cancel(ctx context.Context, caller Caller, id int64, reason string) (*GroupOrder, error) {
 	if !caller.CanPlaceOrders() {
 		return nil, Errorf(ErrForbidden, "role %s may not cancel orders", caller.Role)
@@ -498,7 +501,7 @@ func (s *Service) Cancel(ctx context.Context, caller Caller, id int64, reason st
 		if err != nil {
 			return orderNotFound(id, err)
 		}
-		if o.Status == StatusCancelled {
+		if o.Status == StatusCancelled || DeriveStatus(o) == StatusCancelRequested {
 			return nil
 		}
 		if !o.Status.Cancellable() {
@@ -508,7 +511,12 @@ func (s *Service) Cancel(ctx context.Context, caller Caller, id int64, reason st
 			return err
 		}
 		after := *o
-		after.CancelReq = true
+		after.CancelReq, after.CancelRefusal = true, ""
+		after.CancelError, after.CancelAttempt, after.CancelErrorAt = "", 0, nil
+		after.Status = DeriveStatus(&after)
+		if err := tx.SaveOrderState(ctx, &after); err != nil {
+			return err
+		}
 		e, err := auditChange(caller, audit.ActionOrderCancel, id, o, &after)
 		if err != nil {
 			return err

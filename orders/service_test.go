@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/money"
 	"aidmall/orders"
@@ -707,6 +708,17 @@ func TestCancel(t *testing.T) {
 				if !o.CancelReq || !stored.CancelReq || reasons[0] != "budget withdrawn" {
 					t.Fatalf("the order does not show the cancel request: %+v, reasons %q", o, reasons)
 				}
+				if o.Status != orders.StatusCancelRequested || stored.Status != orders.StatusCancelRequested {
+					t.Fatalf("status %s (stored %s), want cancel_requested", o.Status, stored.Status)
+				}
+				// Asked again while the first is open: the same order, no second job.
+				again, err := svc.Cancel(context.Background(), hqStaff, id, "asked twice")
+				if err != nil || again.Status != orders.StatusCancelRequested {
+					t.Fatalf("second Cancel = %+v, %v", again, err)
+				}
+				if n := len(st.jobs.Cancels(id)); n != 1 {
+					t.Fatalf("%d cancel jobs after two cancels, want 1", n)
+				}
 			} else if stored.CancelReq {
 				t.Fatal("a refused cancel was recorded on the order")
 			}
@@ -714,6 +726,62 @@ func TestCancel(t *testing.T) {
 				t.Fatalf("status = %s", o.Status)
 			}
 		})
+	}
+}
+
+// How a cancel request stands is shown on the order: the last error and attempt while the
+// mall cannot be reached, cleared when an attempt reaches it; the last attempt closes the
+// request (back to the status the quantities give); a request already closed is left.
+func TestRecordCancelAttempt(t *testing.T) {
+	t.Parallel()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		t.Parallel()
+		testRecordCancelAttempt(t, db)
+	})
+}
+
+func testRecordCancelAttempt(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	at := time.Date(2019, 3, 12, 2, 0, 0, 0, time.UTC)
+	svc, st := newTestServiceOn(t, func(testing.TB) *sqlstore.DB { return db })
+	id := orderIn(t, svc, st, orders.StatusAccepted)
+	if _, err := svc.Cancel(ctx, hqStaff, id, "budget withdrawn"); err != nil {
+		t.Fatal(err)
+	}
+	read := func() *orders.GroupOrder {
+		t.Helper()
+		o, err := st.Order(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if err := svc.RecordCancelAttempt(ctx, id, orders.CancelAttempt{Attempt: 2, At: at, Err: "ccb mall: no answer"}); err != nil {
+		t.Fatal(err)
+	}
+	if o := read(); o.Status != orders.StatusCancelRequested || o.CancelError != "ccb mall: no answer" || o.CancelAttempt != 2 ||
+		o.CancelErrorAt == nil || !o.CancelErrorAt.Equal(at) {
+		t.Fatalf("after a failed attempt: %s, %q, attempt %d at %v", o.Status, o.CancelError, o.CancelAttempt, o.CancelErrorAt)
+	}
+	if err := svc.RecordCancelAttempt(ctx, id, orders.CancelAttempt{Attempt: 3, At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if o := read(); o.Status != orders.StatusCancelRequested || o.CancelError != "" || o.CancelAttempt != 0 || o.CancelErrorAt != nil {
+		t.Fatalf("after the mall was reached: %s, %q, attempt %d at %v", o.Status, o.CancelError, o.CancelAttempt, o.CancelErrorAt)
+	}
+	if err := svc.RecordCancelAttempt(ctx, id, orders.CancelAttempt{Attempt: 25, At: at, Err: "ccb mall: http 503", GaveUp: true}); err != nil {
+		t.Fatal(err)
+	}
+	o := read()
+	if o.Status != orders.StatusAccepted || o.CancelReq || o.CancelError != "gave up after 25 attempts: ccb mall: http 503" {
+		t.Fatalf("after giving up: %s (requested %v), %q", o.Status, o.CancelReq, o.CancelError)
+	}
+	// The request is closed: a late attempt's report changes nothing.
+	if err := svc.RecordCancelAttempt(ctx, id, orders.CancelAttempt{Attempt: 1, At: at, Err: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if o := read(); o.CancelError != "gave up after 25 attempts: ccb mall: http 503" {
+		t.Fatalf("a closed request took a late report: %q", o.CancelError)
 	}
 }
 

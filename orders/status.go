@@ -16,13 +16,18 @@ const (
 	StatusDelivered          Status = "delivered"           // every unit delivered
 	StatusRefunded           Status = "refunded"            // everything delivered was refunded in full
 	StatusCancelled          Status = "cancelled"           // cancelled before shipping
+	// StatusCancelRequested: a cancel was asked for and the mall has neither confirmed
+	// nor refused it yet (取消处理中).
+	StatusCancelRequested Status = "cancel_requested"
 )
 
 // DeriveStatus works out o's status from its flags and line quantities (not from
 // o.Status). What the mall reports it has done wins: once any unit has shipped or been
 // delivered, the status follows the quantities, even if the order was marked cancelled or
 // rejected here (a cancel or a create that timed out after the mall had acted).
-// Otherwise: cancelled, rejected, accepted, submitted, pending.
+// Otherwise: cancelled, rejected, cancel_requested (a cancel asked for and not yet
+// answered: a refusal clears it and the order is back to what it was), accepted,
+// submitted, pending.
 func DeriveStatus(o *GroupOrder) Status {
 	var ordered, shipped, delivered int64
 	var deliveredFen, refundedFen int64
@@ -50,6 +55,8 @@ func DeriveStatus(o *GroupOrder) Status {
 		return StatusCancelled
 	case o.RejectCode != "":
 		return StatusRejected
+	case o.CancelReq:
+		return StatusCancelRequested
 	case o.Accepted:
 		return StatusAccepted
 	case o.Submitted || o.MallOrderNo != "":

@@ -45,6 +45,12 @@ func TestDeriveStatus(t *testing.T) {
 		{"cancelled_beats_rejected", GroupOrder{Cancelled: true, RejectCode: "40005", Lines: []Line{line(0, 0, 0)}}, StatusCancelled},
 		{"mall_progress_beats_a_local_cancel", GroupOrder{Cancelled: true, Accepted: true, Lines: []Line{line(10, 10, 68000)}}, StatusRefunded},
 		{"cancelled_beats_accepted", GroupOrder{Cancelled: true, Accepted: true, Submitted: true, Lines: []Line{line(0, 0, 0)}}, StatusCancelled},
+		{"cancel_asked_of_a_pending_order_is_cancel_requested", GroupOrder{CancelReq: true, Lines: []Line{line(0, 0, 0)}}, StatusCancelRequested},
+		{"cancel_asked_beats_accepted", GroupOrder{CancelReq: true, Submitted: true, Accepted: true, Lines: []Line{line(0, 0, 0)}}, StatusCancelRequested},
+		{"cancel_confirmed_is_cancelled", GroupOrder{CancelReq: true, Cancelled: true, Submitted: true, Lines: []Line{line(0, 0, 0)}}, StatusCancelled},
+		{"rejected_while_a_cancel_was_asked_is_rejected", GroupOrder{CancelReq: true, RejectCode: "40005", Lines: []Line{line(0, 0, 0)}}, StatusRejected},
+		{"shipping_beats_a_cancel_asked", GroupOrder{CancelReq: true, Accepted: true, Lines: []Line{line(4, 0, 0)}}, StatusPartiallyShipped},
+		{"cancel_refused_is_back_to_accepted", GroupOrder{CancelRefusal: "40010 ORDER_SHIPPED", Accepted: true, Lines: []Line{line(0, 0, 0)}}, StatusAccepted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,6 +69,7 @@ func TestStatusFinal(t *testing.T) {
 		StatusPending: false, StatusSubmitted: false, StatusAccepted: false,
 		StatusPartiallyShipped: false, StatusShipped: false, StatusPartiallyDelivered: false,
 		StatusRejected: true, StatusCancelled: true, StatusDelivered: true, StatusRefunded: true,
+		StatusCancelRequested: false,
 	}
 	for s, want := range final {
 		if got := s.Final(); got != want {

@@ -305,10 +305,21 @@ func (c *Client) localError(err error) *orders.MallError {
 //   - an answer whose signature does not verify (missing, wrong key, timestamp more than
 //     5 minutes off): Retryable (nothing in it can be trusted, and every call is safe to
 //     repeat), Err wrapping ErrBadSignature;
-//   - 429: Retryable with RetryAfter from Retry-After (seconds); 5xx and 408: Retryable;
+//   - 429: Retryable; 5xx and 408: Retryable;
 //   - 404: NotFound, Err wrapping orders.ErrNotFound; 400, 401, 409, 422 and any other
 //     status: final, with the mall's code and message.
+//
+// Every retryable error of a call that got an answer carries the answer's Retry-After
+// (malls.ParseRetryAfter: seconds or an HTTP date), read before the signature is checked:
+// an unsigned 429 still says how long to wait, and a wait can only delay aidmall.
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any, ok ...int) error {
+	var ra time.Duration
+	err := c.exchange(ctx, method, path, body, out, &ra, ok...)
+	return malls.WithRetryAfter(err, ra)
+}
+
+// exchange is do's one request and answer; *ra receives the answer's Retry-After.
+func (c *Client) exchange(ctx context.Context, method, path string, body []byte, out any, ra *time.Duration, ok ...int) error {
 	fail := func(status int, err error, f string, a ...any) *orders.MallError {
 		return &orders.MallError{Mall: Code, HTTPStatus: status, Message: fmt.Sprintf(f, a...), Err: err, Retryable: true}
 	}
@@ -340,6 +351,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		return fail(0, err, "%s %s: no answer", method, uri)
 	}
 	defer resp.Body.Close()
+	*ra = malls.RetryAfterHeader(resp.Header, c.now())
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return fail(resp.StatusCode, err, "%s %s: reading answer", method, uri)
@@ -376,17 +388,14 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	return c.statusError(resp, env.Code, msg)
 }
 
-// statusError classifies a refusal by its HTTP status (abc-mall.md "Requests"): 429 is
-// Retryable with RetryAfter from Retry-After; 5xx and 408 are Retryable; 404 is NotFound
-// (Err orders.ErrNotFound); everything else (400, 401, 409, 422, …) is final.
+// statusError classifies a refusal by its HTTP status (abc-mall.md "Requests"): 429, 5xx
+// and 408 are Retryable (with the answer's Retry-After: malls.WithRetryAfter); 404 is
+// NotFound (Err orders.ErrNotFound); everything else (400, 401, 409, 422, …) is final.
 func (c *Client) statusError(resp *http.Response, code, msg string) *orders.MallError {
 	me := &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Code: code, Message: msg,
 		AlreadyShipped: code == CodeAlreadyShipped}
 	switch s := resp.StatusCode; {
-	case s == http.StatusTooManyRequests:
-		me.Retryable = true
-		me.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
-	case s >= 500, s == http.StatusRequestTimeout:
+	case s == http.StatusTooManyRequests, s >= 500, s == http.StatusRequestTimeout:
 		me.Retryable = true
 	case s == http.StatusNotFound:
 		me.NotFound = true
@@ -406,25 +415,6 @@ func (c *Client) verifyResponse(uri string, h http.Header, body []byte) error {
 	return checkTimestamp(ts, c.now())
 }
 
-// retryAfter reads a Retry-After value: delay seconds (what the spec sends) or an HTTP
-// date. It returns 0 when v is empty or unreadable.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 || n > 86400 {
-			return 0
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
 // Statement fetches the mall's statement (对账单) for the Beijing business day:
 // GET {base}/statements/{yyyy-MM-dd}, and parses it with ParseStatement (events with
 // Source "statement"; bad lines as RowErrors). The request is signed like every request;
@@ -432,6 +422,13 @@ func retryAfter(v string, now time.Time) time.Duration {
 // statement is signed, and the reference sandbox serves it unsigned). Errors are
 // *orders.MallError as for the other calls (404 when the mall has no statement).
 func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.FulfilmentEvent, []malls.RowError, error) {
+	var ra time.Duration
+	evs, bad, err := c.statement(ctx, day, &ra)
+	return evs, bad, malls.WithRetryAfter(err, ra)
+}
+
+// statement is Statement's request and answer; *ra receives the answer's Retry-After.
+func (c *Client) statement(ctx context.Context, day bizday.Day, ra *time.Duration) ([]orders.FulfilmentEvent, []malls.RowError, error) {
 	if day.IsZero() {
 		return nil, nil, c.localError(fmt.Errorf("%w: zero business day", orders.ErrInvalid))
 	}
@@ -455,6 +452,7 @@ func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.Fulfil
 		return nil, nil, &orders.MallError{Mall: Code, Message: "statement: no answer", Err: err, Retryable: true}
 	}
 	defer resp.Body.Close()
+	*ra = malls.RetryAfterHeader(resp.Header, c.now())
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxStatement+1))
 	if err != nil {
 		return nil, nil, &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Message: "statement: reading answer", Err: err, Retryable: true}

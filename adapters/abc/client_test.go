@@ -366,25 +366,43 @@ func TestCancel(t *testing.T) {
 	})
 }
 
-func TestRetryAfter(t *testing.T) {
+// A 429 keeps its Retry-After whether or not the mall signed it (a wait can only delay
+// aidmall), in seconds or as an HTTP date; a 503 carries one too; a final refusal has none.
+func TestRetryAfter_from_any_answer(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2019, 3, 12, 10, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
 	for _, tc := range []struct {
-		name, in string
-		want     time.Duration
+		name      string
+		status    int
+		value     string
+		signed    bool
+		retryable bool
+		min, max  time.Duration
 	}{
-		{"seconds", "3", 3 * time.Second},
-		{"zero_seconds", "0", 0},
-		{"http_date", "Tue, 12 Mar 2019 10:00:30 GMT", 30 * time.Second},
-		{"date_in_the_past", "Tue, 12 Mar 2019 09:00:00 GMT", 0},
-		{"negative", "-5", 0},
-		{"garbage", "soon", 0},
-		{"absent", "", 0},
+		{"unsigned_429_seconds", 429, "120", false, true, 120 * time.Second, 120 * time.Second},
+		{"signed_429_seconds", 429, "120", true, true, 120 * time.Second, 120 * time.Second},
+		{"unsigned_429_http_date", 429, date, false, true, 85 * time.Second, 90 * time.Second},
+		{"unsigned_503_seconds", 503, "600", false, true, 600 * time.Second, 600 * time.Second},
+		{"unsigned_429_garbage_is_no_wait", 429, "soon", false, true, 0, 0},
+		{"signed_400_is_final_without_wait", 400, "120", true, false, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := retryAfter(tc.in, now); got != tc.want {
-				t.Errorf("retryAfter(%q) = %v, want %v", tc.in, got, tc.want)
+			m := newFakeMall(t, newKeys(t))
+			m.hook = func(w http.ResponseWriter, r *http.Request) bool {
+				w.Header().Set("Retry-After", tc.value)
+				if tc.signed {
+					m.fail(w, r, tc.status, "X", "injected")
+				} else {
+					w.WriteHeader(tc.status)
+					w.Write([]byte(`{"code":"X","message":"from a proxy"}`))
+				}
+				return true
+			}
+			me := mallError(t, second(m.client(t, nil).Create(ctx, sampleOrder("AM20190312000030"))))
+			if me.Retryable != tc.retryable || me.RetryAfter < tc.min || me.RetryAfter > tc.max {
+				t.Errorf("error = %+v; want retryable %v, RetryAfter in [%s, %s]", me, tc.retryable, tc.min, tc.max)
 			}
 		})
 	}

@@ -243,7 +243,8 @@ type queryData struct {
 // shipped_quantity, delivered_quantity and refunded_amount (yuan, converted to fen).
 //
 // Errors, for every gateway call, are *orders.MallError:
-//   - code 20000, HTTP 5xx, timeouts and transport errors: Retryable;
+//   - code 20000, HTTP 5xx and 429, timeouts and transport errors: Retryable, with the
+//     answer's Retry-After when it sent one (see call);
 //   - a response whose sign does not verify over the data text as sent, or that cannot be
 //     read: Retryable, Err wrapping ErrBadSignature when the signature failed. Such an
 //     answer is treated like no answer (a transport fault): the mall may have acted, and
@@ -308,7 +309,10 @@ func (c *Client) Statement(ctx context.Context, day bizday.Day) ([]orders.Fulfil
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
 		e := &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Message: "statement " + day.String(),
-			Retryable: resp.StatusCode >= 500}
+			Retryable: retryableStatus(resp.StatusCode), RetryAfter: malls.RetryAfterHeader(resp.Header, c.cfg.Now())}
+		if !e.Retryable {
+			e.RetryAfter = 0
+		}
 		if resp.StatusCode == http.StatusNotFound {
 			e.NotFound, e.Err = true, orders.ErrNotFound
 		}
@@ -334,8 +338,18 @@ type errorData struct {
 }
 
 // call sends one signed gateway request and returns the verified data text of a 10000
-// answer, or a *orders.MallError (see Query for the classification).
+// answer, or a *orders.MallError (see Query for the classification). Every retryable
+// error of a call that got an answer carries the answer's Retry-After header
+// (malls.ParseRetryAfter), signed or not: the spec names none, but a gateway or proxy in
+// front of the mall may send one with a 429 or 503, and a wait can only delay aidmall.
 func (c *Client) call(ctx context.Context, method string, biz any, notifyURL string) (json.RawMessage, error) {
+	var ra time.Duration
+	data, err := c.exchange(ctx, method, biz, notifyURL, &ra)
+	return data, malls.WithRetryAfter(err, ra)
+}
+
+// exchange is call's request and answer; *ra receives the answer's Retry-After.
+func (c *Client) exchange(ctx context.Context, method string, biz any, notifyURL string, ra *time.Duration) (json.RawMessage, error) {
 	bizJSON, err := wire.MarshalJSON(biz)
 	if err != nil {
 		return nil, &orders.MallError{Mall: Code, Message: method + ": encode biz_content", Err: err}
@@ -380,13 +394,14 @@ func (c *Client) call(ctx context.Context, method string, biz any, notifyURL str
 		return nil, &orders.MallError{Mall: Code, Message: method + ": no answer", Retryable: true, Err: err}
 	}
 	defer resp.Body.Close()
+	*ra = malls.RetryAfterHeader(resp.Header, c.cfg.Now())
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
 		return nil, &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode, Message: method + ": reading answer", Retryable: true, Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, &orders.MallError{Mall: Code, HTTPStatus: resp.StatusCode,
-			Message: method + ": unexpected HTTP status", Retryable: resp.StatusCode >= 500}
+			Message: method + ": unexpected HTTP status", Retryable: retryableStatus(resp.StatusCode)}
 	}
 	if len(body) > maxResponseBytes {
 		return nil, c.unreadable(method, "answer over 1 MiB")
@@ -427,6 +442,13 @@ func (c *Client) call(ctx context.Context, method string, biz any, notifyURL str
 	}
 	e.AlreadyShipped = env.Code == CodeShipped || ed.SubCode == "ORDER_SHIPPED"
 	return nil, e
+}
+
+// retryableStatus reports whether an HTTP status other than 200 is worth trying again:
+// 5xx, and 429 (too many requests: the spec names no such answer, but a gateway in front
+// of the mall may give one, and it means "later", never "no").
+func retryableStatus(status int) bool {
+	return status >= 500 || status == http.StatusTooManyRequests
 }
 
 // unreadable is the error for an answer that arrived but cannot be understood: treated

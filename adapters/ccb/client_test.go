@@ -337,6 +337,42 @@ func TestTransportFaults(t *testing.T) {
 	})
 }
 
+// Retry-After is read from every answer, signed or not: an unsigned 429 (a gateway in
+// front of the mall) keeps it, as do a 502 and a signed 20000; a final refusal has none.
+func TestRetryAfter_from_any_answer(t *testing.T) {
+	t.Parallel()
+	date := mallNow.Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	tests := []struct {
+		name      string
+		arm       func(*fakeMall)
+		status    int
+		retryable bool
+		want      time.Duration
+	}{
+		{"unsigned_429_seconds", func(m *fakeMall) { m.throttle, m.retryAfter = 1, "120" }, 429, true, 120 * time.Second},
+		{"unsigned_429_http_date", func(m *fakeMall) { m.throttle, m.retryAfter = 1, date }, 429, true, 90 * time.Second},
+		{"unsigned_429_without_header", func(m *fakeMall) { m.throttle = 1 }, 429, true, 0},
+		{"unsigned_502_seconds", func(m *fakeMall) { m.fail5xx, m.retryAfter = 1, "30" }, 502, true, 30 * time.Second},
+		{"signed_20000_seconds", func(m *fakeMall) { m.busy, m.retryAfter = 1, "45" }, 200, true, 45 * time.Second},
+		{"final_refusal_has_no_wait", func(m *fakeMall) { m.retryAfter = "45" }, 200, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := newFakeMall(t, func() time.Time { return mallNow })
+			tt.arm(m)
+			c := newTestClient(t, m, nil)
+			req := appleOrder("AM20190312100000000030")
+			req.Lines[0].UnitPrice, req.Total = 1, 20 // a price mismatch: final when it reaches the mall
+			_, err := c.Create(context.Background(), req)
+			me := mallError(t, err)
+			if me.HTTPStatus != tt.status || me.Retryable != tt.retryable || me.RetryAfter != tt.want {
+				t.Fatalf("MallError = %+v, want HTTP %d retryable %v RetryAfter %s", me, tt.status, tt.retryable, tt.want)
+			}
+		})
+	}
+}
+
 func TestQueryAndCancel(t *testing.T) {
 	t.Parallel()
 

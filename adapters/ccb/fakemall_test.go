@@ -38,6 +38,8 @@ type fakeMall struct {
 	requests   []map[string]string // every gateway request's parameters, in order
 	busy       int                 // answer 20000 to this many calls
 	fail5xx    int                 // answer HTTP 502 to this many calls
+	throttle   int                 // answer an unsigned HTTP 429 to this many calls
+	retryAfter string              // the Retry-After header of every answer, when set
 	hang       bool                // never answer (until the client gives up)
 	signWith   *rsa.PrivateKey     // sign answers with this key instead of the mall's
 	tamperData bool                // change data after signing it
@@ -142,6 +144,14 @@ func (m *fakeMall) gateway(w http.ResponseWriter, r *http.Request) {
 		m.mu.Unlock()
 		<-r.Context().Done()
 		m.mu.Lock()
+		return
+	}
+	if m.retryAfter != "" {
+		w.Header().Set("Retry-After", m.retryAfter)
+	}
+	if m.throttle > 0 {
+		m.throttle--
+		http.Error(w, "too many requests", http.StatusTooManyRequests)
 		return
 	}
 	if m.fail5xx > 0 {

@@ -38,7 +38,7 @@ func (s *Store) UnreadableCount(ctx context.Context) (int, error) {
 func (s *Store) StrandedOrders(ctx context.Context, before time.Time, limit int) ([]int64, error) {
 	var ids []int64
 	err := s.db.SelectContext(ctx, &ids, s.db.Rebind(`SELECT id FROM group_orders
-		WHERE status = 'pending' AND NOT submitted AND reject_code = '' AND NOT cancelled AND created_at < ?
+		WHERE `+strandedWhere+` AND created_at < ?
 		ORDER BY created_at, id LIMIT ?`), before.UTC(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("stranded orders: %w", err)

@@ -155,11 +155,14 @@ type orderRow struct {
 	Cancelled       bool               `db:"cancelled"`
 	CancelRequested bool               `db:"cancel_requested"`
 	CancelRefusal   string             `db:"cancel_refusal"`
+	CancelError     string             `db:"cancel_error"`
+	CancelAttempt   int                `db:"cancel_attempt"`
+	CancelErrorAt   *time.Time         `db:"cancel_error_at"`
 }
 
 const orderCols = `id, order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
 	placed_at, created_at, mall, out_order_no, mall_order_no, status, reject_code, reject_message,
-	submitted, accepted, cancelled, cancel_requested, cancel_refusal`
+	submitted, accepted, cancelled, cancel_requested, cancel_refusal, cancel_error, cancel_attempt, cancel_error_at`
 
 func (r orderRow) order() *orders.GroupOrder {
 	o := &orders.GroupOrder{
@@ -172,6 +175,11 @@ func (r orderRow) order() *orders.GroupOrder {
 	}
 	if r.OutOrderNo != nil {
 		o.OutOrderNo = *r.OutOrderNo
+	}
+	o.CancelError, o.CancelAttempt = r.CancelError, r.CancelAttempt
+	if r.CancelErrorAt != nil {
+		at := r.CancelErrorAt.UTC()
+		o.CancelErrorAt = &at
 	}
 	return o
 }

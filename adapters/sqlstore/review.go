@@ -86,8 +86,9 @@ func (r reviewOrderRow) item() review.Item {
 const (
 	reviewEventCols = `id, mall, event_id, out_order_no, type, line_no, quantity, refund_fen, business_day, received_at, order_id, state, held_reason`
 	reviewOrderCols = `id, mall, out_order_no, status, reject_code, reject_message, created_at, updated_at`
-	// strandedWhere is StrandedOrders' condition: an order that never reached its mall.
-	strandedWhere = `status = 'pending' AND NOT submitted AND reject_code = '' AND NOT cancelled`
+	// strandedWhere is StrandedOrders' condition: an order that never reached its mall
+	// (pending, or cancel_requested with no mall order: its cancel waits on its dispatch).
+	strandedWhere = `status IN ('pending', 'cancel_requested') AND mall_order_no = '' AND NOT submitted AND reject_code = '' AND NOT cancelled`
 )
 
 // unresolved is the condition that the item of a row (prefix || id) has no resolution.

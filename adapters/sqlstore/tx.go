@@ -125,9 +125,9 @@ func (t *txn) RequestCancel(ctx context.Context, id int64, reason string) error 
 func (t *txn) SaveOrderState(ctx context.Context, o *orders.GroupOrder) error {
 	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE group_orders SET submitted = ?, accepted = ?, cancelled = ?,
 		cancel_requested = ?, cancel_refusal = ?, reject_code = ?, reject_message = ?, mall_order_no = ?, status = ?,
-		updated_at = ? WHERE id = ?`),
+		cancel_error = ?, cancel_attempt = ?, cancel_error_at = ?, updated_at = ? WHERE id = ?`),
 		o.Submitted, o.Accepted, o.Cancelled, o.CancelReq, o.CancelRefusal, o.RejectCode, o.RejectMessage,
-		o.MallOrderNo, o.Status, t.s.utcNow(), o.ID); err != nil {
+		o.MallOrderNo, o.Status, o.CancelError, o.CancelAttempt, utcOrNil(o.CancelErrorAt), t.s.utcNow(), o.ID); err != nil {
 		return fmt.Errorf("update order: %w", err)
 	}
 	return nil
@@ -320,4 +320,12 @@ func insertLedger(ctx context.Context, tx *sqlx.Tx, rows [][]any) error {
 		rows = rows[n:]
 	}
 	return nil
+}
+
+// utcOrNil is *t in UTC, or nil (NULL).
+func utcOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC()
 }

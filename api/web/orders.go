@@ -47,9 +47,11 @@ var (
 		orders.StatusPending: "待发往商城", orders.StatusRejected: "商城拒单", orders.StatusSubmitted: "已提交商城",
 		orders.StatusAccepted: "商城已接单", orders.StatusPartiallyShipped: "部分发货", orders.StatusShipped: "已发货",
 		orders.StatusPartiallyDelivered: "部分签收", orders.StatusDelivered: "已签收", orders.StatusRefunded: "已退款",
-		orders.StatusCancelled: "已取消",
+		orders.StatusCancelled:       "已取消",
+		orders.StatusCancelRequested: "取消处理中",
 	}
-	statusOrder  = []orders.Status{orders.StatusPending, orders.StatusSubmitted, orders.StatusAccepted, orders.StatusPartiallyShipped, orders.StatusShipped, orders.StatusPartiallyDelivered, orders.StatusDelivered, orders.StatusRefunded, orders.StatusCancelled, orders.StatusRejected}
+	statusOrder = []orders.Status{orders.StatusPending, orders.StatusSubmitted, orders.StatusAccepted, orders.StatusPartiallyShipped, orders.StatusShipped, orders.StatusPartiallyDelivered, orders.StatusDelivered, orders.StatusRefunded, orders.StatusCancelled, orders.StatusRejected,
+		orders.StatusCancelRequested}
 	fundingNames = map[orders.Funding]string{orders.FundingUnion: "工会经费", orders.FundingEmployeePays: "职工自费", orders.FundingExternal: "外部资金"}
 	fundingOrder = []orders.Funding{orders.FundingUnion, orders.FundingEmployeePays, orders.FundingExternal}
 	deliveryName = map[orders.DeliveryMode]string{orders.DeliveryBulk: "统一送到单位", orders.DeliveryPerRecipient: "按收件人分别配送"}
@@ -407,6 +409,7 @@ type orderView struct {
 	Tables        []tableView // lines, recipients (per_recipient), timeline
 	CanCancel     bool
 	CancelPending bool
+	CancelError   string // how the cancel request stands when an attempt did not reach the mall
 	Reason        string
 	ReasonErr     string
 }
@@ -442,6 +445,9 @@ func (s *Server) showOrder(c echo.Context, status int, msg, reason, reasonErr st
 		Delivery: deliveryName[o.DeliveryMode], ShipPhone: phoneFor(v, o.ShipTo.Phone), Tables: s.tablesOf(c, doc),
 		CanCancel: o.Status.Cancellable() && !o.CancelReq, CancelPending: o.CancelReq && o.Status != orders.StatusCancelled,
 		Reason: reason, ReasonErr: reasonErr}
+	if o.CancelError != "" {
+		view.CancelError = cancelErrorNote(o)
+	}
 	return s.render(c, status, "order_show.html", Page{Title: "订单 " + o.OrderRef, Active: "/orders", Error: msg, Data: view})
 }
 
@@ -513,12 +519,29 @@ func (s *Server) orderDocument(v Viewer, o *orders.GroupOrder, events []orders.R
 		tl.Rows = append(tl.Rows, []reports.Value{reports.Text(""), reports.Text("已申请取消"), reports.Text(""), reports.Text(""),
 			reports.Text(""), reports.Text(""), reports.Text("等待商城确认")})
 	}
+	if o.CancelError != "" {
+		at := ""
+		if o.CancelErrorAt != nil {
+			at = beijing(*o.CancelErrorAt)
+		}
+		tl.Rows = append(tl.Rows, []reports.Value{reports.Text(at), reports.Text("取消请求未送达商城"), reports.Text(""), reports.Text(""),
+			reports.Text(""), reports.Text(""), reports.Text(cancelErrorNote(o))})
+	}
 	if o.CancelRefusal != "" {
 		tl.Rows = append(tl.Rows, []reports.Value{reports.Text(""), reports.Text("商城拒绝取消"), reports.Text(""), reports.Text(""),
 			reports.Text(""), reports.Text(""), reports.Text(o.CancelRefusal)})
 	}
 	doc.Tables = append(doc.Tables, tl)
 	return doc
+}
+
+// cancelErrorNote says in Chinese how the cancel request stands after attempt
+// o.CancelAttempt failed, with the error as the mall or the network gave it.
+func cancelErrorNote(o *orders.GroupOrder) string {
+	if !o.CancelReq {
+		return fmt.Sprintf("第 %d 次尝试后放弃，可重新申请取消：%s", o.CancelAttempt, o.CancelError)
+	}
+	return fmt.Sprintf("第 %d 次尝试失败，系统将自动重试：%s", o.CancelAttempt, o.CancelError)
 }
 
 var eventNamesText = func() map[string]string {

@@ -299,8 +299,18 @@ func TestCancelFromTheOrderPage(t *testing.T) {
 	if err != nil || !got.CancelReq {
 		t.Fatalf("cancel not requested: %+v %v", got, err)
 	}
-	if body := mustGet(t, b, fmt.Sprintf("/orders/%d", o.ID)); !strings.Contains(body, "已申请取消") {
-		t.Errorf("the page does not say the cancel was asked for")
+	if body := mustGet(t, b, fmt.Sprintf("/orders/%d", o.ID)); !strings.Contains(body, "已申请取消") || !strings.Contains(body, "取消处理中") {
+		t.Errorf("the page does not say the cancel was asked for (status 取消处理中)")
+	}
+	// An attempt that could not reach the mall is shown, with its number, on the detail
+	// and in the timeline, until an attempt reaches it.
+	if err := s.svc.RecordCancelAttempt(context.Background(), o.ID, orders.CancelAttempt{Attempt: 3, At: time.Now(),
+		Err: "ccb mall: mall.order.cancel: no answer"}); err != nil {
+		t.Fatal(err)
+	}
+	body := mustGet(t, b, fmt.Sprintf("/orders/%d", o.ID))
+	if !strings.Contains(body, "取消请求未送达商城") || !strings.Contains(body, "第 3 次尝试失败，系统将自动重试：ccb mall: mall.order.cancel: no answer") {
+		t.Errorf("the page does not show why the cancel has not reached the mall")
 	}
 
 	shipped := s.placeOrder(t, "HQ", "C-2", "ccb", 2, false)
@@ -308,7 +318,7 @@ func TestCancelFromTheOrderPage(t *testing.T) {
 		OutOrderNo: shipped.OutOrderNo, LineNo: 1, Quantity: 2, OccurredAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	resp, body := b.postBody(fmt.Sprintf("/orders/%d/cancel", shipped.ID), url.Values{"reason": {"晚了"}})
+	resp, body = b.postBody(fmt.Sprintf("/orders/%d/cancel", shipped.ID), url.Values{"reason": {"晚了"}})
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "不能取消") {
 		t.Fatalf("cancel after shipping: %d", resp.StatusCode)
 	}

@@ -210,6 +210,10 @@ func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg p
 	if a.db.Dialect == sqlstore.Postgres {
 		listen = cfg.DatabaseURL
 	}
+	rates, err := mallRates(a, ms.codes)
+	if err != nil {
+		return nil, err
+	}
 	runner, err := jobs.New(jobs.Config{
 		DB: a.db.DB.DB, Dialect: a.db.Dialect, ListenURL: listen, Store: a.store, Orders: svc, Malls: ms.clients,
 		BranchName: func(ctx context.Context, code string) (string, error) {
@@ -218,7 +222,8 @@ func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg p
 		},
 		NotifyURL: func(m orders.Mall) string { return publicURL + "/webhooks/" + string(m) }, Logger: a.log, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, RescueAfter: cfg.Jobs.RescueAfter,
 		MaxAttempts:       cfg.Dispatch.MaxAttempts,
-		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
+		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap, RetryAfterMax: cfg.Dispatch.RetryAfterMax},
+		MallRates:         rates,
 		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
 		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Unreadable: a.store, Metrics: reg,
 		Maintenance: a.store,
@@ -227,6 +232,35 @@ func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg p
 		return nil, err
 	}
 	return runner, nil
+}
+
+// mallRates are the connected malls' own rate limits (AIDMALL_<CODE>_RATE_LIMIT and
+// _RATE_BURST), shared by the replicas through Redis when REDIS_URL is set.
+func mallRates(a *app, codes []orders.Mall) (map[orders.Mall]jobs.MallRate, error) {
+	rates := map[orders.Mall]jobs.MallRate{}
+	for _, m := range codes {
+		mc := a.cfg.Mall(m)
+		if mc.RateLimit <= 0 {
+			continue
+		}
+		burst := mc.RateBurst
+		if burst == 0 {
+			burst = mc.RateLimit
+		}
+		r := jobs.MallRate{PerSecond: mc.RateLimit, Burst: burst}
+		if a.redisHealth != nil {
+			// Shared by the replicas through Redis, per replica while Redis is away
+			// (counted in aidmall_redis_fallbacks_total{part="ratelimit"}).
+			shared, err := a.redisHealth.Limiter("aidmall:mallrate:",
+				redisx.Rate{Events: mc.RateLimit, Period: time.Second, Burst: burst})
+			if err != nil {
+				return nil, fmt.Errorf("mall %s rate limit: %w", m, err)
+			}
+			r.Shared = shared
+		}
+		rates[m] = r
+	}
+	return rates, nil
 }
 
 // reconcileEvery maps the configured reconcile interval (0 = off) to the runner's
