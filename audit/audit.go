@@ -26,6 +26,9 @@ const (
 	ActionOrderPlace      = "order.place"           // an order placed (POST /v1/orders)
 	ActionOrderCancel     = "order.cancel"          // a cancel asked for
 	ActionOrderHistory    = "order.load_history"    // an order already at its mall loaded (import orders)
+	ActionOrderDispatchFailed = "order.dispatch_failed" // an order's dispatch gave up (the dispatch job, actor "system")
+	ActionOrderRetryDispatch  = "order.retry_dispatch"  // an order whose dispatch gave up sent again by hand
+	ActionOrderFailover       = "order.failover"        // an auto order moved to another mall (the dispatch job)
 	ActionImport          = "registry.import"       // a registry file imported (object "file:<kind>/<name>")
 	ActionKeyCreate       = "key.create"            // an API key made (users add)
 	ActionKeyRevoke       = "key.revoke"            // an API key revoked

@@ -146,6 +146,10 @@ type DispatchConfig struct {
 	BackoffBase time.Duration
 	// BackoffCap caps one retry's delay. Default 5m. Env AIDMALL_DISPATCH_BACKOFF_CAP.
 	BackoffCap time.Duration
+	// FailoverAfter is how long an order placed with mall "auto" may fail to reach its
+	// failing mall before it moves to another that lists every line (docs/MALLS.md).
+	// Default 5m; 0 turns failover off. Env AIDMALL_FAILOVER_AFTER.
+	FailoverAfter time.Duration
 }
 
 // BreakerConfig is the per-mall circuit breaker.
@@ -183,6 +187,7 @@ func Defaults() Config {
 		Jobs:     JobsConfig{Workers: 4, PollInterval: time.Second},
 		Dispatch: DispatchConfig{
 			MaxAttempts: 25, BackoffBase: time.Second, BackoffCap: 5 * time.Minute,
+			FailoverAfter: 5 * time.Minute,
 		},
 		Breaker:           BreakerConfig{Failures: 5, Cooldown: 30 * time.Second},
 		RateLimit:         RateLimitConfig{Requests: 120, Period: time.Minute, Burst: 60},
@@ -421,6 +426,7 @@ func settings(malls []orders.Mall) []setting {
 		{"AIDMALL_DISPATCH_MAX_ATTEMPTS", "dispatch.max_attempts", integer(func(c *Config) *int { return &c.Dispatch.MaxAttempts })},
 		{"AIDMALL_DISPATCH_BACKOFF_BASE", "dispatch.backoff_base", duration(func(c *Config) *time.Duration { return &c.Dispatch.BackoffBase })},
 		{"AIDMALL_DISPATCH_BACKOFF_CAP", "dispatch.backoff_cap", duration(func(c *Config) *time.Duration { return &c.Dispatch.BackoffCap })},
+		{"AIDMALL_FAILOVER_AFTER", "dispatch.failover_after", duration(func(c *Config) *time.Duration { return &c.Dispatch.FailoverAfter })},
 		{"AIDMALL_BREAKER_FAILURES", "breaker.failures", integer(func(c *Config) *int { return &c.Breaker.Failures })},
 		{"AIDMALL_BREAKER_COOLDOWN", "breaker.cooldown", duration(func(c *Config) *time.Duration { return &c.Breaker.Cooldown })},
 		{"AIDMALL_RECONCILE_INTERVAL", "reconcile_interval", duration(func(c *Config) *time.Duration { return &c.ReconcileInterval })},

@@ -134,6 +134,16 @@ type GroupOrder struct {
 	// CancelRefusal is the mall's code and message when it refused a cancel (a line had
 	// shipped); empty otherwise.
 	CancelRefusal string `json:"cancel_refusal,omitempty"`
+	// DispatchFailure is why the order's dispatch gave up (MarkDispatchFailed); nil unless
+	// it did and no one has retried it since (RetryDispatch). It makes the status
+	// dispatch_failed while the order has not reached its mall.
+	DispatchFailure *DispatchFailure `json:"dispatch_failure,omitempty"`
+	// DispatchGiveUps counts the times the order's dispatch gave up (each one is a review
+	// item of its own).
+	DispatchGiveUps int `json:"-"`
+	// AutoRouted: the order was placed with mall "auto", so it may fail over to another
+	// mall (FailoverTarget); an order placed for a named mall never moves.
+	AutoRouted bool `json:"-"`
 }
 
 // Total returns the sum of the lines' amounts.

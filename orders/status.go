@@ -16,13 +16,16 @@ const (
 	StatusDelivered          Status = "delivered"           // every unit delivered
 	StatusRefunded           Status = "refunded"            // everything delivered was refunded in full
 	StatusCancelled          Status = "cancelled"           // cancelled before shipping
+	// StatusDispatchFailed: the dispatch job ran out of attempts before the order reached
+	// its mall (GroupOrder.DispatchFailure); it waits for a person (RetryDispatch or Cancel).
+	StatusDispatchFailed Status = "dispatch_failed"
 )
 
 // DeriveStatus works out o's status from its flags and line quantities (not from
 // o.Status). What the mall reports it has done wins: once any unit has shipped or been
 // delivered, the status follows the quantities, even if the order was marked cancelled or
 // rejected here (a cancel or a create that timed out after the mall had acted).
-// Otherwise: cancelled, rejected, accepted, submitted, pending.
+// Otherwise: cancelled, rejected, accepted, submitted, dispatch_failed, pending.
 func DeriveStatus(o *GroupOrder) Status {
 	var ordered, shipped, delivered int64
 	var deliveredFen, refundedFen int64
@@ -54,6 +57,8 @@ func DeriveStatus(o *GroupOrder) Status {
 		return StatusAccepted
 	case o.Submitted || o.MallOrderNo != "":
 		return StatusSubmitted
+	case o.DispatchFailure != nil:
+		return StatusDispatchFailed
 	}
 	return StatusPending
 }
@@ -64,7 +69,8 @@ func (s Status) Final() bool {
 }
 
 // Cancellable reports whether an order in status s may still be cancelled: it has not
-// shipped, been refused or been cancelled yet.
+// shipped, been refused or been cancelled yet (an order whose dispatch gave up may be
+// cancelled instead of retried).
 func (s Status) Cancellable() bool {
-	return s == StatusPending || s == StatusSubmitted || s == StatusAccepted
+	return s == StatusPending || s == StatusSubmitted || s == StatusAccepted || s == StatusDispatchFailed
 }

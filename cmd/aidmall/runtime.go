@@ -168,12 +168,21 @@ func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg p
 		Backoff:           jobs.Backoff{Base: cfg.Dispatch.BackoffBase, Cap: cfg.Dispatch.BackoffCap},
 		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
 		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Unreadable: a.store, Metrics: reg,
-		Maintenance: a.store,
+		Maintenance:   a.store,
+		FailoverAfter: failoverAfter(cfg), DispatchFailures: a.store,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return runner, nil
+}
+
+// failoverAfter maps the configured failover delay (0 = off) to the runner's (negative = off).
+func failoverAfter(cfg config.Config) time.Duration {
+	if cfg.Dispatch.FailoverAfter <= 0 {
+		return -1
+	}
+	return cfg.Dispatch.FailoverAfter
 }
 
 // reconcileEvery maps the configured reconcile interval (0 = off) to the runner's
