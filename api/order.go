@@ -24,24 +24,34 @@ import (
 // orderJSON is an order as the API shows it. Times are RFC 3339 in Beijing time (+08:00),
 // money is yuan strings with 2 decimals, phones are masked unless the caller is aid_office.
 type orderJSON struct {
-	ID              int64               `json:"id"`
-	OrderRef        string              `json:"order_ref"`
-	BranchCode      string              `json:"branch_code"`
-	Mall            orders.Mall         `json:"mall"`
-	Funding         orders.Funding      `json:"funding"`
-	DeliveryMode    orders.DeliveryMode `json:"delivery_mode"`
-	ShipTo          contactJSON         `json:"ship_to"`
-	PlacedAt        string              `json:"placed_at"`
-	CreatedAt       string              `json:"created_at,omitempty"`
-	Status          orders.Status       `json:"status"`
-	CancelRequested bool                `json:"cancel_requested,omitempty"`
-	CancelRefusal   string              `json:"cancel_refusal,omitempty"`
-	OutOrderNo      orders.OutOrderNo   `json:"out_order_no"`
-	MallOrderNo     string              `json:"mall_order_no"`
-	RejectCode      string              `json:"reject_code,omitempty"`
-	RejectMessage   string              `json:"reject_message,omitempty"`
-	Lines           []lineJSON          `json:"lines"`
-	TotalAmount     money.Fen           `json:"total_amount"`
+	ID              int64                `json:"id"`
+	OrderRef        string               `json:"order_ref"`
+	BranchCode      string               `json:"branch_code"`
+	Mall            orders.Mall          `json:"mall"`
+	Funding         orders.Funding       `json:"funding"`
+	DeliveryMode    orders.DeliveryMode  `json:"delivery_mode"`
+	ShipTo          contactJSON          `json:"ship_to"`
+	PlacedAt        string               `json:"placed_at"`
+	CreatedAt       string               `json:"created_at,omitempty"`
+	Status          orders.Status        `json:"status"`
+	CancelRequested bool                 `json:"cancel_requested,omitempty"`
+	CancelRefusal   string               `json:"cancel_refusal,omitempty"`
+	OutOrderNo      orders.OutOrderNo    `json:"out_order_no"`
+	MallOrderNo     string               `json:"mall_order_no"`
+	RejectCode      string               `json:"reject_code,omitempty"`
+	RejectMessage   string               `json:"reject_message,omitempty"`
+	DispatchFailure *dispatchFailureJSON `json:"dispatch_failure,omitempty"`
+	Lines           []lineJSON           `json:"lines"`
+	TotalAmount     money.Fen            `json:"total_amount"`
+}
+
+// dispatchFailureJSON is why an order's dispatch gave up (status dispatch_failed).
+type dispatchFailureJSON struct {
+	Reason      string      `json:"reason"`
+	MallCode    orders.Mall `json:"mall_code"`
+	MallMessage string      `json:"mall_message"`
+	Attempts    int         `json:"attempts"`
+	At          string      `json:"at"`
 }
 
 type contactJSON struct {
@@ -81,6 +91,10 @@ func orderResponse(o *orders.GroupOrder, caller orders.Caller) orderJSON {
 		OutOrderNo: o.OutOrderNo, MallOrderNo: o.MallOrderNo,
 		RejectCode: o.RejectCode, RejectMessage: o.RejectMessage,
 		Lines: make([]lineJSON, len(o.Lines)), TotalAmount: o.Total(),
+	}
+	if f := o.DispatchFailure; f != nil {
+		out.DispatchFailure = &dispatchFailureJSON{Reason: f.Reason, MallCode: f.MallCode, MallMessage: f.MallMessage,
+			Attempts: f.Attempts, At: beijingTime(f.At)}
 	}
 	for i, l := range o.Lines {
 		lj := lineJSON{
@@ -206,6 +220,23 @@ func (s *Server) cancelOrder(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, orderResponse(o, caller))
 }
 
+// retryDispatch is POST /v1/orders/{id}/retry-dispatch (aid_office only): an order whose
+// dispatch gave up (status dispatch_failed) is sent to its mall again under the same
+// out_order_no; 200 with the order, now pending. Any other state is 409 problem+json (a
+// second retry finds it pending: one job).
+func (s *Server) retryDispatch(c echo.Context) error {
+	caller, _ := callerFrom(c)
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.cfg.Orders.RetryDispatch(c.Request().Context(), caller, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, orderResponse(o, caller))
+}
+
 // orderID reads the {id} path parameter; anything but a positive integer names no order.
 func orderID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
@@ -293,7 +324,7 @@ func knownStatus(s orders.Status) bool {
 	switch s {
 	case orders.StatusPending, orders.StatusRejected, orders.StatusSubmitted, orders.StatusAccepted,
 		orders.StatusPartiallyShipped, orders.StatusShipped, orders.StatusPartiallyDelivered,
-		orders.StatusDelivered, orders.StatusRefunded, orders.StatusCancelled:
+		orders.StatusDelivered, orders.StatusRefunded, orders.StatusCancelled, orders.StatusDispatchFailed:
 		return true
 	}
 	return false
