@@ -45,6 +45,10 @@ func TestDeriveStatus(t *testing.T) {
 		{"cancelled_beats_rejected", GroupOrder{Cancelled: true, RejectCode: "40005", Lines: []Line{line(0, 0, 0)}}, StatusCancelled},
 		{"mall_progress_beats_a_local_cancel", GroupOrder{Cancelled: true, Accepted: true, Lines: []Line{line(10, 10, 68000)}}, StatusRefunded},
 		{"cancelled_beats_accepted", GroupOrder{Cancelled: true, Accepted: true, Submitted: true, Lines: []Line{line(0, 0, 0)}}, StatusCancelled},
+		{"dispatch_gave_up_is_dispatch_failed", GroupOrder{DispatchFailure: &DispatchFailure{Attempts: 25}, Lines: []Line{line(0, 0, 0)}}, StatusDispatchFailed},
+		{"reaching_the_mall_beats_a_give_up", GroupOrder{DispatchFailure: &DispatchFailure{Attempts: 25}, MallOrderNo: "CCB1", Lines: []Line{line(0, 0, 0)}}, StatusSubmitted},
+		{"mall_progress_beats_a_give_up", GroupOrder{DispatchFailure: &DispatchFailure{Attempts: 25}, Lines: []Line{line(10, 0, 0)}}, StatusShipped},
+		{"cancelled_beats_a_give_up", GroupOrder{DispatchFailure: &DispatchFailure{Attempts: 25}, Cancelled: true, Lines: []Line{line(0, 0, 0)}}, StatusCancelled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
