@@ -452,7 +452,7 @@ func (s *Server) showOrder(c echo.Context, status int, msg, reason, reasonErr st
 		Delivery: deliveryName[o.DeliveryMode], ShipPhone: phoneFor(v, o.ShipTo.Phone), Tables: s.tablesOf(c, doc),
 		CanCancel: o.Status.Cancellable() && !o.CancelReq, CanRetry: o.Status == orders.StatusDispatchFailed && v.Caller().CanRetryDispatch(),
 		CancelPending: o.CancelReq && o.Status != orders.StatusCancelled,
-		Reason: reason, ReasonErr: reasonErr}
+		Reason:        reason, ReasonErr: reasonErr}
 	return s.render(c, status, "order_show.html", Page{Title: "订单 " + o.OrderRef, Active: "/orders", Error: msg, Data: view})
 }
 
