@@ -23,28 +23,32 @@ import (
 
 // Actions recorded. Other slices add theirs here (one constant each).
 const (
-	ActionOrderPlace          = "order.place"           // an order placed (POST /v1/orders)
-	ActionOrderCancel         = "order.cancel"          // a cancel asked for
-	ActionOrderHistory        = "order.load_history"    // an order already at its mall loaded (import orders)
+	ActionOrderPlace      = "order.place"           // an order placed (POST /v1/orders)
+	ActionOrderCancel     = "order.cancel"          // a cancel asked for
+	ActionOrderHistory    = "order.load_history"    // an order already at its mall loaded (import orders)
+	ActionImport          = "registry.import"       // a registry file imported (object "file:<kind>/<name>")
+	ActionKeyCreate       = "key.create"            // an API key made (users add)
+	ActionKeyRevoke       = "key.revoke"            // an API key revoked
+	ActionKeyRotate       = "key.rotate"            // an API key given a new secret (users rotate)
+	ActionBudgetSet       = "budget.set"            // a branch's budget for a year set
+	ActionTargetSet       = "target.set"            // the group's yearly targets set
+	ActionPeriodClose     = "period.close"          // a month or year closed (ATTRIBUTION.md §5)
+	ActionPeriodReopen    = "period.reopen"         // the latest closed period reopened
+	ActionReviewResolve   = "review.resolve"        // a review item dismissed or re-read
+	ActionStatementImport = "statement.import"      // a mall statement file applied
+	ActionPersonCreate    = "person.create"         // a person's account made (people add, /office/people)
+	ActionPersonReset     = "person.reset"          // a person's password reset (never the password)
+	ActionPersonDisable   = "person.disable"        // an account disabled: its sessions end
+	ActionPersonEnable    = "person.enable"         // a disabled account enabled again
+	ActionSignIn          = "person.signin"         // a sign-in to the pages
+	ActionSignInRefused   = "person.signin_refused" // a refused sign-in (the login tried, never the password)
+)
+
+// Actions on an order's dispatch (giving up visibly, retry by hand, failover for auto).
+const (
 	ActionOrderDispatchFailed = "order.dispatch_failed" // an order's dispatch gave up (the dispatch job, actor "system")
 	ActionOrderRetryDispatch  = "order.retry_dispatch"  // an order whose dispatch gave up sent again by hand
 	ActionOrderFailover       = "order.failover"        // an auto order moved to another mall (the dispatch job)
-	ActionImport              = "registry.import"       // a registry file imported (object "file:<kind>/<name>")
-	ActionKeyCreate           = "key.create"            // an API key made (users add)
-	ActionKeyRevoke           = "key.revoke"            // an API key revoked
-	ActionKeyRotate           = "key.rotate"            // an API key given a new secret (users rotate)
-	ActionBudgetSet           = "budget.set"            // a branch's budget for a year set
-	ActionTargetSet           = "target.set"            // the group's yearly targets set
-	ActionPeriodClose         = "period.close"          // a month or year closed (ATTRIBUTION.md §5)
-	ActionPeriodReopen        = "period.reopen"         // the latest closed period reopened
-	ActionReviewResolve       = "review.resolve"        // a review item dismissed or re-read
-	ActionStatementImport     = "statement.import"      // a mall statement file applied
-	ActionPersonCreate        = "person.create"         // a person's account made (people add, /office/people)
-	ActionPersonReset         = "person.reset"          // a person's password reset (never the password)
-	ActionPersonDisable       = "person.disable"        // an account disabled: its sessions end
-	ActionPersonEnable        = "person.enable"         // a disabled account enabled again
-	ActionSignIn              = "person.signin"         // a sign-in to the pages
-	ActionSignInRefused       = "person.signin_refused" // a refused sign-in (the login tried, never the password)
 )
 
 // TimeLayout is how an entry's time is written in the canonical encoding and stored: UTC,
