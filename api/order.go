@@ -24,25 +24,27 @@ import (
 // orderJSON is an order as the API shows it. Times are RFC 3339 in Beijing time (+08:00),
 // money is yuan strings with 2 decimals, phones are masked unless the caller is aid_office.
 type orderJSON struct {
-	ID              int64                `json:"id"`
-	OrderRef        string               `json:"order_ref"`
-	BranchCode      string               `json:"branch_code"`
-	Mall            orders.Mall          `json:"mall"`
-	Funding         orders.Funding       `json:"funding"`
-	DeliveryMode    orders.DeliveryMode  `json:"delivery_mode"`
-	ShipTo          contactJSON          `json:"ship_to"`
-	PlacedAt        string               `json:"placed_at"`
-	CreatedAt       string               `json:"created_at,omitempty"`
-	Status          orders.Status        `json:"status"`
-	CancelRequested bool                 `json:"cancel_requested,omitempty"`
-	CancelRefusal   string               `json:"cancel_refusal,omitempty"`
-	OutOrderNo      orders.OutOrderNo    `json:"out_order_no"`
-	MallOrderNo     string               `json:"mall_order_no"`
-	RejectCode      string               `json:"reject_code,omitempty"`
-	RejectMessage   string               `json:"reject_message,omitempty"`
+	ID              int64               `json:"id"`
+	OrderRef        string              `json:"order_ref"`
+	BranchCode      string              `json:"branch_code"`
+	Mall            orders.Mall         `json:"mall"`
+	Funding         orders.Funding      `json:"funding"`
+	DeliveryMode    orders.DeliveryMode `json:"delivery_mode"`
+	ShipTo          contactJSON         `json:"ship_to"`
+	PlacedAt        string              `json:"placed_at"`
+	CreatedAt       string              `json:"created_at,omitempty"`
+	Status          orders.Status       `json:"status"`
+	CancelRequested bool                `json:"cancel_requested,omitempty"`
+	CancelRefusal   string              `json:"cancel_refusal,omitempty"`
+	OutOrderNo      orders.OutOrderNo   `json:"out_order_no"`
+	MallOrderNo     string              `json:"mall_order_no"`
+	RejectCode      string              `json:"reject_code,omitempty"`
+	RejectMessage   string              `json:"reject_message,omitempty"`
+	Lines           []lineJSON          `json:"lines"`
+	TotalAmount     money.Fen           `json:"total_amount"`
+
+	// DispatchFailure says why the dispatch gave up (status dispatch_failed).
 	DispatchFailure *dispatchFailureJSON `json:"dispatch_failure,omitempty"`
-	Lines           []lineJSON           `json:"lines"`
-	TotalAmount     money.Fen            `json:"total_amount"`
 }
 
 // dispatchFailureJSON is why an order's dispatch gave up (status dispatch_failed).

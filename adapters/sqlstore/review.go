@@ -61,19 +61,21 @@ func (r reviewUnreadableRow) item() review.Item {
 }
 
 type reviewOrderRow struct {
-	ID            int64      `db:"id"`
-	GiveUps       int        `db:"dispatch_give_ups"`
-	FailedAt      *time.Time `db:"dispatch_failed_at"`
-	FailReason    string     `db:"dispatch_failure_reason"`
-	FailMessage   string     `db:"dispatch_failure_mall_message"`
-	Attempts      int        `db:"dispatch_attempts"`
-	Mall          string     `db:"mall"`
-	OutOrderNo    *string    `db:"out_order_no"`
-	Status        string     `db:"status"`
-	RejectCode    string     `db:"reject_code"`
-	RejectMessage string     `db:"reject_message"`
-	CreatedAt     time.Time  `db:"created_at"`
-	UpdatedAt     time.Time  `db:"updated_at"`
+	ID            int64     `db:"id"`
+	Mall          string    `db:"mall"`
+	OutOrderNo    *string   `db:"out_order_no"`
+	Status        string    `db:"status"`
+	RejectCode    string    `db:"reject_code"`
+	RejectMessage string    `db:"reject_message"`
+	CreatedAt     time.Time `db:"created_at"`
+	UpdatedAt     time.Time `db:"updated_at"`
+
+	// The dispatch failure (migration 00011).
+	GiveUps     int        `db:"dispatch_give_ups"`
+	FailedAt    *time.Time `db:"dispatch_failed_at"`
+	FailReason  string     `db:"dispatch_failure_reason"`
+	FailMessage string     `db:"dispatch_failure_mall_message"`
+	Attempts    int        `db:"dispatch_attempts"`
 }
 
 func (r reviewOrderRow) item() review.Item {
