@@ -45,6 +45,18 @@ type orderJSON struct {
 	RejectMessage   string              `json:"reject_message,omitempty"`
 	Lines           []lineJSON          `json:"lines"`
 	TotalAmount     money.Fen           `json:"total_amount"`
+
+	// DispatchFailure says why the dispatch gave up (status dispatch_failed).
+	DispatchFailure *dispatchFailureJSON `json:"dispatch_failure,omitempty"`
+}
+
+// dispatchFailureJSON is why an order's dispatch gave up (status dispatch_failed).
+type dispatchFailureJSON struct {
+	Reason      string      `json:"reason"`
+	MallCode    orders.Mall `json:"mall_code"`
+	MallMessage string      `json:"mall_message"`
+	Attempts    int         `json:"attempts"`
+	At          string      `json:"at"`
 }
 
 type contactJSON struct {
@@ -90,6 +102,10 @@ func orderResponse(o *orders.GroupOrder, caller orders.Caller) orderJSON {
 		if o.CancelErrorAt != nil {
 			out.CancelErrorAt = beijingTime(*o.CancelErrorAt)
 		}
+	}
+	if f := o.DispatchFailure; f != nil {
+		out.DispatchFailure = &dispatchFailureJSON{Reason: f.Reason, MallCode: f.MallCode, MallMessage: f.MallMessage,
+			Attempts: f.Attempts, At: beijingTime(f.At)}
 	}
 	for i, l := range o.Lines {
 		lj := lineJSON{
@@ -215,6 +231,23 @@ func (s *Server) cancelOrder(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, orderResponse(o, caller))
 }
 
+// retryDispatch is POST /v1/orders/{id}/retry-dispatch (aid_office only): an order whose
+// dispatch gave up (status dispatch_failed) is sent to its mall again under the same
+// out_order_no; 200 with the order, now pending. Any other state is 409 problem+json (a
+// second retry finds it pending: one job).
+func (s *Server) retryDispatch(c echo.Context) error {
+	caller, _ := callerFrom(c)
+	id, err := orderID(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.cfg.Orders.RetryDispatch(c.Request().Context(), caller, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, orderResponse(o, caller))
+}
+
 // orderID reads the {id} path parameter; anything but a positive integer names no order.
 func orderID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
@@ -303,7 +336,7 @@ func knownStatus(s orders.Status) bool {
 	case orders.StatusPending, orders.StatusRejected, orders.StatusSubmitted, orders.StatusAccepted,
 		orders.StatusPartiallyShipped, orders.StatusShipped, orders.StatusPartiallyDelivered,
 		orders.StatusDelivered, orders.StatusRefunded, orders.StatusCancelled,
-		orders.StatusCancelRequested:
+		orders.StatusCancelRequested, orders.StatusDispatchFailed:
 		return true
 	}
 	return false

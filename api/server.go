@@ -73,6 +73,8 @@ type Orders interface {
 	Get(ctx context.Context, caller orders.Caller, id int64) (*orders.GroupOrder, error)
 	List(ctx context.Context, caller orders.Caller, f orders.ListFilter) ([]orders.GroupOrder, string, error)
 	Cancel(ctx context.Context, caller orders.Caller, id int64, reason string) (*orders.GroupOrder, error)
+	// RetryDispatch sends an order whose dispatch gave up to its mall again (aid_office).
+	RetryDispatch(ctx context.Context, caller orders.Caller, id int64) (*orders.GroupOrder, error)
 	Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
 }
 
@@ -331,6 +333,7 @@ func (s *Server) routes() error {
 	e.GET("/v1/orders", s.listOrders, route(ordersOnly)...)
 	e.GET("/v1/orders/:id", s.getOrder, route(ordersOnly)...)
 	e.POST("/v1/orders/:id/cancel", s.cancelOrder, route(ordersOnly)...)
+	e.POST("/v1/orders/:id/retry-dispatch", s.retryDispatch, route(allowRoles("orders", orders.Caller.CanRetryDispatch))...)
 	e.GET("/v1/reports/benefit", s.benefitReport, route(allowRoles("reports", orders.Caller.CanReadReports))...)
 	if s.cfg.Budgets != nil {
 		e.GET("/v1/budgets", s.listBudgets, route(allowRoles("budgets", orders.Caller.CanReadReports))...)

@@ -44,6 +44,13 @@ const (
 	ActionSignInRefused   = "person.signin_refused" // a refused sign-in (the login tried, never the password)
 )
 
+// Actions on an order's dispatch (giving up visibly, retry by hand, failover for auto).
+const (
+	ActionOrderDispatchFailed = "order.dispatch_failed" // an order's dispatch gave up (the dispatch job, actor "system")
+	ActionOrderRetryDispatch  = "order.retry_dispatch"  // an order whose dispatch gave up sent again by hand
+	ActionOrderFailover       = "order.failover"        // an auto order moved to another mall (the dispatch job)
+)
+
 // TimeLayout is how an entry's time is written in the canonical encoding and stored: UTC,
 // microseconds, fixed width (so stored text sorts as time and every database keeps it exactly).
 const TimeLayout = "2006-01-02T15:04:05.000000Z"

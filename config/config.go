@@ -174,6 +174,10 @@ type DispatchConfig struct {
 	// a jitter of max(10s, wait/4), so a queue told the same wait does not come back at
 	// one instant. Default 1h. Env AIDMALL_DISPATCH_RETRY_AFTER_MAX.
 	RetryAfterMax time.Duration
+	// FailoverAfter is how long an order placed with mall "auto" may fail to reach its
+	// failing mall before it moves to another that lists every line (docs/MALLS.md).
+	// Default 5m; 0 turns failover off. Env AIDMALL_FAILOVER_AFTER.
+	FailoverAfter time.Duration
 }
 
 // BreakerConfig is the per-mall circuit breaker.
@@ -213,6 +217,7 @@ func Defaults() Config {
 		Dispatch: DispatchConfig{
 			MaxAttempts: 25, BackoffBase: time.Second, BackoffCap: 5 * time.Minute,
 			RetryAfterMax: time.Hour,
+			FailoverAfter: 5 * time.Minute,
 		},
 		Breaker:           BreakerConfig{Failures: 5, Cooldown: 30 * time.Second},
 		RateLimit:         RateLimitConfig{Requests: 120, Period: time.Minute, Burst: 60},
@@ -469,6 +474,7 @@ func settings(malls []orders.Mall) []setting {
 		{"AIDMALL_DISPATCH_BACKOFF_BASE", "dispatch.backoff_base", duration(func(c *Config) *time.Duration { return &c.Dispatch.BackoffBase })},
 		{"AIDMALL_DISPATCH_BACKOFF_CAP", "dispatch.backoff_cap", duration(func(c *Config) *time.Duration { return &c.Dispatch.BackoffCap })},
 		{"AIDMALL_DISPATCH_RETRY_AFTER_MAX", "dispatch.retry_after_max", duration(func(c *Config) *time.Duration { return &c.Dispatch.RetryAfterMax })},
+		{"AIDMALL_FAILOVER_AFTER", "dispatch.failover_after", duration(func(c *Config) *time.Duration { return &c.Dispatch.FailoverAfter })},
 		{"AIDMALL_BREAKER_FAILURES", "breaker.failures", integer(func(c *Config) *int { return &c.Breaker.Failures })},
 		{"AIDMALL_BREAKER_COOLDOWN", "breaker.cooldown", duration(func(c *Config) *time.Duration { return &c.Breaker.Cooldown })},
 		{"AIDMALL_RECONCILE_INTERVAL", "reconcile_interval", duration(func(c *Config) *time.Duration { return &c.ReconcileInterval })},

@@ -108,6 +108,9 @@ func (c Config) Validate() error {
 		bad("AIDMALL_DISPATCH_BACKOFF_CAP", "%s is below the base %s", c.Dispatch.BackoffCap, c.Dispatch.BackoffBase)
 	}
 	durRange("AIDMALL_DISPATCH_RETRY_AFTER_MAX", c.Dispatch.RetryAfterMax, time.Second, 24*time.Hour)
+	if c.Dispatch.FailoverAfter != 0 {
+		durRange("AIDMALL_FAILOVER_AFTER", c.Dispatch.FailoverAfter, time.Second, 24*time.Hour)
+	}
 	intRange("AIDMALL_BREAKER_FAILURES", c.Breaker.Failures, 1, 1000)
 	durRange("AIDMALL_BREAKER_COOLDOWN", c.Breaker.Cooldown, time.Millisecond, time.Hour)
 	if c.ReconcileInterval != 0 {

@@ -68,7 +68,21 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 		return err
 	}
 
-	switch orders.DispatchDecision(o, job.Attempt == 1 && !redispatched(job.JobRow)) {
+	// A retry by hand (o.DispatchGiveUps) follows attempts that may have reached the mall.
+	firstCall := job.Attempt == 1 && !redispatched(job.JobRow) && o.DispatchGiveUps == 0
+	step := orders.DispatchDecision(o, firstCall)
+	if step == orders.DispatchCreate {
+		// An `auto` order whose mall is failing may move to another mall first (failover.go).
+		moved, err := r.failover(ctx, o, log)
+		if err != nil {
+			return err
+		}
+		if moved != o {
+			o, step = moved, orders.DispatchDecision(moved, firstCall)
+			log = log.With(slog.String("now_mall", string(o.Mall)), slog.String("now_out_order_no", string(o.OutOrderNo)))
+		}
+	}
+	switch step {
 	case orders.DispatchSettled:
 		return nil
 	case orders.DispatchCancelHere:
@@ -134,8 +148,17 @@ func (w *dispatchWorker) failed(ctx context.Context, job *river.Job[DispatchArgs
 	}
 	w.hints.note(job.ID, err)
 	if job.Attempt >= job.MaxAttempts {
+		// Give up visibly: the order becomes dispatch_failed, with why, for a person to retry
+		// or cancel (orders.Service.MarkDispatchFailed). The job is still discarded (the
+		// error below): a discarded job does not block the dispatch job of a retry.
 		w.r.metrics.givenUp.WithLabelValues(string(o.Mall)).Inc()
-		log.Error("dispatch gave up: the order stays pending until maintenance dispatches it again", slog.String("error", err.Error()))
+		f := orders.DispatchFailureOf(o.Mall, err, job.Attempt, w.r.now())
+		if _, merr := w.r.orders.MarkDispatchFailed(ctx, o.ID, f); merr != nil {
+			// Not recorded: the order stays pending and maintenance dispatches it again.
+			log.Error("dispatch gave up and could not record it", slog.String("error", err.Error()), slog.String("record_error", merr.Error()))
+		} else {
+			log.Error("dispatch gave up: the order is dispatch_failed until a person retries or cancels it", slog.String("error", err.Error()))
+		}
 	} else {
 		log.Warn("mall call failed; will retry", slog.String("error", err.Error()))
 	}

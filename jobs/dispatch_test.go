@@ -286,8 +286,9 @@ func TestDispatch_breakerOpensAndStopsCallingTheMall(t *testing.T) {
 		if got := value(g.r.metrics.givenUp.WithLabelValues("ccb")); got != 0 {
 			t.Errorf("given up metric %v, want 0", got)
 		}
-		if got := g.order(t, o.ID); got.Status != orders.StatusPending || got.Submitted || got.RejectCode != "" || got.Cancelled {
-			t.Errorf("order %s (submitted %v, rejected %q, cancelled %v) although the mall never took it",
+		// Given up visibly (giveup_test.go): dispatch_failed, never submitted, rejected or cancelled.
+		if got := g.order(t, o.ID); got.Status != orders.StatusDispatchFailed || got.Submitted || got.RejectCode != "" || got.Cancelled {
+			t.Errorf("order %s (submitted %v, rejected %q, cancelled %v), want dispatch_failed: the mall never took it",
 				got.Status, got.Submitted, got.RejectCode, got.Cancelled)
 		}
 		// The other mall's breaker is its own.

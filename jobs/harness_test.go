@@ -76,6 +76,10 @@ type fakeMall struct {
 	// mall's answer (op "create" or "cancel").
 	answer func(op string, out orders.OutOrderNo) error
 	calls  chan string // "create:OUT" or "cancel:OUT", never blocks
+	// queryErr scripts Query (nil entry: queryView); none: not found, as ever.
+	queryErr  []error
+	queryView orders.MallOrderView
+	queries   []string // out_order_no asked for
 }
 
 func newFakeMall(m orders.Mall) *fakeMall {
@@ -113,8 +117,25 @@ func (f *fakeMall) Create(_ context.Context, req orders.CreateRequest) (orders.C
 	return orders.CreateResult{MallOrderNo: "M-" + string(req.OutOrderNo), Status: "ACCEPTED"}, nil
 }
 
-func (f *fakeMall) Query(context.Context, orders.OutOrderNo) (orders.MallOrderView, error) {
-	return orders.MallOrderView{}, &orders.MallError{Mall: f.mall, NotFound: true}
+func (f *fakeMall) Query(_ context.Context, out orders.OutOrderNo) (orders.MallOrderView, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.queries)
+	f.queries = append(f.queries, string(out))
+	if len(f.queryErr) == 0 {
+		return orders.MallOrderView{}, &orders.MallError{Mall: f.mall, NotFound: true}
+	}
+	if err := next(f.queryErr, n); err != nil {
+		return orders.MallOrderView{}, err
+	}
+	return f.queryView, nil
+}
+
+// asked returns the out_order_no the mall was queried for, in order.
+func (f *fakeMall) asked() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.queries...)
 }
 
 func (f *fakeMall) Cancel(_ context.Context, out orders.OutOrderNo, reason string) error {

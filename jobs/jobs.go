@@ -61,6 +61,12 @@ type Orders interface {
 	// RecordCancelAttempt shows on the order how its cancel request is going (the last
 	// error and attempt while the mall cannot be reached; cleared once it is).
 	RecordCancelAttempt(ctx context.Context, id int64, a orders.CancelAttempt) error
+	// MarkDispatchFailed records that an order's dispatch gave up (status dispatch_failed).
+	MarkDispatchFailed(ctx context.Context, id int64, f orders.DispatchFailure) (bool, error)
+	// FailoverTarget decides whether an `auto` order moves to another mall, given the
+	// malls' health; MoveToMall moves it once the first mall has answered.
+	FailoverTarget(ctx context.Context, o *orders.GroupOrder, health map[orders.Mall]orders.MallHealth, now time.Time, after time.Duration) (orders.Mall, string, error)
+	MoveToMall(ctx context.Context, id int64, from, to orders.Mall, first orders.FirstMallAnswer) (*orders.GroupOrder, string, error)
 	// Apply applies a fulfilment event: the one path every event takes (webhooks,
 	// reconciliation, statement imports).
 	Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
@@ -146,6 +152,13 @@ type Config struct {
 	// StrandedAfter is how old a pending order that never reached its mall must be for
 	// maintenance to dispatch it again. Default 10 min.
 	StrandedAfter time.Duration
+	// FailoverAfter is how long an `auto` order may fail to reach its failing mall before
+	// it moves to another mall that lists every line (failover.go). Default
+	// orders.DefaultFailoverAfter; negative: never.
+	FailoverAfter time.Duration
+	// DispatchFailures, when not nil, counts the orders in dispatch_failed per mall for
+	// the gauge aidmall_orders_dispatch_failed, read when metrics are scraped.
+	DispatchFailures DispatchFailureCounter
 	// IdempotencyRetention is how long idempotency keys are kept before maintenance
 	// deletes them. Default 24 h (idempotency.Retention).
 	IdempotencyRetention time.Duration
@@ -177,6 +190,8 @@ type Runner struct {
 	maint      maintenance
 	// listener is the pool of the LISTEN connection (nil: poll only); Stop closes it.
 	listener *pgxpool.Pool
+	// failoverAfter is Config.FailoverAfter with its default.
+	failoverAfter time.Duration
 }
 
 // New checks cfg and builds a Runner (not started). Errors: a missing dependency, an
@@ -235,10 +250,14 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := registerDispatchFailed(cfg.Metrics, cfg.DispatchFailures, cfg.Malls); err != nil {
+		return nil, err
+	}
 	r := &Runner{
 		driver: driver, db: cfg.DB, store: cfg.Store, orders: cfg.Orders, malls: cfg.Malls, statements: cfg.Statements, unreadable: cfg.Unreadable,
 		branchName: cfg.BranchName, notifyURL: cfg.NotifyURL, log: cfg.Logger,
 		backoff: cfg.Backoff.withDefaults(), now: cfg.Now, metrics: met, listener: listener,
+		failoverAfter: cmp(cfg.FailoverAfter, orders.DefaultFailoverAfter),
 		maint: maintenance{
 			store:         cfg.Maintenance,
 			strandedAfter: cmp(cfg.StrandedAfter, defaultStrandedAfter),

@@ -65,7 +65,11 @@ func dispatchJobStates(t *testing.T, g *rig) []string {
 	return states
 }
 
-func TestMaintain_redispatchesAnOrderWhoseJobWasDiscarded(t *testing.T) {
+// An order whose dispatch job ran out of attempts is dispatch_failed (giveup_test.go): not
+// stranded, so maintenance leaves it to a person; the discarded job does not block the
+// job of a retry by hand. (Maintenance's own redispatch of pending orders whose job is
+// gone: the placeWithoutJob tests below.)
+func TestMaintain_leavesAGivenUpOrderToAPerson(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
@@ -81,14 +85,14 @@ func TestMaintain_redispatchesAnOrderWhoseJobWasDiscarded(t *testing.T) {
 		if ev := g.waitFor(t, "first dispatch", finished(DispatchArgs{}.Kind(), o.ID)); ev.Job.State != rivertype.JobStateDiscarded {
 			t.Fatalf("first dispatch job %s, want discarded", ev.Job.State)
 		}
-
-		c, err := g.r.Maintain(ctx)
-		if err != nil || c.Stranded != 1 || c.Redispatched != 1 || c.Live != 0 {
-			t.Fatalf("first Maintain = %+v, %v; want the stranded order dispatched again", c, err)
+		if got := g.order(t, o.ID); got.Status != orders.StatusDispatchFailed {
+			t.Fatalf("order %s, want dispatch_failed", got.Status)
 		}
-		// Right after, the new job is available, running or done: never a second one.
-		if c, err := g.r.Maintain(ctx); err != nil || c.Redispatched != 0 {
-			t.Errorf("second Maintain = %+v, %v; want nothing dispatched again", c, err)
+		if c, err := g.r.Maintain(ctx); err != nil || c.Stranded != 0 || c.Redispatched != 0 {
+			t.Fatalf("Maintain = %+v, %v; want the given-up order left to a person", c, err)
+		}
+		if _, err := g.svc.RetryDispatch(ctx, aidOffice, o.ID); err != nil {
+			t.Fatalf("retry by hand: %v", err)
 		}
 		if ev := g.waitFor(t, "second dispatch", finished(DispatchArgs{}.Kind(), o.ID)); ev.Job.State != rivertype.JobStateCompleted {
 			t.Fatalf("second dispatch job %s, want completed", ev.Job.State)
@@ -106,8 +110,8 @@ func TestMaintain_redispatchesAnOrderWhoseJobWasDiscarded(t *testing.T) {
 		if got := dispatchJobStates(t, g); !reflect.DeepEqual(got, []string{"completed", "discarded"}) {
 			t.Errorf("dispatch jobs %v, want the discarded one and one completed", got)
 		}
-		if got := value(g.r.metrics.redispatched); got != 1 {
-			t.Errorf("redispatched metric %v, want 1", got)
+		if got := value(g.r.metrics.redispatched); got != 0 {
+			t.Errorf("redispatched metric %v, want 0", got)
 		}
 	})
 }

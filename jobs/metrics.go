@@ -1,10 +1,14 @@
 package jobs
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"aidmall/orders"
 )
 
 // metrics are the runner's Prometheus collectors:
@@ -18,6 +22,9 @@ import (
 //	aidmall_dispatch_redispatched_total         stranded orders whose dispatch
 //	                                            maintenance enqueued again
 //	aidmall_idempotency_keys_deleted_total      idempotency keys deleted by maintenance
+//	aidmall_failovers_total{from,to}            auto orders moved from a failing mall
+//	aidmall_orders_dispatch_failed{mall}        orders in dispatch_failed now (read from
+//	                                            the database when scraped; Config.DispatchFailures)
 type metrics struct {
 	calls          *prometheus.CounterVec
 	breakerState   *prometheus.GaugeVec
@@ -25,6 +32,44 @@ type metrics struct {
 	reconciled     *prometheus.CounterVec
 	redispatched   prometheus.Counter
 	idempotencyDel prometheus.Counter
+	failovers      *prometheus.CounterVec
+}
+
+// DispatchFailureCounter counts the orders in dispatch_failed per mall
+// (sqlstore.Store.DispatchFailedByMall).
+type DispatchFailureCounter interface {
+	DispatchFailedByMall(ctx context.Context) (map[orders.Mall]int, error)
+}
+
+// dispatchFailedGauge is aidmall_orders_dispatch_failed{mall}, counted in the database at
+// each scrape (so it is right after a retry by hand or from another process), 0 for every
+// connected mall without any.
+type dispatchFailedGauge struct {
+	desc    *prometheus.Desc
+	counter DispatchFailureCounter
+	malls   []orders.Mall
+}
+
+func (g *dispatchFailedGauge) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g *dispatchFailedGauge) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := g.counter.DispatchFailedByMall(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(g.desc, err)
+		return
+	}
+	seen := map[orders.Mall]bool{}
+	for _, m := range g.malls {
+		seen[m] = true
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n[m]), string(m))
+	}
+	for m, v := range n {
+		if !seen[m] {
+			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(v), string(m))
+		}
+	}
 }
 
 // newMetrics makes the collectors and registers them on reg when it is not nil. Error:
@@ -38,7 +83,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "aidmall_mall_breaker_state", Help: "Circuit breaker per mall: 0 closed, 1 half-open, 2 open.",
 		}, []string{"mall"}),
 		givenUp: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aidmall_dispatch_given_up_total", Help: "Orders whose dispatch job ran out of attempts (still pending).",
+			Name: "aidmall_dispatch_given_up_total", Help: "Orders whose dispatch job ran out of attempts (then dispatch_failed).",
 		}, []string{"mall"}),
 		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aidmall_reconcile_events_total", Help: "Statement events seen by reconciliation, by result.",
@@ -49,12 +94,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		idempotencyDel: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "aidmall_idempotency_keys_deleted_total", Help: "Idempotency keys (with their stored responses) deleted by maintenance.",
 		}),
+		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aidmall_failovers_total", Help: "Auto orders moved from a failing mall to another that lists every line.",
+		}, []string{"from", "to"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.calls, m.breakerState, m.givenUp, m.reconciled, m.redispatched, m.idempotencyDel} {
+	for _, c := range []prometheus.Collector{m.calls, m.breakerState, m.givenUp, m.reconciled, m.redispatched, m.idempotencyDel, m.failovers} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
@@ -63,4 +111,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, fmt.Errorf("jobs: register metrics: %w", err)
 	}
 	return m, nil
+}
+
+// registerDispatchFailed registers aidmall_orders_dispatch_failed on reg (nothing when reg
+// or counter is nil), with a 0 for each of malls without any.
+func registerDispatchFailed(reg prometheus.Registerer, counter DispatchFailureCounter, malls Malls) error {
+	if reg == nil || counter == nil {
+		return nil
+	}
+	g := &dispatchFailedGauge{counter: counter, desc: prometheus.NewDesc("aidmall_orders_dispatch_failed",
+		"Orders whose dispatch gave up (status dispatch_failed), waiting for a person to retry or cancel them.", []string{"mall"}, nil)}
+	for m := range malls {
+		g.malls = append(g.malls, m)
+	}
+	if err := reg.Register(g); err != nil {
+		return fmt.Errorf("jobs: register metrics: %w", err)
+	}
+	return nil
 }

@@ -38,6 +38,7 @@ type auditOrder struct {
 	PlacedAt      string           `json:"placed_at"`
 	Status        Status           `json:"status"`
 	CancelRequest bool             `json:"cancel_requested,omitempty"`
+	DispatchFail  *DispatchFailure `json:"dispatch_failure,omitempty"`
 	ShipToName    string           `json:"ship_to_name,omitempty"`
 	ShipToPhone   string           `json:"ship_to_phone,omitempty"`
 	Total         money.Fen        `json:"total"`
@@ -56,7 +57,7 @@ func auditSnapshot(o *GroupOrder) auditOrder {
 	a := auditOrder{
 		OrderRef: o.OrderRef, Branch: o.BranchCode, Funding: o.Funding, DeliveryMode: o.DeliveryMode, Mall: o.Mall,
 		OutOrderNo: o.OutOrderNo, MallOrderNo: o.MallOrderNo, PlacedAt: o.PlacedAt.UTC().Format(audit.TimeLayout),
-		Status: o.Status, CancelRequest: o.CancelReq, Total: o.Total(),
+		Status: o.Status, CancelRequest: o.CancelReq, DispatchFail: o.DispatchFailure, Total: o.Total(),
 		Lines: make([]auditOrderLine, len(o.Lines)),
 	}
 	if o.ShipTo.Name != "" {

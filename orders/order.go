@@ -140,6 +140,16 @@ type GroupOrder struct {
 	CancelError   string     `json:"cancel_error,omitempty"`
 	CancelAttempt int        `json:"cancel_attempt,omitempty"`
 	CancelErrorAt *time.Time `json:"cancel_error_at,omitempty"`
+	// DispatchFailure is why the order's dispatch gave up (MarkDispatchFailed); nil unless
+	// it did and no one has retried it since (RetryDispatch). It makes the status
+	// dispatch_failed while the order has not reached its mall.
+	DispatchFailure *DispatchFailure `json:"dispatch_failure,omitempty"`
+	// DispatchGiveUps counts the times the order's dispatch gave up (each one is a review
+	// item of its own).
+	DispatchGiveUps int `json:"-"`
+	// AutoRouted: the order was placed with mall "auto", so it may fail over to another
+	// mall (FailoverTarget); an order placed for a named mall never moves.
+	AutoRouted bool `json:"-"`
 }
 
 // Total returns the sum of the lines' amounts.

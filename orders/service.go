@@ -315,6 +315,7 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		OrderRef: req.OrderRef, BranchCode: req.BranchCode, BuyerName: branch.Name, Funding: req.Funding,
 		OutOrderNo:   NewOutOrderNo(placedAt),
 		DeliveryMode: req.DeliveryMode, ShipTo: req.ShipTo, PlacedAt: placedAt, Mall: mall,
+		AutoRouted: req.Mall == MallAuto,
 	}
 	for i, l := range req.Lines {
 		p, known := products[l.SKU]

@@ -19,6 +19,9 @@ const (
 	// StatusCancelRequested: a cancel was asked for and the mall has neither confirmed
 	// nor refused it yet (取消处理中).
 	StatusCancelRequested Status = "cancel_requested"
+	// StatusDispatchFailed: the dispatch job ran out of attempts before the order reached
+	// its mall (GroupOrder.DispatchFailure); it waits for a person (RetryDispatch or Cancel).
+	StatusDispatchFailed Status = "dispatch_failed"
 )
 
 // DeriveStatus works out o's status from its flags and line quantities (not from
@@ -26,8 +29,9 @@ const (
 // delivered, the status follows the quantities, even if the order was marked cancelled or
 // rejected here (a cancel or a create that timed out after the mall had acted).
 // Otherwise: cancelled, rejected, cancel_requested (a cancel asked for and not yet
-// answered: a refusal clears it and the order is back to what it was), accepted,
-// submitted, pending.
+// answered: a refusal clears it and the order is back to what it was; it wins over a
+// dispatch that gave up, since the person has decided), accepted, submitted,
+// dispatch_failed, pending.
 func DeriveStatus(o *GroupOrder) Status {
 	var ordered, shipped, delivered int64
 	var deliveredFen, refundedFen int64
@@ -61,6 +65,8 @@ func DeriveStatus(o *GroupOrder) Status {
 		return StatusAccepted
 	case o.Submitted || o.MallOrderNo != "":
 		return StatusSubmitted
+	case o.DispatchFailure != nil:
+		return StatusDispatchFailed
 	}
 	return StatusPending
 }
@@ -71,7 +77,8 @@ func (s Status) Final() bool {
 }
 
 // Cancellable reports whether an order in status s may still be cancelled: it has not
-// shipped, been refused or been cancelled yet.
+// shipped, been refused or been cancelled yet (an order whose dispatch gave up may be
+// cancelled instead of retried).
 func (s Status) Cancellable() bool {
-	return s == StatusPending || s == StatusSubmitted || s == StatusAccepted
+	return s == StatusPending || s == StatusSubmitted || s == StatusAccepted || s == StatusDispatchFailed
 }

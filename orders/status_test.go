@@ -51,6 +51,10 @@ func TestDeriveStatus(t *testing.T) {
 		{"rejected_while_a_cancel_was_asked_is_rejected", GroupOrder{CancelReq: true, RejectCode: "40005", Lines: []Line{line(0, 0, 0)}}, StatusRejected},
 		{"shipping_beats_a_cancel_asked", GroupOrder{CancelReq: true, Accepted: true, Lines: []Line{line(4, 0, 0)}}, StatusPartiallyShipped},
 		{"cancel_refused_is_back_to_accepted", GroupOrder{CancelRefusal: "40010 ORDER_SHIPPED", Accepted: true, Lines: []Line{line(0, 0, 0)}}, StatusAccepted},
+		{"dispatch_gave_up_is_dispatch_failed", GroupOrder{DispatchFailure: &DispatchFailure{Attempts: 25}, Lines: []Line{line(0, 0, 0)}}, StatusDispatchFailed},
+		{"reaching_the_mall_beats_a_give_up", GroupOrder{DispatchFailure: &DispatchFailure{Attempts: 25}, MallOrderNo: "CCB1", Lines: []Line{line(0, 0, 0)}}, StatusSubmitted},
+		{"mall_progress_beats_a_give_up", GroupOrder{DispatchFailure: &DispatchFailure{Attempts: 25}, Lines: []Line{line(10, 0, 0)}}, StatusShipped},
+		{"cancelled_beats_a_give_up", GroupOrder{DispatchFailure: &DispatchFailure{Attempts: 25}, Cancelled: true, Lines: []Line{line(0, 0, 0)}}, StatusCancelled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

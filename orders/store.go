@@ -78,8 +78,16 @@ type Tx interface {
 	RequestCancel(ctx context.Context, id int64, reason string) error
 	// SaveOrderState stores what is known of o's mall order and its derived state:
 	// submitted, accepted, cancelled, the cancel request and refusal, the rejection,
-	// mall_order_no and status.
+	// the dispatch failure and give-ups, mall_order_no and status.
 	SaveOrderState(ctx context.Context, o *GroupOrder) error
+	// EnqueueDispatch enqueues the dispatch job of order id (a retry by hand); a live
+	// dispatch job of the order already there is kept and no second one is made.
+	EnqueueDispatch(ctx context.Context, id int64) error
+	// MoveOrder stores o's new mall, out_order_no (ErrOutOrderNoTaken when taken) and its
+	// lines' item ids and unit prices (a failover, MoveToMall).
+	MoveOrder(ctx context.Context, o *GroupOrder) error
+	// RecordStep appends step to order id's timeline.
+	RecordStep(ctx context.Context, id int64, step OrderStep) error
 	// SaveLine stores l's fulfilment quantities: shipped, delivered, refunded, held events.
 	SaveLine(ctx context.Context, l Line) error
 

@@ -29,7 +29,12 @@ const (
 	KindParkedEvent   Kind = "parked_event"   // no order has its out_order_no, for longer than ParkedAfter
 	KindUnreadable    Kind = "unreadable"     // a notification or statement row that verified but could not be read
 	KindRejectedOrder Kind = "rejected_order" // the mall refused the order for good
-	KindStrandedOrder Kind = "stranded_order" // never reached its mall (dispatch gave up) for longer than ParkedAfter
+	KindStrandedOrder Kind = "stranded_order" // pending, not at its mall for longer than ParkedAfter (dispatch still trying, or its job lost)
+	// KindDispatchFailed: the order's dispatch gave up (status dispatch_failed); shown at
+	// once. Retry it (POST /v1/orders/{id}/retry-dispatch, `aidmall order retry ID`, the
+	// order page) or cancel it; its id names the give-up ("dispatch_failed:<order>:<n>"), so a
+	// later give-up of the same order is a new item.
+	KindDispatchFailed Kind = "dispatch_failed"
 )
 
 // Outcome is how an item was resolved.
@@ -45,7 +50,7 @@ const (
 const DefaultParkedAfter = 24 * time.Hour
 
 // Item is one thing waiting for review. ID is stable: "event:<row>", "unreadable:<id>",
-// "order:<id>".
+// "order:<id>", "dispatch_failed:<order id>:<give-up number>".
 type Item struct {
 	ID          string    `json:"id"`
 	Kind        Kind      `json:"kind"`
@@ -61,6 +66,8 @@ type Item struct {
 	Quantity    int64     `json:"quantity,omitempty"`
 	Refund      money.Fen `json:"refund,omitempty"`
 	BusinessDay string    `json:"business_day,omitempty"`
+	// Attempts is how many times the dispatch ran before it gave up (dispatch_failed).
+	Attempts int `json:"attempts,omitempty"`
 	// Body is what could not be read (unreadable items; shown by Get only, never listed).
 	Body     string    `json:"body,omitempty"`
 	Rereads  bool      `json:"can_reread"`
@@ -92,7 +99,7 @@ func Rule(reason string) string {
 type Store interface {
 	// ReviewItems returns the open items (unresolved), oldest first: events held; events
 	// parked and orders stranded since before waitedBefore; unreadable records; rejected
-	// orders. Bodies are left out.
+	// orders; orders whose dispatch gave up. Bodies are left out.
 	ReviewItems(ctx context.Context, waitedBefore time.Time) ([]Item, error)
 	// ReviewItem returns item id (with its body and resolution, if any); orders.ErrNotFound
 	// when no such item exists.

@@ -32,9 +32,11 @@ func (s *Store) UnreadableCount(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// StrandedOrders returns the ids of orders created before `before` that never reached
-// their mall (not submitted, rejected or cancelled), oldest first, at most limit: their
-// dispatch job may have run out of attempts while the mall was down.
+// StrandedOrders returns the ids of pending orders created before `before` that never
+// reached their mall (not submitted, rejected or cancelled), oldest first, at most limit:
+// their dispatch job was lost, or ran out of attempts without recording it. An order
+// whose give-up was recorded is dispatch_failed, not pending, and is never among them: it
+// waits for a person (orders.Service.RetryDispatch), not for maintenance.
 func (s *Store) StrandedOrders(ctx context.Context, before time.Time, limit int) ([]int64, error) {
 	var ids []int64
 	err := s.db.SelectContext(ctx, &ids, s.db.Rebind(`SELECT id FROM group_orders
@@ -44,6 +46,23 @@ func (s *Store) StrandedOrders(ctx context.Context, before time.Time, limit int)
 		return nil, fmt.Errorf("stranded orders: %w", err)
 	}
 	return ids, nil
+}
+
+// DispatchFailedByMall counts the orders in dispatch_failed per mall (the gauge
+// aidmall_orders_dispatch_failed).
+func (s *Store) DispatchFailedByMall(ctx context.Context) (map[orders.Mall]int, error) {
+	var rows []struct {
+		Mall string `db:"mall"`
+		N    int    `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT mall, COUNT(*) AS n FROM group_orders WHERE status = 'dispatch_failed' GROUP BY mall`); err != nil {
+		return nil, fmt.Errorf("dispatch failed by mall: %w", err)
+	}
+	out := make(map[orders.Mall]int, len(rows))
+	for _, r := range rows {
+		out[orders.Mall(r.Mall)] = r.N
+	}
+	return out, nil
 }
 
 // DeleteIdempotencyBefore deletes the idempotency keys created before t (their stored

@@ -158,11 +158,21 @@ type orderRow struct {
 	CancelError     string             `db:"cancel_error"`
 	CancelAttempt   int                `db:"cancel_attempt"`
 	CancelErrorAt   *time.Time         `db:"cancel_error_at"`
+	// The dispatch failure (migration 00011): dispatch_failed_at NULL when none.
+	DispatchFailedAt    *time.Time `db:"dispatch_failed_at"`
+	DispatchFailReason  string     `db:"dispatch_failure_reason"`
+	DispatchFailCode    string     `db:"dispatch_failure_mall_code"`
+	DispatchFailMessage string     `db:"dispatch_failure_mall_message"`
+	DispatchAttempts    int        `db:"dispatch_attempts"`
+	DispatchGiveUps     int        `db:"dispatch_give_ups"`
+	AutoRouted          bool       `db:"auto_routed"`
 }
 
 const orderCols = `id, order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
 	placed_at, created_at, mall, out_order_no, mall_order_no, status, reject_code, reject_message,
-	submitted, accepted, cancelled, cancel_requested, cancel_refusal, cancel_error, cancel_attempt, cancel_error_at`
+	submitted, accepted, cancelled, cancel_requested, cancel_refusal, cancel_error, cancel_attempt, cancel_error_at,
+	dispatch_failed_at, dispatch_failure_reason, dispatch_failure_mall_code, dispatch_failure_mall_message,
+	dispatch_attempts, dispatch_give_ups, auto_routed`
 
 func (r orderRow) order() *orders.GroupOrder {
 	o := &orders.GroupOrder{
@@ -180,6 +190,11 @@ func (r orderRow) order() *orders.GroupOrder {
 	if r.CancelErrorAt != nil {
 		at := r.CancelErrorAt.UTC()
 		o.CancelErrorAt = &at
+	}
+	o.DispatchGiveUps, o.AutoRouted = r.DispatchGiveUps, r.AutoRouted
+	if r.DispatchFailedAt != nil {
+		o.DispatchFailure = &orders.DispatchFailure{Reason: r.DispatchFailReason, MallCode: orders.Mall(r.DispatchFailCode),
+			MallMessage: r.DispatchFailMessage, Attempts: r.DispatchAttempts, At: r.DispatchFailedAt.UTC()}
 	}
 	return o
 }

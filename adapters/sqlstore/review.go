@@ -69,6 +69,13 @@ type reviewOrderRow struct {
 	RejectMessage string    `db:"reject_message"`
 	CreatedAt     time.Time `db:"created_at"`
 	UpdatedAt     time.Time `db:"updated_at"`
+
+	// The dispatch failure (migration 00011).
+	GiveUps     int        `db:"dispatch_give_ups"`
+	FailedAt    *time.Time `db:"dispatch_failed_at"`
+	FailReason  string     `db:"dispatch_failure_reason"`
+	FailMessage string     `db:"dispatch_failure_mall_message"`
+	Attempts    int        `db:"dispatch_attempts"`
 }
 
 func (r reviewOrderRow) item() review.Item {
@@ -77,17 +84,32 @@ func (r reviewOrderRow) item() review.Item {
 	if r.OutOrderNo != nil {
 		it.OutOrderNo = *r.OutOrderNo
 	}
-	if r.Status != string(orders.StatusRejected) {
-		it.Kind, it.Since, it.Reason = review.KindStrandedOrder, r.CreatedAt.UTC(), "never reached its mall: its dispatch gave up"
+	switch r.Status {
+	case string(orders.StatusRejected):
+	case string(orders.StatusDispatchFailed):
+		it.ID = dispatchFailedItem(r.ID, r.GiveUps)
+		it.Kind, it.Reason, it.Attempts = review.KindDispatchFailed, strings.TrimSpace(r.FailReason+": "+r.FailMessage), r.Attempts
+		if r.FailedAt != nil {
+			it.Since = r.FailedAt.UTC()
+		}
+	default:
+		it.Kind, it.Since, it.Reason = review.KindStrandedOrder, r.CreatedAt.UTC(), "has not reached its mall: its dispatch is still trying, or its job was lost"
 	}
 	return it
 }
 
+// dispatchFailedItem is the review id of give-up n of order id.
+func dispatchFailedItem(id int64, n int) string {
+	return "dispatch_failed:" + strconv.FormatInt(id, 10) + ":" + strconv.Itoa(n)
+}
+
 const (
 	reviewEventCols = `id, mall, event_id, out_order_no, type, line_no, quantity, refund_fen, business_day, received_at, order_id, state, held_reason`
-	reviewOrderCols = `id, mall, out_order_no, status, reject_code, reject_message, created_at, updated_at`
+	reviewOrderCols = `id, mall, out_order_no, status, reject_code, reject_message, created_at, updated_at,
+		dispatch_give_ups, dispatch_failed_at, dispatch_failure_reason, dispatch_failure_mall_message, dispatch_attempts`
 	// strandedWhere is StrandedOrders' condition: an order that never reached its mall
 	// (pending, or cancel_requested with no mall order: its cancel waits on its dispatch).
+	// An order whose dispatch gave up (dispatch_failed) waits for a person instead.
 	strandedWhere = `status IN ('pending', 'cancel_requested') AND mall_order_no = '' AND NOT submitted AND reject_code = '' AND NOT cancelled`
 )
 
@@ -113,6 +135,13 @@ func (s *Store) ReviewItems(ctx context.Context, waitedBefore time.Time) ([]revi
 		WHERE (status = 'rejected' OR (`+strandedWhere+` AND created_at < ?)) AND `+unresolved("order")+` ORDER BY id`), waitedBefore.UTC()); err != nil {
 		return nil, fmt.Errorf("review orders: %w", err)
 	}
+	var failed []reviewOrderRow
+	if err := s.db.SelectContext(ctx, &failed, `SELECT `+reviewOrderCols+` FROM group_orders x
+		WHERE status = 'dispatch_failed' AND NOT EXISTS (SELECT 1 FROM review_resolutions r
+			WHERE r.item = 'dispatch_failed:' || CAST(x.id AS TEXT) || ':' || CAST(x.dispatch_give_ups AS TEXT)) ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("review dispatch failures: %w", err)
+	}
+	ors = append(ors, failed...)
 	items := make([]review.Item, 0, len(evs)+len(uns)+len(ors))
 	for _, r := range evs {
 		items = append(items, r.item())
@@ -140,6 +169,14 @@ func sortItems(items []review.Item) {
 // ReviewItem returns one item by id, whatever its state, with its resolution (review.Store).
 func (s *Store) ReviewItem(ctx context.Context, id string) (review.Item, error) {
 	kind, n, ok := strings.Cut(id, ":")
+	giveUp := -1
+	if kind == "dispatch_failed" {
+		var g string
+		n, g, _ = strings.Cut(n, ":")
+		if v, err := strconv.Atoi(g); err == nil && v > 0 {
+			giveUp = v
+		}
+	}
 	num, err := strconv.ParseInt(n, 10, 64)
 	if !ok || err != nil || num <= 0 {
 		return review.Item{}, fmt.Errorf("review item %q: %w", id, orders.ErrNotFound)
@@ -169,6 +206,21 @@ func (s *Store) ReviewItem(ctx context.Context, id string) (review.Item, error) 
 		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+reviewOrderCols+` FROM group_orders WHERE id = ?`), num); err != nil {
 			return review.Item{}, fmt.Errorf("review item %q: %w", id, translate(err))
 		}
+		if r.Status == string(orders.StatusDispatchFailed) {
+			r.Status = string(orders.StatusPending) // "order:<id>" names a rejected or stranded order
+		}
+		it = r.item()
+	case "dispatch_failed":
+		var r reviewOrderRow
+		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+reviewOrderCols+` FROM group_orders WHERE id = ?`), num); err != nil {
+			return review.Item{}, fmt.Errorf("review item %q: %w", id, translate(err))
+		}
+		if giveUp < 1 || giveUp > r.GiveUps {
+			return review.Item{}, fmt.Errorf("review item %q: %w", id, orders.ErrNotFound)
+		}
+		// An earlier give-up, or one retried since, keeps its id; what it said is on the
+		// order's timeline, the item shows the order's present failure if any.
+		r.Status, r.GiveUps = string(orders.StatusDispatchFailed), giveUp
 		it = r.item()
 	default:
 		return review.Item{}, fmt.Errorf("review item %q: %w", id, orders.ErrNotFound)

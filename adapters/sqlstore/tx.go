@@ -77,10 +77,10 @@ func (t *txn) InsertOrder(ctx context.Context, o *orders.GroupOrder) error {
 	var id int64
 	err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO group_orders
 		(order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
-		 placed_at, created_at, updated_at, mall, out_order_no, mall_order_no, submitted, status, total_fen)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		 placed_at, created_at, updated_at, mall, out_order_no, mall_order_no, submitted, status, total_fen, auto_routed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		o.OrderRef, o.BranchCode, o.BuyerName, o.Funding, o.DeliveryMode, o.ShipTo.Name, o.ShipTo.Phone, o.ShipTo.Address,
-		o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.MallOrderNo, o.Submitted, o.Status, int64(o.Total())).Scan(&id)
+		o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.MallOrderNo, o.Submitted, o.Status, int64(o.Total()), o.AutoRouted).Scan(&id)
 	if err != nil {
 		err = translate(err)
 		switch violatedKey(err) {
@@ -123,12 +123,56 @@ func (t *txn) RequestCancel(ctx context.Context, id int64, reason string) error 
 }
 
 func (t *txn) SaveOrderState(ctx context.Context, o *orders.GroupOrder) error {
+	var failedAt *time.Time
+	var f orders.DispatchFailure
+	if o.DispatchFailure != nil {
+		f = *o.DispatchFailure
+		at := f.At.UTC()
+		failedAt = &at
+	}
 	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE group_orders SET submitted = ?, accepted = ?, cancelled = ?,
 		cancel_requested = ?, cancel_refusal = ?, reject_code = ?, reject_message = ?, mall_order_no = ?, status = ?,
-		cancel_error = ?, cancel_attempt = ?, cancel_error_at = ?, updated_at = ? WHERE id = ?`),
+		cancel_error = ?, cancel_attempt = ?, cancel_error_at = ?,
+		dispatch_failed_at = ?, dispatch_failure_reason = ?, dispatch_failure_mall_code = ?, dispatch_failure_mall_message = ?,
+		dispatch_attempts = ?, dispatch_give_ups = ?, updated_at = ? WHERE id = ?`),
 		o.Submitted, o.Accepted, o.Cancelled, o.CancelReq, o.CancelRefusal, o.RejectCode, o.RejectMessage,
-		o.MallOrderNo, o.Status, o.CancelError, o.CancelAttempt, utcOrNil(o.CancelErrorAt), t.s.utcNow(), o.ID); err != nil {
+		o.MallOrderNo, o.Status, o.CancelError, o.CancelAttempt, utcOrNil(o.CancelErrorAt),
+		failedAt, f.Reason, string(f.MallCode), f.MallMessage, f.Attempts, o.DispatchGiveUps,
+		t.s.utcNow(), o.ID); err != nil {
 		return fmt.Errorf("update order: %w", err)
+	}
+	return nil
+}
+
+func (t *txn) EnqueueDispatch(ctx context.Context, id int64) error {
+	if err := t.s.enq.EnqueueDispatch(ctx, t.tx.Tx, id); err != nil {
+		return fmt.Errorf("enqueue dispatch: %w", err)
+	}
+	return nil
+}
+
+func (t *txn) MoveOrder(ctx context.Context, o *orders.GroupOrder) error {
+	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE group_orders SET mall = ?, out_order_no = ?, total_fen = ?, updated_at = ? WHERE id = ?`),
+		o.Mall, o.OutOrderNo, int64(o.Total()), t.s.utcNow(), o.ID); err != nil {
+		err = translate(err)
+		if violatedKey(err) == keyOrderOutOrderNo {
+			return fmt.Errorf("move order %d: %w: %w", o.ID, orders.ErrOutOrderNoTaken, err)
+		}
+		return fmt.Errorf("move order %d: %w", o.ID, err)
+	}
+	for _, l := range o.Lines {
+		if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE order_lines SET item_id = ?, unit_price_fen = ? WHERE id = ?`),
+			l.ItemID, int64(l.UnitPrice), l.ID); err != nil {
+			return fmt.Errorf("move order %d line %d: %w", o.ID, l.LineNo, err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) RecordStep(ctx context.Context, id int64, st orders.OrderStep) error {
+	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`INSERT INTO order_steps (order_id, at, step, mall, out_order_no, detail, actor)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`), id, st.At.UTC(), st.Step, string(st.Mall), string(st.OutOrderNo), st.Detail, st.Actor); err != nil {
+		return fmt.Errorf("record step %s of order %d: %w", st.Step, id, err)
 	}
 	return nil
 }

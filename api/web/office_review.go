@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -13,21 +14,22 @@ import (
 
 // reviewKinds are the review queue's kinds of item in Chinese.
 var reviewKinds = map[review.Kind]string{
-	review.KindHeldEvent:     "暂挂事件",
-	review.KindParkedEvent:   "等待订单的事件",
-	review.KindUnreadable:    "无法读取的通知或对账行",
-	review.KindRejectedOrder: "商城拒绝的订单",
-	review.KindStrandedOrder: "未送达商城的订单",
+	review.KindHeldEvent:      "暂挂事件",
+	review.KindParkedEvent:    "等待订单的事件",
+	review.KindUnreadable:     "无法读取的通知或对账行",
+	review.KindRejectedOrder:  "商城拒绝的订单",
+	review.KindStrandedOrder:  "未送达商城的订单",
+	review.KindDispatchFailed: "发送商城失败的订单（可在订单页重新发送）",
 }
 
 // reviewReasons are the held reasons and the store's own reasons in Chinese, with the rule
 // behind them (review.Rule's, in the office's words).
 var reviewReasons = map[string]string{
-	attribution.ReasonRefundExceedsDelivered:       "退款超过该行已妥投（扣除此前退款）的数量：不计金额，待此前的妥投补足后自动生效（ATTRIBUTION.md §1.6）",
-	attribution.ReasonDeliveryExceedsOrdered:       "妥投数量将超过订购数量：不计金额（ATTRIBUTION.md §1.6）",
-	orders.ReasonUnknownLine:                       "事件指向订单中不存在的行：不计金额",
-	"no order has this out_order_no":               "尚无订单使用该商城订单号",
-	"never reached its mall: its dispatch gave up": "订单未能送达商城：发送已放弃重试",
+	attribution.ReasonRefundExceedsDelivered:                                      "退款超过该行已妥投（扣除此前退款）的数量：不计金额，待此前的妥投补足后自动生效（ATTRIBUTION.md §1.6）",
+	attribution.ReasonDeliveryExceedsOrdered:                                      "妥投数量将超过订购数量：不计金额（ATTRIBUTION.md §1.6）",
+	orders.ReasonUnknownLine:                                                      "事件指向订单中不存在的行：不计金额",
+	"no order has this out_order_no":                                              "尚无订单使用该商城订单号",
+	"has not reached its mall: its dispatch is still trying, or its job was lost": "订单尚未送达商城：仍在重试，或发送任务已丢失",
 }
 
 // reviewItem is one item as the page shows it.
@@ -49,6 +51,9 @@ func newReviewItem(it review.Item) reviewItem {
 	why, ok := reviewReasons[it.Reason]
 	if !ok {
 		why = it.Reason // a mall's code and message, or a parser's reason: as written
+	}
+	if it.Kind == review.KindDispatchFailed {
+		why = fmt.Sprintf("共尝试 %d 次后停止：%s", it.Attempts, it.Reason) // the mall's own words
 	}
 	return reviewItem{Item: it, KindName: reviewKinds[it.Kind], Why: why}
 }

@@ -24,6 +24,9 @@ import (
 // *sqlstore.Store satisfies it.
 type Timeline interface {
 	OrderEvents(ctx context.Context, orderID int64) ([]orders.RecordedEvent, error)
+	// OrderSteps reads the steps that are not a mall's events: dispatch given up, sent
+	// again by hand, a failover's two steps.
+	OrderSteps(ctx context.Context, orderID int64) ([]orders.OrderStep, error)
 }
 
 // orderPages adds the branch staff's pages: the catalogue, the order form, the order list
@@ -39,6 +42,8 @@ func (s *Server) orderPages(g pageGroup) {
 	g.GET("/orders", s.orderList, guard)
 	g.GET("/orders/:id", s.orderPage, guard)
 	g.POST("/orders/:id/cancel", s.cancelOrder, guard)
+	// Only the aid office sends an order whose dispatch gave up again.
+	g.POST("/orders/:id/retry-dispatch", s.retryDispatch, s.requireRole(orders.Caller.CanRetryDispatch))
 }
 
 // Labels for people of the orders' codes.
@@ -49,9 +54,10 @@ var (
 		orders.StatusPartiallyDelivered: "部分签收", orders.StatusDelivered: "已签收", orders.StatusRefunded: "已退款",
 		orders.StatusCancelled:       "已取消",
 		orders.StatusCancelRequested: "取消处理中",
+		orders.StatusDispatchFailed:  "发送商城失败",
 	}
 	statusOrder = []orders.Status{orders.StatusPending, orders.StatusSubmitted, orders.StatusAccepted, orders.StatusPartiallyShipped, orders.StatusShipped, orders.StatusPartiallyDelivered, orders.StatusDelivered, orders.StatusRefunded, orders.StatusCancelled, orders.StatusRejected,
-		orders.StatusCancelRequested}
+		orders.StatusCancelRequested, orders.StatusDispatchFailed}
 	fundingNames = map[orders.Funding]string{orders.FundingUnion: "工会经费", orders.FundingEmployeePays: "职工自费", orders.FundingExternal: "外部资金"}
 	fundingOrder = []orders.Funding{orders.FundingUnion, orders.FundingEmployeePays, orders.FundingExternal}
 	deliveryName = map[orders.DeliveryMode]string{orders.DeliveryBulk: "统一送到单位", orders.DeliveryPerRecipient: "按收件人分别配送"}
@@ -408,6 +414,7 @@ type orderView struct {
 	ShipPhone     string
 	Tables        []tableView // lines, recipients (per_recipient), timeline
 	CanCancel     bool
+	CanRetry      bool // dispatch_failed and the viewer is the aid office
 	CancelPending bool
 	CancelError   string // how the cancel request stands when an attempt did not reach the mall
 	Reason        string
@@ -432,19 +439,24 @@ func (s *Server) showOrder(c echo.Context, status int, msg, reason, reasonErr st
 		return s.fail(c, err)
 	}
 	var events []orders.RecordedEvent
+	var steps []orders.OrderStep
 	if s.cfg.Timeline != nil {
 		if events, err = s.cfg.Timeline.OrderEvents(c.Request().Context(), o.ID); err != nil {
 			return s.fail(c, err)
 		}
+		if steps, err = s.cfg.Timeline.OrderSteps(c.Request().Context(), o.ID); err != nil {
+			return s.fail(c, err)
+		}
 	}
-	doc := s.orderDocument(v, o, events)
+	doc := s.orderDocument(v, o, events, steps)
 	if done, err := s.download(c, doc); done {
 		return err
 	}
 	view := orderView{O: o, Status: statusNames[o.Status], Mall: s.mallName(o.Mall), Funding: fundingNames[o.Funding],
 		Delivery: deliveryName[o.DeliveryMode], ShipPhone: phoneFor(v, o.ShipTo.Phone), Tables: s.tablesOf(c, doc),
-		CanCancel: o.Status.Cancellable() && !o.CancelReq, CancelPending: o.CancelReq && o.Status != orders.StatusCancelled,
-		Reason: reason, ReasonErr: reasonErr}
+		CanCancel: o.Status.Cancellable() && !o.CancelReq, CanRetry: o.Status == orders.StatusDispatchFailed && v.Caller().CanRetryDispatch(),
+		CancelPending: o.CancelReq && o.Status != orders.StatusCancelled,
+		Reason:        reason, ReasonErr: reasonErr}
 	if o.CancelError != "" {
 		view.CancelError = cancelErrorNote(o)
 	}
@@ -453,7 +465,7 @@ func (s *Server) showOrder(c echo.Context, status int, msg, reason, reasonErr st
 
 // orderDocument lays an order out: its lines with the 合计 of their amounts, its recipients,
 // and its timeline (placed, then each event with its Beijing time and amount).
-func (s *Server) orderDocument(v Viewer, o *orders.GroupOrder, events []orders.RecordedEvent) reports.Document {
+func (s *Server) orderDocument(v Viewer, o *orders.GroupOrder, events []orders.RecordedEvent, steps []orders.OrderStep) reports.Document {
 	lines := reports.Table{Name: "商品行", Columns: []reports.Column{
 		{Name: "line_no", Title: "行号", Kind: reports.KindInt}, {Name: "sku", Title: "商品编码"}, {Name: "item_id", Title: "商城商品号"},
 		{Name: "quantity", Title: "数量", Kind: reports.KindInt}, {Name: "unit_price", Title: "单价", Kind: reports.KindMoney},
@@ -515,6 +527,10 @@ func (s *Server) orderDocument(v Viewer, o *orders.GroupOrder, events []orders.R
 		tl.Rows = append(tl.Rows, []reports.Value{reports.Text(beijing(ev.OccurredAt)), reports.Text(nameOr(eventNamesText, string(ev.Type))),
 			reports.Text(line), reports.Text(qtyText), amount, reports.Text(ev.LogisticsNo), reports.Text(note)})
 	}
+	for _, st := range steps {
+		tl.Rows = append(tl.Rows, []reports.Value{reports.Text(beijing(st.At)), reports.Text(nameOr(stepNames, st.Step)), reports.Text(""),
+			reports.Text(""), reports.Text(""), reports.Text(""), reports.Text(s.mallName(st.Mall) + " " + string(st.OutOrderNo) + "：" + st.Detail)})
+	}
 	if o.CancelReq && o.Status != orders.StatusCancelled {
 		tl.Rows = append(tl.Rows, []reports.Value{reports.Text(""), reports.Text("已申请取消"), reports.Text(""), reports.Text(""),
 			reports.Text(""), reports.Text(""), reports.Text("等待商城确认")})
@@ -542,6 +558,36 @@ func cancelErrorNote(o *orders.GroupOrder) string {
 		return fmt.Sprintf("第 %d 次尝试后放弃，可重新申请取消：%s", o.CancelAttempt, o.CancelError)
 	}
 	return fmt.Sprintf("第 %d 次尝试失败，系统将自动重试：%s", o.CancelAttempt, o.CancelError)
+}
+
+// stepNames are the timeline's names of orders.OrderStep kinds.
+var stepNames = map[string]string{
+	orders.StepDispatchFailed:    "发送商城失败（已停止重试）",
+	orders.StepDispatchRetried:   "扶贫办重新发送",
+	orders.StepFailoverAbsent:    "转单：原商城确认无此订单",
+	orders.StepFailoverCancelled: "转单：原商城订单已取消",
+	orders.StepFailoverMoved:     "转单：改发其他商城",
+}
+
+// retryDispatch is POST /orders/{id}/retry-dispatch (aid office): the order whose dispatch
+// gave up is sent to its mall again (orders.Service.RetryDispatch).
+func (s *Server) retryDispatch(c echo.Context) error {
+	v, _ := viewerFrom(c)
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return s.notFound(c)
+	}
+	_, err = s.cfg.Orders.RetryDispatch(c.Request().Context(), v.Caller(), id)
+	switch {
+	case err == nil:
+		s.flash(c, "已重新发送，等待商城接单。")
+		return c.Redirect(http.StatusSeeOther, orderURL(id))
+	case errors.Is(err, orders.ErrNotFound), errors.Is(err, orders.ErrForbidden):
+		return s.notFound(c)
+	case errors.Is(err, orders.ErrNotAllowed):
+		return s.showOrder(c, http.StatusConflict, "不能重新发送：订单不是“发送商城失败”状态（可能已重新发送）。", "", "")
+	}
+	return s.fail(c, err)
 }
 
 var eventNamesText = func() map[string]string {

@@ -427,3 +427,48 @@ func excerpt(s, near string) string {
 	}
 	return s[max(0, i-200):min(len(s), i+400)]
 }
+
+// An order whose dispatch gave up shows why on its page, with a retry button for the aid
+// office only; the retry sends it again (pending), shows the step on the timeline, and a
+// second post is refused in Chinese. The review page lists it.
+func TestRetryDispatchFromTheOrderPage(t *testing.T) {
+	s := newSite(t)
+	o := s.placeOrder(t, "HQ", "R-1", "ccb", 2, false)
+	f := orders.DispatchFailureOf("ccb", &orders.MallError{Mall: "ccb", HTTPStatus: 200, Code: "20000", SubCode: "SYSTEM_BUSY",
+		Message: "busy", Retryable: true}, 25, time.Now())
+	if _, err := s.svc.MarkDispatchFailed(context.Background(), o.ID, f); err != nil {
+		t.Fatal(err)
+	}
+	page := fmt.Sprintf("/orders/%d", o.ID)
+	staff := s.as(t, orders.RoleBranchStaff, "HQ")
+	body := mustGet(t, staff, page)
+	if !strings.Contains(body, "发送商城失败") || !strings.Contains(body, "20000 SYSTEM_BUSY: busy") || !strings.Contains(body, "共尝试 25 次") {
+		t.Fatal("the order page does not say the dispatch gave up, nor why")
+	}
+	if strings.Contains(body, "重新发送到商城</button>") {
+		t.Error("branch staff are offered the retry")
+	}
+	if resp := staff.post(page+"/retry-dispatch", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("branch staff retry: %d, want the 404 page", resp.StatusCode)
+	}
+	b := s.as(t, orders.RoleAidOffice, "")
+	if !strings.Contains(mustGet(t, b, "/office/review"), "发送商城失败的订单") {
+		t.Error("the review page does not list the order")
+	}
+	if !strings.Contains(mustGet(t, b, page), "重新发送到商城</button>") {
+		t.Fatal("the aid office is not offered the retry")
+	}
+	if resp := b.post(page+"/retry-dispatch", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("retry: %d", resp.StatusCode)
+	}
+	got, err := s.svc.Get(context.Background(), office, o.ID)
+	if err != nil || got.Status != orders.StatusPending || got.DispatchFailure != nil {
+		t.Fatalf("after the retry: %+v %v", got, err)
+	}
+	if body := mustGet(t, b, page); !strings.Contains(body, "扶贫办重新发送") || strings.Contains(body, "重新发送到商城</button>") {
+		t.Error("the timeline does not show the retry, or the retry is still offered")
+	}
+	if resp, body := b.postBody(page+"/retry-dispatch", nil); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "不能重新发送") {
+		t.Errorf("second retry: %d", resp.StatusCode)
+	}
+}

@@ -93,6 +93,7 @@ type Orders interface {
 	Get(ctx context.Context, caller orders.Caller, id int64) (*orders.GroupOrder, error)
 	List(ctx context.Context, caller orders.Caller, f orders.ListFilter) ([]orders.GroupOrder, string, error)
 	Cancel(ctx context.Context, caller orders.Caller, id int64, reason string) (*orders.GroupOrder, error)
+	RetryDispatch(ctx context.Context, caller orders.Caller, id int64) (*orders.GroupOrder, error)
 }
 
 // Server serves the pages. Build it with New; add its routes with Register.

@@ -410,6 +410,11 @@ func matrixRows(e *matrixEnv) map[string][]probe {
 			{name: "B's order", method: http.MethodPost, path: "/v1/orders/" + B + "/cancel", json: `{"reason":"matrix"}`,
 				want: byWho(map[who]int{staffA: 404, staffB: 200, office: 200, auditor: 403})},
 		},
+		// Only the aid office retries a dispatch, and only of an order that gave up (409 else).
+		"POST /v1/orders/:id/retry-dispatch": {
+			{name: "B's order", method: http.MethodPost, path: "/v1/orders/" + B + "/retry-dispatch",
+				want: byWho(map[who]int{staffA: 403, staffB: 403, office: 409, auditor: 403})},
+		},
 		// Reports and their exports.
 		"GET /v1/reports/benefit":      exports("/v1/reports/benefit?year=2019&by=county"),
 		"GET /v1/reports/indicators":   exports("/v1/reports/indicators?year=2019"),
@@ -482,6 +487,10 @@ func matrixRows(e *matrixEnv) map[string][]probe {
 					}
 					return pageByWho(map[who]int{staffA: 404, auditor: 404})(w)
 				}},
+		},
+		"POST /orders/:id/retry-dispatch": {
+			{name: "B's order", method: http.MethodPost, path: "/orders/" + B + "/retry-dispatch", page: true, form: url.Values{},
+				want: pageFor(codes(http.StatusConflict), office)},
 		},
 		"GET /dashboard":        {page("/dashboard?year=2019", pageFor(codes(200), signedIn...))},
 		"GET /dashboard/events": {{method: http.MethodGet, path: "/dashboard/events", page: true, stream: true, want: pageFor(codes(200), signedIn...)}},

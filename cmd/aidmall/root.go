@@ -122,6 +122,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newMallsimCmd(g), // hidden: the fault harness's malls
 		newBenchCmd(g),
 		newGenCmd(g),
+		newOrderCmd(g),
 	)
 	return root
 }

@@ -226,7 +226,8 @@ func newRunner(a *app, ms *mallSet, svc *orders.Service, publicURL string, reg p
 		MallRates:         rates,
 		Breaker:           jobs.BreakerConfig{Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown},
 		ReconcileInterval: reconcileEvery(cfg), Statements: ms.statements, Unreadable: a.store, Metrics: reg,
-		Maintenance: a.store,
+		Maintenance:   a.store,
+		FailoverAfter: failoverAfter(cfg), DispatchFailures: a.store,
 	})
 	if err != nil {
 		return nil, err
@@ -261,6 +262,14 @@ func mallRates(a *app, codes []orders.Mall) (map[orders.Mall]jobs.MallRate, erro
 		rates[m] = r
 	}
 	return rates, nil
+}
+
+// failoverAfter maps the configured failover delay (0 = off) to the runner's (negative = off).
+func failoverAfter(cfg config.Config) time.Duration {
+	if cfg.Dispatch.FailoverAfter <= 0 {
+		return -1
+	}
+	return cfg.Dispatch.FailoverAfter
 }
 
 // reconcileEvery maps the configured reconcile interval (0 = off) to the runner's
