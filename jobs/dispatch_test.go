@@ -286,10 +286,11 @@ func TestDispatch_breakerOpensAndStopsCallingTheMall(t *testing.T) {
 		if got := value(g.r.metrics.givenUp.WithLabelValues("ccb")); got != 0 {
 			t.Errorf("given up metric %v, want 0", got)
 		}
-		// Given up visibly (giveup_test.go): dispatch_failed, never submitted, rejected or cancelled.
-		if got := g.order(t, o.ID); got.Status != orders.StatusDispatchFailed || got.Submitted || got.RejectCode != "" || got.Cancelled {
-			t.Errorf("order %s (submitted %v, rejected %q, cancelled %v), want dispatch_failed: the mall never took it",
-				got.Status, got.Submitted, got.RejectCode, got.Cancelled)
+		// Waiting, not given up: the order stays pending (never dispatch_failed) while the
+		// breaker holds it, however long the mall is down.
+		if got := g.order(t, o.ID); got.Status != orders.StatusPending || got.DispatchFailure != nil || got.Submitted || got.RejectCode != "" || got.Cancelled {
+			t.Errorf("order %s (failure %v, submitted %v, rejected %q, cancelled %v), want pending: held by the breaker, not given up",
+				got.Status, got.DispatchFailure, got.Submitted, got.RejectCode, got.Cancelled)
 		}
 		// The other mall's breaker is its own.
 		if got := g.r.gate.state(mallABC); got != gobreaker.StateClosed {

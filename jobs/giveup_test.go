@@ -310,6 +310,9 @@ func TestFailover_notMovedWhenNamedOrUnconfirmed(t *testing.T) {
 		g := newRig(t, db, func(c *Config) {
 			c.MaxAttempts = 3
 			c.FailoverAfter = time.Millisecond
+			// Both orders' 6 failures must not open the breaker: its refusals would snooze
+			// (no attempt used, breaker_test) and the orders would never be given up here.
+			c.Breaker = BreakerConfig{Failures: 100}
 		})
 		g.ccb.mu.Lock()
 		g.ccb.createErr = []error{busy}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -238,7 +239,7 @@ func newRig(t *testing.T, db *sqlstore.DB, mutate func(c *Config)) *rig {
 			return b.Name, err
 		},
 		NotifyURL: func(m orders.Mall) string { return "http://127.0.0.1:8080/webhooks/" + string(m) },
-		Logger:    slog.New(slog.DiscardHandler),
+		Logger:    testLogger(),
 		Workers:   2, PollInterval: 20 * time.Millisecond,
 		Backoff:  Backoff{Base: time.Millisecond, Cap: 5 * time.Millisecond},
 		Metrics:  g.reg,
@@ -422,3 +423,10 @@ func orderID(j *rivertype.JobRow) int64 {
 
 // The malls of the tests, by code: which malls exist is the drivers' knowledge, not the domain's.
 const mallCCB, mallABC = orders.Mall("ccb"), orders.Mall("abc")
+
+func testLogger() *slog.Logger {
+	if os.Getenv("JOBS_DEBUG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
