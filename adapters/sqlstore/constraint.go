@@ -54,6 +54,11 @@ var uniqueKeys = []uniqueKey{
 	{"targets_pkey", "targets", []string{"year"}, orders.ErrConflict, "a target for this year"},
 	{"people_login_key", "people", []string{"login"}, orders.ErrConflict, "a person with this login"},
 	{"web_sessions_pkey", "web_sessions", []string{"id"}, orders.ErrConflict, "a session with this id"},
+	// Rollups (rollups.go) are upserted on their keys: a violation cannot reach a client.
+	{"ledger_month_rollups_pkey", "ledger_month_rollups", []string{"month", "household_no", "funding", "county_code", "category", "sku", "supplier_code", "branch_code", "mall"}, orders.ErrConflict, "a ledger rollup of this month and slice"},
+	{"ledger_day_rollups_pkey", "ledger_day_rollups", []string{"business_day", "household_no", "funding", "county_code", "category", "sku", "supplier_code", "branch_code", "mall"}, orders.ErrConflict, "a ledger rollup of this day and slice"},
+	{"unit_month_rollups_pkey", "unit_month_rollups", []string{"month", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this month and slice"},
+	{"unit_day_rollups_pkey", "unit_day_rollups", []string{"business_day", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this day and slice"},
 }
 
 // surrogateKey reports whether a table's key is its generated id, which no write sets and
