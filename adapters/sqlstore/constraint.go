@@ -55,8 +55,8 @@ var uniqueKeys = []uniqueKey{
 	{"people_login_key", "people", []string{"login"}, orders.ErrConflict, "a person with this login"},
 	{"web_sessions_pkey", "web_sessions", []string{"id"}, orders.ErrConflict, "a session with this id"},
 	// Rollups (rollups.go) are upserted on their keys: a violation cannot reach a client.
-	{"ledger_month_rollups_pkey", "ledger_month_rollups", []string{"month", "household_no", "funding", "county_code", "category", "sku", "supplier_code", "branch_code", "mall"}, orders.ErrConflict, "a ledger rollup of this month and slice"},
-	{"ledger_day_rollups_pkey", "ledger_day_rollups", []string{"business_day", "household_no", "funding", "county_code", "category", "sku", "supplier_code", "branch_code", "mall"}, orders.ErrConflict, "a ledger rollup of this day and slice"},
+	{"ledger_rollups_pkey", "ledger_rollups", []string{"grp", "month", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "household_no"}, orders.ErrConflict, "a ledger rollup of this month and slice"},
+	{"ledger_day_rollups_pkey", "ledger_day_rollups", []string{"grp", "business_day", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "household_no"}, orders.ErrConflict, "a ledger rollup of this day and slice"},
 	{"unit_month_rollups_pkey", "unit_month_rollups", []string{"month", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this month and slice"},
 	{"unit_day_rollups_pkey", "unit_day_rollups", []string{"business_day", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this day and slice"},
 }

@@ -32,7 +32,7 @@ func (s *Store) HouseholdsReport(ctx context.Context, from, to bizday.Day) (repo
 		return h, orders.Errorf(orders.ErrInvalid, "from %s is after to %s", from, to)
 	}
 	opts, _ := s.readTx(ctx)
-	tx, err := s.db.BeginTxx(ctx, opts)
+	tx, err := s.rdb.BeginTxx(ctx, opts)
 	if err != nil {
 		return h, fmt.Errorf("households report: %w", err)
 	}
@@ -87,7 +87,7 @@ func (s *Store) Provenance(ctx context.Context, no households.HouseholdNo, from,
 		return p, orders.Errorf(orders.ErrInvalid, "from %s is after to %s", from, to)
 	}
 	opts, _ := s.readTx(ctx)
-	tx, err := s.db.BeginTxx(ctx, opts)
+	tx, err := s.rdb.BeginTxx(ctx, opts)
 	if err != nil {
 		return p, fmt.Errorf("provenance: %w", err)
 	}

@@ -27,6 +27,15 @@ var sliceExpr = map[reports.By]string{
 	reports.By("month"):    "substr(business_day, 1, 7)",
 }
 
+// ledgerColumn is the ledger column a dimension keys by, "" for the month (every rollup
+// row has its period).
+func ledgerColumn(by reports.By) string {
+	if by == reports.ByMonth {
+		return ""
+	}
+	return sliceExpr[by]
+}
+
 // Benefit computes the benefit report of ATTRIBUTION.md §3 in SQL over the ledger: per
 // slice and in total, households counted once where their net over the slice (or the
 // whole period) is > 0, people from their current 家庭人口数. Errors wrap orders.ErrInvalid
@@ -53,7 +62,7 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	if b.Totals, err = benefitTotals(ctx, tx, q.From, q.To, members); err != nil {
 		return b, err
 	}
-	src, args := rollupSource(q.From, q.To, "")
+	src, args := rollupSource(q.From, q.To, "", ledgerColumn(q.By))
 
 	// Rows: net per slice, and households per slice where their net in it is > 0.
 	var nets []struct {
@@ -105,7 +114,7 @@ func (s *Store) snapshot(ctx context.Context) (*sqlx.Tx, error) {
 	if s.db.Dialect == Postgres {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	}
-	return s.db.BeginTxx(ctx, opts)
+	return s.rdb.BeginTxx(ctx, opts)
 }
 
 // benefitTotals are the totals of ATTRIBUTION.md §3 over the business days from..to: money
@@ -121,8 +130,8 @@ func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, member
 		Refunded     int64 `db:"refunded"`
 	}
 	err := tx.GetContext(ctx, &t, tx.Rebind(`SELECT
-		COALESCE(SUM(CASE WHEN funding = 'union_funds' THEN amount_fen ELSE 0 END), 0) AS purchased,
-		COALESCE(SUM(CASE WHEN funding <> 'union_funds' THEN amount_fen ELSE 0 END), 0) AS helped,
+		COALESCE(SUM(union_fen), 0) AS purchased,
+		COALESCE(SUM(amount_fen) - SUM(union_fen), 0) AS helped,
 		COALESCE(SUM(CASE WHEN household_no IS NULL THEN amount_fen ELSE 0 END), 0) AS unattributed,
 		COALESCE(SUM(delivered_fen), 0) AS delivered,
 		COALESCE(-SUM(refunded_fen), 0) AS refunded

@@ -62,7 +62,11 @@ func (s *Store) breakdown(ctx context.Context, tx *sqlx.Tx, p reports.Period, by
 	if b.Totals.Totals, err = benefitTotals(ctx, tx, p.From, p.To, members); err != nil {
 		return b, err
 	}
-	src, args := rollupSource(p.From, p.To, "")
+	var cols []string
+	for _, d := range by {
+		cols = append(cols, ledgerColumn(d))
+	}
+	src, args := rollupSource(p.From, p.To, "", cols...)
 	usrc, uargs := unitSource(p.From, p.To)
 	// With one dimension the second key is the constant '' (PostgreSQL refuses a constant
 	// in GROUP BY, so it groups by the first alone).
@@ -275,7 +279,7 @@ func (s *Store) Unattributed(ctx context.Context, p reports.Period) (reports.Una
 }
 
 func unattributedBySupplier(ctx context.Context, tx *sqlx.Tx, p reports.Period) (map[string]reports.UnattributedRow, error) {
-	src, args := rollupSource(p.From, p.To, "household_no = ''")
+	src, args := rollupSource(p.From, p.To, "household_no = ''", "supplier_code", "county_code")
 	var rows []struct {
 		Supplier  string `db:"supplier_code"`
 		County    string `db:"county_code"`
@@ -344,7 +348,7 @@ func (s *Store) Spending(ctx context.Context, p reports.Period) (reports.Spendin
 		Delivered int64  `db:"delivered"`
 		Refunded  int64  `db:"refunded"`
 	}
-	src, args := rollupSource(p.From, p.To, "")
+	src, args := rollupSource(p.From, p.To, "", "branch_code")
 	if err := tx.SelectContext(ctx, &ledger, tx.Rebind(`SELECT branch_code, substr(business_day, 1, 7) AS month,
 		COALESCE(SUM(delivered_fen), 0) AS delivered,
 		COALESCE(-SUM(refunded_fen), 0) AS refunded

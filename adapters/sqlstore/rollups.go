@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -32,68 +33,132 @@ type ledgerRow struct {
 	Adjustment                                             bool
 }
 
-// rollupKey is the key of one rollup row: its period (month or day) and its household
-// and slice.
+// rollupSet is a grouping set of the ledger rollups: the ledger columns its keys k1..
+// hold, in order (migration 00013 says which set serves what).
+type rollupSet struct {
+	name string
+	cols []string
+}
+
+// rollupSets are every grouping set, smallest first: a report reads the first that holds
+// every dimension it breaks down by (setFor).
+var rollupSets = []rollupSet{
+	{"all", nil},
+	{"product", []string{"sku", "category", "supplier_code", "county_code"}},
+	{"branch", []string{"branch_code"}},
+	{"funding", []string{"funding"}},
+	{"mall", []string{"mall"}},
+	{"slice", []string{"funding", "county_code", "category", "sku", "supplier_code", "branch_code", "mall"}},
+}
+
+// setFor returns the smallest set whose keys hold every one of the ledger columns cols
+// (a month needs no key: every row has its period).
+func setFor(cols ...string) rollupSet {
+	for _, s := range rollupSets {
+		ok := true
+		for _, c := range cols {
+			ok = ok && (c == "" || slices.Contains(s.cols, c))
+		}
+		if ok {
+			return s
+		}
+	}
+	return rollupSets[len(rollupSets)-1]
+}
+
+// col returns ledgerRow r's value of ledger column c.
+func (r *ledgerRow) col(c string) string {
+	switch c {
+	case "sku":
+		return r.SKU
+	case "category":
+		return r.Category
+	case "supplier_code":
+		return r.Supplier
+	case "county_code":
+		return r.County
+	case "branch_code":
+		return r.Branch
+	case "funding":
+		return r.Funding
+	case "mall":
+		return r.Mall
+	}
+	panic("sqlstore: no ledger column " + c)
+}
+
+// rollupKey is the key of one rollup row.
 type rollupKey struct {
-	Period, Household, Funding, County, Category, SKU, Supplier, Branch, Mall string
+	Set, Period string
+	K           [7]string
+	Household   string
 }
 
 func (k rollupKey) compare(o rollupKey) int {
-	return cmp.Or(cmp.Compare(k.Period, o.Period), cmp.Compare(k.Household, o.Household), cmp.Compare(k.Funding, o.Funding),
-		cmp.Compare(k.County, o.County), cmp.Compare(k.Category, o.Category), cmp.Compare(k.SKU, o.SKU),
-		cmp.Compare(k.Supplier, o.Supplier), cmp.Compare(k.Branch, o.Branch), cmp.Compare(k.Mall, o.Mall))
+	return cmp.Or(cmp.Compare(k.Set, o.Set), cmp.Compare(k.Period, o.Period), slices.Compare(k.K[:], o.K[:]), cmp.Compare(k.Household, o.Household))
 }
 
-type rollupSums struct{ Amount, Delivered, Refunded int64 }
+type rollupSums struct{ Amount, Union, Delivered, Refunded int64 }
 
 // rollupTables are the two grains: the table and its period column.
-var rollupTables = [2]struct{ table, period string }{{"ledger_month_rollups", "month"}, {"ledger_day_rollups", "business_day"}}
+var rollupTables = [2]struct{ table, period string }{{"ledger_rollups", "month"}, {"ledger_day_rollups", "business_day"}}
 
-// addRollups adds rows' sums to both rollup tables, one multi-row upsert per 500 keys.
-// Keys go in one order (sorted), so concurrent writers on PostgreSQL take the rows'
-// locks in the same order.
+const rollupKeyCols = "grp, %s, k1, k2, k3, k4, k5, k6, k7, household_no"
+
+// addRollups adds rows' sums to every set of both rollup tables, one multi-row upsert per
+// 500 keys. Keys go in one order (sorted), so concurrent writers on PostgreSQL take the
+// rows' locks in the same order.
 func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 	for grain, t := range rollupTables {
 		sums := map[rollupKey]rollupSums{}
-		for _, r := range rows {
-			k := rollupKey{Period: r.Day, Household: r.HouseholdNo, Funding: r.Funding, County: r.County, Category: r.Category,
-				SKU: r.SKU, Supplier: r.Supplier, Branch: r.Branch, Mall: r.Mall}
+		for i := range rows {
+			r := &rows[i]
+			period := r.Day
 			if grain == 0 {
-				k.Period = r.Day[:7]
+				period = r.Day[:7]
 			}
-			s := sums[k]
-			s.Amount += r.Amount
-			switch r.Source {
-			case "delivered":
-				s.Delivered += r.Amount
-			case "refunded":
-				s.Refunded += r.Amount
+			for _, set := range rollupSets {
+				k := rollupKey{Set: set.name, Period: period, Household: r.HouseholdNo}
+				for j, c := range set.cols {
+					k.K[j] = r.col(c)
+				}
+				s := sums[k]
+				s.Amount += r.Amount
+				if r.Funding == "union_funds" {
+					s.Union += r.Amount
+				}
+				switch r.Source {
+				case "delivered":
+					s.Delivered += r.Amount
+				case "refunded":
+					s.Refunded += r.Amount
+				}
+				sums[k] = s
 			}
-			sums[k] = s
 		}
 		keys := make([]rollupKey, 0, len(sums))
 		for k := range sums {
 			keys = append(keys, k)
 		}
 		slices.SortFunc(keys, rollupKey.compare)
+		keyCols := fmt.Sprintf(rollupKeyCols, t.period)
 		const batch = 500
 		for len(keys) > 0 {
 			n := min(batch, len(keys))
 			var b strings.Builder
-			b.WriteString("INSERT INTO " + t.table + " (" + t.period + `, household_no, funding, county_code, category, sku, supplier_code,
-				branch_code, mall, amount_fen, delivered_fen, refunded_fen) VALUES `)
-			args := make([]any, 0, n*12)
+			b.WriteString("INSERT INTO " + t.table + " (" + keyCols + ", amount_fen, union_fen, delivered_fen, refunded_fen) VALUES ")
+			args := make([]any, 0, n*14)
 			for i, k := range keys[:n] {
 				if i > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 				s := sums[k]
-				args = append(args, k.Period, k.Household, k.Funding, k.County, k.Category, k.SKU, k.Supplier, k.Branch, k.Mall,
-					s.Amount, s.Delivered, s.Refunded)
+				args = append(args, k.Set, k.Period, k.K[0], k.K[1], k.K[2], k.K[3], k.K[4], k.K[5], k.K[6], k.Household,
+					s.Amount, s.Union, s.Delivered, s.Refunded)
 			}
-			b.WriteString(" ON CONFLICT (" + t.period + `, household_no, funding, county_code, category, sku, supplier_code, branch_code, mall)
-				DO UPDATE SET amount_fen = ` + t.table + `.amount_fen + excluded.amount_fen,
+			b.WriteString(" ON CONFLICT (" + keyCols + ") DO UPDATE SET amount_fen = " + t.table + `.amount_fen + excluded.amount_fen,
+				union_fen = ` + t.table + `.union_fen + excluded.union_fen,
 				delivered_fen = ` + t.table + `.delivered_fen + excluded.delivered_fen,
 				refunded_fen = ` + t.table + `.refunded_fen + excluded.refunded_fen`)
 			if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
@@ -103,6 +168,25 @@ func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 		}
 	}
 	return nil
+}
+
+// rollupSelect is the ledger recomputed as set's rows (of table with period column
+// periodExpr over ledger_entries), for rebuilding and verifying.
+func rollupSelect(set rollupSet, periodExpr string) string {
+	ks := make([]string, 7)
+	for i := range ks {
+		ks[i] = "''"
+		if i < len(set.cols) {
+			ks[i] = set.cols[i]
+		}
+		ks[i] += fmt.Sprintf(" AS k%d", i+1)
+	}
+	group := append(append([]string{periodExpr}, set.cols...), "COALESCE(household_no, '')")
+	return `SELECT '` + set.name + `' AS grp, ` + periodExpr + ` AS period, ` + strings.Join(ks, ", ") + `, COALESCE(household_no, '') AS household_no,
+		SUM(amount_fen) AS amount_fen, SUM(CASE WHEN funding = 'union_funds' THEN amount_fen ELSE 0 END) AS union_fen,
+		SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END) AS delivered_fen,
+		SUM(CASE WHEN source = 'refunded' THEN amount_fen ELSE 0 END) AS refunded_fen
+		FROM ledger_entries GROUP BY ` + strings.Join(group, ", ")
 }
 
 // unitTables are the units rollup's two grains.
@@ -185,13 +269,24 @@ func (sp span) union(monthTable, dayTable, cols, where, alias string) (string, [
 	return "(" + strings.Join(parts, " UNION ALL ") + ") " + alias, args
 }
 
-// rollupSource is the ledger of from..to as its rollup rows, a table expression with the
-// ledger's columns (business_day is the month for rows of whole months: every report
-// reads it through substr(business_day, 1, 7) or not at all), household_no NULL for the
-// unattributed part, and the sums amount_fen, delivered_fen, refunded_fen.
-func rollupSource(from, to bizday.Day, where string) (string, []any) {
-	return spanOf(from, to).union("ledger_month_rollups", "ledger_day_rollups", `NULLIF(household_no, '') AS household_no,
-		funding, county_code, category, sku, supplier_code, branch_code, mall, amount_fen, delivered_fen, refunded_fen`, where, "le")
+// rollupSource is the ledger of from..to as the rows of the smallest rollup set holding
+// the ledger columns cols (setFor), a table expression le with the ledger's column names:
+// business_day (the month for rows of whole months: every report reads it through
+// substr(business_day, 1, 7) or not at all), household_no (NULL for the unattributed
+// part), the set's own columns, and the sums amount_fen, union_fen, delivered_fen,
+// refunded_fen. where is a further condition on the rollup's own columns ("" for none).
+func rollupSource(from, to bizday.Day, where string, cols ...string) (string, []any) {
+	set := setFor(cols...)
+	sel := []string{"NULLIF(household_no, '') AS household_no"}
+	for i, c := range set.cols {
+		sel = append(sel, fmt.Sprintf("k%d AS %s", i+1, c))
+	}
+	sel = append(sel, "amount_fen", "union_fen", "delivered_fen", "refunded_fen")
+	cond := "grp = '" + set.name + "'"
+	if where != "" {
+		cond += " AND " + where
+	}
+	return spanOf(from, to).union("ledger_rollups", "ledger_day_rollups", strings.Join(sel, ", "), cond, "le")
 }
 
 // unitSource is the units rollup of from..to, with the catalogue's category, supplier and
@@ -212,29 +307,37 @@ type RollupDiff struct {
 
 // rollupChecks pair each rollup table with the query recomputing it from the ledger or
 // the events, both as (key, sums) text.
-var rollupChecks = []struct{ table, have, want string }{
-	{"ledger_month_rollups",
-		`SELECT month || '|' || household_no || '|' || funding || '|' || county_code || '|' || category || '|' || sku || '|' || supplier_code || '|' || branch_code || '|' || mall AS k,
-			amount_fen || '/' || delivered_fen || '/' || refunded_fen AS v FROM ledger_month_rollups`,
-		`SELECT substr(business_day, 1, 7) || '|' || COALESCE(household_no, '') || '|' || funding || '|' || county_code || '|' || category || '|' || sku || '|' || supplier_code || '|' || branch_code || '|' || mall AS k,
-			SUM(amount_fen) || '/' || SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END) || '/' || SUM(CASE WHEN source = 'refunded' THEN amount_fen ELSE 0 END) AS v
-			FROM ledger_entries GROUP BY substr(business_day, 1, 7), COALESCE(household_no, ''), funding, county_code, category, sku, supplier_code, branch_code, mall`},
-	{"ledger_day_rollups",
-		`SELECT business_day || '|' || household_no || '|' || funding || '|' || county_code || '|' || category || '|' || sku || '|' || supplier_code || '|' || branch_code || '|' || mall AS k,
-			amount_fen || '/' || delivered_fen || '/' || refunded_fen AS v FROM ledger_day_rollups`,
-		`SELECT business_day || '|' || COALESCE(household_no, '') || '|' || funding || '|' || county_code || '|' || category || '|' || sku || '|' || supplier_code || '|' || branch_code || '|' || mall AS k,
-			SUM(amount_fen) || '/' || SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END) || '/' || SUM(CASE WHEN source = 'refunded' THEN amount_fen ELSE 0 END) AS v
-			FROM ledger_entries GROUP BY business_day, COALESCE(household_no, ''), funding, county_code, category, sku, supplier_code, branch_code, mall`},
-	{"unit_month_rollups",
-		`SELECT month || '|' || sku || '|' || funding || '|' || branch_code || '|' || mall AS k, units || '/' || events AS v FROM unit_month_rollups WHERE events <> 0`,
-		`SELECT substr(e.business_day, 1, 7) || '|' || l.sku || '|' || o.funding || '|' || o.branch_code || '|' || o.mall AS k,
+func rollupChecks() []struct{ table, have, want string } {
+	var out []struct{ table, have, want string }
+	keyText := func(period string) string {
+		return "grp || '|' || " + period + " || '|' || k1 || '|' || k2 || '|' || k3 || '|' || k4 || '|' || k5 || '|' || k6 || '|' || k7 || '|' || household_no"
+	}
+	sums := "amount_fen || '/' || union_fen || '/' || delivered_fen || '/' || refunded_fen"
+	for grain, t := range rollupTables {
+		var want []string
+		for _, set := range rollupSets {
+			expr := "business_day"
+			if grain == 0 {
+				expr = "substr(business_day, 1, 7)"
+			}
+			want = append(want, rollupSelect(set, expr))
+		}
+		out = append(out, struct{ table, have, want string }{t.table,
+			`SELECT ` + keyText(t.period) + ` AS k, ` + sums + ` AS v FROM ` + t.table,
+			`SELECT ` + keyText("period") + ` AS k, ` + sums + ` AS v FROM (` + strings.Join(want, " UNION ALL ") + `) r`})
+	}
+	return append(out, []struct{ table, have, want string }{
+		{"unit_month_rollups",
+			`SELECT month || '|' || sku || '|' || funding || '|' || branch_code || '|' || mall AS k, units || '/' || events AS v FROM unit_month_rollups WHERE events <> 0`,
+			`SELECT substr(e.business_day, 1, 7) || '|' || l.sku || '|' || o.funding || '|' || o.branch_code || '|' || o.mall AS k,
 			SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END) || '/' || COUNT(*) AS v ` + unitEvents + `
 			GROUP BY substr(e.business_day, 1, 7), l.sku, o.funding, o.branch_code, o.mall`},
-	{"unit_day_rollups",
-		`SELECT business_day || '|' || sku || '|' || funding || '|' || branch_code || '|' || mall AS k, units || '/' || events AS v FROM unit_day_rollups WHERE events <> 0`,
-		`SELECT e.business_day || '|' || l.sku || '|' || o.funding || '|' || o.branch_code || '|' || o.mall AS k,
+		{"unit_day_rollups",
+			`SELECT business_day || '|' || sku || '|' || funding || '|' || branch_code || '|' || mall AS k, units || '/' || events AS v FROM unit_day_rollups WHERE events <> 0`,
+			`SELECT e.business_day || '|' || l.sku || '|' || o.funding || '|' || o.branch_code || '|' || o.mall AS k,
 			SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END) || '/' || COUNT(*) AS v ` + unitEvents + `
 			GROUP BY e.business_day, l.sku, o.funding, o.branch_code, o.mall`},
+	}...)
 }
 
 // unitEvents are the events that moved money on a line their order has.
@@ -244,13 +347,15 @@ const unitEvents = `FROM fulfilment_events e JOIN order_lines l ON l.order_id = 
 // VerifyRollups recomputes every rollup from the ledger and the events, in one snapshot,
 // and returns the rows that differ (none when the rollups are right).
 func (s *Store) VerifyRollups(ctx context.Context) ([]RollupDiff, error) {
-	tx, err := s.snapshot(ctx)
+	opts, _ := s.readTx(ctx)
+	tx, err := s.db.BeginTxx(ctx, opts) // the primary's, never a replica's
+
 	if err != nil {
 		return nil, fmt.Errorf("verify rollups: %w", err)
 	}
 	defer tx.Rollback()
 	var out []RollupDiff
-	for _, c := range rollupChecks {
+	for _, c := range rollupChecks() {
 		read := func(q string) (map[string]string, error) {
 			var rows []struct {
 				K string `db:"k"`
@@ -298,7 +403,7 @@ func (s *Store) RebuildRollups(ctx context.Context) error {
 				return fmt.Errorf("rebuild rollups: %w", err)
 			}
 		}
-		for _, q := range rebuildRollups {
+		for _, q := range rebuildRollupsSQL() {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("rebuild rollups: %w", err)
 			}
@@ -307,22 +412,62 @@ func (s *Store) RebuildRollups(ctx context.Context) error {
 	})
 }
 
-var rebuildRollups = []string{
-	`DELETE FROM ledger_month_rollups`, `DELETE FROM ledger_day_rollups`, `DELETE FROM unit_month_rollups`, `DELETE FROM unit_day_rollups`,
-	`INSERT INTO ledger_month_rollups SELECT substr(business_day, 1, 7), COALESCE(household_no, ''), funding, county_code, category,
-		sku, supplier_code, branch_code, mall, SUM(amount_fen),
-		SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END), SUM(CASE WHEN source = 'refunded' THEN amount_fen ELSE 0 END)
-		FROM ledger_entries GROUP BY substr(business_day, 1, 7), COALESCE(household_no, ''), funding, county_code, category, sku,
-		supplier_code, branch_code, mall`,
-	`INSERT INTO ledger_day_rollups SELECT business_day, COALESCE(household_no, ''), funding, county_code, category,
-		sku, supplier_code, branch_code, mall, SUM(amount_fen),
-		SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END), SUM(CASE WHEN source = 'refunded' THEN amount_fen ELSE 0 END)
-		FROM ledger_entries GROUP BY business_day, COALESCE(household_no, ''), funding, county_code, category, sku,
-		supplier_code, branch_code, mall`,
-	`INSERT INTO unit_month_rollups SELECT substr(e.business_day, 1, 7), l.sku, o.funding, o.branch_code, o.mall,
-		SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), COUNT(*) ` + unitEvents + `
+func rebuildRollupsSQL() []string {
+	out := []string{`DELETE FROM ledger_rollups`, `DELETE FROM ledger_day_rollups`, `DELETE FROM unit_month_rollups`, `DELETE FROM unit_day_rollups`}
+	for grain, t := range rollupTables {
+		expr := "business_day"
+		if grain == 0 {
+			expr = "substr(business_day, 1, 7)"
+		}
+		for _, set := range rollupSets {
+			out = append(out, `INSERT INTO `+t.table+` (`+fmt.Sprintf(rollupKeyCols, t.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen) `+rollupSelect(set, expr))
+		}
+	}
+	return append(out,
+		`INSERT INTO unit_month_rollups SELECT substr(e.business_day, 1, 7), l.sku, o.funding, o.branch_code, o.mall,
+		SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), COUNT(*) `+unitEvents+`
 		GROUP BY substr(e.business_day, 1, 7), l.sku, o.funding, o.branch_code, o.mall`,
-	`INSERT INTO unit_day_rollups SELECT e.business_day, l.sku, o.funding, o.branch_code, o.mall,
-		SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), COUNT(*) ` + unitEvents + `
-		GROUP BY e.business_day, l.sku, o.funding, o.branch_code, o.mall`,
+		`INSERT INTO unit_day_rollups SELECT e.business_day, l.sku, o.funding, o.branch_code, o.mall,
+		SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), COUNT(*) `+unitEvents+`
+		GROUP BY e.business_day, l.sku, o.funding, o.branch_code, o.mall`)
+}
+
+// Statistics. A bulk load (a year's statement or history applied offline) grows the
+// events, the ledger and the rollups from nothing; on PostgreSQL without autovacuum the
+// planner then has no statistics and can pick a scan of every event for each event
+// applied. So the store runs ANALYZE on the tables the apply path reads after every
+// analyzeEvery ledger entries or events it writes (in the background, one at a time), and
+// Analyze is there for an import to call when it ends.
+
+const analyzeEvery = 20000
+
+// analyzeTables are the tables the apply path and the reports read.
+var analyzeTables = []string{"fulfilment_events", "group_orders", "order_lines", "ledger_entries", "ledger_rollups",
+	"ledger_day_rollups", "unit_month_rollups", "unit_day_rollups", "linkages"}
+
+// Analyze refreshes the planner's statistics of the apply path's and the reports' tables.
+func (s *Store) Analyze(ctx context.Context) error {
+	q := "ANALYZE " + strings.Join(analyzeTables, ", ")
+	if s.db.Dialect == SQLite {
+		q = "ANALYZE"
+	}
+	if _, err := s.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
+}
+
+// wrote counts n rows written by a committed transaction and starts an ANALYZE once
+// analyzeEvery have been written since the last one.
+func (s *Store) wrote(n int) {
+	if n == 0 || s.written.Add(int64(n)) < analyzeEvery || !s.analyzing.CompareAndSwap(false, true) {
+		return
+	}
+	s.written.Store(0)
+	go func() {
+		defer s.analyzing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		_ = s.Analyze(ctx) // statistics only: a failure leaves the old ones
+	}()
 }

@@ -2,11 +2,16 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
 	"aidmall/adapters/sqlstore"
@@ -208,7 +213,7 @@ func TestRollupsRebuild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ExecContext(ctx, `UPDATE ledger_month_rollups SET amount_fen = amount_fen + 1`); err != nil {
+		if _, err := db.ExecContext(ctx, `UPDATE ledger_rollups SET amount_fen = amount_fen + 1 WHERE grp = 'product'`); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.ExecContext(ctx, `DELETE FROM unit_day_rollups`); err != nil {
@@ -222,7 +227,7 @@ func TestRollupsRebuild(t *testing.T) {
 		for _, d := range diffs {
 			tables[d.Table] = true
 		}
-		if !tables["ledger_month_rollups"] || !tables["unit_day_rollups"] || tables["ledger_day_rollups"] {
+		if !tables["ledger_rollups"] || !tables["unit_day_rollups"] || tables["ledger_day_rollups"] {
 			t.Fatalf("verify found %+v, want the month ledger rollups and the day units rollups", diffs)
 		}
 		if err := f.store.RebuildRollups(ctx); err != nil {
@@ -237,6 +242,139 @@ func TestRollupsRebuild(t *testing.T) {
 		}
 		if fmt.Sprint(after) != fmt.Sprint(before) {
 			t.Fatalf("after rebuild %+v, before %+v", after, before)
+		}
+	})
+}
+
+// TestRollupsBackfilledByMigration: a database with a ledger from before the rollups gets
+// them from migration 00013, equal to their recomputation from the ledger.
+func TestRollupsBackfilledByMigration(t *testing.T) {
+	t.Parallel()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newFixture(t, func(testing.TB) *sqlstore.DB { return db })
+		reportYear(t, f)
+		q := reports.BreakdownQuery{Period: reports.YearPeriod(2019), By: []reports.By{reports.ByCounty, reports.ByMonth}}
+		before, err := f.store.Breakdown(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Remigrate(ctx, 12); err != nil {
+			t.Fatal(err)
+		}
+		if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+			t.Fatalf("after the migration: %+v, %v", diffs, err)
+		}
+		after, err := f.store.Breakdown(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(after) != fmt.Sprint(before) || len(after.Rows) == 0 {
+			t.Fatalf("after the migration %+v, before %+v", after, before)
+		}
+	})
+}
+
+// countingReader is a ReportReader that counts the transactions begun on it.
+type countingReader struct {
+	db *sqlstore.DB
+	n  int
+}
+
+func (c *countingReader) BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error) {
+	c.n++
+	return c.db.BeginTxx(ctx, opts)
+}
+
+// secondPool opens another connection pool onto db's database, as a replica would be.
+func secondPool(t *testing.T, db *sqlstore.DB) *sqlstore.DB {
+	t.Helper()
+	ctx := context.Background()
+	var u string
+	if db.Dialect == sqlstore.Postgres {
+		var path string
+		if err := db.GetContext(ctx, &path, `SHOW search_path`); err != nil {
+			t.Fatal(err)
+		}
+		pu, err := url.Parse(os.Getenv(sqltest.PostgresEnv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := pu.Query()
+		q.Set("search_path", path)
+		pu.RawQuery = q.Encode()
+		u = pu.String()
+	} else {
+		var rows []struct {
+			Seq  int    `db:"seq"`
+			Name string `db:"name"`
+			File string `db:"file"`
+		}
+		if err := db.SelectContext(ctx, &rows, `PRAGMA database_list`); err != nil || len(rows) == 0 {
+			t.Fatal(rows, err)
+		}
+		u = rows[0].File
+	}
+	r, err := sqlstore.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// TestReportsReadFromAReplica: with a replica given (here the same database on a second
+// pool), every report reads in its transactions and answers as from the primary; the
+// writes still go to the primary, and the replica sees them once there.
+func TestReportsReadFromAReplica(t *testing.T) {
+	t.Parallel()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newFixture(t, func(testing.TB) *sqlstore.DB { return db })
+		reportYear(t, f)
+		year := reports.YearPeriod(2019)
+		all := func() string {
+			t.Helper()
+			var out []any
+			b, err := f.store.Breakdown(ctx, reports.BreakdownQuery{Period: year, By: []reports.By{reports.ByCounty, reports.ByMonth}, Compare: true})
+			out = append(out, b, err)
+			bn, err := f.store.Benefit(ctx, reports.Query{From: year.From, To: year.To, By: reports.BySKU})
+			out = append(out, bn, err)
+			ss, err := f.store.SupplierSales(ctx, year)
+			out = append(out, ss, err)
+			un, err := f.store.Unattributed(ctx, reports.YearPeriod(2018))
+			out = append(out, un, err)
+			sp, err := f.store.Spending(ctx, year)
+			out = append(out, sp, err)
+			hh, err := f.store.HouseholdsReport(ctx, year.From, year.To)
+			out = append(out, hh, err)
+			pv, err := f.store.Provenance(ctx, "H001", year.From, year.To)
+			out = append(out, pv, err)
+			j, err := json.Marshal(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(j)
+		}
+		primary := all()
+		replica := &countingReader{db: secondPool(t, db)}
+		f.store.ReadReportsFrom(replica)
+		if got := all(); got != primary {
+			t.Fatalf("from the replica:\n%s\nfrom the primary:\n%s", got, primary)
+		}
+		if replica.n < 7 {
+			t.Fatalf("%d report transactions on the replica, want every report's", replica.n)
+		}
+		o := f.placeOn(t, "O9", "2019-09-01", orders.FundingUnion, mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1})
+		if _, err := f.svc.Apply(ctx, ev(o, "z", orders.EventDelivered, 1, 1, 0, "2019-09-02 10:00")); err != nil {
+			t.Fatal(err)
+		}
+		if got := all(); got == primary {
+			t.Fatal("the replica does not show a delivery committed on the primary")
+		}
+		f.store.ReadReportsFrom(nil)
+		if n := replica.n; all() == "" || replica.n != n {
+			t.Fatalf("after ReadReportsFrom(nil) the reports still read the replica")
 		}
 	})
 }

@@ -22,14 +22,20 @@ import (
 // row locks (SELECT … FOR UPDATE); SQLite's transactions are immediate (the DSN's
 // _txlock=immediate, one connection) and hold the database's one write lock throughout.
 func (s *Store) InTx(ctx context.Context, fn func(tx orders.Tx) error) error {
-	return s.db.inTx(ctx, func(tx *sqlx.Tx) error { return fn(&txn{s: s, tx: tx}) })
+	var t *txn
+	if err := s.db.inTx(ctx, func(tx *sqlx.Tx) error { t = &txn{s: s, tx: tx}; return fn(t) }); err != nil {
+		return err
+	}
+	s.wrote(t.written)
+	return nil
 }
 
 // txn is an orders.Tx over one sqlx transaction: it loads, locks and saves; the use cases
 // decide in orders.
 type txn struct {
-	s  *Store
-	tx *sqlx.Tx
+	s       *Store
+	tx      *sqlx.Tx
+	written int // events and ledger entries written (Store.wrote)
 }
 
 var _ orders.Tx = (*txn)(nil)
@@ -161,6 +167,7 @@ func (t *txn) RecordEvent(ctx context.Context, ev orders.FulfilmentEvent, orderI
 	if err != nil {
 		return 0, false, fmt.Errorf("record event %q: %w", ev.EventID, translate(err))
 	}
+	t.written++
 	if state == orders.EventApplied && (ev.Type == orders.EventDelivered || ev.Type == orders.EventRefunded) {
 		if err := addUnits(ctx, t.tx, "e.order_id", nil, "e.id = ?", []any{row}, "1", nil); err != nil {
 			return 0, false, err
@@ -300,6 +307,7 @@ func (t *txn) BookLedger(ctx context.Context, o *orders.GroupOrder, es []orders.
 			County: e.Supply.CountyCode, Category: e.Supply.Category, SKU: e.Supply.SKU, Supplier: e.Supply.SupplierCode,
 			Branch: o.BranchCode, Mall: string(o.Mall), Concerns: concerns, Adjustment: e.Adjustment})
 	}
+	t.written += len(rows)
 	return insertLedger(ctx, t.tx, t.s.utcNow(), rows)
 }
 

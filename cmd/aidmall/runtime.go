@@ -70,6 +70,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
+	a.readReports(store) // AIDMALL_REPORTS_DATABASE_URL
 	// The dashboard's live updates: every event applied is published on the bus (Redis
 	// pub/sub between replicas when REDIS_URL is set, else in process); the pages listen
 	// to it through web.Config.Changes (rt.changes).
