@@ -378,3 +378,48 @@ func TestReportsReadFromAReplica(t *testing.T) {
 		}
 	})
 }
+
+// TestLedgerPartitions (PostgreSQL): an entry of a month with no partition lands in the
+// default partition and counts; migrating an existing ledger puts every month in its own
+// partition with the same rows; EnsureLedgerPartitions makes the months ahead of now.
+func TestLedgerPartitions(t *testing.T) {
+	t.Parallel()
+	db := sqltest.Postgres(t)
+	ctx := context.Background()
+	f := newFixture(t, func(testing.TB) *sqlstore.DB { return db })
+	reportYear(t, f) // 2018 and 2019: older than the migration's months
+	count := func(table string) int {
+		t.Helper()
+		var n int
+		if err := db.GetContext(ctx, &n, `SELECT COUNT(*) FROM `+table); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	total := count("ledger_entries")
+	if total == 0 || count("ledger_entries_default") != total {
+		t.Fatalf("%d entries, %d in the default partition: want all of them there", total, count("ledger_entries_default"))
+	}
+	if err := db.Remigrate(ctx, 13); err != nil {
+		t.Fatal(err)
+	}
+	if count("ledger_entries") != total || count("ledger_entries_default") != 0 || count("ledger_entries_y2019m03") == 0 || count("ledger_entries_y2018m03") == 0 {
+		t.Fatalf("after the migration: %d entries, %d in the default partition, %d in 2019-03", count("ledger_entries"), count("ledger_entries_default"), count("ledger_entries_y2019m03"))
+	}
+	if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+		t.Fatalf("after the migration: %+v, %v", diffs, err)
+	}
+	now := time.Now().In(bizday.Beijing)
+	ahead := "ledger_entries_y" + time.Date(now.Year(), now.Month()+2, 1, 0, 0, 0, 0, time.UTC).Format("2006m01")
+	if _, err := db.ExecContext(ctx, `DROP TABLE `+ahead); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.EnsureLedgerPartitions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'ledger_entries'::regclass
+		AND inhrelid = $1::regclass`, ahead); err != nil || n != 1 {
+		t.Fatalf("%s after EnsureLedgerPartitions: %d, %v", ahead, n, err)
+	}
+}

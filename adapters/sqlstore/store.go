@@ -28,6 +28,7 @@ type Store struct {
 
 	written   atomic.Int64 // events and ledger entries written since the last ANALYZE (rollups.go)
 	analyzing atomic.Bool
+	parts     ledgerParts // the ledger's monthly partitions (partitions.go)
 }
 
 // New returns a Store over db. enq receives the dispatch and cancel jobs inside the order

@@ -27,6 +27,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx orders.Tx) error) error {
 		return err
 	}
 	s.wrote(t.written)
+	s.bookedMonths(t.months)
 	return nil
 }
 
@@ -35,7 +36,8 @@ func (s *Store) InTx(ctx context.Context, fn func(tx orders.Tx) error) error {
 type txn struct {
 	s       *Store
 	tx      *sqlx.Tx
-	written int // events and ledger entries written (Store.wrote)
+	written int             // events and ledger entries written (Store.wrote)
+	months  map[string]bool // business months entries were booked on (Store.bookedMonths)
 }
 
 var _ orders.Tx = (*txn)(nil)
@@ -308,6 +310,12 @@ func (t *txn) BookLedger(ctx context.Context, o *orders.GroupOrder, es []orders.
 			Branch: o.BranchCode, Mall: string(o.Mall), Concerns: concerns, Adjustment: e.Adjustment})
 	}
 	t.written += len(rows)
+	for _, r := range rows {
+		if t.months == nil {
+			t.months = map[string]bool{}
+		}
+		t.months[r.Day[:7]] = true
+	}
 	return insertLedger(ctx, t.tx, t.s.utcNow(), rows)
 }
 

@@ -119,6 +119,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newReviewCmd(g),
 		newPeriodCmd(g), newHouseholdCmd(g),
 		newKeysCmd(g),
+		newRollupsCmd(g),
 	)
 	return root
 }

@@ -71,6 +71,9 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		return nil, err
 	}
 	a.readReports(store) // AIDMALL_REPORTS_DATABASE_URL
+	if err := store.EnsureLedgerPartitions(ctx); err != nil { // PostgreSQL: the ledger's months ahead
+		a.log.Warn("ledger partitions ahead not made: entries of those months go to the default partition", "err", err)
+	}
 	// The dashboard's live updates: every event applied is published on the bus (Redis
 	// pub/sub between replicas when REDIS_URL is set, else in process); the pages listen
 	// to it through web.Config.Changes (rt.changes).
