@@ -70,7 +70,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
-	a.readReports(store) // AIDMALL_REPORTS_DATABASE_URL
+	a.readReports(store)                                      // AIDMALL_REPORTS_DATABASE_URL
 	if err := store.EnsureLedgerPartitions(ctx); err != nil { // PostgreSQL: the ledger's months ahead
 		a.log.Warn("ledger partitions ahead not made: entries of those months go to the default partition", "err", err)
 	}
