@@ -5,6 +5,7 @@
 // Every setting, with its environment variable, its key in the JSON file and its default:
 //
 //	DATABASE_URL                    database_url              <data dir>/aidmall.db (./data/aidmall.db)
+//	AIDMALL_REPORTS_DATABASE_URL    reports_database_url      "" (reports read the primary, DATABASE_URL)
 //	REDIS_URL                       redis_url                 "" (in-process nonce cache and rate limits)
 //	AIDMALL_SHUTDOWN_TIMEOUT        shutdown_timeout          30s (SIGTERM: how long in-flight requests and jobs may take to finish)
 //	AIDMALL_LISTEN                  listen                    127.0.0.1:8080
@@ -66,6 +67,10 @@ type Config struct {
 	// "<DataDir>/aidmall.db", i.e. "./data/aidmall.db". Env DATABASE_URL. Its form is
 	// adapters/sqlstore's to judge and open (sqlstore.CheckURL, sqlstore.Open).
 	DatabaseURL string
+	// ReportsDatabaseURL, when set, is a read replica of DatabaseURL (same dialect) that
+	// the reports read from; every write still goes to DatabaseURL. Default "": reports
+	// read the primary. Env AIDMALL_REPORTS_DATABASE_URL.
+	ReportsDatabaseURL string
 	// RedisURL, when set, puts replay nonces and rate limits in Redis (redis:// or
 	// rediss://); empty keeps them in process. Default "". Env REDIS_URL.
 	RedisURL string
@@ -460,6 +465,7 @@ func MallEnvPrefix(m orders.Mall) string { return "AIDMALL_" + strings.ToUpper(s
 func settings(malls []orders.Mall) []setting {
 	s := []setting{
 		{"DATABASE_URL", "database_url", str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"AIDMALL_REPORTS_DATABASE_URL", "reports_database_url", str(func(c *Config) *string { return &c.ReportsDatabaseURL })},
 		{"REDIS_URL", "redis_url", str(func(c *Config) *string { return &c.RedisURL })},
 		{"AIDMALL_LISTEN", "listen", str(func(c *Config) *string { return &c.Listen })},
 		{"AIDMALL_PUBLIC_URL", "public_url", str(func(c *Config) *string { return &c.PublicURL })},

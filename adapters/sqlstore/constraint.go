@@ -54,6 +54,14 @@ var uniqueKeys = []uniqueKey{
 	{"targets_pkey", "targets", []string{"year"}, orders.ErrConflict, "a target for this year"},
 	{"people_login_key", "people", []string{"login"}, orders.ErrConflict, "a person with this login"},
 	{"web_sessions_pkey", "web_sessions", []string{"id"}, orders.ErrConflict, "a session with this id"},
+	// PostgreSQL's partitioned ledger (migration 00014): its key must hold the partition
+	// key; ids come from one sequence.
+	{"ledger_entries_pkey", "ledger_entries", []string{"id", "business_day"}, orders.ErrConflict, "a ledger entry with this id"},
+	// Rollups (rollups.go) are upserted on their keys: a violation cannot reach a client.
+	{"ledger_rollups_pkey", "ledger_rollups", []string{"grp", "month", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "household_no"}, orders.ErrConflict, "a ledger rollup of this month and slice"},
+	{"ledger_day_rollups_pkey", "ledger_day_rollups", []string{"grp", "business_day", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "household_no"}, orders.ErrConflict, "a ledger rollup of this day and slice"},
+	{"unit_month_rollups_pkey", "unit_month_rollups", []string{"month", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this month and slice"},
+	{"unit_day_rollups_pkey", "unit_day_rollups", []string{"business_day", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this day and slice"},
 }
 
 // surrogateKey reports whether a table's key is its generated id, which no write sets and

@@ -1,5 +1,7 @@
 package sqlstore
 
+import "context"
+
 // Unexported parts the external tests (package sqlstore_test) check.
 
 // Translate is translate.
@@ -26,4 +28,18 @@ func KnownUniqueKey(table string, cols []string) (name string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// Remigrate migrates db down to version (undoing every later migration) and up again, as
+// an existing database of that version meets the newer ones.
+func (db *DB) Remigrate(ctx context.Context, version int64) error {
+	p, err := db.provider()
+	if err != nil {
+		return err
+	}
+	if _, err := p.DownTo(ctx, version); err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
 }

@@ -32,7 +32,7 @@ func (s *Store) HouseholdsReport(ctx context.Context, from, to bizday.Day) (repo
 		return h, orders.Errorf(orders.ErrInvalid, "from %s is after to %s", from, to)
 	}
 	opts, _ := s.readTx(ctx)
-	tx, err := s.db.BeginTxx(ctx, opts)
+	tx, err := s.rdb.BeginTxx(ctx, opts)
 	if err != nil {
 		return h, fmt.Errorf("households report: %w", err)
 	}
@@ -47,12 +47,12 @@ func (s *Store) HouseholdsReport(ctx context.Context, from, to bizday.Day) (repo
 		Members int                    `db:"members"`
 		Net     int64                  `db:"net"`
 	}
+	src, args := rollupSource(from, to, "household_no <> ''")
 	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT x.household_no, hh.id_masked, m.members, x.net FROM (
-		SELECT household_no, SUM(amount_fen) AS net FROM ledger_entries
-		WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL GROUP BY household_no) x
+		SELECT household_no, SUM(amount_fen) AS net FROM `+src+` GROUP BY household_no) x
 		JOIN households hh ON hh.household_no = x.household_no
 		JOIN `+members+` m ON m.household_no = x.household_no
-		ORDER BY x.household_no`), from.String(), to.String()); err != nil {
+		ORDER BY x.household_no`), args...); err != nil {
 		return h, fmt.Errorf("households report: %w", err)
 	}
 	var links []struct {
@@ -87,7 +87,7 @@ func (s *Store) Provenance(ctx context.Context, no households.HouseholdNo, from,
 		return p, orders.Errorf(orders.ErrInvalid, "from %s is after to %s", from, to)
 	}
 	opts, _ := s.readTx(ctx)
-	tx, err := s.db.BeginTxx(ctx, opts)
+	tx, err := s.rdb.BeginTxx(ctx, opts)
 	if err != nil {
 		return p, fmt.Errorf("provenance: %w", err)
 	}

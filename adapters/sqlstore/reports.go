@@ -27,6 +27,15 @@ var sliceExpr = map[reports.By]string{
 	reports.By("month"):    "substr(business_day, 1, 7)",
 }
 
+// ledgerColumn is the ledger column a dimension keys by, "" for the month (every rollup
+// row has its period).
+func ledgerColumn(by reports.By) string {
+	if by == reports.ByMonth {
+		return ""
+	}
+	return sliceExpr[by]
+}
+
 // Benefit computes the benefit report of ATTRIBUTION.md §3 in SQL over the ledger: per
 // slice and in total, households counted once where their net over the slice (or the
 // whole period) is > 0, people from their current 家庭人口数. Errors wrap orders.ErrInvalid
@@ -44,24 +53,23 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 		return reports.Benefit{}, fmt.Errorf("report: %w", err)
 	}
 	defer tx.Rollback()
-	from, to := q.From.String(), q.To.String()
 	members, err := membersTable(ctx, tx, q.From, q.To) // people as of closing, inside closed periods (§5.3)
 	if err != nil {
 		return reports.Benefit{}, err
 	}
 	b := reports.Benefit{From: q.From, To: q.To, Timezone: "Asia/Shanghai", By: q.By, Rows: []reports.Row{}}
 
-	if b.Totals, err = benefitTotals(ctx, tx, from, to, members); err != nil {
+	if b.Totals, err = benefitTotals(ctx, tx, q.From, q.To, members); err != nil {
 		return b, err
 	}
+	src, args := rollupSource(q.From, q.To, "", ledgerColumn(q.By))
 
 	// Rows: net per slice, and households per slice where their net in it is > 0.
 	var nets []struct {
 		Key string `db:"k"`
 		Net int64  `db:"net"`
 	}
-	err = tx.SelectContext(ctx, &nets, tx.Rebind(`SELECT `+key+` AS k, SUM(amount_fen) AS net FROM ledger_entries
-		WHERE business_day BETWEEN ? AND ? GROUP BY `+key), from, to)
+	err = tx.SelectContext(ctx, &nets, tx.Rebind(`SELECT `+key+` AS k, SUM(amount_fen) AS net FROM `+src+` GROUP BY `+key), args...)
 	if err != nil {
 		return b, fmt.Errorf("report rows: %w", err)
 	}
@@ -71,9 +79,9 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 		People     int64  `db:"people"`
 	}
 	err = tx.SelectContext(ctx, &counts, tx.Rebind(`SELECT x.k, COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
-		SELECT `+key+` AS k, household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
+		SELECT `+key+` AS k, household_no FROM `+src+` WHERE household_no IS NOT NULL
 		GROUP BY `+key+`, household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no
-		GROUP BY x.k`), from, to)
+		GROUP BY x.k`), args...)
 	if err != nil {
 		return b, fmt.Errorf("report row households: %w", err)
 	}
@@ -106,13 +114,14 @@ func (s *Store) snapshot(ctx context.Context) (*sqlx.Tx, error) {
 	if s.db.Dialect == Postgres {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	}
-	return s.db.BeginTxx(ctx, opts)
+	return s.rdb.BeginTxx(ctx, opts)
 }
 
 // benefitTotals are the totals of ATTRIBUTION.md §3 over the business days from..to: money
 // by funding and source, households over the whole period at once, people from members
 // (membersTable: as registered when the period was closed, §5.3, or now).
-func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to, members string) (reports.Totals, error) {
+func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, members string) (reports.Totals, error) {
+	src, args := rollupSource(from, to, "")
 	var t struct {
 		Purchased    int64 `db:"purchased"`
 		Helped       int64 `db:"helped"`
@@ -121,12 +130,12 @@ func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to, members string) (
 		Refunded     int64 `db:"refunded"`
 	}
 	err := tx.GetContext(ctx, &t, tx.Rebind(`SELECT
-		COALESCE(SUM(CASE WHEN funding = 'union_funds' THEN amount_fen ELSE 0 END), 0) AS purchased,
-		COALESCE(SUM(CASE WHEN funding <> 'union_funds' THEN amount_fen ELSE 0 END), 0) AS helped,
+		COALESCE(SUM(union_fen), 0) AS purchased,
+		COALESCE(SUM(amount_fen) - SUM(union_fen), 0) AS helped,
 		COALESCE(SUM(CASE WHEN household_no IS NULL THEN amount_fen ELSE 0 END), 0) AS unattributed,
-		COALESCE(SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END), 0) AS delivered,
-		COALESCE(SUM(CASE WHEN source = 'refunded' THEN -amount_fen ELSE 0 END), 0) AS refunded
-		FROM ledger_entries WHERE business_day BETWEEN ? AND ?`), from, to)
+		COALESCE(SUM(delivered_fen), 0) AS delivered,
+		COALESCE(-SUM(refunded_fen), 0) AS refunded
+		FROM `+src), args...)
 	if err != nil {
 		return reports.Totals{}, fmt.Errorf("report totals: %w", err)
 	}
@@ -140,8 +149,8 @@ func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to, members string) (
 		People     int64 `db:"people"`
 	}
 	err = tx.GetContext(ctx, &hp, tx.Rebind(`SELECT COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
-		SELECT household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
-		GROUP BY household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no`), from, to)
+		SELECT household_no FROM `+src+` WHERE household_no IS NOT NULL
+		GROUP BY household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no`), args...)
 	if err != nil {
 		return out, fmt.Errorf("report households: %w", err)
 	}

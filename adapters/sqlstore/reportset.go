@@ -17,17 +17,17 @@ import (
 	"aidmall/reports"
 )
 
-// eventSliceExpr keys a breakdown over fulfilment_events e joined with its line l, order
-// o, product p and supplier s (for net units), as sliceExpr does over the ledger.
+// eventSliceExpr keys a breakdown over the units rollup (unitSource), as sliceExpr does
+// over the ledger.
 var eventSliceExpr = map[reports.By]string{
-	reports.ByCounty:   "s.county_code",
-	reports.ByCategory: "p.category",
-	reports.BySKU:      "l.sku",
-	reports.BySupplier: "p.supplier_code",
-	reports.ByBranch:   "o.branch_code",
-	reports.ByMall:     "o.mall",
-	reports.ByFunding:  "o.funding",
-	reports.ByMonth:    "substr(e.business_day, 1, 7)",
+	reports.ByCounty:   "county_code",
+	reports.ByCategory: "category",
+	reports.BySKU:      "sku",
+	reports.BySupplier: "supplier_code",
+	reports.ByBranch:   "branch_code",
+	reports.ByMall:     "mall",
+	reports.ByFunding:  "funding",
+	reports.ByMonth:    "substr(business_day, 1, 7)",
 }
 
 // Breakdown computes a breakdown of one or two dimensions (reports.BreakdownQuery) in SQL,
@@ -55,14 +55,19 @@ func (s *Store) Breakdown(ctx context.Context, q reports.BreakdownQuery) (report
 
 func (s *Store) breakdown(ctx context.Context, tx *sqlx.Tx, p reports.Period, by []reports.By) (reports.Breakdown, error) {
 	b := reports.Breakdown{Period: p, Timezone: reports.Timezone, By: by, Rows: []reports.BreakdownRow{}}
-	from, to := p.From.String(), p.To.String()
 	members, err := membersTable(ctx, tx, p.From, p.To) // people as of closing, inside closed periods (§5.3)
 	if err != nil {
 		return b, err
 	}
-	if b.Totals.Totals, err = benefitTotals(ctx, tx, from, to, members); err != nil {
+	if b.Totals.Totals, err = benefitTotals(ctx, tx, p.From, p.To, members); err != nil {
 		return b, err
 	}
+	var cols []string
+	for _, d := range by {
+		cols = append(cols, ledgerColumn(d))
+	}
+	src, args := rollupSource(p.From, p.To, "", cols...)
+	usrc, uargs := unitSource(p.From, p.To)
 	// With one dimension the second key is the constant '' (PostgreSQL refuses a constant
 	// in GROUP BY, so it groups by the first alone).
 	k1, k2, e1, e2 := sliceExpr[by[0]], "''", eventSliceExpr[by[0]], "''"
@@ -79,8 +84,8 @@ func (s *Store) breakdown(ctx context.Context, tx *sqlx.Tx, p reports.Period, by
 		keyed
 		Net int64 `db:"net"`
 	}
-	if err := tx.SelectContext(ctx, &nets, tx.Rebind(`SELECT `+k1+` AS k1, `+k2+` AS k2, SUM(amount_fen) AS net FROM ledger_entries
-		WHERE business_day BETWEEN ? AND ? GROUP BY `+group), from, to); err != nil {
+	if err := tx.SelectContext(ctx, &nets, tx.Rebind(`SELECT `+k1+` AS k1, `+k2+` AS k2, SUM(amount_fen) AS net FROM `+src+`
+		GROUP BY `+group), args...); err != nil {
 		return b, fmt.Errorf("breakdown rows: %w", err)
 	}
 	var counts []struct {
@@ -89,18 +94,17 @@ func (s *Store) breakdown(ctx context.Context, tx *sqlx.Tx, p reports.Period, by
 		People     int64 `db:"people"`
 	}
 	if err := tx.SelectContext(ctx, &counts, tx.Rebind(`SELECT `+xsel+`, COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
-		SELECT `+k1+` AS k1, `+k2+` AS k2, household_no FROM ledger_entries WHERE business_day BETWEEN ? AND ? AND household_no IS NOT NULL
+		SELECT `+k1+` AS k1, `+k2+` AS k2, household_no FROM `+src+` WHERE household_no IS NOT NULL
 		GROUP BY `+group+`, household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no
-		GROUP BY `+xgroup), from, to); err != nil {
+		GROUP BY `+xgroup), args...); err != nil {
 		return b, fmt.Errorf("breakdown households: %w", err)
 	}
 	var units []struct {
 		keyed
 		Units int64 `db:"units"`
 	}
-	if err := tx.SelectContext(ctx, &units, tx.Rebind(`SELECT `+e1+` AS k1, `+e2+` AS k2,
-		SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END) AS units `+unitJoins+`
-		AND e.business_day BETWEEN ? AND ? GROUP BY `+egroup), from, to); err != nil {
+	if err := tx.SelectContext(ctx, &units, tx.Rebind(`SELECT `+e1+` AS k1, `+e2+` AS k2, SUM(units) AS units FROM `+usrc+`
+		GROUP BY `+egroup), uargs...); err != nil {
 		return b, fmt.Errorf("breakdown units: %w", err)
 	}
 	labels := make([]map[string]string, len(by))
@@ -275,6 +279,7 @@ func (s *Store) Unattributed(ctx context.Context, p reports.Period) (reports.Una
 }
 
 func unattributedBySupplier(ctx context.Context, tx *sqlx.Tx, p reports.Period) (map[string]reports.UnattributedRow, error) {
+	src, args := rollupSource(p.From, p.To, "household_no = ''", "supplier_code", "county_code")
 	var rows []struct {
 		Supplier  string `db:"supplier_code"`
 		County    string `db:"county_code"`
@@ -283,10 +288,10 @@ func unattributedBySupplier(ctx context.Context, tx *sqlx.Tx, p reports.Period) 
 		Net       int64  `db:"net"`
 	}
 	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT supplier_code, MIN(county_code) AS county_code,
-		COALESCE(SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END), 0) AS delivered,
-		COALESCE(SUM(CASE WHEN source = 'refunded' THEN -amount_fen ELSE 0 END), 0) AS refunded,
+		COALESCE(SUM(delivered_fen), 0) AS delivered,
+		COALESCE(-SUM(refunded_fen), 0) AS refunded,
 		SUM(amount_fen) AS net
-		FROM ledger_entries WHERE household_no IS NULL AND business_day BETWEEN ? AND ? GROUP BY supplier_code`), p.From.String(), p.To.String()); err != nil {
+		FROM `+src+` GROUP BY supplier_code`), args...); err != nil {
 		return nil, fmt.Errorf("unattributed by supplier: %w", err)
 	}
 	out := map[string]reports.UnattributedRow{}
@@ -343,10 +348,11 @@ func (s *Store) Spending(ctx context.Context, p reports.Period) (reports.Spendin
 		Delivered int64  `db:"delivered"`
 		Refunded  int64  `db:"refunded"`
 	}
+	src, args := rollupSource(p.From, p.To, "", "branch_code")
 	if err := tx.SelectContext(ctx, &ledger, tx.Rebind(`SELECT branch_code, substr(business_day, 1, 7) AS month,
-		COALESCE(SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END), 0) AS delivered,
-		COALESCE(SUM(CASE WHEN source = 'refunded' THEN -amount_fen ELSE 0 END), 0) AS refunded
-		FROM ledger_entries WHERE business_day BETWEEN ? AND ? GROUP BY branch_code, substr(business_day, 1, 7)`), p.From.String(), p.To.String()); err != nil {
+		COALESCE(SUM(delivered_fen), 0) AS delivered,
+		COALESCE(-SUM(refunded_fen), 0) AS refunded
+		FROM `+src+` GROUP BY branch_code, substr(business_day, 1, 7)`), args...); err != nil {
 		return out, fmt.Errorf("spending ledger: %w", err)
 	}
 	for _, l := range ledger {

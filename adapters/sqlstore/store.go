@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // Enqueuer inserts background jobs in the caller's transaction, so that a job exists if and
@@ -18,9 +21,14 @@ type Enqueuer interface {
 // Store implements the stores of every domain package over one DB.
 type Store struct {
 	db     *DB
+	rdb    ReportReader // where reports read: db, or a replica (ReadReportsFrom)
 	enq    Enqueuer
 	now    func() time.Time
 	keyUse sync.Map // API key id → when its last use was written (keys.go)
+
+	written   atomic.Int64 // events and ledger entries written since the last ANALYZE (rollups.go)
+	analyzing atomic.Bool
+	parts     ledgerParts // the ledger's monthly partitions (partitions.go)
 }
 
 // New returns a Store over db. enq receives the dispatch and cancel jobs inside the order
@@ -35,7 +43,25 @@ func New(db *DB, enq Enqueuer, now func() time.Time) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, enq: enq, now: now}, nil
+	return &Store{db: db, rdb: db, enq: enq, now: now}, nil
+}
+
+// ReportReader is where the reports read (Benefit, Breakdown, SupplierSales,
+// Unattributed, Spending, HouseholdsReport, Provenance): each in one read-only
+// transaction. *DB is one.
+type ReportReader interface {
+	BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error)
+}
+
+// ReadReportsFrom makes the reports read from r, a read replica of the store's database
+// (same dialect and schema), instead of the primary. A replica answers as of its last
+// replayed change: a report there lags the primary by the replica's replication delay
+// (docs/ARCHITECTURE.md); every write and every use case still goes to the primary.
+func (s *Store) ReadReportsFrom(r ReportReader) {
+	if r == nil {
+		r = s.db
+	}
+	s.rdb = r
 }
 
 // DB returns the underlying database.

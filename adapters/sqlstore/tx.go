@@ -22,14 +22,22 @@ import (
 // row locks (SELECT … FOR UPDATE); SQLite's transactions are immediate (the DSN's
 // _txlock=immediate, one connection) and hold the database's one write lock throughout.
 func (s *Store) InTx(ctx context.Context, fn func(tx orders.Tx) error) error {
-	return s.db.inTx(ctx, func(tx *sqlx.Tx) error { return fn(&txn{s: s, tx: tx}) })
+	var t *txn
+	if err := s.db.inTx(ctx, func(tx *sqlx.Tx) error { t = &txn{s: s, tx: tx}; return fn(t) }); err != nil {
+		return err
+	}
+	s.wrote(t.written)
+	s.bookedMonths(t.months)
+	return nil
 }
 
 // txn is an orders.Tx over one sqlx transaction: it loads, locks and saves; the use cases
 // decide in orders.
 type txn struct {
-	s  *Store
-	tx *sqlx.Tx
+	s       *Store
+	tx      *sqlx.Tx
+	written int             // events and ledger entries written (Store.wrote)
+	months  map[string]bool // business months entries were booked on (Store.bookedMonths)
 }
 
 var _ orders.Tx = (*txn)(nil)
@@ -205,10 +213,19 @@ func (t *txn) RecordEvent(ctx context.Context, ev orders.FulfilmentEvent, orderI
 	if err != nil {
 		return 0, false, fmt.Errorf("record event %q: %w", ev.EventID, translate(err))
 	}
+	t.written++
+	if state == orders.EventApplied && (ev.Type == orders.EventDelivered || ev.Type == orders.EventRefunded) {
+		if err := addUnits(ctx, t.tx, "e.order_id", nil, "e.id = ?", []any{row}, "1", nil); err != nil {
+			return 0, false, err
+		}
+	}
 	return row, false, nil
 }
 
 func (t *txn) AdoptParked(ctx context.Context, orderID int64, mall orders.Mall, outOrderNo orders.OutOrderNo) (int, error) {
+	if err := addUnits(ctx, t.tx, "?", []any{orderID}, "e.mall = ? AND e.out_order_no = ? AND e.state = 'parked'", []any{mall, outOrderNo}, "1", nil); err != nil {
+		return 0, err
+	}
 	r, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE fulfilment_events SET order_id = ?, state = 'applied'
 		WHERE mall = ? AND out_order_no = ? AND state = 'parked'`), orderID, mall, outOrderNo)
 	if err != nil {
@@ -250,6 +267,11 @@ func (t *txn) Events(ctx context.Context, orderID int64) ([]orders.RecordedEvent
 }
 
 func (t *txn) SaveEventState(ctx context.Context, row int64, state orders.EventState, reason string) error {
+	// Units move when the event starts or stops moving money (applied ↔ held).
+	if err := addUnits(ctx, t.tx, "e.order_id", nil, "e.id = ? AND e.state <> ? AND (e.state = 'applied' OR ? = 'applied')",
+		[]any{row, state, state}, "CASE WHEN ? = 'applied' THEN 1 ELSE -1 END", []any{state}); err != nil {
+		return err
+	}
 	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE fulfilment_events SET state = ?, held_reason = ? WHERE id = ?`), state, reason, row); err != nil {
 		return fmt.Errorf("update event state: %w", err)
 	}
@@ -320,50 +342,62 @@ func (t *txn) Booked(ctx context.Context, lineID int64) ([]attribution.Entry, er
 }
 
 func (t *txn) BookLedger(ctx context.Context, o *orders.GroupOrder, es []orders.LedgerEntry) error {
-	now := t.s.utcNow()
-	rows := make([][]any, 0, len(es))
+	rows := make([]ledgerRow, 0, len(es))
 	for _, e := range es {
-		var hh any
-		if e.HouseholdNo != "" {
-			hh = string(e.HouseholdNo)
-		}
 		concerns := ""
 		if !e.Concerns.IsZero() {
 			concerns = e.Concerns.String()
 		}
-		rows = append(rows, []any{e.LineID, e.EventRow, hh, e.Day.String(), int64(e.Amount), string(e.Source), e.Correction, now,
-			o.Funding, e.Supply.CountyCode, e.Supply.Category, e.Supply.SKU, e.Supply.SupplierCode, o.BranchCode, o.Mall,
-			concerns, e.Adjustment})
+		rows = append(rows, ledgerRow{LineID: e.LineID, EventRow: e.EventRow, HouseholdNo: string(e.HouseholdNo), Day: e.Day.String(),
+			Amount: int64(e.Amount), Source: string(e.Source), Correction: e.Correction, Funding: string(o.Funding),
+			County: e.Supply.CountyCode, Category: e.Supply.Category, SKU: e.Supply.SKU, Supplier: e.Supply.SupplierCode,
+			Branch: o.BranchCode, Mall: string(o.Mall), Concerns: concerns, Adjustment: e.Adjustment})
 	}
-	return insertLedger(ctx, t.tx, rows)
+	t.written += len(rows)
+	for _, r := range rows {
+		if t.months == nil {
+			t.months = map[string]bool{}
+		}
+		t.months[r.Day[:7]] = true
+	}
+	return insertLedger(ctx, t.tx, t.s.utcNow(), rows)
 }
 
-// ledgerCols are the columns of one ledger entry, in the order insertLedger takes them.
+// ledgerCols are the columns of one ledger entry, in the order insertLedger writes them.
 const ledgerCols = `line_id, event_row_id, household_no, business_day, amount_fen, source, correction, booked_at,
 	funding, county_code, category, sku, supplier_code, branch_code, mall, concerns_day, adjustment`
 
-// insertLedger books rows (each the 17 values of ledgerCols) with one statement per 200
-// rows: a delivery split among a few hundred households is one round trip, not hundreds.
-func insertLedger(ctx context.Context, tx *sqlx.Tx, rows [][]any) error {
-	const batch = 200
-	for len(rows) > 0 {
-		n := min(batch, len(rows))
+// insertLedger books rows with one statement per 500 rows (a delivery split among a few
+// hundred households is one round trip, not hundreds) and adds them to the rollups
+// (addRollups) in the same transaction. It is the one writer of ledger_entries.
+func insertLedger(ctx context.Context, tx *sqlx.Tx, now time.Time, rows []ledgerRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	const batch = 500
+	for rest := rows; len(rest) > 0; {
+		n := min(batch, len(rest))
 		var b strings.Builder
 		b.WriteString("INSERT INTO ledger_entries (" + ledgerCols + ") VALUES ")
 		args := make([]any, 0, n*17)
-		for i, r := range rows[:n] {
+		for i, r := range rest[:n] {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(" + marks(len(r)) + ")")
-			args = append(args, r...)
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			var hh any
+			if r.HouseholdNo != "" {
+				hh = r.HouseholdNo
+			}
+			args = append(args, r.LineID, r.EventRow, hh, r.Day, r.Amount, r.Source, r.Correction, now,
+				r.Funding, r.County, r.Category, r.SKU, r.Supplier, r.Branch, r.Mall, r.Concerns, r.Adjustment)
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
 			return fmt.Errorf("book ledger entries: %w", err)
 		}
-		rows = rows[n:]
+		rest = rest[n:]
 	}
-	return nil
+	return addRollups(ctx, tx, rows)
 }
 
 // utcOrNil is *t in UTC, or nil (NULL).

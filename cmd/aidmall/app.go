@@ -26,6 +26,7 @@ type app struct {
 	cfg    config.Config
 	log    *slog.Logger
 	db     *sqlstore.DB
+	rdb    *sqlstore.DB // the reports' read replica (AIDMALL_REPORTS_DATABASE_URL), nil: the primary
 	store  *sqlstore.Store
 	sealer *seal.Sealer
 	redis  *redis.Client
@@ -70,9 +71,15 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate b
 	} else if err := db.CheckSchema(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.ReportsDatabaseURL != "" {
+		if a.rdb, err = openReplica(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
 	if a.store, err = sqlstore.New(db, sqlstore.NoJobs{}, nil); err != nil {
 		return nil, err
 	}
+	a.readReports(a.store)
 	if cfg.RedisURL != "" {
 		// A Redis that does not answer yet is no reason not to start: the nonce cache,
 		// rate limits and dashboard bus run in process until it does (redisx.Health).
@@ -88,6 +95,33 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate b
 	}
 	ok = true
 	return a, nil
+}
+
+// openReplica opens the read replica the reports read (AIDMALL_REPORTS_DATABASE_URL): a
+// database of the primary's dialect, at the binary's schema.
+func openReplica(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
+	if err := sqlstore.CheckURL(cfg.ReportsDatabaseURL); err != nil {
+		return nil, fmt.Errorf("AIDMALL_REPORTS_DATABASE_URL: %w", err)
+	}
+	if sqlstore.DialectOf(cfg.ReportsDatabaseURL) != sqlstore.DialectOf(cfg.DatabaseURL) {
+		return nil, errors.New("AIDMALL_REPORTS_DATABASE_URL: a replica of DATABASE_URL must be of its dialect")
+	}
+	rdb, err := sqlstore.Open(ctx, cfg.ReportsDatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("AIDMALL_REPORTS_DATABASE_URL: %w", err)
+	}
+	if err := rdb.CheckSchema(ctx); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("AIDMALL_REPORTS_DATABASE_URL: %w", err)
+	}
+	return rdb, nil
+}
+
+// readReports points st's reports at the replica when one is configured.
+func (a *app) readReports(st *sqlstore.Store) {
+	if a.rdb != nil {
+		st.ReadReportsFrom(a.rdb)
+	}
 }
 
 // migrate applies aidmall's schema migrations and River's.
@@ -181,6 +215,9 @@ const sealKeyCheck = "aidmall seal key check v1"
 // Close releases the database and Redis.
 func (a *app) Close() error {
 	var errs []error
+	if a.rdb != nil {
+		errs = append(errs, a.rdb.Close())
+	}
 	if a.redis != nil {
 		errs = append(errs, a.redis.Close())
 	}

@@ -123,6 +123,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newBenchCmd(g),
 		newGenCmd(g),
 		newOrderCmd(g),
+		newRollupsCmd(g),
 	)
 	return root
 }

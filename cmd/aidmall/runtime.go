@@ -75,6 +75,12 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
+	// Reports read the replica when AIDMALL_REPORTS_DATABASE_URL names one; on PostgreSQL the
+	// ledger's months ahead get their partitions.
+	a.readReports(store)
+	if err := store.EnsureLedgerPartitions(ctx); err != nil {
+		a.log.Warn("ledger partitions ahead not made: entries of those months go to the default partition", "err", err)
+	}
 	// The dashboard's live updates: every event applied is published on the bus (Redis
 	// pub/sub between replicas when REDIS_URL is set, else in process); the pages listen
 	// to it through web.Config.Changes (rt.changes). With Redis, its nonce cache, rate

@@ -1,0 +1,473 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"aidmall/attribution"
+	"aidmall/bizday"
+)
+
+// Rollups (migration 00013): the ledger's sums per household, business month or day, and
+// slice, kept in the transaction that books the entries, and the net units of the events
+// that moved money, kept in the transaction that changes an event's state. Reports read
+// them (rollupSource, unitSource) instead of the ledger and the events, so a report's time
+// grows with the households and slices in its answer, not with ledger entries.
+
+// ledgerRow is one ledger entry to insert, with its slice.
+type ledgerRow struct {
+	LineID, EventRow                                       int64
+	HouseholdNo                                            string // "" unattributed
+	Day                                                    string
+	Amount                                                 int64
+	Source                                                 string
+	Correction                                             bool
+	Funding, County, Category, SKU, Supplier, Branch, Mall string
+	Concerns                                               string
+	Adjustment                                             bool
+}
+
+// rollupSet is a grouping set of the ledger rollups: the ledger columns its keys k1..
+// hold, in order (migration 00013 says which set serves what).
+type rollupSet struct {
+	name string
+	cols []string
+}
+
+// rollupSets are every grouping set, smallest first: a report reads the first that holds
+// every dimension it breaks down by (setFor).
+var rollupSets = []rollupSet{
+	{"all", nil},
+	{"product", []string{"sku", "category", "supplier_code", "county_code"}},
+	{"branch", []string{"branch_code"}},
+	{"funding", []string{"funding"}},
+	{"mall", []string{"mall"}},
+	{"slice", []string{"funding", "county_code", "category", "sku", "supplier_code", "branch_code", "mall"}},
+}
+
+// setFor returns the smallest set whose keys hold every one of the ledger columns cols
+// (a month needs no key: every row has its period).
+func setFor(cols ...string) rollupSet {
+	for _, s := range rollupSets {
+		ok := true
+		for _, c := range cols {
+			ok = ok && (c == "" || slices.Contains(s.cols, c))
+		}
+		if ok {
+			return s
+		}
+	}
+	return rollupSets[len(rollupSets)-1]
+}
+
+// col returns ledgerRow r's value of ledger column c.
+func (r *ledgerRow) col(c string) string {
+	switch c {
+	case "sku":
+		return r.SKU
+	case "category":
+		return r.Category
+	case "supplier_code":
+		return r.Supplier
+	case "county_code":
+		return r.County
+	case "branch_code":
+		return r.Branch
+	case "funding":
+		return r.Funding
+	case "mall":
+		return r.Mall
+	}
+	panic("sqlstore: no ledger column " + c)
+}
+
+// rollupKey is the key of one rollup row.
+type rollupKey struct {
+	Set, Period string
+	K           [7]string
+	Household   string
+}
+
+func (k rollupKey) compare(o rollupKey) int {
+	return cmp.Or(cmp.Compare(k.Set, o.Set), cmp.Compare(k.Period, o.Period), slices.Compare(k.K[:], o.K[:]), cmp.Compare(k.Household, o.Household))
+}
+
+type rollupSums struct{ Amount, Union, Delivered, Refunded int64 }
+
+// rollupTables are the two grains: the table and its period column.
+var rollupTables = [2]struct{ table, period string }{{"ledger_rollups", "month"}, {"ledger_day_rollups", "business_day"}}
+
+const rollupKeyCols = "grp, %s, k1, k2, k3, k4, k5, k6, k7, household_no"
+
+// addRollups adds rows' sums to every set of both rollup tables, one multi-row upsert per
+// 500 keys. Keys go in one order (sorted), so concurrent writers on PostgreSQL take the
+// rows' locks in the same order.
+func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
+	for grain, t := range rollupTables {
+		sums := map[rollupKey]rollupSums{}
+		for i := range rows {
+			r := &rows[i]
+			period := r.Day
+			if grain == 0 {
+				period = r.Day[:7]
+			}
+			for _, set := range rollupSets {
+				k := rollupKey{Set: set.name, Period: period, Household: r.HouseholdNo}
+				for j, c := range set.cols {
+					k.K[j] = r.col(c)
+				}
+				s := sums[k]
+				s.Amount += r.Amount
+				if r.Funding == "union_funds" {
+					s.Union += r.Amount
+				}
+				switch r.Source {
+				case "delivered":
+					s.Delivered += r.Amount
+				case "refunded":
+					s.Refunded += r.Amount
+				}
+				sums[k] = s
+			}
+		}
+		keys := make([]rollupKey, 0, len(sums))
+		for k := range sums {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, rollupKey.compare)
+		keyCols := fmt.Sprintf(rollupKeyCols, t.period)
+		const batch = 500
+		for len(keys) > 0 {
+			n := min(batch, len(keys))
+			var b strings.Builder
+			b.WriteString("INSERT INTO " + t.table + " (" + keyCols + ", amount_fen, union_fen, delivered_fen, refunded_fen) VALUES ")
+			args := make([]any, 0, n*14)
+			for i, k := range keys[:n] {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				s := sums[k]
+				args = append(args, k.Set, k.Period, k.K[0], k.K[1], k.K[2], k.K[3], k.K[4], k.K[5], k.K[6], k.Household,
+					s.Amount, s.Union, s.Delivered, s.Refunded)
+			}
+			b.WriteString(" ON CONFLICT (" + keyCols + ") DO UPDATE SET amount_fen = " + t.table + `.amount_fen + excluded.amount_fen,
+				union_fen = ` + t.table + `.union_fen + excluded.union_fen,
+				delivered_fen = ` + t.table + `.delivered_fen + excluded.delivered_fen,
+				refunded_fen = ` + t.table + `.refunded_fen + excluded.refunded_fen`)
+			if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
+				return fmt.Errorf("ledger rollups: %w", err)
+			}
+			keys = keys[n:]
+		}
+	}
+	return nil
+}
+
+// rollupSelect is the ledger recomputed as set's rows (of table with period column
+// periodExpr over ledger_entries), for rebuilding and verifying.
+func rollupSelect(set rollupSet, periodExpr string) string {
+	ks := make([]string, 7)
+	for i := range ks {
+		ks[i] = "''"
+		if i < len(set.cols) {
+			ks[i] = set.cols[i]
+		}
+		ks[i] += fmt.Sprintf(" AS k%d", i+1)
+	}
+	group := append(append([]string{periodExpr}, set.cols...), "COALESCE(household_no, '')")
+	return `SELECT '` + set.name + `' AS grp, ` + periodExpr + ` AS period, ` + strings.Join(ks, ", ") + `, COALESCE(household_no, '') AS household_no,
+		SUM(amount_fen) AS amount_fen, SUM(CASE WHEN funding = 'union_funds' THEN amount_fen ELSE 0 END) AS union_fen,
+		SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END) AS delivered_fen,
+		SUM(CASE WHEN source = 'refunded' THEN amount_fen ELSE 0 END) AS refunded_fen
+		FROM ledger_entries GROUP BY ` + strings.Join(group, ", ")
+}
+
+// unitTables are the units rollup's two grains.
+var unitTables = [2]struct{ table, period, expr string }{
+	{"unit_month_rollups", "month", "substr(e.business_day, 1, 7)"},
+	{"unit_day_rollups", "business_day", "e.business_day"},
+}
+
+// addUnits adds sign × the net units (and sign × the count) of the delivered and refunded
+// events that cond selects (a condition on fulfilment_events e, with condArgs) to the units
+// rollups, each event on the line of order orderExpr ("e.order_id", or "?" given as the
+// first of orderArgs for events not yet adopted) that has its line number. sign is an SQL
+// expression (a literal, or a CASE over e with signArgs).
+func addUnits(ctx context.Context, tx *sqlx.Tx, orderExpr string, orderArgs []any, cond string, condArgs []any, sign string, signArgs []any) error {
+	for _, t := range unitTables {
+		args := append(append(append([]any{}, signArgs...), signArgs...), orderArgs...)
+		args = append(args, condArgs...)
+		q := `INSERT INTO ` + t.table + ` (` + t.period + `, sku, funding, branch_code, mall, units, events)
+			SELECT ` + t.expr + `, l.sku, o.funding, o.branch_code, o.mall,
+				SUM((` + sign + `) * CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), SUM(` + sign + `)
+			FROM fulfilment_events e JOIN group_orders o ON o.id = ` + orderExpr + `
+			JOIN order_lines l ON l.order_id = o.id AND l.line_no = e.line_no
+			WHERE (` + cond + `) AND e.type IN ('delivered', 'refunded')
+			GROUP BY ` + t.expr + `, l.sku, o.funding, o.branch_code, o.mall
+			ON CONFLICT (` + t.period + `, sku, funding, branch_code, mall)
+			DO UPDATE SET units = ` + t.table + `.units + excluded.units, events = ` + t.table + `.events + excluded.events`
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("unit rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+// span is a report's days cut into the whole months it covers (read from the month
+// rollups) and the days before and after them (read from the day rollups).
+type span struct {
+	months    [2]string // first and last whole month; empty when there is none
+	dayRanges [][2]string
+}
+
+func spanOf(from, to bizday.Day) span {
+	fm := from
+	if from.String()[8:] != "01" {
+		fm = attribution.NextMonth(from)
+	}
+	lmEnd := to // the last day of the last whole month
+	if next := to.AddDays(1); next.String()[8:] != "01" {
+		lmEnd = attribution.MonthStart(to).AddDays(-1)
+	}
+	if lmEnd.Before(fm) {
+		return span{dayRanges: [][2]string{{from.String(), to.String()}}}
+	}
+	sp := span{months: [2]string{fm.Month(), lmEnd.Month()}}
+	if from.Before(fm) {
+		sp.dayRanges = append(sp.dayRanges, [2]string{from.String(), fm.AddDays(-1).String()})
+	}
+	if lmEnd.Before(to) {
+		sp.dayRanges = append(sp.dayRanges, [2]string{lmEnd.AddDays(1).String(), to.String()})
+	}
+	return sp
+}
+
+// union builds "(SELECT … UNION ALL SELECT …) alias" over the month and day tables of
+// one rollup: cols are the selected columns (the period column selected as business_day
+// first), where an extra condition (may be "").
+func (sp span) union(monthTable, dayTable, cols, where, alias string) (string, []any) {
+	var parts []string
+	var args []any
+	if where != "" {
+		where = " AND " + where
+	}
+	if sp.months[0] != "" {
+		parts = append(parts, `SELECT month AS business_day, `+cols+` FROM `+monthTable+` WHERE month BETWEEN ? AND ?`+where)
+		args = append(args, sp.months[0], sp.months[1])
+	}
+	for _, d := range sp.dayRanges {
+		parts = append(parts, `SELECT business_day, `+cols+` FROM `+dayTable+` WHERE business_day BETWEEN ? AND ?`+where)
+		args = append(args, d[0], d[1])
+	}
+	return "(" + strings.Join(parts, " UNION ALL ") + ") " + alias, args
+}
+
+// rollupSource is the ledger of from..to as the rows of the smallest rollup set holding
+// the ledger columns cols (setFor), a table expression le with the ledger's column names:
+// business_day (the month for rows of whole months: every report reads it through
+// substr(business_day, 1, 7) or not at all), household_no (NULL for the unattributed
+// part), the set's own columns, and the sums amount_fen, union_fen, delivered_fen,
+// refunded_fen. where is a further condition on the rollup's own columns ("" for none).
+func rollupSource(from, to bizday.Day, where string, cols ...string) (string, []any) {
+	set := setFor(cols...)
+	sel := []string{"NULLIF(household_no, '') AS household_no"}
+	for i, c := range set.cols {
+		sel = append(sel, fmt.Sprintf("k%d AS %s", i+1, c))
+	}
+	sel = append(sel, "amount_fen", "union_fen", "delivered_fen", "refunded_fen")
+	cond := "grp = '" + set.name + "'"
+	if where != "" {
+		cond += " AND " + where
+	}
+	return spanOf(from, to).union("ledger_rollups", "ledger_day_rollups", strings.Join(sel, ", "), cond, "le")
+}
+
+// unitSource is the units rollup of from..to, with the catalogue's category, supplier and
+// county of each SKU (as the events' own query joined them), as a table expression u.
+func unitSource(from, to bizday.Day) (string, []any) {
+	src, args := spanOf(from, to).union("unit_month_rollups", "unit_day_rollups", `sku, funding, branch_code, mall, units, events`, "events <> 0", "r")
+	return `(SELECT r.business_day, r.sku, r.funding, r.branch_code, r.mall, r.units, p.category, p.supplier_code, s.county_code
+		FROM ` + src + ` JOIN products p ON p.sku = r.sku JOIN suppliers s ON s.code = p.supplier_code) u`, args
+}
+
+// RollupDiff is one rollup row that differs from the ledger's (or events') own sums.
+type RollupDiff struct {
+	Table string
+	Key   string
+	Have  string // the rollup's sums, "" when the row is missing
+	Want  string // the recomputed sums, "" when no entry has the key
+}
+
+// rollupChecks pair each rollup table with the query recomputing it from the ledger or
+// the events, both as (key, sums) text.
+func rollupChecks() []struct{ table, have, want string } {
+	var out []struct{ table, have, want string }
+	keyText := func(period string) string {
+		return "grp || '|' || " + period + " || '|' || k1 || '|' || k2 || '|' || k3 || '|' || k4 || '|' || k5 || '|' || k6 || '|' || k7 || '|' || household_no"
+	}
+	sums := "amount_fen || '/' || union_fen || '/' || delivered_fen || '/' || refunded_fen"
+	for grain, t := range rollupTables {
+		var want []string
+		for _, set := range rollupSets {
+			expr := "business_day"
+			if grain == 0 {
+				expr = "substr(business_day, 1, 7)"
+			}
+			want = append(want, rollupSelect(set, expr))
+		}
+		out = append(out, struct{ table, have, want string }{t.table,
+			`SELECT ` + keyText(t.period) + ` AS k, ` + sums + ` AS v FROM ` + t.table,
+			`SELECT ` + keyText("period") + ` AS k, ` + sums + ` AS v FROM (` + strings.Join(want, " UNION ALL ") + `) r`})
+	}
+	return append(out, []struct{ table, have, want string }{
+		{"unit_month_rollups",
+			`SELECT month || '|' || sku || '|' || funding || '|' || branch_code || '|' || mall AS k, units || '/' || events AS v FROM unit_month_rollups WHERE events <> 0`,
+			`SELECT substr(e.business_day, 1, 7) || '|' || l.sku || '|' || o.funding || '|' || o.branch_code || '|' || o.mall AS k,
+			SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END) || '/' || COUNT(*) AS v ` + unitEvents + `
+			GROUP BY substr(e.business_day, 1, 7), l.sku, o.funding, o.branch_code, o.mall`},
+		{"unit_day_rollups",
+			`SELECT business_day || '|' || sku || '|' || funding || '|' || branch_code || '|' || mall AS k, units || '/' || events AS v FROM unit_day_rollups WHERE events <> 0`,
+			`SELECT e.business_day || '|' || l.sku || '|' || o.funding || '|' || o.branch_code || '|' || o.mall AS k,
+			SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END) || '/' || COUNT(*) AS v ` + unitEvents + `
+			GROUP BY e.business_day, l.sku, o.funding, o.branch_code, o.mall`},
+	}...)
+}
+
+// unitEvents are the events that moved money on a line their order has.
+const unitEvents = `FROM fulfilment_events e JOIN order_lines l ON l.order_id = e.order_id AND l.line_no = e.line_no
+	JOIN group_orders o ON o.id = e.order_id WHERE e.state = 'applied' AND e.type IN ('delivered', 'refunded')`
+
+// VerifyRollups recomputes every rollup from the ledger and the events, in one snapshot,
+// and returns the rows that differ (none when the rollups are right).
+func (s *Store) VerifyRollups(ctx context.Context) ([]RollupDiff, error) {
+	opts, _ := s.readTx(ctx)
+	tx, err := s.db.BeginTxx(ctx, opts) // the primary's, never a replica's
+
+	if err != nil {
+		return nil, fmt.Errorf("verify rollups: %w", err)
+	}
+	defer tx.Rollback()
+	var out []RollupDiff
+	for _, c := range rollupChecks() {
+		read := func(q string) (map[string]string, error) {
+			var rows []struct {
+				K string `db:"k"`
+				V string `db:"v"`
+			}
+			if err := tx.SelectContext(ctx, &rows, q); err != nil {
+				return nil, fmt.Errorf("verify %s: %w", c.table, err)
+			}
+			m := make(map[string]string, len(rows))
+			for _, r := range rows {
+				m[r.K] = r.V
+			}
+			return m, nil
+		}
+		have, err := read(c.have)
+		if err != nil {
+			return nil, err
+		}
+		want, err := read(c.want)
+		if err != nil {
+			return nil, err
+		}
+		for k, w := range want {
+			if have[k] != w {
+				out = append(out, RollupDiff{Table: c.table, Key: k, Have: have[k], Want: w})
+			}
+		}
+		for k, h := range have {
+			if _, ok := want[k]; !ok {
+				out = append(out, RollupDiff{Table: c.table, Key: k, Have: h})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b RollupDiff) int { return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.Key, b.Key)) })
+	return out, nil
+}
+
+// RebuildRollups recomputes every rollup from the ledger and the events in one
+// transaction (under the closed periods' lock, as a ledger writer), for a database whose
+// rollups were changed by hand or restored apart from the ledger.
+func (s *Store) RebuildRollups(ctx context.Context) error {
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if s.db.Dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT id FROM ledger_period_lock WHERE id = 1 FOR UPDATE`); err != nil {
+				return fmt.Errorf("rebuild rollups: %w", err)
+			}
+		}
+		for _, q := range rebuildRollupsSQL() {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("rebuild rollups: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func rebuildRollupsSQL() []string {
+	out := []string{`DELETE FROM ledger_rollups`, `DELETE FROM ledger_day_rollups`, `DELETE FROM unit_month_rollups`, `DELETE FROM unit_day_rollups`}
+	for grain, t := range rollupTables {
+		expr := "business_day"
+		if grain == 0 {
+			expr = "substr(business_day, 1, 7)"
+		}
+		for _, set := range rollupSets {
+			out = append(out, `INSERT INTO `+t.table+` (`+fmt.Sprintf(rollupKeyCols, t.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen) `+rollupSelect(set, expr))
+		}
+	}
+	return append(out,
+		`INSERT INTO unit_month_rollups SELECT substr(e.business_day, 1, 7), l.sku, o.funding, o.branch_code, o.mall,
+		SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), COUNT(*) `+unitEvents+`
+		GROUP BY substr(e.business_day, 1, 7), l.sku, o.funding, o.branch_code, o.mall`,
+		`INSERT INTO unit_day_rollups SELECT e.business_day, l.sku, o.funding, o.branch_code, o.mall,
+		SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), COUNT(*) `+unitEvents+`
+		GROUP BY e.business_day, l.sku, o.funding, o.branch_code, o.mall`)
+}
+
+// Statistics. A bulk load (a year's statement or history applied offline) grows the
+// events, the ledger and the rollups from nothing; on PostgreSQL without autovacuum the
+// planner then has no statistics and can pick a scan of every event for each event
+// applied. So the store runs ANALYZE on the tables the apply path reads after every
+// analyzeEvery ledger entries or events it writes (in the background, one at a time), and
+// Analyze is there for an import to call when it ends.
+
+const analyzeEvery = 20000
+
+// analyzeTables are the tables the apply path and the reports read.
+var analyzeTables = []string{"fulfilment_events", "group_orders", "order_lines", "ledger_entries", "ledger_rollups",
+	"ledger_day_rollups", "unit_month_rollups", "unit_day_rollups", "linkages"}
+
+// Analyze refreshes the planner's statistics of the apply path's and the reports' tables.
+func (s *Store) Analyze(ctx context.Context) error {
+	q := "ANALYZE " + strings.Join(analyzeTables, ", ")
+	if s.db.Dialect == SQLite {
+		q = "ANALYZE"
+	}
+	if _, err := s.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
+}
+
+// wrote counts n rows written by a committed transaction and starts an ANALYZE once
+// analyzeEvery have been written since the last one.
+func (s *Store) wrote(n int) {
+	if n == 0 || s.written.Add(int64(n)) < analyzeEvery || !s.analyzing.CompareAndSwap(false, true) {
+		return
+	}
+	s.written.Store(0)
+	go func() {
+		defer s.analyzing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		_ = s.Analyze(ctx) // statistics only: a failure leaves the old ones
+	}()
+}

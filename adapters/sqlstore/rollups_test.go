@@ -1,0 +1,425 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
+	"aidmall/bizday"
+	"aidmall/households"
+	"aidmall/money"
+	"aidmall/orders"
+	"aidmall/reports"
+)
+
+// randomYear books a year of random orders through the service: two branches, both
+// fundings and malls, deliveries in parts, refunds (some beyond what was delivered, so
+// held until a later-arriving delivery covers them), events arriving out of order, a
+// linkage change that re-works past deliveries, and a closed quarter whose late events
+// go to the adjustment day. It returns the number of events applied.
+func randomYear(t *testing.T, f *fixture, rng *rand.Rand) int {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := f.store.UpsertBranches(ctx, []households.Branch{{Code: "B2", Name: "二分工会", Company: "二分", Members: 5, Budget: 100000}}); err != nil {
+		t.Fatal(err)
+	}
+	var evs []orders.FulfilmentEvent
+	fundings := []orders.Funding{orders.FundingUnion, orders.FundingEmployeePays, orders.FundingExternal}
+	for i := 0; i < 40; i++ {
+		day := bizday.MustParse("2019-01-01").AddDays(rng.IntN(300))
+		sku, mall := "P1", mallCCB
+		if rng.IntN(3) == 0 {
+			sku = "P2"
+		} else if rng.IntN(2) == 0 {
+			mall = mallABC
+		}
+		qty := int64(2 + rng.IntN(9))
+		at := day.Start().Add(10 * time.Hour)
+		branch := []string{"HQ", "B2"}[rng.IntN(2)]
+		o, err := f.svc.Place(ctx, aidOffice, orders.PlaceRequest{
+			OrderRef: fmt.Sprintf("R%d", i), BranchCode: branch, Mall: mall, Funding: fundings[rng.IntN(3)], DeliveryMode: orders.DeliveryBulk,
+			ShipTo: orders.ShipTo{Name: "王*", Phone: "13800000000", Address: "北京"}, Lines: []orders.PlaceLine{{SKU: sku, Quantity: qty}}, PlacedAt: &at,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		price := o.Lines[0].UnitPrice
+		delivered := int64(0)
+		for k := 0; delivered < qty && k < 3; k++ {
+			q := 1 + rng.Int64N(qty-delivered)
+			delivered += q
+			when := day.AddDays(1 + rng.IntN(40)).Start().Add(time.Duration(rng.IntN(24*60)) * time.Minute)
+			e := ev(o, fmt.Sprintf("D%d", k), orders.EventDelivered, 1, q, 0, "2019-01-01 00:00")
+			e.OccurredAt = when
+			evs = append(evs, e)
+		}
+		for k := 0; k < rng.IntN(3); k++ {
+			amount := money.Fen(rng.Int64N(int64(price)*delivered/2 + 1))
+			e := ev(o, fmt.Sprintf("F%d", k), orders.EventRefunded, 1, 1, amount, "2019-01-01 00:00")
+			e.OccurredAt = day.AddDays(rng.IntN(80)).Start().Add(time.Duration(rng.IntN(24*60)) * time.Minute)
+			evs = append(evs, e)
+		}
+	}
+	rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+	for i, e := range evs {
+		if i == len(evs)/2 {
+			// S2's households change half way: its past deliveries are worked out again.
+			ls := []households.Linkage{
+				{SupplierCode: "S2", HouseholdNo: "H002", Type: households.LinkShareholding, Weight: decimal.NewFromInt(2), ValidFrom: bizday.MustParse("2019-05-01")},
+				{SupplierCode: "S2", HouseholdNo: "H003", Type: households.LinkEmployment, Weight: decimal.RequireFromString("0.5"),
+					ValidFrom: bizday.MustParse("2019-01-01"), ValidTo: bizday.MustParse("2019-07-01")},
+			}
+			if _, err := f.store.UpsertLinkages(ctx, ls, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 2*len(evs)/3 {
+			for _, m := range []string{"2019-01", "2019-02", "2019-03"} {
+				if _, err := f.svc.ClosePeriod(ctx, aidOffice, m, "filed"); err != nil {
+					t.Fatalf("close %s: %v", m, err)
+				}
+			}
+		}
+		if _, err := f.svc.Apply(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return len(evs)
+}
+
+// TestRollupsAnswerAsTheLedger: over a random year (corrections, held refunds, a linkage
+// re-work, closed months and adjustments), every report read from the rollups equals the
+// reference computation straight from the ledger rows (reports.Compute,
+// reports.ComputeBreakdown) for random ranges whose ends cut months, in every slice and
+// pair of slices; and the rollups equal their recomputation from the ledger.
+func TestRollupsAnswerAsTheLedger(t *testing.T) {
+	t.Parallel()
+	for _, d := range sqltest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			seed := uint64(time.Now().UnixNano())
+			t.Logf("seed %d", seed)
+			rng := rand.New(rand.NewPCG(seed, 7))
+			f := newFixture(t, d.Open)
+			randomYear(t, f, rng)
+
+			diffs, err := f.store.VerifyRollups(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(diffs) > 0 {
+				t.Fatalf("rollups differ from the ledger: %+v", diffs)
+			}
+			rows, members, err := f.store.LedgerRows(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			units, err := f.store.UnitRows(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dims := reports.Dimensions()
+			periods := []reports.Period{reports.YearPeriod(2019), {From: bizday.MustParse("2019-02-01"), To: bizday.MustParse("2019-02-28")}}
+			for len(periods) < 14 {
+				a := bizday.MustParse("2019-01-01").AddDays(rng.IntN(420) - 20)
+				periods = append(periods, reports.Period{From: a, To: a.AddDays(rng.IntN(200))})
+			}
+			for _, p := range periods {
+				for _, a := range dims {
+					by := []reports.By{a}
+					if b := dims[rng.IntN(len(dims))]; b != a && rng.IntN(2) == 0 {
+						by = append(by, b)
+					}
+					q := reports.BreakdownQuery{Period: p, By: by}
+					got, err := f.store.Breakdown(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := reports.ComputeBreakdown(rows, units, members, nil, q)
+					if fmt.Sprint(got.Totals) != fmt.Sprint(want.Totals) || len(got.Rows) != len(want.Rows) {
+						t.Fatalf("breakdown %v over %s..%s: rollups %+v, ledger %+v", by, p.From, p.To, got, want)
+					}
+					for i := range got.Rows {
+						g, w := got.Rows[i], want.Rows[i]
+						if fmt.Sprint(g.Keys) != fmt.Sprint(w.Keys) || g.Figures != w.Figures {
+							t.Fatalf("breakdown %v over %s..%s row %d: rollups %+v, ledger %+v", by, p.From, p.To, i, g, w)
+						}
+					}
+					if a == reports.ByMonth {
+						continue
+					}
+					bq := reports.Query{From: p.From, To: p.To, By: a}
+					gb, err := f.store.Benefit(ctx, bq)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wb := reports.Compute(rows, members, nil, bq)
+					if gb.Totals != wb.Totals || len(gb.Rows) != len(wb.Rows) {
+						t.Fatalf("benefit by %s over %s..%s: rollups %+v, ledger %+v", a, p.From, p.To, gb, wb)
+					}
+					for i := range gb.Rows {
+						g, w := gb.Rows[i], wb.Rows[i]
+						if g.Key != w.Key || g.NetAmount != w.NetAmount || g.Households != w.Households || g.People != w.People {
+							t.Fatalf("benefit by %s over %s..%s row %d: rollups %+v, ledger %+v", a, p.From, p.To, i, g, w)
+						}
+					}
+				}
+				// Households report: a row per household with an entry in the range, its net.
+				h, err := f.store.HouseholdsReport(ctx, p.From, p.To)
+				if err != nil {
+					t.Fatal(err)
+				}
+				nets := map[households.HouseholdNo]money.Fen{}
+				for _, r := range rows {
+					if r.HouseholdNo != "" && p.Contains(r.Day) {
+						nets[r.HouseholdNo] += r.Amount
+					}
+				}
+				if len(h.Rows) != len(nets) {
+					t.Fatalf("households report over %s..%s: %d rows, the ledger has %d households", p.From, p.To, len(h.Rows), len(nets))
+				}
+				for _, r := range h.Rows {
+					if nets[r.HouseholdNo] != r.NetAmount {
+						t.Fatalf("households report over %s..%s: %s nets %s, the ledger %s", p.From, p.To, r.HouseholdNo, r.NetAmount, nets[r.HouseholdNo])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestRollupsRebuild: rollups damaged by hand are found by VerifyRollups and mended by
+// RebuildRollups, after which the reports are as before.
+func TestRollupsRebuild(t *testing.T) {
+	t.Parallel()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newFixture(t, func(testing.TB) *sqlstore.DB { return db })
+		reportYear(t, f)
+		q := reports.BreakdownQuery{Period: reports.YearPeriod(2019), By: []reports.By{reports.ByMonth}}
+		before, err := f.store.Breakdown(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `UPDATE ledger_rollups SET amount_fen = amount_fen + 1 WHERE grp = 'product'`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `DELETE FROM unit_day_rollups`); err != nil {
+			t.Fatal(err)
+		}
+		diffs, err := f.store.VerifyRollups(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables := map[string]bool{}
+		for _, d := range diffs {
+			tables[d.Table] = true
+		}
+		if !tables["ledger_rollups"] || !tables["unit_day_rollups"] || tables["ledger_day_rollups"] {
+			t.Fatalf("verify found %+v, want the month ledger rollups and the day units rollups", diffs)
+		}
+		if err := f.store.RebuildRollups(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+			t.Fatalf("after rebuild: %+v, %v", diffs, err)
+		}
+		after, err := f.store.Breakdown(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("after rebuild %+v, before %+v", after, before)
+		}
+	})
+}
+
+// TestRollupsBackfilledByMigration: a database with a ledger from before the rollups gets
+// them from migration 00013, equal to their recomputation from the ledger.
+func TestRollupsBackfilledByMigration(t *testing.T) {
+	t.Parallel()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newFixture(t, func(testing.TB) *sqlstore.DB { return db })
+		reportYear(t, f)
+		q := reports.BreakdownQuery{Period: reports.YearPeriod(2019), By: []reports.By{reports.ByCounty, reports.ByMonth}}
+		before, err := f.store.Breakdown(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Remigrate(ctx, 12); err != nil {
+			t.Fatal(err)
+		}
+		if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+			t.Fatalf("after the migration: %+v, %v", diffs, err)
+		}
+		after, err := f.store.Breakdown(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(after) != fmt.Sprint(before) || len(after.Rows) == 0 {
+			t.Fatalf("after the migration %+v, before %+v", after, before)
+		}
+	})
+}
+
+// countingReader is a ReportReader that counts the transactions begun on it.
+type countingReader struct {
+	db *sqlstore.DB
+	n  int
+}
+
+func (c *countingReader) BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error) {
+	c.n++
+	return c.db.BeginTxx(ctx, opts)
+}
+
+// secondPool opens another connection pool onto db's database, as a replica would be.
+func secondPool(t *testing.T, db *sqlstore.DB) *sqlstore.DB {
+	t.Helper()
+	ctx := context.Background()
+	var u string
+	if db.Dialect == sqlstore.Postgres {
+		var path string
+		if err := db.GetContext(ctx, &path, `SHOW search_path`); err != nil {
+			t.Fatal(err)
+		}
+		pu, err := url.Parse(os.Getenv(sqltest.PostgresEnv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := pu.Query()
+		q.Set("search_path", path)
+		pu.RawQuery = q.Encode()
+		u = pu.String()
+	} else {
+		var rows []struct {
+			Seq  int    `db:"seq"`
+			Name string `db:"name"`
+			File string `db:"file"`
+		}
+		if err := db.SelectContext(ctx, &rows, `PRAGMA database_list`); err != nil || len(rows) == 0 {
+			t.Fatal(rows, err)
+		}
+		u = rows[0].File
+	}
+	r, err := sqlstore.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// TestReportsReadFromAReplica: with a replica given (here the same database on a second
+// pool), every report reads in its transactions and answers as from the primary; the
+// writes still go to the primary, and the replica sees them once there.
+func TestReportsReadFromAReplica(t *testing.T) {
+	t.Parallel()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newFixture(t, func(testing.TB) *sqlstore.DB { return db })
+		reportYear(t, f)
+		year := reports.YearPeriod(2019)
+		all := func() string {
+			t.Helper()
+			var out []any
+			b, err := f.store.Breakdown(ctx, reports.BreakdownQuery{Period: year, By: []reports.By{reports.ByCounty, reports.ByMonth}, Compare: true})
+			out = append(out, b, err)
+			bn, err := f.store.Benefit(ctx, reports.Query{From: year.From, To: year.To, By: reports.BySKU})
+			out = append(out, bn, err)
+			ss, err := f.store.SupplierSales(ctx, year)
+			out = append(out, ss, err)
+			un, err := f.store.Unattributed(ctx, reports.YearPeriod(2018))
+			out = append(out, un, err)
+			sp, err := f.store.Spending(ctx, year)
+			out = append(out, sp, err)
+			hh, err := f.store.HouseholdsReport(ctx, year.From, year.To)
+			out = append(out, hh, err)
+			pv, err := f.store.Provenance(ctx, "H001", year.From, year.To)
+			out = append(out, pv, err)
+			j, err := json.Marshal(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(j)
+		}
+		primary := all()
+		replica := &countingReader{db: secondPool(t, db)}
+		f.store.ReadReportsFrom(replica)
+		if got := all(); got != primary {
+			t.Fatalf("from the replica:\n%s\nfrom the primary:\n%s", got, primary)
+		}
+		if replica.n < 7 {
+			t.Fatalf("%d report transactions on the replica, want every report's", replica.n)
+		}
+		o := f.placeOn(t, "O9", "2019-09-01", orders.FundingUnion, mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 1})
+		if _, err := f.svc.Apply(ctx, ev(o, "z", orders.EventDelivered, 1, 1, 0, "2019-09-02 10:00")); err != nil {
+			t.Fatal(err)
+		}
+		if got := all(); got == primary {
+			t.Fatal("the replica does not show a delivery committed on the primary")
+		}
+		f.store.ReadReportsFrom(nil)
+		if n := replica.n; all() == "" || replica.n != n {
+			t.Fatalf("after ReadReportsFrom(nil) the reports still read the replica")
+		}
+	})
+}
+
+// TestLedgerPartitions (PostgreSQL): an entry of a month with no partition lands in the
+// default partition and counts; migrating an existing ledger puts every month in its own
+// partition with the same rows; EnsureLedgerPartitions makes the months ahead of now.
+func TestLedgerPartitions(t *testing.T) {
+	t.Parallel()
+	db := sqltest.Postgres(t)
+	ctx := context.Background()
+	f := newFixture(t, func(testing.TB) *sqlstore.DB { return db })
+	reportYear(t, f) // 2018 and 2019: older than the migration's months
+	count := func(table string) int {
+		t.Helper()
+		var n int
+		if err := db.GetContext(ctx, &n, `SELECT COUNT(*) FROM `+table); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	total := count("ledger_entries")
+	if total == 0 || count("ledger_entries_default") != total {
+		t.Fatalf("%d entries, %d in the default partition: want all of them there", total, count("ledger_entries_default"))
+	}
+	if err := db.Remigrate(ctx, 13); err != nil {
+		t.Fatal(err)
+	}
+	if count("ledger_entries") != total || count("ledger_entries_default") != 0 || count("ledger_entries_y2019m03") == 0 || count("ledger_entries_y2018m03") == 0 {
+		t.Fatalf("after the migration: %d entries, %d in the default partition, %d in 2019-03", count("ledger_entries"), count("ledger_entries_default"), count("ledger_entries_y2019m03"))
+	}
+	if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+		t.Fatalf("after the migration: %+v, %v", diffs, err)
+	}
+	now := time.Now().In(bizday.Beijing)
+	ahead := "ledger_entries_y" + time.Date(now.Year(), now.Month()+2, 1, 0, 0, 0, 0, time.UTC).Format("2006m01")
+	if _, err := db.ExecContext(ctx, `DROP TABLE `+ahead); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.EnsureLedgerPartitions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'ledger_entries'::regclass
+		AND inhrelid = $1::regclass`, ahead); err != nil || n != 1 {
+		t.Fatalf("%s after EnsureLedgerPartitions: %d, %v", ahead, n, err)
+	}
+}
