@@ -34,9 +34,18 @@ type txn struct {
 
 var _ orders.Tx = (*txn)(nil)
 
+// LockBranch takes the branch row FOR NO KEY UPDATE on PostgreSQL, not FOR UPDATE: an
+// order inserted for the branch earlier in a transaction holds FOR KEY SHARE on the row
+// (its foreign key), which FOR UPDATE would wait for, and two such transactions locking
+// late (orders.Service.Place) would deadlock. NO KEY UPDATE still excludes every other
+// LockBranch, so the budget rule's check-then-insert stays one at a time per branch.
 func (t *txn) LockBranch(ctx context.Context, code string) (households.Branch, error) {
 	var r branchRow
-	err := t.tx.GetContext(ctx, &r, t.tx.Rebind(`SELECT code, name, company, members FROM branches WHERE code = ?`+t.s.db.forUpdate()), code)
+	lock := ""
+	if t.s.db.Dialect == Postgres {
+		lock = " FOR NO KEY UPDATE"
+	}
+	err := t.tx.GetContext(ctx, &r, t.tx.Rebind(`SELECT code, name, company, members FROM branches WHERE code = ?`+lock), code)
 	if err != nil {
 		return households.Branch{}, fmt.Errorf("branch %q: %w", code, translate(err))
 	}
