@@ -134,7 +134,7 @@ func TestPlaceKeepsToTheBudget(t *testing.T) {
 				if !errors.Is(err, orders.ErrInvalid) || !strings.Contains(budgetDetail(err), "1640.00 yuan remaining") {
 					t.Fatalf("over budget: %v, want 422 at /lines naming 1640.00 remaining", err)
 				}
-				if got := st.jobs.Dispatched(); len(got) != 1 || got[0] != a.ID {
+				if got := st.committedDispatch(t); len(got) != 1 || got[0] != a.ID {
 					t.Fatalf("dispatch jobs %v: a refused order must never reach a mall", got)
 				}
 				if n, _ := st.counts(); n != 1 {
@@ -280,7 +280,7 @@ func TestPlaceKeepsToTheBudget(t *testing.T) {
 				if len(accepted) != fit || refused != n-fit {
 					t.Fatalf("%d accepted, %d refused; want %d and %d", len(accepted), refused, fit, n-fit)
 				}
-				if d := st.jobs.Dispatched(); len(d) != fit {
+				if d := st.committedDispatch(t); len(d) != fit {
 					t.Fatalf("%d dispatch jobs, want %d", len(d), fit)
 				}
 				bs, err := svc.Budgets(ctx, office, 2019)
