@@ -122,6 +122,10 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope id
 	// The request's context may be cancelled by now; the bookkeeping must still happen.
 	ctx := context.WithoutCancel(c.Request().Context())
 	rid := requestIDFrom(ctx)
+	// A handler whose work runs in a store transaction keeps the response in it (keepInTx);
+	// Complete is then not needed.
+	keep := &keepInTx{scope: scope, token: token}
+	c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), keepInTxKey{}, keep)))
 	done := false
 	defer func() {
 		if done {
@@ -144,7 +148,7 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope id
 		if err := cfg.store.Release(ctx, scope, token); err != nil {
 			cfg.logger.ErrorContext(ctx, "release idempotency key", slog.String("request_id", rid), slog.Any("error", err))
 		}
-	} else {
+	} else if !keep.kept {
 		kept := idempotency.Response{Status: status, ContentType: buf.header.Get(echo.HeaderContentType),
 			Location: buf.header.Get(echo.HeaderLocation), Body: buf.body.Bytes()}
 		if err := cfg.store.Complete(ctx, scope, token, kept); err != nil {
@@ -158,6 +162,24 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope id
 	orig.WriteHeader(status)
 	_, err := orig.Write(buf.body.Bytes())
 	return err
+}
+
+// keepInTx lets a handler keep its response in its own transaction: the order and the
+// response to the request that placed it then commit together (one commit instead of two),
+// and a retry after a crash between the order's commit and the answer is replayed the order
+// instead of finding the key in flight and then the order_ref taken.
+type keepInTx struct {
+	scope idempotency.Scope
+	token string
+	kept  bool // set by the handler when the transaction that kept the response committed
+}
+
+type keepInTxKey struct{}
+
+// keepInTxFrom returns the request's keepInTx; nil when the route has no Idempotency-Key.
+func keepInTxFrom(ctx context.Context) *keepInTx {
+	k, _ := ctx.Value(keepInTxKey{}).(*keepInTx)
+	return k
 }
 
 // replay sends a kept response again.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -16,6 +17,7 @@ import (
 
 	"aidmall/bizday"
 	"aidmall/households"
+	"aidmall/internal/idempotency"
 	"aidmall/internal/wire"
 	"aidmall/money"
 	"aidmall/orders"
@@ -151,13 +153,45 @@ func (s *Server) placeOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.cfg.Orders.Place(c.Request().Context(), caller, req)
+	ctx := c.Request().Context()
+	keep := keepInTxFrom(ctx)
+	var kept *idempotency.Response
+	if keep != nil {
+		// The response is made and kept inside Place's transaction, once the order has its
+		// ID: the order and its Idempotency-Key answer commit together.
+		ctx = orders.WithPlacedHook(ctx, func(ctx context.Context, tx orders.Tx, o *orders.GroupOrder) error {
+			k, ok := tx.(idempotency.TxKeeper)
+			if !ok {
+				return nil // the middleware completes the key after the handler
+			}
+			b, err := wire.MarshalJSON(orderResponse(o, caller))
+			if err != nil {
+				return fmt.Errorf("encode response: %w", err)
+			}
+			resp := idempotency.Response{Status: http.StatusCreated, ContentType: echo.MIMEApplicationJSON,
+				Location: orderLocation(o.ID), Body: b}
+			if err := k.KeepResponse(ctx, keep.scope, keep.token, resp); err != nil {
+				return err
+			}
+			kept = &resp
+			return nil
+		})
+	}
+	o, err := s.cfg.Orders.Place(ctx, caller, req)
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderLocation, "/v1/orders/"+strconv.FormatInt(o.ID, 10))
+	if kept != nil {
+		// Committed with the order: send exactly what a replay will send.
+		keep.kept = true
+		c.Response().Header().Set(echo.HeaderLocation, kept.Location)
+		return c.Blob(kept.Status, kept.ContentType, kept.Body)
+	}
+	c.Response().Header().Set(echo.HeaderLocation, orderLocation(o.ID))
 	return writeJSON(c, http.StatusCreated, orderResponse(o, caller))
 }
+
+func orderLocation(id int64) string { return "/v1/orders/" + strconv.FormatInt(id, 10) }
 
 // getOrder is GET /v1/orders/{id}; another branch's order is a 404 like a missing one.
 func (s *Server) getOrder(c echo.Context) error {

@@ -227,10 +227,10 @@ func (s *Service) SetBudget(ctx context.Context, caller Caller, branch string, y
 	return out, before, nil
 }
 
-// checkBudget refuses o, inside the transaction that inserts it and after its branch was
-// locked, when it would take the branch's used amount for its year past the budget.
-func checkBudget(ctx context.Context, tx Tx, o *GroupOrder) error {
-	add := BudgetUse(o)
+// checkBudget refuses o, using add of its branch's budget, inside the transaction that
+// inserted it and after its branch was locked, when it would take the branch's used
+// amount for its year past the budget. o itself (already inserted) is not counted twice.
+func checkBudget(ctx context.Context, tx Tx, o *GroupOrder, add money.Fen) error {
 	if add <= 0 {
 		return nil
 	}
@@ -247,7 +247,12 @@ func checkBudget(ctx context.Context, tx Tx, o *GroupOrder) error {
 	if err != nil {
 		return fmt.Errorf("load orders: %w", err)
 	}
-	used := BudgetUsed(placed)
+	var used money.Fen
+	for i := range placed {
+		if placed[i].ID != o.ID {
+			used += BudgetUse(&placed[i])
+		}
+	}
 	remaining, fits := BudgetFits(&amount, used, add)
 	if fits {
 		return nil

@@ -134,7 +134,7 @@ func TestPlaceKeepsToTheBudget(t *testing.T) {
 				if !errors.Is(err, orders.ErrInvalid) || !strings.Contains(budgetDetail(err), "1640.00 yuan remaining") {
 					t.Fatalf("over budget: %v, want 422 at /lines naming 1640.00 remaining", err)
 				}
-				if got := st.jobs.Dispatched(); len(got) != 1 || got[0] != a.ID {
+				if got := st.committedDispatch(t); len(got) != 1 || got[0] != a.ID {
 					t.Fatalf("dispatch jobs %v: a refused order must never reach a mall", got)
 				}
 				if n, _ := st.counts(); n != 1 {
@@ -243,6 +243,65 @@ func TestPlaceKeepsToTheBudget(t *testing.T) {
 					t.Fatalf("an order after history overspent the budget: %v", err)
 				}
 			})
+			t.Run("concurrent_orders_of_two_branches_and_self_pay_keep_each_budget_and_the_audit_chain", func(t *testing.T) {
+				// The branch lock is taken late and only for union_funds orders; the audit
+				// head last. Orders of two budgeted branches and self-paid ones race.
+				svc, st := newTestServiceOn(t, open)
+				const fit = 3 // orders of 1360.00 each budget takes
+				for _, b := range []string{"HQ", "S01"} {
+					if _, _, err := svc.SetBudget(ctx, office, b, 2019, fit*136000+135999); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var (
+					wg       sync.WaitGroup
+					mu       sync.Mutex
+					accepted = map[string]int{}
+					others   []error
+				)
+				for i := range 24 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						r := req(fmt.Sprintf("M%02d", i), 20, orders.FundingUnion)
+						r.BranchCode = []string{"HQ", "S01"}[i%2]
+						if i%3 == 0 {
+							r.Funding = orders.FundingEmployeePays
+						}
+						_, err := svc.Place(ctx, office, r)
+						mu.Lock()
+						defer mu.Unlock()
+						switch {
+						case err == nil:
+							accepted[r.BranchCode+"/"+string(r.Funding)]++
+						case budgetDetail(err) == "":
+							others = append(others, err)
+						}
+					}()
+				}
+				wg.Wait()
+				if len(others) > 0 {
+					t.Fatalf("errors other than the budget's: %v", others)
+				}
+				// 12 orders per branch, 4 of them self-paid (never refused), 8 union of which 3 fit.
+				want := map[string]int{"HQ/union_funds": fit, "S01/union_funds": fit, "HQ/employee_self_pay": 4, "S01/employee_self_pay": 4}
+				if fmt.Sprint(accepted) != fmt.Sprint(want) {
+					t.Fatalf("accepted %v, want %v", accepted, want)
+				}
+				bs, err := svc.Budgets(ctx, office, 2019)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, b := range bs {
+					if b.Budget != nil && *b.Remaining < 0 {
+						t.Errorf("branch %s overspent: %+v", b.BranchCode, b)
+					}
+				}
+				n, err := st.VerifyAudit(ctx)
+				if err != nil || n != 2+2*fit+8 {
+					t.Fatalf("audit chain: %d entries checked, %v; want %d intact", n, err, 2+2*fit+8)
+				}
+			})
 			t.Run("concurrent_orders_for_the_last_of_a_budget_accept_exactly_those_that_fit", func(t *testing.T) {
 				svc, st := newTestServiceOn(t, open)
 				const n, fit = 12, 5
@@ -280,7 +339,7 @@ func TestPlaceKeepsToTheBudget(t *testing.T) {
 				if len(accepted) != fit || refused != n-fit {
 					t.Fatalf("%d accepted, %d refused; want %d and %d", len(accepted), refused, fit, n-fit)
 				}
-				if d := st.jobs.Dispatched(); len(d) != fit {
+				if d := st.committedDispatch(t); len(d) != fit {
 					t.Fatalf("%d dispatch jobs, want %d", len(d), fit)
 				}
 				bs, err := svc.Budgets(ctx, office, 2019)

@@ -105,6 +105,30 @@ func seedRegistry(t *testing.T, st *sqlstore.Store) {
 var decimalOne = decimal.NewFromInt(1)
 
 // counts returns how many orders and fulfilment events the store holds.
+// committedDispatch returns the dispatch jobs of orders that were committed. The recording
+// enqueuer sees every enqueue, also in a transaction later rolled back (Place checks the
+// budget after the insert, so a refused order's job is enqueued and rolled back with it,
+// as River's job row is in the database).
+func (s *testStore) committedDispatch(t testing.TB) []int64 {
+	t.Helper()
+	var out []int64
+	seen := map[int64]bool{} // SQLite may give a rolled-back order's id to the next one
+	for _, id := range s.jobs.Dispatched() {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		var n int
+		if err := s.DB().GetContext(context.Background(), &n, s.DB().Rebind(`SELECT COUNT(*) FROM group_orders WHERE id = ?`), id); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 func (s *testStore) counts() (int, int) {
 	p, err := s.Progress(context.Background())
 	if err != nil {

@@ -331,19 +331,30 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	if len(ve.Fields) > 0 {
 		return nil, ve
 	}
-	// The final check and the insert run in one transaction with the branch locked, so
-	// that a rule over the branch's orders (a budget) sees every order placed before.
+	// The order is inserted first and the serialised part comes last, right before the
+	// commit: on PostgreSQL the branch row lock (the budget rule, only for an order that
+	// uses a budget) and the audit chain's head (every order) are held for the few
+	// statements after them and the commit, not for the whole transaction. The budget
+	// check then sees every order of the branch committed before the lock (READ COMMITTED:
+	// each statement reads the latest commits) and leaves out the order itself.
+	add := BudgetUse(o)
+	placed := placedHookFrom(ctx)
 	err = s.store.InTx(ctx, func(tx Tx) error {
-		b, err := tx.LockBranch(ctx, o.BranchCode)
-		if err != nil {
-			return fmt.Errorf("lock branch: %w", err)
-		}
-		o.BuyerName = b.Name
-		if err := checkBudget(ctx, tx, o); err != nil {
-			return err
-		}
 		if err := create(ctx, tx, o); err != nil {
 			return err
+		}
+		if placed != nil {
+			if err := placed(ctx, tx, o); err != nil {
+				return err
+			}
+		}
+		if add > 0 {
+			if _, err := tx.LockBranch(ctx, o.BranchCode); err != nil {
+				return fmt.Errorf("lock branch: %w", err)
+			}
+			if err := checkBudget(ctx, tx, o, add); err != nil {
+				return err
+			}
 		}
 		e, err := auditChange(caller, audit.ActionOrderPlace, o.ID, nil, o)
 		if err != nil {
@@ -355,6 +366,25 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		return nil, err
 	}
 	return o, nil
+}
+
+// PlacedHook is work done inside Place's transaction once the order, its lines and its
+// dispatch job are inserted (o has its ID), before the budget check and the audit entry:
+// the API keeps the order's Idempotency-Key response with it, so that the order and the
+// answer to its request are committed together or not at all. An error rolls the order
+// back; so does a refusal after the hook (the budget), so the hook must not act outside tx.
+type PlacedHook func(ctx context.Context, tx Tx, o *GroupOrder) error
+
+type placedHookKey struct{}
+
+// WithPlacedHook returns ctx carrying f for the Place called with it.
+func WithPlacedHook(ctx context.Context, f PlacedHook) context.Context {
+	return context.WithValue(ctx, placedHookKey{}, f)
+}
+
+func placedHookFrom(ctx context.Context) PlacedHook {
+	f, _ := ctx.Value(placedHookKey{}).(PlacedHook)
+	return f
 }
 
 // route returns the mall for req: the one it names, which must be connected and list every

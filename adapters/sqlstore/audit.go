@@ -32,11 +32,21 @@ func (s *Store) appendAudit(ctx context.Context, tx *sqlx.Tx, e audit.Entry) err
 		return fmt.Errorf("audit head: %w", err)
 	}
 	e = audit.Seal(e, head.Seq, head.Hash, s.utcNow())
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO audit_log
+	args := []any{e.Seq, e.At.Format(audit.TimeLayout), e.Actor.Name, e.Actor.Role, e.Action, e.Object,
+		string(e.Before), string(e.After), e.PrevHash, e.Hash}
+	const insert = `INSERT INTO audit_log
 		(seq, at, actor, role, action, object, before_json, after_json, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.Seq, e.At.Format(audit.TimeLayout), e.Actor.Name, e.Actor.Role, e.Action, e.Object,
-		string(e.Before), string(e.After), e.PrevHash, e.Hash); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	if s.db.Dialect == Postgres {
+		// One round trip while the head is locked: the entry and the head's move in one
+		// statement (a data-modifying WITH; both run or neither).
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`WITH entry AS (`+insert+`)
+			UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`), append(args, e.Seq, e.Hash)...); err != nil {
+			return fmt.Errorf("append audit entry: %w", translate(err))
+		}
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(insert), args...); err != nil {
 		return fmt.Errorf("append audit entry: %w", translate(err))
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`), e.Seq, e.Hash); err != nil {

@@ -107,6 +107,23 @@ func (s *Store) Complete(ctx context.Context, scope idempotency.Scope, token str
 	return fmt.Errorf("complete idempotency key: taken over by another request: %w", orders.ErrConflict)
 }
 
+var _ idempotency.TxKeeper = (*txn)(nil)
+
+// KeepResponse stores resp on scope's record held by token inside the order use case's
+// transaction (see idempotency.TxKeeper).
+func (t *txn) KeepResponse(ctx context.Context, scope idempotency.Scope, token string, resp idempotency.Response) error {
+	res, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE idempotency_keys SET status_code = ?, content_type = ?, location = ?, response_body = ?
+		WHERE api_key_id = ? AND idem_key = ? AND token = ? AND status_code = 0`),
+		resp.Status, resp.ContentType, resp.Location, resp.Body, scope.KeyID, scope.Key, token)
+	if err != nil {
+		return fmt.Errorf("keep idempotent response: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("keep idempotent response: the Idempotency-Key was taken over by another request: %w", orders.ErrConflict)
+	}
+	return nil
+}
+
 // Release deletes the in-flight record held by token, so that the client may retry.
 func (s *Store) Release(ctx context.Context, scope idempotency.Scope, token string) error {
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM idempotency_keys WHERE api_key_id = ? AND idem_key = ? AND token = ? AND status_code = 0`),

@@ -84,26 +84,33 @@ func (s *Store) Products(ctx context.Context, skus []string) (map[string]househo
 	if len(skus) == 0 {
 		return out, nil
 	}
-	q, args, err := sqlx.In(`SELECT `+productCols+` FROM products WHERE sku IN (?)`, skus)
+	// One round trip: each product with its listings (one row per listing, or one with no
+	// listing).
+	q, args, err := sqlx.In(`SELECT p.sku, p.name, p.category, p.spec, p.unit, p.supplier_code, p.aid_cert_no,
+		COALESCE(l.mall, '') AS mall, COALESCE(l.item_id, '') AS item_id, COALESCE(l.price_fen, 0) AS price_fen
+		FROM products p LEFT JOIN product_listings l ON l.sku = p.sku WHERE p.sku IN (?)`, skus)
 	if err != nil {
 		return nil, err
 	}
-	var rows []productRow
+	var rows []struct {
+		productRow
+		Mall     string `db:"mall"`
+		ItemID   string `db:"item_id"`
+		PriceFen int64  `db:"price_fen"`
+	}
 	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("products: %w", err)
 	}
-	q, args, err = sqlx.In(`SELECT sku, mall, item_id, price_fen FROM product_listings WHERE sku IN (?)`, skus)
-	if err != nil {
-		return nil, err
-	}
-	var ls []listingRow
-	if err := s.db.SelectContext(ctx, &ls, s.db.Rebind(q), args...); err != nil {
-		return nil, fmt.Errorf("product listings: %w", err)
-	}
 	byKey := map[string]*households.Product{}
+	var ls []listingRow
 	for _, r := range rows {
-		p := r.product()
-		byKey[r.SKU] = &p
+		if byKey[r.SKU] == nil {
+			p := r.product()
+			byKey[r.SKU] = &p
+		}
+		if r.Mall != "" {
+			ls = append(ls, listingRow{SKU: r.SKU, Mall: r.Mall, ItemID: r.ItemID, PriceFen: r.PriceFen})
+		}
 	}
 	withListings(byKey, ls)
 	for k, p := range byKey {

@@ -42,9 +42,18 @@ type txn struct {
 
 var _ orders.Tx = (*txn)(nil)
 
+// LockBranch takes the branch row FOR NO KEY UPDATE on PostgreSQL, not FOR UPDATE: an
+// order inserted for the branch earlier in a transaction holds FOR KEY SHARE on the row
+// (its foreign key), which FOR UPDATE would wait for, and two such transactions locking
+// late (orders.Service.Place) would deadlock. NO KEY UPDATE still excludes every other
+// LockBranch, so the budget rule's check-then-insert stays one at a time per branch.
 func (t *txn) LockBranch(ctx context.Context, code string) (households.Branch, error) {
 	var r branchRow
-	err := t.tx.GetContext(ctx, &r, t.tx.Rebind(`SELECT code, name, company, members FROM branches WHERE code = ?`+t.s.db.forUpdate()), code)
+	lock := ""
+	if t.s.db.Dialect == Postgres {
+		lock = " FOR NO KEY UPDATE"
+	}
+	err := t.tx.GetContext(ctx, &r, t.tx.Rebind(`SELECT code, name, company, members FROM branches WHERE code = ?`+lock), code)
 	if err != nil {
 		return households.Branch{}, fmt.Errorf("branch %q: %w", code, translate(err))
 	}
@@ -100,18 +109,42 @@ func (t *txn) InsertOrder(ctx context.Context, o *orders.GroupOrder) error {
 		return fmt.Errorf("insert order %q: %w", o.OrderRef, err)
 	}
 	o.ID = id
-	for i := range o.Lines {
-		l := &o.Lines[i]
-		rec := ""
-		if len(l.Recipients) > 0 {
-			b, _ := json.Marshal(l.Recipients)
-			rec = string(b)
+	// The lines in one statement (one round trip however many), their ids read back by
+	// line_no: RETURNING's row order is not promised.
+	if len(o.Lines) > 0 {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO order_lines (order_id, line_no, sku, item_id, quantity, unit_price_fen, recipients) VALUES `)
+		args := make([]any, 0, 7*len(o.Lines))
+		byNo := make(map[int]*orders.Line, len(o.Lines))
+		for i := range o.Lines {
+			l := &o.Lines[i]
+			rec := ""
+			if len(l.Recipients) > 0 {
+				b, _ := json.Marshal(l.Recipients)
+				rec = string(b)
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, id, l.LineNo, l.SKU, l.ItemID, l.Quantity, int64(l.UnitPrice), rec)
+			byNo[l.LineNo] = l
 		}
-		err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO order_lines
-			(order_id, line_no, sku, item_id, quantity, unit_price_fen, recipients) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			id, l.LineNo, l.SKU, l.ItemID, l.Quantity, int64(l.UnitPrice), rec).Scan(&l.ID)
-		if err != nil {
-			return fmt.Errorf("insert line %d: %w", l.LineNo, translate(err))
+		b.WriteString(" RETURNING id, line_no")
+		var ids []struct {
+			ID     int64 `db:"id"`
+			LineNo int   `db:"line_no"`
+		}
+		if err := tx.SelectContext(ctx, &ids, tx.Rebind(b.String()), args...); err != nil {
+			return fmt.Errorf("insert lines: %w", translate(err))
+		}
+		for _, r := range ids {
+			if l := byNo[r.LineNo]; l != nil {
+				l.ID = r.ID
+			}
+		}
+		if len(ids) != len(o.Lines) || len(byNo) != len(o.Lines) {
+			return fmt.Errorf("insert lines: %d lines stored of %d", len(ids), len(o.Lines))
 		}
 	}
 	if !o.Submitted {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -45,6 +46,7 @@ type benchOpts struct {
 	bundle   string
 	scale    int
 	year     int
+	branch   string // intake: every order for this branch; "" spreads them over the branches
 }
 
 // benchParts are the parts of `aidmall bench`, in the order they run.
@@ -84,6 +86,7 @@ average is printed beside every figure: on a shared machine read the ratios.`,
 	cmd.Flags().StringVar(&o.bundle, "bundle", "", "bundle folder whose year the reports part loads (default: the embedded demo bundle)")
 	cmd.Flags().IntVar(&o.scale, "scale", 0, "load a bundle scaled N times (needs `aidmall gen`; until then pass --bundle)")
 	cmd.Flags().IntVar(&o.year, "year", 2019, "the bundle's year")
+	cmd.Flags().StringVar(&o.branch, "branch", "", "intake: place every order for this one branch (e.g. HQ); by default the orders are spread over the bundle's branches by their members, as in a New Year week")
 	return cmd
 }
 
@@ -219,6 +222,8 @@ type benchService struct {
 	client *http.Client
 	stop   func()
 	placed int // BENCH- orders placed so far
+	// branchOf picks the branch of the n-th BENCH- order; nil: HQ.
+	branchOf func(n int) string
 }
 
 // boot starts the service on a fresh database as the demo does: a SQLite file in a
@@ -398,11 +403,16 @@ func (e *benchService) ccbSKUs(ctx context.Context) ([]string, error) {
 	return skus, nil
 }
 
-// orderBody is POST /v1/orders for the next BENCH- order of HQ at CCB: one line per SKU,
+// orderBody is POST /v1/orders for the next BENCH- order at CCB (of HQ, or of the branch
+// e.branchOf picks): one line per SKU,
 // line 1 of qty1 units, the others of 2; placedAt back-dates it unless empty.
 func (e *benchService) orderBody(skus []string, qty1 int64, placedAt string) (ref string, body []byte) {
 	e.placed++
 	ref = fmt.Sprintf("%s%07d", benchQuietPrefix, e.placed)
+	branch := "HQ"
+	if e.branchOf != nil {
+		branch = e.branchOf(e.placed)
+	}
 	lines := make([]map[string]any, len(skus))
 	for i, s := range skus {
 		q := int64(2)
@@ -412,7 +422,7 @@ func (e *benchService) orderBody(skus []string, qty1 int64, placedAt string) (re
 		lines[i] = map[string]any{"sku": s, "quantity": q}
 	}
 	o := map[string]any{
-		"order_ref": ref, "branch_code": "HQ", "mall": "ccb", "funding": "union_funds", "delivery_mode": "bulk",
+		"order_ref": ref, "branch_code": branch, "mall": "ccb", "funding": "union_funds", "delivery_mode": "bulk",
 		"ship_to": map[string]string{"name": "集团总部机关工会 工会办公室", "phone": demoDeskPhone, "address": "集团总部机关工会"},
 		"lines":   lines,
 	}
@@ -433,6 +443,16 @@ func (b *benchRun) intake(ctx context.Context, e *benchService) error {
 	if err != nil {
 		return err
 	}
+	// A New Year week's orders come from every branch, a branch of more members more
+	// often; --branch puts them all on one (every order then waits for that branch's
+	// budget lock in turn).
+	pick, spread, err := benchBranches(ctx, e, b.o.branch)
+	if err != nil {
+		return err
+	}
+	e.branchOf = pick
+	defer func() { e.branchOf = nil }()
+	fmt.Fprintf(b.out, "  intake: orders (union_funds, %d lines at CCB) %s\n", len(skus), spread)
 	// One order first, alone: the rows it wrote are the baseline's.
 	snap, err := bench.TakeSnapshot(ctx, e.a.db.DB)
 	if err != nil {
@@ -506,6 +526,46 @@ func (b *benchRun) intake(ctx context.Context, e *benchService) error {
 	b.add(bench.Figure{Part: "intake", Name: "at 70% of peak: p50", Value: bench.Ms(paced.Percentile(0.50)), Unit: "ms"})
 	b.add(bench.Figure{Part: "intake", Name: "at 70% of peak: p99", Value: bench.Ms(paced.Percentile(0.99)), Unit: "ms"})
 	return nil
+}
+
+// benchBranches returns how intake picks the branch of its n-th order, and says so: every
+// order for branch one when set (it must exist), else the bundle's branches, each in
+// proportion to its members (a deterministic weighted shuffle: the runs compare).
+func benchBranches(ctx context.Context, e *benchService, one string) (func(int) string, string, error) {
+	var rows []struct {
+		Code    string `db:"code"`
+		Members int    `db:"members"`
+	}
+	if err := e.a.db.SelectContext(ctx, &rows, `SELECT code, members FROM branches ORDER BY code`); err != nil {
+		return nil, "", fmt.Errorf("branches: %w", err)
+	}
+	if one != "" {
+		for _, r := range rows {
+			if r.Code == one {
+				return func(int) string { return one }, "all for branch " + one + " (--branch)", nil
+			}
+		}
+		return nil, "", fmt.Errorf("--branch %q: no such branch in the bundle", one)
+	}
+	if len(rows) == 0 {
+		return nil, "", errors.New("the bundle has no branches")
+	}
+	// A cycle of 1,000 slots shared by members (at least one slot each), shuffled.
+	total := 0
+	for _, r := range rows {
+		total += max(r.Members, 1)
+	}
+	var cycle []string
+	for _, r := range rows {
+		n := max(1, max(r.Members, 1)*1000/total)
+		for range n {
+			cycle = append(cycle, r.Code)
+		}
+	}
+	rng := mrand.New(mrand.NewPCG(2019, 2))
+	rng.Shuffle(len(cycle), func(i, j int) { cycle[i], cycle[j] = cycle[j], cycle[i] })
+	return func(n int) string { return cycle[n%len(cycle)] },
+		fmt.Sprintf("spread over the bundle's %d branches by members, as in a New Year week (--branch CODE for one)", len(rows)), nil
 }
 
 // ingest measures signed order.delivered notifications applied, and the bare insert of

@@ -59,3 +59,14 @@ type Store interface {
 	// client may retry; it returns nil when there is nothing to delete.
 	Release(ctx context.Context, scope Scope, token string) error
 }
+
+// TxKeeper is implemented by a store's transaction (adapters/sqlstore's orders.Tx): it
+// keeps a finished response in the transaction of the work it answers, so that the work
+// and its kept response commit together. A request whose process dies after that commit
+// is replayed to its retry; one that dies before leaves nothing done.
+type TxKeeper interface {
+	// KeepResponse stores resp on scope's record if its Token is still token and it has
+	// no response yet, as Store.Complete does; an error wrapping orders.ErrConflict
+	// otherwise (the key was taken over), which rolls the work back.
+	KeepResponse(ctx context.Context, scope Scope, token string, resp Response) error
+}

@@ -1,0 +1,142 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
+	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
+	. "aidmall/api"
+	"aidmall/internal/idempotency"
+	"aidmall/orders"
+)
+
+// killedStore is the production store with a replica killed in the middle of placing an
+// order: when killAfter (or killBefore) is set, the next order transaction is followed
+// (or replaced) by the replica's death. A killed replica answers nothing more and runs
+// none of its cleanup, so Release is lost too.
+type killedStore struct {
+	*sqlstore.Store
+	killBefore, killAfter, dead atomic.Bool
+}
+
+var errKilled = errors.New("replica killed")
+
+func (k *killedStore) InTx(ctx context.Context, fn func(orders.Tx) error) error {
+	if k.killBefore.Swap(false) {
+		k.dead.Store(true)
+		return errKilled // nothing of the order committed
+	}
+	if err := k.Store.InTx(ctx, fn); err != nil {
+		return err
+	}
+	if k.killAfter.Swap(false) {
+		k.dead.Store(true)
+		return errKilled // the order committed; its answer never left the replica
+	}
+	return nil
+}
+
+func (k *killedStore) Release(ctx context.Context, scope idempotency.Scope, token string) error {
+	if k.dead.Swap(false) {
+		return nil // a dead replica releases nothing
+	}
+	return k.Store.Release(ctx, scope, token)
+}
+
+// newKilledHarness is the API over a store that can be killed mid-order.
+func newKilledHarness(t *testing.T, db *sqlstore.DB) (*harness, *killedStore) {
+	var k *killedStore
+	h := newHarnessOn(t, db, func(cfg *Config) {
+		k = &killedStore{Store: cfg.Idempotency.(*sqlstore.Store)}
+		svc, err := orders.NewService(k, []orders.MallInfo{{Code: mallCCB, Limits: ccb.Limits}, {Code: mallABC, Limits: abc.Limits}}, cfg.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Orders, cfg.Idempotency = svc, k
+	})
+	return h, k
+}
+
+func ordersWithRef(t *testing.T, h *harness, ref string) []int64 {
+	t.Helper()
+	var ids []int64
+	if err := h.store.DB().SelectContext(context.Background(), &ids,
+		h.store.DB().Rebind(`SELECT id FROM group_orders WHERE order_ref = ? ORDER BY id`), ref); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func TestIdempotencyAcrossAKilledReplica(t *testing.T) {
+	t.Parallel()
+	for _, d := range sqltest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+
+			t.Run("when_killed_after_the_order_committed_expect_the_retry_replayed_the_order", func(t *testing.T) {
+				h, k := newKilledHarness(t, d.Open(t))
+				k.killAfter.Store(true)
+				if first := h.place("key-hq", `"k-crash"`, orderBody(nil)); first.Code != http.StatusInternalServerError {
+					t.Fatalf("killed request answered %d: %s", first.Code, first.Body)
+				}
+				retry := h.place("key-hq", `"k-crash"`, orderBody(nil))
+				if retry.Code != http.StatusCreated || retry.Header().Get("Idempotent-Replayed") != "true" {
+					t.Fatalf("retry after the order committed: %d %v: %s (want the order replayed, not 409)", retry.Code, retry.Header(), retry.Body)
+				}
+				ids := ordersWithRef(t, h, "2019-HQ-0042")
+				if len(ids) != 1 {
+					t.Fatalf("orders %v, want exactly one", ids)
+				}
+				var body struct {
+					ID       int64  `json:"id"`
+					OrderRef string `json:"order_ref"`
+				}
+				if err := json.Unmarshal(retry.Body.Bytes(), &body); err != nil || body.ID != ids[0] {
+					t.Fatalf("replayed body %s names order %d (%v), stored %d", retry.Body, body.ID, err, ids[0])
+				}
+				if loc := retry.Header().Get("Location"); loc != "/v1/orders/"+strconv.FormatInt(ids[0], 10) {
+					t.Errorf("replayed Location %q", loc)
+				}
+				again := h.place("key-hq", `"k-crash"`, orderBody(nil))
+				if again.Code != http.StatusCreated || again.Body.String() != retry.Body.String() {
+					t.Errorf("second replay differs: %d %s", again.Code, again.Body)
+				}
+			})
+
+			t.Run("when_killed_before_the_order_committed_expect_in_flight_then_placed_once", func(t *testing.T) {
+				h, k := newKilledHarness(t, d.Open(t))
+				k.killBefore.Store(true)
+				if first := h.place("key-hq", `"k-crash"`, orderBody(nil)); first.Code != http.StatusInternalServerError {
+					t.Fatalf("killed request answered %d: %s", first.Code, first.Body)
+				}
+				if ids := ordersWithRef(t, h, "2019-HQ-0042"); len(ids) != 0 {
+					t.Fatalf("orders %v after a kill before the commit", ids)
+				}
+				// The dead replica's claim stays until the lock times out.
+				if retry := h.place("key-hq", `"k-crash"`, orderBody(nil)); retry.Code != http.StatusConflict {
+					t.Fatalf("retry within the lock: %d %s, want 409 in flight", retry.Code, retry.Body)
+				}
+				h.clock.Advance(61 * time.Second)
+				retry := h.place("key-hq", `"k-crash"`, orderBody(nil))
+				if retry.Code != http.StatusCreated || retry.Header().Get("Idempotent-Replayed") != "" {
+					t.Fatalf("retry after the lock: %d %s, want the order placed now", retry.Code, retry.Body)
+				}
+				if ids := ordersWithRef(t, h, "2019-HQ-0042"); len(ids) != 1 {
+					t.Fatalf("orders %v, want exactly one", ids)
+				}
+				if again := h.place("key-hq", `"k-crash"`, orderBody(nil)); again.Code != http.StatusCreated || again.Body.String() != retry.Body.String() {
+					t.Errorf("replay after the retry: %d %s", again.Code, again.Body)
+				}
+			})
+		})
+	}
+}
