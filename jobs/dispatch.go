@@ -94,6 +94,16 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 	case orders.DispatchLeaveToCancel:
 		log.Info("cancel requested after earlier attempts; left to the cancel job")
 		return nil
+	case orders.DispatchRecordAtMall:
+		// The mall notified the order before any create's answer was recorded (that answer
+		// was lost): it is at its mall, so it is recorded as submitted, not created again.
+		if err := r.orders.MarkSubmitted(ctx, id, o.MallOrderNo); err != nil {
+			return fmt.Errorf("dispatch: mark order %d submitted: %w", id, err)
+		}
+		log.Info("order already at its mall (its notification came first); recorded as submitted", slog.String("mall_order_no", o.MallOrderNo))
+		if o, err = r.store.Order(ctx, id); err != nil {
+			return fmt.Errorf("dispatch: reload order %d: %w", id, err)
+		}
 	case orders.DispatchCreate:
 		client, ok := r.malls[o.Mall]
 		if !ok {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,42 @@ func TestDispatch_createsOnceAcrossRetries(t *testing.T) {
 		}
 		if n, err := g.r.Pending(context.Background()); err != nil || n != 0 {
 			t.Errorf("Pending = %d, %v; want 0", n, err)
+		}
+	})
+}
+
+// A create whose answer is lost (a timeout) while the mall, which took the order,
+// notifies it before the retry: the retry does not create it again, and records it as
+// submitted, so it counts as dispatched (the fault harness found such orders counted as
+// undispatched for ever).
+func TestDispatch_lostAnswerThenNotificationRecordsSubmitted(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, nil)
+		o := g.place(t, testOrder("2019-HQ-0001"))
+		g.ccb.createErr = []error{timedOut, nil}
+		var once sync.Once
+		g.ccb.onCreate = func(req orders.CreateRequest) {
+			once.Do(func() { // the mall took the first create and notifies it at once
+				g.apply(t, orders.FulfilmentEvent{Mall: mallCCB, EventID: "N0", Type: orders.EventAccepted,
+					OutOrderNo: req.OutOrderNo, MallOrderNo: "CCB1", OccurredAt: time.Now(), Source: "notification"})
+			})
+		}
+		g.start(t)
+		ev := g.waitFor(t, "dispatch", finished(DispatchArgs{}.Kind(), o.ID))
+		if ev.Job.State != rivertype.JobStateCompleted || ev.Job.Attempt != 2 {
+			t.Fatalf("job %s after attempt %d, want completed after 2", ev.Job.State, ev.Job.Attempt)
+		}
+		if creates, _ := g.ccb.recorded(); len(creates) != 1 {
+			t.Errorf("create called %d times, want once: the notified order is not sent again", len(creates))
+		}
+		got := g.order(t, o.ID)
+		if !got.Submitted || got.MallOrderNo != "CCB1" || got.Status != orders.StatusAccepted {
+			t.Errorf("order submitted %v as %q, %s; want submitted as the notified CCB1, accepted", got.Submitted, got.MallOrderNo, got.Status)
+		}
+		p, err := g.st.Progress(context.Background())
+		if err != nil || p.Orders != 1 || p.Undispatched != 0 {
+			t.Errorf("Progress: %d orders, %d undispatched, %v; want 1, 0", p.Orders, p.Undispatched, err)
 		}
 	})
 }
@@ -173,6 +210,14 @@ func TestDispatch_outcomes(t *testing.T) {
 				if got.Status != tt.wantStatus || got.MallOrderNo != wantMallNo || reject != tt.wantReject || got.Cancelled {
 					t.Errorf("order %s, mall order %q, rejected %q, cancelled %v; want %s, %q, %q, not cancelled",
 						got.Status, got.MallOrderNo, reject, got.Cancelled, tt.wantStatus, wantMallNo, tt.wantReject)
+				}
+				// Taken or refused by its mall either way: nothing is left to dispatch (the demo
+				// and operators wait on this count).
+				if wantSubmitted := wantMallNo != ""; got.Submitted != wantSubmitted {
+					t.Errorf("order submitted %v, want %v", got.Submitted, wantSubmitted)
+				}
+				if p, err := g.st.Progress(context.Background()); err != nil || p.Undispatched != 0 {
+					t.Errorf("Progress: %d undispatched, %v; want 0", p.Undispatched, err)
 				}
 			})
 		})

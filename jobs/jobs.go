@@ -294,7 +294,10 @@ func New(cfg Config) (*Runner, error) {
 		// A job a SIGKILLed replica was running stays "running"; River's default takes it
 		// back after an hour, holding its order that long.
 		RescueStuckJobsAfter: cmp(cfg.RescueAfter, defaultRescueAfter),
-		TestOnly:             cfg.testOnly,
+		// River refuses a rescue sooner than the job timeout (a job still running would run
+		// twice): a short RescueAfter (the fault harness's) shortens the timeout with it.
+		JobTimeout: min(river.JobTimeoutDefault, cmp(cfg.RescueAfter, defaultRescueAfter)),
+		TestOnly:   cfg.testOnly,
 	}
 	if interval := cmp(cfg.ReconcileInterval, time.Hour); len(cfg.Statements) > 0 && interval > 0 {
 		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(

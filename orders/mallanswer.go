@@ -133,8 +133,8 @@ const (
 	// DispatchCreate: call the mall's create (again: the mall is idempotent on the
 	// out_order_no).
 	DispatchCreate DispatchStep = iota
-	// DispatchAtMall: the mall has the order (it confirmed create, or an event named the
-	// mall order); nothing to create.
+	// DispatchAtMall: the mall confirmed create (the order is recorded as submitted);
+	// nothing to create.
 	DispatchAtMall
 	// DispatchSettled: the mall rejected the order, or it was cancelled before reaching
 	// the mall; nothing to do.
@@ -146,6 +146,11 @@ const (
 	// have reached the mall (an answer lost to a timeout): the cancel job, which asks the
 	// mall, decides.
 	DispatchLeaveToCancel
+	// DispatchRecordAtMall: the mall has the order (an event named its mall order, or the
+	// mall accepted it) but no create's answer was recorded: it was lost, and the mall's
+	// notification came first. Nothing to create; record it as submitted (MarkSubmitted
+	// with o.MallOrderNo), so that it counts as dispatched like any order its mall took.
+	DispatchRecordAtMall
 )
 
 // DispatchDecision says what a dispatch attempt does with o. firstCall reports that no
@@ -153,8 +158,10 @@ const (
 // a job that maintenance did not insert after an earlier one gave up).
 func DispatchDecision(o *GroupOrder, firstCall bool) DispatchStep {
 	switch {
-	case o.Submitted || o.MallOrderNo != "":
+	case o.Submitted:
 		return DispatchAtMall
+	case o.MallOrderNo != "" || o.Accepted:
+		return DispatchRecordAtMall
 	case o.RejectCode != "" || o.Cancelled:
 		return DispatchSettled
 	case o.CancelReq && firstCall:

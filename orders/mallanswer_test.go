@@ -155,13 +155,16 @@ func TestDispatchDecision(t *testing.T) {
 		{"fresh_order_is_created", orders.GroupOrder{}, true, orders.DispatchCreate, false},
 		{"retry_of_a_fresh_order_is_created_again", orders.GroupOrder{}, false, orders.DispatchCreate, false},
 		{"confirmed_by_the_mall", orders.GroupOrder{Submitted: true}, true, orders.DispatchAtMall, false},
-		{"named_by_a_mall_event", orders.GroupOrder{MallOrderNo: "CCB1"}, false, orders.DispatchAtMall, false},
+		{"named_by_a_mall_event_is_recorded_as_submitted", orders.GroupOrder{MallOrderNo: "CCB1"}, false, orders.DispatchRecordAtMall, false},
+		{"named_by_a_mall_event_before_any_answer_is_recorded_as_submitted", orders.GroupOrder{MallOrderNo: "CCB1"}, true, orders.DispatchRecordAtMall, false},
+		{"accepted_by_the_mall_is_recorded_as_submitted", orders.GroupOrder{Accepted: true}, false, orders.DispatchRecordAtMall, false},
+		{"confirmed_and_named_is_at_the_mall", orders.GroupOrder{Submitted: true, MallOrderNo: "CCB1", Accepted: true}, false, orders.DispatchAtMall, false},
 		{"rejected_is_settled", orders.GroupOrder{RejectCode: "40005"}, false, orders.DispatchSettled, false},
 		{"cancelled_before_the_mall_is_settled", orders.GroupOrder{Cancelled: true}, true, orders.DispatchSettled, false},
 		{"cancel_before_the_first_call_cancels_here", orders.GroupOrder{CancelReq: true}, true, orders.DispatchCancelHere, false},
 		{"cancel_after_an_earlier_call_is_the_cancel_jobs", orders.GroupOrder{CancelReq: true}, false, orders.DispatchLeaveToCancel, false},
 		{"at_the_mall_with_a_cancel_asked_cancels_again", orders.GroupOrder{Submitted: true, CancelReq: true}, false, orders.DispatchAtMall, true},
-		{"at_the_mall_though_cancelled_here_cancels_again", orders.GroupOrder{MallOrderNo: "CCB1", Cancelled: true}, false, orders.DispatchAtMall, true},
+		{"at_the_mall_though_cancelled_here_cancels_again", orders.GroupOrder{MallOrderNo: "CCB1", Cancelled: true}, false, orders.DispatchRecordAtMall, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

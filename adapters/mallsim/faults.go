@@ -1,9 +1,13 @@
 package mallsim
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -102,6 +106,7 @@ func (m *mall) count(kind string) {
 func (m *mall) faulty(next http.Handler) http.Handler {
 	fs := m.sim.faults
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := m.logRequest(r)
 		if m.isDown() {
 			m.count(FaultDown)
 			if hj, ok := w.(http.Hijacker); ok {
@@ -116,6 +121,7 @@ func (m *mall) faulty(next http.Handler) http.Handler {
 		if m.kind == abc.Code && fs.hit(fs.f.TooManyRate) {
 			m.count(FaultTooMany)
 			w.Header().Set("Retry-After", "1")
+			m.answered(rec, http.StatusTooManyRequests, time.Second)
 			m.unavailable(w, r, http.StatusTooManyRequests)
 			return
 		}
@@ -137,6 +143,64 @@ func (m *mall) faulty(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// RequestRecord is one API request a mall received, for State: when, which call, the
+// partner's order number it named (body or path), and a 429's status and Retry-After
+// (Status 0: not throttled).
+type RequestRecord struct {
+	Mall       orders.Mall   `json:"mall"`
+	At         time.Time     `json:"at"`
+	Method     string        `json:"method"`
+	Path       string        `json:"path"`
+	OutOrderNo string        `json:"out_order_no,omitempty"`
+	Status     int           `json:"status,omitempty"`
+	RetryAfter time.Duration `json:"retry_after,omitempty"`
+}
+
+// orderNoField finds the partner's order number in a request body (CCB out_order_no, ABC
+// partnerOrderNo) without parsing the rest.
+var orderNoField = regexp.MustCompile(`"(?:out_order_no|outOrderNo|partnerOrderNo)"\s*:\s*"([^"]{1,64})"`)
+
+// orderNoOf is the partner's order number a request names: in its JSON body (ABC), in
+// its form's biz_content (CCB), or in its path (ABC's query and cancel).
+func orderNoOf(p string, body []byte) string {
+	if mm := orderNoField.FindSubmatch(body); mm != nil {
+		return string(mm[1])
+	}
+	if form, err := url.ParseQuery(string(body)); err == nil {
+		if mm := orderNoField.FindStringSubmatch(form.Get("biz_content")); mm != nil {
+			return mm[1]
+		}
+	}
+	if rest, ok := strings.CutPrefix(p, "/open/v2/orders/"); ok {
+		return strings.TrimSuffix(rest, "/cancel")
+	}
+	return ""
+}
+
+// logRequest records r (its body read and put back) and returns its index.
+func (m *mall) logRequest(r *http.Request) int {
+	rec := RequestRecord{Mall: m.kind, At: time.Now(), Method: r.Method, Path: r.URL.Path}
+	if r.Body != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err == nil {
+			rec.OutOrderNo = orderNoOf(r.URL.Path, body)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.requests = append(m.requests, rec)
+	return len(m.requests) - 1
+}
+
+// answered notes a throttled answer to request i.
+func (m *mall) answered(i, status int, retryAfter time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.requests[i].Status, m.requests[i].RetryAfter = status, retryAfter
 }
 
 // unavailable answers a faulted request: ABC signs its refusals like every answer
@@ -232,6 +296,7 @@ type State struct {
 	Faults        map[string]map[string]int `json:"faults"` // mall → kind → count
 	Orders        []OrderState              `json:"orders"`
 	Notifications []NotificationState       `json:"notifications"`
+	Requests      []RequestRecord           `json:"requests"` // both malls' API requests, by time
 }
 
 // State returns a snapshot of both malls: orders by (mall, out_order_no), notifications
@@ -252,8 +317,10 @@ func (s *Sim) State() State {
 		for _, n := range m.notes {
 			st.Notifications = append(st.Notifications, *n)
 		}
+		st.Requests = append(st.Requests, m.requests...)
 		m.mu.Unlock()
 	}
+	sort.SliceStable(st.Requests, func(i, j int) bool { return st.Requests[i].At.Before(st.Requests[j].At) })
 	sort.Slice(st.Orders, func(i, j int) bool {
 		a, b := st.Orders[i], st.Orders[j]
 		return a.Mall < b.Mall || a.Mall == b.Mall && a.OutOrderNo < b.OutOrderNo

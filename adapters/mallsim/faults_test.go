@@ -3,6 +3,7 @@ package mallsim
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,16 @@ func TestFaults_abc_429_with_retry_after(t *testing.T) {
 	r.waitIdle(t)
 	if f := r.sim.State().Faults; f["abc"][FaultTooMany] != 1 || f["ccb"][FaultTooMany] != 0 {
 		t.Fatalf("faults %v, want one 429 at ABC and none at CCB", f)
+	}
+	// The request log names each call's order and the 429 with its Retry-After, so that a
+	// harness can check that no retry came sooner.
+	var got []string
+	for _, q := range r.sim.State().Requests {
+		got = append(got, fmt.Sprintf("%s %s %s %d %s", q.Mall, q.Method, q.OutOrderNo, q.Status, q.RetryAfter))
+	}
+	want := []string{"abc POST AM20190312100000000301 429 1s", "ccb POST AM20190312100000000302 0 0s"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("request log %q, want %q", got, want)
 	}
 }
 

@@ -52,6 +52,7 @@ type mall struct {
 	downUntil time.Time                // real time: the mall is down until then (Sim.Down)
 	notes     []*notification          // every event notified, in the order produced
 	noteOf    map[string]*notification // by out_order_no + " " + event id
+	requests  []RequestRecord          // every API request, in the order it came (State)
 }
 
 func newMall(s *Sim, kind orders.Mall) (*mall, error) {

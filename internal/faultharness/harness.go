@@ -60,16 +60,16 @@ type Config struct {
 	DownFor   time.Duration // default 15s
 	// FailoverAfter is given to the replicas as AIDMALL_FAILOVER_AFTER (default 5s).
 	FailoverAfter time.Duration
+	// RescueAfter is given to the replicas as AIDMALL_JOB_RESCUE_AFTER (default 15s): River
+	// runs again, elsewhere, the jobs the killed replica left running. The harness does not
+	// rescue them itself: a job still stuck keeps the run from settling, and it fails.
+	RescueAfter time.Duration
 	// Malls, when set, are malls already running (the reference sandbox); else the run
 	// starts our simulator.
 	Malls Malls
 	Log   io.Writer // progress lines (default: discard)
 	// KeepDatabase leaves the PostgreSQL database for a look after the run.
 	KeepDatabase bool
-	// StrictRescue: jobs the killed replica left running are not made retryable by the
-	// harness (as River's rescuer does after RescueStuckJobsAfter); their orders wait,
-	// and the run fails (Counts.RescuedJobs).
-	StrictRescue bool
 }
 
 // Counts are what happened in a run.
@@ -87,26 +87,30 @@ type Counts struct {
 	// the same Idempotency-Key met 409 for the order_ref (the key had been released), so
 	// the client found the order by GET /v1/orders?order_ref=.
 	FoundByRef int `json:"orders_found_by_order_ref_after_a_lost_answer"`
-	// RescuedJobs: jobs the killed replica left "running", which River rescues only after
-	// RescueStuckJobsAfter (an hour by default): their orders wait that long for their
-	// mall. The harness makes them retryable as the rescuer would (Config.StrictRescue:
-	// it does not, and the run fails).
+	// RescuedJobs: jobs the killed replica left "running" (most seen at once), which River
+	// ran again after AIDMALL_JOB_RESCUE_AFTER (Config.RescueAfter); the run settles only
+	// once none is left.
 	RescuedJobs int `json:"jobs_left_running_by_the_killed_replica"`
-	// StuckJobs: such jobs still running at the end with StrictRescue (their orders had
-	// reached their malls, or the run would not have settled).
-	StuckJobs int `json:"jobs_still_running_from_the_killed_replica"`
 	// AtMallNotSubmitted: orders known at their mall (mall order number, events applied)
-	// but not marked submitted: a notification came before the create's answer, which was
-	// lost, and the retried dispatch found the order already at its mall.
-	AtMallNotSubmitted int            `json:"orders_at_their_mall_not_marked_submitted"`
-	Failovers          int            `json:"failovers"` // extra orders that ended at another mall than routed
-	Kills              int            `json:"replica_kills"`
-	RedisRestarts      int            `json:"redis_restarts"`
-	Requests           int            `json:"proxied_requests"`
-	Excused5xx         int            `json:"5xx_while_a_replica_was_down"`
-	ClientGone         int            `json:"requests_whose_client_gave_up_first"` // e.g. a notification past the mall\'s 5 s
-	Faults             map[string]int `json:"faults"`                              // by kind, both malls
-	Seconds            float64        `json:"seconds"`
+	// but not marked submitted (a notification came before the create's answer, which was
+	// lost): must be 0, the retried dispatch records them as submitted.
+	AtMallNotSubmitted int `json:"orders_at_their_mall_not_marked_submitted"`
+	// DispatchFailed: orders that ended dispatch_failed (the job gave up): must be 0.
+	DispatchFailed int `json:"orders_dispatch_failed"`
+	// Failovers: auto orders placed while their mall was down that moved to the other mall
+	// (a new out_order_no there, the first mall asked first): at least one is required.
+	Failovers int `json:"failovers"`
+	// Throttled: requests a mall answered 429 with Retry-After; ThrottledRetries: the same
+	// call for the same order made again afterwards (each no sooner than its Retry-After).
+	Throttled        int            `json:"429_answers"`
+	ThrottledRetries int            `json:"429_retries"`
+	Kills            int            `json:"replica_kills"`
+	RedisRestarts    int            `json:"redis_restarts"`
+	Requests         int            `json:"proxied_requests"`
+	Excused5xx       int            `json:"5xx_while_a_replica_was_down"`
+	ClientGone       int            `json:"requests_whose_client_gave_up_first"` // e.g. a notification past the mall\'s 5 s
+	Faults           map[string]int `json:"faults"`                              // by kind, both malls
+	Seconds          float64        `json:"seconds"`
 }
 
 // Result is one run's figures and what its own checks found.
@@ -172,6 +176,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if cfg.FailoverAfter <= 0 {
 		cfg.FailoverAfter = 5 * time.Second
 	}
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = 15 * time.Second
+	}
 	r := &run{cfg: cfg, log: cfg.Log, bundle: filepath.Join(cfg.Root, "examples", "yichuan-dingbian-2019")}
 	if r.log == nil {
 		r.log = io.Discard
@@ -207,7 +214,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		"AIDMALL_JOB_POLL_INTERVAL":     "100ms",
 		"AIDMALL_DISPATCH_BACKOFF_BASE": "200ms",
 		"AIDMALL_DISPATCH_BACKOFF_CAP":  "2s",
-		"AIDMALL_BREAKER_COOLDOWN":      "1s",
+		"AIDMALL_BREAKER_COOLDOWN":      "2s", // a few probes while a mall is down for DownFor
+		"AIDMALL_JOB_RESCUE_AFTER":      cfg.RescueAfter.String(),
 		"AIDMALL_RECONCILE_INTERVAL":    "0",
 		"AIDMALL_RATE_LIMIT":            "100000",
 		"AIDMALL_RATE_LIMIT_BURST":      "1000",
@@ -336,9 +344,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	r.checkMalls(st)
 	r.checkExchanges()
-	if err := r.countFailovers(ctx, extras); err != nil {
+	if err := r.countFailovers(ctx, extras, st); err != nil {
 		return res, err
 	}
+	r.checkRetryAfter(st)
 	r.tally(st)
 	r.counts.Seconds = time.Since(started).Seconds()
 	res.Counts = r.counts
@@ -458,21 +467,23 @@ func (r *run) chaos(ctx context.Context, placed *atomic.Int64, total int64, addr
 			return err
 		}
 		var o struct {
-			ID   int64  `json:"id"`
-			Mall string `json:"mall"`
+			ID         int64  `json:"id"`
+			Mall       string `json:"mall"`
+			OutOrderNo string `json:"out_order_no"`
 		}
 		if err := json.Unmarshal(b, &o); err != nil {
 			return fmt.Errorf("order %s: %w", ref, err)
 		}
-		extras = append(extras, extraOrder{Ref: ref, ID: o.ID, Routed: o.Mall})
+		extras = append(extras, extraOrder{Ref: ref, ID: o.ID, Routed: o.Mall, OutOrderNo: o.OutOrderNo})
 	}
 	return nil
 }
 
 type extraOrder struct {
-	Ref    string
-	ID     int64
-	Routed string
+	Ref        string
+	ID         int64
+	Routed     string // the mall auto chose when it was placed
+	OutOrderNo string // its number there
 }
 
 // placeAll places every order with Clients concurrent clients.
@@ -625,9 +636,9 @@ func (r *run) settle(ctx context.Context) (mallsim.State, error) {
 	var calm time.Time
 	for {
 		var undispatched, jobs, stuck int
-		// At its mall: submitted, or known there by its mall order number (a notification
-		// can come before the create's answer, which a fault may have lost).
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM group_orders WHERE NOT submitted AND mall_order_no = '' AND reject_code = '' AND NOT cancelled`).Scan(&undispatched); err != nil {
+		// At its mall as the demo and operators count it (Progress): submitted, refused or
+		// cancelled. An order given up (dispatch_failed) is not waited for: it fails the run.
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM group_orders WHERE NOT submitted AND reject_code = '' AND NOT cancelled AND status <> 'dispatch_failed'`).Scan(&undispatched); err != nil {
 			return mallsim.State{}, err
 		}
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')`).Scan(&jobs); err != nil {
@@ -635,30 +646,18 @@ func (r *run) settle(ctx context.Context) (mallsim.State, error) {
 		}
 		if kill := r.lastKill(); !kill.IsZero() {
 			// Jobs the killed replica was running stay "running" until River's rescuer takes
-			// them back (RescueStuckJobsAfter, an hour by default): counted, not waited for.
+			// them back (AIDMALL_JOB_RESCUE_AFTER): counted, and waited for like any job.
 			if err := db.QueryRowContext(ctx, db.Rebind(`SELECT COUNT(*) FROM river_job WHERE state = 'running' AND attempted_at < ?`), kill).Scan(&stuck); err != nil {
 				return mallsim.State{}, err
 			}
-		}
-		jobs -= stuck
-		if stuck > 0 && !r.cfg.StrictRescue {
-			// Do what River's rescuer does once RescueStuckJobsAfter has passed (an hour by
-			// default, which this run cannot wait): the jobs become retryable now.
-			res, err := db.ExecContext(ctx, db.Rebind(`UPDATE river_job SET state = 'retryable', scheduled_at = ? WHERE state = 'running' AND attempted_at < ?`), time.Now(), r.lastKill())
-			if err != nil {
-				return mallsim.State{}, fmt.Errorf("rescue jobs of the killed replica: %w", err)
-			}
-			n, _ := res.RowsAffected()
-			r.counts.RescuedJobs += int(n)
-			r.logf("   %d jobs left running by the killed replica made retryable, as River's rescuer would after RescueStuckJobsAfter", n)
-			continue
+			r.counts.RescuedJobs = max(r.counts.RescuedJobs, stuck)
 		}
 		st, err := r.malls.State(ctx)
 		if err != nil {
 			return st, err
 		}
 		pending := st.Stats.CCB.Pending + st.Stats.ABC.Pending
-		last = fmt.Sprintf("%d orders not at their mall, %d jobs pending, %d notifications pending, malls idle %v", undispatched, jobs, pending, st.Idle)
+		last = fmt.Sprintf("%d orders not at their mall, %d jobs pending (%d left running by the killed replica), %d notifications pending, malls idle %v", undispatched, jobs, stuck, pending, st.Idle)
 		// Settled when nothing is left twice in a row a second apart (a mall may hold
 		// notifications back, and a job may be between its attempts).
 		done := undispatched == 0 && jobs == 0 && st.Idle
@@ -668,12 +667,17 @@ func (r *run) settle(ctx context.Context) (mallsim.State, error) {
 			calm = time.Now()
 		}
 		if done && time.Since(calm) >= time.Second {
-			if r.counts.RescuedJobs > 0 && r.cfg.StrictRescue {
-				r.fail("%d jobs were left running by the killed replica", r.counts.RescuedJobs)
-			}
-			r.counts.StuckJobs = stuck
 			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM group_orders WHERE NOT submitted AND mall_order_no <> ''`).Scan(&r.counts.AtMallNotSubmitted); err != nil {
 				return st, err
+			}
+			if r.counts.AtMallNotSubmitted > 0 {
+				r.fail("%d orders are at their mall (a mall order number) but not recorded as submitted", r.counts.AtMallNotSubmitted)
+			}
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM group_orders WHERE status = 'dispatch_failed'`).Scan(&r.counts.DispatchFailed); err != nil {
+				return st, err
+			}
+			if r.counts.DispatchFailed > 0 {
+				r.fail("%d orders ended dispatch_failed (their dispatch gave up)", r.counts.DispatchFailed)
 			}
 			r.logf("   settled %s after the last order", time.Since(start).Round(time.Millisecond))
 			return st, nil
@@ -686,25 +690,117 @@ func (r *run) settle(ctx context.Context) (mallsim.State, error) {
 	}
 }
 
-// countFailovers counts the extra orders that ended at another mall than they were routed
-// to (the giveup work: an auto order whose mall keeps failing moves to the other mall).
-func (r *run) countFailovers(ctx context.Context, extras []extraOrder) error {
+// countFailovers counts the extra orders that moved to another mall than they were
+// routed to (jobs/failover.go: an auto order whose mall is failing moves once the first
+// mall, asked, answers not found or cancelled) and checks each move: a NEW out_order_no,
+// created at the second mall only; the first mall holds no live order under the old
+// number; the timeline shows the first mall's answer, then the move.
+func (r *run) countFailovers(ctx context.Context, extras []extraOrder, st mallsim.State) error {
+	type key struct{ mall, no string }
+	at := map[key]mallsim.OrderState{}
+	for _, o := range st.Orders {
+		at[key{string(o.Mall), o.OutOrderNo}] = o
+	}
+	db, err := openDB(ctx, r.dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	for _, x := range extras {
 		b, err := r.api(ctx, http.MethodGet, "/v1/orders/"+strconv.FormatInt(x.ID, 10), nil)
 		if err != nil {
 			return err
 		}
 		var o struct {
-			Mall string `json:"mall"`
+			Mall       string `json:"mall"`
+			OutOrderNo string `json:"out_order_no"`
 		}
 		if err := json.Unmarshal(b, &o); err != nil {
 			return err
 		}
-		if o.Mall != x.Routed {
-			r.counts.Failovers++
+		if o.Mall == x.Routed {
+			continue
+		}
+		r.counts.Failovers++
+		if o.OutOrderNo == x.OutOrderNo {
+			r.fail("order %s moved from %s to %s under the same out_order_no %s", x.Ref, x.Routed, o.Mall, o.OutOrderNo)
+		}
+		if m, ok := at[key{o.Mall, o.OutOrderNo}]; !ok || m.Cancelled {
+			r.fail("order %s moved to %s as %s, which that mall does not hold live (present %v)", x.Ref, o.Mall, o.OutOrderNo, ok)
+		}
+		if m, ok := at[key{x.Routed, x.OutOrderNo}]; ok && !m.Cancelled {
+			r.fail("order %s moved to %s, but %s still holds it live as %s", x.Ref, o.Mall, x.Routed, x.OutOrderNo)
+		}
+		if _, ok := at[key{x.Routed, o.OutOrderNo}]; ok {
+			r.fail("order %s's new number %s was created at its first mall %s too", x.Ref, o.OutOrderNo, x.Routed)
+		}
+		rows, err := db.QueryContext(ctx, db.Rebind(`SELECT step, mall, out_order_no FROM order_steps WHERE order_id = ? ORDER BY id`), x.ID)
+		if err != nil {
+			return err
+		}
+		var steps []string
+		for rows.Next() {
+			var step, mall, no string
+			if err := rows.Scan(&step, &mall, &no); err != nil {
+				rows.Close()
+				return err
+			}
+			steps = append(steps, step+" "+mall+" "+no)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if !movedTimeline(steps, x.Routed, x.OutOrderNo, o.Mall, o.OutOrderNo) {
+			r.fail("order %s moved from %s (%s) to %s (%s), but its timeline is %q: want the first mall's answer, then the move",
+				x.Ref, x.Routed, x.OutOrderNo, o.Mall, o.OutOrderNo, steps)
 		}
 	}
 	return nil
+}
+
+// movedTimeline reports whether steps ("step mall out_order_no", in order) hold the first
+// mall's answer about the old number (not found, or cancelled there) followed at once by
+// the move to the new mall under the new number, and no other move.
+func movedTimeline(steps []string, from, oldNo, to, newNo string) bool {
+	moves := 0
+	ok := false
+	for i, s := range steps {
+		if !strings.HasPrefix(s, "failover_moved ") {
+			continue
+		}
+		moves++
+		if i > 0 && s == "failover_moved "+to+" "+newNo &&
+			(steps[i-1] == "failover_confirmed_absent "+from+" "+oldNo || steps[i-1] == "failover_cancelled_at_first "+from+" "+oldNo) {
+			ok = true
+		}
+	}
+	return ok && moves == 1
+}
+
+// checkRetryAfter: a create a mall answered 429 with Retry-After is not sent again for
+// the same order before then (the sim's request log has the times).
+func (r *run) checkRetryAfter(st mallsim.State) {
+	type key struct{ mall, method, path, no string }
+	throttled := map[key]mallsim.RequestRecord{}
+	for _, q := range st.Requests {
+		if q.OutOrderNo == "" {
+			continue
+		}
+		k := key{string(q.Mall), q.Method, q.Path, q.OutOrderNo}
+		if prev, ok := throttled[k]; ok {
+			delete(throttled, k)
+			r.counts.ThrottledRetries++
+			if gap := q.At.Sub(prev.At); gap < prev.RetryAfter {
+				r.fail("%s %s %s for %s at %s came %s after a 429 asking %s", q.Mall, q.Method, q.Path, q.OutOrderNo,
+					q.At.Format("15:04:05.000"), gap.Round(time.Millisecond), prev.RetryAfter)
+			}
+		}
+		if q.Status == http.StatusTooManyRequests {
+			r.counts.Throttled++
+			throttled[k] = q
+		}
+	}
 }
 
 // tally adds the malls' counters.
