@@ -143,6 +143,9 @@ func writeJSON(c echo.Context, status int, v any) error {
 }
 
 // placeOrder is POST /v1/orders: 201 with the order and its Location.
+// placeTimeout bounds placing one order once its request is read (placeOrder).
+const placeTimeout = 30 * time.Second
+
 func (s *Server) placeOrder(c echo.Context) error {
 	caller, _ := callerFrom(c)
 	body, err := io.ReadAll(c.Request().Body)
@@ -153,7 +156,11 @@ func (s *Server) placeOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	// The order is placed to the end even if the client hangs up meanwhile (a proxy's
+	// timeout, a closed laptop): its retry, under the same Idempotency-Key, then gets the
+	// order instead of racing a half-placed one. Bounded by placeTimeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), placeTimeout)
+	defer cancel()
 	keep := keepInTxFrom(ctx)
 	var kept *idempotency.Response
 	if keep != nil {

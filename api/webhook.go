@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -108,7 +110,11 @@ func shortDetail(s string) string {
 // applyEvent applies a verified event (read from body) and answers the mall.
 func (s *Server) applyEvent(c echo.Context, wh MallWebhook, ev orders.FulfilmentEvent, body []byte, logAttrs []any) error {
 	req := c.Request()
-	ctx := req.Context()
+	// A verified notification is recorded to the end even if the mall hangs up meanwhile:
+	// its next delivery then finds it applied (and is acknowledged) instead of racing a
+	// rolled-back first one. Bounded by recordTimeout.
+	ctx, cancel := recordContext(req)
+	defer cancel()
 	logAttrs = append(logAttrs, slog.String("event_id", string(ev.EventID)), slog.String("type", string(ev.Type)),
 		slog.String("out_order_no", string(ev.OutOrderNo)))
 	res, err := s.cfg.Orders.Apply(ctx, ev)
@@ -135,7 +141,8 @@ func (s *Server) applyEvent(c echo.Context, wh MallWebhook, ev orders.Fulfilment
 // stored, the mall gets a failure answer and sends it again.
 func (s *Server) keepUnreadable(c echo.Context, wh MallWebhook, mall orders.Mall, body []byte, cause error, logAttrs []any) error {
 	req := c.Request()
-	ctx := req.Context()
+	ctx, cancel := recordContext(req)
+	defer cancel()
 	logAttrs = append(logAttrs, slog.String("reason", cause.Error()))
 	if err := s.cfg.Unreadable.KeepUnreadable(ctx, mall, body, cause.Error()); err != nil {
 		s.log.ErrorContext(ctx, "unreadable webhook notification not kept", append(logAttrs, slog.Any("error", err))...)
@@ -145,6 +152,15 @@ func (s *Server) keepUnreadable(c echo.Context, wh MallWebhook, mall orders.Mall
 	s.log.WarnContext(ctx, "unreadable webhook notification kept for an operator", logAttrs...)
 	s.metrics.webhookEvent(string(mall), "kept_unreadable")
 	return writeRaw(c)(wh.Ack(req))
+}
+
+// recordTimeout bounds recording one verified notification (applyEvent, keepUnreadable).
+const recordTimeout = 30 * time.Second
+
+// recordContext is req's context without its cancellation (the mall hanging up), bounded
+// by recordTimeout.
+func recordContext(req *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(req.Context()), recordTimeout)
 }
 
 // writeRaw returns a writer of an answer exactly as a MallWebhook made it (usable as

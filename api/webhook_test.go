@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,25 @@ func TestWebhook(t *testing.T) {
 		wh := h.webhooks[mallCCB]
 		if wh.parsed() != 1 || !bytes.Equal(wh.bodies[0], []byte(body)) {
 			t.Errorf("verifier saw %q, want %q", wh.bodies, body)
+		}
+	})
+
+	t.Run("when_the_mall_hangs_up_mid_request_expect_the_notification_recorded_all_the_same", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		// Its context is cancelled as a hang-up cancels it: the record must still be made
+		// (and stay made), so the mall's next delivery finds it applied.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/webhooks/ccb", strings.NewReader(notification(t, mallCCB, "N1")))
+		req.Header.Set("X-Test-Signature", "good")
+		rec := httptest.NewRecorder()
+		h.handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Body.String() != "success" {
+			t.Fatalf("answer %d %q, want 200 success: a verified notification is recorded even when the mall has gone", rec.Code, rec.Body)
+		}
+		if _, apply := h.orders.counts(); apply != 1 {
+			t.Errorf("Apply called %d times, want 1", apply)
 		}
 	})
 
