@@ -107,7 +107,7 @@ func (m *mall) faulty(next http.Handler) http.Handler {
 	fs := m.sim.faults
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := m.logRequest(r)
-		if m.isDown() {
+		if m.isDown() && !(m.readsUp() && isQuery(r)) {
 			m.count(FaultDown)
 			if hj, ok := w.(http.Hijacker); ok {
 				if c, _, err := hj.Hijack(); err == nil {
@@ -228,6 +228,18 @@ func (l *lostAnswer) WriteHeader(int)             {}
 // without an answer and its notifications wait until it is back. A later call replaces
 // the window (d <= 0 brings it back at once).
 func (s *Sim) Down(code orders.Mall, d time.Duration) bool {
+	return s.down(code, d, false)
+}
+
+// DownButReads is Down, except that the mall still answers queries of its orders: a
+// partial outage in which its order intake fails while its order lookup works (what an
+// `auto` order's failover needs from the first mall to move: its word that it holds no
+// such order).
+func (s *Sim) DownButReads(code orders.Mall, d time.Duration) bool {
+	return s.down(code, d, true)
+}
+
+func (s *Sim) down(code orders.Mall, d time.Duration, readsUp bool) bool {
 	var m *mall
 	switch code {
 	case s.ccb.kind:
@@ -238,9 +250,9 @@ func (s *Sim) Down(code orders.Mall, d time.Duration) bool {
 		return false
 	}
 	m.mu.Lock()
-	m.downUntil = time.Now().Add(d)
+	m.downUntil, m.downReadsUp = time.Now().Add(d), readsUp
 	m.mu.Unlock()
-	m.sim.log.Info("mallsim: mall down", "mall", code, "for", d)
+	m.sim.log.Info("mallsim: mall down", "mall", code, "for", d, "queries_answered", readsUp)
 	return true
 }
 
@@ -248,6 +260,31 @@ func (m *mall) isDown() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return time.Now().Before(m.downUntil)
+}
+
+func (m *mall) readsUp() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.downReadsUp
+}
+
+// isQuery reports whether r asks for an order (ABC: GET /open/v2/orders/{no}; CCB: the
+// gateway's mall.order.query), reading the body without consuming it.
+func isQuery(r *http.Request) bool {
+	if r.Method == http.MethodGet {
+		return strings.HasPrefix(r.URL.Path, "/open/v2/orders/")
+	}
+	if r.Body == nil {
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	form, err := url.ParseQuery(string(body))
+	return err == nil && form.Get("method") == "mall.order.query"
 }
 
 // waitUp waits (real time) while the mall is down; false when the simulator closes.
@@ -329,7 +366,7 @@ func (s *Sim) State() State {
 }
 
 // ControlHandler serves GET /sim/state (State as JSON) and POST /sim/down?mall=ccb&for=20s
-// (Down), for a simulator run as its own process.
+// (Down; with &reads=up, DownButReads), for a simulator run as its own process.
 func (s *Sim) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sim/state", func(w http.ResponseWriter, _ *http.Request) {
@@ -342,7 +379,11 @@ func (s *Sim) ControlHandler() http.Handler {
 			http.Error(w, "for: a duration such as 20s", http.StatusBadRequest)
 			return
 		}
-		if !s.Down(orders.Mall(strings.ToLower(r.URL.Query().Get("mall"))), d) {
+		down := s.Down
+		if r.URL.Query().Get("reads") == "up" {
+			down = s.DownButReads
+		}
+		if !down(orders.Mall(strings.ToLower(r.URL.Query().Get("mall"))), d) {
 			http.Error(w, "mall: ccb or abc", http.StatusBadRequest)
 			return
 		}

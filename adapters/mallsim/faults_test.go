@@ -167,6 +167,33 @@ func TestFaults_down_mall_answers_nothing_until_back(t *testing.T) {
 	}
 }
 
+// A mall down but for its reads refuses creates and still answers queries, for both malls
+// (what the failover of an `auto` order asks of its first mall).
+func TestFaults_down_but_reads_answers_queries_only(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, Options{}, nil)
+	if !r.sim.DownButReads(ccb.Code, time.Minute) || !r.sim.DownButReads(abc.Code, time.Minute) {
+		t.Fatal("DownButReads refused")
+	}
+	for _, c := range []struct {
+		client orders.MallClient
+		out    orders.OutOrderNo
+		mall   orders.Mall
+	}{{r.ccb, "AM20190312100000000501", ccb.Code}, {r.abc, "AM20190312100000000502", abc.Code}} {
+		_, err := c.client.Create(context.Background(), r.order(t, c.mall, string(c.out), "2019-HQ-0501"))
+		if me := mallError(t, err); !me.Retryable {
+			t.Fatalf("%s create while down: %+v, want retryable", c.mall, me)
+		}
+		_, err = c.client.Query(context.Background(), c.out)
+		if me := mallError(t, err); !me.NotFound {
+			t.Fatalf("%s query while down but for reads: %+v, want the mall's own not-found", c.mall, me)
+		}
+	}
+	if f := r.sim.State().Faults; f["ccb"][FaultDown] != 1 || f["abc"][FaultDown] != 1 {
+		t.Fatalf("faults %v, want the creates alone refused", f)
+	}
+}
+
 // Reordered notifications still all arrive, once each, and State counts the swaps.
 func TestFaults_reorder_swaps_pairs_and_loses_nothing(t *testing.T) {
 	t.Parallel()

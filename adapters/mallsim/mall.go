@@ -48,11 +48,13 @@ type mall struct {
 	st       MallStats
 	running  int // orders whose driver runs or is about to
 
-	faults    map[string]int           // injected faults by kind (Options.Faults)
-	downUntil time.Time                // real time: the mall is down until then (Sim.Down)
-	notes     []*notification          // every event notified, in the order produced
-	noteOf    map[string]*notification // by out_order_no + " " + event id
-	requests  []RequestRecord          // every API request, in the order it came (State)
+	faults    map[string]int // injected faults by kind (Options.Faults)
+	downUntil time.Time      // real time: the mall is down until then (Sim.Down)
+	// downReadsUp: while down, queries are still answered (Sim.DownButReads).
+	downReadsUp bool
+	notes       []*notification          // every event notified, in the order produced
+	noteOf      map[string]*notification // by out_order_no + " " + event id
+	requests    []RequestRecord          // every API request, in the order it came (State)
 }
 
 func newMall(s *Sim, kind orders.Mall) (*mall, error) {

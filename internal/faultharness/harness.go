@@ -456,7 +456,7 @@ func (r *run) chaos(ctx context.Context, placed *atomic.Int64, total int64, addr
 		}
 		return err
 	}
-	r.logf("   %s down for %s; placing %d auto orders of today", down, r.cfg.DownFor, r.cfg.ExtraAuto)
+	r.logf("   %s down for %s (creates unanswered, queries answered); placing %d auto orders of today", down, r.cfg.DownFor, r.cfg.ExtraAuto)
 	for i := 0; i < r.cfg.ExtraAuto; i++ {
 		ref := fmt.Sprintf("FAULTS-AUTO-%02d", i+1)
 		body := fmt.Sprintf(`{"order_ref":%q,"branch_code":"HQ","mall":"auto","funding":"employee_self_pay","delivery_mode":"bulk",

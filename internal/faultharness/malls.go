@@ -86,7 +86,7 @@ func (s *simProcess) State(ctx context.Context) (mallsim.State, error) {
 }
 
 func (s *simProcess) Down(ctx context.Context, mall string, d time.Duration) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.control+"/sim/down?mall="+mall+"&for="+d.String(), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.control+"/sim/down?reads=up&mall="+mall+"&for="+d.String(), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
