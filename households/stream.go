@@ -121,8 +121,7 @@ func (r *Registry) importHouseholdStream(ctx context.Context, rep *Report, name 
 		errs, warns []RowError
 		rows, good  int
 		readErr     error
-		seen        = map[string]int{}
-		ids         = map[residentKey]idSeen{}
+		seen        = newHouseholdsSeen()
 		now         = r.now()
 		jobs        = make(chan *sealJob)
 		order       = make(chan *sealJob, 2*runtime.GOMAXPROCS(0))
@@ -183,7 +182,7 @@ func (r *Registry) importHouseholdStream(ctx context.Context, rep *Report, name 
 				return
 			}
 			rr := t.reader(tr)
-			h := rr.household(seen, ids, now)
+			h := rr.household(seen, now)
 			if len(rr.errs) > 0 {
 				errs = append(errs, rr.errs...)
 				return
