@@ -56,6 +56,14 @@ func (s *fileSource) Next() (FileRow, *BadLine, error) {
 	return FileRow{}, nil, io.EOF
 }
 
+// ImportHeapLimit is the Go heap a household import of a million rows fits in: its
+// duplicate checks keep about 60 bytes a row, and the rest is batches in flight and the
+// garbage of sealing, which Go's default GC pacing (GOGC=100) lets grow to twice the live
+// heap. The import commands set it as the process's soft memory limit
+// (debug.SetMemoryLimit, unless GOMEMLIMIT says otherwise), so that with SQLite's 64 MiB
+// import cache a 1M-row import stays under 300 MB of RSS.
+const ImportHeapLimit = 128 << 20
+
 // sealBatch is how many households are sealed and written together.
 const sealBatch = 512
 
@@ -121,8 +129,7 @@ func (r *Registry) importHouseholdStream(ctx context.Context, rep *Report, name 
 		errs, warns []RowError
 		rows, good  int
 		readErr     error
-		seen        = map[string]int{}
-		ids         = map[residentKey]idSeen{}
+		seen        = newHouseholdsSeen()
 		now         = r.now()
 		jobs        = make(chan *sealJob)
 		order       = make(chan *sealJob, 2*runtime.GOMAXPROCS(0))
@@ -183,7 +190,7 @@ func (r *Registry) importHouseholdStream(ctx context.Context, rep *Report, name 
 				return
 			}
 			rr := t.reader(tr)
-			h := rr.household(seen, ids, now)
+			h := rr.household(seen, now)
 			if len(rr.errs) > 0 {
 				errs = append(errs, rr.errs...)
 				return

@@ -132,6 +132,7 @@ and nothing is stored. Importing the same file again changes nothing.`,
 		Short: "Import a bundle folder: branches, suppliers, products, households, linkages",
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
+			limitImportMemory()
 			year, err := bundleBudgetYear(os.DirFS(args[0]), budgetYear)
 			if err != nil {
 				return err
@@ -166,6 +167,7 @@ and nothing is stored. Importing the same file again changes nothing.`,
 				}
 				var bar *importBar
 				if kind == households.KindHouseholds {
+					limitImportMemory()
 					bar = newImportBar(g, progress, args[0], string(kind))
 					opts = append(opts, households.WithProgress(bar.rows))
 				}

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
 	"aidmall/adapters/abc"
 	"aidmall/adapters/ccb"
+	"aidmall/households"
 	"aidmall/imports"
 	"aidmall/malls"
 	"aidmall/orders"
@@ -90,5 +92,13 @@ func (b *importBar) counting(scan imports.StatementScanner) imports.StatementSca
 			}
 			return each(e)
 		}, bad)
+	}
+}
+
+// limitImportMemory sets the Go heap limit of a household import (households.ImportHeapLimit)
+// as the process's soft memory limit, unless GOMEMLIMIT sets one.
+func limitImportMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(households.ImportHeapLimit)
 	}
 }
