@@ -157,10 +157,10 @@ type JobsConfig struct {
 	// them. Default 1s. Env AIDMALL_JOB_POLL_INTERVAL.
 	PollInterval time.Duration
 	// RescueAfter is how long a job may stay "running" before River takes it to have been
-	// left by a replica that died (SIGKILL, lost machine) and runs it again elsewhere. It
-	// must exceed how long a mall call can take (River's job timeout, 1 min); a reconcile
-	// that runs longer than this may be run twice, which is harmless (every event applies
-	// once). Default 3m. Env AIDMALL_JOB_RESCUE_AFTER.
+	// left by a replica that died (SIGKILL, lost machine) and runs it again elsewhere. A
+	// job's time limit is the shorter of 1 min and this, so that a slow job is stopped
+	// before it could be rescued; a reconcile that runs longer than this may be run twice,
+	// which is harmless (every event applies once). Default 3m. Env AIDMALL_JOB_RESCUE_AFTER.
 	RescueAfter time.Duration
 }
 
