@@ -48,6 +48,10 @@ func NewHealth(ctx context.Context, c *redis.Client, reg prometheus.Registerer, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// go-redis prints its connection errors as plain text to stderr, twice a second while
+	// Redis is away; they go to the service's log at debug instead (Health logs the outage
+	// and the recovery once each).
+	redis.SetLogger(redisLog{log})
 	h := &Health{c: c, log: log,
 		upGauge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aidmall_redis_up",
 			Help: "1 when Redis answered the last ping or call, 0 while the in-process fallbacks serve."}),
@@ -269,4 +273,11 @@ func (h *Health) Bus(ctx context.Context, channel string, log *slog.Logger) (Bus
 	}
 	b.health = h
 	return b, b.Close, nil
+}
+
+// redisLog is go-redis's logger (redis.SetLogger) writing to a slog.Logger at debug.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", slog.String("message", fmt.Sprintf(format, v...)))
 }
