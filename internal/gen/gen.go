@@ -59,7 +59,7 @@ func Write(base fs.FS, out string, opt Options) error {
 	if opt.Scale < 1 {
 		return fmt.Errorf("gen: scale %d: want at least 1", opt.Scale)
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := os.MkdirAll(out, 0o750); err != nil {
 		return err
 	}
 	g := &generator{opt: opt, width: max(4, len(strconv.Itoa(opt.Scale-1))), usccs: map[string]bool{}, ids: map[uint64]bool{}}
