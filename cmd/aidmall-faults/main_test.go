@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"aidmall/internal/faultharness"
+	"aidmall/internal/repo"
 	"aidmall/internal/sandboxtest"
 )
 
@@ -65,7 +66,7 @@ func quiet(t *testing.T) (string, *faultharness.Result) {
 		// Removed by TestMain's exit: the binary serves both tests.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		root := faultharness.RepoRoot()
+		root := repo.Root()
 		if shared.bin, shared.err = faultharness.Build(ctx, root, dir); shared.err != nil {
 			return
 		}

@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"aidmall/internal/repo"
 )
 
 // Options are a whole check: the quiet run, then the fault run, then the comparison.
 type Options struct {
-	Root     string        // the repository (default: RepoRoot())
+	Root     string        // the repository (default: repo.Root())
 	WorkDir  string        // where both runs keep their files (default: a temporary directory, removed)
 	Bin      string        // a built aidmall binary (default: built into WorkDir)
 	Replicas int           // replicas of the fault run (default 3)
@@ -39,7 +41,7 @@ type Options struct {
 // could not be made.
 func Check(ctx context.Context, o Options) ([]string, error) {
 	if o.Root == "" {
-		o.Root = RepoRoot()
+		o.Root = repo.Root()
 	}
 	if o.Replicas == 0 {
 		o.Replicas = 3

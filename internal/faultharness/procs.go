@@ -29,26 +29,6 @@ func Build(ctx context.Context, root, dir string) (string, error) {
 	return bin, nil
 }
 
-// RepoRoot walks up from the working directory to the directory whose go.mod declares
-// module aidmall; "" when there is none.
-func RepoRoot() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte("module aidmall")) {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // freeAddr returns a 127.0.0.1 address with a port free a moment ago (a process that
 // must keep its port over restarts is given one).
 func freeAddr() (string, error) {

@@ -11,7 +11,6 @@ package sandboxtest
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"aidmall/internal/repo"
 )
 
 // Sandbox is a running mall sandbox. URLs have no trailing slash; a mall turned off with
@@ -69,7 +70,7 @@ func Dir() string {
 	if d := os.Getenv("AIDMALL_MALLSANDBOX"); d != "" {
 		cands = append(cands, d)
 	}
-	if root := RepoRoot(); root != "" {
+	if root := repo.Root(); root != "" {
 		cands = append(cands, filepath.Join(root, "..", "shared", "mallsandbox"))
 	}
 	for _, d := range cands {
@@ -83,30 +84,10 @@ func Dir() string {
 	return ""
 }
 
-// RepoRoot returns the directory of the aidmall module (walking up from the working
-// directory, which `go test` sets to the package's directory), or "" if not found.
-func RepoRoot() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte("module aidmall")) {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // BundleDir returns the repository's copy of the yichuan-dingbian-2019 bundle
 // (examples/yichuan-dingbian-2019), or "" when absent.
 func BundleDir() string {
-	root := RepoRoot()
+	root := repo.Root()
 	if root == "" {
 		return ""
 	}
