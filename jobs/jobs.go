@@ -267,7 +267,7 @@ func New(cfg Config) (*Runner, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	limits, err := newMallLimiters(cfg.MallRates, r.now, cfg.Logger)
+	limits, err := newMallLimiters(cfg.MallRates, r.now)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -35,20 +33,17 @@ type SharedLimiter interface {
 	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 }
 
-// mallLimiter keeps one mall's rate: in the shared store when there is one and it
-// answers, in process otherwise.
+// mallLimiter keeps one mall's rate: in the shared store when there is one (cmd gives
+// redisx.Health's limiter, which itself limits in process, logged and counted, while Redis
+// is away), in process otherwise or when the shared store errs.
 type mallLimiter struct {
 	mall   orders.Mall
 	shared SharedLimiter
 	local  *rate.Limiter
 	now    func() time.Time
-	log    *slog.Logger
-
-	mu       sync.Mutex
-	degraded bool // the shared store failed last time (logged once per outage)
 }
 
-func newMallLimiters(rates map[orders.Mall]MallRate, now func() time.Time, log *slog.Logger) (map[orders.Mall]*mallLimiter, error) {
+func newMallLimiters(rates map[orders.Mall]MallRate, now func() time.Time) (map[orders.Mall]*mallLimiter, error) {
 	out := map[orders.Mall]*mallLimiter{}
 	for m, r := range rates {
 		if r.PerSecond < 0 || r.Burst < 0 {
@@ -58,7 +53,7 @@ func newMallLimiters(rates map[orders.Mall]MallRate, now func() time.Time, log *
 			continue
 		}
 		burst := cmp(r.Burst, r.PerSecond)
-		out[m] = &mallLimiter{mall: m, shared: r.Shared, local: rate.NewLimiter(rate.Limit(r.PerSecond), burst), now: now, log: log}
+		out[m] = &mallLimiter{mall: m, shared: r.Shared, local: rate.NewLimiter(rate.Limit(r.PerSecond), burst), now: now}
 	}
 	return out, nil
 }
@@ -67,19 +62,7 @@ func newMallLimiters(rates map[orders.Mall]MallRate, now func() time.Time, log *
 // token is due.
 func (l *mallLimiter) take(ctx context.Context) time.Duration {
 	if l.shared != nil {
-		ok, wait, err := l.shared.Allow(ctx, string(l.mall))
-		l.mu.Lock()
-		was := l.degraded
-		l.degraded = err != nil
-		l.mu.Unlock()
-		switch {
-		case err == nil && was:
-			l.log.Info("mall rate limit: the shared store answers again", slog.String("mall", string(l.mall)))
-		case err != nil && !was:
-			l.log.Warn("mall rate limit: the shared store failed; limiting in this process until it answers",
-				slog.String("mall", string(l.mall)), slog.String("error", err.Error()))
-		}
-		if err == nil {
+		if ok, wait, err := l.shared.Allow(ctx, string(l.mall)); err == nil {
 			if ok {
 				return 0
 			}

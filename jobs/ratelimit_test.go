@@ -52,7 +52,7 @@ func sharedLimiter(t *testing.T, c *redis.Client, prefix string, perSecond, burs
 
 func limiterOf(t *testing.T, r MallRate, now func() time.Time) *mallLimiter {
 	t.Helper()
-	ls, err := newMallLimiters(map[orders.Mall]MallRate{mallCCB: r}, now, discardLog())
+	ls, err := newMallLimiters(map[orders.Mall]MallRate{mallCCB: r}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,10 +76,10 @@ func TestMallLimiter_inProcess(t *testing.T) {
 	if w := l.take(ctx); w != 0 {
 		t.Fatalf("after the wait: held for %s", w)
 	}
-	if ls, _ := newMallLimiters(map[orders.Mall]MallRate{mallCCB: {}}, c.now, discardLog()); ls[mallCCB] != nil {
+	if ls, _ := newMallLimiters(map[orders.Mall]MallRate{mallCCB: {}}, c.now); ls[mallCCB] != nil {
 		t.Error("a rate of 0 per second made a limiter; want none (no limit)")
 	}
-	if _, err := newMallLimiters(map[orders.Mall]MallRate{mallCCB: {PerSecond: -1}}, c.now, discardLog()); err == nil {
+	if _, err := newMallLimiters(map[orders.Mall]MallRate{mallCCB: {PerSecond: -1}}, c.now); err == nil {
 		t.Error("a negative rate was accepted")
 	}
 }
