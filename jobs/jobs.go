@@ -272,6 +272,15 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r.gate = newGate(cfg.Malls, cfg.Breaker, cfg.Backoff, limits, r.now, cfg.Logger, met)
+	// Every possible move is shown from the start (at 0), so that a dashboard or an alert
+	// on aidmall_failovers_total has a series before the first failover.
+	for from := range cfg.Malls {
+		for to := range cfg.Malls {
+			if from != to {
+				met.failovers.WithLabelValues(string(from), string(to))
+			}
+		}
+	}
 
 	workers := river.NewWorkers()
 	if err := errors.Join(
