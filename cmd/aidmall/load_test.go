@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -730,10 +731,14 @@ func (e *benchEnv) reportBareDeliveries(ctx context.Context, b *testing.B, rows 
 // = req/s ÷ bare-reports/s): the bare GROUP BY of the report's grouping over the same
 // ledger rows (bench.GroupBy, as `aidmall bench`'s reports part), b.N times from
 // benchClients clients through the same pool.
+//
+// AIDMALL_BENCH_ORDERS=N places only the first N orders of the year (CI's smoke: a
+// smaller ledger, the same paths).
 func BenchmarkBenefitReportHTTP(b *testing.B) {
 	onEachDatabase(b, func(b *testing.B, dbURL string) {
-		bundle := examples.YichuanDingbian2019()
-		script, err := mallsim.LoadScript(bundle)
+		year := examples.YichuanDingbian2019()
+		bundle := firstOrders(b, year, os.Getenv("AIDMALL_BENCH_ORDERS"))
+		script, err := mallsim.LoadScript(year) // the orders not placed are never played
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -789,4 +794,37 @@ func BenchmarkBenefitReportHTTP(b *testing.B) {
 			})
 		}
 	})
+}
+
+// firstOrders returns bundle with only the first n (text, a whole number) orders of its
+// orders.csv, the whole bundle when n is "".
+func firstOrders(b *testing.B, bundle fs.FS, n string) fs.FS {
+	b.Helper()
+	if n == "" {
+		return bundle
+	}
+	keep, err := strconv.Atoi(n)
+	if err != nil || keep < 1 {
+		b.Fatalf("AIDMALL_BENCH_ORDERS=%q: want a whole number ≥ 1", n)
+	}
+	out := fstest.MapFS{}
+	err = fs.WalkDir(bundle, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(bundle, path)
+		if err != nil {
+			return err
+		}
+		if path == "orders.csv" {
+			lines := strings.SplitAfter(string(data), "\n")
+			data = []byte(strings.Join(lines[:min(len(lines), 1+keep)], ""))
+		}
+		out[path] = &fstest.MapFile{Data: data}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
 }
