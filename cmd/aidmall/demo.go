@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,7 @@ type demoOpts struct {
 	replayGap time.Duration
 	year      int
 	bundle    string
+	cpuprof   string
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -64,11 +66,23 @@ until Ctrl-C (--exit stops after the report).`,
 	cmd.Flags().IntVar(&o.workers, "clients", 4, "orders placed at once")
 	cmd.Flags().DurationVar(&o.replayGap, "replay-gap", 0, "pause between one order's notifications")
 	cmd.Flags().IntVar(&o.year, "year", 2019, "the year whose report is printed")
+	cmd.Flags().StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	cmd.Flags().StringVar(&o.bundle, "bundle", "", "a bundle folder in the shape of examples/yichuan-dingbian-2019 (default: that bundle, embedded)")
 	return cmd
 }
 
 func runDemo(ctx context.Context, g *globals, o demoOpts) error {
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	out := g.stdout
 	getenv := g.getenv
 	if g.db == "" && getenv("DATABASE_URL") == "" {
