@@ -633,21 +633,12 @@ func (b *benchRun) ingest(ctx context.Context, e *benchService) error {
 		return err
 	}
 	// One first, alone: the rows it wrote are the baseline's.
-	snap, err := bench.TakeSnapshot(ctx, e.a.db.DB)
-	if err != nil {
-		return err
-	}
-	if err := deliver(ctx, 0); err != nil {
-		return err
-	}
-	rows, err := bench.NewRows(ctx, e.a.db.DB, snap, "fulfilment_events", "ledger_entries")
+	rows, err := bench.RowsOf(ctx, e.a.db.DB, func() error { return deliver(ctx, 0) }, "fulfilment_events", "ledger_entries")
 	if err != nil {
 		return err
 	}
 	var ev, ledger int
-	tables := map[string]int{}
 	for _, r := range rows {
-		tables[r.Table]++
 		switch r.Table {
 		case "fulfilment_events":
 			ev++
@@ -655,10 +646,8 @@ func (b *benchRun) ingest(ctx context.Context, e *benchService) error {
 			ledger++
 		}
 	}
-	// River's own bookkeeping may have moved meanwhile; an applied delivery writes no job.
-	rows = slices.DeleteFunc(rows, func(r bench.Row) bool { return strings.HasPrefix(r.Table, "river_") })
 	if ev != 1 || ledger < 40 {
-		return fmt.Errorf("one delivery wrote %v; want one event and a ledger split among about 50 households", tables)
+		return fmt.Errorf("one delivery wrote %s; want one event and a ledger split among about 50 households", bench.Count(rows))
 	}
 	var delivered atomic.Int64
 	delivered.Store(1)
@@ -669,14 +658,7 @@ func (b *benchRun) ingest(ctx context.Context, e *benchService) error {
 		}
 		return deliver(ctx, i)
 	}
-	var names []string
-	for t, c := range tables {
-		if !strings.HasPrefix(t, "river_") {
-			names = append(names, fmt.Sprintf("%d %s", c, t))
-		}
-	}
-	slices.Sort(names)
-	bareOp := bareDeliveryOp(e.a.db, rows, spare, spareLine)
+	bareOp := bench.DeliveryCopy(e.a.db.DB, rows, bench.DeliveryTarget{OrderID: spare.ID, LineID: spareLine, OutOrderNo: spare.OutOrderNo, MallOrderNo: spare.MallOrderNo})
 	run, bare, err := bench.Alternate(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
 		return bench.Closed(ctx, b.o.clients, d, max(1, n-int(min(delivered.Load(), int64(n)))), deliverNext)
 	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
@@ -693,7 +675,7 @@ func (b *benchRun) ingest(ctx context.Context, e *benchService) error {
 		return fmt.Errorf("after the run %d events are held and %d parked; every delivery fits its order", p.Held, p.Parked)
 	}
 	b.add(bench.Figure{Part: "ingest", Name: fmt.Sprintf("signed deliveries applied (%d households)", ledger), Value: run.Rate(), Unit: "events/s",
-		Baseline: bare.Rate(), BaseName: "bare insert of " + strings.Join(names, ", ") + " + 2 updates"})
+		Baseline: bare.Rate(), BaseName: "bare insert of " + bench.Count(rows) + " + 2 updates"})
 	b.add(bench.Figure{Part: "ingest", Name: "p99", Value: bench.Ms(run.Percentile(0.99)), Unit: "ms"})
 	return nil
 }
@@ -810,11 +792,10 @@ func (b *benchRun) reports(ctx context.Context, e *benchService, bundle fs.FS) e
 	fmt.Fprintf(b.out, "  the year loaded in %s: %d ledger rows\n", time.Since(start).Round(time.Millisecond), entries)
 	from, to := fmt.Sprintf("%d-01-01", b.o.year), fmt.Sprintf("%d-12-31", b.o.year)
 	header := http.Header{"Authorization": {"Bearer " + e.token}, "Accept": {"application/json"}}
-	month := "substr(business_day, 1, 7)"
-	// county×month is the breakdown report's pair (/v1/reports/breakdown).
-	for _, c := range []struct{ by, cols, report, want string }{
-		{"county", "county_code", "benefit", `"households"`}, {"month", month, "benefit", `"households"`},
-		{"supplier", "supplier_code", "benefit", `"households"`}, {"county,month", "county_code, " + month, "breakdown", `"rows"`},
+	// county,month is the breakdown report's pair (/v1/reports/breakdown).
+	for _, c := range []struct{ by, report, want string }{
+		{"county", "benefit", `"households"`}, {"month", "benefit", `"households"`},
+		{"supplier", "benefit", `"households"`}, {"county,month", "breakdown", `"rows"`},
 	} {
 		path := "/v1/reports/" + c.report + "?from=" + from + "&to=" + to + "&by=" + c.by
 		viaAPI := func(ctx context.Context, _ int) error {
@@ -824,25 +805,9 @@ func (b *benchRun) reports(ctx context.Context, e *benchService, bundle fs.FS) e
 			}
 			return err
 		}
-		q := e.a.db.Rebind(`SELECT ` + c.cols + `, SUM(amount_fen) AS net, COUNT(DISTINCT household_no) AS households
-			FROM ledger_entries WHERE business_day >= ? AND business_day <= ? GROUP BY ` + c.cols)
-		bareQuery := func(ctx context.Context, _ int) error {
-			rows, err := e.a.db.QueryContext(ctx, q, from, to)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			n := 0
-			for rows.Next() {
-				n++
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if n == 0 {
-				return errors.New("the bare GROUP BY found no rows")
-			}
-			return nil
+		bareQuery, err := bench.GroupBy(e.a.db.DB, c.by, from, to)
+		if err != nil {
+			return err
 		}
 		api, bare, err := bench.Alternate(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
 			return bench.Closed(ctx, b.o.clients, d, benchMaxOps, viaAPI)
@@ -896,48 +861,6 @@ func bareOrderOp(db *sqlstore.DB, rows []bench.Row) bench.Op {
 			}
 			return v
 		}, bench.Refs{"order_id": "group_orders"})
-		if err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-		return tx.Commit()
-	}
-}
-
-// bareDeliveryOp inserts the rows one applied delivery wrote (read back by the caller)
-// again in one transaction, with a fresh event id, booked on the order spare (line
-// spareLine), and makes the two updates the path makes (the line's and the order's state).
-func bareDeliveryOp(db *sqlstore.DB, rows []bench.Row, spare deliveryTarget, spareLine int64) bench.Op {
-	var bareN atomic.Int64
-	return func(ctx context.Context, _ int) error {
-		tag := fmt.Sprintf("~bare%d", bareN.Add(1))
-		tx, err := db.BeginTxx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		_, err = bench.Insert(ctx, tx, rows, func(table, col string, v any) any {
-			switch col {
-			case "event_id":
-				return bench.Suffix(v, tag)
-			case "order_id":
-				return spare.ID
-			case "line_id":
-				return spareLine
-			case "out_order_no":
-				return spare.OutOrderNo
-			case "mall_order_no":
-				return spare.MallOrderNo
-			}
-			return v
-		}, bench.Refs{"event_row_id": "fulfilment_events"})
-		if err == nil {
-			// The path also saves the line's and the order's state: the same updates.
-			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE order_lines SET shipped_qty = shipped_qty, delivered_qty = delivered_qty,
-				refunded_fen = refunded_fen, held_events = held_events WHERE id = ?`), spareLine)
-		}
-		if err == nil {
-			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET status = status, updated_at = ? WHERE id = ?`), time.Now().UTC(), spare.ID)
-		}
 		if err != nil {
 			_ = tx.Rollback()
 			return err

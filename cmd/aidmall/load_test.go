@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -517,6 +518,7 @@ func (e *benchEnv) reportDispatchJobs(ctx context.Context, b *testing.B, afterJo
 
 // benchOrder is an order of the webhook benchmark as the mall knows it.
 type benchOrder struct {
+	ID          int64  `db:"id"`
 	OutOrderNo  string `db:"out_order_no"`
 	MallOrderNo string `db:"mall_order_no"`
 }
@@ -555,7 +557,7 @@ func (e *benchEnv) placeAtMall(ctx context.Context, b *testing.B, prefix string,
 		b.Fatal(err)
 	}
 	var os []benchOrder
-	if err := e.a.db.SelectContext(ctx, &os, e.a.db.Rebind(`SELECT out_order_no, mall_order_no FROM group_orders WHERE id > ? ORDER BY id`), after); err != nil {
+	if err := e.a.db.SelectContext(ctx, &os, e.a.db.Rebind(`SELECT id, out_order_no, mall_order_no FROM group_orders WHERE id > ? ORDER BY id`), after); err != nil {
 		b.Fatal(err)
 	}
 	if len(os) != n {
@@ -620,6 +622,12 @@ func signDeliveries(b *testing.B, key *rsa.PrivateKey, os []benchOrder, firstID,
 // and dispatched outside the timer; at most deliveriesPerOrder deliveries each), from
 // benchClients clients. Every answer must be 200 "success", and after the run no event
 // may be held or parked and the ledger must book exactly the delivered amount.
+//
+// Its baseline, measured in the same run after the timed part (bare-events/s, and ratio
+// = req/s ÷ bare-events/s): the bare insert of the rows one applied delivery wrote (one
+// more, sent alone before the timer and read back), b.N times from benchClients clients
+// through the same pool, as `aidmall bench`'s ingest part (bench.DeliveryCopy), booked on
+// a spare order so that the ledger check above is unchanged.
 func BenchmarkWebhookApplyHTTP(b *testing.B) {
 	onEachDatabase(b, func(b *testing.B, dbURL string) {
 		const prefix = "PERF-W-"
@@ -627,7 +635,9 @@ func BenchmarkWebhookApplyHTTP(b *testing.B) {
 		ctx := context.Background()
 		placed, sent := 0, 0
 		b.Run(fmt.Sprintf("clients=%d", benchClients), func(b *testing.B) {
-			n := (b.N + deliveriesPerOrder - 1) / deliveriesPerOrder
+			// One delivery more than b.N (the baseline's, sent first) and one order more
+			// (the spare the baseline's copies are booked on).
+			n := (b.N+1+deliveriesPerOrder-1)/deliveriesPerOrder + 1
 			if placed+n > benchOrdersCap {
 				b.Fatalf("%d orders needed, the benchmark stops at %d: use a shorter -benchtime", placed+n, benchOrdersCap)
 			}
@@ -637,19 +647,27 @@ func BenchmarkWebhookApplyHTTP(b *testing.B) {
 			}
 			os := env.placeAtMall(ctx, b, prefix, placed, n)
 			placed += n
-			bodies := signDeliveries(b, env.keys.CCBMall, os, sent, b.N)
-			sent += b.N
+			spare := os[n-1]
+			os = os[:n-1]
+			bodies := signDeliveries(b, env.keys.CCBMall, os, sent, b.N+1)
+			sent += b.N + 1
 			header := http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}
-			pool := env.a.db.Stats()
-			b.ResetTimer()
-			lat := runClients(b, benchClients, func(i int) error {
+			deliver := func(i int) error {
 				got, err := env.do(ctx, http.MethodPost, "/webhooks/ccb", header, bodies[i], http.StatusOK)
 				if err == nil && string(got) != "success" {
 					err = fmt.Errorf("notification %d answered %q, want success", i, got)
 				}
 				return err
-			})
+			}
+			one, err := bench.RowsOf(ctx, env.a.db.DB, func() error { return deliver(b.N) }, "fulfilment_events", "ledger_entries")
+			if err != nil {
+				b.Fatal(err)
+			}
+			pool := env.a.db.Stats()
+			b.ResetTimer()
+			lat := runClients(b, benchClients, deliver)
 			b.StopTimer()
+			apiRate := float64(b.N) / b.Elapsed().Seconds()
 			reportLatency(b, lat, b.N, b.Elapsed(), "req/s")
 			reportPool(b, pool, env.a.db.Stats(), b.N)
 
@@ -662,14 +680,45 @@ func BenchmarkWebhookApplyHTTP(b *testing.B) {
 			}
 			var booked int64
 			if err := env.a.db.GetContext(ctx, &booked, env.a.db.Rebind(`SELECT COALESCE(SUM(le.amount_fen), 0)
-				FROM ledger_entries le JOIN order_lines l ON l.id = le.line_id WHERE l.order_id > ?`), after); err != nil {
+				FROM ledger_entries le JOIN order_lines l ON l.id = le.line_id WHERE l.order_id > ? AND l.order_id <> ?`), after, spare.ID); err != nil {
 				b.Fatal(err)
 			}
-			if want := int64(b.N) * deliveryQty * benchPriceFen; booked != want {
-				b.Fatalf("ledger books %d fen for this run's orders, want %d (%d deliveries of %d at %d fen)", booked, want, b.N, deliveryQty, benchPriceFen)
+			if want := int64(b.N+1) * deliveryQty * benchPriceFen; booked != want {
+				b.Fatalf("ledger books %d fen for this run's orders, want %d (%d deliveries of %d at %d fen)", booked, want, b.N+1, deliveryQty, benchPriceFen)
 			}
+			env.reportBareDeliveries(ctx, b, one, spare, apiRate)
 		})
 	})
+}
+
+// reportBareDeliveries reports the baseline of BenchmarkWebhookApplyHTTP: rows (one
+// applied delivery's) inserted again b.N times from benchClients clients through the
+// same pool, booked on the order spare, and the ratio of apiRate to it.
+func (e *benchEnv) reportBareDeliveries(ctx context.Context, b *testing.B, rows []bench.Row, spare benchOrder, apiRate float64) {
+	var ev, ledger int
+	for _, r := range rows {
+		switch r.Table {
+		case "fulfilment_events":
+			ev++
+		case "ledger_entries":
+			ledger++
+		}
+	}
+	if ev != 1 || ledger == 0 {
+		b.Fatalf("one applied delivery wrote %s; want one event and its ledger entries", bench.Count(rows))
+	}
+	var line int64
+	if err := e.a.db.GetContext(ctx, &line, e.a.db.Rebind(`SELECT id FROM order_lines WHERE order_id = ? AND line_no = 1`), spare.ID); err != nil {
+		b.Fatal(err)
+	}
+	op := bench.DeliveryCopy(e.a.db.DB, rows, bench.DeliveryTarget{OrderID: spare.ID, LineID: line, OutOrderNo: spare.OutOrderNo, MallOrderNo: spare.MallOrderNo})
+	bare, err := bench.Times(ctx, benchClients, b.N, op)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("baseline: bare insert of %s + 2 updates", bench.Count(rows))
+	b.ReportMetric(bare, "bare-events/s")
+	b.ReportMetric(apiRate/bare, "ratio")
 }
 
 // BenchmarkBenefitReportHTTP measures GET /v1/reports/benefit for 2019 by county, month
@@ -677,10 +726,19 @@ func BenchmarkWebhookApplyHTTP(b *testing.B) {
 // bundle's 238 orders placed through the API (4 clients, as the demo) and fulfilled by the
 // simulated malls from the bundle's statements, until everything is applied (done once,
 // outside the timer, and logged with its duration).
+//
+// Its baseline, measured in the same run after the timed part (bare-reports/s, and ratio
+// = req/s ÷ bare-reports/s): the bare GROUP BY of the report's grouping over the same
+// ledger rows (bench.GroupBy, as `aidmall bench`'s reports part), b.N times from
+// benchClients clients through the same pool.
+//
+// AIDMALL_BENCH_ORDERS=N places only the first N orders of the year (CI's smoke: a
+// smaller ledger, the same paths).
 func BenchmarkBenefitReportHTTP(b *testing.B) {
 	onEachDatabase(b, func(b *testing.B, dbURL string) {
-		bundle := examples.YichuanDingbian2019()
-		script, err := mallsim.LoadScript(bundle)
+		year := examples.YichuanDingbian2019()
+		bundle := firstOrders(b, year, os.Getenv("AIDMALL_BENCH_ORDERS"))
+		script, err := mallsim.LoadScript(year) // the orders not placed are never played
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -708,6 +766,10 @@ func BenchmarkBenefitReportHTTP(b *testing.B) {
 		header := http.Header{"Authorization": {"Bearer " + env.token}, "Accept": {"application/json"}}
 		for _, by := range []string{"county", "month", "supplier"} {
 			path := "/v1/reports/benefit?from=2019-01-01&to=2019-12-31&by=" + by
+			bare, err := bench.GroupBy(env.a.db.DB, by, "2019-01-01", "2019-12-31")
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.Run(fmt.Sprintf("by=%s/clients=%d", by, benchClients), func(b *testing.B) {
 				pool := env.a.db.Stats()
 				b.ResetTimer()
@@ -722,7 +784,47 @@ func BenchmarkBenefitReportHTTP(b *testing.B) {
 				reportLatency(b, lat, b.N, b.Elapsed(), "req/s")
 				reportPool(b, pool, env.a.db.Stats(), b.N)
 				b.ReportMetric(float64(entries), "ledger-rows")
+				apiRate := float64(b.N) / b.Elapsed().Seconds()
+				bareRate, err := bench.Times(ctx, benchClients, b.N, bare)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(bareRate, "bare-reports/s")
+				b.ReportMetric(apiRate/bareRate, "ratio")
 			})
 		}
 	})
+}
+
+// firstOrders returns bundle with only the first n (text, a whole number) orders of its
+// orders.csv, the whole bundle when n is "".
+func firstOrders(b *testing.B, bundle fs.FS, n string) fs.FS {
+	b.Helper()
+	if n == "" {
+		return bundle
+	}
+	keep, err := strconv.Atoi(n)
+	if err != nil || keep < 1 {
+		b.Fatalf("AIDMALL_BENCH_ORDERS=%q: want a whole number ≥ 1", n)
+	}
+	out := fstest.MapFS{}
+	err = fs.WalkDir(bundle, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(bundle, path)
+		if err != nil {
+			return err
+		}
+		if path == "orders.csv" {
+			lines := strings.SplitAfter(string(data), "\n")
+			data = []byte(strings.Join(lines[:min(len(lines), 1+keep)], ""))
+		}
+		out[path] = &fstest.MapFile{Data: data}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
 }

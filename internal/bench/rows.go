@@ -31,9 +31,12 @@ func (r Row) Get(col string) any {
 // Snapshot is the highest id of every table that has an integer column id.
 type Snapshot map[string]int64
 
-// Tables lists the tables of db's schema (SQLite or PostgreSQL), by name.
+// Tables lists the tables of db's schema (SQLite or PostgreSQL), by name. A partitioned
+// table (PostgreSQL's ledger_entries) is listed, its partitions are not: a row read from
+// both would be copied twice.
 func Tables(ctx context.Context, db *sqlx.DB) ([]string, error) {
-	q := `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`
+	q := `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname`
 	if db.DriverName() == "sqlite" {
 		q = `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"aidmall/adapters/sqlstore"
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/internal/bench"
 )
 
@@ -66,5 +67,31 @@ func TestInsertCopiesRowsAndTheirReferences(t *testing.T) {
 	}
 	if len(got) != 3 || got[0].Ref != "P1~copy" || got[0].N != 10 || got[2].N != 30 {
 		t.Fatalf("the copied children under the copied parent are %+v; want n 10, 20, 30 under P1~copy", got)
+	}
+}
+
+// On PostgreSQL a partitioned table's rows are read once, under the table: the rows one
+// delivery wrote to ledger_entries are not copied a second time as its partition's.
+func TestRowsOfReadsAPartitionedTableOnce(t *testing.T) {
+	ctx := context.Background()
+	db := sqltest.Postgres(t)
+	for _, q := range []string{
+		`CREATE TABLE parts (id BIGSERIAL, day TEXT NOT NULL) PARTITION BY RANGE (day)`,
+		`CREATE TABLE parts_2019 PARTITION OF parts FOR VALUES FROM ('2019-01-01') TO ('2020-01-01')`,
+		`CREATE TABLE parts_default PARTITION OF parts DEFAULT`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := bench.RowsOf(ctx, db.DB, func() error {
+		_, err := db.ExecContext(ctx, `INSERT INTO parts (day) VALUES ('2019-06-01'), ('2021-01-01')`)
+		return err
+	}, "parts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bench.Count(rows); got != "2 parts" {
+		t.Fatalf("the insert of two rows read back as %q; want 2 parts", got)
 	}
 }
