@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -47,6 +48,7 @@ type benchOpts struct {
 	scale    int
 	year     int
 	branch   string // intake: every order for this branch; "" spreads them over the branches
+	cpuprof  string // file for a CPU profile of the whole run; "" for none
 }
 
 // benchParts are the parts of `aidmall bench`, in the order they run.
@@ -86,6 +88,7 @@ average is printed beside every figure: on a shared machine read the ratios.`,
 	cmd.Flags().StringVar(&o.bundle, "bundle", "", "bundle folder whose year the reports part loads (default: the embedded demo bundle)")
 	cmd.Flags().IntVar(&o.scale, "scale", 0, "load a bundle scaled N times (needs `aidmall gen`; until then pass --bundle)")
 	cmd.Flags().IntVar(&o.year, "year", 2019, "the bundle's year")
+	cmd.Flags().StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the run (service, simulated malls and clients: one process) to this file, for go tool pprof")
 	cmd.Flags().StringVar(&o.branch, "branch", "", "intake: place every order for this one branch (e.g. HQ); by default the orders are spread over the bundle's branches by their members, as in a New Year week")
 	return cmd
 }
@@ -123,6 +126,17 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 	dbURL := g.db
 	if dbURL == "" {
 		dbURL = g.getenv("DATABASE_URL")
+	}
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	b := &benchRun{o: o, out: out}
 	fmt.Fprintf(out, "aidmall bench: %s per run, %d clients, load average %.2f\n", o.duration, o.clients, bench.LoadAverage())
