@@ -25,16 +25,27 @@ import (
 //
 //   - no key where one is required → 400 (problem idempotency-key-missing)
 //   - a key seen with another request (method, path, body) → 422 (idempotency-key-reused)
-//   - a key whose first request is still running → 409 (idempotency-key-in-flight)
 //   - a key whose request finished → that response again, same status and body, with
 //     Idempotent-Replayed: true
+//   - a key whose first request is still running: the key is taken in the transaction of
+//     the request's work (POST /v1/orders: the order, its job, its audit entry and the
+//     kept response commit together), so a concurrent duplicate either finds the
+//     response committed, or waits in its own transaction for the first one's commit
+//     (PostgreSQL: the key's unique index; SQLite: its one writer) and then gets that
+//     response, replayed, as a bank answers a repeated payment order with the first one's
+//     result. The wait is bounded by the first request's deadline (placeTimeout, 30 s).
+//     A key held by a request that took it in a commit of its own (a handler that keeps
+//     no response in its transaction, or a takeover below) is 409 (idempotency-key-in-flight)
+//     while that request runs.
 //
 // Only a successful response (below 400) is kept. A refused request (4xx: bad fields, a
 // forbidden back-date, a taken order_ref) changed nothing, and a failed one (5xx) may not
-// have, so the key is released and the client may correct the body and send it again
-// under the same key (as Stripe does for requests that fail validation). A lock older than
-// the lock timeout (a request that crashed) is taken over by the next request with the
-// same key and body.
+// have, so nothing of it is kept (a key taken in the work's transaction is rolled back
+// with it; one taken on its own is released) and the client may correct the body and
+// send it again under the same key (as Stripe does for requests that fail validation).
+// A request that dies before its commit leaves no key behind. A key left in flight by a
+// request that took it on its own and crashed is taken over, once older than the lock
+// timeout, by the next request with the same key and body.
 
 const (
 	headerIdempotencyKey = "Idempotency-Key"
@@ -89,32 +100,59 @@ func (cfg idempotencyConfig) toMiddleware() (echo.MiddlewareFunc, error) {
 			fp := fingerprint(req.Method, req.URL.EscapedPath(), body)
 			now := cfg.now().UTC()
 			token := randomID()
-			held, got, err := cfg.store.Claim(req.Context(), scope,
-				idempotency.Record{Fingerprint: fp, Token: token, LockedAt: now}, now.Add(-cfg.lockTimeout))
+			rec := idempotency.Record{Fingerprint: fp, Token: token, LockedAt: now}
+			// A new key (the common case) is taken in the handler's own transaction, with
+			// its work and its response: one read here, no commit of its own.
+			held, found, err := cfg.store.Lookup(req.Context(), scope)
 			if err != nil {
-				return fmt.Errorf("claim idempotency key: %w", err)
+				return fmt.Errorf("look up idempotency key: %w", err)
 			}
-			switch {
-			case got:
-				return cfg.run(c, next, scope, token)
-			case held.Fingerprint != fp:
-				return &problem{status: http.StatusUnprocessableEntity, slug: "idempotency-key-reused",
-					title:  "Idempotency-Key is already used",
-					detail: "this Idempotency-Key was used with another request; use a new key for a new request"}
-			case held.Response == nil:
-				return &problem{status: http.StatusConflict, slug: "idempotency-key-in-flight",
-					title:  "A request is outstanding for this Idempotency-Key",
-					detail: "the first request with this Idempotency-Key is still being processed; retry later"}
+			if !found {
+				return cfg.run(c, next, &keepInTx{scope: scope, token: token, claim: &rec})
 			}
-			return replay(c, *held.Response)
+			if held.Response == nil && held.Fingerprint == fp && held.LockedAt.Before(now.Add(-cfg.lockTimeout)) {
+				// An in-flight record whose request crashed (one that took its key in a
+				// commit of its own): take it over, then keep the response on it.
+				var got bool
+				held, got, err = cfg.store.Claim(req.Context(), scope, rec, now.Add(-cfg.lockTimeout))
+				if err != nil {
+					return fmt.Errorf("claim idempotency key: %w", err)
+				}
+				if got {
+					return cfg.run(c, next, &keepInTx{scope: scope, token: token})
+				}
+			}
+			return answerHeld(c, held, fp)
 		}
 	}, nil
 }
 
-// run calls next with the response buffered, keeps the response (or releases the key on a
-// 4xx, a 5xx or a panic), then sends it. The response is kept before it is sent, so a client
-// that saw it can always replay it.
-func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope idempotency.Scope, token string) error {
+// answerHeld answers a request whose key another request holds: 422 for another request,
+// 409 while that request is in flight, else its response again.
+func answerHeld(c echo.Context, held idempotency.Record, fp string) error {
+	switch {
+	case held.Fingerprint != fp:
+		return &problem{status: http.StatusUnprocessableEntity, slug: "idempotency-key-reused",
+			title:  "Idempotency-Key is already used",
+			detail: "this Idempotency-Key was used with another request; use a new key for a new request"}
+	case held.Response == nil:
+		return &problem{status: http.StatusConflict, slug: "idempotency-key-in-flight",
+			title:  "A request is outstanding for this Idempotency-Key",
+			detail: "the first request with this Idempotency-Key is still being processed; retry later"}
+	}
+	return replay(c, *held.Response)
+}
+
+// run calls next with the response buffered, keeps the response (or, for a key taken in
+// a commit of its own, releases it on a 4xx, a 5xx or a panic), then sends it. The
+// response is kept before it is sent, so a client that saw it can always replay it.
+//
+// With keep.claim set the handler takes the key in its transaction: a refused or failed
+// request then leaves nothing to release, and one that finds the key taken meanwhile by a
+// request that committed first (idempotency.ErrTaken: a concurrent duplicate, which
+// waited for that commit) is answered with that request's response.
+func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, keep *keepInTx) error {
+	scope, token := keep.scope, keep.token
 	res := c.Response()
 	orig := res.Writer
 	buf := &bufferedWriter{header: orig.Header()}
@@ -124,31 +162,54 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope id
 	rid := requestIDFrom(ctx)
 	// A handler whose work runs in a store transaction keeps the response in it (keepInTx);
 	// Complete is then not needed.
-	keep := &keepInTx{scope: scope, token: token}
 	c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), keepInTxKey{}, keep)))
+	release := func() {
+		if keep.claim != nil {
+			return // taken in the handler's transaction, which did not commit: nothing to release
+		}
+		if err := cfg.store.Release(ctx, scope, token); err != nil {
+			cfg.logger.ErrorContext(ctx, "release idempotency key", slog.String("request_id", rid), slog.Any("error", err))
+		}
+	}
 	done := false
 	defer func() {
 		if done {
 			return
 		}
 		res.Writer = orig
-		if err := cfg.store.Release(ctx, scope, token); err != nil {
-			cfg.logger.ErrorContext(ctx, "release idempotency key", slog.String("request_id", rid), slog.Any("error", err))
-		}
+		release()
 	}()
 
-	if err := next(c); err != nil {
+	err := next(c)
+	if errors.Is(err, idempotency.ErrTaken) {
+		done = true
+		res.Writer = orig
+		held, found, lerr := cfg.store.Lookup(ctx, scope)
+		if lerr != nil {
+			return fmt.Errorf("look up idempotency key: %w", lerr)
+		}
+		if !found {
+			held = idempotency.Record{Fingerprint: keep.claim.Fingerprint} // released since: still in flight for this client
+		}
+		return answerHeld(c, held, keep.claim.Fingerprint)
+	}
+	if err != nil {
 		c.Error(err) // render the problem into the buffer, so that it can be kept
 	}
 	status := buf.status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	if status >= 400 {
-		if err := cfg.store.Release(ctx, scope, token); err != nil {
-			cfg.logger.ErrorContext(ctx, "release idempotency key", slog.String("request_id", rid), slog.Any("error", err))
-		}
-	} else if !keep.kept {
+	switch {
+	case status >= 400:
+		release()
+	case keep.kept:
+	case keep.claim != nil:
+		// The handler answered without taking the key in a transaction: nothing is
+		// kept, and a retry runs again.
+		cfg.logger.ErrorContext(ctx, "idempotent response not kept: the handler took no key in its transaction",
+			slog.String("request_id", rid))
+	default:
 		kept := idempotency.Response{Status: status, ContentType: buf.header.Get(echo.HeaderContentType),
 			Location: buf.header.Get(echo.HeaderLocation), Body: buf.body.Bytes()}
 		if err := cfg.store.Complete(ctx, scope, token, kept); err != nil {
@@ -160,7 +221,7 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope id
 	done = true
 	res.Writer = orig
 	orig.WriteHeader(status)
-	_, err := orig.Write(buf.body.Bytes())
+	_, err = orig.Write(buf.body.Bytes())
 	return err
 }
 
@@ -171,6 +232,9 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, scope id
 type keepInTx struct {
 	scope idempotency.Scope
 	token string
+	// claim, when set, is the record the handler takes the key with in its transaction
+	// (idempotency.TxClaimer); nil when the key is already taken by token.
+	claim *idempotency.Record
 	kept  bool // set by the handler when the transaction that kept the response committed
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -66,6 +67,46 @@ func newKilledHarness(t *testing.T, db *sqlstore.DB) (*harness, *killedStore) {
 	return h, k
 }
 
+// pausingStore is the production store whose first order transaction stops after its work,
+// before its commit, until release is closed.
+type pausingStore struct {
+	*sqlstore.Store
+	once    atomic.Bool
+	paused  chan struct{}
+	release chan struct{}
+}
+
+func (p *pausingStore) InTx(ctx context.Context, fn func(orders.Tx) error) error {
+	return p.Store.InTx(ctx, func(tx orders.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if p.once.CompareAndSwap(false, true) {
+			close(p.paused)
+			<-p.release
+		}
+		return nil
+	})
+}
+
+// newPausedHarness is the API over a store whose first order pauses before its commit;
+// h.orders counts the calls of Place.
+func newPausedHarness(t *testing.T, db *sqlstore.DB) (*harness, *pausingStore) {
+	var p *pausingStore
+	var fo *fakeOrders
+	h := newHarnessOn(t, db, func(cfg *Config) {
+		p = &pausingStore{Store: cfg.Idempotency.(*sqlstore.Store), paused: make(chan struct{}), release: make(chan struct{})}
+		svc, err := orders.NewService(p, []orders.MallInfo{{Code: mallCCB, Limits: ccb.Limits}, {Code: mallABC, Limits: abc.Limits}}, cfg.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fo = &fakeOrders{Service: svc}
+		cfg.Orders = fo
+	})
+	h.orders = fo
+	return h, p
+}
+
 func ordersWithRef(t *testing.T, h *harness, ref string) []int64 {
 	t.Helper()
 	var ids []int64
@@ -112,7 +153,7 @@ func TestIdempotencyAcrossAKilledReplica(t *testing.T) {
 				}
 			})
 
-			t.Run("when_killed_before_the_order_committed_expect_in_flight_then_placed_once", func(t *testing.T) {
+			t.Run("when_killed_before_the_order_committed_expect_nothing_kept_and_the_retry_placed_once", func(t *testing.T) {
 				h, k := newKilledHarness(t, d.Open(t))
 				k.killBefore.Store(true)
 				if first := h.place("key-hq", `"k-crash"`, orderBody(nil)); first.Code != http.StatusInternalServerError {
@@ -121,20 +162,53 @@ func TestIdempotencyAcrossAKilledReplica(t *testing.T) {
 				if ids := ordersWithRef(t, h, "2019-HQ-0042"); len(ids) != 0 {
 					t.Fatalf("orders %v after a kill before the commit", ids)
 				}
-				// The dead replica's claim stays until the lock times out.
-				if retry := h.place("key-hq", `"k-crash"`, orderBody(nil)); retry.Code != http.StatusConflict {
-					t.Fatalf("retry within the lock: %d %s, want 409 in flight", retry.Code, retry.Body)
-				}
-				h.clock.Advance(61 * time.Second)
+				// The key is taken in the order's transaction: a replica that dies before
+				// the commit leaves no claim to wait out, and the retry places the order.
 				retry := h.place("key-hq", `"k-crash"`, orderBody(nil))
 				if retry.Code != http.StatusCreated || retry.Header().Get("Idempotent-Replayed") != "" {
-					t.Fatalf("retry after the lock: %d %s, want the order placed now", retry.Code, retry.Body)
+					t.Fatalf("retry after the kill: %d %s, want the order placed now", retry.Code, retry.Body)
 				}
 				if ids := ordersWithRef(t, h, "2019-HQ-0042"); len(ids) != 1 {
 					t.Fatalf("orders %v, want exactly one", ids)
 				}
 				if again := h.place("key-hq", `"k-crash"`, orderBody(nil)); again.Code != http.StatusCreated || again.Body.String() != retry.Body.String() {
 					t.Errorf("replay after the retry: %d %s", again.Code, again.Body)
+				}
+			})
+
+			t.Run("when_a_duplicate_arrives_while_the_first_is_in_its_transaction_expect_it_waits_and_gets_the_replay", func(t *testing.T) {
+				db := d.Open(t)
+				h, p := newPausedHarness(t, db)
+				first := make(chan *httptest.ResponseRecorder)
+				go func() { first <- h.place("key-hq", `"k-dup"`, orderBody(nil)) }()
+				<-p.paused // the first holds its key, order and kept response, uncommitted
+				waitsBefore := db.Stats().WaitCount
+				second := make(chan *httptest.ResponseRecorder)
+				go func() { second <- h.place("key-hq", `"k-dup"`, orderBody(nil)) }()
+				// The duplicate is waiting for the first's commit: on PostgreSQL inside its
+				// own Place (the key's unique index), on SQLite for the one connection.
+				for {
+					place, _ := h.orders.counts()
+					if place == 2 || (d.Name == "sqlite" && db.Stats().WaitCount > waitsBefore) {
+						break
+					}
+					select {
+					case r := <-second:
+						t.Fatalf("the duplicate answered %d before the first committed: %s", r.Code, r.Body)
+					case <-time.After(time.Millisecond):
+					}
+				}
+				close(p.release)
+				a, b := <-first, <-second
+				if a.Code != http.StatusCreated || a.Header().Get("Idempotent-Replayed") != "" {
+					t.Fatalf("first: %d %s", a.Code, a.Body)
+				}
+				if b.Code != http.StatusCreated || b.Header().Get("Idempotent-Replayed") != "true" || b.Body.String() != a.Body.String() ||
+					b.Header().Get("Location") != a.Header().Get("Location") {
+					t.Fatalf("duplicate: %d %v %s, want the first's 201 replayed (%s)", b.Code, b.Header(), b.Body, a.Body)
+				}
+				if ids := ordersWithRef(t, h, "2019-HQ-0042"); len(ids) != 1 {
+					t.Fatalf("orders %v, want exactly one", ids)
 				}
 			})
 		})

@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -134,31 +133,8 @@ func TestIdempotency(t *testing.T) {
 		}
 	})
 
-	t.Run("when_first_request_in_flight_expect_409_then_replay", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		h.orders.entered, h.orders.release = make(chan struct{}), make(chan struct{})
-		firstDone := make(chan *httptest.ResponseRecorder)
-		go func() { firstDone <- h.place("key-hq", `"k-1"`, orderBody(nil)) }()
-		<-h.orders.entered // the first request is inside Place, holding the key
-
-		second := h.place("key-hq", `"k-1"`, orderBody(nil))
-		if second.Code != http.StatusConflict || problemOf(t, second).Type != ProblemTypeBase+"idempotency-key-in-flight" {
-			t.Fatalf("concurrent duplicate: %d %s", second.Code, second.Body)
-		}
-		close(h.orders.release)
-		first := <-firstDone
-		if first.Code != http.StatusCreated {
-			t.Fatalf("first %d %s", first.Code, first.Body)
-		}
-		third := h.place("key-hq", `"k-1"`, orderBody(nil))
-		if third.Code != http.StatusCreated || third.Body.String() != first.Body.String() {
-			t.Fatalf("after completion: %d %s", third.Code, third.Body)
-		}
-		if place, _ := h.orders.counts(); place != 1 {
-			t.Errorf("Place called %d times, want 1", place)
-		}
-	})
+	// A concurrent duplicate of a request in flight: TestIdempotencyAcrossAKilledReplica
+	// (both databases), when_a_duplicate_arrives_while_the_first_is_in_its_transaction.
 
 	t.Run("when_lock_older_than_timeout_expect_taken_over", func(t *testing.T) {
 		t.Parallel()

@@ -163,11 +163,33 @@ func (s *Server) placeOrder(c echo.Context) error {
 	defer cancel()
 	keep := keepInTxFrom(ctx)
 	var kept *idempotency.Response
+	if keep != nil && keep.claim != nil {
+		// The key is taken first in Place's transaction: the key, the order and the
+		// answer commit together, or nothing does.
+		claim := *keep.claim
+		ctx = orders.WithBegunHook(ctx, func(ctx context.Context, tx orders.Tx) error {
+			k, ok := tx.(idempotency.TxClaimer)
+			if !ok {
+				return fmt.Errorf("place order: the store's transaction cannot take an Idempotency-Key (%T)", tx)
+			}
+			took, err := k.ClaimInTx(ctx, keep.scope, claim)
+			if err != nil {
+				return err
+			}
+			if !took {
+				return idempotency.ErrTaken // a request with this key committed first
+			}
+			return nil
+		})
+	}
 	if keep != nil {
 		// The response is made and kept inside Place's transaction, once the order has its
 		// ID: the order and its Idempotency-Key answer commit together.
 		ctx = orders.WithPlacedHook(ctx, func(ctx context.Context, tx orders.Tx, o *orders.GroupOrder) error {
 			k, ok := tx.(idempotency.TxKeeper)
+			if !ok && keep.claim != nil {
+				return fmt.Errorf("place order: the store's transaction cannot keep an Idempotency-Key's response (%T)", tx)
+			}
 			if !ok {
 				return nil // the middleware completes the key after the handler
 			}

@@ -339,7 +339,13 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	// each statement reads the latest commits) and leaves out the order itself.
 	add := BudgetUse(o)
 	placed := placedHookFrom(ctx)
+	begun := begunHookFrom(ctx)
 	err = s.store.InTx(ctx, func(tx Tx) error {
+		if begun != nil {
+			if err := begun(ctx, tx); err != nil {
+				return err
+			}
+		}
 		if err := create(ctx, tx, o); err != nil {
 			return err
 		}
@@ -376,6 +382,24 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 type PlacedHook func(ctx context.Context, tx Tx, o *GroupOrder) error
 
 type placedHookKey struct{}
+
+// BegunHook is work done first in Place's transaction, once the request is validated and
+// priced and before anything is written: the API takes the order's Idempotency-Key in it,
+// so that the key, the order and the answer to its request commit together (one commit).
+// An error rolls everything back and is Place's error.
+type BegunHook func(ctx context.Context, tx Tx) error
+
+type begunHookKey struct{}
+
+// WithBegunHook returns ctx carrying f for the Place called with it.
+func WithBegunHook(ctx context.Context, f BegunHook) context.Context {
+	return context.WithValue(ctx, begunHookKey{}, f)
+}
+
+func begunHookFrom(ctx context.Context) BegunHook {
+	f, _ := ctx.Value(begunHookKey{}).(BegunHook)
+	return f
+}
 
 // WithPlacedHook returns ctx carrying f for the Place called with it.
 func WithPlacedHook(ctx context.Context, f PlacedHook) context.Context {

@@ -107,7 +107,42 @@ func (s *Store) Complete(ctx context.Context, scope idempotency.Scope, token str
 	return fmt.Errorf("complete idempotency key: taken over by another request: %w", orders.ErrConflict)
 }
 
-var _ idempotency.TxKeeper = (*txn)(nil)
+// Lookup returns scope's committed record (see idempotency.Store).
+func (s *Store) Lookup(ctx context.Context, scope idempotency.Scope) (idempotency.Record, bool, error) {
+	var r idemRow
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT fingerprint, token, status_code, content_type, location, response_body, locked_at
+		FROM idempotency_keys WHERE api_key_id = ? AND idem_key = ?`), scope.KeyID, scope.Key)
+	switch {
+	case err == sql.ErrNoRows:
+		return idempotency.Record{}, false, nil
+	case err != nil:
+		return idempotency.Record{}, false, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	return r.record(), true, nil
+}
+
+var (
+	_ idempotency.TxKeeper  = (*txn)(nil)
+	_ idempotency.TxClaimer = (*txn)(nil)
+)
+
+// ClaimInTx takes scope for rec inside the order use case's transaction (see
+// idempotency.TxClaimer). On PostgreSQL an insert of the same key by a transaction still
+// open waits for its end, bounded by that transaction's own deadline (the API places an
+// order within placeTimeout) and by ctx's.
+func (t *txn) ClaimInTx(ctx context.Context, scope idempotency.Scope, rec idempotency.Record) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, t.tx.Rebind(`INSERT INTO idempotency_keys (api_key_id, idem_key, fingerprint, token, locked_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (api_key_id, idem_key) DO NOTHING`),
+		scope.KeyID, scope.Key, rec.Fingerprint, rec.Token, rec.LockedAt.UTC(), t.s.utcNow())
+	if err != nil {
+		return false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	return n == 1, nil
+}
 
 // KeepResponse stores resp on scope's record held by token inside the order use case's
 // transaction (see idempotency.TxKeeper).

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -102,10 +103,16 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, role orders.Role,
 }
 
 // Authenticate resolves a bearer token to its caller; orders.ErrNotFound for an unknown or
-// revoked key.
+// revoked key. With CacheAPIKeys, a key found is remembered by its hash for a while.
 func (s *Store) Authenticate(ctx context.Context, token string) (orders.Caller, error) {
+	hash := hashKey(token)
+	if c, ok := s.keys.get(hash, s.now()); ok {
+		s.touchKey(ctx, c.KeyID)
+		return c, nil
+	}
+	gen := s.keys.generation()
 	var k APIKey
-	err := s.db.GetContext(ctx, &k, s.db.Rebind(`SELECT `+keyCols+` FROM api_keys WHERE key_hash = ?`), hashKey(token))
+	err := s.db.GetContext(ctx, &k, s.db.Rebind(`SELECT `+keyCols+` FROM api_keys WHERE key_hash = ?`), hash)
 	if err != nil {
 		return orders.Caller{}, fmt.Errorf("api key: %w", translate(err))
 	}
@@ -117,7 +124,78 @@ func (s *Store) Authenticate(ctx context.Context, token string) (orders.Caller, 
 	if k.BranchCode != nil {
 		c.BranchCode = *k.BranchCode
 	}
+	s.keys.put(hash, c, gen, s.now())
 	return c, nil
+}
+
+// CacheAPIKeys has Authenticate answer a key it found from memory for ttl (by the store's
+// clock) instead of reading api_keys for every request: the serving process's store
+// (cmd, KeyCacheTTL). A key revoked or rotated through this Store stops working at once;
+// one revoked or rotated by another process (the CLI, another replica) stops working
+// here within ttl. Unknown and revoked keys are never remembered: a new key works at once.
+// ttl 0 (the default) reads every time. Call before the store serves.
+func (s *Store) CacheAPIKeys(ttl time.Duration) {
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	s.keys.ttl, s.keys.m = max(ttl, 0), nil
+}
+
+// KeyCacheTTL is how long the server answers an API key it found from memory
+// (CacheAPIKeys): the bound within which a key revoked or rotated by another process (the
+// CLI, another replica) stops working on this one.
+const KeyCacheTTL = 3 * time.Second
+
+// keyCacheMax bounds the keys remembered; past it the cache starts again empty.
+const keyCacheMax = 4096
+
+// keyCache remembers found API keys by their hash for ttl (CacheAPIKeys); off when 0.
+type keyCache struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	gen uint64 // bumped by every revoke and rotate: a lookup begun before one is not kept
+	m   map[string]cachedKey
+}
+
+type cachedKey struct {
+	caller orders.Caller
+	until  time.Time
+}
+
+func (c *keyCache) get(hash string, now time.Time) (orders.Caller, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[hash]
+	if !ok || !now.Before(e.until) {
+		return orders.Caller{}, false
+	}
+	return e.caller, true
+}
+
+func (c *keyCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put remembers caller for hash unless a revoke or rotate happened since gen.
+func (c *keyCache) put(hash string, caller orders.Caller, gen uint64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ttl == 0 || c.gen != gen {
+		return
+	}
+	if c.m == nil || len(c.m) >= keyCacheMax {
+		c.m = map[string]cachedKey{}
+	}
+	c.m[hash] = cachedKey{caller: caller, until: now.Add(c.ttl)}
+}
+
+// forget empties the cache: a key was revoked or rotated.
+func (c *keyCache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.m = nil
 }
 
 // KeyUseInterval is how often at most the last use of one key is written: a request
@@ -164,6 +242,7 @@ func (s *Store) RotateAPIKey(ctx context.Context, id int64) (string, APIKey, err
 		}
 		return s.auditKey(ctx, tx, audit.ActionKeyRotate, k, &before)
 	})
+	s.keys.forget() // also when it failed: the old secret may have stopped working
 	if err != nil {
 		return "", APIKey{}, err
 	}
@@ -172,6 +251,7 @@ func (s *Store) RotateAPIKey(ctx context.Context, id int64) (string, APIKey, err
 
 // RevokeAPIKey revokes the key with id; orders.ErrNotFound if absent.
 func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
+	defer s.keys.forget() // after the commit: a lookup meanwhile is not kept (keyCache.gen)
 	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var k APIKey
 		if err := tx.GetContext(ctx, &k, tx.Rebind(`SELECT id, name, role, branch_code, key_prefix, created_at, revoked_at

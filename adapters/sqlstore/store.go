@@ -25,6 +25,7 @@ type Store struct {
 	enq    Enqueuer
 	now    func() time.Time
 	keyUse sync.Map // API key id → when its last use was written (keys.go)
+	keys   keyCache // API keys found, by hash, for KeyCacheTTL (keys.go)
 
 	written   atomic.Int64 // events and ledger entries written since the last ANALYZE (rollups.go)
 	analyzing atomic.Bool

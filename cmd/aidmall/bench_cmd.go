@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -47,6 +48,7 @@ type benchOpts struct {
 	scale    int
 	year     int
 	branch   string // intake: every order for this branch; "" spreads them over the branches
+	cpuprof  string // file for a CPU profile of the whole run; "" for none
 }
 
 // benchParts are the parts of `aidmall bench`, in the order they run.
@@ -67,7 +69,9 @@ beside its raw baseline measured in the same run and the ratio of the two:
   intake   POST /v1/orders (3 lines, Idempotency-Key, dispatch job enqueued) at its peak
            with --clients clients, then paced at 70 % of that peak for p50/p99; against the
            bare insert of the rows one order writes (order, lines, job, idempotency key)
-           through the same database pool with the same clients
+           through the same database pool with the same clients; and, after ingest, the
+           peak again with the job runner stopped (jobs enqueued, none worked: no
+           dispatch)
   ingest   signed order.delivered notifications applied (each split among about 50
            households); against the bare insert of the rows one applied notification wrote
            (read from the database after applying one, not written down here)
@@ -86,6 +90,7 @@ average is printed beside every figure: on a shared machine read the ratios.`,
 	cmd.Flags().StringVar(&o.bundle, "bundle", "", "bundle folder whose year the reports part loads (default: the embedded demo bundle)")
 	cmd.Flags().IntVar(&o.scale, "scale", 0, "load a bundle scaled N times (needs `aidmall gen`; until then pass --bundle)")
 	cmd.Flags().IntVar(&o.year, "year", 2019, "the bundle's year")
+	cmd.Flags().StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the run (service, simulated malls and clients: one process) to this file, for go tool pprof")
 	cmd.Flags().StringVar(&o.branch, "branch", "", "intake: place every order for this one branch (e.g. HQ); by default the orders are spread over the bundle's branches by their members, as in a New Year week")
 	return cmd
 }
@@ -124,6 +129,17 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 	if dbURL == "" {
 		dbURL = g.getenv("DATABASE_URL")
 	}
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	b := &benchRun{o: o, out: out}
 	fmt.Fprintf(out, "aidmall bench: %s per run, %d clients, load average %.2f\n", o.duration, o.clients, bench.LoadAverage())
 	if slices.Contains(o.parts, "verify") {
@@ -146,6 +162,11 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 			if slices.Contains(o.parts, "ingest") {
 				if err := b.ingest(ctx, env); err != nil {
 					return fmt.Errorf("ingest: %w", err)
+				}
+			}
+			if b.undispatched != nil {
+				if err := b.undispatched(ctx); err != nil {
+					return fmt.Errorf("intake without dispatch: %w", err)
 				}
 			}
 			return nil
@@ -184,6 +205,9 @@ type benchRun struct {
 	o       benchOpts
 	out     io.Writer
 	figures []bench.Figure
+	// undispatched measures intake's peak with the job runner stopped (set by intake, run
+	// last on its service: the runner is not started again).
+	undispatched func(context.Context) error
 }
 
 func (b *benchRun) add(f bench.Figure) {
@@ -525,6 +549,34 @@ func (b *benchRun) intake(ctx context.Context, e *benchService) error {
 	b.add(bench.Figure{Part: "intake", Name: fmt.Sprintf("at 70%% of peak (%.0f/s): rate", rate), Value: paced.Rate(), Unit: "orders/s"})
 	b.add(bench.Figure{Part: "intake", Name: "at 70% of peak: p50", Value: bench.Ms(paced.Percentile(0.50)), Unit: "ms"})
 	b.add(bench.Figure{Part: "intake", Name: "at 70% of peak: p99", Value: bench.Ms(paced.Percentile(0.99)), Unit: "ms"})
+
+	// The same peak with the job runner stopped, measured last (after ingest, which needs
+	// the dispatch; River's runner does not start again on PostgreSQL once stopped).
+	b.undispatched = func(ctx context.Context) error {
+		// The orders' dispatch jobs are enqueued in their transactions as always, but none
+		// is worked (no mall call, no RSA signature, no job's commits beside the orders').
+		// The issue's measure is "POST + job enqueued"; the peak above includes the
+		// dispatch running on the same cores.
+		if err := e.rt.runner.Stop(ctx); err != nil {
+			return fmt.Errorf("stop the job runner: %w", err)
+		}
+		e.branchOf = pick
+		defer func() { e.branchOf = nil }()
+		prepare(benchMaxOrders - e.placed)
+		sent.Store(0)
+		undispatched, bare, err := bench.Alternate(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+			return bench.Closed(ctx, b.o.clients, d, max(1, len(bodies)-int(min(sent.Load(), int64(len(bodies))))), op)
+		}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+			return bench.Closed(ctx, b.o.clients, d, benchMaxOps, bareOp)
+		})
+		if err != nil {
+			return err
+		}
+		e.placed -= len(bodies) - int(min(sent.Load(), int64(len(bodies))))
+		b.add(bench.Figure{Part: "intake", Name: fmt.Sprintf("POST /v1/orders, %d lines, peak, no dispatch", len(skus)), Value: undispatched.Rate(), Unit: "orders/s",
+			Baseline: bare.Rate(), BaseName: fmt.Sprintf("bare insert of %d rows", len(rows))})
+		return nil
+	}
 	return nil
 }
 

@@ -30,7 +30,7 @@ func TestBenchSmoke(t *testing.T) {
 		}
 		for _, f := range []string{
 			"RSA2 (ccb.Verify)", "SM2 (abc.Verify)",
-			"POST /v1/orders, 3 lines, peak",
+			"POST /v1/orders, 3 lines, peak", "POST /v1/orders, 3 lines, peak, no dispatch",
 			"signed deliveries applied",
 			"year benefit by county", "year benefit by month", "year benefit by supplier", "year breakdown by county,month",
 		} {

@@ -140,6 +140,10 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
+	// The API's keys are read once per KeyCacheTTL per process: revoked or rotated on
+	// this replica (its pages) they stop at once, elsewhere (the CLI, other replicas)
+	// within KeyCacheTTL.
+	a.store.CacheAPIKeys(sqlstore.KeyCacheTTL)
 	srv, err := api.New(api.Config{
 		Pages: pages,
 		Audit: a.store, Review: queue,

@@ -6,6 +6,7 @@ package idempotency
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -58,6 +59,27 @@ type Store interface {
 	// Release deletes scope's in-flight record if its Token is still token, so that the
 	// client may retry; it returns nil when there is nothing to delete.
 	Release(ctx context.Context, scope Scope, token string) error
+	// Lookup returns scope's record as committed, and false when there is none. It
+	// changes nothing.
+	Lookup(ctx context.Context, scope Scope) (Record, bool, error)
+}
+
+// ErrTaken is returned by work that tried to take a key in its transaction (TxClaimer)
+// and found it taken by a request that committed first: the work is rolled back, and the
+// caller answers with what that request left (its response, replayed).
+var ErrTaken = errors.New("idempotency: the key was taken by another request")
+
+// TxClaimer is implemented by a store's transaction (adapters/sqlstore's orders.Tx): it
+// takes a key in the transaction of the work it guards, so that the key, the work and
+// its kept response (TxKeeper) commit together, with one commit instead of a commit of
+// the claim first. Nothing of a request that fails or dies before that commit is left:
+// its retry runs again at once, with no lock to wait out.
+type TxClaimer interface {
+	// ClaimInTx stores rec (Response nil) for scope unless a record exists, and reports
+	// whether it did. A record another transaction is inserting makes it wait for that
+	// transaction's end (PostgreSQL; SQLite runs one writer at a time): it then reports
+	// false if that transaction committed.
+	ClaimInTx(ctx context.Context, scope Scope, rec Record) (bool, error)
 }
 
 // TxKeeper is implemented by a store's transaction (adapters/sqlstore's orders.Tx): it
