@@ -348,7 +348,7 @@ func (s *Store) Spending(ctx context.Context, p reports.Period) (reports.Spendin
 		Delivered int64  `db:"delivered"`
 		Refunded  int64  `db:"refunded"`
 	}
-	src, args := rollupSource(p.From, p.To, "", "branch_code")
+	src, args := rollupSource(p.From, p.To, "", "branch_code", "") // by month: no year rollups
 	if err := tx.SelectContext(ctx, &ledger, tx.Rebind(`SELECT branch_code, substr(business_day, 1, 7) AS month,
 		COALESCE(SUM(delivered_fen), 0) AS delivered,
 		COALESCE(-SUM(refunded_fen), 0) AS refunded
