@@ -171,6 +171,14 @@ func BenchmarkRollupReport(b *testing.B) {
 						reports.BySupplier: "supplier_code", reports.ByBranch: "branch_code"}[x])
 				}
 				bare := db.Rebind(`SELECT ` + strings.Join(cols, ", ") + `, SUM(amount_fen) FROM ledger_entries WHERE business_day BETWEEN ? AND ? GROUP BY ` + strings.Join(cols, ", "))
+				if os.Getenv("AIDMALL_BENCH_EXPLAIN") != "" && db.Dialect == sqlstore.Postgres {
+					q, args := sqlstore.BreakdownFiguresSQL(year, by...)
+					var plan []string
+					if err := db.SelectContext(ctx, &plan, db.Rebind(`EXPLAIN (ANALYZE, BUFFERS) `+q), args...); err != nil {
+						b.Fatal(err)
+					}
+					b.Logf("%s rows, households and people:\n%s", name, strings.Join(plan, "\n"))
+				}
 				b.Run(strings.Trim(strings.ReplaceAll(name, " ", "×"), "[]"), func(b *testing.B) {
 					var rep, raw time.Duration
 					for i := 0; i < b.N; i++ {
@@ -234,7 +242,7 @@ func BenchmarkRollupApply(b *testing.B) {
 
 // bareDelivery writes the rows one applied delivery of 1 unit split over 50 households
 // writes, without reading or deciding anything: the event, the line's quantities, 50
-// ledger entries and their month and day rollup rows, and the units rollup rows, in one
+// ledger entries and their month, day and year rollup rows, and the units rollup rows, in one
 // transaction, through the same driver.
 func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i int, at time.Time) error {
 	tx, err := db.BeginTxx(ctx, nil)
@@ -259,8 +267,8 @@ func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i 
 	sets := []key{{"all", "", "", "", "", "", "", ""}, {"product", "P1", "apple", "S1", "610630", "", "", ""}, {"branch", "HQ", "", "", "", "", "", ""},
 		{"funding", "union_funds", "", "", "", "", "", ""}, {"mall", "ccb", "", "", "", "", "", ""},
 		{"slice", "union_funds", "610630", "apple", "P1", "S1", "HQ", "ccb"}}
-	var rr [2]strings.Builder
-	var rrArgs [2][]any
+	var rr [3]strings.Builder
+	var rrArgs [3][]any
 	for h := 0; h < 50; h++ {
 		no := fmt.Sprintf("B%04d", h-3)
 		if h < 3 {
@@ -271,7 +279,7 @@ func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i 
 		}
 		le.WriteString("(?, ?, ?, ?, 136, 'delivered', FALSE, ?, 'union_funds', '610630', 'apple', 'P1', 'S1', 'HQ', 'ccb', '', FALSE)")
 		leArgs = append(leArgs, o.Lines[0].ID, row, no, day, time.Now().UTC())
-		for g, p := range []string{day[:7], day} {
+		for g, p := range []string{day[:7], day, day[:4]} {
 			for _, k := range sets {
 				if rr[g].Len() > 0 {
 					rr[g].WriteString(", ")
@@ -285,7 +293,7 @@ func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i 
 		correction, booked_at, funding, county_code, category, sku, supplier_code, branch_code, mall, concerns_day, adjustment) VALUES `+le.String()), leArgs...); err != nil {
 		return err
 	}
-	for g, t := range [2][2]string{{"ledger_rollups", "month"}, {"ledger_day_rollups", "business_day"}} {
+	for g, t := range [3][2]string{{"ledger_rollups", "month"}, {"ledger_day_rollups", "business_day"}, {"ledger_year_rollups", "year"}} {
 		keys := "grp, " + t[1] + ", k1, k2, k3, k4, k5, k6, k7, household_no"
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO `+t[0]+` (`+keys+`, amount_fen, union_fen, delivered_fen, refunded_fen)
 			VALUES `+rr[g].String()+` ON CONFLICT (`+keys+`) DO UPDATE SET amount_fen = `+t[0]+`.amount_fen + excluded.amount_fen,
