@@ -133,8 +133,25 @@ func syntheticBundle(b *testing.B, f *fixture, n int) {
 		}
 	}
 	loaded := time.Since(start)
+	// On PostgreSQL the rollups' keys are made after the rebuild fills them (a sorted
+	// build instead of millions of index inserts): the same tables, built sooner.
+	keyed := map[string]string{"ledger_rollups": "month", "ledger_day_rollups": "business_day", "ledger_year_rollups": "year"}
+	if db.Dialect == sqlstore.Postgres {
+		for t := range keyed {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE `+t+` DROP CONSTRAINT `+t+`_pkey`); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	if err := f.store.RebuildRollups(ctx); err != nil {
 		b.Fatal(err)
+	}
+	if db.Dialect == sqlstore.Postgres {
+		for t, period := range keyed {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE `+t+` ADD CONSTRAINT `+t+`_pkey PRIMARY KEY (grp, `+period+`, k1, k2, k3, k4, k5, k6, k7, household_no)`); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 	if err := f.store.Analyze(ctx); err != nil {
 		b.Fatal(err)
