@@ -15,11 +15,12 @@ import (
 	"aidmall/bizday"
 )
 
-// Rollups (migration 00013): the ledger's sums per household, business month or day, and
-// slice, kept in the transaction that books the entries, and the net units of the events
-// that moved money, kept in the transaction that changes an event's state. Reports read
-// them (rollupSource, unitSource) instead of the ledger and the events, so a report's time
-// grows with the households and slices in its answer, not with ledger entries.
+// Rollups (migrations 00013, 00015): the ledger's sums per household, business year,
+// month or day, and slice, kept in the transaction that books the entries, and the net
+// units of the events that moved money, kept in the transaction that changes an event's
+// state. Reports read them (rollupSource, unitSource) instead of the ledger and the
+// events, so a report's time grows with the households and slices in its answer, not
+// with ledger entries.
 
 // ledgerRow is one ledger entry to insert, with its slice.
 type ledgerRow struct {
