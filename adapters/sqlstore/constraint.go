@@ -60,6 +60,7 @@ var uniqueKeys = []uniqueKey{
 	// Rollups (rollups.go) are upserted on their keys: a violation cannot reach a client.
 	{"ledger_rollups_pkey", "ledger_rollups", []string{"grp", "month", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "household_no"}, orders.ErrConflict, "a ledger rollup of this month and slice"},
 	{"ledger_day_rollups_pkey", "ledger_day_rollups", []string{"grp", "business_day", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "household_no"}, orders.ErrConflict, "a ledger rollup of this day and slice"},
+	{"ledger_year_rollups_pkey", "ledger_year_rollups", []string{"grp", "year", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "household_no"}, orders.ErrConflict, "a ledger rollup of this year and slice"},
 	{"unit_month_rollups_pkey", "unit_month_rollups", []string{"month", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this month and slice"},
 	{"unit_day_rollups_pkey", "unit_day_rollups", []string{"business_day", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this day and slice"},
 }

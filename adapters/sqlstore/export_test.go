@@ -1,6 +1,10 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+
+	"aidmall/reports"
+)
 
 // Unexported parts the external tests (package sqlstore_test) check.
 
@@ -42,4 +46,15 @@ func (db *DB) Remigrate(ctx context.Context, version int64) error {
 	}
 	_, err = p.Up(ctx)
 	return err
+}
+
+// BreakdownFiguresSQL is the one pass of a breakdown by by over p (people from the
+// register) as the store runs it, for the benchmark's EXPLAIN.
+func BreakdownFiguresSQL(p reports.Period, by ...reports.By) (string, []any) {
+	var cols, keys []string
+	for _, d := range by {
+		cols, keys = append(cols, ledgerColumn(d)), append(keys, sliceExpr[d])
+	}
+	src, args := rollupSource(p.From, p.To, "", cols...)
+	return sliceFiguresSQL(src, "households", keys...), args
 }

@@ -64,44 +64,22 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	}
 	src, args := rollupSource(q.From, q.To, "", ledgerColumn(q.By))
 
-	// Rows: net per slice, and households per slice where their net in it is > 0.
-	var nets []struct {
-		Key string `db:"k"`
-		Net int64  `db:"net"`
-	}
-	err = tx.SelectContext(ctx, &nets, tx.Rebind(`SELECT `+key+` AS k, SUM(amount_fen) AS net FROM `+src+` GROUP BY `+key), args...)
-	if err != nil {
+	// Rows: net per slice, and households per slice where their net in it is > 0, in one
+	// pass over (slice, household).
+	var rows []sliceFigures
+	if err = tx.SelectContext(ctx, &rows, tx.Rebind(sliceFiguresSQL(src, members, key)), args...); err != nil {
 		return b, fmt.Errorf("report rows: %w", err)
-	}
-	var counts []struct {
-		Key        string `db:"k"`
-		Households int    `db:"households"`
-		People     int64  `db:"people"`
-	}
-	err = tx.SelectContext(ctx, &counts, tx.Rebind(`SELECT x.k, COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
-		SELECT `+key+` AS k, household_no FROM `+src+` WHERE household_no IS NOT NULL
-		GROUP BY `+key+`, household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no
-		GROUP BY x.k`), args...)
-	if err != nil {
-		return b, fmt.Errorf("report row households: %w", err)
 	}
 	labels, err := s.labels(ctx, tx, q.By)
 	if err != nil {
 		return b, err
 	}
-	idx := map[string]int{}
-	for _, n := range nets {
-		idx[n.Key] = len(b.Rows)
-		label := labels[n.Key]
+	for _, r := range rows {
+		label := labels[r.K1]
 		if label == "" {
-			label = n.Key
+			label = r.K1
 		}
-		b.Rows = append(b.Rows, reports.Row{Key: n.Key, Label: label, NetAmount: money.Fen(n.Net)})
-	}
-	for _, c := range counts {
-		if i, ok := idx[c.Key]; ok {
-			b.Rows[i].Households, b.Rows[i].People = c.Households, int(c.People)
-		}
+		b.Rows = append(b.Rows, reports.Row{Key: r.K1, Label: label, NetAmount: money.Fen(r.Net), Households: r.Households, People: int(r.People)})
 	}
 	sort.Slice(b.Rows, func(i, j int) bool { return b.Rows[i].Key < b.Rows[j].Key })
 	return b, nil
@@ -128,34 +106,55 @@ func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, member
 		Unattributed int64 `db:"unattributed"`
 		Delivered    int64 `db:"delivered"`
 		Refunded     int64 `db:"refunded"`
+		Households   int   `db:"households"`
+		People       int64 `db:"people"`
 	}
+	// One pass: the sums per household (the unattributed part as household NULL), then the
+	// money over them all and the households whose net over the period is > 0.
 	err := tx.GetContext(ctx, &t, tx.Rebind(`SELECT
-		COALESCE(SUM(union_fen), 0) AS purchased,
-		COALESCE(SUM(amount_fen) - SUM(union_fen), 0) AS helped,
-		COALESCE(SUM(CASE WHEN household_no IS NULL THEN amount_fen ELSE 0 END), 0) AS unattributed,
-		COALESCE(SUM(delivered_fen), 0) AS delivered,
-		COALESCE(-SUM(refunded_fen), 0) AS refunded
-		FROM `+src), args...)
+		COALESCE(SUM(x.union_fen), 0) AS purchased,
+		COALESCE(SUM(x.net) - SUM(x.union_fen), 0) AS helped,
+		COALESCE(SUM(CASE WHEN x.household_no IS NULL THEN x.net ELSE 0 END), 0) AS unattributed,
+		COALESCE(SUM(x.delivered_fen), 0) AS delivered,
+		COALESCE(-SUM(x.refunded_fen), 0) AS refunded,
+		COUNT(h.household_no) AS households, COALESCE(SUM(h.members), 0) AS people
+		FROM (SELECT household_no, SUM(amount_fen) AS net, SUM(union_fen) AS union_fen, SUM(delivered_fen) AS delivered_fen,
+			SUM(refunded_fen) AS refunded_fen FROM `+src+` GROUP BY household_no) x
+		LEFT JOIN `+members+` h ON h.household_no = x.household_no AND x.net > 0`), args...)
 	if err != nil {
 		return reports.Totals{}, fmt.Errorf("report totals: %w", err)
 	}
-	out := reports.Totals{
+	return reports.Totals{
 		PurchasedAmount: money.Fen(t.Purchased), HelpedSellAmount: money.Fen(t.Helped),
 		UnattributedAmount: money.Fen(t.Unattributed), DeliveredAmount: money.Fen(t.Delivered),
-		RefundedAmount: money.Fen(t.Refunded),
+		RefundedAmount: money.Fen(t.Refunded), Households: t.Households, People: int(t.People),
+	}, nil
+}
+
+// sliceFigures are one slice's net, and its households whose net in it is > 0 and their
+// people.
+type sliceFigures struct {
+	K1         string `db:"k1"`
+	K2         string `db:"k2"`
+	Net        int64  `db:"net"`
+	Households int    `db:"households"`
+	People     int64  `db:"people"`
+}
+
+// sliceFiguresSQL selects sliceFigures per slice keyed by the expressions keys (one or
+// two, over the rollup source src) in one pass: the net per slice and household (the
+// unattributed part as household NULL), then per slice the sum of the nets and the
+// households (with members, the people) whose net is > 0. With one key, k2 is the empty string.
+func sliceFiguresSQL(src, members string, keys ...string) string {
+	inner, group, outer := keys[0]+" AS k1", keys[0], "x.k1"
+	k2 := "'' AS k2"
+	if len(keys) == 2 {
+		inner, group, outer, k2 = inner+", "+keys[1]+" AS k2", group+", "+keys[1], outer+", x.k2", "x.k2"
 	}
-	var hp struct {
-		Households int   `db:"households"`
-		People     int64 `db:"people"`
-	}
-	err = tx.GetContext(ctx, &hp, tx.Rebind(`SELECT COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
-		SELECT household_no FROM `+src+` WHERE household_no IS NOT NULL
-		GROUP BY household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no`), args...)
-	if err != nil {
-		return out, fmt.Errorf("report households: %w", err)
-	}
-	out.Households, out.People = hp.Households, int(hp.People)
-	return out, nil
+	return `SELECT x.k1, ` + k2 + `, SUM(x.net) AS net, COUNT(h.household_no) AS households, COALESCE(SUM(h.members), 0) AS people
+		FROM (SELECT ` + inner + `, household_no, SUM(amount_fen) AS net FROM ` + src + ` GROUP BY ` + group + `, household_no) x
+		LEFT JOIN ` + members + ` h ON h.household_no = x.household_no AND x.net > 0
+		GROUP BY ` + outer
 }
 
 // fixedLabels are the display names of the breakdowns whose keys are codes of the service.

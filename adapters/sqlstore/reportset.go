@@ -68,36 +68,19 @@ func (s *Store) breakdown(ctx context.Context, tx *sqlx.Tx, p reports.Period, by
 	}
 	src, args := rollupSource(p.From, p.To, "", cols...)
 	usrc, uargs := unitSource(p.From, p.To)
-	// With one dimension the second key is the constant '' (PostgreSQL refuses a constant
-	// in GROUP BY, so it groups by the first alone).
-	k1, k2, e1, e2 := sliceExpr[by[0]], "''", eventSliceExpr[by[0]], "''"
-	group, egroup, xgroup, xsel := k1, e1, "x.k1", "x.k1, MIN(x.k2) AS k2"
+	keys := []string{sliceExpr[by[0]]}
+	e1, e2, egroup := eventSliceExpr[by[0]], "''", eventSliceExpr[by[0]]
 	if len(by) == 2 {
-		k2, e2 = sliceExpr[by[1]], eventSliceExpr[by[1]]
-		group, egroup, xgroup, xsel = k1+", "+k2, e1+", "+e2, "x.k1, x.k2", "x.k1, x.k2"
+		keys = append(keys, sliceExpr[by[1]])
+		e2, egroup = eventSliceExpr[by[1]], e1+", "+eventSliceExpr[by[1]]
 	}
 	type keyed struct {
 		K1 string `db:"k1"`
 		K2 string `db:"k2"`
 	}
-	var nets []struct {
-		keyed
-		Net int64 `db:"net"`
-	}
-	if err := tx.SelectContext(ctx, &nets, tx.Rebind(`SELECT `+k1+` AS k1, `+k2+` AS k2, SUM(amount_fen) AS net FROM `+src+`
-		GROUP BY `+group), args...); err != nil {
+	var figures []sliceFigures
+	if err := tx.SelectContext(ctx, &figures, tx.Rebind(sliceFiguresSQL(src, members, keys...)), args...); err != nil {
 		return b, fmt.Errorf("breakdown rows: %w", err)
-	}
-	var counts []struct {
-		keyed
-		Households int   `db:"households"`
-		People     int64 `db:"people"`
-	}
-	if err := tx.SelectContext(ctx, &counts, tx.Rebind(`SELECT `+xsel+`, COUNT(*) AS households, COALESCE(SUM(h.members), 0) AS people FROM (
-		SELECT `+k1+` AS k1, `+k2+` AS k2, household_no FROM `+src+` WHERE household_no IS NOT NULL
-		GROUP BY `+group+`, household_no HAVING SUM(amount_fen) > 0) x JOIN `+members+` h ON h.household_no = x.household_no
-		GROUP BY `+xgroup), args...); err != nil {
-		return b, fmt.Errorf("breakdown households: %w", err)
 	}
 	var units []struct {
 		keyed
@@ -131,12 +114,9 @@ func (s *Store) breakdown(ctx context.Context, tx *sqlx.Tx, p reports.Period, by
 		}
 		return &b.Rows[i]
 	}
-	for _, n := range nets {
-		row(n.keyed).NetAmount = money.Fen(n.Net)
-	}
-	for _, c := range counts {
-		r := row(c.keyed)
-		r.Households, r.People = c.Households, int(c.People)
+	for _, f := range figures {
+		r := row(keyed{f.K1, f.K2})
+		r.NetAmount, r.Households, r.People = money.Fen(f.Net), f.Households, int(f.People)
 	}
 	for _, u := range units {
 		row(u.keyed).NetUnits = u.Units
@@ -348,7 +328,7 @@ func (s *Store) Spending(ctx context.Context, p reports.Period) (reports.Spendin
 		Delivered int64  `db:"delivered"`
 		Refunded  int64  `db:"refunded"`
 	}
-	src, args := rollupSource(p.From, p.To, "", "branch_code")
+	src, args := rollupSource(p.From, p.To, "", "branch_code", "") // by month: no year rollups
 	if err := tx.SelectContext(ctx, &ledger, tx.Rebind(`SELECT branch_code, substr(business_day, 1, 7) AS month,
 		COALESCE(SUM(delivered_fen), 0) AS delivered,
 		COALESCE(-SUM(refunded_fen), 0) AS refunded

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,11 +15,12 @@ import (
 	"aidmall/bizday"
 )
 
-// Rollups (migration 00013): the ledger's sums per household, business month or day, and
-// slice, kept in the transaction that books the entries, and the net units of the events
-// that moved money, kept in the transaction that changes an event's state. Reports read
-// them (rollupSource, unitSource) instead of the ledger and the events, so a report's time
-// grows with the households and slices in its answer, not with ledger entries.
+// Rollups (migrations 00013, 00015): the ledger's sums per household, business year,
+// month or day, and slice, kept in the transaction that books the entries, and the net
+// units of the events that moved money, kept in the transaction that changes an event's
+// state. Reports read them (rollupSource, unitSource) instead of the ledger and the
+// events, so a report's time grows with the households and slices in its answer, not
+// with ledger entries.
 
 // ledgerRow is one ledger entry to insert, with its slice.
 type ledgerRow struct {
@@ -100,23 +102,35 @@ func (k rollupKey) compare(o rollupKey) int {
 
 type rollupSums struct{ Amount, Union, Delivered, Refunded int64 }
 
-// rollupTables are the two grains: the table and its period column.
-var rollupTables = [2]struct{ table, period string }{{"ledger_rollups", "month"}, {"ledger_day_rollups", "business_day"}}
+// rollupTable is one grain of the ledger rollups: its table, period column and the
+// length of the period's prefix of a business day (YYYY-MM-DD).
+type rollupTable struct {
+	table, period string
+	n             int
+}
+
+// expr is the grain's period of the ledger's column business_day.
+func (t rollupTable) expr() string {
+	if t.n == len("2006-01-02") {
+		return "business_day"
+	}
+	return fmt.Sprintf("substr(business_day, 1, %d)", t.n)
+}
+
+// rollupTables are the three grains: month (00013), day (00013) and year (00015).
+var rollupTables = [3]rollupTable{{"ledger_rollups", "month", 7}, {"ledger_day_rollups", "business_day", 10}, {"ledger_year_rollups", "year", 4}}
 
 const rollupKeyCols = "grp, %s, k1, k2, k3, k4, k5, k6, k7, household_no"
 
-// addRollups adds rows' sums to every set of both rollup tables, one multi-row upsert per
+// addRollups adds rows' sums to every set of every rollup table, one multi-row upsert per
 // 500 keys. Keys go in one order (sorted), so concurrent writers on PostgreSQL take the
 // rows' locks in the same order.
 func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
-	for grain, t := range rollupTables {
+	for _, t := range rollupTables {
 		sums := map[rollupKey]rollupSums{}
 		for i := range rows {
 			r := &rows[i]
-			period := r.Day
-			if grain == 0 {
-				period = r.Day[:7]
-			}
+			period := r.Day[:t.n]
 			for _, set := range rollupSets {
 				k := rollupKey{Set: set.name, Period: period, Household: r.HouseholdNo}
 				for j, c := range set.cols {
@@ -220,14 +234,21 @@ func addUnits(ctx context.Context, tx *sqlx.Tx, orderExpr string, orderArgs []an
 	return nil
 }
 
-// span is a report's days cut into the whole months it covers (read from the month
-// rollups) and the days before and after them (read from the day rollups).
+// span is a report's days cut into the whole calendar years it covers (read from the year
+// rollups, when the report has no use for months), the whole months outside them (the
+// month rollups) and the days before and after those (the day rollups).
 type span struct {
-	months    [2]string // first and last whole month; empty when there is none
-	dayRanges [][2]string
+	parts []spanPart
 }
 
-func spanOf(from, to bizday.Day) span {
+// spanPart is a range of one grain's periods, both ends included.
+type spanPart struct {
+	grain    int // 0 year, 1 month, 2 day
+	from, to string
+}
+
+// spanOf cuts from..to into whole years (when years), whole months and days.
+func spanOf(from, to bizday.Day, years bool) span {
 	fm := from
 	if from.String()[8:] != "01" {
 		fm = attribution.NextMonth(from)
@@ -237,44 +258,72 @@ func spanOf(from, to bizday.Day) span {
 		lmEnd = attribution.MonthStart(to).AddDays(-1)
 	}
 	if lmEnd.Before(fm) {
-		return span{dayRanges: [][2]string{{from.String(), to.String()}}}
+		return span{parts: []spanPart{{2, from.String(), to.String()}}}
 	}
-	sp := span{months: [2]string{fm.Month(), lmEnd.Month()}}
+	var sp span
 	if from.Before(fm) {
-		sp.dayRanges = append(sp.dayRanges, [2]string{from.String(), fm.AddDays(-1).String()})
+		sp.parts = append(sp.parts, spanPart{2, from.String(), fm.AddDays(-1).String()})
+	}
+	first, last := fm.Month(), lmEnd.Month() // whole months, YYYY-MM
+	fy, ly := first[:4], last[:4]            // whole years within them
+	if first[5:] != "01" {
+		fy = nextYear(fy)
+	}
+	if last[5:] != "12" {
+		ly = prevYear(ly)
+	}
+	if !years || fy > ly {
+		sp.parts = append(sp.parts, spanPart{1, first, last})
+	} else {
+		if first < fy+"-01" {
+			sp.parts = append(sp.parts, spanPart{1, first, prevYear(fy) + "-12"})
+		}
+		sp.parts = append(sp.parts, spanPart{0, fy, ly})
+		if last > ly+"-12" {
+			sp.parts = append(sp.parts, spanPart{1, nextYear(ly) + "-01", last})
+		}
 	}
 	if lmEnd.Before(to) {
-		sp.dayRanges = append(sp.dayRanges, [2]string{lmEnd.AddDays(1).String(), to.String()})
+		sp.parts = append(sp.parts, spanPart{2, lmEnd.AddDays(1).String(), to.String()})
 	}
 	return sp
 }
 
-// union builds "(SELECT … UNION ALL SELECT …) alias" over the month and day tables of
-// one rollup: cols are the selected columns (the period column selected as business_day
-// first), where an extra condition (may be "").
-func (sp span) union(monthTable, dayTable, cols, where, alias string) (string, []any) {
+// nextYear and prevYear step a YYYY year.
+func nextYear(y string) string { return addYears(y, 1) }
+func prevYear(y string) string { return addYears(y, -1) }
+
+func addYears(y string, n int) string {
+	v, _ := strconv.Atoi(y) // a business day's first four digits
+	return fmt.Sprintf("%04d", v+n)
+}
+
+// union builds "(SELECT … UNION ALL SELECT …) alias" over the tables of one rollup's
+// grains (tables[grain]: table and period column; a span for it has no part of a grain
+// whose table is ""): cols are the selected columns (the period column selected as
+// business_day first), where an extra condition (may be "").
+func (sp span) union(tables [3][2]string, cols, where, alias string) (string, []any) {
 	var parts []string
 	var args []any
 	if where != "" {
 		where = " AND " + where
 	}
-	if sp.months[0] != "" {
-		parts = append(parts, `SELECT month AS business_day, `+cols+` FROM `+monthTable+` WHERE month BETWEEN ? AND ?`+where)
-		args = append(args, sp.months[0], sp.months[1])
-	}
-	for _, d := range sp.dayRanges {
-		parts = append(parts, `SELECT business_day, `+cols+` FROM `+dayTable+` WHERE business_day BETWEEN ? AND ?`+where)
-		args = append(args, d[0], d[1])
+	for _, p := range sp.parts {
+		t := tables[p.grain]
+		parts = append(parts, `SELECT `+t[1]+` AS business_day, `+cols+` FROM `+t[0]+` WHERE `+t[1]+` BETWEEN ? AND ?`+where)
+		args = append(args, p.from, p.to)
 	}
 	return "(" + strings.Join(parts, " UNION ALL ") + ") " + alias, args
 }
 
 // rollupSource is the ledger of from..to as the rows of the smallest rollup set holding
 // the ledger columns cols (setFor), a table expression le with the ledger's column names:
-// business_day (the month for rows of whole months: every report reads it through
-// substr(business_day, 1, 7) or not at all), household_no (NULL for the unattributed
-// part), the set's own columns, and the sums amount_fen, union_fen, delivered_fen,
-// refunded_fen. where is a further condition on the rollup's own columns ("" for none).
+// business_day (the month for rows of whole months, the year for rows of whole years:
+// every report reads it through substr(business_day, 1, 7) or not at all), household_no
+// (NULL for the unattributed part), the set's own columns, and the sums amount_fen,
+// union_fen, delivered_fen, refunded_fen. where is a further condition on the rollup's
+// own columns ("" for none). A column "" in cols is the month: a report that keys by it
+// reads no year rollups.
 func rollupSource(from, to bizday.Day, where string, cols ...string) (string, []any) {
 	set := setFor(cols...)
 	sel := []string{"NULLIF(household_no, '') AS household_no"}
@@ -286,13 +335,15 @@ func rollupSource(from, to bizday.Day, where string, cols ...string) (string, []
 	if where != "" {
 		cond += " AND " + where
 	}
-	return spanOf(from, to).union("ledger_rollups", "ledger_day_rollups", strings.Join(sel, ", "), cond, "le")
+	ledgerGrains := [3][2]string{{"ledger_year_rollups", "year"}, {"ledger_rollups", "month"}, {"ledger_day_rollups", "business_day"}}
+	return spanOf(from, to, !slices.Contains(cols, "")).union(ledgerGrains, strings.Join(sel, ", "), cond, "le")
 }
 
 // unitSource is the units rollup of from..to, with the catalogue's category, supplier and
 // county of each SKU (as the events' own query joined them), as a table expression u.
 func unitSource(from, to bizday.Day) (string, []any) {
-	src, args := spanOf(from, to).union("unit_month_rollups", "unit_day_rollups", `sku, funding, branch_code, mall, units, events`, "events <> 0", "r")
+	src, args := spanOf(from, to, false).union([3][2]string{{}, {"unit_month_rollups", "month"}, {"unit_day_rollups", "business_day"}},
+		`sku, funding, branch_code, mall, units, events`, "events <> 0", "r")
 	return `(SELECT r.business_day, r.sku, r.funding, r.branch_code, r.mall, r.units, p.category, p.supplier_code, s.county_code
 		FROM ` + src + ` JOIN products p ON p.sku = r.sku JOIN suppliers s ON s.code = p.supplier_code) u`, args
 }
@@ -313,14 +364,10 @@ func rollupChecks() []struct{ table, have, want string } {
 		return "grp || '|' || " + period + " || '|' || k1 || '|' || k2 || '|' || k3 || '|' || k4 || '|' || k5 || '|' || k6 || '|' || k7 || '|' || household_no"
 	}
 	sums := "amount_fen || '/' || union_fen || '/' || delivered_fen || '/' || refunded_fen"
-	for grain, t := range rollupTables {
+	for _, t := range rollupTables {
 		var want []string
 		for _, set := range rollupSets {
-			expr := "business_day"
-			if grain == 0 {
-				expr = "substr(business_day, 1, 7)"
-			}
-			want = append(want, rollupSelect(set, expr))
+			want = append(want, rollupSelect(set, t.expr()))
 		}
 		out = append(out, struct{ table, have, want string }{t.table,
 			`SELECT ` + keyText(t.period) + ` AS k, ` + sums + ` AS v FROM ` + t.table,
@@ -413,14 +460,17 @@ func (s *Store) RebuildRollups(ctx context.Context) error {
 }
 
 func rebuildRollupsSQL() []string {
-	out := []string{`DELETE FROM ledger_rollups`, `DELETE FROM ledger_day_rollups`, `DELETE FROM unit_month_rollups`, `DELETE FROM unit_day_rollups`}
-	for grain, t := range rollupTables {
-		expr := "business_day"
-		if grain == 0 {
-			expr = "substr(business_day, 1, 7)"
+	out := []string{`DELETE FROM unit_month_rollups`, `DELETE FROM unit_day_rollups`}
+	for _, t := range rollupTables {
+		out = append(out, `DELETE FROM `+t.table)
+		if t.n == 4 { // the year's from the months', rebuilt just before (as migration 00015 backfills)
+			out = append(out, `INSERT INTO ledger_year_rollups (`+fmt.Sprintf(rollupKeyCols, t.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen)
+			SELECT grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no, SUM(amount_fen), SUM(union_fen), SUM(delivered_fen), SUM(refunded_fen)
+			FROM ledger_rollups GROUP BY grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no`)
+			continue
 		}
 		for _, set := range rollupSets {
-			out = append(out, `INSERT INTO `+t.table+` (`+fmt.Sprintf(rollupKeyCols, t.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen) `+rollupSelect(set, expr))
+			out = append(out, `INSERT INTO `+t.table+` (`+fmt.Sprintf(rollupKeyCols, t.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen) `+rollupSelect(set, t.expr()))
 		}
 	}
 	return append(out,
@@ -443,7 +493,7 @@ const analyzeEvery = 20000
 
 // analyzeTables are the tables the apply path and the reports read.
 var analyzeTables = []string{"fulfilment_events", "group_orders", "order_lines", "ledger_entries", "ledger_rollups",
-	"ledger_day_rollups", "unit_month_rollups", "unit_day_rollups", "linkages"}
+	"ledger_day_rollups", "ledger_year_rollups", "unit_month_rollups", "unit_day_rollups", "linkages"}
 
 // Analyze refreshes the planner's statistics of the apply path's and the reports' tables.
 func (s *Store) Analyze(ctx context.Context) error {

@@ -25,9 +25,10 @@ import (
 //	AIDMALL_BENCH_SCALE=100 go test ./adapters/sqlstore -run '^$' -bench 'BenchmarkRollupReport/postgres' -benchtime 20x -timeout 30m
 //
 // BenchmarkRollupReport: the year's breakdown through the store (rollups) vs a bare GROUP
-// BY over the same ledger rows, on a synthetic ledger of AIDMALL_BENCH_SCALE × 27,000
-// entries (about the 2019 bundle's: 630 households, 63 per supplier, 10 suppliers, 15
-// SKUs, 19 branches, deliveries split over 50 households, one in 20 a refund).
+// BY over the same ledger rows, on a synthetic ledger shaped like `aidmall gen --scale N`
+// with N = AIDMALL_BENCH_SCALE (syntheticBundle: N × 27,000 entries, 630 households, 10
+// suppliers, 15 SKUs, 19 branches), for the breakdowns by county, month, supplier,
+// branch, county × month and county × branch (the last served by the all-columns set).
 // BenchmarkRollupApply: recording and applying one delivery split over 50 households vs
 // a bare insert of the same rows (event, line, 50 ledger entries, their rollup rows).
 
@@ -71,9 +72,13 @@ func benchHouseholds(b *testing.B, st *sqlstore.Store, n, linked int) {
 	}
 }
 
-// syntheticLedger inserts n ledger entries (on one real line and event, for the keys)
-// spread over 2019 and rebuilds the rollups from them.
-func syntheticLedger(b *testing.B, f *fixture, n int) {
+// syntheticBundle writes a ledger shaped like `aidmall gen --scale n`: n copies of the
+// 2019 bundle, each with its own 630 households (63 per supplier), 10 suppliers, 15 SKUs
+// and 19 branches, and 27,000 entries (540 deliveries split over 50 of the supplier's
+// households, one in 20 a refund, on one real line and event, for the keys), spread over
+// 2019; it registers the households (for the people join), suppliers and branches, all
+// set-based (INSERT … SELECT over a series), and rebuilds the rollups from the ledger.
+func syntheticBundle(b *testing.B, f *fixture, n int) {
 	b.Helper()
 	ctx := context.Background()
 	db := f.store.DB()
@@ -88,42 +93,81 @@ func syntheticLedger(b *testing.B, f *fixture, n int) {
 	if err := db.GetContext(ctx, &event, `SELECT MIN(id) FROM fulfilment_events`); err != nil {
 		b.Fatal(err)
 	}
-	// d = g / 50: one delivery split over 50 of its supplier's 63 households.
-	var series, hh, day, fund, cat, mall string
-	if db.Dialect == sqlstore.Postgres {
-		series = `FROM generate_series(0, ` + strconv.Itoa(n-1) + `) AS s(g)`
-		hh = `'B' || lpad((((g / 50) % 10) * 63 + ((g / 50) * 7 + g % 50) % 63)::text, 4, '0')`
-		day = `to_char(date '2019-01-01' + ((g / 50) * 13 % 365), 'YYYY-MM-DD')`
-	} else {
-		series = `FROM (WITH RECURSIVE s(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM s WHERE g < ` + strconv.Itoa(n-1) + `) SELECT g FROM s)`
-		hh = `printf('B%04d', ((g / 50) % 10) * 63 + ((g / 50) * 7 + g % 50) % 63)`
-		day = `date('2019-01-01', '+' || ((g / 50) * 13 % 365) || ' days')`
+	series := func(count int) string { // the numbers 0..count-1 as column g
+		if db.Dialect == sqlstore.Postgres {
+			return `generate_series(0, ` + strconv.Itoa(count-1) + `) AS s(g)`
+		}
+		return `(WITH RECURSIVE s(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM s WHERE g < ` + strconv.Itoa(count-1) + `) SELECT g FROM s) s`
 	}
-	fund = `CASE (g / 50) % 3 WHEN 0 THEN 'union_funds' WHEN 1 THEN 'employee_self_pay' ELSE 'external' END`
-	cat = `CASE (g / 50) % 15 % 3 WHEN 0 THEN 'apple' WHEN 1 THEN 'peppercorn' ELSE 'walnut' END`
-	mall = `CASE (g / 50) % 2 WHEN 0 THEN 'ccb' ELSE 'abc' END`
-	q := `INSERT INTO ledger_entries (line_id, event_row_id, household_no, business_day, amount_fen, source, correction, booked_at,
-		funding, county_code, category, sku, supplier_code, branch_code, mall, concerns_day, adjustment)
-		SELECT ` + strconv.FormatInt(line, 10) + `, ` + strconv.FormatInt(event, 10) + `, ` + hh + `, ` + day + `,
-		CASE WHEN (g / 50) % 20 = 0 THEN -(100 + g % 900) ELSE 100 + g % 5000 END,
-		CASE WHEN (g / 50) % 20 = 0 THEN 'refunded' ELSE 'delivered' END, FALSE, CURRENT_TIMESTAMP, ` + fund + `,
-		CASE WHEN (g / 50) % 10 < 5 THEN '610630' ELSE '610825' END, ` + cat + `, 'SKU' || ((g / 50) % 15), 'SUP' || ((g / 50) % 10),
-		'BR' || ((g / 50) % 19), ` + mall + `, '', FALSE ` + series
+	hhNo := `printf('B%07d', h)`
+	bytes, day := `X'6e'`, `date('2019-01-01', '+' || (j * 13 % 365) || ' days')`
+	if db.Dialect == sqlstore.Postgres {
+		hhNo, bytes, day = `'B' || lpad(h::text, 7, '0')`, `'\x6e'::bytea`, `to_char(date '2019-01-01' + (j * 13 % 365), 'YYYY-MM-DD')`
+	}
 	start := time.Now()
-	if _, err := db.ExecContext(ctx, q); err != nil {
-		b.Fatal(err)
+	for _, q := range []string{
+		`INSERT INTO households (household_no, name_sealed, name_masked, id_sealed, id_hash, id_masked, phone_hash, phone_masked, members,
+			county, township, village, attribute, exit_year, fingerprint, updated_at)
+			SELECT ` + hhNo + `, ` + bytes + `, '张*', ` + bytes + `, 'h' || h, '610630********0000', 'p' || h, '138****0000', 1 + h % 6,
+			'宜川县', 't', 'v', '一般贫困户', 2019, 'f' || h, CURRENT_TIMESTAMP FROM (SELECT g AS h FROM ` + series(630*n) + `) x`,
+		`INSERT INTO branches (code, name, company, members, updated_at)
+			SELECT 'BR' || g, '分工会' || g, 'c', 10, CURRENT_TIMESTAMP FROM ` + series(19*n),
+		`INSERT INTO suppliers (code, name, uscc, county_code, kind, updated_at)
+			SELECT 'SUP' || g, '合作社' || g, 'u' || g, CASE WHEN g % 10 < 5 THEN '610630' ELSE '610825' END, 'cooperative', CURRENT_TIMESTAMP FROM ` + series(10*n),
+		// g: entry; d = g / 50: delivery; c = d / 540: copy; j = d % 540: its delivery in the
+		// copy; sp = j % 10: the supplier in the copy (its households sp*63..sp*63+62,
+		// SKUs sp and sp+10 below 15); t = j / 10.
+		`INSERT INTO ledger_entries (line_id, event_row_id, household_no, business_day, amount_fen, source, correction, booked_at,
+			funding, county_code, category, sku, supplier_code, branch_code, mall, concerns_day, adjustment)
+			SELECT ` + strconv.FormatInt(line, 10) + `, ` + strconv.FormatInt(event, 10) + `, ` + hhNo + `, ` + day + `,
+			CASE WHEN j % 20 = 0 THEN -(100 + g % 900) ELSE 100 + g % 5000 END,
+			CASE WHEN j % 20 = 0 THEN 'refunded' ELSE 'delivered' END, FALSE, CURRENT_TIMESTAMP,
+			CASE (t + sp) % 3 WHEN 0 THEN 'union_funds' WHEN 1 THEN 'employee_self_pay' ELSE 'external' END,
+			CASE WHEN sp < 5 THEN '610630' ELSE '610825' END, CASE sk % 3 WHEN 0 THEN 'apple' WHEN 1 THEN 'peppercorn' ELSE 'walnut' END,
+			'SKU' || (c * 15 + sk), 'SUP' || (c * 10 + sp), 'BR' || (c * 19 + (t * 3 + sp) % 19), CASE t % 2 WHEN 0 THEN 'ccb' ELSE 'abc' END, '', FALSE
+			FROM (SELECT g, c, j, sp, t, c * 630 + sp * 63 + (t * 7 + g % 50) % 63 AS h, CASE WHEN sp < 5 THEN sp + 10 * (t % 2) ELSE sp END AS sk
+				FROM (SELECT g, g / 50 / 540 AS c, g / 50 % 540 AS j, g / 50 % 540 % 10 AS sp, g / 50 % 540 / 10 AS t FROM ` + series(benchEntriesPerScale*n) + `) y) x`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	loaded := time.Since(start)
+	// On PostgreSQL the rollups' keys are made after the rebuild fills them (a sorted
+	// build instead of millions of index inserts): the same tables, built sooner.
+	keyed := map[string]string{"ledger_rollups": "month", "ledger_day_rollups": "business_day", "ledger_year_rollups": "year"}
+	if db.Dialect == sqlstore.Postgres {
+		for t := range keyed {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE `+t+` DROP CONSTRAINT `+t+`_pkey`); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 	if err := f.store.RebuildRollups(ctx); err != nil {
 		b.Fatal(err)
 	}
+	if db.Dialect == sqlstore.Postgres {
+		for t, period := range keyed {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE `+t+` ADD CONSTRAINT `+t+`_pkey PRIMARY KEY (grp, `+period+`, k1, k2, k3, k4, k5, k6, k7, household_no)`); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	if err := f.store.Analyze(ctx); err != nil {
 		b.Fatal(err)
 	}
-	var rolled int
-	if err := db.GetContext(ctx, &rolled, `SELECT COUNT(*) FROM ledger_rollups`); err != nil {
-		b.Fatal(err)
+	var entries, hh, rolled, yearly int
+	for _, c := range []struct {
+		n *int
+		q string
+	}{{&entries, `SELECT COUNT(*) FROM ledger_entries`}, {&hh, `SELECT COUNT(*) FROM households`},
+		{&rolled, `SELECT COUNT(*) FROM ledger_rollups`}, {&yearly, `SELECT COUNT(*) FROM ledger_year_rollups`}} {
+		if err := db.GetContext(ctx, c.n, c.q); err != nil {
+			b.Fatal(err)
+		}
 	}
-	b.Logf("%s: %d ledger entries, %d month rollup rows, made in %s", db.Dialect, n, rolled, time.Since(start).Round(time.Millisecond))
+	b.Logf("%s N=%d: %d ledger entries, %d households, %d month and %d year rollup rows; loaded in %s, rollups and statistics in %s",
+		db.Dialect, n, entries, hh, rolled, yearly, loaded.Round(time.Millisecond), (time.Since(start) - loaded).Round(time.Millisecond))
 }
 
 func BenchmarkRollupReport(b *testing.B) {
@@ -131,12 +175,12 @@ func BenchmarkRollupReport(b *testing.B) {
 	for _, d := range sqltest.Dialects {
 		b.Run(d.Name, func(b *testing.B) {
 			f := newFixture(b, d.Open)
-			benchHouseholds(b, f.store, 630, 0)
-			syntheticLedger(b, f, scale*benchEntriesPerScale)
+			syntheticBundle(b, f, scale)
 			ctx := context.Background()
 			db := f.store.DB()
 			year := reports.YearPeriod(2019)
-			for _, by := range [][]reports.By{{reports.ByCounty}, {reports.ByMonth}, {reports.BySupplier}, {reports.ByBranch}, {reports.ByCounty, reports.ByMonth}} {
+			for _, by := range [][]reports.By{{reports.ByCounty}, {reports.ByMonth}, {reports.BySupplier}, {reports.ByBranch},
+				{reports.ByCounty, reports.ByMonth}, {reports.ByCounty, reports.ByBranch}} {
 				name := fmt.Sprint(by)
 				var cols []string
 				for _, x := range by {
@@ -144,6 +188,14 @@ func BenchmarkRollupReport(b *testing.B) {
 						reports.BySupplier: "supplier_code", reports.ByBranch: "branch_code"}[x])
 				}
 				bare := db.Rebind(`SELECT ` + strings.Join(cols, ", ") + `, SUM(amount_fen) FROM ledger_entries WHERE business_day BETWEEN ? AND ? GROUP BY ` + strings.Join(cols, ", "))
+				if os.Getenv("AIDMALL_BENCH_EXPLAIN") != "" && db.Dialect == sqlstore.Postgres {
+					q, args := sqlstore.BreakdownFiguresSQL(year, by...)
+					var plan []string
+					if err := db.SelectContext(ctx, &plan, db.Rebind(`EXPLAIN (ANALYZE, BUFFERS) `+q), args...); err != nil {
+						b.Fatal(err)
+					}
+					b.Logf("%s rows, households and people:\n%s", name, strings.Join(plan, "\n"))
+				}
 				b.Run(strings.Trim(strings.ReplaceAll(name, " ", "×"), "[]"), func(b *testing.B) {
 					var rep, raw time.Duration
 					for i := 0; i < b.N; i++ {
@@ -207,7 +259,7 @@ func BenchmarkRollupApply(b *testing.B) {
 
 // bareDelivery writes the rows one applied delivery of 1 unit split over 50 households
 // writes, without reading or deciding anything: the event, the line's quantities, 50
-// ledger entries and their month and day rollup rows, and the units rollup rows, in one
+// ledger entries and their month, day and year rollup rows, and the units rollup rows, in one
 // transaction, through the same driver.
 func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i int, at time.Time) error {
 	tx, err := db.BeginTxx(ctx, nil)
@@ -232,8 +284,8 @@ func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i 
 	sets := []key{{"all", "", "", "", "", "", "", ""}, {"product", "P1", "apple", "S1", "610630", "", "", ""}, {"branch", "HQ", "", "", "", "", "", ""},
 		{"funding", "union_funds", "", "", "", "", "", ""}, {"mall", "ccb", "", "", "", "", "", ""},
 		{"slice", "union_funds", "610630", "apple", "P1", "S1", "HQ", "ccb"}}
-	var rr [2]strings.Builder
-	var rrArgs [2][]any
+	var rr [3]strings.Builder
+	var rrArgs [3][]any
 	for h := 0; h < 50; h++ {
 		no := fmt.Sprintf("B%04d", h-3)
 		if h < 3 {
@@ -244,7 +296,7 @@ func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i 
 		}
 		le.WriteString("(?, ?, ?, ?, 136, 'delivered', FALSE, ?, 'union_funds', '610630', 'apple', 'P1', 'S1', 'HQ', 'ccb', '', FALSE)")
 		leArgs = append(leArgs, o.Lines[0].ID, row, no, day, time.Now().UTC())
-		for g, p := range []string{day[:7], day} {
+		for g, p := range []string{day[:7], day, day[:4]} {
 			for _, k := range sets {
 				if rr[g].Len() > 0 {
 					rr[g].WriteString(", ")
@@ -258,7 +310,7 @@ func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i 
 		correction, booked_at, funding, county_code, category, sku, supplier_code, branch_code, mall, concerns_day, adjustment) VALUES `+le.String()), leArgs...); err != nil {
 		return err
 	}
-	for g, t := range [2][2]string{{"ledger_rollups", "month"}, {"ledger_day_rollups", "business_day"}} {
+	for g, t := range [3][2]string{{"ledger_rollups", "month"}, {"ledger_day_rollups", "business_day"}, {"ledger_year_rollups", "year"}} {
 		keys := "grp, " + t[1] + ", k1, k2, k3, k4, k5, k6, k7, household_no"
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO `+t[0]+` (`+keys+`, amount_fen, union_fen, delivered_fen, refunded_fen)
 			VALUES `+rr[g].String()+` ON CONFLICT (`+keys+`) DO UPDATE SET amount_fen = `+t[0]+`.amount_fen + excluded.amount_fen,

@@ -200,6 +200,132 @@ func TestRollupsAnswerAsTheLedger(t *testing.T) {
 	}
 }
 
+// TestRollupsYearAnswersAsTheLedger: ranges that hold a whole calendar year (read from
+// the year rollups) beside whole months and cut days give every breakdown and benefit
+// report exactly as recomputed from the ledger rows, with people from the closed-period
+// snapshot when the whole year is closed (and the households' members changed since) and
+// from the register when it is not.
+func TestRollupsYearAnswersAsTheLedger(t *testing.T) {
+	t.Parallel()
+	for _, d := range sqltest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			seed := uint64(time.Now().UnixNano())
+			t.Logf("seed %d", seed)
+			rng := rand.New(rand.NewPCG(seed, 11))
+			f := newFixture(t, d.Open)
+			// Deliveries on the days and in the months around the year that the ranges cut;
+			// the months are closed in order, so 2018's before the year.
+			deliver := func(i int, day string) {
+				sku := []string{"P1", "P2"}[i%2] // P2's are unattributed until S2 has households
+				o := f.placeOn(t, fmt.Sprintf("Y%d", i), day, orders.FundingUnion, mallCCB, orders.PlaceLine{SKU: sku, Quantity: int64(2 + i)})
+				if _, err := f.svc.Apply(ctx, ev(o, "YD", orders.EventDelivered, 1, int64(2+i), 0, day+" 12:00")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			closeMonths := func(ms ...string) {
+				for _, m := range ms {
+					if _, err := f.svc.ClosePeriod(ctx, aidOffice, m, "filed"); err != nil {
+						t.Fatalf("close %s: %v", m, err)
+					}
+				}
+			}
+			for i, day := range []string{"2018-11-20", "2018-12-05", "2018-12-31"} {
+				deliver(i, day)
+			}
+			closeMonths("2018-11", "2018-12")
+			randomYear(t, f, rng) // closes 2019-01..03 on the way
+			for i, day := range []string{"2020-01-01", "2020-01-15", "2020-02-05"} {
+				deliver(3+i, day)
+			}
+			closeMonths("2019-04", "2019-05", "2019-06", "2019-07", "2019-08", "2019-09", "2019-10", "2019-11", "2019-12")
+			db := f.store.DB()
+			if _, err := db.ExecContext(ctx, `UPDATE households SET members = members % 12 + 1`); err != nil { // registered again since
+				t.Fatal(err)
+			}
+			if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+				t.Fatalf("rollups differ from the ledger: %+v, %v", diffs, err)
+			}
+			rows, current, err := f.store.LedgerRows(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			units, err := f.store.UnitRows(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var snap []struct {
+				No      households.HouseholdNo `db:"household_no"`
+				Members int                    `db:"members"`
+			}
+			if err := db.SelectContext(ctx, &snap, `SELECT household_no, members FROM closed_period_members
+				WHERE period_id = (SELECT MAX(id) FROM closed_periods WHERE reopened_at IS NULL)`); err != nil {
+				t.Fatal(err)
+			}
+			closed := map[households.HouseholdNo]int{}
+			differ := false
+			for _, m := range snap {
+				closed[m.No] = m.Members
+				differ = differ || current[m.No] != m.Members
+			}
+			if !differ {
+				t.Fatal("the snapshot's members are the register's: the test could not tell them apart")
+			}
+			day := bizday.MustParse
+			for _, c := range []struct {
+				p       reports.Period
+				members map[households.HouseholdNo]int
+			}{
+				{reports.YearPeriod(2019), closed},                                        // a whole closed year
+				{reports.Period{From: day("2018-11-17"), To: day("2020-02-10")}, current}, // days, a month, the year, a month, days
+				{reports.Period{From: day("2018-12-01"), To: day("2020-01-31")}, current}, // a month, the year, a month
+				{reports.Period{From: day("2018-12-31"), To: day("2020-01-01")}, current}, // a day, the year, a day
+			} {
+				dims := reports.Dimensions()
+				for _, a := range dims {
+					for _, by := range [][]reports.By{{a}, {a, dims[rng.IntN(len(dims))]}} {
+						if len(by) == 2 && by[0] == by[1] {
+							continue
+						}
+						q := reports.BreakdownQuery{Period: c.p, By: by}
+						got, err := f.store.Breakdown(ctx, q)
+						if err != nil {
+							t.Fatal(err)
+						}
+						want := reports.ComputeBreakdown(rows, units, c.members, nil, q)
+						if fmt.Sprint(got.Totals) != fmt.Sprint(want.Totals) || len(got.Rows) != len(want.Rows) {
+							t.Fatalf("breakdown %v over %s..%s: rollups %+v, ledger %+v", by, c.p.From, c.p.To, got, want)
+						}
+						for i := range got.Rows {
+							if g, w := got.Rows[i], want.Rows[i]; fmt.Sprint(g.Keys) != fmt.Sprint(w.Keys) || g.Figures != w.Figures {
+								t.Fatalf("breakdown %v over %s..%s row %d: rollups %+v, ledger %+v", by, c.p.From, c.p.To, i, g, w)
+							}
+						}
+					}
+					if a == reports.ByMonth {
+						continue
+					}
+					bq := reports.Query{From: c.p.From, To: c.p.To, By: a}
+					gb, err := f.store.Benefit(ctx, bq)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wb := reports.Compute(rows, c.members, nil, bq)
+					if gb.Totals != wb.Totals || len(gb.Rows) != len(wb.Rows) {
+						t.Fatalf("benefit by %s over %s..%s: rollups %+v, ledger %+v", a, c.p.From, c.p.To, gb, wb)
+					}
+					for i := range gb.Rows {
+						if g, w := gb.Rows[i], wb.Rows[i]; g.Key != w.Key || g.NetAmount != w.NetAmount || g.Households != w.Households || g.People != w.People {
+							t.Fatalf("benefit by %s over %s..%s row %d: rollups %+v, ledger %+v", a, c.p.From, c.p.To, i, g, w)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestRollupsRebuild: rollups damaged by hand are found by VerifyRollups and mended by
 // RebuildRollups, after which the reports are as before.
 func TestRollupsRebuild(t *testing.T) {
