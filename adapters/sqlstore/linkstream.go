@@ -160,25 +160,31 @@ func (w *linkageWriter) write(ctx context.Context, ls []households.Linkage, c *h
 		return nil
 	}
 	tx := w.tx
-	bySupplier := map[string][]any{}
-	seenNo := map[string]bool{}
+	// The batch's stored linkages: one query by its suppliers and households (a superset,
+	// told apart by the whole key below), on the (supplier_code, household_no, …) index.
+	var sups, nos []any
+	seen := map[string]bool{}
 	for _, l := range ls {
-		w.suppliers[l.SupplierCode] = true
-		if k := l.SupplierCode + "\x00" + string(l.HouseholdNo); !seenNo[k] {
-			seenNo[k] = true
-			bySupplier[l.SupplierCode] = append(bySupplier[l.SupplierCode], string(l.HouseholdNo))
+		if !w.suppliers[l.SupplierCode] {
+			w.suppliers[l.SupplierCode] = true
+		}
+		if !seen["s"+l.SupplierCode] {
+			seen["s"+l.SupplierCode] = true
+			sups = append(sups, l.SupplierCode)
+		}
+		if !seen["h"+string(l.HouseholdNo)] {
+			seen["h"+string(l.HouseholdNo)] = true
+			nos = append(nos, string(l.HouseholdNo))
 		}
 	}
-	stored := map[string]linkageRow{}
-	for supplier, nos := range bySupplier {
-		var rows []linkageRow
-		if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT supplier_code, household_no, type, weight_e4, valid_from, valid_to
-			FROM linkages WHERE supplier_code = ? AND household_no IN (`+marks(len(nos))+`)`), append([]any{supplier}, nos...)...); err != nil {
-			return fmt.Errorf("linkages of %s: %w", supplier, err)
-		}
-		for _, r := range rows {
-			stored[r.SupplierCode+"\x00"+linkageKey(r.HouseholdNo, r.Type, r.ValidFrom)] = r
-		}
+	var rows []linkageRow
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT supplier_code, household_no, type, weight_e4, valid_from, valid_to
+		FROM linkages WHERE supplier_code IN (`+marks(len(sups))+`) AND household_no IN (`+marks(len(nos))+`)`), append(sups, nos...)...); err != nil {
+		return fmt.Errorf("linkages: %w", err)
+	}
+	stored := make(map[string]linkageRow, len(rows))
+	for _, r := range rows {
+		stored[r.SupplierCode+"\x00"+linkageKey(r.HouseholdNo, r.Type, r.ValidFrom)] = r
 	}
 	now := w.s.utcNow()
 	args := make([]any, 0, len(ls)*len(linkageCols))
