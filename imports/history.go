@@ -111,7 +111,7 @@ func History(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 		return rep, err
 	}
 	lines := &lineGroups{rows: lc, pending: map[string][]orders.HistoryLine{}, closed: map[string]bool{}, rep: &rep}
-	defer sortHistoryErrors(rep.Errors)
+	defer func() { sortHistoryErrors(rep.Errors) }() // sorted in place: the report returned shares them
 	var prev struct {
 		ref   string
 		lines []orders.HistoryLine
@@ -119,6 +119,13 @@ func History(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 	for {
 		row, o, err := oc.next()
 		if err == io.EOF {
+			// The lines of no order are read to the end for their errors, and not kept.
+			for !lines.eof {
+				if err := lines.group(); err != nil {
+					return rep, err
+				}
+				clear(lines.pending)
+			}
 			return rep, nil
 		}
 		if err != nil {
