@@ -425,59 +425,60 @@ func parseLinkages(f File) (parsed[Linkage], error) {
 	if err != nil {
 		return parsed[Linkage]{}, err
 	}
-	seen := map[string]int{}
-	return run(t, pre, func(rr *rowReader) Linkage {
-		l := Linkage{SupplierCode: rr.code("supplier_code"), HouseholdNo: HouseholdNo(rr.code("household_no"))}
-		if v, ok := rr.required("type"); ok {
-			switch lt := LinkageType(v); lt {
-			case LinkProducePurchase, LinkShareholding, LinkEmployment, LinkLandLease:
-				l.Type = lt
-			default:
-				rr.fail("type", v, "unknown type, want produce_purchase, shareholding, employment or land_lease")
-			}
+	seen := newLinkagesSeen()
+	return run(t, pre, func(rr *rowReader) Linkage { return rr.linkage(seen) }), nil
+}
+
+// linkage reads a linkages row (ParseLinkages's rules); seen keeps the file's keys for
+// the duplicate check.
+func (rr *rowReader) linkage(seen *linkagesSeen) Linkage {
+	l := Linkage{SupplierCode: rr.code("supplier_code"), HouseholdNo: HouseholdNo(rr.code("household_no"))}
+	if v, ok := rr.required("type"); ok {
+		switch lt := LinkageType(v); lt {
+		case LinkProducePurchase, LinkShareholding, LinkEmployment, LinkLandLease:
+			l.Type = lt
+		default:
+			rr.fail("type", v, "unknown type, want produce_purchase, shareholding, employment or land_lease")
 		}
-		if v, ok := rr.required("weight"); ok {
-			w := foldWidth(v)
-			d, err := decimal.NewFromString(w)
-			switch {
-			case !weightPattern.MatchString(w) || err != nil:
-				rr.fail("weight", v, "not a decimal number")
-			case !d.IsPositive():
-				rr.fail("weight", v, "not positive")
-			case !d.Round(4).Equal(d):
-				rr.fail("weight", v, "more than 4 decimal places")
-			default:
-				l.Weight = d
-			}
+	}
+	if v, ok := rr.required("weight"); ok {
+		w := foldWidth(v)
+		d, err := decimal.NewFromString(w)
+		switch {
+		case !weightPattern.MatchString(w) || err != nil:
+			rr.fail("weight", v, "not a decimal number")
+		case !d.IsPositive():
+			rr.fail("weight", v, "not positive")
+		case !d.Round(4).Equal(d):
+			rr.fail("weight", v, "more than 4 decimal places")
+		default:
+			l.Weight = d
 		}
-		if v, ok := rr.required("valid_from"); ok {
-			if d, err := parseDay(v); err != nil {
-				rr.fail("valid_from", v, "not a date: want YYYY-MM-DD")
-			} else {
-				l.ValidFrom = d
-			}
+	}
+	if v, ok := rr.required("valid_from"); ok {
+		if d, err := parseDay(v); err != nil {
+			rr.fail("valid_from", v, "not a date: want YYYY-MM-DD")
+		} else {
+			l.ValidFrom = d
 		}
-		if v := rr.get("valid_to"); v != "" {
-			d, err := parseDay(v)
-			switch {
-			case err != nil:
-				rr.fail("valid_to", v, "not a date: want YYYY-MM-DD or empty")
-			case !l.ValidFrom.IsZero() && !l.ValidFrom.Before(d):
-				rr.fail("valid_to", v, "not after valid_from "+l.ValidFrom.String()+" (valid_to is exclusive)")
-			default:
-				l.ValidTo = d
-			}
+	}
+	if v := rr.get("valid_to"); v != "" {
+		d, err := parseDay(v)
+		switch {
+		case err != nil:
+			rr.fail("valid_to", v, "not a date: want YYYY-MM-DD or empty")
+		case !l.ValidFrom.IsZero() && !l.ValidFrom.Before(d):
+			rr.fail("valid_to", v, "not after valid_from "+l.ValidFrom.String()+" (valid_to is exclusive)")
+		default:
+			l.ValidTo = d
 		}
-		if l.SupplierCode != "" && l.HouseholdNo != "" && l.Type != "" && !l.ValidFrom.IsZero() {
-			key := l.SupplierCode + "\x00" + string(l.HouseholdNo) + "\x00" + string(l.Type) + "\x00" + l.ValidFrom.String()
-			if first, dup := seen[key]; dup {
-				rr.fail("valid_from", l.ValidFrom.String(), fmt.Sprintf("duplicate linkage (supplier_code, household_no, type, valid_from), first in row %d", first))
-			} else {
-				seen[key] = rr.r.n
-			}
+	}
+	if l.SupplierCode != "" && l.HouseholdNo != "" && l.Type != "" && !l.ValidFrom.IsZero() {
+		if first, dup := seen.firstRow(l, rr.r.n); dup {
+			rr.fail("valid_from", l.ValidFrom.String(), fmt.Sprintf("duplicate linkage (supplier_code, household_no, type, valid_from), first in row %d", first))
 		}
-		return l
-	}), nil
+	}
+	return l
 }
 
 // parseDay reads a YYYY-MM-DD business day of the years 1900–2199.

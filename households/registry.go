@@ -235,9 +235,12 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 		err error
 		f   File
 	)
-	if kind == KindHouseholds {
-		// A household file is read as a stream (it may have a million rows): its hash is
-		// known once it has been read to its end.
+	linkStore, linkStream := r.store.(LinkageStreamStore)
+	csvStream, ok := r.decoder.(CSVStreamDecoder)
+	linkStream = linkStream && ok && kind == KindLinkages
+	if kind == KindHouseholds || linkStream {
+		// A household or linkages file is read as a stream (it may have a million rows):
+		// its hash is known once it has been read to its end.
 		h := sha256.New()
 		tee := io.TeeReader(rd, h)
 		hashedSum := func() (string, error) {
@@ -247,12 +250,16 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 			return hex.EncodeToString(h.Sum(nil)), nil
 		}
 		var src RowSource
-		if sd, ok := r.decoder.(StreamDecoder); ok {
+		if linkStream {
+			if src, err = csvStream.CSVRows(tee); err == nil {
+				err = r.importLinkageStream(ctx, &rep, name, src, strict, hashedSum, linkStore)
+			}
+		} else if sd, ok := r.decoder.(StreamDecoder); ok {
 			src, err = sd.SheetRows(tee, HouseholdSheet)
 		} else if f, err = r.decoder.Sheet(tee, HouseholdSheet); err == nil {
 			src = &fileSource{f: f}
 		}
-		if err == nil {
+		if err == nil && !linkStream {
 			err = r.importHouseholdStream(ctx, &rep, name, src, strict, hashedSum)
 		}
 		if err == nil {
@@ -268,7 +275,7 @@ func (r *Registry) Import(ctx context.Context, kind Kind, name string, rd io.Rea
 	}
 	switch {
 	case err != nil:
-	case kind == KindHouseholds:
+	case kind == KindHouseholds || linkStream:
 	case kind == KindBranches:
 		var p parsed[Branch]
 		if p, err = parseBranches(f); err == nil {

@@ -54,6 +54,22 @@ func (f failingUpsert) UpsertLinkages(ctx context.Context, ls []households.Linka
 	return f.Store.UpsertLinkages(ctx, ls, prune)
 }
 
+// ImportLinkageStream fails as UpsertLinkages does, but only after the store has written
+// the file's first batch: the failure comes in the middle of the transaction.
+func (f failingUpsert) ImportLinkageStream(ctx context.Context, next func(households.References) ([]households.Linkage, error),
+	done func() (households.ImportInfo, bool, func(households.Linkage) bool)) (households.Counts, error) {
+	if f.linkages == nil {
+		return f.Store.ImportLinkageStream(ctx, next, done)
+	}
+	batches := 0
+	return f.Store.ImportLinkageStream(ctx, func(refs households.References) ([]households.Linkage, error) {
+		if batches++; batches > 1 {
+			return nil, f.linkages
+		}
+		return next(refs)
+	}, done)
+}
+
 // count returns the number of rows of table.
 func count(t *testing.T, db *sqlstore.DB, table string) int {
 	t.Helper()

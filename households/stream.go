@@ -86,42 +86,10 @@ func (r *Registry) importHouseholdStream(ctx context.Context, rep *Report, name 
 	if !ok {
 		st = collectingStore{r.store}
 	}
-	// The header is the first of the first rows that names every column (newTable).
-	var (
-		head []tableRow
-		bad  []BadLine
-	)
-	for len(head) < headerSearchRows {
-		row, b, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if b != nil {
-			bad = append(bad, *b)
-			continue
-		}
-		tr := fileRow(row)
-		if tr.blank() {
-			continue
-		}
-		head = append(head, tr)
-		if len(missingColumns(tr.cells, householdColumns)) == 0 {
-			break
-		}
-	}
-	t, err := newTable(head, householdColumns)
+	t, pending, bad, err := streamHeader(src, householdColumns, name)
 	if err != nil {
-		if pe, ok := err.(*ParseError); ok && pe.File == "" {
-			pe.File = name
-		}
 		return err
 	}
-	t.sheet = src.Sheet()
-	pending := t.rows
-	t.rows = nil
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -17,7 +17,8 @@ import (
 // A household file of several write batches (aidmall gen --scale 3: 1,890 rows, 9 bad)
 // streams in with the semantics of a whole-file import, on both databases: every bad row
 // reported by its row, the rest stored, the same file again all unchanged; strict with a
-// bad row stores nothing; a file whose encoding breaks half way stores nothing.
+// bad row stores nothing; a file whose encoding breaks half way stores nothing; a changed
+// household is updated.
 func TestHouseholdImportStreamsInBatches(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -73,6 +74,16 @@ func TestHouseholdImportStreamsInBatches(t *testing.T) {
 		rep, err = imp(file, false)
 		if err != nil || rep.Counts.Unchanged != 1881 || rep.Counts.Inserted+rep.Counts.Updated != 0 || dump(t, db) != before {
 			t.Fatalf("again: err %v, %+v: want all unchanged", err, rep.Counts)
+		}
+
+		// One household's phone changed (the last digit of row 2): that one is updated.
+		changed := append([][]byte{}, lines...)
+		row2 := append([]byte{}, lines[1]...)
+		row2[len(row2)-1] = '0' + (row2[len(row2)-1]-'0'+1)%10
+		changed[1] = row2
+		rep, err = imp(bytes.Join(changed, []byte("\r\n")), false)
+		if err != nil || rep.Counts.Updated != 1 || rep.Counts.Unchanged != 1880 || rep.Counts.Inserted != 0 || dump(t, db) == before {
+			t.Fatalf("one changed: err %v, %+v: want 1 updated, 1880 unchanged", err, rep.Counts)
 		}
 	})
 }

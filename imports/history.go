@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -89,49 +90,69 @@ func HistoryFS(ctx context.Context, svc HistoryLoader, caller orders.Caller, bun
 // statements can be applied to them. Each bad order is reported with its orders.csv row
 // and the others are loaded; a line that does not read is reported and left out of its
 // order. The error is a file that cannot be read as CSV, or a failure of the store; the
-// report then holds what was done before it.
+// report then holds what was done before it (loading again is harmless: a loaded order
+// is then already known).
+//
+// Both files are read as streams, never whole: orders one by one, each with its lines,
+// which order_lines.csv must list together (one order's lines one after another, as the
+// malls' exports and aidmall gen write them); a line of an order whose lines came
+// earlier, apart from it, is a row error and left out. Lines read ahead of their order
+// wait for it, so memory stays a few orders' lines when both files list the orders in
+// the same order, and the lines read ahead when not; besides, the order_refs of the
+// lines read so far are kept (to tell lines apart from their order's).
 func History(ctx context.Context, svc HistoryLoader, caller orders.Caller, ordersCSV, linesCSV io.Reader) (HistoryReport, error) {
 	var rep HistoryReport
-	os, err := ReadCSV(ordersCSV, OrdersFile)
+	oc, err := newCSVRows(ordersCSV, OrdersFile)
 	if err != nil {
 		return rep, err
 	}
-	ls, err := ReadCSV(linesCSV, LinesFile)
+	lc, err := newCSVRows(linesCSV, LinesFile)
 	if err != nil {
 		return rep, err
 	}
-	lines := map[string][]orders.HistoryLine{}
-	for i, l := range ls {
-		no, err1 := strconv.Atoi(l["line_no"])
-		q, err2 := strconv.ParseInt(l["quantity"], 10, 64)
-		p, err3 := money.ParseYuan(l["unit_price"])
-		if err := errors.Join(err1, err2, err3); err != nil {
-			var fields []string
-			for j, e := range []error{err1, err2, err3} {
-				if e != nil {
-					fields = append(fields, []string{"line_no", "quantity", "unit_price"}[j])
+	lines := &lineGroups{rows: lc, pending: map[string][]orders.HistoryLine{}, closed: map[string]bool{}, rep: &rep}
+	defer func() { sortHistoryErrors(rep.Errors) }() // sorted in place: the report returned shares them
+	var prev struct {
+		ref   string
+		lines []orders.HistoryLine
+	}
+	for {
+		row, o, err := oc.next()
+		if err == io.EOF {
+			// The lines of no order are read to the end for their errors, and not kept.
+			for !lines.eof {
+				if err := lines.group(); err != nil {
+					return rep, err
 				}
+				clear(lines.pending)
 			}
-			rep.Errors = append(rep.Errors, RowError{File: LinesFile, Row: i + 2, Field: strings.Join(fields, ", "), Reason: err.Error()})
-			continue
+			return rep, nil
 		}
-		lines[l["order_ref"]] = append(lines[l["order_ref"]], orders.HistoryLine{LineNo: no, SKU: l["sku"], Quantity: q, UnitPrice: p})
-	}
-	for i, o := range os {
-		rep.Rows++
-		placed, err := time.Parse(time.RFC3339, o["placed_at"])
 		if err != nil {
-			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: i + 2, Field: "placed_at", Reason: "want RFC 3339 with an offset"})
+			return rep, err
+		}
+		rep.Rows++
+		ref := o.get("order_ref")
+		var ls []orders.HistoryLine
+		if ref == prev.ref && rep.Rows > 1 {
+			ls = prev.lines // the same order again, next to itself
+		} else if ls, err = lines.of(ref); err != nil {
+			return rep, err
+		}
+		prev.ref, prev.lines = ref, ls
+		placed, err := time.Parse(time.RFC3339, o.get("placed_at"))
+		if err != nil {
+			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: row, Field: "placed_at", Reason: "want RFC 3339 with an offset"})
 			continue
 		}
 		_, created, err := svc.LoadHistory(ctx, caller, orders.HistoryOrder{
-			OrderRef: o["order_ref"], BranchCode: o["branch_code"], Mall: orders.Mall(o["mall"]), Funding: orders.Funding(o["funding"]),
-			DeliveryMode: orders.DeliveryMode(o["delivery_mode"]), PlacedAt: placed, OutOrderNo: orders.OutOrderNo(o["out_order_no"]),
-			MallOrderNo: o["mall_order_no"], Lines: lines[o["order_ref"]],
+			OrderRef: ref, BranchCode: o.get("branch_code"), Mall: orders.Mall(o.get("mall")), Funding: orders.Funding(o.get("funding")),
+			DeliveryMode: orders.DeliveryMode(o.get("delivery_mode")), PlacedAt: placed, OutOrderNo: orders.OutOrderNo(o.get("out_order_no")),
+			MallOrderNo: o.get("mall_order_no"), Lines: ls,
 		})
 		switch {
 		case err != nil && (errors.Is(err, orders.ErrInvalid) || errors.Is(err, orders.ErrConflict)):
-			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: i + 2, Ref: o["order_ref"], Reason: err.Error(), Err: err})
+			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: row, Ref: ref, Reason: err.Error(), Err: err})
 		case err != nil:
 			return rep, err
 		case created:
@@ -140,7 +161,145 @@ func History(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 			rep.Unchanged++
 		}
 	}
-	return rep, nil
+}
+
+// sortHistoryErrors puts the errors of order_lines.csv first, then those of orders.csv,
+// each in row order (as they were when the lines were read first, whole).
+func sortHistoryErrors(errs []RowError) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		if (errs[i].File == LinesFile) != (errs[j].File == LinesFile) {
+			return errs[i].File == LinesFile
+		}
+		return errs[i].Row < errs[j].Row
+	})
+}
+
+// csvRows reads a UTF-8 CSV with a header row by row (name is the file's, for errors).
+type csvRows struct {
+	cr     *csv.Reader
+	name   string
+	header []string
+	row    int
+}
+
+func newCSVRows(r io.Reader, name string) (*csvRows, error) {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = false
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &csvRows{cr: cr, name: name, header: header, row: 1}, nil
+}
+
+// next returns the next record with its row as a spreadsheet shows it (the header is row
+// 1); io.EOF at the end.
+func (c *csvRows) next() (int, csvRecord, error) {
+	rec, err := c.cr.Read()
+	if err == io.EOF {
+		return 0, csvRecord{}, io.EOF
+	}
+	c.row++
+	if err != nil {
+		return 0, csvRecord{}, fmt.Errorf("%s row %d: %w", c.name, c.row, err)
+	}
+	return c.row, csvRecord{header: c.header, rec: rec}, nil
+}
+
+// csvRecord is one record read by its header's column names.
+type csvRecord struct {
+	header, rec []string
+}
+
+// get returns the column named name; "" when the record is shorter (ReadCSV's maps: the
+// last column of that name the record has).
+func (r csvRecord) get(name string) string {
+	for i := min(len(r.header), len(r.rec)) - 1; i >= 0; i-- {
+		if r.header[i] == name {
+			return r.rec[i]
+		}
+	}
+	return ""
+}
+
+// lineGroups reads order_lines.csv one order's lines at a time.
+type lineGroups struct {
+	rows    *csvRows
+	peek    *csvRecord // the record read after the last group, not yet in one
+	peekRow int
+	eof     bool
+	pending map[string][]orders.HistoryLine // groups read, their orders not yet
+	closed  map[string]bool                 // order_refs whose lines have been read
+	rep     *HistoryReport
+}
+
+// of returns the lines of order ref, reading the file up to them (nil when it has none).
+func (g *lineGroups) of(ref string) ([]orders.HistoryLine, error) {
+	for !g.closed[ref] && !g.eof {
+		if err := g.group(); err != nil {
+			return nil, err
+		}
+	}
+	ls := g.pending[ref]
+	delete(g.pending, ref)
+	return ls, nil
+}
+
+// group reads the next order's lines (consecutive records of one order_ref).
+func (g *lineGroups) group() error {
+	var ref string
+	var ls []orders.HistoryLine
+	first := true
+	for {
+		if g.peek == nil {
+			row, rec, err := g.rows.next()
+			if err == io.EOF {
+				g.eof = true
+				break
+			}
+			if err != nil {
+				return err
+			}
+			g.peek, g.peekRow = &rec, row
+		}
+		r := g.peek.get("order_ref")
+		if first {
+			ref, first = r, false
+		} else if r != ref {
+			break
+		}
+		rec, row := *g.peek, g.peekRow
+		g.peek = nil
+		if g.closed[ref] {
+			g.rep.Errors = append(g.rep.Errors, RowError{File: LinesFile, Row: row, Field: "order_ref",
+				Reason: fmt.Sprintf("the lines of order %s are not together: list each order's lines one after another", ref)})
+			continue
+		}
+		no, err1 := strconv.Atoi(rec.get("line_no"))
+		q, err2 := strconv.ParseInt(rec.get("quantity"), 10, 64)
+		p, err3 := money.ParseYuan(rec.get("unit_price"))
+		if err := errors.Join(err1, err2, err3); err != nil {
+			var fields []string
+			for j, e := range []error{err1, err2, err3} {
+				if e != nil {
+					fields = append(fields, []string{"line_no", "quantity", "unit_price"}[j])
+				}
+			}
+			g.rep.Errors = append(g.rep.Errors, RowError{File: LinesFile, Row: row, Field: strings.Join(fields, ", "), Reason: err.Error()})
+			continue
+		}
+		ls = append(ls, orders.HistoryLine{LineNo: no, SKU: rec.get("sku"), Quantity: q, UnitPrice: p})
+	}
+	if first {
+		return nil // the end of the file
+	}
+	if !g.closed[ref] {
+		g.closed[ref] = true
+		if ls != nil {
+			g.pending[ref] = ls
+		}
+	}
+	return nil
 }
 
 // Write prints the report as the CLI does, name being what was imported (a folder).

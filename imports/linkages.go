@@ -15,9 +15,15 @@ type LinkageStore interface {
 	// ImportLinkages stores ls as UpsertLinkages does and returns what the rework of the
 	// ledger moved; with dryRun the same work is done and rolled back.
 	ImportLinkages(ctx context.Context, ls []households.Linkage, prune, dryRun bool) (households.Counts, orders.Changes, error)
+	// StreamLinkages stores a linkages file as it is read, as
+	// households.LinkageStreamStore's ImportLinkageStream does, and returns what the
+	// rework moved; with dryRun the same work is done and rolled back.
+	StreamLinkages(ctx context.Context, next func(households.References) ([]households.Linkage, error),
+		done func() (households.ImportInfo, bool, func(households.Linkage) bool), dryRun bool) (households.Counts, orders.Changes, error)
 }
 
-// linkageRun is st for one linkages import: its UpsertLinkages keeps what the import
+// linkageRun is st for one linkages import: its UpsertLinkages and ImportLinkageStream
+// (a file read as a stream) keep what the import
 // changed in the ledger and, in a dry run, stores nothing.
 type linkageRun struct {
 	LinkageStore
@@ -27,6 +33,13 @@ type linkageRun struct {
 
 func (l *linkageRun) UpsertLinkages(ctx context.Context, ls []households.Linkage, prune bool) (households.Counts, error) {
 	c, ch, err := l.LinkageStore.ImportLinkages(ctx, ls, prune, l.dryRun)
+	l.changes = ch
+	return c, err
+}
+
+func (l *linkageRun) ImportLinkageStream(ctx context.Context, next func(households.References) ([]households.Linkage, error),
+	done func() (households.ImportInfo, bool, func(households.Linkage) bool)) (households.Counts, error) {
+	c, ch, err := l.LinkageStore.StreamLinkages(ctx, next, done, l.dryRun)
 	l.changes = ch
 	return c, err
 }

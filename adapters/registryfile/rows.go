@@ -15,7 +15,10 @@ import (
 	"aidmall/households"
 )
 
-var _ households.StreamDecoder = Decoder{}
+var (
+	_ households.StreamDecoder    = Decoder{}
+	_ households.CSVStreamDecoder = Decoder{}
+)
 
 // sniffBytes is how much of a text file tells its encoding: valid UTF-8 there is UTF-8,
 // anything else GB18030.
@@ -38,13 +41,36 @@ func SheetRows(r io.Reader, sheet string) (households.RowSource, error) {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, parseError("cannot read the file: %v", err)
 	}
-	switch {
-	case isXLSX(head):
+	if isXLSX(head) {
 		f, err := Sheet(br, sheet)
 		if err != nil {
 			return nil, err
 		}
 		return &fileRows{f: f}, nil
+	}
+	return textRows(br, head)
+}
+
+// CSVRows decodes CSV text as CSV does, row by row (households.RowSource), as a stream
+// of any size: a workbook is refused, the encoding told as SheetRows tells it.
+func (Decoder) CSVRows(r io.Reader) (households.RowSource, error) { return CSVRows(r) }
+
+// CSVRows is Decoder.CSVRows.
+func CSVRows(r io.Reader) (households.RowSource, error) {
+	br := bufio.NewReaderSize(r, sniffBytes)
+	head, err := br.Peek(sniffBytes)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, parseError("cannot read the file: %v", err)
+	}
+	if isXLSX(head) {
+		return nil, parseError("the file is a spreadsheet (XLSX), want CSV text")
+	}
+	return textRows(br, head)
+}
+
+// textRows reads br, whose first bytes are head, as CSV text row by row.
+func textRows(br *bufio.Reader, head []byte) (households.RowSource, error) {
+	switch {
 	case isLegacyXLS(head):
 		return nil, parseError("the file is a legacy .xls workbook (or an encrypted one); save it as .xlsx or CSV")
 	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}):

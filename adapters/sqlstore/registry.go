@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -533,6 +534,9 @@ func insertHouseholdsSQL(n int) string {
 }
 
 func (w *householdWriter) write(ctx context.Context, hs []households.SealedHousehold, c *households.Counts) error {
+	if w.s.db.Dialect == Postgres {
+		return w.writePostgres(ctx, hs, c)
+	}
 	tx := w.tx
 	var sel, ins *sqlx.Stmt
 	if len(hs) == w.n || w.sel == nil {
@@ -616,5 +620,110 @@ func (w *householdWriter) write(ctx context.Context, hs []households.SealedHouse
 		return fmt.Errorf("insert households: %w", translate(err))
 	}
 	c.Inserted += fresh
+	return nil
+}
+
+// upsertHouseholdsPostgres is PostgreSQL's one statement for a batch of n households: it
+// inserts those not stored (ON CONFLICT on household_no only: any other conflict is an
+// error) and returns each inserted household_no with a NULL fingerprint, then the
+// fingerprint of each of the batch's households stored before the statement (its
+// snapshot does not see the insert). One round trip per batch instead of a SELECT and an
+// INSERT.
+func upsertHouseholdsPostgres(n int) string {
+	var b strings.Builder
+	b.WriteString("WITH ins AS (INSERT INTO households (" + join(householdCols) + ") VALUES ")
+	p := 0
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for j := range householdCols {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			p++
+			fmt.Fprintf(&b, "$%d", p)
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(" ON CONFLICT (household_no) DO NOTHING RETURNING household_no)" +
+		" SELECT household_no, NULL::text FROM ins UNION ALL SELECT household_no, fingerprint FROM households WHERE household_no IN (")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", i*len(householdCols)+1)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// writePostgres is write on PostgreSQL: one statement inserts the batch's new households
+// and returns the fingerprints of those already stored, which are then left alone
+// (unchanged) or updated, as on SQLite.
+func (w *householdWriter) writePostgres(ctx context.Context, hs []households.SealedHousehold, c *households.Counts) error {
+	tx := w.tx
+	if w.ins == nil || len(hs) != w.n {
+		w.close()
+		w.sel, w.ins, w.upd = nil, nil, nil
+		var err error
+		if w.ins, err = tx.PreparexContext(ctx, upsertHouseholdsPostgres(len(hs))); err != nil {
+			return fmt.Errorf("households: %w", translate(err))
+		}
+		if w.upd, err = tx.PreparexContext(ctx, tx.Rebind(`UPDATE households SET name_sealed = ?, name_masked = ?, id_sealed = ?, id_hash = ?,
+			id_masked = ?, phone_sealed = ?, phone_hash = ?, phone_masked = ?, members = ?, county = ?, township = ?, village = ?,
+			attribute = ?, exit_year = ?, fingerprint = ?, seal_key = ?, updated_at = ? WHERE household_no = ?`)); err != nil {
+			return fmt.Errorf("households: %w", translate(err))
+		}
+		w.n = len(hs)
+	}
+	now := w.s.utcNow()
+	args := make([]any, 0, len(hs)*len(householdCols))
+	for _, h := range hs {
+		w.keys[h.SealKey] = true
+		args = append(args, h.No, h.NameSealed, h.NameMasked, h.IDSealed, h.IDHash, h.IDMasked, h.PhoneSealed, h.PhoneHash, h.PhoneMasked,
+			int64(h.Members), h.County, h.Township, h.Village, h.Attribute, int64(h.ExitYear), h.Fingerprint, h.SealKey, now)
+	}
+	rows, err := w.ins.QueryxContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("insert households: %w", translate(err))
+	}
+	inserted := map[households.HouseholdNo]bool{}
+	stored := map[households.HouseholdNo]string{}
+	for rows.Next() {
+		var no households.HouseholdNo
+		var fp sql.NullString
+		if err := rows.Scan(&no, &fp); err != nil {
+			rows.Close()
+			return fmt.Errorf("households: %w", err)
+		}
+		if fp.Valid {
+			stored[no] = fp.String
+		} else {
+			inserted[no] = true
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("insert households: %w", translate(err))
+	}
+	for _, h := range hs {
+		fp, known := stored[h.No]
+		switch {
+		case inserted[h.No]:
+			c.Inserted++
+		case known && fp == h.Fingerprint:
+			c.Unchanged++
+		case known:
+			if _, err := w.upd.ExecContext(ctx, h.NameSealed, h.NameMasked, h.IDSealed, h.IDHash, h.IDMasked, h.PhoneSealed, h.PhoneHash,
+				h.PhoneMasked, int64(h.Members), h.County, h.Township, h.Village, h.Attribute, int64(h.ExitYear), h.Fingerprint, h.SealKey, now, h.No); err != nil {
+				return fmt.Errorf("update household %s: %w", h.No, translate(err))
+			}
+			c.Updated++
+		default:
+			// Neither inserted nor stored before: another transaction stored it meanwhile.
+			return fmt.Errorf("insert household %s: %w", h.No, orders.Errorf(orders.ErrConflict, "household %s was stored by another import at the same time", h.No))
+		}
+	}
 	return nil
 }

@@ -151,7 +151,7 @@ and nothing is stored. Importing the same file again changes nothing.`,
 			return refusedErr(reps...)
 		}),
 	})
-	cmd.AddCommand(newImportLinkagesCmd(g, &strict)) // linkages_cmd.go: dry run and the money it moved
+	cmd.AddCommand(newImportLinkagesCmd(g, &strict, &progress)) // linkages_cmd.go: dry run and the money it moved
 	for _, kind := range []households.Kind{"branches", "suppliers", "products", "households"} {
 		cmd.AddCommand(&cobra.Command{
 			Use:   string(kind) + " FILE",

@@ -16,7 +16,7 @@ import (
 )
 
 // newImportLinkagesCmd is `aidmall import linkages [--dry-run] FILE`.
-func newImportLinkagesCmd(g *globals, strict *bool) *cobra.Command {
+func newImportLinkagesCmd(g *globals, strict, progress *bool) *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "linkages FILE",
@@ -33,7 +33,13 @@ rolled back: nothing is stored.`,
 				return err
 			}
 			defer f.Close()
-			rep, changes, err := imports.Linkages(ctx, a.store, linkageRegistry, args[0], f, *strict, dryRun)
+			// The file is read as a stream: a progress bar with the rows read, as for households.
+			bar := newImportBar(g, *progress, args[0], "linkages")
+			newRegistry := func(st households.RegistryStore) (*households.Registry, error) {
+				return newLinkageRegistry(st, households.WithProgress(bar.rows))
+			}
+			rep, changes, err := imports.Linkages(ctx, a.store, newRegistry, args[0], bar.reader(f), *strict, dryRun)
+			bar.finish()
 			if err != nil {
 				return err
 			}
@@ -52,7 +58,13 @@ rolled back: nothing is stored.`,
 // linkageRegistry is the registry a linkages import runs through, over st (the store of
 // imports.Linkages): linkages hold no personal data, so nothing is sealed.
 func linkageRegistry(st households.RegistryStore) (*households.Registry, error) {
-	return households.NewRegistry(st, noSealer{}, households.WithMalls(mallCodes()...), households.WithFileDecoder(registryfile.Decoder{}))
+	return newLinkageRegistry(st)
+}
+
+// newLinkageRegistry is linkageRegistry with options (the command's progress bar).
+func newLinkageRegistry(st households.RegistryStore, opts ...households.RegistryOption) (*households.Registry, error) {
+	return households.NewRegistry(st, noSealer{}, append([]households.RegistryOption{households.WithMalls(mallCodes()...),
+		households.WithFileDecoder(registryfile.Decoder{})}, opts...)...)
 }
 
 // writeChanges prints what a linkages import moved in the ledger: per period, then per

@@ -1,0 +1,226 @@
+package imports_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"aidmall/imports"
+	"aidmall/orders"
+)
+
+// recordingLoader keeps the orders given to it (their lines), storing nothing; onLoad,
+// when set, is called with each.
+type recordingLoader struct {
+	got    map[string][]orders.HistoryLine
+	onLoad func(h orders.HistoryOrder)
+}
+
+func (l *recordingLoader) LoadHistory(_ context.Context, _ orders.Caller, h orders.HistoryOrder) (*orders.GroupOrder, bool, error) {
+	if l.onLoad != nil {
+		l.onLoad(h)
+	}
+	if len(h.Lines) == 0 {
+		return nil, false, orders.Errorf(orders.ErrInvalid, "an order needs lines")
+	}
+	_, known := l.got[h.OrderRef]
+	l.got[h.OrderRef] = h.Lines
+	return nil, !known, nil
+}
+
+// genFile is a CSV file made as it is read, row i by row(i) for i in [0, n) after its
+// header; produced counts the rows read whole.
+type genFile struct {
+	header   string
+	row      func(i int) string
+	n, i     int
+	produced int
+	buf      []byte
+}
+
+func (f *genFile) Read(p []byte) (int, error) {
+	if f.buf == nil && f.i == 0 {
+		f.buf = []byte(f.header + "\n")
+	}
+	for len(f.buf) < len(p) && f.i < f.n {
+		f.buf = append(f.buf, f.row(f.i)+"\n"...)
+		f.i++
+	}
+	if len(f.buf) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p, f.buf)
+	f.produced += strings.Count(string(f.buf[:k]), "\n")
+	f.buf = f.buf[k:]
+	return k, nil
+}
+
+const (
+	ordersHeader = "order_ref,branch_code,mall,funding,placed_at,delivery_mode,out_order_no,mall_order_no"
+	linesHeader  = "order_ref,line_no,sku,quantity,unit_price"
+)
+
+func orderRow(ref string) string {
+	return ref + ",HQ,ccb,union_funds,2019-03-01T10:00:00+08:00,bulk,AM" + ref + ",CCB" + ref
+}
+
+// Order history of 10,000 orders of 3 lines each is loaded order by order while both
+// files are read: the lines read and not yet given to their order never exceed what the
+// CSV reader's buffer holds, whatever the length of the files; every order gets its lines.
+func TestHistoryHoldsABoundedNumberOfLines(t *testing.T) {
+	t.Parallel()
+	const n, per = 10000, 3
+	ref := func(i int) string { return fmt.Sprintf("R%06d", i) }
+	of := &genFile{header: ordersHeader, n: n, row: func(i int) string { return orderRow(ref(i)) }}
+	lf := &genFile{header: linesHeader, n: n * per, row: func(i int) string {
+		return fmt.Sprintf("%s,%d,P1,%d,68.00", ref(i/per), i%per+1, i%7+1)
+	}}
+	given, most := 0, 0
+	l := &recordingLoader{got: map[string][]orders.HistoryLine{}, onLoad: func(h orders.HistoryOrder) {
+		given += len(h.Lines)
+		most = max(most, lf.produced-1-given) // the header is no line
+	}}
+	rep, err := imports.History(context.Background(), l, orders.Caller{}, of, lf)
+	if err != nil || rep.Rows != n || rep.Created != n || len(rep.Errors) != 0 {
+		t.Fatalf("err %v, %d rows, %d created, errors %v", err, rep.Rows, rep.Created, rep.Errors)
+	}
+	for i := range n {
+		if got := l.got[ref(i)]; len(got) != per || got[per-1].LineNo != per {
+			t.Fatalf("order %s: lines %+v", ref(i), got)
+		}
+	}
+	// csv.Reader reads ahead 4 KiB: about 170 lines of 24 bytes, and one order's lines.
+	if bound := 4096/20 + per; most > bound {
+		t.Fatalf("%d lines in flight at most, want at most %d", most, bound)
+	}
+	t.Logf("at most %d lines in flight", most)
+}
+
+// Lines listed before their order (orders.csv in another order) wait for it; a line of an
+// order whose lines came earlier, apart from them, is a row error of order_lines.csv; an
+// order listed twice in a row gets its lines both times; errors come lines first, then
+// orders, each in row order.
+func TestHistoryLinesOutOfOrder(t *testing.T) {
+	t.Parallel()
+	ordersCSV := ordersHeader + "\n" + orderRow("B") + "\n" + orderRow("A") + "\n" + orderRow("A") + "\n" + "C,HQ,ccb,union_funds,yesterday,bulk,x,y\n"
+	linesCSV := linesHeader + "\nA,1,P1,2,68.00\nA,2,P2,1,x\nB,1,P1,3,68.00\nA,3,P1,1,68.00\nC,1,P1,1,68.00\n"
+	l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
+	rep, err := imports.History(context.Background(), l, orders.Caller{}, strings.NewReader(ordersCSV), strings.NewReader(linesCSV))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != 4 || rep.Created != 2 || rep.Unchanged != 1 {
+		t.Errorf("report %+v: want 4 rows, 2 created, 1 unchanged", rep)
+	}
+	if got := l.got["A"]; len(got) != 1 || got[0].Quantity != 2 {
+		t.Errorf("A's lines %+v: want its first line only", got)
+	}
+	if got := l.got["B"]; len(got) != 1 || got[0].Quantity != 3 {
+		t.Errorf("B's lines %+v", got)
+	}
+	var where []string
+	for _, e := range rep.Errors {
+		where = append(where, fmt.Sprintf("%s:%d:%s", e.File, e.Row, e.Field))
+	}
+	want := []string{"order_lines.csv:3:unit_price", "order_lines.csv:5:order_ref", "orders.csv:5:placed_at"}
+	if !reflect.DeepEqual(where, want) {
+		t.Errorf("errors %v, want %v", where, want)
+	}
+}
+
+// wholeFileHistory is the order history import as it was before streaming: both files
+// read whole, lines by order_ref. The reference of FuzzHistory.
+func wholeFileHistory(ordersCSV, linesCSV string) (map[string][]orders.HistoryLine, imports.HistoryReport, error) {
+	l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
+	var rep imports.HistoryReport
+	os, err := imports.ReadCSV(strings.NewReader(ordersCSV), imports.OrdersFile)
+	if err != nil {
+		return nil, rep, err
+	}
+	ls, err := imports.ReadCSV(strings.NewReader(linesCSV), imports.LinesFile)
+	if err != nil {
+		return nil, rep, err
+	}
+	lines := map[string][]orders.HistoryLine{}
+	bad := 0
+	for _, li := range ls {
+		var no int
+		var q int64
+		_, err1 := fmt.Sscanf(li["line_no"], "%d", &no)
+		_, err2 := fmt.Sscanf(li["quantity"], "%d", &q)
+		if err1 != nil || err2 != nil || fmt.Sprint(no) != li["line_no"] || fmt.Sprint(q) != li["quantity"] || li["unit_price"] != "68.00" {
+			bad++
+			continue
+		}
+		lines[li["order_ref"]] = append(lines[li["order_ref"]], orders.HistoryLine{LineNo: no, SKU: li["sku"], Quantity: q, UnitPrice: 6800})
+	}
+	rep.Errors = make([]imports.RowError, bad)
+	for _, o := range os {
+		rep.Rows++
+		if _, c, err := l.LoadHistory(context.Background(), orders.Caller{}, orders.HistoryOrder{OrderRef: o["order_ref"], Lines: lines[o["order_ref"]]}); err == nil && c {
+			rep.Created++
+		}
+	}
+	return l.got, rep, nil
+}
+
+// The streaming import gives every order the lines the whole-file import gave it, for
+// files whose lines are listed together by order and whose orders are each listed once
+// (the lines' cells limited to what the reference reads alike: integers and 68.00).
+func FuzzHistory(f *testing.F) {
+	f.Add("A\nB\nC", "A,1,2\nA,2,3\nB,1,1\nC,1,x")
+	f.Add("B\nA", "A,1,2\nB,1,1\nB,2,1")
+	f.Add("A", "")
+	f.Add("A\nB", "C,1,1\nB,1,1")
+	f.Fuzz(func(t *testing.T, refs, lines string) {
+		seen := map[string]bool{}
+		ordersCSV := ordersHeader + "\n"
+		for _, r := range strings.Split(refs, "\n") {
+			if r == "" || seen[r] || strings.ContainsAny(r, "\",\r") {
+				return
+			}
+			seen[r] = true
+			ordersCSV += orderRow(r) + "\n"
+		}
+		linesCSV := linesHeader + "\n"
+		done, last := map[string]bool{}, ""
+		for _, l := range strings.Split(lines, "\n") {
+			if l == "" {
+				continue
+			}
+			c := strings.Split(l, ",")
+			if len(c) != 3 || strings.ContainsAny(l, "\"\r") || c[0] == "" {
+				return
+			}
+			if c[0] != last && done[c[0]] {
+				return // not listed together
+			}
+			done[c[0]], last = true, c[0]
+			linesCSV += c[0] + "," + c[1] + ",P1," + c[2] + ",68.00\n"
+		}
+		want, wantRep, werr := wholeFileHistory(ordersCSV, linesCSV)
+		l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
+		rep, err := imports.History(context.Background(), l, orders.Caller{}, strings.NewReader(ordersCSV), strings.NewReader(linesCSV))
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("error %v, whole-file %v", err, werr)
+		}
+		if err != nil {
+			return
+		}
+		if !reflect.DeepEqual(l.got, want) || rep.Rows != wantRep.Rows || rep.Created != wantRep.Created {
+			t.Fatalf("got %+v (%+v), whole-file %+v (%+v)", l.got, rep, want, wantRep)
+		}
+		var lineErrs int
+		for _, e := range rep.Errors {
+			if e.File == imports.LinesFile {
+				lineErrs++
+			}
+		}
+		if lineErrs != len(wantRep.Errors) {
+			t.Fatalf("%d line errors, whole-file %d", lineErrs, len(wantRep.Errors))
+		}
+	})
+}
