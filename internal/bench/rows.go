@@ -33,7 +33,10 @@ type Snapshot map[string]int64
 
 // Tables lists the tables of db's schema (SQLite or PostgreSQL), by name.
 func Tables(ctx context.Context, db *sqlx.DB) ([]string, error) {
-	q := `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`
+	// On PostgreSQL a partition's rows are its parent's (ledger_entries_default of
+	// ledger_entries): only tables that are no partition are listed.
+	q := `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname`
 	if db.DriverName() == "sqlite" {
 		q = `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
 	}
