@@ -1,6 +1,10 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+
+	"github.com/jmoiron/sqlx"
+)
 
 // Unexported parts the external tests (package sqlstore_test) check.
 
@@ -43,3 +47,13 @@ func (db *DB) Remigrate(ctx context.Context, version int64) error {
 	_, err = p.Up(ctx)
 	return err
 }
+
+// AddSums is addSums in a transaction of db.
+func AddSums(ctx context.Context, db *DB, table string, keyCols, sumCols []string, keys [][]string, sums [][]int64) error {
+	return db.inTx(ctx, func(tx *sqlx.Tx) error {
+		return addSums(ctx, tx, table, keyCols, sumCols, sumRows{Keys: keys, Sums: sums})
+	})
+}
+
+// SQLiteSumsSize is sqliteSumsSize.
+func SQLiteSumsSize(n int) int { return sqliteSumsSize(n) }
