@@ -55,7 +55,7 @@ func BenchmarkApplyEvent(b *testing.B) {
 			b.Logf("baseline: bare insert of %s + 2 updates, then of the shipment's rows", bench.Count(rows))
 		}
 		copies[k] = bench.DeliveryCopy(db, rows, bench.DeliveryTarget{OrderID: spare.ID, LineID: spare.Lines[0].ID,
-			OutOrderNo: string(spare.OutOrderNo), MallOrderNo: "M1"})
+			OutOrderNo: string(spare.OutOrderNo), MallOrderNo: "M1"}, "~bare")
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"aidmall/reports"
+	"github.com/jmoiron/sqlx"
 )
 
 // Unexported parts the external tests (package sqlstore_test) check.
@@ -58,3 +59,13 @@ func BreakdownFiguresSQL(p reports.Period, by ...reports.By) (string, []any) {
 	src, args := rollupSource(p.From, p.To, "", cols...)
 	return sliceFiguresSQL(src, "households", keys...), args
 }
+
+// AddSums is addSums in a transaction of db.
+func AddSums(ctx context.Context, db *DB, table string, keyCols, sumCols []string, keys [][]string, sums [][]int64) error {
+	return db.inTx(ctx, func(tx *sqlx.Tx) error {
+		return addSums(ctx, tx, table, keyCols, sumCols, sumRows{Keys: keys, Sums: sums})
+	})
+}
+
+// SQLiteSumsSize is sqliteSumsSize.
+func SQLiteSumsSize(n int) int { return sqliteSumsSize(n) }

@@ -122,8 +122,10 @@ var rollupTables = [3]rollupTable{{"ledger_rollups", "month", 7}, {"ledger_day_r
 
 const rollupKeyCols = "grp, %s, k1, k2, k3, k4, k5, k6, k7, household_no"
 
-// addRollups adds rows' sums to every set of every rollup table, one multi-row upsert per
-// 500 keys. Keys go in one order (sorted), so concurrent writers on PostgreSQL take the
+var rollupSumCols = []string{"amount_fen", "union_fen", "delivered_fen", "refunded_fen"}
+
+// addRollups adds rows' sums to every set of every rollup table, one statement per table
+// (addSums). Keys go in one order (sorted), so concurrent writers on PostgreSQL take the
 // rows' locks in the same order.
 func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 	for _, t := range rollupTables {
@@ -155,30 +157,15 @@ func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 			keys = append(keys, k)
 		}
 		slices.SortFunc(keys, rollupKey.compare)
-		keyCols := fmt.Sprintf(rollupKeyCols, t.period)
-		const batch = 500
-		for len(keys) > 0 {
-			n := min(batch, len(keys))
-			var b strings.Builder
-			b.WriteString("INSERT INTO " + t.table + " (" + keyCols + ", amount_fen, union_fen, delivered_fen, refunded_fen) VALUES ")
-			args := make([]any, 0, n*14)
-			for i, k := range keys[:n] {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-				s := sums[k]
-				args = append(args, k.Set, k.Period, k.K[0], k.K[1], k.K[2], k.K[3], k.K[4], k.K[5], k.K[6], k.Household,
-					s.Amount, s.Union, s.Delivered, s.Refunded)
-			}
-			b.WriteString(" ON CONFLICT (" + keyCols + ") DO UPDATE SET amount_fen = " + t.table + `.amount_fen + excluded.amount_fen,
-				union_fen = ` + t.table + `.union_fen + excluded.union_fen,
-				delivered_fen = ` + t.table + `.delivered_fen + excluded.delivered_fen,
-				refunded_fen = ` + t.table + `.refunded_fen + excluded.refunded_fen`)
-			if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
-				return fmt.Errorf("ledger rollups: %w", err)
-			}
-			keys = keys[n:]
+		add := sumRows{Keys: make([][]string, len(keys)), Sums: make([][]int64, len(keys))}
+		for i, k := range keys {
+			s := sums[k]
+			add.Keys[i] = []string{k.Set, k.Period, k.K[0], k.K[1], k.K[2], k.K[3], k.K[4], k.K[5], k.K[6], k.Household}
+			add.Sums[i] = []int64{s.Amount, s.Union, s.Delivered, s.Refunded}
+		}
+		keyCols := strings.Split(fmt.Sprintf(rollupKeyCols, t.period), ", ")
+		if err := addSums(ctx, tx, t.table, keyCols, rollupSumCols, add); err != nil {
+			return fmt.Errorf("ledger rollups: %w", err)
 		}
 	}
 	return nil

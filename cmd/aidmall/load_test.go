@@ -711,7 +711,7 @@ func (e *benchEnv) reportBareDeliveries(ctx context.Context, b *testing.B, rows 
 	if err := e.a.db.GetContext(ctx, &line, e.a.db.Rebind(`SELECT id FROM order_lines WHERE order_id = ? AND line_no = 1`), spare.ID); err != nil {
 		b.Fatal(err)
 	}
-	op := bench.DeliveryCopy(e.a.db.DB, rows, bench.DeliveryTarget{OrderID: spare.ID, LineID: line, OutOrderNo: spare.OutOrderNo, MallOrderNo: spare.MallOrderNo})
+	op := bench.DeliveryCopy(e.a.db.DB, rows, bench.DeliveryTarget{OrderID: spare.ID, LineID: line, OutOrderNo: spare.OutOrderNo, MallOrderNo: spare.MallOrderNo}, "~bare")
 	bare, err := bench.Times(ctx, benchClients, b.N, op)
 	if err != nil {
 		b.Fatal(err)

@@ -61,19 +61,27 @@ type DeliveryTarget struct {
 }
 
 // DeliveryCopy inserts the rows one applied delivery wrote (RowsOf: its event, its
-// ledger entries) again in one transaction, with a fresh event id, booked on the order
+// ledger entries; with ChangedRows, its rollup rows too) again in one transaction, with a
+// fresh event id (and rollup key) starting with tagPrefix and a count, booked on the order
 // and line of to, and makes the two updates the path makes (the line's and the order's
-// state). It does not write the ledger rollups (their rows have no id to copy by; the
-// path upserts them), so the path pays for them and the baseline does not.
-func DeliveryCopy(db *sqlx.DB, rows []Row, to DeliveryTarget) Op {
+// state).
+func DeliveryCopy(db *sqlx.DB, rows []Row, to DeliveryTarget, tagPrefix string) Op {
 	var n atomic.Int64
 	return func(ctx context.Context, _ int) error {
-		tag := fmt.Sprintf("~bare%d", n.Add(1))
+		tag := fmt.Sprintf("%s%d", tagPrefix, n.Add(1))
 		tx, err := db.BeginTxx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		_, err = Insert(ctx, tx, rows, func(_, col string, v any) any {
+		_, err = Insert(ctx, tx, rows, func(table, col string, v any) any {
+			// A rollup row's copy gets a key of its own (the rollups have no other
+			// constraint on these columns).
+			if key := RollupCopyKey(table); key != "" && col == key {
+				if s, ok := v.(string); ok {
+					return tag + s
+				}
+				return v
+			}
 			switch col {
 			case "event_id":
 				return Suffix(v, tag)
@@ -165,4 +173,20 @@ func Times(ctx context.Context, clients, n int, op Op) (float64, error) {
 		return 0, fmt.Errorf("bench: %d of %d baseline operations ran", r.N, n)
 	}
 	return r.Rate(), nil
+}
+
+// RollupCopyKey is the first key column of rollup table (the rollups have no other
+// constraint on it), whose value a bare copy of a row starts with its tag (~bare…, after
+// every stored key: the copies are appended, the cheapest place for a new row); "" for
+// another table.
+func RollupCopyKey(table string) string {
+	switch {
+	case !strings.HasSuffix(table, "_rollups"):
+		return ""
+	case table == "unit_month_rollups":
+		return "month"
+	case strings.HasPrefix(table, "unit_"):
+		return "business_day"
+	}
+	return "grp"
 }

@@ -57,20 +57,25 @@ func (r Result) Merge(o Result) Result {
 // merged results of each: on a shared machine both then meet the same load, and their
 // ratio means more than either figure.
 func Alternate(ctx context.Context, rounds int, d time.Duration, a, b func(ctx context.Context, d time.Duration) (Result, error)) (Result, Result, error) {
-	var ra, rb Result
+	rs, err := AlternateAll(ctx, rounds, d, a, b)
+	return rs[0], rs[1], err
+}
+
+// AlternateAll is Alternate of any number of runs, each taking its turn of d/rounds in
+// every round; it returns their merged results in the order given.
+func AlternateAll(ctx context.Context, rounds int, d time.Duration, runs ...func(ctx context.Context, d time.Duration) (Result, error)) ([]Result, error) {
+	rs := make([]Result, len(runs))
 	turn := d / time.Duration(max(rounds, 1))
 	for range max(rounds, 1) {
-		x, err := a(ctx, turn)
-		if err != nil {
-			return ra, rb, err
+		for i, run := range runs {
+			x, err := run(ctx, turn)
+			if err != nil {
+				return rs, err
+			}
+			rs[i] = rs[i].Merge(x)
 		}
-		y, err := b(ctx, turn)
-		if err != nil {
-			return ra, rb, err
-		}
-		ra, rb = ra.Merge(x), rb.Merge(y)
 	}
-	return ra, rb, nil
+	return rs, nil
 }
 
 // ErrDone, returned by an operation, ends its client's part of a run quietly (it has no

@@ -53,16 +53,9 @@ func TakeSnapshot(ctx context.Context, db *sqlx.DB) (Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Tables whose id is an integer (a text id, as of sessions, has no order to follow).
-	q := `SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()
-		AND column_name = 'id' AND data_type IN ('bigint', 'integer', 'smallint')`
-	if db.DriverName() == "sqlite" {
-		q = `SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c
-			WHERE m.type = 'table' AND c.name = 'id' AND upper(c.type) LIKE '%INT%'`
-	}
-	var withID []string
-	if err := db.SelectContext(ctx, &withID, q); err != nil {
-		return nil, fmt.Errorf("tables with an integer id: %w", err)
+	withID, err := intIDTables(ctx, db)
+	if err != nil {
+		return nil, err
 	}
 	s := Snapshot{}
 	for _, t := range ts {
@@ -76,6 +69,76 @@ func TakeSnapshot(ctx context.Context, db *sqlx.DB) (Snapshot, error) {
 		s[t] = max
 	}
 	return s, nil
+}
+
+// intIDTables lists the tables of db whose id is an integer (a text id, as of sessions,
+// has no order to follow).
+func intIDTables(ctx context.Context, db *sqlx.DB) ([]string, error) {
+	q := `SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()
+		AND column_name = 'id' AND data_type IN ('bigint', 'integer', 'smallint')`
+	if db.DriverName() == "sqlite" {
+		q = `SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c
+			WHERE m.type = 'table' AND c.name = 'id' AND upper(c.type) LIKE '%INT%'`
+	}
+	var withID []string
+	if err := db.SelectContext(ctx, &withID, q); err != nil {
+		return nil, fmt.Errorf("tables with an integer id: %w", err)
+	}
+	return withID, nil
+}
+
+// Contents are the rows of tables that have no integer id (rows found by their values, as
+// a rollup's, which a path adds to in place), as read.
+type Contents map[string][]Row
+
+// TakeContents reads every row of the tables of db that have no integer id and whose
+// names end with suffix ("" for all of them).
+func TakeContents(ctx context.Context, db *sqlx.DB, suffix string) (Contents, error) {
+	ts, err := Tables(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	withID, err := intIDTables(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	c := Contents{}
+	for _, t := range ts {
+		if slices.Contains(withID, t) || !strings.HasSuffix(t, suffix) {
+			continue
+		}
+		if c[t], err = SelectRows(ctx, db, t, `TRUE`); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// ChangedRows returns the rows of before's tables, as read now, that were added or changed
+// since before, table by table by name.
+func ChangedRows(ctx context.Context, db *sqlx.DB, before Contents) ([]Row, error) {
+	ts := make([]string, 0, len(before))
+	for t := range before {
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	var out []Row
+	for _, t := range ts {
+		had := map[string]bool{}
+		for _, r := range before[t] {
+			had[fmt.Sprint(r.Vals...)] = true
+		}
+		now, err := SelectRows(ctx, db, t, `TRUE`)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range now {
+			if !had[fmt.Sprint(r.Vals...)] {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
 }
 
 // NewRows returns the rows added since before to the tables it covers, table by table

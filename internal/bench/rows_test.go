@@ -2,7 +2,9 @@ package bench_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"aidmall/adapters/sqlstore"
@@ -93,5 +95,49 @@ func TestRowsOfReadsAPartitionedTableOnce(t *testing.T) {
 	}
 	if got := bench.Count(rows); got != "2 parts" {
 		t.Fatalf("the insert of two rows read back as %q; want 2 parts", got)
+	}
+}
+
+// The rows of a table without an id (a rollup) that a path wrote are those added or
+// changed since the contents were taken; untouched rows and tables with an id are not.
+func TestChangedRowsAreTheAddedAndChangedRowsOfTablesWithoutID(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "rows.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(qs ...string) {
+		t.Helper()
+		for _, q := range qs {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	exec(`CREATE TABLE sums_rollups (k TEXT PRIMARY KEY, n INTEGER NOT NULL)`,
+		`CREATE TABLE other_rollups (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`,
+		`CREATE TABLE notes (k TEXT PRIMARY KEY)`,
+		`INSERT INTO sums_rollups VALUES ('a', 1), ('b', 2), ('c', 3)`)
+	before, err := bench.TakeContents(ctx, db.DB, "_rollups")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := before["sums_rollups"]; !ok || len(before) != 1 {
+		t.Fatalf("contents of %d tables; want sums_rollups alone (other_rollups has an id, notes another name)", len(before))
+	}
+	exec(`UPDATE sums_rollups SET n = n + 10 WHERE k = 'b'`, `INSERT INTO sums_rollups VALUES ('d', 4)`,
+		`INSERT INTO other_rollups (n) VALUES (1)`, `INSERT INTO notes VALUES ('x')`)
+	rows, err := bench.ChangedRows(ctx, db.DB, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprint(r.Table, " ", r.Get("k"), " ", r.Get("n")))
+	}
+	slices.Sort(got)
+	if want := []string{"sums_rollups b 12", "sums_rollups d 4"}; !slices.Equal(got, want) {
+		t.Fatalf("changed rows %q; want %q", got, want)
 	}
 }
