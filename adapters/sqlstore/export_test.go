@@ -43,3 +43,6 @@ func (db *DB) Remigrate(ctx context.Context, version int64) error {
 	_, err = p.Up(ctx)
 	return err
 }
+
+// AnalyzeAfter is analyzeAfter.
+var AnalyzeAfter = analyzeAfter

@@ -27,6 +27,7 @@ type Store struct {
 	keyUse sync.Map // API key id → when its last use was written (keys.go)
 
 	written   atomic.Int64 // events and ledger entries written since the last ANALYZE (rollups.go)
+	analyzed  atomic.Int64 // those written before it
 	analyzing atomic.Bool
 	parts     ledgerParts // the ledger's monthly partitions (partitions.go)
 }
