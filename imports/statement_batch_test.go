@@ -106,7 +106,8 @@ func stateOf(t *testing.T, st *sqlstore.Store) map[string][]string {
 // line, order, ledger sum and rollup exactly as applying them one event at a time — in
 // the file's order, and reversed (refunds before their deliveries, deliveries before
 // their shipments, an order's events across batches). Applying them again changes
-// nothing, and a batch with an event for an order not loaded yet parks it.
+// nothing, and a batch with an event for an order not loaded yet parks it. On PostgreSQL
+// only reversed (the year twice is long there).
 func TestStatementInBatchesIsEventByEvent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -114,6 +115,9 @@ func TestStatementInBatchesIsEventByEvent(t *testing.T) {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
 			for _, reversed := range []bool{false, true} {
+				if d.Name == "postgres" && !reversed {
+					continue // the same statements as reversed; the year on PostgreSQL is slow enough once
+				}
 				t.Run(fmt.Sprintf("reversed=%v", reversed), func(t *testing.T) {
 					batched, bst := yearStore(t, d.Open)
 					single, sst := yearStore(t, d.Open)
