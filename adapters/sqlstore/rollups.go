@@ -142,6 +142,12 @@ func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 		}
 		slices.SortFunc(keys, rollupKey.compare)
 		keyCols := fmt.Sprintf(rollupKeyCols, t.period)
+		if tx.DriverName() == "pgx" {
+			if err := upsertRollupsPG(ctx, tx, t.table, keyCols, keys, sums); err != nil {
+				return err
+			}
+			continue
+		}
 		const batch = 500
 		for len(keys) > 0 {
 			n := min(batch, len(keys))
@@ -166,6 +172,48 @@ func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 			}
 			keys = keys[n:]
 		}
+	}
+	return nil
+}
+
+// upsertRollupsPG is addRollups' upsert on PostgreSQL: every key of one table in one
+// statement, its 14 columns as 14 array parameters read back with unnest (in the keys'
+// order), rather than 500-row VALUES lists of 7,000 parameters each, which the server
+// parses and plans afresh every time (a batch of a statement's events adds some 70,000
+// rollup keys).
+func upsertRollupsPG(ctx context.Context, tx *sqlx.Tx, table, keyCols string, keys []rollupKey, sums map[rollupKey]rollupSums) error {
+	var cols [10][]string
+	var vals [4][]int64
+	for i := range cols {
+		cols[i] = make([]string, len(keys))
+	}
+	for i := range vals {
+		vals[i] = make([]int64, len(keys))
+	}
+	for j, k := range keys {
+		cols[0][j], cols[1][j], cols[9][j] = k.Set, k.Period, k.Household
+		for i := range 7 {
+			cols[2+i][j] = k.K[i]
+		}
+		s := sums[k]
+		vals[0][j], vals[1][j], vals[2][j], vals[3][j] = s.Amount, s.Union, s.Delivered, s.Refunded
+	}
+	args := make([]any, 0, 14)
+	for _, c := range cols {
+		args = append(args, c)
+	}
+	for _, v := range vals {
+		args = append(args, v)
+	}
+	q := "INSERT INTO " + table + " (" + keyCols + `, amount_fen, union_fen, delivered_fen, refunded_fen)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])
+		ON CONFLICT (` + keyCols + `) DO UPDATE SET amount_fen = ` + table + `.amount_fen + excluded.amount_fen,
+		union_fen = ` + table + `.union_fen + excluded.union_fen,
+		delivered_fen = ` + table + `.delivered_fen + excluded.delivered_fen,
+		refunded_fen = ` + table + `.refunded_fen + excluded.refunded_fen`
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("ledger rollups: %w", err)
 	}
 	return nil
 }
