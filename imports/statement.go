@@ -97,9 +97,10 @@ func (parse StatementParser) Scanner() StatementScanner {
 	}
 }
 
-// StatementStream is Statement reading the file as a stream with scan: each event is
-// applied as it is read, so a statement of any size goes through in the memory of one
-// row. With strict the file is read twice when r is an io.ReadSeeker (a file): first to
+// StatementStream is Statement reading the file as a stream with scan: the events are
+// applied as they are read, StatementBatch at a time when svc is a BatchApplier (one
+// transaction each; the tally then counts an event held by its state at its batch's
+// commit), so a statement of any size goes through in the memory of one batch. With strict the file is read twice when r is an io.ReadSeeker (a file): first to
 // find any bad row (then nothing is applied), then to apply; another reader's events are
 // held for the second pass.
 func StatementStream(ctx context.Context, svc Applier, log Auditor, scan StatementScanner, mall orders.Mall, name string, r io.Reader, strict bool) (StatementReport, error) {
