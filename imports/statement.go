@@ -22,6 +22,19 @@ type Applier interface {
 	Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
 }
 
+// BatchApplier applies many fulfilment events at once, as Applier each (orders.Service
+// satisfies it): the results of the events applied, in order; on an error, of those
+// before the one that failed (evs[len(results)]).
+type BatchApplier interface {
+	ApplyBatch(ctx context.Context, evs []orders.FulfilmentEvent) ([]orders.ApplyResult, error)
+}
+
+// StatementBatch is how many events of a statement StatementStream applies at once when
+// its Applier is a BatchApplier: one transaction and a few dozen statements per batch
+// rather than a score per event; small enough that the orders it locks are soon free
+// for live notifications.
+const StatementBatch = 500
+
 // Auditor appends an entry to the audit log; adapters/sqlstore's Store satisfies it.
 type Auditor interface {
 	Audit(ctx context.Context, e audit.Entry) error
@@ -84,9 +97,10 @@ func (parse StatementParser) Scanner() StatementScanner {
 	}
 }
 
-// StatementStream is Statement reading the file as a stream with scan: each event is
-// applied as it is read, so a statement of any size goes through in the memory of one
-// row. With strict the file is read twice when r is an io.ReadSeeker (a file): first to
+// StatementStream is Statement reading the file as a stream with scan: the events are
+// applied as they are read, StatementBatch at a time when svc is a BatchApplier (one
+// transaction each; the tally then counts an event held by its state at its batch's
+// commit), so a statement of any size goes through in the memory of one batch. With strict the file is read twice when r is an io.ReadSeeker (a file): first to
 // find any bad row (then nothing is applied), then to apply; another reader's events are
 // held for the second pass.
 func StatementStream(ctx context.Context, svc Applier, log Auditor, scan StatementScanner, mall orders.Mall, name string, r io.Reader, strict bool) (StatementReport, error) {
@@ -94,8 +108,33 @@ func StatementStream(ctx context.Context, svc Applier, log Auditor, scan Stateme
 	h := sha256.New()
 	tee := io.TeeReader(r, h)
 	var held []orders.FulfilmentEvent
+	batcher, batching := svc.(BatchApplier)
+	var pending []orders.FulfilmentEvent
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		res, err := batcher.ApplyBatch(ctx, pending)
+		for _, r := range res {
+			rep.Tally.Add(r)
+		}
+		if err != nil {
+			if len(res) < len(pending) {
+				return fmt.Errorf("event %s: %w", pending[len(res)].EventID, err)
+			}
+			return err
+		}
+		pending = pending[:0]
+		return nil
+	}
 	apply := func(e orders.FulfilmentEvent) error {
 		rep.Events++
+		if batching {
+			if pending = append(pending, e); len(pending) >= StatementBatch {
+				return flush()
+			}
+			return nil
+		}
 		res, err := svc.Apply(ctx, e)
 		if err != nil {
 			return fmt.Errorf("event %s: %w", e.EventID, err)
@@ -126,10 +165,20 @@ func StatementStream(ctx context.Context, svc Applier, log Auditor, scan Stateme
 		return nil
 	}, func(e error) { rep.Bad = append(rep.Bad, e) })
 	if err != nil && applyErr == nil {
+		if !strict { // what was read before it applies, as it would event by event
+			if ferr := flush(); ferr != nil {
+				return rep, errors.Join(err, ferr)
+			}
+		}
 		return rep, err // the file cannot be read
 	}
 	if err != nil {
 		return rep, applyErr
+	}
+	if !strict {
+		if err := flush(); err != nil {
+			return rep, err
+		}
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil { // the whole file's hash, read or not
 		return rep, err
@@ -158,11 +207,17 @@ func StatementStream(ctx context.Context, svc Applier, log Auditor, scan Stateme
 			if bad != len(rep.Bad) {
 				return rep, fmt.Errorf("statement %s changed while it was read", name)
 			}
+			if err := flush(); err != nil {
+				return rep, err
+			}
 		default:
 			for _, e := range held {
 				if err := apply(e); err != nil {
 					return rep, err
 				}
+			}
+			if err := flush(); err != nil {
+				return rep, err
 			}
 		}
 	}

@@ -69,3 +69,6 @@ func AddSums(ctx context.Context, db *DB, table string, keyCols, sumCols []strin
 
 // SQLiteSumsSize is sqliteSumsSize.
 func SQLiteSumsSize(n int) int { return sqliteSumsSize(n) }
+
+// AnalyzeAfter is analyzeAfter.
+var AnalyzeAfter = analyzeAfter

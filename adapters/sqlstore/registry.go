@@ -383,20 +383,29 @@ func (s *Store) linkagesOf(ctx context.Context, q sqlx.QueryerContext, supplier 
 	}
 	out := make([]households.Linkage, 0, len(rows))
 	for _, r := range rows {
-		from, err := bizday.Parse(r.ValidFrom)
+		l, err := r.linkage()
 		if err != nil {
-			return nil, fmt.Errorf("linkage valid_from: %w", err)
+			return nil, err
 		}
-		var to bizday.Day
-		if r.ValidTo != "" {
-			if to, err = bizday.Parse(r.ValidTo); err != nil {
-				return nil, fmt.Errorf("linkage valid_to: %w", err)
-			}
-		}
-		out = append(out, households.Linkage{SupplierCode: r.SupplierCode, HouseholdNo: r.HouseholdNo,
-			Type: households.LinkageType(r.Type), Weight: decimal.New(r.WeightE4, -4), ValidFrom: from, ValidTo: to})
+		out = append(out, l)
 	}
 	return out, nil
+}
+
+// linkage is the row as households reads it.
+func (r linkageRow) linkage() (households.Linkage, error) {
+	from, err := bizday.Parse(r.ValidFrom)
+	if err != nil {
+		return households.Linkage{}, fmt.Errorf("linkage valid_from: %w", err)
+	}
+	var to bizday.Day
+	if r.ValidTo != "" {
+		if to, err = bizday.Parse(r.ValidTo); err != nil {
+			return households.Linkage{}, fmt.Errorf("linkage valid_to: %w", err)
+		}
+	}
+	return households.Linkage{SupplierCode: r.SupplierCode, HouseholdNo: r.HouseholdNo,
+		Type: households.LinkageType(r.Type), Weight: decimal.New(r.WeightE4, -4), ValidFrom: from, ValidTo: to}, nil
 }
 
 // HouseholdView returns household no as shown to people, masked; orders.ErrNotFound if

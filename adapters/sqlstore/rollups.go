@@ -472,9 +472,14 @@ func rebuildRollupsSQL() []string {
 // Statistics. A bulk load (a year's statement or history applied offline) grows the
 // events, the ledger and the rollups from nothing; on PostgreSQL without autovacuum the
 // planner then has no statistics and can pick a scan of every event for each event
-// applied. So the store runs ANALYZE on the tables the apply path reads after every
-// analyzeEvery ledger entries or events it writes (in the background, one at a time), and
-// Analyze is there for an import to call when it ends.
+// applied. So the store runs ANALYZE on the tables the apply path reads (in the
+// background, one at a time) once it has written analyzeEvery ledger entries or events,
+// and again each time it has written as many since the last ANALYZE as before it
+// (20k, 40k, 80k, …): the statistics never lag the rows this process wrote by more than
+// half, and a bulk load of millions of rows runs a handful of ANALYZEs rather than one
+// per 20k rows (each one samples the same 30k rows per table however large the table, and
+// took 10 s on a loaded machine at N = 10: docs/PERFORMANCE.md, "A year offline at
+// scale"). Analyze is there for an import to call when it ends.
 
 const analyzeEvery = 20000
 
@@ -494,13 +499,21 @@ func (s *Store) Analyze(ctx context.Context) error {
 	return nil
 }
 
+// analyzeAfter is how many rows written since the last ANALYZE start the next, when
+// before were written before it.
+func analyzeAfter(before int64) int64 { return max(analyzeEvery, before) }
+
 // wrote counts n rows written by a committed transaction and starts an ANALYZE once
-// analyzeEvery have been written since the last one.
+// max(analyzeEvery, the rows written before the last one) have been written since it.
 func (s *Store) wrote(n int) {
-	if n == 0 || s.written.Add(int64(n)) < analyzeEvery || !s.analyzing.CompareAndSwap(false, true) {
+	if n == 0 {
 		return
 	}
-	s.written.Store(0)
+	since := s.written.Add(int64(n))
+	if since < analyzeAfter(s.analyzed.Load()) || !s.analyzing.CompareAndSwap(false, true) {
+		return
+	}
+	s.analyzed.Add(s.written.Swap(0))
 	go func() {
 		defer s.analyzing.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

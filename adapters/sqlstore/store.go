@@ -28,6 +28,7 @@ type Store struct {
 	keys   keyCache // API keys found, by hash, for KeyCacheTTL (keys.go)
 
 	written   atomic.Int64 // events and ledger entries written since the last ANALYZE (rollups.go)
+	analyzed  atomic.Int64 // those written before it
 	analyzing atomic.Bool
 	parts     ledgerParts // the ledger's monthly partitions (partitions.go)
 }

@@ -38,7 +38,11 @@ type txn struct {
 	tx      *sqlx.Tx
 	written int             // events and ledger entries written (Store.wrote)
 	months  map[string]bool // business months entries were booked on (Store.bookedMonths)
+	b       *batch          // InBatchTx's prefetched reads and deferred saves; nil in InTx
 }
+
+// batching says whether t serves reads from a batch's prefetch and defers its saves.
+func (t *txn) batching() bool { return t.b != nil && t.b.on }
 
 var _ orders.Tx = (*txn)(nil)
 
@@ -164,6 +168,15 @@ func (t *txn) RequestCancel(ctx context.Context, id int64, reason string) error 
 }
 
 func (t *txn) SaveOrderState(ctx context.Context, o *orders.GroupOrder) error {
+	if t.batching() {
+		c := *o
+		t.b.saved = append(t.b.saved, c)
+		return nil
+	}
+	return t.saveOrderState(ctx, o)
+}
+
+func (t *txn) saveOrderState(ctx context.Context, o *orders.GroupOrder) error {
 	var failedAt *time.Time
 	var f orders.DispatchFailure
 	if o.DispatchFailure != nil {
@@ -219,6 +232,10 @@ func (t *txn) RecordStep(ctx context.Context, id int64, st orders.OrderStep) err
 }
 
 func (t *txn) SaveLine(ctx context.Context, l orders.Line) error {
+	if t.batching() {
+		t.b.lines = append(t.b.lines, l)
+		return nil
+	}
 	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE order_lines SET shipped_qty = ?, delivered_qty = ?, refunded_fen = ?, held_events = ? WHERE id = ?`),
 		l.ShippedQty, l.DeliveredQty, int64(l.RefundedFen), l.HeldEvents, l.ID); err != nil {
 		return fmt.Errorf("update line: %w", err)
@@ -293,6 +310,9 @@ type eventRow struct {
 }
 
 func (t *txn) Events(ctx context.Context, orderID int64) ([]orders.RecordedEvent, error) {
+	if evs, ok := t.b.eventsOf(orderID); ok {
+		return evs, nil
+	}
 	var rows []eventRow
 	if err := t.tx.SelectContext(ctx, &rows, t.tx.Rebind(`SELECT id, event_id, mall, out_order_no, mall_order_no, type, line_no,
 		quantity, refund_fen, occurred_at, state, held_reason FROM fulfilment_events WHERE order_id = ? ORDER BY id`), orderID); err != nil {
@@ -300,15 +320,16 @@ func (t *txn) Events(ctx context.Context, orderID int64) ([]orders.RecordedEvent
 	}
 	out := make([]orders.RecordedEvent, len(rows))
 	for i, r := range rows {
-		out[i] = orders.RecordedEvent{Row: r.ID, State: orders.EventState(r.State), HeldReason: r.HeldReason,
-			Event: orders.FulfilmentEvent{Mall: orders.Mall(r.Mall), EventID: r.EventID, Type: orders.EventType(r.Type),
-				OutOrderNo: r.OutOrderNo, MallOrderNo: r.MallOrderNo, LineNo: r.LineNo, Quantity: r.Quantity,
-				RefundFen: money.Fen(r.RefundFen), OccurredAt: r.OccurredAt}}
+		out[i] = r.recorded()
 	}
 	return out, nil
 }
 
 func (t *txn) SaveEventState(ctx context.Context, row int64, state orders.EventState, reason string) error {
+	if t.batching() {
+		t.b.states = append(t.b.states, eventState{row: row, state: string(state), reason: reason})
+		return nil
+	}
 	// Units move when the event starts or stops moving money (applied ↔ held).
 	if err := addUnits(ctx, t.tx, "e.order_id", nil, "e.id = ? AND e.state <> ? AND (e.state = 'applied' OR ? = 'applied')",
 		[]any{row, state, state}, "CASE WHEN ? = 'applied' THEN 1 ELSE -1 END", []any{state}); err != nil {
@@ -329,6 +350,11 @@ type supplyRow struct {
 }
 
 func (t *txn) Supplies(ctx context.Context, orderID int64) (map[int64]orders.LineSupply, error) {
+	if t.batching() {
+		if s, ok := t.b.supplies[orderID]; ok {
+			return s, nil
+		}
+	}
 	var rows []supplyRow
 	if err := t.tx.SelectContext(ctx, &rows, t.tx.Rebind(`SELECT l.id AS line_id, l.sku, p.category, p.supplier_code, s.county_code
 		FROM order_lines l JOIN products p ON p.sku = l.sku JOIN suppliers s ON s.code = p.supplier_code
@@ -337,12 +363,17 @@ func (t *txn) Supplies(ctx context.Context, orderID int64) (map[int64]orders.Lin
 	}
 	out := make(map[int64]orders.LineSupply, len(rows))
 	for _, r := range rows {
-		out[r.LineID] = orders.LineSupply{SKU: r.SKU, Category: r.Category, SupplierCode: r.SupplierCode, CountyCode: r.CountyCode}
+		out[r.LineID] = r.supply()
 	}
 	return out, nil
 }
 
 func (t *txn) Linkages(ctx context.Context, supplier string) ([]households.Linkage, error) {
+	if t.batching() {
+		if ls, ok := t.b.links[supplier]; ok {
+			return ls, nil
+		}
+	}
 	return t.s.linkagesOf(ctx, t.tx, supplier)
 }
 
@@ -356,6 +387,11 @@ type bookedRow struct {
 }
 
 func (t *txn) Booked(ctx context.Context, lineID int64) ([]attribution.Entry, error) {
+	if t.batching() {
+		if es, ok := t.b.booked[lineID]; ok {
+			return es, nil
+		}
+	}
 	var booked []bookedRow
 	if err := t.tx.SelectContext(ctx, &booked, t.tx.Rebind(`SELECT e.event_id, le.household_no, le.business_day, le.concerns_day,
 		le.adjustment, SUM(le.amount_fen) AS amount
@@ -365,22 +401,31 @@ func (t *txn) Booked(ctx context.Context, lineID int64) ([]attribution.Entry, er
 	}
 	out := make([]attribution.Entry, 0, len(booked))
 	for _, b := range booked {
-		d, err := bizday.Parse(b.Day)
+		e, err := b.entry()
 		if err != nil {
-			return nil, fmt.Errorf("booked ledger day: %w", err)
-		}
-		e := attribution.Entry{EventID: b.EventID, Day: d, Amount: money.Fen(b.Amount), Adjustment: b.Adjustment}
-		if b.Concerns != "" {
-			if e.Concerns, err = bizday.Parse(b.Concerns); err != nil {
-				return nil, fmt.Errorf("booked ledger day concerned: %w", err)
-			}
-		}
-		if b.HouseholdNo != nil {
-			e.HouseholdNo = *b.HouseholdNo
+			return nil, err
 		}
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// entry is the booked row as attribution reads it.
+func (b bookedRow) entry() (attribution.Entry, error) {
+	d, err := bizday.Parse(b.Day)
+	if err != nil {
+		return attribution.Entry{}, fmt.Errorf("booked ledger day: %w", err)
+	}
+	e := attribution.Entry{EventID: b.EventID, Day: d, Amount: money.Fen(b.Amount), Adjustment: b.Adjustment}
+	if b.Concerns != "" {
+		if e.Concerns, err = bizday.Parse(b.Concerns); err != nil {
+			return attribution.Entry{}, fmt.Errorf("booked ledger day concerned: %w", err)
+		}
+	}
+	if b.HouseholdNo != nil {
+		e.HouseholdNo = *b.HouseholdNo
+	}
+	return e, nil
 }
 
 func (t *txn) BookLedger(ctx context.Context, o *orders.GroupOrder, es []orders.LedgerEntry) error {
@@ -401,6 +446,10 @@ func (t *txn) BookLedger(ctx context.Context, o *orders.GroupOrder, es []orders.
 			t.months = map[string]bool{}
 		}
 		t.months[r.Day[:7]] = true
+	}
+	if t.batching() {
+		t.b.ledger = append(t.b.ledger, rows...)
+		return nil
 	}
 	return insertLedger(ctx, t.tx, t.s.utcNow(), rows)
 }

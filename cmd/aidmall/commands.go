@@ -124,8 +124,17 @@ and nothing is stored. Importing the same file again changes nothing.`,
 	cmd.PersistentFlags().BoolVar(&progress, "progress", false, "show a progress bar with rows/s on stderr even when it is not a terminal (on a terminal it is shown anyway)")
 	var budgetYear int
 	cmd.PersistentFlags().IntVar(&budgetYear, "budget-year", 0, "the year a branches file's budget column is the budget of (required for branches; a bundle's default is the year of its orders.csv)")
+	var cpuProfile string
+	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the import to this file (go tool pprof)")
 	withApp := func(fn func(ctx context.Context, a *app, args []string) error) func(*cobra.Command, []string) error {
-		return g.withApp(true, fn)
+		return g.withApp(true, func(ctx context.Context, a *app, args []string) error {
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			return fn(ctx, a, args)
+		})
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "bundle DIR",
