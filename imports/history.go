@@ -77,12 +77,44 @@ func HistoryFS(ctx context.Context, svc HistoryLoader, caller orders.Caller, bun
 		return HistoryReport{}, err
 	}
 	defer of.Close()
+	// A first pass counts each order's lines, so that a file listing one order's lines
+	// apart (sorted by SKU, say) still gives every order all its lines: an order waits
+	// until all of its lines have been read. Memory: one count per order_ref.
+	counts, err := countLines(bundle)
+	if err != nil {
+		return HistoryReport{}, err
+	}
 	lf, err := bundle.Open(LinesFile)
 	if err != nil {
 		return HistoryReport{}, err
 	}
 	defer lf.Close()
-	return History(ctx, svc, caller, of, lf)
+	return history(ctx, svc, caller, of, lf, counts)
+}
+
+// countLines counts the records of each order_ref in the bundle's order_lines.csv (nil
+// when it does not read as CSV: the import's own pass reports that).
+func countLines(bundle fs.FS) (map[string]int, error) {
+	f, err := bundle.Open(LinesFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := newCSVRows(f, LinesFile)
+	if err != nil {
+		return nil, nil
+	}
+	counts := map[string]int{}
+	for {
+		_, rec, err := rows.next()
+		if err == io.EOF {
+			return counts, nil
+		}
+		if err != nil {
+			return nil, nil
+		}
+		counts[rec.get("order_ref")]++
+	}
 }
 
 // History loads orders.csv (ordersCSV) and order_lines.csv (linesCSV) as orders already
@@ -99,8 +131,16 @@ func HistoryFS(ctx context.Context, svc HistoryLoader, caller orders.Caller, bun
 // earlier, apart from it, is a row error and left out. Lines read ahead of their order
 // wait for it, so memory stays a few orders' lines when both files list the orders in
 // the same order, and the lines read ahead when not; besides, the order_refs of the
-// lines read so far are kept (to tell lines apart from their order's).
+// lines read so far are kept (to tell lines apart from their order's). HistoryFS (the
+// CLI's import of a folder) reads order_lines.csv twice and lifts the "together" rule.
 func History(ctx context.Context, svc HistoryLoader, caller orders.Caller, ordersCSV, linesCSV io.Reader) (HistoryReport, error) {
+	return history(ctx, svc, caller, ordersCSV, linesCSV, nil)
+}
+
+// history is History; with counts (each order_ref's number of records in linesCSV, from a
+// first pass) an order's lines need not be listed together: an order is loaded once all
+// of its lines have been read.
+func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, ordersCSV, linesCSV io.Reader, counts map[string]int) (HistoryReport, error) {
 	var rep HistoryReport
 	oc, err := newCSVRows(ordersCSV, OrdersFile)
 	if err != nil {
@@ -110,7 +150,8 @@ func History(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 	if err != nil {
 		return rep, err
 	}
-	lines := &lineGroups{rows: lc, pending: map[string][]orders.HistoryLine{}, closed: map[string]bool{}, rep: &rep}
+	lines := &lineGroups{rows: lc, pending: map[string][]orders.HistoryLine{}, closed: map[string]bool{}, rep: &rep,
+		counts: counts, seen: map[string]int{}, taken: map[string]bool{}}
 	defer func() { sortHistoryErrors(rep.Errors) }() // sorted in place: the report returned shares them
 	var prev struct {
 		ref   string
@@ -231,18 +272,33 @@ type lineGroups struct {
 	pending map[string][]orders.HistoryLine // groups read, their orders not yet
 	closed  map[string]bool                 // order_refs whose lines have been read
 	rep     *HistoryReport
+	// With counts (HistoryFS's first pass), an order's lines may be apart: seen counts
+	// the records read of each order_ref, and its lines are complete at counts[ref];
+	// taken marks the orders already given their lines.
+	counts map[string]int
+	seen   map[string]int
+	taken  map[string]bool
 }
 
 // of returns the lines of order ref, reading the file up to them (nil when it has none).
 func (g *lineGroups) of(ref string) ([]orders.HistoryLine, error) {
-	for !g.closed[ref] && !g.eof {
+	for !g.complete(ref) && !g.eof {
 		if err := g.group(); err != nil {
 			return nil, err
 		}
 	}
 	ls := g.pending[ref]
 	delete(g.pending, ref)
+	g.taken[ref] = true
 	return ls, nil
+}
+
+// complete says whether every line of order ref has been read.
+func (g *lineGroups) complete(ref string) bool {
+	if g.counts != nil {
+		return g.seen[ref] >= g.counts[ref]
+	}
+	return g.closed[ref]
 }
 
 // group reads the next order's lines (consecutive records of one order_ref).
@@ -270,7 +326,8 @@ func (g *lineGroups) group() error {
 		}
 		rec, row := *g.peek, g.peekRow
 		g.peek = nil
-		if g.closed[ref] {
+		g.seen[ref]++
+		if g.closed[ref] && (g.counts == nil || g.taken[ref]) {
 			g.rep.Errors = append(g.rep.Errors, RowError{File: LinesFile, Row: row, Field: "order_ref",
 				Reason: fmt.Sprintf("the lines of order %s are not together: list each order's lines one after another", ref)})
 			continue
@@ -293,10 +350,10 @@ func (g *lineGroups) group() error {
 	if first {
 		return nil // the end of the file
 	}
-	if !g.closed[ref] {
+	if !g.closed[ref] || (g.counts != nil && !g.taken[ref]) {
 		g.closed[ref] = true
 		if ls != nil {
-			g.pending[ref] = ls
+			g.pending[ref] = append(g.pending[ref], ls...)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"aidmall/imports"
 	"aidmall/orders"
@@ -223,4 +224,34 @@ func FuzzHistory(f *testing.F) {
 			t.Fatalf("%d line errors, whole-file %d", lineErrs, len(wantRep.Errors))
 		}
 	})
+}
+
+// From a bundle folder (the CLI's import), an order's lines may be listed apart (a file
+// sorted by SKU): every order gets all its lines, in file order, and no row is an error.
+func TestHistoryFSLinesApart(t *testing.T) {
+	t.Parallel()
+	ordersCSV := ordersHeader + "\n" + orderRow("A") + "\n" + orderRow("B") + "\n"
+	linesCSV := linesHeader + "\nA,1,P1,2,68.00\nB,1,P1,3,68.00\nA,2,P2,1,30.00\nB,2,P2,4,30.00\nA,3,P3,5,10.00\n"
+	bundle := fstest.MapFS{imports.OrdersFile: {Data: []byte(ordersCSV)}, imports.LinesFile: {Data: []byte(linesCSV)}}
+	l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
+	rep, err := imports.HistoryFS(context.Background(), l, orders.Caller{}, bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Errors) != 0 || rep.Created != 2 {
+		t.Fatalf("report %+v: want 2 orders created and no error", rep)
+	}
+	qty := func(ls []orders.HistoryLine) []int64 {
+		var q []int64
+		for _, l := range ls {
+			q = append(q, l.Quantity)
+		}
+		return q
+	}
+	if got := qty(l.got["A"]); !reflect.DeepEqual(got, []int64{2, 1, 5}) {
+		t.Errorf("A's quantities %v: want [2 1 5]", got)
+	}
+	if got := qty(l.got["B"]); !reflect.DeepEqual(got, []int64{3, 4}) {
+		t.Errorf("B's quantities %v: want [3 4]", got)
+	}
 }
