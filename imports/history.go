@@ -77,10 +77,15 @@ func HistoryFS(ctx context.Context, svc HistoryLoader, caller orders.Caller, bun
 		return HistoryReport{}, err
 	}
 	defer of.Close()
-	// A first pass counts each order's lines, so that a file listing one order's lines
-	// apart (sorted by SKU, say) still gives every order all its lines: an order waits
-	// until all of its lines have been read. Memory: one count per order_ref.
-	counts, err := countLines(bundle)
+	// A first pass over each file checks that it reads as CSV to its end, so that a
+	// truncated or garbled file loads nothing (rather than the orders before the break),
+	// and counts each order's lines, so that a file listing one order's lines apart
+	// (sorted by SKU, say) still gives every order all its lines: an order waits until
+	// all of its lines have been read. Memory: one count per order_ref.
+	if _, err := countRecords(bundle, OrdersFile); err != nil {
+		return HistoryReport{}, err
+	}
+	counts, err := countRecords(bundle, LinesFile)
 	if err != nil {
 		return HistoryReport{}, err
 	}
@@ -92,17 +97,17 @@ func HistoryFS(ctx context.Context, svc HistoryLoader, caller orders.Caller, bun
 	return history(ctx, svc, caller, of, lf, counts)
 }
 
-// countLines counts the records of each order_ref in the bundle's order_lines.csv (nil
-// when it does not read as CSV: the import's own pass reports that).
-func countLines(bundle fs.FS) (map[string]int, error) {
-	f, err := bundle.Open(LinesFile)
+// countRecords reads the bundle's CSV file name to its end and counts its records by
+// order_ref; the error is the first row that does not read as CSV.
+func countRecords(bundle fs.FS, name string) (map[string]int, error) {
+	f, err := bundle.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	rows, err := newCSVRows(f, LinesFile)
+	rows, err := newCSVRows(f, name)
 	if err != nil {
-		return nil, nil
+		return nil, err
 	}
 	counts := map[string]int{}
 	for {
@@ -111,7 +116,7 @@ func countLines(bundle fs.FS) (map[string]int, error) {
 			return counts, nil
 		}
 		if err != nil {
-			return nil, nil
+			return nil, fmt.Errorf("%w (nothing was loaded: correct the file and import it again)", err)
 		}
 		counts[rec.get("order_ref")]++
 	}
@@ -120,10 +125,11 @@ func countLines(bundle fs.FS) (map[string]int, error) {
 // History loads orders.csv (ordersCSV) and order_lines.csv (linesCSV) as orders already
 // placed at their malls (orders.Service.LoadHistory, as caller), so that the malls'
 // statements can be applied to them. Each bad order is reported with its orders.csv row
-// and the others are loaded; a line that does not read is reported and left out of its
-// order. The error is a file that cannot be read as CSV, or a failure of the store; the
-// report then holds what was done before it (loading again is harmless: a loaded order
-// is then already known).
+// and the others are loaded; a line that does not read is reported and its order is not
+// loaded (an order is never stored with part of its lines). The error is a file that
+// cannot be read as CSV, or a failure of the store; the report then holds what was done
+// before it. HistoryFS reads both files to their end first, so there a file that does
+// not read as CSV loads nothing.
 //
 // Both files are read as streams, never whole: orders one by one, each with its lines,
 // which order_lines.csv must list together (one order's lines one after another, as the
@@ -151,7 +157,7 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 		return rep, err
 	}
 	lines := &lineGroups{rows: lc, pending: map[string][]orders.HistoryLine{}, closed: map[string]bool{}, rep: &rep,
-		counts: counts, seen: map[string]int{}, taken: map[string]bool{}}
+		counts: counts, seen: map[string]int{}, taken: map[string]bool{}, bad: map[string][]int{}}
 	defer func() { sortHistoryErrors(rep.Errors) }() // sorted in place: the report returned shares them
 	var prev struct {
 		ref   string
@@ -181,6 +187,12 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 			return rep, err
 		}
 		prev.ref, prev.lines = ref, ls
+		if rows := lines.bad[ref]; len(rows) > 0 {
+			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: row, Ref: ref,
+				Reason: fmt.Sprintf("not loaded: its lines in %s (rows %s) do not read; correct them and import again", LinesFile, joinInts(rows)),
+				Err:    orders.ErrInvalid})
+			continue
+		}
 		placed, err := time.Parse(time.RFC3339, o.get("placed_at"))
 		if err != nil {
 			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: row, Field: "placed_at", Reason: "want RFC 3339 with an offset"})
@@ -227,6 +239,9 @@ func newCSVRows(r io.Reader, name string) (*csvRows, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = false
 	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: the file is empty: no header row", name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -278,6 +293,9 @@ type lineGroups struct {
 	counts map[string]int
 	seen   map[string]int
 	taken  map[string]bool
+	// bad lists the order_lines.csv rows of each order_ref that could not be read: such
+	// an order is not loaded (never with some of its lines), and is reported.
+	bad map[string][]int
 }
 
 // of returns the lines of order ref, reading the file up to them (nil when it has none).
@@ -330,19 +348,27 @@ func (g *lineGroups) group() error {
 		if g.closed[ref] && (g.counts == nil || g.taken[ref]) {
 			g.rep.Errors = append(g.rep.Errors, RowError{File: LinesFile, Row: row, Field: "order_ref",
 				Reason: fmt.Sprintf("the lines of order %s are not together: list each order's lines one after another", ref)})
+			g.bad[ref] = append(g.bad[ref], row)
 			continue
 		}
 		no, err1 := strconv.Atoi(rec.get("line_no"))
 		q, err2 := strconv.ParseInt(rec.get("quantity"), 10, 64)
 		p, err3 := money.ParseYuan(rec.get("unit_price"))
-		if err := errors.Join(err1, err2, err3); err != nil {
-			var fields []string
+		if err1 != nil || err2 != nil || err3 != nil {
+			var fields, reasons []string
 			for j, e := range []error{err1, err2, err3} {
 				if e != nil {
-					fields = append(fields, []string{"line_no", "quantity", "unit_price"}[j])
+					f := []string{"line_no", "quantity", "unit_price"}[j]
+					fields = append(fields, f)
+					want := "a whole number"
+					if f == "unit_price" {
+						want = "an amount in yuan with at most 2 decimals"
+					}
+					reasons = append(reasons, fmt.Sprintf("%s %q is not %s", f, rec.get(f), want))
 				}
 			}
-			g.rep.Errors = append(g.rep.Errors, RowError{File: LinesFile, Row: row, Field: strings.Join(fields, ", "), Reason: err.Error()})
+			g.rep.Errors = append(g.rep.Errors, RowError{File: LinesFile, Row: row, Ref: ref, Field: strings.Join(fields, ", "), Reason: strings.Join(reasons, "; ")})
+			g.bad[ref] = append(g.bad[ref], row)
 			continue
 		}
 		ls = append(ls, orders.HistoryLine{LineNo: no, SKU: rec.get("sku"), Quantity: q, UnitPrice: p})
@@ -392,4 +418,13 @@ func ReadCSV(r io.Reader, name string) ([]map[string]string, error) {
 		}
 		out = append(out, m)
 	}
+}
+
+// joinInts lists rows as "4, 7, 9".
+func joinInts(rows []int) string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = strconv.Itoa(r)
+	}
+	return strings.Join(out, ", ")
 }

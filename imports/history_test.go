@@ -102,8 +102,9 @@ func TestHistoryHoldsABoundedNumberOfLines(t *testing.T) {
 
 // Lines listed before their order (orders.csv in another order) wait for it; a line of an
 // order whose lines came earlier, apart from them, is a row error of order_lines.csv; an
-// order listed twice in a row gets its lines both times; errors come lines first, then
-// orders, each in row order.
+// order with a line that does not read is not loaded at all (never with part of its
+// lines), on every row that lists it; errors come lines first, then orders, each in row
+// order.
 func TestHistoryLinesOutOfOrder(t *testing.T) {
 	t.Parallel()
 	ordersCSV := ordersHeader + "\n" + orderRow("B") + "\n" + orderRow("A") + "\n" + orderRow("A") + "\n" + "C,HQ,ccb,union_funds,yesterday,bulk,x,y\n"
@@ -113,11 +114,11 @@ func TestHistoryLinesOutOfOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Rows != 4 || rep.Created != 2 || rep.Unchanged != 1 {
-		t.Errorf("report %+v: want 4 rows, 2 created, 1 unchanged", rep)
+	if rep.Rows != 4 || rep.Created != 1 || rep.Unchanged != 0 {
+		t.Errorf("report %+v: want 4 rows, 1 created (B), none unchanged", rep)
 	}
-	if got := l.got["A"]; len(got) != 1 || got[0].Quantity != 2 {
-		t.Errorf("A's lines %+v: want its first line only", got)
+	if got, ok := l.got["A"]; ok {
+		t.Errorf("A loaded with lines %+v: want it not loaded (its line 2 does not read)", got)
 	}
 	if got := l.got["B"]; len(got) != 1 || got[0].Quantity != 3 {
 		t.Errorf("B's lines %+v", got)
@@ -126,7 +127,7 @@ func TestHistoryLinesOutOfOrder(t *testing.T) {
 	for _, e := range rep.Errors {
 		where = append(where, fmt.Sprintf("%s:%d:%s", e.File, e.Row, e.Field))
 	}
-	want := []string{"order_lines.csv:3:unit_price", "order_lines.csv:5:order_ref", "orders.csv:5:placed_at"}
+	want := []string{"order_lines.csv:3:unit_price", "order_lines.csv:5:order_ref", "orders.csv:3:", "orders.csv:4:", "orders.csv:5:placed_at"}
 	if !reflect.DeepEqual(where, want) {
 		t.Errorf("errors %v, want %v", where, want)
 	}
@@ -147,6 +148,7 @@ func wholeFileHistory(ordersCSV, linesCSV string) (map[string][]orders.HistoryLi
 	}
 	lines := map[string][]orders.HistoryLine{}
 	bad := 0
+	badRef := map[string]bool{} // an order with a line that does not read is not loaded
 	for _, li := range ls {
 		var no int
 		var q int64
@@ -154,6 +156,7 @@ func wholeFileHistory(ordersCSV, linesCSV string) (map[string][]orders.HistoryLi
 		_, err2 := fmt.Sscanf(li["quantity"], "%d", &q)
 		if err1 != nil || err2 != nil || fmt.Sprint(no) != li["line_no"] || fmt.Sprint(q) != li["quantity"] || li["unit_price"] != "68.00" {
 			bad++
+			badRef[li["order_ref"]] = true
 			continue
 		}
 		lines[li["order_ref"]] = append(lines[li["order_ref"]], orders.HistoryLine{LineNo: no, SKU: li["sku"], Quantity: q, UnitPrice: 6800})
@@ -161,6 +164,9 @@ func wholeFileHistory(ordersCSV, linesCSV string) (map[string][]orders.HistoryLi
 	rep.Errors = make([]imports.RowError, bad)
 	for _, o := range os {
 		rep.Rows++
+		if badRef[o["order_ref"]] {
+			continue
+		}
 		if _, c, err := l.LoadHistory(context.Background(), orders.Caller{}, orders.HistoryOrder{OrderRef: o["order_ref"], Lines: lines[o["order_ref"]]}); err == nil && c {
 			rep.Created++
 		}
@@ -253,5 +259,26 @@ func TestHistoryFSLinesApart(t *testing.T) {
 	}
 	if got := qty(l.got["B"]); !reflect.DeepEqual(got, []int64{3, 4}) {
 		t.Errorf("B's quantities %v: want [3 4]", got)
+	}
+}
+
+// A bundle whose order_lines.csv stops reading as CSV half way loads nothing: no order is
+// stored with part of its lines, and the error names the row.
+func TestHistoryFSUnreadableLinesLoadNothing(t *testing.T) {
+	t.Parallel()
+	ordersCSV := ordersHeader + "\n" + orderRow("A") + "\n" + orderRow("B") + "\n"
+	linesCSV := linesHeader + "\nA,1,P1,2,68.00\nB,1,P1,3,68.00\nA,2,P2\n"
+	bundle := fstest.MapFS{imports.OrdersFile: {Data: []byte(ordersCSV)}, imports.LinesFile: {Data: []byte(linesCSV)}}
+	l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
+	_, err := imports.HistoryFS(context.Background(), l, orders.Caller{}, bundle)
+	if err == nil || !strings.Contains(err.Error(), "order_lines.csv row 4") {
+		t.Fatalf("error %v: want order_lines.csv row 4 named", err)
+	}
+	if len(l.got) != 0 {
+		t.Fatalf("loaded %v: want nothing", l.got)
+	}
+	empty := fstest.MapFS{imports.OrdersFile: {Data: []byte(ordersCSV)}, imports.LinesFile: {Data: nil}}
+	if _, err := imports.HistoryFS(context.Background(), l, orders.Caller{}, empty); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("empty lines file: error %v, want it called empty", err)
 	}
 }
