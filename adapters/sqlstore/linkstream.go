@@ -274,12 +274,12 @@ func (w *linkageWriter) prune(ctx context.Context, inFile func(households.Linkag
 		for rows.Next() {
 			var r linkageRow
 			if err := rows.Scan(&r.HouseholdNo, &r.Type, &r.ValidFrom); err != nil {
-				rows.Close()
+				_ = rows.Close() // the scan's error is the one to report
 				return fmt.Errorf("linkages of %s: %w", supplier, err)
 			}
 			from, err := bizday.Parse(r.ValidFrom)
 			if err != nil {
-				rows.Close()
+				_ = rows.Close() // the parse's error is the one to report
 				return fmt.Errorf("linkage valid_from: %w", err)
 			}
 			if !inFile(households.Linkage{SupplierCode: supplier, HouseholdNo: r.HouseholdNo, Type: households.LinkageType(r.Type), ValidFrom: from}) {
