@@ -36,6 +36,7 @@ import (
 	"aidmall/adapters/sqlstore"
 	"aidmall/examples"
 	"aidmall/internal/bench"
+	"aidmall/internal/gen"
 	"aidmall/orders"
 )
 
@@ -87,8 +88,8 @@ average is printed beside every figure: on a shared machine read the ratios.`,
 	cmd.Flags().DurationVar(&o.duration, "duration", 10*time.Second, "how long each measured run lasts")
 	cmd.Flags().IntVar(&o.clients, "clients", 8, "concurrent clients of the closed-loop runs")
 	cmd.Flags().StringSliceVar(&o.parts, "parts", benchParts, "parts to run: "+strings.Join(benchParts, ","))
-	cmd.Flags().StringVar(&o.bundle, "bundle", "", "bundle folder whose year the reports part loads (default: the embedded demo bundle)")
-	cmd.Flags().IntVar(&o.scale, "scale", 0, "load a bundle scaled N times (needs `aidmall gen`; until then pass --bundle)")
+	cmd.Flags().StringVar(&o.bundle, "bundle", "", "bundle folder the service boots on (its registry and catalogue) and whose year the reports part loads (default: the embedded demo bundle)")
+	cmd.Flags().IntVar(&o.scale, "scale", 0, "run on the embedded bundle scaled N times, generated as by aidmall gen --scale N into a temporary folder (removed after); instead of --bundle")
 	cmd.Flags().IntVar(&o.year, "year", 2019, "the bundle's year")
 	cmd.Flags().StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the run (service, simulated malls and clients: one process) to this file, for go tool pprof")
 	cmd.Flags().StringVar(&o.branch, "branch", "", "intake: place every order for this one branch (e.g. HQ); by default the orders are spread over the bundle's branches by their members, as in a New Year week")
@@ -116,8 +117,8 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 			return fmt.Errorf("--parts: unknown part %q (want %s)", p, strings.Join(benchParts, ", "))
 		}
 	}
-	if o.scale > 0 && o.bundle == "" {
-		return errors.New("--scale needs `aidmall gen --scale N --out DIR`, which this build lacks: generate a bundle and pass --bundle DIR")
+	if o.scale < 0 || o.scale > 0 && o.bundle != "" {
+		return errors.New("--scale N (at least 1) or --bundle DIR, not both")
 	}
 	if o.smoke {
 		o.duration = 2 * time.Second
@@ -140,7 +141,23 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	b := &benchRun{o: o, out: out}
+	b := &benchRun{o: o, out: out, bundle: examples.YichuanDingbian2019()}
+	switch {
+	case o.scale > 0:
+		dir, err := os.MkdirTemp("", "aidmall-bench-bundle-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := gen.Write(examples.YichuanDingbian2019(), dir, gen.Options{Scale: o.scale}); err != nil {
+			return fmt.Errorf("--scale %d: %w", o.scale, err)
+		}
+		b.bundle = os.DirFS(dir)
+		fmt.Fprintf(out, "bundle: yichuan-dingbian-2019 scaled %d times (as aidmall gen --scale %d writes it) in %s\n", o.scale, o.scale, dir)
+	case o.bundle != "":
+		b.bundle = os.DirFS(o.bundle)
+		fmt.Fprintf(out, "bundle: %s\n", o.bundle)
+	}
 	fmt.Fprintf(out, "aidmall bench: %s per run, %d clients, load average %.2f\n", o.duration, o.clients, bench.LoadAverage())
 	if slices.Contains(o.parts, "verify") {
 		if err := b.verify(ctx); err != nil {
@@ -176,11 +193,7 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 		}
 	}
 	if slices.Contains(o.parts, "reports") {
-		bundle := examples.YichuanDingbian2019()
-		if o.bundle != "" {
-			bundle = os.DirFS(o.bundle)
-		}
-		script, err := mallsim.LoadScript(bundle)
+		script, err := mallsim.LoadScript(b.bundle)
 		if err != nil {
 			return err
 		}
@@ -190,7 +203,7 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 		}
 		err = func() error {
 			defer env.stop()
-			return b.reports(ctx, env, bundle)
+			return b.reports(ctx, env, b.bundle)
 		}()
 		if err != nil {
 			return fmt.Errorf("reports: %w", err)
@@ -204,6 +217,7 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 type benchRun struct {
 	o       benchOpts
 	out     io.Writer
+	bundle  fs.FS // the service boots on its registry and catalogue; reports loads its year
 	figures []bench.Figure
 	// undispatched measures intake's peak with the job runner stopped (set by intake, run
 	// last on its service: the runner is not started again).
@@ -252,7 +266,8 @@ type benchService struct {
 
 // boot starts the service on a fresh database as the demo does: a SQLite file in a
 // temporary folder, or a database made for the run on the PostgreSQL server of dbURL
-// (dropped after); the bundle imported; both malls simulated under script.
+// (dropped after); b.bundle's registry and catalogue imported as the demo imports them;
+// both malls simulated under script.
 func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *mallsim.Script) (_ *benchService, err error) {
 	var cleanups []func()
 	stop := func() {
@@ -304,11 +319,8 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 		return nil, err
 	}
 	cleanups = append(cleanups, func() { a.Close() })
-	reg, err := a.registry(ctx, true)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := reg.ImportBundle(ctx, examples.YichuanDingbian2019(), false); err != nil {
+	// No budgets stored (year 0): intake and ingest place orders past any branch's budget.
+	if _, err := importBundleRegistry(ctx, a, b.bundle, 0); err != nil {
 		return nil, err
 	}
 	keys, err := mallsim.NewKeys()
@@ -889,7 +901,8 @@ func (b *benchRun) verify(ctx context.Context) error {
 // the year's benefit report through the API against the bare GROUP BY.
 func (b *benchRun) reports(ctx context.Context, e *benchService, bundle fs.FS) error {
 	start := time.Now()
-	if _, err := placeBundleOrders(ctx, e.a, e.rt.URL(), e.token, bundle, 4, io.Discard); err != nil {
+	placed, err := placeBundleOrders(ctx, e.a, e.rt.URL(), e.token, bundle, 4, io.Discard)
+	if err != nil {
 		return err
 	}
 	idle := func(context.Context) (bool, error) { return e.sim.Idle(), nil }
@@ -900,7 +913,7 @@ func (b *benchRun) reports(ctx context.Context, e *benchService, bundle fs.FS) e
 	if err := e.a.db.GetContext(ctx, &entries, `SELECT COUNT(*) FROM ledger_entries`); err != nil {
 		return err
 	}
-	fmt.Fprintf(b.out, "  the year loaded in %s: %d ledger rows\n", time.Since(start).Round(time.Millisecond), entries)
+	fmt.Fprintf(b.out, "  the year loaded in %s: %d orders placed, %d ledger rows\n", time.Since(start).Round(time.Millisecond), placed, entries)
 	from, to := fmt.Sprintf("%d-01-01", b.o.year), fmt.Sprintf("%d-12-31", b.o.year)
 	header := http.Header{"Authorization": {"Bearer " + e.token}, "Accept": {"application/json"}}
 	// county,month is the breakdown report's pair (/v1/reports/breakdown).

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -61,4 +62,37 @@ func TestBenchSmoke(t *testing.T) {
 		}
 		smoke(t, "--db", base)
 	})
+}
+
+// TestBenchScaledBundle runs the reports part on --scale 2: the bench generates the scaled
+// bundle itself (removed after) and boots the service on its registry and catalogue, so
+// every one of its 2×238 orders is placed (a service booted on the embedded registry
+// refuses the copy's branches and SKUs with 422). --scale with --bundle is refused.
+func TestBenchScaledBundle(t *testing.T) {
+	bench := func(t *testing.T, args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+		defer cancel()
+		var out, errs bytes.Buffer
+		getenv := func(string) string { return "" }
+		if err := run(ctx, append([]string{"bench", "--smoke", "--parts", "reports"}, args...), getenv, &out, &errs); err != nil {
+			t.Fatalf("aidmall bench %v: %v\n%s\n%s", args, err, out.String(), errs.String())
+		}
+		t.Log(out.String())
+		return out.String()
+	}
+	table := bench(t, "--scale", "2")
+	if !regexp.MustCompile(`the year loaded in \S+: 476 orders placed, [1-9]\d* ledger rows`).MatchString(table) {
+		t.Errorf("--scale 2 did not place the 476 orders of two copies of the year")
+	}
+	if !regexp.MustCompile(`year benefit by county \(\d+ ledger rows\)[^\n]*\s\d[\d.]* reports/s\s+\d[\d.]* reports/s \(bare GROUP BY\)`).MatchString(table) {
+		t.Errorf("no report figure with its baseline on the scaled bundle")
+	}
+	if m := regexp.MustCompile(`scaled 2 times \(as aidmall gen --scale 2 writes it\) in (\S+)`).FindStringSubmatch(table); m == nil {
+		t.Errorf("the bench does not say which bundle it ran on")
+	} else if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
+		t.Errorf("the generated bundle %s is left behind (stat: %v)", m[1], err)
+	}
+	if err := run(context.Background(), []string{"bench", "--scale", "2", "--bundle", t.TempDir()}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+		t.Errorf("--scale with --bundle: no error")
+	}
 }

@@ -152,13 +152,9 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 
 	// 1. Registry and catalogue.
 	// The branches' budget column is the budget of the demo's year.
-	reg, err := a.registry(ctx, true, households.WithBudgetYear(o.year))
+	reps, err := importBundleRegistry(ctx, a, bundle, o.year)
 	if err != nil {
 		return err
-	}
-	reps, err := reg.ImportBundle(ctx, bundle, false)
-	if err != nil {
-		return fmt.Errorf("import bundle: %w", err)
 	}
 	fmt.Fprintln(out, "\n1. Registry and catalogue imported (bad rows are reported and left out):")
 	for _, r := range reps {
@@ -275,6 +271,22 @@ func prepareDemoDB(cfg config.Config, replace bool) error {
 		}
 	}
 	return nil
+}
+
+// importBundleRegistry imports a bundle's registry and catalogue (branches, suppliers,
+// products, households, linkages) into a's store, bad rows reported and left out; the
+// branches' budget column is the budget of year (0: checked, not stored: no branch is
+// limited). The demo and the bench boot on it.
+func importBundleRegistry(ctx context.Context, a *app, bundle fs.FS, year int) ([]households.Report, error) {
+	reg, err := a.registry(ctx, true, households.WithBudgetYear(year))
+	if err != nil {
+		return nil, err
+	}
+	reps, err := reg.ImportBundle(ctx, bundle, false)
+	if err != nil {
+		return nil, fmt.Errorf("import bundle: %w", err)
+	}
+	return reps, nil
 }
 
 // placeBundleOrders places every order of a bundle's orders.csv through the API at base
