@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -150,11 +151,10 @@ func wholeFileHistory(ordersCSV, linesCSV string) (map[string][]orders.HistoryLi
 	bad := 0
 	badRef := map[string]bool{} // an order with a line that does not read is not loaded
 	for _, li := range ls {
-		var no int
-		var q int64
-		_, err1 := fmt.Sscanf(li["line_no"], "%d", &no)
-		_, err2 := fmt.Sscanf(li["quantity"], "%d", &q)
-		if err1 != nil || err2 != nil || fmt.Sprint(no) != li["line_no"] || fmt.Sprint(q) != li["quantity"] || li["unit_price"] != "68.00" {
+		// A whole number as strconv reads one ("00" is 0, "1x" is none).
+		no, err1 := strconv.Atoi(li["line_no"])
+		q, err2 := strconv.ParseInt(li["quantity"], 10, 64)
+		if err1 != nil || err2 != nil || li["unit_price"] != "68.00" {
 			bad++
 			badRef[li["order_ref"]] = true
 			continue
