@@ -75,20 +75,13 @@ func (s *Store) StreamLinkages(ctx context.Context, next func(households.Referen
 		c, ch = households.Counts{}, orders.Changes{}
 		w := linkageWriter{s: s, tx: tx, suppliers: map[string]bool{}, changed: map[string]bool{}}
 		defer w.close()
-		if s.db.Dialect == SQLite {
-			// Each batch reads the linkages and households it names at random places of
-			// their indexes: SQLite's default 2 MiB page cache is too small for a million
-			// rows. The household import's bounded 64 MiB for this transaction, the
-			// connection's own given back after (ImportHouseholds).
-			var was int64
-			if err := tx.GetContext(ctx, &was, `PRAGMA cache_size`); err != nil {
-				return fmt.Errorf("linkages: %w", err)
-			}
-			if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
-				return fmt.Errorf("linkages: %w", err)
-			}
-			defer func() { _, _ = tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, was)) }()
+		// Each batch reads the linkages and households it names at random places of their
+		// indexes, as the household import does: the same bounded cache.
+		restore, err := importCache(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("linkages: %w", err)
 		}
+		defer restore()
 		for {
 			ls, err := next(txRefs{tx})
 			if err != nil {
@@ -115,7 +108,6 @@ func (s *Store) StreamLinkages(ctx context.Context, next func(households.Referen
 			codes = append(codes, code)
 		}
 		sort.Strings(codes)
-		var err error
 		if ch, err = orders.Rework(ctx, &txn{s: s, tx: tx}, codes); err != nil {
 			return err
 		}
