@@ -49,19 +49,12 @@ func Tables(ctx context.Context, db *sqlx.DB) ([]string, error) {
 
 // TakeSnapshot reads the highest id of every table of db with an id column.
 func TakeSnapshot(ctx context.Context, db *sqlx.DB) (Snapshot, error) {
-	ts, err := Tables(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	withID, err := intIDTables(ctx, db)
+	withID, _, err := tablesByID(ctx, db)
 	if err != nil {
 		return nil, err
 	}
 	s := Snapshot{}
-	for _, t := range ts {
-		if !slices.Contains(withID, t) {
-			continue
-		}
+	for _, t := range withID {
 		var max int64
 		if err := db.GetContext(ctx, &max, `SELECT COALESCE(MAX(id), 0) FROM `+t); err != nil {
 			return nil, fmt.Errorf("max id of %s: %w", t, err)
@@ -69,6 +62,27 @@ func TakeSnapshot(ctx context.Context, db *sqlx.DB) (Snapshot, error) {
 		s[t] = max
 	}
 	return s, nil
+}
+
+// tablesByID splits the tables of db (Tables) into those whose id is an integer and the
+// others.
+func tablesByID(ctx context.Context, db *sqlx.DB) (withID, without []string, err error) {
+	ts, err := Tables(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := intIDTables(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range ts {
+		if slices.Contains(ids, t) {
+			withID = append(withID, t)
+		} else {
+			without = append(without, t)
+		}
+	}
+	return withID, without, nil
 }
 
 // intIDTables lists the tables of db whose id is an integer (a text id, as of sessions,
@@ -94,17 +108,13 @@ type Contents map[string][]Row
 // TakeContents reads every row of the tables of db that have no integer id and whose
 // names end with suffix ("" for all of them).
 func TakeContents(ctx context.Context, db *sqlx.DB, suffix string) (Contents, error) {
-	ts, err := Tables(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	withID, err := intIDTables(ctx, db)
+	_, without, err := tablesByID(ctx, db)
 	if err != nil {
 		return nil, err
 	}
 	c := Contents{}
-	for _, t := range ts {
-		if slices.Contains(withID, t) || !strings.HasSuffix(t, suffix) {
+	for _, t := range without {
+		if !strings.HasSuffix(t, suffix) {
 			continue
 		}
 		if c[t], err = SelectRows(ctx, db, t, `TRUE`); err != nil {
