@@ -89,6 +89,9 @@ func HistoryFS(ctx context.Context, svc HistoryLoader, caller orders.Caller, bun
 	if err != nil {
 		return HistoryReport{}, err
 	}
+	if len(counts) == 0 {
+		return HistoryReport{}, fmt.Errorf("%s: no lines after its header: every order needs its lines (nothing was loaded)", LinesFile)
+	}
 	lf, err := bundle.Open(LinesFile)
 	if err != nil {
 		return HistoryReport{}, err
@@ -189,7 +192,7 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 		prev.ref, prev.lines = ref, ls
 		if rows := lines.bad[ref]; len(rows) > 0 {
 			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: row, Ref: ref,
-				Reason: fmt.Sprintf("not loaded: its lines in %s (rows %s) do not read; correct them and import again", LinesFile, joinInts(rows)),
+				Reason: fmt.Sprintf("not loaded: its lines in %s (%s) do not read; correct them and import again", LinesFile, rowsText(rows)),
 				Err:    orders.ErrInvalid})
 			continue
 		}
@@ -420,11 +423,14 @@ func ReadCSV(r io.Reader, name string) ([]map[string]string, error) {
 	}
 }
 
-// joinInts lists rows as "4, 7, 9".
-func joinInts(rows []int) string {
+// rowsText says rows as "row 4" or "rows 4, 7, 9".
+func rowsText(rows []int) string {
 	out := make([]string, len(rows))
 	for i, r := range rows {
 		out[i] = strconv.Itoa(r)
 	}
-	return strings.Join(out, ", ")
+	if len(rows) == 1 {
+		return "row " + out[0]
+	}
+	return "rows " + strings.Join(out, ", ")
 }

@@ -282,3 +282,14 @@ func TestHistoryFSUnreadableLinesLoadNothing(t *testing.T) {
 		t.Fatalf("empty lines file: error %v, want it called empty", err)
 	}
 }
+
+// An order_lines.csv with a header and no lines loads nothing and says so, rather than
+// refusing every order on its own row.
+func TestHistoryFSNoLines(t *testing.T) {
+	t.Parallel()
+	bundle := fstest.MapFS{imports.OrdersFile: {Data: []byte(ordersHeader + "\n" + orderRow("A") + "\n")}, imports.LinesFile: {Data: []byte(linesHeader + "\n")}}
+	l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
+	if _, err := imports.HistoryFS(context.Background(), l, orders.Caller{}, bundle); err == nil || !strings.Contains(err.Error(), "no lines") || len(l.got) != 0 {
+		t.Fatalf("error %v, loaded %v: want no lines said and nothing loaded", err, l.got)
+	}
+}

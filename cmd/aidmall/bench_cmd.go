@@ -300,7 +300,7 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 		cleanups = append(cleanups, drop)
 		cfg.DatabaseURL = u
 	default:
-		return nil, errors.New("--db: the bench makes its own SQLite file; give a postgres:// URL or nothing")
+		return nil, errors.New("--db (or DATABASE_URL, its default): the bench makes its own SQLite file; give a postgres:// URL, or unset DATABASE_URL")
 	}
 	dir, err := os.MkdirTemp("", "aidmall-bench-data-")
 	if err != nil {

@@ -219,7 +219,9 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 				return err
 			}
 			rep, err := importHistory(ctx, svc, os.DirFS(args[0]))
-			rep.Write(g.stdout, args[0])
+			if err == nil || rep.Rows > 0 {
+				rep.Write(g.stdout, args[0]) // not an empty tally before a refused file's error
+			}
 			return err
 		}),
 	})
