@@ -39,6 +39,13 @@ const (
 // Rows go in their given order (callers sort them, so that concurrent writers on
 // PostgreSQL take the rows' locks in the same order).
 func addSums(ctx context.Context, tx *sqlx.Tx, table string, keyCols, sumCols []string, rows sumRows) error {
+	return addSumsReturning(ctx, tx, table, keyCols, sumCols, rows, nil)
+}
+
+// addSumsReturning is addSums calling stored (when not nil) with the key and the first
+// sum of every row as stored after the addition (a row may be reported more than once:
+// with the same values).
+func addSumsReturning(ctx context.Context, tx *sqlx.Tx, table string, keyCols, sumCols []string, rows sumRows, stored func(key []string, sum int64)) error {
 	sqlite := tx.DriverName() == "sqlite"
 	batch := addSumsBatch
 	if sqlite {
@@ -54,11 +61,40 @@ func addSums(ctx context.Context, tx *sqlx.Tx, table string, keyCols, sumCols []
 		} else {
 			q, args = addSumsPostgres(table, keyCols, sumCols, chunk)
 		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if stored == nil {
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("add to %s: %w", table, err)
+			}
+			continue
+		}
+		if err := scanStored(ctx, tx, q+" RETURNING "+strings.Join(keyCols, ", ")+", "+sumCols[0], args, len(keyCols), stored); err != nil {
 			return fmt.Errorf("add to %s: %w", table, err)
 		}
 	}
 	return nil
+}
+
+// scanStored runs q and calls stored with each row it returns: n text keys and a sum.
+func scanStored(ctx context.Context, tx *sqlx.Tx, q string, args []any, n int, stored func(key []string, sum int64)) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	key := make([]string, n)
+	dest := make([]any, n+1)
+	for i := range key {
+		dest[i] = &key[i]
+	}
+	var sum int64
+	dest[n] = &sum
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		stored(key, sum)
+	}
+	return rows.Err()
 }
 
 // addSumsUpdate is the ON CONFLICT clause adding the new row's sums to the stored row's.

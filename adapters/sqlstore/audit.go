@@ -188,6 +188,9 @@ func (s *Store) importTx(ctx context.Context, c *households.Counts, fn func(tx *
 		if err := fn(tx); err != nil {
 			return err
 		}
+		if err := foldMemberChanges(ctx, tx); err != nil {
+			return err
+		}
 		info, ok := households.ImportFrom(ctx)
 		if !ok {
 			return nil

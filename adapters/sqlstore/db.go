@@ -77,7 +77,7 @@ func (db *DB) provider() (*goose.Provider, error) {
 	if db.Dialect == Postgres {
 		dialect = goose.DialectPostgres
 	}
-	return goose.NewProvider(dialect, db.DB.DB, sub)
+	return goose.NewProvider(dialect, db.DB.DB, sub, goose.WithGoMigrations(goMigrations()...))
 }
 
 // Migrate applies every pending schema migration.
@@ -135,4 +135,20 @@ func (db *DB) forUpdate() string {
 		return " FOR UPDATE"
 	}
 	return ""
+}
+
+// goMigrations are the migrations written in Go: those that fill a table by a rule the
+// store keeps in Go, so that the rule is written once.
+func goMigrations() []*goose.Migration {
+	return []*goose.Migration{
+		// 00017: the benefit figures of migration 00016, from the ledger and the registry.
+		goose.NewGoMigration(17, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+			for _, q := range rebuildBenefitSQL() {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return fmt.Errorf("benefit figures: %w", err)
+				}
+			}
+			return nil
+		}}, &goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }}),
+	}
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 
+	"aidmall/bizday"
 	"aidmall/reports"
 	"github.com/jmoiron/sqlx"
 )
@@ -72,3 +73,19 @@ func SQLiteSumsSize(n int) int { return sqliteSumsSize(n) }
 
 // AnalyzeAfter is analyzeAfter.
 var AnalyzeAfter = analyzeAfter
+
+// FiguresAnswer reports whether a report of from..to is read from the benefit figures
+// (figuresPeriod), in a snapshot as the reports take.
+func (s *Store) FiguresAnswer(ctx context.Context, from, to bizday.Day) (bool, error) {
+	tx, err := s.snapshot(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	members, err := membersTable(ctx, tx, from, to)
+	if err != nil {
+		return false, err
+	}
+	_, ok, err := figuresPeriod(ctx, tx, from, to, members)
+	return ok, err
+}

@@ -479,6 +479,9 @@ func (s *Store) ImportHouseholds(ctx context.Context, next func() ([]households.
 		if err := refuseRetiredKeys(ctx, tx, keys); err != nil {
 			return err
 		}
+		if err := foldMemberChanges(ctx, tx); err != nil {
+			return err
+		}
 		e, err := info.Entry(audit.ActorFrom(ctx), c)
 		if err != nil {
 			return err

@@ -44,8 +44,7 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	if err := q.Validate(); err != nil {
 		return reports.Benefit{}, err
 	}
-	key, ok := sliceExpr[q.By]
-	if !ok {
+	if _, ok := sliceExpr[q.By]; !ok {
 		return reports.Benefit{}, fmt.Errorf("report: no slice %q", q.By)
 	}
 	tx, err := s.snapshot(ctx)
@@ -62,13 +61,10 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 	if b.Totals, err = benefitTotals(ctx, tx, q.From, q.To, members); err != nil {
 		return b, err
 	}
-	src, args := rollupSource(q.From, q.To, "", ledgerColumn(q.By))
-
-	// Rows: net per slice, and households per slice where their net in it is > 0, in one
-	// pass over (slice, household).
-	var rows []sliceFigures
-	if err = tx.SelectContext(ctx, &rows, tx.Rebind(sliceFiguresSQL(src, members, key)), args...); err != nil {
-		return b, fmt.Errorf("report rows: %w", err)
+	// Rows: net per slice, and households per slice where their net in it is > 0.
+	rows, err := sliceFiguresOf(ctx, tx, q.From, q.To, members, q.By)
+	if err != nil {
+		return b, err
 	}
 	labels, err := s.labels(ctx, tx, q.By)
 	if err != nil {
@@ -99,6 +95,12 @@ func (s *Store) snapshot(ctx context.Context) (*sqlx.Tx, error) {
 // by funding and source, households over the whole period at once, people from members
 // (membersTable: as registered when the period was closed, §5.3, or now).
 func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, members string) (reports.Totals, error) {
+	if period, ok, err := figuresPeriod(ctx, tx, from, to, members); err != nil || ok {
+		if err != nil {
+			return reports.Totals{}, err
+		}
+		return figuresTotals(ctx, tx, period)
+	}
 	src, args := rollupSource(from, to, "")
 	var t struct {
 		Purchased    int64 `db:"purchased"`
@@ -124,11 +126,43 @@ func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, member
 	if err != nil {
 		return reports.Totals{}, fmt.Errorf("report totals: %w", err)
 	}
+	return totalsOf(t.Purchased, t.Helped, t.Unattributed, t.Delivered, t.Refunded, t.Households, t.People), nil
+}
+
+// totalsOf are the totals with these sums in fen (refunded as a positive amount).
+func totalsOf(purchased, helped, unattributed, delivered, refunded int64, households int, people int64) reports.Totals {
 	return reports.Totals{
-		PurchasedAmount: money.Fen(t.Purchased), HelpedSellAmount: money.Fen(t.Helped),
-		UnattributedAmount: money.Fen(t.Unattributed), DeliveredAmount: money.Fen(t.Delivered),
-		RefundedAmount: money.Fen(t.Refunded), Households: t.Households, People: int(t.People),
-	}, nil
+		PurchasedAmount: money.Fen(purchased), HelpedSellAmount: money.Fen(helped),
+		UnattributedAmount: money.Fen(unattributed), DeliveredAmount: money.Fen(delivered),
+		RefundedAmount: money.Fen(refunded), Households: households, People: int(people),
+	}
+}
+
+// sliceFiguresOf are the figures of each slice of from..to by the dimensions by (one, or
+// a pair), people from members: from the benefit figures when they answer the report
+// (figuresPeriod, figuresRows), from the rollups otherwise.
+func sliceFiguresOf(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, members string, by ...reports.By) ([]sliceFigures, error) {
+	period, ok, err := figuresPeriod(ctx, tx, from, to, members)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		rows, ok, err := figuresRows(ctx, tx, period, by...)
+		if err != nil || ok {
+			return rows, err
+		}
+	}
+	cols := make([]string, len(by))
+	keys := make([]string, len(by))
+	for i, d := range by {
+		cols[i], keys[i] = ledgerColumn(d), sliceExpr[d]
+	}
+	src, args := rollupSource(from, to, "", cols...)
+	var rows []sliceFigures
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(sliceFiguresSQL(src, members, keys...)), args...); err != nil {
+		return nil, fmt.Errorf("report rows: %w", err)
+	}
+	return rows, nil
 }
 
 // sliceFigures are one slice's net, and its households whose net in it is > 0 and their

@@ -62,25 +62,18 @@ func (s *Store) breakdown(ctx context.Context, tx *sqlx.Tx, p reports.Period, by
 	if b.Totals.Totals, err = benefitTotals(ctx, tx, p.From, p.To, members); err != nil {
 		return b, err
 	}
-	var cols []string
-	for _, d := range by {
-		cols = append(cols, ledgerColumn(d))
-	}
-	src, args := rollupSource(p.From, p.To, "", cols...)
 	usrc, uargs := unitSource(p.From, p.To)
-	keys := []string{sliceExpr[by[0]]}
 	e1, e2, egroup := eventSliceExpr[by[0]], "''", eventSliceExpr[by[0]]
 	if len(by) == 2 {
-		keys = append(keys, sliceExpr[by[1]])
 		e2, egroup = eventSliceExpr[by[1]], e1+", "+eventSliceExpr[by[1]]
 	}
 	type keyed struct {
 		K1 string `db:"k1"`
 		K2 string `db:"k2"`
 	}
-	var figures []sliceFigures
-	if err := tx.SelectContext(ctx, &figures, tx.Rebind(sliceFiguresSQL(src, members, keys...)), args...); err != nil {
-		return b, fmt.Errorf("breakdown rows: %w", err)
+	figures, err := sliceFiguresOf(ctx, tx, p.From, p.To, members, by...)
+	if err != nil {
+		return b, err
 	}
 	var units []struct {
 		keyed

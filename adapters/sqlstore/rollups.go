@@ -168,7 +168,7 @@ func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 			return fmt.Errorf("ledger rollups: %w", err)
 		}
 	}
-	return nil
+	return addBenefit(ctx, tx, rows)
 }
 
 // rollupSelect is the ledger recomputed as set's rows (of table with period column
@@ -360,6 +360,7 @@ func rollupChecks() []struct{ table, have, want string } {
 			`SELECT ` + keyText(t.period) + ` AS k, ` + sums + ` AS v FROM ` + t.table,
 			`SELECT ` + keyText("period") + ` AS k, ` + sums + ` AS v FROM (` + strings.Join(want, " UNION ALL ") + `) r`})
 	}
+	out = append(out, benefitChecks()...)
 	return append(out, []struct{ table, have, want string }{
 		{"unit_month_rollups",
 			`SELECT month || '|' || sku || '|' || funding || '|' || branch_code || '|' || mall AS k, units || '/' || events AS v FROM unit_month_rollups WHERE events <> 0`,
@@ -460,6 +461,7 @@ func rebuildRollupsSQL() []string {
 			out = append(out, `INSERT INTO `+t.table+` (`+fmt.Sprintf(rollupKeyCols, t.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen) `+rollupSelect(set, t.expr()))
 		}
 	}
+	out = append(out, rebuildBenefitSQL()...)
 	return append(out,
 		`INSERT INTO unit_month_rollups SELECT substr(e.business_day, 1, 7), l.sku, o.funding, o.branch_code, o.mall,
 		SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), COUNT(*) `+unitEvents+`
@@ -485,7 +487,7 @@ const analyzeEvery = 20000
 
 // analyzeTables are the tables the apply path and the reports read.
 var analyzeTables = []string{"fulfilment_events", "group_orders", "order_lines", "ledger_entries", "ledger_rollups",
-	"ledger_day_rollups", "ledger_year_rollups", "unit_month_rollups", "unit_day_rollups", "linkages"}
+	"ledger_day_rollups", "ledger_year_rollups", "unit_month_rollups", "unit_day_rollups", "linkages", "benefit_nets", "benefit_figures"}
 
 // Analyze refreshes the planner's statistics of the apply path's and the reports' tables.
 func (s *Store) Analyze(ctx context.Context) error {

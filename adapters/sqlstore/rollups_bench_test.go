@@ -135,7 +135,9 @@ func syntheticBundle(b *testing.B, f *fixture, n int) {
 	loaded := time.Since(start)
 	// On PostgreSQL the rollups' keys are made after the rebuild fills them (a sorted
 	// build instead of millions of index inserts): the same tables, built sooner.
-	keyed := map[string]string{"ledger_rollups": "month", "ledger_day_rollups": "business_day", "ledger_year_rollups": "year"}
+	keyed := map[string]string{"ledger_rollups": "grp, month, k1, k2, k3, k4, k5, k6, k7, household_no",
+		"ledger_day_rollups": "grp, business_day, k1, k2, k3, k4, k5, k6, k7, household_no",
+		"ledger_year_rollups": "grp, year, k1, k2, k3, k4, k5, k6, k7, household_no", "benefit_nets": "period, dim, slice, household_no"}
 	if db.Dialect == sqlstore.Postgres {
 		for t := range keyed {
 			if _, err := db.ExecContext(ctx, `ALTER TABLE `+t+` DROP CONSTRAINT `+t+`_pkey`); err != nil {
@@ -147,8 +149,8 @@ func syntheticBundle(b *testing.B, f *fixture, n int) {
 		b.Fatal(err)
 	}
 	if db.Dialect == sqlstore.Postgres {
-		for t, period := range keyed {
-			if _, err := db.ExecContext(ctx, `ALTER TABLE `+t+` ADD CONSTRAINT `+t+`_pkey PRIMARY KEY (grp, `+period+`, k1, k2, k3, k4, k5, k6, k7, household_no)`); err != nil {
+		for t, key := range keyed {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE `+t+` ADD CONSTRAINT `+t+`_pkey PRIMARY KEY (`+key+`)`); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -259,7 +261,8 @@ func BenchmarkRollupApply(b *testing.B) {
 
 // bareDelivery writes the rows one applied delivery of 1 unit split over 50 households
 // writes, without reading or deciding anything: the event, the line's quantities, 50
-// ledger entries and their month, day and year rollup rows, and the units rollup rows, in one
+// ledger entries and their month, day and year rollup rows, the benefit figures' rows,
+// and the units rollup rows, in one
 // transaction, through the same driver.
 func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i int, at time.Time) error {
 	tx, err := db.BeginTxx(ctx, nil)
@@ -318,6 +321,42 @@ func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i 
 			refunded_fen = `+t[0]+`.refunded_fen + excluded.refunded_fen`), rrArgs[g]...); err != nil {
 			return err
 		}
+	}
+	// The benefit figures: each household's net per year and month in the whole ledger and
+	// the slice of each of 7 dimensions, then those 16 slices' figures.
+	dims := [][2]string{{"", ""}, {"county_code", "610630"}, {"category", "apple"}, {"sku", "P1"}, {"supplier_code", "S1"},
+		{"branch_code", "HQ"}, {"mall", "ccb"}, {"funding", "union_funds"}}
+	var bn, bf strings.Builder
+	var bnArgs, bfArgs []any
+	for _, p := range []string{day[:4], day[:7]} {
+		for _, dm := range dims {
+			if bf.Len() > 0 {
+				bf.WriteString(", ")
+			}
+			bf.WriteString("(?, ?, ?, 6800, 6800, 6800, 0, 0, 0, 0)")
+			bfArgs = append(bfArgs, p, dm[0], dm[1])
+			for h := 0; h < 50; h++ {
+				no := fmt.Sprintf("B%04d", h-3)
+				if h < 3 {
+					no = fmt.Sprintf("H00%d", h+1)
+				}
+				if bn.Len() > 0 {
+					bn.WriteString(", ")
+				}
+				bn.WriteString("(?, ?, ?, ?, 136)")
+				bnArgs = append(bnArgs, p, dm[0], dm[1], no)
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO benefit_nets (period, dim, slice, household_no, net_fen) VALUES `+bn.String()+`
+		ON CONFLICT (period, dim, slice, household_no) DO UPDATE SET net_fen = benefit_nets.net_fen + excluded.net_fen`), bnArgs...); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO benefit_figures (period, dim, slice, amount_fen, union_fen, delivered_fen, refunded_fen,
+		unattributed_fen, households, people) VALUES `+bf.String()+` ON CONFLICT (period, dim, slice) DO UPDATE SET
+		amount_fen = benefit_figures.amount_fen + excluded.amount_fen, union_fen = benefit_figures.union_fen + excluded.union_fen,
+		delivered_fen = benefit_figures.delivered_fen + excluded.delivered_fen`), bfArgs...); err != nil {
+		return err
 	}
 	for _, t := range [][2]string{{"unit_month_rollups", "month"}, {"unit_day_rollups", "business_day"}} {
 		p := day

@@ -703,7 +703,7 @@ func (b *benchRun) ingest(ctx context.Context, e *benchService) error {
 	if err != nil {
 		return err
 	}
-	sums, err := bench.TakeContents(ctx, e.a.db.DB, "_rollups")
+	sums, err := bench.TakeContents(ctx, e.a.db.DB, bench.SumTable)
 	if err != nil {
 		return err
 	}

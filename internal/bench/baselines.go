@@ -181,12 +181,21 @@ func Times(ctx context.Context, clients, n int, op Op) (float64, error) {
 // another table.
 func RollupCopyKey(table string) string {
 	switch {
-	case !strings.HasSuffix(table, "_rollups"):
+	case !SumTable(table):
 		return ""
+	case strings.HasPrefix(table, "benefit_"):
+		return "dim"
 	case table == "unit_month_rollups":
 		return "month"
 	case strings.HasPrefix(table, "unit_"):
 		return "business_day"
 	}
 	return "grp"
+}
+
+// SumTable reports whether table is one of the sums a delivery adds to in its
+// transaction: the ledger and units rollups (…_rollups) and the benefit figures
+// (benefit_nets, benefit_figures).
+func SumTable(table string) bool {
+	return strings.HasSuffix(table, "_rollups") || strings.HasPrefix(table, "benefit_")
 }

@@ -105,16 +105,16 @@ func intIDTables(ctx context.Context, db *sqlx.DB) ([]string, error) {
 // a rollup's, which a path adds to in place), as read.
 type Contents map[string][]Row
 
-// TakeContents reads every row of the tables of db that have no integer id and whose
-// names end with suffix ("" for all of them).
-func TakeContents(ctx context.Context, db *sqlx.DB, suffix string) (Contents, error) {
+// TakeContents reads every row of the tables of db that have no integer id and that
+// keep (is nil for all of them).
+func TakeContents(ctx context.Context, db *sqlx.DB, keep func(table string) bool) (Contents, error) {
 	_, without, err := tablesByID(ctx, db)
 	if err != nil {
 		return nil, err
 	}
 	c := Contents{}
 	for _, t := range without {
-		if !strings.HasSuffix(t, suffix) {
+		if keep != nil && !keep(t) {
 			continue
 		}
 		if c[t], err = SelectRows(ctx, db, t, `TRUE`); err != nil {

@@ -119,7 +119,7 @@ func TestChangedRowsAreTheAddedAndChangedRowsOfTablesWithoutID(t *testing.T) {
 		`CREATE TABLE other_rollups (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`,
 		`CREATE TABLE notes (k TEXT PRIMARY KEY)`,
 		`INSERT INTO sums_rollups VALUES ('a', 1), ('b', 2), ('c', 3)`)
-	before, err := bench.TakeContents(ctx, db.DB, "_rollups")
+	before, err := bench.TakeContents(ctx, db.DB, bench.SumTable)
 	if err != nil {
 		t.Fatal(err)
 	}

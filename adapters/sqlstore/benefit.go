@@ -1,0 +1,389 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"aidmall/bizday"
+	"aidmall/reports"
+)
+
+// Benefit figures (migrations 00016, 00017): ATTRIBUTION.md §3's figures of every slice of
+// every business year and month, kept in the ledger's transaction, so that a report of one
+// whole year or month (the office's year report, the responsibility letter, a monthly
+// return) reads one row per slice of its answer instead of one per (slice, household).
+//
+// A household counts in a slice where its net there is > 0 (§3.2), so the figures are kept
+// with each household's net per period and slice (benefit_nets): when a delivery or refund
+// moves a net across zero, the slice's households and people move by one household and its
+// members. People are members as currently registered (§3.3): a member count changed by
+// the registry import is carried into every slice where the household counts
+// (foldMemberChanges), in the import's transaction. What the figures do not answer goes to
+// the rollups as before (figuresPeriod says when): ranges that are not one year or month,
+// ranges wholly inside closed periods (people as registered at closing, §5.3), pairs of
+// dimensions other than a dimension and the month.
+
+// benefitDims are the dimensions the figures are kept by: "" the whole ledger (the
+// totals), then each ledger column a report breaks down by (the month is the period).
+var benefitDims = []string{"", "county_code", "category", "sku", "supplier_code", "branch_code", "mall", "funding"}
+
+// benefitGrains are the lengths of the figures' periods in a business day: year, month.
+var benefitGrains = []int{4, 7}
+
+// benefitSlice is a slice of one period: its dimension and the value it keys by.
+type benefitSlice struct{ Period, Dim, Slice string }
+
+func (k benefitSlice) compare(o benefitSlice) int {
+	return cmp.Or(cmp.Compare(k.Period, o.Period), cmp.Compare(k.Dim, o.Dim), cmp.Compare(k.Slice, o.Slice))
+}
+
+// benefitNet is one household's net in a slice.
+type benefitNet struct {
+	benefitSlice
+	Household string
+}
+
+func (k benefitNet) compare(o benefitNet) int {
+	return cmp.Or(k.benefitSlice.compare(o.benefitSlice), cmp.Compare(k.Household, o.Household))
+}
+
+var (
+	benefitNetKeys    = []string{"period", "dim", "slice", "household_no"}
+	benefitFigureKeys = []string{"period", "dim", "slice"}
+	benefitFigureSums = []string{"amount_fen", "union_fen", "delivered_fen", "refunded_fen", "unattributed_fen", "households", "people"}
+)
+
+// addBenefit adds the ledger rows to the benefit figures, in the transaction that books
+// them: each household's nets first (returning the new nets, hence which crossed zero),
+// then the slices' sums, households and people, last (on PostgreSQL every delivery adds to
+// the same few slice rows: their locks are held for the shortest time). Keys go in one
+// order, so concurrent writers take row locks in the same order.
+func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
+	nets := map[benefitNet]int64{}
+	figs := map[benefitSlice]*[7]int64{}
+	for i := range rows {
+		r := &rows[i]
+		for _, n := range benefitGrains {
+			for _, d := range benefitDims {
+				k := benefitSlice{Period: r.Day[:n], Dim: d}
+				if d != "" {
+					k.Slice = r.col(d)
+				}
+				f := figs[k]
+				if f == nil {
+					f = &[7]int64{}
+					figs[k] = f
+				}
+				f[0] += r.Amount
+				if r.Funding == "union_funds" {
+					f[1] += r.Amount
+				}
+				switch r.Source {
+				case "delivered":
+					f[2] += r.Amount
+				case "refunded":
+					f[3] += r.Amount
+				}
+				if r.HouseholdNo == "" {
+					f[4] += r.Amount
+				} else {
+					nets[benefitNet{k, r.HouseholdNo}] += r.Amount
+				}
+			}
+		}
+	}
+	netKeys := slices.SortedFunc(func(yield func(benefitNet) bool) {
+		for k := range nets {
+			if !yield(k) {
+				return
+			}
+		}
+	}, benefitNet.compare)
+	add := sumRows{Keys: make([][]string, len(netKeys)), Sums: make([][]int64, len(netKeys))}
+	for i, k := range netKeys {
+		add.Keys[i] = []string{k.Period, k.Dim, k.Slice, k.Household}
+		add.Sums[i] = []int64{nets[k]}
+	}
+	// A net crosses zero when the new one and the one before (new − added) differ in sign.
+	crossed := map[benefitNet]int64{}
+	households := map[string]bool{}
+	if err := addSumsReturning(ctx, tx, "benefit_nets", benefitNetKeys, []string{"net_fen"}, add, func(key []string, net int64) {
+		k := benefitNet{benefitSlice{key[0], key[1], key[2]}, key[3]}
+		if c := sign(net) - sign(net-nets[k]); c != 0 {
+			crossed[k] = c
+			households[k.Household] = true
+		}
+	}); err != nil {
+		return fmt.Errorf("benefit figures: %w", err)
+	}
+	if len(crossed) > 0 {
+		members, err := memberCounts(ctx, tx, households)
+		if err != nil {
+			return fmt.Errorf("benefit figures: %w", err)
+		}
+		for k, c := range crossed {
+			m, ok := members[k.Household]
+			if !ok { // not registered: counted nowhere, as the reports' join with the registry
+				continue
+			}
+			f := figs[k.benefitSlice]
+			f[5] += c
+			f[6] += c * m
+		}
+	}
+	figKeys := slices.SortedFunc(func(yield func(benefitSlice) bool) {
+		for k := range figs {
+			if !yield(k) {
+				return
+			}
+		}
+	}, benefitSlice.compare)
+	fadd := sumRows{Keys: make([][]string, len(figKeys)), Sums: make([][]int64, len(figKeys))}
+	for i, k := range figKeys {
+		fadd.Keys[i] = []string{k.Period, k.Dim, k.Slice}
+		fadd.Sums[i] = figs[k][:]
+	}
+	if err := addSums(ctx, tx, "benefit_figures", benefitFigureKeys, benefitFigureSums, fadd); err != nil {
+		return fmt.Errorf("benefit figures: %w", err)
+	}
+	return nil
+}
+
+// sign is 1 for a net > 0 (a household that counts), 0 otherwise.
+func sign(net int64) int64 {
+	if net > 0 {
+		return 1
+	}
+	return 0
+}
+
+// memberCounts reads the member counts of the registered households among nos. On
+// PostgreSQL it first holds the closed periods' lock in share mode, as every ledger
+// writer does (a no-op when this transaction holds it already): a registry import
+// carrying member changes into the figures (foldMemberChanges) takes it exclusively, so
+// it sees every net written with the counts it changed.
+func memberCounts(ctx context.Context, tx *sqlx.Tx, nos map[string]bool) (map[string]int64, error) {
+	if tx.DriverName() != "sqlite" {
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM ledger_period_lock WHERE id = 1 FOR SHARE`); err != nil {
+			return nil, fmt.Errorf("lock closed periods: %w", err)
+		}
+	}
+	list := slices.Sorted(func(yield func(string) bool) {
+		for no := range nos {
+			if !yield(no) {
+				return
+			}
+		}
+	})
+	out := make(map[string]int64, len(list))
+	for start := 0; start < len(list); start += 500 {
+		part := list[start:min(start+500, len(list))]
+		args := make([]any, len(part))
+		for i, no := range part {
+			args[i] = no
+		}
+		var rows []struct {
+			No      string `db:"household_no"`
+			Members int64  `db:"members"`
+		}
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT household_no, members FROM households WHERE household_no IN (`+marks(len(part))+`)`), args...); err != nil {
+			return nil, fmt.Errorf("household members: %w", err)
+		}
+		for _, r := range rows {
+			out[r.No] = r.Members
+		}
+	}
+	return out, nil
+}
+
+// foldMemberChanges carries the member counts changed in this transaction (logged by the
+// trigger of migration 00016) into the people of every slice where the household counts,
+// and empties the log. The registry import calls it before it commits. On PostgreSQL it
+// takes the closed periods' lock exclusively first: a ledger writer that read a count
+// before this import changed it has committed by then, so its nets are seen here and get
+// the change; one that starts later waits, and reads the new count.
+func foldMemberChanges(ctx context.Context, tx *sqlx.Tx) error {
+	var pending bool
+	if err := tx.GetContext(ctx, &pending, `SELECT EXISTS (SELECT 1 FROM household_member_changes)`); err != nil {
+		return fmt.Errorf("member changes: %w", err)
+	}
+	if !pending {
+		return nil
+	}
+	if tx.DriverName() != "sqlite" {
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM ledger_period_lock WHERE id = 1 FOR UPDATE`); err != nil {
+			return fmt.Errorf("lock closed periods: %w", err)
+		}
+	}
+	for _, q := range foldMemberChangesSQL {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("member changes: %w", err)
+		}
+	}
+	return nil
+}
+
+var foldMemberChangesSQL = []string{
+	`UPDATE benefit_figures SET people = benefit_figures.people + d.delta FROM ` + pendingPeopleSQL + ` d
+	WHERE benefit_figures.period = d.period AND benefit_figures.dim = d.dim AND benefit_figures.slice = d.slice`,
+	`DELETE FROM household_member_changes`,
+}
+
+// pendingPeopleSQL is the change of people per slice that the member changes not yet
+// carried into the figures make (a table expression: period, dim, slice, delta).
+const pendingPeopleSQL = `(SELECT n.period, n.dim, n.slice, SUM(c.delta) AS delta FROM benefit_nets n
+		JOIN (SELECT household_no, SUM(members_delta) AS delta FROM household_member_changes GROUP BY household_no) c
+			ON c.household_no = n.household_no
+		WHERE n.net_fen > 0 GROUP BY n.period, n.dim, n.slice)`
+
+// benefitFrom is the ledger crossed with every grain and dimension of the figures, with
+// period, dim and slice: the figures recomputed from the ledger (rebuild, verify) group it.
+func benefitFrom() (from, period, slice string) {
+	dims := make([]string, len(benefitDims))
+	cases := make([]string, 0, len(benefitDims))
+	for i, d := range benefitDims {
+		dims[i] = "SELECT '" + d + "' AS dim"
+		if d != "" {
+			cases = append(cases, "WHEN '"+d+"' THEN l."+d)
+		}
+	}
+	grains := make([]string, len(benefitGrains))
+	for i, n := range benefitGrains {
+		grains[i] = fmt.Sprintf("SELECT %d AS n", n)
+	}
+	from = `ledger_entries l CROSS JOIN (` + strings.Join(grains, " UNION ALL ") + `) g CROSS JOIN (` + strings.Join(dims, " UNION ALL ") + `) d`
+	return from, "substr(l.business_day, 1, g.n)", "CASE d.dim " + strings.Join(cases, " ") + " ELSE '' END"
+}
+
+// benefitNetsSelect is benefit_nets recomputed from the ledger.
+func benefitNetsSelect() string {
+	from, period, slice := benefitFrom()
+	return `SELECT ` + period + ` AS period, d.dim AS dim, ` + slice + ` AS slice, l.household_no AS household_no, SUM(l.amount_fen) AS net_fen
+		FROM ` + from + ` WHERE l.household_no IS NOT NULL GROUP BY ` + period + `, d.dim, ` + slice + `, l.household_no`
+}
+
+// benefitFiguresSelect is benefit_figures recomputed from the ledger, households and
+// people counted over the nets nets (a table expression with benefit_nets' columns).
+func benefitFiguresSelect(nets string) string {
+	from, period, slice := benefitFrom()
+	return `SELECT f.period, f.dim, f.slice, f.amount_fen, f.union_fen, f.delivered_fen, f.refunded_fen, f.unattributed_fen,
+		COALESCE(c.households, 0) AS households, COALESCE(c.people, 0) AS people
+		FROM (SELECT ` + period + ` AS period, d.dim AS dim, ` + slice + ` AS slice, SUM(l.amount_fen) AS amount_fen,
+			SUM(CASE WHEN l.funding = 'union_funds' THEN l.amount_fen ELSE 0 END) AS union_fen,
+			SUM(CASE WHEN l.source = 'delivered' THEN l.amount_fen ELSE 0 END) AS delivered_fen,
+			SUM(CASE WHEN l.source = 'refunded' THEN l.amount_fen ELSE 0 END) AS refunded_fen,
+			SUM(CASE WHEN l.household_no IS NULL THEN l.amount_fen ELSE 0 END) AS unattributed_fen
+			FROM ` + from + ` GROUP BY ` + period + `, d.dim, ` + slice + `) f
+		LEFT JOIN (SELECT n.period, n.dim, n.slice, COUNT(*) AS households, SUM(h.members) AS people
+			FROM ` + nets + ` n JOIN households h ON h.household_no = n.household_no WHERE n.net_fen > 0
+			GROUP BY n.period, n.dim, n.slice) c ON c.period = f.period AND c.dim = f.dim AND c.slice = f.slice`
+}
+
+// rebuildBenefitSQL recomputes the figures from the ledger and the registry (migration
+// 00017, RebuildRollups).
+func rebuildBenefitSQL() []string {
+	return []string{
+		`DELETE FROM benefit_figures`, `DELETE FROM benefit_nets`, `DELETE FROM household_member_changes`,
+		`INSERT INTO benefit_nets (period, dim, slice, household_no, net_fen) ` + benefitNetsSelect(),
+		`INSERT INTO benefit_figures (period, dim, slice, amount_fen, union_fen, delivered_fen, refunded_fen, unattributed_fen, households, people) ` +
+			benefitFiguresSelect("benefit_nets"),
+	}
+}
+
+// benefitChecks pair the figures' tables with their recomputation, as rollupChecks. The
+// figures' people are checked with the member changes not yet carried into them (a
+// member count changed outside the registry import: reports read the rollups meanwhile).
+func benefitChecks() []struct{ table, have, want string } {
+	netKey := "period || '|' || dim || '|' || slice || '|' || household_no"
+	figKey := "period || '|' || dim || '|' || slice"
+	figSums := "amount_fen || '/' || union_fen || '/' || delivered_fen || '/' || refunded_fen || '/' || unattributed_fen || '/' || households || '/' || people"
+	return []struct{ table, have, want string }{
+		{"benefit_nets", `SELECT ` + netKey + ` AS k, net_fen || '' AS v FROM benefit_nets`,
+			`SELECT ` + netKey + ` AS k, net_fen || '' AS v FROM (` + benefitNetsSelect() + `) r`},
+		{"benefit_figures", `SELECT f.period || '|' || f.dim || '|' || f.slice AS k, f.amount_fen || '/' || f.union_fen || '/' ||
+			f.delivered_fen || '/' || f.refunded_fen || '/' || f.unattributed_fen || '/' || f.households || '/' || (f.people + COALESCE(d.delta, 0)) AS v
+			FROM benefit_figures f LEFT JOIN ` + pendingPeopleSQL + ` d ON d.period = f.period AND d.dim = f.dim AND d.slice = f.slice`,
+			`SELECT ` + figKey + ` AS k, ` + figSums + ` AS v FROM (` + benefitFiguresSelect("("+benefitNetsSelect()+")") + `) r`},
+	}
+}
+
+// figuresPeriod returns the period of the figures that answer a report of from..to whose
+// people come from members (membersTable): the year when from..to is one whole calendar
+// year, the month when it is one whole month; ok is false when the figures do not answer
+// it (another range, people as registered at closing, member changes not yet carried).
+func figuresPeriod(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, members string) (string, bool, error) {
+	if members != "households" {
+		return "", false, nil
+	}
+	f, t := from.String(), to.String()
+	var period string
+	switch {
+	case f[5:] == "01-01" && t == f[:4]+"-12-31":
+		period = f[:4]
+	case f[8:] == "01" && t[:7] == f[:7] && to.AddDays(1).String()[8:] == "01":
+		period = f[:7]
+	default:
+		return "", false, nil
+	}
+	var pending bool
+	if err := tx.GetContext(ctx, &pending, `SELECT EXISTS (SELECT 1 FROM household_member_changes)`); err != nil {
+		return "", false, fmt.Errorf("member changes: %w", err)
+	}
+	return period, !pending, nil
+}
+
+// figuresTotals are the totals of period from the figures.
+func figuresTotals(ctx context.Context, tx *sqlx.Tx, period string) (reports.Totals, error) {
+	var t struct {
+		Amount, Union, Delivered, Refunded, Unattributed, Households, People int64
+	}
+	err := tx.QueryRowxContext(ctx, tx.Rebind(`SELECT amount_fen, union_fen, delivered_fen, refunded_fen, unattributed_fen, households, people
+		FROM benefit_figures WHERE period = ? AND dim = '' AND slice = ''`), period).
+		Scan(&t.Amount, &t.Union, &t.Delivered, &t.Refunded, &t.Unattributed, &t.Households, &t.People)
+	if err != nil && err != sql.ErrNoRows {
+		return reports.Totals{}, fmt.Errorf("report totals: %w", err)
+	}
+	return totalsOf(t.Union, t.Amount-t.Union, t.Unattributed, t.Delivered, -t.Refunded, int(t.Households), t.People), nil
+}
+
+// figuresRows selects the sliceFigures of period by the dimensions by from the figures:
+// one dimension, the month (of a year), or a dimension and the month in either order; ok
+// is false for any other pair.
+func figuresRows(ctx context.Context, tx *sqlx.Tx, period string, by ...reports.By) ([]sliceFigures, bool, error) {
+	dim, months, monthFirst := "", false, false
+	for i, b := range by {
+		if b == reports.ByMonth {
+			months, monthFirst = true, i == 0
+			continue
+		}
+		if dim != "" {
+			return nil, false, nil
+		}
+		dim = ledgerColumn(b)
+	}
+	k1, k2 := "slice", "''"
+	switch {
+	case months && len(by) == 1:
+		k1 = "period"
+	case months && monthFirst:
+		k1, k2 = "period", "slice"
+	case months:
+		k2 = "period"
+	}
+	where, args := "period = ?", []any{period}
+	if months && len(period) == 4 {
+		where, args = "period BETWEEN ? AND ?", []any{period + "-01", period + "-12"}
+	}
+	var out []sliceFigures
+	if err := tx.SelectContext(ctx, &out, tx.Rebind(`SELECT `+k1+` AS k1, `+k2+` AS k2, amount_fen AS net, households, people
+		FROM benefit_figures WHERE `+where+` AND dim = ?`), append(args, dim)...); err != nil {
+		return nil, false, fmt.Errorf("report rows: %w", err)
+	}
+	return out, true, nil
+}

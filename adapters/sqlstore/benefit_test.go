@@ -1,0 +1,152 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"aidmall/adapters/sqlstore/sqltest"
+	"aidmall/bizday"
+	"aidmall/households"
+	"aidmall/reports"
+)
+
+// registerAgain stores the fixture's households H001–H003 again with these member counts
+// (家庭人口数), as a registry import does, through the batch import (UpsertHouseholds) or
+// the streaming one (ImportHouseholds).
+func registerAgain(t *testing.T, st interface {
+	UpsertHouseholds(context.Context, []households.SealedHousehold) (households.Counts, error)
+	ImportHouseholds(context.Context, func() ([]households.SealedHousehold, error), func() (households.ImportInfo, bool)) (households.Counts, error)
+}, stream bool, members ...int) {
+	t.Helper()
+	var hs []households.SealedHousehold
+	for i, m := range members {
+		no := households.HouseholdNo(fmt.Sprintf("H00%d", i+1))
+		hs = append(hs, households.SealedHousehold{No: no, NameSealed: []byte("n"), NameMasked: "张*", IDSealed: []byte("i"),
+			IDHash: "h" + string(no), IDMasked: "610630********0000", PhoneHash: "p" + string(no), PhoneMasked: "138****0000", Members: m,
+			County: "宜川县", Township: "t", Village: "v", Attribute: "一般贫困户", Fingerprint: fmt.Sprintf("f%s-%d", no, m)})
+	}
+	ctx := context.Background()
+	var err error
+	if stream {
+		sent := false
+		_, err = st.ImportHouseholds(ctx, func() ([]households.SealedHousehold, error) {
+			if sent {
+				return nil, nil
+			}
+			sent = true
+			return hs, nil
+		}, func() (households.ImportInfo, bool) { return households.ImportInfo{}, true })
+	} else {
+		_, err = st.UpsertHouseholds(ctx, hs)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBenefitFiguresAnswerAsTheLedger: the office's reports of one whole year or month
+// are read from the benefit figures (not the rollups), and give exactly the reference
+// computation from the ledger rows, in every slice and with the month beside any slice,
+// after a random year and after the registry import changed the households' member
+// counts (both import paths). A member count changed behind the import's back sends the
+// reports back to the rollups until the figures are rebuilt; they are right throughout.
+func TestBenefitFiguresAnswerAsTheLedger(t *testing.T) {
+	t.Parallel()
+	for _, d := range sqltest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			seed := uint64(time.Now().UnixNano())
+			t.Logf("seed %d", seed)
+			rng := rand.New(rand.NewPCG(seed, 11))
+			f := newFixture(t, d.Open)
+			randomYear(t, f, rng) // closes 2019-01..03
+
+			day := bizday.MustParse
+			open := []reports.Period{reports.YearPeriod(2019), {From: day("2019-04-01"), To: day("2019-04-30")},
+				{From: day("2019-06-01"), To: day("2019-06-30")}, {From: day("2019-12-01"), To: day("2019-12-31")}}
+			check := func(step string, fromFigures bool) {
+				t.Helper()
+				if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+					t.Fatalf("%s: rollups and figures differ from the ledger: %+v, %v", step, diffs, err)
+				}
+				rows, members, err := f.store.LedgerRows(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				units, err := f.store.UnitRows(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range open {
+					if ok, err := f.store.FiguresAnswer(ctx, p.From, p.To); err != nil || ok != fromFigures {
+						t.Fatalf("%s: report of %s..%s from the figures: %v (want %v), %v", step, p.From, p.To, ok, fromFigures, err)
+					}
+					for _, a := range reports.Dimensions() {
+						bys := [][]reports.By{{a}}
+						if a != reports.ByMonth {
+							bys = append(bys, []reports.By{a, reports.ByMonth}, []reports.By{reports.ByMonth, a})
+						}
+						for _, by := range bys {
+							q := reports.BreakdownQuery{Period: p, By: by}
+							got, err := f.store.Breakdown(ctx, q)
+							if err != nil {
+								t.Fatal(err)
+							}
+							want := reports.ComputeBreakdown(rows, units, members, nil, q)
+							if g, w := breakdownFigures(got), breakdownFigures(want); g != w {
+								t.Fatalf("%s: breakdown %v over %s..%s:\nstore  %s\nledger %s", step, by, p.From, p.To, g, w)
+							}
+						}
+						if a == reports.ByMonth {
+							continue
+						}
+						bq := reports.Query{From: p.From, To: p.To, By: a}
+						gb, err := f.store.Benefit(ctx, bq)
+						if err != nil {
+							t.Fatal(err)
+						}
+						wb := reports.Compute(rows, members, nil, bq)
+						if g, w := benefitFigures(gb), benefitFigures(wb); g != w {
+							t.Fatalf("%s: benefit by %s over %s..%s:\nstore  %s\nledger %s", step, a, p.From, p.To, g, w)
+						}
+					}
+				}
+			}
+			check("after the year", true)
+			registerAgain(t, f.store, false, 7, 1, 12)
+			check("after a registry import", true)
+			registerAgain(t, f.store, true, 2, 9, 4)
+			check("after a streamed registry import", true)
+			if _, err := f.store.DB().ExecContext(ctx, `UPDATE households SET members = members % 12 + 1`); err != nil {
+				t.Fatal(err)
+			}
+			check("after a change outside the import", false)
+			if err := f.store.RebuildRollups(ctx); err != nil {
+				t.Fatal(err)
+			}
+			check("after the rebuild", true)
+		})
+	}
+}
+
+// breakdownFigures and benefitFigures print a report's figures: totals, and each row's
+// keys and figures (not its labels, which the reference computation does not know).
+func breakdownFigures(b reports.Breakdown) string {
+	out := fmt.Sprintf("%+v", b.Totals)
+	for _, r := range b.Rows {
+		out += fmt.Sprintf("\n%v %+v", r.Keys, r.Figures)
+	}
+	return out
+}
+
+func benefitFigures(b reports.Benefit) string {
+	out := fmt.Sprintf("%+v", b.Totals)
+	for _, r := range b.Rows {
+		out += fmt.Sprintf("\n%s %s %d %d", r.Key, r.NetAmount, r.Households, r.People)
+	}
+	return out
+}
