@@ -136,7 +136,7 @@ func syntheticBundle(b *testing.B, f *fixture, n int) {
 	// On PostgreSQL the rollups' keys are made after the rebuild fills them (a sorted
 	// build instead of millions of index inserts): the same tables, built sooner.
 	keyed := map[string]string{"ledger_rollups": "grp, month, k1, k2, k3, k4, k5, k6, k7, household_no",
-		"ledger_day_rollups": "grp, business_day, k1, k2, k3, k4, k5, k6, k7, household_no",
+		"ledger_day_rollups":  "grp, business_day, k1, k2, k3, k4, k5, k6, k7, household_no",
 		"ledger_year_rollups": "grp, year, k1, k2, k3, k4, k5, k6, k7, household_no", "benefit_nets": "period, dim, slice, household_no"}
 	if db.Dialect == sqlstore.Postgres {
 		for t := range keyed {
