@@ -57,6 +57,12 @@ type Tx interface {
 	LockOrder(ctx context.Context, id int64) (*GroupOrder, error)
 	// Budget returns branch's budget for year; ok false when none is set.
 	Budget(ctx context.Context, branch string, year int) (amount money.Fen, ok bool, err error)
+	// BudgetUsed returns branch's budget for year (ok false when none is set) and, when
+	// there is one, how much of it the branch's union_funds orders placed in the year
+	// (BudgetYearSpan) use, leaving out order except (0: none): exactly the sum of
+	// BudgetUse over those orders as OrdersPlaced returns them, summed by the database in
+	// one statement (the orders are not read). Without a budget used is 0.
+	BudgetUsed(ctx context.Context, branch string, year int, except int64) (amount money.Fen, ok bool, used money.Fen, err error)
 	// SetBudget stores branch's budget for year.
 	SetBudget(ctx context.Context, branch string, year int, amount money.Fen) error
 	// OrdersPlaced is Store.OrdersPlaced inside the transaction.
