@@ -277,19 +277,13 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		return nil, ve // no catalogue read for a body that is too long anyway
 	}
 	// The branch and the catalogue are looked up even when other fields are bad, so that
-	// one answer names every bad field.
-	var branch households.Branch
-	if req.BranchCode != "" {
-		var err error
-		if branch, err = s.store.Branch(ctx, req.BranchCode); errors.Is(err, ErrNotFound) {
-			ve.add("/branch_code", "unknown branch %q", req.BranchCode)
-		} else if err != nil {
-			return nil, fmt.Errorf("load branch: %w", err)
-		}
-	}
-	products, err := s.store.Products(ctx, skus)
+	// one answer names every bad field; both in one read (PostgreSQL: one round trip).
+	branch, found, products, err := s.store.BranchProducts(ctx, req.BranchCode, skus)
 	if err != nil {
-		return nil, fmt.Errorf("load products: %w", err)
+		return nil, fmt.Errorf("load branch and products: %w", err)
+	}
+	if req.BranchCode != "" && !found {
+		ve.add("/branch_code", "unknown branch %q", req.BranchCode)
 	}
 	for i, l := range req.Lines {
 		if _, ok := products[l.SKU]; !ok && l.SKU != "" {

@@ -21,6 +21,9 @@ type Store interface {
 	Branch(ctx context.Context, code string) (households.Branch, error)
 	// Products returns the catalogue entries for skus, keyed by SKU; unknown SKUs are absent.
 	Products(ctx context.Context, skus []string) (map[string]households.Product, error)
+	// BranchProducts is Branch and Products in one read (what Place reads before its
+	// transaction): found is false for an unknown branch (or code ""), which is no error.
+	BranchProducts(ctx context.Context, code string, skus []string) (branch households.Branch, found bool, products map[string]households.Product, err error)
 	// Order returns the order with its lines; ErrNotFound if absent.
 	Order(ctx context.Context, id int64) (*GroupOrder, error)
 	// OrderByOutOrderNo returns the order with that out_order_no; ErrNotFound if absent.
