@@ -147,10 +147,11 @@ func answerHeld(c echo.Context, held idempotency.Record, fp string) error {
 // a commit of its own, releases it on a 4xx, a 5xx or a panic), then sends it. The
 // response is kept before it is sent, so a client that saw it can always replay it.
 //
-// With keep.claim set the handler takes the key in its transaction: a refused or failed
-// request then leaves nothing to release, and one that finds the key taken meanwhile by a
-// request that committed first (idempotency.ErrTaken: a concurrent duplicate, which
-// waited for that commit) is answered with that request's response.
+// With keep.claim set the handler takes the key in its transaction, with its answer, once
+// the work is done: a refused or failed request then leaves nothing to release, and one
+// that fails because a request that committed first took the key meanwhile (a concurrent
+// duplicate, which waited for that commit: idempotency.ErrTaken, or the same body's
+// order_ref taken: maybeTakenError) is answered with that request's response.
 func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, keep *keepInTx) error {
 	scope, token := keep.scope, keep.token
 	res := c.Response()
@@ -181,7 +182,9 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, keep *ke
 	}()
 
 	err := next(c)
-	if errors.Is(err, idempotency.ErrTaken) {
+	var mt *maybeTakenError
+	switch {
+	case errors.Is(err, idempotency.ErrTaken):
 		done = true
 		res.Writer = orig
 		held, found, lerr := cfg.store.Lookup(ctx, scope)
@@ -192,6 +195,20 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, keep *ke
 			held = idempotency.Record{Fingerprint: keep.claim.Fingerprint} // released since: still in flight for this client
 		}
 		return answerHeld(c, held, keep.claim.Fingerprint)
+	case errors.As(err, &mt):
+		// Refused for a reason a request with this key that committed first would explain
+		// (the same body's order_ref, taken by that request's order): its answer is this
+		// one's. Otherwise the refusal stands.
+		held, found, lerr := cfg.store.Lookup(ctx, scope)
+		if lerr == nil && found {
+			done = true
+			res.Writer = orig
+			return answerHeld(c, held, fingerprintOf(keep))
+		}
+		if lerr != nil {
+			cfg.logger.ErrorContext(ctx, "look up idempotency key", slog.String("request_id", rid), slog.Any("error", lerr))
+		}
+		err = mt.err
 	}
 	if err != nil {
 		c.Error(err) // render the problem into the buffer, so that it can be kept
@@ -223,6 +240,23 @@ func (cfg idempotencyConfig) run(c echo.Context, next echo.HandlerFunc, keep *ke
 	orig.WriteHeader(status)
 	_, err = orig.Write(buf.body.Bytes())
 	return err
+}
+
+// maybeTakenError is a handler's refusal that a concurrent duplicate explains: a request
+// with the same key and body that committed first (its order took the order_ref) makes
+// this one's work fail before it reaches the key. The middleware answers with that
+// request's kept response when there is one, and with err otherwise.
+type maybeTakenError struct{ err error }
+
+func (e *maybeTakenError) Error() string { return e.err.Error() }
+func (e *maybeTakenError) Unwrap() error { return e.err }
+
+// fingerprintOf is the fingerprint of the request keep serves.
+func fingerprintOf(keep *keepInTx) string {
+	if keep.claim != nil {
+		return keep.claim.Fingerprint
+	}
+	return ""
 }
 
 // keepInTx lets a handler keep its response in its own transaction: the order and the

@@ -211,6 +211,43 @@ func TestIdempotencyAcrossAKilledReplica(t *testing.T) {
 					t.Fatalf("orders %v, want exactly one", ids)
 				}
 			})
+
+			t.Run("when_a_duplicate_key_with_another_body_arrives_while_the_first_is_in_its_transaction_expect_422_after_its_commit", func(t *testing.T) {
+				db := d.Open(t)
+				h, p := newPausedHarness(t, db)
+				first := make(chan *httptest.ResponseRecorder)
+				go func() { first <- h.place("key-hq", `"k-dup"`, orderBody(nil)) }()
+				<-p.paused
+				waitsBefore := db.Stats().WaitCount
+				second := make(chan *httptest.ResponseRecorder)
+				go func() {
+					second <- h.place("key-hq", `"k-dup"`, orderBody(map[string]any{"order_ref": "2019-HQ-0043"}))
+				}()
+				// It waits for the first's commit: on PostgreSQL at the key's unique index
+				// (its own order inserted), on SQLite for the one connection.
+				for {
+					place, _ := h.orders.counts()
+					if place == 2 || (d.Name == "sqlite" && db.Stats().WaitCount > waitsBefore) {
+						break
+					}
+					select {
+					case r := <-second:
+						t.Fatalf("the other body answered %d before the first committed: %s", r.Code, r.Body)
+					case <-time.After(time.Millisecond):
+					}
+				}
+				close(p.release)
+				a, b := <-first, <-second
+				if a.Code != http.StatusCreated {
+					t.Fatalf("first: %d %s", a.Code, a.Body)
+				}
+				if b.Code != http.StatusUnprocessableEntity || problemOf(t, b).Type != ProblemTypeBase+"idempotency-key-reused" {
+					t.Fatalf("another body under the same key: %d %s, want 422 idempotency-key-reused", b.Code, b.Body)
+				}
+				if ids := ordersWithRef(t, h, "2019-HQ-0043"); len(ids) != 0 {
+					t.Fatalf("the refused body's order was stored: %v", ids)
+				}
+			})
 		})
 	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -163,42 +164,40 @@ func (s *Server) placeOrder(c echo.Context) error {
 	defer cancel()
 	keep := keepInTxFrom(ctx)
 	var kept *idempotency.Response
-	if keep != nil && keep.claim != nil {
-		// The key is taken first in Place's transaction: the key, the order and the
-		// answer commit together, or nothing does.
-		claim := *keep.claim
-		ctx = orders.WithBegunHook(ctx, func(ctx context.Context, tx orders.Tx) error {
-			k, ok := tx.(idempotency.TxClaimer)
-			if !ok {
-				return fmt.Errorf("place order: the store's transaction cannot take an Idempotency-Key (%T)", tx)
-			}
-			took, err := k.ClaimInTx(ctx, keep.scope, claim)
-			if err != nil {
-				return err
-			}
-			if !took {
-				return idempotency.ErrTaken // a request with this key committed first
-			}
-			return nil
-		})
-	}
 	if keep != nil {
 		// The response is made and kept inside Place's transaction, once the order has its
-		// ID: the order and its Idempotency-Key answer commit together.
+		// ID: the order and its Idempotency-Key answer commit together. A new key is taken
+		// there with its answer, in one statement (keep.claim); a concurrent duplicate
+		// waits for the first one's commit (its order_ref or its key) and is then answered
+		// with what that one kept.
 		ctx = orders.WithPlacedHook(ctx, func(ctx context.Context, tx orders.Tx, o *orders.GroupOrder) error {
-			k, ok := tx.(idempotency.TxKeeper)
-			if !ok && keep.claim != nil {
-				return fmt.Errorf("place order: the store's transaction cannot keep an Idempotency-Key's response (%T)", tx)
-			}
-			if !ok {
-				return nil // the middleware completes the key after the handler
-			}
 			b, err := wire.MarshalJSON(orderResponse(o, caller))
 			if err != nil {
 				return fmt.Errorf("encode response: %w", err)
 			}
 			resp := idempotency.Response{Status: http.StatusCreated, ContentType: echo.MIMEApplicationJSON,
 				Location: orderLocation(o.ID), Body: b}
+			if keep.claim != nil {
+				k, ok := tx.(idempotency.TxClaimer)
+				if !ok {
+					return fmt.Errorf("place order: the store's transaction cannot take an Idempotency-Key (%T)", tx)
+				}
+				claim := *keep.claim
+				claim.Response = &resp
+				took, err := k.ClaimInTx(ctx, keep.scope, claim)
+				if err != nil {
+					return err
+				}
+				if !took {
+					return idempotency.ErrTaken // a request with this key committed first
+				}
+				kept = &resp
+				return nil
+			}
+			k, ok := tx.(idempotency.TxKeeper)
+			if !ok {
+				return nil // the middleware completes the key after the handler
+			}
 			if err := k.KeepResponse(ctx, keep.scope, keep.token, resp); err != nil {
 				return err
 			}
@@ -207,6 +206,11 @@ func (s *Server) placeOrder(c echo.Context) error {
 		})
 	}
 	o, err := s.cfg.Orders.Place(ctx, caller, req)
+	if errors.Is(err, orders.ErrOrderRefTaken) && keep != nil && keep.claim != nil {
+		// The key is taken after the order's insert: a duplicate of a request still in its
+		// transaction waits there for the order_ref, and is refused once that commits.
+		return &maybeTakenError{err: err}
+	}
 	if err != nil {
 		return err
 	}

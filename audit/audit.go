@@ -148,25 +148,39 @@ func Seal(e Entry, prevSeq int64, prevHash string, at time.Time) Entry {
 // content can be mistaken for another's.
 func Canonical(e Entry) []byte {
 	var b strings.Builder
-	b.WriteString("aidmall/audit/v1\n")
-	field := func(name, v string) {
-		b.WriteString(name)
-		b.WriteByte('=')
-		b.WriteString(strconv.Itoa(len(v)))
-		b.WriteByte(':')
-		b.WriteString(v)
-		b.WriteByte('\n')
-	}
-	field("seq", strconv.FormatInt(e.Seq, 10))
-	field("at", e.At.UTC().Format(TimeLayout))
-	field("actor", e.Actor.Name)
-	field("role", e.Actor.Role)
-	field("action", e.Action)
-	field("object", e.Object)
-	field("before", string(e.Before))
-	field("after", string(e.After))
-	field("prev", e.PrevHash)
+	b.WriteString(CanonicalVersion)
+	writeField(&b, "seq", strconv.FormatInt(e.Seq, 10))
+	b.Write(CanonicalMiddle(e))
+	writeField(&b, "prev", e.PrevHash)
 	return []byte(b.String())
+}
+
+// CanonicalVersion is the first line of every canonical encoding.
+const CanonicalVersion = "aidmall/audit/v1\n"
+
+// CanonicalMiddle is the part of Canonical(e) that does not depend on the entry before
+// it: every field after seq and before prev. A store that seals an entry in SQL, where
+// the head is locked, joins CanonicalVersion, the "seq" field, this and the "prev" field
+// (each field "<name>=<length in bytes>:<bytes>\n").
+func CanonicalMiddle(e Entry) []byte {
+	var b strings.Builder
+	writeField(&b, "at", e.At.UTC().Format(TimeLayout))
+	writeField(&b, "actor", e.Actor.Name)
+	writeField(&b, "role", e.Actor.Role)
+	writeField(&b, "action", e.Action)
+	writeField(&b, "object", e.Object)
+	writeField(&b, "before", string(e.Before))
+	writeField(&b, "after", string(e.After))
+	return []byte(b.String())
+}
+
+func writeField(b *strings.Builder, name, v string) {
+	b.WriteString(name)
+	b.WriteByte('=')
+	b.WriteString(strconv.Itoa(len(v)))
+	b.WriteByte(':')
+	b.WriteString(v)
+	b.WriteByte('\n')
 }
 
 // HashOf is the SHA-256 (hex) of e's canonical encoding.

@@ -97,13 +97,11 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 	case orders.DispatchRecordAtMall:
 		// The mall notified the order before any create's answer was recorded (that answer
 		// was lost): it is at its mall, so it is recorded as submitted, not created again.
-		if err := r.orders.MarkSubmitted(ctx, id, o.MallOrderNo); err != nil {
+		mallOrderNo := o.MallOrderNo
+		if o, err = r.orders.MarkSubmittedOrder(ctx, id, mallOrderNo); err != nil {
 			return fmt.Errorf("dispatch: mark order %d submitted: %w", id, err)
 		}
-		log.Info("order already at its mall (its notification came first); recorded as submitted", slog.String("mall_order_no", o.MallOrderNo))
-		if o, err = r.store.Order(ctx, id); err != nil {
-			return fmt.Errorf("dispatch: reload order %d: %w", id, err)
-		}
+		log.Info("order already at its mall (its notification came first); recorded as submitted", slog.String("mall_order_no", mallOrderNo))
 	case orders.DispatchCreate:
 		client, ok := r.malls[o.Mall]
 		if !ok {
@@ -127,13 +125,11 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 		if err != nil {
 			return w.failed(ctx, job, o, log, err)
 		}
-		if err := r.orders.MarkSubmitted(ctx, id, res.MallOrderNo); err != nil {
+		// The order as committed with the answer (no second read).
+		if o, err = r.orders.MarkSubmittedOrder(ctx, id, res.MallOrderNo); err != nil {
 			return fmt.Errorf("dispatch: mark order %d submitted: %w", id, err)
 		}
 		log.Info("order placed at its mall", slog.String("mall_order_no", res.MallOrderNo))
-		if o, err = r.store.Order(ctx, id); err != nil {
-			return fmt.Errorf("dispatch: reload order %d: %w", id, err)
-		}
 	}
 	// The order is at the mall. A cancel asked for while it was on its way may have been
 	// answered "not found" by the mall before the create landed: ask again.

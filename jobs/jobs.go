@@ -54,6 +54,8 @@ type DispatchStore interface {
 // a mall answered or reported on an order, locking it and deriving its status again.
 type Orders interface {
 	MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error
+	// MarkSubmittedOrder is MarkSubmitted returning the order as it committed.
+	MarkSubmittedOrder(ctx context.Context, id int64, mallOrderNo string) (*orders.GroupOrder, error)
 	MarkRejected(ctx context.Context, id int64, refusal *orders.MallError) error
 	MarkCancelled(ctx context.Context, id int64) error
 	// CancelRefused records the mall's final refusal of a cancel.

@@ -235,23 +235,12 @@ func checkBudget(ctx context.Context, tx Tx, o *GroupOrder, add money.Fen) error
 		return nil
 	}
 	year := BudgetYear(o.PlacedAt)
-	amount, ok, err := tx.Budget(ctx, o.BranchCode, year)
+	amount, ok, used, err := tx.BudgetUsed(ctx, o.BranchCode, year, o.ID)
 	if err != nil {
 		return fmt.Errorf("load budget: %w", err)
 	}
 	if !ok {
 		return nil
-	}
-	from, to := BudgetYearSpan(year)
-	placed, err := tx.OrdersPlaced(ctx, o.BranchCode, FundingUnion, from, to)
-	if err != nil {
-		return fmt.Errorf("load orders: %w", err)
-	}
-	var used money.Fen
-	for i := range placed {
-		if placed[i].ID != o.ID {
-			used += BudgetUse(&placed[i])
-		}
 	}
 	remaining, fits := BudgetFits(&amount, used, add)
 	if fits {

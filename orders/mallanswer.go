@@ -15,7 +15,14 @@ import (
 // MarkSubmitted records that the mall took order id (create succeeded) under
 // mallOrderNo; a mall order number already known (from an event) is kept.
 func (s *Service) MarkSubmitted(ctx context.Context, id int64, mallOrderNo string) error {
-	return s.recordAnswer(ctx, id, func(o *GroupOrder) {
+	_, err := s.MarkSubmittedOrder(ctx, id, mallOrderNo)
+	return err
+}
+
+// MarkSubmittedOrder is MarkSubmitted returning the order as it committed (what the
+// dispatch job reads next, without loading it again).
+func (s *Service) MarkSubmittedOrder(ctx context.Context, id int64, mallOrderNo string) (*GroupOrder, error) {
+	return s.recordAnswerOrder(ctx, id, func(o *GroupOrder) {
 		o.Submitted = true
 		if o.MallOrderNo == "" {
 			o.MallOrderNo = mallOrderNo
@@ -87,15 +94,30 @@ func (s *Service) RecordCancelAttempt(ctx context.Context, id int64, a CancelAtt
 // recordAnswer locks order id, lets change record the mall's answer on it, derives its
 // status again and saves it.
 func (s *Service) recordAnswer(ctx context.Context, id int64, change func(*GroupOrder)) error {
-	return s.store.InTx(ctx, func(tx Tx) error {
+	_, err := s.recordAnswerOrder(ctx, id, change)
+	return err
+}
+
+// recordAnswerOrder is recordAnswer returning the order as saved.
+func (s *Service) recordAnswerOrder(ctx context.Context, id int64, change func(*GroupOrder)) (*GroupOrder, error) {
+	var saved *GroupOrder
+	err := s.store.InTx(ctx, func(tx Tx) error {
 		o, err := tx.LockOrder(ctx, id)
 		if err != nil {
 			return err
 		}
 		change(o)
 		o.Status = DeriveStatus(o)
-		return tx.SaveOrderState(ctx, o)
+		if err := tx.SaveOrderState(ctx, o); err != nil {
+			return err
+		}
+		saved = o
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return saved, nil
 }
 
 // Refusal words a mall's final refusal for the order: the mall's code as given, and its

@@ -277,19 +277,13 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 		return nil, ve // no catalogue read for a body that is too long anyway
 	}
 	// The branch and the catalogue are looked up even when other fields are bad, so that
-	// one answer names every bad field.
-	var branch households.Branch
-	if req.BranchCode != "" {
-		var err error
-		if branch, err = s.store.Branch(ctx, req.BranchCode); errors.Is(err, ErrNotFound) {
-			ve.add("/branch_code", "unknown branch %q", req.BranchCode)
-		} else if err != nil {
-			return nil, fmt.Errorf("load branch: %w", err)
-		}
-	}
-	products, err := s.store.Products(ctx, skus)
+	// one answer names every bad field; both in one read (PostgreSQL: one round trip).
+	branch, found, products, err := s.store.BranchProducts(ctx, req.BranchCode, skus)
 	if err != nil {
-		return nil, fmt.Errorf("load products: %w", err)
+		return nil, fmt.Errorf("load branch and products: %w", err)
+	}
+	if req.BranchCode != "" && !found {
+		ve.add("/branch_code", "unknown branch %q", req.BranchCode)
 	}
 	for i, l := range req.Lines {
 		if _, ok := products[l.SKU]; !ok && l.SKU != "" {
@@ -339,15 +333,13 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	// each statement reads the latest commits) and leaves out the order itself.
 	add := BudgetUse(o)
 	placed := placedHookFrom(ctx)
-	begun := begunHookFrom(ctx)
 	err = s.store.InTx(ctx, func(tx Tx) error {
-		if begun != nil {
-			if err := begun(ctx, tx); err != nil {
-				return err
-			}
-		}
-		if err := create(ctx, tx, o); err != nil {
-			return err
+		// o's out_order_no was made just now (NewOutOrderNo: 80 random bits), never given
+		// to a mall, so no notification can have been parked for it: nothing to adopt
+		// (LoadHistory, whose numbers come from the malls, adopts).
+		o.Status = DeriveStatus(o)
+		if err := tx.InsertOrder(ctx, o); err != nil {
+			return taken(o, err)
 		}
 		if placed != nil {
 			if err := placed(ctx, tx, o); err != nil {
@@ -376,30 +368,13 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 
 // PlacedHook is work done inside Place's transaction once the order, its lines and its
 // dispatch job are inserted (o has its ID), before the budget check and the audit entry:
-// the API keeps the order's Idempotency-Key response with it, so that the order and the
-// answer to its request are committed together or not at all. An error rolls the order
-// back; so does a refusal after the hook (the budget), so the hook must not act outside tx.
+// the API takes the order's Idempotency-Key in it with the response it keeps, so that the
+// key, the order and the answer to its request are committed together or not at all. An
+// error rolls the order back; so does a refusal after the hook (the budget), so the hook
+// must not act outside tx.
 type PlacedHook func(ctx context.Context, tx Tx, o *GroupOrder) error
 
 type placedHookKey struct{}
-
-// BegunHook is work done first in Place's transaction, once the request is validated and
-// priced and before anything is written: the API takes the order's Idempotency-Key in it,
-// so that the key, the order and the answer to its request commit together (one commit).
-// An error rolls everything back and is Place's error.
-type BegunHook func(ctx context.Context, tx Tx) error
-
-type begunHookKey struct{}
-
-// WithBegunHook returns ctx carrying f for the Place called with it.
-func WithBegunHook(ctx context.Context, f BegunHook) context.Context {
-	return context.WithValue(ctx, begunHookKey{}, f)
-}
-
-func begunHookFrom(ctx context.Context) BegunHook {
-	f, _ := ctx.Value(begunHookKey{}).(BegunHook)
-	return f
-}
 
 // WithPlacedHook returns ctx carrying f for the Place called with it.
 func WithPlacedHook(ctx context.Context, f PlacedHook) context.Context {

@@ -21,6 +21,9 @@ type Store interface {
 	Branch(ctx context.Context, code string) (households.Branch, error)
 	// Products returns the catalogue entries for skus, keyed by SKU; unknown SKUs are absent.
 	Products(ctx context.Context, skus []string) (map[string]households.Product, error)
+	// BranchProducts is Branch and Products in one read (what Place reads before its
+	// transaction): found is false for an unknown branch (or code ""), which is no error.
+	BranchProducts(ctx context.Context, code string, skus []string) (branch households.Branch, found bool, products map[string]households.Product, err error)
 	// Order returns the order with its lines; ErrNotFound if absent.
 	Order(ctx context.Context, id int64) (*GroupOrder, error)
 	// OrderByOutOrderNo returns the order with that out_order_no; ErrNotFound if absent.
@@ -57,6 +60,12 @@ type Tx interface {
 	LockOrder(ctx context.Context, id int64) (*GroupOrder, error)
 	// Budget returns branch's budget for year; ok false when none is set.
 	Budget(ctx context.Context, branch string, year int) (amount money.Fen, ok bool, err error)
+	// BudgetUsed returns branch's budget for year (ok false when none is set) and, when
+	// there is one, how much of it the branch's union_funds orders placed in the year
+	// (BudgetYearSpan) use, leaving out order except (0: none): exactly the sum of
+	// BudgetUse over those orders as OrdersPlaced returns them, summed by the database in
+	// one statement (the orders are not read). Without a budget used is 0.
+	BudgetUsed(ctx context.Context, branch string, year int, except int64) (amount money.Fen, ok bool, used money.Fen, err error)
 	// SetBudget stores branch's budget for year.
 	SetBudget(ctx context.Context, branch string, year int, amount money.Fen) error
 	// OrdersPlaced is Store.OrdersPlaced inside the transaction.

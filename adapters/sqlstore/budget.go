@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -100,4 +101,59 @@ func (t *txn) SetBudget(ctx context.Context, branch string, year int, amount mon
 	var c households.Counts
 	return t.s.upsert(ctx, t.tx, "branch_budgets", []string{"branch_code", "year"}, []any{branch, year},
 		[]string{"budget_fen"}, []any{int64(amount)}, &c)
+}
+
+// budgetUseOfOrder is orders.BudgetUse of the order o (group_orders) over its lines l
+// (order_lines), as SQL over one GROUP BY o.id, o.cancelled, o.reject_code:
+//
+//   - stopped (the mall cancelled or rejected it) with nothing shipped or delivered:
+//     DeriveStatus says cancelled or rejected, and it uses nothing;
+//   - otherwise each line uses its units (when stopped: what shipped or was delivered,
+//     at most the line's quantity) × its unit price, less what was refunded of it, never
+//     less than nothing.
+//
+// TestBudgetUsedIsBudgetUse holds it to orders.BudgetUse over orders in every state.
+const budgetUseOfOrder = `CASE WHEN (o.cancelled OR o.reject_code <> '')
+		AND SUM(` + shippedCapped + `) = 0 AND SUM(CASE WHEN l.delivered_qty < l.quantity THEN l.delivered_qty ELSE l.quantity END) = 0
+	THEN 0
+	ELSE SUM(CASE WHEN ` + lineUse + ` > 0 THEN ` + lineUse + ` ELSE 0 END) END`
+
+// shippedCapped is min(max(shipped, delivered), quantity) of line l.
+const shippedCapped = `CASE WHEN (CASE WHEN l.shipped_qty > l.delivered_qty THEN l.shipped_qty ELSE l.delivered_qty END) < l.quantity
+	THEN (CASE WHEN l.shipped_qty > l.delivered_qty THEN l.shipped_qty ELSE l.delivered_qty END) ELSE l.quantity END`
+
+// lineUse is line l's units (stopped: shippedCapped) × unit price − refunded.
+const lineUse = `((CASE WHEN (o.cancelled OR o.reject_code <> '') THEN ` + shippedCapped + ` ELSE l.quantity END) * l.unit_price_fen - l.refunded_fen)`
+
+// BudgetUsed returns branch's budget for year and what its union_funds orders of the year
+// use but order except, in one statement (see orders.Tx): the used sum is taken only
+// when a budget is set, over the branch's orders of the year (group_orders_branch) and
+// their lines.
+func (t *txn) BudgetUsed(ctx context.Context, branch string, year int, except int64) (money.Fen, bool, money.Fen, error) {
+	return t.s.budgetUsed(ctx, t.tx, branch, year, except)
+}
+
+func (s *Store) budgetUsed(ctx context.Context, q sqlx.QueryerContext, branch string, year int, except int64) (money.Fen, bool, money.Fen, error) {
+	from, to := orders.BudgetYearSpan(year)
+	var r struct {
+		Budget sql.NullInt64 `db:"budget_fen"`
+		Used   int64         `db:"used"`
+	}
+	err := sqlx.GetContext(ctx, q, &r, s.db.Rebind(`SELECT bb.budget_fen,
+		CASE WHEN bb.budget_fen IS NULL THEN 0 ELSE (
+			SELECT CAST(COALESCE(SUM(u), 0) AS BIGINT) FROM (
+				SELECT `+budgetUseOfOrder+` AS u
+				FROM group_orders o JOIN order_lines l ON l.order_id = o.id
+				WHERE o.branch_code = ? AND o.funding = ? AND o.placed_at >= ? AND o.placed_at < ? AND o.id <> ?
+				GROUP BY o.id, o.cancelled, o.reject_code) used_by_order
+		) END AS used
+		FROM (SELECT 1 AS one) one LEFT JOIN branch_budgets bb ON bb.branch_code = ? AND bb.year = ?`),
+		branch, orders.FundingUnion, from.UTC(), to.UTC(), except, branch, year)
+	if err != nil {
+		return 0, false, 0, fmt.Errorf("budget %s %d: %w", branch, year, err)
+	}
+	if !r.Budget.Valid {
+		return 0, false, 0, nil
+	}
+	return money.Fen(r.Budget.Int64), true, money.Fen(r.Used), nil
 }

@@ -127,13 +127,20 @@ var (
 )
 
 // ClaimInTx takes scope for rec inside the order use case's transaction (see
-// idempotency.TxClaimer). On PostgreSQL an insert of the same key by a transaction still
+// idempotency.TxClaimer), with rec.Response kept on it when set: one statement for the
+// key and its answer. On PostgreSQL an insert of the same key by a transaction still
 // open waits for its end, bounded by that transaction's own deadline (the API places an
 // order within placeTimeout) and by ctx's.
 func (t *txn) ClaimInTx(ctx context.Context, scope idempotency.Scope, rec idempotency.Record) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, t.tx.Rebind(`INSERT INTO idempotency_keys (api_key_id, idem_key, fingerprint, token, locked_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (api_key_id, idem_key) DO NOTHING`),
-		scope.KeyID, scope.Key, rec.Fingerprint, rec.Token, rec.LockedAt.UTC(), t.s.utcNow())
+	var resp idempotency.Response // status 0: in flight
+	if rec.Response != nil {
+		resp = *rec.Response
+	}
+	res, err := t.tx.ExecContext(ctx, t.tx.Rebind(`INSERT INTO idempotency_keys (api_key_id, idem_key, fingerprint, token, locked_at, created_at,
+			status_code, content_type, location, response_body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (api_key_id, idem_key) DO NOTHING`),
+		scope.KeyID, scope.Key, rec.Fingerprint, rec.Token, rec.LockedAt.UTC(), t.s.utcNow(),
+		resp.Status, resp.ContentType, resp.Location, resp.Body)
 	if err != nil {
 		return false, fmt.Errorf("claim idempotency key: %w", err)
 	}

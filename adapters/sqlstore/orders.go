@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -80,43 +81,96 @@ func withListings(ps map[string]*households.Product, ls []listingRow) {
 // Products returns the catalogue entries for skus keyed by SKU (unknown SKUs absent), with
 // their listings.
 func (s *Store) Products(ctx context.Context, skus []string) (map[string]households.Product, error) {
+	_, _, out, err := s.branchProducts(ctx, "", false, skus)
+	return out, err
+}
+
+// BranchProducts returns branch code (found false when there is none) and the catalogue
+// entries for skus as Products does, in one query.
+func (s *Store) BranchProducts(ctx context.Context, code string, skus []string) (households.Branch, bool, map[string]households.Product, error) {
+	return s.branchProducts(ctx, code, true, skus)
+}
+
+// productListingCols are a product's columns and one of its listings' (empty without one).
+const productListingCols = `p.sku, p.name, p.category, p.spec, p.unit, p.supplier_code, p.aid_cert_no,
+		COALESCE(l.mall, '') AS mall, COALESCE(l.item_id, '') AS item_id, COALESCE(l.price_fen, 0) AS price_fen`
+
+// branchProducts reads the products of skus, each with its listings (one row per listing,
+// or one with no listing), and with withBranch the branch too: one row for the branch
+// LEFT JOINed to the products' rows, so that an unknown branch or no product still gives
+// the other. One round trip.
+func (s *Store) branchProducts(ctx context.Context, code string, withBranch bool, skus []string) (households.Branch, bool, map[string]households.Product, error) {
 	out := map[string]households.Product{}
-	if len(skus) == 0 {
-		return out, nil
+	if len(skus) == 0 && !withBranch {
+		return households.Branch{}, false, out, nil
 	}
-	// One round trip: each product with its listings (one row per listing, or one with no
-	// listing).
-	q, args, err := sqlx.In(`SELECT p.sku, p.name, p.category, p.spec, p.unit, p.supplier_code, p.aid_cert_no,
-		COALESCE(l.mall, '') AS mall, COALESCE(l.item_id, '') AS item_id, COALESCE(l.price_fen, 0) AS price_fen
-		FROM products p LEFT JOIN product_listings l ON l.sku = p.sku WHERE p.sku IN (?)`, skus)
+	products := `SELECT ` + productListingCols + ` FROM products p LEFT JOIN product_listings l ON l.sku = p.sku WHERE p.sku IN (?)`
+	var q string
+	var args []any
+	var err error
+	switch {
+	case !withBranch:
+		q, args, err = sqlx.In(products, skus)
+	case len(skus) == 0:
+		q, args = `SELECT b.code AS b_code, b.name AS b_name, b.company AS b_company, b.members AS b_members
+			FROM (SELECT 1 AS one) one LEFT JOIN branches b ON b.code = ?`, []any{code}
+	default:
+		q, args, err = sqlx.In(`SELECT b.code AS b_code, b.name AS b_name, b.company AS b_company, b.members AS b_members, x.*
+			FROM (SELECT 1 AS one) one LEFT JOIN branches b ON b.code = ?
+			LEFT JOIN (`+products+`) x ON 1 = 1`, code, skus)
+	}
 	if err != nil {
-		return nil, err
+		return households.Branch{}, false, nil, err
 	}
 	var rows []struct {
-		productRow
-		Mall     string `db:"mall"`
-		ItemID   string `db:"item_id"`
-		PriceFen int64  `db:"price_fen"`
+		BCode    sql.NullString `db:"b_code"`
+		BName    sql.NullString `db:"b_name"`
+		BCompany sql.NullString `db:"b_company"`
+		BMembers sql.NullInt64  `db:"b_members"`
+
+		SKU          sql.NullString `db:"sku"`
+		Name         sql.NullString `db:"name"`
+		Category     sql.NullString `db:"category"`
+		Spec         sql.NullString `db:"spec"`
+		Unit         sql.NullString `db:"unit"`
+		SupplierCode sql.NullString `db:"supplier_code"`
+		AidCertNo    sql.NullString `db:"aid_cert_no"`
+		Mall         sql.NullString `db:"mall"`
+		ItemID       sql.NullString `db:"item_id"`
+		PriceFen     sql.NullInt64  `db:"price_fen"`
 	}
 	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
-		return nil, fmt.Errorf("products: %w", err)
+		if withBranch {
+			return households.Branch{}, false, nil, fmt.Errorf("branch %q and products: %w", code, err)
+		}
+		return households.Branch{}, false, nil, fmt.Errorf("products: %w", err)
 	}
+	var branch households.Branch
+	found := false
 	byKey := map[string]*households.Product{}
 	var ls []listingRow
 	for _, r := range rows {
-		if byKey[r.SKU] == nil {
-			p := r.product()
-			byKey[r.SKU] = &p
+		if r.BCode.Valid && !found {
+			branch = branchRow{Code: r.BCode.String, Name: r.BName.String, Company: r.BCompany.String, Members: int(r.BMembers.Int64)}.branch()
+			found = true
 		}
-		if r.Mall != "" {
-			ls = append(ls, listingRow{SKU: r.SKU, Mall: r.Mall, ItemID: r.ItemID, PriceFen: r.PriceFen})
+		if !r.SKU.Valid {
+			continue // the branch's row when no product matched
+		}
+		if byKey[r.SKU.String] == nil {
+			p := productRow{SKU: r.SKU.String, Name: r.Name.String, Category: r.Category.String, Spec: r.Spec.String, Unit: r.Unit.String,
+				SupplierCode: r.SupplierCode.String, AidCertNo: r.AidCertNo.String}.product()
+			byKey[r.SKU.String] = &p
+		}
+		if r.Mall.String != "" {
+			ls = append(ls, listingRow{SKU: r.SKU.String, Mall: r.Mall.String, ItemID: r.ItemID.String, PriceFen: r.PriceFen.Int64})
 		}
 	}
 	withListings(byKey, ls)
 	for k, p := range byKey {
 		out[k] = *p
 	}
-	return out, nil
+	return branch, found, out, nil
 }
 
 // Catalogue returns every product with its listings, by SKU.

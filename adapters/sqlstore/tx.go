@@ -95,14 +95,13 @@ func (t *txn) InsertOrder(ctx context.Context, o *orders.GroupOrder) error {
 	tx := t.tx
 	now := t.s.utcNow()
 	o.CreatedAt = now
-	var id int64
-	err := tx.QueryRowxContext(ctx, tx.Rebind(`INSERT INTO group_orders
+	const insertOrder = `INSERT INTO group_orders
 		(order_ref, branch_code, buyer_name, funding, delivery_mode, ship_to_name, ship_to_phone, ship_to_address,
 		 placed_at, created_at, updated_at, mall, out_order_no, mall_order_no, submitted, status, total_fen, auto_routed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-		o.OrderRef, o.BranchCode, o.BuyerName, o.Funding, o.DeliveryMode, o.ShipTo.Name, o.ShipTo.Phone, o.ShipTo.Address,
-		o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.MallOrderNo, o.Submitted, o.Status, int64(o.Total()), o.AutoRouted).Scan(&id)
-	if err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	args := []any{o.OrderRef, o.BranchCode, o.BuyerName, o.Funding, o.DeliveryMode, o.ShipTo.Name, o.ShipTo.Phone, o.ShipTo.Address,
+		o.PlacedAt.UTC(), now, now, o.Mall, o.OutOrderNo, o.MallOrderNo, o.Submitted, o.Status, int64(o.Total()), o.AutoRouted}
+	refused := func(err error) error {
 		err = translate(err)
 		switch violatedKey(err) {
 		case keyOrderOutOrderNo:
@@ -112,14 +111,13 @@ func (t *txn) InsertOrder(ctx context.Context, o *orders.GroupOrder) error {
 		}
 		return fmt.Errorf("insert order %q: %w", o.OrderRef, err)
 	}
-	o.ID = id
-	// The lines in one statement (one round trip however many), their ids read back by
-	// line_no: RETURNING's row order is not promised.
+	// The lines as one multi-row INSERT (one statement however many), their ids read back
+	// by line_no: RETURNING's row order is not promised. The order's id is ? until known.
+	var lines strings.Builder
+	lineArgs := make([]any, 0, 7*len(o.Lines))
+	byNo := make(map[int]*orders.Line, len(o.Lines))
 	if len(o.Lines) > 0 {
-		var b strings.Builder
-		b.WriteString(`INSERT INTO order_lines (order_id, line_no, sku, item_id, quantity, unit_price_fen, recipients) VALUES `)
-		args := make([]any, 0, 7*len(o.Lines))
-		byNo := make(map[int]*orders.Line, len(o.Lines))
+		lines.WriteString(`INSERT INTO order_lines (order_id, line_no, sku, item_id, quantity, unit_price_fen, recipients) VALUES `)
 		for i := range o.Lines {
 			l := &o.Lines[i]
 			rec := ""
@@ -128,31 +126,54 @@ func (t *txn) InsertOrder(ctx context.Context, o *orders.GroupOrder) error {
 				rec = string(b)
 			}
 			if i > 0 {
-				b.WriteString(", ")
+				lines.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, id, l.LineNo, l.SKU, l.ItemID, l.Quantity, int64(l.UnitPrice), rec)
+			lines.WriteString("(%[1]s, ?, ?, ?, ?, ?, ?)")
+			lineArgs = append(lineArgs, l.LineNo, l.SKU, l.ItemID, l.Quantity, int64(l.UnitPrice), rec)
 			byNo[l.LineNo] = l
 		}
-		b.WriteString(" RETURNING id, line_no")
-		var ids []struct {
-			ID     int64 `db:"id"`
-			LineNo int   `db:"line_no"`
+		lines.WriteString(" RETURNING id, line_no, order_id")
+	}
+	var ids []struct {
+		ID      int64 `db:"id"`
+		LineNo  int   `db:"line_no"`
+		OrderID int64 `db:"order_id"`
+	}
+	if t.s.db.Dialect == Postgres && len(o.Lines) > 0 {
+		// One round trip for the order and its lines: the order's insert is a
+		// data-modifying WITH whose id every line takes (both run or neither; a taken
+		// order_ref or out_order_no fails the statement as it fails the order's insert).
+		q := `WITH o AS (` + insertOrder + `) ` + fmt.Sprintf(lines.String(), "(SELECT id FROM o)")
+		if err := tx.SelectContext(ctx, &ids, tx.Rebind(q), append(args, lineArgs...)...); err != nil {
+			return refused(err)
 		}
-		if err := tx.SelectContext(ctx, &ids, tx.Rebind(b.String()), args...); err != nil {
-			return fmt.Errorf("insert lines: %w", translate(err))
+		if len(ids) > 0 {
+			o.ID = ids[0].OrderID
 		}
-		for _, r := range ids {
-			if l := byNo[r.LineNo]; l != nil {
-				l.ID = r.ID
+	} else {
+		if err := tx.QueryRowxContext(ctx, tx.Rebind(insertOrder), args...).Scan(&o.ID); err != nil {
+			return refused(err)
+		}
+		if len(o.Lines) > 0 {
+			all := make([]any, 0, len(lineArgs)+len(o.Lines))
+			for i := 0; i < len(lineArgs); i += 6 {
+				all = append(append(all, o.ID), lineArgs[i:i+6]...)
+			}
+			if err := tx.SelectContext(ctx, &ids, tx.Rebind(fmt.Sprintf(lines.String(), "?")), all...); err != nil {
+				return fmt.Errorf("insert lines: %w", translate(err))
 			}
 		}
-		if len(ids) != len(o.Lines) || len(byNo) != len(o.Lines) {
-			return fmt.Errorf("insert lines: %d lines stored of %d", len(ids), len(o.Lines))
+	}
+	for _, r := range ids {
+		if l := byNo[r.LineNo]; l != nil && r.OrderID == o.ID {
+			l.ID = r.ID
 		}
 	}
+	if len(ids) != len(o.Lines) || len(byNo) != len(o.Lines) || (len(o.Lines) > 0 && o.ID == 0) {
+		return fmt.Errorf("insert lines: %d lines stored of %d", len(ids), len(o.Lines))
+	}
 	if !o.Submitted {
-		if err := t.s.enq.EnqueueDispatch(ctx, tx.Tx, id); err != nil {
+		if err := t.s.enq.EnqueueDispatch(ctx, tx.Tx, o.ID); err != nil {
 			return fmt.Errorf("enqueue dispatch: %w", err)
 		}
 	}

@@ -71,12 +71,14 @@ var ErrTaken = errors.New("idempotency: the key was taken by another request")
 
 // TxClaimer is implemented by a store's transaction (adapters/sqlstore's orders.Tx): it
 // takes a key in the transaction of the work it guards, so that the key, the work and
-// its kept response (TxKeeper) commit together, with one commit instead of a commit of
-// the claim first. Nothing of a request that fails or dies before that commit is left:
-// its retry runs again at once, with no lock to wait out.
+// its kept response commit together, with one commit instead of a commit of the claim
+// first. Nothing of a request that fails or dies before that commit is left: its retry
+// runs again at once, with no lock to wait out.
 type TxClaimer interface {
-	// ClaimInTx stores rec (Response nil) for scope unless a record exists, and reports
-	// whether it did. A record another transaction is inserting makes it wait for that
+	// ClaimInTx stores rec for scope unless a record exists, and reports whether it did:
+	// rec.Response is the answer kept for replay (the work is done by then: the key and
+	// its answer are one statement), or nil for a request still at work (TxKeeper keeps
+	// its answer later). A record another transaction is inserting makes it wait for that
 	// transaction's end (PostgreSQL; SQLite runs one writer at a time): it then reports
 	// false if that transaction committed.
 	ClaimInTx(ctx context.Context, scope Scope, rec Record) (bool, error)
