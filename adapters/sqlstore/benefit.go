@@ -30,8 +30,24 @@ import (
 // dimensions other than a dimension and the month.
 
 // benefitDims are the dimensions the figures are kept by: "" the whole ledger (the
-// totals), then each ledger column a report breaks down by (the month is the period).
-var benefitDims = []string{"", "county_code", "category", "sku", "supplier_code", "branch_code", "mall", "funding"}
+// totals), then each ledger column a report breaks down by (the month is the period), and
+// the pair branch × funding (benefitPair: the responsibility letter's amounts per branch).
+var benefitDims = []string{"", "county_code", "category", "sku", "supplier_code", "branch_code", "mall", "funding", benefitPair}
+
+// benefitPair is the dimension of the pair branch × funding: its slice is the branch code,
+// "/" and the funding (a funding never holds "/": the slice splits at its last "/").
+const benefitPair = "branch_code,funding"
+
+// benefitSliceOf is the slice of ledger row r in dimension d.
+func benefitSliceOf(r *ledgerRow, d string) string {
+	switch d {
+	case "":
+		return ""
+	case benefitPair:
+		return r.Branch + "/" + r.Funding
+	}
+	return r.col(d)
+}
 
 // benefitGrains are the lengths of the figures' periods in a business day: year, month.
 var benefitGrains = []int{4, 7}
@@ -71,10 +87,7 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 		r := &rows[i]
 		for _, n := range benefitGrains {
 			for _, d := range benefitDims {
-				k := benefitSlice{Period: r.Day[:n], Dim: d}
-				if d != "" {
-					k.Slice = r.col(d)
-				}
+				k := benefitSlice{Period: r.Day[:n], Dim: d, Slice: benefitSliceOf(r, d)}
 				f := figs[k]
 				if f == nil {
 					f = &[7]int64{}
@@ -249,7 +262,11 @@ func benefitFrom() (from, period, slice string) {
 	cases := make([]string, 0, len(benefitDims))
 	for i, d := range benefitDims {
 		dims[i] = "SELECT '" + d + "' AS dim"
-		if d != "" {
+		switch d {
+		case "":
+		case benefitPair:
+			cases = append(cases, "WHEN '"+d+"' THEN l.branch_code || '/' || l.funding")
+		default:
 			cases = append(cases, "WHEN '"+d+"' THEN l."+d)
 		}
 	}
@@ -353,9 +370,25 @@ func figuresTotals(ctx context.Context, tx *sqlx.Tx, period string) (reports.Tot
 }
 
 // figuresRows selects the sliceFigures of period by the dimensions by from the figures:
-// one dimension, the month (of a year), or a dimension and the month in either order; ok
-// is false for any other pair.
+// one dimension, the month (of a year), a dimension and the month in either order, or
+// branch and funding in either order; ok is false for any other pair.
 func figuresRows(ctx context.Context, tx *sqlx.Tx, period string, by ...reports.By) ([]sliceFigures, bool, error) {
+	if len(by) == 2 && (by[0] == reports.ByBranch && by[1] == reports.ByFunding || by[0] == reports.ByFunding && by[1] == reports.ByBranch) {
+		var rows []sliceFigures
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT slice AS k1, '' AS k2, amount_fen AS net, households, people
+			FROM benefit_figures WHERE period = ? AND dim = ?`), period, benefitPair); err != nil {
+			return nil, false, fmt.Errorf("report rows: %w", err)
+		}
+		for i := range rows {
+			at := strings.LastIndex(rows[i].K1, "/")
+			branch, funding := rows[i].K1[:at], rows[i].K1[at+1:]
+			rows[i].K1, rows[i].K2 = branch, funding
+			if by[0] == reports.ByFunding {
+				rows[i].K1, rows[i].K2 = funding, branch
+			}
+		}
+		return rows, true, nil
+	}
 	dim, months, monthFirst := "", false, false
 	for i, b := range by {
 		if b == reports.ByMonth {

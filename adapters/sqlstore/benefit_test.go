@@ -49,7 +49,8 @@ func registerAgain(t *testing.T, st interface {
 
 // TestBenefitFiguresAnswerAsTheLedger: the office's reports of one whole year or month
 // are read from the benefit figures (not the rollups), and give exactly the reference
-// computation from the ledger rows, in every slice and with the month beside any slice,
+// computation from the ledger rows, in every slice, with the month beside any slice and
+// for branch × funding (the responsibility letter's amounts),
 // after a random year and after the registry import changed the households' member
 // counts (both import paths). A member count changed behind the import's back sends the
 // reports back to the rollups until the figures are rebuilt; they are right throughout.
@@ -89,6 +90,9 @@ func TestBenefitFiguresAnswerAsTheLedger(t *testing.T) {
 						bys := [][]reports.By{{a}}
 						if a != reports.ByMonth {
 							bys = append(bys, []reports.By{a, reports.ByMonth}, []reports.By{reports.ByMonth, a})
+						}
+						if a == reports.ByBranch {
+							bys = append(bys, []reports.By{reports.ByBranch, reports.ByFunding}, []reports.By{reports.ByFunding, reports.ByBranch})
 						}
 						for _, by := range bys {
 							q := reports.BreakdownQuery{Period: p, By: by}

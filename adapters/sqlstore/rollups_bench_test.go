@@ -323,9 +323,9 @@ func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i 
 		}
 	}
 	// The benefit figures: each household's net per year and month in the whole ledger and
-	// the slice of each of 7 dimensions, then those 16 slices' figures.
+	// the slice of each of 8 dimensions, then those 18 slices' figures.
 	dims := [][2]string{{"", ""}, {"county_code", "610630"}, {"category", "apple"}, {"sku", "P1"}, {"supplier_code", "S1"},
-		{"branch_code", "HQ"}, {"mall", "ccb"}, {"funding", "union_funds"}}
+		{"branch_code", "HQ"}, {"mall", "ccb"}, {"funding", "union_funds"}, {"branch_code,funding", "HQ/union_funds"}}
 	var bn, bf strings.Builder
 	var bnArgs, bfArgs []any
 	for _, p := range []string{day[:4], day[:7]} {

@@ -8,7 +8,8 @@
 --                    households whose net there is > 0 and their members (people, as
 --                    currently registered)
 -- period is a business year (YYYY) or month (YYYY-MM); dim the ledger column the slice
--- keys by ('' for the whole ledger: the totals) and slice its value. Kept in the ledger's
+-- keys by ('' for the whole ledger: the totals) and slice its value; dim
+-- 'branch_code,funding' keys by the pair, its slice 'branch/funding'. Kept in the ledger's
 -- transaction (addBenefit); migration 00017 fills them from the ledger.
 CREATE TABLE benefit_nets (
     period         TEXT NOT NULL,
