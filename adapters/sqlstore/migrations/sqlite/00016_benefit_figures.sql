@@ -18,7 +18,7 @@ CREATE TABLE benefit_nets (
     household_no   TEXT NOT NULL,
     net_fen        BIGINT NOT NULL,
     PRIMARY KEY (period, dim, slice, household_no)
-);
+) WITHOUT ROWID; -- one b-tree: an upsert finds and changes the row in its key's order
 -- A household's member count changing moves the people of every slice where it counts.
 CREATE INDEX benefit_nets_household ON benefit_nets (household_no);
 
@@ -34,7 +34,7 @@ CREATE TABLE benefit_figures (
     households        BIGINT NOT NULL,
     people            BIGINT NOT NULL,
     PRIMARY KEY (period, dim, slice)
-);
+) WITHOUT ROWID;
 
 -- Member counts changed and not yet carried into benefit_figures.people: written by the
 -- trigger below whatever updates a household, folded (and emptied) by the registry
