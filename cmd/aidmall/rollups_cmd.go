@@ -10,10 +10,10 @@ import (
 // newRollupsCmd is `aidmall rollups verify|rebuild`: the reports' rollups of the ledger
 // (adapters/sqlstore rollups.go), checked against or recomputed from the ledger.
 func newRollupsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "rollups", Short: "The ledger rollups the reports read: verify them against the ledger, or rebuild them"}
+	cmd := &cobra.Command{Use: "rollups", Short: "The ledger rollups and benefit figures the reports read: verify them against the ledger, or rebuild them"}
 	verify := &cobra.Command{
 		Use:   "verify",
-		Short: "Recompute every rollup from the ledger and the events: exit 1 naming the rows that differ",
+		Short: "Recompute every rollup and benefit figure from the ledger, the events and the registry: exit 1 naming the rows that differ",
 		Args:  cobra.NoArgs,
 		RunE: g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
 			diffs, err := a.store.VerifyRollups(ctx)
@@ -36,7 +36,7 @@ func newRollupsCmd(g *globals) *cobra.Command {
 	}
 	rebuild := &cobra.Command{
 		Use:   "rebuild",
-		Short: "Recompute every rollup from the ledger and the events, in one transaction",
+		Short: "Recompute every rollup and benefit figure from the ledger, the events and the registry, in one transaction",
 		Args:  cobra.NoArgs,
 		RunE: g.withApp(false, func(ctx context.Context, a *app, _ []string) error {
 			if err := a.store.RebuildRollups(ctx); err != nil {
