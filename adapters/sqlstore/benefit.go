@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -111,13 +112,7 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 			}
 		}
 	}
-	netKeys := slices.SortedFunc(func(yield func(benefitNet) bool) {
-		for k := range nets {
-			if !yield(k) {
-				return
-			}
-		}
-	}, benefitNet.compare)
+	netKeys := slices.SortedFunc(maps.Keys(nets), benefitNet.compare)
 	add := sumRows{Keys: make([][]string, len(netKeys)), Sums: make([][]int64, len(netKeys))}
 	for i, k := range netKeys {
 		add.Keys[i] = []string{k.Period, k.Dim, k.Slice, k.Household}
@@ -150,13 +145,7 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 			f[6] += c * m
 		}
 	}
-	figKeys := slices.SortedFunc(func(yield func(benefitSlice) bool) {
-		for k := range figs {
-			if !yield(k) {
-				return
-			}
-		}
-	}, benefitSlice.compare)
+	figKeys := slices.SortedFunc(maps.Keys(figs), benefitSlice.compare)
 	fadd := sumRows{Keys: make([][]string, len(figKeys)), Sums: make([][]int64, len(figKeys))}
 	for i, k := range figKeys {
 		fadd.Keys[i] = []string{k.Period, k.Dim, k.Slice}
@@ -187,13 +176,7 @@ func memberCounts(ctx context.Context, tx *sqlx.Tx, nos map[string]bool) (map[st
 			return nil, fmt.Errorf("lock closed periods: %w", err)
 		}
 	}
-	list := slices.Sorted(func(yield func(string) bool) {
-		for no := range nos {
-			if !yield(no) {
-				return
-			}
-		}
-	})
+	list := slices.Sorted(maps.Keys(nos))
 	out := make(map[string]int64, len(list))
 	for start := 0; start < len(list); start += 500 {
 		part := list[start:min(start+500, len(list))]
