@@ -42,7 +42,7 @@ type BreakdownQuery struct {
 
 // Validate checks the period's ends and the dimensions (one or two, known, distinct).
 func (q BreakdownQuery) Validate() error {
-	var fields []orders.FieldError
+	fields := SpanErrors(q.Period.From, q.Period.To)
 	if q.From.IsZero() || q.To.IsZero() || q.To.Before(q.From) {
 		fields = append(fields, orders.FieldError{Pointer: "/to", Detail: "the period needs a start and an end not before it"})
 	}

@@ -77,7 +77,7 @@ type Query struct {
 // returns an *orders.ValidationError (wrapping orders.ErrInvalid) listing every bad field
 // by pointer: "/from", "/to", "/by".
 func (q Query) Validate() error {
-	var fields []orders.FieldError
+	fields := SpanErrors(q.From, q.To)
 	if q.From.IsZero() {
 		fields = append(fields, orders.FieldError{Pointer: "/from", Detail: "required (YYYY-MM-DD, Beijing)"})
 	}
@@ -264,4 +264,28 @@ func Compute(rows []LedgerRow, members map[households.HouseholdNo]int, labels ma
 	}
 	slices.SortFunc(b.Rows, func(x, y Row) int { return cmp.Compare(x.Key, y.Key) })
 	return b
+}
+
+// FirstDay and LastDay bound the business days a report may cover: a report compares with
+// the year before and cuts its range at the first day of the next month, and both must be
+// days of the calendar too.
+var (
+	FirstDay = bizday.MustParse("1901-01-01")
+	LastDay  = bizday.MustParse("9998-12-31")
+)
+
+// SpanErrors are the field errors of a report's days from..to outside FirstDay..LastDay
+// (none for a zero day: the caller says it is required).
+func SpanErrors(from, to bizday.Day) []orders.FieldError {
+	var fields []orders.FieldError
+	for _, f := range []struct {
+		pointer string
+		d       bizday.Day
+	}{{"/from", from}, {"/to", to}} {
+		if !f.d.IsZero() && (f.d.Before(FirstDay) || LastDay.Before(f.d)) {
+			fields = append(fields, orders.FieldError{Pointer: f.pointer,
+				Detail: fmt.Sprintf("%s is outside the business days a report covers, %s to %s", f.d, FirstDay, LastDay)})
+		}
+	}
+	return fields
 }

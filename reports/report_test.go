@@ -299,3 +299,31 @@ func TestQueryValidate(t *testing.T) {
 
 // The malls of the tests, by code: which malls exist is the drivers' knowledge, not the domain's.
 const mallCCB, mallABC = orders.Mall("ccb"), orders.Mall("abc")
+
+// A report's days must lie within FirstDay..LastDay: the year before (compare) and the
+// month after (a range cut into months) of any day it accepts are days too.
+func TestReportDaysAreBounded(t *testing.T) {
+	day := bizday.MustParse
+	for _, c := range []struct {
+		from, to string
+		ok       bool
+	}{
+		{"1901-01-01", "1901-12-31", true},
+		{"9998-12-01", "9998-12-31", true},
+		{"0001-01-01", "0001-12-31", false},
+		{"1900-12-31", "1901-01-31", false},
+		{"9999-12-15", "9999-12-31", false},
+		{"2019-01-01", "9999-01-01", false},
+	} {
+		q := Query{From: day(c.from), To: day(c.to), By: ByCounty}
+		bq := BreakdownQuery{Period: Period{From: day(c.from), To: day(c.to)}, By: []By{ByCounty}, Compare: true}
+		for name, err := range map[string]error{"benefit": q.Validate(), "breakdown": bq.Validate()} {
+			if c.ok && err != nil {
+				t.Errorf("%s %s..%s refused: %v", name, c.from, c.to, err)
+			}
+			if !c.ok && !errors.Is(err, orders.ErrInvalid) {
+				t.Errorf("%s %s..%s: %v, want a refusal (orders.ErrInvalid)", name, c.from, c.to, err)
+			}
+		}
+	}
+}

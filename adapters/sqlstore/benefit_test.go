@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -232,6 +233,44 @@ func TestBenefitFiguresUnderConcurrentImports(t *testing.T) {
 			}
 			if ok, err := f.store.FiguresAnswer(ctx, bizday.MustParse("2019-01-01"), bizday.MustParse("2019-12-31")); err != nil || !ok {
 				t.Fatalf("the year is not read from the figures: %v, %v", ok, err)
+			}
+		})
+	}
+}
+
+// TestReportsAtTheEdgesOfTheDays: the first and last business days a report accepts are
+// answered (compared with the year before, cut at the month after), not a panic; days
+// beyond them are refused as invalid.
+func TestReportsAtTheEdgesOfTheDays(t *testing.T) {
+	t.Parallel()
+	day := bizday.MustParse
+	for _, d := range sqltest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, d.Open)
+			for _, p := range []reports.Period{{From: reports.FirstDay, To: day("1901-12-31")}, {From: day("1901-01-01"), To: day("1901-01-31")},
+				{From: day("9998-12-02"), To: reports.LastDay}, {From: reports.FirstDay, To: reports.LastDay}} {
+				if _, err := f.store.Breakdown(ctx, reports.BreakdownQuery{Period: p, By: []reports.By{reports.ByCounty}, Compare: true}); err != nil {
+					t.Errorf("breakdown %s..%s: %v", p.From, p.To, err)
+				}
+				for _, err := range []error{
+					func() error { _, err := f.store.Benefit(ctx, reports.Query{From: p.From, To: p.To, By: reports.ByMonth}); return err }(),
+					func() error { _, err := f.store.HouseholdsReport(ctx, p.From, p.To); return err }(),
+					func() error { _, err := f.store.Spending(ctx, p); return err }(),
+				} {
+					if err != nil {
+						t.Errorf("%s..%s: %v", p.From, p.To, err)
+					}
+				}
+			}
+			for _, p := range []reports.Period{{From: day("0001-01-01"), To: day("0001-12-31")}, {From: day("9999-12-15"), To: day("9999-12-31")}} {
+				if _, err := f.store.Breakdown(ctx, reports.BreakdownQuery{Period: p, By: []reports.By{reports.ByCounty}, Compare: true}); !errors.Is(err, orders.ErrInvalid) {
+					t.Errorf("breakdown %s..%s: %v, want invalid", p.From, p.To, err)
+				}
+				if _, err := f.store.HouseholdsReport(ctx, p.From, p.To); !errors.Is(err, orders.ErrInvalid) {
+					t.Errorf("households %s..%s: %v, want invalid", p.From, p.To, err)
+				}
 			}
 		})
 	}

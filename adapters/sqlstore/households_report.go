@@ -31,6 +31,9 @@ func (s *Store) HouseholdsReport(ctx context.Context, from, to bizday.Day) (repo
 	if to.Before(from) {
 		return h, orders.Errorf(orders.ErrInvalid, "from %s is after to %s", from, to)
 	}
+	if fs := reports.SpanErrors(from, to); len(fs) > 0 {
+		return h, &orders.ValidationError{Fields: fs}
+	}
 	opts, _ := s.readTx(ctx)
 	tx, err := s.rdb.BeginTxx(ctx, opts)
 	if err != nil {
@@ -85,6 +88,9 @@ func (s *Store) Provenance(ctx context.Context, no households.HouseholdNo, from,
 	p := reports.Provenance{HouseholdNo: no, From: from, To: to, Entries: []reports.ProvenanceEntry{}}
 	if to.Before(from) {
 		return p, orders.Errorf(orders.ErrInvalid, "from %s is after to %s", from, to)
+	}
+	if fs := reports.SpanErrors(from, to); len(fs) > 0 {
+		return p, &orders.ValidationError{Fields: fs}
 	}
 	opts, _ := s.readTx(ctx)
 	tx, err := s.rdb.BeginTxx(ctx, opts)

@@ -31,10 +31,10 @@ DIR/statement-ccb.csv (and statement-abc.jsonl); or aidmall demo --bundle DIR.`,
 			if out == "" {
 				return fmt.Errorf("say where with --out DIR")
 			}
-			if scale < 1 {
-				return fmt.Errorf("--scale %d: want at least 1", scale)
+			if scale < 1 || scale > gen.MaxScale {
+				return fmt.Errorf("--scale %d: want 1 to %d", scale, gen.MaxScale)
 			}
-			err := gen.Write(examples.YichuanDingbian2019(), out, gen.Options{Scale: scale, Seed: seed})
+			err := gen.Write(examples.YichuanDingbian2019(), out, gen.Options{Ctx: cmd.Context(), Scale: scale, Seed: seed})
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -150,4 +151,23 @@ func TestGenScaleThreeReportsThreeTimesTheBase(t *testing.T) {
 		}
 	}
 	t.Logf("2019 at scale 3: %+v", scaled["county"].Totals)
+}
+
+// gen refuses a scale past gen.MaxScale, and stops (with the reason) when its context
+// ends, leaving no half-written file behind.
+func TestGenIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	if err := gen.Write(examples.YichuanDingbian2019(), dir, gen.Options{Scale: gen.MaxScale + 1}); err == nil {
+		t.Fatalf("scale %d written; want a refusal", gen.MaxScale+1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := gen.Write(examples.YichuanDingbian2019(), dir, gen.Options{Ctx: ctx, Scale: 2})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled gen: %v, want context.Canceled", err)
+	}
+	left, _ := os.ReadDir(dir)
+	for _, e := range left {
+		t.Errorf("cancelled gen left %s", e.Name())
+	}
 }

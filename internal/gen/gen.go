@@ -20,6 +20,7 @@ package gen
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -45,10 +46,15 @@ var Files = []string{"branches.csv", "suppliers.csv", "products.csv", "household
 // gb18030Files are the files in GB18030 (the rest are UTF-8).
 var gb18030Files = map[string]bool{"households.csv": true, "statement-ccb.csv": true}
 
+// MaxScale is the most copies Write makes: ten times issue 10's largest scale (3.2 GB);
+// more would fill a disk before it was of use.
+const MaxScale = 10000
+
 // Options says what to generate.
 type Options struct {
-	Scale int    // copies of the base, at least 1
-	Seed  uint64 // picks the copies' birth dates; the same seed gives the same bytes
+	Ctx   context.Context // when set, Write stops (its error) once it is done; nil: never
+	Scale int             // copies of the base, 1 to MaxScale
+	Seed  uint64          // picks the copies' birth dates; the same seed gives the same bytes
 	// Progress, when set, is called after each copy of each file (file, copies done).
 	Progress func(file string, done int)
 }
@@ -56,8 +62,11 @@ type Options struct {
 // Write writes base scaled by opt.Scale into the folder out (created if needed; files
 // there are replaced). It fails when base lacks one of Files.
 func Write(base fs.FS, out string, opt Options) error {
-	if opt.Scale < 1 {
-		return fmt.Errorf("gen: scale %d: want at least 1", opt.Scale)
+	if opt.Scale < 1 || opt.Scale > MaxScale {
+		return fmt.Errorf("gen: scale %d: want 1 to %d", opt.Scale, MaxScale)
+	}
+	if opt.Ctx == nil {
+		opt.Ctx = context.Background()
 	}
 	if err := os.MkdirAll(out, 0o750); err != nil {
 		return err
@@ -131,6 +140,9 @@ func (g *generator) file(base fs.FS, out, name string) error {
 	}
 	col := columns(bf.header)
 	for k := 0; k < g.opt.Scale; k++ {
+		if err := g.opt.Ctx.Err(); err != nil {
+			return fmt.Errorf("stopped after %d copies: %w", k, err)
+		}
 		c := g.copyOf(k)
 		for _, row := range bf.rows {
 			line, err := c.row(name, col, row)

@@ -33,7 +33,7 @@ CREATE TABLE benefit_figures (
     unattributed_fen  BIGINT NOT NULL,
     households        BIGINT NOT NULL,
     people            BIGINT NOT NULL,
-    PRIMARY KEY (period, dim, slice)
+    PRIMARY KEY (dim, period, slice) -- a year's months of one dimension are one range
 ) WITHOUT ROWID;
 
 -- Member counts changed and not yet carried into benefit_figures.people: written by the
