@@ -255,7 +255,10 @@ func TestReportsAtTheEdgesOfTheDays(t *testing.T) {
 					t.Errorf("breakdown %s..%s: %v", p.From, p.To, err)
 				}
 				for _, err := range []error{
-					func() error { _, err := f.store.Benefit(ctx, reports.Query{From: p.From, To: p.To, By: reports.ByMonth}); return err }(),
+					func() error {
+						_, err := f.store.Benefit(ctx, reports.Query{From: p.From, To: p.To, By: reports.ByMonth})
+						return err
+					}(),
 					func() error { _, err := f.store.HouseholdsReport(ctx, p.From, p.To); return err }(),
 					func() error { _, err := f.store.Spending(ctx, p); return err }(),
 				} {
