@@ -166,16 +166,11 @@ func sign(net int64) int64 {
 }
 
 // memberCounts reads the member counts of the registered households among nos. On
-// PostgreSQL it first holds the closed periods' lock in share mode, as every ledger
-// writer does (a no-op when this transaction holds it already): a registry import
-// carrying member changes into the figures (foldMemberChanges) takes it exclusively, so
-// it sees every net written with the counts it changed.
+// PostgreSQL the transaction holds the closed periods' lock in share mode already: every
+// ledger writer takes it before its first order (orders.Tx.ClosedPeriods, LockPeriods),
+// and a registry import carrying member changes into the figures (foldMemberChanges)
+// takes it exclusively, so it sees every net written with the counts it changed.
 func memberCounts(ctx context.Context, tx *sqlx.Tx, nos map[string]bool) (map[string]int64, error) {
-	if tx.DriverName() != "sqlite" {
-		if _, err := tx.ExecContext(ctx, `SELECT id FROM ledger_period_lock WHERE id = 1 FOR SHARE`); err != nil {
-			return nil, fmt.Errorf("lock closed periods: %w", err)
-		}
-	}
 	list := slices.Sorted(maps.Keys(nos))
 	out := make(map[string]int64, len(list))
 	for start := 0; start < len(list); start += 500 {
