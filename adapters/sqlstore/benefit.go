@@ -308,6 +308,28 @@ func benefitChecks() []struct{ table, have, want string } {
 	}
 }
 
+// reportRange is what a report of from..to reads, decided once in the report's snapshot:
+// the member counts its people come from (membersTable) and, when the benefit figures
+// answer it, their period (figuresPeriod; "" when the rollups do).
+type reportRange struct {
+	from, to bizday.Day
+	members  string
+	figures  string
+}
+
+func newReportRange(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day) (reportRange, error) {
+	r := reportRange{from: from, to: to}
+	var err error
+	if r.members, err = membersTable(ctx, tx, from, to); err != nil { // people as of closing, inside closed periods (§5.3)
+		return r, err
+	}
+	period, ok, err := figuresPeriod(ctx, tx, from, to, r.members)
+	if ok {
+		r.figures = period
+	}
+	return r, err
+}
+
 // figuresPeriod returns the period of the figures that answer a report of from..to whose
 // people come from members (membersTable): the year when from..to is one whole calendar
 // year, the month when it is one whole month; ok is false when the figures do not answer

@@ -82,12 +82,8 @@ func (s *Store) FiguresAnswer(ctx context.Context, from, to bizday.Day) (bool, e
 		return false, err
 	}
 	defer tx.Rollback()
-	members, err := membersTable(ctx, tx, from, to)
-	if err != nil {
-		return false, err
-	}
-	_, ok, err := figuresPeriod(ctx, tx, from, to, members)
-	return ok, err
+	rr, err := newReportRange(ctx, tx, from, to)
+	return rr.figures != "", err
 }
 
 // RebuildBenefitFigures recomputes the benefit figures alone from the ledger (a synthetic

@@ -52,17 +52,17 @@ func (s *Store) Benefit(ctx context.Context, q reports.Query) (reports.Benefit, 
 		return reports.Benefit{}, fmt.Errorf("report: %w", err)
 	}
 	defer tx.Rollback()
-	members, err := membersTable(ctx, tx, q.From, q.To) // people as of closing, inside closed periods (§5.3)
+	rr, err := newReportRange(ctx, tx, q.From, q.To)
 	if err != nil {
 		return reports.Benefit{}, err
 	}
 	b := reports.Benefit{From: q.From, To: q.To, Timezone: "Asia/Shanghai", By: q.By, Rows: []reports.Row{}}
 
-	if b.Totals, err = benefitTotals(ctx, tx, q.From, q.To, members); err != nil {
+	if b.Totals, err = benefitTotals(ctx, tx, rr); err != nil {
 		return b, err
 	}
 	// Rows: net per slice, and households per slice where their net in it is > 0.
-	rows, err := sliceFiguresOf(ctx, tx, q.From, q.To, members, q.By)
+	rows, err := sliceFiguresOf(ctx, tx, rr, q.By)
 	if err != nil {
 		return b, err
 	}
@@ -94,14 +94,11 @@ func (s *Store) snapshot(ctx context.Context) (*sqlx.Tx, error) {
 // benefitTotals are the totals of ATTRIBUTION.md §3 over the business days from..to: money
 // by funding and source, households over the whole period at once, people from members
 // (membersTable: as registered when the period was closed, §5.3, or now).
-func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, members string) (reports.Totals, error) {
-	if period, ok, err := figuresPeriod(ctx, tx, from, to, members); err != nil || ok {
-		if err != nil {
-			return reports.Totals{}, err
-		}
-		return figuresTotals(ctx, tx, period)
+func benefitTotals(ctx context.Context, tx *sqlx.Tx, rr reportRange) (reports.Totals, error) {
+	if rr.figures != "" {
+		return figuresTotals(ctx, tx, rr.figures)
 	}
-	src, args := rollupSource(from, to, "")
+	src, args := rollupSource(rr.from, rr.to, "")
 	var t struct {
 		Purchased    int64 `db:"purchased"`
 		Helped       int64 `db:"helped"`
@@ -122,7 +119,7 @@ func benefitTotals(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, member
 		COUNT(h.household_no) AS households, COALESCE(SUM(h.members), 0) AS people
 		FROM (SELECT household_no, SUM(amount_fen) AS net, SUM(union_fen) AS union_fen, SUM(delivered_fen) AS delivered_fen,
 			SUM(refunded_fen) AS refunded_fen FROM `+src+` GROUP BY household_no) x
-		LEFT JOIN `+members+` h ON h.household_no = x.household_no AND x.net > 0`), args...)
+		LEFT JOIN `+rr.members+` h ON h.household_no = x.household_no AND x.net > 0`), args...)
 	if err != nil {
 		return reports.Totals{}, fmt.Errorf("report totals: %w", err)
 	}
@@ -141,13 +138,9 @@ func totalsOf(purchased, helped, unattributed, delivered, refunded int64, househ
 // sliceFiguresOf are the figures of each slice of from..to by the dimensions by (one, or
 // a pair), people from members: from the benefit figures when they answer the report
 // (figuresPeriod, figuresRows), from the rollups otherwise.
-func sliceFiguresOf(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, members string, by ...reports.By) ([]sliceFigures, error) {
-	period, ok, err := figuresPeriod(ctx, tx, from, to, members)
-	if err != nil {
-		return nil, err
-	}
-	if ok {
-		rows, ok, err := figuresRows(ctx, tx, period, by...)
+func sliceFiguresOf(ctx context.Context, tx *sqlx.Tx, rr reportRange, by ...reports.By) ([]sliceFigures, error) {
+	if rr.figures != "" {
+		rows, ok, err := figuresRows(ctx, tx, rr.figures, by...)
 		if err != nil || ok {
 			return rows, err
 		}
@@ -157,9 +150,9 @@ func sliceFiguresOf(ctx context.Context, tx *sqlx.Tx, from, to bizday.Day, membe
 	for i, d := range by {
 		cols[i], keys[i] = ledgerColumn(d), sliceExpr[d]
 	}
-	src, args := rollupSource(from, to, "", cols...)
+	src, args := rollupSource(rr.from, rr.to, "", cols...)
 	var rows []sliceFigures
-	if err := tx.SelectContext(ctx, &rows, tx.Rebind(sliceFiguresSQL(src, members, keys...)), args...); err != nil {
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(sliceFiguresSQL(src, rr.members, keys...)), args...); err != nil {
 		return nil, fmt.Errorf("report rows: %w", err)
 	}
 	return rows, nil

@@ -55,11 +55,11 @@ func (s *Store) Breakdown(ctx context.Context, q reports.BreakdownQuery) (report
 
 func (s *Store) breakdown(ctx context.Context, tx *sqlx.Tx, p reports.Period, by []reports.By) (reports.Breakdown, error) {
 	b := reports.Breakdown{Period: p, Timezone: reports.Timezone, By: by, Rows: []reports.BreakdownRow{}}
-	members, err := membersTable(ctx, tx, p.From, p.To) // people as of closing, inside closed periods (§5.3)
+	rr, err := newReportRange(ctx, tx, p.From, p.To)
 	if err != nil {
 		return b, err
 	}
-	if b.Totals.Totals, err = benefitTotals(ctx, tx, p.From, p.To, members); err != nil {
+	if b.Totals.Totals, err = benefitTotals(ctx, tx, rr); err != nil {
 		return b, err
 	}
 	usrc, uargs := unitSource(p.From, p.To)
@@ -71,7 +71,7 @@ func (s *Store) breakdown(ctx context.Context, tx *sqlx.Tx, p reports.Period, by
 		K1 string `db:"k1"`
 		K2 string `db:"k2"`
 	}
-	figures, err := sliceFiguresOf(ctx, tx, p.From, p.To, members, by...)
+	figures, err := sliceFiguresOf(ctx, tx, rr, by...)
 	if err != nil {
 		return b, err
 	}
