@@ -291,6 +291,19 @@ func rebuildBenefitSQL() []string {
 	}
 }
 
+// rebuildBenefit runs rebuildBenefitSQL in the transaction ex is (migration 00017, a
+// benchmark's synthetic ledger; RebuildRollups runs it with the rollups' statements).
+func rebuildBenefit(ctx context.Context, ex interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}) error {
+	for _, q := range rebuildBenefitSQL() {
+		if _, err := ex.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("benefit figures: %w", err)
+		}
+	}
+	return nil
+}
+
 // benefitChecks pair the figures' tables with their recomputation, as rollupChecks. The
 // figures' people are checked with the member changes not yet carried into them (a
 // member count changed outside the registry import: reports read the rollups meanwhile).

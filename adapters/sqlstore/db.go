@@ -142,13 +142,7 @@ func (db *DB) forUpdate() string {
 func goMigrations() []*goose.Migration {
 	return []*goose.Migration{
 		// 00017: the benefit figures of migration 00016, from the ledger and the registry.
-		goose.NewGoMigration(17, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-			for _, q := range rebuildBenefitSQL() {
-				if _, err := tx.ExecContext(ctx, q); err != nil {
-					return fmt.Errorf("benefit figures: %w", err)
-				}
-			}
-			return nil
-		}}, &goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }}),
+		goose.NewGoMigration(17, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error { return rebuildBenefit(ctx, tx) }},
+			&goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }}),
 	}
 }

@@ -89,12 +89,5 @@ func (s *Store) FiguresAnswer(ctx context.Context, from, to bizday.Day) (bool, e
 // RebuildBenefitFigures recomputes the benefit figures alone from the ledger (a synthetic
 // ledger's benchmark that measures only the reports the figures answer).
 func (s *Store) RebuildBenefitFigures(ctx context.Context) error {
-	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		for _, q := range rebuildBenefitSQL() {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error { return rebuildBenefit(ctx, tx) })
 }
