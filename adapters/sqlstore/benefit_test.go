@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"aidmall/adapters/sqlstore"
 	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/bizday"
 	"aidmall/households"
@@ -85,14 +86,8 @@ func TestBenefitFiguresAnswerAsTheLedger(t *testing.T) {
 				if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
 					t.Fatalf("%s: rollups and figures differ from the ledger: %+v, %v", step, diffs, err)
 				}
-				rows, members, err := f.store.LedgerRows(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				units, err := f.store.UnitRows(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
+				t.Logf("checking the reports %s", step) // the last one logged is the one that failed
+				ref := ledgerReference(t, f.store)
 				for _, p := range open {
 					if ok, err := f.store.FiguresAnswer(ctx, p.From, p.To); err != nil || ok != fromFigures {
 						t.Fatalf("%s: report of %s..%s from the figures: %v (want %v), %v", step, p.From, p.To, ok, fromFigures, err)
@@ -106,27 +101,10 @@ func TestBenefitFiguresAnswerAsTheLedger(t *testing.T) {
 							bys = append(bys, []reports.By{reports.ByBranch, reports.ByFunding}, []reports.By{reports.ByFunding, reports.ByBranch})
 						}
 						for _, by := range bys {
-							q := reports.BreakdownQuery{Period: p, By: by}
-							got, err := f.store.Breakdown(ctx, q)
-							if err != nil {
-								t.Fatal(err)
-							}
-							want := reports.ComputeBreakdown(rows, units, members, nil, q)
-							if g, w := breakdownFigures(got), breakdownFigures(want); g != w {
-								t.Fatalf("%s: breakdown %v over %s..%s:\nstore  %s\nledger %s", step, by, p.From, p.To, g, w)
-							}
+							sameBreakdown(t, f.store, ref, reports.BreakdownQuery{Period: p, By: by})
 						}
-						if a == reports.ByMonth {
-							continue
-						}
-						bq := reports.Query{From: p.From, To: p.To, By: a}
-						gb, err := f.store.Benefit(ctx, bq)
-						if err != nil {
-							t.Fatal(err)
-						}
-						wb := reports.Compute(rows, members, nil, bq)
-						if g, w := benefitFigures(gb), benefitFigures(wb); g != w {
-							t.Fatalf("%s: benefit by %s over %s..%s:\nstore  %s\nledger %s", step, a, p.From, p.To, g, w)
+						if a != reports.ByMonth {
+							sameBenefit(t, f.store, ref, reports.Query{From: p.From, To: p.To, By: a})
 						}
 					}
 				}
@@ -145,6 +123,52 @@ func TestBenefitFiguresAnswerAsTheLedger(t *testing.T) {
 			}
 			check("after the rebuild", true)
 		})
+	}
+}
+
+// ledgerReference reads the reference of st's ledger.
+func ledgerReference(t *testing.T, st *sqlstore.Store) reference {
+	t.Helper()
+	var ref reference
+	var err error
+	if ref.rows, ref.members, err = st.LedgerRows(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ref.units, err = st.UnitRows(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// reference is the ledger's rows, units and member counts, for the reference computation
+// (reports.ComputeBreakdown, reports.Compute) the store's reports are held to.
+type reference struct {
+	rows    []reports.LedgerRow
+	units   []reports.UnitRow
+	members map[households.HouseholdNo]int
+}
+
+// sameBreakdown and sameBenefit fail t unless the store's report q has the figures of the
+// reference computation: totals, and each row's keys and figures.
+func sameBreakdown(t *testing.T, st *sqlstore.Store, ref reference, q reports.BreakdownQuery) {
+	t.Helper()
+	got, err := st.Breakdown(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := breakdownFigures(got), breakdownFigures(reports.ComputeBreakdown(ref.rows, ref.units, ref.members, nil, q)); g != w {
+		t.Fatalf("breakdown %v over %s..%s:\nstore  %s\nledger %s", q.By, q.Period.From, q.Period.To, g, w)
+	}
+}
+
+func sameBenefit(t *testing.T, st *sqlstore.Store, ref reference, q reports.Query) {
+	t.Helper()
+	got, err := st.Benefit(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := benefitFigures(got), benefitFigures(reports.Compute(ref.rows, ref.members, nil, q)); g != w {
+		t.Fatalf("benefit by %s over %s..%s:\nstore  %s\nledger %s", q.By, q.From, q.To, g, w)
 	}
 }
 

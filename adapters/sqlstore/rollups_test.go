@@ -122,14 +122,8 @@ func TestRollupsAnswerAsTheLedger(t *testing.T) {
 			if len(diffs) > 0 {
 				t.Fatalf("rollups differ from the ledger: %+v", diffs)
 			}
-			rows, members, err := f.store.LedgerRows(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			units, err := f.store.UnitRows(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ref := ledgerReference(t, f.store)
+			rows := ref.rows
 			dims := reports.Dimensions()
 			periods := []reports.Period{reports.YearPeriod(2019), {From: bizday.MustParse("2019-02-01"), To: bizday.MustParse("2019-02-28")}}
 			for len(periods) < 14 {
@@ -142,38 +136,9 @@ func TestRollupsAnswerAsTheLedger(t *testing.T) {
 					if b := dims[rng.IntN(len(dims))]; b != a && rng.IntN(2) == 0 {
 						by = append(by, b)
 					}
-					q := reports.BreakdownQuery{Period: p, By: by}
-					got, err := f.store.Breakdown(ctx, q)
-					if err != nil {
-						t.Fatal(err)
-					}
-					want := reports.ComputeBreakdown(rows, units, members, nil, q)
-					if fmt.Sprint(got.Totals) != fmt.Sprint(want.Totals) || len(got.Rows) != len(want.Rows) {
-						t.Fatalf("breakdown %v over %s..%s: rollups %+v, ledger %+v", by, p.From, p.To, got, want)
-					}
-					for i := range got.Rows {
-						g, w := got.Rows[i], want.Rows[i]
-						if fmt.Sprint(g.Keys) != fmt.Sprint(w.Keys) || g.Figures != w.Figures {
-							t.Fatalf("breakdown %v over %s..%s row %d: rollups %+v, ledger %+v", by, p.From, p.To, i, g, w)
-						}
-					}
-					if a == reports.ByMonth {
-						continue
-					}
-					bq := reports.Query{From: p.From, To: p.To, By: a}
-					gb, err := f.store.Benefit(ctx, bq)
-					if err != nil {
-						t.Fatal(err)
-					}
-					wb := reports.Compute(rows, members, nil, bq)
-					if gb.Totals != wb.Totals || len(gb.Rows) != len(wb.Rows) {
-						t.Fatalf("benefit by %s over %s..%s: rollups %+v, ledger %+v", a, p.From, p.To, gb, wb)
-					}
-					for i := range gb.Rows {
-						g, w := gb.Rows[i], wb.Rows[i]
-						if g.Key != w.Key || g.NetAmount != w.NetAmount || g.Households != w.Households || g.People != w.People {
-							t.Fatalf("benefit by %s over %s..%s row %d: rollups %+v, ledger %+v", a, p.From, p.To, i, g, w)
-						}
+					sameBreakdown(t, f.store, ref, reports.BreakdownQuery{Period: p, By: by})
+					if a != reports.ByMonth {
+						sameBenefit(t, f.store, ref, reports.Query{From: p.From, To: p.To, By: a})
 					}
 				}
 				// Households report: a row per household with an entry in the range, its net.
@@ -288,37 +253,10 @@ func TestRollupsYearAnswersAsTheLedger(t *testing.T) {
 						if len(by) == 2 && by[0] == by[1] {
 							continue
 						}
-						q := reports.BreakdownQuery{Period: c.p, By: by}
-						got, err := f.store.Breakdown(ctx, q)
-						if err != nil {
-							t.Fatal(err)
-						}
-						want := reports.ComputeBreakdown(rows, units, c.members, nil, q)
-						if fmt.Sprint(got.Totals) != fmt.Sprint(want.Totals) || len(got.Rows) != len(want.Rows) {
-							t.Fatalf("breakdown %v over %s..%s: rollups %+v, ledger %+v", by, c.p.From, c.p.To, got, want)
-						}
-						for i := range got.Rows {
-							if g, w := got.Rows[i], want.Rows[i]; fmt.Sprint(g.Keys) != fmt.Sprint(w.Keys) || g.Figures != w.Figures {
-								t.Fatalf("breakdown %v over %s..%s row %d: rollups %+v, ledger %+v", by, c.p.From, c.p.To, i, g, w)
-							}
-						}
+						sameBreakdown(t, f.store, reference{rows, units, c.members}, reports.BreakdownQuery{Period: c.p, By: by})
 					}
-					if a == reports.ByMonth {
-						continue
-					}
-					bq := reports.Query{From: c.p.From, To: c.p.To, By: a}
-					gb, err := f.store.Benefit(ctx, bq)
-					if err != nil {
-						t.Fatal(err)
-					}
-					wb := reports.Compute(rows, c.members, nil, bq)
-					if gb.Totals != wb.Totals || len(gb.Rows) != len(wb.Rows) {
-						t.Fatalf("benefit by %s over %s..%s: rollups %+v, ledger %+v", a, c.p.From, c.p.To, gb, wb)
-					}
-					for i := range gb.Rows {
-						if g, w := gb.Rows[i], wb.Rows[i]; g.Key != w.Key || g.NetAmount != w.NetAmount || g.Households != w.Households || g.People != w.People {
-							t.Fatalf("benefit by %s over %s..%s row %d: rollups %+v, ledger %+v", a, c.p.From, c.p.To, i, g, w)
-						}
+					if a != reports.ByMonth {
+						sameBenefit(t, f.store, reference{rows, units, c.members}, reports.Query{From: c.p.From, To: c.p.To, By: a})
 					}
 				}
 			}
