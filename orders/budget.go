@@ -139,14 +139,9 @@ func (s *Service) Budgets(ctx context.Context, caller Caller, year int) ([]Branc
 	if err != nil {
 		return nil, fmt.Errorf("load budgets: %w", err)
 	}
-	from, to := BudgetYearSpan(year)
-	placed, err := s.store.OrdersPlaced(ctx, "", FundingUnion, from, to)
+	used, err := s.store.Used(ctx, year)
 	if err != nil {
-		return nil, fmt.Errorf("load orders: %w", err)
-	}
-	used := map[string]money.Fen{}
-	for i := range placed {
-		used[placed[i].BranchCode] += BudgetUse(&placed[i])
+		return nil, fmt.Errorf("load budget use: %w", err)
 	}
 	out := make([]BranchBudget, 0, len(branches))
 	for _, b := range branches {

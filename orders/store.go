@@ -36,6 +36,11 @@ type Store interface {
 	// Budgets returns the budgets set for year, by branch code (a branch without one is
 	// absent).
 	Budgets(ctx context.Context, year int) (map[string]money.Fen, error)
+	// Used returns, by branch code, how much of its budget for year each branch's
+	// union_funds orders placed in the year (BudgetYearSpan) use: exactly the sum of
+	// BudgetUse over those orders as OrdersPlaced returns them, summed by the database
+	// (the orders are not read). A branch without such orders may be absent.
+	Used(ctx context.Context, year int) (map[string]money.Fen, error)
 	// OrdersPlaced returns the orders of branch ("" for every branch) with funding placed
 	// in [from, to), with their lines.
 	OrdersPlaced(ctx context.Context, branch string, funding Funding, from, to time.Time) ([]GroupOrder, error)

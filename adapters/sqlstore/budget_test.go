@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -153,6 +154,23 @@ func TestBudgetUsedIsBudgetUse(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
+				}
+				// The indicators' use of every branch's budget: the same rule, per branch.
+				byBranch, err := f.store.Used(ctx, 2019)
+				if err != nil {
+					t.Fatal(err)
+				}
+				from, to := orders.BudgetYearSpan(2019)
+				all, err := f.store.OrdersPlaced(ctx, "", orders.FundingUnion, from, to)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[string]money.Fen{}
+				for i := range all {
+					want[all[i].BranchCode] += orders.BudgetUse(&all[i])
+				}
+				if !maps.Equal(byBranch, want) || len(want) != 2 {
+					t.Fatalf("round %d: Used %v, BudgetUse over the orders by branch %v", round, byBranch, want)
 				}
 				for _, except := range []int64{0, ids[round], ids[len(ids)-1-round]} {
 					amount, ok, got := used(except)

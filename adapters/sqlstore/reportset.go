@@ -426,17 +426,27 @@ func (s *Store) SetTarget(ctx context.Context, t reports.Target) (before reports
 
 // Used is reports.BudgetSource's use of each branch's budget in year (Beijing), by the one
 // rule Place refuses by (orders.BudgetUse over the branch's union_funds orders placed in
-// the year), so the report and the refusal at placing never differ. Budgets (budget.go)
-// is the other half of reports.BudgetSource.
+// the year, as budgetUseOfOrder sums it in SQL), so the report and the refusal at placing
+// never differ; one row per branch comes back, not every order of the year.
+// TestBudgetUsedIsBudgetUse holds it to orders.BudgetUse. Budgets (budget.go) is the
+// other half of reports.BudgetSource.
 func (s *Store) Used(ctx context.Context, year int) (map[string]money.Fen, error) {
 	from, to := orders.BudgetYearSpan(year)
-	placed, err := s.OrdersPlaced(ctx, "", orders.FundingUnion, from, to)
-	if err != nil {
+	var rows []struct {
+		Branch string `db:"branch_code"`
+		Used   int64  `db:"used"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT branch_code, CAST(SUM(u) AS BIGINT) AS used FROM (
+			SELECT o.branch_code, `+budgetUseOfOrder+` AS u
+			FROM group_orders o JOIN order_lines l ON l.order_id = o.id
+			WHERE o.funding = ? AND o.placed_at >= ? AND o.placed_at < ?
+			GROUP BY o.id, o.branch_code, o.cancelled, o.reject_code) used_by_order
+		GROUP BY branch_code`), orders.FundingUnion, from.UTC(), to.UTC()); err != nil {
 		return nil, fmt.Errorf("budget used: %w", err)
 	}
-	out := map[string]money.Fen{}
-	for i := range placed {
-		out[placed[i].BranchCode] += orders.BudgetUse(&placed[i])
+	out := make(map[string]money.Fen, len(rows))
+	for _, r := range rows {
+		out[r.Branch] = money.Fen(r.Used)
 	}
 	return out, nil
 }
