@@ -176,7 +176,7 @@ func (s *Server) indicatorsReport(c echo.Context) error {
 	}
 	x, err := s.cfg.ReportSet.Indicators(c.Request().Context(), rp.period.From.Start().Year())
 	if err != nil {
-		return err
+		return reportError(err)
 	}
 	return s.sendReport(c, "indicators", x, rp.out)
 }
@@ -205,12 +205,24 @@ func (s *Server) breakdownReport(c echo.Context) error {
 	}
 	b, err := s.cfg.ReportSet.Breakdown(c.Request().Context(), q)
 	if err != nil {
-		return err
+		return reportError(err)
 	}
 	if b.Rows == nil {
 		b.Rows = []reports.BreakdownRow{}
 	}
 	return s.sendReport(c, "breakdown", b, rp.out)
+}
+
+// reportError is a report's error as the API answers it: the report's own refusal of its
+// query (a domain ValidationError, e.g. a comparison reaching before the first day a
+// report covers) is the 422 every report gives, naming query parameters as the benefit
+// report does (reportQueryProblem); any other error as it is.
+func reportError(err error) error {
+	var ve *orders.ValidationError
+	if errors.As(err, &ve) {
+		return reportQueryProblem(err)
+	}
+	return err
 }
 
 // periodReport serves a report of one period in the asked output (sendReport).
@@ -225,7 +237,7 @@ func periodReport[T reports.Tabular](s *Server, name string, get func(context.Co
 		}
 		v, err := get(c.Request().Context(), rp.period)
 		if err != nil {
-			return err
+			return reportError(err)
 		}
 		return s.sendReport(c, name, v, rp.out)
 	}

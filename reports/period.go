@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,21 @@ func ParsePeriod(p PeriodParams) (Period, error) {
 			break
 		}
 		out = YearPeriod(y)
+	}
+	if len(fields) == 0 {
+		// Days a report does not cover (SpanErrors) are the parameter's fault, named as
+		// given: from or to, or the month, quarter or year that reaches them.
+		for _, f := range SpanErrors(out.From, out.To) {
+			name := strings.TrimPrefix(f.Pointer, "/")
+			if name != "from" && name != "to" || !slices.Contains(given, name) {
+				name = given[0]
+				f.Detail = fmt.Sprintf("%q reaches outside the business days a report covers, %s to %s", strings.TrimSpace(map[string]string{
+					"month": p.Month, "quarter": p.Quarter, "year": p.Year}[name]), FirstDay, LastDay)
+			}
+			if !slices.ContainsFunc(fields, func(g orders.FieldError) bool { return g.Pointer == "/"+name }) {
+				bad(name, f.Detail)
+			}
+		}
 	}
 	if len(fields) > 0 {
 		return Period{}, &orders.ValidationError{Fields: fields}

@@ -35,6 +35,16 @@ func TestParsePeriod(t *testing.T) {
 		{"quarter_as_month", PeriodParams{Quarter: "2019-03"}, "", "", "quarter"},
 		{"year_of_two_digits", PeriodParams{Year: "19"}, "", "", "year"},
 		{"year_and_month", PeriodParams{Year: "2019", Month: "2019-03"}, "", "", "month"},
+		// Days outside those a report covers (FirstDay..LastDay) are the parameter's fault,
+		// named as given, whichever form the period takes.
+		{"first_year_covered", PeriodParams{Year: "1901"}, "1901-01-01", "1901-12-31", ""},
+		{"last_year_covered", PeriodParams{Year: "9998"}, "9998-01-01", "9998-12-31", ""},
+		{"year_before_the_first", PeriodParams{Year: "1900"}, "", "", "year"},
+		{"year_after_the_last", PeriodParams{Year: "9999"}, "", "", "year"},
+		{"month_after_the_last", PeriodParams{Month: "9999-12"}, "", "", "month"},
+		{"quarter_before_the_first", PeriodParams{Quarter: "1000Q1"}, "", "", "quarter"},
+		{"from_before_the_first", PeriodParams{From: "0001-01-01", To: "2019-01-01"}, "", "", "from"},
+		{"to_after_the_last", PeriodParams{From: "2019-01-01", To: "9999-12-31"}, "", "", "to"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
