@@ -67,7 +67,7 @@ func yearEvents(t *testing.T, mall orders.Mall) []orders.FulfilmentEvent {
 // per event, household and day, and the rollups' non-zero rows.
 func stateOf(t *testing.T, st *sqlstore.Store) map[string][]string {
 	t.Helper()
-	if diffs, err := st.VerifyRollups(context.Background()); err != nil || len(diffs) > 0 {
+	if diffs, _, err := st.VerifyRollups(context.Background()); err != nil || len(diffs) > 0 {
 		t.Fatalf("rollups differ from the ledger: %v %+v", err, diffs)
 	}
 	qs := map[string]string{

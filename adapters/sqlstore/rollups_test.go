@@ -115,7 +115,7 @@ func TestRollupsAnswerAsTheLedger(t *testing.T) {
 			f := newFixture(t, d.Open)
 			randomYear(t, f, rng)
 
-			diffs, err := f.store.VerifyRollups(ctx)
+			diffs, _, err := f.store.VerifyRollups(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +209,7 @@ func TestRollupsYearAnswersAsTheLedger(t *testing.T) {
 			if _, err := db.ExecContext(ctx, `UPDATE households SET members = members % 12 + 1`); err != nil { // registered again since
 				t.Fatal(err)
 			}
-			if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+			if diffs, _, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
 				t.Fatalf("rollups differ from the ledger: %+v, %v", diffs, err)
 			}
 			rows, current, err := f.store.LedgerRows(ctx)
@@ -283,9 +283,12 @@ func TestRollupsRebuild(t *testing.T) {
 		if _, err := db.ExecContext(ctx, `DELETE FROM unit_day_rollups`); err != nil {
 			t.Fatal(err)
 		}
-		diffs, err := f.store.VerifyRollups(ctx)
+		diffs, total, err := f.store.VerifyRollups(ctx)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if total != len(diffs) {
+			t.Fatalf("verify counted %d differing rows and returned %d", total, len(diffs))
 		}
 		tables := map[string]bool{}
 		for _, d := range diffs {
@@ -297,7 +300,7 @@ func TestRollupsRebuild(t *testing.T) {
 		if err := f.store.RebuildRollups(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+		if diffs, _, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
 			t.Fatalf("after rebuild: %+v, %v", diffs, err)
 		}
 		after, err := f.store.Breakdown(ctx, q)
@@ -326,7 +329,7 @@ func TestRollupsBackfilledByMigration(t *testing.T) {
 		if err := db.Remigrate(ctx, 12); err != nil {
 			t.Fatal(err)
 		}
-		if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+		if diffs, _, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
 			t.Fatalf("after the migration: %+v, %v", diffs, err)
 		}
 		after, err := f.store.Breakdown(ctx, q)
@@ -470,7 +473,7 @@ func TestLedgerPartitions(t *testing.T) {
 	if count("ledger_entries") != total || count("ledger_entries_default") != 0 || count("ledger_entries_y2019m03") == 0 || count("ledger_entries_y2018m03") == 0 {
 		t.Fatalf("after the migration: %d entries, %d in the default partition, %d in 2019-03", count("ledger_entries"), count("ledger_entries_default"), count("ledger_entries_y2019m03"))
 	}
-	if diffs, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+	if diffs, _, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
 		t.Fatalf("after the migration: %+v, %v", diffs, err)
 	}
 	now := time.Now().In(bizday.Beijing)
