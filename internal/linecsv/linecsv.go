@@ -72,7 +72,7 @@ func (e *QuoteError) Error() string {
 // the row is not read, why, and how such a cell is written.
 func (e *QuoteError) Reason() string {
 	return "the row is not read: its quoting is broken: " + e.Problem +
-		` (a cell holding a comma, a quote or a line break is written inside quotes, with each of its quotes doubled: "")`
+		`; a cell holding a comma, a quote or a line break is written inside quotes, each of its quotes doubled ("")`
 }
 
 // Reader reads records from CSV text.
@@ -202,7 +202,7 @@ func (r *Reader) parse() (Record, error) {
 				b.WriteByte('\n')
 				li++
 				if li >= MaxLines {
-					return broken(fmt.Sprintf(`a quote (") opens the cell and is not closed within the %d lines a row may span`, MaxLines))
+					return broken(fmt.Sprintf(`a quote (") opens the cell and is not closed within %d lines`, MaxLines))
 				}
 				for li >= len(r.pending) {
 					ok, err := r.fill()
@@ -210,7 +210,7 @@ func (r *Reader) parse() (Record, error) {
 						return Record{}, err
 					}
 					if !ok {
-						return broken(`a quote (") opens the cell and is not closed before the end of the file`)
+						return broken(`a quote (") opens the cell and is not closed`)
 					}
 				}
 				s, i, from = r.pending[li], 0, 0
@@ -241,6 +241,10 @@ func (r *Reader) parse() (Record, error) {
 			cells = append(cells, cell)
 			i++
 			continue
+		case li > 0:
+			// A quote that looked like a cell's end on a later line: the cell's quote
+			// was never closed (a multi-line cell ends with a quote, a comma or the line's end).
+			return broken(fmt.Sprintf(`a quote (") opens the cell and is not closed (the next quote, on line %d, has text after it)`, r.next+li))
 		default:
 			return broken(`text follows the cell's closing quote (")`)
 		}

@@ -90,15 +90,16 @@ func TestRead(t *testing.T) {
 func TestBrokenRecordSaysWhatIsWrong(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ in, problem string }{
-		{"A1,\"x\nA2,y\n", "not closed before the end of the file"},
+		{"A1,\"x\nA2,y\n", "opens the cell and is not closed"},
 		{"A1,x\"y\n", "does not start with one"},
-		{"A1,\"x\"y\n", "text follows the cell's closing quote"},
-		{"A1,\"x" + strings.Repeat("\nr", linecsv.MaxLines) + "\"\n", "not closed within the 32 lines"},
+		{"A1,\"x\"y\n", "text follows the cell's closing quote (\")"},
+		{"A1,\"x" + strings.Repeat("\nr", linecsv.MaxLines) + "\"\n", "not closed within 32 lines"},
+		{"A1,\"x\nA2,\"y\",z\n", "is not closed (the next quote, on line 2, has text after it)"},
 	}
 	for _, tt := range tests {
 		recs := readAll(t, tt.in)
 		e := recs[0].Err
-		if e == nil || e.Line != 1 || e.Cell != 2 || !strings.Contains(e.Problem, tt.problem) || !reflect.DeepEqual(recs[0].Cells, []string{"A1"}) {
+		if e == nil || e.Line != 1 || e.Cell != 2 || !strings.HasSuffix(e.Problem, tt.problem) || !reflect.DeepEqual(recs[0].Cells, []string{"A1"}) {
 			t.Fatalf("%q: first record %+v (err %+v), want line 1 broken at cell 2 (%q) after cell A1", tt.in, recs[0], e, tt.problem)
 		}
 		accounted(t, tt.in, recs)
