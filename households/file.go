@@ -2,6 +2,7 @@ package households
 
 import (
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -11,8 +12,9 @@ import (
 type File struct {
 	// Rows are the file's non-blank rows in order.
 	Rows []FileRow
-	// BadLines are CSV records that could not be split into cells (bad quoting); a bad
-	// line below the header is a row error of the file.
+	// BadLines are CSV records whose quoting is broken, each at the line it starts on (the
+	// decoder reads on at the line after it); a bad line below the header is a row error
+	// of the file.
 	BadLines []BadLine
 	// Sheet is set for a workbook's sheet: a row's cells end at its last non-empty one, so
 	// a row shorter than the header only has empty cells at its end. A text file's row
@@ -32,9 +34,10 @@ type FileRow struct {
 	Numeric []bool
 }
 
-// BadLine is a CSV record that could not be split into cells.
+// BadLine is a CSV record that could not be split into cells: its quoting is broken.
 type BadLine struct {
 	Line   int
+	Cell   int // the 1-based cell at which the quoting breaks; 0 when not known
 	Reason string
 }
 
@@ -89,8 +92,21 @@ func readCSV(f File, required []string) (*table, []RowError, error) {
 	var pre []RowError
 	for _, b := range f.BadLines {
 		if b.Line > t.headerRow {
-			pre = append(pre, RowError{Row: b.Line, Column: t.header[0], Reason: b.Reason})
+			pre = append(pre, t.badLine(b))
 		}
 	}
 	return t, pre, nil
+}
+
+// badLine is the row error of a line below the header that could not be split, in the
+// column of the cell where its quoting breaks (the first column when not known).
+func (t *table) badLine(b BadLine) RowError {
+	col := t.header[0]
+	switch {
+	case b.Cell > len(t.header) || b.Cell > 0 && t.header[b.Cell-1] == "":
+		col = fmt.Sprintf("column %d", b.Cell)
+	case b.Cell > 0:
+		col = t.header[b.Cell-1]
+	}
+	return RowError{Row: b.Line, Column: col, Reason: b.Reason}
 }

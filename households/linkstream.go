@@ -254,7 +254,7 @@ func (r *Registry) importLinkageStream(ctx context.Context, rep *Report, name st
 		badLine := func(b BadLine) {
 			if b.Line > t.headerRow {
 				rows++
-				fail(RowError{Row: b.Line, Column: t.header[0], Reason: b.Reason})
+				fail(t.badLine(b))
 			}
 		}
 		for _, b := range bad {

@@ -170,7 +170,7 @@ func (r *Registry) importHouseholdStream(ctx context.Context, rep *Report, name 
 		badLine := func(b BadLine) {
 			if b.Line > t.headerRow {
 				rows++
-				errs = append(errs, RowError{Row: b.Line, Column: t.header[0], Reason: b.Reason})
+				errs = append(errs, t.badLine(b))
 			}
 		}
 		for _, b := range bad {

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"aidmall/internal/linecsv"
 	"aidmall/money"
 	"aidmall/orders"
 )
@@ -81,7 +82,9 @@ func HistoryFS(ctx context.Context, svc HistoryLoader, caller orders.Caller, bun
 	// truncated or garbled file loads nothing (rather than the orders before the break),
 	// and counts each order's lines, so that a file listing one order's lines apart
 	// (sorted by SKU, say) still gives every order all its lines: an order waits until
-	// all of its lines have been read. Memory: one count per order_ref.
+	// all of its lines have been read. Memory: one count per order_ref. A row whose
+	// quoting is broken is a row error of its own (its order not loaded), unless it is a
+	// line whose order_ref cannot be read: then no order is loaded.
 	if _, err := countRecords(bundle, OrdersFile); err != nil {
 		return HistoryReport{}, err
 	}
@@ -114,12 +117,15 @@ func countRecords(bundle fs.FS, name string) (map[string]int, error) {
 	}
 	counts := map[string]int{}
 	for {
-		_, rec, err := rows.next()
+		row, rec, err := rows.next()
 		if err == io.EOF {
 			return counts, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w (nothing was loaded: correct the file and import it again)", err)
+		}
+		if rec.broken != nil && name == LinesFile && !rec.has("order_ref") {
+			return nil, unattributable(row, rec)
 		}
 		counts[rec.get("order_ref")]++
 	}
@@ -129,10 +135,13 @@ func countRecords(bundle fs.FS, name string) (map[string]int, error) {
 // placed at their malls (orders.Service.LoadHistory, as caller), so that the malls'
 // statements can be applied to them. Each bad order is reported with its orders.csv row
 // and the others are loaded; a line that does not read is reported and its order is not
-// loaded (an order is never stored with part of its lines). The error is a file that
-// cannot be read as CSV, or a failure of the store; the report then holds what was done
-// before it. HistoryFS reads both files to their end first, so there a file that does
-// not read as CSV loads nothing.
+// loaded (an order is never stored with part of its lines). A row whose quoting is broken
+// (internal/linecsv: an unterminated quote, a stray one) is such a bad row, and the rows
+// after it are read; but a line broken before its order_ref cannot be given to an order,
+// and stops the import. The error is that, a file that cannot be read as CSV (a row with
+// another number of cells than the header), or a failure of the store; the report then
+// holds what was done before it. HistoryFS reads both files to their end first, so there
+// such a file loads nothing.
 //
 // Both files are read as streams, never whole: orders one by one, each with its lines,
 // which order_lines.csv must list together (one order's lines one after another, as the
@@ -183,6 +192,10 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 		}
 		rep.Rows++
 		ref := o.get("order_ref")
+		if o.broken != nil {
+			rep.Errors = append(rep.Errors, o.brokenError(OrdersFile, row))
+			continue
+		}
 		var ls []orders.HistoryLine
 		if ref == prev.ref && rep.Rows > 1 {
 			ls = prev.lines // the same order again, next to itself
@@ -230,44 +243,52 @@ func sortHistoryErrors(errs []RowError) {
 	})
 }
 
-// csvRows reads a UTF-8 CSV with a header row by row (name is the file's, for errors).
+// csvRows reads a UTF-8 CSV with a header row by row (name is the file's, for errors),
+// through linecsv: a row whose quoting is broken is given back as such (csvRecord.broken)
+// and the rows after it are read.
 type csvRows struct {
-	cr     *csv.Reader
+	r      *linecsv.Reader
 	name   string
 	header []string
-	row    int
 }
 
 func newCSVRows(r io.Reader, name string) (*csvRows, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = false
-	header, err := cr.Read()
-	if err == io.EOF {
+	lr := linecsv.NewReader(r)
+	rec, err := lr.Read()
+	switch {
+	case err == io.EOF:
 		return nil, fmt.Errorf("%s: the file is empty: no header row", name)
-	}
-	if err != nil {
+	case err != nil:
 		return nil, fmt.Errorf("%s: %w", name, err)
+	case rec.Err != nil:
+		return nil, fmt.Errorf("%s row %d, the header: %s", name, rec.Line, rec.Err.Reason())
 	}
-	return &csvRows{cr: cr, name: name, header: header, row: 1}, nil
+	return &csvRows{r: lr, name: name, header: rec.Cells}, nil
 }
 
 // next returns the next record with its row as a spreadsheet shows it (the header is row
-// 1); io.EOF at the end.
+// 1, blank lines count); io.EOF at the end. A row with another number of cells than the
+// header is an error: the file is not what it says.
 func (c *csvRows) next() (int, csvRecord, error) {
-	rec, err := c.cr.Read()
+	rec, err := c.r.Read()
 	if err == io.EOF {
 		return 0, csvRecord{}, io.EOF
 	}
-	c.row++
 	if err != nil {
-		return 0, csvRecord{}, fmt.Errorf("%s row %d: %w", c.name, c.row, err)
+		return 0, csvRecord{}, fmt.Errorf("%s: %w", c.name, err)
 	}
-	return c.row, csvRecord{header: c.header, rec: rec}, nil
+	if rec.Err == nil && len(rec.Cells) != len(c.header) {
+		return 0, csvRecord{}, fmt.Errorf("%s row %d: wrong number of fields: the row has %d cells, the header %d", c.name, rec.Line, len(rec.Cells), len(c.header))
+	}
+	return rec.Line, csvRecord{header: c.header, rec: rec.Cells, broken: rec.Err}, nil
 }
 
 // csvRecord is one record read by its header's column names.
 type csvRecord struct {
 	header, rec []string
+	// broken is set when the row's quoting is broken: rec then holds the cells read
+	// before the one at fault.
+	broken *linecsv.QuoteError
 }
 
 // get returns the column named name; "" when the record is shorter (ReadCSV's maps: the
@@ -279,6 +300,35 @@ func (r csvRecord) get(name string) string {
 		}
 	}
 	return ""
+}
+
+// has says whether the record holds the column named name (a broken one may not).
+func (r csvRecord) has(name string) bool {
+	for i := min(len(r.header), len(r.rec)) - 1; i >= 0; i-- {
+		if r.header[i] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// brokenError is the row error of a record whose quoting is broken: at the column where
+// it breaks, with the order_ref when it was read before that.
+func (r csvRecord) brokenError(file string, row int) RowError {
+	e := RowError{File: file, Row: row, Reason: r.broken.Reason()}
+	if c := r.broken.Cell; c <= len(r.header) {
+		e.Field = r.header[c-1]
+	}
+	if r.has("order_ref") {
+		e.Ref = r.get("order_ref")
+	}
+	return e
+}
+
+// unattributable is the error of an order_lines.csv row whose quoting breaks before its
+// order_ref: its order cannot be told, so no order can be known to have all its lines.
+func unattributable(row int, rec csvRecord) error {
+	return fmt.Errorf("%s row %d: %s; its order_ref cannot be read, so no order is loaded: correct the file and import it again", LinesFile, row, rec.broken.Reason())
 }
 
 // lineGroups reads order_lines.csv one order's lines at a time.
@@ -337,6 +387,9 @@ func (g *lineGroups) group() error {
 			if err != nil {
 				return err
 			}
+			if rec.broken != nil && !rec.has("order_ref") {
+				return unattributable(row, rec)
+			}
 			g.peek, g.peekRow = &rec, row
 		}
 		r := g.peek.get("order_ref")
@@ -351,6 +404,11 @@ func (g *lineGroups) group() error {
 		if g.closed[ref] && (g.counts == nil || g.taken[ref]) {
 			g.rep.Errors = append(g.rep.Errors, RowError{File: LinesFile, Row: row, Field: "order_ref",
 				Reason: fmt.Sprintf("the lines of order %s are not together: list each order's lines one after another", ref)})
+			g.bad[ref] = append(g.bad[ref], row)
+			continue
+		}
+		if rec.broken != nil {
+			g.rep.Errors = append(g.rep.Errors, rec.brokenError(LinesFile, row))
 			g.bad[ref] = append(g.bad[ref], row)
 			continue
 		}

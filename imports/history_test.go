@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -291,5 +292,86 @@ func TestHistoryFSNoLines(t *testing.T) {
 	l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
 	if _, err := imports.HistoryFS(context.Background(), l, orders.Caller{}, bundle); err == nil || !strings.Contains(err.Error(), "no lines") || len(l.got) != 0 {
 		t.Fatalf("error %v, loaded %v: want no lines said and nothing loaded", err, l.got)
+	}
+}
+
+// A row whose quoting is broken costs that row and no more: in orders.csv it is a row
+// error and the orders after it load; in order_lines.csv its order (read before the break)
+// is not loaded and the others are; a lines row broken before its order_ref refuses the
+// import (no order can be known to have all its lines), naming the row. Whole folders
+// (HistoryFS) and streams (History) alike.
+func TestHistoryBrokenQuotingCostsItsRow(t *testing.T) {
+	t.Parallel()
+	orderRows := func(rows ...string) string { return ordersHeader + "\n" + strings.Join(rows, "\n") + "\n" }
+	good := linesHeader + "\nA,1,P1,2,68.00\nB,1,P1,3,68.00\nC,1,P1,1,68.00\nD,1,P1,1,68.00\n"
+	tests := []struct {
+		name             string
+		ordersCSV, lines string
+		loaded           []string
+		errs             []string // file:row:field:ref
+		refused          string   // the error's text when the import stops
+	}{
+		{"unterminated_quote_in_orders", orderRows(orderRow("A"), "B,\"HQ,ccb,union_funds,2019-03-01T10:00:00+08:00,bulk,AMB,CCBB", orderRow("C"), orderRow("D")), good,
+			[]string{"A", "C", "D"}, []string{"orders.csv:3:branch_code:B"}, ""},
+		{"unterminated_quote_at_the_last_order", orderRows(orderRow("A"), orderRow("B"), orderRow("C"), "\"D,HQ,ccb"), good,
+			[]string{"A", "B", "C"}, []string{"orders.csv:5:order_ref:"}, ""},
+		{"bare_quote_in_orders", orderRows(orderRow("A"), "B,H\"Q,ccb,union_funds,2019-03-01T10:00:00+08:00,bulk,AMB,CCBB", orderRow("C"), orderRow("D")), good,
+			[]string{"A", "C", "D"}, []string{"orders.csv:3:branch_code:B"}, ""},
+		{"unterminated_quote_in_a_line_after_its_order_ref", orderRows(orderRow("A"), orderRow("B"), orderRow("C"), orderRow("D")),
+			linesHeader + "\nA,1,P1,2,68.00\nB,1,\"P1,3,68.00\nC,1,P1,1,68.00\nD,1,P1,1,68.00\n",
+			[]string{"A", "C", "D"}, []string{"order_lines.csv:3:sku:B", "orders.csv:3::B"}, ""},
+		{"crlf_and_byte_order_mark", "\xEF\xBB\xBF" + strings.ReplaceAll(orderRows(orderRow("A"), "B,\"HQ,ccb", orderRow("C"), orderRow("D")), "\n", "\r\n"),
+			strings.ReplaceAll(good, "\n", "\r\n"), []string{"A", "C", "D"}, []string{"orders.csv:3:branch_code:B"}, ""},
+		{"a_line_broken_before_its_order_ref_refuses", orderRows(orderRow("A"), orderRow("B"), orderRow("C"), orderRow("D")),
+			linesHeader + "\nA,1,P1,2,68.00\n\"B,1,P1,3,68.00\nC,1,P1,1,68.00\nD,1,P1,1,68.00\n",
+			nil, nil, "order_lines.csv row 3: the row is not read: its quoting is broken"},
+	}
+	for _, tt := range tests {
+		for _, fromFS := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/folder_%v", tt.name, fromFS), func(t *testing.T) {
+				t.Parallel()
+				l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
+				var (
+					rep imports.HistoryReport
+					err error
+				)
+				if fromFS {
+					rep, err = imports.HistoryFS(context.Background(), l, orders.Caller{}, fstest.MapFS{
+						imports.OrdersFile: {Data: []byte(tt.ordersCSV)}, imports.LinesFile: {Data: []byte(tt.lines)}})
+				} else {
+					rep, err = imports.History(context.Background(), l, orders.Caller{}, strings.NewReader(tt.ordersCSV), strings.NewReader(tt.lines))
+				}
+				if tt.refused != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.refused) {
+						t.Fatalf("error %v: want %q", err, tt.refused)
+					}
+					if fromFS && len(l.got) != 0 {
+						t.Fatalf("loaded %v: want nothing", l.got)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var loaded []string
+				for ref := range l.got {
+					loaded = append(loaded, ref)
+				}
+				sort.Strings(loaded)
+				if !reflect.DeepEqual(loaded, tt.loaded) || rep.Rows != 4 || rep.Created != len(tt.loaded) {
+					t.Fatalf("loaded %v, %d rows, %d created: want %v of 4 rows", loaded, rep.Rows, rep.Created, tt.loaded)
+				}
+				var errs []string
+				for _, e := range rep.Errors {
+					errs = append(errs, fmt.Sprintf("%s:%d:%s:%s", e.File, e.Row, e.Field, e.Ref))
+				}
+				if !reflect.DeepEqual(errs, tt.errs) {
+					t.Fatalf("errors %v, want %v", errs, tt.errs)
+				}
+				if e := rep.Errors[0]; e.File == imports.OrdersFile && !strings.Contains(e.Reason, "quoting is broken") {
+					t.Fatalf("reason %q: want it to say the quoting is broken", e.Reason)
+				}
+			})
+		}
 	}
 }

@@ -3,6 +3,7 @@ package registryfile_test
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -37,11 +38,53 @@ func checkFile(t *testing.T, f households.File) {
 			t.Fatalf("row %d: %d numeric marks for %d cells", r.N, len(r.Numeric), len(r.Cells))
 		}
 	}
+	rows := map[int]bool{}
+	for _, r := range f.Rows {
+		rows[r.N] = true
+	}
 	for _, b := range f.BadLines {
 		if b.Line < 1 || b.Reason == "" {
 			t.Fatalf("bad line without a line or reason: %+v", b)
 		}
+		if rows[b.Line] {
+			t.Fatalf("line %d is both a row and a bad line", b.Line)
+		}
 	}
+}
+
+// FuzzCSVWholeAndStream feeds any bytes to CSV (a whole file) and CSVRows (a stream):
+// they refuse the same files with a *households.ParseError and read the others alike,
+// row for row and bad line for bad line, each keeping checkFile's promises.
+func FuzzCSVWholeAndStream(f *testing.F) {
+	f.Add([]byte("户编号,姓名\r\n001,\"张三\r\n002,李四\r\n"))
+	f.Add([]byte("\xEF\xBB\xBFa,b\n1,\"x\ny\",2\n3,4\"5\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		whole, werr := registryfile.CSV(bytes.NewReader(b))
+		var stream households.File
+		src, serr := registryfile.CSVRows(bytes.NewReader(b))
+		if serr == nil {
+			stream, serr = drain(src)
+		}
+		if werr != nil || serr != nil {
+			if werr == nil || serr == nil {
+				// The stream tells the encoding by its first 64 KiB, and a byte order mark
+				// makes it UTF-8; the whole file is UTF-8 only when all of it (after the
+				// mark) is. There they may differ on the encoding, and only there.
+				if len(b) > 64<<10 || bytes.HasPrefix(b, []byte("\xEF\xBB\xBF")) {
+					return
+				}
+				t.Fatalf("whole file: %v; stream: %v", werr, serr)
+			}
+			asParseError(t, werr)
+			asParseError(t, serr)
+			return
+		}
+		checkFile(t, whole)
+		checkFile(t, stream)
+		if !reflect.DeepEqual(whole.Rows, stream.Rows) || !reflect.DeepEqual(whole.BadLines, stream.BadLines) {
+			t.Fatalf("whole file %+v\nstream     %+v", whole, stream)
+		}
+	})
 }
 
 func asParseError(t *testing.T, err error) {

@@ -7,7 +7,6 @@ package registryfile
 
 import (
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -18,13 +17,14 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"aidmall/households"
+	"aidmall/internal/linecsv"
 )
 
 // MaxBytes is the largest file decoded (256 MiB); a larger one is a *households.ParseError.
 const MaxBytes = 256 << 20
 
-// maxBadRecords bounds the CSV records that cannot be split before a file is given up (a
-// binary file read as CSV).
+// maxBadRecords bounds the CSV records whose quoting is broken before a file is given up
+// (a binary file read as CSV).
 const maxBadRecords = 1000
 
 // Decoder implements households.FileDecoder.
@@ -75,9 +75,11 @@ func Sheet(r io.Reader, sheet string) (households.File, error) {
 }
 
 // CSV decodes CSV text in UTF-8 or, when not valid UTF-8, GB18030. Rows are numbered by
-// the line on which they start; blank records are left out; records that cannot be split
-// (bad quoting) are BadLines. A workbook, a UTF-16 file or bytes that are not GB18030
-// either are a *households.ParseError.
+// the line on which they start; blank records are left out; a record whose quoting is
+// broken is a BadLine of its first line, and the lines after it are read as rows again
+// (internal/linecsv: a quoted cell may hold line breaks, an unterminated quote costs its
+// own line). A workbook, a UTF-16 file or bytes that are not GB18030 either are a
+// *households.ParseError.
 func CSV(r io.Reader) (households.File, error) {
 	b, err := readAll(r)
 	if err != nil {
@@ -111,29 +113,21 @@ func csvText(b []byte) (households.File, error) {
 	if err != nil {
 		return households.File{}, err
 	}
-	cr := csv.NewReader(strings.NewReader(text))
-	cr.FieldsPerRecord = -1
-	cr.LazyQuotes = true
+	rows := &csvRows{r: linecsv.NewReader(strings.NewReader(text)), utf8: true}
 	var f households.File
 	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) || len(f.BadLines) >= maxBadRecords {
-				return households.File{}, parseError("unreadable CSV: %v", err)
-			}
-			f.BadLines = append(f.BadLines, households.BadLine{Line: pe.StartLine, Reason: "the line cannot be split into columns: " + pe.Err.Error()})
-			continue
-		}
-		line, _ := cr.FieldPos(0)
-		if !blank(rec) {
-			f.Rows = append(f.Rows, households.FileRow{N: line, Cells: rec})
+		row, bad, err := rows.Next()
+		switch {
+		case errors.Is(err, io.EOF):
+			return f, nil
+		case err != nil:
+			return households.File{}, err
+		case bad != nil:
+			f.BadLines = append(f.BadLines, *bad)
+		default:
+			f.Rows = append(f.Rows, row)
 		}
 	}
-	return f, nil
 }
 
 func blank(cells []string) bool {

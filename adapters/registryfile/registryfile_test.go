@@ -3,6 +3,7 @@ package registryfile_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -103,4 +104,118 @@ func TestSheet(t *testing.T) {
 			t.Fatalf("%+v %v", f, err)
 		}
 	})
+}
+
+// A record whose quoting is broken is one bad line, at the line it starts on and the cell
+// where it breaks, and the lines after it are rows again: an unterminated quote does not
+// swallow the rest of the file. The same for a whole file (CSV), a stream (CSVRows) and
+// a household file told by its content (SheetRows), in every encoding and line end a
+// registry export comes in.
+func TestBrokenQuotingCostsItsOwnLine(t *testing.T) {
+	t.Parallel()
+	gb := func(s string) string {
+		b, err := simplifiedchinese.GB18030.NewEncoder().String(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	type bad struct{ line, cell int }
+	rows := func(rs ...any) []households.FileRow {
+		var out []households.FileRow
+		for i := 0; i < len(rs); i += 2 {
+			out = append(out, households.FileRow{N: rs[i].(int), Cells: strings.Split(rs[i+1].(string), "|")})
+		}
+		return out
+	}
+	const hh = "户编号,户主姓名,家庭人口数\n"
+	tests := []struct {
+		name string
+		in   string
+		rows []households.FileRow
+		bad  []bad
+	}{
+		{"unterminated_quote_in_the_middle", hh + "001,张三,4\n002,\"李四,3\n003,王五,2\n004,赵六,1\n",
+			rows(1, "户编号|户主姓名|家庭人口数", 2, "001|张三|4", 4, "003|王五|2", 5, "004|赵六|1"), []bad{{3, 2}}},
+		{"unterminated_quote_at_the_last_row", hh + "001,张三,4\n002,李四,\"3\n",
+			rows(1, "户编号|户主姓名|家庭人口数", 2, "001|张三|4"), []bad{{3, 3}}},
+		{"unterminated_quote_without_a_line_end", hh + "001,\"张三,4",
+			rows(1, "户编号|户主姓名|家庭人口数"), []bad{{2, 2}}},
+		{"bare_quote_in_an_unquoted_cell", hh + "001,张\"三,4\n002,李四,3\n",
+			rows(1, "户编号|户主姓名|家庭人口数", 3, "002|李四|3"), []bad{{2, 2}}},
+		{"text_after_a_closing_quote", hh + "\"001\"x,张三,4\n002,李四,3\n",
+			rows(1, "户编号|户主姓名|家庭人口数", 3, "002|李四|3"), []bad{{2, 1}}},
+		{"two_unterminated_quotes_meeting_each_other", hh + "001,\"张三,4\n002,\"李四,3\n003,王五,2\n",
+			rows(1, "户编号|户主姓名|家庭人口数", 4, "003|王五|2"), []bad{{2, 2}, {3, 2}}},
+		{"crlf_line_ends", strings.ReplaceAll(hh+"001,\"张三,4\n002,李四,3\n", "\n", "\r\n"),
+			rows(1, "户编号|户主姓名|家庭人口数", 3, "002|李四|3"), []bad{{2, 2}}},
+		{"byte_order_mark", "\xEF\xBB\xBF" + hh + "001,\"张三,4\n002,李四,3\n",
+			rows(1, "户编号|户主姓名|家庭人口数", 3, "002|李四|3"), []bad{{2, 2}}},
+		{"gb18030_crlf_as_the_county_exports", gb(strings.ReplaceAll(hh+"001,张三,4\n002,\"李四,3\n003,王五,2\n", "\n", "\r\n")),
+			rows(1, "户编号|户主姓名|家庭人口数", 2, "001|张三|4", 4, "003|王五|2"), []bad{{3, 2}}},
+		{"quoted_cell_with_a_line_break_is_one_row", hh + "001,\"张\r\n三\",4\r\n002,李四,3\r\n",
+			rows(1, "户编号|户主姓名|家庭人口数", 2, "001|张\n三|4", 4, "002|李四|3"), nil},
+	}
+	decoders := []struct {
+		name string
+		read func(string) (households.File, error)
+	}{
+		{"whole", func(s string) (households.File, error) { return registryfile.CSV(strings.NewReader(s)) }},
+		{"stream", func(s string) (households.File, error) {
+			src, err := registryfile.CSVRows(strings.NewReader(s))
+			if err != nil {
+				return households.File{}, err
+			}
+			return drain(src)
+		}},
+		{"sheet_stream", func(s string) (households.File, error) {
+			src, err := registryfile.SheetRows(strings.NewReader(s), households.HouseholdSheet)
+			if err != nil {
+				return households.File{}, err
+			}
+			return drain(src)
+		}},
+	}
+	for _, tt := range tests {
+		for _, d := range decoders {
+			t.Run(tt.name+"/"+d.name, func(t *testing.T) {
+				t.Parallel()
+				f, err := d.read(tt.in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(f.Rows, tt.rows) {
+					t.Errorf("rows %+v\nwant %+v", f.Rows, tt.rows)
+				}
+				var got []bad
+				for _, b := range f.BadLines {
+					got = append(got, bad{b.Line, b.Cell})
+					if !strings.Contains(b.Reason, "quot") {
+						t.Errorf("bad line %d: reason %q does not say the quoting is broken", b.Line, b.Reason)
+					}
+				}
+				if !reflect.DeepEqual(got, tt.bad) {
+					t.Errorf("bad lines %v, want %v", got, tt.bad)
+				}
+			})
+		}
+	}
+}
+
+// drain reads a RowSource to its end as a File.
+func drain(src households.RowSource) (households.File, error) {
+	f := households.File{Sheet: src.Sheet()}
+	for {
+		row, b, err := src.Next()
+		switch {
+		case errors.Is(err, io.EOF):
+			return f, nil
+		case err != nil:
+			return f, err
+		case b != nil:
+			f.BadLines = append(f.BadLines, *b)
+		default:
+			f.Rows = append(f.Rows, row)
+		}
+	}
 }

@@ -3,7 +3,6 @@ package registryfile
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"io"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/text/transform"
 
 	"aidmall/households"
+	"aidmall/internal/linecsv"
 )
 
 var (
@@ -85,10 +85,7 @@ func textRows(br *bufio.Reader, head []byte) (households.RowSource, error) {
 	} else {
 		text = transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder())
 	}
-	cr := csv.NewReader(text)
-	cr.FieldsPerRecord = -1
-	cr.LazyQuotes = true
-	return &csvRows{cr: cr, utf8: utf}, nil
+	return &csvRows{r: linecsv.NewReader(text), utf8: utf}, nil
 }
 
 // validPrefix reports whether b is valid UTF-8, a rune cut off at its end allowed unless
@@ -108,9 +105,11 @@ func validPrefix(b []byte, whole bool) bool {
 	return false
 }
 
-// csvRows reads CSV records as households.RowSource, as csvText does for a whole file.
+// csvRows reads CSV records as households.RowSource (csvText drains one for a whole
+// file). utf8 says the text was not decoded from GB18030: its cells are checked to be
+// UTF-8; a decoded one's for the replacement character of bytes that were not GB18030.
 type csvRows struct {
-	cr   *csv.Reader
+	r    *linecsv.Reader
 	utf8 bool
 	bad  int
 }
@@ -119,28 +118,33 @@ func (*csvRows) Sheet() bool { return false }
 
 func (c *csvRows) Next() (households.FileRow, *households.BadLine, error) {
 	for {
-		rec, err := c.cr.Read()
+		rec, err := c.r.Read()
 		if errors.Is(err, io.EOF) {
 			return households.FileRow{}, nil, io.EOF
 		}
 		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) || c.bad >= maxBadRecords {
-				return households.FileRow{}, nil, parseError("unreadable CSV: %v", err)
-			}
-			c.bad++
-			return households.FileRow{}, &households.BadLine{Line: pe.StartLine, Reason: "the line cannot be split into columns: " + pe.Err.Error()}, nil
+			return households.FileRow{}, nil, parseError("cannot read the file: %v", err)
 		}
-		for _, cell := range rec {
+		text := rec.Cells
+		if rec.Err != nil {
+			text = []string{rec.Text}
+		}
+		for _, cell := range text {
 			if c.utf8 && !utf8.ValidString(cell) || !c.utf8 && strings.ContainsRune(cell, utf8.RuneError) {
 				return households.FileRow{}, nil, parseError("unreadable encoding: the file is neither UTF-8 nor GB18030 text")
 			}
 		}
-		if blank(rec) {
+		if rec.Err != nil {
+			if c.bad >= maxBadRecords {
+				return households.FileRow{}, nil, parseError("unreadable CSV: more than %d lines with broken quoting (the last %v)", maxBadRecords, rec.Err)
+			}
+			c.bad++
+			return households.FileRow{}, &households.BadLine{Line: rec.Line, Cell: rec.Err.Cell, Reason: rec.Err.Reason()}, nil
+		}
+		if blank(rec.Cells) {
 			continue
 		}
-		line, _ := c.cr.FieldPos(0)
-		return households.FileRow{N: line, Cells: rec}, nil, nil
+		return households.FileRow{N: rec.Line, Cells: rec.Cells}, nil, nil
 	}
 }
 

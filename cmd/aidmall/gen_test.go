@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"aidmall/bizday"
 	"aidmall/config"
@@ -169,5 +172,161 @@ func TestGenIsBounded(t *testing.T) {
 	left, _ := os.ReadDir(dir)
 	for _, e := range left {
 		t.Errorf("cancelled gen left %s", e.Name())
+	}
+}
+
+// entries lists the names in dir.
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// A gen that is stopped half way (Ctrl-C: its context ends) or fails leaves --out as it
+// was: absent stays absent, a complete bundle stays that bundle byte for byte; nothing
+// is left beside it.
+func TestGenInterruptedLeavesOutAsItWas(t *testing.T) {
+	t.Parallel()
+	base := examples.YichuanDingbian2019()
+	stopMidway := func() gen.Options {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		return gen.Options{Ctx: ctx, Scale: 3, Force: true, Progress: func(file string, done int) {
+			if file == "households.csv" && done == 2 {
+				cancel()
+			}
+		}}
+	}
+	t.Run("absent_stays_absent", func(t *testing.T) {
+		t.Parallel()
+		parent := t.TempDir()
+		out := filepath.Join(parent, "bundle")
+		if err := gen.Write(base, out, stopMidway()); !errors.Is(err, context.Canceled) {
+			t.Fatalf("stopped gen: %v, want context.Canceled", err)
+		}
+		if left := entries(t, parent); len(left) != 0 {
+			t.Fatalf("stopped gen left %v", left)
+		}
+	})
+	t.Run("a_complete_bundle_stays_as_it_was", func(t *testing.T) {
+		t.Parallel()
+		parent := t.TempDir()
+		out := filepath.Join(parent, "bundle")
+		if err := gen.Write(base, out, gen.Options{Scale: 1}); err != nil {
+			t.Fatal(err)
+		}
+		before := map[string][]byte{}
+		for _, name := range gen.Files {
+			before[name], _ = os.ReadFile(filepath.Join(out, name))
+		}
+		if err := gen.Write(base, out, stopMidway()); !errors.Is(err, context.Canceled) {
+			t.Fatalf("stopped gen: %v, want context.Canceled", err)
+		}
+		// A base missing a file fails after the files before it were written.
+		broken := fstest.MapFS{}
+		for _, name := range gen.Files[:len(gen.Files)-1] {
+			b, _ := fs.ReadFile(base, name)
+			broken[name] = &fstest.MapFile{Data: b}
+		}
+		if err := gen.Write(broken, out, gen.Options{Scale: 2, Force: true}); err == nil {
+			t.Fatal("gen from a base missing a file succeeded")
+		}
+		if left := entries(t, parent); !reflect.DeepEqual(left, []string{"bundle"}) {
+			t.Fatalf("the failed gens left %v beside the bundle", left)
+		}
+		if got := entries(t, out); len(got) != len(gen.Files) {
+			t.Fatalf("bundle holds %v after failed gens", got)
+		}
+		for _, name := range gen.Files {
+			if got, _ := os.ReadFile(filepath.Join(out, name)); !bytes.Equal(got, before[name]) {
+				t.Fatalf("%s changed by a failed gen", name)
+			}
+		}
+	})
+}
+
+// gen refuses an --out that holds anything (naming it) and leaves it alone; with Force
+// it replaces it whole (nothing of the old folder is left); an empty folder is written
+// into; a file is refused.
+func TestGenRefusesAFolderThatIsNotEmpty(t *testing.T) {
+	t.Parallel()
+	base := examples.YichuanDingbian2019()
+	parent := t.TempDir()
+	out := filepath.Join(parent, "bundle")
+	if err := os.Mkdir(out, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := gen.Write(base, out, gen.Options{Scale: 1}); err != nil {
+		t.Fatalf("an empty folder: %v", err)
+	}
+	mine := filepath.Join(out, "notes.txt")
+	if err := os.WriteFile(mine, []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := gen.Write(base, out, gen.Options{Scale: 2})
+	if !errors.Is(err, gen.ErrNotEmpty) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("a folder with files: %v, want ErrNotEmpty mentioning --force", err)
+	}
+	if b, err := os.ReadFile(mine); err != nil || string(b) != "mine" {
+		t.Fatalf("the refused folder changed: %q %v", b, err)
+	}
+	if err := gen.Write(base, out, gen.Options{Scale: 2, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(mine); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("notes.txt after --force: %v, want the folder replaced whole", err)
+	}
+	if got := entries(t, out); len(got) != len(gen.Files) {
+		t.Fatalf("replaced folder holds %v", got)
+	}
+	if left := entries(t, parent); !reflect.DeepEqual(left, []string{"bundle"}) {
+		t.Fatalf("--force left %v beside the bundle", left)
+	}
+	file := filepath.Join(parent, "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := gen.Write(base, file, gen.Options{Scale: 1, Force: true}); err == nil || !strings.Contains(err.Error(), "not a folder") {
+		t.Fatalf("a file as --out: %v, want it refused", err)
+	}
+}
+
+// aidmall gen answers a --scale that is no whole number from 1 to gen.MaxScale with what
+// was given and what is wanted (never strconv's words), refuses a full --out without
+// --force, and counts its copies in good English.
+func TestGenCommandMessages(t *testing.T) {
+	t.Parallel()
+	gencli := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"gen"}, args...), env(nil), &out, &errOut)
+		return out.String(), err
+	}
+	dir := t.TempDir()
+	for _, s := range []string{"abc", "0", "-3", "1.5", "10001", ""} {
+		_, err := gencli("--scale", s, "--out", filepath.Join(dir, "x"))
+		if err == nil || !strings.Contains(err.Error(), `"`+s+`"`) || !strings.Contains(err.Error(), "whole number from 1 to 10000") || strings.Contains(err.Error(), "strconv") {
+			t.Errorf("--scale %q: %v, want what was given and a whole number from 1 to 10000", s, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused --scale wrote %s", filepath.Join(dir, "x"))
+	}
+	out, err := gencli("--scale", "1", "--out", filepath.Join(dir, "one"))
+	if err != nil || !strings.Contains(out, ": 1 copy of yichuan-dingbian-2019") {
+		t.Fatalf("scale 1: %q %v, want 1 copy", out, err)
+	}
+	if _, err := gencli("--scale", "2", "--out", filepath.Join(dir, "one")); !errors.Is(err, gen.ErrNotEmpty) {
+		t.Fatalf("gen over a full folder: %v, want ErrNotEmpty", err)
+	}
+	out, err = gencli("--scale", "2", "--out", filepath.Join(dir, "one"), "--force")
+	if err != nil || !strings.Contains(out, ": 2 copies of yichuan-dingbian-2019") {
+		t.Fatalf("scale 2 --force: %q %v, want 2 copies", out, err)
 	}
 }

@@ -14,7 +14,9 @@
 // the same way (a wrong check character stays wrong, a repeated 户编号 repeats).
 //
 // The output is streamed: the base (a few hundred KB) is held, each copy is written as it
-// is made; only the set of resident ID numbers (8 bytes each) grows with N.
+// is made; only the set of resident ID numbers (8 bytes each) grows with N. The bundle is
+// written into a folder beside the one asked for and renamed to it once complete: an
+// interrupted run never leaves a partial bundle where an import would take it whole.
 package gen
 
 import (
@@ -55,27 +57,127 @@ type Options struct {
 	Ctx   context.Context // when set, Write stops (its error) once it is done; nil: never
 	Scale int             // copies of the base, 1 to MaxScale
 	Seed  uint64          // picks the copies' birth dates; the same seed gives the same bytes
+	// Force lets Write replace a folder that is not empty; without it such a folder is
+	// refused (ErrNotEmpty).
+	Force bool
 	// Progress, when set, is called after each copy of each file (file, copies done).
 	Progress func(file string, done int)
 }
 
-// Write writes base scaled by opt.Scale into the folder out (created if needed; files
-// there are replaced). It fails when base lacks one of Files.
-func Write(base fs.FS, out string, opt Options) error {
+// ErrNotEmpty is Write's refusal of an out folder that holds something, without Force.
+var ErrNotEmpty = errors.New("the folder is not empty")
+
+// ParseScale reads a scale as a person writes it (aidmall gen --scale): a whole number
+// of copies from 1 to MaxScale; the error says what was given and what is wanted.
+func ParseScale(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > MaxScale {
+		return 0, fmt.Errorf("%q is not a number of copies: want a whole number from 1 to %d", s, MaxScale)
+	}
+	return n, nil
+}
+
+// Copies says n copies in words: "1 copy", "3 copies".
+func Copies(n int) string {
+	if n == 1 {
+		return "1 copy"
+	}
+	return strconv.Itoa(n) + " copies"
+}
+
+// Write writes base scaled by opt.Scale into the folder out. The bundle is written into a
+// new folder beside out and renamed to out only once every file is complete, so that out
+// is never a partial bundle: if Write fails or is stopped (opt.Ctx), out is as it was
+// (absent, or untouched) and the folder beside it is removed. An out that exists must be
+// an empty folder, or opt.Force must be set: then it is replaced whole. Write fails when
+// base lacks one of Files, and with ErrNotEmpty (wrapped, naming out) for a folder that
+// holds something without opt.Force.
+func Write(base fs.FS, out string, opt Options) (err error) {
 	if opt.Scale < 1 || opt.Scale > MaxScale {
 		return fmt.Errorf("gen: scale %d: want 1 to %d", opt.Scale, MaxScale)
 	}
 	if opt.Ctx == nil {
 		opt.Ctx = context.Background()
 	}
-	if err := os.MkdirAll(out, 0o750); err != nil {
+	if out, err = filepath.Abs(out); err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	if err := checkOut(out, opt.Force); err != nil {
 		return err
+	}
+	parent := filepath.Dir(out)
+	if err := os.MkdirAll(parent, 0o750); err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".gen-")
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(tmp) // what was written, never out
+		}
+	}()
+	if err := os.Chmod(tmp, 0o750); err != nil {
+		return fmt.Errorf("gen: %w", err)
 	}
 	g := &generator{opt: opt, width: max(4, len(strconv.Itoa(opt.Scale-1))), usccs: map[string]bool{}, ids: map[uint64]bool{}}
 	for _, name := range Files {
-		if err := g.file(base, out, name); err != nil {
+		if err := g.file(base, tmp, name); err != nil {
 			return fmt.Errorf("gen: %s: %w", name, err)
 		}
+	}
+	if err := opt.Ctx.Err(); err != nil {
+		return fmt.Errorf("gen: stopped: %w", err)
+	}
+	return replace(tmp, out, opt.Force)
+}
+
+// checkOut refuses an out that is a file, or a folder holding something without force.
+func checkOut(out string, force bool) error {
+	fi, err := os.Stat(out)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("gen: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("gen: %s is a file, not a folder", out)
+	case force:
+		return nil
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("gen: %s: %w (it holds %s): give another folder, or --force to replace it", out, ErrNotEmpty, entries[0].Name())
+	}
+	return nil
+}
+
+// replace renames the complete bundle tmp to out. An existing out (empty, or any with
+// force; checked again now) is first moved aside, and removed once tmp is in its place
+// (put back if that fails).
+func replace(tmp, out string, force bool) error {
+	if err := checkOut(out, force); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(out); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(tmp, out); err != nil {
+			return fmt.Errorf("gen: %w", err)
+		}
+		return nil
+	}
+	old := tmp + ".old"
+	if err := os.Rename(out, old); err != nil {
+		return fmt.Errorf("gen: move the old %s aside: %w", out, err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return errors.Join(fmt.Errorf("gen: %w", err), os.Rename(old, out))
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("gen: wrote %s, but could not remove the old folder (now %s): %w", out, old, err)
 	}
 	return nil
 }
@@ -117,17 +219,17 @@ func readBase(base fs.FS, name string) (baseFile, error) {
 	return f, nil
 }
 
-func (g *generator) file(base fs.FS, out, name string) error {
+// file writes the scaled name into dir (the bundle's folder while it is written).
+func (g *generator) file(base fs.FS, dir, name string) error {
 	bf, err := readBase(base, name)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(out, "."+name+".tmp")
-	f, err := os.Create(tmp)
+	f, err := os.Create(filepath.Join(dir, name))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp)
+	defer f.Close() // closed below; again on an early return
 	var w io.Writer = f
 	var enc io.WriteCloser
 	if gb18030Files[name] {
@@ -141,7 +243,7 @@ func (g *generator) file(base fs.FS, out, name string) error {
 	col := columns(bf.header)
 	for k := 0; k < g.opt.Scale; k++ {
 		if err := g.opt.Ctx.Err(); err != nil {
-			return fmt.Errorf("stopped after %d copies: %w", k, err)
+			return fmt.Errorf("stopped after %s: %w", Copies(k), err)
 		}
 		c := g.copyOf(k)
 		for _, row := range bf.rows {
@@ -160,10 +262,7 @@ func (g *generator) file(base fs.FS, out, name string) error {
 	if enc != nil {
 		err = errors.Join(err, enc.Close())
 	}
-	if err = errors.Join(err, f.Close()); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(out, name))
+	return errors.Join(err, f.Close())
 }
 
 // columns maps a CSV header's names to their index.
