@@ -56,7 +56,10 @@ func (s *Store) InBatchTx(ctx context.Context, fn func(tx orders.BatchTx) error)
 		if err := fn(t); err != nil {
 			return err
 		}
-		return t.flush(ctx)
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+		return t.writeLate(ctx)
 	}); err != nil {
 		return err
 	}

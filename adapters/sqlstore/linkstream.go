@@ -108,7 +108,7 @@ func (s *Store) StreamLinkages(ctx context.Context, next func(households.Referen
 			codes = append(codes, code)
 		}
 		sort.Strings(codes)
-		if ch, err = orders.Rework(ctx, &txn{s: s, tx: tx}, codes); err != nil {
+		if ch, err = s.rework(ctx, tx, codes); err != nil {
 			return err
 		}
 		if dryRun {

@@ -316,7 +316,7 @@ func (s *Store) ImportLinkages(ctx context.Context, ls []households.Linkage, pru
 		// The ledger follows the registry in this same transaction; the rule is the
 		// orders domain's.
 		var err error
-		if ch, err = orders.Rework(ctx, &txn{s: s, tx: tx}, codes); err != nil {
+		if ch, err = s.rework(ctx, tx, codes); err != nil {
 			return err
 		}
 		if dryRun {

@@ -23,7 +23,13 @@ import (
 // _txlock=immediate, one connection) and hold the database's one write lock throughout.
 func (s *Store) InTx(ctx context.Context, fn func(tx orders.Tx) error) error {
 	var t *txn
-	if err := s.db.inTx(ctx, func(tx *sqlx.Tx) error { t = &txn{s: s, tx: tx}; return fn(t) }); err != nil {
+	if err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		t = &txn{s: s, tx: tx}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.writeLate(ctx)
+	}); err != nil {
 		return err
 	}
 	s.wrote(t.written)
@@ -31,14 +37,53 @@ func (s *Store) InTx(ctx context.Context, fn func(tx orders.Tx) error) error {
 	return nil
 }
 
+// rework runs orders.Rework for the suppliers codes in tx (a registry import's: the
+// ledger follows the registry in the same transaction), with what it left for last
+// written (writeLate).
+func (s *Store) rework(ctx context.Context, tx *sqlx.Tx, codes []string) (orders.Changes, error) {
+	t := &txn{s: s, tx: tx}
+	ch, err := orders.Rework(ctx, t, codes)
+	if err != nil {
+		return ch, err
+	}
+	return ch, t.writeLate(ctx)
+}
+
 // txn is an orders.Tx over one sqlx transaction: it loads, locks and saves; the use cases
-// decide in orders.
+// decide in orders. It is made by InTx, InBatchTx and rework only, each of which writes
+// what it left for last (writeLate) before the transaction commits.
 type txn struct {
 	s       *Store
 	tx      *sqlx.Tx
 	written int             // events and ledger entries written (Store.wrote)
 	months  map[string]bool // business months entries were booked on (Store.bookedMonths)
 	b       *batch          // InBatchTx's prefetched reads and deferred saves; nil in InTx
+	late    lateSums        // what the transaction adds to the rollups, written last (writeLate)
+}
+
+// lateSums is what a transaction adds to the rollups, kept until just before its commit.
+// Rollup rows are shared: every delivery of one SKU to one branch in a month adds to one
+// units row, every delivery of one supplier to its households' rows, every delivery to
+// the benefit figures' whole-ledger row. On PostgreSQL a row added to stays locked until
+// the commit, so an addition made where it arises (an event recorded before its order's
+// events, lines and linkages are read) would hold the next delivery of the same supplier
+// for the whole transaction; written last, the shared rows are held only for the
+// additions and the commit. The sums are the same: additions commute.
+type lateSums struct {
+	ledger []ledgerRow // ledger entries booked, to add to the ledger rollups and benefit figures
+	units  []int64     // events recorded or adopted as applied, whose units to add (+1)
+}
+
+// writeLate writes t.late: the units first, then the ledger rollups and the benefit
+// figures (whose whole-ledger rows every delivery shares) last.
+func (t *txn) writeLate(ctx context.Context) error {
+	if err := t.addUnitsOf(ctx, t.late.units, "1 = 1", "1"); err != nil {
+		return err
+	}
+	if len(t.late.ledger) == 0 {
+		return nil
+	}
+	return addRollups(ctx, t.tx, t.late.ledger)
 }
 
 // batching says whether t serves reads from a batch's prefetch and defers its saves.
@@ -286,9 +331,7 @@ func (t *txn) RecordEvent(ctx context.Context, ev orders.FulfilmentEvent, orderI
 	}
 	t.written++
 	if state == orders.EventApplied && (ev.Type == orders.EventDelivered || ev.Type == orders.EventRefunded) {
-		if err := addUnits(ctx, t.tx, "e.order_id", nil, "e.id = ?", []any{row}, "1", nil); err != nil {
-			return 0, false, err
-		}
+		t.late.units = append(t.late.units, row) // added last (lateSums)
 	}
 	return row, false, nil
 }
@@ -301,17 +344,7 @@ func (t *txn) AdoptParked(ctx context.Context, orderID int64, mall orders.Mall, 
 		WHERE mall = ? AND out_order_no = ? AND state = 'parked' RETURNING id`), orderID, mall, outOrderNo); err != nil {
 		return 0, fmt.Errorf("adopt parked events: %w", err)
 	}
-	for rest := ids; len(rest) > 0; {
-		n := min(len(rest), 500)
-		args := make([]any, n)
-		for i, id := range rest[:n] {
-			args[i] = id
-		}
-		if err := addUnits(ctx, t.tx, "e.order_id", nil, "e.id IN ("+strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+")", args, "1", nil); err != nil {
-			return 0, err
-		}
-		rest = rest[n:]
-	}
+	t.late.units = append(t.late.units, ids...) // added last (lateSums)
 	return len(ids), nil
 }
 
@@ -472,17 +505,30 @@ func (t *txn) BookLedger(ctx context.Context, o *orders.GroupOrder, es []orders.
 		t.b.ledger = append(t.b.ledger, rows...)
 		return nil
 	}
-	return insertLedger(ctx, t.tx, t.s.utcNow(), rows)
+	if err := insertLedgerRows(ctx, t.tx, t.s.utcNow(), rows); err != nil {
+		return err
+	}
+	t.late.ledger = append(t.late.ledger, rows...) // added to the rollups last (lateSums)
+	return nil
 }
 
 // ledgerCols are the columns of one ledger entry, in the order insertLedger writes them.
 const ledgerCols = `line_id, event_row_id, household_no, business_day, amount_fen, source, correction, booked_at,
 	funding, county_code, category, sku, supplier_code, branch_code, mall, concerns_day, adjustment`
 
-// insertLedger books rows with one statement per 500 rows (a delivery split among a few
-// hundred households is one round trip, not hundreds) and adds them to the rollups
-// (addRollups) in the same transaction. It is the one writer of ledger_entries.
+// insertLedger books rows (insertLedgerRows) and adds them to the rollups (addRollups) in
+// the same transaction.
 func insertLedger(ctx context.Context, tx *sqlx.Tx, now time.Time, rows []ledgerRow) error {
+	if err := insertLedgerRows(ctx, tx, now, rows); err != nil {
+		return err
+	}
+	return addRollups(ctx, tx, rows)
+}
+
+// insertLedgerRows books rows with one statement per 500 rows (a delivery split among a
+// few hundred households is one round trip, not hundreds). It is the one writer of
+// ledger_entries; whoever calls it adds rows to the rollups in the same transaction.
+func insertLedgerRows(ctx context.Context, tx *sqlx.Tx, now time.Time, rows []ledgerRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -509,7 +555,7 @@ func insertLedger(ctx context.Context, tx *sqlx.Tx, now time.Time, rows []ledger
 		}
 		rest = rest[n:]
 	}
-	return addRollups(ctx, tx, rows)
+	return nil
 }
 
 // utcOrNil is *t in UTC, or nil (NULL).
