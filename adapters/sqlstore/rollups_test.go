@@ -65,7 +65,7 @@ func randomYear(t *testing.T, f *fixture, rng *rand.Rand) int {
 			evs = append(evs, e)
 		}
 		for k := 0; k < rng.IntN(3); k++ {
-			amount := money.Fen(rng.Int64N(int64(price)*delivered/2 + 1))
+			amount := money.Fen(1 + rng.Int64N(int64(price)*delivered/2+1)) // a refund is of at least a fen
 			e := ev(o, fmt.Sprintf("F%d", k), orders.EventRefunded, 1, 1, amount, "2019-01-01 00:00")
 			e.OccurredAt = day.AddDays(rng.IntN(80)).Start().Add(time.Duration(rng.IntN(24*60)) * time.Minute)
 			evs = append(evs, e)
