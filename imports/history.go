@@ -138,8 +138,10 @@ func countRecords(bundle fs.FS, name string) (map[string]int, error) {
 // loaded (an order is never stored with part of its lines). A row whose quoting is broken
 // (internal/linecsv: an unterminated quote, a stray one) is such a bad row, and the rows
 // after it are read; but a line broken before its order_ref cannot be given to an order,
-// and stops the import. The error is that, a file that cannot be read as CSV (a row with
-// another number of cells than the header), or a failure of the store; the report then
+// and stops the import. So does a row of order_lines.csv with another number of cells
+// than the header (which order it belongs to cannot be told); in orders.csv such a row is
+// a row error like the others. The error is that, a file that cannot be read as CSV, or a
+// failure of the store; the report then
 // holds what was done before it. HistoryFS reads both files to their end first, so there
 // such a file loads nothing.
 //
@@ -191,6 +193,10 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 			return rep, err
 		}
 		rep.Rows++
+		if o.cells != "" {
+			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: row, Reason: o.cells, Err: orders.ErrInvalid})
+			continue
+		}
 		ref := o.get("order_ref")
 		if o.broken != nil {
 			rep.Errors = append(rep.Errors, o.brokenError(OrdersFile, row))
@@ -250,6 +256,12 @@ type csvRows struct {
 	r      *linecsv.Reader
 	name   string
 	header []string
+	// cellsPerRow: a row with another number of cells than the header is that row's
+	// error (orders.csv: the order is not loaded, the others are), not the file's. In
+	// order_lines.csv it stays the file's: which order such a line belongs to cannot be
+	// told (a cell missing before order_ref shifts it), so no order could be known to have
+	// all its lines.
+	cellsPerRow bool
 }
 
 func newCSVRows(r io.Reader, name string) (*csvRows, error) {
@@ -263,12 +275,13 @@ func newCSVRows(r io.Reader, name string) (*csvRows, error) {
 	case rec.Err != nil:
 		return nil, fmt.Errorf("%s row %d, the header: %s", name, rec.Line, rec.Err.Reason())
 	}
-	return &csvRows{r: lr, name: name, header: rec.Cells}, nil
+	return &csvRows{r: lr, name: name, header: rec.Cells, cellsPerRow: name == OrdersFile}, nil
 }
 
 // next returns the next record with its row as a spreadsheet shows it (the header is row
 // 1, blank lines count); io.EOF at the end. A row with another number of cells than the
-// header is an error: the file is not what it says.
+// header is an error: the file's (it is not what it says), or with cellsPerRow the row's
+// (csvRecord.cells, none of its cells kept: none can be trusted at its column).
 func (c *csvRows) next() (int, csvRecord, error) {
 	rec, err := c.r.Read()
 	if err == io.EOF {
@@ -278,6 +291,10 @@ func (c *csvRows) next() (int, csvRecord, error) {
 		return 0, csvRecord{}, fmt.Errorf("%s: %w", c.name, err)
 	}
 	if rec.Err == nil && len(rec.Cells) != len(c.header) {
+		if c.cellsPerRow {
+			return rec.Line, csvRecord{header: c.header, cells: fmt.Sprintf("the row is not read: it has %d cells and the header %d (a cell holding a comma is written inside quotes)",
+				len(rec.Cells), len(c.header))}, nil
+		}
 		return 0, csvRecord{}, fmt.Errorf("%s row %d: wrong number of fields: the row has %d cells, the header %d", c.name, rec.Line, len(rec.Cells), len(c.header))
 	}
 	return rec.Line, csvRecord{header: c.header, rec: rec.Cells, broken: rec.Err}, nil
@@ -289,6 +306,9 @@ type csvRecord struct {
 	// broken is set when the row's quoting is broken: rec then holds the cells read
 	// before the one at fault.
 	broken *linecsv.QuoteError
+	// cells is set when the row has another number of cells than the header (csvRows'
+	// cellsPerRow): why it is not read; rec is then empty.
+	cells string
 }
 
 // get returns the column named name; "" when the record is shorter (ReadCSV's maps: the

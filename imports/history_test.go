@@ -375,3 +375,61 @@ func TestHistoryBrokenQuotingCostsItsRow(t *testing.T) {
 		}
 	}
 }
+
+// A row of orders.csv with another number of cells than the header (a cell lost, a comma
+// not quoted, a truncated last line) costs that order and no more; in order_lines.csv the
+// same refuses the import, naming the row, since its order cannot be told. Whole folders
+// (HistoryFS) and streams (History) alike.
+func TestHistoryRowOfTheWrongWidth(t *testing.T) {
+	t.Parallel()
+	good := linesHeader + "\nA,1,P1,2,68.00\nB,1,P1,3,68.00\nC,1,P1,1,68.00\nD,1,P1,1,68.00\n"
+	for _, tc := range []struct {
+		name, ordersCSV string
+		row             int
+	}{
+		{"a_cell_short", ordersHeader + "\n" + orderRow("A") + "\nB,HQ,ccb,union_funds,2019-03-01T10:00:00+08:00,bulk,AMB\n" + orderRow("C") + "\n" + orderRow("D") + "\n", 3},
+		{"a_cell_too_many", ordersHeader + "\n" + orderRow("A") + "\n" + orderRow("B") + ",extra\n" + orderRow("C") + "\n" + orderRow("D") + "\n", 3},
+		{"the_last_row_truncated", ordersHeader + "\n" + orderRow("A") + "\n" + orderRow("B") + "\n" + orderRow("C") + "\nD,HQ,cc", 5},
+	} {
+		for _, fromFS := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/folder_%v", tc.name, fromFS), func(t *testing.T) {
+				t.Parallel()
+				l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
+				var (
+					rep imports.HistoryReport
+					err error
+				)
+				if fromFS {
+					rep, err = imports.HistoryFS(context.Background(), l, orders.Caller{}, fstest.MapFS{
+						imports.OrdersFile: {Data: []byte(tc.ordersCSV)}, imports.LinesFile: {Data: []byte(good)}})
+				} else {
+					rep, err = imports.History(context.Background(), l, orders.Caller{}, strings.NewReader(tc.ordersCSV), strings.NewReader(good))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Rows != 4 || rep.Created != 3 || len(l.got) != 3 || len(rep.Errors) != 1 {
+					t.Fatalf("%d rows, %d created, loaded %v, errors %v: want 3 of 4 loaded and one error", rep.Rows, rep.Created, l.got, rep.Errors)
+				}
+				if e := rep.Errors[0]; e.File != imports.OrdersFile || e.Row != tc.row || !strings.Contains(e.Reason, "cells") {
+					t.Fatalf("error %+v: want orders.csv row %d, its cells named", e, tc.row)
+				}
+			})
+		}
+	}
+	ordersCSV := ordersHeader + "\n" + orderRow("A") + "\n" + orderRow("B") + "\n"
+	for _, fromFS := range []bool{true, false} {
+		l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
+		lines := linesHeader + "\nA,1,P1,2,68.00\nB,1,P1\n"
+		var err error
+		if fromFS {
+			_, err = imports.HistoryFS(context.Background(), l, orders.Caller{}, fstest.MapFS{
+				imports.OrdersFile: {Data: []byte(ordersCSV)}, imports.LinesFile: {Data: []byte(lines)}})
+		} else {
+			_, err = imports.History(context.Background(), l, orders.Caller{}, strings.NewReader(ordersCSV), strings.NewReader(lines))
+		}
+		if err == nil || !strings.Contains(err.Error(), "order_lines.csv row 3") || fromFS && len(l.got) != 0 {
+			t.Fatalf("folder %v: error %v, loaded %v: want order_lines.csv row 3 named and, from a folder, nothing loaded", fromFS, err, l.got)
+		}
+	}
+}
