@@ -121,6 +121,12 @@ func TestReportCommandFormats(t *testing.T) {
 	if _, _, err := cli(append(ind, "--format", "pdf")...); err == nil || !strings.Contains(err.Error(), "--format") {
 		t.Fatalf("indicators --format pdf: %v", err)
 	}
+	// A year whose days no report covers is --year's fault, as an unreadable one is.
+	for _, y := range []string{"1900", "9999", "19"} {
+		if _, _, err := cli("report", "indicators", "--year", y); err == nil || !strings.Contains(err.Error(), "--year") || strings.Contains(err.Error(), "/from") {
+			t.Fatalf("indicators --year %s: %v, want --year named", y, err)
+		}
+	}
 }
 
 // A domain error reaches the terminal as its own message, not the chain of wraps behind it.

@@ -71,10 +71,11 @@ with the percentage reached.
 ` + reportFormatHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			y, err := reports.ParseYear(year)
+			p, err := reports.ParsePeriod(reports.PeriodParams{Year: year}) // a year whose days a report covers
 			if err != nil {
 				return fmt.Errorf("--year: %w", err)
 			}
+			y := p.From.Start().Year()
 			if err := indOut.check(g); err != nil {
 				return err
 			}
