@@ -109,6 +109,7 @@ func Write(base fs.FS, out string, opt Options) (err error) {
 	if err := os.MkdirAll(parent, 0o750); err != nil {
 		return fmt.Errorf("gen: %w", err)
 	}
+	// Owner only (MkdirTemp's 0700): a bundle holds households' names and ID numbers.
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".gen-")
 	if err != nil {
 		return fmt.Errorf("gen: %w", err)
@@ -118,9 +119,6 @@ func Write(base fs.FS, out string, opt Options) (err error) {
 			_ = os.RemoveAll(tmp) // what was written, never out
 		}
 	}()
-	if err := os.Chmod(tmp, 0o750); err != nil {
-		return fmt.Errorf("gen: %w", err)
-	}
 	g := &generator{opt: opt, width: max(4, len(strconv.Itoa(opt.Scale-1))), usccs: map[string]bool{}, ids: map[uint64]bool{}}
 	for _, name := range Files {
 		if err := g.file(base, tmp, name); err != nil {
