@@ -330,17 +330,7 @@ func TestHistoryBrokenQuotingCostsItsRow(t *testing.T) {
 		for _, fromFS := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/folder_%v", tt.name, fromFS), func(t *testing.T) {
 				t.Parallel()
-				l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
-				var (
-					rep imports.HistoryReport
-					err error
-				)
-				if fromFS {
-					rep, err = imports.HistoryFS(context.Background(), l, orders.Caller{}, fstest.MapFS{
-						imports.OrdersFile: {Data: []byte(tt.ordersCSV)}, imports.LinesFile: {Data: []byte(tt.lines)}})
-				} else {
-					rep, err = imports.History(context.Background(), l, orders.Caller{}, strings.NewReader(tt.ordersCSV), strings.NewReader(tt.lines))
-				}
+				l, rep, err := importHistory(fromFS, tt.ordersCSV, tt.lines)
 				if tt.refused != "" {
 					if err == nil || !strings.Contains(err.Error(), tt.refused) {
 						t.Fatalf("error %v: want %q", err, tt.refused)
@@ -394,17 +384,7 @@ func TestHistoryRowOfTheWrongWidth(t *testing.T) {
 		for _, fromFS := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/folder_%v", tc.name, fromFS), func(t *testing.T) {
 				t.Parallel()
-				l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
-				var (
-					rep imports.HistoryReport
-					err error
-				)
-				if fromFS {
-					rep, err = imports.HistoryFS(context.Background(), l, orders.Caller{}, fstest.MapFS{
-						imports.OrdersFile: {Data: []byte(tc.ordersCSV)}, imports.LinesFile: {Data: []byte(good)}})
-				} else {
-					rep, err = imports.History(context.Background(), l, orders.Caller{}, strings.NewReader(tc.ordersCSV), strings.NewReader(good))
-				}
+				l, rep, err := importHistory(fromFS, tc.ordersCSV, good)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -419,17 +399,22 @@ func TestHistoryRowOfTheWrongWidth(t *testing.T) {
 	}
 	ordersCSV := ordersHeader + "\n" + orderRow("A") + "\n" + orderRow("B") + "\n"
 	for _, fromFS := range []bool{true, false} {
-		l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
-		lines := linesHeader + "\nA,1,P1,2,68.00\nB,1,P1\n"
-		var err error
-		if fromFS {
-			_, err = imports.HistoryFS(context.Background(), l, orders.Caller{}, fstest.MapFS{
-				imports.OrdersFile: {Data: []byte(ordersCSV)}, imports.LinesFile: {Data: []byte(lines)}})
-		} else {
-			_, err = imports.History(context.Background(), l, orders.Caller{}, strings.NewReader(ordersCSV), strings.NewReader(lines))
-		}
+		l, _, err := importHistory(fromFS, ordersCSV, linesHeader+"\nA,1,P1,2,68.00\nB,1,P1\n")
 		if err == nil || !strings.Contains(err.Error(), "order_lines.csv row 3") || fromFS && len(l.got) != 0 {
 			t.Fatalf("folder %v: error %v, loaded %v: want order_lines.csv row 3 named and, from a folder, nothing loaded", fromFS, err, l.got)
 		}
 	}
+}
+
+// importHistory imports ordersCSV and linesCSV as a folder (HistoryFS) or as streams
+// (History), into a loader that records what it was given.
+func importHistory(fromFS bool, ordersCSV, linesCSV string) (*recordingLoader, imports.HistoryReport, error) {
+	l := &recordingLoader{got: map[string][]orders.HistoryLine{}}
+	if fromFS {
+		rep, err := imports.HistoryFS(context.Background(), l, orders.Caller{}, fstest.MapFS{
+			imports.OrdersFile: {Data: []byte(ordersCSV)}, imports.LinesFile: {Data: []byte(linesCSV)}})
+		return l, rep, err
+	}
+	rep, err := imports.History(context.Background(), l, orders.Caller{}, strings.NewReader(ordersCSV), strings.NewReader(linesCSV))
+	return l, rep, err
 }
