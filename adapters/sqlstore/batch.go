@@ -404,7 +404,11 @@ func (t *txn) flush(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("update orders: %w", err)
 	}
-	return insertLedger(ctx, t.tx, now, b.ledger)
+	if err := insertLedgerRows(ctx, t.tx, now, b.ledger); err != nil {
+		return err
+	}
+	t.late.ledger = append(t.late.ledger, b.ledger...) // added to the rollups last (writeLate)
+	return nil
 }
 
 // onlyStateChanged says whether o differs from loaded at most in what workOut sets.

@@ -516,18 +516,10 @@ func (t *txn) BookLedger(ctx context.Context, o *orders.GroupOrder, es []orders.
 const ledgerCols = `line_id, event_row_id, household_no, business_day, amount_fen, source, correction, booked_at,
 	funding, county_code, category, sku, supplier_code, branch_code, mall, concerns_day, adjustment`
 
-// insertLedger books rows (insertLedgerRows) and adds them to the rollups (addRollups) in
-// the same transaction.
-func insertLedger(ctx context.Context, tx *sqlx.Tx, now time.Time, rows []ledgerRow) error {
-	if err := insertLedgerRows(ctx, tx, now, rows); err != nil {
-		return err
-	}
-	return addRollups(ctx, tx, rows)
-}
-
 // insertLedgerRows books rows with one statement per 500 rows (a delivery split among a
 // few hundred households is one round trip, not hundreds). It is the one writer of
-// ledger_entries; whoever calls it adds rows to the rollups in the same transaction.
+// ledger_entries; its callers (BookLedger, a batch's flush) add rows to txn.late, whose
+// writeLate adds them to the rollups before the transaction commits.
 func insertLedgerRows(ctx context.Context, tx *sqlx.Tx, now time.Time, rows []ledgerRow) error {
 	if len(rows) == 0 {
 		return nil
