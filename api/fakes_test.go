@@ -127,7 +127,7 @@ func (f *fakeOrders) Get(ctx context.Context, c orders.Caller, id int64) (*order
 	return f.Service.Get(ctx, c, id)
 }
 
-func (f *fakeOrders) Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error) {
+func (f *fakeOrders) ApplyJoined(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error) {
 	f.mu.Lock()
 	f.applyCalls = append(f.applyCalls, ev)
 	err := f.applyErr
@@ -135,7 +135,7 @@ func (f *fakeOrders) Apply(ctx context.Context, ev orders.FulfilmentEvent) (orde
 	if err != nil {
 		return orders.ApplyResult{}, err
 	}
-	return f.Service.Apply(ctx, ev)
+	return f.Service.ApplyJoined(ctx, ev)
 }
 
 func (f *fakeOrders) counts() (place, apply int) {

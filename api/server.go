@@ -75,7 +75,9 @@ type Orders interface {
 	Cancel(ctx context.Context, caller orders.Caller, id int64, reason string) (*orders.GroupOrder, error)
 	// RetryDispatch sends an order whose dispatch gave up to its mall again (aid_office).
 	RetryDispatch(ctx context.Context, caller orders.Caller, id int64) (*orders.GroupOrder, error)
-	Apply(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
+	// ApplyJoined applies a verified notification's event; concurrent notifications share
+	// a transaction (group commit, orders/applyjoin.go).
+	ApplyJoined(ctx context.Context, ev orders.FulfilmentEvent) (orders.ApplyResult, error)
 }
 
 // Authenticator resolves an API key (the bearer token, in clear) to its caller. An unknown

@@ -117,7 +117,7 @@ func (s *Server) applyEvent(c echo.Context, wh MallWebhook, ev orders.Fulfilment
 	defer cancel()
 	logAttrs = append(logAttrs, slog.String("event_id", string(ev.EventID)), slog.String("type", string(ev.Type)),
 		slog.String("out_order_no", string(ev.OutOrderNo)))
-	res, err := s.cfg.Orders.Apply(ctx, ev)
+	res, err := s.cfg.Orders.ApplyJoined(ctx, ev)
 	if err != nil && errors.Is(err, orders.ErrInvalid) {
 		if s.cfg.Unreadable != nil {
 			return s.keepUnreadable(c, wh, ev.Mall, body, err, logAttrs)

@@ -77,6 +77,8 @@ type Service struct {
 	applied func(context.Context, FulfilmentEvent, ApplyResult)
 	// placedAt bounds a back-dated placed_at (WithPlacedAtWindow).
 	placedAt PlacedAtWindow
+	// join queues the events of ApplyJoined (applyjoin.go).
+	join joiner
 }
 
 // Option configures a Service (NewService).

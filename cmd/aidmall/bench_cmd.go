@@ -760,13 +760,23 @@ func (b *benchRun) ingest(ctx context.Context, e *benchService) error {
 	all := append(slices.Clip(rows), sumRows...)
 	to := bench.DeliveryTarget{OrderID: spare.ID, LineID: spareLine, OutOrderNo: spare.OutOrderNo, MallOrderNo: spare.MallOrderNo}
 	bareAll, bareLedger := bench.DeliveryCopy(e.a.db.DB, all, to, "~bare"), bench.DeliveryCopy(e.a.db.DB, rows, to, "~bareledger")
+	// The service joins concurrent notifications into one transaction (group commit,
+	// orders/applyjoin.go): at most one per client at a time. The strictest bare baseline
+	// joins as many: every client's delivery in one transaction, written by one writer.
+	joined := bench.DeliveryCopies(e.a.db.DB, all, to, "~barejoined", b.o.clients)
+	join0 := e.rt.svc.JoinStats()
 	rs, err := bench.AlternateAll(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
 		return bench.Closed(ctx, b.o.clients, d, max(1, n-int(min(delivered.Load(), int64(n)))), deliverNext)
 	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
 		return bench.Closed(ctx, b.o.clients, d, benchMaxOps, bareAll)
 	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
 		return bench.Closed(ctx, b.o.clients, d, benchMaxOps, bareLedger)
+	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Closed(ctx, 1, d, max(1, benchMaxOps/b.o.clients), joined)
 	})
+	join := e.rt.svc.JoinStats()
+	join.Events -= join0.Events
+	join.Transactions -= join0.Transactions
 	if err != nil {
 		return err
 	}
@@ -799,6 +809,11 @@ func (b *benchRun) ingest(ctx context.Context, e *benchService) error {
 		Baseline: rs[1].Rate(), BaseName: "bare insert of every row one delivery wrote: " + names(all) + " + 2 updates"})
 	b.add(bench.Figure{Part: "ingest", Name: "signed deliveries vs ledger rows only", Value: run.Rate(), Unit: "events/s",
 		Baseline: rs[2].Rate(), BaseName: "bare insert of " + names(rows) + " + 2 updates"})
+	if join.Transactions > 0 {
+		b.add(bench.Figure{Part: "ingest", Name: "signed deliveries vs bare joined inserts", Value: run.Rate(), Unit: "events/s",
+			Baseline: rs[3].Rate() * float64(b.o.clients), BaseName: fmt.Sprintf("bare insert of every row of %d deliveries a transaction, one writer; the service joined %.1f a transaction (%d events, %d transactions)",
+				b.o.clients, float64(join.Events)/float64(join.Transactions), join.Events, join.Transactions)})
+	}
 	b.add(bench.Figure{Part: "ingest", Name: "p99", Value: bench.Ms(run.Percentile(0.99)), Unit: "ms"})
 	return nil
 }

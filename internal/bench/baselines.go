@@ -66,49 +66,62 @@ type DeliveryTarget struct {
 // and line of to, and makes the two updates the path makes (the line's and the order's
 // state).
 func DeliveryCopy(db *sqlx.DB, rows []Row, to DeliveryTarget, tagPrefix string) Op {
+	return DeliveryCopies(db, rows, to, tagPrefix, 1)
+}
+
+// DeliveryCopies is DeliveryCopy with k deliveries' rows (and updates) in each
+// transaction: the bare work of a transaction that applies k deliveries together (group
+// commit); an operation is k deliveries.
+func DeliveryCopies(db *sqlx.DB, rows []Row, to DeliveryTarget, tagPrefix string, k int) Op {
 	var n atomic.Int64
 	return func(ctx context.Context, _ int) error {
-		tag := fmt.Sprintf("%s%d", tagPrefix, n.Add(1))
 		tx, err := db.BeginTxx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		_, err = Insert(ctx, tx, rows, func(table, col string, v any) any {
-			// A rollup row's copy gets a key of its own (the rollups have no other
-			// constraint on these columns).
-			if key := RollupCopyKey(table); key != "" && col == key {
-				if s, ok := v.(string); ok {
-					return tag + s
-				}
-				return v
+		for range k {
+			if err = deliveryCopy(ctx, tx, rows, to, fmt.Sprintf("%s%d", tagPrefix, n.Add(1))); err != nil {
+				_ = tx.Rollback()
+				return err
 			}
-			switch col {
-			case "event_id":
-				return Suffix(v, tag)
-			case "order_id":
-				return to.OrderID
-			case "line_id":
-				return to.LineID
-			case "out_order_no":
-				return to.OutOrderNo
-			case "mall_order_no":
-				return to.MallOrderNo
-			}
-			return v
-		}, Refs{"event_row_id": "fulfilment_events"})
-		if err == nil {
-			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE order_lines SET shipped_qty = shipped_qty, delivered_qty = delivered_qty,
-				refunded_fen = refunded_fen, held_events = held_events WHERE id = ?`), to.LineID)
-		}
-		if err == nil {
-			_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET status = status, updated_at = ? WHERE id = ?`), time.Now().UTC(), to.OrderID)
-		}
-		if err != nil {
-			_ = tx.Rollback()
-			return err
 		}
 		return tx.Commit()
 	}
+}
+
+// deliveryCopy inserts one copy of rows tagged tag in tx, with the two updates.
+func deliveryCopy(ctx context.Context, tx *sqlx.Tx, rows []Row, to DeliveryTarget, tag string) error {
+	_, err := Insert(ctx, tx, rows, func(table, col string, v any) any {
+		// A rollup row's copy gets a key of its own (the rollups have no other
+		// constraint on these columns).
+		if key := RollupCopyKey(table); key != "" && col == key {
+			if s, ok := v.(string); ok {
+				return tag + s
+			}
+			return v
+		}
+		switch col {
+		case "event_id":
+			return Suffix(v, tag)
+		case "order_id":
+			return to.OrderID
+		case "line_id":
+			return to.LineID
+		case "out_order_no":
+			return to.OutOrderNo
+		case "mall_order_no":
+			return to.MallOrderNo
+		}
+		return v
+	}, Refs{"event_row_id": "fulfilment_events"})
+	if err == nil {
+		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE order_lines SET shipped_qty = shipped_qty, delivered_qty = delivered_qty,
+				refunded_fen = refunded_fen, held_events = held_events WHERE id = ?`), to.LineID)
+	}
+	if err == nil {
+		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE group_orders SET status = status, updated_at = ? WHERE id = ?`), time.Now().UTC(), to.OrderID)
+	}
+	return err
 }
 
 // BenefitColumns is the ledger_entries expression a benefit report by by (county,
