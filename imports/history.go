@@ -12,7 +12,6 @@ package imports
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -170,12 +169,13 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 	if err != nil {
 		return rep, err
 	}
-	lines := &lineGroups{rows: lc, pending: map[string][]orders.HistoryLine{}, closed: map[string]bool{}, rep: &rep,
+	lines := &lineGroups{rows: lc, pending: map[string][]orders.HistoryLine{}, lineRows: map[string][]int{}, closed: map[string]bool{}, rep: &rep,
 		counts: counts, seen: map[string]int{}, taken: map[string]bool{}, bad: map[string][]int{}}
 	defer func() { sortHistoryErrors(rep.Errors) }() // sorted in place: the report returned shares them
 	var prev struct {
 		ref   string
 		lines []orders.HistoryLine
+		rows  []int // the order_lines.csv row of each line
 	}
 	for {
 		row, o, err := oc.next()
@@ -203,12 +203,13 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 			continue
 		}
 		var ls []orders.HistoryLine
+		var lineRows []int
 		if ref == prev.ref && rep.Rows > 1 {
-			ls = prev.lines // the same order again, next to itself
-		} else if ls, err = lines.of(ref); err != nil {
+			ls, lineRows = prev.lines, prev.rows // the same order again, next to itself
+		} else if ls, lineRows, err = lines.of(ref); err != nil {
 			return rep, err
 		}
-		prev.ref, prev.lines = ref, ls
+		prev.ref, prev.lines, prev.rows = ref, ls, lineRows
 		if rows := lines.bad[ref]; len(rows) > 0 {
 			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: row, Ref: ref,
 				Reason: fmt.Sprintf("not loaded: its lines in %s (%s) do not read; correct them and import again", LinesFile, rowsText(rows)),
@@ -227,7 +228,7 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 		})
 		switch {
 		case err != nil && (errors.Is(err, orders.ErrInvalid) || errors.Is(err, orders.ErrConflict)):
-			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: row, Ref: ref, Reason: err.Error(), Err: err})
+			rep.Errors = append(rep.Errors, historyErrors(row, ref, lineRows, err)...)
 		case err != nil:
 			return rep, err
 		case created:
@@ -236,6 +237,43 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 			rep.Unchanged++
 		}
 	}
+}
+
+// historyErrors are the row errors of an order orders.LoadHistory refused (err), read
+// from orders.csv row row with its lines read from order_lines.csv rows lineRows: a
+// problem of one of its lines (a field at /lines/i/…: an unknown SKU, a price the catalogue
+// does not list) is that line's row of order_lines.csv, where it is corrected, naming the
+// order's row; any other problem, or a refusal of the whole order, is its orders.csv row.
+func historyErrors(row int, ref string, lineRows []int, err error) []RowError {
+	var ve *orders.ValidationError
+	if !errors.As(err, &ve) {
+		return []RowError{{File: OrdersFile, Row: row, Ref: ref, Reason: err.Error(), Err: err}}
+	}
+	var out []RowError
+	var rest []orders.FieldError
+	for _, f := range ve.Fields {
+		ptr := strings.TrimPrefix(f.Pointer, "/lines/")
+		idx, column, _ := strings.Cut(ptr, "/") // the domain's field names are the file's columns
+		i, convErr := strconv.Atoi(idx)
+		if ptr == f.Pointer || convErr != nil || i < 0 || i >= len(lineRows) {
+			rest = append(rest, f)
+			continue
+		}
+		reason := f.Detail
+		if column != "" {
+			reason = column + ": " + reason
+		}
+		out = append(out, RowError{File: LinesFile, Row: lineRows[i], Ref: ref,
+			Reason: fmt.Sprintf("%s; the order (%s row %d) is not loaded", reason, OrdersFile, row), Err: err})
+	}
+	if len(rest) > 0 || len(out) == 0 {
+		e := err
+		if len(out) > 0 {
+			e = &orders.ValidationError{Fields: rest}
+		}
+		out = append(out, RowError{File: OrdersFile, Row: row, Ref: ref, Reason: e.Error(), Err: err})
+	}
+	return out
 }
 
 // sortHistoryErrors puts the errors of order_lines.csv first, then those of orders.csv,
@@ -353,13 +391,14 @@ func unattributable(row int, rec csvRecord) error {
 
 // lineGroups reads order_lines.csv one order's lines at a time.
 type lineGroups struct {
-	rows    *csvRows
-	peek    *csvRecord // the record read after the last group, not yet in one
-	peekRow int
-	eof     bool
-	pending map[string][]orders.HistoryLine // groups read, their orders not yet
-	closed  map[string]bool                 // order_refs whose lines have been read
-	rep     *HistoryReport
+	rows     *csvRows
+	peek     *csvRecord // the record read after the last group, not yet in one
+	peekRow  int
+	eof      bool
+	pending  map[string][]orders.HistoryLine // groups read, their orders not yet
+	lineRows map[string][]int                // the order_lines.csv row of each pending line
+	closed   map[string]bool                 // order_refs whose lines have been read
+	rep      *HistoryReport
 	// With counts (HistoryFS's first pass), an order's lines may be apart: seen counts
 	// the records read of each order_ref, and its lines are complete at counts[ref];
 	// taken marks the orders already given their lines.
@@ -371,17 +410,19 @@ type lineGroups struct {
 	bad map[string][]int
 }
 
-// of returns the lines of order ref, reading the file up to them (nil when it has none).
-func (g *lineGroups) of(ref string) ([]orders.HistoryLine, error) {
+// of returns the lines of order ref, reading the file up to them (nil when it has none),
+// and the order_lines.csv row of each.
+func (g *lineGroups) of(ref string) ([]orders.HistoryLine, []int, error) {
 	for !g.complete(ref) && !g.eof {
 		if err := g.group(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	ls := g.pending[ref]
+	ls, rows := g.pending[ref], g.lineRows[ref]
 	delete(g.pending, ref)
+	delete(g.lineRows, ref)
 	g.taken[ref] = true
-	return ls, nil
+	return ls, rows, nil
 }
 
 // complete says whether every line of order ref has been read.
@@ -396,6 +437,7 @@ func (g *lineGroups) complete(ref string) bool {
 func (g *lineGroups) group() error {
 	var ref string
 	var ls []orders.HistoryLine
+	var lineRows []int
 	first := true
 	for {
 		if g.peek == nil {
@@ -453,6 +495,7 @@ func (g *lineGroups) group() error {
 			continue
 		}
 		ls = append(ls, orders.HistoryLine{LineNo: no, SKU: rec.get("sku"), Quantity: q, UnitPrice: p})
+		lineRows = append(lineRows, row)
 	}
 	if first {
 		return nil // the end of the file
@@ -461,6 +504,7 @@ func (g *lineGroups) group() error {
 		g.closed[ref] = true
 		if ls != nil {
 			g.pending[ref] = append(g.pending[ref], ls...)
+			g.lineRows[ref] = append(g.lineRows[ref], lineRows...)
 		}
 	}
 	return nil
@@ -475,26 +519,36 @@ func (r HistoryReport) Write(w io.Writer, name string) {
 }
 
 // ReadCSV reads a UTF-8 CSV with a header into maps keyed by column name (name is the
-// file's, for errors). A row shorter than the header leaves the missing columns absent.
+// file's, for errors), for the tools that only look at a bundle's rows (the demo's orders,
+// a bundle's budget year). It reads as the imports do (linecsv): a row shorter than the
+// header leaves the missing columns absent, cells past the header are ignored, and a row
+// whose quoting is broken is left out, so that one bad row does not hide the others; the
+// import of the same file names those rows. Only a header that cannot be read is an error.
 func ReadCSV(r io.Reader, name string) ([]map[string]string, error) {
-	cr := csv.NewReader(r)
-	header, err := cr.Read()
+	cr := linecsv.NewReader(r)
+	head, err := cr.Read()
+	if err == nil && head.Err != nil {
+		err = head.Err
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s header: %w", name, err)
 	}
 	var out []map[string]string
-	for row := 2; ; row++ {
+	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s row %d: %w", name, row, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		m := make(map[string]string, len(header))
-		for i, h := range header {
-			if i < len(rec) {
-				m[h] = rec[i]
+		if rec.Err != nil {
+			continue
+		}
+		m := make(map[string]string, len(head.Cells))
+		for i, h := range head.Cells {
+			if i < len(rec.Cells) {
+				m[h] = rec.Cells[i]
 			}
 		}
 		out = append(out, m)

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"aidmall/adapters/abc"
+	"aidmall/adapters/ccb"
+	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/imports"
 	"aidmall/orders"
 )
@@ -417,4 +420,52 @@ func importHistory(fromFS bool, ordersCSV, linesCSV string) (*recordingLoader, i
 	}
 	rep, err := imports.History(context.Background(), l, orders.Caller{}, strings.NewReader(ordersCSV), strings.NewReader(linesCSV))
 	return l, rep, err
+}
+
+// TestHistoryLineProblemNamesItsLine: an order the service refuses for one of its lines
+// (an unknown SKU, no quantity) is reported at that line's row of
+// order_lines.csv, where it is corrected, with the column and the order's orders.csv row;
+// the other orders load. A problem of the order itself stays at its orders.csv row.
+func TestHistoryLineProblemNamesItsLine(t *testing.T) {
+	t.Parallel()
+	st := sqltest.Store(t, sqltest.SQLite(t))
+	sqltest.ImportBundle(t, st, sqltest.ExampleBundle())
+	svc, err := orders.NewService(st, []orders.MallInfo{{Code: ccb.Code}, {Code: abc.Code}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ordersCSV := ordersHeader + "\n" + orderRow("A") + "\n" + orderRow("B") + "\n" + orderRow("C") + "\n" +
+		"D,NO-SUCH-BRANCH,ccb,union_funds,2019-03-01T10:00:00+08:00,bulk,AMD,CCBD\n"
+	linesCSV := linesHeader + "\n" +
+		"A,1,YC-APL-5KG-DZ,2,68.00\n" +
+		"B,1,YC-APL-5KG-DZ,3,68.00\nB,2,NO-SUCH-SKU,1,10.00\n" +
+		"C,1,YC-APL-5KG-DZ,0,68.00\n" +
+		"D,1,YC-APL-5KG-DZ,1,68.00\n"
+	rep, err := imports.History(context.Background(), svc, orders.Caller{Role: orders.RoleAidOffice}, strings.NewReader(ordersCSV), strings.NewReader(linesCSV))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Created != 1 || len(rep.Errors) != 3 {
+		t.Fatalf("%d loaded, errors %v: want A loaded and three errors", rep.Created, rep.Errors)
+	}
+	for i, want := range []struct {
+		file    string
+		row     int
+		ref     string
+		reasons []string
+	}{
+		{imports.LinesFile, 4, "B", []string{"sku: ", "NO-SUCH-SKU", "orders.csv row 3"}},
+		{imports.LinesFile, 5, "C", []string{"quantity: ", "orders.csv row 4"}},
+		{imports.OrdersFile, 5, "D", []string{"NO-SUCH-BRANCH"}},
+	} {
+		e := rep.Errors[i]
+		if e.File != want.file || e.Row != want.row || e.Ref != want.ref {
+			t.Errorf("error %d: %s row %d (%s): want %s row %d (%s)", i, e.File, e.Row, e.Ref, want.file, want.row, want.ref)
+		}
+		for _, r := range want.reasons {
+			if !strings.Contains(e.Reason, r) {
+				t.Errorf("error %d: %q does not say %q", i, e.Reason, r)
+			}
+		}
+	}
 }

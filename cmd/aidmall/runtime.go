@@ -108,6 +108,15 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 		ln.Close()
 		return nil, err
 	}
+	// Group commit of the notifications (orders/applyjoin.go): events per transaction is
+	// the ratio of the two counters' rates.
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aidmall_notifications_joined_events_total",
+			Help: "Notification events applied through group commit (ApplyJoined)."},
+			func() float64 { return float64(svc.JoinStats().Events) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aidmall_notifications_joined_transactions_total",
+			Help: "Transactions that applied them: events_total / transactions_total is the mean events a commit."},
+			func() float64 { return float64(svc.JoinStats().Transactions) }))
 	// The malls are told the address actually bound (AIDMALL_LISTEN with port 0 gets one).
 	runner, err := newRunner(a, ms, svc, cfg.PublicURLFor(ln.Addr().String()), reg)
 	if err != nil {

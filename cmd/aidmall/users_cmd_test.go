@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"aidmall/adapters/sqlstore/sqltest"
 	"aidmall/orders"
@@ -99,5 +100,19 @@ func TestBudgetCommands(t *testing.T) {
 	// A bundle's budgets are its year's: 2019 for the example (orders.csv).
 	if y, err := bundleBudgetYear(os.DirFS(sqltest.ExampleBundle()), 0); err != nil || y != 2019 {
 		t.Fatalf("bundle year %d %v, want 2019", y, err)
+	}
+	// A bad row of orders.csv (cut short, a cell too many, quoting broken) is the order
+	// history import's row error; it does not hide the year the other rows tell.
+	good, err := os.ReadFile(filepath.Join(sqltest.ExampleBundle(), "orders.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(good), "\n")
+	bad := append([]string{lines[0],
+		"2019-HQ-9001,HQ,ccb,union_funds\n",
+		"2019-HQ-9002,HQ,ccb,union_funds,2020-03-01T10:00:00+08:00,bulk,AM1,CCB1,extra\n",
+		`2019-HQ-9003,"HQ,ccb,union_funds,2020-03-01T10:00:00+08:00,bulk,AM2,CCB2` + "\n"}, lines[1:]...)
+	if y, err := bundleBudgetYear(fstest.MapFS{"orders.csv": {Data: []byte(strings.Join(bad, ""))}}, 0); err != nil || y != 2019 {
+		t.Fatalf("bundle year with bad rows in orders.csv: %d %v, want 2019", y, err)
 	}
 }
