@@ -205,3 +205,82 @@ func TestJoinedNotificationGivenUpWhileWaiting(t *testing.T) {
 		}
 	}
 }
+
+// panickyStore holds the first transaction until open is closed, and panics in every
+// batch transaction (a bug in applying a joined batch).
+type panickyStore struct{ gateStore }
+
+func (p *panickyStore) InBatchTx(context.Context, func(tx orders.BatchTx) error) error {
+	panic("boom: a bug while applying a joined batch")
+}
+
+// TestJoinedBatchThatPanicsLeavesNoOneWaiting: when applying a joined batch panics, the
+// panic reaches the caller that led it (the server's recovery answers that request), the
+// other callers of the batch get an error (their malls send again), and the next
+// notification is applied: the queue is not left without a leader.
+func TestJoinedBatchThatPanicsLeavesNoOneWaiting(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	good, _ := joinEvents(t, 4)
+	_, st := yearStore(t, sqltest.SQLite)
+	p := &panickyStore{gateStore{Store: st, entered: make(chan struct{}), open: make(chan struct{})}}
+	svc, err := orders.NewService(p, []orders.MallInfo{{Code: ccb.Code}, {Code: abc.Code}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		err      error
+		panicked bool
+	}
+	apply := func(ev orders.FulfilmentEvent, out chan<- outcome) {
+		defer func() {
+			if v := recover(); v != nil {
+				out <- outcome{panicked: true}
+			}
+		}()
+		_, err := svc.ApplyJoined(ctx, ev)
+		out <- outcome{err: err}
+	}
+	first := make(chan outcome, 1)
+	go apply(good[0], first) // alone: applied by Apply, held at the gate
+	<-p.entered
+	others := make(chan outcome, 2)
+	go apply(good[1], others)
+	go apply(good[2], others)
+	// Both wait behind the first; then one of them leads their batch of two, which panics.
+	for deadline := time.Now().Add(10 * time.Second); svc.JoinStats().Waiting < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // a hang guard, not a timing
+			t.Fatal("the two notifications never queued behind the first")
+		}
+	}
+	close(p.open)
+	if o := <-first; o.err != nil || o.panicked {
+		t.Fatalf("the first notification: %+v", o)
+	}
+	var panics, errs int
+	for range 2 {
+		select {
+		case o := <-others:
+			if o.panicked {
+				panics++
+			} else if o.err != nil {
+				errs++
+			}
+		case <-time.After(10 * time.Second): // a hang guard, not a timing
+			t.Fatal("a caller of the panicked batch is still waiting")
+		}
+	}
+	if panics != 1 || errs != 1 {
+		t.Fatalf("%d callers panicked and %d got an error: want the leader to panic and the other to get an error", panics, errs)
+	}
+	next := make(chan outcome, 1)
+	go apply(good[3], next)
+	select {
+	case o := <-next:
+		if o.err != nil || o.panicked {
+			t.Fatalf("the next notification: %+v", o)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the next notification waits for a leader that is gone")
+	}
+}

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -43,12 +44,16 @@ type joiner struct {
 }
 
 // JoinStats counts what ApplyJoined has done: Events handed in and applied in
-// Transactions shared transactions (Events/Transactions is the mean events a commit).
-type JoinStats struct{ Events, Transactions int64 }
+// Transactions shared transactions (Events/Transactions is the mean events a commit), and
+// the events Waiting now for the transaction before theirs.
+type JoinStats struct{ Events, Transactions, Waiting int64 }
 
 // JoinStats returns the counts of ApplyJoined so far.
 func (s *Service) JoinStats() JoinStats {
-	return JoinStats{Events: s.join.events.Load(), Transactions: s.join.txs.Load()}
+	s.join.mu.Lock()
+	waiting := len(s.join.pending)
+	s.join.mu.Unlock()
+	return JoinStats{Events: s.join.events.Load(), Transactions: s.join.txs.Load(), Waiting: int64(waiting)}
 }
 
 // joinReq is one ApplyJoined call.
@@ -101,19 +106,26 @@ func (s *Service) ApplyJoined(ctx context.Context, ev FulfilmentEvent) (ApplyRes
 	j.pending = slices.Delete(j.pending, 0, n)
 	j.mu.Unlock()
 
+	defer j.handOff() // deferred: a panic below must not leave the queue without a leader
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), joinTimeout)
+	defer cancel()
 	s.applyJoined(bctx, batch)
-	cancel()
+	return r.res, r.err
+}
 
+// handOff ends a caller's lead: the first event still waiting leads next.
+func (j *joiner) handOff() {
 	j.mu.Lock()
+	defer j.mu.Unlock()
 	if len(j.pending) > 0 {
 		close(j.pending[0].lead)
 	} else {
 		j.leading = false
 	}
-	j.mu.Unlock()
-	return r.res, r.err
 }
+
+// errJoinAbandoned answers the events of a joined transaction whose leader panicked.
+var errJoinAbandoned = errors.New("orders: the shared transaction of this event was abandoned (a panic while applying it)")
 
 // withdraw takes r out of the queue if it is still waiting there and has not been handed
 // the lead; it reports whether it did.
@@ -144,6 +156,13 @@ func (s *Service) applyJoined(ctx context.Context, batch []*joinReq) {
 	}
 	s.join.events.Add(int64(len(evs)))
 	s.join.txs.Add(1)
+	answered := 0
+	defer func() { // on a panic, no caller is left waiting; the panic goes on
+		for _, r := range batch[answered:] {
+			r.err = errJoinAbandoned
+			close(r.done)
+		}
+	}()
 	res, err := s.ApplyBatch(ctx, evs)
 	for i, r := range batch {
 		switch {
@@ -155,5 +174,6 @@ func (s *Service) applyJoined(ctx context.Context, batch []*joinReq) {
 			r.res, r.err = s.Apply(ctx, r.ev)
 		}
 		close(r.done)
+		answered++
 	}
 }

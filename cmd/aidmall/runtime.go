@@ -116,7 +116,10 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 			func() float64 { return float64(svc.JoinStats().Events) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aidmall_notifications_joined_transactions_total",
 			Help: "Transactions that applied them: events_total / transactions_total is the mean events a commit."},
-			func() float64 { return float64(svc.JoinStats().Transactions) }))
+			func() float64 { return float64(svc.JoinStats().Transactions) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aidmall_notifications_waiting",
+			Help: "Notification events waiting now for the shared transaction before theirs."},
+			func() float64 { return float64(svc.JoinStats().Waiting) }))
 	// The malls are told the address actually bound (AIDMALL_LISTEN with port 0 gets one).
 	runner, err := newRunner(a, ms, svc, cfg.PublicURLFor(ln.Addr().String()), reg)
 	if err != nil {
