@@ -110,7 +110,11 @@ func newImportCmd(g *globals) *cobra.Command {
 		Short: "Import registry and catalogue files, or a mall statement",
 		Long: `Import files as people hand them over. Each bad row is reported with its row number,
 column and reason and the good rows load; with --strict any bad row refuses the whole file
-and nothing is stored. Importing the same file again changes nothing.`,
+and nothing is stored. Importing the same file again changes nothing.
+
+Exit status: 0 when the import ran (its bad rows, if any, are listed and were left out);
+1 when nothing was imported: the file could not be read, --strict refused it, or every
+row of it was bad (a scheduled import can tell this from a partial one by its output).`,
 	}
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -222,6 +226,9 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if err == nil || rep.Rows > 0 {
 				rep.Write(g.stdout, args[0]) // not an empty tally before a refused file's error
 			}
+			if err == nil && rep.Rows > 0 && rep.Created+rep.Unchanged == 0 {
+				return fmt.Errorf("%s: no order loaded: every one of its %d orders is bad (listed above)", args[0], rep.Rows)
+			}
 			return err
 		}),
 	})
@@ -266,6 +273,9 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			}
 			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known, %d waiting for their order; %d bad rows (events held for review in the database: %d)\n",
 				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, tally.Parked, len(rep.Bad), p.Held)
+			if rep.Events == 0 && len(rep.Bad) > 0 {
+				return fmt.Errorf("%s: nothing applied: every one of its %d rows is bad (listed above)", args[0], len(rep.Bad))
+			}
 			return nil
 		}),
 	}
@@ -274,10 +284,15 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 	return cmd
 }
 
+// refusedErr is the error of registry imports that stored nothing: a file refused by
+// --strict, or one whose every row was bad (the exit status says so to a scheduled job).
 func refusedErr(reps ...households.Report) error {
 	for _, r := range reps {
-		if r.Refused {
+		switch {
+		case r.Refused:
 			return fmt.Errorf("%s refused: %d bad rows (--strict)", r.File, len(r.Errors))
+		case r.Rows > 0 && r.Loaded == 0 && len(r.Errors) > 0:
+			return fmt.Errorf("%s: nothing imported: every one of its %d rows is bad (listed above)", r.File, r.Rows)
 		}
 	}
 	return nil

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"aidmall/adapters/sqlstore/sqltest"
+)
+
+// TestImportOfOnlyBadRowsFails: an import that stores nothing because every row of its
+// file is bad ends in an error (exit status 1), naming the file, so that a scheduled
+// import can tell it from one that loaded the good rows and listed the bad (which
+// succeeds). Each bad row is still listed on stdout.
+func TestImportOfOnlyBadRowsFails(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.db")
+	bundle := sqltest.ExampleBundle()
+
+	// Order history into a database without the registry: no order's branch is known.
+	out, err := cli(t, db, dir, "import", "orders", bundle)
+	if err == nil || !strings.Contains(err.Error(), "no order loaded") || !strings.Contains(out, "unknown branch") {
+		t.Fatalf("history with no order loadable: %v\n%s", err, out)
+	}
+
+	// A households file whose every row is bad; then the bundle's, with 3 bad rows of
+	// 630, succeeds.
+	bad := filepath.Join(dir, "households.csv")
+	if err := os.WriteFile(bad, []byte("户编号,户主姓名,证件号码,家庭人口数,县(市、区),乡(镇),行政村,贫困户属性,脱贫年度,联系电话\n"+
+		"X1,张三,123,0,宜川县,丹州街道,南关村,一般贫困户,2018,1\nX2,李四,456,13,宜川县,丹州街道,南关村,一般贫困户,2018,1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli(t, db, dir, "import", "households", bad); err == nil || !strings.Contains(err.Error(), "nothing imported") || !strings.Contains(out, "row 2") {
+		t.Fatalf("households with every row bad: %v\n%s", err, out)
+	}
+	if out, err := cli(t, db, dir, "import", "bundle", bundle); err != nil || !strings.Contains(out, "3 row errors") {
+		t.Fatalf("the bundle, 3 bad household rows of 630: %v\n%s", err, out)
+	}
+
+	// A statement whose every row is bad (the header is the mall's own).
+	stmt := filepath.Join(dir, "statement-abc.jsonl")
+	if err := os.WriteFile(stmt, []byte("{not json\n{\"also\": \"not an event\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli(t, db, dir, "import", "statement", stmt); err == nil || !strings.Contains(err.Error(), "nothing applied") || !strings.Contains(out, "bad row") {
+		t.Fatalf("statement with every row bad: %v\n%s", err, out)
+	}
+}
