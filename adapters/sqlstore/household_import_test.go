@@ -23,7 +23,9 @@ func importBatches(st *sqlstore.Store, keep bool, batches ...[]households.Sealed
 		}
 		i++
 		return batches[i-1], nil
-	}, func() (households.ImportInfo, bool) { return households.ImportInfo{Kind: households.KindHouseholds, File: "h.csv"}, keep })
+	}, func() (households.ImportInfo, bool) {
+		return households.ImportInfo{Kind: households.KindHouseholds, File: "h.csv"}, keep
+	})
 }
 
 // sealedHousehold is a stored household whose content is version v with m members; no
@@ -68,7 +70,7 @@ func storedHouseholds(t *testing.T, db *sqlstore.DB) string {
 // across batches; a household without a phone is stored without one; member changes are
 // carried into the figures before the commit. A batch holding one household twice, or a
 // strict import that found a bad row, stores nothing of the whole import, earlier batches
-// included.
+// included. An import larger than what PostgreSQL writes at a time writes each household once.
 func TestHouseholdImportWritesBatchesAllOrNothing(t *testing.T) {
 	t.Parallel()
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
@@ -122,6 +124,28 @@ func TestHouseholdImportWritesBatchesAllOrNothing(t *testing.T) {
 		}
 		if got := storedHouseholds(t, db); got != before {
 			t.Fatalf("after the import not kept:\n%swant as before:\n%s", got, before)
+		}
+
+		// More households than PostgreSQL writes at a time (pgChunk, 4,096), in batches of
+		// 500, A changed in the last one: each written once, counted once.
+		var batches [][]households.SealedHousehold
+		for i := range 5000 {
+			if i%500 == 0 {
+				batches = append(batches, nil)
+			}
+			batches[len(batches)-1] = append(batches[len(batches)-1], sealedHousehold(fmt.Sprintf("M%05d", i), 1, 1+i%12, i%2 == 0))
+		}
+		batches[len(batches)-1] = append(batches[len(batches)-1], sealedHousehold("A", 4, 7, true))
+		c, err = importBatches(st, true, batches...)
+		if err != nil || c != (households.Counts{Inserted: 5000, Updated: 1}) {
+			t.Fatalf("5,000 more: %v %+v: want 5000 inserted, 1 updated", err, c)
+		}
+		var n, members int
+		if err := db.GetContext(context.Background(), &n, `SELECT COUNT(*) FROM households`); err != nil || n != 5005 {
+			t.Fatalf("%d stored (%v): want 5005", n, err)
+		}
+		if err := db.GetContext(context.Background(), &members, `SELECT members FROM households WHERE household_no = 'A'`); err != nil || members != 7 {
+			t.Fatalf("A has %d members (%v): want 7", members, err)
 		}
 	})
 }
