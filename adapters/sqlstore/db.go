@@ -128,6 +128,29 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return nil
 }
 
+// inConnTx is inTx on a connection held for the transaction and given to fn too, so that
+// what database/sql cannot send (pgx's COPY, through conn.Raw) goes over the same
+// connection and so into the same transaction.
+func (db *DB) inConnTx(ctx context.Context, fn func(conn *sqlx.Conn, tx *sqlx.Tx) error) error {
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", translate(err))
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", translate(err))
+	}
+	if err := fn(conn, tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", translate(err))
+	}
+	return nil
+}
+
 // forUpdate returns " FOR UPDATE" on PostgreSQL (row locks); SQLite's immediate
 // transactions already hold the database's one write lock.
 func (db *DB) forUpdate() string {
