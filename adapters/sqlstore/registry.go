@@ -747,8 +747,8 @@ func (w *householdWriter) copyHouseholds(ctx context.Context, hs []*households.S
 				phone = h.PhoneSealed
 			}
 			vals[0], vals[1], vals[2], vals[3], vals[4], vals[5] = string(h.No), h.NameSealed, h.NameMasked, h.IDSealed, h.IDHash, h.IDMasked
-			vals[6], vals[7], vals[8], vals[9], vals[10], vals[11] = phone, h.PhoneHash, h.PhoneMasked, int32(h.Members), h.County, h.Township
-			vals[12], vals[13], vals[14], vals[15], vals[16], vals[17] = h.Village, h.Attribute, int32(h.ExitYear), h.Fingerprint, h.SealKey, now
+			vals[6], vals[7], vals[8], vals[9], vals[10], vals[11] = phone, h.PhoneHash, h.PhoneMasked, int64(h.Members), h.County, h.Township // int64: pgx range-checks it into INTEGER
+			vals[12], vals[13], vals[14], vals[15], vals[16], vals[17] = h.Village, h.Attribute, int64(h.ExitYear), h.Fingerprint, h.SealKey, now
 			return vals, nil
 		})
 		var err error
