@@ -512,7 +512,11 @@ func (g *lineGroups) group() error {
 
 // Write prints the report as the CLI does, name being what was imported (a folder).
 func (r HistoryReport) Write(w io.Writer, name string) {
-	fmt.Fprintf(w, "%s (orders): %d orders, %d loaded, %d already known; %d errors\n", name, r.Rows, r.Created, r.Unchanged, len(r.Errors))
+	errs := "errors"
+	if len(r.Errors) == 1 {
+		errs = "error"
+	}
+	fmt.Fprintf(w, "%s (orders): %d orders, %d loaded, %d already known; %d %s\n", name, r.Rows, r.Created, r.Unchanged, len(r.Errors), errs)
 	for _, e := range r.Errors {
 		fmt.Fprintln(w, "  "+e.String())
 	}

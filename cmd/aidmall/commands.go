@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -222,9 +223,15 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if err != nil {
 				return err
 			}
+			if fi, err := os.Stat(args[0]); err != nil || !fi.IsDir() {
+				return fmt.Errorf("import orders takes a folder holding orders.csv and order_lines.csv: %s is not one", args[0])
+			}
 			rep, err := importHistory(ctx, svc, os.DirFS(args[0]))
 			if err == nil || rep.Rows > 0 {
 				rep.Write(g.stdout, args[0]) // not an empty tally before a refused file's error
+			}
+			if err != nil && errors.Is(err, fs.ErrNotExist) {
+				err = fmt.Errorf("%s: %w", args[0], err) // which folder lacks the file
 			}
 			if err == nil && rep.Rows > 0 && rep.Created+rep.Unchanged == 0 {
 				return fmt.Errorf("%s: no order loaded: every one of its %d orders is bad (listed above)", args[0], rep.Rows)

@@ -25,6 +25,16 @@ func TestImportOfOnlyBadRowsFails(t *testing.T) {
 		t.Fatalf("history with no order loadable: %v\n%s", err, out)
 	}
 
+	// A folder that is not there, or holds no orders.csv, is named.
+	missing := filepath.Join(dir, "no-such-folder")
+	if _, err := cli(t, db, dir, "import", "orders", missing); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("history from a folder that is not there: %v", err)
+	}
+	empty := t.TempDir()
+	if _, err := cli(t, db, dir, "import", "orders", empty); err == nil || !strings.Contains(err.Error(), empty) || !strings.Contains(err.Error(), "orders.csv") {
+		t.Fatalf("history from a folder without orders.csv: %v", err)
+	}
+
 	// A households file whose every row is bad; then the bundle's, with 3 bad rows of
 	// 630, succeeds.
 	bad := filepath.Join(dir, "households.csv")
