@@ -169,13 +169,12 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 	if err != nil {
 		return rep, err
 	}
-	lines := &lineGroups{rows: lc, pending: map[string][]orders.HistoryLine{}, lineRows: map[string][]int{}, closed: map[string]bool{}, rep: &rep,
+	lines := &lineGroups{rows: lc, pending: map[string]orderLines{}, closed: map[string]bool{}, rep: &rep,
 		counts: counts, seen: map[string]int{}, taken: map[string]bool{}, bad: map[string][]int{}}
 	defer func() { sortHistoryErrors(rep.Errors) }() // sorted in place: the report returned shares them
 	var prev struct {
-		ref   string
-		lines []orders.HistoryLine
-		rows  []int // the order_lines.csv row of each line
+		ref string
+		orderLines
 	}
 	for {
 		row, o, err := oc.next()
@@ -202,14 +201,13 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 			rep.Errors = append(rep.Errors, o.brokenError(OrdersFile, row))
 			continue
 		}
-		var ls []orders.HistoryLine
-		var lineRows []int
+		var ls orderLines
 		if ref == prev.ref && rep.Rows > 1 {
-			ls, lineRows = prev.lines, prev.rows // the same order again, next to itself
-		} else if ls, lineRows, err = lines.of(ref); err != nil {
+			ls = prev.orderLines // the same order again, next to itself
+		} else if ls, err = lines.of(ref); err != nil {
 			return rep, err
 		}
-		prev.ref, prev.lines, prev.rows = ref, ls, lineRows
+		prev.ref, prev.orderLines = ref, ls
 		if rows := lines.bad[ref]; len(rows) > 0 {
 			rep.Errors = append(rep.Errors, RowError{File: OrdersFile, Row: row, Ref: ref,
 				Reason: fmt.Sprintf("not loaded: its lines in %s (%s) do not read; correct them and import again", LinesFile, rowsText(rows)),
@@ -224,11 +222,11 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 		_, created, err := svc.LoadHistory(ctx, caller, orders.HistoryOrder{
 			OrderRef: ref, BranchCode: o.get("branch_code"), Mall: orders.Mall(o.get("mall")), Funding: orders.Funding(o.get("funding")),
 			DeliveryMode: orders.DeliveryMode(o.get("delivery_mode")), PlacedAt: placed, OutOrderNo: orders.OutOrderNo(o.get("out_order_no")),
-			MallOrderNo: o.get("mall_order_no"), Lines: ls,
+			MallOrderNo: o.get("mall_order_no"), Lines: ls.lines,
 		})
 		switch {
 		case err != nil && (errors.Is(err, orders.ErrInvalid) || errors.Is(err, orders.ErrConflict)):
-			rep.Errors = append(rep.Errors, historyErrors(row, ref, lineRows, err)...)
+			rep.Errors = append(rep.Errors, historyErrors(row, ref, ls.rows, err)...)
 		case err != nil:
 			return rep, err
 		case created:
@@ -241,8 +239,8 @@ func history(ctx context.Context, svc HistoryLoader, caller orders.Caller, order
 
 // historyErrors are the row errors of an order orders.LoadHistory refused (err), read
 // from orders.csv row row with its lines read from order_lines.csv rows lineRows: a
-// problem of one of its lines (a field at /lines/i/…: an unknown SKU, a price the catalogue
-// does not list) is that line's row of order_lines.csv, where it is corrected, naming the
+// problem of one of its lines (a field at /lines/i/…: an unknown SKU, no quantity) is
+// that line's row of order_lines.csv, where it is corrected, naming the
 // order's row; any other problem, or a refusal of the whole order, is its orders.csv row.
 func historyErrors(row int, ref string, lineRows []int, err error) []RowError {
 	var ve *orders.ValidationError
@@ -391,14 +389,13 @@ func unattributable(row int, rec csvRecord) error {
 
 // lineGroups reads order_lines.csv one order's lines at a time.
 type lineGroups struct {
-	rows     *csvRows
-	peek     *csvRecord // the record read after the last group, not yet in one
-	peekRow  int
-	eof      bool
-	pending  map[string][]orders.HistoryLine // groups read, their orders not yet
-	lineRows map[string][]int                // the order_lines.csv row of each pending line
-	closed   map[string]bool                 // order_refs whose lines have been read
-	rep      *HistoryReport
+	rows    *csvRows
+	peek    *csvRecord // the record read after the last group, not yet in one
+	peekRow int
+	eof     bool
+	pending map[string]orderLines // groups read, their orders not yet
+	closed  map[string]bool       // order_refs whose lines have been read
+	rep     *HistoryReport
 	// With counts (HistoryFS's first pass), an order's lines may be apart: seen counts
 	// the records read of each order_ref, and its lines are complete at counts[ref];
 	// taken marks the orders already given their lines.
@@ -410,19 +407,23 @@ type lineGroups struct {
 	bad map[string][]int
 }
 
-// of returns the lines of order ref, reading the file up to them (nil when it has none),
-// and the order_lines.csv row of each.
-func (g *lineGroups) of(ref string) ([]orders.HistoryLine, []int, error) {
+// orderLines are an order's lines as read, with the order_lines.csv row of each.
+type orderLines struct {
+	lines []orders.HistoryLine
+	rows  []int
+}
+
+// of returns the lines of order ref, reading the file up to them (none when it has none).
+func (g *lineGroups) of(ref string) (orderLines, error) {
 	for !g.complete(ref) && !g.eof {
 		if err := g.group(); err != nil {
-			return nil, nil, err
+			return orderLines{}, err
 		}
 	}
-	ls, rows := g.pending[ref], g.lineRows[ref]
+	ls := g.pending[ref]
 	delete(g.pending, ref)
-	delete(g.lineRows, ref)
 	g.taken[ref] = true
-	return ls, rows, nil
+	return ls, nil
 }
 
 // complete says whether every line of order ref has been read.
@@ -436,8 +437,7 @@ func (g *lineGroups) complete(ref string) bool {
 // group reads the next order's lines (consecutive records of one order_ref).
 func (g *lineGroups) group() error {
 	var ref string
-	var ls []orders.HistoryLine
-	var lineRows []int
+	var ls orderLines
 	first := true
 	for {
 		if g.peek == nil {
@@ -494,17 +494,17 @@ func (g *lineGroups) group() error {
 			g.bad[ref] = append(g.bad[ref], row)
 			continue
 		}
-		ls = append(ls, orders.HistoryLine{LineNo: no, SKU: rec.get("sku"), Quantity: q, UnitPrice: p})
-		lineRows = append(lineRows, row)
+		ls.lines = append(ls.lines, orders.HistoryLine{LineNo: no, SKU: rec.get("sku"), Quantity: q, UnitPrice: p})
+		ls.rows = append(ls.rows, row)
 	}
 	if first {
 		return nil // the end of the file
 	}
 	if !g.closed[ref] || (g.counts != nil && !g.taken[ref]) {
 		g.closed[ref] = true
-		if ls != nil {
-			g.pending[ref] = append(g.pending[ref], ls...)
-			g.lineRows[ref] = append(g.lineRows[ref], lineRows...)
+		if ls.lines != nil {
+			p := g.pending[ref]
+			g.pending[ref] = orderLines{lines: append(p.lines, ls.lines...), rows: append(p.rows, ls.rows...)}
 		}
 	}
 	return nil
