@@ -211,6 +211,12 @@ row of it was bad (a scheduled import can tell this from a partial one by its ou
 out_order_no, mall_order_no and the prices paid, so that the malls' statements
 (aidmall import statement) can be applied to them. Loading the same file again changes nothing.`,
 		Args: cobra.ExactArgs(1),
+		PreRunE: func(_ *cobra.Command, args []string) error { // before the database is opened (or made)
+			if fi, err := os.Stat(args[0]); err != nil || !fi.IsDir() {
+				return fmt.Errorf("import orders takes a folder holding orders.csv and order_lines.csv: %s is not one", args[0])
+			}
+			return nil
+		},
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			if strict {
 				// Each order loads in a transaction of its own (an order is never stored
@@ -222,9 +228,6 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			svc, err := orders.NewService(a.store, drivers.Infos(drivers.Codes()), nil)
 			if err != nil {
 				return err
-			}
-			if fi, err := os.Stat(args[0]); err != nil || !fi.IsDir() {
-				return fmt.Errorf("import orders takes a folder holding orders.csv and order_lines.csv: %s is not one", args[0])
 			}
 			rep, err := importHistory(ctx, svc, os.DirFS(args[0]))
 			if err == nil || rep.Rows > 0 {
