@@ -317,6 +317,9 @@ func bareDelivery(ctx context.Context, db *sqlstore.DB, o *orders.GroupOrder, i 
 		leArgs = append(leArgs, o.Lines[0].ID, row, no, day, time.Now().UTC())
 		for g, p := range []string{day[:7], day, day[:4]} {
 			for _, k := range sets {
+				if g == 1 && k.grp != "slice" { // the day rollups keep the slice set alone
+					continue
+				}
 				if rr[g].Len() > 0 {
 					rr[g].WriteString(", ")
 				}

@@ -490,3 +490,48 @@ func TestLedgerPartitions(t *testing.T) {
 		t.Fatalf("%s after EnsureLedgerPartitions: %d, %v", ahead, n, err)
 	}
 }
+
+// TestDayRollupsKeepTheSliceSetAlone: the day rollups hold the slice set's rows only
+// (migration 00018 removes the others from a database that had them), and a report whose
+// range cuts months still answers as the ledger does.
+func TestDayRollupsKeepTheSliceSetAlone(t *testing.T) {
+	t.Parallel()
+	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		f := newFixture(t, func(testing.TB) *sqlstore.DB { return db })
+		reportYear(t, f)
+		sets := func() (slice, other int) {
+			t.Helper()
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(CASE WHEN grp = 'slice' THEN 1 END), COUNT(CASE WHEN grp <> 'slice' THEN 1 END)
+				FROM ledger_day_rollups`).Scan(&slice, &other); err != nil {
+				t.Fatal(err)
+			}
+			return slice, other
+		}
+		if slice, other := sets(); slice == 0 || other != 0 {
+			t.Fatalf("day rollups: %d rows of the slice set, %d of others; want only the slice set's", slice, other)
+		}
+		q := reports.BreakdownQuery{Period: reports.Period{From: bizday.MustParse("2019-03-10"), To: bizday.MustParse("2019-08-20")},
+			By: []reports.By{reports.ByCounty}}
+		before, err := f.store.Breakdown(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Remigrate(ctx, 17); err != nil { // 00018 down (the five sets back by day) and up again
+			t.Fatal(err)
+		}
+		if slice, other := sets(); slice == 0 || other != 0 {
+			t.Fatalf("after migration 00018: %d rows of the slice set, %d of others", slice, other)
+		}
+		if diffs, _, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+			t.Fatalf("after migration 00018: %+v, %v", diffs, err)
+		}
+		after, err := f.store.Breakdown(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(after) != fmt.Sprint(before) || len(after.Rows) == 0 {
+			t.Fatalf("after the migration %+v, before %+v", after, before)
+		}
+	})
+}
