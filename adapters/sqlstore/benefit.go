@@ -72,6 +72,7 @@ func (k benefitNet) compare(o benefitNet) int {
 
 var (
 	benefitNetKeys    = []string{"period", "dim", "slice", "household_no"}
+	benefitNetSums    = []string{"net_fen", "union_fen", "delivered_fen", "refunded_fen"}
 	benefitFigureKeys = []string{"period", "dim", "slice"}
 	benefitFigureSums = []string{"amount_fen", "union_fen", "delivered_fen", "refunded_fen", "unattributed_fen", "households", "people"}
 )
@@ -82,7 +83,7 @@ var (
 // the same few slice rows: their locks are held for the shortest time). Keys go in one
 // order, so concurrent writers take row locks in the same order.
 func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
-	nets := map[benefitNet]int64{}
+	nets := map[benefitNet]*[4]int64{} // net, union, delivered, refunded (as rollupSums)
 	figs := map[benefitSlice]*[7]int64{}
 	for i := range rows {
 		r := &rows[i]
@@ -94,20 +95,20 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 					f = &[7]int64{}
 					figs[k] = f
 				}
-				f[0] += r.Amount
-				if r.Funding == "union_funds" {
-					f[1] += r.Amount
+				// The household's net in the slice carries the same sums as the slice (the
+				// unattributed part as household ''): the nets are the ledger's rollups by
+				// this dimension (rollupSource reads them).
+				net := nets[benefitNet{k, r.HouseholdNo}]
+				if net == nil {
+					net = &[4]int64{}
+					nets[benefitNet{k, r.HouseholdNo}] = net
 				}
-				switch r.Source {
-				case "delivered":
-					f[2] += r.Amount
-				case "refunded":
-					f[3] += r.Amount
+				for j, add := range [4]int64{r.Amount, r.unionPart(), r.sourcePart("delivered"), r.sourcePart("refunded")} {
+					f[j] += add
+					net[j] += add
 				}
 				if r.HouseholdNo == "" {
 					f[4] += r.Amount
-				} else {
-					nets[benefitNet{k, r.HouseholdNo}] += r.Amount
 				}
 			}
 		}
@@ -116,14 +117,17 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 	add := sumRows{Keys: make([][]string, len(netKeys)), Sums: make([][]int64, len(netKeys))}
 	for i, k := range netKeys {
 		add.Keys[i] = []string{k.Period, k.Dim, k.Slice, k.Household}
-		add.Sums[i] = []int64{nets[k]}
+		add.Sums[i] = nets[k][:]
 	}
 	// A net crosses zero when the new one and the one before (new − added) differ in sign.
 	crossed := map[benefitNet]int64{}
 	households := map[string]bool{}
-	if err := addSumsReturning(ctx, tx, "benefit_nets", benefitNetKeys, []string{"net_fen"}, add, func(key []string, net int64) {
+	if err := addSumsReturning(ctx, tx, "benefit_nets", benefitNetKeys, benefitNetSums, add, func(key []string, net int64) {
 		k := benefitNet{benefitSlice{key[0], key[1], key[2]}, key[3]}
-		if c := sign(net) - sign(net-nets[k]); c != 0 {
+		if k.Household == "" { // the unattributed part: no household to count
+			return
+		}
+		if c := sign(net) - sign(net-nets[k][0]); c != 0 {
 			crossed[k] = c
 			households[k.Household] = true
 		}
@@ -256,11 +260,15 @@ func benefitFrom() (from, period, slice string) {
 	return from, "substr(l.business_day, 1, g.n)", "CASE d.dim " + strings.Join(cases, " ") + " ELSE '' END"
 }
 
-// benefitNetsSelect is benefit_nets recomputed from the ledger.
+// benefitNetsSelect is benefit_nets recomputed from the ledger, the unattributed part
+// under the empty household number.
 func benefitNetsSelect() string {
 	from, period, slice := benefitFrom()
-	return `SELECT ` + period + ` AS period, d.dim AS dim, ` + slice + ` AS slice, l.household_no AS household_no, SUM(l.amount_fen) AS net_fen
-		FROM ` + from + ` WHERE l.household_no IS NOT NULL GROUP BY ` + period + `, d.dim, ` + slice + `, l.household_no`
+	return `SELECT ` + period + ` AS period, d.dim AS dim, ` + slice + ` AS slice, COALESCE(l.household_no, '') AS household_no, SUM(l.amount_fen) AS net_fen,
+		SUM(CASE WHEN l.funding = 'union_funds' THEN l.amount_fen ELSE 0 END) AS union_fen,
+		SUM(CASE WHEN l.source = 'delivered' THEN l.amount_fen ELSE 0 END) AS delivered_fen,
+		SUM(CASE WHEN l.source = 'refunded' THEN l.amount_fen ELSE 0 END) AS refunded_fen
+		FROM ` + from + ` GROUP BY ` + period + `, d.dim, ` + slice + `, COALESCE(l.household_no, '')`
 }
 
 // benefitFiguresSelect is benefit_figures recomputed from the ledger, households and
@@ -285,7 +293,7 @@ func benefitFiguresSelect(nets string) string {
 func rebuildBenefitSQL() []string {
 	return []string{
 		`DELETE FROM benefit_figures`, `DELETE FROM benefit_nets`, `DELETE FROM household_member_changes`,
-		`INSERT INTO benefit_nets (period, dim, slice, household_no, net_fen) ` + benefitNetsSelect(),
+		`INSERT INTO benefit_nets (period, dim, slice, household_no, net_fen, union_fen, delivered_fen, refunded_fen) ` + benefitNetsSelect(),
 		`INSERT INTO benefit_figures (period, dim, slice, amount_fen, union_fen, delivered_fen, refunded_fen, unattributed_fen, households, people) ` +
 			benefitFiguresSelect("benefit_nets"),
 	}
@@ -309,11 +317,12 @@ func rebuildBenefit(ctx context.Context, ex interface {
 // member count changed outside the registry import: reports read the rollups meanwhile).
 func benefitChecks() []struct{ table, have, want string } {
 	netKey := "period || '|' || dim || '|' || slice || '|' || household_no"
+	netSums := "net_fen || '/' || union_fen || '/' || delivered_fen || '/' || refunded_fen"
 	figKey := "period || '|' || dim || '|' || slice"
 	figSums := "amount_fen || '/' || union_fen || '/' || delivered_fen || '/' || refunded_fen || '/' || unattributed_fen || '/' || households || '/' || people"
 	return []struct{ table, have, want string }{
-		{"benefit_nets", `SELECT ` + netKey + ` AS k, net_fen || '' AS v FROM benefit_nets`,
-			`SELECT ` + netKey + ` AS k, net_fen || '' AS v FROM (` + benefitNetsSelect() + `) r`},
+		{"benefit_nets", `SELECT ` + netKey + ` AS k, ` + netSums + ` AS v FROM benefit_nets`,
+			`SELECT ` + netKey + ` AS k, ` + netSums + ` AS v FROM (` + benefitNetsSelect() + `) r`},
 		{"benefit_figures", `SELECT f.period || '|' || f.dim || '|' || f.slice AS k, f.amount_fen || '/' || f.union_fen || '/' ||
 			f.delivered_fen || '/' || f.refunded_fen || '/' || f.unattributed_fen || '/' || f.households || '/' || (f.people + COALESCE(d.delta, 0)) AS v
 			FROM benefit_figures f LEFT JOIN ` + pendingPeopleSQL + ` d ON d.period = f.period AND d.dim = f.dim AND d.slice = f.slice`,

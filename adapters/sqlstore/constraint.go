@@ -62,7 +62,7 @@ var uniqueKeys = []uniqueKey{
 	{"ledger_day_rollups_pkey", "ledger_day_rollups", []string{"grp", "business_day", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "household_no"}, orders.ErrConflict, "a ledger rollup of this day and slice"},
 	{"ledger_year_rollups_pkey", "ledger_year_rollups", []string{"grp", "year", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "household_no"}, orders.ErrConflict, "a ledger rollup of this year and slice"},
 	{"unit_month_rollups_pkey", "unit_month_rollups", []string{"month", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this month and slice"},
-	{"benefit_nets_pkey", "benefit_nets", []string{"period", "dim", "slice", "household_no"}, orders.ErrConflict, "a household's net in this period and slice"},
+	{"benefit_nets_pkey", "benefit_nets", []string{"dim", "period", "slice", "household_no"}, orders.ErrConflict, "a household's net in this period and slice"},
 	{"benefit_figures_pkey", "benefit_figures", []string{"dim", "period", "slice"}, orders.ErrConflict, "the figures of this period and slice"},
 	{"unit_day_rollups_pkey", "unit_day_rollups", []string{"business_day", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this day and slice"},
 }

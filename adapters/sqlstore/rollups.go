@@ -42,8 +42,9 @@ type rollupSet struct {
 	cols []string
 }
 
-// rollupSets are every grouping set, smallest first: a report reads the first that holds
-// every dimension it breaks down by (setFor).
+// rollupSets are the grouping sets migration 00013 kept by every grain, smallest first.
+// Since migration 00020 the rollups keep the slice set alone (rollupTables): the others
+// are read from the benefit nets; they stay here for that migration's down.
 var rollupSets = []rollupSet{
 	{"all", nil},
 	{"product", []string{"sku", "category", "supplier_code", "county_code"}},
@@ -53,19 +54,21 @@ var rollupSets = []rollupSet{
 	{"slice", []string{"funding", "county_code", "category", "sku", "supplier_code", "branch_code", "mall"}},
 }
 
-// setFor returns the smallest set whose keys hold every one of the ledger columns cols
-// (a month needs no key: every row has its period).
-func setFor(cols ...string) rollupSet {
-	for _, s := range rollupSets {
-		ok := true
-		for _, c := range cols {
-			ok = ok && (c == "" || slices.Contains(s.cols, c))
-		}
-		if ok {
-			return s
-		}
+// unionPart is the part of r's amount bought with union funds (the report's purchased
+// amount), sourcePart the part booked from source ("delivered", "refunded"): the sums
+// the rollups and the benefit figures keep beside the net.
+func (r *ledgerRow) unionPart() int64 {
+	if r.Funding == "union_funds" {
+		return r.Amount
 	}
-	return rollupSets[len(rollupSets)-1]
+	return 0
+}
+
+func (r *ledgerRow) sourcePart(source string) int64 {
+	if r.Source == source {
+		return r.Amount
+	}
+	return 0
 }
 
 // col returns ledgerRow r's value of ledger column c.
@@ -118,21 +121,37 @@ func (t rollupTable) expr() string {
 	return fmt.Sprintf("substr(business_day, 1, %d)", t.n)
 }
 
-// rollupTables are the three grains: month (00013), day (00013) and year (00015). The
-// day grain keeps the slice set alone (migration 00017): it is read only for the days a
-// report's range cuts out of a month, a few days of each end, which are grouped from the
-// slice set's rows at report time (daySet). Keeping every set by day made the day rows
-// two thirds of all rollup rows written (5.6 per ledger entry at N = 10), for reads that
-// cover a few days.
+// rollupTables are the three grains: month (00013), day (00013) and year (00015). Each
+// keeps the slice set alone: the ledger's sums by one dimension (or none) per household
+// and year or month are the benefit nets' (benefit.go, migration 00019), which the figures
+// keep anyway, and the days a report's range cuts out of a month are few, grouped from
+// the slice set's rows at report time. The other five sets (rollupSets) were kept by every
+// grain until migrations 00018 (days) and 00020 (months, years): 18 rollup rows per
+// ledger entry, the day rows two thirds of them, against 3 now.
 var rollupTables = [3]rollupTable{
-	{"ledger_rollups", "month", 7, rollupSets},
-	{"ledger_day_rollups", "business_day", 10, []rollupSet{daySet}},
-	{"ledger_year_rollups", "year", 4, rollupSets},
+	{"ledger_rollups", "month", 7, []rollupSet{sliceSet}},
+	{"ledger_day_rollups", "business_day", 10, []rollupSet{sliceSet}},
+	{"ledger_year_rollups", "year", 4, []rollupSet{sliceSet}},
 }
 
-// daySet is the one grouping set the day rollups keep: the slice set, which holds every
-// ledger column a report breaks down by.
-var daySet = rollupSets[len(rollupSets)-1]
+// sliceSet is the one grouping set the rollups keep: it holds every ledger column a
+// report breaks down by.
+var sliceSet = rollupSets[len(rollupSets)-1]
+
+// unsliceRollupsSQL puts back the sets other than the slice set into the month and year
+// rollups, from the ledger (migration 00020 down).
+func unsliceRollupsSQL() []string {
+	var out []string
+	month, year := rollupTables[0], rollupTables[2]
+	for _, set := range rollupSets {
+		if set.name != sliceSet.name {
+			out = append(out, `INSERT INTO `+month.table+` (`+fmt.Sprintf(rollupKeyCols, month.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen) `+rollupSelect(set, month.expr()))
+		}
+	}
+	return append(out, `INSERT INTO `+year.table+` (`+fmt.Sprintf(rollupKeyCols, year.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen)
+		SELECT grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no, SUM(amount_fen), SUM(union_fen), SUM(delivered_fen), SUM(refunded_fen)
+		FROM ledger_rollups WHERE grp <> '`+sliceSet.name+`' GROUP BY grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no`)
+}
 
 const rollupKeyCols = "grp, %s, k1, k2, k3, k4, k5, k6, k7, household_no"
 
@@ -154,15 +173,9 @@ func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 				}
 				s := sums[k]
 				s.Amount += r.Amount
-				if r.Funding == "union_funds" {
-					s.Union += r.Amount
-				}
-				switch r.Source {
-				case "delivered":
-					s.Delivered += r.Amount
-				case "refunded":
-					s.Refunded += r.Amount
-				}
+				s.Union += r.unionPart()
+				s.Delivered += r.sourcePart("delivered")
+				s.Refunded += r.sourcePart("refunded")
 				sums[k] = s
 			}
 		}
@@ -328,36 +341,54 @@ func (sp span) unionOf(tables [3][2]string, sel [3]grainSelect, alias string) (s
 	return "(" + strings.Join(parts, " UNION ALL ") + ") " + alias, args
 }
 
-// rollupSource is the ledger of from..to as the rows of the smallest rollup set holding
-// the ledger columns cols (setFor), a table expression le with the ledger's column names:
-// business_day (the month for rows of whole months, the year for rows of whole years:
-// every report reads it through substr(business_day, 1, 7) or not at all), household_no
-// (NULL for the unattributed part), the set's own columns, and the sums amount_fen,
-// union_fen, delivered_fen, refunded_fen. where is a further condition on the rollup's
-// own columns ("" for none). A column "" in cols is the month: a report that keys by it
-// reads no year rollups.
+// rollupSource is the ledger of from..to as sums per household and the ledger columns
+// cols, a table expression le with the ledger's column names: business_day (the month for
+// rows of whole months, the year for rows of whole years: every report reads it through
+// substr(business_day, 1, 7) or not at all), household_no (NULL for the unattributed
+// part), the columns cols, and the sums amount_fen, union_fen, delivered_fen,
+// refunded_fen. where is a further condition on household_no ("" for none). A column ""
+// in cols is the month: a report that keys by it reads no year rows.
 //
-// The day rollups keep only the slice set (rollupTables): their rows select the same
-// columns from the slice set's keys, one row per (day, slice, household) rather than per
-// (day, set's keys, household); every report groups what it reads, so finer rows add up
-// to the same sums.
+// Whole years and months by at most one column are the benefit nets of that dimension
+// (benefitDims: every ledger column a report keys by, or none); cut days, and whole
+// periods by two columns or more, are the slice set's rollup rows (rollupTables). A row is
+// then a household's sums in a finer slice than the report's; every report groups what it
+// reads, so they add up to the same sums.
 func rollupSource(from, to bizday.Day, where string, cols ...string) (string, []any) {
-	set := setFor(cols...)
-	selectFrom := func(from rollupSet) grainSelect {
-		sel := []string{"NULLIF(household_no, '') AS household_no"}
-		for _, c := range set.cols {
-			sel = append(sel, fmt.Sprintf("k%d AS %s", slices.Index(from.cols, c)+1, c))
+	var dims []string
+	for _, c := range cols {
+		if c != "" {
+			dims = append(dims, c)
 		}
-		sel = append(sel, "amount_fen", "union_fen", "delivered_fen", "refunded_fen")
-		cond := "grp = '" + from.name + "'"
-		if where != "" {
-			cond += " AND " + where
-		}
-		return grainSelect{strings.Join(sel, ", "), cond}
 	}
+	and := ""
+	if where != "" {
+		and = " AND " + where
+	}
+	fromSlice := grainSelect{where: "grp = '" + sliceSet.name + "'" + and}
+	sel := []string{"NULLIF(household_no, '') AS household_no"}
+	for _, c := range dims {
+		sel = append(sel, fmt.Sprintf("k%d AS %s", slices.Index(sliceSet.cols, c)+1, c))
+	}
+	fromSlice.cols = strings.Join(append(sel, "amount_fen", "union_fen", "delivered_fen", "refunded_fen"), ", ")
 	ledgerGrains := [3][2]string{{"ledger_year_rollups", "year"}, {"ledger_rollups", "month"}, {"ledger_day_rollups", "business_day"}}
-	sel := [3]grainSelect{selectFrom(set), selectFrom(set), selectFrom(daySet)}
-	return spanOf(from, to, !slices.Contains(cols, "")).unionOf(ledgerGrains, sel, "le")
+	years := !slices.Contains(cols, "")
+	if len(dims) > 1 {
+		return spanOf(from, to, years).unionOf(ledgerGrains, [3]grainSelect{fromSlice, fromSlice, fromSlice}, "le")
+	}
+	dim := strings.Join(dims, "")
+	sel = []string{"NULLIF(household_no, '') AS household_no"}
+	if dim != "" {
+		sel = append(sel, "slice AS "+dim)
+	}
+	netCols := strings.Join(append(sel, "net_fen AS amount_fen", "union_fen", "delivered_fen", "refunded_fen"), ", ")
+	fromNets := func(n int) grainSelect {
+		// One table holds both grains: the length of the period tells a year's rows from
+		// a month's (a range of months may span a year's key: '2018-12' < '2019' < '2020-01').
+		return grainSelect{netCols, fmt.Sprintf("dim = '%s' AND length(period) = %d", dim, n) + and}
+	}
+	nets := [2]string{"benefit_nets", "period"}
+	return spanOf(from, to, years).unionOf([3][2]string{nets, nets, ledgerGrains[2]}, [3]grainSelect{fromNets(4), fromNets(7), fromSlice}, "le")
 }
 
 // unitSource is the units rollup of from..to, with the catalogue's category, supplier and

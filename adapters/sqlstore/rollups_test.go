@@ -277,7 +277,7 @@ func TestRollupsRebuild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ExecContext(ctx, `UPDATE ledger_rollups SET amount_fen = amount_fen + 1 WHERE grp = 'product'`); err != nil {
+		if _, err := db.ExecContext(ctx, `UPDATE ledger_rollups SET amount_fen = amount_fen + 1 WHERE grp = 'slice'`); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.ExecContext(ctx, `DELETE FROM unit_day_rollups`); err != nil {
@@ -491,47 +491,63 @@ func TestLedgerPartitions(t *testing.T) {
 	}
 }
 
-// TestDayRollupsKeepTheSliceSetAlone: the day rollups hold the slice set's rows only
-// (migration 00018 removes the others from a database that had them), and a report whose
-// range cuts months still answers as the ledger does.
-func TestDayRollupsKeepTheSliceSetAlone(t *testing.T) {
+// TestRollupsKeepTheSliceSetAlone: the month, day and year rollups hold the slice set's
+// rows only, and the benefit nets the unattributed part too (migrations 00018–00020 make
+// a database that had the other sets so), and reports whose ranges cut months, span
+// months or keep a pair answer as before the migrations.
+func TestRollupsKeepTheSliceSetAlone(t *testing.T) {
 	t.Parallel()
 	sqltest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		f := newFixture(t, func(testing.TB) *sqlstore.DB { return db })
 		reportYear(t, f)
-		sets := func() (slice, other int) {
+		check := func(when string) {
 			t.Helper()
-			if err := db.QueryRowContext(ctx, `SELECT COUNT(CASE WHEN grp = 'slice' THEN 1 END), COUNT(CASE WHEN grp <> 'slice' THEN 1 END)
-				FROM ledger_day_rollups`).Scan(&slice, &other); err != nil {
+			for _, table := range []string{"ledger_rollups", "ledger_day_rollups", "ledger_year_rollups"} {
+				var slice, other int
+				if err := db.QueryRowContext(ctx, `SELECT COUNT(CASE WHEN grp = 'slice' THEN 1 END), COUNT(CASE WHEN grp <> 'slice' THEN 1 END)
+					FROM `+table).Scan(&slice, &other); err != nil {
+					t.Fatal(err)
+				}
+				if slice == 0 || other != 0 {
+					t.Fatalf("%s: %s has %d rows of the slice set, %d of others; want only the slice set's", when, table, slice, other)
+				}
+			}
+			var unattributed int
+			if err := db.GetContext(ctx, &unattributed, `SELECT COUNT(*) FROM benefit_nets WHERE household_no = ''`); err != nil || unattributed == 0 {
+				t.Fatalf("%s: %d nets of the unattributed part, %v", when, unattributed, err)
+			}
+		}
+		check("kept by the ledger's transactions")
+		day := bizday.MustParse
+		queries := []reports.BreakdownQuery{
+			{Period: reports.Period{From: day("2019-03-10"), To: day("2019-08-20")}, By: []reports.By{reports.ByCounty}},
+			{Period: reports.Period{From: day("2018-03-01"), To: day("2019-04-30")}, By: []reports.By{reports.ByBranch, reports.ByMonth}}, // months across a year
+			{Period: reports.YearPeriod(2019), By: []reports.By{reports.ByCounty, reports.ByBranch}},
+		}
+		var before []string
+		for _, q := range queries {
+			b, err := f.store.Breakdown(ctx, q)
+			if err != nil {
 				t.Fatal(err)
 			}
-			return slice, other
+			before = append(before, fmt.Sprint(b))
 		}
-		if slice, other := sets(); slice == 0 || other != 0 {
-			t.Fatalf("day rollups: %d rows of the slice set, %d of others; want only the slice set's", slice, other)
-		}
-		q := reports.BreakdownQuery{Period: reports.Period{From: bizday.MustParse("2019-03-10"), To: bizday.MustParse("2019-08-20")},
-			By: []reports.By{reports.ByCounty}}
-		before, err := f.store.Breakdown(ctx, q)
-		if err != nil {
+		if err := db.Remigrate(ctx, 17); err != nil { // 00020 to 00018 down (every set back) and up again
 			t.Fatal(err)
 		}
-		if err := db.Remigrate(ctx, 17); err != nil { // 00018 down (the five sets back by day) and up again
-			t.Fatal(err)
-		}
-		if slice, other := sets(); slice == 0 || other != 0 {
-			t.Fatalf("after migration 00018: %d rows of the slice set, %d of others", slice, other)
-		}
+		check("after migrations 00018–00020")
 		if diffs, _, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
-			t.Fatalf("after migration 00018: %+v, %v", diffs, err)
+			t.Fatalf("after migrations 00018–00020: %+v, %v", diffs, err)
 		}
-		after, err := f.store.Breakdown(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fmt.Sprint(after) != fmt.Sprint(before) || len(after.Rows) == 0 {
-			t.Fatalf("after the migration %+v, before %+v", after, before)
+		for i, q := range queries {
+			after, err := f.store.Breakdown(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(after) != before[i] || len(after.Rows) == 0 {
+				t.Fatalf("%+v after the migrations %+v, before %s", q, after, before[i])
+			}
 		}
 	})
 }
