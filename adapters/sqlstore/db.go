@@ -171,25 +171,44 @@ func goMigrations() []*goose.Migration {
 		// (it cannot write the nets as the store keeps them now, before 00019).
 		goose.NewGoMigration(17, &goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }},
 			&goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }}),
+		// 00018: the day rollups keep the slice set alone (rollupTables).
+		goose.NewGoMigration(18, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+			return sliceRollups(ctx, tx, rollupTables[1])
+		}}, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+			return execAll(ctx, tx, unsliceSQL(rollupTables[1]))
+		}}),
 		// 00020: the nets with the rollups' sums and the unattributed part (00019), from the
-		// ledger; the month and year rollups keep the slice set alone (rollupTables).
+		// ledger; the month and year rollups keep the slice set alone.
 		goose.NewGoMigration(20, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
 			if err := rebuildBenefit(ctx, tx); err != nil {
 				return err
 			}
-			for _, t := range []string{"ledger_rollups", "ledger_year_rollups"} {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE grp <> '`+sliceSet.name+`'`); err != nil {
-					return fmt.Errorf("%s: %w", t, err)
-				}
+			if err := sliceRollups(ctx, tx, rollupTables[0]); err != nil {
+				return err
 			}
-			return nil
+			return sliceRollups(ctx, tx, rollupTables[2])
 		}}, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-			for _, q := range unsliceRollupsSQL() {
-				if _, err := tx.ExecContext(ctx, q); err != nil {
-					return err
-				}
-			}
-			return nil
+			return execAll(ctx, tx, append(unsliceSQL(rollupTables[0]), unsliceSQL(rollupTables[2])...))
 		}}),
 	}
+}
+
+// sliceRollups deletes every set but the slice set from rollup table t (migrations 00018,
+// 00020).
+func sliceRollups(ctx context.Context, tx *sql.Tx, t rollupTable) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM `+t.table+` WHERE grp <> '`+sliceSet.name+`'`)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.table, err)
+	}
+	return nil
+}
+
+// execAll runs qs in tx, in order.
+func execAll(ctx context.Context, tx *sql.Tx, qs []string) error {
+	for _, q := range qs {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }

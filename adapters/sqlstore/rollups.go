@@ -138,19 +138,22 @@ var rollupTables = [3]rollupTable{
 // report breaks down by.
 var sliceSet = rollupSets[len(rollupSets)-1]
 
-// unsliceRollupsSQL puts back the sets other than the slice set into the month and year
-// rollups, from the ledger (migration 00020 down).
-func unsliceRollupsSQL() []string {
+// unsliceSQL puts back into rollup table t the sets other than the slice set (rollupSets),
+// from the ledger, or for the year grain from the month rollups put back before it
+// (migrations 00018 and 00020 down).
+func unsliceSQL(t rollupTable) []string {
+	cols := `INSERT INTO ` + t.table + ` (` + fmt.Sprintf(rollupKeyCols, t.period) + `, amount_fen, union_fen, delivered_fen, refunded_fen) `
+	if t.n == 4 {
+		return []string{cols + `SELECT grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no, SUM(amount_fen), SUM(union_fen), SUM(delivered_fen), SUM(refunded_fen)
+		FROM ledger_rollups WHERE grp <> '` + sliceSet.name + `' GROUP BY grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no`}
+	}
 	var out []string
-	month, year := rollupTables[0], rollupTables[2]
 	for _, set := range rollupSets {
 		if set.name != sliceSet.name {
-			out = append(out, `INSERT INTO `+month.table+` (`+fmt.Sprintf(rollupKeyCols, month.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen) `+rollupSelect(set, month.expr()))
+			out = append(out, cols+rollupSelect(set, t.expr()))
 		}
 	}
-	return append(out, `INSERT INTO `+year.table+` (`+fmt.Sprintf(rollupKeyCols, year.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen)
-		SELECT grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no, SUM(amount_fen), SUM(union_fen), SUM(delivered_fen), SUM(refunded_fen)
-		FROM ledger_rollups WHERE grp <> '`+sliceSet.name+`' GROUP BY grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no`)
+	return out
 }
 
 const rollupKeyCols = "grp, %s, k1, k2, k3, k4, k5, k6, k7, household_no"
