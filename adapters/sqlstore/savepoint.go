@@ -1,0 +1,65 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/jmoiron/sqlx"
+
+	"aidmall/orders"
+)
+
+// Savepoints let one transaction hold the work of many callers, each undone alone when it
+// fails (orders.Service.Place's group commit): PostgreSQL aborts a transaction at its
+// first failed statement (a taken order_ref), which ROLLBACK TO SAVEPOINT undoes, and on
+// SQLite they undo what the failed caller wrote before its error.
+
+var _ orders.SavepointTx = (*txn)(nil)
+
+// InSavepointTx is InTx with an orders.SavepointTx (orders.SavepointStore).
+func (s *Store) InSavepointTx(ctx context.Context, fn func(tx orders.SavepointTx) error) error {
+	var t *txn
+	if err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		t = &txn{s: s, tx: tx}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.writeLate(ctx)
+	}); err != nil {
+		return err
+	}
+	s.wrote(t.written)
+	s.bookedMonths(t.months)
+	return nil
+}
+
+// Savepoint runs fn inside a savepoint of t (see orders.SavepointTx). The savepoint has one
+// name: savepoints are not nested (fn gets no Tx of its own to open another), and each is
+// released before the next is made, so a PostgreSQL transaction keeps one open at a time.
+// What t keeps for its commit (written, months, late sums) is put back as it was when fn
+// fails, so that only what fn did is undone.
+func (t *txn) Savepoint(ctx context.Context, fn func() error) error {
+	if t.b != nil {
+		return errors.New("savepoint: not in a batch transaction (its saves are deferred past any savepoint)")
+	}
+	if _, err := t.tx.ExecContext(ctx, `SAVEPOINT joined`); err != nil {
+		return fmt.Errorf("savepoint: %w", translate(err))
+	}
+	written, late, months := t.written, t.late, maps.Clone(t.months)
+	ferr := fn()
+	if ferr != nil {
+		// Capped, so that what is added next does not write over what fn added.
+		t.written, t.months = written, months
+		t.late = lateSums{ledger: slices.Clip(late.ledger), units: slices.Clip(late.units)}
+		if _, err := t.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT joined`); err != nil {
+			return errors.Join(ferr, fmt.Errorf("rollback to savepoint: %w", translate(err)))
+		}
+	}
+	if _, err := t.tx.ExecContext(ctx, `RELEASE SAVEPOINT joined`); err != nil {
+		return errors.Join(ferr, fmt.Errorf("release savepoint: %w", translate(err)))
+	}
+	return ferr
+}
