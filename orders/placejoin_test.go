@@ -154,9 +154,9 @@ func placedStateOf(t *testing.T, st *sqlstore.Store) (placedState, map[string]st
 	db := st.DB()
 	var s placedState
 	for q, n := range map[string]*int{
-		`SELECT COUNT(*) FROM group_orders`:                            &s.orders,
-		`SELECT COUNT(*) FROM order_lines`:                             &s.lines,
-		`SELECT COUNT(*) FROM idempotency_keys`:                        &s.keys,
+		`SELECT COUNT(*) FROM group_orders`:                           &s.orders,
+		`SELECT COUNT(*) FROM order_lines`:                            &s.lines,
+		`SELECT COUNT(*) FROM idempotency_keys`:                       &s.keys,
 		`SELECT COUNT(*) FROM audit_log WHERE action = 'order.place'`: &s.audits,
 	} {
 		if err := db.GetContext(ctx, n, q); err != nil {
