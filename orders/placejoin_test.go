@@ -23,11 +23,15 @@ type joinedPlace struct {
 	caller orders.Caller
 	req    orders.PlaceRequest
 	key    string
+	panics bool // its placed hook panics (a bug)
 }
 
 // place calls svc.Place for p, taking p's key in the order's transaction.
 func (p joinedPlace) place(ctx context.Context, svc *orders.Service) (*orders.GroupOrder, error) {
 	ctx = orders.WithPlacedHook(ctx, func(ctx context.Context, tx orders.Tx, o *orders.GroupOrder) error {
+		if p.panics {
+			panic("boom: a bug in a placed hook")
+		}
 		took, err := tx.(idempotency.TxClaimer).ClaimInTx(ctx, idempotency.Scope{KeyID: p.caller.KeyID, Key: p.key},
 			idempotency.Record{Fingerprint: p.req.OrderRef, Token: p.key, LockedAt: testNow,
 				Response: &idempotency.Response{Status: 201, Location: strconv.FormatInt(o.ID, 10)}})
@@ -268,6 +272,220 @@ func TestJoinedPlacementsAreOrderByOrder(t *testing.T) {
 			t.Logf("%d placements in %d transactions, %d of them shared", js.Orders, js.Transactions, st.shared.Load())
 			if st.shared.Load() == 0 || js.Orders != int64(len(ps)) || js.Transactions >= js.Orders || js.Waiting != 0 {
 				t.Errorf("%d shared transactions, stats %+v: want placements stored together", st.shared.Load(), js)
+			}
+		})
+	}
+}
+
+// gatedPlaceService is placeService over a gated placeStore: the first transaction waits
+// at the gate until open is closed.
+func gatedPlaceService(t *testing.T, open func(testing.TB) *sqlstore.DB) (*orders.Service, *placeStore) {
+	t.Helper()
+	st := &placeStore{entered: make(chan struct{}), open: make(chan struct{})}
+	svc := placeService(t, open, st)
+	st.gated = true // after the setup's transactions
+	return svc, st
+}
+
+// placeOutcome is how one Place call ended: its error, or the value it panicked with.
+type placeOutcome struct {
+	err      error
+	panicked any
+}
+
+// placeAsync places p on another goroutine and sends its outcome on out.
+func placeAsync(ctx context.Context, svc *orders.Service, p joinedPlace, out chan<- placeOutcome) {
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				out <- placeOutcome{panicked: v}
+			}
+		}()
+		_, err := p.place(ctx, svc)
+		out <- placeOutcome{err: err}
+	}()
+}
+
+// waitQueued waits until n placements wait for the transaction before theirs.
+func waitQueued(t *testing.T, svc *orders.Service, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); svc.PlaceJoinStats().Waiting < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // a hang guard, not a timing
+			t.Fatalf("%d placements never queued behind the first", n)
+		}
+	}
+}
+
+// receive returns the next outcome on out; a hang guard fails the test.
+func receive(t *testing.T, out <-chan placeOutcome, what string) placeOutcome {
+	t.Helper()
+	select {
+	case o := <-out:
+		return o
+	case <-time.After(10 * time.Second): // a hang guard, not a timing
+		t.Fatalf("%s is still waiting", what)
+	}
+	return placeOutcome{}
+}
+
+// storedRefs counts the orders of each order_ref.
+func storedRefs(t *testing.T, st *placeStore) map[string]int {
+	t.Helper()
+	var refs []string
+	if err := st.DB().SelectContext(context.Background(), &refs, `SELECT order_ref FROM group_orders`); err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, r := range refs {
+		n[r]++
+	}
+	return n
+}
+
+// TestJoinedPlacementGivenUpWhileWaiting: a placement whose caller gives up while it
+// waits for another's transaction is withdrawn (the caller gets its context's error and
+// nothing of it is stored, neither order nor key), the one being stored is not disturbed,
+// and the next placement is stored at once.
+func TestJoinedPlacementGivenUpWhileWaiting(t *testing.T) {
+	t.Parallel()
+	ps := joinedPlacements()[20:23]
+	for _, d := range sqltest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			svc, st := gatedPlaceService(t, d.Open)
+			first := make(chan placeOutcome, 1)
+			placeAsync(ctx, svc, ps[0], first)
+			<-st.entered
+			gone, cancel := context.WithCancel(ctx)
+			second := make(chan placeOutcome, 1)
+			placeAsync(gone, svc, ps[1], second)
+			waitQueued(t, svc, 1)
+			cancel()
+			if o := receive(t, second, "a placement whose caller gave up"); !errors.Is(o.err, context.Canceled) {
+				close(st.open)
+				t.Fatalf("waiting placement whose caller gave up: %+v, want context.Canceled", o)
+			}
+			close(st.open)
+			if o := receive(t, first, "the placement being stored"); o.err != nil || o.panicked != nil {
+				t.Fatalf("the placement being stored: %+v", o)
+			}
+			if _, err := ps[2].place(ctx, svc); err != nil {
+				t.Fatalf("the next placement: %v", err)
+			}
+			refs := storedRefs(t, st)
+			for i, want := range []int{1, 0, 1} {
+				if refs[ps[i].req.OrderRef] != want {
+					t.Errorf("order %s stored %d times, want %d", ps[i].req.OrderRef, refs[ps[i].req.OrderRef], want)
+				}
+			}
+			if _, keys := placedStateOf(t, st.Store); keys[ps[1].key] != "" {
+				t.Errorf("the withdrawn placement's key %s was stored", ps[1].key)
+			}
+		})
+	}
+}
+
+// TestJoinedPlacementThatPanicsLeavesNoOneWaiting: when one placement of a shared
+// transaction panics (a bug in its placed hook), the panic reaches that placement's own
+// caller (the server's recovery answers that request) and nothing of it is stored; the
+// others of the transaction are placed, and the next placement is stored: no caller is
+// left waiting and the queue keeps a leader.
+func TestJoinedPlacementThatPanicsLeavesNoOneWaiting(t *testing.T) {
+	t.Parallel()
+	ps := joinedPlacements()[30:35]
+	ps[2].panics = true
+	for _, d := range sqltest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			svc, st := gatedPlaceService(t, d.Open)
+			first := make(chan placeOutcome, 1)
+			placeAsync(ctx, svc, ps[0], first) // alone, held at the gate
+			<-st.entered
+			outs := make([]chan placeOutcome, 3)
+			for i := range outs {
+				outs[i] = make(chan placeOutcome, 1)
+				placeAsync(ctx, svc, ps[1+i], outs[i])
+			}
+			waitQueued(t, svc, 3)
+			close(st.open)
+			if o := receive(t, first, "the first placement"); o.err != nil || o.panicked != nil {
+				t.Fatalf("the first placement: %+v", o)
+			}
+			for i, out := range outs {
+				o := receive(t, out, fmt.Sprintf("placement %d of the shared transaction", i+1))
+				switch {
+				case ps[1+i].panics && o.panicked != "boom: a bug in a placed hook":
+					t.Errorf("the placement whose hook panics: %+v, want its own panic", o)
+				case !ps[1+i].panics && (o.err != nil || o.panicked != nil):
+					t.Errorf("placement %d beside the one that panicked: %+v", i+1, o)
+				}
+			}
+			if st.shared.Load() != 1 {
+				t.Errorf("%d shared transactions, want the three queued placed in one", st.shared.Load())
+			}
+			next := make(chan placeOutcome, 1)
+			placeAsync(ctx, svc, ps[4], next)
+			if o := receive(t, next, "the next placement"); o.err != nil || o.panicked != nil {
+				t.Fatalf("the next placement: %+v", o)
+			}
+			refs := storedRefs(t, st)
+			for i, p := range ps {
+				if want := map[bool]int{false: 1, true: 0}[p.panics]; refs[p.req.OrderRef] != want {
+					t.Errorf("order %d (%s) stored %d times, want %d", i, p.req.OrderRef, refs[p.req.OrderRef], want)
+				}
+			}
+		})
+	}
+}
+
+// TestJoinedPlacementsPlacedAloneWhenTheSharedCommitFails: when a shared transaction
+// fails as a whole (its commit), nothing of it is stored and each of its callers places
+// its order alone: each order is stored once, and a repeated order_ref in the batch is
+// still refused for one of the two.
+func TestJoinedPlacementsPlacedAloneWhenTheSharedCommitFails(t *testing.T) {
+	t.Parallel()
+	all := joinedPlacements()
+	ps := append(all[40:44:44], all[41]) // the last repeats an order_ref (and its key: a retry)
+	ps[4].key = "D-" + ps[4].req.OrderRef
+	for _, d := range sqltest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			svc, st := gatedPlaceService(t, d.Open)
+			st.failShared = true
+			first := make(chan placeOutcome, 1)
+			placeAsync(ctx, svc, ps[0], first)
+			<-st.entered
+			outs := make(chan placeOutcome, 4)
+			for _, p := range ps[1:] {
+				placeAsync(ctx, svc, p, outs)
+			}
+			waitQueued(t, svc, 4)
+			close(st.open)
+			if o := receive(t, first, "the first placement"); o.err != nil || o.panicked != nil {
+				t.Fatalf("the first placement: %+v", o)
+			}
+			kinds := map[string]int{}
+			for range 4 {
+				o := receive(t, outs, "a placement of the failed shared transaction")
+				kinds[outcomeKind(o.err)]++
+			}
+			if kinds["placed"] != 3 || kinds["order_ref taken"] != 1 {
+				t.Errorf("outcomes %v: want 3 placed and the repeated order_ref refused", kinds)
+			}
+			if st.shared.Load() != 1 {
+				t.Errorf("%d shared transactions, want the four queued tried together once", st.shared.Load())
+			}
+			refs := storedRefs(t, st)
+			for i, p := range ps {
+				if refs[p.req.OrderRef] != 1 {
+					t.Errorf("order %d (%s) stored %d times, want once", i, p.req.OrderRef, refs[p.req.OrderRef])
+				}
+			}
+			if s, _ := placedStateOf(t, st.Store); s.orders != 4 || s.keys != 4 || s.audits != 4 {
+				t.Errorf("stored %+v: want 4 orders, keys and audit entries", s)
 			}
 		})
 	}
