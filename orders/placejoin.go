@@ -39,6 +39,14 @@ import (
 // because a retry of an order that did commit after all (a commit whose answer was lost)
 // finds its order_ref and out_order_no taken and is refused.
 
+// Pipelined: the lead passes to the next placement waiting as soon as a batch's work is
+// done, before its audit entries and its commit, so that the next batch inserts its
+// orders while this one waits for its commit (PostgreSQL; SQLite's one connection runs
+// them in turn). The next batch then meets this one's uncommitted rows as concurrent
+// placements meet each other's: its budget check waits on the branch's lock, a repeated
+// order_ref or Idempotency-Key waits on the unique key, and its audit entries on the
+// chain's head, each until this commit, and then sees it.
+
 // placeJoinMax bounds the placements of one shared transaction. Each has a savepoint, a
 // subtransaction on PostgreSQL, which keeps the ids of 64 per transaction in shared
 // memory before every other session's snapshots must look further (overflow): the bound
@@ -53,6 +61,8 @@ type SavepointTx interface {
 	// (which Savepoint returns). When the savepoint's own statements fail, the error says
 	// so and the transaction can no longer commit.
 	Savepoint(ctx context.Context, fn func() error) error
+	// AuditAll is Audit of each of es in turn, in fewer statements.
+	AuditAll(ctx context.Context, es []audit.Entry) error
 }
 
 // SavepointStore is a Store whose transactions take savepoints (adapters/sqlstore). With
@@ -112,7 +122,7 @@ var errPlacementPanicked = errors.New("orders: placing this order panicked")
 // transaction has begun, its outcome is awaited.
 func (s *Service) commitPlacement(ctx context.Context, p *placement) error {
 	if _, ok := s.store.(SavepointStore); !ok {
-		return s.storeAlone(ctx, p)
+		return s.storeAlone(ctx, p, nil)
 	}
 	j := &s.placeJoin
 	p.done, p.lead = make(chan struct{}), make(chan struct{})
@@ -146,17 +156,21 @@ func (s *Service) commitPlacement(ctx context.Context, p *placement) error {
 	j.pending = slices.Delete(j.pending, 0, n)
 	j.mu.Unlock()
 
+	// The lead is handed on once the batch's work is done, before its audit entries and
+	// its commit (or at the latest when it ends; deferred, so that a panic does not leave
+	// the queue without a leader): see "Pipelined" above.
+	handOff := sync.OnceFunc(j.handOff)
 	if n == 1 { // alone: its own transaction, under its own ctx, without savepoints
-		defer j.handOff()
+		defer handOff()
 		j.orders.Add(1)
 		j.txs.Add(1)
-		return s.storeAlone(ctx, p)
+		return s.storeAlone(ctx, p, handOff)
 	}
 	func() {
-		defer j.handOff() // deferred: a panic below must not leave the queue without a leader
+		defer handOff()
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), joinTimeout)
 		defer cancel()
-		s.storeJoined(bctx, batch)
+		s.storeJoined(bctx, batch, handOff)
 	}()
 	return p.answer(ctx, s)
 }
@@ -168,7 +182,7 @@ func (p *placement) answer(ctx context.Context, s *Service) error {
 	case p.panicked != nil:
 		panic(p.panicked)
 	case p.alone:
-		return s.storeAlone(ctx, p)
+		return s.storeAlone(ctx, p, nil)
 	}
 	return p.err
 }
@@ -202,12 +216,16 @@ func (j *placeJoiner) withdraw(p *placement) bool {
 	return true
 }
 
-// storeAlone stores p in a transaction of its own.
-func (s *Service) storeAlone(ctx context.Context, p *placement) error {
+// storeAlone stores p in a transaction of its own; worked (when not nil) is called once
+// p's work is done, before its audit entry.
+func (s *Service) storeAlone(ctx context.Context, p *placement, worked func()) error {
 	return s.store.InTx(ctx, func(tx Tx) error {
 		e, err := s.insertPlaced(ctx, tx, p)
 		if err != nil {
 			return err
+		}
+		if worked != nil {
+			worked()
 		}
 		return tx.Audit(ctx, e)
 	})
@@ -218,7 +236,7 @@ func (s *Service) storeAlone(ctx context.Context, p *placement) error {
 // on a budget locks its branch until the commit, so two transactions (two processes)
 // lock the branches they share in one order and cannot deadlock; which of two concurrent
 // placements comes first is not promised anyway.
-func (s *Service) storeJoined(ctx context.Context, batch []*placement) {
+func (s *Service) storeJoined(ctx context.Context, batch []*placement, worked func()) {
 	s.placeJoin.orders.Add(int64(len(batch)))
 	s.placeJoin.txs.Add(1)
 	answered := 0
@@ -229,27 +247,11 @@ func (s *Service) storeJoined(ctx context.Context, batch []*placement) {
 		}
 	}()
 	slices.SortStableFunc(batch, func(a, b *placement) int { return cmp.Compare(a.o.BranchCode, b.o.BranchCode) })
-	err := s.store.(SavepointStore).InSavepointTx(ctx, func(tx SavepointTx) error {
-		for _, p := range batch {
-			p.err = tx.Savepoint(ctx, func() (err error) {
-				defer func() {
-					if v := recover(); v != nil {
-						p.panicked, err = v, errPlacementPanicked
-					}
-				}()
-				p.entry, err = s.insertPlaced(joinedCtx{ctx, p.ctx}, tx, p)
-				return err
-			})
-		}
-		for _, p := range batch {
-			if p.err == nil {
-				if err := tx.Audit(ctx, p.entry); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	err := s.storeTogether(ctx, batch, false, worked)
+	if errors.Is(err, errPlacementFailed) {
+		// One of them failed: again, from the start, each in a savepoint of its own.
+		err = s.storeTogether(ctx, batch, true, worked)
+	}
 	for _, p := range batch {
 		if err != nil {
 			p.err, p.panicked, p.alone = nil, nil, true
@@ -257,6 +259,44 @@ func (s *Service) storeJoined(ctx context.Context, batch []*placement) {
 		close(p.done)
 		answered++
 	}
+}
+
+// errPlacementFailed ends a shared transaction without savepoints in which a placement
+// failed.
+var errPlacementFailed = errors.New("orders: a placement of the shared transaction failed")
+
+// storeTogether stores batch in one transaction and sets each placement's outcome (worked
+// is called once their work is done, before the audit entries); it
+// returns the transaction's own error, when nothing of it is stored. Without savepoints
+// (the common case, where every placement succeeds: two statements fewer each) the first
+// placement that fails ends the transaction with errPlacementFailed; with them, a
+// placement that fails is undone alone and the others go on.
+func (s *Service) storeTogether(ctx context.Context, batch []*placement, savepoints bool, worked func()) error {
+	return s.store.(SavepointStore).InSavepointTx(ctx, func(tx SavepointTx) error {
+		var entries []audit.Entry
+		for _, p := range batch {
+			work := func() (err error) {
+				defer func() {
+					if v := recover(); v != nil {
+						p.panicked, err = v, errPlacementPanicked
+					}
+				}()
+				p.entry, err = s.insertPlaced(joinedCtx{ctx, p.ctx}, tx, p)
+				return err
+			}
+			p.panicked = nil
+			if savepoints {
+				p.err = tx.Savepoint(ctx, work)
+			} else if p.err = work(); p.err != nil {
+				return errPlacementFailed
+			}
+			if p.err == nil {
+				entries = append(entries, p.entry)
+			}
+		}
+		worked()
+		return tx.AuditAll(ctx, entries)
+	})
 }
 
 // joinedCtx is what a placement's work in a shared transaction runs under: the shared

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
+	"aidmall/audit"
 	"aidmall/orders"
 )
 
@@ -62,4 +64,49 @@ func (t *txn) Savepoint(ctx context.Context, fn func() error) error {
 		return errors.Join(ferr, fmt.Errorf("release savepoint: %w", translate(err)))
 	}
 	return ferr
+}
+
+// AuditAll appends es to the audit log in this transaction, in order, as Audit appends
+// each (see orders.SavepointTx): the head is read (locked FOR UPDATE on PostgreSQL) once,
+// the entries sealed one after the other here, inserted in one statement, and the head
+// moved once, so that a shared transaction holds the head for three statements and its
+// commit however many entries it appends.
+func (t *txn) AuditAll(ctx context.Context, es []audit.Entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	var head struct {
+		Seq  int64  `db:"seq"`
+		Hash string `db:"hash"`
+	}
+	if err := t.tx.GetContext(ctx, &head, `SELECT seq, hash FROM audit_head WHERE id = 1`+t.s.db.forUpdate()); err != nil {
+		return fmt.Errorf("audit head: %w", translate(err))
+	}
+	now := t.s.utcNow()
+	var q strings.Builder
+	q.WriteString(`INSERT INTO audit_log (seq, at, actor, role, action, object, before_json, after_json, prev_hash, hash) VALUES `)
+	args := make([]any, 0, 10*len(es))
+	for i, e := range es {
+		if e.Action == "" || e.Object == "" {
+			return errors.New("audit entry without action or object")
+		}
+		if e.Actor.Name == "" {
+			e.Actor = audit.ActorFrom(ctx)
+		}
+		e = audit.Seal(e, head.Seq, head.Hash, now)
+		head.Seq, head.Hash = e.Seq, e.Hash
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, e.Seq, e.At.Format(audit.TimeLayout), e.Actor.Name, e.Actor.Role, e.Action, e.Object,
+			string(e.Before), string(e.After), e.PrevHash, e.Hash)
+	}
+	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(q.String()), args...); err != nil {
+		return fmt.Errorf("append audit entries: %w", translate(err))
+	}
+	if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`), head.Seq, head.Hash); err != nil {
+		return fmt.Errorf("move audit head: %w", translate(err))
+	}
+	return nil
 }
