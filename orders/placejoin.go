@@ -63,7 +63,18 @@ type SavepointTx interface {
 	Savepoint(ctx context.Context, fn func() error) error
 	// AuditAll is Audit of each of es in turn, in fewer statements.
 	AuditAll(ctx context.Context, es []audit.Entry) error
+	// DeferKeys has the Idempotency-Keys a placed hook takes from now on reported taken
+	// at once and written together by WriteDeferred: one statement for all of them.
+	DeferKeys()
+	// WriteDeferred writes what DeferKeys deferred; ErrDeferredTaken when a key was
+	// taken already, and the transaction can then no longer commit.
+	WriteDeferred(ctx context.Context) error
 }
+
+// ErrDeferredTaken is WriteDeferred's: an Idempotency-Key reported taken was taken
+// already. The shared transaction is then run again without deferring, so that the
+// placement whose key it is gets its own refusal.
+var ErrDeferredTaken = errors.New("orders: an Idempotency-Key taken in a shared transaction was taken already")
 
 // SavepointStore is a Store whose transactions take savepoints (adapters/sqlstore). With
 // another Store, Place stores each order in a transaction of its own.
@@ -248,7 +259,7 @@ func (s *Service) storeJoined(ctx context.Context, batch []*placement, worked fu
 	}()
 	slices.SortStableFunc(batch, func(a, b *placement) int { return cmp.Compare(a.o.BranchCode, b.o.BranchCode) })
 	err := s.storeTogether(ctx, batch, false, worked)
-	if errors.Is(err, errPlacementFailed) {
+	if errors.Is(err, errPlacementFailed) || errors.Is(err, ErrDeferredTaken) {
 		// One of them failed: again, from the start, each in a savepoint of its own.
 		err = s.storeTogether(ctx, batch, true, worked)
 	}
@@ -269,11 +280,16 @@ var errPlacementFailed = errors.New("orders: a placement of the shared transacti
 // is called once their work is done, before the audit entries); it
 // returns the transaction's own error, when nothing of it is stored. Without savepoints
 // (the common case, where every placement succeeds: two statements fewer each) the first
-// placement that fails ends the transaction with errPlacementFailed; with them, a
-// placement that fails is undone alone and the others go on.
+// placement that fails ends the transaction with errPlacementFailed, and the placed
+// hooks' Idempotency-Keys are written together at the end (DeferKeys: one statement
+// fewer each; one already taken ends it with ErrDeferredTaken); with them, a placement
+// that fails is undone alone and the others go on, each key taken when its hook takes it.
 func (s *Service) storeTogether(ctx context.Context, batch []*placement, savepoints bool, worked func()) error {
 	return s.store.(SavepointStore).InSavepointTx(ctx, func(tx SavepointTx) error {
 		var entries []audit.Entry
+		if !savepoints {
+			tx.DeferKeys()
+		}
 		for _, p := range batch {
 			work := func() (err error) {
 				defer func() {
@@ -293,6 +309,9 @@ func (s *Service) storeTogether(ctx context.Context, batch []*placement, savepoi
 			if p.err == nil {
 				entries = append(entries, p.entry)
 			}
+		}
+		if err := tx.WriteDeferred(ctx); err != nil {
+			return err
 		}
 		worked()
 		return tx.AuditAll(ctx, entries)

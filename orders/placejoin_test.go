@@ -490,3 +490,57 @@ func TestJoinedPlacementsPlacedAloneWhenTheSharedCommitFails(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinedPlacementReusingAKeyIsRefused: a placement whose Idempotency-Key a request
+// committed just before took, with another body, is refused in the shared transaction it
+// joins (the key is taken already: its caller gets idempotency.ErrTaken, and the API
+// answers with the first request's response or its 422) while the others of the
+// transaction are placed.
+func TestJoinedPlacementReusingAKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	all := joinedPlacements()
+	first := all[45]
+	reuse := first
+	reuse.req.OrderRef = "X-" + first.req.OrderRef
+	ps := []joinedPlace{all[47], reuse, all[49]}
+	for _, d := range sqltest.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			svc, st := gatedPlaceService(t, d.Open)
+			firstOut := make(chan placeOutcome, 1)
+			placeAsync(ctx, svc, first, firstOut) // alone, held at the gate
+			<-st.entered
+			outs := make([]chan placeOutcome, len(ps))
+			for i, p := range ps {
+				outs[i] = make(chan placeOutcome, 1)
+				placeAsync(ctx, svc, p, outs[i])
+			}
+			waitQueued(t, svc, int64(len(ps)))
+			close(st.open)
+			if o := receive(t, firstOut, "the first placement"); o.err != nil || o.panicked != nil {
+				t.Fatalf("the first placement: %+v", o)
+			}
+			for i, out := range outs {
+				o := receive(t, out, "a placement of the shared transaction")
+				want := "placed"
+				if i == 1 {
+					want = "key taken"
+				}
+				if got := outcomeKind(o.err); got != want || o.panicked != nil {
+					t.Errorf("placement %s: %s (%+v), want %s", ps[i].req.OrderRef, got, o, want)
+				}
+			}
+			if st.shared.Load() == 0 {
+				t.Errorf("no shared transaction: want the three queued placed together")
+			}
+			refs := storedRefs(t, st)
+			if refs[reuse.req.OrderRef] != 0 || refs[first.req.OrderRef] != 1 || refs[ps[0].req.OrderRef] != 1 || refs[ps[2].req.OrderRef] != 1 {
+				t.Errorf("orders stored %v: want the first and the two others once, the reused key's none", refs)
+			}
+			if _, keys := placedStateOf(t, st.Store); keys[first.key] != first.req.OrderRef {
+				t.Errorf("key %s answers with order %q, want the first request's %q", first.key, keys[first.key], first.req.OrderRef)
+			}
+		})
+	}
+}

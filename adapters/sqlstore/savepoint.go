@@ -110,3 +110,46 @@ func (t *txn) AuditAll(ctx context.Context, es []audit.Entry) error {
 	}
 	return nil
 }
+
+// DeferKeys has the Idempotency-Keys taken from now on in t (ClaimInTx) reported taken at
+// once and written together by WriteDeferred (see orders.SavepointTx).
+func (t *txn) DeferKeys() {
+	if t.keys == nil {
+		t.keys = [][]any{}
+	}
+}
+
+// WriteDeferred writes the keys taken since DeferKeys in one statement, and stops
+// deferring. orders.ErrDeferredTaken when one of them was taken already (by a request
+// that committed first, or twice among them); t can then no longer commit.
+func (t *txn) WriteDeferred(ctx context.Context) error {
+	keys := t.keys
+	t.keys = nil
+	if len(keys) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO idempotency_keys (api_key_id, idem_key, fingerprint, token, locked_at, created_at,
+			status_code, content_type, location, response_body) VALUES `)
+	args := make([]any, 0, 10*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, k...)
+	}
+	q.WriteString(` ON CONFLICT (api_key_id, idem_key) DO NOTHING`)
+	res, err := t.tx.ExecContext(ctx, t.tx.Rebind(q.String()), args...)
+	if err != nil {
+		return fmt.Errorf("claim idempotency keys: %w", translate(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("claim idempotency keys: %w", err)
+	}
+	if n != int64(len(keys)) {
+		return orders.ErrDeferredTaken
+	}
+	return nil
+}
