@@ -79,6 +79,8 @@ type Service struct {
 	placedAt PlacedAtWindow
 	// join queues the events of ApplyJoined (applyjoin.go).
 	join joiner
+	// placeJoin queues the placements of Place (placejoin.go).
+	placeJoin placeJoiner
 }
 
 // Option configures a Service (NewService).
@@ -170,7 +172,8 @@ const MaxQuantity = 1_000_000
 // Place validates req for caller, prices every line from the chosen mall's listing,
 // picks the mall for `auto`, and stores the order with its dispatch job. Errors:
 // *ValidationError (ErrInvalid) for bad content, ErrForbidden when the caller may not place
-// it, ErrConflict when the branch already has the order_ref.
+// it, ErrConflict when the branch already has the order_ref. Concurrent calls share
+// transactions (group commit, placejoin.go) with the outcome of placing one at a time.
 func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*GroupOrder, error) {
 	if !caller.CanPlaceOrders() {
 		return nil, Errorf(ErrForbidden, "role %s may not place orders", caller.Role)
@@ -333,39 +336,38 @@ func (s *Service) Place(ctx context.Context, caller Caller, req PlaceRequest) (*
 	// statements after them and the commit, not for the whole transaction. The budget
 	// check then sees every order of the branch committed before the lock (READ COMMITTED:
 	// each statement reads the latest commits) and leaves out the order itself.
-	add := BudgetUse(o)
-	placed := placedHookFrom(ctx)
-	err = s.store.InTx(ctx, func(tx Tx) error {
-		// o's out_order_no was made just now (NewOutOrderNo: 80 random bits), never given
-		// to a mall, so no notification can have been parked for it: nothing to adopt
-		// (LoadHistory, whose numbers come from the malls, adopts).
-		o.Status = DeriveStatus(o)
-		if err := tx.InsertOrder(ctx, o); err != nil {
-			return taken(o, err)
-		}
-		if placed != nil {
-			if err := placed(ctx, tx, o); err != nil {
-				return err
-			}
-		}
-		if add > 0 {
-			if _, err := tx.LockBranch(ctx, o.BranchCode); err != nil {
-				return fmt.Errorf("lock branch: %w", err)
-			}
-			if err := checkBudget(ctx, tx, o, add); err != nil {
-				return err
-			}
-		}
-		e, err := auditChange(caller, audit.ActionOrderPlace, o.ID, nil, o)
-		if err != nil {
-			return err
-		}
-		return tx.Audit(ctx, e)
-	})
-	if err != nil {
+	p := &placement{ctx: ctx, caller: caller, o: o, add: BudgetUse(o), placed: placedHookFrom(ctx)}
+	if err := s.commitPlacement(ctx, p); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// insertPlaced does p's work in tx (placejoin.go: alone or beside others') up to its
+// audit entry, which it returns for the caller to append last.
+func (s *Service) insertPlaced(ctx context.Context, tx Tx, p *placement) (audit.Entry, error) {
+	o := p.o
+	// o's out_order_no was made just now (NewOutOrderNo: 80 random bits), never given
+	// to a mall, so no notification can have been parked for it: nothing to adopt
+	// (LoadHistory, whose numbers come from the malls, adopts).
+	o.Status = DeriveStatus(o)
+	if err := tx.InsertOrder(ctx, o); err != nil {
+		return audit.Entry{}, taken(o, err)
+	}
+	if p.placed != nil {
+		if err := p.placed(ctx, tx, o); err != nil {
+			return audit.Entry{}, err
+		}
+	}
+	if p.add > 0 {
+		if _, err := tx.LockBranch(ctx, o.BranchCode); err != nil {
+			return audit.Entry{}, fmt.Errorf("lock branch: %w", err)
+		}
+		if err := checkBudget(ctx, tx, o, p.add); err != nil {
+			return audit.Entry{}, err
+		}
+	}
+	return auditChange(p.caller, audit.ActionOrderPlace, o.ID, nil, o)
 }
 
 // PlacedHook is work done inside Place's transaction once the order, its lines and its

@@ -136,11 +136,15 @@ func (t *txn) ClaimInTx(ctx context.Context, scope idempotency.Scope, rec idempo
 	if rec.Response != nil {
 		resp = *rec.Response
 	}
+	args := []any{scope.KeyID, scope.Key, rec.Fingerprint, rec.Token, rec.LockedAt.UTC(), t.s.utcNow(),
+		resp.Status, resp.ContentType, resp.Location, resp.Body}
+	if t.keys != nil { // DeferKeys: taken with the others before the commit (WriteDeferred)
+		t.keys = append(t.keys, args)
+		return true, nil
+	}
 	res, err := t.tx.ExecContext(ctx, t.tx.Rebind(`INSERT INTO idempotency_keys (api_key_id, idem_key, fingerprint, token, locked_at, created_at,
 			status_code, content_type, location, response_body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (api_key_id, idem_key) DO NOTHING`),
-		scope.KeyID, scope.Key, rec.Fingerprint, rec.Token, rec.LockedAt.UTC(), t.s.utcNow(),
-		resp.Status, resp.ContentType, resp.Location, resp.Body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (api_key_id, idem_key) DO NOTHING`), args...)
 	if err != nil {
 		return false, fmt.Errorf("claim idempotency key: %w", err)
 	}

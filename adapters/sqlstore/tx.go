@@ -59,6 +59,7 @@ type txn struct {
 	months  map[string]bool // business months entries were booked on (Store.bookedMonths)
 	b       *batch          // InBatchTx's prefetched reads and deferred saves; nil in InTx
 	late    lateSums        // what the transaction adds to the rollups, written last (writeLate)
+	keys    [][]any         // Idempotency-Keys taken since DeferKeys, not yet written (savepoint.go)
 }
 
 // lateSums is what a transaction adds to the rollups, kept until just before its commit.

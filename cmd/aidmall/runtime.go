@@ -119,7 +119,17 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 			func() float64 { return float64(svc.JoinStats().Transactions) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aidmall_notifications_waiting",
 			Help: "Notification events waiting now for the shared transaction before theirs."},
-			func() float64 { return float64(svc.JoinStats().Waiting) }))
+			func() float64 { return float64(svc.JoinStats().Waiting) }),
+		// Group commit of the placements (orders/placejoin.go), alike.
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aidmall_orders_joined_placements_total",
+			Help: "Order placements (POST /v1/orders) stored or refused through group commit."},
+			func() float64 { return float64(svc.PlaceJoinStats().Orders) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aidmall_orders_joined_transactions_total",
+			Help: "Transactions that stored them: placements_total / transactions_total is the mean orders a commit."},
+			func() float64 { return float64(svc.PlaceJoinStats().Transactions) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aidmall_orders_placements_waiting",
+			Help: "Order placements waiting now for the shared transaction before theirs."},
+			func() float64 { return float64(svc.PlaceJoinStats().Waiting) }))
 	// The malls are told the address actually bound (AIDMALL_LISTEN with port 0 gets one).
 	runner, err := newRunner(a, ms, svc, cfg.PublicURLFor(ln.Addr().String()), reg)
 	if err != nil {
