@@ -105,6 +105,23 @@ type Sim struct {
 	idleCh  chan struct{}  // closed (and replaced) whenever a mall may have become idle
 	servers []*http.Server
 	serveWG sync.WaitGroup
+	// unused are the connections to the servers on which no request has begun yet
+	// (guarded by mu): Close closes them itself. http.Server.Shutdown counts such a
+	// connection as busy for its first 5 seconds, and a client's transport can dial one
+	// and then keep it unused (another connection came free first), which held the
+	// demo's exit for up to 5 s.
+	unused map[net.Conn]bool
+}
+
+// trackUnused is the servers' ConnState hook keeping s.unused.
+func (s *Sim) trackUnused(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st == http.StateNew {
+		s.unused[c] = true
+	} else {
+		delete(s.unused, c)
+	}
 }
 
 // Start builds both malls and listens on 127.0.0.1:0 for each. Cancelling ctx stops the
@@ -140,7 +157,7 @@ func Start(ctx context.Context, opt Options) (*Sim, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Sim{opt: opt, log: log, idleCh: make(chan struct{}), faults: newFaultState(opt.Faults)}
+	s := &Sim{opt: opt, log: log, idleCh: make(chan struct{}), faults: newFaultState(opt.Faults), unused: map[net.Conn]bool{}}
 	var err error
 	if s.ccb, err = newMall(s, ccb.Code); err != nil {
 		return nil, err
@@ -173,7 +190,7 @@ func Start(ctx context.Context, opt Options) (*Sim, error) {
 		mux := http.NewServeMux()
 		m.wire.routes(mux)
 		mux.HandleFunc("GET /statements/{day}", m.serveStatement)
-		srv := &http.Server{Handler: m.faulty(mux), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: m.faulty(mux), ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackUnused}
 		s.servers = append(s.servers, srv)
 		s.serveWG.Add(1)
 		go func() {
@@ -227,6 +244,9 @@ func (s *Sim) Close() error {
 		return nil
 	}
 	s.closed = true
+	for c := range s.unused { // no request begun on it: nothing to wait for
+		c.Close()
+	}
 	s.mu.Unlock()
 	if s.cancel != nil {
 		s.cancel()

@@ -3,7 +3,9 @@ package mallsim
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -372,6 +374,45 @@ func TestClose_stops_pending_work_without_leaks(t *testing.T) {
 	}
 	if err := r.sim.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestClose_does_not_wait_on_a_connection_never_used: a client's transport may dial a
+// connection and keep it unused; Close closes it at once rather than waiting the 5 s an
+// http.Server gives a new connection before it counts it idle (the demo's exit waited so).
+func TestClose_does_not_wait_on_a_connection_never_used(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, Options{}, nil)
+	var conns []net.Conn
+	for _, base := range []string{r.sim.CCBURL(), r.sim.ABCURL()} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	// Close only once the servers have taken the connections (a CCB request answered
+	// on a connection of its own proves its server's accept loop ran past them).
+	if resp, err := http.Get(r.sim.CCBURL() + "/statements/2019-02-30"); err == nil {
+		resp.Body.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
+	closed := make(chan error, 1)
+	go func() { closed <- r.sim.Close() }()
+	defer func() {
+		if err := <-closed; err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	for i, c := range conns {
+		// The server closes it: the read ends with EOF well before the 5 s a server
+		// shut down gracefully would have waited (the deadline says it did not).
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("connection %d still open 3 s after Close began", i)
+		}
 	}
 }
 
