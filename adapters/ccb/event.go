@@ -86,7 +86,7 @@ func (r rawEvent) event(source string) (orders.FulfilmentEvent, *fieldError) {
 	if r.Quantity != "" {
 		q, ok := parseCount(r.Quantity)
 		if !ok {
-			return ev, &fieldError{"quantity", fmt.Sprintf("%q is not a whole number", r.Quantity)}
+			return ev, &fieldError{"quantity", fmt.Sprintf("%q is not a count of units (a whole number, 0 or more)", r.Quantity)}
 		}
 		ev.Quantity = q
 	}

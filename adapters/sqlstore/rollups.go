@@ -379,7 +379,10 @@ func rollupSource(from, to bizday.Day, where string, cols ...string) (string, []
 	if len(dims) > 1 {
 		return spanOf(from, to, years).unionOf(ledgerGrains, [3]grainSelect{fromSlice, fromSlice, fromSlice}, "le")
 	}
-	dim := strings.Join(dims, "")
+	dim := "" // the whole ledger's nets
+	if len(dims) == 1 {
+		dim = dims[0]
+	}
 	sel = []string{"NULLIF(household_no, '') AS household_no"}
 	if dim != "" {
 		sel = append(sel, "slice AS "+dim)

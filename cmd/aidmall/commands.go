@@ -281,8 +281,8 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known, %d waiting for their order; %d bad rows (events held for review in the database: %d)\n",
-				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, tally.Parked, len(rep.Bad), p.Held)
+			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known (recorded before, or repeated in the file), %d waiting for their order; %d bad %s (events held for review in the database: %d)\n",
+				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, tally.Parked, len(rep.Bad), plural(len(rep.Bad), "row", "rows"), p.Held)
 			if rep.Events == 0 && len(rep.Bad) > 0 {
 				return fmt.Errorf("%s: nothing applied: every one of its %d rows is bad (listed above)", args[0], len(rep.Bad))
 			}
@@ -503,4 +503,12 @@ func mallOfFile(path string) orders.Mall {
 		}
 	}
 	return found
+}
+
+// plural is one when n is 1, else many: "1 bad row", "2 bad rows".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -116,7 +116,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	if g.getenv("AIDMALL_JOB_POLL_INTERVAL") == "" {
 		cfg.Jobs.PollInterval = 100 * time.Millisecond
 	}
-	if err := prepareDemoDB(cfg, o.replace); err != nil {
+	if err := prepareDemoDB(cfg, o.replace, out); err != nil {
 		return err
 	}
 	log := g.logger(cfg)
@@ -257,13 +257,18 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 
 // prepareDemoDB makes sure a SQLite demo database starts fresh: an existing file is
 // removed with --replace, else left for openApp to refuse if it holds orders.
-func prepareDemoDB(cfg config.Config, replace bool) error {
+// It says so on out when it removed one: whatever was added to it (a key from `users
+// add`, an import) goes with it.
+func prepareDemoDB(cfg config.Config, replace bool, out io.Writer) error {
 	if sqlstore.DialectOf(cfg.DatabaseURL) != sqlstore.SQLite || !replace {
 		return nil
 	}
 	p, err := sqlstore.SQLitePath(cfg.DatabaseURL)
 	if err != nil {
 		return err
+	}
+	if _, err := os.Stat(p); err == nil {
+		fmt.Fprintf(out, "replacing %s, the last demo's database (give --db PATH to keep one)\n", p)
 	}
 	for _, f := range []string{p, p + "-wal", p + "-shm"} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -103,7 +103,7 @@ func TestImportStatementStrict(t *testing.T) {
 	}
 	// Nothing was applied: the good row's event is new to the import without --strict.
 	out = mustCLI(t, db, dir, "import", "statement", file)
-	if !strings.Contains(out, "1 events: 0 applied, 0 held for review, 0 already known, 1 waiting for their order; 1 bad rows") {
+	if !strings.Contains(out, "1 events: 0 applied, 0 held for review, 0 already known (recorded before, or repeated in the file), 1 waiting for their order; 1 bad row ") {
 		t.Fatalf("without --strict: %q", out)
 	}
 }

@@ -72,7 +72,7 @@ var ErrNotEmpty = errors.New("the folder is not empty")
 func ParseScale(s string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || n < 1 || n > MaxScale {
-		return 0, fmt.Errorf("%q is not a number of copies: want a whole number from 1 to %d", s, MaxScale)
+		return 0, fmt.Errorf("%q: want a whole number from 1 to %d (copies of the bundle)", s, MaxScale)
 	}
 	return n, nil
 }
