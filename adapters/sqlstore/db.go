@@ -173,7 +173,7 @@ func goMigrations() []*goose.Migration {
 			&goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }}),
 		// 00018: the day rollups keep the slice set alone (rollupTables).
 		goose.NewGoMigration(18, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-			return sliceRollups(ctx, tx, rollupTables[1])
+			return execAll(ctx, tx, []string{sliceOnlySQL(rollupTables[1])})
 		}}, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
 			return execAll(ctx, tx, unsliceSQL(rollupTables[1]))
 		}}),
@@ -183,24 +183,11 @@ func goMigrations() []*goose.Migration {
 			if err := rebuildBenefit(ctx, tx); err != nil {
 				return err
 			}
-			if err := sliceRollups(ctx, tx, rollupTables[0]); err != nil {
-				return err
-			}
-			return sliceRollups(ctx, tx, rollupTables[2])
+			return execAll(ctx, tx, []string{sliceOnlySQL(rollupTables[0]), sliceOnlySQL(rollupTables[2])})
 		}}, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
 			return execAll(ctx, tx, append(unsliceSQL(rollupTables[0]), unsliceSQL(rollupTables[2])...))
 		}}),
 	}
-}
-
-// sliceRollups deletes every set but the slice set from rollup table t (migrations 00018,
-// 00020).
-func sliceRollups(ctx context.Context, tx *sql.Tx, t rollupTable) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM `+t.table+` WHERE grp <> '`+sliceSet.name+`'`)
-	if err != nil {
-		return fmt.Errorf("%s: %w", t.table, err)
-	}
-	return nil
 }
 
 // execAll runs qs in tx, in order.

@@ -138,6 +138,12 @@ var rollupTables = [3]rollupTable{
 // report breaks down by.
 var sliceSet = rollupSets[len(rollupSets)-1]
 
+// sliceOnlySQL deletes every set but the slice set from rollup table t (migrations 00018,
+// 00020).
+func sliceOnlySQL(t rollupTable) string {
+	return `DELETE FROM ` + t.table + ` WHERE grp <> '` + sliceSet.name + `'`
+}
+
 // unsliceSQL puts back into rollup table t the sets other than the slice set (rollupSets),
 // from the ledger, or for the year grain from the month rollups put back before it
 // (migrations 00018 and 00020 down).
