@@ -50,22 +50,7 @@ var _ orders.BatchTx = (*txn)(nil)
 
 // InBatchTx is InTx with an orders.BatchTx (orders.BatchStore).
 func (s *Store) InBatchTx(ctx context.Context, fn func(tx orders.BatchTx) error) error {
-	var t *txn
-	if err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		t = &txn{s: s, tx: tx, b: &batch{loaded: map[int64]orders.GroupOrder{}}}
-		if err := fn(t); err != nil {
-			return err
-		}
-		if err := t.flush(ctx); err != nil {
-			return err
-		}
-		return t.writeLate(ctx)
-	}); err != nil {
-		return err
-	}
-	s.wrote(t.written)
-	s.bookedMonths(t.months)
-	return nil
+	return s.inTxn(ctx, &batch{loaded: map[int64]orders.GroupOrder{}}, func(t *txn) error { return fn(t) })
 }
 
 // chunks calls fn with keys in slices of at most batchIn.

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
-
 	"aidmall/audit"
 	"aidmall/orders"
 )
@@ -23,19 +21,7 @@ var _ orders.SavepointTx = (*txn)(nil)
 
 // InSavepointTx is InTx with an orders.SavepointTx (orders.SavepointStore).
 func (s *Store) InSavepointTx(ctx context.Context, fn func(tx orders.SavepointTx) error) error {
-	var t *txn
-	if err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		t = &txn{s: s, tx: tx}
-		if err := fn(t); err != nil {
-			return err
-		}
-		return t.writeLate(ctx)
-	}); err != nil {
-		return err
-	}
-	s.wrote(t.written)
-	s.bookedMonths(t.months)
-	return nil
+	return s.inTxn(ctx, nil, func(t *txn) error { return fn(t) })
 }
 
 // Savepoint runs fn inside a savepoint of t (see orders.SavepointTx). The savepoint has one

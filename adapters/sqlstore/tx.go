@@ -22,11 +22,24 @@ import (
 // row locks (SELECT … FOR UPDATE); SQLite's transactions are immediate (the DSN's
 // _txlock=immediate, one connection) and hold the database's one write lock throughout.
 func (s *Store) InTx(ctx context.Context, fn func(tx orders.Tx) error) error {
+	return s.inTxn(ctx, nil, func(t *txn) error { return fn(t) })
+}
+
+// inTxn runs fn on a txn of one database transaction (a batch's when b is not nil): what
+// fn leaves for the commit (a batch's saves, the late sums) is written before it, and the
+// rows written and months booked are counted once it has committed. InTx, InBatchTx and
+// InSavepointTx are this with their own Tx interface.
+func (s *Store) inTxn(ctx context.Context, b *batch, fn func(t *txn) error) error {
 	var t *txn
 	if err := s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		t = &txn{s: s, tx: tx}
+		t = &txn{s: s, tx: tx, b: b}
 		if err := fn(t); err != nil {
 			return err
+		}
+		if b != nil {
+			if err := t.flush(ctx); err != nil {
+				return err
+			}
 		}
 		return t.writeLate(ctx)
 	}); err != nil {
