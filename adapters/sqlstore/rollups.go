@@ -105,12 +105,12 @@ func (k rollupKey) compare(o rollupKey) int {
 
 type rollupSums struct{ Amount, Union, Delivered, Refunded int64 }
 
-// rollupTable is one grain of the ledger rollups: its table, period column, the length
-// of the period's prefix of a business day (YYYY-MM-DD) and the grouping sets it keeps.
+// rollupTable is one grain of the ledger rollups: its table, period column and the length
+// of the period's prefix of a business day (YYYY-MM-DD). Every grain keeps the slice set
+// alone (rollupTables).
 type rollupTable struct {
 	table, period string
 	n             int
-	sets          []rollupSet
 }
 
 // expr is the grain's period of the ledger's column business_day.
@@ -129,9 +129,9 @@ func (t rollupTable) expr() string {
 // grain until migrations 00018 (days) and 00020 (months, years): 18 rollup rows per
 // ledger entry, the day rows two thirds of them, against 3 now.
 var rollupTables = [3]rollupTable{
-	{"ledger_rollups", "month", 7, []rollupSet{sliceSet}},
-	{"ledger_day_rollups", "business_day", 10, []rollupSet{sliceSet}},
-	{"ledger_year_rollups", "year", 4, []rollupSet{sliceSet}},
+	{"ledger_rollups", "month", 7},
+	{"ledger_day_rollups", "business_day", 10},
+	{"ledger_year_rollups", "year", 4},
 }
 
 // sliceSet is the one grouping set the rollups keep: it holds every ledger column a
@@ -174,19 +174,16 @@ func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 		sums := map[rollupKey]rollupSums{}
 		for i := range rows {
 			r := &rows[i]
-			period := r.Day[:t.n]
-			for _, set := range t.sets {
-				k := rollupKey{Set: set.name, Period: period, Household: r.HouseholdNo}
-				for j, c := range set.cols {
-					k.K[j] = r.col(c)
-				}
-				s := sums[k]
-				s.Amount += r.Amount
-				s.Union += r.unionPart()
-				s.Delivered += r.sourcePart("delivered")
-				s.Refunded += r.sourcePart("refunded")
-				sums[k] = s
+			k := rollupKey{Set: sliceSet.name, Period: r.Day[:t.n], Household: r.HouseholdNo}
+			for j, c := range sliceSet.cols {
+				k.K[j] = r.col(c)
 			}
+			s := sums[k]
+			s.Amount += r.Amount
+			s.Union += r.unionPart()
+			s.Delivered += r.sourcePart("delivered")
+			s.Refunded += r.sourcePart("refunded")
+			sums[k] = s
 		}
 		keys := make([]rollupKey, 0, len(sums))
 		for k := range sums {
@@ -429,13 +426,9 @@ func rollupChecks() []struct{ table, have, want string } {
 	}
 	sums := "amount_fen || '/' || union_fen || '/' || delivered_fen || '/' || refunded_fen"
 	for _, t := range rollupTables {
-		var want []string
-		for _, set := range t.sets {
-			want = append(want, rollupSelect(set, t.expr()))
-		}
 		out = append(out, struct{ table, have, want string }{t.table,
 			`SELECT ` + keyText(t.period) + ` AS k, ` + sums + ` AS v FROM ` + t.table,
-			`SELECT ` + keyText("period") + ` AS k, ` + sums + ` AS v FROM (` + strings.Join(want, " UNION ALL ") + `) r`})
+			`SELECT ` + keyText("period") + ` AS k, ` + sums + ` AS v FROM (` + rollupSelect(sliceSet, t.expr()) + `) r`})
 	}
 	out = append(out, benefitChecks()...)
 	return append(out, []struct{ table, have, want string }{
@@ -530,9 +523,7 @@ func rebuildRollupsSQL() []string {
 			FROM ledger_rollups GROUP BY grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no`)
 			continue
 		}
-		for _, set := range t.sets {
-			out = append(out, `INSERT INTO `+t.table+` (`+fmt.Sprintf(rollupKeyCols, t.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen) `+rollupSelect(set, t.expr()))
-		}
+		out = append(out, `INSERT INTO `+t.table+` (`+fmt.Sprintf(rollupKeyCols, t.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen) `+rollupSelect(sliceSet, t.expr()))
 	}
 	out = append(out, rebuildBenefitSQL()...)
 	return append(out,
