@@ -231,11 +231,19 @@ var foldMemberChangesSQL = []string{
 }
 
 // pendingPeopleSQL is the change of people per slice that the member changes not yet
-// carried into the figures make (a table expression: period, dim, slice, delta).
-const pendingPeopleSQL = `(SELECT n.period, n.dim, n.slice, SUM(c.delta) AS delta FROM benefit_nets n
-		JOIN (SELECT household_no, SUM(members_delta) AS delta FROM household_member_changes GROUP BY household_no) c
-			ON c.household_no = n.household_no
+// carried into the figures make (a table expression: period, dim, slice, delta). A
+// changed household's nets are found from its own ledger entries (the index
+// ledger_entries_household), each read by the nets' key: the nets keep no index by
+// household (migration 00021), which every new net would write.
+var pendingPeopleSQL = func() string {
+	from, period, slice := benefitFrom()
+	return `(SELECT n.period, n.dim, n.slice, SUM(c.delta) AS delta
+		FROM (SELECT household_no, SUM(members_delta) AS delta FROM household_member_changes GROUP BY household_no) c
+		JOIN (SELECT DISTINCT ` + period + ` AS period, d.dim AS dim, ` + slice + ` AS slice, l.household_no
+			FROM ` + from + ` WHERE l.household_no IN (SELECT household_no FROM household_member_changes)) k ON k.household_no = c.household_no
+		JOIN benefit_nets n ON n.dim = k.dim AND n.period = k.period AND n.slice = k.slice AND n.household_no = k.household_no
 		WHERE n.net_fen > 0 GROUP BY n.period, n.dim, n.slice)`
+}()
 
 // benefitFrom is the ledger crossed with every grain and dimension of the figures, with
 // period, dim and slice: the figures recomputed from the ledger (rebuild, verify) group it.
