@@ -65,11 +65,30 @@ func chunks[T any](keys []T, fn func([]T) error) error {
 	return nil
 }
 
+// padIn returns keys for an IN list, padded with the last key to a length of a few
+// (8, 16, 32, … up to batchIn), so that a query's text takes few forms and its SQLite
+// statement stays compiled (stmtcache.go); a key listed twice changes no IN.
+func padIn[K any](keys []K) []K {
+	if len(keys) == 0 {
+		return keys
+	}
+	size := 8
+	for size < len(keys) {
+		size *= 2
+	}
+	size = min(size, max(batchIn, len(keys)))
+	out := slices.Grow(slices.Clone(keys), size-len(keys))
+	for len(out) < size {
+		out = append(out, keys[len(keys)-1])
+	}
+	return out
+}
+
 // selectIn runs q (with one "IN (?)" for keys, after args) over keys in chunks,
 // appending the rows to dest.
 func selectIn[R any, K any](ctx context.Context, tx *sqlx.Tx, dest *[]R, q string, keys []K, args ...any) error {
 	return chunks(keys, func(ks []K) error {
-		query, a, err := sqlx.In(q, append(slices.Clone(args), ks)...)
+		query, a, err := sqlx.In(q, append(slices.Clone(args), padIn(ks))...)
 		if err != nil {
 			return err
 		}

@@ -178,7 +178,7 @@ func memberCounts(ctx context.Context, tx *sqlx.Tx, nos map[string]bool) (map[st
 	list := slices.Sorted(maps.Keys(nos))
 	out := make(map[string]int64, len(list))
 	for start := 0; start < len(list); start += 500 {
-		part := list[start:min(start+500, len(list))]
+		part := padIn(list[start:min(start+500, len(list))])
 		args := make([]any, len(part))
 		for i, no := range part {
 			args[i] = no

@@ -20,10 +20,12 @@ import (
 // (the API, River, the reports). PostgreSQL needs none of this: pgx caches prepared
 // statements per connection itself.
 
-// stmtCacheSize bounds the statements kept per connection. The service runs about a
-// hundred distinct texts; generated ones (IN lists, multi-row inserts) differ by their
-// length and are evicted first-in first-out.
-const stmtCacheSize = 256
+// stmtCacheSize bounds the statements kept per connection. The service runs a few hundred
+// distinct texts; generated ones (IN lists, multi-row inserts) differ by their length. The
+// least recently used is evicted: evicting the first cached, as before, let a stream of
+// one-off texts push out the hot statements, and the demo's year prepared each of them
+// about five times (1,258 compilations of 686 texts, 0.36 s of the connection's time).
+const stmtCacheSize = 512
 
 // sqliteConnector opens modernc.org/sqlite connections on dsn, each with its statement
 // cache.
@@ -77,6 +79,7 @@ type preparedStmt interface {
 // evicted while busy, it is closed when released.
 type cachedStmt struct {
 	stmt    preparedStmt
+	used    uint64 // the connection's use count when it was last taken
 	busy    bool
 	evicted bool
 }
@@ -87,18 +90,19 @@ type cachedStmt struct {
 type stmtCacheConn struct {
 	sqliteConn
 	stmts map[string]*cachedStmt
-	order []string // texts in the order they were cached, for eviction
+	uses  uint64 // statements taken so far: the clock of cachedStmt.used
 }
 
 // take returns the idle prepared statement of query, preparing and caching it if new; nil
 // when it is busy or cannot be prepared (the caller then runs query ad hoc, which reports
 // any error in it).
 func (c *stmtCacheConn) take(ctx context.Context, query string) *cachedStmt {
+	c.uses++
 	if cs, ok := c.stmts[query]; ok {
 		if cs.busy {
 			return nil
 		}
-		cs.busy = true
+		cs.busy, cs.used = true, c.uses
 		return cs
 	}
 	s, err := c.sqliteConn.PrepareContext(ctx, query)
@@ -110,22 +114,32 @@ func (c *stmtCacheConn) take(ctx context.Context, query string) *cachedStmt {
 		s.Close()
 		return nil
 	}
-	if len(c.order) >= stmtCacheSize {
-		old := c.order[0]
-		c.order = c.order[1:]
-		if o := c.stmts[old]; o != nil {
-			delete(c.stmts, old)
-			if o.busy {
-				o.evicted = true
-			} else {
-				o.stmt.Close()
-			}
+	if len(c.stmts) >= stmtCacheSize {
+		c.evictLeastRecent()
+	}
+	cs := &cachedStmt{stmt: ps, busy: true, used: c.uses}
+	c.stmts[query] = cs
+	return cs
+}
+
+// evictLeastRecent drops the statement taken longest ago (a scan of the cache, run only
+// when a new text is compiled, which costs far more). One still busy is closed when
+// released.
+func (c *stmtCacheConn) evictLeastRecent() {
+	var oldest string
+	at, found := uint64(0), false
+	for q, cs := range c.stmts {
+		if !found || cs.used < at {
+			oldest, at, found = q, cs.used, true
 		}
 	}
-	cs := &cachedStmt{stmt: ps, busy: true}
-	c.stmts[query] = cs
-	c.order = append(c.order, query)
-	return cs
+	o := c.stmts[oldest]
+	delete(c.stmts, oldest)
+	if o.busy {
+		o.evicted = true
+	} else {
+		o.stmt.Close()
+	}
 }
 
 func (cs *cachedStmt) release() {
@@ -169,7 +183,7 @@ func (c *stmtCacheConn) Close() error {
 	for _, cs := range c.stmts {
 		cs.stmt.Close()
 	}
-	c.stmts, c.order = nil, nil
+	c.stmts = nil
 	return c.sqliteConn.Close()
 }
 
