@@ -142,9 +142,10 @@ row of it was bad (a scheduled import can tell this from a partial one by its ou
 		})
 	}
 	cmd.AddCommand(&cobra.Command{
-		Use:   "bundle DIR",
-		Short: "Import a bundle folder: branches, suppliers, products, households, linkages",
-		Args:  cobra.ExactArgs(1),
+		Use:     "bundle DIR",
+		Short:   "Import a bundle folder: branches, suppliers, products, households, linkages",
+		Args:    cobra.ExactArgs(1),
+		PreRunE: importInput("bundle", true),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			limitImportMemory()
 			year, err := bundleBudgetYear(os.DirFS(args[0]), budgetYear)
@@ -168,9 +169,10 @@ row of it was bad (a scheduled import can tell this from a partial one by its ou
 	cmd.AddCommand(newImportLinkagesCmd(g, &strict, &progress)) // linkages_cmd.go: dry run and the money it moved
 	for _, kind := range []households.Kind{"branches", "suppliers", "products", "households"} {
 		cmd.AddCommand(&cobra.Command{
-			Use:   string(kind) + " FILE",
-			Short: "Import a " + string(kind) + " file",
-			Args:  cobra.ExactArgs(1),
+			Use:     string(kind) + " FILE",
+			Short:   "Import a " + string(kind) + " file",
+			Args:    cobra.ExactArgs(1),
+			PreRunE: importInput(string(kind), false),
 			RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 				var opts []households.RegistryOption
 				if kind == households.KindBranches {
@@ -210,13 +212,8 @@ row of it was bad (a scheduled import can tell this from a partial one by its ou
 		Long: `Load orders that were placed at the malls before aidmall kept them, with their own
 out_order_no, mall_order_no and the prices paid, so that the malls' statements
 (aidmall import statement) can be applied to them. Loading the same file again changes nothing.`,
-		Args: cobra.ExactArgs(1),
-		PreRunE: func(_ *cobra.Command, args []string) error { // before the database is opened (or made)
-			if fi, err := os.Stat(args[0]); err != nil || !fi.IsDir() {
-				return fmt.Errorf("import orders takes a folder holding orders.csv and order_lines.csv: %s is not one", args[0])
-			}
-			return nil
-		},
+		Args:    cobra.ExactArgs(1),
+		PreRunE: importInput("orders", true),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			if strict {
 				// Each order loads in a transaction of its own (an order is never stored
@@ -244,9 +241,10 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 	})
 	var mallName string
 	st := &cobra.Command{
-		Use:   "statement FILE",
-		Short: "Reconcile a mall's statement file (in the mall's own format): apply every event not yet seen",
-		Args:  cobra.ExactArgs(1),
+		Use:     "statement FILE",
+		Short:   "Reconcile a mall's statement file (in the mall's own format): apply every event not yet seen",
+		Args:    cobra.ExactArgs(1),
+		PreRunE: importInput("statement", false),
 		RunE: withApp(func(ctx context.Context, a *app, args []string) error {
 			f, err := os.Open(args[0])
 			if err != nil {
@@ -511,4 +509,30 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// importInput is the PreRunE of an import: its FILE (or DIR, folder) is checked before the
+// database is opened, or made, so that a wrong path leaves no new database behind and the
+// error names the import.
+func importInput(what string, folder bool) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		fi, err := os.Stat(args[0])
+		switch {
+		case err != nil && folder:
+			return fmt.Errorf("import %s takes a folder (%s): %s: %w", what, importFolderHolds[what], args[0], errors.Unwrap(err))
+		case err != nil:
+			return fmt.Errorf("import %s: %s: %w", what, args[0], errors.Unwrap(err))
+		case folder && !fi.IsDir():
+			return fmt.Errorf("import %s takes a folder (%s): %s is a file", what, importFolderHolds[what], args[0])
+		case !folder && fi.IsDir():
+			return fmt.Errorf("import %s takes a file: %s is a folder", what, args[0])
+		}
+		return nil
+	}
+}
+
+// importFolderHolds says what each folder import reads.
+var importFolderHolds = map[string]string{
+	"orders": "one holding orders.csv and order_lines.csv",
+	"bundle": "in the shape of examples/yichuan-dingbian-2019",
 }

@@ -58,3 +58,36 @@ func TestImportOfOnlyBadRowsFails(t *testing.T) {
 		t.Fatalf("statement with every row bad: %v\n%s", err, out)
 	}
 }
+
+// TestImportOfAPathThatIsNotThere: an import given a path that is not there, or a file
+// where it takes a folder (or the reverse), fails naming the import and the path, and
+// leaves no new database behind.
+func TestImportOfAPathThatIsNotThere(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "new.db")
+	missing := filepath.Join(dir, "no-such.csv")
+	aFile := filepath.Join(dir, "a.csv")
+	if err := os.WriteFile(aFile, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import", "households", missing}, "import households: " + missing},
+		{[]string{"import", "branches", dir}, "import branches takes a file: " + dir + " is a folder"},
+		{[]string{"import", "linkages", missing}, "import linkages: " + missing},
+		{[]string{"import", "statement", missing}, "import statement: " + missing},
+		{[]string{"import", "bundle", aFile}, "import bundle takes a folder"},
+		{[]string{"import", "orders", missing}, "import orders takes a folder"},
+	} {
+		_, err := cli(t, db, dir, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error with %q", strings.Join(c.args, " "), err, c.want)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Fatalf("%s left a new database %s behind", strings.Join(c.args, " "), db)
+		}
+	}
+}

@@ -26,7 +26,8 @@ ledger follows: every order of a changed supplier is worked out again, and what 
 printed per household and month, closed periods first; the share of closed periods is
 booked on the adjustment day (ATTRIBUTION.md §5). With --dry-run the same work is done and
 rolled back: nothing is stored.`,
-		Args: cobra.ExactArgs(1),
+		Args:    cobra.ExactArgs(1),
+		PreRunE: importInput("linkages", false),
 		RunE: g.withApp(true, func(ctx context.Context, a *app, args []string) error {
 			f, err := os.Open(args[0])
 			if err != nil {
