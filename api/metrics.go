@@ -14,7 +14,11 @@ import (
 //	aidmall_http_requests_total{route,method,status}       counter
 //	aidmall_http_request_duration_seconds{route,method}    histogram
 //	aidmall_webhook_events_total{mall,result}              counter; result is applied,
-//	                                                       duplicate, parked, held, rejected
+//	                                                       duplicate, duplicate_differs (an
+//	                                                       event id already recorded with
+//	                                                       other content: acknowledged, not
+//	                                                       applied, logged as a warning),
+//	                                                       parked, held, rejected
 //	                                                       (verification failed),
 //	                                                       kept_unreadable (verified but
 //	                                                       unusable, kept and acknowledged)
@@ -47,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route", "method"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aidmall_webhook_events_total",
-			Help: "Mall notifications received, by mall and result (applied, duplicate, parked, held, rejected, kept_unreadable, failed).",
+			Help: "Mall notifications received, by mall and result (applied, duplicate, duplicate_differs, parked, held, rejected, kept_unreadable, failed).",
 		}, []string{"mall", "result"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aidmall_webhook_refusals_total",

@@ -131,7 +131,17 @@ func (s *Server) applyEvent(c echo.Context, wh MallWebhook, ev orders.Fulfilment
 		return writeRaw(c)(wh.Nack(req, err))
 	}
 	result := string(res.Outcome())
-	s.log.InfoContext(ctx, "webhook event recorded", append(logAttrs, slog.String("result", result))...)
+	if res.Differs != "" {
+		// The mall used an event id again with other content. The event recorded first
+		// stands and this one is not applied; it is acknowledged all the same (refusing it
+		// would only make the mall send it again, and nothing it sends can change the
+		// record), and left to an operator: a warning naming what differs, and its count.
+		result = "duplicate_differs"
+		s.log.WarnContext(ctx, "webhook event repeats an event id already recorded, with other content: not applied; the recorded event stands",
+			append(logAttrs, slog.String("differs", res.Differs))...)
+	} else {
+		s.log.InfoContext(ctx, "webhook event recorded", append(logAttrs, slog.String("result", result))...)
+	}
 	s.metrics.webhookEvent(string(ev.Mall), result)
 	return writeRaw(c)(wh.Ack(req))
 }

@@ -279,3 +279,38 @@ func FuzzWebhookNeverPanics(f *testing.F) {
 		}
 	})
 }
+
+// An event id the mall sends again with other content is acknowledged (nothing it sends
+// can change the record), not applied, counted apart and logged as a warning naming what
+// differs, for an operator.
+func TestWebhookEventIdAgainWithOtherContent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var ev orders.FulfilmentEvent
+	if err := json.Unmarshal([]byte(notification(t, mallCCB, "N1")), &ev); err != nil {
+		t.Fatal(err)
+	}
+	for i, qty := range []int64{20, 20, 5} {
+		ev.Quantity = qty
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := h.do(request{method: http.MethodPost, path: "/webhooks/ccb", body: string(b), header: map[string]string{"X-Test-Signature": "good"}})
+		if rec.Body.String() != "success" {
+			t.Fatalf("delivery %d: %q", i+1, rec.Body)
+		}
+	}
+	metrics := h.do(request{method: http.MethodGet, path: "/metrics"}).Body.String()
+	for _, want := range []string{
+		`aidmall_webhook_events_total{mall="ccb",result="duplicate"} 1`,
+		`aidmall_webhook_events_total{mall="ccb",result="duplicate_differs"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, `"level":"WARN"`) || !strings.Contains(logs, "quantity 5 (recorded: 20)") {
+		t.Errorf("no warning naming the difference: %s", logs)
+	}
+}

@@ -53,6 +53,19 @@ type StatementReport struct {
 	Tally   orders.Tally
 	Bad     []error
 	Refused bool
+	// Differing lists the events already known whose row carries other content than the
+	// event recorded under the same id (orders.ApplyResult.Differs): counted as already
+	// known and not applied, the recorded event standing, and listed for someone to look
+	// into ("event ID of order NO: what differs").
+	Differing []string
+}
+
+// add counts the result r of applying e.
+func (rep *StatementReport) add(e orders.FulfilmentEvent, r orders.ApplyResult) {
+	rep.Tally.Add(r)
+	if r.Differs != "" {
+		rep.Differing = append(rep.Differing, fmt.Sprintf("event %s of order %s: %s", e.EventID, e.OutOrderNo, r.Differs))
+	}
 }
 
 // ErrRefused is Statement's error, wrapped with the count, when strict and a row is bad:
@@ -115,8 +128,8 @@ func StatementStream(ctx context.Context, svc Applier, log Auditor, scan Stateme
 			return nil
 		}
 		res, err := batcher.ApplyBatch(ctx, pending)
-		for _, r := range res {
-			rep.Tally.Add(r)
+		for i, r := range res {
+			rep.add(pending[i], r)
 		}
 		if err != nil {
 			if len(res) < len(pending) {
@@ -139,7 +152,7 @@ func StatementStream(ctx context.Context, svc Applier, log Auditor, scan Stateme
 		if err != nil {
 			return fmt.Errorf("event %s: %w", e.EventID, err)
 		}
-		rep.Tally.Add(res)
+		rep.add(e, res)
 		return nil
 	}
 	first := apply
@@ -225,6 +238,7 @@ func StatementStream(ctx context.Context, svc Applier, log Auditor, scan Stateme
 	e, err := audit.New(audit.ActorFrom(ctx), audit.ActionStatementImport, "file:statement/"+name, nil, map[string]any{
 		"mall": mall, "file": name, "sha256": rep.SHA256, "events": rep.Events,
 		"applied": t.Applied, "held": t.Held, "duplicate": t.Duplicate, "parked": t.Parked, "rejected": len(rep.Bad),
+		"duplicate_differing": len(rep.Differing),
 	})
 	if err != nil {
 		return rep, err

@@ -93,6 +93,24 @@ func TestStatement(t *testing.T) {
 				t.Fatalf("err %v, report %+v", err, rep)
 			}
 		})
+		t.Run("an_event_id_already_recorded_with_other_content_is_listed_not_applied", func(t *testing.T) {
+			svc, st, no := statementFixture(t, db, 5)
+			if _, err := svc.Apply(ctx, event(no, "N1", orders.EventShipped, 10, 13)); err != nil { // the notification, earlier
+				t.Fatal(err)
+			}
+			other := event(no, "N1", orders.EventShipped, 8, 13) // the statement's row says 8
+			rep, err := imports.Statement(ctx, svc, st, parser([]orders.FulfilmentEvent{other, event(no, "N2", orders.EventDelivered, 8, 14)}),
+				mallCCB, "s.csv", strings.NewReader("file"), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (orders.Tally{Applied: 1, Duplicate: 1}); rep.Tally != want {
+				t.Fatalf("tally %+v, want %+v", rep.Tally, want)
+			}
+			if len(rep.Differing) != 1 || !strings.Contains(rep.Differing[0], string(no)+"N1") || !strings.Contains(rep.Differing[0], "quantity 8 (recorded: 10)") {
+				t.Fatalf("differing %q, want the event N1 with quantity 8 against 10 recorded", rep.Differing)
+			}
+		})
 		t.Run("a_held_event_is_counted_as_held_not_applied", func(t *testing.T) {
 			svc, st, no := statementFixture(t, db, 4)
 			// 12 delivered of 10 ordered is held (ATTRIBUTION.md §1.6), and so is an event

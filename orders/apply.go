@@ -57,6 +57,13 @@ func (s *Service) Apply(ctx context.Context, ev FulfilmentEvent) (ApplyResult, e
 		switch {
 		case dup:
 			res.Duplicate = true
+			recorded, err := tx.RecordedEvents(ctx, ev.Mall, []EventKey{ev.Key()})
+			if err != nil {
+				return err
+			}
+			if r, ok := recorded[ev.Key()]; ok {
+				res.Differs = ev.Differences(r)
+			}
 			if adopted > 0 {
 				_, _, err := workOut(ctx, tx, o, closed)
 				return err

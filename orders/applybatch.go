@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -163,13 +164,15 @@ func applyBatch(ctx context.Context, tx BatchTx, evs []FulfilmentEvent) ([]Apply
 	// Each event once: a later copy of one in evs is a duplicate of the first.
 	res := make([]ApplyResult, len(evs))
 	first := map[eventKey]int{}
+	copyOf := map[int]int{} // a later copy in evs: the index of the first
 	var uniq []FulfilmentEvent
 	var ids []int64
 	var at []int // evs index of each of uniq
 	for i, ev := range evs {
 		k := eventKey{orderKey{ev.Mall, ev.OutOrderNo}, ev.EventID}
-		if _, dup := first[k]; dup {
+		if f, dup := first[k]; dup {
 			res[i].Duplicate = true
+			copyOf[i] = f // compared below with the event recorded: the first, or the one stored before
 			continue
 		}
 		first[k] = i
@@ -186,6 +189,19 @@ func applyBatch(ctx context.Context, tx BatchTx, evs []FulfilmentEvent) ([]Apply
 	if len(rows) != len(uniq) {
 		return nil, errors.New("record events: a row for each event expected")
 	}
+	// A copy of an event recorded before is compared with the event as recorded.
+	dups := map[Mall][]EventKey{}
+	for j, row := range rows {
+		if row == 0 {
+			dups[uniq[j].Mall] = append(dups[uniq[j].Mall], uniq[j].Key())
+		}
+	}
+	recorded := map[Mall]map[EventKey]FulfilmentEvent{}
+	for _, m := range slices.Sorted(maps.Keys(dups)) {
+		if recorded[m], err = tx.RecordedEvents(ctx, m, dups[m]); err != nil {
+			return nil, err
+		}
+	}
 	rowOf := make([]int64, len(evs))
 	for j, row := range rows {
 		i := at[j]
@@ -193,11 +209,21 @@ func applyBatch(ctx context.Context, tx BatchTx, evs []FulfilmentEvent) ([]Apply
 		switch o := byKey[orderKey{evs[i].Mall, evs[i].OutOrderNo}]; {
 		case row == 0:
 			res[i].Duplicate = true
+			if r, ok := recorded[uniq[j].Mall][uniq[j].Key()]; ok {
+				res[i].Differs = uniq[j].Differences(r)
+			}
 		case o == nil:
 			res[i].Parked = true
 		default:
 			work[o.ID] = o
 		}
+	}
+	for i, f := range copyOf {
+		was := evs[f] // recorded in this batch
+		if r, ok := recorded[was.Mall][was.Key()]; ok {
+			was = r // recorded before it
+		}
+		res[i].Differs = evs[i].Differences(was)
 	}
 
 	todo := make([]*GroupOrder, 0, len(work))

@@ -3,8 +3,10 @@ package orders
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"aidmall/bizday"
 	"aidmall/money"
 )
 
@@ -55,6 +57,50 @@ type FulfilmentEvent struct {
 	OccurredAt  time.Time   `json:"occurred_at"`            // when it happened (any zone; business day is Beijing)
 	LogisticsNo string      `json:"logistics_no,omitempty"` // carrier and waybill (shipped only)
 	Source      string      `json:"source,omitempty"`       // "notify", "statement" or "query"
+}
+
+// EventKey is what makes an event one within its mall: the order's out_order_no and the
+// mall's event id (fulfilment_events' unique key with the mall).
+type EventKey struct {
+	OutOrderNo OutOrderNo
+	EventID    MallEventID
+}
+
+// Key is e's EventKey.
+func (e FulfilmentEvent) Key() EventKey { return EventKey{e.OutOrderNo, e.EventID} }
+
+// Differences says how e's content differs from recorded, an event with the same key as
+// recorded before: each field that differs as "field e's value (recorded: its value)",
+// joined by "; ", or "" when e is a true copy. What a mall may change when it sends an
+// event again is not content: the notification's own time and signature (not kept), where
+// it came from (notify, statement, query), and a logistics number the first copy lacked.
+func (e FulfilmentEvent) Differences(recorded FulfilmentEvent) string {
+	var out []string
+	diff := func(field string, have, was any) {
+		out = append(out, fmt.Sprintf("%s %v (recorded: %v)", field, have, was))
+	}
+	if e.Type != recorded.Type {
+		diff("type", e.Type, recorded.Type)
+	}
+	if e.MallOrderNo != recorded.MallOrderNo {
+		diff("mall_order_no", e.MallOrderNo, recorded.MallOrderNo)
+	}
+	if e.LineNo != recorded.LineNo {
+		diff("line_no", e.LineNo, recorded.LineNo)
+	}
+	if e.Quantity != recorded.Quantity {
+		diff("quantity", e.Quantity, recorded.Quantity)
+	}
+	if e.RefundFen != recorded.RefundFen {
+		diff("refund_amount", e.RefundFen, recorded.RefundFen)
+	}
+	if !e.OccurredAt.Equal(recorded.OccurredAt) {
+		diff("occurred_at", e.OccurredAt.In(bizday.Beijing).Format(time.RFC3339), recorded.OccurredAt.In(bizday.Beijing).Format(time.RFC3339))
+	}
+	if e.LogisticsNo != "" && recorded.LogisticsNo != "" && e.LogisticsNo != recorded.LogisticsNo {
+		diff("logistics_no", e.LogisticsNo, recorded.LogisticsNo)
+	}
+	return strings.Join(out, "; ")
 }
 
 // Validate checks the event's shape: a mall named (which malls exist is the Service's

@@ -97,3 +97,47 @@ func TestEventTypeMovesMoney(t *testing.T) {
 		t.Error("unknown event types are Valid")
 	}
 }
+
+// A copy of an event is told from an event id used again with other content: the
+// substance of the event counts, not how or when the mall sent it.
+func TestFulfilmentEventDifferences(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		edit func(*orders.FulfilmentEvent)
+		want []string // fragments of the answer; none: a true copy
+	}{
+		{"a_true_copy", func(*orders.FulfilmentEvent) {}, nil},
+		{"sent_again_by_statement", func(e *orders.FulfilmentEvent) { e.Source = "statement" }, nil},
+		{"same_instant_in_another_zone", func(e *orders.FulfilmentEvent) {
+			e.OccurredAt = e.OccurredAt.In(time.FixedZone("CST", 8*3600))
+		}, nil},
+		{"waybill_added_later", func(e *orders.FulfilmentEvent) { e.LogisticsNo = "SF1234567890" }, nil},
+		{"other_quantity", func(e *orders.FulfilmentEvent) { e.Quantity = 25 }, []string{"quantity 25 (recorded: 20)"}},
+		{"other_type", func(e *orders.FulfilmentEvent) { e.Type = orders.EventShipped }, []string{"type shipped (recorded: delivered)"}},
+		{"other_line", func(e *orders.FulfilmentEvent) { e.LineNo = 2 }, []string{"line_no 2 (recorded: 1)"}},
+		{"other_mall_order_no", func(e *orders.FulfilmentEvent) { e.MallOrderNo = "CCB20191120000999" }, []string{"mall_order_no CCB20191120000999 (recorded: CCB20191120000163)"}},
+		{"other_refund", func(e *orders.FulfilmentEvent) { e.RefundFen = 1250 }, []string{"refund_amount 12.50 (recorded: 0.00)"}},
+		{"other_day", func(e *orders.FulfilmentEvent) { e.OccurredAt = e.OccurredAt.Add(24 * time.Hour) }, []string{"occurred_at 2019-11-26T17:00:00+08:00 (recorded: 2019-11-25T17:00:00+08:00)"}},
+		{"two_fields", func(e *orders.FulfilmentEvent) { e.Quantity = 1; e.LineNo = 3 }, []string{"line_no 3", "; quantity 1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			recorded, e := delivered(), delivered()
+			tc.edit(&e)
+			got := e.Differences(recorded)
+			if len(tc.want) == 0 && got != "" {
+				t.Fatalf("a copy differs: %q", got)
+			}
+			if len(tc.want) > 0 && got == "" {
+				t.Fatalf("no difference found, want %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("differences %q, want %q in it", got, w)
+				}
+			}
+		})
+	}
+}

@@ -110,6 +110,9 @@ type Tx interface {
 	// returns the event's row, or duplicate true (and nothing stored) when that key is
 	// already recorded.
 	RecordEvent(ctx context.Context, ev FulfilmentEvent, orderID int64) (row int64, duplicate bool, err error)
+	// RecordedEvents returns the events recorded for keys of mall, as recorded (a key not
+	// recorded is absent): what a copy is compared with.
+	RecordedEvents(ctx context.Context, mall Mall, keys []EventKey) (map[EventKey]FulfilmentEvent, error)
 	// AdoptParked gives order orderID the events parked for its (mall, out_order_no), as
 	// applied, and returns how many there were.
 	AdoptParked(ctx context.Context, orderID int64, mall Mall, outOrderNo OutOrderNo) (int, error)
@@ -211,6 +214,12 @@ type ApplyResult struct {
 	Duplicate bool // the event was already recorded: nothing changed
 	Parked    bool // no order has its out_order_no yet: kept for later
 	Held      bool // applied to state but kept for review (ATTRIBUTION.md §1.6)
+	// Differs, on a duplicate, says how its content differs from the event recorded
+	// under the same key (FulfilmentEvent.Differences); "" for a true copy. The recorded
+	// event stands and the copy changes nothing: a mall sending other content under an
+	// event id it already used is reported (the statement import lists it, the webhook
+	// logs it), for someone to look into, not applied.
+	Differs string
 }
 
 // ListFilter selects orders. Zero fields do not filter.

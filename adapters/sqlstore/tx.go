@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -348,6 +349,37 @@ func (t *txn) RecordEvent(ctx context.Context, ev orders.FulfilmentEvent, orderI
 		t.late.units = append(t.late.units, row) // added last (lateSums)
 	}
 	return row, false, nil
+}
+
+func (t *txn) RecordedEvents(ctx context.Context, mall orders.Mall, keys []orders.EventKey) (map[orders.EventKey]orders.FulfilmentEvent, error) {
+	want := make(map[orders.EventKey]bool, len(keys))
+	nos := make([]orders.OutOrderNo, 0, len(keys))
+	for _, k := range keys {
+		if !want[k] {
+			want[k] = true
+			nos = append(nos, k.OutOrderNo)
+		}
+	}
+	slices.Sort(nos)
+	nos = slices.Compact(nos)
+	var rows []struct {
+		eventRow
+		LogisticsNo string `db:"logistics_no"`
+	}
+	if err := selectIn(ctx, t.tx, &rows, `SELECT id, event_id, mall, out_order_no, mall_order_no, type, line_no, quantity, refund_fen,
+		occurred_at, COALESCE(logistics_no, '') AS logistics_no, state FROM fulfilment_events WHERE mall = ? AND out_order_no IN (?)`, nos, mall); err != nil {
+		return nil, fmt.Errorf("recorded events: %w", err)
+	}
+	out := make(map[orders.EventKey]orders.FulfilmentEvent, len(keys))
+	for _, r := range rows {
+		k := orders.EventKey{OutOrderNo: r.OutOrderNo, EventID: r.EventID}
+		if want[k] {
+			out[k] = orders.FulfilmentEvent{Mall: orders.Mall(r.Mall), EventID: r.EventID, Type: orders.EventType(r.Type),
+				OutOrderNo: r.OutOrderNo, MallOrderNo: r.MallOrderNo, LineNo: r.LineNo, Quantity: r.Quantity,
+				RefundFen: money.Fen(r.RefundFen), OccurredAt: r.OccurredAt, LogisticsNo: r.LogisticsNo}
+		}
+	}
+	return out, nil
 }
 
 func (t *txn) AdoptParked(ctx context.Context, orderID int64, mall orders.Mall, outOrderNo orders.OutOrderNo) (int, error) {

@@ -387,6 +387,12 @@ func (s *Server) importStatement(c echo.Context) error {
 	r := importResult{Title: "商城对账单：" + f.Name, Stored: true}
 	r.Lines = append(r.Lines, fmt.Sprintf("%d 个事件：生效 %d，暂挂待复核 %d，已有 %d，等待订单 %d；无法读取 %d 行。",
 		rep.Events, t.Applied, t.Held, t.Duplicate, t.Parked, len(rep.Bad)))
+	if len(rep.Differing) > 0 {
+		// An event id already recorded, sent again with other content: the recorded event
+		// stands (imports.StatementReport.Differing).
+		r.Lines = append(r.Lines, fmt.Sprintf("其中 %d 个事件编号已记录、但本文件内容不同，未生效（以已记录的为准），请核查：", len(rep.Differing)))
+		r.Lines = append(r.Lines, rep.Differing...)
+	}
 	bad := reports.Table{Name: "无法读取的行", Columns: []reports.Column{{Name: "file", Title: "文件"}, {Name: "row", Title: "行号", Kind: reports.KindInt},
 		{Name: "column", Title: "字段"}, {Name: "reason", Title: "原因"}}, Rows: [][]reports.Value{}}
 	for _, b := range rep.Bad {

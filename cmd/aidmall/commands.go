@@ -271,6 +271,9 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			for _, b := range rep.Bad {
 				fmt.Fprintln(g.stdout, "bad row:", b)
 			}
+			for _, d := range rep.Differing {
+				fmt.Fprintln(g.stdout, "differs from the event recorded (not applied; the recorded one stands):", d)
+			}
 			if err != nil {
 				return err
 			}
@@ -279,8 +282,12 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known (recorded before, or repeated in the file), %d waiting for their order; %d bad %s (events held for review in the database: %d)\n",
-				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, tally.Parked, len(rep.Bad), plural(len(rep.Bad), "row", "rows"), p.Held)
+			differing := ""
+			if len(rep.Differing) > 0 {
+				differing = fmt.Sprintf(", %d of them with other content than the event recorded (listed above)", len(rep.Differing))
+			}
+			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known (recorded before, or repeated in the file%s), %d waiting for their order; %d bad %s (events held for review in the database: %d)\n",
+				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, differing, tally.Parked, len(rep.Bad), plural(len(rep.Bad), "row", "rows"), p.Held)
 			if rep.Events == 0 && len(rep.Bad) > 0 {
 				return fmt.Errorf("%s: nothing applied: every one of its %d rows is bad (listed above)", args[0], len(rep.Bad))
 			}
