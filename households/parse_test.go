@@ -119,7 +119,8 @@ func TestParseHouseholdsFileErrors(t *testing.T) {
 		{"repeated_column", []byte(strings.TrimSuffix(hhHeader, "\n") + ",户编号\n"), "t.csv: column 户编号 appears twice (columns 1 and 11)"},
 		{"empty_file", nil, "t.csv: the file is empty: no header row"},
 		{"neither_utf8_nor_gb18030", []byte("\xff\xfe\xfd\x80\x80"), "t.csv: the file is UTF-16; save it as UTF-8 or GB18030 CSV"},
-		{"invalid_gb18030_bytes", []byte(hhHeader + "\x80\xff,\n"), "t.csv: unreadable encoding: the file is neither UTF-8 nor GB18030 text"},
+		{"a_line_not_utf8_in_utf8_text", []byte(hhHeader + "\x80\xff,\n"), "t.csv: unreadable encoding at row 2: the file is UTF-8 text before it and this row is not"},
+		{"invalid_gb18030_bytes", []byte("a,b\nc,d\n\x80\xff,\n"), "t.csv: unreadable encoding at row 3: the file is neither UTF-8 nor GB18030 text there"},
 		{"legacy_xls", []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}, "t.csv: the file is a legacy .xls workbook (or an encrypted one); save it as .xlsx or CSV"},
 	}
 	for _, tt := range tests {

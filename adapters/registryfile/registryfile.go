@@ -102,10 +102,37 @@ func decodeText(b []byte) (string, error) {
 		return string(b), nil
 	}
 	d, err := simplifiedchinese.GB18030.NewDecoder().Bytes(b)
-	if err != nil || bytes.ContainsRune(d, utf8.RuneError) {
+	if err != nil {
 		return "", parseError("unreadable encoding: the file is neither UTF-8 nor GB18030 text")
 	}
+	if at := bytes.IndexRune(d, utf8.RuneError); at >= 0 {
+		// Neither encoding reads it: the error names the line to look at.
+		if line := utf8UntilLine(b); line > 0 {
+			return "", parseError("unreadable encoding at row %d: the file is UTF-8 text before it and this row is not (a row pasted from a GB18030 file?); save the whole file in one encoding", line)
+		}
+		return "", parseError("unreadable encoding at row %d: the file is neither UTF-8 nor GB18030 text there (a row pasted from another file?); save the whole file in one encoding",
+			1+bytes.Count(d[:at], []byte("\n")))
+	}
 	return string(d), nil
+}
+
+// utf8UntilLine is the line of the first byte of b that is not UTF-8 when the text before
+// it is UTF-8 holding more than ASCII (text that looks UTF-8 up to there); 0 otherwise. It
+// only names a line for an error: which encoding a file is read in is decided elsewhere.
+func utf8UntilLine(b []byte) int {
+	wide := false
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			if !wide {
+				return 0
+			}
+			return 1 + bytes.Count(b[:i], []byte("\n"))
+		}
+		wide = wide || n > 1
+		i += n
+	}
+	return 0
 }
 
 func csvText(b []byte) (households.File, error) {

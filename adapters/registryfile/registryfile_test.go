@@ -3,6 +3,7 @@ package registryfile_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -217,5 +218,49 @@ func drain(src households.RowSource) (households.File, error) {
 		default:
 			f.Rows = append(f.Rows, row)
 		}
+	}
+}
+
+// A file in one encoding with a row pasted from another is refused whole (text decoded in
+// the wrong encoding mostly reads as other, valid characters, so other rows may be wrong
+// unseen), and the error names the row to look at: streamed (CSVRows) or read whole (CSV).
+func TestARowInAnotherEncodingIsNamed(t *testing.T) {
+	t.Parallel()
+	gb := func(s string) []byte {
+		b, err := simplifiedchinese.GB18030.NewEncoder().Bytes([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var gbFile, utfFile bytes.Buffer
+	gbFile.Write(gb("户编号,户主姓名\n"))
+	utfFile.WriteString("户编号,户主姓名\n")
+	for i := 2; i <= 10; i++ {
+		gbFile.Write(gb(fmt.Sprintf("%d,张三丰\n", i)))
+		utfFile.WriteString(fmt.Sprintf("%d,张三丰\n", i))
+	}
+	gbFile.WriteString("11,王小明 \xe2\x82\n") // UTF-8, its last rune cut: not GB18030 either
+	utfFile.Write(gb("11,王小明\n"))
+	for _, c := range []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"gb18030_file_with_a_utf8_row", gbFile.Bytes(), "unreadable encoding at row 11: the file begins as GB18030 text and this row is not GB18030"},
+		{"utf8_file_with_a_gb18030_row", utfFile.Bytes(), "unreadable encoding at row 11: the file is UTF-8 text before it and this row is not"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, err := registryfile.CSVRows(bytes.NewReader(c.file))
+			for err == nil {
+				_, _, err = rows.Next()
+			}
+			if errors.Is(err, io.EOF) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("streamed: %v, want %q", err, c.want)
+			}
+			if _, err := registryfile.CSV(bytes.NewReader(c.file)); err == nil || !strings.Contains(err.Error(), "unreadable encoding at row 11") {
+				t.Errorf("read whole: %v, want the error at row 11", err)
+			}
+		})
 	}
 }

@@ -85,7 +85,7 @@ func textRows(br *bufio.Reader, head []byte) (households.RowSource, error) {
 	} else {
 		text = transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder())
 	}
-	return &csvRows{r: linecsv.NewReader(text), utf8: utf}, nil
+	return &csvRows{r: linecsv.NewReader(text), utf8: utf, utf8Until: utf8UntilLine(head)}, nil
 }
 
 // validPrefix reports whether b is valid UTF-8, a rune cut off at its end allowed unless
@@ -112,9 +112,21 @@ type csvRows struct {
 	r    *linecsv.Reader
 	utf8 bool
 	bad  int
+	// utf8Until, for a file read as GB18030, is the line where its first bytes stopped
+	// being UTF-8 text (utf8UntilLine; 0: they never looked UTF-8): the line an encoding
+	// error names, the rows before it having been UTF-8.
+	utf8Until int
 }
 
 func (*csvRows) Sheet() bool { return false }
+
+// encodingAdvice says what was wrong with a row not in the file's encoding.
+func (c *csvRows) encodingAdvice() string {
+	if c.utf8 {
+		return "the file begins as UTF-8 text and this row is not UTF-8 (a row pasted from a GB18030 file?); save the whole file in one encoding"
+	}
+	return "the file begins as GB18030 text and this row is not GB18030 (a row pasted from a UTF-8 file?); save the whole file in one encoding"
+}
 
 func (c *csvRows) Next() (households.FileRow, *households.BadLine, error) {
 	for {
@@ -131,7 +143,13 @@ func (c *csvRows) Next() (households.FileRow, *households.BadLine, error) {
 		}
 		for _, cell := range text {
 			if c.utf8 && !utf8.ValidString(cell) || !c.utf8 && strings.ContainsRune(cell, utf8.RuneError) {
-				return households.FileRow{}, nil, parseError("unreadable encoding: the file is neither UTF-8 nor GB18030 text")
+				// The whole file is refused, not the row alone: text decoded in the wrong
+				// encoding mostly reads as other, valid characters, so rows before or after
+				// this one may be wrong unseen. The row named is where to look.
+				if !c.utf8 && c.utf8Until > 0 {
+					return households.FileRow{}, nil, parseError("unreadable encoding at row %d: the file is UTF-8 text before it and this row is not (a row pasted from a GB18030 file?); save the whole file in one encoding", c.utf8Until)
+				}
+				return households.FileRow{}, nil, parseError("unreadable encoding at row %d: %s", rec.Line, c.encodingAdvice())
 			}
 		}
 		if rec.Err != nil {
