@@ -27,6 +27,10 @@ type ReconcileCounts struct {
 	// and logged.
 	Invalid int
 	Missing int // statements not published yet (orders.ErrNotFound), skipped
+	// Differing counts the duplicates whose statement row carries other content than the
+	// event recorded under its id (orders.ApplyResult.Differs): not applied, the recorded
+	// event standing, and logged as a warning naming what differs.
+	Differing int
 }
 
 // Reconcile applies the statements of days (Beijing business days; none: yesterday and
@@ -96,7 +100,15 @@ func (r *Runner) reconcileDay(ctx context.Context, m orders.Mall, day bizday.Day
 		if err != nil {
 			return fmt.Errorf("reconcile %s %s: apply event %s: %w", m, day, ev.EventID, err)
 		}
-		r.metrics.reconciled.WithLabelValues(string(m), string(c.Add(res))).Inc()
+		outcome := string(c.Add(res))
+		if res.Differs != "" {
+			c.Differing++
+			outcome = "duplicate_differs"
+			r.log.Warn("statement event repeats an event id already recorded, with other content: not applied; the recorded event stands",
+				slog.String("mall", string(m)), slog.String("day", day.String()), slog.String("event_id", string(ev.EventID)),
+				slog.String("out_order_no", string(ev.OutOrderNo)), slog.String("differs", res.Differs))
+		}
+		r.metrics.reconciled.WithLabelValues(string(m), outcome).Inc()
 	}
 	return nil
 }

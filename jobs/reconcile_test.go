@@ -135,6 +135,36 @@ func TestReconcile_appliesYesterdayAndTodayOnce(t *testing.T) {
 	})
 }
 
+// A statement row under an event id already recorded with other content is counted apart
+// and not applied: the recorded event stands.
+func TestReconcile_anEventIdAlreadyRecordedWithOtherContentIsCountedNotApplied(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		ccb := &fakeStatements{}
+		g := newRig(t, db, func(c *Config) {
+			c.Statements = map[orders.Mall]StatementSource{mallCCB: ccb}
+			c.Now = func() time.Time { return reconcileNow }
+			c.ReconcileInterval = -1
+		})
+		co, _ := statementOrders(t, g)
+		g.apply(t, event(mallCCB, string(co.OutOrderNo), "N2", orders.EventDelivered, 1, 12)) // notified: 12
+		ccb.days = map[string][]orders.FulfilmentEvent{"2019-03-11": {
+			event(mallCCB, string(co.OutOrderNo), "N2", orders.EventDelivered, 1, 20), // the statement says 20
+			event(mallCCB, string(co.OutOrderNo), "N2", orders.EventDelivered, 1, 12), // and 12 again
+		}}
+		counts, err := g.r.Reconcile(context.Background(), bizday.MustParse("2019-03-11"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (ReconcileCounts{Events: 2, Tally: orders.Tally{Duplicate: 2}, Differing: 1}); counts[mallCCB] != want {
+			t.Errorf("counts %+v, want %+v", counts[mallCCB], want)
+		}
+		if q := quantities(g.order(t, co.ID)); q[0] != "1:0/12" {
+			t.Errorf("line quantities %v, want line 1 delivered 12 as recorded", q)
+		}
+	})
+}
+
 type failingKeeper struct{}
 
 func (failingKeeper) KeepUnreadable(context.Context, orders.Mall, []byte, string) error {

@@ -451,8 +451,12 @@ func newReconcileCmd(g *globals) *cobra.Command {
 			}
 			counts, err := runner.Reconcile(ctx, days...)
 			for m, c := range counts {
-				fmt.Fprintf(g.stdout, "%s %s..%s: %d events read: %d applied, %d held for review, %d already known, %d waiting for their order, %d invalid; %d days not published\n",
-					m, f, t, c.Events, c.Applied, c.Held, c.Duplicate, c.Parked, c.Invalid, c.Missing)
+				differing := ""
+				if c.Differing > 0 {
+					differing = fmt.Sprintf(" (%d of them with other content than the event recorded: not applied, logged as warnings)", c.Differing)
+				}
+				fmt.Fprintf(g.stdout, "%s %s..%s: %d events read: %d applied, %d held for review, %d already known%s, %d waiting for their order, %d invalid; %d days not published\n",
+					m, f, t, c.Events, c.Applied, c.Held, c.Duplicate, differing, c.Parked, c.Invalid, c.Missing)
 			}
 			return err
 		}),
