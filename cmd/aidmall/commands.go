@@ -284,7 +284,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			}
 			differing := ""
 			if len(rep.Differing) > 0 {
-				differing = fmt.Sprintf(", %d of them with other content than the event recorded (listed above)", len(rep.Differing))
+				differing = fmt.Sprintf("; %d of them with other content than the event recorded, listed above", len(rep.Differing))
 			}
 			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known (recorded before, or repeated in the file%s), %d waiting for their order; %d bad %s (events held for review in the database: %d)\n",
 				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, differing, tally.Parked, len(rep.Bad), plural(len(rep.Bad), "row", "rows"), p.Held)
