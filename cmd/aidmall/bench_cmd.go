@@ -159,6 +159,9 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 		fmt.Fprintf(out, "bundle: %s\n", o.bundle)
 	}
 	fmt.Fprintf(out, "aidmall bench: %s per run, %d clients, load average %.2f\n", o.duration, o.clients, bench.LoadAverage())
+	if o.smoke {
+		fmt.Fprintln(out, smokeNote)
+	}
 	if slices.Contains(o.parts, "verify") {
 		if err := b.verify(ctx); err != nil {
 			return fmt.Errorf("verify: %w", err)
@@ -210,8 +213,18 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 		}
 	}
 	fmt.Fprintln(out)
-	return bench.Print(out, b.figures)
+	if err := bench.Print(out, b.figures); err != nil {
+		return err
+	}
+	if o.smoke {
+		fmt.Fprintln(out, smokeNote)
+	}
+	return nil
 }
+
+// smokeNote heads and ends a --smoke run's output: its figures are not to be read as the
+// service's speed (a p99 of two seconds' traffic, on a machine busy with anything else).
+const smokeNote = "smoke run: each part ran about 2 s to check that it measures; these figures are not measurements (docs/PERFORMANCE.md has those, and how to take them)"
 
 // benchRun collects the figures of one `aidmall bench`.
 type benchRun struct {

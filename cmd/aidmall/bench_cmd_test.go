@@ -44,6 +44,9 @@ func TestBenchSmoke(t *testing.T) {
 				t.Errorf("no figure %s in the table", f)
 			}
 		}
+		if strings.Count(table, smokeNote) != 2 {
+			t.Errorf("the smoke run does not say, at its start and after its table, that its figures are not measurements")
+		}
 		if !strings.Contains(table, "bare insert of 6 rows") {
 			t.Errorf("the intake baseline is not the 6 rows of one order (order, 3 lines, job, idempotency key)")
 		}
