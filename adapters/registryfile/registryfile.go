@@ -108,9 +108,9 @@ func decodeText(b []byte) (string, error) {
 	if at := bytes.IndexRune(d, utf8.RuneError); at >= 0 {
 		// Neither encoding reads it: the error names the line to look at.
 		if line := utf8UntilLine(b); line > 0 {
-			return "", parseError("unreadable encoding at row %d: the file is UTF-8 text before it and this row is not (a row pasted from a GB18030 file?); save the whole file in one encoding", line)
+			return "", parseError("unreadable encoding at row %d: the file is UTF-8 text before it and this row is not (a row pasted from a GB18030 file?); save the whole file in one encoding and import it again (nothing of this file was imported)", line)
 		}
-		return "", parseError("unreadable encoding at row %d: the file is neither UTF-8 nor GB18030 text there (a row pasted from another file?); save the whole file in one encoding",
+		return "", parseError("unreadable encoding at row %d: the file is neither UTF-8 nor GB18030 text there (a row pasted from another file?); save the whole file in one encoding and import it again (nothing of this file was imported)",
 			1+bytes.Count(d[:at], []byte("\n")))
 	}
 	return string(d), nil

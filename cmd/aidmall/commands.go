@@ -286,8 +286,8 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			if len(rep.Differing) > 0 {
 				differing = fmt.Sprintf("; %d of them with other content than the event recorded, listed above", len(rep.Differing))
 			}
-			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known (recorded before, or repeated in the file%s), %d waiting for their order; %d bad %s (events held for review in the database: %d)\n",
-				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, differing, tally.Parked, len(rep.Bad), plural(len(rep.Bad), "row", "rows"), p.Held)
+			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known (recorded before, or repeated in the file%s), %d waiting for their order; %d bad %s (events held for review in the database: %d%s)\n",
+				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, differing, tally.Parked, len(rep.Bad), plural(len(rep.Bad), "row", "rows"), p.Held, reviewHint(p.Held))
 			if rep.Events == 0 && len(rep.Bad) > 0 {
 				return fmt.Errorf("%s: nothing applied: every one of its %d rows is bad (listed above)", args[0], len(rep.Bad))
 			}
@@ -546,4 +546,12 @@ func importInput(what string, folder bool) func(*cobra.Command, []string) error 
 var importFolderHolds = map[string]string{
 	"orders": "one holding orders.csv and order_lines.csv",
 	"bundle": "in the shape of examples/yichuan-dingbian-2019",
+}
+
+// reviewHint says where held events are seen, when there are some.
+func reviewHint(held int) string {
+	if held == 0 {
+		return ""
+	}
+	return "; aidmall review list shows them"
 }
