@@ -427,7 +427,7 @@ func (r eventRow) recorded() orders.RecordedEvent {
 	return orders.RecordedEvent{Row: r.ID, State: orders.EventState(r.State), HeldReason: r.HeldReason,
 		Event: orders.FulfilmentEvent{Mall: orders.Mall(r.Mall), EventID: r.EventID, Type: orders.EventType(r.Type),
 			OutOrderNo: r.OutOrderNo, MallOrderNo: r.MallOrderNo, LineNo: r.LineNo, Quantity: r.Quantity,
-			RefundFen: money.Fen(r.RefundFen), OccurredAt: r.OccurredAt}}
+			RefundFen: money.Fen(r.RefundFen), OccurredAt: r.OccurredAt, LogisticsNo: r.LogisticsNo, Source: r.Source}}
 }
 
 func (r supplyRow) supply() orders.LineSupply {

@@ -272,10 +272,7 @@ func benefitFrom() (from, period, slice string) {
 // under the empty household number.
 func benefitNetsSelect() string {
 	from, period, slice := benefitFrom()
-	return `SELECT ` + period + ` AS period, d.dim AS dim, ` + slice + ` AS slice, COALESCE(l.household_no, '') AS household_no, SUM(l.amount_fen) AS net_fen,
-		SUM(CASE WHEN l.funding = 'union_funds' THEN l.amount_fen ELSE 0 END) AS union_fen,
-		SUM(CASE WHEN l.source = 'delivered' THEN l.amount_fen ELSE 0 END) AS delivered_fen,
-		SUM(CASE WHEN l.source = 'refunded' THEN l.amount_fen ELSE 0 END) AS refunded_fen
+	return `SELECT ` + period + ` AS period, d.dim AS dim, ` + slice + ` AS slice, COALESCE(l.household_no, '') AS household_no, SUM(l.amount_fen) AS net_fen, ` + ledgerPartsSQL("l.") + `
 		FROM ` + from + ` GROUP BY ` + period + `, d.dim, ` + slice + `, COALESCE(l.household_no, '')`
 }
 
@@ -286,9 +283,7 @@ func benefitFiguresSelect(nets string) string {
 	return `SELECT f.period, f.dim, f.slice, f.amount_fen, f.union_fen, f.delivered_fen, f.refunded_fen, f.unattributed_fen,
 		COALESCE(c.households, 0) AS households, COALESCE(c.people, 0) AS people
 		FROM (SELECT ` + period + ` AS period, d.dim AS dim, ` + slice + ` AS slice, SUM(l.amount_fen) AS amount_fen,
-			SUM(CASE WHEN l.funding = 'union_funds' THEN l.amount_fen ELSE 0 END) AS union_fen,
-			SUM(CASE WHEN l.source = 'delivered' THEN l.amount_fen ELSE 0 END) AS delivered_fen,
-			SUM(CASE WHEN l.source = 'refunded' THEN l.amount_fen ELSE 0 END) AS refunded_fen,
+			` + ledgerPartsSQL("l.") + `,
 			SUM(CASE WHEN l.household_no IS NULL THEN l.amount_fen ELSE 0 END) AS unattributed_fen
 			FROM ` + from + ` GROUP BY ` + period + `, d.dim, ` + slice + `) f
 		LEFT JOIN (SELECT n.period, n.dim, n.slice, COUNT(*) AS households, SUM(h.members) AS people

@@ -71,6 +71,15 @@ func (r *ledgerRow) sourcePart(source string) int64 {
 	return 0
 }
 
+// ledgerPartsSQL is unionPart and sourcePart summed in SQL over ledger rows (their alias
+// prefix p: "" or "l."), as the columns union_fen, delivered_fen and refunded_fen: the
+// rebuild and the verification recompute the rollups and nets with it.
+func ledgerPartsSQL(p string) string {
+	return `SUM(CASE WHEN ` + p + `funding = 'union_funds' THEN ` + p + `amount_fen ELSE 0 END) AS union_fen,
+		SUM(CASE WHEN ` + p + `source = 'delivered' THEN ` + p + `amount_fen ELSE 0 END) AS delivered_fen,
+		SUM(CASE WHEN ` + p + `source = 'refunded' THEN ` + p + `amount_fen ELSE 0 END) AS refunded_fen`
+}
+
 // col returns ledgerRow r's value of ledger column c.
 func (r *ledgerRow) col(c string) string {
 	switch c {
@@ -148,18 +157,29 @@ func sliceOnlySQL(t rollupTable) string {
 // from the ledger, or for the year grain from the month rollups put back before it
 // (migrations 00018 and 00020 down).
 func unsliceSQL(t rollupTable) []string {
-	cols := `INSERT INTO ` + t.table + ` (` + fmt.Sprintf(rollupKeyCols, t.period) + `, amount_fen, union_fen, delivered_fen, refunded_fen) `
 	if t.n == 4 {
-		return []string{cols + `SELECT grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no, SUM(amount_fen), SUM(union_fen), SUM(delivered_fen), SUM(refunded_fen)
-		FROM ledger_rollups WHERE grp <> '` + sliceSet.name + `' GROUP BY grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no`}
+		return []string{yearsFromMonthsSQL(`WHERE grp <> '` + sliceSet.name + `'`)}
 	}
 	var out []string
 	for _, set := range rollupSets {
 		if set.name != sliceSet.name {
-			out = append(out, cols+rollupSelect(set, t.expr()))
+			out = append(out, rollupInsert(t)+rollupSelect(set, t.expr()))
 		}
 	}
 	return out
+}
+
+// rollupInsert is the head of an INSERT into rollup table t of its key and sums.
+func rollupInsert(t rollupTable) string {
+	return `INSERT INTO ` + t.table + ` (` + fmt.Sprintf(rollupKeyCols, t.period) + `, amount_fen, union_fen, delivered_fen, refunded_fen) `
+}
+
+// yearsFromMonthsSQL fills the year rollups from the month rollups' rows that where
+// selects (a WHERE clause, or ""), as migration 00015 first did.
+func yearsFromMonthsSQL(where string) string {
+	return rollupInsert(rollupTables[2]) + `SELECT grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no,
+		SUM(amount_fen), SUM(union_fen), SUM(delivered_fen), SUM(refunded_fen)
+		FROM ledger_rollups ` + where + ` GROUP BY grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no`
 }
 
 const rollupKeyCols = "grp, %s, k1, k2, k3, k4, k5, k6, k7, household_no"
@@ -217,9 +237,7 @@ func rollupSelect(set rollupSet, periodExpr string) string {
 	}
 	group := append(append([]string{periodExpr}, set.cols...), "COALESCE(household_no, '')")
 	return `SELECT '` + set.name + `' AS grp, ` + periodExpr + ` AS period, ` + strings.Join(ks, ", ") + `, COALESCE(household_no, '') AS household_no,
-		SUM(amount_fen) AS amount_fen, SUM(CASE WHEN funding = 'union_funds' THEN amount_fen ELSE 0 END) AS union_fen,
-		SUM(CASE WHEN source = 'delivered' THEN amount_fen ELSE 0 END) AS delivered_fen,
-		SUM(CASE WHEN source = 'refunded' THEN amount_fen ELSE 0 END) AS refunded_fen
+		SUM(amount_fen) AS amount_fen, ` + ledgerPartsSQL("") + `
 		FROM ledger_entries GROUP BY ` + strings.Join(group, ", ")
 }
 
@@ -371,12 +389,16 @@ func rollupSource(from, to bizday.Day, where string, cols ...string) (string, []
 	if where != "" {
 		and = " AND " + where
 	}
-	fromSlice := grainSelect{where: "grp = '" + sliceSet.name + "'" + and}
-	sel := []string{"NULLIF(household_no, '') AS household_no"}
-	for _, c := range dims {
-		sel = append(sel, fmt.Sprintf("k%d AS %s", slices.Index(sliceSet.cols, c)+1, c))
+	// selected is household_no, the keys and the four sums, the amount from amount.
+	selected := func(keys []string, amount string) string {
+		return strings.Join(append(append([]string{"NULLIF(household_no, '') AS household_no"}, keys...),
+			amount+" AS amount_fen", "union_fen", "delivered_fen", "refunded_fen"), ", ")
 	}
-	fromSlice.cols = strings.Join(append(sel, "amount_fen", "union_fen", "delivered_fen", "refunded_fen"), ", ")
+	var keys []string
+	for _, c := range dims {
+		keys = append(keys, fmt.Sprintf("k%d AS %s", slices.Index(sliceSet.cols, c)+1, c))
+	}
+	fromSlice := grainSelect{selected(keys, "amount_fen"), "grp = '" + sliceSet.name + "'" + and}
 	ledgerGrains := [3][2]string{{"ledger_year_rollups", "year"}, {"ledger_rollups", "month"}, {"ledger_day_rollups", "business_day"}}
 	years := !slices.Contains(cols, "")
 	if len(dims) > 1 {
@@ -386,11 +408,11 @@ func rollupSource(from, to bizday.Day, where string, cols ...string) (string, []
 	if len(dims) == 1 {
 		dim = dims[0]
 	}
-	sel = []string{"NULLIF(household_no, '') AS household_no"}
+	keys = nil
 	if dim != "" {
-		sel = append(sel, "slice AS "+dim)
+		keys = []string{"slice AS " + dim}
 	}
-	netCols := strings.Join(append(sel, "net_fen AS amount_fen", "union_fen", "delivered_fen", "refunded_fen"), ", ")
+	netCols := selected(keys, "net_fen")
 	fromNets := func(n int) grainSelect {
 		// One table holds both grains: the length of the period tells a year's rows from
 		// a month's (a range of months may span a year's key: '2018-12' < '2019' < '2020-01').
@@ -517,13 +539,11 @@ func rebuildRollupsSQL() []string {
 	out := []string{`DELETE FROM unit_month_rollups`, `DELETE FROM unit_day_rollups`}
 	for _, t := range rollupTables {
 		out = append(out, `DELETE FROM `+t.table)
-		if t.n == 4 { // the year's from the months', rebuilt just before (as migration 00015 backfills)
-			out = append(out, `INSERT INTO ledger_year_rollups (`+fmt.Sprintf(rollupKeyCols, t.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen)
-			SELECT grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no, SUM(amount_fen), SUM(union_fen), SUM(delivered_fen), SUM(refunded_fen)
-			FROM ledger_rollups GROUP BY grp, substr(month, 1, 4), k1, k2, k3, k4, k5, k6, k7, household_no`)
+		if t.n == 4 { // the year's from the months', rebuilt just before
+			out = append(out, yearsFromMonthsSQL(""))
 			continue
 		}
-		out = append(out, `INSERT INTO `+t.table+` (`+fmt.Sprintf(rollupKeyCols, t.period)+`, amount_fen, union_fen, delivered_fen, refunded_fen) `+rollupSelect(sliceSet, t.expr()))
+		out = append(out, rollupInsert(t)+rollupSelect(sliceSet, t.expr()))
 	}
 	out = append(out, rebuildBenefitSQL()...)
 	return append(out,

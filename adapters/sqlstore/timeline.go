@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"aidmall/money"
 	"aidmall/orders"
 )
 
@@ -15,11 +14,7 @@ import (
 // Duplicates were never recorded; parked events appear once their order adopted them.
 // It reads; the caller has checked that whoever asks may see the order.
 func (s *Store) OrderEvents(ctx context.Context, orderID int64) ([]orders.RecordedEvent, error) {
-	var rows []struct {
-		eventRow
-		LogisticsNo string `db:"logistics_no"`
-		Source      string `db:"source"`
-	}
+	var rows []eventRow
 	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT id, event_id, mall, out_order_no, mall_order_no, type, line_no,
 		quantity, refund_fen, occurred_at, state, held_reason, logistics_no, source
 		FROM fulfilment_events WHERE order_id = ? ORDER BY occurred_at, id`), orderID); err != nil {
@@ -27,10 +22,8 @@ func (s *Store) OrderEvents(ctx context.Context, orderID int64) ([]orders.Record
 	}
 	out := make([]orders.RecordedEvent, len(rows))
 	for i, r := range rows {
-		out[i] = orders.RecordedEvent{Row: r.ID, State: orders.EventState(r.State), HeldReason: r.HeldReason,
-			Event: orders.FulfilmentEvent{Mall: orders.Mall(r.Mall), EventID: r.EventID, Type: orders.EventType(r.Type),
-				OutOrderNo: r.OutOrderNo, MallOrderNo: r.MallOrderNo, LineNo: r.LineNo, Quantity: r.Quantity,
-				RefundFen: money.Fen(r.RefundFen), OccurredAt: r.OccurredAt.UTC(), LogisticsNo: r.LogisticsNo, Source: r.Source}}
+		out[i] = r.recorded()
+		out[i].Event.OccurredAt = r.OccurredAt.UTC()
 	}
 	return out, nil
 }

@@ -362,21 +362,15 @@ func (t *txn) RecordedEvents(ctx context.Context, mall orders.Mall, keys []order
 	}
 	slices.Sort(nos)
 	nos = slices.Compact(nos)
-	var rows []struct {
-		eventRow
-		LogisticsNo string `db:"logistics_no"`
-	}
+	var rows []eventRow
 	if err := selectIn(ctx, t.tx, &rows, `SELECT id, event_id, mall, out_order_no, mall_order_no, type, line_no, quantity, refund_fen,
-		occurred_at, COALESCE(logistics_no, '') AS logistics_no, state FROM fulfilment_events WHERE mall = ? AND out_order_no IN (?)`, nos, mall); err != nil {
+		occurred_at, logistics_no, state FROM fulfilment_events WHERE mall = ? AND out_order_no IN (?)`, nos, mall); err != nil {
 		return nil, fmt.Errorf("recorded events: %w", err)
 	}
 	out := make(map[orders.EventKey]orders.FulfilmentEvent, len(keys))
 	for _, r := range rows {
-		k := orders.EventKey{OutOrderNo: r.OutOrderNo, EventID: r.EventID}
-		if want[k] {
-			out[k] = orders.FulfilmentEvent{Mall: orders.Mall(r.Mall), EventID: r.EventID, Type: orders.EventType(r.Type),
-				OutOrderNo: r.OutOrderNo, MallOrderNo: r.MallOrderNo, LineNo: r.LineNo, Quantity: r.Quantity,
-				RefundFen: money.Fen(r.RefundFen), OccurredAt: r.OccurredAt, LogisticsNo: r.LogisticsNo}
+		if ev := r.recorded().Event; want[ev.Key()] {
+			out[ev.Key()] = ev
 		}
 	}
 	return out, nil
@@ -407,6 +401,8 @@ type eventRow struct {
 	OccurredAt  time.Time          `db:"occurred_at"`
 	State       string             `db:"state"`
 	HeldReason  string             `db:"held_reason"`
+	LogisticsNo string             `db:"logistics_no"` // selected by the readers that show or compare it
+	Source      string             `db:"source"`
 }
 
 func (t *txn) Events(ctx context.Context, orderID int64) ([]orders.RecordedEvent, error) {
