@@ -108,13 +108,22 @@ func decodeText(b []byte) (string, error) {
 	if at := bytes.IndexRune(d, utf8.RuneError); at >= 0 {
 		// Neither encoding reads it: the error names the line to look at.
 		if line := utf8UntilLine(b); line > 0 {
-			return "", parseError("unreadable encoding at row %d: the file is UTF-8 text before it and this row is not (a row pasted from a GB18030 file?); save the whole file in one encoding and import it again (nothing of this file was imported)", line)
+			return "", encodingError(line, utf8Before)
 		}
-		return "", parseError("unreadable encoding at row %d: the file is neither UTF-8 nor GB18030 text there (a row pasted from another file?); save the whole file in one encoding and import it again (nothing of this file was imported)",
-			1+bytes.Count(d[:at], []byte("\n")))
+		return "", encodingError(1+bytes.Count(d[:at], []byte("\n")), "the file is neither UTF-8 nor GB18030 text there (a row pasted from another file?)")
 	}
 	return string(d), nil
 }
+
+// encodingError refuses a file for row, not in the file's encoding (what says how): the
+// whole file, since text decoded in the wrong encoding mostly reads as other, valid
+// characters, so other rows may be wrong unseen. The row is where to look.
+func encodingError(row int, what string) error {
+	return parseError("unreadable encoding at row %d: %s; save the whole file in one encoding and import it again (nothing of this file was imported)", row, what)
+}
+
+// utf8Before is encodingError's account of a UTF-8 file with a row that is not.
+const utf8Before = "the file is UTF-8 text before it and this row is not (a row pasted from a GB18030 file?)"
 
 // utf8UntilLine is the line of the first byte of b that is not UTF-8 when the text before
 // it is UTF-8 holding more than ASCII (text that looks UTF-8 up to there); 0 otherwise. It

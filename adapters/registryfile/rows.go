@@ -120,14 +120,6 @@ type csvRows struct {
 
 func (*csvRows) Sheet() bool { return false }
 
-// encodingAdvice says what was wrong with a row not in the file's encoding.
-func (c *csvRows) encodingAdvice() string {
-	if c.utf8 {
-		return "the file begins as UTF-8 text and this row is not UTF-8 (a row pasted from a GB18030 file?); save the whole file in one encoding and import it again (nothing of this file was imported)"
-	}
-	return "the file begins as GB18030 text and this row is not GB18030 (a row pasted from a UTF-8 file?); save the whole file in one encoding and import it again (nothing of this file was imported)"
-}
-
 func (c *csvRows) Next() (households.FileRow, *households.BadLine, error) {
 	for {
 		rec, err := c.r.Read()
@@ -143,13 +135,15 @@ func (c *csvRows) Next() (households.FileRow, *households.BadLine, error) {
 		}
 		for _, cell := range text {
 			if c.utf8 && !utf8.ValidString(cell) || !c.utf8 && strings.ContainsRune(cell, utf8.RuneError) {
-				// The whole file is refused, not the row alone: text decoded in the wrong
-				// encoding mostly reads as other, valid characters, so rows before or after
-				// this one may be wrong unseen. The row named is where to look.
-				if !c.utf8 && c.utf8Until > 0 {
-					return households.FileRow{}, nil, parseError("unreadable encoding at row %d: the file is UTF-8 text before it and this row is not (a row pasted from a GB18030 file?); save the whole file in one encoding and import it again (nothing of this file was imported)", c.utf8Until)
+				switch {
+				case c.utf8:
+					err = encodingError(rec.Line, "the file begins as UTF-8 text and this row is not UTF-8 (a row pasted from a GB18030 file?)")
+				case c.utf8Until > 0:
+					err = encodingError(c.utf8Until, utf8Before)
+				default:
+					err = encodingError(rec.Line, "the file begins as GB18030 text and this row is not GB18030 (a row pasted from a UTF-8 file?)")
 				}
-				return households.FileRow{}, nil, parseError("unreadable encoding at row %d: %s", rec.Line, c.encodingAdvice())
+				return households.FileRow{}, nil, err
 			}
 		}
 		if rec.Err != nil {
