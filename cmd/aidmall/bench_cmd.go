@@ -30,6 +30,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/spf13/cobra"
 
+	"aidmall/config"
 	"aidmall/adapters/abc"
 	"aidmall/adapters/ccb"
 	"aidmall/adapters/mallsim"
@@ -338,7 +339,7 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 	if cfg.SealKey == "" {
 		// A key for this run's database alone, removed with it: nothing to back up, so no
 		// "generated a new seal key" warning (the service's own first run gives one).
-		key := make([]byte, 32)
+		key := make([]byte, config.SealKeySize)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
