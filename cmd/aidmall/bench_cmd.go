@@ -30,11 +30,11 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/spf13/cobra"
 
-	"aidmall/config"
 	"aidmall/adapters/abc"
 	"aidmall/adapters/ccb"
 	"aidmall/adapters/mallsim"
 	"aidmall/adapters/sqlstore"
+	"aidmall/config"
 	"aidmall/examples"
 	"aidmall/internal/bench"
 	"aidmall/internal/gen"
