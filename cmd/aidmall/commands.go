@@ -305,7 +305,7 @@ func refusedErr(reps ...households.Report) error {
 	for _, r := range reps {
 		switch {
 		case r.Refused:
-			return fmt.Errorf("%s refused: %d bad rows (--strict)", r.File, len(r.Errors))
+			return fmt.Errorf("%s refused: %d %s (--strict)", r.File, len(r.Errors), plural(len(r.Errors), "row error", "row errors"))
 		case r.Rows > 0 && r.Loaded == 0 && len(r.Errors) > 0:
 			return fmt.Errorf("%s: nothing imported: every one of its %d rows is bad (listed above)", r.File, r.Rows)
 		}
