@@ -445,6 +445,31 @@ func TestEnqueueDispatch_oneJobPerOrder(t *testing.T) {
 	})
 }
 
+// The orders of one shared placement transaction get their jobs in one insert: each order
+// one job, an order whose job is live already none more, and each job is worked.
+func TestEnqueueDispatch_manyOrdersAtOnce(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db *sqlstore.DB) {
+		g := newRig(t, db, nil)
+		ctx := context.Background()
+		o1 := g.place(t, testOrder("2019-HQ-0001")) // its job inserted by Place
+		o2 := g.placeWithoutJob(t, testOrder("2019-HQ-0002"), time.Now())
+		o3 := g.placeWithoutJob(t, testOrder("2019-HQ-0003"), time.Now())
+		g.enqueue(t, func(tx *sql.Tx) error { return g.r.EnqueueDispatch(ctx, tx, o1.ID, o2.ID, o3.ID) })
+		if n, err := g.r.Pending(ctx); err != nil || n != 3 {
+			t.Errorf("Pending = %d, %v; want 3 (one per order, order 1's not twice)", n, err)
+		}
+		g.start(t)
+		for _, o := range []*orders.GroupOrder{o1, o2, o3} {
+			g.waitFor(t, "dispatch of "+o.OrderRef, finished(DispatchArgs{}.Kind(), o.ID))
+		}
+		creates, _ := g.ccb.recorded()
+		if len(creates) != 3 {
+			t.Errorf("mall saw %d creates, want 3 (one per order)", len(creates))
+		}
+	})
+}
+
 func TestNextRetry_honoursRetryAfter(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2019, 3, 12, 9, 0, 0, 0, time.UTC)

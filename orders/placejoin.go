@@ -66,8 +66,9 @@ type SavepointTx interface {
 	// DeferKeys has the Idempotency-Keys a placed hook takes from now on reported taken
 	// at once and written together by WriteDeferred: one statement for all of them.
 	DeferKeys()
-	// WriteDeferred writes what DeferKeys deferred; ErrDeferredTaken when a key was
-	// taken already, and the transaction can then no longer commit.
+	// WriteDeferred writes what DeferKeys deferred, and what the store defers in a
+	// shared transaction (the orders' dispatch jobs, inserted together); ErrDeferredTaken
+	// when a key was taken already, and the transaction can then no longer commit.
 	WriteDeferred(ctx context.Context) error
 }
 

@@ -1,9 +1,11 @@
 package orders_test
 
 import (
+	"aidmall/jobs"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -127,7 +129,15 @@ func (p *placeStore) InSavepointTx(ctx context.Context, fn func(tx orders.Savepo
 func placeService(t *testing.T, open func(testing.TB) *sqlstore.DB, ps *placeStore) *orders.Service {
 	t.Helper()
 	clock := func() time.Time { return testNow }
-	ps.Store = sqltest.Store(t, open(t), sqltest.WithEnqueuer(&sqltest.Jobs{}), sqltest.WithClock(clock))
+	db := open(t)
+	if err := jobs.Migrate(context.Background(), db.DB.DB, db.Dialect); err != nil {
+		t.Fatal(err)
+	}
+	enq, err := jobs.NewEnqueuer(db.DB.DB, db.Dialect, 0) // River's, in the orders' transactions
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps.Store = sqltest.Store(t, db, sqltest.WithEnqueuer(enq), sqltest.WithClock(clock))
 	seedRegistry(t, ps.Store)
 	for _, c := range []orders.Caller{hqStaff, s01Staff} { // the keys the Idempotency-Keys are under
 		if _, k, err := ps.Store.CreateAPIKey(context.Background(), c.Name, c.Role, c.BranchCode); err != nil || k.ID != c.KeyID {
@@ -268,6 +278,23 @@ func TestJoinedPlacementsAreOrderByOrder(t *testing.T) {
 			if s != want {
 				t.Errorf("joined left %+v, one at a time %+v", s, want)
 			}
+			// Each stored order got one dispatch job, and no placement undone (alone, or
+			// with a shared transaction run again with savepoints) was given one.
+			var stored, dispatched []int64
+			orderID := `CAST(args->>'order_id' AS BIGINT)`
+			if d.Name == "sqlite" {
+				orderID = `json_extract(args, '$.order_id')` // River keeps args as JSONB there
+			}
+			db := st.Store.DB()
+			if err := db.SelectContext(ctx, &stored, `SELECT id FROM group_orders ORDER BY id`); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SelectContext(ctx, &dispatched, db.Rebind(`SELECT `+orderID+` FROM river_job WHERE kind = ?`), jobs.DispatchArgs{}.Kind()); err != nil {
+				t.Fatal(err)
+			}
+			if slices.Sort(dispatched); !slices.Equal(dispatched, stored) {
+				t.Errorf("dispatch jobs for orders %v, want one for each stored order %v", dispatched, stored)
+			}
 			js := svc.PlaceJoinStats()
 			t.Logf("%d placements in %d transactions, %d of them shared", js.Orders, js.Transactions, st.shared.Load())
 			if st.shared.Load() == 0 || js.Orders != int64(len(ps)) || js.Transactions >= js.Orders || js.Waiting != 0 {
@@ -368,7 +395,7 @@ func TestJoinedPlacementGivenUpWhileWaiting(t *testing.T) {
 			}
 			close(st.open)
 			if o := receive(t, first, "the placement being stored"); o.err != nil || o.panicked != nil {
-				t.Fatalf("the placement being stored: %+v", o)
+				t.Fatalf("the placement being stored: %v, panicked %v", o.err, o.panicked)
 			}
 			if _, err := ps[2].place(ctx, svc); err != nil {
 				t.Fatalf("the next placement: %v", err)

@@ -20,8 +20,13 @@ import (
 var _ orders.SavepointTx = (*txn)(nil)
 
 // InSavepointTx is InTx with an orders.SavepointTx (orders.SavepointStore).
+// The orders' dispatch jobs are deferred and inserted together (txn.jobs): by
+// WriteDeferred, or before the commit at the latest.
 func (s *Store) InSavepointTx(ctx context.Context, fn func(tx orders.SavepointTx) error) error {
-	return s.inTxn(ctx, nil, func(t *txn) error { return fn(t) })
+	return s.inTxn(ctx, nil, func(t *txn) error {
+		t.deferJobs = true
+		return fn(t)
+	})
 }
 
 // Savepoint runs fn inside a savepoint of t (see orders.SavepointTx). The savepoint has one
@@ -36,11 +41,11 @@ func (t *txn) Savepoint(ctx context.Context, fn func() error) error {
 	if _, err := t.tx.ExecContext(ctx, `SAVEPOINT joined`); err != nil {
 		return fmt.Errorf("savepoint: %w", translate(err))
 	}
-	written, late, months := t.written, t.late, maps.Clone(t.months)
+	written, late, months, jobs := t.written, t.late, maps.Clone(t.months), len(t.jobs)
 	ferr := fn()
 	if ferr != nil {
 		// Capped, so that what is added next does not write over what fn added.
-		t.written, t.months = written, months
+		t.written, t.months, t.jobs = written, months, t.jobs[:jobs]
 		t.late = lateSums{ledger: slices.Clip(late.ledger), units: slices.Clip(late.units)}
 		if _, err := t.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT joined`); err != nil {
 			return errors.Join(ferr, fmt.Errorf("rollback to savepoint: %w", translate(err)))
@@ -106,9 +111,18 @@ func (t *txn) DeferKeys() {
 }
 
 // WriteDeferred writes the keys taken since DeferKeys in one statement, and stops
-// deferring. orders.ErrDeferredTaken when one of them was taken already (by a request
-// that committed first, or twice among them); t can then no longer commit.
+// deferring; then inserts the dispatch jobs of the orders stored so far (writeJobs).
+// orders.ErrDeferredTaken when one of the keys was taken already (by a request that
+// committed first, or twice among them); t can then no longer commit.
 func (t *txn) WriteDeferred(ctx context.Context) error {
+	if err := t.writeKeys(ctx); err != nil {
+		return err
+	}
+	return t.writeJobs(ctx)
+}
+
+// writeKeys writes the keys taken since DeferKeys (WriteDeferred).
+func (t *txn) writeKeys(ctx context.Context) error {
 	keys := t.keys
 	t.keys = nil
 	if len(keys) == 0 {

@@ -14,7 +14,8 @@ import (
 // Enqueuer inserts background jobs in the caller's transaction, so that a job exists if and
 // only if the row it acts on was committed (jobs.Runner implements it with River).
 type Enqueuer interface {
-	EnqueueDispatch(ctx context.Context, tx *sql.Tx, orderID int64) error
+	// EnqueueDispatch enqueues the dispatch job of each order of orderIDs (one or more).
+	EnqueueDispatch(ctx context.Context, tx *sql.Tx, orderIDs ...int64) error
 	EnqueueCancel(ctx context.Context, tx *sql.Tx, orderID int64, reason string) error
 }
 
@@ -81,5 +82,5 @@ var ErrNoJobs = errors.New("sqlstore: this store takes no dispatch or cancel job
 // back rather than leaving an order no job will ever send or cancel.
 type NoJobs struct{}
 
-func (NoJobs) EnqueueDispatch(context.Context, *sql.Tx, int64) error       { return ErrNoJobs }
+func (NoJobs) EnqueueDispatch(context.Context, *sql.Tx, ...int64) error    { return ErrNoJobs }
 func (NoJobs) EnqueueCancel(context.Context, *sql.Tx, int64, string) error { return ErrNoJobs }

@@ -37,6 +37,9 @@ func (s *Store) inTxn(ctx context.Context, b *batch, fn func(t *txn) error) erro
 		if err := fn(t); err != nil {
 			return err
 		}
+		if err := t.writeJobs(ctx); err != nil {
+			return err
+		}
 		if b != nil {
 			if err := t.flush(ctx); err != nil {
 				return err
@@ -74,6 +77,11 @@ type txn struct {
 	b       *batch          // InBatchTx's prefetched reads and deferred saves; nil in InTx
 	late    lateSums        // what the transaction adds to the rollups, written last (writeLate)
 	keys    [][]any         // Idempotency-Keys taken since DeferKeys, not yet written (savepoint.go)
+	// jobs are the orders stored in a shared placement transaction (InSavepointTx) whose
+	// dispatch jobs are not yet inserted: they go in together (writeJobs), in one River
+	// insert instead of one an order; deferJobs says the transaction defers them.
+	jobs      []int64
+	deferJobs bool
 }
 
 // lateSums is what a transaction adds to the rollups, kept until just before its commit.
@@ -233,9 +241,26 @@ func (t *txn) InsertOrder(ctx context.Context, o *orders.GroupOrder) error {
 		return fmt.Errorf("insert lines: %d lines stored of %d", len(ids), len(o.Lines))
 	}
 	if !o.Submitted {
+		if t.deferJobs {
+			t.jobs = append(t.jobs, o.ID)
+			return nil
+		}
 		if err := t.s.enq.EnqueueDispatch(ctx, tx.Tx, o.ID); err != nil {
 			return fmt.Errorf("enqueue dispatch: %w", err)
 		}
+	}
+	return nil
+}
+
+// writeJobs inserts the dispatch jobs deferred so far (jobs), in one insert.
+func (t *txn) writeJobs(ctx context.Context) error {
+	if len(t.jobs) == 0 {
+		return nil
+	}
+	ids := t.jobs
+	t.jobs = nil
+	if err := t.s.enq.EnqueueDispatch(ctx, t.tx.Tx, ids...); err != nil {
+		return fmt.Errorf("enqueue dispatch: %w", err)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ type Jobs struct {
 	Fail     error
 }
 
-func (j *Jobs) EnqueueDispatch(_ context.Context, tx *sql.Tx, id int64) error {
+func (j *Jobs) EnqueueDispatch(_ context.Context, tx *sql.Tx, ids ...int64) error {
 	if tx == nil {
 		return errors.New("sqltest: dispatch job outside a transaction")
 	}
@@ -29,7 +29,7 @@ func (j *Jobs) EnqueueDispatch(_ context.Context, tx *sql.Tx, id int64) error {
 	if j.Fail != nil {
 		return j.Fail
 	}
-	j.dispatch = append(j.dispatch, id)
+	j.dispatch = append(j.dispatch, ids...)
 	return nil
 }
 
