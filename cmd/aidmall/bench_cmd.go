@@ -160,11 +160,12 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 		fmt.Fprintf(out, "bundle: %s\n", o.bundle)
 	}
 	fmt.Fprintf(out, "aidmall bench: %s per run, %d clients, load average %.2f\n", o.duration, o.clients, bench.LoadAverage())
+	fmt.Fprintln(out, benchPlan(o.parts, o.duration))
 	if o.smoke {
 		fmt.Fprintln(out, smokeNote)
 	}
 	if slices.Contains(o.parts, "verify") {
-		if err := b.verify(ctx); err != nil {
+		if err := b.timed("verify", func() error { return b.verify(ctx) }); err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
 	}
@@ -176,17 +177,17 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 		err = func() error {
 			defer env.stop()
 			if slices.Contains(o.parts, "intake") {
-				if err := b.intake(ctx, env); err != nil {
+				if err := b.timed("intake", func() error { return b.intake(ctx, env) }); err != nil {
 					return fmt.Errorf("intake: %w", err)
 				}
 			}
 			if slices.Contains(o.parts, "ingest") {
-				if err := b.ingest(ctx, env); err != nil {
+				if err := b.timed("ingest", func() error { return b.ingest(ctx, env) }); err != nil {
 					return fmt.Errorf("ingest: %w", err)
 				}
 			}
 			if b.undispatched != nil {
-				if err := b.undispatched(ctx); err != nil {
+				if err := b.timed("intake without dispatch", func() error { return b.undispatched(ctx) }); err != nil {
 					return fmt.Errorf("intake without dispatch: %w", err)
 				}
 			}
@@ -205,10 +206,10 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 		if err != nil {
 			return err
 		}
-		err = func() error {
+		err = b.timed("reports", func() error {
 			defer env.stop()
 			return b.reports(ctx, env, b.bundle)
-		}()
+		})
 		if err != nil {
 			return fmt.Errorf("reports: %w", err)
 		}
@@ -1076,4 +1077,39 @@ func removeBareDeliveries(ctx context.Context, db *sqlstore.DB, spare deliveryTa
 		}
 	}
 	return tx.Commit()
+}
+
+// benchPlan says, before anything runs, what the parts chosen will do and roughly how
+// long they take, so that a run of minutes is not mistaken for a hang: each figure is run
+// in turns with its baseline (bench.Alternate), and the reports part first loads and
+// places the whole year through the service.
+func benchPlan(parts []string, d time.Duration) string {
+	var b strings.Builder
+	b.WriteString("what runs (each part says when it is done):")
+	for _, p := range benchParts {
+		if !slices.Contains(parts, p) {
+			continue
+		}
+		switch p {
+		case "verify":
+			fmt.Fprintf(&b, "\n  verify   each signature check beside the library alone: about %s", (4 * d).Round(time.Second))
+		case "intake":
+			fmt.Fprintf(&b, "\n  intake   orders at peak and paced, each beside its bare insert: about %s (its figure without dispatch runs last: %s more)", (3 * d).Round(time.Second), (2 * d).Round(time.Second))
+		case "ingest":
+			fmt.Fprintf(&b, "\n  ingest   places its orders and signs %d notifications, sends them beside 3 bare baselines (%s), then checks every rollup against the ledger: 2–3 minutes in all", benchMaxEvents, (4 * d).Round(time.Second))
+		case "reports":
+			fmt.Fprintf(&b, "\n  reports  loads and places the bundle's whole year through the service (about a minute on SQLite, longer at --scale), then each report beside its GROUP BY (%s each)", d.Round(time.Second))
+		}
+	}
+	return b.String()
+}
+
+// timed runs one part of the bench and says when it is done and how long it took.
+func (b *benchRun) timed(part string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	if err == nil {
+		fmt.Fprintf(b.out, "  %s done in %s\n", part, time.Since(start).Round(time.Second))
+	}
+	return err
 }

@@ -44,6 +44,15 @@ func TestBenchSmoke(t *testing.T) {
 				t.Errorf("no figure %s in the table", f)
 			}
 		}
+		// A run of minutes says up front what it will do, and each part when it is done.
+		if plan, first := strings.Index(table, "what runs"), strings.Index(table, "RSA2"); plan < 0 || plan > first {
+			t.Errorf("the bench does not say what runs, and for how long, before its first figure")
+		}
+		for _, p := range []string{"verify", "intake", "ingest", "reports", "intake without dispatch"} {
+			if !regexp.MustCompile(`\n  ` + p + ` done in \d`).MatchString(table) {
+				t.Errorf("part %s does not say when it is done", p)
+			}
+		}
 		if strings.Count(table, smokeNote) != 2 {
 			t.Errorf("the smoke run does not say, at its start and after its table, that its figures are not measurements")
 		}
