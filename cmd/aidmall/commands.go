@@ -364,10 +364,10 @@ func parseReportQuery(period periodFlags, by string) (reports.Query, error) {
 	}
 	b, err := reports.ParseBy(by)
 	if err != nil {
-		return reports.Query{}, fmt.Errorf("--by: %w", err)
+		return reports.Query{}, asFlags(err)
 	}
 	q := reports.Query{From: p.From, To: p.To, By: b}
-	return q, q.Validate()
+	return q, asFlags(q.Validate())
 }
 
 func newUsersCmd(g *globals) *cobra.Command {

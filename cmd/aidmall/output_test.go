@@ -127,6 +127,25 @@ func TestReportCommandFormats(t *testing.T) {
 			t.Fatalf("indicators --year %s: %v, want --year named", y, err)
 		}
 	}
+	// A bad period or dimension is named by the flag to change, as typed, not by the
+	// API's JSON pointer; it stays a validation error (its exit status).
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"benefit", "--from", "2019-13-01", "--to", "2019-12-31"}, "--from"},
+		{[]string{"benefit", "--from", "2019-01-01"}, "--to"},
+		{[]string{"benefit", "--from", "2019-12-01", "--to", "2019-01-31"}, "--to"},
+		{[]string{"benefit", "--year", "2019", "--by", "planet"}, "--by"},
+		{[]string{"breakdown", "--year", "2019", "--by", "county,county"}, "--by"},
+		{[]string{"breakdown", "--month", "2019-13", "--by", "county"}, "--month"},
+		{[]string{"suppliers", "--quarter", "2019Q5"}, "--quarter"},
+	} {
+		_, _, err := cli(append([]string{"report"}, c.args...)...)
+		if err == nil || !strings.HasPrefix(err.Error(), c.flag+": ") || strings.Contains(err.Error(), "/") && strings.Contains(err.Error(), " /") || !errors.Is(err, orders.ErrInvalid) {
+			t.Errorf("report %s: %v; want a validation error beginning %q and no JSON pointer", strings.Join(c.args, " "), err, c.flag+": ")
+		}
+	}
 }
 
 // A domain error reaches the terminal as its own message, not the chain of wraps behind it.

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"aidmall/orders"
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,10 +51,31 @@ func (f *periodFlags) add(cmd *cobra.Command) {
 
 func (f *periodFlags) period() (reports.Period, error) {
 	p, err := reports.ParsePeriod(f.p)
-	if err != nil {
-		return p, fmt.Errorf("period: %w", err)
+	return p, asFlags(err)
+}
+
+// flagsError is a report query's *orders.ValidationError as the command line says it:
+// each field by its flag (--from), where the API names it by its JSON pointer (/from).
+type flagsError struct{ ve *orders.ValidationError }
+
+func (e flagsError) Error() string {
+	parts := make([]string, len(e.ve.Fields))
+	for i, f := range e.ve.Fields {
+		parts[i] = "--" + strings.ReplaceAll(strings.TrimPrefix(f.Pointer, "/"), "/", ".") + ": " + f.Detail
 	}
-	return p, nil
+	return strings.Join(parts, "; ")
+}
+
+func (e flagsError) Unwrap() error { return e.ve }
+
+// asFlags is err with a validation error's fields named by their flags (flagsError); any
+// other error, or nil, as it is.
+func asFlags(err error) error {
+	var ve *orders.ValidationError
+	if errors.As(err, &ve) {
+		return flagsError{ve}
+	}
+	return err
 }
 
 // addReportSetCmds adds indicators, breakdown, suppliers, unattributed and spending to
@@ -112,7 +136,7 @@ with the percentage reached.
 			}
 			dims, err := reports.ParseDimensions(by)
 			if err != nil {
-				return fmt.Errorf("--by: %w", err)
+				return asFlags(err)
 			}
 			if err := bdOut.check(g); err != nil {
 				return err
