@@ -225,7 +225,7 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	}
 	a.log.Info("serving", "addr", ln.Addr().String(), "db", string(a.db.Dialect), "malls", strings.Join(connected, ","))
 	if len(connected) == 0 {
-		a.log.Warn("no mall is connected: orders are refused until one is configured (AIDMALL_<CODE>_URL with its settings)",
+		a.log.Warn("no mall is connected: new orders are refused (422 at /mall) until a mall's AIDMALL_<CODE>_URL is set with its keys",
 			"registered", drivers.Help())
 	}
 	return rt, nil
