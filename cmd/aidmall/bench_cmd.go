@@ -1096,7 +1096,7 @@ func benchPlan(parts []string, d time.Duration) string {
 		case "intake":
 			fmt.Fprintf(&b, "\n  intake   orders at peak and paced, each beside its bare insert: about %s (its figure without dispatch runs last: %s more)", (3 * d).Round(time.Second), (2 * d).Round(time.Second))
 		case "ingest":
-			fmt.Fprintf(&b, "\n  ingest   places its orders and signs %d notifications, sends them beside 3 bare baselines (%s), then checks every rollup against the ledger: 2–3 minutes in all", benchMaxEvents, (4 * d).Round(time.Second))
+			fmt.Fprintf(&b, "\n  ingest   places its orders and signs %d notifications, sends them beside 3 bare baselines (%s), then checks every rollup against the ledger: 1–3 minutes in all", benchMaxEvents, (4 * d).Round(time.Second))
 		case "reports":
 			fmt.Fprintf(&b, "\n  reports  loads and places the bundle's whole year through the service (about a minute on SQLite, longer at --scale), then each report beside its GROUP BY (%s each)", d.Round(time.Second))
 		}
