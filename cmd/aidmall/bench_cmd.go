@@ -403,7 +403,13 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 	if err := a.db.GetContext(ctx, &env.keyID, `SELECT MAX(id) FROM api_keys`); err != nil {
 		return nil, err
 	}
-	env.stop = stop
+	env.stop = func() {
+		start := time.Now()
+		stop()
+		if d := time.Since(start); d >= time.Second {
+			fmt.Fprintf(b.out, "  service stopped and its database removed in %s\n", d.Round(time.Second))
+		}
+	}
 	fmt.Fprintf(b.out, "service on %s (%s), %d job workers polling every %s\n", rt.URL(), a.db.Dialect, cfg.Jobs.Workers, cfg.Jobs.PollInterval)
 	return env, nil
 }
@@ -1098,7 +1104,7 @@ func benchPlan(parts []string, d time.Duration) string {
 		case "ingest":
 			fmt.Fprintf(&b, "\n  ingest   places its orders and signs %d notifications, sends them beside 3 bare baselines (%s), then checks every rollup against the ledger: 1–3 minutes in all", benchMaxEvents, (4 * d).Round(time.Second))
 		case "reports":
-			fmt.Fprintf(&b, "\n  reports  loads and places the bundle's whole year through the service (about a minute on SQLite, longer at --scale), then each report beside its GROUP BY (%s each)", d.Round(time.Second))
+			fmt.Fprintf(&b, "\n  reports  loads and places the bundle's whole year through the service (under a minute on SQLite; longer at --scale or on PostgreSQL), then each report beside its GROUP BY (%s each)", (2 * d).Round(time.Second))
 		}
 	}
 	return b.String()

@@ -123,7 +123,7 @@ func TestReportCommandFormats(t *testing.T) {
 	}
 	// A year whose days no report covers is --year's fault, as an unreadable one is.
 	for _, y := range []string{"1900", "9999", "19"} {
-		if _, _, err := cli("report", "indicators", "--year", y); err == nil || !strings.Contains(err.Error(), "--year") || strings.Contains(err.Error(), "/from") {
+		if _, _, err := cli("report", "indicators", "--year", y); err == nil || !strings.HasPrefix(err.Error(), "--year: ") || strings.Contains(err.Error(), "/") {
 			t.Fatalf("indicators --year %s: %v, want --year named", y, err)
 		}
 	}
@@ -142,8 +142,18 @@ func TestReportCommandFormats(t *testing.T) {
 		{[]string{"suppliers", "--quarter", "2019Q5"}, "--quarter"},
 	} {
 		_, _, err := cli(append([]string{"report"}, c.args...)...)
-		if err == nil || !strings.HasPrefix(err.Error(), c.flag+": ") || strings.Contains(err.Error(), "/") && strings.Contains(err.Error(), " /") || !errors.Is(err, orders.ErrInvalid) {
+		if err == nil || !strings.HasPrefix(err.Error(), c.flag+": ") || strings.Contains(err.Error(), "/") || !errors.Is(err, orders.ErrInvalid) {
 			t.Errorf("report %s: %v; want a validation error beginning %q and no JSON pointer", strings.Join(c.args, " "), err, c.flag+": ")
+		}
+	}
+	// A flag value that is not of its flag's type is said in the flag's words, not Go's.
+	for _, c := range []struct{ cmd, flag, value string }{
+		{"budget list", "--year", "2019x"},
+		{"bench", "--duration", "3x"},
+	} {
+		_, _, err := cli(append(strings.Fields(c.cmd), c.flag, c.value)...)
+		if err == nil || !strings.HasPrefix(err.Error(), c.flag+`: "`+c.value+`" is not a`) || strings.Contains(err.Error(), "strconv") || strings.Contains(err.Error(), "time: ") {
+			t.Errorf("%s %s %s: %v; want %s named with what it must be", c.cmd, c.flag, c.value, err, c.flag)
 		}
 	}
 }

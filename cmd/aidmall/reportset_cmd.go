@@ -97,7 +97,7 @@ with the percentage reached.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := reports.ParsePeriod(reports.PeriodParams{Year: year}) // a year whose days a report covers
 			if err != nil {
-				return fmt.Errorf("--year: %w", err)
+				return asFlags(err)
 			}
 			y := p.From.Start().Year()
 			if err := indOut.check(g); err != nil {

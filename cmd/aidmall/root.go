@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
 	"io"
 	"log/slog"
 	"strings"
@@ -104,6 +106,7 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "log level on stderr: debug, info, warn or error (overrides -v)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log lines on stderr as text or json (default: text; serve: json)")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.checkLogFlags() }
+	root.SetFlagErrorFunc(flagValueError)
 	root.AddCommand(
 		newDemoCmd(g),
 		newServeCmd(g),
@@ -126,4 +129,27 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newRollupsCmd(g),
 	)
 	return root
+}
+
+// flagValueError says a flag value that does not parse as its type (--year 2019x) in the
+// flag's words, not Go's (strconv.ParseInt: parsing "2019x": invalid syntax); any other
+// flag error (unknown flag, missing value) as cobra says it.
+func flagValueError(_ *cobra.Command, err error) error {
+	var bad *pflag.InvalidValueError
+	if !errors.As(err, &bad) {
+		return err
+	}
+	f := bad.GetFlag()
+	want := "a value of type " + f.Value.Type()
+	switch f.Value.Type() {
+	case "int", "int64", "int32", "uint", "uint64":
+		want = "a whole number"
+	case "bool":
+		want = "true or false"
+	case "duration":
+		want = "a duration such as 30s or 5m"
+	case "float64":
+		want = "a number"
+	}
+	return fmt.Errorf("--%s: %q is not %s", f.Name, bad.GetValue(), want)
 }
