@@ -46,7 +46,7 @@ func (s *Server) listBudgets(c echo.Context) error {
 func (s *Server) setBudget(c echo.Context) error {
 	year, err := strconv.Atoi(c.Param("year"))
 	if err != nil {
-		return &problem{status: http.StatusNotFound, slug: "not-found", title: "Not found", detail: "the year in the path is not a year"}
+		return &problem{status: http.StatusNotFound, slug: "not-found", title: "Not Found", detail: "the year in the path is not a year"}
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {

@@ -130,7 +130,7 @@ func problemFor(err error) *problem {
 	case orders.ErrForbidden:
 		return &problem{status: http.StatusForbidden, slug: "forbidden", title: "Forbidden", detail: msg, cause: err}
 	case orders.ErrNotFound:
-		return &problem{status: http.StatusNotFound, slug: "not-found", title: "Not found", detail: msg, cause: err}
+		return &problem{status: http.StatusNotFound, slug: "not-found", title: "Not Found", detail: msg, cause: err}
 	case orders.ErrConflict:
 		return &problem{status: http.StatusConflict, slug: "conflict", title: "Conflict", detail: msg, cause: err}
 	case orders.ErrNotAllowed:

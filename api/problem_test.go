@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"github.com/labstack/echo/v4"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,5 +47,16 @@ func TestProblemFor_showsTheClientMessageNotTheChain(t *testing.T) {
 				t.Fatal("the chain is not kept as the cause for the log")
 			}
 		})
+	}
+}
+
+// One problem type has one title (RFC 9457 §3.1.3): a 404 of the domain's and a 404 of
+// the router read alike.
+func TestProblemFor_oneTitleForOneType(t *testing.T) {
+	t.Parallel()
+	domain := problemFor(fmt.Errorf("order 5: %w", orders.ErrNotFound))
+	router := problemFor(echo.NewHTTPError(http.StatusNotFound))
+	if domain.slug != router.slug || domain.title != router.title {
+		t.Errorf("not found: %q %q from the domain, %q %q from the router", domain.slug, domain.title, router.slug, router.title)
 	}
 }

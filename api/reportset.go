@@ -261,7 +261,7 @@ func (s *Server) spendingReport(c echo.Context) error {
 func pathYear(c echo.Context) (int, error) {
 	y, err := reports.ParseYear(c.Param("year"))
 	if err != nil {
-		return 0, &problem{status: http.StatusNotFound, slug: "not-found", title: "Not found", detail: err.Error()}
+		return 0, &problem{status: http.StatusNotFound, slug: "not-found", title: "Not Found", detail: err.Error()}
 	}
 	return y, nil
 }
@@ -277,7 +277,7 @@ func (s *Server) getTarget(c echo.Context) error {
 		return err
 	}
 	if !ok {
-		return &problem{status: http.StatusNotFound, slug: "not-found", title: "Not found", detail: fmt.Sprintf("no target is set for %d", y)}
+		return &problem{status: http.StatusNotFound, slug: "not-found", title: "Not Found", detail: fmt.Sprintf("no target is set for %d", y)}
 	}
 	return c.JSON(http.StatusOK, t)
 }

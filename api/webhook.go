@@ -40,7 +40,7 @@ func (s *Server) webhook(c echo.Context) error {
 	mall := orders.Mall(c.Param("mall"))
 	wh, ok := s.cfg.Webhooks[mall]
 	if !ok {
-		return &problem{status: http.StatusNotFound, slug: "not-found", title: "Not found",
+		return &problem{status: http.StatusNotFound, slug: "not-found", title: "Not Found",
 			detail: fmt.Sprintf("no webhook for mall %q", c.Param("mall"))}
 	}
 	req := c.Request()

@@ -360,6 +360,10 @@ func parseReportQuery(period periodFlags, by string) (reports.Query, error) {
 		return reports.Query{}, err
 	}
 	b, err := reports.ParseBy(by)
+	if err != nil && strings.Contains(by, ",") {
+		err = &orders.ValidationError{Fields: []orders.FieldError{{Pointer: "/by",
+			Detail: fmt.Sprintf("report benefit breaks down by one dimension, not %q: for a pair, report breakdown --by %s", by, by)}}}
+	}
 	if err != nil {
 		return reports.Query{}, asFlags(err)
 	}

@@ -133,17 +133,18 @@ func TestReportCommandFormats(t *testing.T) {
 		args []string
 		flag string
 	}{
-		{[]string{"benefit", "--from", "2019-13-01", "--to", "2019-12-31"}, "--from"},
-		{[]string{"benefit", "--from", "2019-01-01"}, "--to"},
-		{[]string{"benefit", "--from", "2019-12-01", "--to", "2019-01-31"}, "--to"},
-		{[]string{"benefit", "--year", "2019", "--by", "planet"}, "--by"},
-		{[]string{"breakdown", "--year", "2019", "--by", "county,county"}, "--by"},
-		{[]string{"breakdown", "--month", "2019-13", "--by", "county"}, "--month"},
-		{[]string{"suppliers", "--quarter", "2019Q5"}, "--quarter"},
+		{[]string{"benefit", "--from", "2019-13-01", "--to", "2019-12-31"}, "--from: "},
+		{[]string{"benefit", "--from", "2019-01-01"}, "--to: "},
+		{[]string{"benefit", "--from", "2019-12-01", "--to", "2019-01-31"}, "--to: "},
+		{[]string{"benefit", "--year", "2019", "--by", "planet"}, "--by: "},
+		{[]string{"benefit", "--year", "2019", "--by", "county,month"}, "--by: report benefit breaks down by one dimension, not "},
+		{[]string{"breakdown", "--year", "2019", "--by", "county,county"}, "--by: "},
+		{[]string{"breakdown", "--month", "2019-13", "--by", "county"}, "--month: "},
+		{[]string{"suppliers", "--quarter", "2019Q5"}, "--quarter: "},
 	} {
 		_, _, err := cli(append([]string{"report"}, c.args...)...)
-		if err == nil || !strings.HasPrefix(err.Error(), c.flag+": ") || strings.Contains(err.Error(), "/") || !errors.Is(err, orders.ErrInvalid) {
-			t.Errorf("report %s: %v; want a validation error beginning %q and no JSON pointer", strings.Join(c.args, " "), err, c.flag+": ")
+		if err == nil || !strings.HasPrefix(err.Error(), c.flag) || strings.Contains(err.Error(), "/") || !errors.Is(err, orders.ErrInvalid) {
+			t.Errorf("report %s: %v; want a validation error beginning %q and no JSON pointer", strings.Join(c.args, " "), err, c.flag)
 		}
 	}
 	// A flag value that is not of its flag's type is said in the flag's words, not Go's.
