@@ -439,8 +439,9 @@ func (r *Runner) Stop(ctx context.Context) error {
 
 // EnqueueDispatch inserts the dispatch job of each order of orderIDs in tx (the
 // transaction that stores the orders): the orders of one shared placement transaction
-// (orders.Service.Place's group commit) in one River insert, which costs about what one
-// job's does. A second call for the same order while its job is live (see DispatchArgs)
+// (orders.Service.Place's group commit) in one River insert: one statement and one round
+// trip for all of them (docs/PERFORMANCE.md, "Intake: a shared placement's dispatch jobs in
+// one River insert"). A second call for the same order while its job is live (see DispatchArgs)
 // inserts nothing for it. Errors: River's insert error (then none is inserted).
 func (r *Runner) EnqueueDispatch(ctx context.Context, tx *sql.Tx, orderIDs ...int64) error {
 	return enqueueDispatch(ctx, r.client, tx, orderIDs)
