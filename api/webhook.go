@@ -130,13 +130,12 @@ func (s *Server) applyEvent(c echo.Context, wh MallWebhook, ev orders.Fulfilment
 		s.metrics.webhookEvent(string(ev.Mall), "failed")
 		return writeRaw(c)(wh.Nack(req, err))
 	}
-	result := string(res.Outcome())
+	result := res.Label()
 	if res.Differs != "" {
 		// The mall used an event id again with other content. The event recorded first
 		// stands and this one is not applied; it is acknowledged all the same (refusing it
 		// would only make the mall send it again, and nothing it sends can change the
 		// record), and left to an operator: a warning naming what differs, and its count.
-		result = "duplicate_differs"
 		s.log.WarnContext(ctx, "webhook event repeats an event id already recorded, with other content: not applied; the recorded event stands",
 			append(logAttrs, slog.String("differs", res.Differs))...)
 	} else {

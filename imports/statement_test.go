@@ -104,7 +104,7 @@ func TestStatement(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := (orders.Tally{Applied: 1, Duplicate: 1}); rep.Tally != want {
+			if want := (orders.Tally{Applied: 1, Duplicate: 1, Differing: 1}); rep.Tally != want {
 				t.Fatalf("tally %+v, want %+v", rep.Tally, want)
 			}
 			if len(rep.Differing) != 1 || !strings.Contains(rep.Differing[0], string(no)+"N1") || !strings.Contains(rep.Differing[0], "quantity 8 (recorded: 10)") {

@@ -19,18 +19,15 @@ import (
 type ReconcileCounts struct {
 	Events int // events read
 	// Tally counts the events applied: new (Applied), already recorded by a notification
-	// or an earlier run (Duplicate), for an order not known yet (Parked), applied but kept
-	// for review (Held, ATTRIBUTION.md §1.6).
+	// or an earlier run (Duplicate; Differing of them with other content than the event
+	// recorded, each logged as a warning), for an order not known yet (Parked), applied
+	// but kept for review (Held, ATTRIBUTION.md §1.6).
 	orders.Tally
 	// Invalid counts the events refused as unusable (orders.ErrInvalid from Apply, or
 	// another mall's event in the statement): kept for an operator (Config.Unreadable)
 	// and logged.
 	Invalid int
 	Missing int // statements not published yet (orders.ErrNotFound), skipped
-	// Differing counts the duplicates whose statement row carries other content than the
-	// event recorded under its id (orders.ApplyResult.Differs): not applied, the recorded
-	// event standing, and logged as a warning naming what differs.
-	Differing int
 }
 
 // Reconcile applies the statements of days (Beijing business days; none: yesterday and
@@ -100,15 +97,13 @@ func (r *Runner) reconcileDay(ctx context.Context, m orders.Mall, day bizday.Day
 		if err != nil {
 			return fmt.Errorf("reconcile %s %s: apply event %s: %w", m, day, ev.EventID, err)
 		}
-		outcome := string(c.Add(res))
+		c.Add(res)
 		if res.Differs != "" {
-			c.Differing++
-			outcome = "duplicate_differs"
 			r.log.Warn("statement event repeats an event id already recorded, with other content: not applied; the recorded event stands",
 				slog.String("mall", string(m)), slog.String("day", day.String()), slog.String("event_id", string(ev.EventID)),
 				slog.String("out_order_no", string(ev.OutOrderNo)), slog.String("differs", res.Differs))
 		}
-		r.metrics.reconciled.WithLabelValues(string(m), outcome).Inc()
+		r.metrics.reconciled.WithLabelValues(string(m), res.Label()).Inc()
 	}
 	return nil
 }

@@ -156,7 +156,7 @@ func TestReconcile_anEventIdAlreadyRecordedWithOtherContentIsCountedNotApplied(t
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (ReconcileCounts{Events: 2, Tally: orders.Tally{Duplicate: 2}, Differing: 1}); counts[mallCCB] != want {
+		if want := (ReconcileCounts{Events: 2, Tally: orders.Tally{Duplicate: 2, Differing: 1}}); counts[mallCCB] != want {
 			t.Errorf("counts %+v, want %+v", counts[mallCCB], want)
 		}
 		if q := quantities(g.order(t, co.ID)); q[0] != "1:0/12" {

@@ -24,13 +24,29 @@ func (r ApplyResult) Outcome() Outcome {
 	return OutcomeApplied
 }
 
+// LabelDuplicateDiffers is Label's name for a duplicate whose content differs from the
+// event recorded under its key (ApplyResult.Differs): its outcome is still a duplicate.
+const LabelDuplicateDiffers = "duplicate_differs"
+
+// Label is r's outcome as metrics and logs name it: the Outcome, with a duplicate that
+// differs from the event recorded told apart (LabelDuplicateDiffers).
+func (r ApplyResult) Label() string {
+	if r.Duplicate && r.Differs != "" {
+		return LabelDuplicateDiffers
+	}
+	return string(r.Outcome())
+}
+
 // Tally counts the outcomes of applied events (a webhook, a statement, a reconciliation).
-// Applied does not include Held.
+// Applied does not include Held. Differing counts, among the duplicates, those whose
+// content differs from the event recorded under their key (ApplyResult.Differs): not
+// applied, for someone to look into.
 type Tally struct {
 	Applied   int
 	Duplicate int
 	Parked    int
 	Held      int
+	Differing int
 }
 
 // Add counts r and returns its outcome.
@@ -39,6 +55,9 @@ func (t *Tally) Add(r ApplyResult) Outcome {
 	switch o {
 	case OutcomeDuplicate:
 		t.Duplicate++
+		if r.Differs != "" {
+			t.Differing++
+		}
 	case OutcomeParked:
 		t.Parked++
 	case OutcomeHeld:

@@ -18,6 +18,8 @@ func TestTally(t *testing.T) {
 		{"duplicate_counts_once_as_duplicate", []orders.ApplyResult{{Duplicate: true, Held: true}}, orders.Tally{Duplicate: 1}, orders.OutcomeDuplicate},
 		{"parked_is_not_held", []orders.ApplyResult{{Parked: true, Held: true}}, orders.Tally{Parked: 1}, orders.OutcomeParked},
 		{"held_is_not_applied", []orders.ApplyResult{{Held: true}}, orders.Tally{Held: 1}, orders.OutcomeHeld},
+		{"duplicate_with_other_content_is_a_duplicate_that_differs", []orders.ApplyResult{{Duplicate: true, Differs: "quantity 2 (recorded: 1)"}, {Duplicate: true}},
+			orders.Tally{Duplicate: 2, Differing: 1}, orders.OutcomeDuplicate},
 		{"each_event_counts_in_one_place", []orders.ApplyResult{{}, {Duplicate: true}, {}, {Parked: true}, {Held: true}},
 			orders.Tally{Applied: 2, Duplicate: 1, Parked: 1, Held: 1}, orders.OutcomeHeld},
 	}
@@ -56,5 +58,25 @@ func TestListLimit(t *testing.T) {
 				t.Errorf("ListLimit(%d) = %d, want %d", tt.asked, got, tt.got)
 			}
 		})
+	}
+}
+
+// Metrics tell a duplicate with other content from a true copy; every other outcome is
+// labelled as itself.
+func TestApplyResultLabel(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		r    orders.ApplyResult
+		want string
+	}{
+		{orders.ApplyResult{}, "applied"},
+		{orders.ApplyResult{Duplicate: true}, "duplicate"},
+		{orders.ApplyResult{Duplicate: true, Differs: "line_no 2 (recorded: 1)"}, orders.LabelDuplicateDiffers},
+		{orders.ApplyResult{Parked: true}, "parked"},
+		{orders.ApplyResult{Held: true}, "held"},
+	} {
+		if got := c.r.Label(); got != c.want {
+			t.Errorf("%+v labelled %q, want %q", c.r, got, c.want)
+		}
 	}
 }
