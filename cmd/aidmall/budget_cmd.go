@@ -76,7 +76,7 @@ func newBudgetCmd(g *globals) *cobra.Command {
 			}
 			bs, err := svc.Budgets(ctx, cliCaller(ctx, ""), year)
 			if err != nil {
-				return err
+				return asFlags(err) // a year out of range: --year
 			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)

@@ -147,6 +147,9 @@ func TestReportCommandFormats(t *testing.T) {
 			t.Errorf("report %s: %v; want a validation error beginning %q and no JSON pointer", strings.Join(c.args, " "), err, c.flag)
 		}
 	}
+	if _, _, err := cli("budget", "list", "--year", "-1"); err == nil || !strings.HasPrefix(err.Error(), "--year: ") || strings.Contains(err.Error(), "/") {
+		t.Errorf("budget list --year -1: %v; want --year named, no JSON pointer", err)
+	}
 	// A flag value that is not of its flag's type is said in the flag's words, not Go's.
 	for _, c := range []struct{ cmd, flag, value string }{
 		{"budget list", "--year", "2019x"},
@@ -174,5 +177,24 @@ func TestDescribeShowsTheDomainMessage(t *testing.T) {
 		if got := describe(tc.err); got != tc.want {
 			t.Errorf("describe(%v) = %q, want %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+// A mistyped subcommand of a command group fails (exit 1), as a mistyped command does; a
+// script must not pass on `aidmall rollups verfy`. The group alone prints its help.
+func TestUnknownSubcommandIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := func(string) string { return "" }
+	for _, args := range [][]string{{"rollups", "verfy"}, {"report", "planet"}, {"users", "frobnicate"}, {"import", "household"}, {"frobnicate"}} {
+		var out, errOut bytes.Buffer
+		err := run(ctx, args, env, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), "unknown") {
+			t.Errorf("aidmall %s: %v, want an unknown command error", strings.Join(args, " "), err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"rollups"}, env, &out, &errOut); err != nil || !strings.Contains(out.String(), "verify") {
+		t.Errorf("aidmall rollups: %v, %q; want its help", err, out.String())
 	}
 }

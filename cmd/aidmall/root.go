@@ -128,7 +128,22 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newOrderCmd(g),
 		newRollupsCmd(g),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group below root (rollups, report, users, …)
+// refuse a subcommand it does not have, with exit 1, as root does: cobra would print the
+// group's help and exit 0, so a mistyped `aidmall rollups verfy` in a script would pass.
+// A group given no subcommand prints its help.
+func refuseUnknownSubcommands(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+			c.Args = cobra.NoArgs
+			c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+		}
+		refuseUnknownSubcommands(c)
+	}
 }
 
 // flagValueError says a flag value that does not parse as its type (--year 2019x) in the
