@@ -23,6 +23,10 @@ type Period struct {
 // Quarter (2019Q1) or a Year (2019). Exactly one way is given.
 type PeriodParams struct {
 	From, To, Month, Quarter, Year string
+	// Flags: the period was given by the CLI's flags, and the details name them so
+	// (--from, not from). A period missing altogether is then the command's fault, not one
+	// flag's: its field has no pointer. The pointers are the same either way.
+	Flags bool
 }
 
 var (
@@ -41,6 +45,13 @@ func ParsePeriod(p PeriodParams) (Period, error) {
 	bad := func(name, detail string) {
 		fields = append(fields, orders.FieldError{Pointer: "/" + name, Detail: detail})
 	}
+	// n is how the details name a parameter: as the API's, or as the CLI's flag.
+	n := func(name string) string {
+		if p.Flags {
+			return "--" + name
+		}
+		return name
+	}
 	var given []string
 	for _, g := range []struct{ name, v string }{{"from", p.From}, {"to", p.To}, {"month", p.Month}, {"quarter", p.Quarter}, {"year", p.Year}} {
 		if strings.TrimSpace(g.v) != "" {
@@ -57,12 +68,20 @@ func ParsePeriod(p PeriodParams) (Period, error) {
 		}
 	}
 	if ways == 0 {
-		bad("year", "give a period: from and to (YYYY-MM-DD), month (YYYY-MM), quarter (YYYYQn) or year (YYYY)")
+		detail := fmt.Sprintf("give a period: %s and %s (YYYY-MM-DD), %s (YYYY-MM), %s (YYYYQn) or %s (YYYY)", n("from"), n("to"), n("month"), n("quarter"), n("year"))
+		if p.Flags {
+			return Period{}, &orders.ValidationError{Fields: []orders.FieldError{{Detail: detail}}}
+		}
+		bad("year", detail)
 		return Period{}, &orders.ValidationError{Fields: fields}
 	}
 	if ways > 1 {
+		named := make([]string, len(given))
+		for i, g := range given {
+			named[i] = n(g)
+		}
 		for _, g := range given {
-			bad(g, "give one of from/to, month, quarter or year, not "+strings.Join(given, " and "))
+			bad(g, fmt.Sprintf("give one of %s/%s, %s, %s or %s, not %s", n("from"), n("to"), n("month"), n("quarter"), n("year"), strings.Join(named, " and ")))
 		}
 		return Period{}, &orders.ValidationError{Fields: fields}
 	}
@@ -74,7 +93,7 @@ func ParsePeriod(p PeriodParams) (Period, error) {
 			d       *bizday.Day
 		}{{"from", p.From, &out.From}, {"to", p.To, &out.To}} {
 			if e.v == "" {
-				bad(e.name, "required with "+map[string]string{"from": "to", "to": "from"}[e.name]+" (YYYY-MM-DD, Beijing)")
+				bad(e.name, "required with "+n(map[string]string{"from": "to", "to": "from"}[e.name])+" (YYYY-MM-DD, Beijing)")
 				continue
 			}
 			d, err := bizday.Parse(strings.TrimSpace(e.v))
@@ -85,7 +104,7 @@ func ParsePeriod(p PeriodParams) (Period, error) {
 			*e.d = d
 		}
 		if len(fields) == 0 && out.To.Before(out.From) {
-			bad("to", fmt.Sprintf("%s is before from %s", out.To, out.From))
+			bad("to", fmt.Sprintf("%s is before %s %s", out.To, n("from"), out.From))
 		}
 	case p.Month != "":
 		m := monthRE.FindStringSubmatch(strings.TrimSpace(p.Month))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ func (r labelledReportSet) Breakdown(ctx context.Context, q reports.BreakdownQue
 type periodFlags struct{ p reports.PeriodParams }
 
 func (f *periodFlags) add(cmd *cobra.Command) {
+	f.p.Flags = true
 	cmd.Flags().StringVar(&f.p.From, "from", "", "first business day, YYYY-MM-DD (with --to)")
 	cmd.Flags().StringVar(&f.p.To, "to", "", "last business day, YYYY-MM-DD (with --from)")
 	cmd.Flags().StringVar(&f.p.Month, "month", "", "a month, YYYY-MM")
@@ -56,12 +58,27 @@ func (f *periodFlags) period() (reports.Period, error) {
 
 // flagsError is a report query's *orders.ValidationError as the command line says it:
 // each field by its flag (--from), where the API names it by its JSON pointer (/from).
+// Fields with the same detail are said once, with their flags together (--month, --year:
+// give one of …); a field without a pointer is the command's, said without a flag.
 type flagsError struct{ ve *orders.ValidationError }
 
 func (e flagsError) Error() string {
-	parts := make([]string, len(e.ve.Fields))
-	for i, f := range e.ve.Fields {
-		parts[i] = "--" + strings.ReplaceAll(strings.TrimPrefix(f.Pointer, "/"), "/", ".") + ": " + f.Detail
+	var details []string
+	flags := map[string][]string{}
+	for _, f := range e.ve.Fields {
+		if !slices.Contains(details, f.Detail) {
+			details = append(details, f.Detail)
+		}
+		if f.Pointer != "" {
+			flags[f.Detail] = append(flags[f.Detail], "--"+strings.ReplaceAll(strings.TrimPrefix(f.Pointer, "/"), "/", "."))
+		}
+	}
+	parts := make([]string, len(details))
+	for i, d := range details {
+		parts[i] = d
+		if fl := flags[d]; len(fl) > 0 {
+			parts[i] = strings.Join(fl, ", ") + ": " + d
+		}
 	}
 	return strings.Join(parts, "; ")
 }
@@ -95,7 +112,7 @@ with the percentage reached.
 ` + reportFormatHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := reports.ParsePeriod(reports.PeriodParams{Year: year}) // a year whose days a report covers
+			p, err := reports.ParsePeriod(reports.PeriodParams{Year: year, Flags: true}) // a year whose days a report covers
 			if err != nil {
 				return asFlags(err)
 			}
