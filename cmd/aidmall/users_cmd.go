@@ -15,14 +15,14 @@ import (
 )
 
 // writeKeys prints the API keys as a table with a header row: id, the key's first
-// characters, role, branch, holder, state and last use (Beijing time, to the minute;
-// recorded at most once a minute).
+// characters, role, branch, holder, state and last use (Beijing time, to the minute, with
+// its offset: +08:00; recorded at most once a minute).
 func writeKeys(w io.Writer, ks []sqlstore.APIKey) error {
 	at := func(t *time.Time) string {
 		if t == nil {
 			return "never"
 		}
-		return t.In(bizday.Beijing).Format("2006-01-02 15:04")
+		return t.In(bizday.Beijing).Format("2006-01-02 15:04 -07:00")
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKEY\tROLE\tBRANCH\tHOLDER\tSTATE\tLAST USED")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -48,6 +49,10 @@ func TestUsersRevokeRotateList(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(list), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[0], "LAST USED") || strings.Contains(lines[1], "never") {
 		t.Fatalf("users list after one use:\n%s", list)
+	}
+	// The time says its zone: Beijing's offset, to the minute.
+	if !regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d \+08:00\s*$`).MatchString(lines[1]) {
+		t.Errorf("the last use is not a Beijing time with its offset: %q", lines[1])
 	}
 	fresh := strings.TrimSpace(mustCLI(t, db, dir, "users", "rotate", "1"))
 	if fresh == token || !strings.HasPrefix(fresh, "am_") {
