@@ -214,9 +214,11 @@ func (t *txn) RecordEvents(ctx context.Context, evs []orders.FulfilmentEvent, or
 	if err != nil {
 		return nil, err
 	}
-	if err := t.addUnitsOf(ctx, moved, "e.state = 'applied'", "1"); err != nil {
-		return nil, err
-	}
+	// Recorded applied: their units are added last (lateSums), as a single event's are,
+	// the unit figures after the ledger's rollups (writeLate). An event of them held later
+	// in the batch takes its units back at the flush, before its state changes (the
+	// figures' sum is the same, later).
+	t.late.units = append(t.late.units, moved...)
 	return rows, nil
 }
 
@@ -228,7 +230,7 @@ func (t *txn) addUnitsOf(ctx context.Context, rows []int64, cond, sign string) e
 		if err != nil {
 			return err
 		}
-		return addUnits(ctx, t.tx, "e.order_id", nil, q, args, sign, nil)
+		return addUnits(ctx, t, "e.order_id", nil, q, args, sign, nil)
 	})
 }
 

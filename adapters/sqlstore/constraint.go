@@ -65,6 +65,7 @@ var uniqueKeys = []uniqueKey{
 	{"benefit_nets_pkey", "benefit_nets", []string{"dim", "period", "slice", "household_no"}, orders.ErrConflict, "a household's net in this period and slice"},
 	{"benefit_figures_pkey", "benefit_figures", []string{"dim", "period", "slice"}, orders.ErrConflict, "the figures of this period and slice"},
 	{"unit_day_rollups_pkey", "unit_day_rollups", []string{"business_day", "sku", "funding", "branch_code", "mall"}, orders.ErrConflict, "a units rollup of this day and slice"},
+	{"unit_figures_pkey", "unit_figures", []string{"dim", "period", "slice"}, orders.ErrConflict, "the unit figures of this period and slice"},
 }
 
 // surrogateKey reports whether a table's key is its generated id, which no write sets and

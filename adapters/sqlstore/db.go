@@ -187,6 +187,12 @@ func goMigrations() []*goose.Migration {
 		}}, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
 			return execAll(ctx, tx, append(unsliceSQL(rollupTables[0]), unsliceSQL(rollupTables[2])...))
 		}}),
+		// 00023: the unit figures of 00022, from the unit month rollups and the catalogue.
+		goose.NewGoMigration(23, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+			return rebuildUnitFigures(ctx, tx)
+		}}, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+			return execAll(ctx, tx, []string{`DELETE FROM unit_figures`})
+		}}),
 	}
 }
 

@@ -117,6 +117,9 @@ func (s *Store) UpsertSuppliers(ctx context.Context, ss []households.Supplier) (
 				return err
 			}
 		}
+		if c.Updated > 0 { // a county may have changed: the unit figures key by it
+			return rebuildUnitFigures(ctx, tx)
+		}
 		return nil
 	})
 	return c, err
@@ -146,6 +149,9 @@ func (s *Store) UpsertProducts(ctx context.Context, ps []households.Product) (ho
 			c.Inserted += pc.Inserted
 			c.Updated += pc.Updated
 			c.Unchanged += pc.Unchanged
+		}
+		if c.Updated > 0 { // a supplier or category may have changed: the unit figures key by them
+			return rebuildUnitFigures(ctx, tx)
 		}
 		return nil
 	})

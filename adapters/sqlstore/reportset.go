@@ -62,7 +62,15 @@ func (s *Store) breakdown(ctx context.Context, tx *sqlx.Tx, p reports.Period, by
 	if b.Totals.Totals, err = benefitTotals(ctx, tx, rr); err != nil {
 		return b, err
 	}
-	usrc, uargs := unitSource(p.From, p.To)
+	var ucols []string // the columns the units key by, "" for the month (unitSource)
+	for _, d := range by {
+		c := eventSliceExpr[d]
+		if d == reports.ByMonth {
+			c = ""
+		}
+		ucols = append(ucols, c)
+	}
+	usrc, uargs := unitSource(p.From, p.To, ucols...)
 	e1, e2, egroup := eventSliceExpr[by[0]], "''", eventSliceExpr[by[0]]
 	if len(by) == 2 {
 		e2, egroup = eventSliceExpr[by[1]], e1+", "+eventSliceExpr[by[1]]

@@ -249,27 +249,30 @@ var unitTables = [2]struct{ table, period, expr string }{
 
 // addUnits adds sign × the net units (and sign × the count) of the delivered and refunded
 // events that cond selects (a condition on fulfilment_events e, with condArgs) to the units
-// rollups, each event on the line of order orderExpr ("e.order_id", or "?" given as the
-// first of orderArgs for events not yet adopted) that has its line number. sign is an SQL
-// expression (a literal, or a CASE over e with signArgs).
-func addUnits(ctx context.Context, tx *sqlx.Tx, orderExpr string, orderArgs []any, cond string, condArgs []any, sign string, signArgs []any) error {
-	for _, t := range unitTables {
-		args := append(append(append([]any{}, signArgs...), signArgs...), orderArgs...)
-		args = append(args, condArgs...)
-		q := `INSERT INTO ` + t.table + ` (` + t.period + `, sku, funding, branch_code, mall, units, events)
-			SELECT ` + t.expr + `, l.sku, o.funding, o.branch_code, o.mall,
+// rollups, and works out what they add to the unit figures (kept in t for writeLate:
+// unitfigures.go), each event on the line of order orderExpr ("e.order_id", or "?" given
+// as the first of orderArgs for events not yet adopted) that has its line number. sign is
+// an SQL expression (a literal, or a CASE over e with signArgs).
+func addUnits(ctx context.Context, t *txn, orderExpr string, orderArgs []any, cond string, condArgs []any, sign string, signArgs []any) error {
+	// The arguments in the order of the statements' placeholders: the sign twice, the
+	// order, the condition.
+	args := append(append(append([]any{}, signArgs...), signArgs...), orderArgs...)
+	args = append(args, condArgs...)
+	for _, g := range unitTables {
+		q := `INSERT INTO ` + g.table + ` (` + g.period + `, sku, funding, branch_code, mall, units, events)
+			SELECT ` + g.expr + `, l.sku, o.funding, o.branch_code, o.mall,
 				SUM((` + sign + `) * CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), SUM(` + sign + `)
 			FROM fulfilment_events e JOIN group_orders o ON o.id = ` + orderExpr + `
 			JOIN order_lines l ON l.order_id = o.id AND l.line_no = e.line_no
 			WHERE (` + cond + `) AND e.type IN ('delivered', 'refunded')
-			GROUP BY ` + t.expr + `, l.sku, o.funding, o.branch_code, o.mall
-			ON CONFLICT (` + t.period + `, sku, funding, branch_code, mall)
-			DO UPDATE SET units = ` + t.table + `.units + excluded.units, events = ` + t.table + `.events + excluded.events`
-		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			GROUP BY ` + g.expr + `, l.sku, o.funding, o.branch_code, o.mall
+			ON CONFLICT (` + g.period + `, sku, funding, branch_code, mall)
+			DO UPDATE SET units = ` + g.table + `.units + excluded.units, events = ` + g.table + `.events + excluded.events`
+		if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(q), args...); err != nil {
 			return fmt.Errorf("unit rollups: %w", err)
 		}
 	}
-	return nil
+	return t.addUnitFigures(ctx, unitEventRows(sign, orderExpr, cond), args)
 }
 
 // span is a report's days cut into the whole calendar years it covers (read from the year
@@ -422,15 +425,6 @@ func rollupSource(from, to bizday.Day, where string, cols ...string) (string, []
 	return spanOf(from, to, years).unionOf([3][2]string{nets, nets, ledgerGrains[2]}, [3]grainSelect{fromNets(4), fromNets(7), fromSlice}, "le")
 }
 
-// unitSource is the units rollup of from..to, with the catalogue's category, supplier and
-// county of each SKU (as the events' own query joined them), as a table expression u.
-func unitSource(from, to bizday.Day) (string, []any) {
-	src, args := spanOf(from, to, false).union([3][2]string{{}, {"unit_month_rollups", "month"}, {"unit_day_rollups", "business_day"}},
-		`sku, funding, branch_code, mall, units, events`, "events <> 0", "r")
-	return `(SELECT r.business_day, r.sku, r.funding, r.branch_code, r.mall, r.units, p.category, p.supplier_code, s.county_code
-		FROM ` + src + ` JOIN products p ON p.sku = r.sku JOIN suppliers s ON s.code = p.supplier_code) u`, args
-}
-
 // RollupDiff is one rollup row that differs from the ledger's (or events') own sums.
 type RollupDiff struct {
 	Table string
@@ -464,6 +458,7 @@ func rollupChecks() []struct{ table, have, want string } {
 			`SELECT e.business_day || '|' || l.sku || '|' || o.funding || '|' || o.branch_code || '|' || o.mall AS k,
 			SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END) || '/' || COUNT(*) AS v ` + unitEvents + `
 			GROUP BY e.business_day, l.sku, o.funding, o.branch_code, o.mall`},
+		unitFiguresCheck(),
 	}...)
 }
 
@@ -546,13 +541,14 @@ func rebuildRollupsSQL() []string {
 		out = append(out, rollupInsert(t)+rollupSelect(sliceSet, t.expr()))
 	}
 	out = append(out, rebuildBenefitSQL()...)
-	return append(out,
+	out = append(out,
 		`INSERT INTO unit_month_rollups SELECT substr(e.business_day, 1, 7), l.sku, o.funding, o.branch_code, o.mall,
 		SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), COUNT(*) `+unitEvents+`
 		GROUP BY substr(e.business_day, 1, 7), l.sku, o.funding, o.branch_code, o.mall`,
 		`INSERT INTO unit_day_rollups SELECT e.business_day, l.sku, o.funding, o.branch_code, o.mall,
 		SUM(CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), COUNT(*) `+unitEvents+`
 		GROUP BY e.business_day, l.sku, o.funding, o.branch_code, o.mall`)
+	return append(out, rebuildUnitFiguresSQL()...) // from the month rollups just made
 }
 
 // Statistics. A bulk load (a year's statement or history applied offline) grows the
@@ -571,7 +567,7 @@ const analyzeEvery = 20000
 
 // analyzeTables are the tables the apply path and the reports read.
 var analyzeTables = []string{"fulfilment_events", "group_orders", "order_lines", "ledger_entries", "ledger_rollups",
-	"ledger_day_rollups", "ledger_year_rollups", "unit_month_rollups", "unit_day_rollups", "linkages", "benefit_nets", "benefit_figures"}
+	"ledger_day_rollups", "ledger_year_rollups", "unit_month_rollups", "unit_day_rollups", "linkages", "benefit_nets", "benefit_figures", "unit_figures"}
 
 // Analyze refreshes the planner's statistics of the apply path's and the reports' tables.
 func (s *Store) Analyze(ctx context.Context) error {

@@ -41,11 +41,11 @@ func (t *txn) Savepoint(ctx context.Context, fn func() error) error {
 	if _, err := t.tx.ExecContext(ctx, `SAVEPOINT joined`); err != nil {
 		return fmt.Errorf("savepoint: %w", translate(err))
 	}
-	written, late, months, jobs := t.written, t.late, maps.Clone(t.months), len(t.jobs)
+	written, late, months, jobs, unitFigs := t.written, t.late, maps.Clone(t.months), len(t.jobs), maps.Clone(t.unitFigs)
 	ferr := fn()
 	if ferr != nil {
 		// Capped, so that what is added next does not write over what fn added.
-		t.written, t.months, t.jobs = written, months, t.jobs[:jobs]
+		t.written, t.months, t.jobs, t.unitFigs = written, months, t.jobs[:jobs], unitFigs
 		t.late = lateSums{ledger: slices.Clip(late.ledger), units: slices.Clip(late.units)}
 		if _, err := t.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT joined`); err != nil {
 			return errors.Join(ferr, fmt.Errorf("rollback to savepoint: %w", translate(err)))

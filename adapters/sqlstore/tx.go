@@ -82,6 +82,10 @@ type txn struct {
 	// insert instead of one an order; deferJobs says the transaction defers them.
 	jobs      []int64
 	deferJobs bool
+	// unitFigs are the additions to the unit figures worked out so far (addUnits, in
+	// the database, when the events' units move), written in key order last of all
+	// (writeLate): every delivery of every mall shares their rows.
+	unitFigs map[benefitSlice][2]int64
 }
 
 // lateSums is what a transaction adds to the rollups, kept until just before its commit.
@@ -98,15 +102,22 @@ type lateSums struct {
 }
 
 // writeLate writes t.late: the units first, then the ledger rollups and the benefit
-// figures (whose whole-ledger rows every delivery shares) last.
+// figures, then the unit figures (t.unitFigs), in key order: the figures' rows (the whole
+// ledger's, a funding's, a county's) are shared by every delivery of every mall, so on
+// PostgreSQL they are locked last, for the shortest time, and in one order by every
+// writer (two statements imported at once, one a mall, waited on the unit figures' rows
+// for the other's whole ledger write when they came first, and deadlocked when some were
+// written before the benefit figures and some after).
 func (t *txn) writeLate(ctx context.Context) error {
 	if err := t.addUnitsOf(ctx, t.late.units, "1 = 1", "1"); err != nil {
 		return err
 	}
-	if len(t.late.ledger) == 0 {
-		return nil
+	if len(t.late.ledger) > 0 {
+		if err := addRollups(ctx, t.tx, t.late.ledger); err != nil {
+			return err
+		}
 	}
-	return addRollups(ctx, t.tx, t.late.ledger)
+	return t.writeUnitFigures(ctx)
 }
 
 // batching says whether t serves reads from a batch's prefetch and defers its saves.
@@ -452,7 +463,7 @@ func (t *txn) SaveEventState(ctx context.Context, row int64, state orders.EventS
 		return nil
 	}
 	// Units move when the event starts or stops moving money (applied ↔ held).
-	if err := addUnits(ctx, t.tx, "e.order_id", nil, "e.id = ? AND e.state <> ? AND (e.state = 'applied' OR ? = 'applied')",
+	if err := addUnits(ctx, t, "e.order_id", nil, "e.id = ? AND e.state <> ? AND (e.state = 'applied' OR ? = 'applied')",
 		[]any{row, state, state}, "CASE WHEN ? = 'applied' THEN 1 ELSE -1 END", []any{state}); err != nil {
 		return err
 	}

@@ -196,7 +196,7 @@ func RollupCopyKey(table string) string {
 	switch {
 	case !SumTable(table):
 		return ""
-	case strings.HasPrefix(table, "benefit_"):
+	case strings.HasPrefix(table, "benefit_"), table == "unit_figures":
 		return "dim"
 	case table == "unit_month_rollups":
 		return "month"
@@ -208,7 +208,7 @@ func RollupCopyKey(table string) string {
 
 // SumTable reports whether table is one of the sums a delivery adds to in its
 // transaction: the ledger and units rollups (…_rollups) and the benefit figures
-// (benefit_nets, benefit_figures).
+// (benefit_nets, benefit_figures) and the unit figures (unit_figures).
 func SumTable(table string) bool {
-	return strings.HasSuffix(table, "_rollups") || strings.HasPrefix(table, "benefit_")
+	return strings.HasSuffix(table, "_rollups") || strings.HasPrefix(table, "benefit_") || table == "unit_figures"
 }
