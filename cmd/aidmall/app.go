@@ -34,6 +34,9 @@ type app struct {
 	// their in-process fallbacks.
 	redisHealth *redisx.Health
 	getenv      func(string) string // the environment, for the new seal key of a rotation
+	// jobsOff: startRuntime serves without starting the job runner, so that no job of the
+	// database is worked (bench --loaded measures reports on a database it must not change).
+	jobsOff bool
 }
 
 // openApp opens the database named by cfg. With migrate it applies the schema and River's

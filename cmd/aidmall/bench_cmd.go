@@ -51,6 +51,11 @@ type benchOpts struct {
 	year     int
 	branch   string // intake: every order for this branch; "" spreads them over the branches
 	cpuprof  string // file for a CPU profile of the whole run; "" for none
+	// loaded: the reports part alone, on the database --db names as it stands (already
+	// loaded, e.g. at a scale), one client at a time: each report's latency.
+	loaded bool
+	// scaleGiven: --scale was given (0 is then refused, not taken for "no scale").
+	scaleGiven bool
 }
 
 // benchParts are the parts of `aidmall bench`, in the order they run.
@@ -80,10 +85,30 @@ beside its raw baseline measured in the same run and the ratio of the two:
   reports  the year's benefit report through the API by county, month, supplier and
            county×month over the bundle's ledger; against the bare GROUP BY of the same rows
 
+With --loaded, only the reports are measured, on the database --db (or DATABASE_URL) names
+as it stands, e.g. a year of aidmall gen --scale N loaded by its imports: nothing is loaded
+or dropped, no job is worked, and the only row written is an API key for the run, revoked
+after (the audit log records both). One client at a time asks each report, so its p50 and p99 are a report's latency,
+each beside the bare GROUP BY's in the same run.
+
 Each part runs --duration (a couple of seconds with --smoke) and a bounded count. The load
 average is printed beside every figure: on a shared machine read the ratios.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd.Context(), g, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.loaded {
+				if cmd.Flags().Changed("parts") && !slices.Equal(o.parts, []string{"reports"}) {
+					for _, p := range o.parts {
+						if !slices.Contains(benchParts, p) {
+							return fmt.Errorf("--parts: unknown part %q (with --loaded: reports, or leave --parts out)", p)
+						}
+					}
+					return errors.New("--loaded measures the reports part alone: give --parts reports, or leave --parts out")
+				}
+				o.parts = []string{"reports"}
+			}
+			o.scaleGiven = cmd.Flags().Changed("scale")
+			return runBench(cmd.Context(), g, o)
+		},
 	}
 	cmd.Flags().BoolVar(&o.smoke, "smoke", false, "run each part for about two seconds (a check that everything measures, not a measurement)")
 	cmd.Flags().DurationVar(&o.duration, "duration", 10*time.Second, "how long each measured run lasts")
@@ -93,6 +118,7 @@ average is printed beside every figure: on a shared machine read the ratios.`,
 	cmd.Flags().IntVar(&o.scale, "scale", 0, "run on the embedded bundle scaled N times, generated as by aidmall gen --scale N into a temporary folder (removed after); instead of --bundle")
 	cmd.Flags().IntVar(&o.year, "year", 2019, "the bundle's year")
 	cmd.Flags().StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the run (service, simulated malls and clients: one process) to this file, for go tool pprof")
+	cmd.Flags().BoolVar(&o.loaded, "loaded", false, "measure the reports alone, one at a time, on the database --db names as it stands (already loaded, e.g. by gen --scale N and its imports); writes nothing but an API key for the run, revoked after (both in the audit log)")
 	cmd.Flags().StringVar(&o.branch, "branch", "", "intake: place every order for this one branch (e.g. HQ); by default the orders are spread over the bundle's branches by their members, as in a New Year week")
 	return cmd
 }
@@ -118,8 +144,14 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 			return fmt.Errorf("--parts: unknown part %q (want %s)", p, strings.Join(benchParts, ", "))
 		}
 	}
-	if o.scale < 0 || o.scale > 0 && o.bundle != "" {
-		return errors.New("--scale N (at least 1) or --bundle DIR, not both")
+	if o.scaleGiven && (o.scale < 1 || o.scale > gen.MaxScale) {
+		return fmt.Errorf("--scale: want a whole number from 1 to %d, not %d", gen.MaxScale, o.scale)
+	}
+	if o.scale > 0 && o.bundle != "" {
+		return errors.New("--scale N or --bundle DIR, not both")
+	}
+	if o.loaded && (o.scale != 0 || o.bundle != "") {
+		return errors.New("--loaded measures the database as it stands: it takes no --scale or --bundle (load those with aidmall gen and the imports first)")
 	}
 	if o.smoke {
 		o.duration = 2 * time.Second
@@ -130,6 +162,18 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 	dbURL := g.db
 	if dbURL == "" {
 		dbURL = g.getenv("DATABASE_URL")
+	}
+	if o.loaded { // refused before anything is said of what would run
+		if dbURL == "" {
+			return errors.New("--loaded: name the loaded database with --db (or DATABASE_URL)")
+		}
+		if sqlstore.DialectOf(dbURL) == sqlstore.SQLite {
+			if p, err := sqlstore.SQLitePath(dbURL); err == nil {
+				if _, err := os.Stat(p); err != nil {
+					return fmt.Errorf("--loaded --db %s: no database there (load a year into it first: aidmall gen, then the imports)", dbURL)
+				}
+			}
+		}
 	}
 	if o.cpuprof != "" {
 		f, err := os.Create(o.cpuprof)
@@ -159,8 +203,12 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 		b.bundle = os.DirFS(o.bundle)
 		fmt.Fprintf(out, "bundle: %s\n", o.bundle)
 	}
-	fmt.Fprintf(out, "aidmall bench: %s per run, %d clients, load average %.2f\n", o.duration, o.clients, bench.LoadAverage())
-	fmt.Fprintln(out, benchPlan(o.parts, o.duration))
+	clients := fmt.Sprintf("%d clients", o.clients)
+	if o.loaded {
+		clients = "one client at a time"
+	}
+	fmt.Fprintf(out, "aidmall bench: %s per run, %s, load average %.2f\n", o.duration, clients, bench.LoadAverage())
+	fmt.Fprintln(out, benchPlan(o.parts, o.duration, o.loaded))
 	if o.smoke {
 		fmt.Fprintln(out, smokeNote)
 	}
@@ -197,7 +245,19 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 			return err
 		}
 	}
-	if slices.Contains(o.parts, "reports") {
+	if o.loaded {
+		env, err := b.bootLoaded(ctx, g)
+		if err != nil {
+			return err
+		}
+		err = b.timed("reports", func() error {
+			defer env.stop()
+			return b.reportsLoaded(ctx, env)
+		})
+		if err != nil {
+			return fmt.Errorf("reports: %w", err)
+		}
+	} else if slices.Contains(o.parts, "reports") {
 		script, err := mallsim.LoadScript(b.bundle)
 		if err != nil {
 			return err
@@ -298,15 +358,10 @@ type benchService struct {
 // (dropped after); b.bundle's registry and catalogue imported as the demo imports them;
 // both malls simulated under script.
 func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *mallsim.Script) (_ *benchService, err error) {
-	var cleanups []func()
-	stop := func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-	}
+	var c cleanups
 	defer func() {
 		if err != nil {
-			stop()
+			c.run()
 		}
 	}()
 	cfg, err := g.config()
@@ -319,14 +374,14 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 		if err != nil {
 			return nil, err
 		}
-		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		c.add(func() { os.RemoveAll(dir) })
 		cfg.DatabaseURL = filepath.Join(dir, "bench.db")
 	case sqlstore.DialectOf(dbURL) == sqlstore.Postgres:
 		u, drop, err := freshBenchPostgres(ctx, dbURL)
 		if err != nil {
 			return nil, err
 		}
-		cleanups = append(cleanups, drop)
+		c.add(drop)
 		cfg.DatabaseURL = u
 	default:
 		return nil, errors.New("--db (or DATABASE_URL, its default): the bench makes its own SQLite file; give a postgres:// URL, or unset DATABASE_URL")
@@ -335,7 +390,7 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 	if err != nil {
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	c.add(func() { os.RemoveAll(dir) })
 	cfg.DataDir = dir
 	if cfg.SealKey == "" {
 		// A key for this run's database alone, removed with it: nothing to back up, so no
@@ -346,21 +401,84 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 		}
 		cfg.SealKey = base64.StdEncoding.EncodeToString(key)
 	}
+	log := benchLogger(g)
+	a, err := openApp(ctx, benchServing(cfg), log, true)
+	if err != nil {
+		return nil, err
+	}
+	c.add(func() { a.Close() })
+	// No budgets stored (year 0): intake and ingest place orders past any branch's budget.
+	if _, err := importBundleRegistry(ctx, a, b.bundle, 0); err != nil {
+		return nil, err
+	}
+	return b.serve(ctx, a, script, log, &c, " and its database removed")
+}
+
+// bootLoaded starts the service on the database as configured (--db, DATABASE_URL and the
+// rest of the configuration, its seal key included) without migrating it or working its
+// jobs, with both malls simulated and idle: for the reports alone.
+func (b *benchRun) bootLoaded(ctx context.Context, g *globals) (_ *benchService, err error) {
+	var c cleanups
+	defer func() {
+		if err != nil {
+			c.run()
+		}
+	}()
+	cfg, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	log := benchLogger(g)
+	a, err := openApp(ctx, benchServing(cfg), log, false)
+	if err != nil {
+		return nil, err
+	}
+	a.jobsOff = true
+	c.add(func() { a.Close() })
+	env, err := b.serve(ctx, a, quietBenchScript(), log, &c, "")
+	if err != nil {
+		return nil, err
+	}
+	// The run's API key is revoked before the service stops (c runs in reverse).
+	c.add(func() {
+		if err := a.store.RevokeAPIKey(context.WithoutCancel(ctx), env.keyID); err != nil {
+			fmt.Fprintf(b.out, "  the run's API key %d was not revoked: %v (aidmall keys revoke %d)\n", env.keyID, err, env.keyID)
+		}
+	})
+	return env, nil
+}
+
+// benchServing is cfg as the bench serves it: on a port of its own on 127.0.0.1, logging
+// warnings only, without rate limits or the reconcile job.
+func benchServing(cfg config.Config) config.Config {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.LogLevel = "warn"
 	cfg.RateLimit.Requests = 1 << 30
 	cfg.RateLimit.Burst = 1 << 20
 	cfg.ReconcileInterval = 0
-	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := openApp(ctx, cfg, log, true)
-	if err != nil {
-		return nil, err
+	return cfg
+}
+
+func benchLogger(g *globals) *slog.Logger {
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// cleanups are undone in the reverse order they were added.
+type cleanups []func()
+
+func (c *cleanups) add(f func()) { *c = append(*c, f) }
+
+func (c *cleanups) run() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
 	}
-	cleanups = append(cleanups, func() { a.Close() })
-	// No budgets stored (year 0): intake and ingest place orders past any branch's budget.
-	if _, err := importBundleRegistry(ctx, a, b.bundle, 0); err != nil {
-		return nil, err
-	}
+	*c = nil
+}
+
+// serve starts app a's API, with both malls simulated under script, and an aid_office
+// key for the run; c gathers what stopping undoes, and removed says what else stopping
+// does (for its message when it takes time).
+func (b *benchRun) serve(ctx context.Context, a *app, script *mallsim.Script, log *slog.Logger, c *cleanups, removed string) (*benchService, error) {
 	keys, err := mallsim.NewKeys()
 	if err != nil {
 		return nil, err
@@ -369,7 +487,7 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +496,7 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 		ln.Close()
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { sim.Close() })
+	c.add(func() { sim.Close() })
 	ms, err := simMalls(sim, keys, nonceStore(a), log, a.store.KeepUnreadable)
 	if err != nil {
 		ln.Close()
@@ -390,27 +508,30 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 	}
 	env := &benchService{a: a, rt: rt, sim: sim, keys: keys,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * b.o.clients}}}
-	cleanups = append(cleanups, func() {
+	c.add(func() {
 		_ = sim.Close() // the malls first, so that no notification is cut off
 		env.client.CloseIdleConnections()
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		_ = rt.Stop(sctx)
 	})
-	if env.token, _, err = a.store.CreateAPIKey(ctx, "bench", orders.RoleAidOffice, ""); err != nil {
+	token, key, err := a.store.CreateAPIKey(ctx, "bench", orders.RoleAidOffice, "")
+	if err != nil {
 		return nil, err
 	}
-	if err := a.db.GetContext(ctx, &env.keyID, `SELECT MAX(id) FROM api_keys`); err != nil {
-		return nil, err
-	}
+	env.token, env.keyID = token, key.ID
 	env.stop = func() {
 		start := time.Now()
-		stop()
+		c.run()
 		if d := time.Since(start); d >= time.Second {
-			fmt.Fprintf(b.out, "  service stopped and its database removed in %s\n", d.Round(time.Second))
+			fmt.Fprintf(b.out, "  service stopped%s in %s\n", removed, d.Round(time.Second))
 		}
 	}
-	fmt.Fprintf(b.out, "service on %s (%s), %d job workers polling every %s\n", rt.URL(), a.db.Dialect, cfg.Jobs.Workers, cfg.Jobs.PollInterval)
+	jobs := fmt.Sprintf("%d job workers polling every %s", a.cfg.Jobs.Workers, a.cfg.Jobs.PollInterval)
+	if a.jobsOff {
+		jobs = "no job worked"
+	}
+	fmt.Fprintf(b.out, "service on %s (%s), %s\n", rt.URL(), a.db.Dialect, jobs)
 	return env, nil
 }
 
@@ -598,13 +719,22 @@ func (b *benchRun) intake(ctx context.Context, e *benchService) error {
 	rate := 0.7 * peak.Rate()
 	prepare(min(benchMaxOrders-e.placed, int(rate*b.o.duration.Seconds())+1))
 	sent.Store(0)
-	paced, err := bench.Paced(ctx, rate, b.o.duration, len(bodies), 4*b.o.clients, op)
+	// The latency's baseline: the bare insert of the same rows, paced alike, in turns.
+	paced, barePaced, err := bench.Alternate(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Paced(ctx, rate, d, max(1, len(bodies)-int(min(sent.Load(), int64(len(bodies))))), 4*b.o.clients, op)
+	}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
+		return bench.Paced(ctx, rate, d, benchMaxOps, 4*b.o.clients, bareOp)
+	})
 	if err != nil {
 		return err
 	}
-	b.add(bench.Figure{Part: "intake", Name: fmt.Sprintf("at 70%% of peak (%.0f/s): rate", rate), Value: paced.Rate(), Unit: "orders/s"})
-	b.add(bench.Figure{Part: "intake", Name: "at 70% of peak: p50", Value: bench.Ms(paced.Percentile(0.50)), Unit: "ms"})
-	b.add(bench.Figure{Part: "intake", Name: "at 70% of peak: p99", Value: bench.Ms(paced.Percentile(0.99)), Unit: "ms"})
+	pacedBare := fmt.Sprintf("bare insert of %d rows at the same pace", len(rows))
+	b.add(bench.Figure{Part: "intake", Name: fmt.Sprintf("at 70%% of peak (%.0f/s): rate", rate), Value: paced.Rate(), Unit: "orders/s",
+		Baseline: barePaced.Rate(), BaseName: pacedBare})
+	b.add(bench.Figure{Part: "intake", Name: "at 70% of peak: p50", Value: bench.Ms(paced.Percentile(0.50)), Unit: "ms", Time: true,
+		Baseline: bench.Ms(barePaced.Percentile(0.50)), BaseName: pacedBare})
+	b.add(bench.Figure{Part: "intake", Name: "at 70% of peak: p99", Value: bench.Ms(paced.Percentile(0.99)), Unit: "ms", Time: true,
+		Baseline: bench.Ms(barePaced.Percentile(0.99)), BaseName: pacedBare})
 
 	// The same peak with the job runner stopped, measured last (after ingest, which needs
 	// the dispatch; River's runner does not start again on PostgreSQL once stopped).
@@ -868,7 +998,8 @@ func (b *benchRun) ingest(ctx context.Context, e *benchService) error {
 			Baseline: rs[3].Rate() * float64(b.o.clients), BaseName: fmt.Sprintf("bare insert of every row of %d deliveries a transaction, one writer; the service joined %.1f a transaction (%d events, %d transactions)",
 				b.o.clients, float64(join.Events)/float64(join.Transactions), join.Events, join.Transactions)})
 	}
-	b.add(bench.Figure{Part: "ingest", Name: "p99", Value: bench.Ms(run.Percentile(0.99)), Unit: "ms"})
+	b.add(bench.Figure{Part: "ingest", Name: "p99", Value: bench.Ms(run.Percentile(0.99)), Unit: "ms", Time: true,
+		Baseline: bench.Ms(rs[1].Percentile(0.99)), BaseName: "bare insert of every row one delivery wrote, same clients"})
 	return nil
 }
 
@@ -983,8 +1114,30 @@ func (b *benchRun) reports(ctx context.Context, e *benchService, bundle fs.FS) e
 		return err
 	}
 	fmt.Fprintf(b.out, "  the year loaded in %s: %d orders placed, %d ledger rows\n", time.Since(start).Round(time.Millisecond), placed, entries)
+	return b.measureReports(ctx, e, entries, false)
+}
+
+// reportsLoaded measures the year's reports on the database as it stands (bench --loaded).
+func (b *benchRun) reportsLoaded(ctx context.Context, e *benchService) error {
+	var entries int
+	if err := e.a.db.GetContext(ctx, &entries, `SELECT COUNT(*) FROM ledger_entries`); err != nil {
+		return err
+	}
+	fmt.Fprintf(b.out, "  the database holds %d ledger rows\n", entries)
+	return b.measureReports(ctx, e, entries, true)
+}
+
+// measureReports measures the year's benefit report through the API by county, month,
+// supplier and county×month, each in turns with the bare GROUP BY of the same ledger rows:
+// with latency, one client at a time and each one's p50 and p99; else the rate of
+// --clients clients.
+func (b *benchRun) measureReports(ctx context.Context, e *benchService, entries int, latency bool) error {
 	from, to := fmt.Sprintf("%d-01-01", b.o.year), fmt.Sprintf("%d-12-31", b.o.year)
 	header := http.Header{"Authorization": {"Bearer " + e.token}, "Accept": {"application/json"}}
+	clients := b.o.clients
+	if latency {
+		clients = 1
+	}
 	// county,month is the breakdown report's pair (/v1/reports/breakdown).
 	for _, c := range []struct{ by, report, want string }{
 		{"county", "benefit", `"households"`}, {"month", "benefit", `"households"`},
@@ -1003,15 +1156,27 @@ func (b *benchRun) reports(ctx context.Context, e *benchService, bundle fs.FS) e
 			return err
 		}
 		api, bare, err := bench.Alternate(ctx, benchRounds, b.o.duration, func(ctx context.Context, d time.Duration) (bench.Result, error) {
-			return bench.Closed(ctx, b.o.clients, d, benchMaxOps, viaAPI)
+			return bench.Closed(ctx, clients, d, benchMaxOps, viaAPI)
 		}, func(ctx context.Context, d time.Duration) (bench.Result, error) {
-			return bench.Closed(ctx, b.o.clients, d, benchMaxOps, bareQuery)
+			return bench.Closed(ctx, clients, d, benchMaxOps, bareQuery)
 		})
 		if err != nil {
 			return err
 		}
-		b.add(bench.Figure{Part: "reports", Name: fmt.Sprintf("year %s by %s (%d ledger rows)", c.report, c.by, entries), Value: api.Rate(), Unit: "reports/s",
-			Baseline: bare.Rate(), BaseName: "bare GROUP BY"})
+		name := fmt.Sprintf("year %s by %s (%d ledger rows)", c.report, c.by, entries)
+		if !latency {
+			b.add(bench.Figure{Part: "reports", Name: name, Value: api.Rate(), Unit: "reports/s",
+				Baseline: bare.Rate(), BaseName: "bare GROUP BY"})
+			continue
+		}
+		for _, q := range []struct {
+			name string
+			q    float64
+		}{{"p50", 0.50}, {"p99", 0.99}} {
+			b.add(bench.Figure{Part: "reports", Name: fmt.Sprintf("%s, %s of %d asked", name, q.name, api.N), Time: true,
+				Value: bench.Ms(api.Percentile(q.q)), Unit: "ms",
+				Baseline: bench.Ms(bare.Percentile(q.q)), BaseName: fmt.Sprintf("bare GROUP BY, %s of %d run", q.name, bare.N)})
+		}
 	}
 	return nil
 }
@@ -1088,8 +1253,8 @@ func removeBareDeliveries(ctx context.Context, db *sqlstore.DB, spare deliveryTa
 // benchPlan says, before anything runs, what the parts chosen will do and roughly how
 // long they take, so that a run of minutes is not mistaken for a hang: each figure is run
 // in turns with its baseline (bench.Alternate), and the reports part first loads and
-// places the whole year through the service.
-func benchPlan(parts []string, d time.Duration) string {
+// places the whole year through the service (unless loaded: on the database as it is).
+func benchPlan(parts []string, d time.Duration, loaded bool) string {
 	var b strings.Builder
 	b.WriteString("what runs (each part says when it is done):")
 	for _, p := range benchParts {
@@ -1104,6 +1269,10 @@ func benchPlan(parts []string, d time.Duration) string {
 		case "ingest":
 			fmt.Fprintf(&b, "\n  ingest   places its orders and signs %d notifications, sends them beside 3 bare baselines (%s), then checks every rollup against the ledger: 1–3 minutes in all", benchMaxEvents, (4 * d).Round(time.Second))
 		case "reports":
+			if loaded {
+				fmt.Fprintf(&b, "\n  reports  on the database as it stands, each report asked by one client at a time beside its GROUP BY: about %s each (longer where one GROUP BY takes longer than that)", (2 * d).Round(time.Second))
+				continue
+			}
 			fmt.Fprintf(&b, "\n  reports  loads and places the bundle's whole year through the service (under a minute on SQLite; longer at --scale or on PostgreSQL), then each report beside its GROUP BY (%s each)", (2 * d).Round(time.Second))
 		}
 	}

@@ -193,7 +193,9 @@ func startRuntime(ctx context.Context, a *app, ms *mallSet, ln net.Listener) (*r
 	}
 	// Not ctx: it ends with SIGTERM, and River would cancel the running jobs at once;
 	// Stop drains them instead.
-	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+	if a.jobsOff {
+		a.log.Info("the job runner is not started: no job of this database is worked")
+	} else if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("start jobs: %w", err)
 	}

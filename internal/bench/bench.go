@@ -177,6 +177,10 @@ func Paced(ctx context.Context, rate float64, d time.Duration, max, inFlight int
 			err := op(ctx, i)
 			mu.Lock()
 			defer mu.Unlock()
+			if errors.Is(err, ErrDone) { // no more work prepared: the run ends, quietly
+				cancel()
+				return
+			}
 			if err != nil {
 				if firstErr == nil && ctx.Err() == nil {
 					firstErr = fmt.Errorf("operation %d: %w", i, err)
@@ -200,29 +204,54 @@ type Figure struct {
 	Unit     string
 	BaseName string // what the baseline is
 	Load     float64
+	// Time: Value and Baseline are times (a latency), lower is faster; else rates.
+	Time bool
 }
 
-// Ratio is Value / Baseline, 0 without a baseline.
+// Ratio is the service's speed over the baseline's, 0 without a baseline: Value / Baseline
+// for rates, Baseline / Value for times. Above 1 the service is faster than its baseline.
 func (f Figure) Ratio() float64 {
-	if f.Baseline == 0 {
+	if f.Baseline == 0 || f.Value == 0 {
 		return 0
+	}
+	if f.Time {
+		return f.Baseline / f.Value
 	}
 	return f.Value / f.Baseline
 }
 
-// Print writes figures as a table: part, figure, value, baseline, ratio, load average.
+// Print writes figures as a table: part, figure, value, baseline, ratio, load average. A
+// baseline's description longer than printWidth is cut short (the run's own lines give it
+// whole), so that the table stays readable in a terminal. Under the table, what the ratio
+// means.
 func Print(w io.Writer, figures []Figure) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "part\tfigure\tvalue\tbaseline\tratio\tload\t")
 	for _, f := range figures {
 		base, ratio := "-", "-"
 		if f.Baseline != 0 {
-			base = fmt.Sprintf("%s %s (%s)", num(f.Baseline), f.Unit, f.BaseName)
+			base = fmt.Sprintf("%s %s (%s)", num(f.Baseline), f.Unit, shorten(f.BaseName, printWidth))
 			ratio = fmt.Sprintf("%.2f", f.Ratio())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%.2f\t\n", f.Part, f.Name, num(f.Value), f.Unit, base, ratio, f.Load)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, "ratio: the service's speed over its baseline's (rates: value ÷ baseline; times: baseline ÷ value); above 1 the service is faster")
+	return err
+}
+
+// printWidth bounds a baseline's description in Print's table.
+const printWidth = 60
+
+// shorten cuts s to at most n characters, ending in "…" where it was cut.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 func num(v float64) string {
