@@ -271,8 +271,16 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			for _, d := range rep.Differing {
 				fmt.Fprintln(g.stdout, "differs from the event recorded (not applied; the recorded one stands):", d)
 			}
-			if err != nil {
+			// A file that does not read as --mall's, whose name names another mall, is most
+			// likely that mall's statement given the wrong --mall: say so beside the error.
+			wrongMall := func(err error) error {
+				if named := mallOfFile(args[0]); mallName != "" && named != "" && named != m {
+					return fmt.Errorf("%w (the file name names %s, not %s: if it is %s's statement, give --mall %s or leave --mall out)", err, named, m, named, named)
+				}
 				return err
+			}
+			if err != nil {
+				return wrongMall(err)
 			}
 			tally := rep.Tally
 			p, err := a.store.Progress(ctx)
@@ -286,7 +294,7 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known (recorded before, or repeated in the file%s), %d waiting for their order; %d bad %s (events held for review in the database: %d%s)\n",
 				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, differing, tally.Parked, len(rep.Bad), plural(len(rep.Bad), "row", "rows"), p.Held, reviewHint(p.Held))
 			if rep.Events == 0 && len(rep.Bad) > 0 {
-				return fmt.Errorf("%s: nothing applied: every one of its %d rows is bad (listed above)", args[0], len(rep.Bad))
+				return wrongMall(fmt.Errorf("%s: nothing applied: every one of its %d rows is bad (listed above)", args[0], len(rep.Bad)))
 			}
 			return nil
 		}),

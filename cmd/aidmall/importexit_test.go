@@ -57,6 +57,18 @@ func TestImportOfOnlyBadRowsFails(t *testing.T) {
 	if out, err := cli(t, db, dir, "import", "statement", stmt); err == nil || !strings.Contains(err.Error(), "nothing applied") || !strings.Contains(out, "bad row") {
 		t.Fatalf("statement with every row bad: %v\n%s", err, out)
 	}
+
+	// A mall's statement given another mall's --mall: the error says which mall its name
+	// names and what to give, for a header that does not read and for rows that do not.
+	for _, c := range []struct{ file, mall, named string }{
+		{"statement-abc.jsonl", "ccb", "abc"},
+		{"statement-ccb.csv", "abc", "ccb"},
+	} {
+		_, err := cli(t, db, dir, "import", "statement", filepath.Join(bundle, c.file), "--mall", c.mall)
+		if want := "give --mall " + c.named; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s with --mall %s: %v; want it to say %q", c.file, c.mall, err, want)
+		}
+	}
 }
 
 // TestImportOfAPathThatIsNotThere: an import given a path that is not there, or a file

@@ -209,5 +209,25 @@ func TestUnknownSubcommandIsRefused(t *testing.T) {
 	}
 }
 
+// A command given too few or too many arguments says its usage line: what to give.
+func TestWrongArgumentCountSaysUsage(t *testing.T) {
+	t.Parallel()
+	env := func(string) string { return "" }
+	for _, c := range []struct {
+		args  []string
+		usage string
+	}{
+		{[]string{"household", "provenance"}, "usage: aidmall household provenance NO"},
+		{[]string{"import", "statement"}, "usage: aidmall import statement FILE"},
+		{[]string{"import", "households", "a.csv", "b.csv"}, "usage: aidmall import households FILE"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), c.args, env, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), c.usage) {
+			t.Errorf("aidmall %s: %v; want it to say %q", strings.Join(c.args, " "), err, c.usage)
+		}
+	}
+}
+
 // jsonPointer finds an API parameter named by its JSON pointer (/from) in a message.
 var jsonPointer = regexp.MustCompile(`(^|[\s(])/[a-z]`)

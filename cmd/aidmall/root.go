@@ -129,7 +129,27 @@ func newRoot(getenv func(string) string, stdout, stderr io.Writer) *cobra.Comman
 		newRollupsCmd(g),
 	)
 	refuseUnknownSubcommands(root)
+	argsSayUsage(root)
 	return root
+}
+
+// argsSayUsage makes a wrong number of arguments say the command's usage line, so that a
+// person who typed `aidmall household provenance` reads what to give (usage: aidmall
+// household provenance HOUSEHOLD_NO …), not cobra's bare "accepts 1 arg(s), received 0".
+func argsSayUsage(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		argsSayUsage(sub)
+	}
+	check := c.Args
+	if check == nil || !c.Runnable() {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return fmt.Errorf("%w; usage: %s (see --help)", err, cmd.UseLine())
+		}
+		return nil
+	}
 }
 
 // refuseUnknownSubcommands makes every command group below root (rollups, report, users, …)
