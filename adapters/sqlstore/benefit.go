@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -57,7 +56,14 @@ var benefitGrains = []int{4, 7}
 type benefitSlice struct{ Period, Dim, Slice string }
 
 func (k benefitSlice) compare(o benefitSlice) int {
-	return cmp.Or(cmp.Compare(k.Period, o.Period), cmp.Compare(k.Dim, o.Dim), cmp.Compare(k.Slice, o.Slice))
+	// Each comparison only when the ones before are equal (cmp.Or would make all three).
+	if c := strings.Compare(k.Period, o.Period); c != 0 {
+		return c
+	}
+	if c := strings.Compare(k.Dim, o.Dim); c != 0 {
+		return c
+	}
+	return strings.Compare(k.Slice, o.Slice)
 }
 
 // benefitNet is one household's net in a slice.
@@ -67,7 +73,15 @@ type benefitNet struct {
 }
 
 func (k benefitNet) compare(o benefitNet) int {
-	return cmp.Or(k.benefitSlice.compare(o.benefitSlice), cmp.Compare(k.Household, o.Household))
+	if c := k.benefitSlice.compare(o.benefitSlice); c != 0 {
+		return c
+	}
+	return strings.Compare(k.Household, o.Household)
+}
+
+// is reports whether k is the net of a stored row's key (period, dim, slice, household).
+func (k *benefitNet) is(key []string) bool {
+	return k.Period == key[0] && k.Dim == key[1] && k.Slice == key[2] && k.Household == key[3]
 }
 
 var (
@@ -83,29 +97,51 @@ var (
 // the same few slice rows: their locks are held for the shortest time). Keys go in one
 // order, so concurrent writers take row locks in the same order.
 func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
-	nets := map[benefitNet]*[4]int64{} // net, union, delivered, refunded (as rollupSums)
-	figs := map[benefitSlice]*[7]int64{}
+	// Each row adds to 18 nets and 18 slices; the sums are gathered in lists, found by maps
+	// of their keys' positions (one hash a key and row, no pointer a key), and each list is
+	// sorted once.
+	type netSums struct {
+		key  benefitNet
+		sums [4]int64 // net, union, delivered, refunded (as rollupSums)
+	}
+	type figSums struct {
+		key  benefitSlice
+		sums [7]int64
+	}
+	netAt := make(map[benefitNet]int32, len(rows)*len(benefitDims)*len(benefitGrains))
+	figAt := map[benefitSlice]int32{}
+	var nets []netSums
+	var figs []figSums
+	slice := make([]string, len(benefitDims))
 	for i := range rows {
 		r := &rows[i]
+		for j, d := range benefitDims {
+			slice[j] = benefitSliceOf(r, d)
+		}
+		adds := [4]int64{r.Amount, r.unionPart(), r.sourcePart("delivered"), r.sourcePart("refunded")}
 		for _, n := range benefitGrains {
-			for _, d := range benefitDims {
-				k := benefitSlice{Period: r.Day[:n], Dim: d, Slice: benefitSliceOf(r, d)}
-				f := figs[k]
-				if f == nil {
-					f = &[7]int64{}
-					figs[k] = f
+			for j, d := range benefitDims {
+				k := benefitSlice{Period: r.Day[:n], Dim: d, Slice: slice[j]}
+				fi, ok := figAt[k]
+				if !ok {
+					fi = int32(len(figs))
+					figAt[k] = fi
+					figs = append(figs, figSums{key: k})
 				}
 				// The household's net in the slice carries the same sums as the slice (the
 				// unattributed part as household ''): the nets are the ledger's rollups by
 				// this dimension (rollupSource reads them).
-				net := nets[benefitNet{k, r.HouseholdNo}]
-				if net == nil {
-					net = &[4]int64{}
-					nets[benefitNet{k, r.HouseholdNo}] = net
+				nk := benefitNet{k, r.HouseholdNo}
+				ni, ok := netAt[nk]
+				if !ok {
+					ni = int32(len(nets))
+					netAt[nk] = ni
+					nets = append(nets, netSums{key: nk})
 				}
-				for j, add := range [4]int64{r.Amount, r.unionPart(), r.sourcePart("delivered"), r.sourcePart("refunded")} {
-					f[j] += add
-					net[j] += add
+				f, net := &figs[fi].sums, &nets[ni].sums
+				for x, add := range adds {
+					f[x] += add
+					net[x] += add
 				}
 				if r.HouseholdNo == "" {
 					f[4] += r.Amount
@@ -113,47 +149,66 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 			}
 		}
 	}
-	netKeys := slices.SortedFunc(maps.Keys(nets), benefitNet.compare)
-	add := sumRows{Keys: make([][]string, len(netKeys)), Sums: make([][]int64, len(netKeys))}
-	for i, k := range netKeys {
+	clear(netAt) // the positions change with the sort
+	slices.SortFunc(nets, func(a, b netSums) int { return a.key.compare(b.key) })
+	add := sumRows{Keys: make([][]string, len(nets)), Sums: make([][]int64, len(nets))}
+	for i := range nets {
+		k := &nets[i].key
 		add.Keys[i] = []string{k.Period, k.Dim, k.Slice, k.Household}
-		add.Sums[i] = nets[k][:]
+		add.Sums[i] = nets[i].sums[:]
 	}
 	// A net crosses zero when the new one and the one before (new − added) differ in sign.
-	crossed := map[benefitNet]int64{}
+	// The stored rows come back in the order sent as a rule (then the next one is the row),
+	// else, or for SQLite's padding (the last key again), the key is searched for.
+	crossed := make([]int8, len(nets))
 	households := map[string]bool{}
+	next := 0
 	if err := addSumsReturning(ctx, tx, "benefit_nets", benefitNetKeys, benefitNetSums, add, func(key []string, net int64) {
-		k := benefitNet{benefitSlice{key[0], key[1], key[2]}, key[3]}
+		i := next
+		if i >= len(nets) || !nets[i].key.is(key) {
+			var found bool
+			k := benefitNet{benefitSlice{key[0], key[1], key[2]}, key[3]}
+			if i, found = slices.BinarySearchFunc(nets, k, func(a netSums, k benefitNet) int { return a.key.compare(k) }); !found {
+				return // not a row sent: nothing to count (never seen; the sums are the database's)
+			}
+		}
+		next = i + 1
+		k := &nets[i].key
 		if k.Household == "" { // the unattributed part: no household to count
 			return
 		}
-		if c := sign(net) - sign(net-nets[k][0]); c != 0 {
-			crossed[k] = c
+		if c := sign(net) - sign(net-nets[i].sums[0]); c != 0 {
+			crossed[i] = int8(c)
 			households[k.Household] = true
 		}
 	}); err != nil {
 		return fmt.Errorf("benefit figures: %w", err)
 	}
-	if len(crossed) > 0 {
+	if len(households) > 0 {
 		members, err := memberCounts(ctx, tx, households)
 		if err != nil {
 			return fmt.Errorf("benefit figures: %w", err)
 		}
-		for k, c := range crossed {
+		for i, c := range crossed {
+			if c == 0 {
+				continue
+			}
+			k := &nets[i].key
 			m, ok := members[k.Household]
 			if !ok { // not registered: counted nowhere, as the reports' join with the registry
 				continue
 			}
-			f := figs[k.benefitSlice]
-			f[5] += c
-			f[6] += c * m
+			f := &figs[figAt[k.benefitSlice]].sums
+			f[5] += int64(c)
+			f[6] += int64(c) * m
 		}
 	}
-	figKeys := slices.SortedFunc(maps.Keys(figs), benefitSlice.compare)
-	fadd := sumRows{Keys: make([][]string, len(figKeys)), Sums: make([][]int64, len(figKeys))}
-	for i, k := range figKeys {
+	slices.SortFunc(figs, func(a, b figSums) int { return a.key.compare(b.key) })
+	fadd := sumRows{Keys: make([][]string, len(figs)), Sums: make([][]int64, len(figs))}
+	for i := range figs {
+		k := &figs[i].key
 		fadd.Keys[i] = []string{k.Period, k.Dim, k.Slice}
-		fadd.Sums[i] = figs[k][:]
+		fadd.Sums[i] = figs[i].sums[:]
 	}
 	if err := addSums(ctx, tx, "benefit_figures", benefitFigureKeys, benefitFigureSums, fadd); err != nil {
 		return fmt.Errorf("benefit figures: %w", err)
