@@ -109,7 +109,17 @@ type rollupKey struct {
 }
 
 func (k rollupKey) compare(o rollupKey) int {
-	return cmp.Or(cmp.Compare(k.Set, o.Set), cmp.Compare(k.Period, o.Period), slices.Compare(k.K[:], o.K[:]), cmp.Compare(k.Household, o.Household))
+	// Each comparison only when the ones before are equal (cmp.Or would make them all).
+	if c := strings.Compare(k.Set, o.Set); c != 0 {
+		return c
+	}
+	if c := strings.Compare(k.Period, o.Period); c != 0 {
+		return c
+	}
+	if c := slices.Compare(k.K[:], o.K[:]); c != 0 {
+		return c
+	}
+	return strings.Compare(k.Household, o.Household)
 }
 
 type rollupSums struct{ Amount, Union, Delivered, Refunded int64 }
@@ -190,29 +200,36 @@ var rollupSumCols = []string{"amount_fen", "union_fen", "delivered_fen", "refund
 // (addSums). Keys go in one order (sorted), so concurrent writers on PostgreSQL take the
 // rows' locks in the same order.
 func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
+	type keySums struct {
+		key  rollupKey
+		sums rollupSums
+	}
 	for _, t := range rollupTables {
-		sums := map[rollupKey]rollupSums{}
+		// The sums in a list found by its keys' positions (one hash a row), sorted once.
+		at := make(map[rollupKey]int32, len(rows))
+		var list []keySums
 		for i := range rows {
 			r := &rows[i]
 			k := rollupKey{Set: sliceSet.name, Period: r.Day[:t.n], Household: r.HouseholdNo}
 			for j, c := range sliceSet.cols {
 				k.K[j] = r.col(c)
 			}
-			s := sums[k]
+			x, ok := at[k]
+			if !ok {
+				x = int32(len(list))
+				at[k] = x
+				list = append(list, keySums{key: k})
+			}
+			s := &list[x].sums
 			s.Amount += r.Amount
 			s.Union += r.unionPart()
 			s.Delivered += r.sourcePart("delivered")
 			s.Refunded += r.sourcePart("refunded")
-			sums[k] = s
 		}
-		keys := make([]rollupKey, 0, len(sums))
-		for k := range sums {
-			keys = append(keys, k)
-		}
-		slices.SortFunc(keys, rollupKey.compare)
-		add := sumRows{Keys: make([][]string, len(keys)), Sums: make([][]int64, len(keys))}
-		for i, k := range keys {
-			s := sums[k]
+		slices.SortFunc(list, func(a, b keySums) int { return a.key.compare(b.key) })
+		add := sumRows{Keys: make([][]string, len(list)), Sums: make([][]int64, len(list))}
+		for i := range list {
+			k, s := &list[i].key, &list[i].sums
 			add.Keys[i] = []string{k.Set, k.Period, k.K[0], k.K[1], k.K[2], k.K[3], k.K[4], k.K[5], k.K[6], k.Household}
 			add.Sums[i] = []int64{s.Amount, s.Union, s.Delivered, s.Refunded}
 		}
