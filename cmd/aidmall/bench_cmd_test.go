@@ -122,6 +122,22 @@ func TestBenchScaledBundle(t *testing.T) {
 			t.Errorf("bench --scale %s: %v, want it refused as out of range", n, err)
 		}
 	}
+	// A --db the bench cannot make its database on is refused before any part runs: a
+	// SQLite file (the bench makes its own; a loaded one is --loaded's), a server that does
+	// not answer.
+	for _, c := range []struct{ db, want string }{
+		{filepath.Join(t.TempDir(), "loaded.db"), "add --loaded"},
+		{"postgres://postgres@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2", "the PostgreSQL server does not answer"},
+	} {
+		var said bytes.Buffer
+		err := run(context.Background(), []string{"bench", "--smoke", "--db", c.db}, func(string) string { return "" }, &said, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("bench --db %s: %v, want an error saying %q", c.db, err, c.want)
+		}
+		if strings.Contains(said.String(), "what runs") {
+			t.Errorf("bench --db %s: ran before refusing:\n%s", c.db, said.String())
+		}
+	}
 }
 
 // bench --loaded measures the year's reports on a database loaded beforehand (here the
@@ -196,7 +212,7 @@ func TestBenchLoaded(t *testing.T) {
 	}
 	for _, r := range []string{"year benefit by county", "year benefit by month", "year benefit by supplier", "year breakdown by county,month"} {
 		for _, q := range []string{"p50", "p99"} {
-			line := regexp.MustCompile(regexp.QuoteMeta(r) + ` \(\d+ ledger rows\), ` + q + ` of [1-9]\d* asked\s+\d[\d.]* ms\s+\d[\d.]* ms \(bare GROUP BY, ` + q + ` of [1-9]\d* run\)\s+\d+\.\d\d\s`)
+			line := regexp.MustCompile(regexp.QuoteMeta(r) + ` \(\d+ ledger rows\), ` + q + ` of [1-9]\d* asked\s+\d[\d.]* ms\s+\d[\d.]* ms \(bare GROUP BY, (?:` + q + ` of [1-9]\d* run|slowest of [1-9]\d* run \(too few for a ` + q + `\))\)\s+\d+\.\d\d\s`)
 			if !line.MatchString(out) {
 				t.Errorf("no %s of %q beside the bare GROUP BY's in the table", q, r)
 			}
@@ -248,5 +264,25 @@ func TestBenchLoaded(t *testing.T) {
 	}
 	if err := run(ctx, []string{"bench", "--loaded", "--smoke"}, env(map[string]string{"AIDMALL_DATA_DIR": dir}), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--db") {
 		t.Errorf("bench --loaded without a database: %v, want an error naming --db", err)
+	}
+}
+
+// A bare query run too few times for a percentile is named by its slowest run, not by a
+// p99 it cannot have.
+func TestBareNameSaysWhenTooFewRuns(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		q    float64
+		n    int
+		want string
+	}{
+		{"p99", 0.99, 12, "bare GROUP BY, slowest of 12 run (too few for a p99)"},
+		{"p99", 0.99, 100, "bare GROUP BY, p99 of 100 run"},
+		{"p50", 0.50, 12, "bare GROUP BY, p50 of 12 run"},
+		{"p50", 0.50, 1, "bare GROUP BY, slowest of 1 run (too few for a p50)"},
+	} {
+		if got := bareName(c.name, c.q, c.n); got != c.want {
+			t.Errorf("bareName(%s, %d) = %q, want %q", c.name, c.n, got, c.want)
+		}
 	}
 }
