@@ -265,7 +265,13 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			bar := newImportBar(g, progress, "", string(m)+" statement") // events, not bytes: a strict file is read twice
 			rep, err := imports.StatementStream(ctx, svc, a.store, bar.counting(statementScanner(m, d)), m, args[0], f, strict)
 			bar.finish()
-			for _, b := range rep.Bad {
+			// A file of another shape is bad in every row: the first rows say what is
+			// wrong, and the summary counts them all.
+			for i, b := range rep.Bad {
+				if i == maxBadRowsListed {
+					fmt.Fprintf(g.stdout, "… and %d more bad rows, not listed (the summary counts them)\n", len(rep.Bad)-i)
+					break
+				}
 				fmt.Fprintln(g.stdout, "bad row:", b)
 			}
 			for _, d := range rep.Differing {
@@ -294,7 +300,11 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			fmt.Fprintf(g.stdout, "%s statement %s: %d events: %d applied, %d held for review, %d already known (recorded before, or repeated in the file%s), %d waiting for their order; %d bad %s (events held for review in the database: %d%s)\n",
 				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, differing, tally.Parked, len(rep.Bad), plural(len(rep.Bad), "row", "rows"), p.Held, reviewHint(p.Held))
 			if rep.Events == 0 && len(rep.Bad) > 0 {
-				return wrongMall(fmt.Errorf("%s: nothing applied: every one of its %d rows is bad (listed above)", args[0], len(rep.Bad)))
+				listed := "listed above"
+				if len(rep.Bad) > maxBadRowsListed {
+					listed = fmt.Sprintf("the first %d listed above", maxBadRowsListed)
+				}
+				return wrongMall(fmt.Errorf("%s: nothing applied: every one of its %d rows is bad (%s)", args[0], len(rep.Bad), listed))
 			}
 			return nil
 		}),
@@ -522,6 +532,9 @@ func mallOfFile(path string) orders.Mall {
 	}
 	return found
 }
+
+// maxBadRowsListed is how many of a statement's bad rows import statement lists.
+const maxBadRowsListed = 100
 
 // plural is one when n is 1, else many: "1 bad row", "2 bad rows".
 func plural(n int, one, many string) string {

@@ -45,6 +45,7 @@ type demoOpts struct {
 	year      int
 	bundle    string
 	cpuprof   string
+	ownDB     bool // the database is the demo's own (no --db, no DATABASE_URL): replaced each run
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -92,7 +93,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 			dataDir = "./data"
 		}
 		g.db = filepath.Join(dataDir, "demo.db")
-		o.replace = true
+		o.replace, o.ownDB = true, true
 	}
 	if g.getenv("AIDMALL_LOG_LEVEL") == "" {
 		g.getenv = func(k string) string {
@@ -116,7 +117,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 	if g.getenv("AIDMALL_JOB_POLL_INTERVAL") == "" {
 		cfg.Jobs.PollInterval = 100 * time.Millisecond
 	}
-	if err := prepareDemoDB(cfg, o.replace, out); err != nil {
+	if err := prepareDemoDB(cfg, o.replace, o.ownDB, out); err != nil {
 		return err
 	}
 	log := g.logger(cfg)
@@ -259,7 +260,7 @@ func runDemo(ctx context.Context, g *globals, o demoOpts) error {
 // removed with --replace, else left for openApp to refuse if it holds orders.
 // It says so on out when it removed one: whatever was added to it (a key from `users
 // add`, an import) goes with it.
-func prepareDemoDB(cfg config.Config, replace bool, out io.Writer) error {
+func prepareDemoDB(cfg config.Config, replace, own bool, out io.Writer) error {
 	if sqlstore.DialectOf(cfg.DatabaseURL) != sqlstore.SQLite || !replace {
 		return nil
 	}
@@ -268,7 +269,11 @@ func prepareDemoDB(cfg config.Config, replace bool, out io.Writer) error {
 		return err
 	}
 	if _, err := os.Stat(p); err == nil {
-		fmt.Fprintf(out, "replacing %s, the last demo's database (give --db PATH to keep one)\n", p)
+		if own {
+			fmt.Fprintf(out, "replacing %s, the last demo's database (give --db PATH to keep one)\n", p)
+		} else {
+			fmt.Fprintf(out, "replacing %s (--replace)\n", p)
+		}
 	}
 	for _, f := range []string{p, p + "-wal", p + "-shm"} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {

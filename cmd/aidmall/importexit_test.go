@@ -64,9 +64,13 @@ func TestImportOfOnlyBadRowsFails(t *testing.T) {
 		{"statement-abc.jsonl", "ccb", "abc"},
 		{"statement-ccb.csv", "abc", "ccb"},
 	} {
-		_, err := cli(t, db, dir, "import", "statement", filepath.Join(bundle, c.file), "--mall", c.mall)
+		out, err := cli(t, db, dir, "import", "statement", filepath.Join(bundle, c.file), "--mall", c.mall)
 		if want := "give --mall " + c.named; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s with --mall %s: %v; want it to say %q", c.file, c.mall, err, want)
+		}
+		// Every row is bad: the first are listed, the rest counted (not 679 lines).
+		if n := strings.Count(out, "bad row:"); n > maxBadRowsListed {
+			t.Errorf("%s with --mall %s: %d bad rows listed, want at most %d", c.file, c.mall, n, maxBadRowsListed)
 		}
 	}
 }
@@ -101,5 +105,18 @@ func TestImportOfAPathThatIsNotThere(t *testing.T) {
 		if _, err := os.Stat(db); err == nil {
 			t.Fatalf("%s left a new database %s behind", strings.Join(c.args, " "), db)
 		}
+	}
+}
+
+// A household number not in the registry is named in the error, so that a clerk sees
+// which of the numbers typed was wrong.
+func TestProvenanceOfAnUnknownHouseholdNamesIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.db")
+	mustCLI(t, db, dir, "migrate")
+	_, err := cli(t, db, dir, "household", "provenance", "610000000000000099", "--year", "2019")
+	if err == nil || !strings.Contains(err.Error(), "household 610000000000000099: not found") {
+		t.Fatalf("provenance of an unknown household: %v, want it named", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"aidmall/audit"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -107,7 +108,9 @@ func newHouseholdCmd(g *globals) *cobra.Command {
 				return err
 			}
 			p, err := a.store.Provenance(ctx, households.HouseholdNo(args[0]), per.From, per.To)
-			if err != nil {
+			if errors.Is(err, orders.ErrNotFound) {
+				return fmt.Errorf("household %s: not found in the registry", args[0])
+			} else if err != nil {
 				return err
 			}
 			if asJSON {
