@@ -74,9 +74,9 @@ func newAuditCmd(g *globals) *cobra.Command {
 				return enc.Encode(es)
 			case "table", "":
 				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SEQ\tAT (UTC)\tACTOR\tROLE\tACTION\tOBJECT\tAFTER")
+				fmt.Fprintln(tw, "SEQ\tAT (BEIJING)\tACTOR\tROLE\tACTION\tOBJECT\tAFTER")
 				for _, e := range es {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.Format("2006-01-02 15:04:05"), e.Actor.Name, e.Actor.Role,
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.In(bizday.Beijing).Format("2006-01-02 15:04:05 -07:00"), e.Actor.Name, e.Actor.Role,
 						e.Action, e.Object, short(string(e.After), 80))
 				}
 				return tw.Flush()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -33,6 +34,11 @@ func TestAuditVerifyCLIFailsOnATamperedDatabase(t *testing.T) {
 	if err != nil || strings.Count(out, `"action": "registry.import"`) != 5 || strings.Count(out, `"action": "key.create"`) != 2 ||
 		!strings.Contains(out, `"actor": "cli:`) || !strings.Contains(out, `"sha256"`) {
 		t.Fatalf("audit list: %v\n%s", err, out)
+	}
+	// The table says its times in Beijing time with the offset, as every list does.
+	if out, err := cli("audit", "list"); err != nil || !strings.Contains(out, "AT (BEIJING)") ||
+		!regexp.MustCompile(`\n1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00\s`).MatchString(out) {
+		t.Fatalf("audit list as a table: %v\n%s", err, out)
 	}
 	if out, err := cli("audit", "verify"); err != nil || !strings.Contains(out, "intact: 7 entries") {
 		t.Fatalf("verify untouched: %v\n%s", err, out)

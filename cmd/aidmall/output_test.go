@@ -231,3 +231,23 @@ func TestWrongArgumentCountSaysUsage(t *testing.T) {
 
 // jsonPointer finds an API parameter named by its JSON pointer (/from) in a message.
 var jsonPointer = regexp.MustCompile(`(^|[\s(])/[a-z]`)
+
+// A database URL of an unsupported kind is blamed on where it came from: --db, or the
+// DATABASE_URL of the environment.
+func TestBadDatabaseURLNamesItsSource(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"report", "indicators", "--year", "2019", "--db", "mysql://x/y"}, nil, "--db: unsupported database"},
+		{[]string{"report", "indicators", "--year", "2019"}, map[string]string{"DATABASE_URL": "mysql://x/y"}, "config: DATABASE_URL: unsupported database"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), c.args, func(k string) string { return c.env[k] }, &out, &errOut)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("aidmall %s (env %v): %v; want it to begin %q", strings.Join(c.args, " "), c.env, err, c.want)
+		}
+	}
+}

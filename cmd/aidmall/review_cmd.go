@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"aidmall/audit"
+	"aidmall/bizday"
 	"aidmall/orders"
 	"aidmall/review"
 )
@@ -56,13 +57,13 @@ func newReviewCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tSINCE (UTC)\tMALL\tORDER\tREASON")
+			fmt.Fprintln(tw, "ID\tKIND\tSINCE (BEIJING)\tMALL\tORDER\tREASON")
 			for _, it := range items {
 				order := it.OutOrderNo
 				if it.OrderID != 0 {
 					order = fmt.Sprintf("%d %s", it.OrderID, it.OutOrderNo)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.Kind, it.Since.Format("2006-01-02 15:04"), it.Mall, order, short(it.Reason, 60))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.Kind, it.Since.In(bizday.Beijing).Format("2006-01-02 15:04 -07:00"), it.Mall, order, short(it.Reason, 60))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

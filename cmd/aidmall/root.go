@@ -46,6 +46,9 @@ func (g *globals) config() (config.Config, error) {
 	}
 	// The database URL's form is the store's to judge: refuse a bad one before any work.
 	if err := sqlstore.CheckURL(cfg.DatabaseURL); err != nil {
+		if g.db != "" { // named where it came from
+			return config.Config{}, fmt.Errorf("--db: %w", err)
+		}
 		return config.Config{}, fmt.Errorf("config: DATABASE_URL: %w", err)
 	}
 	return cfg, nil
