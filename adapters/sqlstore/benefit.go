@@ -108,8 +108,8 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 		key  benefitSlice
 		sums [7]int64
 	}
-	netAt := make(map[benefitNet]int32, len(rows)*len(benefitDims)*len(benefitGrains))
-	figAt := map[benefitSlice]int32{}
+	netAt := make(map[benefitNet]int, len(rows)*len(benefitDims)*len(benefitGrains))
+	figAt := map[benefitSlice]int{}
 	var nets []netSums
 	var figs []figSums
 	slice := make([]string, len(benefitDims))
@@ -124,7 +124,7 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 				k := benefitSlice{Period: r.Day[:n], Dim: d, Slice: slice[j]}
 				fi, ok := figAt[k]
 				if !ok {
-					fi = int32(len(figs))
+					fi = len(figs)
 					figAt[k] = fi
 					figs = append(figs, figSums{key: k})
 				}
@@ -134,7 +134,7 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 				nk := benefitNet{k, r.HouseholdNo}
 				ni, ok := netAt[nk]
 				if !ok {
-					ni = int32(len(nets))
+					ni = len(nets)
 					netAt[nk] = ni
 					nets = append(nets, netSums{key: nk})
 				}
@@ -160,7 +160,7 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 	// A net crosses zero when the new one and the one before (new − added) differ in sign.
 	// The stored rows come back in the order sent as a rule (then the next one is the row),
 	// else, or for SQLite's padding (the last key again), the key is searched for.
-	crossed := make([]int8, len(nets))
+	crossed := make([]int64, len(nets))
 	households := map[string]bool{}
 	next := 0
 	if err := addSumsReturning(ctx, tx, "benefit_nets", benefitNetKeys, benefitNetSums, add, func(key []string, net int64) {
@@ -178,7 +178,7 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 			return
 		}
 		if c := sign(net) - sign(net-nets[i].sums[0]); c != 0 {
-			crossed[i] = int8(c)
+			crossed[i] = c
 			households[k.Household] = true
 		}
 	}); err != nil {
@@ -199,8 +199,8 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 				continue
 			}
 			f := &figs[figAt[k.benefitSlice]].sums
-			f[5] += int64(c)
-			f[6] += int64(c) * m
+			f[5] += c
+			f[6] += c * m
 		}
 	}
 	slices.SortFunc(figs, func(a, b figSums) int { return a.key.compare(b.key) })

@@ -206,7 +206,7 @@ func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 	}
 	for _, t := range rollupTables {
 		// The sums in a list found by its keys' positions (one hash a row), sorted once.
-		at := make(map[rollupKey]int32, len(rows))
+		at := make(map[rollupKey]int, len(rows))
 		var list []keySums
 		for i := range rows {
 			r := &rows[i]
@@ -216,7 +216,7 @@ func addRollups(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 			}
 			x, ok := at[k]
 			if !ok {
-				x = int32(len(list))
+				x = len(list)
 				at[k] = x
 				list = append(list, keySums{key: k})
 			}
