@@ -258,10 +258,11 @@ func rollupSelect(set rollupSet, periodExpr string) string {
 		FROM ledger_entries GROUP BY ` + strings.Join(group, ", ")
 }
 
-// unitTables are the units rollup's two grains.
+// unitTables are the units rollup's two grains, each with its period of a row of
+// unitEventRows.
 var unitTables = [2]struct{ table, period, expr string }{
-	{"unit_month_rollups", "month", "substr(e.business_day, 1, 7)"},
-	{"unit_day_rollups", "business_day", "e.business_day"},
+	{"unit_month_rollups", "month", "substr(u.day, 1, 7)"},
+	{"unit_day_rollups", "business_day", "u.day"},
 }
 
 // addUnits adds sign × the net units (and sign × the count) of the delivered and refunded
@@ -275,21 +276,19 @@ func addUnits(ctx context.Context, t *txn, orderExpr string, orderArgs []any, co
 	// order, the condition.
 	args := append(append(append([]any{}, signArgs...), signArgs...), orderArgs...)
 	args = append(args, condArgs...)
+	events := unitEventRows(sign, orderExpr, cond) // the same rows for every grain and for the figures
 	for _, g := range unitTables {
 		q := `INSERT INTO ` + g.table + ` (` + g.period + `, sku, funding, branch_code, mall, units, events)
-			SELECT ` + g.expr + `, l.sku, o.funding, o.branch_code, o.mall,
-				SUM((` + sign + `) * CASE WHEN e.type = 'delivered' THEN e.quantity ELSE -e.quantity END), SUM(` + sign + `)
-			FROM fulfilment_events e JOIN group_orders o ON o.id = ` + orderExpr + `
-			JOIN order_lines l ON l.order_id = o.id AND l.line_no = e.line_no
-			WHERE (` + cond + `) AND e.type IN ('delivered', 'refunded')
-			GROUP BY ` + g.expr + `, l.sku, o.funding, o.branch_code, o.mall
+			SELECT ` + g.expr + `, u.sku, u.funding, u.branch_code, u.mall, SUM(u.units), SUM(u.events)
+			FROM ` + events + `
+			GROUP BY ` + g.expr + `, u.sku, u.funding, u.branch_code, u.mall
 			ON CONFLICT (` + g.period + `, sku, funding, branch_code, mall)
 			DO UPDATE SET units = ` + g.table + `.units + excluded.units, events = ` + g.table + `.events + excluded.events`
 		if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(q), args...); err != nil {
 			return fmt.Errorf("unit rollups: %w", err)
 		}
 	}
-	return t.addUnitFigures(ctx, unitEventRows(sign, orderExpr, cond), args)
+	return t.addUnitFigures(ctx, events, args)
 }
 
 // span is a report's days cut into the whole calendar years it covers (read from the year
