@@ -149,7 +149,6 @@ func addBenefit(ctx context.Context, tx *sqlx.Tx, rows []ledgerRow) error {
 			}
 		}
 	}
-	clear(netAt) // the positions change with the sort
 	slices.SortFunc(nets, func(a, b netSums) int { return a.key.compare(b.key) })
 	add := sumRows{Keys: make([][]string, len(nets)), Sums: make([][]int64, len(nets))}
 	for i := range nets {

@@ -391,8 +391,8 @@ func (b *benchRun) boot(ctx context.Context, g *globals, dbURL string, script *m
 		}
 		c.add(drop)
 		cfg.DatabaseURL = u
-	default:
-		return nil, errors.New("--db (or DATABASE_URL, its default): the bench makes its own SQLite file; give a postgres:// URL, or unset DATABASE_URL")
+	default: // refused before the run already (checkBenchServer): not a PostgreSQL URL
+		return nil, checkBenchServer(ctx, dbURL)
 	}
 	dir, err := os.MkdirTemp("", "aidmall-bench-data-")
 	if err != nil {
