@@ -156,8 +156,11 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 	if o.smoke {
 		o.duration = 2 * time.Second
 	}
-	if o.duration <= 0 || o.duration > 10*time.Minute || o.clients < 1 || o.clients > 256 {
-		return errors.New("--duration must be in (0, 10m] and --clients in [1, 256]")
+	if o.duration <= 0 || o.duration > 10*time.Minute {
+		return fmt.Errorf("--duration: %s: want more than 0 and at most 10m (e.g. 10s)", o.duration)
+	}
+	if o.clients < 1 || o.clients > 256 {
+		return fmt.Errorf("--clients: %d: want 1 to 256", o.clients)
 	}
 	dbURL := g.db
 	if dbURL == "" {

@@ -286,3 +286,21 @@ func TestBareNameSaysWhenTooFewRuns(t *testing.T) {
 		}
 	}
 }
+
+// A --duration or --clients out of range is refused naming that flag and its value alone.
+func TestBenchRefusesAFlagOutOfRangeByName(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--duration", "0s"}, "--duration: 0s: "},
+		{[]string{"--duration", "11m"}, "--duration: 11m0s: "},
+		{[]string{"--clients", "0"}, "--clients: 0: "},
+		{[]string{"--clients", "257"}, "--clients: 257: "},
+	} {
+		err := run(context.Background(), append([]string{"bench"}, c.args...), func(string) string { return "" }, io.Discard, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("bench %v: %v, want an error beginning %q", c.args, err, c.want)
+		}
+	}
+}

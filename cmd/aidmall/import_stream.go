@@ -40,6 +40,7 @@ func statementScanner(m orders.Mall, d malls.Driver) imports.StatementScanner {
 // shown on a terminal or with --progress, nil (nothing shown) otherwise.
 type importBar struct {
 	bar   *progressbar.ProgressBar
+	w     io.Writer
 	start time.Time
 	what  string
 }
@@ -57,9 +58,8 @@ func newImportBar(g *globals, force bool, path, what string) *importBar {
 	// over microseconds ("16 GB/s").
 	bar := progressbar.NewOptions64(size, progressbar.OptionSetWriter(g.stderr), progressbar.OptionShowBytes(true),
 		progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetDescription(what),
-		progressbar.OptionSetRenderBlankState(true),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(g.stderr) }))
-	return &importBar{bar: bar, start: time.Now(), what: what}
+		progressbar.OptionSetRenderBlankState(true))
+	return &importBar{bar: bar, w: g.stderr, start: time.Now(), what: what}
 }
 
 // reader counts what is read of the file on the bar.
@@ -79,9 +79,13 @@ func (b *importBar) rows(n int) {
 	b.bar.Describe(fmt.Sprintf("%s: %d rows, %.0f rows/s", b.what, n, float64(n)/max(time.Since(b.start).Seconds(), 1e-3)))
 }
 
+// finish draws the bar full and ends its line, so that what is printed next starts on a
+// line of its own (the bar may have reached 100 % of the file's bytes before the last rows
+// were written: the line is ended here, once, not then).
 func (b *importBar) finish() {
 	if b != nil {
 		_ = b.bar.Finish()
+		fmt.Fprintln(b.w)
 	}
 }
 
@@ -92,12 +96,14 @@ func (b *importBar) counting(scan imports.StatementScanner) imports.StatementSca
 	}
 	return func(r io.Reader, each func(orders.FulfilmentEvent) error, bad func(error)) error {
 		n := 0
-		return scan(r, func(e orders.FulfilmentEvent) error {
+		err := scan(r, func(e orders.FulfilmentEvent) error {
 			if n++; n%100 == 0 { // a small statement shows its count too (the bar throttles drawing)
 				b.rows(n)
 			}
 			return each(e)
 		}, bad)
+		b.rows(n) // the last count, not the last hundred
+		return err
 	}
 }
 

@@ -38,3 +38,39 @@ func TestImportProgressStartsBlank(t *testing.T) {
 		t.Errorf("the first reading is not the blank bar (0 %%, no rate): %q", bars[0])
 	}
 }
+
+// The bar ends its line before the summary, and a statement's last count is the number
+// of its events, not the last hundred read.
+func TestImportProgressEndsWithTheWholeCount(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.db")
+	bundle := sqltest.ExampleBundle()
+	e := env(map[string]string{"AIDMALL_DATA_DIR": dir})
+	for _, args := range [][]string{{"import", "bundle", bundle}, {"import", "orders", bundle}} {
+		if err := run(context.Background(), append(args, "--db", db), e, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"import", "statement", filepath.Join(bundle, "statement-ccb.csv"), "--db", db, "--progress"}, e, &out, &errOut); err != nil {
+		t.Fatalf("import statement: %v\n%s", err, errOut.String())
+	}
+	m := regexp.MustCompile(`(\d+) events:`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no event count in the summary: %q", out.String())
+	}
+	readings := strings.FieldsFunc(errOut.String(), func(r rune) bool { return r == '\r' || r == '\n' })
+	last := ""
+	for _, r := range readings {
+		if strings.Contains(r, "rows") {
+			last = r
+		}
+	}
+	if !strings.Contains(last, "statement: "+m[1]+" rows") {
+		t.Errorf("the bar's last reading is %q, want the statement's %s rows", last, m[1])
+	}
+	if !strings.HasSuffix(errOut.String(), "\n") {
+		t.Errorf("the bar does not end its line: %q", errOut.String()[max(0, errOut.Len()-80):])
+	}
+}
