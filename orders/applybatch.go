@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"aidmall/bizday"
 )
 
 // BatchStore is a Store that can apply many events in one transaction (adapters/sqlstore
@@ -15,6 +17,15 @@ type BatchStore interface {
 	// InBatchTx runs fn in one transaction, like InTx, with a BatchTx: the saves of the
 	// orders it prefetched are deferred and written in bulk before the commit.
 	InBatchTx(ctx context.Context, fn func(tx BatchTx) error) error
+}
+
+// MonthPreparer is a BatchStore that readies its ledger for business months before a
+// batch books entries in them (adapters/sqlstore on PostgreSQL: each month's partition,
+// made in a transaction of its own before the batch's). ApplyBatch hands it the months
+// ("YYYY-MM") of its events' business days. It is best effort: a month it could not
+// ready takes its entries where the store puts them otherwise, and the batch goes on.
+type MonthPreparer interface {
+	PrepareLedgerMonths(ctx context.Context, months []string) error
 }
 
 // BatchTx is a Tx that loads and saves for many orders at once (ApplyBatch).
@@ -62,6 +73,14 @@ func (s *Service) ApplyBatch(ctx context.Context, evs []FulfilmentEvent) ([]Appl
 		if evs[i].Source == "" {
 			evs[i].Source = "notify"
 		}
+	}
+	if mp, ok := s.store.(MonthPreparer); ok {
+		months := map[string]bool{}
+		for i := range evs {
+			months[bizday.Of(evs[i].OccurredAt).Month()] = true
+		}
+		// Best effort (MonthPreparer): a month not readied books where it would anyway.
+		_ = mp.PrepareLedgerMonths(ctx, slices.Sorted(maps.Keys(months)))
 	}
 	var res []ApplyResult
 	err := bs.InBatchTx(ctx, func(tx BatchTx) error {

@@ -16,7 +16,10 @@ import (
 	"aidmall/orders"
 )
 
-var _ orders.Store = (*Store)(nil)
+var (
+	_ orders.Store         = (*Store)(nil)
+	_ orders.MonthPreparer = (*Store)(nil)
+)
 
 // Branch returns the branch with code; orders.ErrNotFound if absent.
 func (s *Store) Branch(ctx context.Context, code string) (households.Branch, error) {

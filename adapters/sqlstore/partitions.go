@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -35,9 +36,11 @@ func partitionName(month string) string { return "ledger_entries_y" + month[:4] 
 
 // ledgerParts is the store's knowledge of which months have their partition.
 type ledgerParts struct {
-	mu       sync.Mutex
-	months   map[string]bool // nil until loaded
-	ensuring bool
+	mu        sync.Mutex
+	months    map[string]bool // nil until loaded
+	inDefault map[string]bool // months found with entries in the default partition: they stay there
+	ensuring  bool
+	making    sync.Mutex // held while partitions are made (EnsureLedgerPartitions, PrepareLedgerMonths)
 }
 
 // loadPartitions reads the months that have their partition.
@@ -104,18 +107,91 @@ func (s *Store) EnsureLedgerPartitions(ctx context.Context) error {
 	if s.db.Dialect != Postgres {
 		return nil
 	}
+	s.parts.making.Lock()
+	defer s.parts.making.Unlock()
+	return s.ensureMonths(ctx, monthsAhead(s.now()))
+}
+
+// historyYears is how far back before this month PrepareLedgerMonths makes partitions:
+// older history keeps to the default partition.
+const historyYears = 10
+
+// prepareWait bounds PrepareLedgerMonths: a batch waits no longer for its months'
+// partitions (a month not made by then goes to the default partition and stays there).
+const prepareWait = 5 * time.Second
+
+// PrepareLedgerMonths (orders.MonthPreparer) gives each business month "YYYY-MM" of
+// months its partition before a batch books entries in it, so that a year loaded offline
+// (a statement of 2019 applied by import statement) is partitioned by month as the
+// months the service lives through are, instead of all going to the default partition.
+// Each month is made in a transaction of its own, before the batch's, as
+// EnsureLedgerPartitions makes the months ahead (never inside an apply: see "Ledger
+// partitions" above). Only months from historyYears before this one up to the last month
+// EnsureLedgerPartitions keeps ready are made (a wrongly dated event makes none); a month
+// that already has entries in the default partition keeps them there. Best effort: on an
+// error or after prepareWait the batch's entries go where they would have gone anyway.
+// A no-op on SQLite, and once a month is known, an in-memory look.
+func (s *Store) PrepareLedgerMonths(ctx context.Context, months []string) error {
+	if s.db.Dialect != Postgres || len(months) == 0 {
+		return nil
+	}
+	ahead := monthsAhead(s.now())
+	t, err := time.Parse("2006-01", ahead[0])
+	if err != nil {
+		return err
+	}
+	earliest, latest := t.AddDate(-historyYears, 0, 0).Format("2006-01"), ahead[len(ahead)-1]
+	todo := func() []string {
+		s.parts.mu.Lock()
+		defer s.parts.mu.Unlock()
+		var out []string
+		for _, m := range months {
+			if len(m) != len("2006-01") || m < earliest || m > latest || (s.parts.months != nil && s.parts.months[m]) || s.parts.inDefault[m] {
+				continue
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	if len(todo()) == 0 {
+		return nil
+	}
+	s.parts.making.Lock()
+	defer s.parts.making.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, prepareWait)
+	defer cancel()
+	return s.ensureMonths(ctx, todo()) // again: another caller may have made them meanwhile
+}
+
+// ensureMonths makes the partitions of months that have none, one month per transaction,
+// each tried again while a lock is busy, and notes which months have their partition and
+// which keep to the default partition. The caller holds s.parts.making.
+func (s *Store) ensureMonths(ctx context.Context, months []string) error {
+	if len(months) == 0 {
+		return nil
+	}
 	have, err := s.loadPartitions(ctx, s.db)
 	if err != nil {
 		return err
 	}
-	for _, m := range monthsAhead(s.now()) {
+	inDefault := map[string]bool{}
+	defer func() { // what was learnt, also on an error
+		s.parts.mu.Lock()
+		defer s.parts.mu.Unlock()
+		s.parts.months = have
+		if s.parts.inDefault == nil {
+			s.parts.inDefault = map[string]bool{}
+		}
+		maps.Copy(s.parts.inDefault, inDefault)
+	}()
+	for _, m := range months {
 		if have[m] {
 			continue
 		}
 		for attempt := 0; ; attempt++ {
 			made, err := s.createPartition(ctx, m)
 			if err == nil {
-				have[m] = made
+				have[m], inDefault[m] = made, !made
 				break
 			}
 			var pg *pgconn.PgError
@@ -129,9 +205,6 @@ func (s *Store) EnsureLedgerPartitions(ctx context.Context) error {
 			}
 		}
 	}
-	s.parts.mu.Lock()
-	s.parts.months = have
-	s.parts.mu.Unlock()
 	return nil
 }
 

@@ -491,6 +491,67 @@ func TestLedgerPartitions(t *testing.T) {
 	}
 }
 
+// TestBatchesPartitionTheirMonths (PostgreSQL): a batch of events (a statement applied
+// offline) gives the months it books their partitions first, so that a past year loaded
+// is partitioned by month; a month whose entries are in the default partition already
+// keeps them there; no partition is made for a month too old, beyond the months kept
+// ahead, or not a month; the figures agree with the ledger throughout.
+func TestBatchesPartitionTheirMonths(t *testing.T) {
+	t.Parallel()
+	db := sqltest.Postgres(t)
+	ctx := context.Background()
+	f := newFixture(t, func(testing.TB) *sqlstore.DB { return db })
+	o1 := f.placeOn(t, "O1", "2019-03-01", orders.FundingUnion, mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 10})
+	o2 := f.placeOn(t, "O2", "2019-04-02", orders.FundingEmployeePays, mallABC, orders.PlaceLine{SKU: "P1", Quantity: 7})
+	o3 := f.placeOn(t, "O3", "2018-03-10", orders.FundingUnion, mallCCB, orders.PlaceLine{SKU: "P1", Quantity: 3})
+	// One event alone books 2018-03 in the default partition (as before: Apply makes none).
+	if _, err := f.svc.Apply(ctx, ev(o3, "d", orders.EventDelivered, 1, 2, 0, "2018-03-12 10:00")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ApplyBatch(ctx, []orders.FulfilmentEvent{
+		ev(o1, "a", orders.EventDelivered, 1, 10, 0, "2019-03-05 10:00"),
+		ev(o1, "b", orders.EventRefunded, 1, 1, 6800, "2019-04-06 10:00"),
+		ev(o2, "c", orders.EventDelivered, 1, 7, 0, "2019-04-07 23:59"),
+		ev(o3, "e", orders.EventDelivered, 1, 1, 0, "2018-03-20 10:00"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.GetContext(ctx, &n, q, args...); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	partition := func(name string) int {
+		t.Helper()
+		return count(`SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'ledger_entries'::regclass AND inhrelid::regclass::text = $1`, name)
+	}
+	for _, m := range []string{"2019m03", "2019m04"} {
+		if partition("ledger_entries_y"+m) != 1 || count(`SELECT COUNT(*) FROM ledger_entries_y`+m) == 0 {
+			t.Fatalf("2019's months booked by the batch: partition %s %d, entries %d", m, partition("ledger_entries_y"+m), count(`SELECT COUNT(*) FROM ledger_entries_y`+m))
+		}
+	}
+	if partition("ledger_entries_y2018m03") != 0 {
+		t.Fatal("2018-03 had entries in the default partition, yet was given its own")
+	}
+	inDefault, of2018 := count(`SELECT COUNT(*) FROM ledger_entries_default`), count(`SELECT COUNT(*) FROM ledger_entries WHERE business_day LIKE '2018-03-%'`)
+	if inDefault == 0 || inDefault != of2018 {
+		t.Fatalf("the default partition holds %d entries, 2018-03 has %d: want exactly 2018-03's there", inDefault, of2018)
+	}
+	if diffs, _, err := f.store.VerifyRollups(ctx); err != nil || len(diffs) > 0 {
+		t.Fatalf("figures against the ledger: %+v, %v", diffs, err)
+	}
+	before := count(`SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'ledger_entries'::regclass`)
+	if err := f.store.PrepareLedgerMonths(ctx, []string{"2099-01", "1990-01", "2019-13x", ""}); err != nil {
+		t.Fatal(err)
+	}
+	if after := count(`SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'ledger_entries'::regclass`); after != before {
+		t.Fatalf("months too old, too far ahead or not months made %d partitions", after-before)
+	}
+}
+
 // TestRollupsKeepTheSliceSetAlone: the month, day and year rollups hold the slice set's
 // rows only, and the benefit nets the unattributed part too (migrations 00018–00020 make
 // a database that had the other sets so), and reports whose ranges cut months, span
