@@ -199,7 +199,11 @@ func StatementStream(ctx context.Context, svc Applier, log Auditor, scan Stateme
 	rep.SHA256 = hex.EncodeToString(h.Sum(nil))
 	if strict && len(rep.Bad) > 0 {
 		rep.Refused = true
-		return rep, fmt.Errorf("%w: %d bad rows (--strict)", ErrRefused, len(rep.Bad))
+		rows := "bad rows"
+		if len(rep.Bad) == 1 {
+			rows = "bad row"
+		}
+		return rep, fmt.Errorf("%w: %d %s (--strict)", ErrRefused, len(rep.Bad), rows)
 	}
 	if strict {
 		rep.Events = 0

@@ -17,16 +17,18 @@ import (
 var bizdayZone = bizday.Beijing
 
 // Ledger partitions (PostgreSQL, migration 00014): one partition per business month and
-// a default partition. The write path never creates one: an entry of a month without its
-// partition lands in the default partition, so no insert ever fails for a missing
-// partition (creating one inside an apply would need locks against every other apply's
-// and could deadlock). EnsureLedgerPartitions creates the months ahead in transactions of
-// their own that give up on any lock they cannot have within lockWait (and are tried
-// again), so an apply is never made to wait on one for long nor chosen as a deadlock's
-// victim. Entries are never moved out of the default partition while the service runs:
-// a query planned before an attach could miss moved rows. A month that got entries
-// before its partition (history older than the migration's months) stays in the default
-// partition, which every query reads as part of the ledger.
+// a default partition. No transaction that writes the ledger creates one: an entry of a
+// month without its partition lands in the default partition, so no insert ever fails for
+// a missing partition (creating one inside an apply would need locks against every other
+// apply's and could deadlock). EnsureLedgerPartitions creates the months ahead, and
+// PrepareLedgerMonths a batch's months before its transaction (a past year loaded
+// offline), in transactions of their own that give up on any lock they cannot have within
+// lockWait (and are tried again), so an apply is never made to wait on one for long nor
+// chosen as a deadlock's victim. Entries are never moved out of the default partition
+// while the service runs: a query planned before an attach could miss moved rows. A month
+// that got entries before its partition (history older than the migration's months, or
+// booked by an event applied alone) stays in the default partition, which every query
+// reads as part of the ledger.
 
 // partitionsAhead is how many months after this one EnsureLedgerPartitions keeps ready.
 const partitionsAhead = 3
