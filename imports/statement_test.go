@@ -73,6 +73,9 @@ func TestStatement(t *testing.T) {
 			if !errors.Is(err, imports.ErrRefused) || !rep.Refused {
 				t.Fatalf("err %v, refused %v: want the file refused", err, rep.Refused)
 			}
+			if !strings.HasSuffix(err.Error(), ": 1 bad row (--strict)") {
+				t.Fatalf("refused with %q: want it to count its one bad row", err)
+			}
 			if n := eventCount(t, st, no); n != 0 || rep.Tally.Total() != 0 {
 				t.Fatalf("%d events stored (tally %+v), want none", n, rep.Tally)
 			}
