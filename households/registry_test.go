@@ -461,6 +461,12 @@ func TestReportWriteText(t *testing.T) {
 	if !strings.HasSuffix(b.String(), "  refused: strict import and 3 row errors, nothing stored\n") {
 		t.Errorf("refused report does not say so:\n%s", b.String())
 	}
+	one := households.Report{Kind: households.KindProducts, File: "products.csv", Rows: 15, Errors: households.BundleHouseholdErrors[:1], Refused: true}
+	b.Reset()
+	_ = one.WriteText(&b)
+	if got := b.String(); !strings.Contains(got, "; 1 row error\n") || !strings.Contains(got, "strict import and 1 row error, nothing stored") {
+		t.Errorf("one row error is not counted as one:\n%s", got)
+	}
 	// The row errors never carry an ID number in clear.
 	if strings.Contains(fmt.Sprintf("%#v", rep.Errors), "610630198207058794") {
 		t.Error("row errors hold an ID number in clear")

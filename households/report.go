@@ -15,15 +15,19 @@ func (r Report) WriteText(w io.Writer) error {
 	if r.Counts.Removed > 0 {
 		removed = fmt.Sprintf(", %d removed", r.Counts.Removed)
 	}
-	fmt.Fprintf(&b, "%s (%s): %d rows, %d loaded: %d inserted, %d updated, %d unchanged%s; %d row errors\n",
-		r.File, r.Kind, r.Rows, r.Loaded, r.Counts.Inserted, r.Counts.Updated, r.Counts.Unchanged, removed, len(r.Errors))
+	fmt.Fprintf(&b, "%s (%s): %d rows, %d loaded: %d inserted, %d updated, %d unchanged%s; %s\n",
+		r.File, r.Kind, r.Rows, r.Loaded, r.Counts.Inserted, r.Counts.Updated, r.Counts.Unchanged, removed, rowErrors(len(r.Errors)))
 	for _, e := range r.Errors {
 		b.WriteString("  ")
 		b.WriteString(e.String())
 		b.WriteByte('\n')
 	}
 	if len(r.Warnings) > 0 {
-		fmt.Fprintf(&b, "  %d warnings (rows loaded; check them):\n", len(r.Warnings))
+		warnings := "warnings"
+		if len(r.Warnings) == 1 {
+			warnings = "warning"
+		}
+		fmt.Fprintf(&b, "  %d %s (rows loaded; check them):\n", len(r.Warnings), warnings)
 		for _, e := range r.Warnings {
 			fmt.Fprintf(&b, "  warning: %s\n", e)
 		}
@@ -32,8 +36,16 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  note: %s\n", r.Note)
 	}
 	if r.Refused {
-		fmt.Fprintf(&b, "  refused: strict import and %d row errors, nothing stored\n", len(r.Errors))
+		fmt.Fprintf(&b, "  refused: strict import and %s, nothing stored\n", rowErrors(len(r.Errors)))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// rowErrors counts n row errors: "1 row error", "3 row errors".
+func rowErrors(n int) string {
+	if n == 1 {
+		return "1 row error"
+	}
+	return fmt.Sprintf("%d row errors", n)
 }
