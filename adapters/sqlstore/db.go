@@ -95,9 +95,27 @@ func (db *DB) Migrate(ctx context.Context) error {
 // ErrPendingMigrations is returned by CheckSchema when the database is behind the binary.
 var ErrPendingMigrations = errors.New("database has pending migrations: run `aidmall migrate`")
 
-// CheckSchema returns ErrPendingMigrations unless every migration is applied; the server
+// ErrNoSchema is returned by CheckSchema for a database no migration has run on: not an
+// aidmall database (yet).
+var ErrNoSchema = errors.New("no aidmall schema in this database (an empty database, or another program's): run `aidmall migrate` to make one there, or name the right database with --db")
+
+// CheckSchema returns ErrNoSchema for a database without aidmall's schema, changing
+// nothing there, and ErrPendingMigrations unless every migration is applied; the server
 // refuses to start on an old schema.
 func (db *DB) CheckSchema(ctx context.Context) error {
+	// A database no migration has touched is said so, and left as it is: goose would make
+	// its version table there to answer.
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`
+	if db.Dialect == Postgres {
+		q = `SELECT COUNT(*) FROM pg_class WHERE oid = to_regclass('goose_db_version')`
+	}
+	var versioned int
+	if err := db.GetContext(ctx, &versioned, q); err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	if versioned == 0 {
+		return ErrNoSchema
+	}
 	p, err := db.provider()
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -48,8 +49,8 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, migrate b
 			return nil, fmt.Errorf("DATABASE_URL: %w", err)
 		}
 		if !migrate {
-			if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("no database at %s: run `aidmall migrate` (or an import) first, or give --db", p)
+			if err := checkSQLiteFile(p); err != nil {
+				return nil, err
 			}
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
@@ -228,4 +229,29 @@ func (a *app) Close() error {
 		errs = append(errs, a.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// checkSQLiteFile refuses, before SQLite opens it (and makes it a WAL database), a path
+// that holds no SQLite database: none there, an empty file, or another kind of file.
+func checkSQLiteFile(p string) error {
+	f, err := os.Open(p) // #nosec G304 -- the database path the operator named
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no database at %s: run `aidmall migrate` (or an import) first, or give --db", p)
+	}
+	if err != nil {
+		return fmt.Errorf("database %s: %w", p, err)
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, err := io.ReadFull(f, head)
+	switch {
+	case n == 0 && (err == io.EOF || err == nil):
+		if st, err := os.Stat(p + "-wal"); err == nil && st.Size() > 0 {
+			return nil // a database whose pages are all in its write-ahead log still (a server has it open)
+		}
+		return fmt.Errorf("%s is an empty file, not a database: run `aidmall migrate` to make one there, or name the database with --db", p)
+	case string(head[:n]) != "SQLite format 3\x00":
+		return fmt.Errorf("%s is not a SQLite database: name the database file with --db", p)
+	}
+	return nil
 }
