@@ -175,6 +175,9 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 				if _, err := os.Stat(p); err != nil {
 					return fmt.Errorf("--loaded --db %s: no database there (load a year into it first: aidmall gen, then the imports)", dbURL)
 				}
+				if err := checkSQLiteFile(p); err != nil {
+					return fmt.Errorf("--loaded --db: %w", err)
+				}
 			}
 		}
 	}
@@ -1150,11 +1153,18 @@ func (b *benchRun) reports(ctx context.Context, e *benchService, bundle fs.FS) e
 
 // reportsLoaded measures the year's reports on the database as it stands (bench --loaded).
 func (b *benchRun) reportsLoaded(ctx context.Context, e *benchService) error {
-	var entries int
-	if err := e.a.db.GetContext(ctx, &entries, `SELECT COUNT(*) FROM ledger_entries`); err != nil {
+	var all, entries int
+	from, to := fmt.Sprintf("%d-01-01", b.o.year), fmt.Sprintf("%d-12-31", b.o.year)
+	if err := e.a.db.GetContext(ctx, &all, `SELECT COUNT(*) FROM ledger_entries`); err != nil {
 		return err
 	}
-	fmt.Fprintf(b.out, "  the database holds %d ledger rows\n", entries)
+	if err := e.a.db.GetContext(ctx, &entries, e.a.db.Rebind(`SELECT COUNT(*) FROM ledger_entries WHERE business_day BETWEEN ? AND ?`), from, to); err != nil {
+		return err
+	}
+	if entries == 0 {
+		return fmt.Errorf("the database has no ledger entries in %d (%d in all): load that year first (aidmall gen, then the imports), or name the year loaded with --year", b.o.year, all)
+	}
+	fmt.Fprintf(b.out, "  the database holds %d ledger rows, %d of them in %d\n", all, entries, b.o.year)
 	return b.measureReports(ctx, e, entries, true)
 }
 
