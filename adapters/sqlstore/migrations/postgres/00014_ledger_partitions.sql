@@ -3,9 +3,10 @@
 -- business_day ('YYYY-MM-DD' text: a month is ['YYYY-MM-01', next month's '-01')), one
 -- table per month named ledger_entries_yYYYYmMM, and a default partition as the safety
 -- net: an entry of a month with no partition yet lands there and is never refused.
--- sqlstore.EnsureLedgerPartitions creates the months ahead and moves any month found in
--- the default partition into its own (serve at start, and after a write that booked a
--- month with no partition, in its own transaction).
+-- This migration makes this month and the twelve after it; sqlstore.EnsureLedgerPartitions
+-- then keeps the months ahead, and PrepareLedgerMonths a batch's months (in transactions
+-- of their own). Entries are never moved out of the default partition once there
+-- (adapters/sqlstore/partitions.go says why).
 --
 -- Keys: a partitioned table's unique keys must include the partition key, so the
 -- primary key is (id, business_day); id comes from one sequence (ledger_entry_ids), which
