@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing/fstest"
@@ -144,8 +145,10 @@ func runBench(ctx context.Context, g *globals, o benchOpts) error {
 			return fmt.Errorf("--parts: unknown part %q (want %s)", p, strings.Join(benchParts, ", "))
 		}
 	}
-	if o.scaleGiven && (o.scale < 1 || o.scale > gen.MaxScale) {
-		return fmt.Errorf("--scale: want a whole number from 1 to %d, not %d", gen.MaxScale, o.scale)
+	if o.scaleGiven {
+		if _, err := gen.ParseScale(strconv.Itoa(o.scale)); err != nil { // gen --scale's rule and words
+			return fmt.Errorf("--scale: %w", err)
+		}
 	}
 	if o.scale > 0 && o.bundle != "" {
 		return errors.New("--scale N or --bundle DIR, not both")

@@ -118,7 +118,7 @@ func TestBenchScaledBundle(t *testing.T) {
 	// A scale out of range is refused as gen refuses it, 0 included (not taken for none).
 	for _, n := range []string{"0", "-1", "10001"} {
 		err := run(context.Background(), []string{"bench", "--scale", n}, func(string) string { return "" }, io.Discard, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), "--scale: want a whole number from 1 to") {
+		if err == nil || !strings.Contains(err.Error(), "want a whole number from 1 to") {
 			t.Errorf("bench --scale %s: %v, want it refused as out of range", n, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -33,7 +34,7 @@ DIR/statement-ccb.csv (and statement-abc.jsonl); or aidmall demo --bundle DIR.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
-				return fmt.Errorf("say where with --out DIR")
+				return errors.New("--out: say which folder to write the bundle to, e.g. --out /tmp/n10")
 			}
 			n, err := gen.ParseScale(scale)
 			if err != nil {

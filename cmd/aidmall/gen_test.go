@@ -318,6 +318,9 @@ func TestGenCommandMessages(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "x")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a refused --scale wrote %s", filepath.Join(dir, "x"))
 	}
+	if _, err := gencli("--scale", "2"); err == nil || !strings.HasPrefix(err.Error(), "--out: ") {
+		t.Errorf("gen without --out: %v, want the flag named", err)
+	}
 	out, err := gencli("--scale", "1", "--out", filepath.Join(dir, "one"))
 	if err != nil || !strings.Contains(out, ": 1 copy of yichuan-dingbian-2019") {
 		t.Fatalf("scale 1: %q %v, want 1 copy", out, err)
