@@ -266,9 +266,13 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 			rep, err := imports.StatementStream(ctx, svc, a.store, bar.counting(statementScanner(m, d)), m, args[0], f, strict)
 			bar.finish()
 			// A file of another shape is bad in every row: the first rows say what is
-			// wrong, and the summary counts them all.
+			// wrong (a few when no row was good), and the summary counts them all.
+			listMax := maxBadRowsListed
+			if rep.Events == 0 {
+				listMax = allBadRowsListed
+			}
 			for i, b := range rep.Bad {
-				if i == maxBadRowsListed {
+				if i == listMax {
 					fmt.Fprintf(g.stdout, "… and %d more bad rows, not listed (the summary counts them)\n", len(rep.Bad)-i)
 					break
 				}
@@ -301,10 +305,10 @@ out_order_no, mall_order_no and the prices paid, so that the malls' statements
 				m, args[0], rep.Events, tally.Applied, tally.Held, tally.Duplicate, differing, tally.Parked, len(rep.Bad), plural(len(rep.Bad), "row", "rows"), p.Held, reviewHint(p.Held))
 			if rep.Events == 0 && len(rep.Bad) > 0 {
 				listed := "listed above"
-				if len(rep.Bad) > maxBadRowsListed {
-					listed = fmt.Sprintf("the first %d listed above", maxBadRowsListed)
+				if len(rep.Bad) > listMax {
+					listed = fmt.Sprintf("the first %d listed above", listMax)
 				}
-				return wrongMall(fmt.Errorf("%s: nothing applied: every one of its %d rows is bad (%s)", args[0], len(rep.Bad), listed))
+				return wrongMall(fmt.Errorf("%s: nothing applied: every one of its %d rows is bad (%s); is it %s's statement?", args[0], len(rep.Bad), listed, m))
 			}
 			return nil
 		}),
@@ -533,8 +537,13 @@ func mallOfFile(path string) orders.Mall {
 	return found
 }
 
-// maxBadRowsListed is how many of a statement's bad rows import statement lists.
-const maxBadRowsListed = 100
+// maxBadRowsListed is how many of a statement's bad rows import statement lists, and
+// allBadRowsListed how many when no row was good (a file of another kind: the first rows
+// say why).
+const (
+	maxBadRowsListed = 100
+	allBadRowsListed = 10
+)
 
 // plural is one when n is 1, else many: "1 bad row", "2 bad rows".
 func plural(n int, one, many string) string {
