@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -282,7 +283,7 @@ func decodeEvent(b []byte, source string) (orders.FulfilmentEvent, string, error
 	if err := dec.Decode(&w); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return fail(te.Field, "wrong type (%s, want %s)", te.Value, te.Type)
+			return fail(te.Field, "wrong type (%s, want %s)", jsonWords(te.Value), typeWords(te.Type.Kind()))
 		}
 		return fail("", "invalid JSON: %v", err)
 	}
@@ -400,4 +401,33 @@ func failureAnswer(code, message string) (http.Header, []byte) {
 		body = []byte(`{"code":"9999","message":"internal error"}`)
 	}
 	return h, body
+}
+
+// jsonWords names a JSON value's kind (json.UnmarshalTypeError.Value) for a clerk.
+func jsonWords(v string) string {
+	switch {
+	case v == "string":
+		return "text"
+	case v == "bool":
+		return "true or false"
+	case v == "array", v == "object":
+		return "a JSON " + v
+	case strings.HasPrefix(v, "number"): // "number", or "number 1.5" for a fraction
+		return "a number with a fraction or out of range"
+	}
+	return v
+}
+
+// typeWords names what a field wants for a clerk: a whole number, text, true or false.
+func typeWords(k reflect.Kind) string {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.String:
+		return "text"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return k.String()
 }

@@ -87,25 +87,27 @@ func TestParseStatement_bad_lines_are_reported_by_number_and_the_rest_kept(t *te
 		name   string
 		line   string
 		column string
+		reason string // when set, the reason said, in a clerk's words
 	}{
-		{"not_json", `EVT-1,ITEM_SHIPPED`, ""},
-		{"json_array", `[1,2]`, ""},
-		{"two_objects_on_one_line", goodLine + ` {}`, ""},
-		{"unknown_event_type", line("ITEM_SHIPPED", "ITEM_LOST"), "eventType"},
-		{"missing_event_id", line(`"eventId":"EVT-1",`, ""), "eventId"},
-		{"empty_partner_order_no", line(`"AM1"`, `""`), "partnerOrderNo"},
-		{"time_without_offset", line("2019-03-05T12:00:00+08:00", "2019-03-05T12:00:00"), "occurredAt"},
-		{"date_only", line("2019-03-05T12:00:00+08:00", "2019-03-05"), "occurredAt"},
-		{"quantity_as_string", line(`"quantity":5`, `"quantity":"5"`), "quantity"},
-		{"quantity_fractional", line(`"quantity":5`, `"quantity":5.5`), "quantity"},
-		{"item_event_without_line", line(`"lineNo":2`, `"lineNo":null`), "lineNo"},
-		{"item_event_with_line_zero", line(`"lineNo":2`, `"lineNo":0`), "lineNo"},
-		{"shipped_zero_units", line(`"quantity":5`, `"quantity":0`), ""},
-		{"refund_on_a_shipment", line(`"refundFen":0`, `"refundFen":100`), "refundFen"},
-		{"refund_without_amount", line("ITEM_SHIPPED", "ITEM_REFUNDED"), ""},
-		{"negative_refund", strings.Replace(line("ITEM_SHIPPED", "ITEM_REFUNDED"), `"refundFen":0`, `"refundFen":-100`, 1), ""},
-		{"line_on_a_whole_order_event", line("ITEM_SHIPPED", "ORDER_CANCELLED"), "lineNo"},
-		{"not_utf8", line("AM1", "AM\xff"), ""},
+		{"not_json", `EVT-1,ITEM_SHIPPED`, "", ""},
+		{"json_array", `[1,2]`, "", ""},
+		{"two_objects_on_one_line", goodLine + ` {}`, "", ""},
+		{"unknown_event_type", line("ITEM_SHIPPED", "ITEM_LOST"), "eventType", ""},
+		{"missing_event_id", line(`"eventId":"EVT-1",`, ""), "eventId", ""},
+		{"empty_partner_order_no", line(`"AM1"`, `""`), "partnerOrderNo", ""},
+		{"time_without_offset", line("2019-03-05T12:00:00+08:00", "2019-03-05T12:00:00"), "occurredAt", ""},
+		{"date_only", line("2019-03-05T12:00:00+08:00", "2019-03-05"), "occurredAt", ""},
+		{"quantity_as_string", line(`"quantity":5`, `"quantity":"5"`), "quantity", "wrong type (text, want a whole number)"},
+		{"quantity_fractional", line(`"quantity":5`, `"quantity":5.5`), "quantity", "wrong type (a number with a fraction or out of range, want a whole number)"},
+		{"refund_as_true", line(`"refundFen":0`, `"refundFen":true`), "refundFen", "wrong type (true or false, want a whole number)"},
+		{"item_event_without_line", line(`"lineNo":2`, `"lineNo":null`), "lineNo", ""},
+		{"item_event_with_line_zero", line(`"lineNo":2`, `"lineNo":0`), "lineNo", ""},
+		{"shipped_zero_units", line(`"quantity":5`, `"quantity":0`), "", ""},
+		{"refund_on_a_shipment", line(`"refundFen":0`, `"refundFen":100`), "refundFen", ""},
+		{"refund_without_amount", line("ITEM_SHIPPED", "ITEM_REFUNDED"), "", ""},
+		{"negative_refund", strings.Replace(line("ITEM_SHIPPED", "ITEM_REFUNDED"), `"refundFen":0`, `"refundFen":-100`, 1), "", ""},
+		{"line_on_a_whole_order_event", line("ITEM_SHIPPED", "ORDER_CANCELLED"), "lineNo", ""},
+		{"not_utf8", line("AM1", "AM\xff"), "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -116,6 +118,9 @@ func TestParseStatement_bad_lines_are_reported_by_number_and_the_rest_kept(t *te
 			}
 			if len(bad) != 1 || bad[0].Row != 2 || bad[0].Column != tc.column || bad[0].Reason == "" {
 				t.Fatalf("row errors = %+v, want one on row 2, column %q", bad, tc.column)
+			}
+			if tc.reason != "" && !strings.Contains(bad[0].Reason, tc.reason) {
+				t.Errorf("reason %q, want %q", bad[0].Reason, tc.reason)
 			}
 			if len(events) != 2 || events[0].EventID != "EVT-1" || events[1].EventID != "EVT-3" {
 				t.Errorf("events = %+v, want lines 1 and 3", events)
