@@ -301,12 +301,18 @@ func TestDemoYearOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
 	name := fmt.Sprintf("aidmall_demo_%d", time.Now().UnixNano())
+	// The pool is closed by the cleanup that drops the database, not when this function
+	// returns (a deferred Close ran first, and every run left its database behind).
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+		admin.Close()
+	})
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
 	u := base
 	q := ""
 	if i := strings.Index(u, "?"); i >= 0 {
