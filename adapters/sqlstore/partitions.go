@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"time"
 
@@ -38,11 +37,12 @@ func partitionName(month string) string { return "ledger_entries_y" + month[:4] 
 
 // ledgerParts is the store's knowledge of which months have their partition.
 type ledgerParts struct {
-	mu        sync.Mutex
-	months    map[string]bool // nil until loaded
-	inDefault map[string]bool // months found with entries in the default partition: they stay there
-	ensuring  bool
-	making    sync.Mutex // held while partitions are made (EnsureLedgerPartitions, PrepareLedgerMonths)
+	mu sync.Mutex
+	// months are the months known: true with their partition, false with entries in the
+	// default partition (they stay there, and no partition is made for them).
+	months   map[string]bool
+	ensuring bool
+	making   sync.Mutex // held while partitions are made (EnsureLedgerPartitions, PrepareLedgerMonths)
 }
 
 // loadPartitions reads the months that have their partition.
@@ -138,20 +138,15 @@ func (s *Store) PrepareLedgerMonths(ctx context.Context, months []string) error 
 		return nil
 	}
 	ahead := monthsAhead(s.now())
-	t, err := time.Parse("2006-01", ahead[0])
-	if err != nil {
-		return err
-	}
-	earliest, latest := t.AddDate(-historyYears, 0, 0).Format("2006-01"), ahead[len(ahead)-1]
+	earliest, latest := s.now().In(bizdayZone).AddDate(-historyYears, 0, 0).Format("2006-01"), ahead[len(ahead)-1]
 	todo := func() []string {
 		s.parts.mu.Lock()
 		defer s.parts.mu.Unlock()
 		var out []string
 		for _, m := range months {
-			if len(m) != len("2006-01") || m < earliest || m > latest || (s.parts.months != nil && s.parts.months[m]) || s.parts.inDefault[m] {
-				continue
+			if _, known := s.parts.months[m]; !known && len(m) == len("2006-01") && m >= earliest && m <= latest {
+				out = append(out, m)
 			}
-			out = append(out, m)
 		}
 		return out
 	}
@@ -176,24 +171,26 @@ func (s *Store) ensureMonths(ctx context.Context, months []string) error {
 	if err != nil {
 		return err
 	}
-	inDefault := map[string]bool{}
+	s.parts.mu.Lock()
+	for m, made := range s.parts.months {
+		if !made { // known to keep to the default partition (the database lists partitions only)
+			have[m] = false
+		}
+	}
+	s.parts.mu.Unlock()
 	defer func() { // what was learnt, also on an error
 		s.parts.mu.Lock()
-		defer s.parts.mu.Unlock()
 		s.parts.months = have
-		if s.parts.inDefault == nil {
-			s.parts.inDefault = map[string]bool{}
-		}
-		maps.Copy(s.parts.inDefault, inDefault)
+		s.parts.mu.Unlock()
 	}()
 	for _, m := range months {
-		if have[m] {
+		if _, known := have[m]; known {
 			continue
 		}
 		for attempt := 0; ; attempt++ {
 			made, err := s.createPartition(ctx, m)
 			if err == nil {
-				have[m], inDefault[m] = made, !made
+				have[m] = made
 				break
 			}
 			var pg *pgconn.PgError
