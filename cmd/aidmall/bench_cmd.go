@@ -1229,9 +1229,9 @@ func (b *benchRun) measureReports(ctx context.Context, e *benchService, entries 
 // runs too few times for its p99 to be more than its slowest run, and is named so.
 func bareName(name string, q float64, n int) string {
 	if float64(n)*(1-q) < 1 {
-		return fmt.Sprintf("bare GROUP BY, slowest of %d run (too few for a %s)", n, name)
+		return fmt.Sprintf("bare GROUP BY, slowest of %d %s (too few for a %s)", n, plural(n, "run", "runs"), name)
 	}
-	return fmt.Sprintf("bare GROUP BY, %s of %d run", name, n)
+	return fmt.Sprintf("bare GROUP BY, %s of %d %s", name, n, plural(n, "run", "runs"))
 }
 
 // deliveryTarget is an order as the mall knows it.

@@ -285,9 +285,9 @@ func TestBareNameSaysWhenTooFewRuns(t *testing.T) {
 		n    int
 		want string
 	}{
-		{"p99", 0.99, 12, "bare GROUP BY, slowest of 12 run (too few for a p99)"},
-		{"p99", 0.99, 100, "bare GROUP BY, p99 of 100 run"},
-		{"p50", 0.50, 12, "bare GROUP BY, p50 of 12 run"},
+		{"p99", 0.99, 12, "bare GROUP BY, slowest of 12 runs (too few for a p99)"},
+		{"p99", 0.99, 100, "bare GROUP BY, p99 of 100 runs"},
+		{"p50", 0.50, 12, "bare GROUP BY, p50 of 12 runs"},
 		{"p50", 0.50, 1, "bare GROUP BY, slowest of 1 run (too few for a p50)"},
 	} {
 		if got := bareName(c.name, c.q, c.n); got != c.want {
