@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -252,6 +253,21 @@ func checkSQLiteFile(p string) error {
 		return fmt.Errorf("%s is an empty file, not a database: run `aidmall migrate` to make one there, or name the database with --db", p)
 	case string(head[:n]) != "SQLite format 3\x00":
 		return fmt.Errorf("%s is not a SQLite database: name the database file with --db", p)
+	}
+	// Another program's SQLite database is said so before the store opens it: that open
+	// switches the file to WAL, which rewrites its header. Read without any pragma, which
+	// changes nothing.
+	db, err := sql.Open("sqlite", p)
+	if err != nil {
+		return fmt.Errorf("database %s: %w", p, err)
+	}
+	defer db.Close()
+	var versioned int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`).Scan(&versioned); err != nil {
+		return fmt.Errorf("database %s: %w", p, err)
+	}
+	if versioned == 0 {
+		return fmt.Errorf("%s: %w", p, sqlstore.ErrNoSchema)
 	}
 	return nil
 }

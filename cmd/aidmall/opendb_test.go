@@ -57,9 +57,14 @@ func TestCommandsLeaveWhatIsNoDatabaseAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = odb.Close()
+	before, err := os.ReadFile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := cli(t, other, dir, "users", "list"); !errors.Is(err, sqlstore.ErrNoSchema) {
 		t.Errorf("another program's SQLite database: %v, want %v", err, sqlstore.ErrNoSchema)
 	}
+	unchanged(other, before) // not even switched to WAL (its header)
 	if odb, err = sql.Open("sqlite", other); err != nil {
 		t.Fatal(err)
 	}
